@@ -1,0 +1,25 @@
+"""Errors a user can cause, reported as one sentence without a traceback."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem with the user's input, files or devices.
+
+    The message is one complete sentence that names the file or device and says what to do;
+    the command line prints it and exits with ``exit_code``.
+    """
+
+    exit_code = 2
+
+
+class ModelError(UserError):
+    """The model file is missing, unreadable or does not match its metadata."""
+
+
+class SourceError(UserError):
+    """A camera, video or image cannot be opened or stops delivering frames."""
+
+
+class OutputError(UserError):
+    """An output cannot be written."""

@@ -1,0 +1,412 @@
+"""Reading FER2013 and FER+ in the three layouts people hold, with an npz cache.
+
+Layouts (detected from what is on disk):
+- ``kaggle-csv``: ``fer2013.csv`` with ``emotion,pixels,Usage`` rows.
+- ``kaggle-folders``: ``train/<class>/*.jpg`` and ``test/<class>/*``; the ``PublicTest_`` and
+  ``PrivateTest_`` prefixes in ``test/`` give the canonical validation and test splits.
+- ``ferplus``: ``FER2013Train|Valid|Test/`` with ``label.csv`` vote counts, or
+  ``fer2013.csv`` beside ``fer2013new.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+FER2013_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+FERPLUS_CLASSES = (
+    "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+)
+FERPLUS_VOTE_COLUMNS = 10  # 8 emotions, unknown, not-a-face
+# Names the Kaggle folder release uses, in FER2013's label order.
+KAGGLE_FOLDER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+IMAGE_SIDE = 48
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
+CACHE_VERSION = 2
+
+
+class DataError(Exception):
+    """The dataset is missing, in an unknown layout, or has a bad file or row."""
+
+
+@dataclass
+class Split:
+    images: np.ndarray  # (N, 48, 48) uint8
+    targets: np.ndarray  # (N, C) float32 rows summing to 1 (one-hot or vote distribution)
+    labels: np.ndarray  # (N,) int64 evaluation label (FER+ majority vote; -1: none)
+    votes: np.ndarray | None = None  # (N, 10) raw FER+ vote counts, for other protocols
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+@dataclass
+class Dataset:
+    class_names: tuple[str, ...]
+    train: Split
+    valid: Split
+    test: Split
+    layout: str
+    label_mode: str
+    description: str
+
+
+# ---------------------------------------------------------------------------------------------
+# FER+ label protocols
+
+
+def ferplus_clean_votes(votes: np.ndarray) -> np.ndarray:
+    """Votes with single votes zeroed: FER+'s reference code treats them as annotator noise."""
+    v = np.asarray(votes, dtype=np.float32).copy()
+    v[v <= 1.0] = 0.0
+    return v
+
+
+def ferplus_majority(votes: np.ndarray) -> int:
+    """Majority-vote label as FER+'s reference code defines it, or -1 to drop the image.
+
+    After dropping single votes, one column must hold more than half of the remaining
+    votes; if that column is unknown or not-a-face the image is dropped too.
+    """
+    v = ferplus_clean_votes(votes)
+    total = v.sum()
+    if total <= 0:
+        return -1
+    top = int(np.argmax(v))
+    if v[top] <= 0.5 * total or top >= len(FERPLUS_CLASSES):
+        return -1
+    return top
+
+
+def ferplus_argmax(votes: np.ndarray) -> int:
+    """Plain argmax of the raw votes, -1 when unknown or not-a-face wins."""
+    top = int(np.argmax(np.asarray(votes)))
+    return top if top < len(FERPLUS_CLASSES) else -1
+
+
+def ferplus_distribution(votes: np.ndarray) -> np.ndarray | None:
+    """Vote distribution over the 8 emotions for PD training, or None to drop the image."""
+    v = ferplus_clean_votes(votes)
+    if v.sum() <= 0 or int(np.argmax(v)) >= len(FERPLUS_CLASSES):
+        return None
+    e = v[: len(FERPLUS_CLASSES)]
+    return e / e.sum()
+
+
+def _ferplus_eval_split(images: np.ndarray, votes: np.ndarray) -> Split:
+    """Every image with its majority label (-1 where FER+'s protocol drops it) and votes."""
+    labels = np.array([ferplus_majority(v) for v in votes], dtype=np.int64)
+    n = len(FERPLUS_CLASSES)
+    targets = np.zeros((len(labels), n), dtype=np.float32)
+    ok = labels >= 0
+    targets[ok] = np.eye(n, dtype=np.float32)[labels[ok]]
+    return Split(images, targets, labels, votes.astype(np.float32))
+
+
+def _ferplus_split(images: np.ndarray, votes: np.ndarray, mode: str, where: str) -> Split:
+    keep_img, targets, labels = [], [], []
+    n = len(FERPLUS_CLASSES)
+    for img, v in zip(images, votes, strict=True):
+        mv = ferplus_majority(v)
+        if mode == "majority":
+            if mv < 0:
+                continue
+            t = np.eye(n, dtype=np.float32)[mv]
+        else:
+            d = ferplus_distribution(v)
+            if d is None:
+                continue
+            t = d.astype(np.float32)
+            if mv < 0:
+                mv = int(np.argmax(t))
+        keep_img.append(img)
+        targets.append(t)
+        labels.append(mv)
+    if not keep_img:
+        raise DataError(f"{where} has no image with a usable FER+ label.")
+    return Split(np.stack(keep_img), np.stack(targets), np.asarray(labels, dtype=np.int64))
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _decode_image(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise DataError(f"{path} is not a readable image; remove it or replace it.")
+    if img.shape != (IMAGE_SIDE, IMAGE_SIDE):
+        img = cv2.resize(img, (IMAGE_SIDE, IMAGE_SIDE), interpolation=cv2.INTER_AREA)
+    return img
+
+
+def _parse_pixels(text: str, where: str) -> np.ndarray:
+    try:
+        px = np.array(text.split(), dtype=np.int64)
+    except ValueError as e:
+        raise DataError(f"{where}: the pixels field holds something that is not a number.") from e
+    if px.size != IMAGE_SIDE * IMAGE_SIDE:
+        raise DataError(
+            f"{where}: the pixels field has {px.size} values, expected "
+            f"{IMAGE_SIDE * IMAGE_SIDE} (48x48)."
+        )
+    if px.min() < 0 or px.max() > 255:
+        raise DataError(f"{where}: a pixel value is outside 0..255.")
+    return px.astype(np.uint8).reshape(IMAGE_SIDE, IMAGE_SIDE)
+
+
+def _read_kaggle_csv(path: Path) -> dict[str, tuple[list[np.ndarray], list[int]]]:
+    """Rows of ``fer2013.csv`` grouped by Usage, in file order."""
+    out: dict[str, tuple[list[np.ndarray], list[int]]] = {}
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        need = {"emotion", "pixels", "Usage"}
+        if reader.fieldnames is None or not need <= set(reader.fieldnames):
+            raise DataError(f"{path} lacks the header emotion,pixels,Usage of fer2013.csv.")
+        for i, row in enumerate(reader, start=2):
+            where = f"{path} row {i}"
+            try:
+                label = int(row["emotion"])
+            except (TypeError, ValueError) as e:
+                raise DataError(f"{where}: the emotion label {row['emotion']!r} is not 0-6.") from e
+            if not 0 <= label < len(FER2013_CLASSES):
+                raise DataError(f"{where}: the emotion label {label} is not 0-6.")
+            imgs, labels = out.setdefault(row["Usage"], ([], []))
+            imgs.append(_parse_pixels(row["pixels"] or "", where))
+            labels.append(label)
+    return out
+
+
+def _onehot_split(images: list[np.ndarray], labels: list[int], n: int, where: str) -> Split:
+    if not images:
+        raise DataError(f"{where} holds no images.")
+    lab = np.asarray(labels, dtype=np.int64)
+    return Split(np.stack(images), np.eye(n, dtype=np.float32)[lab], lab)
+
+
+def load_kaggle_csv(path: Path) -> Dataset:
+    groups = _read_kaggle_csv(path)
+    n = len(FER2013_CLASSES)
+    splits = {}
+    for usage in ("Training", "PublicTest", "PrivateTest"):
+        imgs, labels = groups.get(usage, ([], []))
+        splits[usage] = _onehot_split(imgs, labels, n, f"{path} ({usage} rows)")
+    return Dataset(FER2013_CLASSES, splits["Training"], splits["PublicTest"],
+                   splits["PrivateTest"], "kaggle-csv", "fer2013", f"FER2013 from {path}")
+
+
+def load_kaggle_folders(root: Path) -> Dataset:
+    groups: dict[str, tuple[list[np.ndarray], list[int]]] = {
+        "train": ([], []), "valid": ([], []), "test": ([], []),
+    }
+    for part in ("train", "test"):
+        folder = root / part
+        names = sorted(p.name for p in folder.iterdir() if p.is_dir())
+        unknown = [c for c in names if c not in KAGGLE_FOLDER_CLASSES]
+        if unknown:
+            raise DataError(
+                f"{folder} has class folder(s) {', '.join(unknown)}; expected "
+                f"{', '.join(KAGGLE_FOLDER_CLASSES)}."
+            )
+        for cls in names:
+            label = KAGGLE_FOLDER_CLASSES.index(cls)
+            for p in sorted((folder / cls).iterdir()):
+                if p.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                if part == "train":
+                    key = "train"
+                elif p.name.startswith("PublicTest_"):
+                    key = "valid"
+                else:
+                    key = "test"
+                groups[key][0].append(_decode_image(p))
+                groups[key][1].append(label)
+    n = len(FER2013_CLASSES)
+    tr, va, te = (
+        _onehot_split(*groups[k], n, f"{root} ({k} split)") for k in ("train", "valid", "test")
+    )
+    return Dataset(FER2013_CLASSES, tr, va, te, "kaggle-folders", "fer2013",
+                   f"FER2013 (Kaggle folders) from {root}")
+
+
+def _read_label_csv(path: Path) -> list[tuple[str, np.ndarray]]:
+    rows = []
+    with path.open(newline="") as f:
+        for i, row in enumerate(csv.reader(f), start=1):
+            if not row:
+                continue
+            if len(row) != 2 + FERPLUS_VOTE_COLUMNS:
+                raise DataError(
+                    f"{path} row {i} has {len(row)} fields; expected image name, box and "
+                    f"{FERPLUS_VOTE_COLUMNS} vote counts."
+                )
+            try:
+                votes = np.array([float(v) for v in row[2:]], dtype=np.float32)
+            except ValueError as e:
+                raise DataError(f"{path} row {i}: a vote count is not a number.") from e
+            if (votes < 0).any():
+                raise DataError(f"{path} row {i}: a vote count is negative.")
+            rows.append((row[0], votes))
+    return rows
+
+
+def load_ferplus_folders(root: Path, mode: str) -> Dataset:
+    splits = []
+    for part in ("FER2013Train", "FER2013Valid", "FER2013Test"):
+        folder = root / part
+        label_csv = folder / "label.csv"
+        if not label_csv.is_file():
+            raise DataError(f"{label_csv} is missing; FER+ folders need their label.csv.")
+        rows = _read_label_csv(label_csv)
+        images = []
+        for name, _ in rows:
+            p = folder / name
+            if not p.is_file():
+                raise DataError(f"{label_csv} names {name}, which is not in {folder}.")
+            images.append(_decode_image(p))
+        if not images:
+            raise DataError(f"{label_csv} lists no images.")
+        votes = np.stack([v for _, v in rows])
+        if part == "FER2013Train":
+            splits.append(_ferplus_split(np.stack(images), votes, mode, str(folder)))
+        else:
+            splits.append(_ferplus_eval_split(np.stack(images), votes))
+    return Dataset(FERPLUS_CLASSES, *splits, "ferplus", mode, f"FER+ ({mode}) from {root}")
+
+
+def load_ferplus_csv(fer_csv: Path, new_csv: Path, mode: str) -> Dataset:
+    groups = _read_kaggle_csv(fer_csv)
+    usage_rows: list[tuple[str, np.ndarray]] = []
+    with new_csv.open(newline="") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        for i, row in enumerate(reader, start=2):
+            if len(row) != 2 + FERPLUS_VOTE_COLUMNS:
+                raise DataError(f"{new_csv} row {i} has {len(row)} fields; expected 12.")
+            try:
+                votes = np.array([float(v) for v in row[2:]], dtype=np.float32)
+            except ValueError as e:
+                raise DataError(f"{new_csv} row {i}: a vote count is not a number.") from e
+            usage_rows.append((row[0] if row[1] else "", votes))
+    # fer2013new.csv lists the rows of fer2013.csv in the same order.
+    ordered = [img for usage in ("Training", "PublicTest", "PrivateTest")
+               for img in groups.get(usage, ([], []))[0]]
+    if len(ordered) != len(usage_rows):
+        raise DataError(
+            f"{new_csv} has {len(usage_rows)} rows but {fer_csv} has {len(ordered)}; "
+            "they must describe the same images."
+        )
+    splits = []
+    for usage in ("Training", "PublicTest", "PrivateTest"):
+        idx = [i for i, (u, _) in enumerate(usage_rows) if u == usage]
+        if not idx:
+            raise DataError(f"{new_csv} has no usable {usage} rows.")
+        imgs = np.stack([ordered[i] for i in idx])
+        votes = np.stack([usage_rows[i][1] for i in idx])
+        if usage == "Training":
+            splits.append(_ferplus_split(imgs, votes, mode, f"{new_csv} ({usage})"))
+        else:
+            splits.append(_ferplus_eval_split(imgs, votes))
+    return Dataset(FERPLUS_CLASSES, *splits, "ferplus", mode, f"FER+ ({mode}) from {new_csv}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Detection and caching
+
+
+def detect_layout(root: Path) -> str:
+    if not root.exists():
+        raise DataError(f"{root} does not exist; give the folder that holds the dataset.")
+    if root.is_file():
+        if root.suffix.lower() == ".csv":
+            return "ferplus-csv" if (root.parent / "fer2013new.csv").is_file() else "kaggle-csv"
+        raise DataError(f"{root} is a file but not fer2013.csv; unzip the dataset and give its "
+                        "folder.")
+    if (root / "FER2013Train").is_dir():
+        return "ferplus"
+    if (root / "fer2013.csv").is_file() and (root / "fer2013new.csv").is_file():
+        return "ferplus-csv"
+    if (root / "fer2013.csv").is_file():
+        return "kaggle-csv"
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        return "kaggle-folders"
+    raise DataError(
+        f"{root} holds no dataset emocam knows: expected fer2013.csv, train/ and test/ class "
+        "folders, or FER+'s FER2013Train/ Valid/ Test/ folders."
+    )
+
+
+def _cache_key(root: Path, layout: str, mode: str) -> str:
+    h = hashlib.sha256(f"{CACHE_VERSION}|{root.resolve()}|{layout}|{mode}".encode())
+    for p in sorted(root.rglob("*.csv")) if root.is_dir() else [root]:
+        st = p.stat()
+        h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def load_dataset(root: Path | str, label_mode: str = "auto", cache_dir: Path | None = None
+                 ) -> Dataset:
+    """Load any known layout; ``label_mode`` is ``fer2013``, ``majority`` or ``distribution``
+    (the last two for FER+), ``auto`` picks ``distribution`` for FER+."""
+    root = Path(root)
+    layout = detect_layout(root)
+    is_plus = layout.startswith("ferplus")
+    mode = label_mode
+    if mode == "auto":
+        mode = "distribution" if is_plus else "fer2013"
+    if is_plus and mode not in ("majority", "distribution"):
+        raise DataError(f"{root} is FER+; use label mode majority or distribution, not {mode}.")
+    if not is_plus and mode != "fer2013":
+        raise DataError(f"{root} is FER2013 with one label per image; use label mode fer2013.")
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"{layout}-{mode}-{_cache_key(root, layout, mode)}.npz"
+        if cache.is_file():
+            log.info("reading cached dataset %s", cache)
+            return _read_cache(cache)
+    log.info("decoding %s dataset at %s (label mode %s)", layout, root, mode)
+    if layout == "kaggle-csv":
+        ds = load_kaggle_csv(root if root.is_file() else root / "fer2013.csv")
+    elif layout == "kaggle-folders":
+        ds = load_kaggle_folders(root)
+    elif layout == "ferplus":
+        ds = load_ferplus_folders(root, mode)
+    else:
+        base = root.parent if root.is_file() else root
+        ds = load_ferplus_csv(base / "fer2013.csv", base / "fer2013new.csv", mode)
+    if cache is not None:
+        _write_cache(cache, ds)
+    return ds
+
+
+def _write_cache(path: Path, ds: Dataset) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for name in ("train", "valid", "test"):
+        s: Split = getattr(ds, name)
+        arrays |= {f"{name}_images": s.images, f"{name}_targets": s.targets,
+                   f"{name}_labels": s.labels}
+        if s.votes is not None:
+            arrays[f"{name}_votes"] = s.votes
+    meta = np.array([ds.layout, ds.label_mode, ds.description, *ds.class_names])
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, meta=meta, **arrays)
+    tmp.replace(path)
+
+
+def _read_cache(path: Path) -> Dataset:
+    with np.load(path, allow_pickle=False) as z:
+        meta = [str(x) for x in z["meta"]]
+        splits = [Split(z[f"{n}_images"], z[f"{n}_targets"], z[f"{n}_labels"],
+                        z[f"{n}_votes"] if f"{n}_votes" in z.files else None)
+                  for n in ("train", "valid", "test")]
+    return Dataset(tuple(meta[3:]), *splits, meta[0], meta[1], meta[2])

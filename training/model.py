@@ -1,0 +1,103 @@
+"""The compact CNN family behind the shipped emotion models.
+
+Designed for the laptop CPU the app runs on: one full convolution on the 48x48 input, then
+stages of depthwise-separable residual blocks that halve the resolution and widen the
+channels, global average pooling and one dense layer. Width and depth are parameters; the
+shipped preset stays well under 500k parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    widths: tuple[int, ...] = (16, 32, 64, 128)  # channels per stage
+    blocks: tuple[int, ...] = (2, 2, 2, 2)  # convolutions (plain) or residual blocks per stage
+    stem: int = 16
+    # "plain": 3x3 convolutions (oneDNN and onnxruntime run these fastest on a CPU);
+    # "separable": residual depthwise-separable blocks (fewer parameters, slower on CPU).
+    block: str = "plain"
+    dropout: float = 0.3
+    spatial_dropout: float = 0.05
+    weight_decay: float = 1e-4
+
+
+def _bn_relu(x):
+    x = layers.BatchNormalization(momentum=0.95)(x)
+    return layers.ReLU()(x)
+
+
+def _conv(x, ch: int, wd: float):
+    x = layers.Conv2D(ch, 3, padding="same", use_bias=False,
+                      kernel_regularizer=keras.regularizers.l2(wd))(x)
+    return _bn_relu(x)
+
+
+def _sep(x, ch: int, stride: int, wd: float):
+    x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False,
+                               depthwise_regularizer=keras.regularizers.l2(wd))(x)
+    x = layers.BatchNormalization(momentum=0.95)(x)
+    x = layers.Conv2D(ch, 1, use_bias=False, kernel_regularizer=keras.regularizers.l2(wd))(x)
+    return _bn_relu(x)
+
+
+def _block(x, ch: int, stride: int, cfg: ModelConfig):
+    shortcut = x
+    y = _sep(x, ch, stride, cfg.weight_decay)
+    y = _sep(y, ch, 1, cfg.weight_decay)
+    if stride != 1 or shortcut.shape[-1] != ch:
+        if stride != 1:
+            shortcut = layers.AveragePooling2D(stride, padding="same")(shortcut)
+        shortcut = layers.Conv2D(ch, 1, use_bias=False,
+                                 kernel_regularizer=keras.regularizers.l2(cfg.weight_decay)
+                                 )(shortcut)
+        shortcut = layers.BatchNormalization(momentum=0.95)(shortcut)
+    return layers.Add()([y, shortcut])
+
+
+def make_model(num_classes: int, input_size: int = 48, cfg: ModelConfig | None = None
+               ) -> keras.Model:
+    """Logits model on normalised ``(input_size, input_size, 1)`` gray crops."""
+    cfg = cfg or ModelConfig()
+    inp = keras.Input((input_size, input_size, 1), name="input")
+    x = layers.Conv2D(cfg.stem, 3, padding="same", use_bias=False,
+                      kernel_regularizer=keras.regularizers.l2(cfg.weight_decay))(inp)
+    x = _bn_relu(x)
+    for stage, (ch, n) in enumerate(zip(cfg.widths, cfg.blocks, strict=True)):
+        if cfg.block == "plain":
+            if stage > 0:
+                x = layers.MaxPooling2D()(x)
+            for _ in range(n):
+                x = _conv(x, ch, cfg.weight_decay)
+        else:
+            for i in range(n):
+                x = _block(x, ch, 2 if (i == 0 and stage > 0) else 1, cfg)
+        if cfg.spatial_dropout > 0 and stage < len(cfg.widths) - 1:
+            x = layers.SpatialDropout2D(cfg.spatial_dropout)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(cfg.dropout)(x)
+    out = layers.Dense(num_classes, name="logits",
+                       kernel_regularizer=keras.regularizers.l2(cfg.weight_decay))(x)
+    return keras.Model(inp, out, name="emocam_cnn")
+
+
+def count_macs(model: keras.Model) -> int:
+    """Multiply-accumulates per image for the convolution and dense layers."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.DepthwiseConv2D):
+            _, h, w, c = layer.output.shape
+            k = layer.kernel_size[0] * layer.kernel_size[1]
+            total += h * w * c * k
+        elif isinstance(layer, layers.Conv2D):
+            _, h, w, c = layer.output.shape
+            k = layer.kernel_size[0] * layer.kernel_size[1] * layer.input.shape[-1]
+            total += h * w * c * k
+        elif isinstance(layer, layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return int(total)
