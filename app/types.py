@@ -1,0 +1,64 @@
+"""Plain data passed between the pipeline stages (no behaviour beyond small helpers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+Box = tuple[float, float, float, float]  # x, y, width, height in frame pixels
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: BGR uint8 ``(H, W, 3)``, its position and its timestamp."""
+
+    image: np.ndarray
+    index: int
+    time_ms: float
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A face found by a detector.
+
+    ``box`` follows BlazeFace's framing (brows to chin, cheek to cheek) whatever the detector,
+    so the crop framing stored with the model fits every detector. ``keypoints`` are in
+    frame pixels; ``eyes`` is (image-left eye, image-right eye) when the detector gives them.
+    """
+
+    box: Box
+    score: float
+    keypoints: tuple[Point, ...] = ()
+    eyes: tuple[Point, Point] | None = None
+
+
+@dataclass
+class FaceResult:
+    """A tracked face in one frame with its emotion probabilities."""
+
+    face_id: int
+    box: Box
+    score: float
+    probs: np.ndarray  # smoothed over time, sums to 1
+    raw_probs: np.ndarray  # this frame's classifier output, sums to 1
+    keypoints: tuple[Point, ...] = ()
+
+    @property
+    def top_index(self) -> int:
+        return int(np.argmax(self.probs))
+
+
+@dataclass
+class FrameResult:
+    """Everything the pipeline knows about one frame."""
+
+    frame: Frame
+    faces: list[FaceResult]
+    class_names: tuple[str, ...]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def top_label(self, face: FaceResult) -> str:
+        return self.class_names[face.top_index]
