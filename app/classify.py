@@ -1,0 +1,205 @@
+"""The emotion classifier: an onnxruntime session around a model that carries its metadata.
+
+Everything the app needs to know about the model (class names, input size, layout,
+normalisation, crop framing, calibration temperature) is read from the ONNX file itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from emocam.errors import ModelError
+from emocam.modelinfo import METADATA_KEY, ModelInfo
+from emocam.preprocess import normalize
+
+log = logging.getLogger(__name__)
+
+CPU = "CPUExecutionProvider"
+# Fastest first; the first one this onnxruntime build offers is used.
+PREFERRED_PROVIDERS = (
+    "CUDAExecutionProvider",
+    "DmlExecutionProvider",
+    "CoreMLExecutionProvider",
+    CPU,
+)
+PROVIDER_ALIASES = {
+    "cpu": CPU,
+    "cuda": "CUDAExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+}
+_MODEL_HINT = "pass --model with the path of an emocam .onnx model"
+
+
+def resolve_provider(requested: str | None, available: list[str]) -> tuple[str, str | None]:
+    """The execution provider to use and, when the request could not be honoured, why."""
+    if requested is None or requested.strip().lower() in ("", "auto"):
+        for name in PREFERRED_PROVIDERS:
+            if name in available:
+                return name, None
+        return CPU, None
+    name = PROVIDER_ALIASES.get(requested.strip().lower(), requested.strip())
+    if name in available:
+        return name, None
+    reason = (
+        f"execution provider {requested!r} is not available in this onnxruntime build "
+        f"(available: {', '.join(available)}); using CPU"
+    )
+    return CPU, reason
+
+
+def _session_options() -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # A 48-px net on a handful of faces runs no faster on two threads (measured: 2.8 ms for
+    # 4 faces either way), and on a 2-core laptop video decoding and the detector's own
+    # threads need the other core.
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    # Spinning workers would burn the core the detector runs on between our short calls.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    return opts
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ModelError(f"The emotion model file {path} does not exist; {_MODEL_HINT}.")
+    if path.is_dir():
+        raise ModelError(f"The emotion model path {path} is a folder, not a file; {_MODEL_HINT}.")
+    if not os.access(path, os.R_OK):
+        raise ModelError(f"The emotion model file {path} cannot be read; check its permissions.")
+
+
+def _static(dim: object) -> int | None:
+    return dim if isinstance(dim, int) and dim > 0 else None
+
+
+class EmotionClassifier:
+    """Emotion probabilities for a batch of gray face crops, one session call per batch."""
+
+    def __init__(self, model_path: str | os.PathLike[str], provider: str | None = None):
+        self.path = Path(model_path)
+        _check_file(self.path)
+        available = ort.get_available_providers()
+        chosen, self.fallback_reason = resolve_provider(provider, available)
+        if self.fallback_reason:
+            log.warning("%s", self.fallback_reason)
+        try:
+            self._session = ort.InferenceSession(
+                str(self.path), sess_options=_session_options(), providers=[chosen]
+            )
+        except Exception as e:  # onnxruntime's errors share no base class beyond Exception
+            raise ModelError(
+                f"The emotion model file {self.path} is not a valid ONNX model "
+                f"(it may be truncated or another kind of file); {_MODEL_HINT}."
+            ) from e
+        self.info = self._read_info()
+        self._input = self._session.get_inputs()[0]
+        self._output_name = self._session.get_outputs()[0].name
+        self._check_shapes()
+        self.provider: str = self._session.get_providers()[0]
+        if provider is not None and self.fallback_reason is None and self.provider != chosen:
+            # The provider was listed as available but failed to initialise.
+            self.fallback_reason = (
+                f"execution provider {chosen} failed to start; using {self.provider}"
+            )
+            log.warning("%s", self.fallback_reason)
+        self._buf = np.empty((0, self.info.input_size, self.info.input_size), np.float32)
+        self._check_output()
+        log.info("emotion model %s (%s) on %s", self.path, self.info.name, self.provider)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.info.class_names
+
+    def _fail(self, what: str) -> ModelError:
+        return ModelError(f"The emotion model file {self.path} {what}; {_MODEL_HINT}.")
+
+    def _read_info(self) -> ModelInfo:
+        meta = self._session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in meta:
+            raise self._fail(
+                f"has no {METADATA_KEY!r} metadata (it was not exported by fer-train)"
+            )
+        try:
+            return ModelInfo.from_json(meta[METADATA_KEY])
+        except (ValueError, TypeError) as e:
+            raise self._fail(f"cannot be used: {e}") from e
+
+    def _check_shapes(self) -> None:
+        info, shape = self.info, list(self._input.shape)
+        if len(self._session.get_inputs()) != 1:
+            raise self._fail("has more than one input")
+        if self._input.type != "tensor(float)":
+            raise self._fail(f"takes {self._input.type} input, not float32")
+        s = info.input_size
+        want = [s, s, 1] if info.layout == "NHWC" else [1, s, s]
+        if len(shape) != 4 or any(
+            _static(d) is not None and d != w for d, w in zip(shape[1:], want, strict=True)
+        ):
+            raise self._fail(
+                f"has input shape {shape} but its metadata says {info.layout} {s}x{s} gray"
+            )
+        out_shape = list(self._session.get_outputs()[0].shape)
+        if len(out_shape) != 2:
+            raise self._fail(f"has output shape {out_shape}, not (batch, classes)")
+        n = _static(out_shape[1])
+        if n is not None and n != info.num_classes:
+            raise self._fail(
+                f"outputs {n} classes but its metadata names {info.num_classes}"
+            )
+
+    def _check_output(self) -> None:
+        # A dynamic output dimension can only be checked by running the model once; this
+        # also warms the session up so the first real frame is not slow.
+        s = self.info.input_size
+        try:
+            probs = self.predict(np.full((1, s, s), 128, np.uint8))
+        except ModelError:
+            raise
+        except Exception as e:  # a graph that loads but cannot run
+            raise self._fail(f"fails to run ({str(e).splitlines()[0][:120]})") from e
+        if probs.shape != (1, self.info.num_classes):
+            raise self._fail(
+                f"outputs shape {probs.shape} but its metadata names "
+                f"{self.info.num_classes} classes"
+            )
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """``(N, S, S)`` uint8 crops -> ``(N, C)`` float32 probabilities (rows sum to 1)."""
+        n = len(crops)
+        c = self.info.num_classes
+        if n == 0:
+            return np.zeros((0, c), np.float32)
+        if len(self._buf) < n:
+            s = self.info.input_size
+            self._buf = np.empty((max(n, 2 * len(self._buf)), s, s), np.float32)
+        x = self._buf[:n]
+        x[...] = crops  # uint8 -> float32 without a temporary
+        x = normalize(x, self.info.normalization).astype(np.float32, copy=False)
+        x = x[..., None] if self.info.layout == "NHWC" else x[:, None]
+        out = self._session.run([self._output_name], {self._input.name: x})[0]
+        out = np.asarray(out, dtype=np.float32).reshape(n, -1)
+        if out.shape[1] != c:
+            raise self._fail(f"outputs {out.shape[1]} classes but its metadata names {c}")
+        if self.info.output == "probabilities":
+            out = np.clip(out, 0.0, None)
+            return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+        return softmax(out / self.info.temperature)
+
+    def close(self) -> None:
+        self._session = None  # type: ignore[assignment]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z

@@ -1,0 +1,44 @@
+"""Where the files that ship inside the package are (models, detector weights, sample video)."""
+
+from __future__ import annotations
+
+from importlib.resources import as_file, files
+from pathlib import Path
+
+DEFAULT_MODEL_NAME = "emocam-ferplus.onnx"
+BLAZEFACE_SHORT_NAME = "face_detection_short_range.tflite"
+BLAZEFACE_FULL_NAME = "face_detection_full_range_sparse.tflite"
+HAAR_NAME = "haarcascade_frontalface_default.xml"
+SAMPLE_VIDEO_NAME = "sample.mp4"
+
+
+def _packaged(package: str, name: str) -> Path:
+    # An editable install or a wheel unpacked on disk gives a real path; as_file keeps
+    # working should the package ever be loaded from a zip.
+    with as_file(files(package).joinpath(name)) as p:
+        return Path(p)
+
+
+def model_file(name: str) -> Path:
+    """A file in ``emocam.models`` (it may not exist; callers report that)."""
+    return _packaged("emocam.models", name)
+
+
+def default_model_path() -> Path:
+    return model_file(DEFAULT_MODEL_NAME)
+
+
+def blazeface_short_path() -> Path:
+    return model_file(BLAZEFACE_SHORT_NAME)
+
+
+def blazeface_full_path() -> Path:
+    return model_file(BLAZEFACE_FULL_NAME)
+
+
+def haar_cascade_path() -> Path:
+    return model_file(HAAR_NAME)
+
+
+def sample_video_path() -> Path:
+    return _packaged("emocam.assets", SAMPLE_VIDEO_NAME)
