@@ -1,0 +1,98 @@
+"""The overlay is legible from 480p to 4K and never runs off the frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from emocam.overlay import OverlayOptions, draw, panel_rect
+from emocam.types import FaceResult, Frame, FrameResult
+
+NAMES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+SIZES = {"480p": (640, 480), "720p": (1280, 720), "4K": (3840, 2160)}
+
+
+Box = tuple[float, float, float, float]
+
+
+def result_for(size: tuple[int, int], boxes: list[Box]) -> FrameResult:
+    w, h = size
+    image = np.full((h, w, 3), 60, np.uint8)
+    probs = np.array([0.05, 0.6, 0.1, 0.05, 0.05, 0.05, 0.05, 0.05], np.float32)
+    faces = [
+        FaceResult(i + 1, b, 0.9, probs, probs, keypoints=((b[0] + b[2] / 3, b[1] + b[3] / 3),))
+        for i, b in enumerate(boxes)
+    ]
+    return FrameResult(Frame(image, 0, 0.0), faces, NAMES)
+
+
+def edge_boxes(size: tuple[int, int]) -> list[Box]:
+    """A face in the middle and faces touching each edge and corner (one partly outside)."""
+    w, h = size
+    s = h / 4
+    return [
+        (w / 2 - s / 2, h / 2 - s / 2, s, s),
+        (w - s, h / 3, s, s),  # right edge: no room for the bars on the right
+        (-s / 3, h / 3, s, s),  # partly off the left edge
+        (w - s * 0.8, h - s * 0.8, s, s),  # off the bottom-right corner
+        (0.0, 0.0, s, s),  # top-left corner: no room for a label above
+    ]
+
+
+@pytest.mark.parametrize("name", list(SIZES))
+def test_probability_bars_stay_inside_the_frame_near_every_edge(name: str) -> None:
+    size = SIZES[name]
+    for box in edge_boxes(size):
+        assert panel_rect(*size, box, NAMES).inside(*size), (name, box)
+
+
+@pytest.mark.parametrize("name", ["480p", "4K"])
+def test_bars_beside_a_face_at_the_right_edge_are_drawn_on_its_left(name: str) -> None:
+    size = SIZES[name]
+    w, h = size
+    s = h / 4
+    box = (w - s, h / 3, s, s)
+    res = result_for(size, [box])
+    before = res.frame.image.copy()
+    draw(res.frame.image, res)
+    r = panel_rect(w, h, box, NAMES)
+    assert r.x + r.w <= box[0]  # beside the face, not over it
+    changed = np.any(res.frame.image != before, axis=2)
+    assert changed[r.y : r.y + r.h, r.x : r.x + r.w].mean() > 0.3  # the panel really is drawn
+
+
+def test_text_grows_with_resolution_and_stays_readable_at_480p() -> None:
+    box480 = (200.0, 150.0, 120.0, 120.0)
+    box4k = tuple(v * 4.5 for v in box480)
+    small = panel_rect(*SIZES["480p"], box480, NAMES)
+    large = panel_rect(*SIZES["4K"], box4k, NAMES)
+    row_480 = small.h / len(NAMES)
+    assert row_480 >= 14  # about 9 px letters: readable on a 480p webcam
+    assert large.h / small.h > 3  # scales with the frame, so 4K is not a sea of tiny text
+    assert small.h < SIZES["480p"][1] * 0.5
+
+
+@pytest.mark.parametrize("name", list(SIZES))
+def test_drawing_every_face_at_the_edges_does_not_fail(name: str) -> None:
+    res = result_for(SIZES[name], edge_boxes(SIZES[name]))
+    out = draw(res.frame.image, res, OverlayOptions(show_landmarks=True))
+    assert out is res.frame.image  # drawn in place, no copy of a 4K frame
+    assert out.shape == (SIZES[name][1], SIZES[name][0], 3)
+
+
+def test_everything_switched_off_leaves_the_frame_untouched() -> None:
+    res = result_for(SIZES["720p"], edge_boxes(SIZES["720p"]))
+    before = res.frame.image.copy()
+    opts = OverlayOptions(show_boxes=False, show_labels=False, show_bars=False)
+    draw(res.frame.image, res, opts)
+    np.testing.assert_array_equal(res.frame.image, before)
+
+
+def test_boxes_only_draw_nothing_beside_the_face() -> None:
+    box = (500.0, 200.0, 200.0, 200.0)
+    res = result_for(SIZES["720p"], [box])
+    before = res.frame.image.copy()
+    draw(res.frame.image, res, OverlayOptions(show_labels=False, show_bars=False))
+    changed = np.argwhere(np.any(res.frame.image != before, axis=2))
+    assert len(changed) > 0
+    ys, xs = changed[:, 0], changed[:, 1]
+    assert xs.min() >= 495 and xs.max() <= 705 and ys.min() >= 195 and ys.max() <= 405
