@@ -1,0 +1,175 @@
+"""The ``emocam`` command: ``emocam process INPUT`` headless, or the desktop app.
+
+Thin on purpose: it parses arguments, turns user errors into one sentence and an exit code,
+and hands the work to ``emocam.process`` or ``emocam.gui``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from emocam import __version__
+from emocam.errors import UserError
+
+EXIT_INTERRUPTED = 130
+log = logging.getLogger("emocam")
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= v <= 10:
+        raise argparse.ArgumentTypeError("smoothing must be between 0 and 10 seconds")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="emocam",
+        description="Read emotions on every face in a webcam, video or image. Without a "
+        "command, opens the desktop app.",
+    )
+    p.add_argument("--version", action="version", version=f"emocam {__version__}")
+    gui = p.add_argument_group("desktop app")
+    src = gui.add_mutually_exclusive_group()
+    src.add_argument("--video", metavar="FILE", help="open the app on this video")
+    src.add_argument("--camera", metavar="N", type=int, help="open the app on camera N")
+    src.add_argument("--image", metavar="FILE", help="open the app on this image")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    _add_process(sub)
+    return p
+
+
+def _add_process(sub: argparse._SubParsersAction) -> None:
+    from emocam.track import DEFAULT_TAU_S
+
+    pp = sub.add_parser(
+        "process",
+        help="annotate a video, an image or a folder of images and write CSV/JSON results",
+        description="Write an annotated copy (NAME.emocam.mp4 or the image's type), a "
+        "per-frame CSV (NAME.emocam.csv) and a JSON summary (NAME.emocam.json) next to the "
+        "input, or into -o DIR.",
+    )
+    pp.add_argument("input", type=Path, help="video file, image file or folder of images")
+    pp.add_argument("-o", "--outdir", type=Path, metavar="DIR", help="folder for all outputs")
+    pp.add_argument("--output-video", type=Path, metavar="PATH",
+                    help="annotated video (or image, or folder for a folder of images)")
+    pp.add_argument("--csv", type=Path, metavar="PATH", help="per-frame CSV")
+    pp.add_argument("--json", type=Path, metavar="PATH", help="JSON summary")
+    pp.add_argument("--no-video", action="store_true", help="write no annotated copy")
+    pp.add_argument("--detector", choices=("mediapipe", "opencv"), default="mediapipe",
+                    help="face detector (default: mediapipe)")
+    pp.add_argument("--model", type=Path, metavar="PATH",
+                    help="emotion model .onnx (default: the bundled model)")
+    pp.add_argument("--provider", metavar="P",
+                    help="onnxruntime execution provider: cpu, cuda, directml, coreml or a "
+                    "full name (default: the fastest available)")
+    pp.add_argument("--min-score", type=float, default=0.5, metavar="S",
+                    help="minimum face detection score (default: 0.5)")
+    pp.add_argument("--smoothing", type=_seconds, default=DEFAULT_TAU_S, metavar="SECONDS",
+                    help=f"time constant of the probability smoothing, 0 = off "
+                    f"(default: {DEFAULT_TAU_S})")
+    pp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    pp.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    pp.add_argument("-v", "--verbose", action="store_true", help="log details")
+
+
+def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _quiet_native_logs() -> None:
+    # MediaPipe's and TensorFlow Lite's C++ cores log to stderr at start-up; a user sees
+    # only our own messages unless they ask for more.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # FFmpeg's own complaints about a broken file would print before our one-sentence error.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+
+def _process(args: argparse.Namespace) -> int:
+    from emocam.pipeline import PipelineConfig
+    from emocam.process import ProcessOptions, run_process
+
+    opts = ProcessOptions(
+        input=args.input,
+        outdir=args.outdir,
+        output_video=args.output_video,
+        csv=args.csv,
+        json=args.json,
+        no_video=args.no_video,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        pipeline=PipelineConfig(
+            model_path=args.model,
+            detector=args.detector,
+            provider=args.provider,
+            min_score=args.min_score,
+            smoothing_tau_s=args.smoothing,
+        ),
+    )
+    result = run_process(opts)
+    written = ", ".join(result.outputs.values())
+    if not result.completed:
+        log.warning(
+            "stopped after %d frames; the results so far were saved: %s", result.frames, written
+        )
+        return EXIT_INTERRUPTED
+    if not args.quiet:
+        print(f"{result.frames} frames at {result.fps:.1f} fps; wrote {written}")
+    return 0
+
+
+def _gui(argv: Sequence[str]) -> int:
+    try:
+        from emocam.gui.main_window import run
+    except ImportError as e:
+        if e.name and e.name.startswith("PySide6"):
+            msg = "The desktop app needs PySide6; install it with `pip install PySide6-Essentials`."
+        else:
+            msg = (
+                "The desktop app is not available in this build of emocam; use "
+                "`emocam process VIDEO` instead."
+            )
+        print(f"emocam: {msg}", file=sys.stderr)
+        return 2
+    return int(run(list(argv)) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="emocam: %(message)s",
+        stream=sys.stderr,
+    )
+    _quiet_native_logs()
+    # SIGTERM ends a run the way Ctrl-C does: outputs closed, summary marked incomplete.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if args.command == "process":
+            return _process(args)
+        return _gui(argv)
+    except UserError as e:
+        print(f"emocam: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("emocam: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as e:
+        # Disk full, permission denied and the like: the user's environment, not a bug.
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"emocam: {e.strerror or e}{where}.", file=sys.stderr)
+        return 2

@@ -1,0 +1,119 @@
+"""One frame in, tracked faces with emotion probabilities out.
+
+detect -> crop (the model's own CropSpec, levelled by the eyes) -> one classifier call for
+all faces -> tracker/smoother. The GUI and the CLI both drive this; it imports no Qt.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from emocam.classify import EmotionClassifier
+from emocam.preprocess import crop_faces
+from emocam.resources import default_model_path
+from emocam.track import DEFAULT_TAU_S, FaceTracker, TrackerConfig
+from emocam.types import Frame, FrameResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineConfig:
+    model_path: Path | None = None  # None: the model shipped with emocam
+    detector: str = "mediapipe"  # or "opencv"
+    provider: str | None = None  # None: fastest available
+    min_score: float = 0.5
+    smoothing_tau_s: float = DEFAULT_TAU_S
+    live: bool = False  # a camera: the detector may drop work to keep up
+
+
+class Pipeline:
+    def __init__(self, config: PipelineConfig | None = None):
+        self.config = config or PipelineConfig()
+        model_path = Path(self.config.model_path or default_model_path())
+        # The model first: a bad model file is the likelier user error and is cheap to find.
+        self.classifier = EmotionClassifier(model_path, provider=self.config.provider)
+        self.model_info = self.classifier.info
+        # Imported here: the detector's native libraries are slow to load and chatty, and
+        # a run that fails on its input or model should not pay for them.
+        from emocam.detect import create_detector
+
+        self.detector = create_detector(
+            self.config.detector, live=self.config.live, min_score=self.config.min_score
+        )
+        self.tracker = FaceTracker(TrackerConfig(tau_s=self.config.smoothing_tau_s))
+        self._gray: np.ndarray | None = None
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.model_info.class_names
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return {
+            "model": self.model_info.name,
+            "model_path": str(self.classifier.path),
+            "provider": self.classifier.provider,
+            "provider_fallback_reason": self.classifier.fallback_reason,
+            "detector": self.detector.name,
+            "class_names": list(self.class_names),
+            "smoothing_tau_s": self.config.smoothing_tau_s,
+        }
+
+    def _to_gray(self, image: np.ndarray) -> np.ndarray:
+        if image.ndim == 2:
+            return image
+        h, w = image.shape[:2]
+        if self._gray is None or self._gray.shape != (h, w):
+            self._gray = np.empty((h, w), np.uint8)
+        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+        return cv2.cvtColor(image, code, dst=self._gray)
+
+    def process(self, frame: Frame) -> FrameResult:
+        t0 = time.perf_counter()
+        dets = self.detector.detect(frame.image, frame.time_ms)
+        t1 = time.perf_counter()
+        boxes = [d.box for d in dets]
+        if dets:
+            crops = crop_faces(
+                self._to_gray(frame.image), boxes, self.model_info.crop, [d.eyes for d in dets]
+            )
+        else:
+            crops = np.empty((0, self.model_info.input_size, self.model_info.input_size), np.uint8)
+        t2 = time.perf_counter()
+        probs = self.classifier.predict(crops)
+        t3 = time.perf_counter()
+        faces = self.tracker.update(
+            boxes, [d.score for d in dets], probs, frame.time_ms, [d.keypoints for d in dets]
+        )
+        t4 = time.perf_counter()
+        timings = {
+            "detect": (t1 - t0) * 1e3,
+            "align": (t2 - t1) * 1e3,
+            "classify": (t3 - t2) * 1e3,
+            "track": (t4 - t3) * 1e3,
+        }
+        return FrameResult(frame, faces, self.class_names, timings)
+
+    def reset(self) -> None:
+        """Start a new source: forget tracks (ids keep counting up, never reused)."""
+        self.tracker.reset()
+        reset = getattr(self.detector, "reset", None)
+        if callable(reset):
+            reset()
+
+    def close(self) -> None:
+        self.detector.close()
+        self.classifier.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

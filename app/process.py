@@ -1,0 +1,311 @@
+"""``emocam process``: run the pipeline over a video, an image or a folder of images and write
+an annotated copy, a per-frame CSV and a JSON summary.
+
+A run stopped by Ctrl-C or SIGTERM finishes the current frame, then closes every output so
+the CSV is valid, the video plays and the summary says ``completed: false``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import cv2
+import numpy as np
+from emocam.errors import OutputError, SourceError, UserError
+from emocam.overlay import OverlayOptions, draw
+from emocam.pipeline import Pipeline, PipelineConfig
+from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary, check_output
+from emocam.types import Frame
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+SUFFIX = ".emocam"
+
+
+class NoFacesFound(UserError):
+    """The run finished but no frame had a face (the outputs are kept)."""
+
+
+@dataclass
+class ProcessOptions:
+    input: Path
+    outdir: Path | None = None
+    output_video: Path | None = None  # the annotated video, image or folder of images
+    csv: Path | None = None
+    json: Path | None = None
+    no_video: bool = False
+    overwrite: bool = False
+    progress: bool = True
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    overlay: OverlayOptions = field(default_factory=OverlayOptions)
+    # Called after each frame with (frames done, total or None); returning True stops the
+    # run after that frame, as Ctrl-C does (the GUI's Cancel button).
+    on_frame: Callable[[int, int | None], bool] | None = None
+
+
+@dataclass
+class ProcessResult:
+    completed: bool
+    frames: int
+    frames_with_faces: int
+    fps: float
+    outputs: dict[str, str]
+
+
+@dataclass
+class _Plan:
+    kind: str  # "video", "image" or "folder"
+    images: list[Path]
+    annotated: Path | None
+    csv: Path | None
+    json: Path
+
+
+# --- inputs and outputs ----------------------------------------------------------------
+
+
+def _input_kind(path: Path) -> tuple[str, list[Path]]:
+    if not path.exists():
+        raise SourceError(f"The input {path} does not exist; check the path.")
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if not images:
+            raise SourceError(
+                f"The folder {path} contains no images ({', '.join(sorted(IMAGE_EXTS))}); "
+                "give a video, an image or a folder of images."
+            )
+        return "folder", images
+    if path.suffix.lower() in IMAGE_EXTS:
+        return "image", [path]
+    return "video", []
+
+
+def plan_outputs(opts: ProcessOptions) -> _Plan:
+    """Decide every output path and refuse unsafe ones before anything is written."""
+    src = opts.input
+    kind, images = _input_kind(src)
+    base_dir = opts.outdir if opts.outdir is not None else src.parent
+    if opts.outdir is not None:
+        if opts.outdir.exists() and not opts.outdir.is_dir():
+            raise OutputError(f"The output folder {opts.outdir} is a file; give a folder.")
+        opts.outdir.mkdir(parents=True, exist_ok=True)
+    stem = src.name if kind == "folder" else src.stem
+    base = base_dir / f"{stem}{SUFFIX}"
+    default_annotated = {
+        "video": base.with_name(base.name + ".mp4"),
+        "image": base.with_name(base.name + src.suffix.lower()),
+        "folder": base,
+    }[kind]
+    annotated = None if opts.no_video else (opts.output_video or default_annotated)
+    csv_path = opts.csv or (base.with_name(base.name + ".csv") if kind != "image" else None)
+    json_path = opts.json or base.with_name(base.name + ".json")
+    plan = _Plan(kind, images, annotated, csv_path, json_path)
+    _check_plan(plan, src, opts.overwrite)
+    return plan
+
+
+def _check_plan(plan: _Plan, src: Path, overwrite: bool) -> None:
+    inputs = [src, *plan.images]
+    files = [p for p in (plan.csv, plan.json) if p is not None]
+    if plan.annotated is not None:
+        if plan.kind == "folder":
+            if plan.annotated.resolve() == src.resolve():
+                raise OutputError(
+                    f"The output folder {plan.annotated} is the input folder; annotated images "
+                    "would replace the originals, so choose another folder."
+                )
+            if plan.annotated.exists() and not plan.annotated.is_dir():
+                raise OutputError(f"The output folder {plan.annotated} is a file.")
+            files += [plan.annotated / p.name for p in plan.images]
+        else:
+            files.append(plan.annotated)
+    resolved = [p.resolve() for p in files]
+    if len(set(resolved)) != len(resolved):
+        raise OutputError("Two outputs have the same file name; give each output its own name.")
+    for p in files:
+        if plan.kind == "folder" and p.parent == plan.annotated and not p.parent.exists():
+            continue  # the annotated-images folder is created when the run starts
+        check_output(p, inputs, overwrite)
+
+
+# --- interruption -----------------------------------------------------------------------
+
+
+class _Stop:
+    requested = False
+
+
+@contextmanager
+def _graceful_stop() -> Iterator[_Stop]:
+    """While inside, the first Ctrl-C or SIGTERM asks the loop to stop after this frame; a
+    second one interrupts at once."""
+    stop = _Stop()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.requested:
+            raise KeyboardInterrupt
+        stop.requested = True
+        log.warning("stopping after this frame (%s)", signal.Signals(signum).name)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals reach only the main thread; a worker stops via on_frame
+        return
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in old:
+        signal.signal(s, handler)
+    try:
+        yield stop
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+# --- running ----------------------------------------------------------------------------
+
+
+def _read_image(path: Path) -> np.ndarray:
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise SourceError(f"The image {path} cannot be read ({e.strerror}).") from e
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise SourceError(f"The image {path} cannot be decoded; it may be corrupt or not an image.")
+    return image
+
+
+def _write_image(path: Path, image: np.ndarray) -> None:
+    ok, buf = cv2.imencode(path.suffix or ".png", image)
+    if not ok:
+        raise OutputError(f"The image {path} cannot be encoded; use a .jpg or .png name.")
+    buf.tofile(path)
+
+
+def _frames(plan: _Plan, src: Path, stack: ExitStack) -> tuple[Iterator[Frame], dict[str, Any]]:
+    """The frames to process and facts about the input."""
+    if plan.kind == "video":
+        from emocam.sources import open_source
+
+        source = stack.enter_context(open_source(str(src)))
+        facts = {"fps": source.fps, "frame_count": source.frame_count, "size": source.size}
+        return iter(source), facts
+
+    # A single image is read before the pipeline starts, so a bad file fails fast.
+    first = _read_image(plan.images[0]) if plan.kind == "image" else None
+
+    def images() -> Iterator[Frame]:
+        for i, p in enumerate(plan.images):
+            try:
+                image = first if first is not None else _read_image(p)
+            except SourceError as e:
+                if plan.kind == "image":
+                    raise
+                log.warning("%s Skipped.", e)  # one bad photo should not end a folder run
+                continue
+            # Separate photos: timestamps a second apart, and the tracker is reset per photo.
+            yield Frame(image, i, i * 1000.0, source=str(p))
+
+    return images(), {"fps": None, "frame_count": len(plan.images), "size": None}
+
+
+def _outputs(plan: _Plan) -> dict[str, str]:
+    out = {"json": str(plan.json)}
+    if plan.csv is not None:
+        out["csv"] = str(plan.csv)
+    if plan.annotated is not None:
+        out[{"video": "video", "image": "image", "folder": "images"}[plan.kind]] = str(
+            plan.annotated
+        )
+    return out
+
+
+def run_process(opts: ProcessOptions) -> ProcessResult:
+    """Process one input; raises UserError subclasses for problems the user can fix."""
+    plan = plan_outputs(opts)
+    src = opts.input
+    with ExitStack() as stack:
+        frames, facts = _frames(plan, src, stack)
+        pipeline = stack.enter_context(Pipeline(opts.pipeline))
+        names = pipeline.class_names
+        writer: AnnotatedVideoWriter | None = None
+        if plan.annotated is not None and plan.kind == "video":
+            writer = stack.enter_context(
+                AnnotatedVideoWriter(plan.annotated, facts["fps"] or 30.0, facts["size"])
+            )
+        if plan.annotated is not None and plan.kind == "folder":
+            plan.annotated.mkdir(parents=True, exist_ok=True)
+        sink = (
+            stack.enter_context(CsvSink(plan.csv, names, with_file=plan.kind == "folder"))
+            if plan.csv is not None
+            else None
+        )
+        summary = JsonSummary(
+            plan.json,
+            names,
+            {"input": str(src), "input_kind": plan.kind, "outputs": _outputs(plan),
+             **pipeline.info, "source_fps": facts["fps"]},
+        )
+        bar = stack.enter_context(
+            tqdm(
+                total=facts["frame_count"], unit="frame", file=sys.stderr,
+                disable=not opts.progress, dynamic_ncols=True, smoothing=0.1,
+                desc=src.name[:30],
+            )
+        )
+        completed = False
+        t0 = time.perf_counter()
+        try:
+            with _graceful_stop() as stop:
+                for frame in frames:
+                    if plan.kind == "folder":
+                        pipeline.reset()
+                    result = pipeline.process(frame)
+                    if sink is not None:
+                        sink.write(result, file=Path(frame.source).name)
+                    summary.add(result)
+                    if plan.annotated is not None:
+                        draw(frame.image, result, opts.overlay)
+                        if writer is not None:
+                            writer.write(frame.image)
+                        elif plan.kind == "folder":
+                            _write_image(plan.annotated / Path(frame.source).name, frame.image)
+                        else:
+                            _write_image(plan.annotated, frame.image)
+                    bar.update(1)
+                    if opts.on_frame is not None and opts.on_frame(
+                        summary.frames, facts["frame_count"]
+                    ):
+                        stop.requested = True
+                    if stop.requested:
+                        break
+                completed = not stop.requested
+        except KeyboardInterrupt:
+            completed = False
+        finally:
+            elapsed = time.perf_counter() - t0
+            fps = summary.frames / elapsed if elapsed > 0 else 0.0
+            bar.close()
+            summary.write(completed, fps_achieved=round(fps, 2), elapsed_s=round(elapsed, 3))
+    result = ProcessResult(
+        completed, summary.frames, summary.frames_with_faces, fps, _outputs(plan)
+    )
+    if completed and summary.frames == 0:
+        raise SourceError(f"The input {src} has no frame that could be decoded; it may be corrupt.")
+    if completed and summary.frames_with_faces == 0:
+        raise NoFacesFound(
+            f"No face was found in any of the {summary.frames} frame(s) of {src} (the outputs "
+            "were still written); try --detector opencv or an input where faces are visible."
+        )
+    return result

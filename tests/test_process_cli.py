@@ -1,0 +1,271 @@
+"""``emocam process`` end to end, run as a user runs it: a subprocess of ``python -m emocam``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import SyntheticVideo, four_faces_plan, match_faces, write_video
+from emocam import __version__
+
+NAMES = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
+HEADER = ["frame", "time_ms", "face_id", "x", "y", "w", "h", *NAMES, "top_label"]
+
+
+def emocam(*args: object, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "emocam", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "GLOG_minloglevel": "2"},
+    )
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        rows = list(reader)
+    assert header[-len(HEADER) :] == HEADER
+    assert all(len(r) == len(header) for r in rows), "a row has the wrong number of fields"
+    return [dict(zip(header, r, strict=True)) for r in rows]
+
+
+def video_facts(path: Path) -> tuple[int, tuple[int, int], float, int]:
+    """Frames reported, size, fps and frames that really decode."""
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened(), f"{path} does not open"
+    reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    decoded = 0
+    while cap.grab():
+        decoded += 1
+    cap.release()
+    return reported, size, fps, decoded
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+# --- a full run on the four-face video ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def four_face_run(
+    video_four_faces: SyntheticVideo, model_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[subprocess.CompletedProcess[str], Path, SyntheticVideo]:
+    out = tmp_path_factory.mktemp("four_out")
+    r = emocam("process", video_four_faces, "-o", out, "--model", model_path, timeout=240)
+    return r, out, video_four_faces
+
+
+def test_a_video_gives_an_annotated_video_like_the_input(four_face_run) -> None:
+    r, out, video = four_face_run
+    assert r.returncode == 0, r.stderr
+    annotated = out / "four_faces.emocam.mp4"
+    reported, size, fps, decoded = video_facts(annotated)
+    assert decoded == video.frame_count
+    assert reported == video.frame_count
+    assert size == video.size
+    assert fps == pytest.approx(video.fps, abs=0.01)
+
+
+def test_the_csv_has_one_row_per_face_and_probabilities_that_sum_to_one(four_face_run) -> None:
+    _, out, video = four_face_run
+    rows = read_csv(out / "four_faces.emocam.csv")
+    assert rows
+    for row in rows:
+        probs = np.array([float(row[n]) for n in NAMES])
+        assert probs.sum() == pytest.approx(1.0, abs=1e-3)
+        assert row["top_label"] == NAMES[int(np.argmax(probs))]
+        frame = int(row["frame"])
+        assert float(row["time_ms"]) == pytest.approx(frame * 1000 / video.fps, abs=1.0)
+
+
+def test_all_four_faces_are_found_in_nearly_every_frame(four_face_run) -> None:
+    _, out, video = four_face_run
+    boxes: dict[int, list[tuple[float, ...]]] = {}
+    for row in read_csv(out / "four_faces.emocam.csv"):
+        box = tuple(float(row[k]) for k in ("x", "y", "w", "h"))
+        boxes.setdefault(int(row["frame"]), []).append(box)
+    complete = sum(
+        all(m is not None for m in match_faces(boxes.get(i, []), video.faces[i]))
+        for i in range(video.frame_count)
+    )
+    assert complete >= 0.95 * video.frame_count
+
+
+def test_the_json_summary_describes_the_run_and_each_face(four_face_run) -> None:
+    r, out, video = four_face_run
+    summary = json.loads((out / "four_faces.emocam.json").read_text())
+    assert summary["completed"] is True
+    assert summary["frames"] == video.frame_count
+    assert summary["class_names"] == NAMES
+    assert summary["detector"] == "mediapipe"
+    assert summary["provider"].endswith("ExecutionProvider")
+    assert summary["fps_achieved"] > 0
+    assert set(summary["mean_timings_ms"]) >= {"detect", "align", "classify", "track"}
+    long_lived = [f for f in summary["faces"].values() if f["frames"] >= 0.9 * video.frame_count]
+    assert len(long_lived) >= 4  # the four people keep their ids through the video
+    for face in summary["faces"].values():
+        assert sum(face["share_of_time"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert sum(face["mean_probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert "wrote" in r.stdout
+
+
+def test_an_existing_output_is_refused_without_overwrite(four_face_run, model_path: Path) -> None:
+    _, out, video = four_face_run
+    csv_before = (out / "four_faces.emocam.csv").read_bytes()
+    r = emocam("process", video, "-o", out, "--model", model_path, "-q")
+    assert_one_line_error(r, "--overwrite")
+    assert (out / "four_faces.emocam.csv").read_bytes() == csv_before
+
+
+# --- images and folders -------------------------------------------------------------------
+
+
+def test_an_image_gives_an_annotated_image_and_a_summary_next_to_it(
+    image_one_face: Path, model_path: Path, tmp_path: Path
+) -> None:
+    img = tmp_path / "portrait.jpg"
+    shutil.copy(image_one_face, img)
+    r = emocam("process", img, "--model", model_path, "-q")
+    assert r.returncode == 0, r.stderr
+    annotated = cv2.imread(str(tmp_path / "portrait.emocam.jpg"))
+    assert annotated is not None and annotated.shape == cv2.imread(str(img)).shape
+    summary = json.loads((tmp_path / "portrait.emocam.json").read_text())
+    assert summary["completed"] is True and summary["frames_with_faces"] == 1
+    assert not (tmp_path / "portrait.emocam.csv").exists()
+
+
+def test_a_folder_of_images_gives_annotated_images_a_csv_and_a_summary(
+    image_one_face: Path, model_path: Path, tmp_path: Path
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(image_one_face, photos / "a.jpg")
+    shutil.copy(image_one_face, photos / "b.jpg")
+    (photos / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    r = emocam("process", photos, "-o", out, "--model", model_path, "-q")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (out / "photos.emocam").iterdir()) == ["a.jpg", "b.jpg"]
+    rows = read_csv(out / "photos.emocam.csv")
+    assert [row["file"] for row in rows] == ["a.jpg", "b.jpg"]
+    assert json.loads((out / "photos.emocam.json").read_text())["frames"] == 2
+
+
+# --- what users get wrong -------------------------------------------------------------------
+
+
+def test_every_bad_input_gives_one_sentence_and_exit_code_2(
+    tmp_path: Path, model_path: Path, video_face_at_edge: SyntheticVideo
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, np.uint8).tobytes())
+    fake_image = tmp_path / "fake.jpg"
+    fake_image.write_text("not a jpeg")
+    bad_model = tmp_path / "model.onnx"
+    bad_model.write_text("not a model")
+    video = video_face_at_edge.path
+    m = ("--model", model_path)
+    cases = {
+        "missing": (("process", tmp_path / "nope.mp4", *m), "nope.mp4"),
+        "empty folder": (("process", empty, *m), "empty"),
+        "corrupt video": (("process", corrupt, "-o", tmp_path / "o1", *m), "corrupt.mp4"),
+        "not an image": (("process", fake_image, "-o", tmp_path / "o2", *m), "fake.jpg"),
+        "bad model": (("process", video, "-o", tmp_path / "o3", "--model", bad_model), "model"),
+        "missing model": (
+            ("process", video, "-o", tmp_path / "o4", "--model", tmp_path / "x.onnx"), "x.onnx"
+        ),
+        "output is input": (("process", video, "--output-video", video, *m), "input"),
+    }
+    for name, (args, word) in cases.items():
+        r = emocam(*args, "-q")
+        try:
+            assert_one_line_error(r, word)
+        except AssertionError as e:
+            raise AssertionError(f"{name}: {e}") from e
+    assert video.exists() and video.stat().st_size > 0
+
+
+def test_a_video_without_faces_keeps_its_outputs_and_says_so(
+    tmp_path: Path, model_path: Path
+) -> None:
+    blank = write_video(tmp_path / "blank.mp4", (320, 240), [[]] * 10)
+    r = emocam("process", blank, "--model", model_path, "-q")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    # The detector has run here, so only our own last line is checked.
+    assert r.stderr.strip().splitlines()[-1].startswith("emocam: No face")
+    assert read_csv(tmp_path / "blank.emocam.csv") == []
+    assert json.loads((tmp_path / "blank.emocam.json").read_text())["frames"] == 10
+    assert video_facts(tmp_path / "blank.emocam.mp4")[3] == 10
+
+
+def test_version() -> None:
+    r = emocam("--version")
+    assert r.returncode == 0 and __version__ in r.stdout
+
+
+# --- stopping half-way ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def long_video(media_dir: Path) -> SyntheticVideo:
+    """Ten seconds of the four-face scene at 640x360, long enough to stop half-way."""
+    plan = four_faces_plan(300)
+    small = [
+        [p.__class__(p.portrait, p.cx / 2, p.cy / 2, p.side / 2, mirror=p.mirror) for p in f]
+        for f in plan
+    ]
+    return write_video(media_dir / "long.mp4", (640, 360), small, seed=5)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_mid_run_leaves_a_valid_csv_and_a_playable_video(
+    sig: signal.Signals, long_video: SyntheticVideo, model_path: Path, tmp_path: Path
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emocam", "process", str(long_video), "-o", str(tmp_path),
+         "--model", str(model_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    csv_path = tmp_path / "long.emocam.csv"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        if csv_path.exists() and csv_path.read_text().count("\n") > 40:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    rows = read_csv(csv_path)
+    frames_written = int(rows[-1]["frame"]) + 1
+    assert 0 < frames_written < long_video.frame_count
+    *_, decoded = video_facts(tmp_path / "long.emocam.mp4")
+    assert decoded >= frames_written - 1
+    summary = json.loads((tmp_path / "long.emocam.json").read_text())
+    assert summary["completed"] is False
+    assert summary["frames"] >= frames_written
