@@ -8,6 +8,7 @@ the CSV is valid, the video plays and the summary says ``completed: false``.
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import sys
 import threading
@@ -193,6 +194,45 @@ def _write_image(path: Path, image: np.ndarray) -> None:
     buf.tofile(path)
 
 
+def _prefetch(frames: Iterator[Frame], depth: int = 3) -> Iterator[Frame]:
+    """Decode ahead on a thread: OpenCV releases the GIL while decoding, so on two cores
+    decoding overlaps with detection. The source must hand out a new array per frame."""
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    done = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not done.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        try:
+            for f in frames:
+                if not put(("frame", f)):
+                    return
+            put(("end", None))
+        except BaseException as e:  # handed to the consumer, which raises it
+            put(("error", e))
+
+    thread = threading.Thread(target=reader, name="video-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        done.set()
+        thread.join()
+
+
 def _frames(plan: _Plan, src: Path, stack: ExitStack) -> tuple[Iterator[Frame], dict[str, Any]]:
     """The frames to process and facts about the input."""
     if plan.kind == "video":
@@ -200,7 +240,9 @@ def _frames(plan: _Plan, src: Path, stack: ExitStack) -> tuple[Iterator[Frame], 
 
         source = stack.enter_context(open_source(str(src)))
         facts = {"fps": source.fps, "frame_count": source.frame_count, "size": source.size}
-        return iter(source), facts
+        frames = _prefetch(iter(source))
+        stack.callback(frames.close)  # stop the reader before the source closes
+        return frames, facts
 
     # A single image is read before the pipeline starts, so a bad file fails fast.
     first = _read_image(plan.images[0]) if plan.kind == "image" else None

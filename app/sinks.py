@@ -10,6 +10,8 @@ import csv
 import json
 import logging
 import os
+import queue
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,9 +50,16 @@ def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = Fals
 
 
 class AnnotatedVideoWriter:
-    """An mp4 (mp4v) written frame by frame; released on close so a partial file plays."""
+    """An mp4 (mp4v) written frame by frame; released on close so a partial file plays.
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]):
+    Encoding runs on a background thread (OpenCV releases the GIL while it encodes), so on
+    a 2-core laptop it overlaps with detection instead of adding ~4 ms per 720p frame.
+    Frames are copied into a small pool of reused buffers, so the caller may reuse its own.
+    """
+
+    _QUEUE = 4
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], background: bool = True):
         self.path = Path(path)
         self.size = size  # width, height
         self.fps = fps if fps and fps > 0 else 30.0
@@ -62,19 +71,59 @@ class AnnotatedVideoWriter:
                 f"The video {self.path} cannot be written; check the folder is writable."
             )
         self.frames = 0
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            w, h = size
+            self._free: queue.Queue[np.ndarray] = queue.Queue()
+            for _ in range(self._QUEUE + 1):
+                self._free.put(np.empty((h, w, 3), np.uint8))
+            self._todo: queue.Queue[np.ndarray | None] = queue.Queue()
+            self._thread = threading.Thread(target=self._run, name="video-writer", daemon=True)
+            self._thread.start()
 
-    def write(self, image: np.ndarray) -> None:
+    def _run(self) -> None:
+        while (buf := self._todo.get()) is not None:
+            try:
+                if self._error is None:
+                    self._writer.write(buf)
+            except BaseException as e:  # handed to the caller on its next call
+                self._error = e
+            finally:
+                self._free.put(buf)
+
+    def _fit(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         if (w, h) != self.size:
             # A stream that changes size mid-way (rare) must not break the container.
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-        self._writer.write(image)
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        return image
+
+    def write(self, image: np.ndarray) -> None:
+        if self._writer is None:
+            raise OutputError(f"The video {self.path} is already closed.")
+        if self._error is not None:
+            raise OutputError(f"The video {self.path} could not be written ({self._error}).")
+        image = self._fit(image)
+        if self._thread is None:
+            self._writer.write(image)
+        else:
+            buf = self._free.get()  # waits when the encoder is 4 frames behind
+            np.copyto(buf, image)
+            self._todo.put(buf)
         self.frames += 1
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None  # type: ignore[assignment]
+        if self._writer is None:
+            return
+        if self._thread is not None:
+            self._todo.put(None)
+            self._thread.join()
+            self._thread = None
+        self._writer.release()
+        self._writer = None  # type: ignore[assignment]
 
     def __enter__(self) -> AnnotatedVideoWriter:
         return self
