@@ -136,11 +136,13 @@ def _gui(argv: Sequence[str]) -> int:
     except ImportError as e:
         if e.name and e.name.startswith("PySide6"):
             msg = "The desktop app needs PySide6; install it with `pip install PySide6-Essentials`."
-        else:
+        elif e.name == "emocam.gui.main_window":
             msg = (
                 "The desktop app is not available in this build of emocam; use "
                 "`emocam process VIDEO` instead."
             )
+        else:
+            raise  # a real bug in the app, not something the user can fix
         print(f"emocam: {msg}", file=sys.stderr)
         return 2
     return int(run(list(argv)) or 0)
