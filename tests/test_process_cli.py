@@ -269,3 +269,26 @@ def test_stopping_mid_run_leaves_a_valid_csv_and_a_playable_video(
     summary = json.loads((tmp_path / "long.emocam.json").read_text())
     assert summary["completed"] is False
     assert summary["frames"] >= frames_written
+
+
+def test_the_video_writer_keeps_every_frame_even_when_the_caller_reuses_its_buffer(
+    tmp_path: Path,
+) -> None:
+    from emocam.sinks import AnnotatedVideoWriter
+
+    buf = np.empty((240, 320, 3), np.uint8)
+    levels = [20 * i + 20 for i in range(10)]
+    with AnnotatedVideoWriter(tmp_path / "levels.mp4", 25.0, (320, 240)) as w:
+        for level in levels:
+            buf[:] = level  # the same array every time, as a camera driver may do
+            w.write(buf)
+    cap = cv2.VideoCapture(str(tmp_path / "levels.mp4"))
+    seen = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        seen.append(float(frame.mean()))
+    cap.release()
+    assert len(seen) == len(levels)
+    np.testing.assert_allclose(seen, levels, atol=4)
