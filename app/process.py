@@ -26,7 +26,7 @@ from emocam.errors import OutputError, SourceError, UserError
 from emocam.overlay import OverlayOptions, draw
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary, check_output
-from emocam.types import Frame
+from emocam.types import Frame, FrameResult
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)
@@ -273,6 +273,70 @@ def _outputs(plan: _Plan) -> dict[str, str]:
     return out
 
 
+@dataclass
+class _Sinks:
+    """Everything one processed frame is written to."""
+
+    plan: _Plan
+    summary: JsonSummary
+    overlay: OverlayOptions
+    csv: CsvSink | None = None
+    video: AnnotatedVideoWriter | None = None
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        name = Path(frame.source).name
+        if self.csv is not None:
+            self.csv.write(result, file=name)
+        self.summary.add(result)
+        if self.plan.annotated is None:
+            return
+        draw(frame.image, result, self.overlay)  # in place: the frame is ours
+        if self.video is not None:
+            self.video.write(frame.image)
+        elif self.plan.kind == "folder":
+            _write_image(self.plan.annotated / name, frame.image)
+        else:
+            _write_image(self.plan.annotated, frame.image)
+
+
+def _open_sinks(
+    plan: _Plan, opts: ProcessOptions, pipeline: Pipeline, facts: dict[str, Any], stack: ExitStack
+) -> _Sinks:
+    names = pipeline.class_names
+    run_info = {
+        "input": str(opts.input), "input_kind": plan.kind, "outputs": _outputs(plan),
+        **pipeline.info, "source_fps": facts["fps"],
+    }
+    sinks = _Sinks(plan, JsonSummary(plan.json, names, run_info), opts.overlay)
+    if plan.annotated is not None and plan.kind == "video":
+        sinks.video = stack.enter_context(
+            AnnotatedVideoWriter(plan.annotated, facts["fps"] or 30.0, facts["size"])
+        )
+    if plan.annotated is not None and plan.kind == "folder":
+        plan.annotated.mkdir(parents=True, exist_ok=True)
+    if plan.csv is not None:
+        sinks.csv = stack.enter_context(CsvSink(plan.csv, names, with_file=plan.kind == "folder"))
+    return sinks
+
+
+def _loop(
+    frames: Iterator[Frame], pipeline: Pipeline, sinks: _Sinks, opts: ProcessOptions,
+    total: int | None, bar: tqdm,
+) -> bool:
+    """Process every frame; False when stopped early (signal, Cancel)."""
+    with _graceful_stop() as stop:
+        for frame in frames:
+            if sinks.plan.kind == "folder":
+                pipeline.reset()  # separate photos share no tracks or smoothing
+            sinks.write(frame, pipeline.process(frame))
+            bar.update(1)
+            if opts.on_frame is not None and opts.on_frame(sinks.summary.frames, total):
+                stop.requested = True
+            if stop.requested:
+                return False
+    return True
+
+
 def run_process(opts: ProcessOptions) -> ProcessResult:
     """Process one input; raises UserError subclasses for problems the user can fix."""
     plan = plan_outputs(opts)
@@ -280,25 +344,8 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
     with ExitStack() as stack:
         frames, facts = _frames(plan, src, stack)
         pipeline = stack.enter_context(Pipeline(opts.pipeline))
-        names = pipeline.class_names
-        writer: AnnotatedVideoWriter | None = None
-        if plan.annotated is not None and plan.kind == "video":
-            writer = stack.enter_context(
-                AnnotatedVideoWriter(plan.annotated, facts["fps"] or 30.0, facts["size"])
-            )
-        if plan.annotated is not None and plan.kind == "folder":
-            plan.annotated.mkdir(parents=True, exist_ok=True)
-        sink = (
-            stack.enter_context(CsvSink(plan.csv, names, with_file=plan.kind == "folder"))
-            if plan.csv is not None
-            else None
-        )
-        summary = JsonSummary(
-            plan.json,
-            names,
-            {"input": str(src), "input_kind": plan.kind, "outputs": _outputs(plan),
-             **pipeline.info, "source_fps": facts["fps"]},
-        )
+        sinks = _open_sinks(plan, opts, pipeline, facts, stack)
+        summary = sinks.summary
         bar = stack.enter_context(
             tqdm(
                 total=facts["frame_count"], unit="frame", file=sys.stderr,
@@ -309,30 +356,7 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
         completed = False
         t0 = time.perf_counter()
         try:
-            with _graceful_stop() as stop:
-                for frame in frames:
-                    if plan.kind == "folder":
-                        pipeline.reset()
-                    result = pipeline.process(frame)
-                    if sink is not None:
-                        sink.write(result, file=Path(frame.source).name)
-                    summary.add(result)
-                    if plan.annotated is not None:
-                        draw(frame.image, result, opts.overlay)
-                        if writer is not None:
-                            writer.write(frame.image)
-                        elif plan.kind == "folder":
-                            _write_image(plan.annotated / Path(frame.source).name, frame.image)
-                        else:
-                            _write_image(plan.annotated, frame.image)
-                    bar.update(1)
-                    if opts.on_frame is not None and opts.on_frame(
-                        summary.frames, facts["frame_count"]
-                    ):
-                        stop.requested = True
-                    if stop.requested:
-                        break
-                completed = not stop.requested
+            completed = _loop(frames, pipeline, sinks, opts, facts["frame_count"], bar)
         except KeyboardInterrupt:
             completed = False
         finally:
