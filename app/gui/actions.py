@@ -1,0 +1,173 @@
+"""Menu actions declared as data; :func:`build_menus` turns them into QActions.
+
+The window only provides the slots the callbacks name. Choices (camera, detector, speed...)
+are declared the same way, with a function that lists the options at the time the menu
+opens, so newly plugged cameras or onnxruntime providers show up without a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMenu, QMenuBar
+
+if TYPE_CHECKING:
+    from emocam.gui.main_window import MainWindow
+
+MENUS = ("&File", "&Camera", "&View", "&Playback", "&Help")
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    id: str
+    title: str
+    menu: str
+    callback: Callable[..., Any]  # called with (window) or (window, checked)
+    shortcut: str | QKeySequence.StandardKey | None = None
+    checkable: bool = False
+    setting: str | None = None  # AppSettings field that holds the checked state
+    separator_before: bool = False
+
+
+@dataclass(frozen=True)
+class ChoiceSpec:
+    """A submenu of mutually exclusive options bound to one AppSettings field."""
+
+    id: str
+    title: str
+    menu: str
+    options: Callable[[MainWindow], Sequence[tuple[str, Any]]]  # (label, value) pairs
+    setting: str
+    callback: Callable[[MainWindow, Any], Any]
+    separator_before: bool = False
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("file.open_video", "Open &Video...", "&File",
+               lambda w: w.open_video_dialog(), QKeySequence.StandardKey.Open),
+    ActionSpec("file.open_image", "Open &Image...", "&File",
+               lambda w: w.open_image_dialog(), "Ctrl+I"),
+    ActionSpec("file.open_sample", "Open the &Sample Video", "&File",
+               lambda w: w.open_sample()),
+    ActionSpec("file.export", "&Export...", "&File", lambda w: w.export_dialog(), "Ctrl+E",
+               separator_before=True),
+    ActionSpec("file.snapshot", "Save S&napshot", "&File", lambda w: w.save_snapshot_dialog(),
+               QKeySequence.StandardKey.Save),
+    ActionSpec("file.quit", "&Quit", "&File", lambda w: w.close(),
+               QKeySequence.StandardKey.Quit, separator_before=True),
+    ActionSpec("camera.start", "&Start Camera", "&Camera", lambda w: w.start_camera(),
+               "Ctrl+K", separator_before=True),
+    ActionSpec("camera.stop", "S&top", "&Camera", lambda w: w.stop_source(), "Ctrl+Shift+K"),
+    ActionSpec("camera.record", "&Record", "&Camera", lambda w, on: w.set_recording(on),
+               "Ctrl+R", checkable=True),
+    ActionSpec("view.boxes", "Face &Boxes", "&View", lambda w, on: w.apply_overlay(),
+               "B", checkable=True, setting="show_boxes"),
+    ActionSpec("view.bars", "Emotion B&ars", "&View", lambda w, on: w.apply_overlay(),
+               "A", checkable=True, setting="show_bars"),
+    ActionSpec("view.landmarks", "&Landmarks", "&View", lambda w, on: w.apply_overlay(),
+               "L", checkable=True, setting="show_landmarks"),
+    ActionSpec("view.side_panel", "Side &Panel", "&View", lambda w, on: w.show_side_panel(on),
+               "P", checkable=True, setting="show_side_panel"),
+    ActionSpec("view.fullscreen", "&Full Screen", "&View", lambda w: w.toggle_fullscreen(),
+               "F11"),
+    ActionSpec("view.model", "Choose &Model...", "&View", lambda w: w.choose_model_dialog(),
+               separator_before=True),
+    ActionSpec("view.model_default", "Use the &Built-in Model", "&View",
+               lambda w: w.set_model("")),
+    ActionSpec("playback.pause", "&Pause", "&Playback", lambda w, on: w.set_paused(on),
+               "Space", checkable=True),
+    ActionSpec("playback.restart", "&Restart", "&Playback", lambda w: w.seek(0), "Home"),
+    ActionSpec("help.about", "&About emocam", "&Help", lambda w: w.about_dialog()),
+)
+
+CHOICES: tuple[ChoiceSpec, ...] = (
+    ChoiceSpec("camera.device", "&Device", "&Camera", lambda w: w.camera_choices(),
+               "camera_index", lambda w, v: w.start_camera(v)),
+    ChoiceSpec("camera.resolution", "Re&solution", "&Camera",
+               lambda w: [("Camera default", "default"), ("640 x 480", "640x480"),
+                          ("1280 x 720", "1280x720"), ("1920 x 1080", "1920x1080")],
+               "camera_resolution", lambda w, v: w.restart_camera()),
+    ChoiceSpec("view.smoothing", "&Smoothing", "&View",
+               lambda w: [("Off", 0.0), ("Light (0.1 s)", 0.1), ("Normal (0.2 s)", 0.2),
+                          ("Strong (0.5 s)", 0.5), ("Very Strong (1 s)", 1.0)],
+               "smoothing_tau_s", lambda w, v: w.apply_pipeline_config(),
+               separator_before=True),
+    ChoiceSpec("view.threshold", "Detection &Threshold", "&View",
+               lambda w: [("Permissive (0.3)", 0.3), ("Normal (0.5)", 0.5),
+                          ("Strict (0.7)", 0.7)],
+               "min_score", lambda w, v: w.apply_pipeline_config()),
+    ChoiceSpec("view.detector", "&Detector", "&View",
+               lambda w: [("MediaPipe BlazeFace", "mediapipe"), ("OpenCV Haar", "opencv")],
+               "detector", lambda w, v: w.apply_pipeline_config()),
+    ChoiceSpec("view.provider", "Execution &Provider", "&View", lambda w: w.provider_choices(),
+               "provider", lambda w, v: w.apply_pipeline_config()),
+    ChoiceSpec("playback.speed", "&Speed", "&Playback",
+               lambda w: [("0.25x", 0.25), ("0.5x", 0.5), ("1x", 1.0), ("2x", 2.0),
+                          ("4x", 4.0)],
+               "playback_speed", lambda w, v: w.apply_speed()),
+)
+
+
+def build_menus(window: MainWindow, bar: QMenuBar) -> dict[str, QAction]:
+    """Create the menus; returns the actions by id for the window to enable/disable."""
+    menus = {title: bar.addMenu(title) for title in MENUS}
+    actions: dict[str, QAction] = {}
+    for spec in ACTIONS:
+        menu = menus[spec.menu]
+        if spec.id == "file.quit":
+            window.recent_menu = menu.addMenu("Open &Recent")
+            window.recent_menu.aboutToShow.connect(window.fill_recent_menu)
+        if spec.separator_before:
+            menu.addSeparator()
+        actions[spec.id] = _make_action(window, menu, spec)
+    for choice in CHOICES:
+        menu = menus[choice.menu]
+        if choice.separator_before:
+            menu.addSeparator()
+        sub = menu.addMenu(choice.title)
+        sub.setObjectName(choice.id)
+        sub.aboutToShow.connect(lambda c=choice, m=sub: fill_choice_menu(window, m, c))
+        fill_choice_menu(window, sub, choice)
+    return actions
+
+
+def _make_action(window: MainWindow, menu: QMenu, spec: ActionSpec) -> QAction:
+    action = QAction(spec.title, window)
+    action.setObjectName(spec.id)
+    if spec.shortcut is not None:
+        action.setShortcut(QKeySequence(spec.shortcut))
+    if spec.checkable:
+        action.setCheckable(True)
+        if spec.setting:
+            action.setChecked(bool(getattr(window.settings, spec.setting)))
+
+        def toggled(on: bool, s: ActionSpec = spec) -> None:
+            if s.setting:
+                setattr(window.settings, s.setting, on)
+            s.callback(window, on)
+
+        action.toggled.connect(toggled)
+    else:
+        action.triggered.connect(lambda _=False, s=spec: s.callback(window))
+    menu.addAction(action)
+    return action
+
+
+def fill_choice_menu(window: MainWindow, menu: QMenu, choice: ChoiceSpec) -> None:
+    menu.clear()
+    group = QActionGroup(menu)
+    current = getattr(window.settings, choice.setting)
+    for label, value in choice.options(window):
+        action = menu.addAction(label)
+        action.setCheckable(True)
+        action.setChecked(value == current)
+        group.addAction(action)
+
+        def chosen(_=False, v: Any = value) -> None:
+            setattr(window.settings, choice.setting, v)
+            choice.callback(window, v)
+
+        action.triggered.connect(chosen)

@@ -1,0 +1,55 @@
+"""An in-window message bar (never modal): a sentence and a few action buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+_STYLES = {
+    "error": "background:#5c1f1f; color:#ffffff;",
+    "warning": "background:#5c4a12; color:#ffffff;",
+    "info": "background:#1f3d5c; color:#ffffff;",
+}
+
+
+class MessageBanner(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBanner")
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(10, 6, 6, 6)
+        self._layout.addWidget(self.label, 1)
+        self.buttons: dict[str, QPushButton] = {}
+        self.level = ""
+        self.hide()
+
+    def show_message(self, text: str, level: str = "error",
+                     actions: dict[str, Callable[[], object]] | None = None) -> None:
+        """Show ``text`` with one button per action (plus Dismiss)."""
+        for button in self.buttons.values():
+            self._layout.removeWidget(button)
+            button.deleteLater()
+        self.buttons = {}
+        for title, callback in {**(actions or {}), "Dismiss": self.hide}.items():
+            button = QPushButton(title, self)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep Space for play/pause
+            button.clicked.connect(lambda _=False, cb=callback: self._run(cb))
+            self._layout.addWidget(button)
+            self.buttons[title] = button
+        self.level = level
+        self.setStyleSheet(f"#messageBanner {{{_STYLES.get(level, _STYLES['info'])}}}"
+                           " QLabel { color: white; }")
+        self.label.setText(text)
+        self.show()
+
+    def text(self) -> str:
+        return "" if self.isHidden() else self.label.text()
+
+    def _run(self, callback: Callable[[], object]) -> None:
+        self.hide()
+        callback()

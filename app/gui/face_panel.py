@@ -1,0 +1,145 @@
+"""Side-panel cards: one per tracked face, with its top emotion and a bar per class."""
+
+from __future__ import annotations
+
+import numpy as np
+from emocam.gui.palette import class_color
+from emocam.types import FaceResult, FrameResult
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+
+
+class EmotionBars(QWidget):
+    """Horizontal bars, one per class, labelled with the class name and percentage."""
+
+    ROW = 16
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._names: tuple[str, ...] = ()
+        self._probs = np.zeros(0, np.float32)
+
+    def set_probs(self, names: tuple[str, ...], probs: np.ndarray) -> None:
+        if names != self._names:
+            self._names = names
+            self.updateGeometry()
+        self._probs = np.asarray(probs, np.float32)
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(220, self.ROW * max(len(self._names), 1))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(160, self.ROW * max(len(self._names), 1))
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        label_w, pct_w = 72, 38
+        bar_w = max(self.width() - label_w - pct_w - 8, 10)
+        text = self.palette().windowText().color()
+        for i, (name, prob) in enumerate(zip(self._names, self._probs, strict=False)):
+            y = i * self.ROW
+            p.setPen(text)
+            p.drawText(QRectF(0, y, label_w, self.ROW),
+                       Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name)
+            track = QRectF(label_w, y + 3, bar_w, self.ROW - 6)
+            p.fillRect(track, QColor(128, 128, 128, 40))
+            p.fillRect(QRectF(track.x(), track.y(), bar_w * float(prob), track.height()),
+                       class_color(name, i))
+            p.drawText(QRectF(label_w + bar_w + 4, y, pct_w, self.ROW),
+                       Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                       f"{100 * float(prob):.0f}%")
+        p.end()
+
+
+class FaceCard(QFrame):
+    clicked = Signal(int)
+
+    def __init__(self, face_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.face_id = face_id
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.title = QLabel(self)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.bars = EmotionBars(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addWidget(self.title)
+        layout.addWidget(self.bars)
+        self.top_label = ""
+        self.selected = False
+
+    def update_face(self, face: FaceResult, names: tuple[str, ...]) -> None:
+        top = face.top_index
+        self.top_label = names[top]
+        color = class_color(self.top_label, top).name()
+        self.title.setText(
+            f"<b>Face {face.face_id}</b> &nbsp; <span style='color:{color}'><b>"
+            f"{self.top_label}</b></span> {100 * float(face.probs[top]):.0f}%"
+        )
+        self.bars.set_probs(names, face.probs)
+
+    def set_selected(self, selected: bool) -> None:
+        if selected == self.selected:
+            return  # restyling every frame would cost a style recomputation each time
+        self.selected = selected
+        self.setStyleSheet("FaceCard { border: 2px solid palette(highlight); }"
+                           if selected else "")
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.clicked.emit(self.face_id)
+        super().mousePressEvent(event)
+
+
+class FacePanel(QWidget):
+    """Keeps one card per face id in view; removes cards of faces that left."""
+
+    selection_changed = Signal(object)  # face id or None
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cards: dict[int, FaceCard] = {}
+        self.selected: int | None = None
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._empty = QLabel("No faces in view.", self)
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._layout.addWidget(self._empty)
+        self._layout.addStretch(1)
+
+    def update_result(self, result: FrameResult) -> None:
+        seen = {f.face_id for f in result.faces}
+        for face_id in [i for i in self.cards if i not in seen]:
+            self.cards.pop(face_id).deleteLater()
+        for face in sorted(result.faces, key=lambda f: f.face_id):
+            card = self.cards.get(face.face_id)
+            if card is None:
+                card = FaceCard(face.face_id, self)
+                card.clicked.connect(self.toggle_selection)
+                self.cards[face.face_id] = card
+                self._layout.insertWidget(self._insert_index(face.face_id), card)
+            card.update_face(face, result.class_names)
+        self._empty.setVisible(not self.cards)
+        self._restyle()
+
+    def clear(self) -> None:
+        for card in self.cards.values():
+            card.deleteLater()
+        self.cards.clear()
+        self._empty.setVisible(True)
+
+    def _insert_index(self, face_id: int) -> int:
+        # Cards stay sorted by id so they do not jump around as faces come and go.
+        return 1 + sum(1 for i in self.cards if i < face_id)
+
+    def toggle_selection(self, face_id: int) -> None:
+        self.selected = None if self.selected == face_id else face_id
+        self._restyle()
+        self.selection_changed.emit(self.selected)
+
+    def _restyle(self) -> None:
+        for face_id, card in self.cards.items():
+            card.set_selected(face_id == self.selected)

@@ -1,0 +1,713 @@
+"""The emocam main window: video view, face cards, timeline, menus and status bar.
+
+The window holds no pipeline logic: a :class:`SourceWorker` thread reads, analyses and
+annotates frames and sends them here as plain data; the window only shows them and passes
+the user's choices back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+from emocam.classify import EmotionClassifier
+from emocam.gui.actions import build_menus
+from emocam.gui.banner import MessageBanner
+from emocam.gui.cameras import CameraInfo, probe_cameras
+from emocam.gui.dialogs import AboutDialog, export_progress
+from emocam.gui.export import ExportOutcome, ExportWorker, export_paths
+from emocam.gui.face_panel import FacePanel
+from emocam.gui.playback import PlaybackBar
+from emocam.gui.settings import AppSettings, load_settings, save_settings
+from emocam.gui.status import StatusFields
+from emocam.gui.timeline import EmotionTimeline
+from emocam.gui.video_view import VideoView
+from emocam.gui.workers import FunctionWorker, Packet, SourceInfo, SourceWorker, WorkerError
+from emocam.modelinfo import ModelInfo
+from emocam.overlay import OverlayOptions
+from emocam.pipeline import PipelineConfig
+from emocam.process import IMAGE_EXTS, ProcessOptions
+from emocam.resources import default_model_path, sample_video_path
+from emocam.sources import open_source
+from PySide6.QtCore import QStandardPaths, Qt, QThread, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QProgressDialog,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+log = logging.getLogger(__name__)
+
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
+IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTS)) + ");;All files (*)"
+
+
+def _short(spec: str | int) -> str:
+    return f"camera {spec}" if isinstance(spec, int) else Path(spec).name
+
+
+class MainWindow(QMainWindow):
+    export_finished = Signal(object)  # ExportOutcome or an error message (str)
+    about_shown = Signal(object)  # the AboutDialog
+
+    def __init__(self, settings: AppSettings | None = None,
+                 open_fn: Callable[[Any], Any] | None = None) -> None:
+        super().__init__()
+        self.settings = settings or load_settings()
+        self.open_fn = open_fn or self._open_source
+        self.worker: SourceWorker | None = None
+        self.source_info: SourceInfo | None = None
+        self.pipeline_info: dict[str, Any] = {}
+        self.model_info: ModelInfo | None = None
+        self.last_packet: Packet | None = None
+        self.cameras: list[CameraInfo] | None = None
+        self.export_worker: ExportWorker | None = None
+        self.about: AboutDialog | None = None
+        self.recent_menu: QMenu | None = None
+        self._threads: list[QThread] = []  # finished workers are dropped in _reap
+        self._fallback_to_sample = False
+        self._ended = False
+        self._painted_after: float | None = None
+        self._latency_ms = 0.0
+        self._progress: QProgressDialog | None = None
+        self._build_ui()
+        self.qactions = build_menus(self, self.menuBar())
+        self._restore_window()
+        self._update_actions()
+        self.probe_cameras()
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def _build_ui(self) -> None:
+        self.setWindowTitle("emocam")
+        self.banner = MessageBanner(self)
+        self.view = VideoView(self)
+        self.view.painted.connect(self._on_painted)
+        self.view.double_clicked.connect(self.toggle_fullscreen)
+        self.playback = PlaybackBar(self)
+        self.playback.play_toggled.connect(self.set_paused)
+        self.playback.seek_requested.connect(self.seek)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 4)
+        layout.setSpacing(2)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.playback)
+        self.setCentralWidget(central)
+
+        self.faces = FacePanel(self)
+        self.timeline = EmotionTimeline(self)
+        self.faces.selection_changed.connect(self.timeline.set_face)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.faces)
+        hint = QLabel("Click a face card to follow that face in the timeline.", self)
+        hint.setWordWrap(True)
+        side = QWidget(self)
+        side_layout = QVBoxLayout(side)
+        side_layout.addWidget(scroll, 1)
+        side_layout.addWidget(hint)
+        side_layout.addWidget(self.timeline)
+        self.dock = QDockWidget("Faces", self)
+        self.dock.setObjectName("facesDock")
+        self.dock.setWidget(side)
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.dock.visibilityChanged.connect(self._dock_visibility)
+        self.status = StatusFields(self.statusBar())
+
+    def _restore_window(self) -> None:
+        s = self.settings
+        if s.geometry is None or not self.restoreGeometry(s.geometry):
+            self.resize(1280, 760)
+        if s.window_state is not None:
+            self.restoreState(s.window_state)
+        self.dock.setVisible(s.show_side_panel)
+
+    def _update_actions(self) -> None:
+        live = bool(self.source_info and self.source_info.is_live)
+        is_file = bool(self.source_info and not self.source_info.is_live)
+        running = self.worker is not None
+        self.qactions["camera.stop"].setEnabled(running)
+        self.qactions["camera.record"].setEnabled(live)
+        self.qactions["file.export"].setEnabled(is_file)
+        self.qactions["file.snapshot"].setEnabled(self.view.has_frame())
+        self.qactions["playback.pause"].setEnabled(running)
+        self.qactions["playback.restart"].setEnabled(is_file)
+
+    # --- options the worker needs ---------------------------------------------------------
+
+    def pipeline_config(self, live: bool) -> PipelineConfig:
+        s = self.settings
+        return PipelineConfig(
+            model_path=Path(s.model_path) if s.model_path else None,
+            detector=s.detector,
+            provider=s.provider or None,
+            min_score=s.min_score,
+            smoothing_tau_s=s.smoothing_tau_s,
+            live=live,
+        )
+
+    def overlay_options(self) -> OverlayOptions:
+        s = self.settings
+        return OverlayOptions(show_boxes=s.show_boxes, show_labels=s.show_boxes,
+                              show_bars=s.show_bars, show_landmarks=s.show_landmarks)
+
+    def apply_overlay(self) -> None:
+        if self.worker is not None:
+            self.worker.set_overlay(self.overlay_options())
+        self._persist()
+
+    def apply_pipeline_config(self) -> None:
+        if self.worker is not None and self.source_info is not None:
+            self.worker.set_config(self.pipeline_config(self.source_info.is_live))
+        self._persist()
+
+    def apply_speed(self) -> None:
+        if self.worker is not None:
+            self.worker.set_speed(self.settings.playback_speed)
+        self._persist()
+
+    def _persist(self) -> None:
+        save_settings(self.settings)
+
+    # --- choices shown in menus -----------------------------------------------------------
+
+    def camera_choices(self) -> list[tuple[str, int]]:
+        if self.cameras is None:
+            return [(f"Searching... (camera {self.settings.camera_index})",
+                     self.settings.camera_index)]
+        choices = [(c.name, c.index) for c in self.cameras]
+        if self.settings.camera_index not in {c.index for c in self.cameras}:
+            choices.append((f"Camera {self.settings.camera_index} (not found)",
+                            self.settings.camera_index))
+        return choices
+
+    def provider_choices(self) -> list[tuple[str, str]]:
+        names = ort.get_available_providers()
+        return [("Automatic (fastest)", "")] + [
+            (n.removesuffix("ExecutionProvider"), n) for n in names]
+
+    def fill_recent_menu(self) -> None:
+        assert self.recent_menu is not None
+        self.recent_menu.clear()
+        for path in self.settings.recent_files:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_file(p))
+        if not self.settings.recent_files:
+            self.recent_menu.addAction("No recent files").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear List").triggered.connect(self._clear_recent)
+
+    def _clear_recent(self) -> None:
+        self.settings.recent_files = []
+        self._persist()
+
+    def probe_cameras(self) -> None:
+        live = self.source_info is not None and self.source_info.is_live
+        if not live:  # a camera in use by us would not open a second time
+            self._run_job(probe_cameras, self._cameras_found, None)
+
+    def _cameras_found(self, cameras: list[CameraInfo]) -> None:
+        self.cameras = cameras
+
+    def _run_job(self, fn: Callable[[], Any], done: Callable[[Any], None] | None,
+                 errored: Callable[[Exception], None] | None) -> FunctionWorker:
+        job = FunctionWorker(fn)
+        if done is not None:
+            job.done.connect(done)
+        if errored is not None:
+            job.errored.connect(errored)
+        self._track(job)
+        job.start()
+        return job
+
+    def _track(self, thread: QThread) -> None:
+        self._threads.append(thread)
+        thread.finished.connect(self._reap)
+
+    def _reap(self) -> None:
+        for t in [t for t in self._threads if t.isFinished()]:
+            self._threads.remove(t)
+            t.deleteLater()
+
+    # --- sources --------------------------------------------------------------------------
+
+    def _open_source(self, spec: str | int) -> Any:
+        if isinstance(spec, int) and self.settings.camera_resolution != "default":
+            w, h = (int(v) for v in self.settings.camera_resolution.split("x"))
+            return open_source(spec, size=(w, h))
+        return open_source(spec)
+
+    def open_video_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open Video", self.settings.last_dir,
+                                              VIDEO_FILTER)
+        if path:
+            self.open_file(path)
+
+    def open_image_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open Image", self.settings.last_dir,
+                                              IMAGE_FILTER)
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path: str | Path) -> None:
+        path = Path(path)
+        self.settings.add_recent(str(path))
+        self.settings.last_dir = str(path.parent)
+        self._persist()
+        self._start(str(path))
+
+    def open_sample(self) -> None:
+        path = sample_video_path()
+        if not path.is_file():
+            self.banner.show_message(
+                f"The sample video {path} is missing from this installation; open a video "
+                "with File > Open Video or reinstall emocam.", "error")
+            return
+        self._start(str(path))
+
+    def start_camera(self, index: int | None = None, fallback_to_sample: bool = False) -> None:
+        if index is not None:
+            self.settings.camera_index = int(index)
+            self._persist()
+        self._fallback_to_sample = fallback_to_sample
+        self._start(self.settings.camera_index)
+
+    def restart_camera(self) -> None:
+        self._persist()
+        if self.source_info is not None and self.source_info.is_live:
+            self.start_camera()
+
+    def _start(self, spec: str | int) -> None:
+        self.stop_source()
+        self.banner.hide()
+        live = isinstance(spec, int)
+        worker = SourceWorker(spec, self.pipeline_config(live), self.overlay_options(),
+                              self.settings.playback_speed, open_fn=self.open_fn)
+        worker.opened.connect(self._on_opened)
+        worker.pipeline_ready.connect(self._on_pipeline)
+        worker.frame_ready.connect(self._on_frame)
+        worker.failed.connect(self._on_failed)
+        worker.ended.connect(self._on_ended)
+        worker.recording_stopped.connect(self._on_recording_stopped)
+        self.worker = worker
+        self._track(worker)
+        self._ended = False
+        self.playback.set_paused(False)
+        self._set_checked("playback.pause", False)
+        self.status.clear()
+        self.status.set("source", f"Opening {_short(spec)}...")
+        self.view.clear(f"Opening {_short(spec)}...")
+        worker.start()
+        self._update_actions()
+
+    def stop_source(self) -> None:
+        """Stop the running source without waiting for it (it finishes in the background)."""
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.stop()
+        self.source_info = None
+        self.faces.clear()
+        self.timeline.clear()
+        self._set_checked("camera.record", False)
+        self.status.set("rec", "")
+        self.status.set("source", "Stopped")
+        self._update_actions()
+
+    def _current(self) -> bool:
+        """True when a signal comes from the worker now in use (not one being retired)."""
+        return self.sender() is self.worker and self.worker is not None
+
+    def _on_opened(self, info: SourceInfo) -> None:
+        if not self._current():
+            return
+        self.source_info = info
+        w, h = info.size
+        self.status.set("source", info.name, str(info.spec))
+        self.status.set("resolution", f"{w}x{h}")
+        self.playback.set_range(info.frame_count, info.fps)
+        self.setWindowTitle(f"emocam - {info.name}")
+        self._update_actions()
+
+    def _on_pipeline(self, info: dict[str, Any]) -> None:
+        if not self._current():
+            return
+        self.pipeline_info = info
+        self.model_info = info.get("model_info")
+        self.status.set("detector", f"detector: {info.get('detector', '?')}")
+        provider = str(info.get("provider", "?")).removesuffix("ExecutionProvider")
+        self.status.set("provider", f"on {provider}", str(info.get("model_path", "")))
+        reason = info.get("provider_fallback_reason")
+        if reason:
+            self.banner.show_message(f"Note: {reason}.", "warning")
+
+    def _on_frame(self, packet: Packet) -> None:
+        if not self._current():
+            return
+        assert self.worker is not None
+        self.worker.frame_shown()
+        self.last_packet = packet
+        result = packet.result
+        self.view.set_frame(packet.image)
+        self._painted_after = packet.captured_at
+        self.faces.update_result(result)
+        self.timeline.add(result)
+        self.playback.set_position(result.frame.index, result.frame.time_ms)
+        self.status.set("fps", f"{packet.processing_fps:.1f} fps")
+        n = len(result.faces)
+        self.status.set("faces", f"{n} face{'s' if n != 1 else ''}")
+        if not self.qactions["file.snapshot"].isEnabled():
+            self._update_actions()
+
+    def _on_painted(self) -> None:
+        if self._painted_after is None:
+            return
+        ms = (time.perf_counter() - self._painted_after) * 1000.0
+        self._painted_after = None
+        self._latency_ms = ms if not self._latency_ms else 0.8 * self._latency_ms + 0.2 * ms
+        self.status.set("latency", f"latency {self._latency_ms:.0f} ms",
+                        "From reading the frame to showing it on screen")
+
+    def _on_ended(self) -> None:
+        if not self._current():
+            return
+        self._ended = True
+        self.playback.set_paused(True)
+        self._set_checked("playback.pause", True)
+
+    def _on_failed(self, error: WorkerError) -> None:
+        if not self._current():
+            return
+        if error.kind == "source" and error.is_live:
+            self._camera_failed(error.message)
+            return
+        if error.kind == "model" and self.settings.model_path:
+            self.banner.show_message(error.message, "error",
+                                     {"Use the Built-in Model": lambda: self.set_model("")})
+        elif error.kind == "source":
+            self.banner.show_message(error.message, "error",
+                                     {"Open Another Video...": self.open_video_dialog})
+        else:
+            self.banner.show_message(error.message, "error")
+        if error.fatal and self.worker is not None:
+            self.stop_source()
+            self.status.set("source", "Not running")
+            self.view.clear("Nothing to show.")
+
+    def _camera_failed(self, message: str) -> None:
+        retry = {"Retry": self.start_camera}
+        if self._fallback_to_sample and sample_video_path().is_file():
+            self._fallback_to_sample = False
+            self.open_sample()
+            self.banner.show_message(
+                f"{message} Playing the bundled sample video instead.", "warning",
+                {"Retry Camera": self.start_camera})
+            return
+        self.stop_source()
+        self.view.clear("No camera.")
+        self.banner.show_message(message, "error",
+                                 {**retry, "Open the Sample Video": self.open_sample})
+
+    # --- playback -------------------------------------------------------------------------
+
+    def set_paused(self, paused: bool) -> None:
+        self.playback.set_paused(paused)
+        self._set_checked("playback.pause", paused)
+        if self.worker is None:
+            return
+        if not paused and self._ended:
+            self.seek(0)  # play after the end starts again
+        self.worker.set_paused(paused)
+
+    def seek(self, index: int) -> None:
+        if self.worker is not None and self.source_info and not self.source_info.is_live:
+            self._ended = False
+            self.worker.seek(index)
+
+    def _set_checked(self, action_id: str, checked: bool) -> None:
+        action = getattr(self, "qactions", {}).get(action_id)  # None while menus are built
+        if action is not None and action.isChecked() != checked:
+            action.blockSignals(True)
+            action.setChecked(checked)
+            action.blockSignals(False)
+
+    # --- view -----------------------------------------------------------------------------
+
+    def show_side_panel(self, on: bool) -> None:
+        self.dock.setVisible(on)
+        self._persist()
+
+    def _dock_visibility(self, visible: bool) -> None:
+        # The dock's own close button hides it too; keep the menu and setting in step.
+        if not self.isVisible() or self.isMinimized():
+            return
+        self.settings.show_side_panel = visible
+        self._set_checked("view.side_panel", visible)
+
+    def toggle_fullscreen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.isFullScreen():
+            self.showNormal()
+        else:
+            super().keyPressEvent(event)
+
+    # --- model ----------------------------------------------------------------------------
+
+    def choose_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose Emotion Model", "",
+                                              "ONNX models (*.onnx);;All files (*)")
+        if path:
+            self.set_model(path)
+
+    def set_model(self, path: str) -> None:
+        """Use another model once it proved loadable (checked off the GUI thread)."""
+        if not path:
+            self.settings.model_path = ""
+            self.apply_pipeline_config()
+            return
+
+        def accept(info: ModelInfo) -> None:
+            self.settings.model_path = path
+            self.model_info = info
+            self.apply_pipeline_config()
+            self.banner.show_message(f"Using the model {info.name} from {path}.", "info")
+
+        def reject(error: Exception) -> None:
+            self.banner.show_message(str(error), "error")
+
+        self._run_job(lambda: _load_model_info(path), accept, reject)
+
+    def about_dialog(self) -> None:
+        path = self.settings.model_path or str(default_model_path())
+        if self.model_info is not None:
+            self._show_about(self.model_info)
+        else:
+            self._run_job(lambda: _load_model_info(path), self._show_about,
+                          lambda e: self._show_about(None))
+
+    def _show_about(self, info: ModelInfo | None) -> None:
+        path = self.settings.model_path or str(default_model_path())
+        provider = str(self.pipeline_info.get("provider", ""))
+        self.about = AboutDialog(info, path, provider, self)
+        self.about.show()
+        self.about_shown.emit(self.about)
+
+    # --- recording, snapshot, export ------------------------------------------------------
+
+    def recording_dir(self) -> Path:
+        if self.settings.record_dir:
+            return Path(self.settings.record_dir)
+        movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
+        return Path(movies or Path.home())
+
+    def set_recording(self, on: bool) -> None:
+        live = self.worker is not None and self.source_info and self.source_info.is_live
+        if not on:
+            if self.worker is not None:
+                self.worker.stop_recording()
+            self.status.set("rec", "")
+            return
+        if not live:
+            self._set_checked("camera.record", False)
+            self.banner.show_message("Recording needs a running camera; start one with "
+                                     "Camera > Start Camera.", "info")
+            return
+        folder = self.recording_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = folder / time.strftime("emocam-%Y%m%d-%H%M%S")
+        assert self.worker is not None
+        self.worker.start_recording(stem.with_suffix(".mp4"), stem.with_suffix(".csv"))
+        self.status.set("rec", "\u25cf REC", f"Recording to {stem}.mp4 and .csv")
+
+    def _on_recording_stopped(self, payload: object) -> None:
+        self.status.set("rec", "")
+        self._set_checked("camera.record", False)
+        if isinstance(payload, WorkerError):
+            self.banner.show_message(payload.message, "error")
+            return
+        video, csv, frames = payload  # type: ignore[misc]
+        if frames:
+            self.banner.show_message(f"Recorded {frames} frames to {video} and {csv}.", "info")
+
+    def save_snapshot_dialog(self) -> None:
+        name = f"emocam-{time.strftime('%Y%m%d-%H%M%S')}.png"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save Snapshot", str(Path(self.settings.last_dir or Path.home()) / name),
+            "PNG images (*.png)")
+        if path:
+            self.save_snapshot(path)
+
+    def save_snapshot(self, path: str | Path) -> bool:
+        path = Path(path).with_suffix(".png") if not Path(path).suffix else Path(path)
+        if not self.view.has_frame():
+            self.banner.show_message("There is no frame to save yet.", "info")
+            return False
+        if not self.view.current_image().save(str(path)):
+            self.banner.show_message(f"The snapshot {path} cannot be written; check the "
+                                     "folder exists and is writable.", "error")
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def export_dialog(self) -> None:
+        if self.source_info is None or self.source_info.is_live:
+            self.banner.show_message("Export works on a video or image file; open one "
+                                     "first.", "info")
+            return
+        src = Path(str(self.source_info.spec))
+        suffix = src.suffix.lower() if src.suffix.lower() in IMAGE_EXTS else ".mp4"
+        default = src.with_name(f"{src.stem}.emocam{suffix}")
+        path, _ = QFileDialog.getSaveFileName(self, "Export Annotated Copy", str(default))
+        if path:
+            self.start_export(Path(path))
+
+    def start_export(self, output: Path) -> ExportWorker | None:
+        """Export the open file to ``output`` plus .csv and .json beside it."""
+        if self.source_info is None or self.source_info.is_live:
+            return None
+        if self.export_worker is not None:
+            self.banner.show_message("An export is already running.", "info")
+            return None
+        src = Path(str(self.source_info.spec))
+        video, csv, json_path = export_paths(output)
+        if src.suffix.lower() in IMAGE_EXTS:
+            video = video.with_suffix(src.suffix.lower())
+        opts = ProcessOptions(input=src, output_video=video, csv=csv, json=json_path,
+                              overwrite=True, progress=False,
+                              pipeline=self.pipeline_config(False),
+                              overlay=self.overlay_options())
+        worker = ExportWorker(opts)
+        worker.progress.connect(self._on_export_progress)
+        worker.finished_ok.connect(self._on_export_done)
+        worker.errored.connect(self._on_export_error)
+        self._progress = export_progress(self, f"Exporting {src.name}...",
+                                         self.source_info.frame_count or 0)
+        self._progress.canceled.connect(self.cancel_export)
+        self._progress.show()
+        self.export_worker = worker
+        self._track(worker)
+        worker.start()
+        return worker
+
+    def cancel_export(self) -> None:
+        if self.export_worker is not None:
+            self.export_worker.cancel()
+            if self._progress is not None:
+                self._progress.setLabelText("Cancelling after this frame...")
+
+    def _on_export_progress(self, done: int, total: int) -> None:
+        if self._progress is not None:
+            if total and self._progress.maximum() != total:
+                self._progress.setMaximum(total)
+            self._progress.setValue(done)
+
+    def _close_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+        self.export_worker = None
+
+    def _on_export_done(self, outcome: ExportOutcome) -> None:
+        self._close_progress()
+        files = ", ".join(outcome.outputs.values())
+        if outcome.warning:
+            self.banner.show_message(outcome.warning, "warning")
+        elif outcome.completed:
+            self.banner.show_message(f"Exported {outcome.frames} frames: {files}.", "info")
+        else:
+            self.banner.show_message(
+                f"Export cancelled after {outcome.frames} frames; the files written so far "
+                f"are complete and usable: {files}.", "info")
+        self.export_finished.emit(outcome)
+
+    def _on_export_error(self, message: str) -> None:
+        self._close_progress()
+        self.banner.show_message(message, "error")
+        self.export_finished.emit(message)
+
+    # --- closing --------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.geometry = self.saveGeometry()
+        self.settings.window_state = self.saveState()
+        self._persist()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Stop every thread and wait for it: nothing may outlive the window."""
+        if self.export_worker is not None:
+            self.export_worker.cancel()
+        self.stop_source()
+        for thread in list(self._threads):
+            if isinstance(thread, SourceWorker):
+                thread.stop()
+            thread.quit()
+            if not thread.wait(timeout_ms):
+                log.warning("a background thread did not stop in time")
+        self._reap()
+        self._close_progress()
+
+
+def _load_model_info(path: str) -> ModelInfo:
+    classifier = EmotionClassifier(path)
+    try:
+        return classifier.info
+    finally:
+        classifier.close()
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="emocam", add_help=False)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--video")
+    group.add_argument("--camera", type=int)
+    group.add_argument("--image")
+    return p.parse_known_args(list(argv))[0]
+
+
+def start_initial_source(window: MainWindow, args: argparse.Namespace) -> None:
+    if args.video:
+        window.open_file(args.video)
+    elif args.image:
+        window.open_file(args.image)
+    elif args.camera is not None:
+        window.start_camera(args.camera)
+    else:
+        # A webcam when there is one, else the bundled sample video.
+        window.start_camera(fallback_to_sample=True)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Open the desktop app; returns the exit code."""
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("emocam")
+    app.setOrganizationName("emocam")
+    window = MainWindow()
+    window.show()
+    start_initial_source(window, args)
+    return int(app.exec())

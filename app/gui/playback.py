@@ -1,0 +1,76 @@
+"""The bar under the video: play/pause, seek slider and position."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
+
+
+def _clock(ms: float) -> str:
+    s = max(0, int(ms // 1000))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+class PlaybackBar(QWidget):
+    play_toggled = Signal(bool)  # True = paused
+    seek_requested = Signal(int)  # frame index
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.button = QToolButton(self)
+        self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.button.setCheckable(True)
+        self.button.setToolTip("Pause / play (Space)")
+        self.button.toggled.connect(self._toggled)
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.slider.setTracking(True)
+        self.slider.sliderMoved.connect(self.seek_requested)
+        self.slider.actionTriggered.connect(self._clicked_track)
+        self.position = QLabel("0:00 / 0:00", self)
+        self.fps = 30.0
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 0, 6, 0)
+        layout.addWidget(self.button)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.position)
+        self._toggled(False)
+        self.set_range(None, 30.0)
+
+    def set_range(self, frame_count: int | None, fps: float) -> None:
+        """A file gets a slider; a live source or a single image does not."""
+        self.fps = fps or 30.0
+        seekable = bool(frame_count and frame_count > 1)
+        self.slider.setEnabled(seekable)
+        self.slider.setRange(0, max((frame_count or 1) - 1, 0))
+        self.button.setEnabled(frame_count != 1)
+        self._total = frame_count or 0
+
+    def set_position(self, index: int, time_ms: float) -> None:
+        if not self.slider.isSliderDown():
+            self.slider.blockSignals(True)
+            self.slider.setValue(index)
+            self.slider.blockSignals(False)
+        total = _clock(1000 * self._total / self.fps) if self._total > 1 else "live"
+        self.position.setText(f"{_clock(time_ms)} / {total}")
+
+    def set_paused(self, paused: bool) -> None:
+        self.button.blockSignals(True)
+        self.button.setChecked(paused)
+        self.button.blockSignals(False)
+        self._update_icon(paused)
+
+    def _toggled(self, paused: bool) -> None:
+        self._update_icon(paused)
+        self.play_toggled.emit(paused)
+
+    def _update_icon(self, paused: bool) -> None:
+        icon = (QStyle.StandardPixmap.SP_MediaPlay if paused
+                else QStyle.StandardPixmap.SP_MediaPause)
+        self.button.setIcon(self.style().standardIcon(icon))
+
+    def _clicked_track(self, action: int) -> None:
+        # Page steps (a click beside the handle) move the slider without sliderMoved.
+        if action in (QSlider.SliderAction.SliderPageStepAdd,
+                      QSlider.SliderAction.SliderPageStepSub):
+            self.seek_requested.emit(self.slider.sliderPosition())

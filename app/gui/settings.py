@@ -1,0 +1,107 @@
+"""Typed, schema-versioned application settings stored with QSettings.
+
+The window reads one :class:`AppSettings` at start and writes it back when it closes or an
+option changes; nothing else touches QSettings, so tests isolate settings by pointing
+:func:`make_qsettings` at a temporary file.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, fields
+
+from PySide6.QtCore import QByteArray, QSettings
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+ORGANIZATION = "emocam"
+APPLICATION = "emocam"
+MAX_RECENT = 8
+
+# Tests set this to a file path so they never read or write a user's settings.
+settings_file_override: str | None = None
+
+
+@dataclass
+class AppSettings:
+    camera_index: int = 0
+    camera_resolution: str = "640x480"  # "WxH" or "default"
+    show_boxes: bool = True
+    show_bars: bool = True
+    show_landmarks: bool = False
+    show_side_panel: bool = True
+    smoothing_tau_s: float = 0.2  # emocam.track.DEFAULT_TAU_S
+    min_score: float = 0.5
+    detector: str = "mediapipe"
+    provider: str = ""  # "" = let onnxruntime pick the fastest
+    model_path: str = ""  # "" = the model shipped with emocam
+    playback_speed: float = 1.0
+    recent_files: list[str] = field(default_factory=list)
+    last_dir: str = ""
+    record_dir: str = ""  # "" = the system's Videos folder
+    geometry: QByteArray | None = None
+    window_state: QByteArray | None = None
+
+    def add_recent(self, path: str) -> None:
+        self.recent_files = [path] + [p for p in self.recent_files if p != path]
+        del self.recent_files[MAX_RECENT:]
+
+
+def make_qsettings() -> QSettings:
+    if settings_file_override:
+        return QSettings(settings_file_override, QSettings.Format.IniFormat)
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                     ORGANIZATION, APPLICATION)
+
+
+def _coerce(value: object, default: object) -> object:
+    """QSettings returns strings from INI files; turn them back into the default's type."""
+    if value is None:
+        return default
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else str(value).lower() in ("true", "1")
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    if isinstance(default, list):
+        if isinstance(value, str):
+            return [value] if value else []
+        return [str(v) for v in value]  # type: ignore[union-attr]
+    return str(value)
+
+
+def load_settings(qs: QSettings | None = None) -> AppSettings:
+    qs = qs or make_qsettings()
+    settings = AppSettings()
+    stored = qs.value("schema", None)
+    if stored is None:
+        return settings
+    if int(stored) != SCHEMA_VERSION:
+        # A different schema may mean different meanings; start clean rather than guess.
+        log.info("settings schema %s is not %s; using defaults", stored, SCHEMA_VERSION)
+        return settings
+    for f in fields(AppSettings):
+        if not qs.contains(f.name):
+            continue
+        default = getattr(settings, f.name)
+        try:
+            setattr(settings, f.name, _coerce(qs.value(f.name), default))
+        except (TypeError, ValueError):
+            log.warning("ignoring unreadable setting %s", f.name)
+    return settings
+
+
+def save_settings(settings: AppSettings, qs: QSettings | None = None) -> None:
+    qs = qs or make_qsettings()
+    qs.setValue("schema", SCHEMA_VERSION)
+    for f in fields(AppSettings):
+        name, value = f.name, getattr(settings, f.name)
+        if value is None:
+            qs.remove(name)
+        else:
+            qs.setValue(name, value)
+    qs.sync()

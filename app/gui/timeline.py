@@ -1,0 +1,122 @@
+"""Emotion timeline: one line per class over the last ~30 s, for one face or all faces.
+
+Drawn with QPainter (PySide6-Essentials has no QtCharts). Time is the frame's own time, so
+a video seeked backwards starts a fresh timeline instead of drawing lines back in time.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from emocam.gui.palette import class_color
+from emocam.types import FrameResult
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtWidgets import QWidget
+
+WINDOW_MS = 30_000.0
+
+
+class EmotionTimeline(QWidget):
+    def __init__(self, parent: QWidget | None = None, window_ms: float = WINDOW_MS) -> None:
+        super().__init__(parent)
+        self.window_ms = window_ms
+        self.face_id: int | None = None  # None: mean over all faces in each frame
+        self._names: tuple[str, ...] = ()
+        self._history: deque[tuple[float, dict[int, np.ndarray]]] = deque()
+        self.setMinimumHeight(140)
+
+    def sizeHint(self) -> QSize:
+        return QSize(260, 180)
+
+    def clear(self) -> None:
+        self._history.clear()
+        self.update()
+
+    def set_face(self, face_id: int | None) -> None:
+        self.face_id = face_id
+        self.update()
+
+    def add(self, result: FrameResult) -> None:
+        t = result.frame.time_ms
+        if self._history and t < self._history[-1][0]:
+            self._history.clear()  # seeked backwards or a new source
+        self._names = result.class_names
+        self._history.append((t, {f.face_id: f.probs.copy() for f in result.faces}))
+        while self._history and self._history[0][0] < t - self.window_ms:
+            self._history.popleft()
+        self.update()
+
+    def series(self) -> tuple[np.ndarray, np.ndarray]:
+        """Times (ms) and probabilities ``(T, C)`` of the shown face(s); NaN where absent."""
+        n = len(self._names)
+        times = np.array([t for t, _ in self._history], np.float64)
+        values = np.full((len(self._history), n), np.nan, np.float32)
+        for row, (_, faces) in enumerate(self._history):
+            if self.face_id is not None:
+                if self.face_id in faces:
+                    values[row] = faces[self.face_id]
+            elif faces:
+                values[row] = np.mean(list(faces.values()), axis=0)
+        return times, values
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        text = self.palette().windowText().color()
+        title = "All faces (mean)" if self.face_id is None else f"Face {self.face_id}"
+        p.setPen(text)
+        p.drawText(QRectF(4, 0, self.width() - 8, 16), Qt.AlignmentFlag.AlignLeft,
+                   f"{title} - last {self.window_ms / 1000:.0f} s")
+        legend_h = 34  # two rows of class names
+        plot = QRectF(30, 20, max(self.width() - 36, 10),
+                      max(self.height() - 28 - legend_h, 10))
+        self._draw_axes(p, plot, text)
+        times, values = self.series()
+        if len(times) >= 2:
+            t_end = times[-1]
+            for c, name in enumerate(self._names):
+                self._draw_line(p, plot, times, values[:, c], t_end, class_color(name, c))
+        self._draw_legend(p, QRectF(4, plot.bottom() + 6, self.width() - 8, legend_h))
+        p.end()
+
+    def _draw_axes(self, p: QPainter, plot: QRectF, text: QColor) -> None:
+        p.setPen(QPen(QColor(128, 128, 128, 90), 1))
+        for frac in (0.0, 0.5, 1.0):
+            y = plot.bottom() - frac * plot.height()
+            p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+            p.drawText(QRectF(0, y - 7, 26, 14), Qt.AlignmentFlag.AlignRight,
+                       f"{frac:.0%}".replace("%", ""))
+
+    def _draw_line(self, p: QPainter, plot: QRectF, times: np.ndarray, vals: np.ndarray,
+                   t_end: float, color: QColor) -> None:
+        path = QPainterPath()
+        pen_down = False
+        for t, v in zip(times, vals, strict=True):
+            if np.isnan(v):
+                pen_down = False  # the face was not in view: leave a gap
+                continue
+            x = plot.right() - (t_end - t) / self.window_ms * plot.width()
+            pt = QPointF(x, plot.bottom() - float(v) * plot.height())
+            if pen_down:
+                path.lineTo(pt)
+            else:
+                path.moveTo(pt)
+                pen_down = True
+        p.setPen(QPen(color, 1.6))
+        p.drawPath(path)
+
+    def _draw_legend(self, p: QPainter, area: QRectF) -> None:
+        x, y, row_h = area.left(), area.top(), 16
+        metrics = p.fontMetrics()
+        p.setPen(self.palette().windowText().color())
+        for c, name in enumerate(self._names):
+            w = metrics.horizontalAdvance(name) + 16
+            if x + w > area.right() and x > area.left():
+                x, y = area.left(), y + row_h
+            if y + row_h > area.bottom() + 1:
+                break
+            p.fillRect(QRectF(x, y + 4, 8, 8), class_color(name, c))
+            p.drawText(QRectF(x + 10, y, w, row_h), Qt.AlignmentFlag.AlignLeft, name)
+            x += w

@@ -1,0 +1,85 @@
+"""The central video view: paints the newest annotated frame, aspect ratio kept."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+
+def bgr_to_qimage(image: np.ndarray) -> QImage:
+    """A QImage that owns a copy of a BGR uint8 frame (the worker may reuse its buffer)."""
+    image = np.ascontiguousarray(image)
+    h, w = image.shape[:2]
+    if image.ndim == 2:
+        fmt, line = QImage.Format.Format_Grayscale8, w
+    else:
+        fmt, line = QImage.Format.Format_BGR888, 3 * w
+    return QImage(image.data, w, h, line, fmt).copy()
+
+
+def fit_rect(image: QSize, area: QRect) -> QRect:
+    """The largest rectangle with the image's aspect ratio centred in ``area``."""
+    if image.isEmpty() or area.isEmpty():
+        return QRect()
+    scaled = image.scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    x = area.x() + (area.width() - scaled.width()) // 2
+    y = area.y() + (area.height() - scaled.height()) // 2
+    return QRect(x, y, scaled.width(), scaled.height())
+
+
+class VideoView(QWidget):
+    """Shows frames; emits ``painted`` after a frame reaches the screen (for latency)."""
+
+    painted = Signal()
+    double_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._image = QImage()
+        self._placeholder = "Open a video, an image or a camera to start."
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(320, 180)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.frames_shown = 0
+
+    def sizeHint(self) -> QSize:
+        return QSize(960, 540)
+
+    def set_frame(self, image: np.ndarray) -> None:
+        self._image = bgr_to_qimage(image)
+        self.frames_shown += 1
+        self.update()
+
+    def clear(self, placeholder: str | None = None) -> None:
+        self._image = QImage()
+        if placeholder is not None:
+            self._placeholder = placeholder
+        self.update()
+
+    def has_frame(self) -> bool:
+        return not self._image.isNull()
+
+    def current_image(self) -> QImage:
+        return self._image
+
+    def image_rect(self) -> QRect:
+        return fit_rect(self._image.size(), self.rect())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(20, 20, 24))
+        if self._image.isNull():
+            p.setPen(QColor(170, 170, 180))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
+        else:
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            p.drawImage(self.image_rect(), self._image)
+        p.end()
+        if not self._image.isNull():
+            self.painted.emit()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        self.double_clicked.emit()
+        super().mouseDoubleClickEvent(event)

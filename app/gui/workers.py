@@ -1,0 +1,436 @@
+"""Background threads: capture + inference for the view, and small one-shot jobs.
+
+:class:`SourceWorker` owns a source and a pipeline for its whole life and talks to the
+window only through signals carrying plain data (a :class:`Packet`: annotated numpy frame +
+FrameResult). The window talks back through thread-safe setters; nothing here ever blocks
+the GUI thread. A live source is read by its own capture thread that keeps only the newest
+frame, so a slow pipeline drops frames instead of falling behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from emocam.errors import SourceError, UserError
+from emocam.gui.recorder import Recorder
+from emocam.overlay import OverlayOptions, draw
+from emocam.pipeline import Pipeline, PipelineConfig
+from emocam.sources import Source, open_source
+from emocam.types import Frame, FrameResult
+from PySide6.QtCore import QThread, Signal
+
+log = logging.getLogger(__name__)
+
+MAX_IN_FLIGHT = 2  # frames emitted but not yet painted; more means the GUI is behind
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    spec: str | int
+    name: str
+    size: tuple[int, int]
+    fps: float
+    frame_count: int | None
+    is_live: bool
+
+
+@dataclass(frozen=True)
+class Packet:
+    """One processed frame on its way to the screen."""
+
+    image: np.ndarray  # annotated BGR
+    result: FrameResult
+    captured_at: float  # time.perf_counter() when the frame was read
+    processing_fps: float
+
+
+@dataclass(frozen=True)
+class WorkerError:
+    message: str
+    kind: str  # "source" (retry makes sense), "model", "output" or "internal"
+    is_live: bool = False
+    fatal: bool = True  # the worker stopped; False: it runs on with its previous settings
+
+
+@dataclass
+class _Commands:
+    """What the GUI asked for since the worker last looked (guarded by the worker's lock)."""
+
+    paused: bool = False
+    speed: float = 1.0
+    seek: int | None = None
+    config: PipelineConfig | None = None
+    overlay: OverlayOptions | None = None
+    record: tuple[Path, Path] | None = None
+    stop_record: bool = False
+
+
+class _NewestFrame:
+    """A capture thread for live sources that keeps only the newest frame."""
+
+    def __init__(self, source: Source, wake: threading.Event):
+        self._source, self._wake = source, wake
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._frame: tuple[Frame, float] | None = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name="emocam-capture", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for frame in self._source:
+                with self._lock:
+                    if self._frame is not None:
+                        self.dropped += 1
+                    self._frame = (frame, time.perf_counter())
+                self._wake.set()
+                if self._stop.is_set():
+                    break
+        except Exception as e:  # reported by the worker as a source failure
+            self.error = e
+        finally:
+            self.done = True
+            self._wake.set()
+
+    def take(self) -> tuple[Frame, float] | None:
+        with self._lock:
+            item, self._frame = self._frame, None
+        return item
+
+    def stop(self, timeout: float) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+
+class SourceWorker(QThread):
+    opened = Signal(object)  # SourceInfo
+    pipeline_ready = Signal(object)  # Pipeline.info dict
+    frame_ready = Signal(object)  # Packet
+    failed = Signal(object)  # WorkerError
+    ended = Signal()  # a file reached its end (the worker stays, paused, for seeks)
+    recording_stopped = Signal(object)  # (video path, csv path, frames) or WorkerError
+
+    def __init__(self, spec: str | int | Path, config: PipelineConfig,
+                 overlay: OverlayOptions, speed: float = 1.0,
+                 open_fn: Callable[[Any], Source] = open_source) -> None:
+        super().__init__()
+        self.spec = spec
+        self._config = config
+        self._overlay = overlay
+        self._open = open_fn
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._cmd = _Commands(speed=speed)
+        self._in_flight = 0
+        self._fps = 0.0
+        self._last_done = 0.0
+        self._pipeline: Pipeline | None = None
+        self._recorder: Recorder | None = None
+        self._last: tuple[Frame, FrameResult, float] | None = None
+        self._source: Source | None = None
+
+    # --- called from the GUI thread -------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def set_paused(self, paused: bool) -> None:
+        self._command(paused=paused)
+
+    def set_speed(self, speed: float) -> None:
+        self._command(speed=max(0.05, speed))
+
+    def seek(self, index: int) -> None:
+        self._command(seek=max(0, int(index)))
+
+    def set_config(self, config: PipelineConfig) -> None:
+        self._command(config=config)
+
+    def set_overlay(self, options: OverlayOptions) -> None:
+        self._command(overlay=options)
+
+    def start_recording(self, video: Path, csv: Path) -> None:
+        self._command(record=(Path(video), Path(csv)), stop_record=False)
+
+    def stop_recording(self) -> None:
+        self._command(stop_record=True)
+
+    def frame_shown(self) -> None:
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+
+    def _command(self, **changes: Any) -> None:
+        with self._lock:
+            self._cmd = replace(self._cmd, **changes)
+        self._wake.set()
+
+    # --- the thread -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        source: Source | None = None
+        try:
+            source = self._source = self._open(self.spec)
+            self.opened.emit(SourceInfo(self.spec, source.name, tuple(source.size),
+                                        float(source.fps or 0.0), source.frame_count,
+                                        source.is_live))
+            self._pipeline = Pipeline(self._config)
+            self.pipeline_ready.emit(self._info(self._pipeline))
+            if source.is_live:
+                self._run_live(source)
+            else:
+                self._run_file(source)
+        except SourceError as e:
+            self._fail(str(e), "source", source)
+        except UserError as e:
+            self._fail(str(e), "model", source)
+        except Exception as e:
+            log.exception("worker for %s failed", self.spec)
+            self._fail(f"Something went wrong while reading {self.spec}: {e}", "internal", source)
+        finally:
+            self._stop_recorder()
+            for obj in (self._source, self._pipeline):
+                if obj is not None:
+                    try:
+                        obj.close()
+                    except Exception:
+                        log.exception("closing %r failed", obj)
+
+    @staticmethod
+    def _info(pipeline: Pipeline) -> dict[str, Any]:
+        return {**pipeline.info, "model_info": pipeline.model_info}
+
+    def _fail(self, message: str, kind: str, source: Source | None) -> None:
+        live = source.is_live if source is not None else isinstance(self.spec, int)
+        if not self._stop.is_set():
+            self.failed.emit(WorkerError(message, kind, live))
+
+    def _take_commands(self) -> _Commands:
+        with self._lock:
+            cmd = self._cmd
+            self._cmd = replace(cmd, seek=None, config=None, overlay=None, record=None,
+                                stop_record=False)
+        return cmd
+
+    def _apply(self, cmd: _Commands) -> bool:
+        """Apply option changes; True when the last frame should be drawn again."""
+        redraw = False
+        if cmd.overlay is not None:
+            self._overlay = cmd.overlay
+            redraw = True
+        if cmd.config is not None and cmd.config != self._config:
+            redraw = self._rebuild_pipeline(cmd.config) or redraw
+        if cmd.stop_record:
+            self._stop_recorder()
+        if cmd.record is not None:
+            self._start_recorder(*cmd.record)
+        return redraw
+
+    def _rebuild_pipeline(self, config: PipelineConfig) -> bool:
+        try:
+            pipeline = Pipeline(config)
+        except UserError as e:
+            # Keep running with the old pipeline; the window reverts the option.
+            self.failed.emit(WorkerError(str(e), "model", fatal=False))
+            return False
+        if self._pipeline is not None:
+            self._pipeline.close()
+        self._pipeline, self._config = pipeline, config
+        self.pipeline_ready.emit(self._info(pipeline))
+        return True
+
+    def _process(self, frame: Frame, captured_at: float, drop_if_busy: bool) -> None:
+        assert self._pipeline is not None
+        result = self._pipeline.process(frame)
+        self._last = (frame, result, captured_at)
+        now = time.perf_counter()
+        if self._last_done:
+            inst = 1.0 / max(now - self._last_done, 1e-6)
+            self._fps = inst if not self._fps else 0.9 * self._fps + 0.1 * inst
+        self._last_done = now
+        image = draw(frame.image.copy(), result, self._overlay)
+        if self._recorder is not None:
+            self._write_recording(image, result)
+        self._emit(Packet(image, result, captured_at, self._fps), drop_if_busy)
+
+    def _redraw_last(self) -> None:
+        if self._last is None:
+            return
+        frame, result, _ = self._last
+        image = draw(frame.image.copy(), result, self._overlay)
+        self._emit(Packet(image, result, time.perf_counter(), self._fps), drop_if_busy=False)
+
+    def _reprocess_last(self) -> None:
+        if self._last is not None and self._pipeline is not None:
+            self._pipeline.reset()
+            frame, _, _ = self._last
+            self._process(frame, time.perf_counter(), drop_if_busy=False)
+
+    def _emit(self, packet: Packet, drop_if_busy: bool) -> None:
+        while True:
+            with self._lock:
+                if self._in_flight < MAX_IN_FLIGHT:
+                    self._in_flight += 1
+                    break
+            if drop_if_busy or self._stop.is_set():
+                return  # a newer live frame will come; an old one is worth nothing
+            self._stop.wait(0.005)
+        self.frame_ready.emit(packet)
+
+    # --- files: every frame, paced to real time x speed ------------------------------------
+
+    def _run_file(self, source: Source) -> None:
+        frames: Iterator[Frame] = iter(source)
+        anchor: tuple[float, float] | None = None  # (wall time, media time ms)
+        ended = False
+        while not self._stop.is_set():
+            cmd = self._take_commands()
+            config_changed = cmd.config is not None and cmd.config != self._config
+            redraw = self._apply(cmd)
+            if cmd.seek is not None:
+                frames = self._seek(cmd.seek)
+                anchor, ended = None, False
+                self._step(frames)
+                continue
+            if cmd.paused or ended:
+                if config_changed:
+                    self._reprocess_last()
+                elif redraw:
+                    self._redraw_last()
+                anchor = None
+                self._wake.wait(0.1)
+                self._wake.clear()
+                continue
+            frame = next(frames, None)
+            if frame is None:
+                ended = True
+                self.ended.emit()
+                continue
+            anchor = self._pace(frame, anchor, cmd.speed)
+            if self._stop.is_set():
+                break
+            self._process(frame, time.perf_counter(), drop_if_busy=False)
+
+    def _step(self, frames: Iterator[Frame]) -> None:
+        """Show the frame at the new position right away, paused or not."""
+        frame = next(frames, None)
+        if frame is not None:
+            self._process(frame, time.perf_counter(), drop_if_busy=False)
+
+    def _seek(self, index: int) -> Iterator[Frame]:
+        if self._pipeline is not None:
+            self._pipeline.reset()  # smoothing must not blend two moments of the video
+        source = self._source
+        assert source is not None
+        if source.frame_count:
+            index = min(index, source.frame_count - 1)
+        seek = getattr(source, "seek", None)
+        if callable(seek):
+            seek(index)
+            return iter(source)
+        # A source that cannot seek: open it again and decode up to the frame.
+        source.close()
+        source = self._source = self._open(self.spec)
+        frames = iter(source)
+        for _ in range(index):
+            if next(frames, None) is None:
+                break
+        return frames
+
+    def _pace(self, frame: Frame, anchor: tuple[float, float] | None, speed: float
+              ) -> tuple[float, float]:
+        now = time.perf_counter()
+        if anchor is None:
+            return now, frame.time_ms
+        due = anchor[0] + (frame.time_ms - anchor[1]) / 1000.0 / speed
+        if due - now < -0.25:
+            return now, frame.time_ms  # far behind (slow CPU): stop trying to catch up
+        while due > time.perf_counter() and not self._stop.is_set():
+            self._wake.wait(min(due - time.perf_counter(), 0.05))
+            self._wake.clear()
+            with self._lock:
+                if self._cmd.seek is not None or self._cmd.paused or self._cmd.speed != speed:
+                    break  # let the loop handle the command first
+        return anchor
+
+    # --- live sources: newest frame only ---------------------------------------------------
+
+    def _run_live(self, source: Source) -> None:
+        capture = _NewestFrame(source, self._wake)
+        try:
+            while not self._stop.is_set():
+                cmd = self._take_commands()
+                config_changed = cmd.config is not None and cmd.config != self._config
+                redraw = self._apply(cmd)
+                item = capture.take()
+                if item is not None and not cmd.paused:
+                    self._process(*item, drop_if_busy=True)
+                elif cmd.paused and config_changed:
+                    self._reprocess_last()
+                elif cmd.paused and redraw:
+                    self._redraw_last()
+                elif capture.done:
+                    raise SourceError(self._lost_message(source, capture.error))
+                else:
+                    self._wake.wait(0.1)
+                    self._wake.clear()
+        finally:
+            capture.stop(2.0)
+
+    @staticmethod
+    def _lost_message(source: Source, error: BaseException | None) -> str:
+        if isinstance(error, UserError):
+            return str(error)
+        return (f"{source.name} stopped delivering frames (unplugged or taken by another "
+                "app); reconnect it and press Retry.")
+
+    # --- recording (live sessions) --------------------------------------------------------
+
+    def _start_recorder(self, video: Path, csv: Path) -> None:
+        self._stop_recorder()
+        self._recorder = Recorder(video, csv, fps=self._fps or 30.0)
+
+    def _write_recording(self, image: np.ndarray, result: FrameResult) -> None:
+        assert self._recorder is not None
+        try:
+            self._recorder.write(image, result)
+        except UserError as e:
+            self._recorder.close()
+            self._recorder = None
+            self.recording_stopped.emit(WorkerError(str(e), "output"))
+
+    def _stop_recorder(self) -> None:
+        if self._recorder is not None:
+            rec, self._recorder = self._recorder, None
+            rec.close()
+            self.recording_stopped.emit((rec.video_path, rec.csv_path, rec.frames))
+
+
+class FunctionWorker(QThread):
+    """Runs one function off the GUI thread (camera probing, model checks)."""
+
+    done = Signal(object)
+    errored = Signal(object)  # the exception
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__()
+        self._fn = fn
+
+    def run(self) -> None:
+        try:
+            result = self._fn()
+        except Exception as e:
+            self.errored.emit(e)
+        else:
+            self.done.emit(result)

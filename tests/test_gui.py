@@ -1,0 +1,334 @@
+"""The desktop app, driven like a user would, offscreen, with the real pipeline.
+
+Videos come from tests/conftest.py (real faces); the only stand-in is a webcam, played from
+one of those videos, since CI machines have none.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import pytest
+
+pytest.importorskip("PySide6.QtWidgets")
+pytest.importorskip("pytestqt")
+
+from emocam.errors import SourceError
+from emocam.gui import settings as gui_settings
+from emocam.gui.main_window import MainWindow, _parse, start_initial_source
+from emocam.resources import sample_video_path
+from emocam.sources import open_source
+from emocam.types import Frame
+from PySide6.QtWidgets import QLabel
+
+pytestmark = pytest.mark.gui
+
+MISSING_CAMERA = 9  # probing is 0-4; no machine has camera 9 by accident
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own settings file; a user's settings are never touched."""
+    path = tmp_path / "emocam-settings.ini"
+    monkeypatch.setattr(gui_settings, "settings_file_override", str(path))
+    return path
+
+
+class FakeCamera:
+    """A webcam stand-in: frames of a real-face video, live, optionally unplugged after
+    ``frames`` frames (its stream just ends, as OpenCV's does)."""
+
+    def __init__(self, video: Path, frames: int | None = None):
+        self._cap = cv2.VideoCapture(str(video))
+        self._limit = frames
+        self.name = "Test camera"
+        self.fps = 30.0
+        self.frame_count = None
+        self.is_live = True
+        self.size = (int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                     int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+
+    def __iter__(self) -> Iterator[Frame]:
+        i = 0
+        while self._limit is None or i < self._limit:
+            ok, image = self._cap.read()
+            if not ok:  # loop the clip like an endless camera
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                ok, image = self._cap.read()
+            yield Frame(image, i, i * 1000.0 / self.fps, self.name)
+            i += 1
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+def camera_opener(video: Path, frames: int | None = None):
+    def open_fn(spec):
+        if isinstance(spec, int):
+            if spec == MISSING_CAMERA:
+                raise SourceError(f"Camera {spec} cannot be opened; is it connected?")
+            return FakeCamera(video, frames)
+        return open_source(spec)
+
+    return open_fn
+
+
+@pytest.fixture
+def make_window(qtbot, model_path: Path):
+    windows: list[MainWindow] = []
+
+    def make(open_fn=None) -> MainWindow:
+        settings = gui_settings.load_settings()
+        settings.model_path = str(model_path)
+        window = MainWindow(settings, open_fn=open_fn)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for w in windows:
+        w.shutdown()
+        assert all(t.isFinished() for t in w._threads)
+
+
+def wait_frames(qtbot, window: MainWindow, n: int = 3, timeout: int = 20_000) -> None:
+    start = window.view.frames_shown
+    qtbot.waitUntil(lambda: window.view.frames_shown >= start + n, timeout=timeout)
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="None is immortal from Python 3.12")
+def test_the_qt_binding_does_not_eat_references_to_none(qtbot):
+    # PySide6 6.12.0 drops a reference to None on every call of a void method; on Python
+    # 3.11 the app then dies with "deallocating None" after a few seconds of video.
+    label = QLabel()
+    qtbot.addWidget(label)
+    before = sys.getrefcount(None)
+    for _ in range(1000):
+        label.setText("x")
+        label.update()
+    assert sys.getrefcount(None) >= before - 10
+
+
+def test_window_opens_with_its_menus_and_an_idle_status_bar(make_window):
+    window = make_window()
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles == ["File", "Camera", "View", "Playback", "Help"]
+    assert window.status.text("source") == "No source"
+    assert not window.qactions["file.export"].isEnabled()
+
+
+def test_video_with_one_face_shows_annotated_frames_and_one_face_card(
+        qtbot, make_window, video_one_face):
+    window = make_window()
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
+    wait_frames(qtbot, window, 3)
+    card = next(iter(window.faces.cards.values()))
+    assert card.top_label in window.last_packet.result.class_names
+    assert window.status.text("resolution") == "1280x720"
+    assert window.status.text("faces") == "1 face"
+    assert window.status.text("fps").endswith("fps")
+    assert window.status.text("latency").startswith("latency")
+    assert "mediapipe" in window.status.text("detector").lower()
+    times, values = window.timeline.series()
+    assert len(times) >= 3 and values.shape[1] == len(card.bars._names)
+
+
+def test_four_people_get_four_face_cards(qtbot, make_window, video_four_faces):
+    window = make_window()
+    window.open_file(video_four_faces.path)
+    qtbot.waitUntil(lambda: len(window.faces.cards) == 4, timeout=20_000)
+    window.faces.toggle_selection(min(window.faces.cards))
+    assert window.timeline.face_id == min(window.faces.cards)
+
+
+def test_pause_holds_the_frame_and_seek_shows_the_chosen_frame(qtbot, make_window,
+                                                               video_one_face):
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 3)
+    window.qactions["playback.pause"].trigger()
+    assert window.playback.button.isChecked()
+    worker = window.worker
+    with qtbot.waitSignal(worker.frame_ready, timeout=10_000):
+        window.seek(40)
+    qtbot.waitUntil(lambda: window.last_packet.result.frame.index == 40, timeout=10_000)
+    with qtbot.assertNotEmitted(worker.frame_ready, wait=400):
+        pass  # paused: no new frames
+    assert window.playback.slider.value() == 40
+    window.set_paused(False)
+    qtbot.waitUntil(lambda: window.last_packet.result.frame.index > 41, timeout=10_000)
+
+
+def test_video_plays_to_the_end_then_play_starts_again(qtbot, make_window, video_one_face):
+    window = make_window()
+    window.settings.playback_speed = 4.0
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    assert window.last_packet.result.frame.index == video_one_face.frame_count - 1
+    assert window.playback.button.isChecked()  # shows "paused" at the end
+    window.set_paused(False)
+    qtbot.waitUntil(lambda: window.last_packet.result.frame.index < 10, timeout=10_000)
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _video_frames(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def test_export_writes_annotated_video_csv_and_json(qtbot, make_window, video_one_face,
+                                                    tmp_path):
+    window = make_window()
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    with qtbot.waitSignal(window.export_finished, timeout=60_000) as done:
+        window.start_export(tmp_path / "out.mp4")
+    outcome = done.args[0]
+    assert outcome.completed and outcome.frames == video_one_face.frame_count
+    assert _video_frames(tmp_path / "out.mp4") == video_one_face.frame_count
+    rows = _csv_rows(tmp_path / "out.csv")
+    assert {r["frame"] for r in rows} >= {"0", str(video_one_face.frame_count - 1)}
+    summary = json.loads((tmp_path / "out.json").read_text())
+    assert summary["completed"] is True and summary["frames_with_faces"] > 0
+    assert "Exported" in window.banner.text()
+
+
+def test_cancelled_export_keeps_valid_partial_outputs(qtbot, make_window, video_four_faces,
+                                                      tmp_path):
+    window = make_window()
+    window.open_file(video_four_faces.path)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    window.set_paused(True)
+    worker = window.start_export(tmp_path / "part.mp4")
+    worker.progress.connect(lambda done, total: done >= 3 and window.cancel_export())
+    with qtbot.waitSignal(window.export_finished, timeout=60_000) as done:
+        pass
+    outcome = done.args[0]
+    assert not outcome.completed
+    assert 3 <= outcome.frames < video_four_faces.frame_count
+    assert _video_frames(tmp_path / "part.mp4") == outcome.frames
+    rows = _csv_rows(tmp_path / "part.csv")
+    assert rows and max(int(r["frame"]) for r in rows) < video_four_faces.frame_count - 1
+    summary = json.loads((tmp_path / "part.json").read_text())
+    assert summary["completed"] is False and summary["frames"] == outcome.frames
+    assert "cancelled" in window.banner.text()
+
+
+def test_settings_persist_from_one_window_to_the_next(qtbot, make_window, video_one_face):
+    first = make_window()
+    first.qactions["view.boxes"].trigger()  # boxes off
+    first.settings.detector = "opencv"
+    first.apply_pipeline_config()
+    first.open_file(video_one_face.path)
+    first.resize(700, 500)  # the offscreen screen is 800x600
+    first.close()
+    second = make_window()
+    assert second.settings.show_boxes is False
+    assert not second.qactions["view.boxes"].isChecked()
+    assert second.settings.detector == "opencv"
+    assert second.settings.recent_files[0] == str(video_one_face.path)
+    assert (second.width(), second.height()) == (700, 500)
+
+
+def test_unreadable_video_shows_a_message_naming_the_file(qtbot, make_window, tmp_path):
+    bad = tmp_path / "holiday.mp4"
+    bad.write_bytes(b"this is not a video" * 100)
+    window = make_window()
+    window.open_file(bad)
+    qtbot.waitUntil(lambda: "holiday.mp4" in window.banner.text(), timeout=10_000)
+    assert window.banner.level == "error"
+    window.open_file(tmp_path / "missing.mp4")
+    qtbot.waitUntil(lambda: "missing.mp4" in window.banner.text(), timeout=10_000)
+
+
+def test_missing_camera_offers_retry_and_the_sample_video(qtbot, make_window, video_one_face):
+    window = make_window(camera_opener(video_one_face.path))
+    window.start_camera(MISSING_CAMERA)
+    qtbot.waitUntil(lambda: "Camera 9" in window.banner.text(), timeout=10_000)
+    assert {"Retry", "Open the Sample Video"} <= set(window.banner.buttons)
+    window.banner.buttons["Open the Sample Video"].click()
+    wait_frames(qtbot, window, 2)
+    assert window.source_info.name == sample_video_path().name or "sample" in (
+        window.source_info.name)
+
+
+def test_unplugged_camera_shows_a_message_with_retry(qtbot, make_window, video_one_face):
+    window = make_window(camera_opener(video_one_face.path, frames=15))
+    window.start_camera(0)
+    qtbot.waitUntil(lambda: "stopped delivering frames" in window.banner.text(),
+                    timeout=20_000)
+    assert window.view.frames_shown > 0
+    assert "Retry" in window.banner.buttons
+    window.banner.buttons["Retry"].click()
+    wait_frames(qtbot, window, 2)
+
+
+def test_without_a_webcam_the_app_plays_the_sample_video(qtbot, make_window, video_one_face):
+    window = make_window(camera_opener(video_one_face.path))
+    window.settings.camera_index = MISSING_CAMERA
+    start_initial_source(window, _parse([]))
+    wait_frames(qtbot, window, 2)
+    assert not window.source_info.is_live
+    assert "sample video" in window.banner.text()
+
+
+def test_recording_a_camera_session_writes_video_and_csv(qtbot, make_window, video_one_face,
+                                                         tmp_path):
+    window = make_window(camera_opener(video_one_face.path))
+    window.settings.record_dir = str(tmp_path)
+    window.start_camera(0)
+    qtbot.waitUntil(lambda: window.qactions["camera.record"].isEnabled(), timeout=10_000)
+    window.qactions["camera.record"].trigger()
+    wait_frames(qtbot, window, 6)
+    window.qactions["camera.record"].trigger()
+    qtbot.waitUntil(lambda: "Recorded" in window.banner.text(), timeout=10_000)
+    video = next(tmp_path.glob("emocam-*.mp4"))
+    assert _video_frames(video) >= 5
+    assert _csv_rows(video.with_suffix(".csv"))
+
+
+def test_snapshot_saves_the_annotated_frame(qtbot, make_window, image_one_face, tmp_path):
+    window = make_window()
+    window.open_file(image_one_face)
+    qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
+    assert window.save_snapshot(tmp_path / "snap.png")
+    snap = cv2.imread(str(tmp_path / "snap.png"))
+    assert snap.shape[:2] == (480, 640)
+    assert (snap != cv2.imread(str(image_one_face))).any()  # the overlay is in it
+
+
+def test_about_shows_the_model_card_from_its_metadata(qtbot, make_window):
+    window = make_window()
+    with qtbot.waitSignal(window.about_shown, timeout=10_000) as shown:
+        window.about_dialog()
+    text = shown.args[0].label.text()
+    assert "happiness" in text and window.settings.model_path in text
+
+
+def test_a_file_that_is_not_a_model_is_refused_with_a_message(qtbot, make_window, tmp_path):
+    bad = tmp_path / "notamodel.onnx"
+    bad.write_bytes(b"\x00" * 64)
+    window = make_window()
+    before = window.settings.model_path
+    window.set_model(str(bad))
+    qtbot.waitUntil(lambda: "notamodel.onnx" in window.banner.text(), timeout=10_000)
+    assert window.settings.model_path == before
