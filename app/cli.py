@@ -11,7 +11,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -148,18 +149,52 @@ def _gui(argv: Sequence[str]) -> int:
     return int(run(list(argv)) or 0)
 
 
+@contextmanager
+def _native_stderr_to_devnull(enabled: bool) -> Iterator[None]:
+    """Native libraries (LiteRT, TensorFlow, FFmpeg) write straight to file descriptor 2,
+    bypassing every Python setting. Point descriptor 2 at /dev/null and give Python's
+    ``sys.stderr`` a private copy of the real one, so the user sees only emocam's lines."""
+    if not enabled:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+    except (OSError, AttributeError, ValueError):  # no usable descriptor 2 (pythonw)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved = sys.stderr
+    sys.stderr = os.fdopen(real, "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(real, 2)
+        sys.stderr.close()
+        sys.stderr = saved
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="emocam: %(message)s",
-        stream=sys.stderr,
-    )
     _quiet_native_logs()
     # SIGTERM ends a run the way Ctrl-C does: outputs closed, summary marked incomplete.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    with _native_stderr_to_devnull(args.command == "process" and not verbose):
+        logging.basicConfig(
+            level=logging.INFO if verbose else logging.WARNING,
+            format="emocam: %(message)s",
+            stream=sys.stderr,
+            force=True,
+        )
+        return _run(args, argv)
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         if args.command == "process":
             return _process(args)

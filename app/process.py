@@ -26,12 +26,12 @@ from emocam.errors import OutputError, SourceError, UserError
 from emocam.overlay import OverlayOptions, draw
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary, check_output
+from emocam.sources import ImageFolderSource, ImageSource, Source, open_source
 from emocam.types import Frame, FrameResult
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 SUFFIX = ".emocam"
 
 
@@ -77,26 +77,18 @@ class _Plan:
 # --- inputs and outputs ----------------------------------------------------------------
 
 
-def _input_kind(path: Path) -> tuple[str, list[Path]]:
-    if not path.exists():
-        raise SourceError(f"The input {path} does not exist; check the path.")
-    if path.is_dir():
-        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
-        if not images:
-            raise SourceError(
-                f"The folder {path} contains no images ({', '.join(sorted(IMAGE_EXTS))}); "
-                "give a video, an image or a folder of images."
-            )
-        return "folder", images
-    if path.suffix.lower() in IMAGE_EXTS:
+def _input_kind(source: Source, path: Path) -> tuple[str, list[Path]]:
+    if isinstance(source, ImageFolderSource):
+        return "folder", list(source.files)
+    if isinstance(source, ImageSource):
         return "image", [path]
     return "video", []
 
 
-def plan_outputs(opts: ProcessOptions) -> _Plan:
+def plan_outputs(opts: ProcessOptions, source: Source) -> _Plan:
     """Decide every output path and refuse unsafe ones before anything is written."""
     src = opts.input
-    kind, images = _input_kind(src)
+    kind, images = _input_kind(source, src)
     base_dir = opts.outdir if opts.outdir is not None else src.parent
     if opts.outdir is not None:
         if opts.outdir.exists() and not opts.outdir.is_dir():
@@ -176,17 +168,6 @@ def _graceful_stop() -> Iterator[_Stop]:
 # --- running ----------------------------------------------------------------------------
 
 
-def _read_image(path: Path) -> np.ndarray:
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as e:
-        raise SourceError(f"The image {path} cannot be read ({e.strerror}).") from e
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise SourceError(f"The image {path} cannot be decoded; it may be corrupt or not an image.")
-    return image
-
-
 def _write_image(path: Path, image: np.ndarray) -> None:
     ok, buf = cv2.imencode(path.suffix or ".png", image)
     if not ok:
@@ -233,33 +214,12 @@ def _prefetch(frames: Iterator[Frame], depth: int = 3) -> Iterator[Frame]:
         thread.join()
 
 
-def _frames(plan: _Plan, src: Path, stack: ExitStack) -> tuple[Iterator[Frame], dict[str, Any]]:
-    """The frames to process and facts about the input."""
-    if plan.kind == "video":
-        from emocam.sources import open_source
-
-        source = stack.enter_context(open_source(str(src)))
-        facts = {"fps": source.fps, "frame_count": source.frame_count, "size": source.size}
-        frames = _prefetch(iter(source))
-        stack.callback(frames.close)  # stop the reader before the source closes
-        return frames, facts
-
-    # A single image is read before the pipeline starts, so a bad file fails fast.
-    first = _read_image(plan.images[0]) if plan.kind == "image" else None
-
-    def images() -> Iterator[Frame]:
-        for i, p in enumerate(plan.images):
-            try:
-                image = first if first is not None else _read_image(p)
-            except SourceError as e:
-                if plan.kind == "image":
-                    raise
-                log.warning("%s Skipped.", e)  # one bad photo should not end a folder run
-                continue
-            # Separate photos: timestamps a second apart, and the tracker is reset per photo.
-            yield Frame(image, i, i * 1000.0, source=str(p))
-
-    return images(), {"fps": None, "frame_count": len(plan.images), "size": None}
+def _frames(source: Source, plan: _Plan, stack: ExitStack) -> Iterator[Frame]:
+    if plan.kind != "video":
+        return iter(source)  # photos: nothing to gain from reading ahead
+    frames = _prefetch(iter(source))
+    stack.callback(frames.close)  # stop the reader before the source closes
+    return frames
 
 
 def _outputs(plan: _Plan) -> dict[str, str]:
@@ -339,10 +299,17 @@ def _loop(
 
 def run_process(opts: ProcessOptions) -> ProcessResult:
     """Process one input; raises UserError subclasses for problems the user can fix."""
-    plan = plan_outputs(opts)
     src = opts.input
     with ExitStack() as stack:
-        frames, facts = _frames(plan, src, stack)
+        # Path, not str: a file named "0" is a file, not camera 0.
+        source = stack.enter_context(open_source(Path(src)))
+        if source.is_live:
+            raise SourceError(f"{src} is a camera; `emocam process` takes files and folders.")
+        plan = plan_outputs(opts, source)
+        frames = _frames(source, plan, stack)
+        facts = {"fps": source.fps, "frame_count": source.frame_count, "size": source.size}
+        if plan.kind != "video":
+            facts["fps"] = None
         pipeline = stack.enter_context(Pipeline(opts.pipeline))
         sinks = _open_sinks(plan, opts, pipeline, facts, stack)
         summary = sinks.summary
