@@ -1,0 +1,449 @@
+"""Face detectors: MediaPipe BlazeFace (default) and OpenCV's Haar cascade (fallback).
+
+Every detector returns boxes in one framing, the short-range BlazeFace box (brows to chin,
+cheek to cheek; see ``Detection``), so the crop framing stored with the emotion model fits
+whichever detector found the face. Boxes are not clipped: the aligner pads.
+
+MediaPipe runs in IMAGE mode. VIDEO mode measured no faster here (the face detector has no
+tracking to reuse between frames), needs strictly increasing timestamps, and cannot serve
+the several tile calls made per frame; IMAGE mode keeps every call independent.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+from emocam.errors import ModelError
+from emocam.types import Box, Detection, Point
+
+log = logging.getLogger(__name__)
+
+SHORT_RANGE = "face_detection_short_range.tflite"
+FULL_RANGE = "face_detection_full_range_sparse.tflite"
+HAAR = "haarcascade_frontalface_default.xml"
+
+# The full-range model frames faces higher and larger than the short-range one, Haar even
+# higher. Measured on 40 real faces of 60-250 px against the short-range box: centre offset
+# (dx, dy) in short-range box sides, and side ratio. Mapping back keeps one framing.
+_FULL_TO_SHORT = (-0.018, -0.061, 1.061)
+_HAAR_TO_SHORT = (-0.019, -0.114, 1.058)
+
+# Face sizes each model finds reliably, as a fraction of the longer side of the image it is
+# given (it is letterboxed to a square): measured with real faces from 5% to 90%.
+_SHORT_RANGE_FACES = (0.15, 0.9)
+_FULL_RANGE_MIN = 0.085
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds faces in a BGR frame."""
+
+    name: str
+
+    def detect(self, image_bgr: np.ndarray, time_ms: float | None = None) -> list[Detection]:
+        """All faces in ``image_bgr`` (uint8 ``(H, W, 3)``); ``time_ms`` is the frame's time."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def model_file(name: str, folder: Traversable | Path | None = None) -> bytes:
+    """The bytes of a bundled model file (bytes, so paths with any characters work)."""
+    where = folder if folder is not None else resources.files("emocam.models")
+    path = where / name
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ModelError(
+            f"The face-detector model {path} is missing or unreadable; reinstall emocam."
+        ) from e
+    if not data:
+        raise ModelError(f"The face-detector model {path} is empty; reinstall emocam.")
+    return data
+
+
+def create_detector(
+    name: str = "mediapipe",
+    *,
+    live: bool = False,
+    min_score: float = 0.5,
+    min_face: float = 64.0,
+) -> Detector:
+    """A detector by name: ``"mediapipe"`` (BlazeFace, default) or ``"opencv"`` (Haar).
+
+    ``min_face`` is the smallest face side, in pixels, worth looking for (smaller faces carry
+    little expression at the model's 48 px input). For a file MediaPipe adds a finer tile
+    level when the frame needs it (1080p: ~5x slower, finds 50 px faces); a live camera
+    keeps to one tile level so it stays real-time.
+    """
+    key = name.strip().lower()
+    if key == "mediapipe":
+        return MediaPipeDetector(
+            min_score=min_score, min_face=min_face, max_levels=1 if live else 2
+        )
+    if key in ("opencv", "haar"):
+        return HaarDetector(min_score=min_score, min_face=min_face)
+    raise ValueError(f"unknown detector {name!r}; use 'mediapipe' or 'opencv'")
+
+
+# --- geometry shared by the detectors -----------------------------------------------------
+
+
+def _to_short_framing(box: Box, mapping: tuple[float, float, float]) -> Box:
+    dx, dy, ratio = mapping
+    x, y, w, h = box
+    side = max(w, h) / ratio
+    cx = x + w / 2 - dx * side
+    cy = y + h / 2 - dy * side
+    return (cx - side / 2, cy - side / 2, side, side)
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _centre_inside(a: Box, b: Box) -> bool:
+    cx, cy = a[0] + a[2] / 2, a[1] + a[3] / 2
+    return b[0] <= cx <= b[0] + b[2] and b[1] <= cy <= b[1] + b[3]
+
+
+def merge(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
+    """One detection per face from several passes, highest score first.
+
+    Boxes overlapping by ``iou`` are the same face seen at different scales: their
+    score-weighted mean is steadier than any one. A box whose centre lies inside a
+    higher-scoring box (or the reverse) is dropped: faces do not nest, so it is a cut-off
+    part of a face seen by one tile, or a low-confidence box around a group of small faces.
+    """
+    order = sorted(dets, key=lambda d: d.score, reverse=True)
+    out: list[Detection] = []
+    taken = [False] * len(order)
+    for i, d in enumerate(order):
+        if taken[i]:
+            continue
+        group = [d]
+        for j in range(i + 1, len(order)):
+            if taken[j]:
+                continue
+            e = order[j]
+            if _iou(d.box, e.box) >= iou:
+                taken[j] = True
+                group.append(e)
+            elif _centre_inside(e.box, d.box) or _centre_inside(d.box, e.box):
+                taken[j] = True
+        out.append(_average(group))
+    return out
+
+
+def _average(group: list[Detection]) -> Detection:
+    if len(group) == 1:
+        return group[0]
+    w = np.array([g.score for g in group])
+    w = w / w.sum()
+    box = tuple(float(v) for v in np.array([g.box for g in group]).T @ w)
+    kps: tuple[Point, ...] = ()
+    with_kp = [g for g in group if g.keypoints]
+    if with_kp and len({len(g.keypoints) for g in with_kp}) == 1:
+        kw = np.array([g.score for g in with_kp])
+        arr = np.tensordot(kw / kw.sum(), np.array([g.keypoints for g in with_kp]), axes=1)
+        kps = tuple((float(x), float(y)) for x, y in arr)
+    eyes = (kps[0], kps[1]) if len(kps) >= 2 else group[0].eyes
+    return Detection(box, float(group[0].score), kps, eyes)  # type: ignore[arg-type]
+
+
+# --- MediaPipe ----------------------------------------------------------------------------
+
+
+def _import_mediapipe() -> tuple[Any, Any, Any]:
+    # mediapipe.tasks imports TensorFlow, when installed, only for its API docs; that costs
+    # ~4 s of start-up in a training environment. Hide TensorFlow during the import unless
+    # it is already loaded (the import then finds it as usual).
+    hide = "tensorflow" not in sys.modules
+    if hide:
+        sys.modules["tensorflow"] = None  # type: ignore[assignment]
+    try:
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+    finally:
+        if hide and sys.modules.get("tensorflow", 0) is None:
+            del sys.modules["tensorflow"]
+    return mp, BaseOptions, vision
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A window of the frame fed to the model; ``inner`` edges border another tile."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    inner: tuple[bool, bool, bool, bool] = (False, False, False, False)  # left top right bottom
+
+
+def _spans(length: int, tile: int, overlap: int) -> list[int]:
+    if tile >= length:
+        return [0]
+    n = math.ceil((length - overlap) / max(tile - overlap, 1))
+    return [round(i * (length - tile) / max(n - 1, 1)) for i in range(n)]
+
+
+def plan_tiles(width: int, height: int, min_face: float, max_levels: int = 2) -> list[list[Tile]]:
+    """Tile levels below the whole frame, coarse to fine, until faces of ``min_face`` px
+    are at least the full-range model's minimum in some level.
+
+    Level 1 uses squares of the frame's short side; each further level halves them.
+    Neighbouring tiles overlap by more than the largest face the coarser level can miss,
+    so such a face lies whole inside one tile.
+    """
+    levels: list[list[Tile]] = []
+    coarse = float(max(width, height))
+    side = float(min(width, height))
+    while _FULL_RANGE_MIN * coarse > min_face and side >= 96 and len(levels) < max_levels:
+        t = int(side)
+        overlap = math.ceil(1.2 * _FULL_RANGE_MIN * coarse)
+        xs, ys = _spans(width, t, overlap), _spans(height, t, overlap)
+        level = []
+        for y in ys:
+            for x in xs:
+                x1, y1 = min(x + t, width), min(y + t, height)
+                inner = (x > 0, y > 0, x1 < width, y1 < height)
+                level.append(Tile(x, y, x1, y1, inner))
+        if len(level) > 1:
+            levels.append(level)
+        coarse, side = side, side / 2
+    return levels
+
+
+class MediaPipeDetector:
+    """BlazeFace at several scales, merged.
+
+    The whole frame goes through the short-range model (close faces, up to 90% of the frame)
+    and the full-range model (faces down to ~8.5% of the frame's longer side); smaller faces
+    are found by the full-range model on overlapping tiles (see ``plan_tiles``).
+    """
+
+    name = "mediapipe"
+
+    def __init__(
+        self,
+        *,
+        min_score: float = 0.5,
+        min_face: float = 64.0,
+        max_levels: int = 2,
+        models: Traversable | Path | None = None,
+    ):
+        self.min_face = float(min_face)
+        self.max_levels = max_levels
+        mp, base_options, vision = _import_mediapipe()
+        self._mp = mp
+        self._short = self._load(vision, base_options, SHORT_RANGE, models, min_score)
+        self._full = self._load(vision, base_options, FULL_RANGE, models, min_score)
+        self._plans: dict[tuple[int, int], list[list[Tile]]] = {}
+        # Closing at exit, not in __del__ during interpreter teardown, avoids MediaPipe's
+        # noisy errors when its own modules are already gone.
+        self._finalizer = weakref.finalize(self, _close_all, [self._short, self._full])
+
+    @staticmethod
+    def _load(vision: Any, base_options: Any, name: str, folder: Any, min_score: float) -> Any:
+        data = model_file(name, folder)
+        options = vision.FaceDetectorOptions(
+            base_options=base_options(model_asset_buffer=data),
+            running_mode=vision.RunningMode.IMAGE,
+            min_detection_confidence=min_score,
+        )
+        try:
+            return vision.FaceDetector.create_from_options(options)
+        except Exception as e:  # MediaPipe raises RuntimeError/ValueError for bad files
+            where = folder if folder is not None else "emocam's models folder"
+            raise ModelError(
+                f"The face-detector model {name} in {where} is corrupt; reinstall emocam."
+            ) from e
+
+    def tiles(self, width: int, height: int) -> list[list[Tile]]:
+        """The tile levels used for frames of this size (cached)."""
+        key = (width, height)
+        if key not in self._plans:
+            self._plans[key] = plan_tiles(width, height, self.min_face, self.max_levels)
+            n = sum(len(level) for level in self._plans[key])
+            log.debug("mediapipe: %dx%d frames use %d tiles", width, height, n)
+        return self._plans[key]
+
+    def detect(self, image_bgr: np.ndarray, time_ms: float | None = None) -> list[Detection]:
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        h, w = rgb.shape[:2]
+        whole = Tile(0, 0, w, h)
+        dets = list(self._run(self._short, rgb, whole, None))
+        dets += self._run(self._full, rgb, whole, _FULL_TO_SHORT)
+        for level in self.tiles(w, h):
+            for tile in level:
+                dets += self._run(self._full, rgb, tile, _FULL_TO_SHORT)
+        # Merged boxes are averages of remapped ones: "touching" allows a tenth of a side.
+        return [
+            self._unclip(d, rgb) if _touches_border(d.box, w, h, slack=0.1) else d
+            for d in merge(dets)
+        ]
+
+    def _run(
+        self,
+        model: Any,
+        rgb: np.ndarray,
+        tile: Tile,
+        mapping: tuple[float, float, float] | None,
+    ) -> Iterator[Detection]:
+        view = rgb[tile.y0 : tile.y1, tile.x0 : tile.x1]
+        yield from self._detect_in(model, view, tile.x0, tile.y0, mapping, tile.inner)
+
+    def _detect_in(
+        self,
+        model: Any,
+        view: np.ndarray,
+        x0: float,
+        y0: float,
+        mapping: tuple[float, float, float] | None,
+        inner: tuple[bool, bool, bool, bool] = (False, False, False, False),
+    ) -> Iterator[Detection]:
+        mp = self._mp
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(view))
+        th, tw = view.shape[:2]
+        for d in model.detect(image).detections:
+            b = d.bounding_box
+            raw = (float(b.origin_x), float(b.origin_y), float(b.width), float(b.height))
+            if _touches_border(raw, tw, th, inner):
+                continue  # cut by the tile; a neighbour or the whole frame sees it whole
+            box = (raw[0] + x0, raw[1] + y0, raw[2], raw[3])
+            if mapping is not None:
+                box = _to_short_framing(box, mapping)
+            kps = tuple((k.x * tw + x0, k.y * th + y0) for k in d.keypoints)
+            # BlazeFace lists the subject's right eye first: image-left on an upright face.
+            eyes = (kps[0], kps[1]) if len(kps) >= 2 else None
+            yield Detection(box, float(d.categories[0].score), kps, eyes)
+
+    def _unclip(self, det: Detection, rgb: np.ndarray) -> Detection:
+        """MediaPipe moves boxes inside the image, so a face cut by the frame edge gets a box
+        off its centre. Seen again in a black-padded window around it, it gets its real,
+        unclipped box (the aligner pads the crop)."""
+        x, y, w, h = det.box
+        side = 3.0 * max(w, h)
+        x0, y0 = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
+        n = round(side)
+        window = np.zeros((n, n, 3), np.uint8)
+        fx0, fy0 = max(x0, 0), max(y0, 0)
+        fx1, fy1 = min(x0 + n, rgb.shape[1]), min(y0 + n, rgb.shape[0])
+        if fx1 <= fx0 or fy1 <= fy0:
+            return det
+        window[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0] = rgb[fy0:fy1, fx0:fx1]
+        found = list(self._detect_in(self._full, window, x0, y0, _FULL_TO_SHORT))
+        best = max(found, key=lambda d: _iou(d.box, det.box), default=None)
+        if best is None or _iou(best.box, det.box) < 0.2:
+            return det
+        return Detection(best.box, max(best.score, det.score), best.keypoints, best.eyes)
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _touches_border(
+    box: Box,
+    width: float,
+    height: float,
+    edges: tuple[bool, bool, bool, bool] = (True, True, True, True),
+    slack: float = 0.0,
+) -> bool:
+    """Whether the box reaches one of the given image edges (left, top, right, bottom),
+    within ``slack`` box sides."""
+    x, y, w, h = box
+    m = 0.5 + slack * max(w, h)
+    left, top, right, bottom = edges
+    return (
+        (left and x <= m)
+        or (top and y <= m)
+        or (right and x + w >= width - m)
+        or (bottom and y + h >= height - m)
+    )
+
+
+def _close_all(models: list[Any]) -> None:
+    for m in models:
+        try:
+            m.close()
+        except RuntimeError:
+            # At interpreter exit MediaPipe's call thread is already gone; the process frees
+            # the model anyway. Mark it closed so its __del__ does not try again and print.
+            m._handle = None
+
+
+# --- OpenCV Haar cascade ------------------------------------------------------------------
+
+
+class HaarDetector:
+    """OpenCV's frontal-face Haar cascade: no extra runtime, but misses tilted or turned faces
+    and gives no keypoints, so crops are not rotated upright."""
+
+    name = "opencv"
+    _NEIGHBOURS = 5
+    _WORK_SIDE = 640  # frames are shrunk to this longer side first: Haar cost grows with area
+
+    def __init__(
+        self,
+        *,
+        min_score: float = 0.5,
+        min_face: float = 64.0,
+        models: Traversable | Path | None = None,
+    ):
+        self.min_score = min_score
+        self.min_face = float(min_face)
+        data = model_file(HAAR, models)
+        self._cascade = cv2.CascadeClassifier()
+        ok = False
+        try:
+            storage = cv2.FileStorage(
+                data.decode("utf-8", "replace"), cv2.FILE_STORAGE_READ | cv2.FILE_STORAGE_MEMORY
+            )
+            ok = self._cascade.read(storage.getFirstTopLevelNode())
+        except (cv2.error, SystemError):
+            ok = False
+        if not ok or self._cascade.empty():
+            where = models if models is not None else "emocam's models folder"
+            raise ModelError(
+                f"The face-detector model {HAAR} in {where} is corrupt; reinstall emocam."
+            )
+
+    def detect(self, image_bgr: np.ndarray, time_ms: float | None = None) -> list[Detection]:
+        gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY) if image_bgr.ndim == 3 else image_bgr
+        h, w = gray.shape[:2]
+        # Shrink big frames, but never so far that min_face drops below Haar's 24 px window.
+        s = min(1.0, self._WORK_SIDE / max(h, w))
+        s = max(s, min(1.0, 24.0 / max(self.min_face, 1.0)))
+        small = cv2.resize(gray, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else gray
+        small = cv2.equalizeHist(small)
+        min_px = max(24, int(self.min_face * s))
+        rects, counts = self._cascade.detectMultiScale2(
+            small, scaleFactor=1.1, minNeighbors=self._NEIGHBOURS, minSize=(min_px, min_px)
+        )
+        out = []
+        for (x, y, rw, rh), n in zip(rects, counts, strict=True):
+            score = float(n) / (float(n) + self._NEIGHBOURS)  # more neighbours, surer: 0.5..1
+            if score < self.min_score:
+                continue
+            box = _to_short_framing((x / s, y / s, rw / s, rh / s), _HAAR_TO_SHORT)
+            out.append(Detection(box, score))
+        return out
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,79 @@
+"""Recall and speed of the face detectors on real-face test videos with ground truth.
+
+    python benchmarks/detect_recall.py                       # every configuration
+    python benchmarks/detect_recall.py --config "mediapipe live"
+
+The videos are the ones the tests use (tests/conftest.py): 720p with one close face,
+720p with four faces of 100-200 px, 1080p with six faces of 50-90 px. A face counts as found
+when a box is centred within 0.35 face sides of it and has about its size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+import conftest as media  # noqa: E402
+from emocam.detect import MediaPipeDetector, create_detector  # noqa: E402
+
+CONFIGS = {
+    # The whole frame only (short- and full-range models), no tiles: the speed floor.
+    "mediapipe whole-frame": lambda: MediaPipeDetector(max_levels=0),
+    "mediapipe live": lambda: create_detector("mediapipe", live=True),
+    "mediapipe file": lambda: create_detector("mediapipe"),
+    "opencv": lambda: create_detector("opencv"),
+}
+VIDEOS = {
+    "720p 1 face": ((1280, 720), media.one_face_plan),
+    "720p 4 faces": ((1280, 720), media.four_faces_plan),
+    "1080p 6 small": ((1920, 1080), media.small_faces_plan),
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config", choices=list(CONFIGS), action="append")
+    p.add_argument("--repeats", type=int, default=2)
+    a = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        videos = {}
+        for name, (size, plan) in VIDEOS.items():
+            v = media.write_video(Path(tmp) / f"{len(videos)}.mp4", size, plan())
+            cap = cv2.VideoCapture(str(v.path))
+            frames = []
+            while (f := cap.read())[0]:
+                frames.append(f[1])
+            videos[name] = (v, frames)
+        print("| detector | video | recall | false boxes/frame | ms/frame (best of runs) |")
+        print("|---|---|---|---|---|")
+        for cname in a.config or CONFIGS:
+            det = CONFIGS[cname]()
+            for vname, (v, frames) in videos.items():
+                best = float("inf")
+                for _ in range(a.repeats):
+                    t = time.perf_counter()
+                    results = [det.detect(f, i * 33.3) for i, f in enumerate(frames)]
+                    best = min(best, (time.perf_counter() - t) / len(frames) * 1e3)
+                found = total = extra = 0
+                for i, dets in enumerate(results):
+                    m = media.match_faces([d.box for d in dets], v.faces[i])
+                    found += sum(x is not None for x in m)
+                    total += len(m)
+                    extra += len(dets) - sum(x is not None for x in m)
+                print(
+                    f"| {cname} | {vname} | {found / total:.3f} | {extra / len(frames):.2f} "
+                    f"| {best:.1f} |",
+                    flush=True,
+                )
+            det.close()
+
+
+if __name__ == "__main__":
+    main()
