@@ -61,6 +61,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("camera.start", "&Start Camera", "&Camera", lambda w: w.start_camera(),
                "Ctrl+K", separator_before=True),
     ActionSpec("camera.stop", "S&top", "&Camera", lambda w: w.stop_source(), "Ctrl+Shift+K"),
+    ActionSpec("camera.search", "Search for &Cameras", "&Camera",
+               lambda w: w.probe_cameras()),
     ActionSpec("camera.record", "&Record", "&Camera", lambda w, on: w.set_recording(on),
                "Ctrl+R", checkable=True),
     ActionSpec("view.boxes", "Face &Boxes", "&View", lambda w, on: w.apply_overlay(),

@@ -59,7 +59,10 @@ class ExportWorker(QThread):
         try:
             result: ProcessResult = run_process(self.options)
         except NoFacesFound as e:
-            self.finished_ok.emit(ExportOutcome(True, -1, {}, str(e)))
+            o = self.options
+            outputs = {k: str(v) for k, v in
+                       (("video", o.output_video), ("csv", o.csv), ("json", o.json)) if v}
+            self.finished_ok.emit(ExportOutcome(True, -1, outputs, str(e)))
         except UserError as e:
             self.errored.emit(str(e))
         except Exception as e:

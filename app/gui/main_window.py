@@ -32,9 +32,9 @@ from emocam.gui.workers import FunctionWorker, Packet, SourceInfo, SourceWorker,
 from emocam.modelinfo import ModelInfo
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
-from emocam.process import IMAGE_EXTS, ProcessOptions
+from emocam.process import ProcessOptions
 from emocam.resources import default_model_path, sample_video_path
-from emocam.sources import open_source
+from emocam.sources import IMAGE_EXTS, open_source
 from PySide6.QtCore import QStandardPaths, Qt, QThread, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
@@ -222,11 +222,15 @@ class MainWindow(QMainWindow):
 
     def probe_cameras(self) -> None:
         live = self.source_info is not None and self.source_info.is_live
-        if not live:  # a camera in use by us would not open a second time
-            self._run_job(probe_cameras, self._cameras_found, None)
+        if live:  # a camera in use by us would not open a second time
+            self.statusBar().showMessage("Stop the camera to search for others.", 5000)
+            return
+        self._run_job(probe_cameras, self._cameras_found, None)
 
     def _cameras_found(self, cameras: list[CameraInfo]) -> None:
         self.cameras = cameras
+        names = ", ".join(c.name for c in cameras) or "none"
+        self.statusBar().showMessage(f"Cameras found: {names}", 5000)
 
     def _run_job(self, fn: Callable[[], Any], done: Callable[[Any], None] | None,
                  errored: Callable[[Exception], None] | None) -> FunctionWorker:

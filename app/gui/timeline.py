@@ -69,7 +69,7 @@ class EmotionTimeline(QWidget):
         p.setPen(text)
         p.drawText(QRectF(4, 0, self.width() - 8, 16), Qt.AlignmentFlag.AlignLeft,
                    f"{title} - last {self.window_ms / 1000:.0f} s")
-        legend_h = 34  # two rows of class names
+        legend_h = self._legend_rows(p) * 16
         plot = QRectF(30, 20, max(self.width() - 36, 10),
                       max(self.height() - 28 - legend_h, 10))
         self._draw_axes(p, plot, text)
@@ -106,6 +106,15 @@ class EmotionTimeline(QWidget):
                 pen_down = True
         p.setPen(QPen(color, 1.6))
         p.drawPath(path)
+
+    def _legend_rows(self, p: QPainter) -> int:
+        rows, x, width = 1, 0.0, self.width() - 8
+        for name in self._names:
+            w = p.fontMetrics().horizontalAdvance(name) + 16
+            if x + w > width and x > 0:
+                rows, x = rows + 1, 0.0
+            x += w
+        return rows
 
     def _draw_legend(self, p: QPainter, area: QRectF) -> None:
         x, y, row_h = area.left(), area.top(), 16
