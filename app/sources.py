@@ -1,0 +1,424 @@
+"""Where frames come from: a webcam, a video file, one image or a folder of images.
+
+``open_source`` picks the kind from the spec and returns a ``Source``: an iterable of
+``Frame`` objects (BGR uint8, a new array per frame) that is also a context manager.
+
+File sources hand out every decodable frame in order and never drop one. A live camera is
+read by a background thread that keeps only the newest frame: a slow consumer gets the
+latest picture, never a queue of stale ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Iterator
+from os import PathLike, fspath
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from emocam.errors import SourceError
+from emocam.types import Frame
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pbm"}
+)
+DEFAULT_FPS = 30.0
+STALL_TIMEOUT_S = 5.0
+_MAX_BAD_READS = 60  # consecutive undecodable frames skipped before a video is deemed over
+
+
+class Source:
+    """Frames from somewhere. Iterate for frames; ``close()`` (or ``with``) when done."""
+
+    name: str = ""
+    fps: float = DEFAULT_FPS
+    frame_count: int | None = None  # None: unknown or endless (a camera)
+    size: tuple[int, int] = (0, 0)  # width, height
+    is_live: bool = False
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def seek(self, index: int) -> None:
+        """Make the next frame the one at ``index`` (files only)."""
+        raise SourceError(f"{self.name} is live; it cannot seek.")
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.size[0]}x{self.size[1]}>"
+
+
+def open_source(
+    spec: str | int | PathLike[str],
+    *,
+    size: tuple[int, int] | None = None,
+    fps: float | None = None,
+    stall_timeout_s: float = STALL_TIMEOUT_S,
+) -> Source:
+    """Open a camera (an index: ``0`` or ``"0"``), a video, an image or a folder of images.
+
+    ``size`` asks a camera for a resolution (it may pick the nearest it has); ``fps`` sets
+    the frame rate of an image folder (default 1: photos a second apart).
+    """
+    if isinstance(spec, bool):
+        raise SourceError(f"{spec!r} is not a camera index, video, image or folder.")
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
+        return CameraSource.open(int(spec), size=size, stall_timeout_s=stall_timeout_s)
+    path = Path(fspath(spec)).expanduser()
+    if not path.exists():
+        raise SourceError(f"{path} does not exist; check the path and try again.")
+    if path.is_dir():
+        return ImageFolderSource(path, fps=fps or 1.0)
+    if path.stat().st_size == 0:
+        raise SourceError(f"{path} is empty (0 bytes); it may be an unfinished copy or download.")
+    if path.suffix.lower() in IMAGE_EXTS:
+        return ImageSource(path)
+    try:
+        return VideoSource.open(path)
+    except SourceError:
+        # Perhaps an image with an unusual name: take it if it decodes as one.
+        try:
+            return ImageSource(path)
+        except SourceError:
+            pass
+        raise
+
+
+# --- images -----------------------------------------------------------------------------
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Any image file as BGR uint8: gray, alpha and 16-bit are converted; EXIF rotation is
+    applied (``IMREAD_COLOR`` does that); any characters in the path work (``imdecode``)."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise SourceError(f"The image {path} cannot be read ({e.strerror}); check it.") from e
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise SourceError(f"The image {path} cannot be decoded; it may be corrupt or not an image.")
+    return image
+
+
+class ImageSource(Source):
+    """One image: one frame."""
+
+    fps = 1.0
+    frame_count = 1
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.name = path.name
+        self._image = read_image(path)
+        self.size = (self._image.shape[1], self._image.shape[0])
+        self._next = 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        while self._next < 1:
+            self._next += 1
+            yield Frame(self._image.copy(), 0, 0.0, str(self.path))
+
+    def seek(self, index: int) -> None:
+        self._next = 0 if index <= 0 else 1
+
+
+def _natural_key(path: Path) -> list[Any]:
+    # img2 before img10, as a person would sort them.
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+class ImageFolderSource(Source):
+    """Every image in a folder (not its subfolders), in natural name order, one frame each.
+
+    An unreadable image is skipped with a warning; its index stays reserved so indices keep
+    matching the file list.
+    """
+
+    def __init__(self, path: Path, fps: float = 1.0):
+        self.path = path
+        self.name = path.name or str(path)
+        self.fps = fps
+        self.files = sorted(
+            (p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()),
+            key=_natural_key,
+        )
+        if not self.files:
+            exts = ", ".join(sorted(IMAGE_EXTS)[:6])
+            raise SourceError(
+                f"The folder {path} contains no images ({exts}, ...); "
+                "choose a folder of photos, or a video file."
+            )
+        self.frame_count = len(self.files)
+        first = read_image(self.files[0])
+        self.size = (first.shape[1], first.shape[0])
+        self._next = 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        while self._next < len(self.files):
+            i = self._next
+            self._next += 1
+            try:
+                image = read_image(self.files[i])
+            except SourceError as e:
+                log.warning("%s Skipped.", e)
+                continue
+            yield Frame(image, i, i * 1000.0 / self.fps, str(self.files[i]))
+
+    def seek(self, index: int) -> None:
+        self._next = min(max(0, index), len(self.files))
+
+
+# --- video files --------------------------------------------------------------------------
+
+
+def _sane_fps(fps: float, where: str) -> float:
+    if not math.isfinite(fps) or fps <= 0 or fps > 1000:
+        log.warning(
+            "%s reports no usable frame rate (%r); assuming %g fps.", where, fps, DEFAULT_FPS
+        )
+        return DEFAULT_FPS
+    return fps
+
+
+class VideoSource(Source):
+    """A video file, every frame in order.
+
+    Timestamps come from the container (``CAP_PROP_POS_MSEC``) while they increase, else from
+    the frame index and fps. Frames that fail to decode mid-file are skipped with a warning;
+    a file that yields no frame at all is an error.
+    """
+
+    def __init__(self, path: Path, cap: cv2.VideoCapture, first: np.ndarray):
+        self.path = path
+        self.name = path.name
+        self._cap = cap
+        self.fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS), str(path))
+        n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        self.frame_count = int(n) if math.isfinite(n) and n > 0 else None
+        self.size = (first.shape[1], first.shape[0])
+        self._pending: np.ndarray | None = first
+        self._next = 0
+        self._last_ms = -math.inf
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path) -> VideoSource:
+        cap = cv2.VideoCapture(str(path))
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(
+                f"{path} cannot be opened as a video; use a video (.mp4, .avi, .mov, .mkv) "
+                "or an image (.jpg, .png) file, or check that it is not corrupt."
+            )
+        ok, first = cap.read()
+        if not ok or first is None:
+            cap.release()
+            raise SourceError(
+                f"The video {path} opens but no frame can be decoded; "
+                "the file may be corrupt or truncated."
+            )
+        return cls(path, cap, first)
+
+    def __iter__(self) -> Iterator[Frame]:
+        bad = 0
+        while True:
+            with self._lock:
+                if self._cap is None:
+                    return
+                if self._pending is not None:
+                    ok, image, pos_ms = True, self._pending, 0.0
+                    self._pending = None
+                else:
+                    ok, image = self._cap.read()
+                    pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+            if not ok or image is None:
+                if not self._more_expected(bad):
+                    self._warn_if_short()
+                    return
+                bad += 1
+                self._next += 1
+                continue
+            if bad:
+                log.warning("%s: skipped %d undecodable frame(s).", self.path, bad)
+                bad = 0
+            index = self._next
+            self._next += 1
+            yield Frame(image, index, self._timestamp(index, pos_ms), str(self.path))
+
+    def _more_expected(self, bad: int) -> bool:
+        # Only a known frame count says a failed read is damage rather than the end.
+        return (
+            self.frame_count is not None and self._next < self.frame_count and bad < _MAX_BAD_READS
+        )
+
+    def _warn_if_short(self) -> None:
+        if self.frame_count is not None and self._next < self.frame_count - 1:
+            log.warning(
+                "%s ended after %d of %d frames; the file may be truncated.",
+                self.path,
+                self._next,
+                self.frame_count,
+            )
+
+    def _timestamp(self, index: int, pos_ms: float) -> float:
+        step = 1000.0 / self.fps
+        if self._last_ms == -math.inf:
+            expected, sane = index * step, math.isfinite(pos_ms) and pos_ms >= 0
+        else:
+            expected = self._last_ms + step
+            # Some containers report 0, garbage or jumps; those fall back to index / fps.
+            sane = math.isfinite(pos_ms) and self._last_ms < pos_ms < self._last_ms + 10_000
+        t = pos_ms if sane else expected
+        self._last_ms = t
+        return t
+
+    def seek(self, index: int) -> None:
+        index = max(0, index)
+        if self.frame_count is not None:
+            index = min(index, self.frame_count)
+        with self._lock:
+            if self._cap is None:
+                return
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+            self._pending = None
+            self._next = index
+            self._last_ms = -math.inf
+
+    def close(self) -> None:
+        with self._lock:
+            if self._cap is not None:
+                self._cap.release()
+                self._cap = None
+
+
+# --- cameras ------------------------------------------------------------------------------
+
+
+class CameraSource(Source):
+    """A live camera read on a background thread that keeps only the newest frame.
+
+    Iterating waits for a frame newer than the last one handed out. If the camera delivers
+    nothing for ``stall_timeout_s`` (unplugged, taken by another app), iteration raises
+    ``SourceError``. Timestamps are the capture times on a monotonic clock.
+    """
+
+    is_live = True
+    frame_count = None
+
+    def __init__(
+        self,
+        cap: cv2.VideoCapture,
+        name: str,
+        *,
+        stall_timeout_s: float = STALL_TIMEOUT_S,
+        pace_fps: float | None = None,
+    ):
+        self._cap = cap
+        self.name = name
+        self.stall_timeout_s = stall_timeout_s
+        self.fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS), name)
+        self.size = (
+            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+        self._pace = 1.0 / pace_fps if pace_fps else 0.0  # for file stand-ins in tests
+        self._cond = threading.Condition()
+        self._newest: Frame | None = None
+        self._captured = 0
+        self._stop = threading.Event()
+        self._t0 = time.monotonic()
+        self._last_frame_at = self._t0
+        self._thread = threading.Thread(target=self._capture, name="emocam-camera", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def open(
+        cls,
+        index: int,
+        *,
+        size: tuple[int, int] | None = None,
+        stall_timeout_s: float = STALL_TIMEOUT_S,
+    ) -> CameraSource:
+        name = f"Camera {index}"
+        cap = cv2.VideoCapture(index)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(
+                f"{name} cannot be opened; check that it is connected and not in use by "
+                "another app, or pick another camera."
+            )
+        # One buffered frame: a driver queue would hand out old pictures.
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        if size is not None:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
+        return cls(cap, name, stall_timeout_s=stall_timeout_s)
+
+    def _capture(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            ok, image = self._cap.read()
+            now = time.monotonic()
+            if ok and image is not None:
+                with self._cond:
+                    frame = Frame(image, self._captured, (now - self._t0) * 1000.0, self.name)
+                    self._newest = frame
+                    self._captured += 1
+                    self._last_frame_at = now
+                    if self.size == (0, 0):
+                        self.size = (image.shape[1], image.shape[0])
+                    self._cond.notify_all()
+            else:
+                self._stop.wait(0.01)  # a hiccup or a dead camera; the reader times out
+            rest = self._pace - (time.monotonic() - started)
+            if rest > 0:
+                self._stop.wait(rest)
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            with self._cond:
+                while self._newest is None:
+                    if self._stop.is_set():
+                        return
+                    waited = time.monotonic() - self._last_frame_at
+                    if waited >= self.stall_timeout_s:
+                        raise SourceError(
+                            f"{self.name} stopped delivering frames for "
+                            f"{self.stall_timeout_s:g} s; check its connection and that no "
+                            "other app uses it, then try again."
+                        )
+                    self._cond.wait(min(0.1, self.stall_timeout_s - waited))
+                frame, self._newest = self._newest, None
+            yield frame
+
+    @property
+    def captured(self) -> int:
+        """Frames read from the camera so far (handed out or replaced by newer ones)."""
+        return self._captured
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(timeout=2.0)
+        if self._thread.is_alive():
+            # Releasing under a blocked read can crash some drivers; the thread is a daemon.
+            log.warning("%s did not stop in time; leaving it to the operating system.", self.name)
+            return
+        self._cap.release()

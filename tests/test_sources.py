@@ -1,0 +1,226 @@
+"""Frame sources: files give every frame in order, cameras give the newest, and every bad
+input is one clear SourceError naming it."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from emocam.errors import SourceError
+from emocam.sources import CameraSource, VideoSource, open_source
+from PIL import Image
+
+
+def test_a_video_file_gives_every_frame_it_was_written_with(video_one_face) -> None:
+    with open_source(video_one_face) as src:
+        assert not src.is_live
+        assert src.frame_count == video_one_face.frame_count
+        assert src.fps == pytest.approx(30.0)
+        assert src.size == (1280, 720)
+        frames = list(src)
+    assert [f.index for f in frames] == list(range(video_one_face.frame_count))
+    assert all(f.image.shape == (720, 1280, 3) and f.image.dtype == np.uint8 for f in frames)
+    assert len({id(f.image) for f in frames}) == len(frames)  # a new array per frame
+
+
+def test_video_timestamps_increase_at_the_frame_rate(video_four_faces) -> None:
+    with open_source(str(video_four_faces.path)) as src:
+        times = [f.time_ms for f in src]
+    assert times[0] == 0.0
+    assert all(b > a for a, b in itertools.pairwise(times))
+    assert times[-1] == pytest.approx((len(times) - 1) * 1000 / 30, abs=1.0)
+
+
+def test_a_slow_reader_of_a_file_still_gets_every_frame(video_face_at_edge) -> None:
+    with open_source(video_face_at_edge.path) as src:
+        n = 0
+        for _ in src:
+            n += 1
+            if n % 10 == 0:
+                time.sleep(0.05)
+    assert n == video_face_at_edge.frame_count
+
+
+def test_seek_continues_from_the_requested_frame(video_face_at_edge) -> None:
+    with open_source(video_face_at_edge) as src:
+        first = next(iter(src))
+        src.seek(20)
+        rest = list(src)
+    assert first.index == 0
+    assert [f.index for f in rest] == list(range(20, video_face_at_edge.frame_count))
+    assert rest[0].time_ms == pytest.approx(20 * 1000 / 30, abs=1.0)
+
+
+def test_a_video_without_a_frame_rate_is_read_at_30_fps(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for i in range(4):
+        cv2.imwrite(str(tmp_path / f"f_{i:03d}.png"), np.full((48, 64, 3), 40 * i, np.uint8))
+    cap = cv2.VideoCapture(str(tmp_path / "f_%03d.png"), cv2.CAP_IMAGES)  # reports fps -1
+    ok, first = cap.read()
+    assert ok
+    with caplog.at_level(logging.WARNING), VideoSource(tmp_path, cap, first) as src:
+        assert src.fps == 30.0
+        times = [f.time_ms for f in src]
+    assert "assuming 30 fps" in caplog.text
+    assert times == pytest.approx([0.0, 1000 / 30, 2000 / 30, 3000 / 30])
+
+
+def test_an_image_file_is_one_bgr_frame(image_one_face: Path) -> None:
+    with open_source(image_one_face) as src:
+        frames = list(src)
+        assert src.frame_count == 1 and src.size == (640, 480)
+    assert len(frames) == 1
+    assert frames[0].image.shape == (480, 640, 3) and frames[0].image.dtype == np.uint8
+
+
+def _write(path: Path, image: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(path.suffix, image)
+    assert ok
+    buf.tofile(path)  # np.tofile: any characters in the path
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, image",
+    [
+        ("gray.png", np.full((30, 40), 90, np.uint8)),
+        ("rgba.png", np.dstack([np.full((30, 40, 3), 90, np.uint8), np.zeros((30, 40), np.uint8)])),
+        ("deep.png", np.full((30, 40, 3), 90 * 257, np.uint16)),
+        ("gray16.tif", np.full((30, 40), 90 * 257, np.uint16)),
+        ("ünïcode dir 😀/fäce ímage 1.jpg", np.full((30, 40, 3), 90, np.uint8)),
+    ],
+)
+def test_any_image_kind_loads_as_bgr_uint8(tmp_path: Path, name: str, image: np.ndarray) -> None:
+    path = _write(tmp_path / name, image)
+    with open_source(str(path)) as src:
+        (frame,) = list(src)
+    assert frame.image.shape == (30, 40, 3) and frame.image.dtype == np.uint8
+    assert abs(int(frame.image.mean()) - 90) <= 2
+
+
+def test_exif_rotation_of_a_photo_is_applied(tmp_path: Path) -> None:
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[:, :10] = 255  # white on the left as stored
+    img = Image.fromarray(pixels)
+    exif = img.getexif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display"
+    path = tmp_path / "phone.jpg"
+    img.save(path, exif=exif.tobytes())
+    (frame,) = list(open_source(path))
+    assert frame.image.shape[:2] == (40, 20)  # shown upright: portrait
+    assert frame.image[:10].mean() > 200  # the white band is now on top
+
+
+def test_a_folder_gives_its_images_in_natural_order(tmp_path: Path) -> None:
+    for i in (10, 2, 1):
+        _write(tmp_path / f"img{i}.png", np.full((8, 8, 3), i, np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    _write(tmp_path / "img3.png", np.zeros((8, 8, 3), np.uint8)).write_bytes(b"broken")
+    with open_source(tmp_path) as src:
+        assert src.frame_count == 4
+        frames = list(src)
+    assert [f.image[0, 0, 0] for f in frames] == [1, 2, 10]  # img3 is broken: skipped
+    assert [Path(f.source).name for f in frames] == ["img1.png", "img2.png", "img10.png"]
+    assert [f.index for f in frames] == [0, 1, 3]
+
+
+def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path | str | int]:
+    (tmp / "empty dir").mkdir()
+    (tmp / "only text").mkdir()
+    (tmp / "only text" / "a.txt").write_text("hello")
+    (tmp / "zero.mp4").write_bytes(b"")
+    (tmp / "notes.mp4").write_text("this is not a video\n" * 50)
+    data = video.read_bytes()
+    (tmp / "cut.mp4").write_bytes(data[: len(data) // 2])
+    (tmp / "broken.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * 500)
+    return {
+        "missing": tmp / "nope.mp4",
+        "empty folder": tmp / "empty dir",
+        "folder without images": tmp / "only text",
+        "zero bytes": tmp / "zero.mp4",
+        "not a video": tmp / "notes.mp4",
+        "truncated video": tmp / "cut.mp4",
+        "corrupt image": tmp / "broken.jpg",
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "empty folder",
+        "folder without images",
+        "zero bytes",
+        "not a video",
+        "truncated video",
+        "corrupt image",
+    ],
+)
+def test_every_bad_input_is_one_sentence_naming_it(
+    tmp_path: Path, video_face_at_edge, case: str
+) -> None:
+    spec = _bad_inputs(tmp_path, video_face_at_edge.path)[case]
+    with pytest.raises(SourceError) as err:
+        open_source(spec)
+    msg = str(err.value)
+    assert str(spec) in msg and msg.endswith(".") and "\n" not in msg
+
+
+def test_a_camera_that_does_not_open_is_named() -> None:
+    with pytest.raises(SourceError, match="Camera 9"):
+        open_source("9")
+
+
+def _file_camera(video: Path, fps: float, stall_s: float = 2.0) -> CameraSource:
+    """A real capture of a video file standing in for a webcam, paced like one."""
+    return CameraSource(
+        cv2.VideoCapture(str(video)), "Test camera", stall_timeout_s=stall_s, pace_fps=fps
+    )
+
+
+def test_a_slow_reader_of_a_camera_gets_the_newest_frame_not_a_queue(video_four_faces) -> None:
+    with _file_camera(video_four_faces.path, fps=60) as cam:
+        assert cam.is_live and cam.frame_count is None
+        got = []
+        for frame in cam:
+            got.append((frame, cam.captured))
+            if len(got) == 4:
+                break
+            time.sleep(0.15)  # a slow pipeline: ~9 frames arrive meanwhile
+    indices = [f.index for f, _ in got]
+    assert all(b - a >= 3 for a, b in itertools.pairwise(indices))  # older dropped
+    for frame, captured in got[1:]:
+        assert frame.index >= captured - 2  # what we got was (nearly) the newest
+    times = [f.time_ms for f, _ in got]
+    assert all(b > a for a, b in itertools.pairwise(times))
+
+
+def test_a_camera_that_stops_delivering_frames_is_reported(video_face_at_edge) -> None:
+    with _file_camera(video_face_at_edge.path, fps=200, stall_s=0.5) as cam:  # 30 frames
+        t = time.monotonic()
+        with pytest.raises(SourceError, match="Test camera stopped delivering frames"):
+            for _ in cam:
+                pass
+        assert time.monotonic() - t < 3.0
+
+
+def test_a_video_damaged_in_the_middle_skips_only_the_damaged_frames(
+    tmp_path: Path, video_face_at_edge, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = bytearray(video_face_at_edge.path.read_bytes())
+    at = len(data) // 3
+    data[at : at + 5000] = bytes(5000)
+    path = tmp_path / "damaged.mp4"
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING), open_source(path) as src:
+        frames = list(src)
+    assert video_face_at_edge.frame_count - 5 <= len(frames) < video_face_at_edge.frame_count
+    assert frames[-1].index == video_face_at_edge.frame_count - 1  # indices stay true
+    assert "undecodable" in caplog.text and str(path) in caplog.text
