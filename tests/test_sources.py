@@ -214,13 +214,22 @@ def test_a_camera_that_stops_delivering_frames_is_reported(video_face_at_edge) -
 def test_a_video_damaged_in_the_middle_skips_only_the_damaged_frames(
     tmp_path: Path, video_face_at_edge, caplog: pytest.LogCaptureFixture
 ) -> None:
-    data = bytearray(video_face_at_edge.path.read_bytes())
-    at = len(data) // 3
-    data[at : at + 5000] = bytes(5000)
+    n = video_face_at_edge.frame_count
     path = tmp_path / "damaged.mp4"
-    path.write_bytes(bytes(data))
+    for frac in np.linspace(0.15, 0.6, 10):  # decoders hide some damage; find some they don't
+        data = bytearray(video_face_at_edge.path.read_bytes())
+        at = int(len(data) * frac)
+        data[at : at + 8000] = bytes(8000)
+        path.write_bytes(bytes(data))
+        cap = cv2.VideoCapture(str(path))
+        plain = [cap.read()[0] for _ in range(n)]
+        cap.release()
+        if n // 2 < sum(plain) < n:
+            break
+    else:
+        pytest.skip("no damage this decoder cannot hide")
     with caplog.at_level(logging.WARNING), open_source(path) as src:
         frames = list(src)
-    assert video_face_at_edge.frame_count - 5 <= len(frames) < video_face_at_edge.frame_count
-    assert frames[-1].index == video_face_at_edge.frame_count - 1  # indices stay true
+    assert len(frames) == sum(plain)  # every decodable frame, nothing stops early
+    assert [f.index for f in frames] == [i for i, ok in enumerate(plain) if ok]
     assert "undecodable" in caplog.text and str(path) in caplog.text
