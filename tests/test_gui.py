@@ -311,3 +311,17 @@ def test_a_file_that_is_not_a_model_is_refused_with_a_message(qtbot, make_window
     window.set_model(str(bad))
     qtbot.waitUntil(lambda: "notamodel.onnx" in window.banner.text(), timeout=10_000)
     assert window.settings.model_path == before
+
+
+def test_a_broken_model_stops_nothing_but_playback_and_a_good_one_resumes_it(
+        qtbot, make_window, video_one_face, model_path, tmp_path):
+    bad = tmp_path / "truncated.onnx"
+    bad.write_bytes(model_path.read_bytes()[:200])
+    window = make_window()
+    window.settings.model_path = str(bad)
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: "truncated.onnx" in window.banner.text(), timeout=10_000)
+    assert "Choose Model..." in window.banner.buttons
+    window.set_model(str(model_path))
+    wait_frames(qtbot, window, 2)
+    assert window.settings.model_path == str(model_path)

@@ -20,9 +20,10 @@ from emocam.classify import EmotionClassifier
 from emocam.gui.actions import build_menus
 from emocam.gui.banner import MessageBanner
 from emocam.gui.cameras import CameraInfo, probe_cameras
-from emocam.gui.dialogs import AboutDialog, export_progress
-from emocam.gui.export import ExportOutcome, ExportWorker, export_paths
+from emocam.gui.dialogs import AboutDialog
+from emocam.gui.export import ExportWorker
 from emocam.gui.face_panel import FacePanel
+from emocam.gui.outputs import OutputsMixin
 from emocam.gui.playback import PlaybackBar
 from emocam.gui.settings import AppSettings, load_settings, save_settings
 from emocam.gui.status import StatusFields
@@ -32,10 +33,9 @@ from emocam.gui.workers import FunctionWorker, Packet, SourceInfo, SourceWorker,
 from emocam.modelinfo import ModelInfo
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
-from emocam.process import ProcessOptions
 from emocam.resources import default_model_path, sample_video_path
 from emocam.sources import IMAGE_EXTS, open_source
-from PySide6.QtCore import QStandardPaths, Qt, QThread, Signal
+from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -60,7 +60,7 @@ def _short(spec: str | int) -> str:
     return f"camera {spec}" if isinstance(spec, int) else Path(spec).name
 
 
-class MainWindow(QMainWindow):
+class MainWindow(OutputsMixin, QMainWindow):
     export_finished = Signal(object)  # ExportOutcome or an error message (str)
     about_shown = Signal(object)  # the AboutDialog
 
@@ -78,8 +78,10 @@ class MainWindow(QMainWindow):
         self.export_worker: ExportWorker | None = None
         self.about: AboutDialog | None = None
         self.recent_menu: QMenu | None = None
+        self.model_override = ""  # --model: this session only, not saved
         self._threads: list[QThread] = []  # finished workers are dropped in _reap
         self._fallback_to_sample = False
+        self._last_spec: str | int | None = None  # reopened when a new model fixes a failure
         self._ended = False
         self._painted_after: float | None = None
         self._latency_ms = 0.0
@@ -156,7 +158,7 @@ class MainWindow(QMainWindow):
     def pipeline_config(self, live: bool) -> PipelineConfig:
         s = self.settings
         return PipelineConfig(
-            model_path=Path(s.model_path) if s.model_path else None,
+            model_path=Path(model) if (model := self.model_override or s.model_path) else None,
             detector=s.detector,
             provider=s.provider or None,
             min_score=s.min_score,
@@ -302,6 +304,7 @@ class MainWindow(QMainWindow):
 
     def _start(self, spec: str | int) -> None:
         self.stop_source()
+        self._last_spec = spec
         self.banner.hide()
         live = isinstance(spec, int)
         worker = SourceWorker(spec, self.pipeline_config(live), self.overlay_options(),
@@ -403,9 +406,11 @@ class MainWindow(QMainWindow):
         if error.kind == "source" and error.is_live:
             self._camera_failed(error.message)
             return
-        if error.kind == "model" and self.settings.model_path:
-            self.banner.show_message(error.message, "error",
-                                     {"Use the Built-in Model": lambda: self.set_model("")})
+        if error.kind == "model":
+            actions = {"Choose Model...": self.choose_model_dialog}
+            if self.settings.model_path or self.model_override:
+                actions["Use the Built-in Model"] = lambda: self.set_model("")
+            self.banner.show_message(error.message, "error", actions)
         elif error.kind == "source":
             self.banner.show_message(error.message, "error",
                                      {"Open Another Video...": self.open_video_dialog})
@@ -413,6 +418,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message(error.message, "error")
         if error.fatal and self.worker is not None:
             self.stop_source()
+            self.status.clear()
             self.status.set("source", "Not running")
             self.view.clear("Nothing to show.")
 
@@ -488,15 +494,16 @@ class MainWindow(QMainWindow):
 
     def set_model(self, path: str) -> None:
         """Use another model once it proved loadable (checked off the GUI thread)."""
+        self.model_override = ""
         if not path:
             self.settings.model_path = ""
-            self.apply_pipeline_config()
+            self._use_new_model()
             return
 
         def accept(info: ModelInfo) -> None:
             self.settings.model_path = path
             self.model_info = info
-            self.apply_pipeline_config()
+            self._use_new_model()
             self.banner.show_message(f"Using the model {info.name} from {path}.", "info")
 
         def reject(error: Exception) -> None:
@@ -504,8 +511,19 @@ class MainWindow(QMainWindow):
 
         self._run_job(lambda: _load_model_info(path), accept, reject)
 
+    def _use_new_model(self) -> None:
+        self.model_info = None if not self.settings.model_path else self.model_info
+        if self.worker is None and self._last_spec is not None:
+            self._start(self._last_spec)  # the source stopped because the model failed
+        else:
+            self.apply_pipeline_config()
+        self._persist()
+
+    def _model_path(self) -> str:
+        return self.model_override or self.settings.model_path or str(default_model_path())
+
     def about_dialog(self) -> None:
-        path = self.settings.model_path or str(default_model_path())
+        path = self._model_path()
         if self.model_info is not None:
             self._show_about(self.model_info)
         else:
@@ -513,144 +531,11 @@ class MainWindow(QMainWindow):
                           lambda e: self._show_about(None))
 
     def _show_about(self, info: ModelInfo | None) -> None:
-        path = self.settings.model_path or str(default_model_path())
+        path = self._model_path()
         provider = str(self.pipeline_info.get("provider", ""))
         self.about = AboutDialog(info, path, provider, self)
         self.about.show()
         self.about_shown.emit(self.about)
-
-    # --- recording, snapshot, export ------------------------------------------------------
-
-    def recording_dir(self) -> Path:
-        if self.settings.record_dir:
-            return Path(self.settings.record_dir)
-        movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
-        return Path(movies or Path.home())
-
-    def set_recording(self, on: bool) -> None:
-        live = self.worker is not None and self.source_info and self.source_info.is_live
-        if not on:
-            if self.worker is not None:
-                self.worker.stop_recording()
-            self.status.set("rec", "")
-            return
-        if not live:
-            self._set_checked("camera.record", False)
-            self.banner.show_message("Recording needs a running camera; start one with "
-                                     "Camera > Start Camera.", "info")
-            return
-        folder = self.recording_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = folder / time.strftime("emocam-%Y%m%d-%H%M%S")
-        assert self.worker is not None
-        self.worker.start_recording(stem.with_suffix(".mp4"), stem.with_suffix(".csv"))
-        self.status.set("rec", "\u25cf REC", f"Recording to {stem}.mp4 and .csv")
-
-    def _on_recording_stopped(self, payload: object) -> None:
-        self.status.set("rec", "")
-        self._set_checked("camera.record", False)
-        if isinstance(payload, WorkerError):
-            self.banner.show_message(payload.message, "error")
-            return
-        video, csv, frames = payload  # type: ignore[misc]
-        if frames:
-            self.banner.show_message(f"Recorded {frames} frames to {video} and {csv}.", "info")
-
-    def save_snapshot_dialog(self) -> None:
-        name = f"emocam-{time.strftime('%Y%m%d-%H%M%S')}.png"
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save Snapshot", str(Path(self.settings.last_dir or Path.home()) / name),
-            "PNG images (*.png)")
-        if path:
-            self.save_snapshot(path)
-
-    def save_snapshot(self, path: str | Path) -> bool:
-        path = Path(path).with_suffix(".png") if not Path(path).suffix else Path(path)
-        if not self.view.has_frame():
-            self.banner.show_message("There is no frame to save yet.", "info")
-            return False
-        if not self.view.current_image().save(str(path)):
-            self.banner.show_message(f"The snapshot {path} cannot be written; check the "
-                                     "folder exists and is writable.", "error")
-            return False
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
-
-    def export_dialog(self) -> None:
-        if self.source_info is None or self.source_info.is_live:
-            self.banner.show_message("Export works on a video or image file; open one "
-                                     "first.", "info")
-            return
-        src = Path(str(self.source_info.spec))
-        suffix = src.suffix.lower() if src.suffix.lower() in IMAGE_EXTS else ".mp4"
-        default = src.with_name(f"{src.stem}.emocam{suffix}")
-        path, _ = QFileDialog.getSaveFileName(self, "Export Annotated Copy", str(default))
-        if path:
-            self.start_export(Path(path))
-
-    def start_export(self, output: Path) -> ExportWorker | None:
-        """Export the open file to ``output`` plus .csv and .json beside it."""
-        if self.source_info is None or self.source_info.is_live:
-            return None
-        if self.export_worker is not None:
-            self.banner.show_message("An export is already running.", "info")
-            return None
-        src = Path(str(self.source_info.spec))
-        video, csv, json_path = export_paths(output)
-        if src.suffix.lower() in IMAGE_EXTS:
-            video = video.with_suffix(src.suffix.lower())
-        opts = ProcessOptions(input=src, output_video=video, csv=csv, json=json_path,
-                              overwrite=True, progress=False,
-                              pipeline=self.pipeline_config(False),
-                              overlay=self.overlay_options())
-        worker = ExportWorker(opts)
-        worker.progress.connect(self._on_export_progress)
-        worker.finished_ok.connect(self._on_export_done)
-        worker.errored.connect(self._on_export_error)
-        self._progress = export_progress(self, f"Exporting {src.name}...",
-                                         self.source_info.frame_count or 0)
-        self._progress.canceled.connect(self.cancel_export)
-        self._progress.show()
-        self.export_worker = worker
-        self._track(worker)
-        worker.start()
-        return worker
-
-    def cancel_export(self) -> None:
-        if self.export_worker is not None:
-            self.export_worker.cancel()
-            if self._progress is not None:
-                self._progress.setLabelText("Cancelling after this frame...")
-
-    def _on_export_progress(self, done: int, total: int) -> None:
-        if self._progress is not None:
-            if total and self._progress.maximum() != total:
-                self._progress.setMaximum(total)
-            self._progress.setValue(done)
-
-    def _close_progress(self) -> None:
-        if self._progress is not None:
-            self._progress.close()
-            self._progress = None
-        self.export_worker = None
-
-    def _on_export_done(self, outcome: ExportOutcome) -> None:
-        self._close_progress()
-        files = ", ".join(outcome.outputs.values())
-        if outcome.warning:
-            self.banner.show_message(outcome.warning, "warning")
-        elif outcome.completed:
-            self.banner.show_message(f"Exported {outcome.frames} frames: {files}.", "info")
-        else:
-            self.banner.show_message(
-                f"Export cancelled after {outcome.frames} frames; the files written so far "
-                f"are complete and usable: {files}.", "info")
-        self.export_finished.emit(outcome)
-
-    def _on_export_error(self, message: str) -> None:
-        self._close_progress()
-        self.banner.show_message(message, "error")
-        self.export_finished.emit(message)
 
     # --- closing --------------------------------------------------------------------------
 
@@ -690,6 +575,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     group.add_argument("--video")
     group.add_argument("--camera", type=int)
     group.add_argument("--image")
+    p.add_argument("--model")
     return p.parse_known_args(list(argv))[0]
 
 
@@ -712,6 +598,8 @@ def run(argv: list[str] | None = None) -> int:
     app.setApplicationName("emocam")
     app.setOrganizationName("emocam")
     window = MainWindow()
+    if args.model:
+        window.model_override = str(Path(args.model).expanduser().resolve())
     window.show()
     start_initial_source(window, args)
     return int(app.exec())

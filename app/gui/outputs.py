@@ -1,0 +1,160 @@
+"""The window's outputs: live recording, snapshots and export (a mixin of MainWindow).
+
+Kept apart so the main window stays about layout and sources; everything here works on the
+window's state through the same attributes the window uses.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from emocam.gui.dialogs import export_progress
+from emocam.gui.export import ExportOutcome, ExportWorker, export_paths
+from emocam.gui.workers import WorkerError
+from emocam.process import ProcessOptions
+from emocam.sources import IMAGE_EXTS
+from PySide6.QtCore import QStandardPaths
+from PySide6.QtWidgets import QFileDialog
+
+if TYPE_CHECKING:
+    from emocam.gui.main_window import MainWindow
+
+    _Base = MainWindow
+else:
+    _Base = object
+
+
+class OutputsMixin(_Base):
+
+    def recording_dir(self) -> Path:
+        if self.settings.record_dir:
+            return Path(self.settings.record_dir)
+        movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
+        return Path(movies or Path.home())
+
+    def set_recording(self, on: bool) -> None:
+        live = self.worker is not None and self.source_info and self.source_info.is_live
+        if not on:
+            if self.worker is not None:
+                self.worker.stop_recording()
+            self.status.set("rec", "")
+            return
+        if not live:
+            self._set_checked("camera.record", False)
+            self.banner.show_message("Recording needs a running camera; start one with "
+                                     "Camera > Start Camera.", "info")
+            return
+        folder = self.recording_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = folder / time.strftime("emocam-%Y%m%d-%H%M%S")
+        assert self.worker is not None
+        self.worker.start_recording(stem.with_suffix(".mp4"), stem.with_suffix(".csv"))
+        self.status.set("rec", "\u25cf REC", f"Recording to {stem}.mp4 and .csv")
+
+    def _on_recording_stopped(self, payload: object) -> None:
+        self.status.set("rec", "")
+        self._set_checked("camera.record", False)
+        if isinstance(payload, WorkerError):
+            self.banner.show_message(payload.message, "error")
+            return
+        video, csv, frames = payload  # type: ignore[misc]
+        if frames:
+            self.banner.show_message(f"Recorded {frames} frames to {video} and {csv}.", "info")
+
+    def save_snapshot_dialog(self) -> None:
+        name = f"emocam-{time.strftime('%Y%m%d-%H%M%S')}.png"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save Snapshot", str(Path(self.settings.last_dir or Path.home()) / name),
+            "PNG images (*.png)")
+        if path:
+            self.save_snapshot(path)
+
+    def save_snapshot(self, path: str | Path) -> bool:
+        path = Path(path).with_suffix(".png") if not Path(path).suffix else Path(path)
+        if not self.view.has_frame():
+            self.banner.show_message("There is no frame to save yet.", "info")
+            return False
+        if not self.view.current_image().save(str(path)):
+            self.banner.show_message(f"The snapshot {path} cannot be written; check the "
+                                     "folder exists and is writable.", "error")
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def export_dialog(self) -> None:
+        if self.source_info is None or self.source_info.is_live:
+            self.banner.show_message("Export works on a video or image file; open one "
+                                     "first.", "info")
+            return
+        src = Path(str(self.source_info.spec))
+        suffix = src.suffix.lower() if src.suffix.lower() in IMAGE_EXTS else ".mp4"
+        default = src.with_name(f"{src.stem}.emocam{suffix}")
+        path, _ = QFileDialog.getSaveFileName(self, "Export Annotated Copy", str(default))
+        if path:
+            self.start_export(Path(path))
+
+    def start_export(self, output: Path) -> ExportWorker | None:
+        """Export the open file to ``output`` plus .csv and .json beside it."""
+        if self.source_info is None or self.source_info.is_live:
+            return None
+        if self.export_worker is not None:
+            self.banner.show_message("An export is already running.", "info")
+            return None
+        src = Path(str(self.source_info.spec))
+        video, csv, json_path = export_paths(output)
+        if src.suffix.lower() in IMAGE_EXTS:
+            video = video.with_suffix(src.suffix.lower())
+        opts = ProcessOptions(input=src, output_video=video, csv=csv, json=json_path,
+                              overwrite=True, progress=False,
+                              pipeline=self.pipeline_config(False),
+                              overlay=self.overlay_options())
+        worker = ExportWorker(opts)
+        worker.progress.connect(self._on_export_progress)
+        worker.finished_ok.connect(self._on_export_done)
+        worker.errored.connect(self._on_export_error)
+        self._progress = export_progress(self, f"Exporting {src.name}...",
+                                         self.source_info.frame_count or 0)
+        self._progress.canceled.connect(self.cancel_export)
+        self._progress.show()
+        self.export_worker = worker
+        self._track(worker)
+        worker.start()
+        return worker
+
+    def cancel_export(self) -> None:
+        if self.export_worker is not None:
+            self.export_worker.cancel()
+            if self._progress is not None:
+                self._progress.setLabelText("Cancelling after this frame...")
+
+    def _on_export_progress(self, done: int, total: int) -> None:
+        if self._progress is not None:
+            if total and self._progress.maximum() != total:
+                self._progress.setMaximum(total)
+            self._progress.setValue(done)
+
+    def _close_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+        self.export_worker = None
+
+    def _on_export_done(self, outcome: ExportOutcome) -> None:
+        self._close_progress()
+        files = ", ".join(outcome.outputs.values())
+        if outcome.warning:
+            self.banner.show_message(outcome.warning, "warning")
+        elif outcome.completed:
+            self.banner.show_message(f"Exported {outcome.frames} frames: {files}.", "info")
+        else:
+            self.banner.show_message(
+                f"Export cancelled after {outcome.frames} frames; the files written so far "
+                f"are complete and usable: {files}.", "info")
+        self.export_finished.emit(outcome)
+
+    def _on_export_error(self, message: str) -> None:
+        self._close_progress()
+        self.banner.show_message(message, "error")
+        self.export_finished.emit(message)
