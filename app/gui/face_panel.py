@@ -77,8 +77,8 @@ class FaceCard(QFrame):
         self.top_label = names[top]
         color = class_color(self.top_label, top).name()
         self.title.setText(
-            f"<b>Face {face.face_id}</b> &nbsp; <span style='color:{color}'><b>"
-            f"{self.top_label}</b></span> {100 * float(face.probs[top]):.0f}%"
+            f"<b>Face {face.face_id}</b> &nbsp; <span style='background:{color}; color:#111'>"
+            f"<b>&nbsp;{self.top_label}&nbsp;</b></span> {100 * float(face.probs[top]):.0f}%"
         )
         self.bars.set_probs(names, face.probs)
 

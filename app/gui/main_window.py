@@ -138,8 +138,8 @@ class MainWindow(OutputsMixin, QMainWindow):
         s = self.settings
         if s.geometry is None or not self.restoreGeometry(s.geometry):
             self.resize(1280, 760)
-        if s.window_state is not None:
-            self.restoreState(s.window_state)
+        if s.window_state is None or not self.restoreState(s.window_state):
+            self.resizeDocks([self.dock], [300], Qt.Orientation.Horizontal)
         self.dock.setVisible(s.show_side_panel)
 
     def _update_actions(self) -> None:

@@ -75,7 +75,8 @@ class EmotionTimeline(QWidget):
         self._draw_axes(p, plot, text)
         times, values = self.series()
         if len(times) >= 2:
-            t_end = times[-1]
+            # Fill from the left until the window is full, then scroll.
+            t_end = max(times[-1], times[0] + self.window_ms)
             for c, name in enumerate(self._names):
                 self._draw_line(p, plot, times, values[:, c], t_end, class_color(name, c))
         self._draw_legend(p, QRectF(4, plot.bottom() + 6, self.width() - 8, legend_h))
