@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+
 from emocam.errors import ModelError
 from emocam.modelinfo import METADATA_KEY, ModelInfo
 from emocam.preprocess import normalize

@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--video", metavar="FILE", help="open the app on this video")
     src.add_argument("--camera", metavar="N", type=int, help="open the app on camera N")
     src.add_argument("--image", metavar="FILE", help="open the app on this image")
+    gui.add_argument("--model", dest="gui_model", metavar="PATH",
+                     help="emotion model (ONNX) for this session of the app")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     _add_process(sub)
     return p

@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
+
 from emocam.errors import ModelError
 from emocam.types import Box, Detection, Point
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+
 from emocam.types import FaceResult, FrameResult
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX

@@ -14,6 +14,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+
 from emocam.classify import EmotionClassifier
 from emocam.preprocess import crop_faces
 from emocam.resources import default_model_path

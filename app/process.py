@@ -22,13 +22,14 @@ from typing import Any
 
 import cv2
 import numpy as np
+from tqdm import tqdm
+
 from emocam.errors import OutputError, SourceError, UserError
 from emocam.overlay import OverlayOptions, draw
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary, check_output
 from emocam.sources import ImageFolderSource, ImageSource, Source, open_source
 from emocam.types import Frame, FrameResult
-from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 

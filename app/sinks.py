@@ -18,6 +18,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+
 from emocam.errors import OutputError
 from emocam.types import FrameResult
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+
 from emocam.errors import SourceError
 from emocam.types import Frame
 

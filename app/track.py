@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from emocam.types import Box, FaceResult, Point
 
 # With tau = 0.2 s a swap of the two leading classes moves the top label after

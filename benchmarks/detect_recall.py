@@ -21,6 +21,7 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import conftest as media  # noqa: E402
+
 from emocam.detect import MediaPipeDetector, create_detector  # noqa: E402
 
 CONFIGS = {

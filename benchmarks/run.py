@@ -24,14 +24,14 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from media import Scene, write_video  # noqa: E402
+from media import Scene, write_video
 
-from emocam import __version__  # noqa: E402
-from emocam.classify import EmotionClassifier  # noqa: E402
-from emocam.detect import create_detector  # noqa: E402
-from emocam.pipeline import Pipeline, PipelineConfig  # noqa: E402
-from emocam.resources import default_model_path  # noqa: E402
-from emocam.types import Frame  # noqa: E402
+from emocam import __version__
+from emocam.classify import EmotionClassifier
+from emocam.detect import create_detector
+from emocam.pipeline import Pipeline, PipelineConfig
+from emocam.resources import default_model_path
+from emocam.types import Frame
 
 ROOT = Path(__file__).resolve().parents[1]
 

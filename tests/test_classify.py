@@ -9,11 +9,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from onnx import TensorProto, helper, numpy_helper
+
 from emocam.classify import CPU, EmotionClassifier, resolve_provider
 from emocam.errors import ModelError
 from emocam.modelinfo import METADATA_KEY, ModelInfo
 from emocam.preprocess import CropSpec, crop_faces, to_gray
-from onnx import TensorProto, helper, numpy_helper
 
 FER_PLUS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 

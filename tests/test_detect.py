@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import Placement, SyntheticVideo, match_faces, placed_eyes, render
+
 from emocam.detect import (
     HAAR,
     SHORT_RANGE,

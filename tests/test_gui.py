@@ -21,11 +21,12 @@ import pytest
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
+from PySide6.QtWidgets import QLabel
+
 from emocam.gui import settings as gui_settings
 from emocam.gui.main_window import MainWindow, _parse, start_initial_source
 from emocam.resources import sample_video_path
 from emocam.sources import CameraSource, open_source
-from PySide6.QtWidgets import QLabel
 
 pytestmark = pytest.mark.gui
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from emocam.overlay import OverlayOptions, draw, panel_rect
 from emocam.types import FaceResult, Frame, FrameResult
 

@@ -8,6 +8,9 @@ import cv2
 import numpy as np
 import pytest
 from conftest import Placement, placed_eyes, render
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from emocam.preprocess import (
     CropSpec,
     Normalization,
@@ -17,8 +20,6 @@ from emocam.preprocess import (
     normalize,
     to_gray,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 
 def test_normalize_maps_0_255_to_minus_1_plus_1() -> None:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import SyntheticVideo, four_faces_plan, match_faces, write_video
+
 from emocam import __version__
 
 NAMES = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]

@@ -11,9 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
+
 from emocam.errors import SourceError
 from emocam.sources import CameraSource, VideoSource, open_source
-from PIL import Image
 
 
 def test_a_video_file_gives_every_frame_it_was_written_with(video_one_face) -> None:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from conftest import SyntheticVideo, match_faces
+
 from emocam.track import DEFAULT_TAU_S, FaceTracker, TrackerConfig, iou_matrix
 
 C = 8

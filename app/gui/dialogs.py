@@ -9,8 +9,6 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from emocam import __version__
-from emocam.modelinfo import ModelInfo
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
@@ -20,6 +18,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from emocam import __version__
+from emocam.modelinfo import ModelInfo
 
 
 def _fmt(value: Any) -> str:

@@ -11,9 +11,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from PySide6.QtCore import QThread, Signal
+
 from emocam.errors import UserError
 from emocam.process import NoFacesFound, ProcessOptions, ProcessResult, run_process
-from PySide6.QtCore import QThread, Signal
 
 log = logging.getLogger(__name__)
 

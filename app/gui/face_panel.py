@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from emocam.gui.palette import class_color
-from emocam.types import FaceResult, FrameResult
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+
+from emocam.gui.palette import class_color
+from emocam.types import FaceResult, FrameResult
 
 
 class EmotionBars(QWidget):

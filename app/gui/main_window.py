@@ -16,6 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
+from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QProgressDialog,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
 from emocam.classify import EmotionClassifier
 from emocam.gui.actions import build_menus
 from emocam.gui.banner import MessageBanner
@@ -35,20 +50,6 @@ from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.resources import default_model_path, sample_video_path
 from emocam.sources import IMAGE_EXTS, open_source
-from PySide6.QtCore import Qt, QThread, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent
-from PySide6.QtWidgets import (
-    QApplication,
-    QDockWidget,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QProgressDialog,
-    QScrollArea,
-    QVBoxLayout,
-    QWidget,
-)
 
 log = logging.getLogger(__name__)
 

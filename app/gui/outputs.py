@@ -10,13 +10,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QStandardPaths
+from PySide6.QtWidgets import QFileDialog
+
 from emocam.gui.dialogs import export_progress
 from emocam.gui.export import ExportOutcome, ExportWorker, export_paths
 from emocam.gui.workers import WorkerError
 from emocam.process import ProcessOptions
 from emocam.sources import IMAGE_EXTS
-from PySide6.QtCore import QStandardPaths
-from PySide6.QtWidgets import QFileDialog
 
 if TYPE_CHECKING:
     from emocam.gui.main_window import MainWindow

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from emocam.overlay import class_color as overlay_bgr
 from PySide6.QtGui import QColor
+
+from emocam.overlay import class_color as overlay_bgr
 
 
 def class_color(name: str, index: int) -> QColor:

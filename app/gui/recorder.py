@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from emocam.sinks import AnnotatedVideoWriter, CsvSink
 from emocam.types import FrameResult
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from emocam.gui.palette import class_color
-from emocam.types import FrameResult
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
+
+from emocam.gui.palette import class_color
+from emocam.types import FrameResult
 
 WINDOW_MS = 30_000.0
 

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import QThread, Signal
+
 from emocam.errors import SourceError, UserError
 from emocam.gui.recorder import Recorder
 from emocam.overlay import OverlayOptions, draw
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.sources import Source, open_source
 from emocam.types import Frame, FrameResult
-from PySide6.QtCore import QThread, Signal
 
 log = logging.getLogger(__name__)
 
