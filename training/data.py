@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emocam.errors import UserError
+
 log = logging.getLogger(__name__)
 
 FER2013_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -33,7 +35,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
 CACHE_VERSION = 2
 
 
-class DataError(Exception):
+class DataError(UserError):
     """The dataset is missing, in an unknown layout, or has a bad file or row."""
 
 
@@ -164,9 +166,9 @@ def _parse_pixels(text: str, where: str) -> np.ndarray:
     return px.astype(np.uint8).reshape(IMAGE_SIDE, IMAGE_SIDE)
 
 
-def _read_kaggle_csv(path: Path) -> dict[str, tuple[list[np.ndarray], list[int]]]:
-    """Rows of ``fer2013.csv`` grouped by Usage, in file order."""
-    out: dict[str, tuple[list[np.ndarray], list[int]]] = {}
+def _read_kaggle_rows(path: Path) -> list[tuple[str, np.ndarray, int]]:
+    """``(Usage, image, label)`` for every row of ``fer2013.csv``, in file order."""
+    rows: list[tuple[str, np.ndarray, int]] = []
     with path.open(newline="") as f:
         reader = csv.DictReader(f)
         need = {"emotion", "pixels", "Usage"}
@@ -180,9 +182,17 @@ def _read_kaggle_csv(path: Path) -> dict[str, tuple[list[np.ndarray], list[int]]
                 raise DataError(f"{where}: the emotion label {row['emotion']!r} is not 0-6.") from e
             if not 0 <= label < len(FER2013_CLASSES):
                 raise DataError(f"{where}: the emotion label {label} is not 0-6.")
-            imgs, labels = out.setdefault(row["Usage"], ([], []))
-            imgs.append(_parse_pixels(row["pixels"] or "", where))
-            labels.append(label)
+            rows.append((row["Usage"] or "", _parse_pixels(row["pixels"] or "", where), label))
+    return rows
+
+
+def _read_kaggle_csv(path: Path) -> dict[str, tuple[list[np.ndarray], list[int]]]:
+    """Rows of ``fer2013.csv`` grouped by Usage, in file order."""
+    out: dict[str, tuple[list[np.ndarray], list[int]]] = {}
+    for usage, img, label in _read_kaggle_rows(path):
+        imgs, labels = out.setdefault(usage, ([], []))
+        imgs.append(img)
+        labels.append(label)
     return out
 
 
@@ -284,33 +294,44 @@ def load_ferplus_folders(root: Path, mode: str) -> Dataset:
 
 
 def load_ferplus_csv(fer_csv: Path, new_csv: Path, mode: str) -> Dataset:
-    groups = _read_kaggle_csv(fer_csv)
+    if not fer_csv.is_file():
+        raise DataError(f"{fer_csv} is missing; fer2013new.csv needs the fer2013.csv beside it.")
+    rows = _read_kaggle_rows(fer_csv)
     usage_rows: list[tuple[str, np.ndarray]] = []
     with new_csv.open(newline="") as f:
         reader = csv.reader(f)
         next(reader, None)
         for i, row in enumerate(reader, start=2):
+            if not row:
+                continue
             if len(row) != 2 + FERPLUS_VOTE_COLUMNS:
                 raise DataError(f"{new_csv} row {i} has {len(row)} fields; expected 12.")
             try:
                 votes = np.array([float(v) for v in row[2:]], dtype=np.float32)
             except ValueError as e:
                 raise DataError(f"{new_csv} row {i}: a vote count is not a number.") from e
+            if (votes < 0).any():
+                raise DataError(f"{new_csv} row {i}: a vote count is negative.")
+            # FER+ left the image name empty for rows it dropped.
             usage_rows.append((row[0] if row[1] else "", votes))
     # fer2013new.csv lists the rows of fer2013.csv in the same order.
-    ordered = [img for usage in ("Training", "PublicTest", "PrivateTest")
-               for img in groups.get(usage, ([], []))[0]]
-    if len(ordered) != len(usage_rows):
+    if len(rows) != len(usage_rows):
         raise DataError(
-            f"{new_csv} has {len(usage_rows)} rows but {fer_csv} has {len(ordered)}; "
+            f"{new_csv} has {len(usage_rows)} rows but {fer_csv} has {len(rows)}; "
             "they must describe the same images."
         )
+    for i, ((usage, _), (fer_usage, _, _)) in enumerate(zip(usage_rows, rows, strict=True)):
+        if usage and usage != fer_usage:
+            raise DataError(
+                f"{new_csv} row {i + 2} says {usage} but {fer_csv} row {i + 2} says "
+                f"{fer_usage}; the two files must be in the same order."
+            )
     splits = []
     for usage in ("Training", "PublicTest", "PrivateTest"):
         idx = [i for i, (u, _) in enumerate(usage_rows) if u == usage]
         if not idx:
             raise DataError(f"{new_csv} has no usable {usage} rows.")
-        imgs = np.stack([ordered[i] for i in idx])
+        imgs = np.stack([rows[i][1] for i in idx])
         votes = np.stack([usage_rows[i][1] for i in idx])
         if usage == "Training":
             splits.append(_ferplus_split(imgs, votes, mode, f"{new_csv} ({usage})"))

@@ -9,9 +9,18 @@ shipped preset stays well under 500k parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import keras
-from keras import layers
+if TYPE_CHECKING:
+    import keras
+
+
+def _keras():
+    # Imported on first use: ModelConfig is plain data that tools without TensorFlow read.
+    import keras
+    from keras import layers
+
+    return keras, layers
 
 
 @dataclass(frozen=True)
@@ -28,17 +37,20 @@ class ModelConfig:
 
 
 def _bn_relu(x):
+    _, layers = _keras()
     x = layers.BatchNormalization(momentum=0.95)(x)
     return layers.ReLU()(x)
 
 
 def _conv(x, ch: int, wd: float):
+    keras, layers = _keras()
     x = layers.Conv2D(ch, 3, padding="same", use_bias=False,
                       kernel_regularizer=keras.regularizers.l2(wd))(x)
     return _bn_relu(x)
 
 
 def _sep(x, ch: int, stride: int, wd: float):
+    keras, layers = _keras()
     x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False,
                                depthwise_regularizer=keras.regularizers.l2(wd))(x)
     x = layers.BatchNormalization(momentum=0.95)(x)
@@ -47,6 +59,7 @@ def _sep(x, ch: int, stride: int, wd: float):
 
 
 def _block(x, ch: int, stride: int, cfg: ModelConfig):
+    keras, layers = _keras()
     shortcut = x
     y = _sep(x, ch, stride, cfg.weight_decay)
     y = _sep(y, ch, 1, cfg.weight_decay)
@@ -63,6 +76,7 @@ def _block(x, ch: int, stride: int, cfg: ModelConfig):
 def make_model(num_classes: int, input_size: int = 48, cfg: ModelConfig | None = None
                ) -> keras.Model:
     """Logits model on normalised ``(input_size, input_size, 1)`` gray crops."""
+    keras, layers = _keras()
     cfg = cfg or ModelConfig()
     inp = keras.Input((input_size, input_size, 1), name="input")
     x = layers.Conv2D(cfg.stem, 3, padding="same", use_bias=False,
@@ -81,13 +95,15 @@ def make_model(num_classes: int, input_size: int = 48, cfg: ModelConfig | None =
             x = layers.SpatialDropout2D(cfg.spatial_dropout)(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(cfg.dropout)(x)
-    out = layers.Dense(num_classes, name="logits",
+    # float32 logits even under a mixed-precision policy: softmax and the export need them.
+    out = layers.Dense(num_classes, name="logits", dtype="float32",
                        kernel_regularizer=keras.regularizers.l2(cfg.weight_decay))(x)
     return keras.Model(inp, out, name="emocam_cnn")
 
 
 def count_macs(model: keras.Model) -> int:
     """Multiply-accumulates per image for the convolution and dense layers."""
+    _, layers = _keras()
     total = 0
     for layer in model.layers:
         if isinstance(layer, layers.DepthwiseConv2D):

@@ -1,0 +1,182 @@
+"""``fer-train`` end to end on a tiny FER+ dataset: train one epoch, evaluate, export an ONNX
+file the app's runtime loads, with metadata and a model card that tell the truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_training_data import face_images, write_ferplus_folders
+
+from emocam.errors import ModelError
+from emocam.modelinfo import METADATA_KEY, ModelInfo
+from emocam.preprocess import Normalization, normalize
+from emocam.training.cli import main
+from emocam.training.data import FERPLUS_CLASSES
+from emocam.training.evaluate import expected_calibration_error, fit_temperature, softmax
+from emocam.training.export import check_parity
+
+TINY = ["--set", "model.widths=8,16", "--set", "model.blocks=1,1", "--set", "model.stem=8",
+        "--set", "batch_size=16", "--set", "epochs=1", "--set", "warmup_epochs=0"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("tf2onnx")
+    base = tmp_path_factory.mktemp("fer")
+    data = write_ferplus_folders(base / "ferplus", n_train=40, n_eval=16)
+    out = base / "run"
+    rc = main(["-q", "train", "--data", str(data), "--preset", "quick", "--out", str(out),
+               "--set", f"cache_dir={base / 'cache'}", "--set",
+               "normalization.mean=0.4", *TINY])
+    assert rc == 0
+    return out
+
+
+def _session(path: Path):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess, sess.get_modelmeta().custom_metadata_map[METADATA_KEY]
+
+
+@pytest.mark.train
+def test_training_run_writes_model_reports_and_figures(run):
+    for name in ("config.yaml", "run_info.json", "best.keras", "history.csv", "model.onnx",
+                 "model.md", "metrics.json", "report.txt", "curves.png",
+                 "confusion_majority.png", "confusion_majority.txt",
+                 "confusion_argmax_votes.png", "confusion_argmax_votes.txt"):
+        assert (run / name).is_file(), name
+    import yaml
+
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["model"]["widths"] == [8, 16] and cfg["epochs"] == 1
+    assert cfg["normalization"]["mean"] == 0.4
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["protocols"]["majority"]["images"] < metrics["test_images_total"] == 16
+    assert metrics["protocols"]["argmax_votes"]["images"] > metrics["protocols"]["majority"][
+        "images"]
+
+
+@pytest.mark.train
+def test_exported_model_runs_in_the_apps_runtime(run):
+    sess, meta = _session(run / "model.onnx")
+    info = ModelInfo.from_json(meta)
+    assert info.class_names == FERPLUS_CLASSES and info.output == "logits"
+    assert info.normalization == Normalization(mean=0.4)  # taken from the training config
+    inp = sess.get_inputs()[0]
+    assert inp.name == "input" and inp.type == "tensor(float)" and inp.shape[1:] == [48, 48, 1]
+    assert isinstance(inp.shape[0], str)  # dynamic batch
+    crops = face_images(5, seed=7)
+    x = normalize(crops.astype(np.float32), info.normalization)[..., None]
+    logits = sess.run(None, {"input": x})[0]
+    assert logits.shape == (5, len(info.class_names))
+    probs = softmax(logits, info.temperature)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    one = sess.run(None, {"input": x[:1]})[0]
+    np.testing.assert_allclose(one, logits[:1], atol=1e-5)  # batch size does not matter
+
+
+@pytest.mark.train
+def test_onnx_logits_match_the_keras_checkpoint(run):
+    import keras
+
+    model = keras.models.load_model(run / "best.keras", compile=False)
+    sess, meta = _session(run / "model.onnx")
+    info = ModelInfo.from_json(meta)
+    x = normalize(face_images(12, seed=3).astype(np.float32), info.normalization)[..., None]
+    diff = np.abs(sess.run(None, {"input": x})[0] - model(x, training=False).numpy()).max()
+    assert diff <= 1e-4
+    assert info.metrics["parity_max_abs_diff"] <= 1e-4
+
+
+@pytest.mark.train
+def test_metadata_round_trips_and_records_how_the_model_was_made(run):
+    _, meta = _session(run / "model.onnx")
+    info = ModelInfo.from_json(meta)
+    assert ModelInfo.from_json(info.to_json()) == info
+    assert json.loads(info.to_json()) == json.loads(meta)
+    m, t = info.metrics, info.training
+    assert m["test_protocol"] == "majority" and 0.0 <= m["test_accuracy"] <= 1.0
+    for key in ("test_accuracy_argmax_votes", "test_macro_f1", "parameters", "macs_per_face",
+                "ece_before", "ece_after"):
+        assert key in m
+    assert info.temperature > 0 and m["temperature"] == info.temperature
+    assert t["command"].startswith("fer-train") and "--preset quick" in t["command"]
+    assert len(t["commit"]) >= 7 and t["label_mode"] == "distribution" and t["epochs"] == 1
+    assert t["wall_seconds"] > 0 and t["hardware"] and t["date"]
+    assert "majority vote" in t["protocol"]
+
+
+@pytest.mark.train
+def test_model_card_reports_the_measured_figures(run):
+    card = (run / "model.md").read_text()
+    _, meta = _session(run / "model.onnx")
+    m = ModelInfo.from_json(meta).metrics
+    assert f"{m['test_accuracy'] * 100:.2f}%" in card
+    assert f"{m['test_accuracy_argmax_votes'] * 100:.2f}%" in card
+    assert f"{m['parameters']:,}" in card
+    for words in ("majority vote", "argmax", "Calibration", "MIT", "research use",
+                  "--preset quick", "Intended use"):
+        assert words in card, words
+
+
+@pytest.mark.train
+def test_evaluate_gives_the_same_figures_for_onnx_and_keras(run, tmp_path, capsys):
+    data = str(run.parent / "ferplus")
+    assert main(["-q", "evaluate", str(run / "model.onnx"), "--data", data,
+                 "--out", str(tmp_path / "onnx")]) == 0
+    assert main(["-q", "evaluate", str(run / "best.keras"), "--data", data,
+                 "--out", str(tmp_path / "keras"), "--tta-flip"]) == 0
+    assert main(["-q", "evaluate", str(run / "best.keras"), "--data", data,
+                 "--out", str(tmp_path / "keras-plain")]) == 0
+    onnx_m = json.loads((tmp_path / "onnx" / "metrics.json").read_text())
+    keras_m = json.loads((tmp_path / "keras-plain" / "metrics.json").read_text())
+    for proto in ("majority", "argmax_votes"):
+        assert onnx_m["protocols"][proto]["accuracy"] == keras_m["protocols"][proto]["accuracy"]
+        assert onnx_m["protocols"][proto]["confusion"] == keras_m["protocols"][proto][
+            "confusion"]
+    assert json.loads((tmp_path / "keras" / "metrics.json").read_text())["tta_flip"] is True
+    assert (tmp_path / "onnx" / "confusion_majority.png").stat().st_size > 0
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_unknown_setting_is_one_clear_sentence(tmp_path, capsys):
+    rc = main(["train", "--data", str(tmp_path), "--set", "model.depth=3"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and "model.depth" in err and "widths" in err
+
+
+def test_broken_dataset_stops_training_with_the_file_named(tmp_path, capsys):
+    write_ferplus_folders(tmp_path / "d")
+    (tmp_path / "d" / "FER2013Test" / "label.csv").unlink()
+    rc = main(["train", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "run"), *TINY])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and "FER2013Test" in err and "label.csv" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluating_a_missing_model_says_so(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "none.onnx"), "--data", str(tmp_path)]) == 2
+    assert "none.onnx does not exist" in capsys.readouterr().err
+
+
+def test_parity_failure_refuses_the_export(tmp_path):
+    a = np.zeros((4, 8), np.float32)
+    with pytest.raises(ModelError, match=r"model\.onnx was not written"):
+        check_parity(a, a + 1e-3, tmp_path / "model.onnx")
+    assert check_parity(a, a + 1e-5, tmp_path / "model.onnx") <= 1e-4
+
+
+def test_temperature_fit_recovers_the_temperature_that_made_the_labels():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, (4000, 8))
+    p = softmax(logits, 2.0)
+    labels = np.array([rng.choice(8, p=row) for row in p])
+    t = fit_temperature(logits, labels)
+    assert 1.8 < t < 2.2
+    assert expected_calibration_error(softmax(logits, t), labels) < expected_calibration_error(
+        softmax(logits), labels)

@@ -1,0 +1,181 @@
+"""The model card: a markdown page that ships beside each exported ONNX model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from emocam.modelinfo import ModelInfo
+from emocam.training.evaluate import confusion_text
+
+# Published figures on the same test sets, for context (see the papers for their protocols).
+REFERENCES = {
+    "majority": "VGG13 (Barsoum et al. 2016) 84.9% majority vote; a 0.17M-parameter "
+    "separable CNN 86.87% (best of 5 runs)",
+    "privatetest": "mini-Xception, about 60k parameters (Arriaga et al. 2017) about 66%; a "
+    "0.17M-parameter separable CNN 69.45% (best of 5 runs)",
+}
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:.2f}%"
+
+
+def _duration(seconds: float | None) -> str:
+    if not seconds:
+        return "unknown"
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
+
+
+def _architecture(t: dict[str, Any]) -> str:
+    m = t.get("model") or {}
+    if not m:
+        return "unknown"
+    if m.get("block") == "plain":
+        body = "stages of 3x3 convolutions (BatchNorm + ReLU), 2x2 max pooling between stages"
+    else:
+        body = "stages of residual depthwise-separable blocks, stride 2 between stages"
+    return (f"a {m.get('stem')}-channel 3x3 stem convolution, then {body}; stage widths "
+            f"{', '.join(map(str, m.get('widths', [])))} with "
+            f"{', '.join(map(str, m.get('blocks', [])))} layers per stage; global average "
+            f"pooling, dropout {m.get('dropout')}, one dense layer to the logits")
+
+
+def _results(info: ModelInfo, evaluation: dict[str, Any]) -> list[str]:
+    protos = evaluation["protocols"]
+    lines = ["| protocol | test images | accuracy | macro-F1 |", "|---|---|---|---|"]
+    for key, rep in protos.items():
+        lines.append(f"| {key} | {rep['images']} of {evaluation['test_images_total']} | "
+                     f"{_pct(rep['accuracy'])} | {_pct(rep['macro_f1'])} |")
+    lines.append("")
+    for key, rep in protos.items():
+        lines.append(f"- **{key}**: {rep['description']}.")
+    primary = evaluation["primary"]
+    if primary in REFERENCES:
+        lines += ["", f"For context, published figures on this test set: {REFERENCES[primary]}."]
+    rep = protos[primary]
+    lines += ["", f"Per class ({primary}):", "",
+              "| class | precision | recall | test images |", "|---|---|---|---|"]
+    for c, pc in rep["per_class"].items():
+        lines.append(f"| {c} | {_pct(pc['precision'])} | {_pct(pc['recall'])} | "
+                     f"{pc['support']} |")
+    lines += ["", f"Confusion matrix ({primary}; rows true class, columns predicted):", "",
+              "```", confusion_text(rep, info.class_names), "```"]
+    return lines
+
+
+def _licence(plus: bool) -> list[str]:
+    lines = ["- The training images are the FER2013 images (ICML 2013 representation-learning "
+             "challenge, distributed through Kaggle). They were collected from the web and are "
+             "released for research use only; this model inherits that restriction, so check it "
+             "before any commercial use."]
+    if plus:
+        lines.append("- The labels are Microsoft's FER+ relabelling (10 crowd annotators per "
+                     "image), MIT licence, Copyright (c) Microsoft Corporation (FER+'s "
+                     "LICENSE.md, shipped with the data as FERPLUS_LICENSE.md).")
+    lines.append("- The code that trained and exports the model is emocam's (MIT).")
+    return lines
+
+
+def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
+    m, t = info.metrics, info.training
+    plus = "argmax_votes" in evaluation["protocols"]
+    calib = evaluation.get("calibration") or {}
+    names = ", ".join(info.class_names)
+    lines = [
+        f"# {info.name}",
+        "",
+        f"An emotion classifier for {info.input_size}x{info.input_size} gray face crops, "
+        f"the model the emocam app runs on every detected face. It outputs {len(info.class_names)}"
+        f" logits ({names}); the app applies softmax(logits / {info.temperature:g}).",
+        "",
+        "| | |", "|---|---|",
+        f"| test accuracy ({m.get('test_protocol')}) | {_pct(m.get('test_accuracy'))} on "
+        f"{m.get('test_images')} images |",
+    ]
+    if plus:
+        lines.append(f"| test accuracy (argmax of votes) | "
+                     f"{_pct(m.get('test_accuracy_argmax_votes'))} on "
+                     f"{m.get('test_images_argmax_votes')} images |")
+    lines += [
+        f"| test macro-F1 ({m.get('test_protocol')}) | {_pct(m.get('test_macro_f1'))} |",
+        f"| parameters | {m.get('parameters', 0):,} |",
+        f"| multiply-adds per face | {m.get('macs_per_face', 0) / 1e6:.1f} M |",
+        f"| input | `input`, float32 {info.layout} (N, {info.input_size}, {info.input_size}, 1), "
+        f"pixels * {info.normalization.scale:.6g} - {info.normalization.mean:g}, "
+        f"/ {info.normalization.std:g} |",
+        f"| output | `logits` (N, {len(info.class_names)}) |",
+        f"| face crop | detector box x {info.crop.scale:g}, centre moved by "
+        f"{info.crop.shift_y:g} box sides vertically |",
+        "",
+        "## Architecture",
+        "",
+        f"A compact CNN built for a laptop CPU: {_architecture(t)}. "
+        f"{m.get('parameters', 0):,} parameters, {m.get('macs_per_face', 0) / 1e6:.1f} M "
+        "multiply-adds per face. Exported to ONNX (opset 17, dynamic batch); the export checks "
+        f"the ONNX logits against Keras on every test image (max difference "
+        f"{m.get('parity_max_abs_diff', float('nan')):.1e}).",
+        "",
+        "## Data and protocol",
+        "",
+        f"- Data: {t.get('data')} ({t.get('data_layout')} layout), {t.get('train_images')} "
+        f"training images used, {t.get('valid_images')} validation, {t.get('test_images')} test.",
+        f"- Training labels: `{t.get('label_mode')}`"
+        + (" (the normalised FER+ vote distribution over the 8 emotions, single votes dropped)"
+           if t.get("label_mode") == "distribution" else "") + ".",
+        f"- Headline protocol: {t.get('protocol')}.",
+        "- Model selection: the epoch with the best validation accuracy; the test split was "
+        "used only for the figures below.",
+        "",
+        "## Test results",
+        "",
+        *_results(info, evaluation),
+        "",
+        "## Calibration",
+        "",
+        f"Temperature scaling, T = {info.temperature:g}, fitted on the "
+        f"{calib.get('fitted_on', 'validation split')}. Expected calibration error on the test "
+        f"split (15 bins): {_pct(m.get('ece_before'))} before, {_pct(m.get('ece_after'))} after.",
+        "",
+        "## Training",
+        "",
+        f"- Command: `{t.get('command')}`",
+        f"- Code: commit `{t.get('commit')}`",
+        f"- Date: {t.get('date')}; wall time {_duration(t.get('wall_seconds'))} for "
+        f"{t.get('epochs')} epochs (best epoch {t.get('best_epoch')}, of at most "
+        f"{t.get('epochs_configured')})",
+        f"- Hardware: {t.get('hardware')}",
+        f"- Batch {t.get('batch_size')}, Adam with warm-up and cosine decay from learning "
+        f"rate {t.get('learning_rate')}, seed {t.get('seed')}; augmentation re-frames each "
+        "image with the app's own crop code (shift, zoom, rotation), flips, brightness, "
+        "contrast, blur and noise.",
+        "",
+        "## Licence",
+        "",
+        *_licence(plus),
+        "",
+        "## Intended use and limits",
+        "",
+        "- Intended use: reading the apparent facial expression of people in a webcam or video "
+        "who know they are being analysed, for demos, research and user studies.",
+        "- An expression is not an emotion: the model reports how a face looks in one frame, "
+        "not what a person feels. Do not use it to make decisions about people (hiring, "
+        "policing, education, health, credit) or for surveillance.",
+        "- FER2013 faces are web images, mostly frontal, 48x48 gray, skewed in age, ethnicity "
+        "and pose; accuracy is lower on profiles, occlusions (masks, hands, glasses), poor "
+        "light and groups the data under-represents.",
+        "- Rare classes are weak: see the per-class recall above"
+        + (" (contempt and disgust have very few training images)." if plus else
+           " (disgust has very few training images)."),
+        "- The crop framing matters: the app frames faces as the metadata says; other framings "
+        "cost accuracy.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_card(info: ModelInfo, evaluation: dict[str, Any], path: Path) -> Path:
+    path.write_text(render_card(info, evaluation))
+    return path

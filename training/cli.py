@@ -1,0 +1,309 @@
+"""``fer-train``: train, evaluate and export emocam's emotion models.
+
+    fer-train train --data PATH [--preset quick|full] [--set model.widths=16,32,64,128 ...]
+    fer-train evaluate MODEL.keras|MODEL.onnx --data PATH [--tta-flip]
+    fer-train export RUN/best.keras --out MODEL.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import json
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from emocam.errors import UserError
+
+log = logging.getLogger("fer-train")
+
+LABEL_MODES = ("auto", "fer2013", "majority", "distribution")
+
+
+class ConfigError(UserError):
+    """A setting given on the command line or in a config file is wrong."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration: defaults < preset < --config file < --data/--out/--label-mode < --set
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any], where: str) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in extra.items():
+        if k not in out:
+            raise ConfigError(f"{where}: unknown setting {k!r}; known: {', '.join(sorted(out))}.")
+        out[k] = _merge(out[k], v, f"{where} ({k})") if isinstance(out[k], dict) else v
+    return out
+
+
+def _coerce(text: str, default: Any, key: str) -> Any:
+    """``text`` as the type of the setting's default value."""
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes", "on")
+        if isinstance(default, (tuple, list)):
+            kind = type(default[0]) if default else int
+            return [kind(p) for p in text.replace(" ", "").split(",") if p]
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError as e:
+        kind = "true/false" if isinstance(default, bool) else (
+            "a comma-separated list" if isinstance(default, (tuple, list))
+            else type(default).__name__)
+        raise ConfigError(f"--set {key}={text}: the value must be {kind}.") from e
+    return text
+
+
+def apply_override(conf: dict[str, Any], item: str) -> None:
+    """Apply one ``key=value`` (dotted keys reach nested settings) to ``conf`` in place."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {item}: write it as key=value, e.g. --set epochs=10.")
+    node = conf
+    parts = key.strip().split(".")
+    for depth, part in enumerate(parts):
+        if not isinstance(node, dict) or part not in node:
+            known = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
+            raise ConfigError(f"--set {item}: {'.'.join(parts[: depth + 1])} is not a setting; "
+                              f"known here: {known}.")
+        if depth == len(parts) - 1:
+            if isinstance(node[part], dict):
+                raise ConfigError(f"--set {item}: {key} is a group; set one of its fields, "
+                                  f"e.g. {key}.{next(iter(node[part]))}=...")
+            node[part] = _coerce(text.strip(), node[part], key)
+        else:
+            node = node[part]
+
+
+def _plain(obj: Any) -> Any:
+    """Tuples as lists, for YAML."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        d = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"{path} cannot be read ({e.strerror}).") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML ({e}).") from e
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings, e.g. 'epochs: 10'.")
+    return d
+
+
+def resolve_config(args: argparse.Namespace):
+    from emocam.training.train import PRESETS, TrainConfig
+
+    defaults = _plain(TrainConfig().to_dict())
+    if args.resume:
+        if not args.out:
+            raise ConfigError("--resume needs --out RUN_FOLDER, the run to continue.")
+        saved = Path(args.out) / "config.yaml"
+        if not saved.is_file():
+            raise ConfigError(f"{saved} is missing, so there is no run to resume there; "
+                              "start one without --resume.")
+        conf = _merge(defaults, _load_yaml(saved), str(saved))
+    else:
+        conf = _merge(defaults, PRESETS[args.preset], f"preset {args.preset}")
+        if args.config:
+            conf = _merge(conf, _load_yaml(Path(args.config)), args.config)
+        if not args.out:
+            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            args.out = str(Path("runs") / f"{stamp}-{args.preset}")
+    for key, value in (("data", args.data), ("out", args.out), ("label_mode", args.label_mode)):
+        if value:
+            conf[key] = str(value)
+    for item in args.set or []:
+        apply_override(conf, item)
+    if not conf["data"]:
+        raise ConfigError("no dataset given; pass --data PATH (fer2013.csv, the Kaggle folders "
+                          "or the FER+ folders).")
+    try:
+        cfg = TrainConfig.from_dict(conf)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"the training settings are not valid ({e}).") from e
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg) -> None:
+    m = cfg.model
+    if len(m.widths) != len(m.blocks) or not m.widths:
+        raise ConfigError(f"model.widths ({len(m.widths)} stages) and model.blocks "
+                          f"({len(m.blocks)} stages) must list the same number of stages.")
+    if m.block not in ("plain", "separable"):
+        raise ConfigError(f"model.block is {m.block!r}; use plain or separable.")
+    if cfg.label_mode not in LABEL_MODES:
+        raise ConfigError(f"label_mode is {cfg.label_mode!r}; use one of {', '.join(LABEL_MODES)}.")
+    if cfg.epochs < 1 or cfg.batch_size < 1:
+        raise ConfigError("epochs and batch_size must be at least 1.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _check_run_folder(run: Path, resume: bool) -> bool:
+    """True when the run already finished training (a resume then only re-exports)."""
+    started = any((run / n).exists() for n in ("best.keras", "backup", "history.csv"))
+    if started and not resume:
+        raise ConfigError(f"{run} already holds a training run; pass --resume to continue it "
+                          "or choose another --out.")
+    return (run / "train_info.json").is_file() and not (run / "backup").exists()
+
+
+def cmd_train(args: argparse.Namespace, command: str) -> int:
+    import yaml
+
+    from emocam.training.export import export_checkpoint, run_provenance
+    from emocam.training.plots import plot_history
+    from emocam.training.train import prepare_data, train
+
+    cfg = resolve_config(args)
+    run = Path(cfg.out)
+    finished = _check_run_folder(run, args.resume)
+    ds = prepare_data(cfg)  # a dataset problem surfaces before anything is written
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.yaml").write_text(yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False))
+    if not (run / "run_info.json").is_file():
+        _write_json(run / "run_info.json", run_provenance(command))
+    t0 = time.time()
+    if finished:
+        log.info("%s finished training already; evaluating and exporting it again", run)
+    else:
+        train(cfg, ds)
+    plot_history(run / "history.csv", run / "curves.png")
+    cache = Path(cfg.cache_dir) if cfg.cache_dir else run.parent / ".cache"
+    res = export_checkpoint(run / "best.keras", run / "model.onnx", data=cfg.data,
+                            cache_dir=cache, ds=ds)
+    from emocam.training.evaluate import format_report, write_reports
+
+    write_reports(res.evaluation, run)
+    print(format_report(res.evaluation))
+    print(f"\n{run}: model.onnx, model.md, metrics.json, confusion_*.png/txt, curves.png "
+          f"({time.time() - t0:.0f} s)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from emocam.training.evaluate import evaluate, format_report, load_predictor, write_reports
+    from emocam.training.export import load_eval_data
+
+    model = Path(args.model)
+    pred = load_predictor(model)
+    ds = load_eval_data(args.data, pred.config, Path(args.cache_dir) if args.cache_dir else None,
+                        model)
+    metrics = evaluate(pred, ds, tta_flip=args.tta_flip)
+    out = Path(args.out) if args.out else Path(f"eval-{model.stem}")
+    write_reports(metrics, out)
+    print(format_report(metrics))
+    print(f"\nwrote {out}/metrics.json, report.txt and confusion_*.png/txt")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from emocam.training.export import export_checkpoint
+
+    ckpt = Path(args.checkpoint)
+    out = Path(args.out) if args.out else ckpt.parent / "model.onnx"
+    if out.suffix != ".onnx":
+        raise ConfigError(f"--out {out} must end in .onnx.")
+    res = export_checkpoint(ckpt, out, data=args.data,
+                            cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                            name=args.name, command=args.train_command)
+    m = res.info.metrics
+    line = (f"{out}: test accuracy {m['test_accuracy'] * 100:.2f}% ({m['test_protocol']}, "
+            f"{m['test_images']} images)")
+    if "test_accuracy_argmax_votes" in m:
+        line += (f", {m['test_accuracy_argmax_votes'] * 100:.2f}% argmax of votes "
+                 f"({m['test_images_argmax_votes']} images)")
+    print(line + f"; temperature {m['temperature']:g}, ECE {m['ece_before'] * 100:.1f}% -> "
+          f"{m['ece_after'] * 100:.1f}%; card {res.card_path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fer-train", description=__doc__.split("\n")[0])
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the results")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model, then evaluate and export it")
+    t.add_argument("--data", help="fer2013.csv, the Kaggle train/ test/ folders or FER+ folders")
+    t.add_argument("--preset", choices=("quick", "full"), default="full",
+                   help="quick: a smoke run of minutes; full: the shipped model (default)")
+    t.add_argument("--label-mode", choices=LABEL_MODES,
+                   help="FER+: majority or distribution (auto: distribution); FER2013: fer2013")
+    t.add_argument("--out", help="run folder (default runs/<time>-<preset>)")
+    t.add_argument("--config", help="YAML file of settings (as in a run's config.yaml)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one setting, e.g. epochs=10 or model.widths=16,32,64,128")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run in --out (or re-export a finished one)")
+
+    e = sub.add_parser("evaluate", help="test-set figures of a .keras or .onnx model")
+    e.add_argument("model")
+    e.add_argument("--data", help="dataset (default: the one the run was trained on)")
+    e.add_argument("--tta-flip", action="store_true",
+                   help="average the logits of each image and its mirror")
+    e.add_argument("--out", help="folder for metrics.json and figures (default eval-<model>)")
+    e.add_argument("--cache-dir", help="where decoded datasets are cached")
+
+    x = sub.add_parser("export", help="convert a checkpoint to ONNX with metadata and a card")
+    x.add_argument("checkpoint")
+    x.add_argument("--out", help="ONNX file to write (default: model.onnx in the run folder)")
+    x.add_argument("--data", help="dataset (default: the one the run was trained on)")
+    x.add_argument("--cache-dir", help="where decoded datasets are cached")
+    x.add_argument("--name", help="model name stored in the metadata")
+    x.add_argument("--train-command",
+                   help="the training command to record when the run folder lacks run_info.json")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    try:
+        if args.command == "train":
+            return cmd_train(args, "fer-train " + shlex.join(argv))
+        if args.command == "evaluate":
+            return cmd_evaluate(args)
+        return cmd_export(args)
+    except UserError as e:
+        print(f"fer-train: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("fer-train: interrupted; continue a training run with --resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

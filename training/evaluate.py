@@ -1,0 +1,330 @@
+"""Test-set figures for a trained model, from a ``.keras`` checkpoint or an ``.onnx`` file.
+
+ONNX files are run the way the app runs them: the metadata's normalisation and layout, one
+batched onnxruntime call. FER+ is scored with its official majority-vote protocol and, as a
+second, clearly labelled figure, with the plain argmax of the votes on every usable image.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emocam.errors import ModelError
+from emocam.modelinfo import METADATA_KEY, ModelInfo
+from emocam.preprocess import Normalization, normalize
+from emocam.training.data import Dataset, Split, ferplus_argmax
+from emocam.training.train import TrainConfig
+
+log = logging.getLogger(__name__)
+
+BATCH = 256
+ECE_BINS = 15
+
+PROTOCOLS = {
+    "majority": "FER+ majority vote (official protocol: single votes dropped, one emotion "
+    "holds more than half of the remaining votes, images where unknown or not-a-face wins "
+    "dropped)",
+    "argmax_votes": "FER+ plain argmax of the raw votes on every test image whose top vote is an "
+    "emotion, ambiguous images included (not the official protocol; not comparable with "
+    "published FER+ figures)",
+    "privatetest": "FER2013 PrivateTest (the standard FER2013 test set), one label per image",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a model
+
+
+@dataclass
+class Predictor:
+    """A loaded model: ``run`` maps normalised NHWC float32 input to logits."""
+
+    path: Path
+    kind: str  # "keras" or "onnx"
+    normalization: Normalization
+    run: Callable[[np.ndarray], np.ndarray]
+    class_names: tuple[str, ...] | None = None
+    info: ModelInfo | None = None
+    config: TrainConfig | None = None
+    model: Any = None  # the Keras model, for export
+
+    def logits(self, images: np.ndarray, tta_flip: bool = False) -> np.ndarray:
+        """Logits for ``(N, S, S)`` uint8 crops; with ``tta_flip`` averaged with the mirror."""
+        out = self._logits(images)
+        if tta_flip:
+            out = (out + self._logits(images[:, :, ::-1])) / 2.0
+        return out
+
+    def _logits(self, images: np.ndarray) -> np.ndarray:
+        parts = []
+        for i in range(0, len(images), BATCH):
+            x = normalize(images[i : i + BATCH].astype(np.float32), self.normalization)
+            parts.append(np.asarray(self.run(x[..., None].astype(np.float32)), np.float32))
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+def load_run_config(checkpoint: Path) -> TrainConfig | None:
+    """The training config saved beside a checkpoint (config.yaml or config.json), if any."""
+    for name in ("config.yaml", "config.json"):
+        p = checkpoint.parent / name
+        if p.is_file():
+            import yaml
+
+            return TrainConfig.from_dict(yaml.safe_load(p.read_text()) or {})
+    return None
+
+
+def _run_info(checkpoint: Path, name: str) -> dict[str, Any]:
+    p = checkpoint.parent / name
+    return json.loads(p.read_text()) if p.is_file() else {}
+
+
+def load_keras(path: Path) -> Predictor:
+    from emocam.training.train import _keras
+
+    keras = _keras()
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as e:  # Keras raises many types for a bad file
+        raise ModelError(f"{path} is not a readable Keras model ({e}).") from e
+    cfg = load_run_config(path)
+    names = _run_info(path, "train_info.json").get("class_names")
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return model(x, training=False).numpy()
+
+    return Predictor(path, "keras", cfg.normalization if cfg else Normalization(), run,
+                     tuple(names) if names else None, None, cfg, model)
+
+
+def read_onnx_info(path: Path) -> ModelInfo:
+    import onnxruntime as ort
+
+    try:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise ModelError(f"{path} is not a readable ONNX model ({e}).") from e
+    meta = sess.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    if meta is None:
+        raise ModelError(f"{path} has no '{METADATA_KEY}' metadata; export it with fer-train.")
+    try:
+        return ModelInfo.from_json(meta)
+    except ValueError as e:
+        raise ModelError(f"{path} cannot be used: {e}.") from e
+
+
+def load_onnx(path: Path) -> Predictor:
+    import onnxruntime as ort
+
+    info = read_onnx_info(path)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+
+    def run(x: np.ndarray) -> np.ndarray:
+        if info.layout == "NCHW":
+            x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        y = sess.run(None, {name: x})[0]
+        # Scores for argmax and calibration: log-probabilities stand in for logits.
+        return np.log(np.clip(y, 1e-12, None)) if info.output == "probabilities" else y
+
+    return Predictor(path, "onnx", info.normalization, run, info.class_names, info)
+
+
+def load_predictor(path: Path | str) -> Predictor:
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"{path} does not exist; give a .keras checkpoint or an .onnx file.")
+    if path.suffix == ".onnx":
+        return load_onnx(path)
+    if path.suffix == ".keras":
+        return load_keras(path)
+    raise ModelError(f"{path} is neither a .keras checkpoint nor an .onnx file.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def class_report(labels: np.ndarray, preds: np.ndarray, class_names: tuple[str, ...]
+                 ) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix
+    (rows: true class, columns: predicted)."""
+    n = len(class_names)
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (labels, preds), 1)
+    tp = np.diag(cm).astype(np.float64)
+    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
+    precision = np.divide(tp, predicted, out=np.zeros(n), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros(n), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(n), where=denom > 0)
+    present = support > 0  # classes absent from the test set do not count in the mean
+    return {
+        "images": int(cm.sum()),
+        "accuracy": float(tp.sum() / max(cm.sum(), 1)),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "per_class": {
+            c: {"precision": float(precision[i]), "recall": float(recall[i]),
+                "f1": float(f1[i]), "support": int(support[i])}
+            for i, c in enumerate(class_names)
+        },
+        "confusion": cm.tolist(),
+    }
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS
+                               ) -> float:
+    """Top-label ECE with equal-width confidence bins."""
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(ece)
+
+
+def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    p = softmax(logits.astype(np.float64), temperature)
+    return float(-np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, None)).mean())
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The T that minimises the NLL of ``softmax(logits / T)``: a log-spaced grid, refined."""
+    lo, hi = np.log(0.05), np.log(20.0)
+    best = 0.0
+    for _ in range(3):
+        grid = np.linspace(lo, hi, 61)
+        losses = [nll(logits, labels, float(np.exp(t))) for t in grid]
+        k = int(np.argmin(losses))
+        best = float(grid[k])
+        step = grid[1] - grid[0]
+        lo, hi = best - step, best + step
+    return float(np.exp(best))
+
+
+def eval_labels(split: Split, protocol: str) -> np.ndarray:
+    """Labels under a protocol, -1 for images it leaves out."""
+    if protocol == "argmax_votes":
+        if split.votes is None:
+            raise ValueError("argmax_votes needs FER+ vote counts")
+        return np.array([ferplus_argmax(v) for v in split.votes], dtype=np.int64)
+    return split.labels
+
+
+def protocols_for(ds: Dataset) -> list[str]:
+    return ["majority", "argmax_votes"] if ds.test.votes is not None else ["privatetest"]
+
+
+def score(logits: np.ndarray, split: Split, ds: Dataset, temperature: float = 1.0
+          ) -> dict[str, Any]:
+    """Every protocol that applies to ``ds`` on ``logits`` of ``split``; the first is primary."""
+    out: dict[str, Any] = {}
+    for proto in protocols_for(ds):
+        labels = eval_labels(split, proto)
+        ok = labels >= 0
+        rep = class_report(labels[ok], logits[ok].argmax(axis=1), ds.class_names)
+        rep["description"] = PROTOCOLS[proto]
+        rep["ece"] = expected_calibration_error(softmax(logits[ok], temperature), labels[ok])
+        out[proto] = rep
+    return out
+
+
+def evaluate(pred: Predictor, ds: Dataset, tta_flip: bool = False) -> dict[str, Any]:
+    """Test-split figures of ``pred`` on ``ds`` (``metrics.json`` content)."""
+    check_classes(pred, ds)
+    temperature = pred.info.temperature if pred.info else 1.0
+    logits = pred.logits(ds.test.images, tta_flip)
+    protocols = score(logits, ds.test, ds, temperature)
+    return {
+        "model": str(pred.path),
+        "data": ds.description,
+        "class_names": list(ds.class_names),
+        "tta_flip": tta_flip,
+        "temperature": temperature,
+        "primary": protocols_for(ds)[0],
+        "test_images_total": len(ds.test),
+        "protocols": protocols,
+    }
+
+
+def check_classes(pred: Predictor, ds: Dataset) -> None:
+    probe = pred.logits(ds.test.images[:1])
+    if probe.shape[1] != len(ds.class_names):
+        raise ModelError(
+            f"{pred.path} has {probe.shape[1]} outputs but {ds.description} has "
+            f"{len(ds.class_names)} classes; evaluate it on the dataset it was trained for."
+        )
+    if pred.class_names and tuple(pred.class_names) != tuple(ds.class_names):
+        raise ModelError(
+            f"{pred.path} was trained for classes {', '.join(pred.class_names)}, which are not "
+            f"those of {ds.description}."
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports
+
+
+def confusion_text(rep: dict[str, Any], class_names: tuple[str, ...]) -> str:
+    w = max(9, *(len(c) for c in class_names)) + 1
+    head = "true \\ pred".ljust(w) + "".join(c[:8].rjust(9) for c in class_names)
+    lines = [head]
+    for c, row in zip(class_names, rep["confusion"], strict=True):
+        lines.append(c.ljust(w) + "".join(str(v).rjust(9) for v in row))
+    return "\n".join(lines)
+
+
+def format_report(metrics: dict[str, Any]) -> str:
+    names = tuple(metrics["class_names"])
+    lines = [f"model: {metrics['model']}", f"data:  {metrics['data']}",
+             f"test-time flip augmentation: {'on' if metrics['tta_flip'] else 'off'}"]
+    for proto, rep in metrics["protocols"].items():
+        lines += ["", f"[{proto}] {rep['description']}",
+                  f"  images {rep['images']} of {metrics['test_images_total']}: "
+                  f"accuracy {rep['accuracy'] * 100:.2f}%, macro-F1 {rep['macro_f1'] * 100:.2f}%, "
+                  f"ECE {rep['ece'] * 100:.2f}%",
+                  "  class        precision  recall   support"]
+        for c in names:
+            pc = rep["per_class"][c]
+            lines.append(f"  {c:<12} {pc['precision'] * 100:8.1f}% {pc['recall'] * 100:6.1f}% "
+                         f"{pc['support']:8d}")
+        lines += ["", confusion_text(rep, names)]
+    return "\n".join(lines)
+
+
+def write_reports(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
+    """metrics.json, report.txt and a confusion matrix PNG + text per protocol."""
+    from emocam.training.plots import plot_confusion
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = tuple(metrics["class_names"])
+    written = [out_dir / "metrics.json", out_dir / "report.txt"]
+    written[0].write_text(json.dumps(metrics, indent=2))
+    written[1].write_text(format_report(metrics) + "\n")
+    for proto, rep in metrics["protocols"].items():
+        txt = out_dir / f"confusion_{proto}.txt"
+        txt.write_text(f"{rep['description']}\n\n{confusion_text(rep, names)}\n")
+        png = out_dir / f"confusion_{proto}.png"
+        plot_confusion(np.asarray(rep["confusion"]), names, png,
+                       f"{proto}: accuracy {rep['accuracy'] * 100:.1f}% "
+                       f"on {rep['images']} test images")
+        written += [txt, png]
+    return written
