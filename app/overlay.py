@@ -7,6 +7,7 @@ legible on a 480p webcam and on a 4K video. Drawing happens in place with cv2 on
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -89,10 +90,26 @@ def _style(frame_w: int, frame_h: int, face_side: float) -> _Style:
     return _Style(scale, thickness, int(h * 1.7) + 1, max(2, int(h * 0.4)))
 
 
+def _overlap(a: Rect, b: Rect) -> int:
+    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    return max(0, w) * max(0, h)
+
+
+def _clamp(r: Rect, frame_w: int, frame_h: int) -> Rect:
+    return Rect(max(0, min(r.x, frame_w - r.w)), max(0, min(r.y, frame_h - r.h)),
+                min(r.w, frame_w), min(r.h, frame_h))
+
+
 def panel_rect(
-    frame_w: int, frame_h: int, box: tuple[float, ...], class_names: tuple[str, ...]
+    frame_w: int,
+    frame_h: int,
+    box: tuple[float, ...],
+    class_names: tuple[str, ...],
+    avoid: Sequence[Rect] = (),
 ) -> Rect:
-    """Where the probability bars of a face go: beside the face, moved inside the frame."""
+    """Where the probability bars of a face go: beside the face, inside the frame, clear of
+    the rectangles in ``avoid`` (other faces and their panels) when any place is."""
     x, y, w, h = box
     st = _style(frame_w, frame_h, max(w, h))
     name_w = max(_text_size(n, st.font_scale, st.thickness)[0] for n in class_names)
@@ -101,14 +118,22 @@ def panel_rect(
     pw = st.pad * 4 + name_w + bar_w + pct_w
     ph = st.pad * 2 + st.line_height * len(class_names)
     gap = st.pad * 2
-    px = int(x + w + gap)
-    if px + pw > frame_w:  # no room on the right: try the left, else stay inside the frame
-        left = int(x - gap - pw)
-        px = left if left >= 0 else frame_w - pw
-    py = int(y)
-    px = max(0, min(px, frame_w - pw))
-    py = max(0, min(py, frame_h - ph))
-    return Rect(px, py, min(pw, frame_w), min(ph, frame_h))
+    candidates = [
+        Rect(int(x + w + gap), int(y), pw, ph),  # right
+        Rect(int(x - gap - pw), int(y), pw, ph),  # left
+        Rect(int(x), int(y + h + gap), pw, ph),  # below
+        Rect(int(x), int(y - gap - ph), pw, ph),  # above
+    ]
+    face = Rect(int(x), int(y), int(w), int(h))
+    best, best_cost = None, None
+    for i, c in enumerate(candidates):
+        moved = _clamp(c, frame_w, frame_h)
+        # Prefer places that need no clamping, then little overlap, then the listed order.
+        cost = (sum(_overlap(moved, a) for a in (face, *avoid)), moved != c, i)
+        if best_cost is None or cost < best_cost:
+            best, best_cost = moved, cost
+    assert best is not None
+    return best
 
 
 def _darken(image: np.ndarray, r: Rect, opacity: float) -> None:
@@ -132,10 +157,9 @@ def _draw_label(image: np.ndarray, face: FaceResult, text: str, color: Color, st
 
 
 def _draw_bars(
-    image: np.ndarray, face: FaceResult, names: tuple[str, ...], st: _Style, opacity: float
+    image: np.ndarray, face: FaceResult, names: tuple[str, ...], st: _Style, opacity: float,
+    r: Rect,
 ) -> None:
-    fh, fw = image.shape[:2]
-    r = panel_rect(fw, fh, face.box, names)
     _darken(image, r, opacity)
     name_w = max(_text_size(n, st.font_scale, st.thickness)[0] for n in names)
     bar_x = r.x + st.pad * 2 + name_w
@@ -165,8 +189,13 @@ def _draw_bars(
 
 
 def draw_face(
-    image: np.ndarray, face: FaceResult, class_names: tuple[str, ...], options: OverlayOptions
-) -> None:
+    image: np.ndarray,
+    face: FaceResult,
+    class_names: tuple[str, ...],
+    options: OverlayOptions,
+    avoid: Sequence[Rect] = (),
+) -> Rect | None:
+    """Draw one face; returns where its bars went (None without bars)."""
     fh, fw = image.shape[:2]
     x, y, w, h = face.box
     st = _style(fw, fh, max(w, h))
@@ -183,8 +212,11 @@ def draw_face(
     if options.show_labels:
         label = f"#{face.face_id} {class_names[top]} {face.probs[top] * 100:.0f}%"
         _draw_label(image, face, label, color, st)
-    if options.show_bars:
-        _draw_bars(image, face, class_names, st, options.panel_opacity)
+    if not options.show_bars:
+        return None
+    panel = panel_rect(fw, fh, face.box, class_names, avoid)
+    _draw_bars(image, face, class_names, st, options.panel_opacity, panel)
+    return panel
 
 
 def draw(
@@ -192,6 +224,11 @@ def draw(
 ) -> np.ndarray:
     """Draw every face of ``result`` onto ``image`` (in place) and return it."""
     opts = options or OverlayOptions()
-    for face in result.faces:
-        draw_face(image, face, result.class_names, opts)
+    boxes = [Rect(*(int(v) for v in f.box)) for f in result.faces]
+    panels: list[Rect] = []
+    for i, face in enumerate(result.faces):
+        others = boxes[:i] + boxes[i + 1 :]
+        panel = draw_face(image, face, result.class_names, opts, [*others, *panels])
+        if panel is not None:
+            panels.append(panel)
     return image

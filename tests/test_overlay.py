@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emocam.overlay import OverlayOptions, draw, panel_rect
+from emocam.overlay import OverlayOptions, Rect, draw, panel_rect
 from emocam.types import FaceResult, Frame, FrameResult
 
 NAMES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
@@ -97,3 +97,22 @@ def test_boxes_only_draw_nothing_beside_the_face() -> None:
     assert len(changed) > 0
     ys, xs = changed[:, 0], changed[:, 1]
     assert xs.min() >= 495 and xs.max() <= 705 and ys.min() >= 195 and ys.max() <= 405
+
+
+def test_bars_of_two_faces_side_by_side_cover_neither_face():
+    """The bundled sample's case: two big faces, the right one near the frame's edge."""
+    size = (640, 360)
+    left, right = (60.0, 100.0, 90.0, 90.0), (420.0, 110.0, 90.0, 90.0)
+    result = result_for(size, [right, left])
+    panels = []
+    for i, face in enumerate(result.faces):
+        other = result.faces[1 - i].box
+        r = panel_rect(*size, face.box, NAMES, [Rect(*(int(v) for v in other)), *panels])
+        panels.append(r)
+        for box in (face.box, other):
+            x, y, w, h = box
+            assert r.x >= x + w or r.x + r.w <= x or r.y >= y + h or r.y + r.h <= y, (r, box)
+    a, b = panels
+    ow = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    oh = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    assert ow * oh < 0.05 * a.w * a.h  # the two panels barely touch, if at all
