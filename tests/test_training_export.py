@@ -78,6 +78,11 @@ def test_exported_model_runs_in_the_apps_runtime(run):
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
     one = sess.run(None, {"input": x[:1]})[0]
     np.testing.assert_allclose(one, logits[:1], atol=1e-5)  # batch size does not matter
+    from emocam.classify import EmotionClassifier
+
+    app = EmotionClassifier(run / "model.onnx")
+    assert app.class_names == FERPLUS_CLASSES
+    np.testing.assert_allclose(app.predict(crops), probs, atol=1e-5)
 
 
 @pytest.mark.train

@@ -73,6 +73,7 @@ def plot_history(history_csv: Path, path: Path) -> Path | None:
             if ys:
                 ax.plot(epochs[: len(ys)], ys, style, label=(prefix or "train_") + key)
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()

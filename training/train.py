@@ -68,7 +68,7 @@ class TrainConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # Smoke run: about 5 minutes on a 2-core CPU (FER+: about 70% majority-vote accuracy).
+    # Smoke run: about 5 minutes on a 2-core CPU (FER+: about 74% majority-vote accuracy).
     "quick": {"epochs": 8, "train_limit": 12000, "patience": 8, "warmup_epochs": 1},
     # The shipped models (models/emocam-ferplus.onnx was trained with exactly this).
     "full": {"epochs": 40, "patience": 12},
