@@ -104,7 +104,7 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         f"| parameters | {m.get('parameters', 0):,} |",
         f"| multiply-adds per face | {m.get('macs_per_face', 0) / 1e6:.1f} M |",
         f"| input | `input`, float32 {info.layout} (N, {info.input_size}, {info.input_size}, 1), "
-        f"pixels * {info.normalization.scale:.6g} - {info.normalization.mean:g}, "
+        f"(pixels * {info.normalization.scale:.6g} - {info.normalization.mean:g}) "
         f"/ {info.normalization.std:g} |",
         f"| output | `logits` (N, {len(info.class_names)}) |",
         f"| face crop | detector box x {info.crop.scale:g}, centre moved by "
