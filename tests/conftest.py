@@ -23,9 +23,6 @@ import cv2
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
 # --- source portraits -----------------------------------------------------------------
 
 
@@ -391,14 +388,12 @@ def image_one_face(media_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def model_path() -> Path:
-    """The ONNX emotion model: the shipped one if present, else the development model."""
-    shipped = REPO / "models" / "emocam-ferplus.onnx"
-    if shipped.exists():
-        return shipped
-    dev = Path("/work/dev/dev_model.onnx")
-    if dev.exists():
-        return dev
-    pytest.skip("no emotion model available")
+    """The ONNX emotion model shipped inside the installed package."""
+    from emocam.resources import default_model_path
+
+    path = default_model_path()
+    assert path.exists(), f"the shipped model {path} is missing from the installed package"
+    return path
 
 
 def pytest_configure(config: pytest.Config) -> None:
