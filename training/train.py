@@ -17,7 +17,7 @@ import numpy as np
 
 from emocam.preprocess import CropSpec, Normalization, normalize
 from emocam.training.augment import AugmentConfig, augment_batch
-from emocam.training.data import Dataset, Split, load_dataset
+from emocam.training.data import DataError, Dataset, Split, load_dataset
 from emocam.training.model import ModelConfig
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class TrainConfig:
     mixup: float = 0.0  # Beta(a, a) mixing strength; 0 turns mixup off
     train_limit: int = 0  # use only the first N training images (smoke runs)
     cache_dir: str = ""
+    init_weights: str = ""  # start from this Keras checkpoint's weights (fine-tuning)
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     normalization: Normalization = field(default_factory=Normalization)
@@ -165,6 +166,22 @@ def _best_so_far(run: Path) -> float | None:
     return max(vals) if vals else None
 
 
+def _load_initial_weights(model: Any, path: Path) -> None:
+    """Copy the weights of a checkpoint of the same architecture (a warm restart)."""
+    keras = _keras()
+    if not path.is_file():
+        raise DataError(f"The initial weights {path} do not exist; give a .keras checkpoint.")
+    source = keras.models.load_model(path, compile=False)
+    try:
+        model.set_weights(source.get_weights())
+    except ValueError as e:
+        raise DataError(
+            f"The initial weights {path} come from a different architecture; "
+            "use the same model settings as the run that wrote them."
+        ) from e
+    log.info("starting from the weights of %s", path)
+
+
 def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
     """Train one model; returns the run folder holding ``best.keras`` and ``history.csv``."""
     keras = _keras()
@@ -184,6 +201,8 @@ def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
 
     with _strategy().scope():
         model = make_model(n, ds.train.images.shape[1], cfg.model)
+        if cfg.init_weights:
+            _load_initial_weights(model, Path(cfg.init_weights))
         steps = len(batches) * cfg.epochs
         warm = len(batches) * cfg.warmup_epochs
         lr = keras.optimizers.schedules.CosineDecay(
