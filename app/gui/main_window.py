@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ class MainWindow(OutputsMixin, QMainWindow):
         self._ended = False
         self._painted_after: float | None = None
         self._latency_ms = 0.0
+        # Recent capture-to-screen times, for the benchmarks and the performance figures.
+        self.latency_samples_ms: deque[float] = deque(maxlen=2000)
         self._progress: QProgressDialog | None = None
         self._build_ui()
         self.qactions = build_menus(self, self.menuBar())
@@ -390,6 +393,7 @@ class MainWindow(OutputsMixin, QMainWindow):
             return
         ms = (time.perf_counter() - self._painted_after) * 1000.0
         self._painted_after = None
+        self.latency_samples_ms.append(ms)
         self._latency_ms = ms if not self._latency_ms else 0.8 * self._latency_ms + 0.2 * ms
         self.status.set("latency", f"latency {self._latency_ms:.0f} ms",
                         "From reading the frame to showing it on screen")
