@@ -1,0 +1,130 @@
+"""GUI live path: capture-to-screen latency and displayed fps of the real emocam window.
+
+The window runs as a user runs it, with a 30 fps "camera" that is emocam's own CameraSource
+reading a 720p real-face video at the camera's pace (newest frame wins, stale ones dropped),
+so the figures include capture, detection, classification, drawing and painting.
+
+    python benchmarks/gui_live.py --faces 1 4 --seconds 20
+
+Runs offscreen unless a display is set (``QT_QPA_PLATFORM``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from media import Scene, write_video
+
+from emocam.gui import settings as gui_settings
+from emocam.gui.main_window import MainWindow
+from emocam.sources import CameraSource, open_source
+
+CAMERA_FPS = 30.0
+
+
+@dataclass
+class LiveFigures:
+    faces: int
+    seconds: float
+    frames_shown: int
+    latency_ms: list[float]
+
+    @property
+    def fps(self) -> float:
+        return self.frames_shown / self.seconds
+
+    def row(self) -> str:
+        lat = sorted(self.latency_ms)
+        p90 = lat[int(0.9 * (len(lat) - 1))] if lat else float("nan")
+        med = statistics.median(lat) if lat else float("nan")
+        return (f"| 1280x720, {self.faces} face{'s' if self.faces > 1 else ''} | "
+                f"{self.fps:.1f} | {med:.1f} | {p90:.1f} | {len(lat)} |")
+
+
+def _wait(app: QApplication, ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def _camera_opener(video: Path):
+    def open_fn(spec: str | int):
+        if isinstance(spec, int):
+            cap = cv2.VideoCapture(str(video))
+            return CameraSource(cap, "720p camera stand-in", pace_fps=CAMERA_FPS,
+                                stall_timeout_s=60.0)
+        return open_source(spec)
+
+    return open_fn
+
+
+def measure(video: Path, faces: int, seconds: float, warmup_s: float = 3.0) -> LiveFigures:
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(gui_settings.load_settings(), open_fn=_camera_opener(video))
+    window.resize(1600, 900)
+    window.show()
+    try:
+        window.start_camera(0)
+        _wait(app, int(warmup_s * 1000))
+        if window.view.frames_shown == 0:
+            raise RuntimeError("the window showed no frame during the warm-up")
+        window.latency_samples_ms.clear()
+        start_frames, t0 = window.view.frames_shown, time.perf_counter()
+        _wait(app, int(seconds * 1000))
+        elapsed = time.perf_counter() - t0
+        shown = window.view.frames_shown - start_frames
+        return LiveFigures(faces, elapsed, shown, list(window.latency_samples_ms))
+    finally:
+        window.shutdown()
+        window.close()
+
+
+def run(faces: list[int], seconds: float, workdir: Path) -> list[LiveFigures]:
+    results = []
+    frames = int((seconds + 8) * CAMERA_FPS)  # the clip must outlast warm-up and measurement
+    for n in faces:
+        video = workdir / f"live_{n}.mp4"
+        if not video.exists():
+            write_video(video, Scene(1280, 720, faces=n, face_px=150.0, frames=frames,
+                                     fps=CAMERA_FPS))
+        results.append(measure(video, n, seconds))
+    return results
+
+
+def table(results: list[LiveFigures]) -> list[str]:
+    return [
+        "| camera | displayed fps | latency median (ms) | latency p90 (ms) | frames timed |",
+        "|---|---|---|---|---|",
+        *(r.row() for r in results),
+    ]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--faces", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--seconds", type=float, default=20.0)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        gui_settings.settings_file_override = str(Path(tmp) / "settings.ini")
+        results = run(args.faces, args.seconds, Path(tmp))
+    print("\n".join(table(results)))
+
+
+if __name__ == "__main__":
+    main()
