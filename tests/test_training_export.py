@@ -149,6 +149,27 @@ def test_evaluate_gives_the_same_figures_for_onnx_and_keras(run, tmp_path, capsy
     assert "accuracy" in capsys.readouterr().out
 
 
+@pytest.mark.train
+def test_fine_tuning_starts_from_a_checkpoint_of_the_same_architecture(run, tmp_path):
+    base = run.parent
+    rc = main(["-q", "train", "--data", str(base / "ferplus"), "--preset", "quick",
+               "--out", str(tmp_path / "ft"), "--set", f"cache_dir={base / 'cache'}",
+               "--set", f"init_weights={run / 'best.keras'}", *TINY])
+    assert rc == 0 and (tmp_path / "ft" / "model.onnx").is_file()
+
+
+@pytest.mark.train
+def test_fine_tuning_from_another_architecture_names_the_checkpoint(run, tmp_path, capsys):
+    base = run.parent
+    rc = main(["-q", "train", "--data", str(base / "ferplus"), "--preset", "quick",
+               "--out", str(tmp_path / "ft"), "--set", f"cache_dir={base / 'cache'}",
+               "--set", f"init_weights={run / 'best.keras'}", *TINY,
+               "--set", "model.widths=8,32"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "best.keras" in err and "different architecture" in err
+    assert "Traceback" not in err
+
+
 def test_unknown_setting_is_one_clear_sentence(tmp_path, capsys):
     rc = main(["train", "--data", str(tmp_path), "--set", "model.depth=3"])
     err = capsys.readouterr().err.strip()
