@@ -26,6 +26,9 @@ class ModelInfo:
     crop: CropSpec = field(default_factory=CropSpec)
     output: str = "logits"  # "logits" or "probabilities"
     temperature: float = 1.0  # calibration: softmax(logits / temperature)
+    # Calibrated top probability below which a label is shown as "uncertain" (None: the
+    # app's default).
+    uncertain_below: float | None = None
     name: str = "emotion model"
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +76,9 @@ class ModelInfo:
             crop=CropSpec(**crop),
             output=d.get("output", "logits"),
             temperature=float(d.get("temperature", 1.0)),
+            uncertain_below=(
+                float(d["uncertain_below"]) if d.get("uncertain_below") is not None else None
+            ),
             name=str(d.get("name", "emotion model")),
             metrics=dict(d.get("metrics") or {}),
             training=dict(d.get("training") or {}),

@@ -33,6 +33,11 @@ _NAMED_COLORS: dict[str, Color] = {
     "fear": (200, 80, 170),
     "contempt": (140, 110, 220),
 }
+UNCERTAIN_COLOR: Color = (150, 150, 150)
+NEUTRAL_GRAY = 64  # the boxes-only background, in every channel
+# The face box runs brows to chin; hair, ears and forehead identify people too.
+_BLUR_MARGIN = 0.35  # of the box side, on every side
+_BLUR_CELLS = 6  # the face is reduced to this many cells across: no identity survives
 _PALETTE: tuple[Color, ...] = (
     (230, 160, 60), (60, 180, 75), (75, 25, 230), (200, 130, 0),
     (48, 130, 245), (180, 30, 145), (240, 240, 70), (230, 50, 240),
@@ -46,6 +51,9 @@ class OverlayOptions:
     show_bars: bool = True
     show_landmarks: bool = False
     panel_opacity: float = 0.55  # how much the bar panel darkens the video behind it
+    show_uncertain: bool = True  # doubtful faces get a grey "uncertain" instead of a label
+    blur_faces: bool = False  # privacy: smear each face box before drawing on it
+    boxes_only: bool = False  # privacy: draw on a neutral background, no camera pixels
 
 
 @dataclass(frozen=True)
@@ -200,7 +208,8 @@ def draw_face(
     x, y, w, h = face.box
     st = _style(fw, fh, max(w, h))
     top = face.top_index
-    color = class_color(class_names[top], top)
+    doubtful = bool(face.uncertain) and options.show_uncertain
+    color = UNCERTAIN_COLOR if doubtful else class_color(class_names[top], top)
     if options.show_boxes:
         p0 = (round(x), round(y))
         p1 = (round(x + w), round(y + h))
@@ -210,7 +219,10 @@ def draw_face(
         for kx, ky in face.keypoints:
             cv2.circle(image, (round(kx), round(ky)), radius, (0, 255, 255), -1)
     if options.show_labels:
-        label = f"#{face.face_id} {class_names[top]} {face.probs[top] * 100:.0f}%"
+        label = (
+            f"#{face.face_id} uncertain ({face.uncertain})" if doubtful
+            else f"#{face.face_id} {class_names[top]} {face.probs[top] * 100:.0f}%"
+        )
         _draw_label(image, face, label, color, st)
     if not options.show_bars:
         return None
@@ -219,11 +231,36 @@ def draw_face(
     return panel
 
 
+def anonymise_face(image: np.ndarray, box: tuple[float, ...]) -> None:
+    """Replace a face and its surroundings by a few smooth cells of colour (in place)."""
+    fh, fw = image.shape[:2]
+    x, y, w, h = box
+    m = _BLUR_MARGIN * max(w, h)
+    x0, y0 = max(0, int(x - m)), max(0, int(y - m))
+    x1, y1 = min(fw, math.ceil(x + w + m)), min(fh, math.ceil(y + h + m))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return
+    roi = image[y0:y1, x0:x1]
+    cells = cv2.resize(roi, (_BLUR_CELLS, _BLUR_CELLS), interpolation=cv2.INTER_AREA)
+    # Linear upscaling leaves no cell edges, so nothing sharp is left to recognise.
+    roi[...] = cv2.resize(cells, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+
+
+def _prepare_background(image: np.ndarray, result: FrameResult, opts: OverlayOptions) -> None:
+    if opts.boxes_only:
+        image[...] = NEUTRAL_GRAY
+    elif opts.blur_faces:
+        for face in result.faces:
+            anonymise_face(image, face.box)
+
+
 def draw(
     image: np.ndarray, result: FrameResult, options: OverlayOptions | None = None
 ) -> np.ndarray:
-    """Draw every face of ``result`` onto ``image`` (in place) and return it."""
+    """Draw every face of ``result`` onto ``image`` (in place) and return it; with
+    ``blur_faces`` or ``boxes_only`` the faces or the whole picture are hidden first."""
     opts = options or OverlayOptions()
+    _prepare_background(image, result, opts)
     boxes = [Rect(*(int(v) for v in f.box)) for f in result.faces]
     panels: list[Rect] = []
     for i, face in enumerate(result.faces):

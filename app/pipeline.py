@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from emocam.classify import EmotionClassifier
 from emocam.preprocess import crop_faces
+from emocam.quality import QualityConfig, judge, measure_all, resolve_uncertain_below
 from emocam.resources import default_model_path
 from emocam.track import DEFAULT_TAU_S, FaceTracker, TrackerConfig
 from emocam.types import Frame, FrameResult
@@ -32,6 +33,7 @@ class PipelineConfig:
     min_score: float = 0.5
     smoothing_tau_s: float = DEFAULT_TAU_S
     live: bool = False  # a camera: the detector may drop work to keep up
+    quality: QualityConfig = field(default_factory=QualityConfig)  # when to say "uncertain"
 
 
 class Pipeline:
@@ -41,6 +43,9 @@ class Pipeline:
         # The model first: a bad model file is the likelier user error and is cheap to find.
         self.classifier = EmotionClassifier(model_path, provider=self.config.provider)
         self.model_info = self.classifier.info
+        self.uncertain_below = resolve_uncertain_below(
+            self.config.quality, self.model_info.uncertain_below
+        )
         # Imported here: the detector's native libraries are slow to load and chatty, and
         # a run that fails on its input or model should not pay for them.
         from emocam.detect import create_detector
@@ -65,6 +70,7 @@ class Pipeline:
             "detector": self.detector.name,
             "class_names": list(self.class_names),
             "smoothing_tau_s": self.config.smoothing_tau_s,
+            "uncertain_below": self.uncertain_below,
         }
 
     def _to_gray(self, image: np.ndarray) -> np.ndarray:
@@ -88,16 +94,21 @@ class Pipeline:
         else:
             crops = np.empty((0, self.model_info.input_size, self.model_info.input_size), np.uint8)
         t2 = time.perf_counter()
+        # Judged on what the classifier sees: the aligned crop, not the raw frame.
+        qualities = measure_all(crops, boxes, [d.keypoints for d in dets])
+        t_quality = time.perf_counter()
         probs = self.classifier.predict(crops)
         t3 = time.perf_counter()
         faces = self.tracker.update(
             boxes, [d.score for d in dets], probs, frame.time_ms, [d.keypoints for d in dets]
         )
+        judge(faces, qualities, self.config.quality, self.uncertain_below)
         t4 = time.perf_counter()
         timings = {
             "detect": (t1 - t0) * 1e3,
             "align": (t2 - t1) * 1e3,
-            "classify": (t3 - t2) * 1e3,
+            "quality": (t_quality - t2) * 1e3,
+            "classify": (t3 - t_quality) * 1e3,
             "track": (t4 - t3) * 1e3,
         }
         return FrameResult(frame, faces, self.class_names, timings)

@@ -135,13 +135,19 @@ class AnnotatedVideoWriter:
 
 def csv_header(class_names: Sequence[str], with_file: bool = False) -> list[str]:
     head = ["file"] if with_file else []
-    return [*head, "frame", "time_ms", "face_id", "x", "y", "w", "h", *class_names, "top_label"]
+    return [
+        *head, "frame", "time_ms", "face_id", "x", "y", "w", "h", *class_names, "top_label",
+        "confidence", "uncertain",
+    ]
 
 
 class CsvSink:
     """One row per face per frame, flushed as written so an interrupted run stays valid.
 
-    Probabilities are the smoothed ones the overlay shows; ``top_label`` is their argmax.
+    Probabilities are the smoothed ones the overlay shows; ``top_label`` is their argmax and
+    ``confidence`` its calibrated probability. ``uncertain`` says why the label should not be
+    trusted ("small", "turned", "blurred", "low confidence") or is empty; the probabilities
+    are written either way.
     With ``with_file`` (a folder of images) a first column names the image.
     """
 
@@ -167,6 +173,7 @@ class CsvSink:
                     f"{x:.1f}", f"{y:.1f}", f"{w:.1f}", f"{h:.1f}",
                     *(f"{p:.4f}" for p in face.probs.tolist()),
                     result.class_names[face.top_index],
+                    f"{face.confidence:.4f}", face.uncertain,
                 ]
             )
         if rows:
@@ -203,7 +210,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 class _FaceStats:
-    __slots__ = ("first_ms", "frames", "label_counts", "last_ms", "prob_sum")
+    __slots__ = ("first_ms", "frames", "label_counts", "last_ms", "prob_sum", "uncertain")
 
     def __init__(self, n_classes: int, time_ms: float):
         self.frames = 0
@@ -211,6 +218,7 @@ class _FaceStats:
         self.prob_sum = np.zeros(n_classes, np.float64)
         self.first_ms = time_ms
         self.last_ms = time_ms
+        self.uncertain: dict[str, int] = {}
 
 
 class JsonSummary:
@@ -240,6 +248,8 @@ class JsonSummary:
             st.label_counts[face.top_index] += 1
             st.prob_sum += face.probs
             st.last_ms = t
+            if face.uncertain:
+                st.uncertain[face.uncertain] = st.uncertain.get(face.uncertain, 0) + 1
 
     def _per_class(self, values: np.ndarray) -> dict[str, float]:
         return {n: round(float(v), 4) for n, v in zip(self.class_names, values, strict=True)}
@@ -254,6 +264,8 @@ class JsonSummary:
             "top_label": self.class_names[int(np.argmax(st.label_counts))],
             "share_of_time": self._per_class(share),
             "mean_probabilities": self._per_class(mean),
+            "uncertain_frames": sum(st.uncertain.values()),
+            "uncertain_reasons": dict(sorted(st.uncertain.items())),
         }
 
     def as_dict(self, completed: bool, **extra: Any) -> dict[str, Any]:

@@ -35,6 +35,16 @@ class Detection:
     eyes: tuple[Point, Point] | None = None
 
 
+@dataclass(frozen=True)
+class FaceQuality:
+    """What one frame shows of one face (see ``emocam.quality``): box side in pixels,
+    sharpness of the aligned crop and head turn (NaN without keypoints)."""
+
+    size_px: float
+    sharpness: float
+    turn: float
+
+
 @dataclass
 class FaceResult:
     """A tracked face in one frame with its emotion probabilities."""
@@ -45,10 +55,17 @@ class FaceResult:
     probs: np.ndarray  # smoothed over time, sums to 1
     raw_probs: np.ndarray  # this frame's classifier output, sums to 1
     keypoints: tuple[Point, ...] = ()
+    quality: FaceQuality | None = None
+    uncertain: str = ""  # why the label should not be trusted ("small", "blurred"...), or ""
 
     @property
     def top_index(self) -> int:
         return int(np.argmax(self.probs))
+
+    @property
+    def confidence(self) -> float:
+        """The calibrated probability of the top emotion (smoothed like ``probs``)."""
+        return float(self.probs[self.top_index])
 
 
 @dataclass

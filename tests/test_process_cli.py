@@ -20,7 +20,10 @@ from conftest import SyntheticVideo, four_faces_plan, match_faces, write_video
 from emocam import __version__
 
 NAMES = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
-HEADER = ["frame", "time_ms", "face_id", "x", "y", "w", "h", *NAMES, "top_label"]
+HEADER = [
+    "frame", "time_ms", "face_id", "x", "y", "w", "h", *NAMES, "top_label", "confidence",
+    "uncertain",
+]
 
 
 def emocam(*args: object, timeout: float = 120) -> subprocess.CompletedProcess[str]:
