@@ -1,39 +1,44 @@
-"""Speed benchmarks of the emocam pipeline; writes docs/BENCHMARKS.md.
+"""Speed (and, with --data, accuracy) of emocam beside the `fer` package; writes docs/BENCHMARKS.md.
 
-    python benchmarks/run.py                 # everything, 5 repeats (about 10 minutes on 2 cores)
-    python benchmarks/run.py --repeats 3 --soak-frames 2000
+    python benchmarks/run.py                          # everything, 5 repeats (long: run it on
+                                                      # a quiet machine)
+    python benchmarks/run.py --data /path/to/ferplus --data /path/to/fer2013
+    python benchmarks/run.py --quick --out /tmp/bench.md   # smoke run: 1 repeat, short
+                                                      # videos, 300-frame soak
+    python benchmarks/run.py --skip-peer              # emocam only
 
 Not part of the test suite: these are measurements, not pass/fail checks. Videos are made
-from real faces by benchmarks/media.py into a temporary folder.
+from real faces by benchmarks/media.py into a temporary folder. The peer (`fer`, with its
+Haar detector, FER(mtcnn=False)) runs from its own venv, benchmarks/.peer-venv, which the
+first run builds (peer_fer.py). Datasets (folders or their .zip) are read at run time and
+never copied into the repository.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
+import dataclasses
+import json
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import accuracy
+import peer_fer
+import speed
+from flops import FlopCount, count_flops
 from media import Scene, write_video
+from soak import SoakResult
+from timing import Stats, load, machine
 
-from emocam import __version__
-from emocam.classify import EmotionClassifier
-from emocam.detect import create_detector
-from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.resources import default_model_path
-from emocam.types import Frame
 
 ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
 
 VIDEOS = {
     "480p, 1 face": Scene(854, 480, 1, 200, 150),
@@ -41,204 +46,298 @@ VIDEOS = {
     "720p, 4 faces": Scene(1280, 720, 4, 150, 150),
     "1080p, 6 small faces": Scene(1920, 1080, 6, 90, 150),
 }
+# End to end and against the peer: the three cases issue 5 names.
+E2E_VIDEOS = ("720p, 1 face", "720p, 4 faces", "1080p, 6 small faces")
+LATENCY_VIDEOS = ("720p, 1 face", "720p, 4 faces")
+SOAK_VIDEO = "720p, 4 faces"
 
 
-def stats(values: list[float]) -> str:
-    return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
+@dataclass
+class Settings:
+    repeats: int = 5
+    video_frames: int = 150
+    soak_frames: int = 10000
+    classifier_faces: int = 2000  # faces per timed classifier run
+    peer: bool = True
+    peer_venv: Path = peer_fer.DEFAULT_VENV
+    data: list[Path] = field(default_factory=list)
 
 
-def repeat(fn: Callable[[], float], n: int) -> list[float]:
-    return [fn() for _ in range(n)]
+@dataclass
+class E2ERow:
+    video: str
+    frames: int
+    faces_present: int
+    process_fps: Stats
+    loop: speed.LoopResult
+    peer: peer_fer.PeerSpeed | None = None
 
 
-def bench_classifier(repeats: int) -> list[str]:
-    clf = EmotionClassifier(default_model_path(), provider="cpu")
-    rng = np.random.default_rng(0)
-    rows = []
-    for batch in (1, 4, 8, 64):
-        crops = rng.integers(0, 255, (batch, clf.info.input_size, clf.info.input_size),
-                             dtype=np.uint8)
-        for _ in range(5):
-            clf.predict(crops)
-
-        def once(crops=crops, batch=batch) -> float:
-            n = max(1, 2000 // batch)
-            t = time.perf_counter()
-            for _ in range(n):
-                clf.predict(crops)
-            return (time.perf_counter() - t) / n * 1e3
-
-        ms = repeat(once, repeats)
-        fps = [batch / (m / 1e3) for m in ms]
-        rows.append(f"| {batch} | {stats(ms)} | {stats(fps)} |")
-    return rows
+@dataclass
+class Results:
+    settings: Settings
+    command: str
+    loads: dict[str, str] = field(default_factory=dict)  # section -> load at its start
+    flops: FlopCount | None = None
+    classifier: list[speed.ClassifierRow] = field(default_factory=list)
+    detector: list[speed.DetectorRow] = field(default_factory=list)
+    e2e: list[E2ERow] = field(default_factory=list)
+    latency: list[speed.LatencyRow] = field(default_factory=list)
+    soak: SoakResult | None = None
+    accuracy: list[accuracy.AccuracyRow] = field(default_factory=list)
+    accuracy_notes: list[str] = field(default_factory=list)
+    peer_versions: dict[str, str] = field(default_factory=dict)
 
 
-def read_frames(path: Path, n: int = 60) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while len(frames) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
-    return frames
+def section(res: Results, name: str) -> None:
+    res.loads[name] = load()
+    print(f"[{time.strftime('%H:%M:%S')}] {name} (load {res.loads[name]})...", file=sys.stderr,
+          flush=True)
 
 
-def bench_detector(videos: dict[str, Path], repeats: int) -> list[str]:
-    rows = []
-    for detector in ("mediapipe", "opencv"):
-        det = create_detector(detector)
-        for name, path in videos.items():
-            frames = read_frames(path)
-            n_true = VIDEOS[name].faces
-
-            def once(frames=frames, det=det) -> float:
-                t = time.perf_counter()
-                for i, f in enumerate(frames):
-                    det.detect(f, i * 33.3)
-                return (time.perf_counter() - t) / len(frames) * 1e3
-
-            ms = repeat(once, repeats)
-            found = [min(len(det.detect(f, i * 33.3)), n_true) for i, f in enumerate(frames)]
-            recall = 100.0 * sum(found) / (n_true * len(frames))
-            rows.append(f"| {detector} | {name} | {stats(ms)} | {recall:.1f}% |")
-        det.close()
-    return rows
+def peer_python(s: Settings) -> Path | None:
+    return peer_fer.ensure_venv(s.peer_venv) if s.peer else None
 
 
-def bench_process(videos: dict[str, Path], repeats: int, out: Path) -> list[str]:
-    rows = []
-    for name, path in videos.items():
-        frames = VIDEOS[name].frames
-
-        def once(path=path, frames=frames) -> float:
-            t = time.perf_counter()
-            subprocess.run(
-                [sys.executable, "-m", "emocam", "process", str(path), "-o", str(out),
-                 "--overwrite"], check=True, capture_output=True,
-            )
-            return frames / (time.perf_counter() - t)
-
-        fps = repeat(once, repeats)
-        rows.append(f"| {name} | {frames} | {stats(fps)} |")
-    return rows
+def run_soak(video: Path, frames: int) -> SoakResult:
+    r = subprocess.run([sys.executable, str(HERE / "soak.py"), str(video), "--frames",
+                        str(frames)], check=True, capture_output=True, text=True)
+    return SoakResult(**json.loads(r.stdout.strip().splitlines()[-1]))
 
 
-def bench_latency(videos: dict[str, Path]) -> list[str]:
-    rows = []
-    pipe = Pipeline(PipelineConfig(live=True, provider="cpu"))
-    for name in ("720p, 1 face", "720p, 4 faces"):
-        frames = read_frames(videos[name], 150)
-        pipe.reset()
-        lat = []
-        for i, f in enumerate(frames):
-            t = time.perf_counter()
-            pipe.process(Frame(f, i, i * 33.3))
-            lat.append((time.perf_counter() - t) * 1e3)
-        lat = lat[10:]
-        rows.append(f"| {name} | {statistics.median(lat):.1f} | "
-                    f"{np.percentile(lat, 95):.1f} |")
-    pipe.close()
-    return rows
+def run_e2e(res: Results, videos: dict[str, Path], tmp: Path, py: Path | None) -> None:
+    s = res.settings
+    for name in E2E_VIDEOS:
+        scene = VIDEOS[name]
+        section(res, f"end to end: {name}")
+        row = E2ERow(name, scene.frames, scene.faces,
+                     speed.bench_process(videos[name], scene.frames, s.repeats, tmp / "out"),
+                     speed.bench_loop(videos[name], s.repeats))
+        if py is not None:
+            section(res, f"fer: {name}")
+            row.peer = peer_fer.speed(py, videos[name], s.repeats, tmp / "fer-out")
+            res.peer_versions = row.peer.versions
+        res.e2e.append(row)
 
 
-def bench_memory(video: Path, n_frames: int) -> str:
-    import psutil
-
-    proc = psutil.Process()
-    pipe = Pipeline(PipelineConfig(provider="cpu"))
-    frames = read_frames(video, 60)
-    rss = []
-    for i in range(n_frames):
-        pipe.process(Frame(frames[i % len(frames)], i, i * 33.3))
-        if i % 500 == 0:
-            rss.append(proc.memory_info().rss / 2**20)
-    pipe.close()
-    growth = rss[-1] - rss[1] if len(rss) > 2 else 0.0
-    return (f"{n_frames} frames of the 720p 4-face video through the pipeline: resident memory "
-            f"{rss[1]:.0f} MiB after 500 frames, {rss[-1]:.0f} MiB at the end "
-            f"(growth {growth:+.0f} MiB), peak {max(rss):.0f} MiB.")
-
-
-def machine() -> str:
-    import mediapipe
-    import onnxruntime
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores; {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}, emocam {__version__}, onnxruntime "
-            f"{onnxruntime.__version__}, mediapipe {mediapipe.__version__}, OpenCV "
-            f"{cv2.__version__}, numpy {np.__version__}")
+def run_all(s: Settings, command: str) -> Results:
+    res = Results(s, command)
+    model = default_model_path()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        # The peer venv first: a broken install should fail the run before the long part.
+        py = peer_python(s)
+        videos = {n: write_video(tmp / f"v{i}.mp4", sc) for i, (n, sc) in enumerate(VIDEOS.items())}
+        section(res, "classifier")
+        res.flops = count_flops(model)
+        res.classifier = speed.bench_classifier(model, s.repeats, s.classifier_faces)
+        section(res, "detector")
+        res.detector = speed.bench_detector(
+            {n: (videos[n], VIDEOS[n].faces) for n in VIDEOS}, s.repeats)
+        run_e2e(res, videos, tmp, py)
+        section(res, "live latency")
+        res.latency = speed.bench_latency({n: videos[n] for n in LATENCY_VIDEOS},
+                                          s.video_frames)
+        section(res, "memory")
+        res.soak = run_soak(videos[SOAK_VIDEO], s.soak_frames)
+        if s.data:
+            section(res, "accuracy")
+            res.accuracy, res.accuracy_notes = accuracy.run(s.data, model, py, tmp)
+        res.loads["end"] = load()
+    return res
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--soak-frames", type=int, default=10000)
-    p.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
-    a = p.parse_args()
-    cmd = "python benchmarks/run.py " + " ".join(sys.argv[1:])
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        videos = {n: write_video(tmp / f"v{i}.mp4", s) for i, (n, s) in enumerate(VIDEOS.items())}
-        print("classifier...", file=sys.stderr)
-        clf = bench_classifier(a.repeats)
-        print("detector...", file=sys.stderr)
-        det = bench_detector(videos, a.repeats)
-        print("emocam process...", file=sys.stderr)
-        proc = bench_process(videos, a.repeats, tmp / "out")
-        print("latency...", file=sys.stderr)
-        lat = bench_latency(videos)
-        print("memory...", file=sys.stderr)
-        mem = bench_memory(videos["720p, 4 faces"], a.soak_frames)
-    text = f"""# Benchmarks
+# ---------------------------------------------------------------------------------------------
+# Report
 
-Measured with `{cmd.strip()}` on {time.strftime('%Y-%m-%d')}.
+
+def _ratio(a: Stats, b: float) -> str:
+    return f"{a.median / b:.1f}x" if b > 0 else "n/a"
+
+
+def classifier_md(res: Results) -> str:
+    f = res.flops
+    lines = ["| batch | ms per call | faces/s |", "|---|---|---|"]
+    lines += [f"| {r.batch} | {r.ms_per_call.fmt(2)} | {r.faces_per_s.fmt(0)} |"
+              for r in res.classifier]
+    if f is not None:
+        best = max(r.faces_per_s.median for r in res.classifier)
+        lines += ["", f"Per face: {f.macs / 1e6:.1f} M multiply-adds = {f.flops / 1e6:.1f} M "
+                  f"FLOPs (Conv/Gemm/MatMul MACs x 2, counted from the ONNX graph by "
+                  f"`benchmarks/flops.py`), {f.parameters:,} stored parameters. At the best "
+                  f"batch that is {best * f.flops / 1e9:.1f} GFLOP/s on one thread."]
+    return "\n".join(lines)
+
+
+def detector_md(res: Results) -> str:
+    lines = ["| detector | video | ms/frame | faces found per frame |", "|---|---|---|---|"]
+    lines += [f"| {r.detector} | {r.video} | {r.ms_per_frame.fmt()} | "
+              f"{r.faces_found:.2f} of {r.faces_present} |" for r in res.detector]
+    return "\n".join(lines)
+
+
+def e2e_md(res: Results) -> str:
+    lines = ["| video | frames | fps (whole command) | `Pipeline.process` loop fps | "
+             "loop CPU ms/frame | faces found per frame |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r.video} | {r.frames} | {r.process_fps.fmt()} | {r.loop.fps.fmt()} | "
+              f"{r.loop.cpu_ms_per_frame.fmt()} | {r.loop.faces_per_frame:.2f} of "
+              f"{r.faces_present} |" for r in res.e2e]
+    return "\n".join(lines)
+
+
+def peer_md(res: Results) -> str:
+    rows = [r for r in res.e2e if r.peer is not None]
+    if not rows:
+        return "Not run (`--skip-peer`)."
+    v = res.peer_versions
+    lines = [
+        f"fer {v.get('fer')} (TensorFlow {v.get('tensorflow')}, OpenCV {v.get('opencv')}) "
+        "in its own venv, `FER(mtcnn=False)` (Haar cascade detector, the quantized .tflite "
+        "classifier it uses by default), on the same videos in the same invocation.",
+        "",
+        "| video | emocam process fps | fer `Video.analyze` fps | emocam/fer | emocam loop "
+        "fps | fer `detect_emotions` loop fps | emocam/fer | faces found per frame emocam "
+        "/ fer |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        p = r.peer
+        if p is None:
+            continue
+        # Both whole-command figures include start-up: fer's is paid once per command.
+        analyze = Stats.of([p.frames / (p.startup_s + t) for t in p.analyze_s])
+        loop = Stats.of([p.frames / t for t in p.loop_s])
+        lines.append(
+            f"| {r.video} | {r.process_fps.fmt()} | {analyze.fmt()} | "
+            f"{_ratio(r.process_fps, analyze.median)} | {r.loop.fps.fmt()} | {loop.fmt()} | "
+            f"{_ratio(r.loop.fps, loop.median)} | {r.loop.faces_per_frame:.2f} / "
+            f"{p.faces_per_frame:.2f} of {r.faces_present} |")
+    startups = ", ".join(f"{r.peer.startup_s:.1f}" for r in rows if r.peer)
+    lines += [
+        "",
+        "`Video.analyze` fps = frames / (fer's start-up + analyze), the same footing as the "
+        "whole `emocam process` command; it writes the annotated video and CSV, with "
+        "`save_frames=False` (fer's default also writes and zips a JPEG per frame, which "
+        f"emocam does not). fer start-up (TensorFlow import, FER(), first call): {startups} s. "
+        "The loops run on frames decoded beforehand: `Pipeline.process` (emocam's file "
+        "settings) against `FER.detect_emotions`.",
+    ]
+    return "\n".join(lines)
+
+
+def latency_md(res: Results) -> str:
+    lines = ["| video | median ms | 95th percentile ms |", "|---|---|---|"]
+    lines += [f"| {r.video} | {r.median_ms:.1f} | {r.p95_ms:.1f} |" for r in res.latency]
+    return "\n".join(lines)
+
+
+def memory_md(res: Results) -> str:
+    s = res.soak
+    if s is None:
+        return "Not run."
+    (wf, wm), (ef, em) = s.warm, s.rss_mib[-1]
+    return (f"{s.frames} frames of the {SOAK_VIDEO} video (looped) through `Pipeline.process` "
+            f"in a fresh process: resident memory {wm:.0f} MiB at frame {wf}, {em:.0f} MiB at "
+            f"frame {ef} (growth {s.growth_mib:+.1f} MiB, {s.growth_per_1000:+.2f} MiB per "
+            f"1000 frames); peak resident {s.peak_mib:.0f} MiB.")
+
+
+def accuracy_md(res: Results) -> str:
+    if not res.accuracy:
+        return "Not run (give `--data` with FER+ and/or FER2013)."
+    lines = ["| test set | protocol | model | images | accuracy | macro-F1 |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r.dataset} | {r.protocol} | {r.model} | {r.images} | "
+              f"{r.accuracy * 100:.2f}% | {r.macro_f1 * 100:.2f}% |" for r in res.accuracy]
+    lines += ["", accuracy.__doc__.split("\n\n", 1)[1].strip()]
+    if res.accuracy_notes:
+        lines += ["", "Speed of fer's classifier on the test images (one call per 256 images; "
+                  "the .tflite path runs one face per interpreter call): "
+                  + "; ".join(res.accuracy_notes) + "."]
+    return "\n".join(lines)
+
+
+def render(res: Results) -> str:
+    s = res.settings
+    loads = "; ".join(f"{k} {v}" for k, v in res.loads.items())
+    return f"""# Benchmarks
+
+Measured with `{res.command}` on {time.strftime('%Y-%m-%d')}.
 Machine: {machine()}.
-Figures are medians of {a.repeats} runs with the min-max range in brackets. Videos are made
-from real faces by `benchmarks/media.py` (150 frames each). CPU execution provider.
+Load average (1/5/15 min, as `uptime` shows it) at the start of each part: {loads}.
+Figures are medians of {s.repeats} runs with the min-max range in brackets. Videos are made
+from real faces by `benchmarks/media.py` ({s.video_frames} frames each). CPU execution provider.
 
-## Classifier (shipped model, onnxruntime)
+## Classifier (shipped model, onnxruntime, one thread)
 
-| batch | ms per call | faces/s |
-|---|---|---|
-{chr(10).join(clf)}
+{classifier_md(res)}
 
-## Face detector (per frame; recall = faces found / faces present, capped per frame)
+## Face detector (per frame; faces found capped at the faces present)
 
-| detector | video | ms/frame | recall |
-|---|---|---|---|
-{chr(10).join(det)}
+{detector_md(res)}
 
 ## End to end: `emocam process VIDEO -o OUT` (decode, detect, classify, draw, encode, CSV)
 
-Wall time of the whole command, start-up included.
+Whole-command fps includes start-up. The loop runs `Pipeline.process` on frames decoded
+beforehand (detect, crop, classify, track), timed in the harness.
 
-| video | frames | fps |
-|---|---|---|
-{chr(10).join(proc)}
+{e2e_md(res)}
+
+## Against the `fer` package
+
+{peer_md(res)}
 
 ## Live-path added latency (detection + alignment + classification + tracking per frame)
 
-| video | median ms | 95th percentile ms |
-|---|---|---|
-{chr(10).join(lat)}
+{latency_md(res)}
 
 ## Memory
 
-{mem}
+{memory_md(res)}
+
+## Accuracy
+
+{accuracy_md(res)}
 """
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def settings_from_args(argv: list[str] | None = None) -> tuple[Settings, Path]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, help="runs per figure (default 5; 1 with --quick)")
+    p.add_argument("--soak-frames", type=int,
+                   help="frames for the memory run (default 10000; 300 with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 1 repeat, 30-frame videos, 300-frame soak")
+    p.add_argument("--skip-peer", action="store_true", help="do not run the fer package")
+    p.add_argument("--peer-venv", type=Path, default=peer_fer.DEFAULT_VENV,
+                   help="where the fer venv lives (built on first use)")
+    p.add_argument("--data", type=Path, action="append", default=[],
+                   help="FER+ or FER2013 folder (or its .zip) for the accuracy part; repeatable")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
+    a = p.parse_args(argv)
+    s = Settings(peer=not a.skip_peer, peer_venv=a.peer_venv, data=a.data)
+    if a.quick:
+        s = dataclasses.replace(s, repeats=1, video_frames=30, soak_frames=300,
+                                classifier_faces=200)
+    if a.repeats is not None:
+        s.repeats = a.repeats
+    if a.soak_frames is not None:
+        s.soak_frames = a.soak_frames
+    return s, a.out
+
+
+def main() -> None:
+    s, out = settings_from_args()
+    for name, scene in VIDEOS.items():
+        VIDEOS[name] = dataclasses.replace(scene, frames=s.video_frames)
+    command = " ".join(["python benchmarks/run.py", *sys.argv[1:]])
+    text = render(run_all(s, command))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
     print(text)
 
 

@@ -1,0 +1,153 @@
+"""emocam's own speed measurements: classifier, detector, `emocam process`, per-frame loop,
+live-path latency. Each returns plain data; run.py renders it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from timing import Stats, read_frames, repeat
+
+from emocam.classify import EmotionClassifier
+from emocam.pipeline import Pipeline, PipelineConfig
+from emocam.types import Frame
+
+FRAME_MS = 1000.0 / 30.0
+CLASSIFIER_BATCHES = (1, 4, 8, 64)
+
+
+@dataclass
+class ClassifierRow:
+    batch: int
+    ms_per_call: Stats
+    faces_per_s: Stats
+
+
+@dataclass
+class DetectorRow:
+    detector: str
+    video: str
+    ms_per_frame: Stats
+    faces_found: float  # per frame, capped at the faces present
+    faces_present: int
+
+
+@dataclass
+class LoopResult:
+    """Pipeline.process over decoded frames: detection, crops, classifier, tracker."""
+
+    fps: Stats
+    cpu_ms_per_frame: Stats  # process CPU time, all threads; less sensitive to other load
+    faces_per_frame: float
+
+
+@dataclass
+class LatencyRow:
+    video: str
+    median_ms: float
+    p95_ms: float
+
+
+def make_pipeline(live: bool = False) -> Pipeline:
+    # CPU on purpose: the figures describe the laptop case every user has.
+    return Pipeline(PipelineConfig(live=live, provider="cpu"))
+
+
+def bench_classifier(model: Path, repeats: int, calls: int) -> list[ClassifierRow]:
+    """``calls``: about how many faces each timed run pushes through (divided by batch)."""
+    clf = EmotionClassifier(model, provider="cpu")
+    rng = np.random.default_rng(0)
+    rows = []
+    s = clf.info.input_size
+    for batch in CLASSIFIER_BATCHES:
+        crops = rng.integers(0, 255, (batch, s, s), dtype=np.uint8)
+        for _ in range(5):  # warm-up: the first calls allocate
+            clf.predict(crops)
+
+        def once(crops: np.ndarray = crops, batch: int = batch) -> float:
+            n = max(3, calls // batch)
+            t = time.perf_counter()
+            for _ in range(n):
+                clf.predict(crops)
+            return (time.perf_counter() - t) / n * 1e3
+
+        ms = repeat(once, repeats)
+        rows.append(ClassifierRow(batch, Stats.of(ms), Stats.of([batch / (m / 1e3) for m in ms])))
+    clf.close()
+    return rows
+
+
+def bench_detector(videos: dict[str, tuple[Path, int]], repeats: int) -> list[DetectorRow]:
+    """``videos``: name -> (path, faces present in every frame)."""
+    from emocam.detect import create_detector
+
+    rows = []
+    for name in ("mediapipe", "opencv"):
+        det = create_detector(name)
+        for vname, (path, n_true) in videos.items():
+            frames = read_frames(path, 60)
+
+            def once(frames: list[np.ndarray] = frames, det=det) -> float:
+                t = time.perf_counter()
+                for i, f in enumerate(frames):
+                    det.detect(f, i * FRAME_MS)
+                return (time.perf_counter() - t) / len(frames) * 1e3
+
+            ms = repeat(once, repeats)
+            found = [min(len(det.detect(f, i * FRAME_MS)), n_true) for i, f in enumerate(frames)]
+            rows.append(DetectorRow(name, vname, Stats.of(ms), float(np.mean(found)), n_true))
+        det.close()
+    return rows
+
+
+def bench_process(video: Path, frames: int, repeats: int, out: Path) -> Stats:
+    """fps of the whole `emocam process` command (start-up, decode, detect, classify,
+    draw, encode, CSV and JSON)."""
+
+    def once() -> float:
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "emocam", "process", str(video), "-o", str(out),
+                        "--overwrite", "--quiet"], check=True, capture_output=True)
+        return frames / (time.perf_counter() - t)
+
+    return Stats.of(repeat(once, repeats))
+
+
+def bench_loop(video: Path, repeats: int) -> LoopResult:
+    """Pipeline.process on frames decoded beforehand: the counterpart of a
+    detect_emotions loop."""
+    frames = read_frames(video)
+    pipe = make_pipeline()
+    pipe.process(Frame(frames[0], 0, 0.0))  # warm-up
+    fps, cpu, faces = [], [], []
+    for _ in range(repeats):
+        pipe.reset()
+        t, c = time.perf_counter(), time.process_time()
+        n = [len(pipe.process(Frame(f, i, i * FRAME_MS)).faces) for i, f in enumerate(frames)]
+        wall, cpu_s = time.perf_counter() - t, time.process_time() - c
+        fps.append(len(frames) / wall)
+        cpu.append(cpu_s / len(frames) * 1e3)
+        faces.append(float(np.mean(n)))
+    pipe.close()
+    return LoopResult(Stats.of(fps), Stats.of(cpu), float(np.mean(faces)))
+
+
+def bench_latency(videos: dict[str, Path], frames: int) -> list[LatencyRow]:
+    """Time Pipeline.process adds to each frame on the live path (camera settings)."""
+    rows = []
+    pipe = make_pipeline(live=True)
+    for name, path in videos.items():
+        pipe.reset()
+        lat = []
+        for i, f in enumerate(read_frames(path, frames)):
+            t = time.perf_counter()
+            pipe.process(Frame(f, i, i * FRAME_MS))
+            lat.append((time.perf_counter() - t) * 1e3)
+        lat = lat[min(10, len(lat) // 4):]  # the first frames pay for warm-up
+        rows.append(LatencyRow(name, float(np.median(lat)), float(np.percentile(lat, 95))))
+    pipe.close()
+    return rows

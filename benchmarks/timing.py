@@ -1,0 +1,79 @@
+"""Small measuring helpers shared by the benchmark modules: repeats, summaries, the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Median with the min-max range of repeated measurements."""
+
+    median: float
+    lo: float
+    hi: float
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Stats:
+        return cls(statistics.median(values), min(values), max(values), len(values))
+
+    def fmt(self, digits: int = 1) -> str:
+        if self.n == 1:
+            return f"{self.median:.{digits}f}"
+        return f"{self.median:.{digits}f} ({self.lo:.{digits}f}-{self.hi:.{digits}f})"
+
+
+def repeat(fn: Callable[[], float], n: int) -> list[float]:
+    return [fn() for _ in range(n)]
+
+
+def read_frames(path: Path, n: int | None = None) -> list[np.ndarray]:
+    """The first ``n`` decoded frames (all of them for None)."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while n is None or len(frames) < n:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    return frames
+
+
+def load() -> str:
+    """The 1/5/15-minute load averages, as `uptime` prints them."""
+    try:
+        return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:  # not on every platform
+        return "n/a"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> str:
+    import mediapipe
+    import onnxruntime
+
+    from emocam import __version__
+
+    return (f"{cpu_name()}, {os.cpu_count()} cores; {platform.system()} {platform.release()}; "
+            f"Python {platform.python_version()}, emocam {__version__}, onnxruntime "
+            f"{onnxruntime.__version__}, mediapipe {mediapipe.__version__}, OpenCV "
+            f"{cv2.__version__}, numpy {np.__version__}")
