@@ -1,6 +1,6 @@
 """Test accuracy of the shipped model beside the `fer` package's model, on the same images.
 
-emocam's headline figure comes from ``emocam.training.evaluate`` (FER+ majority vote, the
+emocam's headline figure comes from `emocam.training.evaluate` (FER+ majority vote, the
 official protocol). For the side-by-side, both models see the same 48x48 test images:
 fer's classifier is fed them directly (its detector is skipped, so this measures the
 classifier), after fer's own resize to 64x64.

@@ -50,6 +50,8 @@ VIDEOS = {
 E2E_VIDEOS = ("720p, 1 face", "720p, 4 faces", "1080p, 6 small faces")
 LATENCY_VIDEOS = ("720p, 1 face", "720p, 4 faces")
 SOAK_VIDEO = "720p, 4 faces"
+# The peer runs inside "e2e" (same videos, same invocation) and inside "accuracy".
+PARTS = ("classifier", "detector", "e2e", "latency", "memory", "accuracy")
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Settings:
     peer: bool = True
     peer_venv: Path = peer_fer.DEFAULT_VENV
     data: list[Path] = field(default_factory=list)
+    parts: tuple[str, ...] = PARTS
 
 
 @dataclass
@@ -128,19 +131,24 @@ def run_all(s: Settings, command: str) -> Results:
         # The peer venv first: a broken install should fail the run before the long part.
         py = peer_python(s)
         videos = {n: write_video(tmp / f"v{i}.mp4", sc) for i, (n, sc) in enumerate(VIDEOS.items())}
-        section(res, "classifier")
-        res.flops = count_flops(model)
-        res.classifier = speed.bench_classifier(model, s.repeats, s.classifier_faces)
-        section(res, "detector")
-        res.detector = speed.bench_detector(
-            {n: (videos[n], VIDEOS[n].faces) for n in VIDEOS}, s.repeats)
-        run_e2e(res, videos, tmp, py)
-        section(res, "live latency")
-        res.latency = speed.bench_latency({n: videos[n] for n in LATENCY_VIDEOS},
-                                          s.video_frames)
-        section(res, "memory")
-        res.soak = run_soak(videos[SOAK_VIDEO], s.soak_frames)
-        if s.data:
+        if "classifier" in s.parts:
+            section(res, "classifier")
+            res.flops = count_flops(model)
+            res.classifier = speed.bench_classifier(model, s.repeats, s.classifier_faces)
+        if "detector" in s.parts:
+            section(res, "detector")
+            res.detector = speed.bench_detector(
+                {n: (videos[n], VIDEOS[n].faces) for n in VIDEOS}, s.repeats)
+        if "e2e" in s.parts:
+            run_e2e(res, videos, tmp, py)
+        if "latency" in s.parts:
+            section(res, "live latency")
+            res.latency = speed.bench_latency({n: videos[n] for n in LATENCY_VIDEOS},
+                                              s.video_frames)
+        if "memory" in s.parts:
+            section(res, "memory")
+            res.soak = run_soak(videos[SOAK_VIDEO], s.soak_frames)
+        if s.data and "accuracy" in s.parts:
             section(res, "accuracy")
             res.accuracy, res.accuracy_notes = accuracy.run(s.data, model, py, tmp)
         res.loads["end"] = load()
@@ -155,7 +163,12 @@ def _ratio(a: Stats, b: float) -> str:
     return f"{a.median / b:.1f}x" if b > 0 else "n/a"
 
 
+NOT_RUN = "Not run (see `--only`)."
+
+
 def classifier_md(res: Results) -> str:
+    if not res.classifier:
+        return NOT_RUN
     f = res.flops
     lines = ["| batch | ms per call | faces/s |", "|---|---|---|"]
     lines += [f"| {r.batch} | {r.ms_per_call.fmt(2)} | {r.faces_per_s.fmt(0)} |"
@@ -170,6 +183,8 @@ def classifier_md(res: Results) -> str:
 
 
 def detector_md(res: Results) -> str:
+    if not res.detector:
+        return NOT_RUN
     lines = ["| detector | video | ms/frame | faces found per frame |", "|---|---|---|---|"]
     lines += [f"| {r.detector} | {r.video} | {r.ms_per_frame.fmt()} | "
               f"{r.faces_found:.2f} of {r.faces_present} |" for r in res.detector]
@@ -177,8 +192,10 @@ def detector_md(res: Results) -> str:
 
 
 def e2e_md(res: Results) -> str:
+    if not res.e2e:
+        return NOT_RUN
     lines = ["| video | frames | fps (whole command) | `Pipeline.process` loop fps | "
-             "loop CPU ms/frame | faces found per frame |", "|---|---|---|---|---|---|"]
+             "loop CPU ms/frame | faces reported per frame |", "|---|---|---|---|---|---|"]
     lines += [f"| {r.video} | {r.frames} | {r.process_fps.fmt()} | {r.loop.fps.fmt()} | "
               f"{r.loop.cpu_ms_per_frame.fmt()} | {r.loop.faces_per_frame:.2f} of "
               f"{r.faces_present} |" for r in res.e2e]
@@ -188,7 +205,7 @@ def e2e_md(res: Results) -> str:
 def peer_md(res: Results) -> str:
     rows = [r for r in res.e2e if r.peer is not None]
     if not rows:
-        return "Not run (`--skip-peer`)."
+        return "Not run (`--skip-peer`)." if res.e2e else NOT_RUN
     v = res.peer_versions
     lines = [
         f"fer {v.get('fer')} (TensorFlow {v.get('tensorflow')}, OpenCV {v.get('opencv')}) "
@@ -196,7 +213,7 @@ def peer_md(res: Results) -> str:
         "classifier it uses by default), on the same videos in the same invocation.",
         "",
         "| video | emocam process fps | fer `Video.analyze` fps | emocam/fer | emocam loop "
-        "fps | fer `detect_emotions` loop fps | emocam/fer | faces found per frame emocam "
+        "fps | fer `detect_emotions` loop fps | emocam/fer | faces reported per frame emocam "
         "/ fer |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -226,6 +243,8 @@ def peer_md(res: Results) -> str:
 
 
 def latency_md(res: Results) -> str:
+    if not res.latency:
+        return NOT_RUN
     lines = ["| video | median ms | 95th percentile ms |", "|---|---|---|"]
     lines += [f"| {r.video} | {r.median_ms:.1f} | {r.p95_ms:.1f} |" for r in res.latency]
     return "\n".join(lines)
@@ -234,12 +253,14 @@ def latency_md(res: Results) -> str:
 def memory_md(res: Results) -> str:
     s = res.soak
     if s is None:
-        return "Not run."
+        return NOT_RUN
     (wf, wm), (ef, em) = s.warm, s.rss_mib[-1]
-    return (f"{s.frames} frames of the {SOAK_VIDEO} video (looped) through `Pipeline.process` "
-            f"in a fresh process: resident memory {wm:.0f} MiB at frame {wf}, {em:.0f} MiB at "
-            f"frame {ef} (growth {s.growth_mib:+.1f} MiB, {s.growth_per_1000:+.2f} MiB per "
-            f"1000 frames); peak resident {s.peak_mib:.0f} MiB.")
+    return (f"{s.frames} frames of the {SOAK_VIDEO} video (its first {s.clip_frames} frames "
+            f"looped, {s.clip_mib:.0f} MiB of decoded frames held by the harness) through "
+            f"`Pipeline.process` in a fresh process: resident memory {wm:.0f} MiB at frame "
+            f"{wf}, {em:.0f} MiB at frame {ef} (growth {s.growth_mib:+.1f} MiB, "
+            f"{s.growth_per_1000:+.2f} MiB per 1000 frames); peak resident (ru_maxrss, "
+            f"start-up included) {s.peak_mib:.0f} MiB.")
 
 
 def accuracy_md(res: Results) -> str:
@@ -260,12 +281,14 @@ def accuracy_md(res: Results) -> str:
 def render(res: Results) -> str:
     s = res.settings
     loads = "; ".join(f"{k} {v}" for k, v in res.loads.items())
+    runs = (f"Figures are medians of {s.repeats} runs with the min-max range in brackets."
+            if s.repeats > 1 else "Figures are single runs (no spread).")
     return f"""# Benchmarks
 
 Measured with `{res.command}` on {time.strftime('%Y-%m-%d')}.
 Machine: {machine()}.
 Load average (1/5/15 min, as `uptime` shows it) at the start of each part: {loads}.
-Figures are medians of {s.repeats} runs with the min-max range in brackets. Videos are made
+{runs} Videos are made
 from real faces by `benchmarks/media.py` ({s.video_frames} frames each). CPU execution provider.
 
 ## Classifier (shipped model, onnxruntime, one thread)
@@ -317,9 +340,12 @@ def settings_from_args(argv: list[str] | None = None) -> tuple[Settings, Path]:
                    help="where the fer venv lives (built on first use)")
     p.add_argument("--data", type=Path, action="append", default=[],
                    help="FER+ or FER2013 folder (or its .zip) for the accuracy part; repeatable")
+    p.add_argument("--only", action="append", choices=PARTS,
+                   help="run only this part (repeatable); default: all")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     a = p.parse_args(argv)
-    s = Settings(peer=not a.skip_peer, peer_venv=a.peer_venv, data=a.data)
+    s = Settings(peer=not a.skip_peer, peer_venv=a.peer_venv, data=a.data,
+                 parts=tuple(a.only or PARTS))
     if a.quick:
         s = dataclasses.replace(s, repeats=1, video_frames=30, soak_frames=300,
                                 classifier_faces=200)

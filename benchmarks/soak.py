@@ -24,6 +24,8 @@ class SoakResult:
     frames: int
     rss_mib: list[tuple[int, float]]  # (frame index, resident MiB)
     peak_mib: float  # ru_maxrss of the whole process
+    clip_frames: int = 0  # decoded frames held in memory and looped
+    clip_mib: float = 0.0
 
     @property
     def warm(self) -> tuple[int, float]:
@@ -61,7 +63,7 @@ def soak(video: Path, frames: int) -> SoakResult:
         pipe.close()
     # ru_maxrss is KiB on Linux (bytes on macOS, where this harness is not run).
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return SoakResult(frames, rss, peak)
+    return SoakResult(frames, rss, peak, len(clip), sum(f.nbytes for f in clip) / 2**20)
 
 
 def main() -> None:
