@@ -40,6 +40,32 @@ class _Track:
     probs: np.ndarray
     time_ms: float
     missed: int = 0
+    score: float = 0.0
+    keypoints: tuple[Point, ...] = ()
+    velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # centre x, y and side, per ms
+
+
+@dataclass(frozen=True)
+class TrackPrediction:
+    """Where a live track's face should be at a given time (constant velocity)."""
+
+    face_id: int
+    box: Box
+    score: float
+    keypoints: tuple[Point, ...]
+    missed: int  # frames since the face was last detected (0: seen in the latest frame)
+
+
+def _centre_side(box: Box) -> tuple[float, float, float]:
+    x, y, w, h = box
+    return (x + w / 2, y + h / 2, max(w, h))
+
+
+def _moved(box: Box, dx: float, dy: float, grow: float) -> Box:
+    """``box`` shifted by (dx, dy) and scaled by ``grow`` about its centre."""
+    x, y, w, h = box
+    cx, cy = x + w / 2 + dx, y + h / 2 + dy
+    return (cx - w * grow / 2, cy - h * grow / 2, w * grow, h * grow)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -75,6 +101,26 @@ class FaceTracker:
     def reset(self) -> None:
         """Forget all tracks (a new source); ids keep counting up so none is reused."""
         self._tracks = []
+
+    def predict(self, time_ms: float) -> list[TrackPrediction]:
+        """Every live track moved on to ``time_ms`` at its recent velocity.
+
+        The detection schedule looks for known faces where these boxes say, and frames that
+        skip detection use them as the faces' boxes.
+        """
+        out = []
+        for t in self._tracks:
+            dt = max(0.0, time_ms - t.time_ms)
+            vx, vy, vs = t.velocity
+            cx, cy, side = _centre_side(t.box)
+            grow = max(0.5, min(2.0, (side + vs * dt) / max(side, 1e-6)))
+            box = _moved(t.box, vx * dt, vy * dt, grow)
+            kps = tuple(
+                (cx + vx * dt + (px - cx) * grow, cy + vy * dt + (py - cy) * grow)
+                for px, py in t.keypoints
+            )
+            out.append(TrackPrediction(t.face_id, box, t.score, kps, t.missed))
+        return out
 
     def _match(self, boxes: np.ndarray) -> dict[int, int]:
         """Detection index -> track index, greedily by descending IoU."""
@@ -115,6 +161,8 @@ class FaceTracker:
             if t_idx is None:
                 track = _Track(self._next_id, box, raw.astype(np.float32), time_ms)
                 self._next_id += 1
+                track.score = float(scores[d])
+                track.keypoints = keypoints[d] if keypoints is not None else ()
                 self._tracks.append(track)
                 matched_tracks.add(len(self._tracks) - 1)
             else:
@@ -124,7 +172,10 @@ class FaceTracker:
                     track.probs = raw.astype(np.float32)
                 else:
                     track.probs = track.probs + np.float32(alpha) * (raw - track.probs)
+                track.velocity = _velocity(track, box, time_ms)
                 track.box, track.time_ms, track.missed = box, time_ms, 0
+                track.score = float(scores[d])
+                track.keypoints = keypoints[d] if keypoints is not None else ()
                 matched_tracks.add(t_idx)
             results.append(
                 FaceResult(
@@ -148,3 +199,16 @@ class FaceTracker:
                     continue
             kept.append(t)
         self._tracks = kept
+
+
+def _velocity(track: _Track, box: Box, time_ms: float) -> tuple[float, float, float]:
+    """The track's velocity after it moved to ``box``, averaged with the previous one:
+    detector boxes jitter by a few pixels, so one frame's step alone is noisy."""
+    dt = time_ms - track.time_ms
+    if dt <= 0:
+        return track.velocity
+    (ax, ay, aside), (bx, by, bside) = _centre_side(track.box), _centre_side(box)
+    step = ((bx - ax) / dt, (by - ay) / dt, (bside - aside) / dt)
+    if track.missed > 0 or track.velocity == (0.0, 0.0, 0.0):
+        return step
+    return tuple(0.5 * v + 0.5 * s for v, s in zip(track.velocity, step, strict=True))  # type: ignore[return-value]

@@ -1,0 +1,257 @@
+"""Which detector work each frame gets, so a video runs in real time without losing faces.
+
+A full scan (both BlazeFace models on the whole frame, the full-range model on every tile)
+costs ~20-30 ms a frame on two cores. Most of it re-finds faces that were already found a
+frame ago. The schedule splits the work:
+
+- known faces are looked for again every detection frame, near where the tracker expects
+  them, with one cheap short-range call per four faces (``MediaPipeDetector.redetect``), so
+  boxes follow motion;
+- the full scan's passes take turns, ``passes_per_scan`` per scan, to find new faces: the
+  whole frame every other scan, each tile level in a share that halves with each finer
+  level (720p: every tile every 4 scans; 1080p: coarse tiles every 8, 540 px ones every 60);
+- frames between detection frames (``detect_every`` > 1) keep the tracker's predicted boxes.
+
+Every frame gets a result; only the work behind it varies. The first frame after a reset
+(a new video, a still photo) gets the full scan.
+
+``RateGovernor`` turns a target frame rate into a rung of ``LADDER``: it raises the detection
+interval and lowers the detection input size while frames take too long, and steps back when
+there is headroom.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from emocam.detect import Detector, MediaPipeDetector, Pass, _iou, _touches_border, merge
+from emocam.track import TrackPrediction
+from emocam.types import Box, Detection
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    detect_every: int = 1  # run the detector on every k-th frame; frames between are tracked
+    scan_every: int = 1  # look for new faces on every n-th detection frame
+    passes_per_scan: int = 1  # full-scan passes (model calls) per such frame
+    scale: float = 1.0  # detection input size for new faces, relative to the frame
+    max_missed: int = 5  # detection frames a known face is looked for after it was lost
+
+
+# Cheapest last. A rung trades responsiveness to new faces (scan_every, detect_every) first,
+# then small faces (scale: tiles are planned on the shrunk frame, so fewer are needed).
+LADDER: tuple[ScheduleConfig, ...] = (
+    ScheduleConfig(),
+    ScheduleConfig(scan_every=2),
+    ScheduleConfig(detect_every=2, scan_every=2),
+    ScheduleConfig(detect_every=2, scan_every=2, scale=0.75),
+    ScheduleConfig(detect_every=3, scan_every=3, scale=0.5),
+    ScheduleConfig(detect_every=4, scan_every=4, scale=0.5),
+)
+
+
+class DetectionSchedule:
+    """Detections for one frame of a stream, spreading the detector's work over frames."""
+
+    def __init__(self, detector: Detector, config: ScheduleConfig | None = None):
+        self.detector = detector
+        self.config = config or ScheduleConfig()
+        self._frame = 0  # frames since reset
+        self._detections = 0  # detection frames since reset
+        self._turn = 0  # scans since reset
+        self._visits: dict[int, int] = {}  # passes run per level since reset
+        self._rgb: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """A new source: the next frame gets a full scan."""
+        self._frame = self._detections = self._turn = 0
+        self._visits.clear()
+
+    def detect(self, image_bgr: np.ndarray, known: Sequence[TrackPrediction]) -> list[Detection]:
+        """Faces in this frame; ``known`` are the tracker's faces predicted to this frame."""
+        index, self._frame = self._frame, self._frame + 1
+        first = index == 0
+        if not first and index % max(1, self.config.detect_every):
+            return _carry(known)
+        scan = first or self._detections % max(1, self.config.scan_every) == 0
+        self._detections += 1
+        if not isinstance(self.detector, MediaPipeDetector):
+            return self._detect_other(image_bgr) if scan else _carry(known)
+        return self._detect_mediapipe(image_bgr, known, scan, full=first)
+
+    def _detect_other(self, image_bgr: np.ndarray) -> list[Detection]:
+        # A detector without passes (Haar) runs whole; scale is its only lever.
+        s = self.config.scale
+        if s >= 1.0:
+            return self.detector.detect(image_bgr)
+        small = cv2.resize(image_bgr, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        return [_scaled(d, 1.0 / s) for d in self.detector.detect(small)]
+
+    def _detect_mediapipe(
+        self, image_bgr: np.ndarray, known: Sequence[TrackPrediction], scan: bool, full: bool
+    ) -> list[Detection]:
+        det = self.detector
+        assert isinstance(det, MediaPipeDetector)
+        rgb = self._to_rgb(image_bgr)
+        seeds = [p.box for p in known if p.missed <= self.config.max_missed]
+        found = det.redetect(rgb, seeds) if seeds else []
+        new: list[Detection] = []
+        if scan:
+            new = self._scan(det, rgb, full)
+        dets = merge(found + new)
+        return self._unclip(det, rgb, dets, found)
+
+    def _scan(self, det: MediaPipeDetector, rgb: np.ndarray, full: bool) -> list[Detection]:
+        s = min(1.0, self.config.scale)
+        small = rgb
+        if s < 1.0:
+            small = cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        h, w = small.shape[:2]
+        levels = det.pass_levels(w, h)
+        if full:
+            chosen = [p for level in levels for p in level]
+        else:
+            chosen = [self._next(levels) for _ in range(max(1, self.config.passes_per_scan))]
+        dets = det.run_passes(small, chosen)
+        return dets if s >= 1.0 else [_scaled(d, 1.0 / s) for d in dets]
+
+    def _next(self, levels: list[list[Pass]]) -> Pass:
+        """The next pass in turn. Level k gets every 2**(k+1)-th turn (the finest level
+        shares the last share), so the whole frame, where most new faces show, is looked
+        at every other scan, and a level of many small tiles does not delay it."""
+        turn = self._turn
+        self._turn += 1
+        level = min((turn + 1 & -(turn + 1)).bit_length() - 1, len(levels) - 1)
+        passes = levels[level]
+        k = self._visits.get(level, 0)
+        self._visits[level] = k + 1
+        return passes[k % len(passes)]
+
+    @staticmethod
+    def _unclip(
+        det: MediaPipeDetector, rgb: np.ndarray, dets: list[Detection], found: list[Detection]
+    ) -> list[Detection]:
+        """New faces cut by the frame edge get their real box from a padded window (known
+        faces already have it: their windows are padded)."""
+        h, w = rgb.shape[:2]
+        out = []
+        for d in dets:
+            near_edge = _touches_border(d.box, w, h, slack=0.1)
+            if near_edge and not any(_iou(d.box, f.box) > 0.5 for f in found):
+                again = det.redetect(rgb, [d.box], context=3.0)
+                best = max(again, key=lambda a: _iou(a.box, d.box), default=None)
+                if best is not None and _iou(best.box, d.box) >= 0.2:
+                    d = Detection(best.box, max(best.score, d.score), best.keypoints, best.eyes)
+            out.append(d)
+        return out
+
+    def _to_rgb(self, image_bgr: np.ndarray) -> np.ndarray:
+        h, w = image_bgr.shape[:2]
+        if self._rgb is None or self._rgb.shape != (h, w, 3):
+            self._rgb = np.empty((h, w, 3), np.uint8)
+        return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB, dst=self._rgb)
+
+
+def _from_track(p: TrackPrediction) -> Detection:
+    eyes = (p.keypoints[0], p.keypoints[1]) if len(p.keypoints) >= 2 else None
+    return Detection(p.box, p.score, p.keypoints, eyes)
+
+
+def _carry(known: Sequence[TrackPrediction]) -> list[Detection]:
+    return [_from_track(p) for p in known if p.missed == 0]
+
+
+def _scaled(d: Detection, f: float) -> Detection:
+    x, y, w, h = d.box
+    box: Box = (x * f, y * f, w * f, h * f)
+    kps = tuple((px * f, py * f) for px, py in d.keypoints)
+    eyes = (kps[0], kps[1]) if d.eyes is not None and len(kps) >= 2 else None
+    if d.eyes is not None and eyes is None:
+        eyes = ((d.eyes[0][0] * f, d.eyes[0][1] * f), (d.eyes[1][0] * f, d.eyes[1][1] * f))
+    return Detection(box, d.score, kps, eyes)
+
+
+# --- holding a target frame rate ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GovernorConfig:
+    target_fps: float
+    headroom: float = 0.7  # step back when frames take less than this share of the budget
+    settle_frames: int = 10  # frames measured at a rung before judging it
+    smoothing: float = 0.2  # weight of the newest frame time in the running average
+
+
+class RateGovernor:
+    """Picks the rung of ``LADDER`` that holds ``target_fps``.
+
+    It measures the time from one frame to the next (the pipeline plus whatever the caller
+    does with the result: drawing, encoding), so it holds the rate the user sees. It steps
+    to a cheaper rung while the average frame time is over budget and back while it is
+    under ``headroom`` of the budget, waiting ``settle_frames`` after each step so the
+    average reflects the new rung. A rung remembered as over budget is not retried for a
+    while, so it does not swing back and forth between two rungs.
+    """
+
+    def __init__(self, config: GovernorConfig, ladder: Sequence[ScheduleConfig] = LADDER):
+        if not config.target_fps > 0:
+            raise ValueError("target_fps must be positive")
+        self.config = config
+        self.ladder = tuple(ladder)
+        self.rung = 0
+        self._avg: float | None = None
+        self._since_step = 0
+        self._last: float | None = None
+        self._too_slow: dict[int, float] = {}  # rung -> when it was last over budget
+
+    @property
+    def budget_s(self) -> float:
+        return 1.0 / self.config.target_fps
+
+    @property
+    def schedule(self) -> ScheduleConfig:
+        return self.ladder[self.rung]
+
+    def tick(self, now: float | None = None) -> ScheduleConfig:
+        """Call once per frame, before its work; returns the schedule for that frame."""
+        now = time.perf_counter() if now is None else now
+        if self._last is not None:
+            self._observe(now - self._last, now)
+        self._last = now
+        return self.schedule
+
+    def _observe(self, frame_s: float, now: float) -> None:
+        a = self.config.smoothing
+        self._avg = frame_s if self._avg is None else (1 - a) * self._avg + a * frame_s
+        self._since_step += 1
+        if self._since_step < self.config.settle_frames:
+            return
+        if self._avg > self.budget_s and self.rung < len(self.ladder) - 1:
+            self._too_slow[self.rung] = now
+            self._step(+1)
+        elif (
+            self._avg < self.config.headroom * self.budget_s
+            and self.rung > 0
+            # A rung found too slow in the last few seconds is likely still too slow.
+            and now - self._too_slow.get(self.rung - 1, -math.inf) > 5.0
+        ):
+            self._step(-1)
+
+    def _step(self, d: int) -> None:
+        self.rung += d
+        self._since_step = 0
+        log.debug("target %.0f fps: frame time %.1f ms, now %s", self.config.target_fps,
+                  (self._avg or 0.0) * 1e3, self.schedule)
+
+    def reset(self) -> None:
+        """A pause in the stream (a new source) is not a slow frame."""
+        self._last = None
