@@ -15,9 +15,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from emocam import __version__
 from emocam.errors import UserError
+
+if TYPE_CHECKING:
+    from emocam.process import ProcessOptions, ProcessResult
 
 EXIT_INTERRUPTED = 130
 log = logging.getLogger("emocam")
@@ -30,6 +34,16 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not 0 <= v <= 10:
         raise argparse.ArgumentTypeError("smoothing must be between 0 and 10 seconds")
+    return v
+
+
+def _probability(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability") from None
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError("give a probability between 0 and 1")
     return v
 
 
@@ -62,13 +76,16 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
         "per-frame CSV (NAME.emocam.csv) and a JSON summary (NAME.emocam.json) next to the "
         "input, or into -o DIR.",
     )
-    pp.add_argument("input", type=Path, help="video file, image file or folder of images")
+    pp.add_argument("input", type=Path, nargs="?",
+                    help="video file, image file or folder of images")
     pp.add_argument("-o", "--outdir", type=Path, metavar="DIR", help="folder for all outputs")
     pp.add_argument("--output-video", type=Path, metavar="PATH",
                     help="annotated video (or image, or folder for a folder of images)")
     pp.add_argument("--csv", type=Path, metavar="PATH", help="per-frame CSV")
     pp.add_argument("--json", type=Path, metavar="PATH", help="JSON summary")
     pp.add_argument("--no-video", action="store_true", help="write no annotated copy")
+    pp.add_argument("--no-sidecar", action="store_true",
+                    help="write no NAME.emocam.npz (the numbers --reanalyse needs)")
     pp.add_argument("--detector", choices=("mediapipe", "opencv"), default="mediapipe",
                     help="face detector (default: mediapipe)")
     pp.add_argument("--model", type=Path, metavar="PATH",
@@ -76,14 +93,38 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
     pp.add_argument("--provider", metavar="P",
                     help="onnxruntime execution provider: cpu, cuda, directml, coreml or a "
                     "full name (default: the fastest available)")
-    pp.add_argument("--min-score", type=float, default=0.5, metavar="S",
-                    help="minimum face detection score (default: 0.5)")
-    pp.add_argument("--smoothing", type=_seconds, default=DEFAULT_TAU_S, metavar="SECONDS",
+    pp.add_argument("--min-score", "--threshold", type=_probability, metavar="S",
+                    help="minimum face detection score (default: 0.5; when re-analysing: "
+                    "the recorded one)")
+    pp.add_argument("--smoothing", "--smoothing-tau", type=_seconds, metavar="SECONDS",
                     help=f"time constant of the probability smoothing, 0 = off "
-                    f"(default: {DEFAULT_TAU_S})")
+                    f"(default: {DEFAULT_TAU_S}; when re-analysing: the recorded one)")
+    pp.add_argument("--uncertain-below", type=_probability, metavar="P",
+                    help="show a face as uncertain when its top calibrated probability is "
+                    "below P (default: the model's value, else 0.4)")
+    _add_beyond(pp)
     pp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     pp.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     pp.add_argument("-v", "--verbose", action="store_true", help="log details")
+
+
+def _add_beyond(pp: argparse.ArgumentParser) -> None:
+    again = pp.add_argument_group("re-analysis (no detector or classifier is run)")
+    again.add_argument("--reanalyse", "--reanalyze", type=Path, metavar="SIDECAR",
+                       help="re-render CSV, JSON and (if the source still reads) video from "
+                       "a NAME.emocam.npz, with new --smoothing, --threshold, "
+                       "--uncertain-below or --label-map")
+    again.add_argument("--label-map", metavar="OLD=NEW,...", default="",
+                       help="rename classes; classes given one name are merged, e.g. "
+                       "anger=negative,disgust=negative")
+    privacy = pp.add_argument_group("privacy")
+    privacy.add_argument("--no-frames", action="store_true",
+                         help="keep no frames at all: only CSV, JSON and sidecar numbers")
+    hide = privacy.add_mutually_exclusive_group()
+    hide.add_argument("--blur-faces", action="store_true",
+                      help="smear every face in the annotated output")
+    hide.add_argument("--boxes-only", action="store_true",
+                      help="draw boxes and bars on a plain background, no camera pixels")
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -100,28 +141,61 @@ def _quiet_native_logs() -> None:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 
-def _process(args: argparse.Namespace) -> int:
+def _process_options(args: argparse.Namespace) -> ProcessOptions:
+    from emocam.overlay import OverlayOptions
     from emocam.pipeline import PipelineConfig
-    from emocam.process import ProcessOptions, run_process
+    from emocam.process import ProcessOptions
+    from emocam.quality import QualityConfig
+    from emocam.track import DEFAULT_TAU_S
 
-    opts = ProcessOptions(
-        input=args.input,
+    return ProcessOptions(
+        input=args.input if args.input is not None else args.reanalyse,
         outdir=args.outdir,
         output_video=args.output_video,
         csv=args.csv,
         json=args.json,
         no_video=args.no_video,
+        no_frames=args.no_frames,
+        no_sidecar=args.no_sidecar,
         overwrite=args.overwrite,
         progress=not args.quiet,
         pipeline=PipelineConfig(
             model_path=args.model,
             detector=args.detector,
             provider=args.provider,
-            min_score=args.min_score,
-            smoothing_tau_s=args.smoothing,
+            min_score=0.5 if args.min_score is None else args.min_score,
+            smoothing_tau_s=DEFAULT_TAU_S if args.smoothing is None else args.smoothing,
+            quality=QualityConfig(uncertain_below=args.uncertain_below),
         ),
+        overlay=OverlayOptions(blur_faces=args.blur_faces, boxes_only=args.boxes_only),
     )
-    result = run_process(opts)
+
+
+def _run_chosen(args: argparse.Namespace) -> ProcessResult:
+    """A fresh run of INPUT, or a re-analysis of a sidecar."""
+    from emocam.process import run_process
+
+    if (args.input is None) == (args.reanalyse is None):
+        raise UserError("Give either an INPUT to process or --reanalyse SIDECAR, not both.")
+    opts = _process_options(args)
+    if args.reanalyse is None:
+        if args.label_map:
+            raise UserError("--label-map applies to --reanalyse; re-analyse the sidecar of "
+                            "this run to rename classes.")
+        return run_process(opts)
+    from emocam.reanalyse import ReanalyseSettings, parse_label_map, run_reanalyse
+
+    if args.model is not None or args.provider is not None:
+        log.info("--model and --provider are not used: a re-analysis runs no model")
+    settings = ReanalyseSettings(
+        smoothing_tau_s=args.smoothing, min_score=args.min_score,
+        uncertain_below=args.uncertain_below, label_map=parse_label_map(args.label_map),
+    )
+    return run_reanalyse(args.reanalyse, opts, settings)
+
+
+def _process(args: argparse.Namespace) -> int:
+    result = _run_chosen(args)
     written = ", ".join(result.outputs.values())
     if not result.completed:
         log.warning(

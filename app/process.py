@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -24,12 +24,15 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from emocam import __version__
 from emocam.errors import OutputError, SourceError, UserError
 from emocam.overlay import OverlayOptions, draw
 from emocam.pipeline import Pipeline, PipelineConfig
+from emocam.sidecar import SUFFIX as SIDECAR_SUFFIX
+from emocam.sidecar import SidecarWriter
 from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary, check_output
 from emocam.sources import ImageFolderSource, ImageSource, Source, open_source
-from emocam.types import Frame, FrameResult
+from emocam.types import Frame, FrameAnalyser, FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ class ProcessOptions:
     csv: Path | None = None
     json: Path | None = None
     no_video: bool = False
+    no_frames: bool = False  # privacy: numbers only (CSV, JSON, sidecar), no image written
+    no_sidecar: bool = False  # no NAME.emocam.npz for re-analysis
     overwrite: bool = False
     progress: bool = True
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
@@ -73,6 +78,7 @@ class _Plan:
     annotated: Path | None
     csv: Path | None
     json: Path
+    sidecar: Path | None = None  # the numbers for --reanalyse
 
 
 # --- inputs and outputs ----------------------------------------------------------------
@@ -96,23 +102,36 @@ def plan_outputs(opts: ProcessOptions, source: Source) -> _Plan:
             raise OutputError(f"The output folder {opts.outdir} is a file; give a folder.")
         opts.outdir.mkdir(parents=True, exist_ok=True)
     stem = src.name if kind == "folder" else src.stem
-    base = base_dir / f"{stem}{SUFFIX}"
+    return plan_for(opts, kind, images, base_dir / f"{stem}{SUFFIX}", src)
+
+
+def plan_for(
+    opts: ProcessOptions, kind: str, images: list[Path], base: Path, src: Path,
+    annotate: bool = True, sidecar: bool = True,
+) -> _Plan:
+    """Every output path from a base name (``DIR/NAME.emocam``), checked before anything is
+    written. ``annotate=False``: no pixels to draw on (a re-analysis without its video)."""
+    if opts.no_frames and opts.output_video is not None:
+        raise OutputError("--no-frames writes no image or video; drop --output-video.")
     default_annotated = {
         "video": base.with_name(base.name + ".mp4"),
         "image": base.with_name(base.name + src.suffix.lower()),
         "folder": base,
     }[kind]
-    annotated = None if opts.no_video else (opts.output_video or default_annotated)
+    frames_wanted = annotate and not (opts.no_video or opts.no_frames)
+    annotated = (opts.output_video or default_annotated) if frames_wanted else None
     csv_path = opts.csv or (base.with_name(base.name + ".csv") if kind != "image" else None)
     json_path = opts.json or base.with_name(base.name + ".json")
-    plan = _Plan(kind, images, annotated, csv_path, json_path)
+    keep_numbers = sidecar and not opts.no_sidecar
+    sidecar_path = base.with_name(base.name + SIDECAR_SUFFIX) if keep_numbers else None
+    plan = _Plan(kind, images, annotated, csv_path, json_path, sidecar_path)
     _check_plan(plan, src, opts.overwrite)
     return plan
 
 
 def _check_plan(plan: _Plan, src: Path, overwrite: bool) -> None:
     inputs = [src, *plan.images]
-    files = [p for p in (plan.csv, plan.json) if p is not None]
+    files = [p for p in (plan.csv, plan.json, plan.sidecar) if p is not None]
     if plan.annotated is not None:
         if plan.kind == "folder":
             if plan.annotated.resolve() == src.resolve():
@@ -227,6 +246,8 @@ def _outputs(plan: _Plan) -> dict[str, str]:
     out = {"json": str(plan.json)}
     if plan.csv is not None:
         out["csv"] = str(plan.csv)
+    if plan.sidecar is not None:
+        out["sidecar"] = str(plan.sidecar)
     if plan.annotated is not None:
         out[{"video": "video", "image": "image", "folder": "images"}[plan.kind]] = str(
             plan.annotated
@@ -243,12 +264,15 @@ class _Sinks:
     overlay: OverlayOptions
     csv: CsvSink | None = None
     video: AnnotatedVideoWriter | None = None
+    sidecar: SidecarWriter | None = None
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         name = Path(frame.source).name
         if self.csv is not None:
             self.csv.write(result, file=name)
         self.summary.add(result)
+        if self.sidecar is not None:
+            self.sidecar.add(result, file=name if self.plan.kind == "folder" else "")
         if self.plan.annotated is None:
             return
         draw(frame.image, result, self.overlay)  # in place: the frame is ours
@@ -260,15 +284,39 @@ class _Sinks:
             _write_image(self.plan.annotated, frame.image)
 
 
+def _sidecar_header(
+    opts: ProcessOptions, run_info: dict[str, Any], facts: dict[str, Any]
+) -> dict[str, Any]:
+    """What a re-analysis needs to know besides the numbers: the settings of this run."""
+    quality = asdict(opts.pipeline.quality)
+    quality.pop("uncertain_below")  # the resolved value is in run_info
+    keep = ("input_kind", "model", "model_path", "provider", "detector", "class_names",
+            "smoothing_tau_s", "uncertain_below")
+    return {
+        **{k: run_info.get(k) for k in keep},
+        "source": str(opts.input.resolve()), "fps": facts["fps"],
+        "frame_size": list(facts["size"]) if facts.get("size") else None,
+        "min_score": opts.pipeline.min_score, "quality": quality,
+        "emocam_version": __version__,
+    }
+
+
 def _open_sinks(
-    plan: _Plan, opts: ProcessOptions, pipeline: Pipeline, facts: dict[str, Any], stack: ExitStack
+    plan: _Plan, opts: ProcessOptions, pipeline: FrameAnalyser, facts: dict[str, Any],
+    stack: ExitStack,
 ) -> _Sinks:
     names = pipeline.class_names
     run_info = {
         "input": str(opts.input), "input_kind": plan.kind, "outputs": _outputs(plan),
         **pipeline.info, "source_fps": facts["fps"],
+        "privacy": {
+            "frames_written": plan.annotated is not None,
+            "blur_faces": opts.overlay.blur_faces, "boxes_only": opts.overlay.boxes_only,
+        },
     }
     sinks = _Sinks(plan, JsonSummary(plan.json, names, run_info), opts.overlay)
+    if plan.sidecar is not None:
+        sinks.sidecar = SidecarWriter(plan.sidecar, _sidecar_header(opts, run_info, facts))
     if plan.annotated is not None and plan.kind == "video":
         sinks.video = stack.enter_context(
             AnnotatedVideoWriter(plan.annotated, facts["fps"] or 30.0, facts["size"])
@@ -281,7 +329,7 @@ def _open_sinks(
 
 
 def _loop(
-    frames: Iterator[Frame], pipeline: Pipeline, sinks: _Sinks, opts: ProcessOptions,
+    frames: Iterator[Frame], pipeline: FrameAnalyser, sinks: _Sinks, opts: ProcessOptions,
     total: int | None, bar: tqdm,
 ) -> bool:
     """Process every frame; False when stopped early (signal, Cancel)."""
@@ -312,26 +360,38 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
         if plan.kind != "video":
             facts["fps"] = None
         pipeline = stack.enter_context(Pipeline(opts.pipeline))
-        sinks = _open_sinks(plan, opts, pipeline, facts, stack)
-        summary = sinks.summary
-        bar = stack.enter_context(
-            tqdm(
-                total=facts["frame_count"], unit="frame", file=sys.stderr,
-                disable=not opts.progress, dynamic_ncols=True, smoothing=0.1,
-                desc=src.name[:30],
-            )
+        return run_frames(opts, plan, frames, facts, pipeline, stack)
+
+
+def run_frames(
+    opts: ProcessOptions, plan: _Plan, frames: Iterator[Frame], facts: dict[str, Any],
+    pipeline: FrameAnalyser, stack: ExitStack,
+) -> ProcessResult:
+    """Write every frame's results to the planned outputs (a run or a re-analysis); the
+    caller's ``stack`` closes them."""
+    src = opts.input
+    sinks = _open_sinks(plan, opts, pipeline, facts, stack)
+    summary = sinks.summary
+    bar = stack.enter_context(
+        tqdm(
+            total=facts["frame_count"], unit="frame", file=sys.stderr,
+            disable=not opts.progress, dynamic_ncols=True, smoothing=0.1,
+            desc=src.name[:30],
         )
+    )
+    completed = False
+    t0 = time.perf_counter()
+    try:
+        completed = _loop(frames, pipeline, sinks, opts, facts["frame_count"], bar)
+    except KeyboardInterrupt:
         completed = False
-        t0 = time.perf_counter()
-        try:
-            completed = _loop(frames, pipeline, sinks, opts, facts["frame_count"], bar)
-        except KeyboardInterrupt:
-            completed = False
-        finally:
-            elapsed = time.perf_counter() - t0
-            fps = summary.frames / elapsed if elapsed > 0 else 0.0
-            bar.close()
-            summary.write(completed, fps_achieved=round(fps, 2), elapsed_s=round(elapsed, 3))
+    finally:
+        elapsed = time.perf_counter() - t0
+        fps = summary.frames / elapsed if elapsed > 0 else 0.0
+        bar.close()
+        summary.write(completed, fps_achieved=round(fps, 2), elapsed_s=round(elapsed, 3))
+        if sinks.sidecar is not None:
+            sinks.sidecar.close(completed)
     result = ProcessResult(
         completed, summary.frames, summary.frames_with_faces, fps, _outputs(plan)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -79,3 +80,18 @@ class FrameResult:
 
     def top_label(self, face: FaceResult) -> str:
         return self.class_names[face.top_index]
+
+
+class FrameAnalyser(Protocol):
+    """What turns frames into results for the sinks: the pipeline, or a replay of a run's
+    recorded numbers (``emocam.reanalyse``)."""
+
+    @property
+    def class_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def info(self) -> dict[str, Any]: ...
+
+    def process(self, frame: Frame) -> FrameResult: ...
+
+    def reset(self) -> None: ...

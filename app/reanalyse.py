@@ -1,0 +1,276 @@
+"""``emocam process --reanalyse NAME.emocam.npz``: new smoothing, thresholds or label names
+for a finished run, from its sidecar, without running the face detector or the classifier.
+
+The replay stands in for the pipeline: for each recorded frame it gives back the recorded
+faces, smoothed again with the requested time constant (the same exponential filter as
+``emocam.track``, per recorded face id), filtered by detection score, renamed or merged by
+a label map, and judged again for uncertainty. The CSV and JSON are always rewritten; the
+annotated video only when the source video can still be read (and frames are wanted).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emocam.errors import OutputError, SourceError, UserError
+from emocam.process import ProcessOptions, ProcessResult, plan_for, run_frames
+from emocam.quality import QualityConfig, judge, resolve_uncertain_below
+from emocam.sidecar import Sidecar, load_sidecar
+from emocam.sources import open_source
+from emocam.track import smoothing_alpha
+from emocam.types import FaceQuality, FaceResult, Frame, FrameResult
+
+log = logging.getLogger(__name__)
+
+REANALYSED = ".reanalysed"
+
+
+class LabelMapError(UserError):
+    """A --label-map entry names no class of the model or is malformed."""
+
+
+@dataclass
+class ReanalyseSettings:
+    """What to change; None keeps what the original run used."""
+
+    smoothing_tau_s: float | None = None
+    min_score: float | None = None
+    uncertain_below: float | None = None
+    label_map: dict[str, str] = field(default_factory=dict)
+
+
+def parse_label_map(text: str) -> dict[str, str]:
+    """``"neutral=calm,anger=negative,disgust=negative"`` -> a dict (old name -> new name)."""
+    out: dict[str, str] = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise LabelMapError(
+                f"The label map entry {item!r} is not OLD=NEW; write e.g. "
+                "--label-map neutral=calm,anger=negative"
+            )
+        out[old.strip()] = new.strip()
+    return out
+
+
+def label_matrix(
+    names: Sequence[str], mapping: dict[str, str]
+) -> tuple[tuple[str, ...], np.ndarray | None]:
+    """The renamed classes and the (old x new) 0/1 matrix that sums merged probabilities
+    (None when nothing changes). Classes mapped to one name are merged: their probabilities
+    add up, so the result still sums to 1."""
+    unknown = sorted(set(mapping) - set(names))
+    if unknown:
+        raise LabelMapError(
+            f"The label map names {', '.join(unknown)}, which the model does not have "
+            f"(its classes: {', '.join(names)})."
+        )
+    new = [mapping.get(n, n) for n in names]
+    out = tuple(dict.fromkeys(new))  # first appearance order, duplicates merged
+    if out == tuple(names):
+        return out, None
+    m = np.zeros((len(names), len(out)), np.float32)
+    for i, n in enumerate(new):
+        m[i, out.index(n)] = 1.0
+    return out, m
+
+
+class Replay:
+    """Plays a sidecar back as if it were the pipeline (same ``process``/``reset``/``info``)."""
+
+    def __init__(self, sidecar: Sidecar, settings: ReanalyseSettings):
+        self.sidecar = sidecar
+        h = sidecar.header
+        self.tau_s = _pick(settings.smoothing_tau_s, h.get("smoothing_tau_s"), 0.0)
+        recorded_min = float(h.get("min_score") or 0.0)
+        self.min_score = _pick(settings.min_score, recorded_min, 0.0)
+        if self.min_score < recorded_min:
+            log.warning("faces below the recorded detection score %.2f were never kept; "
+                        "--threshold %.2f keeps the same faces", recorded_min, self.min_score)
+        self.quality = QualityConfig(**{**h.get("quality", {}),
+                                        "uncertain_below": settings.uncertain_below})
+        model_default = h.get("uncertain_below")
+        self.uncertain_below = resolve_uncertain_below(self.quality, model_default)
+        self.label_map = dict(settings.label_map)
+        self._names, self._matrix = label_matrix(sidecar.class_names, self.label_map)
+        frames = sidecar["frame"]
+        order = np.argsort(frames, kind="stable")  # rows of one frame stay in detector order
+        bounds = np.searchsorted(frames[order], sidecar["frame_index"])
+        ends = np.searchsorted(frames[order], sidecar["frame_index"], side="right")
+        self._rows = {int(i): order[b:e] for i, b, e in
+                      zip(sidecar["frame_index"], bounds, ends, strict=True)}
+        self._tracks: dict[int, tuple[np.ndarray, float]] = {}
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self._names
+
+    @property
+    def info(self) -> dict[str, Any]:
+        h = self.sidecar.header
+        return {
+            "reanalysed_from": str(self.sidecar.path),
+            **{k: h.get(k) for k in ("model", "model_path", "provider", "detector")},
+            "class_names": list(self._names),
+            "label_map": self.label_map,
+            "smoothing_tau_s": self.tau_s,
+            "min_score": self.min_score,
+            "uncertain_below": self.uncertain_below,
+        }
+
+    def frames(self) -> Iterator[Frame]:
+        """The recorded frames without pixels (for outputs that need only numbers)."""
+        empty = np.zeros((0, 0, 3), np.uint8)
+        s = self.sidecar
+        for i, t, name in zip(s["frame_index"], s["frame_time_ms"], s["frame_file"],
+                              strict=True):
+            yield Frame(empty, int(i), float(t), str(name))
+
+    def _smooth(self, face_id: int, raw: np.ndarray, time_ms: float) -> np.ndarray:
+        # The tracker's filter, step for step in float32, so equal settings give equal numbers.
+        prev = self._tracks.get(face_id)
+        if prev is None:
+            probs = raw.astype(np.float32)
+        else:
+            alpha = smoothing_alpha((time_ms - prev[1]) / 1000.0, self.tau_s)
+            probs = raw.astype(np.float32) if alpha >= 1.0 else (
+                prev[0] + np.float32(alpha) * (raw - prev[0]))
+        self._tracks[face_id] = (probs, time_ms)
+        return probs
+
+    def _face(self, r: int) -> FaceResult:
+        s = self.sidecar
+        raw = s["raw_probs"][r]
+        if self._matrix is not None:
+            raw = raw @ self._matrix
+        face_id, t = int(s["face_id"][r]), float(s["time_ms"][r])
+        kps = tuple((float(x), float(y)) for x, y in s["keypoints"][r] if not np.isnan(x))
+        return FaceResult(
+            face_id=face_id,
+            box=tuple(float(v) for v in s["box"][r]),  # type: ignore[arg-type]
+            score=float(s["score"][r]),
+            probs=self._smooth(face_id, raw, t),
+            raw_probs=raw,
+            keypoints=kps,
+        )
+
+    def _quality(self, r: int) -> FaceQuality:
+        s = self.sidecar
+        return FaceQuality(float(s["size_px"][r]), float(s["sharpness"][r]), float(s["turn"][r]))
+
+    def process(self, frame: Frame) -> FrameResult:
+        t0 = time.perf_counter()
+        rows = [int(r) for r in self._rows.get(frame.index, ())
+                if self.sidecar["score"][r] >= self.min_score]
+        faces = [self._face(r) for r in rows]
+        judge(faces, [self._quality(r) for r in rows], self.quality, self.uncertain_below)
+        timings = {"replay": (time.perf_counter() - t0) * 1e3}
+        return FrameResult(frame, faces, self._names, timings)
+
+    def reset(self) -> None:
+        self._tracks.clear()
+
+    def close(self) -> None:
+        self._tracks.clear()
+
+    def __enter__(self) -> Replay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pick(value: float | None, recorded: Any, default: float) -> float:
+    if value is not None:
+        return float(value)
+    return float(recorded) if recorded is not None else default
+
+
+def _recorded_frames(source_frames: Iterator[Frame], replay: Replay) -> Iterator[Frame]:
+    """The decoded frames the original run saw, with its timestamps; stops after the last
+    recorded one (a run stopped half-way)."""
+    s = replay.sidecar
+    times = dict(zip(s["frame_index"].tolist(), s["frame_time_ms"].tolist(), strict=True))
+    last = max(times, default=-1)
+    for f in source_frames:
+        if f.index > last:
+            return
+        if f.index in times:
+            yield Frame(f.image, f.index, times[f.index], f.source)
+
+
+@dataclass
+class _Input:
+    kind: str  # as recorded: "video", "image" or "folder"
+    frames: Iterator[Frame]
+    size: tuple[int, int]
+    pixels: bool  # False: frames without images, so no annotated output
+
+
+def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Input:
+    """From the source when annotated output is wanted and the source still reads as the
+    run saw it, else numbers only."""
+    h = replay.sidecar.header
+    kind = str(h.get("input_kind", "video"))
+    size = (int(h["frame_size"][0]), int(h["frame_size"][1])) if h.get("frame_size") else (0, 0)
+    numbers_only = _Input(kind, replay.frames(), size, pixels=False)
+    if opts.no_video or opts.no_frames:
+        return numbers_only
+    try:
+        source = stack.enter_context(open_source(replay.sidecar.source))
+    except UserError as e:
+        log.warning("%s; writing the CSV and JSON only", str(e).rstrip("."))
+        return numbers_only
+    if tuple(source.size) != size and kind == "video":
+        log.warning("%s is now %dx%d, not the %dx%d that was analysed; writing the CSV and "
+                    "JSON only", replay.sidecar.source, *source.size, *size)
+        return numbers_only
+    return _Input(kind, _recorded_frames(iter(source), replay), size, pixels=True)
+
+
+def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
+                  settings: ReanalyseSettings) -> ProcessResult:
+    """Re-render the CSV, JSON and (when possible) annotated output of a recorded run."""
+    sidecar = load_sidecar(sidecar_path)
+    if len(sidecar["frame_index"]) == 0:
+        raise SourceError(f"The sidecar {sidecar_path} records no frame; nothing to re-analyse.")
+    opts = replace(opts, input=sidecar.source)  # outputs and messages name the video
+    if opts.outdir is not None:
+        _make_folder(opts.outdir)
+    with ExitStack() as stack:
+        replay = stack.enter_context(Replay(sidecar, settings))
+        inp = _open_frames(replay, opts, stack)
+        files = [Path(n) for n in dict.fromkeys(sidecar["frame_file"].tolist()) if n]
+        stem = _stem(sidecar.path)
+        base_dir = opts.outdir if opts.outdir is not None else sidecar.path.parent
+        plan = plan_for(opts, inp.kind, files, base_dir / f"{stem}{REANALYSED}",
+                        sidecar.source, annotate=inp.pixels, sidecar=False)
+        facts = {"fps": sidecar.header.get("fps"), "frame_count": len(sidecar["frame_index"]),
+                 "size": inp.size}
+        return run_frames(opts, plan, inp.frames, facts, replay, stack)
+
+
+def _make_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"The output folder {folder} is a file; give a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"The output folder {folder} cannot be created ({e.strerror or e}); "
+                          "choose a folder you can write to.") from e
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".emocam.npz", ".npz"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem

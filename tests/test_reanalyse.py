@@ -1,0 +1,169 @@
+"""Re-analysis without re-inference: ``emocam process`` keeps a sidecar of raw numbers, and
+``emocam process --reanalyse`` re-renders CSV, JSON and video from it with new settings."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import four_faces_plan, write_video
+from test_process_cli import NAMES, emocam, video_facts
+
+
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def probs(rows: list[dict[str, str]], names: list[str]) -> np.ndarray:
+    return np.array([[float(r[n]) for n in names] for r in rows])
+
+
+@pytest.fixture(scope="module")
+def fresh_run(media_dir: Path, model_path: Path, tmp_path_factory: pytest.TempPathFactory
+              ) -> Path:
+    """Four moving faces, processed once the ordinary way; returns the output folder."""
+    video = write_video(media_dir / "people.mp4", (1280, 720), four_faces_plan(24), seed=1)
+    out = tmp_path_factory.mktemp("fresh")
+    r = emocam("process", video, "-o", out, "--model", model_path, "-q", timeout=240)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def reanalyse(fresh: Path, out: Path, *args: object) -> subprocess.CompletedProcess[str]:
+    # A model path that does not exist: any attempt to load the classifier would fail.
+    return emocam("process", "--reanalyse", fresh / "people.emocam.npz", "-o", out,
+                  "--model", out / "no-such-model.onnx", "-q", *args)
+
+
+def test_a_run_keeps_a_sidecar_that_loads_without_pickle(fresh_run: Path) -> None:
+    with np.load(fresh_run / "people.emocam.npz", allow_pickle=False) as npz:
+        header = json.loads(str(npz["header"]))
+        raw, ids, boxes = npz["raw_probs"], npz["face_id"], npz["box"]
+        frames = npz["frame_index"]
+    assert header["class_names"] == NAMES
+    assert header["fps"] == pytest.approx(30.0)
+    assert header["frame_size"] == [1280, 720]
+    assert header["source"].endswith("people.mp4") and header["completed"] is True
+    assert len(frames) == 24
+    _, rows = read_rows(fresh_run / "people.emocam.csv")
+    assert len(raw) == len(ids) == len(boxes) == len(rows)
+    np.testing.assert_allclose(raw.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_reanalysing_with_the_same_settings_matches_the_fresh_run(
+    fresh_run: Path, tmp_path: Path
+) -> None:
+    r = reanalyse(fresh_run, tmp_path)
+    assert r.returncode == 0, r.stderr
+    head_a, fresh = read_rows(fresh_run / "people.emocam.csv")
+    head_b, again = read_rows(tmp_path / "people.reanalysed.csv")
+    assert head_a == head_b and len(fresh) == len(again)
+    for a, b in zip(fresh, again, strict=True):
+        assert {k: a[k] for k in ("frame", "face_id", "top_label", "uncertain")} == {
+            k: b[k] for k in ("frame", "face_id", "top_label", "uncertain")
+        }
+    np.testing.assert_allclose(probs(again, NAMES), probs(fresh, NAMES), atol=1e-4)
+    s_fresh = json.loads((fresh_run / "people.emocam.json").read_text())
+    s_again = json.loads((tmp_path / "people.reanalysed.json").read_text())
+    assert s_again["faces"] == s_fresh["faces"]
+    assert s_again["reanalysed_from"].endswith("people.emocam.npz")
+    # The source video is still there, so the annotated video is rendered again.
+    assert video_facts(tmp_path / "people.reanalysed.mp4")[3] == 24
+
+
+def test_reanalysis_loads_no_detector_and_no_classifier(fresh_run: Path, tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from emocam.cli import main\n"
+        f"rc = main(['process', '--reanalyse', {str(fresh_run / 'people.emocam.npz')!r},"
+        f" '-o', {str(tmp_path)!r}, '--model', 'missing.onnx', '-q', '--no-video'])\n"
+        "assert rc == 0, rc\n"
+        "assert 'mediapipe' not in sys.modules, 'the face detector was loaded'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "people.reanalysed.csv").exists()
+
+
+def test_other_smoothing_changes_smoothed_probabilities_but_not_raw_ones(
+    fresh_run: Path, tmp_path: Path
+) -> None:
+    with np.load(fresh_run / "people.emocam.npz", allow_pickle=False) as npz:
+        raw = npz["raw_probs"]
+    _, fresh = read_rows(fresh_run / "people.emocam.csv")
+    r = reanalyse(fresh_run, tmp_path / "off", "--smoothing", "0", "--no-video")
+    assert r.returncode == 0, r.stderr
+    _, unsmoothed = read_rows(tmp_path / "off" / "people.reanalysed.csv")
+    np.testing.assert_allclose(probs(unsmoothed, NAMES), raw, atol=1e-4)  # raw kept exactly
+    r = reanalyse(fresh_run, tmp_path / "slow", "--smoothing-tau", "1.0", "--no-video")
+    assert r.returncode == 0, r.stderr
+    _, slow = read_rows(tmp_path / "slow" / "people.reanalysed.csv")
+    assert np.abs(probs(slow, NAMES) - probs(fresh, NAMES)).max() > 0.02
+    np.testing.assert_allclose(probs(slow, NAMES).sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_a_label_map_renames_and_merges_classes(fresh_run: Path, tmp_path: Path) -> None:
+    r = reanalyse(fresh_run, tmp_path, "--no-video", "--label-map",
+                  "neutral=calm,anger=negative,disgust=negative,sadness=negative")
+    assert r.returncode == 0, r.stderr
+    head, rows = read_rows(tmp_path / "people.reanalysed.csv")
+    assert "calm" in head and "negative" in head and "anger" not in head
+    _, fresh = read_rows(fresh_run / "people.emocam.csv")
+    merged = probs(fresh, ["anger", "disgust", "sadness"]).sum(axis=1)
+    np.testing.assert_allclose(probs(rows, ["negative"])[:, 0], merged, atol=1e-3)
+    np.testing.assert_allclose(probs(rows, ["calm"])[:, 0], probs(fresh, ["neutral"])[:, 0],
+                               atol=1e-4)
+    summary = json.loads((tmp_path / "people.reanalysed.json").read_text())
+    assert summary["class_names"][:2] == ["calm", "happiness"]
+
+
+def test_a_stricter_detection_threshold_drops_weaker_faces(
+    fresh_run: Path, tmp_path: Path
+) -> None:
+    with np.load(fresh_run / "people.emocam.npz", allow_pickle=False) as npz:
+        scores = npz["score"]
+    cut = float(np.median(scores))
+    r = reanalyse(fresh_run, tmp_path, "--threshold", f"{cut:.4f}", "--no-video")
+    assert r.returncode == 0, r.stderr
+    _, rows = read_rows(tmp_path / "people.reanalysed.csv")
+    assert len(rows) == int((scores >= np.float32(f"{cut:.4f}")).sum())
+    assert 0 < len(rows) < len(scores)
+
+
+def test_without_the_source_video_the_numbers_are_still_rewritten(
+    fresh_run: Path, model_path: Path, tmp_path: Path
+) -> None:
+    video = tmp_path / "gone.mp4"
+    shutil.copy(_source(fresh_run), video)
+    r = emocam("process", video, "--model", model_path, "-q", "--no-video")
+    assert r.returncode == 0, r.stderr
+    video.unlink()
+    r = emocam("process", "--reanalyse", tmp_path / "gone.emocam.npz", "--uncertain-below",
+               "0.99")
+    assert r.returncode == 0, r.stderr
+    assert "gone.mp4" in r.stderr  # said why there is no video
+    assert not (tmp_path / "gone.reanalysed.mp4").exists()
+    _, rows = read_rows(tmp_path / "gone.reanalysed.csv")
+    assert rows and any(row["uncertain"] == "low confidence" for row in rows)
+
+
+def _source(fresh: Path) -> Path:
+    with np.load(fresh / "people.emocam.npz", allow_pickle=False) as npz:
+        return Path(json.loads(str(npz["header"]))["source"])
+
+
+def test_a_file_that_is_not_a_sidecar_gives_one_sentence(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.npz"
+    bogus.write_text("not numbers")
+    r = emocam("process", "--reanalyse", bogus, "-q")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "not an emocam sidecar" in r.stderr and len(r.stderr.strip().splitlines()) == 1
