@@ -37,6 +37,9 @@ from emocam.types import Frame, FrameAnalyser, FrameResult
 log = logging.getLogger(__name__)
 
 SUFFIX = ".emocam"
+# A file that gives no frame for this long (a hung network drive) ends the run with an error
+# instead of a hang; the results so far are kept.
+READ_STALL_TIMEOUT_S = 60.0
 
 
 class NoFacesFound(UserError):
@@ -100,7 +103,13 @@ def plan_outputs(opts: ProcessOptions, source: Source) -> _Plan:
     if opts.outdir is not None:
         if opts.outdir.exists() and not opts.outdir.is_dir():
             raise OutputError(f"The output folder {opts.outdir} is a file; give a folder.")
-        opts.outdir.mkdir(parents=True, exist_ok=True)
+        try:
+            opts.outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a parent is a file, read-only media, no permission
+            raise OutputError(
+                f"The output folder {opts.outdir} cannot be created ({e.strerror or e}); "
+                "choose a folder you can write to."
+            ) from e
     stem = src.name if kind == "folder" else src.stem
     return plan_for(opts, kind, images, base_dir / f"{stem}{SUFFIX}", src)
 
@@ -195,7 +204,8 @@ def _write_image(path: Path, image: np.ndarray) -> None:
     buf.tofile(path)
 
 
-def _prefetch(frames: Iterator[Frame], depth: int = 3) -> Iterator[Frame]:
+def _prefetch(frames: Iterator[Frame], name: str = "The input", depth: int = 3
+              ) -> Iterator[Frame]:
     """Decode ahead on a thread: OpenCV releases the GIL while decoding, so on two cores
     decoding overlaps with detection. The source must hand out a new array per frame."""
     q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
@@ -223,7 +233,13 @@ def _prefetch(frames: Iterator[Frame], depth: int = 3) -> Iterator[Frame]:
     thread.start()
     try:
         while True:
-            kind, item = q.get()
+            try:
+                kind, item = q.get(timeout=READ_STALL_TIMEOUT_S)
+            except queue.Empty:
+                raise SourceError(
+                    f"{name} gave no frame for {READ_STALL_TIMEOUT_S:g} s; check that the "
+                    "drive it is on is still connected."
+                ) from None
             if kind == "end":
                 return
             if kind == "error":
@@ -231,13 +247,13 @@ def _prefetch(frames: Iterator[Frame], depth: int = 3) -> Iterator[Frame]:
             yield item
     finally:
         done.set()
-        thread.join()
+        thread.join(timeout=2.0)  # a reader stuck in a hung read is a daemon; let it be
 
 
 def _frames(source: Source, plan: _Plan, stack: ExitStack) -> Iterator[Frame]:
     if plan.kind != "video":
         return iter(source)  # photos: nothing to gain from reading ahead
-    frames = _prefetch(iter(source))
+    frames = _prefetch(iter(source), str(getattr(source, "path", source.name)))
     stack.callback(frames.close)  # stop the reader before the source closes
     return frames
 
@@ -385,6 +401,12 @@ def run_frames(
         completed = _loop(frames, pipeline, sinks, opts, facts["frame_count"], bar)
     except KeyboardInterrupt:
         completed = False
+    except SourceError as e:
+        # The input broke mid-way: say so, and that nothing processed was lost.
+        raise SourceError(
+            f"{str(e).rstrip('.')} (the results of the {summary.frames} frame(s) before "
+            "it were saved)."
+        ) from e
     finally:
         elapsed = time.perf_counter() - t0
         fps = summary.frames / elapsed if elapsed > 0 else 0.0

@@ -1,17 +1,25 @@
 """Where results go: an annotated video, a per-frame CSV and a JSON summary.
 
 Every sink writes as it goes and closes cleanly, so a run stopped half-way leaves a playable
-video, a valid CSV and a summary that says ``completed: false``.
+video, a valid CSV and a summary that says ``completed: false``. A file that already exists
+(``--overwrite``) is never half-overwritten: the new one is written beside it under a hidden
+``.NAME.partial`` name and renamed over it when closed, so a crash leaves the old file intact
+and the rows so far in the partial one. A write that fails (disk full) is one ``OutputError``
+naming the file, and the CSV is cut back to its last complete row.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
+import math
 import os
 import queue
+import stat
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +58,33 @@ def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = Fals
         raise OutputError(f"The folder {path.parent} for output {path.name} does not exist.")
 
 
+def staging_path(path: Path) -> Path:
+    """The hidden sibling an existing ``path`` is rewritten under (suffix kept: a video's
+    container is chosen by it)."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
+def _write_target(path: Path) -> Path | None:
+    """Where to write while ``path`` must stay intact, or None to write in place (a new file:
+    nothing to lose, and a reader can follow it as it grows). Devices and pipes (``/dev/stdout``)
+    are written in place: they cannot be renamed over."""
+    return staging_path(path) if path.is_file() else None
+
+
+def _commit(staging: Path | None, path: Path, keep: bool) -> None:
+    """Put a staged file in place (one rename), or drop it and leave the old file intact."""
+    if staging is None:
+        return
+    if keep:
+        os.replace(staging, path)
+    else:
+        staging.unlink(missing_ok=True)
+
+
+def _no_space_hint(e: OSError) -> str:
+    return f"{e.strerror or e}; free some disk space or choose another folder"
+
+
 class AnnotatedVideoWriter:
     """An mp4 (mp4v) written frame by frame; released on close so a partial file plays.
 
@@ -64,8 +99,10 @@ class AnnotatedVideoWriter:
         self.path = Path(path)
         self.size = size  # width, height
         self.fps = fps if fps and fps > 0 else 30.0
+        self._staging = _write_target(self.path)
+        self._file = self._staging or self.path
         self._writer = cv2.VideoWriter(
-            str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, size
+            str(self._file), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, size
         )
         if not self._writer.isOpened():
             raise OutputError(
@@ -116,7 +153,10 @@ class AnnotatedVideoWriter:
             self._todo.put(buf)
         self.frames += 1
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """Finish the file. ``failed``: the run broke; a replacement that got no frame is
+        dropped so the old file stays. Raises ``OutputError`` when the file on disk lacks
+        frames (FFmpeg reports no write error, e.g. on a full disk)."""
         if self._writer is None:
             return
         if self._thread is not None:
@@ -125,12 +165,35 @@ class AnnotatedVideoWriter:
             self._thread = None
         self._writer.release()
         self._writer = None  # type: ignore[assignment]
+        stored = self._stored_frames()
+        complete = self._error is None and stored >= self.frames
+        _commit(self._staging, self.path, keep=complete and not (failed and self.frames == 0))
+        if not complete:
+            raise OutputError(
+                f"The video {self.path} was not written completely ({stored} of {self.frames} "
+                "frames stored); the disk may be full, so free some space and run again."
+            )
+
+    def _stored_frames(self) -> int:
+        if self.frames == 0:
+            return 0
+        cap = cv2.VideoCapture(str(self._file))
+        try:
+            n = cap.get(cv2.CAP_PROP_FRAME_COUNT) if cap.isOpened() else 0.0
+        finally:
+            cap.release()
+        return int(n) if math.isfinite(n) and n > 0 else 0
 
     def __enter__(self) -> AnnotatedVideoWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        try:
+            self.close(failed=exc_type is not None)
+        except OutputError as e:
+            if exc_type is None:
+                raise
+            log.warning("%s", e)  # the error already on its way matters more
 
 
 def csv_header(class_names: Sequence[str], with_file: bool = False) -> list[str]:
@@ -155,11 +218,45 @@ class CsvSink:
         self.path = Path(path)
         self.class_names = tuple(class_names)
         self.with_file = with_file
-        self._fh = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        self._writer = csv.writer(self._fh)
-        self._writer.writerow(csv_header(self.class_names, with_file))
-        self._fh.flush()
         self.rows = 0
+        self.frames = 0
+        self._staging = _write_target(self.path)
+        # Unbuffered bytes: every row reaches the OS at once, and the size of what was
+        # written whole is known, to cut a failed write back to the last complete row.
+        try:
+            self._fh = open(self._staging or self.path, "wb", buffering=0)  # noqa: SIM115
+        except OSError as e:
+            raise OutputError(
+                f"The CSV {self.path} cannot be created ({_no_space_hint(e)})."
+            ) from e
+        self._size = 0
+        self._text = io.StringIO()
+        self._writer = csv.writer(self._text)
+        self._writer.writerow(csv_header(self.class_names, with_file))
+        self._flush()
+
+    def _flush(self) -> None:
+        data = memoryview(self._text.getvalue().encode("utf-8"))
+        self._text.seek(0)
+        self._text.truncate()
+        try:
+            while data:
+                n = self._fh.write(data)
+                data = data[n or 0 :]
+        except OSError as e:
+            self._cut_back()
+            raise OutputError(
+                f"The CSV {self.path} could not be written ({_no_space_hint(e)}); the rows "
+                "before the failure are kept."
+            ) from e
+        self._size = self._fh.tell()
+
+    def _cut_back(self) -> None:
+        try:
+            if stat.S_ISREG(os.fstat(self._fh.fileno()).st_mode):  # not a device or a pipe
+                os.ftruncate(self._fh.fileno(), self._size)
+        except OSError:
+            log.warning("%s could not be cut back to its last complete row", self.path)
 
     def write(self, result: FrameResult, file: str = "") -> None:
         fr = result.frame
@@ -176,20 +273,37 @@ class CsvSink:
                     f"{face.confidence:.4f}", face.uncertain,
                 ]
             )
+        self.frames += 1
         if rows:
             self._writer.writerows(rows)
-            self._fh.flush()
+            self._flush()
             self.rows += len(rows)
 
-    def close(self) -> None:
-        if not self._fh.closed:
-            self._fh.close()
+    def close(self, failed: bool = False) -> None:
+        """Close the file; ``failed``: a replacement that got no frame is dropped so the old
+        file stays intact."""
+        if self._fh.closed:
+            return
+        self._fh.close()
+        _commit(self._staging, self.path, keep=not (failed and self.frames == 0))
 
     def __enter__(self) -> CsvSink:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(failed=exc_type is not None)
+
+
+def _finite(data: Any) -> Any:
+    """``data`` with NaN and infinities as None: JSON has no NaN, and a broken model or a
+    0/0 must not make the summary unreadable for strict parsers."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -199,11 +313,13 @@ def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
+            json.dump(_finite(data), fh, indent=2, sort_keys=False, allow_nan=False)
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(f"The summary {path} could not be written ({_no_space_hint(e)}).") from e
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -222,10 +338,19 @@ class _FaceStats:
 
 
 class JsonSummary:
-    """Per-face statistics over a run plus the run's facts, written atomically."""
+    """Per-face statistics over a run plus the run's facts, written atomically.
+
+    While the run goes on, a checkpoint with ``completed: false`` is written after the first
+    frame and then every ``CHECKPOINT_S``, so even a killed run leaves a readable summary (beside
+    the old one, under the partial name, when an existing summary is being replaced).
+    """
+
+    CHECKPOINT_S = 5.0
 
     def __init__(self, path: Path, class_names: Sequence[str], run_info: dict[str, Any]):
         self.path = Path(path)
+        self._checkpoint_path = _write_target(self.path) or self.path
+        self._checkpoint_at: float | None = None
         self.class_names = tuple(class_names)
         self.run_info = dict(run_info)
         self._faces: dict[int, _FaceStats] = {}
@@ -234,6 +359,13 @@ class JsonSummary:
         self._timing_sum: dict[str, float] = {}
 
     def add(self, result: FrameResult) -> None:
+        self._add(result)
+        now = time.monotonic()
+        if self._checkpoint_at is None or now - self._checkpoint_at >= self.CHECKPOINT_S:
+            self._checkpoint_at = now
+            write_json_atomic(self._checkpoint_path, self.as_dict(False))
+
+    def _add(self, result: FrameResult) -> None:
         self.frames += 1
         if result.faces:
             self.frames_with_faces += 1
@@ -283,3 +415,5 @@ class JsonSummary:
 
     def write(self, completed: bool, **extra: Any) -> None:
         write_json_atomic(self.path, self.as_dict(completed, **extra))
+        if self._checkpoint_path != self.path:
+            self._checkpoint_path.unlink(missing_ok=True)

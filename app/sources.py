@@ -225,7 +225,8 @@ class VideoSource(Source):
             cap.release()
             raise SourceError(
                 f"{path} cannot be opened as a video; use a video (.mp4, .avi, .mov, .mkv) "
-                "or an image (.jpg, .png) file, or check that it is not corrupt."
+                "or an image (.jpg, .png) file, check that it is not corrupt, or convert it "
+                "to H.264 MP4 if it uses a codec this build cannot decode."
             )
         ok, first = cap.read()
         if not ok or first is None:
@@ -250,7 +251,7 @@ class VideoSource(Source):
                     pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
             if not ok or image is None:
                 if not self._more_expected(bad):
-                    self._warn_if_short()
+                    self._warn_if_short(bad)
                     return
                 bad += 1
                 self._next += 1
@@ -268,12 +269,14 @@ class VideoSource(Source):
             self.frame_count is not None and self._next < self.frame_count and bad < _MAX_BAD_READS
         )
 
-    def _warn_if_short(self) -> None:
-        if self.frame_count is not None and self._next < self.frame_count - 1:
+    def _warn_if_short(self, bad: int) -> None:
+        # The failed reads at the end count as frames read but gave nothing.
+        good_until = self._next - bad
+        if self.frame_count is not None and good_until < self.frame_count - 1:
             log.warning(
                 "%s ended after %d of %d frames; the file may be truncated.",
                 self.path,
-                self._next,
+                good_until,
                 self.frame_count,
             )
 
@@ -302,10 +305,16 @@ class VideoSource(Source):
             self._last_ms = -math.inf
 
     def close(self) -> None:
-        with self._lock:
+        # A read hung on a lost network drive holds the lock; closing must not hang with it.
+        if not self._lock.acquire(timeout=2.0):
+            log.warning("%s is stuck in a read; leaving it to the operating system.", self.path)
+            return
+        try:
             if self._cap is not None:
                 self._cap.release()
                 self._cap = None
+        finally:
+            self._lock.release()
 
 
 # --- cameras ------------------------------------------------------------------------------

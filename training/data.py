@@ -13,8 +13,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import cv2
 import numpy as np
@@ -166,10 +169,44 @@ def _parse_pixels(text: str, where: str) -> np.ndarray:
     return px.astype(np.uint8).reshape(IMAGE_SIDE, IMAGE_SIDE)
 
 
+@contextmanager
+def _open_csv(path: Path) -> Iterator[TextIO]:
+    """Open a dataset CSV; a file that is not text, not CSV or not readable becomes one
+    ``DataError`` naming it (and the line, when known) instead of a decoder's exception."""
+    line: list[int] = [0]
+    try:
+        # utf-8-sig: a spreadsheet's byte-order mark must not hide the header.
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            yield _LineCounting(f, line)
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"{path} line {line[0] or 1} is not UTF-8 text; it is not a CSV of the dataset."
+        ) from e
+    except csv.Error as e:
+        raise DataError(f"{path} line {line[0] or 1} is not valid CSV ({e}).") from e
+    except OSError as e:
+        raise DataError(f"{path} cannot be read ({e.strerror or e}).") from e
+
+
+class _LineCounting:
+    """A text file that counts the lines handed to the csv module, for error messages."""
+
+    def __init__(self, f: TextIO, line: list[int]):
+        self._f, self._line = f, line
+
+    def __iter__(self) -> _LineCounting:
+        return self
+
+    def __next__(self) -> str:
+        text = next(self._f)
+        self._line[0] += 1
+        return text
+
+
 def _read_kaggle_rows(path: Path) -> list[tuple[str, np.ndarray, int]]:
     """``(Usage, image, label)`` for every row of ``fer2013.csv``, in file order."""
     rows: list[tuple[str, np.ndarray, int]] = []
-    with path.open(newline="") as f:
+    with _open_csv(path) as f:
         reader = csv.DictReader(f)
         need = {"emotion", "pixels", "Usage"}
         if reader.fieldnames is None or not need <= set(reader.fieldnames):
@@ -248,9 +285,10 @@ def load_kaggle_folders(root: Path) -> Dataset:
                    f"FER2013 (Kaggle folders) from {root}")
 
 
-def _read_label_csv(path: Path) -> list[tuple[str, np.ndarray]]:
+def _read_label_csv(path: Path) -> list[tuple[int, str, np.ndarray]]:
+    """``(row number, image name, votes)`` for every row of a FER+ ``label.csv``."""
     rows = []
-    with path.open(newline="") as f:
+    with _open_csv(path) as f:
         for i, row in enumerate(csv.reader(f), start=1):
             if not row:
                 continue
@@ -265,7 +303,7 @@ def _read_label_csv(path: Path) -> list[tuple[str, np.ndarray]]:
                 raise DataError(f"{path} row {i}: a vote count is not a number.") from e
             if (votes < 0).any():
                 raise DataError(f"{path} row {i}: a vote count is negative.")
-            rows.append((row[0], votes))
+            rows.append((i, row[0], votes))
     return rows
 
 
@@ -278,14 +316,14 @@ def load_ferplus_folders(root: Path, mode: str) -> Dataset:
             raise DataError(f"{label_csv} is missing; FER+ folders need their label.csv.")
         rows = _read_label_csv(label_csv)
         images = []
-        for name, _ in rows:
+        for i, name, _ in rows:
             p = folder / name
             if not p.is_file():
-                raise DataError(f"{label_csv} names {name}, which is not in {folder}.")
+                raise DataError(f"{label_csv} row {i} names {name}, which is not in {folder}.")
             images.append(_decode_image(p))
         if not images:
             raise DataError(f"{label_csv} lists no images.")
-        votes = np.stack([v for _, v in rows])
+        votes = np.stack([v for _, _, v in rows])
         if part == "FER2013Train":
             splits.append(_ferplus_split(np.stack(images), votes, mode, str(folder)))
         else:
@@ -298,7 +336,7 @@ def load_ferplus_csv(fer_csv: Path, new_csv: Path, mode: str) -> Dataset:
         raise DataError(f"{fer_csv} is missing; fer2013new.csv needs the fer2013.csv beside it.")
     rows = _read_kaggle_rows(fer_csv)
     usage_rows: list[tuple[str, np.ndarray]] = []
-    with new_csv.open(newline="") as f:
+    with _open_csv(new_csv) as f:
         reader = csv.reader(f)
         next(reader, None)
         for i, row in enumerate(reader, start=2):

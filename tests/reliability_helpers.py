@@ -1,0 +1,86 @@
+"""Helpers shared by the tests/test_reliability_*.py files: run ``emocam`` in this process and
+check that a failure is one sentence, and measure the resources a process holds."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psutil
+import pytest
+
+from emocam.cli import main
+
+
+@dataclass
+class CliRun:
+    code: int
+    out: str
+    err: str
+
+    def lines(self) -> list[str]:
+        return [ln for ln in self.err.splitlines() if ln.strip()]
+
+
+@contextmanager
+def _process_state_restored() -> Iterator[None]:
+    # ``main`` configures logging and SIGTERM for a whole process; give them back to pytest.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    term = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        for h in root.handlers[:]:
+            if h not in handlers:
+                root.removeHandler(h)
+        for h in handlers:
+            if h not in root.handlers:
+                root.addHandler(h)
+        root.setLevel(level)
+        signal.signal(signal.SIGTERM, term)
+
+
+def run_cli(capfd: pytest.CaptureFixture[str], *args: object) -> CliRun:
+    """``emocam ARGS`` in this process (no interpreter start-up), as a user would see it."""
+    capfd.readouterr()
+    with _process_state_restored():
+        code = main([str(a) for a in args])
+    out, err = capfd.readouterr()
+    return CliRun(code, out, err)
+
+
+def assert_one_sentence(run: CliRun, *words: str, code: int = 2) -> str:
+    """Exit ``code``, no traceback, exactly one line on stderr holding every word."""
+    assert run.code == code, run.err
+    assert "Traceback" not in run.err
+    lines = run.lines()
+    assert len(lines) == 1, run.err
+    for w in words:
+        assert w in lines[0], lines[0]
+    assert lines[0].rstrip().endswith((".", ")")), lines[0]
+    return lines[0]
+
+
+@dataclass(frozen=True)
+class Resources:
+    rss_mb: float
+    threads: int  # native threads, Python's and the libraries' own
+    python_threads: int
+    fds: int
+
+    @classmethod
+    def now(cls) -> Resources:
+        p = psutil.Process()
+        # tqdm keeps one monitor thread per process for all its bars: not a leak.
+        ours = [t for t in threading.enumerate() if t.name != "tqdm_monitor"]
+        return cls(p.memory_info().rss / 2**20, p.num_threads(), len(ours), _fds(p))
+
+
+def _fds(p: psutil.Process) -> int:
+    return p.num_fds() if hasattr(p, "num_fds") else len(os.listdir("/proc/self/fd"))

@@ -1,0 +1,120 @@
+"""The desktop app with bad inputs and failing sources: a banner, never a dead window.
+Offscreen, with the real pipeline; the only stand-in is a webcam played from a real video."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import cv2
+import pytest
+
+pytest.importorskip("PySide6.QtWidgets")
+pytest.importorskip("pytestqt")
+
+from reliability_helpers import Resources
+
+from emocam.gui import settings as gui_settings
+from emocam.gui.main_window import MainWindow
+from emocam.sources import CameraSource, open_source
+
+pytestmark = [pytest.mark.gui, pytest.mark.timeout(120)]
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gui_settings, "settings_file_override", str(tmp_path / "s.ini"))
+
+
+@pytest.fixture
+def window(qtbot, model_path: Path):
+    made: list[MainWindow] = []
+
+    def make(open_fn=None) -> MainWindow:
+        settings = gui_settings.load_settings()
+        settings.model_path = str(model_path)
+        w = MainWindow(settings, open_fn=open_fn)
+        qtbot.addWidget(w)
+        w.show()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.shutdown()
+        assert all(t.isFinished() for t in w._threads)
+
+
+@pytest.mark.parametrize("case", ["zero bytes.mp4", "text.mp4", "no images"])
+def test_a_bad_file_shows_an_error_banner_naming_it(qtbot, window, tmp_path, case) -> None:
+    path = tmp_path / case
+    if case == "zero bytes.mp4":
+        path.write_bytes(b"")
+    elif case == "text.mp4":
+        path.write_text("not a video\n" * 50)
+    else:
+        path.mkdir()
+        (path / "notes.txt").write_text("hello")
+    w = window()
+    w.open_file(path)
+    qtbot.waitUntil(lambda: case in w.banner.text(), timeout=10_000)
+    assert w.banner.level == "error" and "Traceback" not in w.banner.text()
+
+
+class _Failing(CameraSource):
+    """emocam's camera on a real video capture whose driver then fails with an exception."""
+
+    def __init__(self, video: Path, good: int):
+        super().__init__(cv2.VideoCapture(str(video)), "Camera 0", pace_fps=30.0)
+        self.good = good
+
+    def __iter__(self):
+        for frame in super().__iter__():
+            if frame.index >= self.good:
+                raise OSError(5, "Input/output error")
+            yield frame
+
+
+def test_a_camera_that_raises_mid_stream_offers_retry_and_retry_works(
+    qtbot, window, video_one_face
+) -> None:
+    opened: list[int] = []
+
+    def open_fn(spec):
+        if isinstance(spec, int):
+            opened.append(spec)
+            return _Failing(video_one_face.path, good=60 if len(opened) == 1 else 10**6)
+        return open_source(spec)
+
+    w = window(open_fn)
+    w.start_camera(0)
+    qtbot.waitUntil(lambda: "Retry" in w.banner.buttons, timeout=15_000)
+    assert "Camera 0" in w.banner.text()
+    w.banner.buttons["Retry"].click()
+    start = w.view.frames_shown
+    qtbot.waitUntil(lambda: w.view.frames_shown >= start + 3, timeout=15_000)
+    assert len(opened) == 2
+
+
+def test_opening_twenty_files_in_a_row_leaves_no_thread_behind(
+    qtbot, window, image_one_face, video_face_at_edge
+) -> None:
+    w = window()
+    files = [image_one_face, video_face_at_edge.path] * 10
+    before = None
+    for i, path in enumerate(files):
+        shown = w.view.frames_shown
+        w.open_file(path)
+        qtbot.waitUntil(lambda s=shown: w.view.frames_shown > s, timeout=15_000)
+        if i == 1:
+            before = Resources.now()
+    w.stop_source()
+    qtbot.waitUntil(lambda: sum(not t.isFinished() for t in w._threads) <= 1, timeout=10_000)
+    after = Resources.now()
+    assert before is not None
+    # Native threads: a QThread that ran Python stays listed by ``threading`` as a dummy.
+    assert after.threads <= before.threads + 1
+    assert after.fds <= before.fds + 4

@@ -1,0 +1,274 @@
+"""Bad and unusual inputs to ``emocam process``: each works, or ends with one sentence and exit
+code 2, never a traceback or a hang. Images are real faces from tests/conftest.py."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import Placement, SyntheticVideo, TruthFace, match_faces, render
+from PIL import Image
+from reliability_helpers import assert_one_sentence, run_cli
+
+from emocam.errors import SourceError
+from emocam.process import ProcessOptions, run_process
+from emocam.sources import Source, open_source
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _avi(path: Path, frames: int = 20) -> Path:
+    """An MJPEG AVI of one real face (AVI keeps its frames readable without its index)."""
+    image = render((320, 240), [Placement("astronaut", 160, 120, 100)])
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (320, 240))
+    for _ in range(frames):
+        w.write(image)
+    w.release()
+    return path
+
+
+def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path]:
+    (tmp / "no images").mkdir()
+    (tmp / "no images" / "readme.txt").write_text("hello")
+    (tmp / "zero.mp4").write_bytes(b"")
+    (tmp / "notes.mp4").write_text("this is a text file, not a video\n" * 40)
+    data = video.read_bytes()
+    (tmp / "cut.mp4").write_bytes(data[: len(data) // 2])  # mp4v keeps its index at the end
+    codec = _avi(tmp / "codec.avi").read_bytes().replace(b"MJPG", b"XQZW")
+    (tmp / "unknown codec.avi").write_bytes(codec)
+    return {
+        "a folder without images": tmp / "no images",
+        "a zero-byte file": tmp / "zero.mp4",
+        "a text file named .mp4": tmp / "notes.mp4",
+        "a truncated mp4": tmp / "cut.mp4",
+        "an unsupported codec": tmp / "unknown codec.avi",
+        "a missing path with unicode": tmp / "ünï cödé 😀" / "nope.mp4",
+    }
+
+
+BAD_INPUTS = [
+    "a folder without images",
+    "a zero-byte file",
+    "a text file named .mp4",
+    "a truncated mp4",
+    "an unsupported codec",
+    "a missing path with unicode",
+]
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_a_bad_input_ends_with_one_sentence_naming_it_and_exit_code_2(
+    case: str, tmp_path: Path, video_face_at_edge: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    path = _bad_inputs(tmp_path, video_face_at_edge.path)[case]
+    run = run_cli(capfd, "process", path, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert_one_sentence(run, path.name)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_truncated_avi_keeps_the_frames_before_the_damage(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = _avi(tmp_path / "whole.avi", frames=20).read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    with caplog.at_level(logging.WARNING), open_source(cut) as src:
+        frames = list(src)
+    assert 5 <= len(frames) < 20
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert "truncated" in caplog.text and "cut.avi" in caplog.text
+
+
+class _FakeSplit(Source):
+    """A real video whose reader then fails, as a file on a disconnected drive does."""
+
+    def __init__(self, inner: Source, good: int, failure: BaseException):
+        self.inner, self.good, self.failure = inner, good, failure
+        self.name, self.fps, self.size = inner.name, inner.fps, inner.size
+        self.frame_count = inner.frame_count
+        self.path = getattr(inner, "path", inner.name)
+
+    def __iter__(self):
+        for frame in self.inner:
+            if frame.index >= self.good:
+                raise self.failure
+            yield frame
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_video_that_fails_mid_way_exits_2_and_keeps_the_results_so_far(
+    tmp_path: Path, video_four_faces: SyntheticVideo, model_path: Path, capfd,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import emocam.process
+
+    failure = SourceError(f"{video_four_faces.path} stopped being readable.")
+    monkeypatch.setattr(
+        emocam.process, "open_source", lambda p: _FakeSplit(open_source(p), 12, failure)
+    )
+    out = tmp_path / "out"
+    run = run_cli(capfd, "process", video_four_faces, "-o", out, "--model", model_path, "-q")
+    assert_one_sentence(run, "four_faces.mp4", "12 frame(s)", "saved")
+    with open(out / "four_faces.emocam.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {int(r["frame"]) for r in rows} == set(range(12))
+    summary = json.loads((out / "four_faces.emocam.json").read_text())
+    assert summary["completed"] is False and summary["frames"] == 12
+    cap = cv2.VideoCapture(str(out / "four_faces.emocam.mp4"))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 12
+    cap.release()
+
+
+def test_a_video_that_stalls_mid_way_ends_with_an_error_instead_of_hanging(
+    tmp_path: Path, video_face_at_edge: SyntheticVideo, model_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    import emocam.process
+
+    released = threading.Event()
+
+    class Stalling(_FakeSplit):
+        def __iter__(self):
+            for frame in self.inner:
+                if frame.index >= self.good:
+                    released.wait(30)  # a read that never returns
+                    return
+                yield frame
+
+        def close(self) -> None:
+            released.set()
+            super().close()
+
+    monkeypatch.setattr(emocam.process, "READ_STALL_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(
+        emocam.process, "open_source", lambda p: Stalling(open_source(p), 5, RuntimeError())
+    )
+    opts = ProcessOptions(video_face_at_edge.path, outdir=tmp_path, progress=False)
+    opts.pipeline.model_path = model_path
+    with pytest.raises(SourceError, match=r"gave no frame for 1 s.*5 frame\(s\)"):
+        run_process(opts)
+    assert json.loads((tmp_path / "edge.emocam.json").read_text())["frames"] == 5
+
+
+# --- unusual images, all in one folder run (one model load) --------------------------------
+
+
+def _exif_rotated(path: Path, upright: np.ndarray) -> None:
+    """Store ``upright`` lying on its side with EXIF orientation 6, as phones do."""
+    stored = cv2.rotate(upright, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    img = Image.fromarray(cv2.cvtColor(stored, cv2.COLOR_BGR2RGB))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    img.save(path, exif=exif.tobytes(), quality=92)
+
+
+def _fifty_faces() -> tuple[np.ndarray, list[TruthFace]]:
+    side = 90
+    places = [
+        Placement("astronaut" if (i + j) % 2 else "hopper", side * (2 * i + 1),
+                  side * (2 * j + 1), side)
+        for i in range(10) for j in range(5)
+    ]
+    return render((20 * side, 10 * side), places, seed=7), [
+        TruthFace(p.cx, p.cy, p.side) for p in places
+    ]
+
+
+def _write(path: Path, image: np.ndarray) -> None:
+    ok, buf = cv2.imencode(path.suffix, image)
+    assert ok
+    buf.tofile(path)
+
+
+@pytest.fixture(scope="module")
+def odd_images_run(tmp_path_factory: pytest.TempPathFactory, model_path: Path):
+    """``emocam process`` over a folder (unicode and spaces in its name) of unusual images."""
+    root = tmp_path_factory.mktemp("odd")
+    folder = root / "fötos mit Léerzeichen 😀"
+    folder.mkdir()
+    face = render((640, 480), [Placement("astronaut", 320, 230, 160)], seed=4)
+    truth: dict[str, list[TruthFace]] = {}
+    _write(folder / "tiny 1x1.png", face[:1, :1])
+    truth["tiny 1x1.png"] = []
+    _write(folder / "8k.jpg", cv2.resize(face, (7680, 5760), interpolation=cv2.INTER_CUBIC))
+    truth["8k.jpg"] = [TruthFace(320 * 12, 230 * 12, 160 * 12)]
+    _write(folder / "gray.png", cv2.cvtColor(face, cv2.COLOR_BGR2GRAY))
+    _write(folder / "deep 16-bit.png", face.astype(np.uint16) * 257)
+    _write(folder / "rgba.png", cv2.cvtColor(face, cv2.COLOR_BGR2BGRA))
+    for name in ("gray.png", "deep 16-bit.png", "rgba.png"):
+        truth[name] = [TruthFace(320, 230, 160)]
+    portrait = render((480, 640), [Placement("hopper", 240, 300, 170)], seed=5)
+    _exif_rotated(folder / "phone.jpg", portrait)
+    truth["phone.jpg"] = [TruthFace(240, 300, 170)]  # in upright coordinates
+    fifty, truth["fifty.jpg"] = _fifty_faces()
+    _write(folder / "fifty.jpg", fifty)
+    edge = render((640, 480), [Placement("hopper", 30, 240, 150)], seed=3)
+    _write(folder / "edge.png", edge)  # 30% of the face is outside the frame
+    truth["edge.png"] = [TruthFace(30, 240, 150)]
+    _write(folder / "no face.png", render((640, 480), [], seed=6))
+    truth["no face.png"] = []
+    out = root / "résultats ünd so"
+    opts = ProcessOptions(folder, outdir=out, progress=False)
+    opts.pipeline.model_path = model_path
+    result = run_process(opts)
+    with open(out / f"{folder.name}.emocam.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return result, rows, truth, out / f"{folder.name}.emocam"
+
+
+def _boxes(rows: list[dict[str, str]], name: str) -> list[tuple[float, ...]]:
+    return [tuple(float(r[k]) for k in ("x", "y", "w", "h")) for r in rows if r["file"] == name]
+
+
+def test_every_odd_image_is_processed_and_annotated(odd_images_run) -> None:
+    result, _, truth, annotated = odd_images_run
+    assert result.completed and result.frames == len(truth)
+    assert sorted(p.name for p in annotated.iterdir()) == sorted(truth)
+
+
+@pytest.mark.parametrize(
+    "name", ["8k.jpg", "gray.png", "deep 16-bit.png", "rgba.png", "phone.jpg", "edge.png"]
+)
+def test_the_face_in_an_unusual_image_is_found_where_it_is(odd_images_run, name: str) -> None:
+    _, rows, truth, _ = odd_images_run
+    boxes = _boxes(rows, name)
+    assert len(boxes) == 1, boxes
+    assert match_faces(boxes, truth[name]) == [0]
+
+
+def test_images_without_a_face_give_no_rows(odd_images_run) -> None:
+    _, rows, _, _ = odd_images_run
+    assert not _boxes(rows, "tiny 1x1.png") and not _boxes(rows, "no face.png")
+
+
+def test_an_exif_rotated_photo_is_annotated_upright(odd_images_run) -> None:
+    *_, annotated = odd_images_run
+    image = cv2.imdecode(np.fromfile(annotated / "phone.jpg", np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape[:2] == (640, 480)  # portrait, as the phone showed it
+
+
+def test_fifty_faces_in_one_frame_are_all_classified(odd_images_run) -> None:
+    _, rows, truth, _ = odd_images_run
+    found = match_faces(_boxes(rows, "fifty.jpg"), truth["fifty.jpg"])
+    assert sum(m is not None for m in found) >= 45
+    names = [k for k in rows[0] if k not in ("file", "frame", "time_ms", "face_id", "x", "y",
+                                              "w", "h", "top_label", "confidence", "uncertain")]
+    for r in rows:
+        if r["file"] == "fifty.jpg":
+            assert sum(float(r[n]) for n in names) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_face_cut_by_the_frame_edge_keeps_its_whole_box(odd_images_run) -> None:
+    _, rows, _, _ = odd_images_run
+    (box,) = _boxes(rows, "edge.png")
+    assert box[0] < 0  # not clipped: the aligner pads what is outside
+

@@ -1,0 +1,253 @@
+"""Outputs that cannot be written, runs that die, files that already exist: nothing processed
+is lost, no file is left half-overwritten, and every failure is one sentence."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import SyntheticVideo, four_faces_plan, write_video
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reliability_helpers import assert_one_sentence, run_cli
+
+from emocam.sinks import CsvSink, JsonSummary, staging_path
+from emocam.types import FaceResult, Frame, FrameResult
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def clip(media_dir: Path) -> SyntheticVideo:
+    """Four real faces at 640x360 for 150 frames: long enough to kill a run half-way."""
+    plan = [
+        [p.__class__(p.portrait, p.cx / 2, p.cy / 2, p.side / 2, mirror=p.mirror) for p in f]
+        for f in four_faces_plan(150)
+    ]
+    return write_video(media_dir / "reliability_clip.mp4", (640, 360), plan, seed=8)
+
+
+def _emocam(*args: object, limit_bytes: int | None = None) -> subprocess.Popen[str]:
+    def limit() -> None:  # a file-size limit is a disk that fills up, without root
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "emocam", "process", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=limit if limit_bytes else None,
+        env={**os.environ, "GLOG_minloglevel": "2"},
+    )
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows and all(len(r) == len(rows[0]) for r in rows), "a row is incomplete"
+    return rows
+
+
+def _frames_in(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.isOpened() and cap.grab():
+        n += 1
+    cap.release()
+    return n
+
+
+def _wait_for_rows(proc: subprocess.Popen[str], csv_path: Path, lines: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if csv_path.exists() and csv_path.read_bytes().count(b"\n") > lines:
+            return
+        time.sleep(0.05)  # polling a file another process writes; there is no event
+    raise AssertionError(f"no rows appeared in {csv_path}: {proc.communicate()[1]}")
+
+
+# --- folders and names -----------------------------------------------------------------------
+
+
+def test_an_output_folder_under_a_regular_file_is_one_sentence(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    run = run_cli(capfd, "process", clip, "-o", blocker / "out", "--model", model_path)
+    assert_one_sentence(run, str(blocker / "out"), "cannot be created")
+
+
+def test_an_output_that_is_the_input_is_refused_even_with_overwrite(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    before = clip.path.read_bytes()
+    for flag in ("--output-video", "--csv", "--json"):
+        run = run_cli(capfd, "process", clip, flag, clip, "--overwrite", "--model", model_path)
+        assert_one_sentence(run, "input")
+    assert clip.path.read_bytes() == before
+
+
+def test_a_full_disk_at_the_start_is_one_sentence_and_keeps_the_old_outputs(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    if not Path("/dev/full").is_char_device():
+        pytest.skip("this system has no /dev/full device")
+    old_video = tmp_path / "reliability_clip.emocam.mp4"
+    old_video.write_bytes(b"the previous result")
+    # /dev/full: a real device on which every write fails with ENOSPC.
+    run = run_cli(capfd, "process", clip, "-o", tmp_path, "--csv", "/dev/full", "--overwrite",
+                  "--model", model_path, "-q")
+    assert_one_sentence(run, "/dev/full", "No space left on device")
+    assert old_video.read_bytes() == b"the previous result"
+    assert not staging_path(old_video).exists()
+    assert Path("/dev/full").is_char_device()  # written in place, never renamed over
+
+
+def test_a_disk_that_fills_mid_run_keeps_every_complete_csv_row(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    # No sidecar: its file would fill the disk too; this is about the CSV.
+    proc = _emocam(clip, "-o", tmp_path, "--no-video", "--no-sidecar", "--model", model_path,
+                   "-q", limit_bytes=12_000)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "reliability_clip.emocam.csv" in lines[0], err
+    rows = _rows(tmp_path / "reliability_clip.emocam.csv")
+    assert len(rows) > 10
+    summary = json.loads((tmp_path / "reliability_clip.emocam.json").read_text())
+    assert summary["completed"] is False and summary["frames"] >= int(rows[-1][0]) + 1
+
+
+def test_a_video_cut_short_by_a_full_disk_is_reported_not_passed_off_as_complete(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    proc = _emocam(clip, "-o", tmp_path, "--no-sidecar", "--model", model_path, "-q",
+                   limit_bytes=300_000)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2, err
+    assert "reliability_clip.emocam.mp4" in err and "not written completely" in err
+    assert "Traceback" not in err
+
+
+# --- dying mid-run ---------------------------------------------------------------------------
+
+
+def test_a_killed_run_leaves_a_readable_csv_and_summary(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    proc = _emocam(clip, "-o", tmp_path, "--model", model_path, "-q")
+    csv_path = tmp_path / "reliability_clip.emocam.csv"
+    _wait_for_rows(proc, csv_path, 30)
+    proc.send_signal(signal.SIGKILL)  # no handler runs: a crash, a power cut
+    proc.communicate(timeout=30)
+    rows = _rows(csv_path)
+    assert len(rows) > 30
+    summary = json.loads((tmp_path / "reliability_clip.emocam.json").read_text())
+    assert summary["completed"] is False and summary["frames"] >= 1
+
+
+def test_a_killed_overwrite_leaves_the_old_outputs_intact(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    old = {
+        name: f"previous {name}\n".encode()
+        for name in ("reliability_clip.emocam.csv", "reliability_clip.emocam.json",
+                     "reliability_clip.emocam.mp4")
+    }
+    for name, data in old.items():
+        (tmp_path / name).write_bytes(data)
+    proc = _emocam(clip, "-o", tmp_path, "--overwrite", "--model", model_path, "-q")
+    partial = staging_path(tmp_path / "reliability_clip.emocam.csv")
+    _wait_for_rows(proc, partial, 30)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    for name, data in old.items():
+        assert (tmp_path / name).read_bytes() == data, name
+    assert len(_rows(partial)) > 30  # what the dead run processed is still readable
+
+
+def test_an_overwrite_that_finishes_replaces_every_output_and_leaves_no_partial_file(
+    tmp_path: Path, model_path: Path, capfd
+) -> None:
+    video = write_video(tmp_path / "short.mp4", (320, 180), [
+        [p.__class__(p.portrait, p.cx / 4, p.cy / 4, p.side / 4) for p in f]
+        for f in four_faces_plan(8)
+    ])
+    out = tmp_path / "out"
+    out.mkdir()
+    names = ("short.emocam.csv", "short.emocam.json", "short.emocam.mp4")
+    for name in names:
+        (out / name).write_bytes(b"old")
+    run = run_cli(capfd, "process", video, "-o", out, "--overwrite", "--model", model_path, "-q")
+    assert run.code in (0, 2), run.err  # 2: faces this small may go unseen; outputs still made
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no partial file
+    assert _frames_in(out / "short.emocam.mp4") == 8
+    assert json.loads((out / "short.emocam.json").read_text())["frames"] == 8
+
+
+# --- the writers, fuzzed ---------------------------------------------------------------------
+
+NAME = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1,
+    max_size=12,
+)
+PROB = st.one_of(
+    st.floats(0, 1), st.just(math.nan), st.just(math.inf), st.floats(allow_nan=True)
+)
+
+
+@st.composite
+def frame_results(draw: st.DrawFn) -> tuple[tuple[str, ...], list[FrameResult]]:
+    names = tuple(draw(st.lists(NAME, min_size=2, max_size=5, unique=True)))
+    results = []
+    for i in range(draw(st.integers(1, 4))):
+        faces = []
+        for k in range(draw(st.integers(0, 3))):
+            probs = np.array(draw(st.lists(PROB, min_size=len(names), max_size=len(names))))
+            box = tuple(draw(st.lists(st.floats(-1e4, 1e4), min_size=4, max_size=4)))
+            faces.append(FaceResult(k, box, 0.9, probs, probs))
+        frame = Frame(np.zeros((2, 2, 3), np.uint8), i, i * 33.3)
+        results.append(FrameResult(frame, faces, names))
+    return names, results
+
+
+def _strict_json(text: str) -> object:
+    def refuse(token: str) -> None:
+        raise AssertionError(f"{token} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=frame_results())
+def test_csv_and_json_writers_round_trip_any_probabilities_and_class_names(
+    tmp_path_factory: pytest.TempPathFactory, case
+) -> None:
+    names, results = case
+    folder = tmp_path_factory.mktemp("fuzz")
+    summary = JsonSummary(folder / "s.json", names, {"input": "ünï"})
+    with CsvSink(folder / "r.csv", names) as sink:
+        for r in results:
+            sink.write(r)
+            summary.add(r)
+    summary.write(True)
+    rows = _rows(folder / "r.csv")
+    assert rows[0][7 : 7 + len(names)] == list(names)
+    assert len(rows) - 1 == sum(len(r.faces) for r in results)
+    written = [float(v) for row in rows[1:] for v in row[7 : 7 + len(names)]]
+    expected = [p for r in results for f in r.faces for p in f.probs.tolist()]
+    np.testing.assert_allclose(written, expected, atol=5e-5, equal_nan=True)
+    data = _strict_json((folder / "s.json").read_text(encoding="utf-8"))
+    assert data["class_names"] == list(names) and data["completed"] is True
