@@ -266,6 +266,8 @@ class MediaPipeDetector:
     ):
         self.min_face = float(min_face)
         self.max_levels = max_levels
+        self._args = {"min_score": min_score, "min_face": min_face, "max_levels": max_levels,
+                      "models": models}
         mp, base_options, vision = _import_mediapipe()
         self._mp = mp
         self._short = self._load(vision, base_options, SHORT_RANGE, models, min_score)
@@ -290,6 +292,11 @@ class MediaPipeDetector:
             raise ModelError(
                 f"The face-detector model {name} in {where} is corrupt; reinstall emocam."
             ) from e
+
+    def twin(self) -> MediaPipeDetector:
+        """Another detector with the same settings, for another thread: MediaPipe's tasks
+        must not be called from two threads at once."""
+        return MediaPipeDetector(**self._args)
 
     def tiles(self, width: int, height: int) -> list[list[Tile]]:
         """The tile levels used for frames of this size (cached)."""

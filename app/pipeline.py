@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from emocam.classify import EmotionClassifier
-from emocam.preprocess import crop_faces, face_matrix, warp_gray
+from emocam.preprocess import crop_faces
 from emocam.quality import QualityConfig, judge, measure_all, resolve_uncertain_below
 from emocam.resources import default_model_path
 from emocam.schedule import (
@@ -26,7 +26,7 @@ from emocam.schedule import (
     ScheduleConfig,
 )
 from emocam.track import DEFAULT_TAU_S, FaceTracker, TrackerConfig
-from emocam.types import Detection, Frame, FrameResult
+from emocam.types import Frame, FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,9 @@ class Pipeline:
         t1 = time.perf_counter()
         boxes = [d.box for d in dets]
         if dets:
-            crops = self._crops(frame.image, dets)
+            crops = crop_faces(
+                self._to_gray(frame.image), boxes, self.model_info.crop, [d.eyes for d in dets]
+            )
         else:
             crops = np.empty((0, self.model_info.input_size, self.model_info.input_size), np.uint8)
         t2 = time.perf_counter()
@@ -130,19 +132,6 @@ class Pipeline:
         }
         return FrameResult(frame, faces, self.class_names, timings)
 
-    def _crops(self, image: np.ndarray, dets: list[Detection]) -> np.ndarray:
-        """The model's crops. A colour frame is warped in colour and each 48 px crop turned
-        gray, which costs a fraction of converting the whole frame."""
-        spec = self.model_info.crop
-        if image.ndim == 2 or image.shape[2] != 3:
-            boxes = [d.box for d in dets]
-            return crop_faces(self._to_gray(image), boxes, spec, [d.eyes for d in dets])
-        out = np.empty((len(dets), spec.size, spec.size), np.uint8)
-        for i, d in enumerate(dets):
-            crop = warp_gray(image, face_matrix(d.box, spec, d.eyes), spec.size)
-            cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY, dst=out[i])
-        return out
-
     def reset(self) -> None:
         """Start a new source: forget tracks (ids keep counting up, never reused)."""
         self.tracker.reset()
@@ -154,6 +143,7 @@ class Pipeline:
             reset()
 
     def close(self) -> None:
+        self.schedule.close()
         self.detector.close()
         self.classifier.close()
 

@@ -12,6 +12,10 @@ frame ago. The schedule splits the work:
   level (720p: every tile every 4 scans; 1080p: coarse tiles every 8, 540 px ones every 60);
 - frames between detection frames (``detect_every`` > 1) keep the tracker's predicted boxes.
 
+The scan runs on a second thread while the frame is classified, drawn and encoded; a face it
+finds is confirmed, with a fresh box, by the next frame's mosaic. On two cores this takes
+the full-range model (~5.5 ms a call) off the frame's critical path.
+
 Every frame gets a result; only the work behind it varies. The first frame after a reset
 (a new video, a still photo) gets the full scan.
 
@@ -26,12 +30,13 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from emocam.detect import Detector, MediaPipeDetector, Pass, _iou, _touches_border, merge
+from emocam.detect import Detector, MediaPipeDetector, Pass, _centre_inside, _iou, merge
 from emocam.track import TrackPrediction
 from emocam.types import Box, Detection
 
@@ -45,6 +50,9 @@ class ScheduleConfig:
     passes_per_scan: int = 1  # full-scan passes (model calls) per such frame
     scale: float = 1.0  # detection input size for new faces, relative to the frame
     max_missed: int = 5  # detection frames a known face is looked for after it was lost
+    # Scan for new faces on a second thread, overlapping the frame's other work; what it
+    # finds is confirmed in the next frame. The first frame after a reset is scanned whole.
+    background_scan: bool = True
 
 
 # Cheapest last. A rung trades responsiveness to new faces (scan_every, detect_every) first,
@@ -70,9 +78,13 @@ class DetectionSchedule:
         self._turn = 0  # scans since reset
         self._visits: dict[int, int] = {}  # passes run per level since reset
         self._rgb: np.ndarray | None = None
+        self._scanner: MediaPipeDetector | None = None  # the background scan's own detector
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[list[Detection]] | None = None
 
     def reset(self) -> None:
         """A new source: the next frame gets a full scan."""
+        self._collect()
         self._frame = self._detections = self._turn = 0
         self._visits.clear()
 
@@ -101,14 +113,23 @@ class DetectionSchedule:
     ) -> list[Detection]:
         det = self.detector
         assert isinstance(det, MediaPipeDetector)
+        # The previous frame's background scan must finish before the buffer it reads is
+        # overwritten; waiting for it (never skipping it) keeps file results deterministic.
+        scanned = self._collect()
         rgb = self._to_rgb(image_bgr)
+        if full:
+            scanned = self._scan(det, rgb, full=True)
+        elif scan and self.config.background_scan:
+            self._submit(rgb)
+        elif scan:
+            scanned = self._scan(det, rgb, full=False)
         seeds = [p.box for p in known if p.missed <= self.config.max_missed]
-        found = det.redetect(rgb, seeds) if seeds else []
-        new: list[Detection] = []
-        if scan:
-            new = self._scan(det, rgb, full)
-        dets = merge(found + new)
-        return self._unclip(det, rgb, dets, found)
+        new = [d for d in merge(scanned) if not any(_same_face(d.box, b) for b in seeds)]
+        found = det.redetect(rgb, seeds + [d.box for d in new]) if seeds or new else []
+        # A new face the short-range model does not confirm keeps the scan's own box (a frame
+        # old when scanned in the background): the full-range model sees smaller faces.
+        missed = [d for d in new if not any(_same_face(d.box, f.box) for f in found)]
+        return merge(found + missed)
 
     def _scan(self, det: MediaPipeDetector, rgb: np.ndarray, full: bool) -> list[Detection]:
         s = min(1.0, self.config.scale)
@@ -124,6 +145,18 @@ class DetectionSchedule:
         dets = det.run_passes(small, chosen)
         return dets if s >= 1.0 else [_scaled(d, 1.0 / s) for d in dets]
 
+    def _submit(self, rgb: np.ndarray) -> None:
+        if self._scanner is None:
+            assert isinstance(self.detector, MediaPipeDetector)
+            self._scanner = self.detector.twin()
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="face-scan")
+        assert self._pool is not None
+        self._pending = self._pool.submit(self._scan, self._scanner, rgb, False)
+
+    def _collect(self) -> list[Detection]:
+        pending, self._pending = self._pending, None
+        return pending.result() if pending is not None else []
+
     def _next(self, levels: list[list[Pass]]) -> Pass:
         """The next pass in turn. Level k gets every 2**(k+1)-th turn (the finest level
         shares the last share), so the whole frame, where most new faces show, is looked
@@ -136,29 +169,26 @@ class DetectionSchedule:
         self._visits[level] = k + 1
         return passes[k % len(passes)]
 
-    @staticmethod
-    def _unclip(
-        det: MediaPipeDetector, rgb: np.ndarray, dets: list[Detection], found: list[Detection]
-    ) -> list[Detection]:
-        """New faces cut by the frame edge get their real box from a padded window (known
-        faces already have it: their windows are padded)."""
-        h, w = rgb.shape[:2]
-        out = []
-        for d in dets:
-            near_edge = _touches_border(d.box, w, h, slack=0.1)
-            if near_edge and not any(_iou(d.box, f.box) > 0.5 for f in found):
-                again = det.redetect(rgb, [d.box], context=3.0)
-                best = max(again, key=lambda a: _iou(a.box, d.box), default=None)
-                if best is not None and _iou(best.box, d.box) >= 0.2:
-                    d = Detection(best.box, max(best.score, d.score), best.keypoints, best.eyes)
-            out.append(d)
-        return out
+    def close(self) -> None:
+        """Stop the background scan (its thread and its detector)."""
+        self._collect()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        if self._scanner is not None:
+            self._scanner.close()
+            self._scanner = None
 
     def _to_rgb(self, image_bgr: np.ndarray) -> np.ndarray:
         h, w = image_bgr.shape[:2]
         if self._rgb is None or self._rgb.shape != (h, w, 3):
             self._rgb = np.empty((h, w, 3), np.uint8)
         return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB, dst=self._rgb)
+
+
+def _same_face(a: Box, b: Box) -> bool:
+    """Boxes of one face: overlapping, or one's centre inside the other (faces do not nest)."""
+    return _iou(a, b) > 0.3 or _centre_inside(a, b) or _centre_inside(b, a)
 
 
 def _from_track(p: TrackPrediction) -> Detection:

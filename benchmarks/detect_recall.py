@@ -54,6 +54,7 @@ class Scheduled:
         return dets
 
     def close(self) -> None:
+        self.schedule.close()
         self.detector.close()
 
 
