@@ -60,8 +60,10 @@ class SidecarWriter:
             if face.keypoints:
                 pts = np.asarray(face.keypoints[:MAX_KEYPOINTS], np.float32)
                 kps[: len(pts)] = pts
+            # A copy: the classifier's row may be a view that keeps its whole batch alive.
+            raw = np.array(face.raw_probs, np.float32)
             row = (fr.index, fr.time_ms, face.face_id, face.box, face.score, kps,
-                   face.raw_probs, q.size_px, q.sharpness, q.turn)
+                   raw, q.size_px, q.sharpness, q.turn)
             for key, value in zip(_FACE_ARRAYS, row, strict=True):
                 self._faces[key].append(value)
 
