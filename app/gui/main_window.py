@@ -40,6 +40,7 @@ from emocam.gui.dialogs import AboutDialog
 from emocam.gui.export import ExportWorker
 from emocam.gui.face_panel import FacePanel
 from emocam.gui.outputs import OutputsMixin
+from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.playback import PlaybackBar
 from emocam.gui.settings import AppSettings, load_settings, save_settings
 from emocam.gui.status import StatusFields
@@ -137,6 +138,12 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.visibilityChanged.connect(self._dock_visibility)
         self.status = StatusFields(self.statusBar())
+        self.perf = PerfPanel(self)
+        self.perf_dock = QDockWidget("Performance", self)
+        self.perf_dock.setObjectName("perfDock")
+        self.perf_dock.setWidget(self.perf)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.perf_dock)
+        self.perf_dock.hide()  # for the curious: View > Performance Panel
 
     def _restore_window(self) -> None:
         s = self.settings
@@ -173,7 +180,9 @@ class MainWindow(OutputsMixin, QMainWindow):
     def overlay_options(self) -> OverlayOptions:
         s = self.settings
         return OverlayOptions(show_boxes=s.show_boxes, show_labels=s.show_boxes,
-                              show_bars=s.show_bars, show_landmarks=s.show_landmarks)
+                              show_bars=s.show_bars, show_landmarks=s.show_landmarks,
+                              show_uncertain=s.show_uncertain, blur_faces=s.blur_faces,
+                              boxes_only=s.boxes_only)
 
     def apply_overlay(self) -> None:
         if self.worker is not None:
@@ -363,6 +372,7 @@ class MainWindow(OutputsMixin, QMainWindow):
             return
         self.pipeline_info = info
         self.model_info = info.get("model_info")
+        self.perf.set_info(info)
         self.status.set("detector", f"detector: {info.get('detector', '?')}")
         provider = str(info.get("provider", "?")).removesuffix("ExecutionProvider")
         self.status.set("provider", f"on {provider}", str(info.get("model_path", "")))
@@ -383,6 +393,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.timeline.add(result)
         self.playback.set_position(result.frame.index, result.frame.time_ms)
         self.status.set("fps", f"{packet.processing_fps:.1f} fps")
+        self.perf.add_frame(result.timings_ms, packet.processing_fps)
         n = len(result.faces)
         self.status.set("faces", f"{n} face{'s' if n != 1 else ''}")
         if not self.qactions["file.snapshot"].isEnabled():

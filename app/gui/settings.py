@@ -31,6 +31,9 @@ class AppSettings:
     show_bars: bool = True
     show_landmarks: bool = False
     show_side_panel: bool = True
+    show_uncertain: bool = True  # doubtful faces grey and "uncertain" instead of a label
+    blur_faces: bool = False
+    boxes_only: bool = False
     smoothing_tau_s: float = 0.2  # emocam.track.DEFAULT_TAU_S
     min_score: float = 0.5
     detector: str = "mediapipe"

@@ -1,0 +1,62 @@
+"""The performance panel: what really runs (execution provider, detector, why a requested GPU
+was not used) and how long each pipeline stage takes, averaged over recent frames.
+
+It only displays: the numbers come from ``Pipeline.info`` and ``FrameResult.timings_ms`` as
+the worker sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
+
+_SMOOTHING = 0.1  # weight of the newest frame: steady numbers that still follow a change
+
+
+class PerfPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._form = QFormLayout(self)
+        self._labels: dict[str, QLabel] = {}
+        self._ms: dict[str, float] = {}
+        for key, title in (("provider", "Provider"), ("detector", "Detector"),
+                           ("fallback", "GPU fallback"), ("fps", "Processing")):
+            self._row(key, title)
+        self.clear()
+
+    def _row(self, key: str, title: str) -> QLabel:
+        label = QLabel(self)
+        label.setObjectName(f"perf_{key}")
+        label.setWordWrap(True)
+        self._form.addRow(title, label)
+        self._labels[key] = label
+        return label
+
+    def text(self, key: str) -> str:
+        label = self._labels.get(key)
+        return label.text() if label is not None else ""
+
+    def clear(self) -> None:
+        self._ms.clear()
+        for key, label in self._labels.items():
+            label.setText("-" if key in ("provider", "detector", "fps") else "")
+
+    def set_info(self, info: Mapping[str, Any]) -> None:
+        provider = str(info.get("provider") or "?").removesuffix("ExecutionProvider")
+        self._labels["provider"].setText(provider)
+        self._labels["detector"].setText(str(info.get("detector") or "?"))
+        reason = info.get("provider_fallback_reason")
+        self._labels["fallback"].setText(str(reason) if reason else "none")
+        self._ms.clear()
+
+    def add_frame(self, timings_ms: Mapping[str, float], fps: float) -> None:
+        """One processed frame: per-stage milliseconds and the worker's frame rate."""
+        for stage, ms in timings_ms.items():
+            prev = self._ms.get(stage)
+            self._ms[stage] = ms if prev is None else prev + _SMOOTHING * (ms - prev)
+            label = self._labels.get(stage) or self._row(stage, stage)
+            label.setText(f"{self._ms[stage]:.1f} ms")
+        total = sum(self._ms.values())
+        self._labels["fps"].setText(f"{fps:.1f} fps, {total:.1f} ms per frame in the pipeline")

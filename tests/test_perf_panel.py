@@ -1,0 +1,50 @@
+"""The performance panel and the privacy/uncertainty toggles of the desktop app, offscreen."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+pytest.importorskip("PySide6.QtWidgets")
+pytest.importorskip("pytestqt")
+
+from test_gui import isolated_settings, make_window, wait_frames  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.gui
+
+
+def test_the_performance_panel_shows_what_runs_and_how_long_each_stage_takes(
+    qtbot, make_window, video_one_face  # noqa: F811
+) -> None:
+    window = make_window()
+    window.qactions["view.perf_panel"].setChecked(True)
+    assert window.perf_dock.isVisible()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 5)
+    running = str(window.pipeline_info["provider"]).removesuffix("ExecutionProvider")
+    assert window.perf.text("provider") == running and running  # CPU here, CUDA on a GPU
+    assert window.perf.text("detector") == "mediapipe"
+    assert window.perf.text("fallback") == "none"
+    for stage in ("detect", "classify"):
+        assert window.perf.text(stage).endswith(" ms"), stage
+        assert float(window.perf.text(stage).split()[0]) > 0
+    assert "fps" in window.perf.text("fps")
+
+
+def test_blur_faces_and_boxes_only_reach_the_drawn_frames(
+    qtbot, make_window, video_one_face  # noqa: F811
+) -> None:
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    window.qactions["view.boxes_only"].setChecked(True)
+    assert window.settings.boxes_only and window.overlay_options().boxes_only
+    wait_frames(qtbot, window, 3)
+    image = window.last_packet.image
+    assert (image == 64).all(axis=2).mean() > 0.8  # a grey page with boxes and bars
+    window.qactions["view.boxes_only"].setChecked(False)
+    window.qactions["view.blur_faces"].setChecked(True)
+    assert window.overlay_options().blur_faces and not window.overlay_options().boxes_only
