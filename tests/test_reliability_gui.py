@@ -115,6 +115,8 @@ def test_opening_twenty_files_in_a_row_leaves_no_thread_behind(
     qtbot.waitUntil(lambda: sum(not t.isFinished() for t in w._threads) <= 1, timeout=10_000)
     after = Resources.now()
     assert before is not None
-    # Native threads: a QThread that ran Python stays listed by ``threading`` as a dummy.
-    assert after.threads <= before.threads + 1
+    # Native threads (a QThread that ran Python stays listed by ``threading`` as a dummy).
+    # A leak would be one or more per file, 18 or more here; the slack is for threads other
+    # tests left ending in the background.
+    assert after.threads <= before.threads + 4
     assert after.fds <= before.fds + 4

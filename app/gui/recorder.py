@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emocam.errors import UserError
 from emocam.sinks import AnnotatedVideoWriter, CsvSink
 from emocam.types import FrameResult
 
@@ -32,6 +33,14 @@ class Recorder:
         self.frames += 1
 
     def close(self) -> None:
+        """Close both files; a failure to finish one (disk full) is raised after both."""
+        failure: UserError | None = None
         for sink in (self._video, self._csv):
             if sink is not None:
-                sink.close()
+                try:
+                    sink.close()
+                except UserError as e:
+                    failure = failure or e
+        self._video = self._csv = None
+        if failure is not None:
+            raise failure

@@ -9,6 +9,7 @@ frame, so a slow pipeline drops frames instead of falling behind.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -407,14 +408,19 @@ class SourceWorker(QThread):
         try:
             self._recorder.write(image, result)
         except UserError as e:
-            self._recorder.close()
-            self._recorder = None
+            rec, self._recorder = self._recorder, None
+            with contextlib.suppress(UserError):  # the first failure is the one to show
+                rec.close()
             self.recording_stopped.emit(WorkerError(str(e), "output"))
 
     def _stop_recorder(self) -> None:
         if self._recorder is not None:
             rec, self._recorder = self._recorder, None
-            rec.close()
+            try:
+                rec.close()
+            except UserError as e:  # e.g. the disk filled up: say so, keep the session
+                self.recording_stopped.emit(WorkerError(str(e), "output"))
+                return
             self.recording_stopped.emit((rec.video_path, rec.csv_path, rec.frames))
 
 
