@@ -54,16 +54,22 @@ def resolve_provider(requested: str | None, available: list[str]) -> tuple[str, 
     return CPU, reason
 
 
-def _session_options() -> ort.SessionOptions:
+# Batches of at least this many faces (re-analysis, evaluation, crowds) use every core.
+WIDE_BATCH = 16
+
+
+def _session_options(threads: int = 1) -> ort.SessionOptions:
     opts = ort.SessionOptions()
+    # ORT_ENABLE_ALL (blocked NCHWc convolutions) is 1.6x faster than EXTENDED here; the
+    # memory arena and the execution mode measured no difference (docs/PROFILE.md).
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     # A 48-px net on a handful of faces runs no faster on two threads (measured: 2.8 ms for
     # 4 faces either way), and on a 2-core laptop video decoding and the detector's own
-    # threads need the other core.
-    opts.intra_op_num_threads = 1
+    # threads need the other core. Large batches have work enough for every core.
+    opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    # Spinning workers would burn the core the detector runs on between our short calls.
+    # Spinning workers would burn the core the detector runs on between short calls.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
     return opts
@@ -113,6 +119,7 @@ class EmotionClassifier:
             )
             log.warning("%s", self.fallback_reason)
         self._buf = np.empty((0, self.info.input_size, self.info.input_size), np.float32)
+        self._wide: ort.InferenceSession | None = None  # all cores, made on first big batch
         self._check_output()
         log.info("emotion model %s (%s) on %s", self.path, self.info.name, self.provider)
 
@@ -186,7 +193,7 @@ class EmotionClassifier:
         x[...] = crops  # uint8 -> float32 without a temporary
         x = normalize(x, self.info.normalization).astype(np.float32, copy=False)
         x = x[..., None] if self.info.layout == "NHWC" else x[:, None]
-        out = self._session.run([self._output_name], {self._input.name: x})[0]
+        out = self._session_for(n).run([self._output_name], {self._input.name: x})[0]
         out = np.asarray(out, dtype=np.float32).reshape(n, -1)
         if out.shape[1] != c:
             raise self._fail(f"outputs {out.shape[1]} classes but its metadata names {c}")
@@ -195,8 +202,19 @@ class EmotionClassifier:
             return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
         return softmax(out / self.info.temperature)
 
+    def _session_for(self, n: int) -> ort.InferenceSession:
+        cores = os.cpu_count() or 1
+        if n < WIDE_BATCH or cores < 2 or self.provider != CPU:
+            return self._session
+        if self._wide is None:
+            self._wide = ort.InferenceSession(
+                str(self.path), sess_options=_session_options(min(cores, 8)), providers=[CPU]
+            )
+        return self._wide
+
     def close(self) -> None:
         self._session = None  # type: ignore[assignment]
+        self._wide = None
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -37,6 +37,16 @@ def _seconds(text: str) -> float:
     return v
 
 
+def _fps(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate") from None
+    if not 1 <= v <= 1000:
+        raise argparse.ArgumentTypeError("the target frame rate must be between 1 and 1000")
+    return v
+
+
 def _probability(text: str) -> float:
     try:
         v = float(text)
@@ -102,6 +112,9 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
     pp.add_argument("--uncertain-below", type=_probability, metavar="P",
                     help="show a face as uncertain when its top calibrated probability is "
                     "below P (default: the model's value, else 0.4)")
+    pp.add_argument("--target-fps", type=_fps, metavar="FPS",
+                    help="hold this frame rate on a slow machine: look for new faces less "
+                    "often and in a smaller frame, following known faces in between")
     _add_beyond(pp)
     pp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     pp.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -166,6 +179,7 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
             min_score=0.5 if args.min_score is None else args.min_score,
             smoothing_tau_s=DEFAULT_TAU_S if args.smoothing is None else args.smoothing,
             quality=QualityConfig(uncertain_below=args.uncertain_below),
+            target_fps=args.target_fps,
         ),
         overlay=OverlayOptions(blur_faces=args.blur_faces, boxes_only=args.boxes_only),
     )

@@ -219,6 +219,7 @@ class GovernorConfig:
     headroom: float = 0.7  # step back when frames take less than this share of the budget
     settle_frames: int = 10  # frames measured at a rung before judging it
     smoothing: float = 0.2  # weight of the newest frame time in the running average
+    retry_s: float = 3.0  # how long a rung found too slow is not stepped back to
 
 
 class RateGovernor:
@@ -228,8 +229,8 @@ class RateGovernor:
     does with the result: drawing, encoding), so it holds the rate the user sees. It steps
     to a cheaper rung while the average frame time is over budget and back while it is
     under ``headroom`` of the budget, waiting ``settle_frames`` after each step so the
-    average reflects the new rung. A rung remembered as over budget is not retried for a
-    while, so it does not swing back and forth between two rungs.
+    average reflects the new rung. A rung remembered as over budget is not retried for
+    ``retry_s``, so it does not swing back and forth between two rungs every few frames.
     """
 
     def __init__(self, config: GovernorConfig, ladder: Sequence[ScheduleConfig] = LADDER):
@@ -272,7 +273,7 @@ class RateGovernor:
             self._avg < self.config.headroom * self.budget_s
             and self.rung > 0
             # A rung found too slow in the last few seconds is likely still too slow.
-            and now - self._too_slow.get(self.rung - 1, -math.inf) > 5.0
+            and now - self._too_slow.get(self.rung - 1, -math.inf) > self.config.retry_s
         ):
             self._step(-1)
 

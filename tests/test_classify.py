@@ -113,6 +113,16 @@ def test_a_batch_of_faces_gives_the_same_answer_as_one_call_per_face(
     np.testing.assert_allclose(together, one_by_one, atol=1e-5)
 
 
+def test_a_crowd_batch_on_every_core_gives_the_same_answer_as_small_batches(
+    classifier: EmotionClassifier, face_images: dict[str, np.ndarray]
+) -> None:
+    crops = face_crops(face_images, classifier.info.crop)
+    crowd = np.concatenate([crops, crops[:, :, ::-1]] * 16)  # 64 faces: the wide session
+    together = classifier.predict(crowd)
+    in_fours = np.concatenate([classifier.predict(crowd[i : i + 4]) for i in range(0, 64, 4)])
+    np.testing.assert_allclose(together, in_fours, atol=1e-5)
+
+
 def test_a_frame_without_faces_gives_an_empty_result(classifier: EmotionClassifier) -> None:
     probs = classifier.predict(np.empty((0, 48, 48), np.uint8))
     assert probs.shape == (0, len(FER_PLUS))
