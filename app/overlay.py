@@ -33,6 +33,7 @@ _NAMED_COLORS: dict[str, Color] = {
     "fear": (200, 80, 170),
     "contempt": (140, 110, 220),
 }
+COMPACT_ROWS = 3  # bars shown when the full panel would cover a face
 UNCERTAIN_COLOR: Color = (150, 150, 150)
 NEUTRAL_GRAY = 64  # the boxes-only background, in every channel
 # The face box runs brows to chin; hair, ears and forehead identify people too.
@@ -115,24 +116,39 @@ def panel_rect(
     box: tuple[float, ...],
     class_names: tuple[str, ...],
     avoid: Sequence[Rect] = (),
+    rows: int | None = None,
 ) -> Rect:
     """Where the probability bars of a face go: beside the face, inside the frame, clear of
-    the rectangles in ``avoid`` (other faces and their panels) when any place is."""
+    the rectangles in ``avoid`` (other faces and their panels) when any place is. ``rows``
+    bars are shown (all classes by default)."""
+    return _place(frame_w, frame_h, box, class_names, avoid, rows)[0]
+
+
+def _place(
+    frame_w: int,
+    frame_h: int,
+    box: tuple[float, ...],
+    class_names: tuple[str, ...],
+    avoid: Sequence[Rect],
+    rows: int | None,
+) -> tuple[Rect, int]:
+    """The best place for a panel of ``rows`` bars and how much it covers of faces and other
+    panels (pixels)."""
     x, y, w, h = box
     st = _style(frame_w, frame_h, max(w, h))
     name_w = max(_text_size(n, st.font_scale, st.thickness)[0] for n in class_names)
     pct_w = _text_size("100%", st.font_scale, st.thickness)[0]
     bar_w = 4 * st.line_height
     pw = st.pad * 4 + name_w + bar_w + pct_w
-    ph = st.pad * 2 + st.line_height * len(class_names)
+    ph = st.pad * 2 + st.line_height * (rows or len(class_names))
     gap = st.pad * 2
+    face = _label_rect(box, frame_w, frame_h)
     candidates = [
         Rect(int(x + w + gap), int(y), pw, ph),  # right
         Rect(int(x - gap - pw), int(y), pw, ph),  # left
         Rect(int(x), int(y + h + gap), pw, ph),  # below
-        Rect(int(x), int(y - gap - ph), pw, ph),  # above
+        Rect(int(x), int(face.y - gap - ph), pw, ph),  # above, clear of the label chip
     ]
-    face = Rect(int(x), int(y), int(w), int(h))
     best, best_cost = None, None
     for i, c in enumerate(candidates):
         moved = _clamp(c, frame_w, frame_h)
@@ -140,8 +156,34 @@ def panel_rect(
         cost = (sum(_overlap(moved, a) for a in (face, *avoid)), moved != c, i)
         if best_cost is None or cost < best_cost:
             best, best_cost = moved, cost
-    assert best is not None
-    return best
+    assert best is not None and best_cost is not None
+    return best, best_cost[0]
+
+
+def _label_rect(box: tuple[float, ...], frame_w: int, frame_h: int) -> Rect:
+    """The face box grown upwards by the height of its label chip: panels keep off both."""
+    x, y, w, h = box
+    st = _style(frame_w, frame_h, max(w, h))
+    chip = _text_size("Hg", st.font_scale, st.thickness)[1] + 2 * st.pad
+    return Rect(int(x), int(y - chip), int(w), int(h + chip))
+
+
+def bars_layout(
+    frame_w: int,
+    frame_h: int,
+    box: tuple[float, ...],
+    class_names: tuple[str, ...],
+    avoid: Sequence[Rect] = (),
+) -> tuple[Rect, int]:
+    """Panel place and row count: every class when a free place exists, else only the
+    most likely classes (small frames, crowded scenes), whichever covers less."""
+    full = _place(frame_w, frame_h, box, class_names, avoid, None)
+    if full[1] == 0 or len(class_names) <= COMPACT_ROWS:
+        return full[0], len(class_names)
+    compact = _place(frame_w, frame_h, box, class_names, avoid, COMPACT_ROWS)
+    if compact[1] < full[1]:
+        return compact[0], COMPACT_ROWS
+    return full[0], len(class_names)
 
 
 def _darken(image: np.ndarray, r: Rect, opacity: float) -> None:
@@ -166,7 +208,7 @@ def _draw_label(image: np.ndarray, face: FaceResult, text: str, color: Color, st
 
 def _draw_bars(
     image: np.ndarray, face: FaceResult, names: tuple[str, ...], st: _Style, opacity: float,
-    r: Rect,
+    r: Rect, rows: int,
 ) -> None:
     _darken(image, r, opacity)
     name_w = max(_text_size(n, st.font_scale, st.thickness)[0] for n in names)
@@ -174,8 +216,14 @@ def _draw_bars(
     bar_w = 4 * st.line_height
     _, th = _text_size("Hg", st.font_scale, st.thickness)
     top = face.top_index
-    for i, (name, p) in enumerate(zip(names, face.probs.tolist(), strict=True)):
-        row_y = r.y + st.pad + i * st.line_height
+    probs = face.probs.tolist()
+    # A compact panel lists the likeliest classes first; a full one keeps the model's order
+    # so every bar stays where the eye expects it.
+    order = (sorted(range(len(names)), key=lambda c: -probs[c])[:rows] if rows < len(names)
+             else range(len(names)))
+    for row, i in enumerate(order):
+        name, p = names[i], probs[i]
+        row_y = r.y + st.pad + row * st.line_height
         base = row_y + (st.line_height + th) // 2
         text_color = (255, 255, 255) if i == top else (210, 210, 210)
         cv2.putText(
@@ -201,9 +249,8 @@ def draw_face(
     face: FaceResult,
     class_names: tuple[str, ...],
     options: OverlayOptions,
-    avoid: Sequence[Rect] = (),
-) -> Rect | None:
-    """Draw one face; returns where its bars went (None without bars)."""
+) -> None:
+    """Draw one face's box, landmarks and label chip (``draw`` adds the bars)."""
     fh, fw = image.shape[:2]
     x, y, w, h = face.box
     st = _style(fw, fh, max(w, h))
@@ -224,11 +271,17 @@ def draw_face(
             else f"#{face.face_id} {class_names[top]} {face.probs[top] * 100:.0f}%"
         )
         _draw_label(image, face, label, color, st)
-    if not options.show_bars:
-        return None
-    panel = panel_rect(fw, fh, face.box, class_names, avoid)
-    _draw_bars(image, face, class_names, st, options.panel_opacity, panel)
-    return panel
+
+
+def plan_panels(result: FrameResult, frame_w: int, frame_h: int) -> list[tuple[Rect, int]]:
+    """Where each face's probability panel goes and how many bars it shows: clear of every
+    face, every label chip and the panels placed before it, whenever the frame has room."""
+    marks = [_label_rect(f.box, frame_w, frame_h) for f in result.faces]
+    plan: list[tuple[Rect, int]] = []
+    for i, face in enumerate(result.faces):
+        avoid = [*marks[:i], *marks[i + 1 :], *(r for r, _ in plan)]
+        plan.append(bars_layout(frame_w, frame_h, face.box, result.class_names, avoid))
+    return plan
 
 
 def anonymise_face(image: np.ndarray, box: tuple[float, ...]) -> None:
@@ -261,11 +314,12 @@ def draw(
     ``blur_faces`` or ``boxes_only`` the faces or the whole picture are hidden first."""
     opts = options or OverlayOptions()
     _prepare_background(image, result, opts)
-    boxes = [Rect(*(int(v) for v in f.box)) for f in result.faces]
-    panels: list[Rect] = []
-    for i, face in enumerate(result.faces):
-        others = boxes[:i] + boxes[i + 1 :]
-        panel = draw_face(image, face, result.class_names, opts, [*others, *panels])
-        if panel is not None:
-            panels.append(panel)
+    fh, fw = image.shape[:2]
+    if opts.show_bars:
+        for face, (panel, rows) in zip(result.faces, plan_panels(result, fw, fh), strict=True):
+            st = _style(fw, fh, max(face.box[2], face.box[3]))
+            _draw_bars(image, face, result.class_names, st, opts.panel_opacity, panel, rows)
+    # Boxes and labels last, so no panel ever hides who a face is.
+    for face in result.faces:
+        draw_face(image, face, result.class_names, opts)
     return image

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emocam.overlay import OverlayOptions, Rect, draw, panel_rect
+from emocam.overlay import OverlayOptions, Rect, draw, panel_rect, plan_panels
 from emocam.types import FaceResult, Frame, FrameResult
 
 NAMES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
@@ -116,3 +116,31 @@ def test_bars_of_two_faces_side_by_side_cover_neither_face():
     ow = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
     oh = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
     assert ow * oh < 0.05 * a.w * a.h  # the two panels barely touch, if at all
+
+
+def covered(a: Rect, b: Rect) -> int:
+    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    return max(0, w) * max(0, h)
+
+
+def test_small_video_with_two_big_faces_keeps_every_face_and_label_uncovered():
+    """The bundled sample at 640x360: full panels fit nowhere, so the bars shrink to the
+    likeliest emotions instead of covering a face or hiding who it is."""
+    size = (640, 360)
+    astronaut, hopper = (108.0, 114.0, 102.0, 117.0), (437.0, 142.0, 126.0, 125.0)
+    result = result_for(size, [hopper, astronaut])
+    plan = plan_panels(result, *size)
+    chip = 30  # generous height of a label chip at 360p
+    for rect, rows in plan:
+        assert rect.inside(*size) and 3 <= rows <= len(NAMES)
+        for x, y, w, h in (hopper, astronaut):
+            face = Rect(int(x), int(y - chip), int(w), int(h + chip))
+            assert covered(rect, face) < 0.03 * w * h, (rect, face)
+    assert any(rows < len(NAMES) for _, rows in plan)
+
+
+def test_a_roomy_frame_shows_every_class():
+    result = result_for(SIZES["720p"], [(500.0, 200.0, 200.0, 200.0)])
+    [(rect, rows)] = plan_panels(result, *SIZES["720p"])
+    assert rows == len(NAMES) and rect.inside(*SIZES["720p"])
