@@ -15,6 +15,8 @@ DISPLAY=$display emocam --video "$(python -c 'from emocam.resources import sampl
 app=$!
 sleep "${SCREENSHOT_DELAY:-12}"
 DISPLAY=$display import -window root "$out"
+# The window does not fill the virtual screen: keep the window, not the black around it.
+convert "$out" -trim +repage "$out"
 kill "$app"
 wait "$app" 2>/dev/null || true
 echo "wrote $out"
