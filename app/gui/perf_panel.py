@@ -2,7 +2,7 @@
 was not used) and how long each pipeline stage takes, averaged over recent frames.
 
 It only displays: the numbers come from ``Pipeline.info`` and ``FrameResult.timings_ms`` as
-the worker sends them.
+the worker sends them (decode and draw are timed by the worker, around the pipeline).
 """
 
 from __future__ import annotations

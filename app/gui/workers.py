@@ -252,7 +252,8 @@ class SourceWorker(QThread):
         self.pipeline_ready.emit(self._info(pipeline))
         return True
 
-    def _process(self, frame: Frame, captured_at: float, drop_if_busy: bool) -> None:
+    def _process(self, frame: Frame, captured_at: float, drop_if_busy: bool,
+                 decode_ms: float | None = None) -> None:
         assert self._pipeline is not None
         result = self._pipeline.process(frame)
         self._last = (frame, result, captured_at)
@@ -262,6 +263,11 @@ class SourceWorker(QThread):
             self._fps = inst if not self._fps else 0.9 * self._fps + 0.1 * inst
         self._last_done = now
         image = draw(frame.image.copy(), result, self._overlay)
+        # The performance panel shows every stage a frame goes through, in order.
+        stages = {"decode": decode_ms} if decode_ms is not None else {}
+        stages |= result.timings_ms
+        stages["draw"] = (time.perf_counter() - now) * 1e3
+        result.timings_ms = stages
         if self._recorder is not None:
             self._write_recording(image, result)
         self._emit(Packet(image, result, captured_at, self._fps), drop_if_busy)
@@ -314,7 +320,9 @@ class SourceWorker(QThread):
                 self._wake.wait(0.1)
                 self._wake.clear()
                 continue
+            t0 = time.perf_counter()
             frame = next(frames, None)
+            decode_ms = (time.perf_counter() - t0) * 1e3
             if frame is None:
                 ended = True
                 self.ended.emit()
@@ -322,7 +330,7 @@ class SourceWorker(QThread):
             anchor = self._pace(frame, anchor, cmd.speed)
             if self._stop.is_set():
                 break
-            self._process(frame, time.perf_counter(), drop_if_busy=False)
+            self._process(frame, time.perf_counter(), drop_if_busy=False, decode_ms=decode_ms)
 
     def _step(self, frames: Iterator[Frame]) -> None:
         """Show the frame at the new position right away, paused or not."""
