@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import psutil
 
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from media import Scene, write_video
+from timing import read_frames
 
 from emocam.gui import settings as gui_settings
 from emocam.gui.main_window import MainWindow
@@ -73,15 +73,6 @@ class Sample:
     rss_mb: float
     threads: int
     open_files: int
-
-
-def _decode(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while (ok_frame := cap.read())[0]:
-        frames.append(ok_frame[1])
-    cap.release()
-    return frames
 
 
 def _wait(ms: int) -> None:
@@ -145,7 +136,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         gui_settings.settings_file_override = str(Path(tmp) / "settings.ini")
         clip_path = write_video(Path(tmp) / "clip.mp4", Scene(1280, 720, 4, 150, 90))
-        samples = soak(_decode(clip_path), args.frames, args.every)
+        samples = soak(read_frames(clip_path, None), args.frames, args.every)
     print("\n".join(report(samples, args.warmup)))
 
 

@@ -16,36 +16,16 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
 from reliability_helpers import Resources
+from test_gui import isolated_settings, make_window  # noqa: F401 (fixtures)
 
-from emocam.gui import settings as gui_settings
-from emocam.gui.main_window import MainWindow
 from emocam.sources import CameraSource, open_source
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(120)]
 
 
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gui_settings, "settings_file_override", str(tmp_path / "s.ini"))
-
-
 @pytest.fixture
-def window(qtbot, model_path: Path):
-    made: list[MainWindow] = []
-
-    def make(open_fn=None) -> MainWindow:
-        settings = gui_settings.load_settings()
-        settings.model_path = str(model_path)
-        w = MainWindow(settings, open_fn=open_fn)
-        qtbot.addWidget(w)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()
-        assert all(t.isFinished() for t in w._threads)
+def window(make_window):  # noqa: F811 (the desktop-app tests' own window factory)
+    return make_window
 
 
 @pytest.mark.parametrize("case", ["zero bytes.mp4", "text.mp4", "no images"])
