@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_training_data import face_images, write_ferplus_folders
+from test_training_data import face_images, write_ferplus_folders, write_kaggle_csv
 
 from emocam.errors import ModelError
 from emocam.modelinfo import METADATA_KEY, ModelInfo
@@ -156,6 +156,18 @@ def test_fine_tuning_starts_from_a_checkpoint_of_the_same_architecture(run, tmp_
                "--out", str(tmp_path / "ft"), "--set", f"cache_dir={base / 'cache'}",
                "--set", f"init_weights={run / 'best.keras'}", *TINY])
     assert rc == 0 and (tmp_path / "ft" / "model.onnx").is_file()
+
+
+@pytest.mark.train
+def test_a_fer2013_model_can_start_from_a_ferplus_checkpoint(run, tmp_path):
+    # FER+ has 8 classes, FER2013 7: everything but the classifier head carries over.
+    write_kaggle_csv(tmp_path / "fer2013.csv", counts=(40, 12, 12))
+    rc = main(["-q", "train", "--data", str(tmp_path / "fer2013.csv"), "--preset", "quick",
+               "--out", str(tmp_path / "ft"), "--set", f"cache_dir={tmp_path / 'cache'}",
+               "--set", f"init_weights={run / 'best.keras'}", *TINY])
+    assert rc == 0
+    sess, meta = _session(tmp_path / "ft" / "model.onnx")
+    assert ModelInfo.from_json(meta).num_classes == 7 == sess.get_outputs()[0].shape[-1]
 
 
 @pytest.mark.train

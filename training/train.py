@@ -167,19 +167,35 @@ def _best_so_far(run: Path) -> float | None:
 
 
 def _load_initial_weights(model: Any, path: Path) -> None:
-    """Copy the weights of a checkpoint of the same architecture (a warm restart)."""
+    """Copy the weights of a checkpoint of the same architecture.
+
+    Same classes: a warm restart. Different class count (e.g. FER+ 8 -> FER2013 7): transfer
+    learning; every layer but the final ``logits`` layer is copied and the head starts fresh.
+    """
     keras = _keras()
     if not path.is_file():
         raise DataError(f"The initial weights {path} do not exist; give a .keras checkpoint.")
     source = keras.models.load_model(path, compile=False)
-    try:
-        model.set_weights(source.get_weights())
-    except ValueError as e:
-        raise DataError(
-            f"The initial weights {path} come from a different architecture; "
-            "use the same model settings as the run that wrote them."
-        ) from e
-    log.info("starting from the weights of %s", path)
+    mismatch = DataError(
+        f"The initial weights {path} come from a different architecture; "
+        "use the same model settings as the run that wrote them."
+    )
+    if len(source.layers) != len(model.layers):
+        raise mismatch
+    fresh = []
+    for dst, src in zip(model.layers, source.layers, strict=True):
+        theirs, ours = src.get_weights(), dst.get_weights()
+        if [w.shape for w in theirs] == [w.shape for w in ours]:
+            dst.set_weights(theirs)
+        elif dst.name == "logits" and theirs and theirs[0].shape[0] == ours[0].shape[0]:
+            fresh.append(dst.name)
+        else:
+            raise mismatch
+    if fresh:
+        log.info("starting from the weights of %s; new classifier head (%d -> %d classes)",
+                 path, source.output.shape[-1], model.output.shape[-1])
+    else:
+        log.info("starting from the weights of %s", path)
 
 
 def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
