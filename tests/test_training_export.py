@@ -15,7 +15,12 @@ from emocam.modelinfo import METADATA_KEY, ModelInfo
 from emocam.preprocess import Normalization, normalize
 from emocam.training.cli import main
 from emocam.training.data import FERPLUS_CLASSES
-from emocam.training.evaluate import expected_calibration_error, fit_temperature, softmax
+from emocam.training.evaluate import (
+    expected_calibration_error,
+    fit_temperature,
+    fit_uncertain_below,
+    softmax,
+)
 from emocam.training.export import check_parity
 
 TINY = ["--set", "model.widths=8,16", "--set", "model.blocks=1,1", "--set", "model.stem=8",
@@ -110,6 +115,8 @@ def test_metadata_round_trips_and_records_how_the_model_was_made(run):
                 "ece_before", "ece_after"):
         assert key in m
     assert info.temperature > 0 and m["temperature"] == info.temperature
+    # The app reads its "uncertain" threshold from here instead of a built-in default.
+    assert 0.0 <= info.uncertain_below < 1.0 and m["uncertain_below"] == info.uncertain_below
     assert t["command"].startswith("fer-train") and "--preset quick" in t["command"]
     assert len(t["commit"]) >= 7 and t["label_mode"] == "distribution" and t["epochs"] == 1
     assert t["wall_seconds"] > 0 and t["hardware"] and t["date"]
@@ -125,7 +132,7 @@ def test_model_card_reports_the_measured_figures(run):
     assert f"{m['test_accuracy_argmax_votes'] * 100:.2f}%" in card
     assert f"{m['parameters']:,}" in card
     for words in ("majority vote", "argmax", "Calibration", "MIT", "research use",
-                  "--preset quick", "Intended use"):
+                  "--preset quick", "Intended use", "uncertain"):
         assert words in card, words
 
 
@@ -218,3 +225,17 @@ def test_temperature_fit_recovers_the_temperature_that_made_the_labels():
     assert 1.8 < t < 2.2
     assert expected_calibration_error(softmax(logits, t), labels) < expected_calibration_error(
         softmax(logits), labels)
+
+
+def test_uncertain_threshold_sits_where_labels_become_more_often_wrong_than_right():
+    # Calibrated predictions: a label with confidence c is right with probability c.
+    rng = np.random.default_rng(0)
+    n = 4000
+    conf = rng.uniform(0.34, 1.0, n)
+    right = rng.uniform(size=n) < conf
+    probs = np.zeros((n, 4))
+    probs[np.arange(n), np.where(right, 0, 1)] = conf
+    probs[:, 2] = probs[:, 3] = (1 - conf) / 2
+    gate = fit_uncertain_below(probs, np.zeros(n, int))
+    assert 0.45 < gate["uncertain_below"] < 0.55
+    assert gate["uncertain_accuracy"] < 0.5 < gate["certain_accuracy"]

@@ -17,6 +17,21 @@ REFERENCES = {
 }
 
 
+def _uncertain_lines(info: ModelInfo) -> list[str]:
+    m = info.metrics
+    if info.uncertain_below is None:
+        return []
+    return [
+        f"The app shows a face as \"uncertain\" below a calibrated confidence of "
+        f"{info.uncertain_below:.2f}: the point where, on the validation split, a label is "
+        "more often wrong than right (a logistic fit of correctness on confidence). On the "
+        f"test split that flags {_pct(m.get('uncertain_fraction_test'))} of faces, whose "
+        f"labels are right {_pct(m.get('uncertain_accuracy_test'))} of the time, against "
+        f"{_pct(m.get('certain_accuracy_test'))} for the rest.",
+        "",
+    ]
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:.2f}%"
 
@@ -139,6 +154,7 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         f"{calib.get('fitted_on', 'validation split')}. Expected calibration error on the test "
         f"split (15 bins): {_pct(m.get('ece_before'))} before, {_pct(m.get('ece_after'))} after.",
         "",
+        *_uncertain_lines(info),
         "## Training",
         "",
         f"- Command: `{t.get('command')}`",

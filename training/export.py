@@ -30,6 +30,7 @@ from emocam.training.evaluate import (
     evaluate,
     expected_calibration_error,
     fit_temperature,
+    fit_uncertain_below,
     load_keras,
     load_onnx,
     softmax,
@@ -179,6 +180,10 @@ def calibration(pred: Predictor, ds: Dataset) -> dict[str, Any]:
     lt = pred.logits(ds.test.images[ok_t])
     yv, yt = ds.valid.labels[ok_v], ds.test.labels[ok_t]
     t = fit_temperature(lv, yv)
+    gate = fit_uncertain_below(softmax(lv, t), yv)
+    conf_t = softmax(lt, t)
+    flagged = conf_t.max(axis=1) < gate["uncertain_below"]
+    right = conf_t.argmax(axis=1) == yt
     return {
         "temperature": round(t, 4),
         "fitted_on": f"validation split, {len(yv)} images, minimum NLL of softmax(logits / T)",
@@ -187,7 +192,15 @@ def calibration(pred: Predictor, ds: Dataset) -> dict[str, Any]:
         "ece_valid_after": expected_calibration_error(softmax(lv, t), yv),
         "ece_test_before": expected_calibration_error(softmax(lt), yt),
         "ece_test_after": expected_calibration_error(softmax(lt, t), yt),
+        "uncertain_below": gate["uncertain_below"],
+        "uncertain_fraction_test": float(flagged.mean()),
+        "uncertain_accuracy_test": float(right[flagged].mean()) if flagged.any() else None,
+        "certain_accuracy_test": float(right[~flagged].mean()) if (~flagged).any() else None,
     }
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
 
 
 def _metrics(evaluation: dict[str, Any], calib: dict[str, Any], params: int, macs: int
@@ -211,7 +224,11 @@ def _metrics(evaluation: dict[str, Any], calib: dict[str, Any], params: int, mac
           "macs_per_face": macs, "temperature": calib["temperature"],
           "ece_before": round(calib["ece_test_before"], 4),
           "ece_after": round(calib["ece_test_after"], 4),
-          "calibration": calib["fitted_on"] + "; ECE on the test split, 15 bins"}
+          "calibration": calib["fitted_on"] + "; ECE on the test split, 15 bins",
+          "uncertain_below": calib["uncertain_below"],
+          "uncertain_fraction_test": _round(calib["uncertain_fraction_test"]),
+          "uncertain_accuracy_test": _round(calib["uncertain_accuracy_test"]),
+          "certain_accuracy_test": _round(calib["certain_accuracy_test"])}
     return m
 
 
@@ -286,7 +303,7 @@ def export_checkpoint(checkpoint: Path, out: Path, data: str | Path | None = Non
         info = ModelInfo(
             class_names=tuple(ds.class_names), input_size=int(ds.test.images.shape[1]),
             layout="NHWC", normalization=cfg.normalization, crop=cfg.crop, output="logits",
-            temperature=calib["temperature"],
+            temperature=calib["temperature"], uncertain_below=calib["uncertain_below"],
             name=name or f"emocam {'FER+' if plus else 'FER2013'} CNN "
                          f"({params / 1000:.0f}k parameters)",
         )
