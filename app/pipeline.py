@@ -130,7 +130,14 @@ class Pipeline:
             "classify": (t3 - t_quality) * 1e3,
             "track": (t4 - t3) * 1e3,
         }
-        return FrameResult(frame, faces, self.class_names, timings)
+        return FrameResult(frame, faces, self.class_names, timings,
+                           schedule=self.schedule.config)
+
+    def idle(self, seconds: float) -> None:
+        """Time the caller spent waiting for its source (pacing to real time, a camera's next
+        frame): a target frame rate budgets the work between frames, not the wait."""
+        if self.governor is not None:
+            self.governor.idle(seconds)
 
     def reset(self) -> None:
         """Start a new source: forget tracks (ids keep counting up, never reused)."""

@@ -67,6 +67,22 @@ LADDER: tuple[ScheduleConfig, ...] = (
 )
 
 
+def _nth(n: int) -> str:
+    return {2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+
+
+def describe(cfg: ScheduleConfig) -> str:
+    """How much detection a schedule does, in words for the performance panel."""
+    parts = ["faces detected every frame" if cfg.detect_every == 1
+             else f"faces detected every {_nth(cfg.detect_every)} frame (tracked between)"]
+    scan = cfg.detect_every * cfg.scan_every
+    parts.append("new faces sought every frame" if scan == 1
+                 else f"new faces sought every {_nth(scan)} frame")
+    if cfg.scale < 1.0:
+        parts.append(f"at {cfg.scale:.0%} size")
+    return ", ".join(parts)
+
+
 class DetectionSchedule:
     """Detections for one frame of a stream, spreading the detector's work over frames."""
 
@@ -243,6 +259,7 @@ class RateGovernor:
         self._since_step = 0
         self._last: float | None = None
         self._too_slow: dict[int, float] = {}  # rung -> when it was last over budget
+        self._idle = 0.0  # waiting reported since the last tick, not counted as frame time
 
     @property
     def budget_s(self) -> float:
@@ -256,9 +273,13 @@ class RateGovernor:
         """Call once per frame, before its work; returns the schedule for that frame."""
         now = time.perf_counter() if now is None else now
         if self._last is not None:
-            self._observe(now - self._last, now)
-        self._last = now
+            self._observe(max(now - self._last - self._idle, 0.0), now)
+        self._last, self._idle = now, 0.0
         return self.schedule
+
+    def idle(self, seconds: float) -> None:
+        """Time spent waiting for a frame (a paced file, a camera): not part of the budget."""
+        self._idle += max(seconds, 0.0)
 
     def _observe(self, frame_s: float, now: float) -> None:
         a = self.config.smoothing
@@ -285,4 +306,4 @@ class RateGovernor:
 
     def reset(self) -> None:
         """A pause in the stream (a new source) is not a slow frame."""
-        self._last = None
+        self._last, self._idle = None, 0.0

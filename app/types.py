@@ -77,6 +77,9 @@ class FrameResult:
     faces: list[FaceResult]
     class_names: tuple[str, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # How the detector's work was spread when this frame was processed (emocam.schedule's
+    # ScheduleConfig); None where no detector ran (a replay of recorded numbers).
+    schedule: Any = None
 
     def top_label(self, face: FaceResult) -> str:
         return self.class_names[face.top_index]

@@ -13,7 +13,10 @@ pytest.importorskip("pytestqt")
 
 from test_gui import isolated_settings, make_window, wait_frames  # noqa: F401 (fixtures)
 
+from emocam.gui.actions import CHOICES
+
 pytestmark = pytest.mark.gui
+CHOICES_BY_ID = {c.id: c for c in CHOICES}
 
 
 def test_the_performance_panel_shows_what_runs_and_how_long_each_stage_takes(
@@ -32,6 +35,24 @@ def test_the_performance_panel_shows_what_runs_and_how_long_each_stage_takes(
         assert window.perf.text(stage).endswith(" ms"), stage
         assert float(window.perf.text(stage).split()[0]) > 0
     assert "fps" in window.perf.text("fps")
+
+
+def test_the_performance_panel_shows_how_often_faces_are_detected_under_a_target_rate(
+    qtbot, make_window, video_one_face  # noqa: F811
+) -> None:
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 3)
+    full = window.perf.text("detection")
+    assert full == "faces detected every frame, new faces sought every frame"
+    choices = dict((label, value) for label, value in CHOICES_BY_ID["view.target_fps"].options(
+        window))
+    assert choices["30 fps"] == 30.0
+    window.settings.target_fps = 30.0
+    window.apply_pipeline_config()
+    qtbot.waitUntil(lambda: window.perf.text("detection").startswith("target 30 fps: "),
+                    timeout=10_000)
+    assert window.pipeline_info["target_fps"] == 30.0
 
 
 def test_blur_faces_and_boxes_only_reach_the_drawn_frames(

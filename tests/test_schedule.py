@@ -119,3 +119,22 @@ def test_target_fps_raises_the_detection_interval_under_load_and_lowers_it_with_
             result = frame()
         assert pipe.governor.rung == 0 and pipe.schedule.config.detect_every == 1
         assert len(result.faces) == 4
+
+
+def test_time_spent_waiting_for_the_source_does_not_count_against_the_target(
+    model_path: Path, video_four_faces: SyntheticVideo
+) -> None:
+    # A file played at 30 fps or a camera: most of each frame interval is waiting, not work.
+    with open_source(video_four_faces) as src:
+        images = [f.image for f in src]
+    config = PipelineConfig(model_path=model_path, provider="cpu", target_fps=10.0)
+    with Pipeline(config) as pipe:
+        pipe.governor = RateGovernor(
+            GovernorConfig(10.0, settle_frames=4, retry_s=0.5), LADDER
+        )
+        for i in range(16):
+            pipe.process(Frame(images[i % len(images)].copy(), i, i * 100.0))
+            t0 = time.perf_counter()
+            time.sleep(0.15)
+            pipe.idle(time.perf_counter() - t0)
+        assert pipe.governor.rung == 0 and pipe.schedule.config.detect_every == 1

@@ -175,6 +175,7 @@ class MainWindow(OutputsMixin, QMainWindow):
             min_score=s.min_score,
             smoothing_tau_s=s.smoothing_tau_s,
             live=live,
+            target_fps=s.target_fps or None,
         )
 
     def overlay_options(self) -> OverlayOptions:
@@ -393,7 +394,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.timeline.add(result)
         self.playback.set_position(result.frame.index, result.frame.time_ms)
         self.status.set("fps", f"{packet.processing_fps:.1f} fps")
-        self.perf.add_frame(result.timings_ms, packet.processing_fps)
+        self.perf.add_frame(result.timings_ms, packet.processing_fps, result.schedule)
         n = len(result.faces)
         self.status.set("faces", f"{n} face{'s' if n != 1 else ''}")
         if not self.qactions["file.snapshot"].isEnabled():

@@ -12,6 +12,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
+from emocam.schedule import ScheduleConfig, describe
+
 _SMOOTHING = 0.1  # weight of the newest frame: steady numbers that still follow a change
 
 
@@ -21,8 +23,10 @@ class PerfPanel(QWidget):
         self._form = QFormLayout(self)
         self._labels: dict[str, QLabel] = {}
         self._ms: dict[str, float] = {}
+        self._target = ""
         for key, title in (("provider", "Provider"), ("detector", "Detector"),
-                           ("fallback", "GPU fallback"), ("fps", "Processing")):
+                           ("fallback", "GPU fallback"), ("fps", "Processing"),
+                           ("detection", "Detection")):
             self._row(key, title)
         self.clear()
 
@@ -41,18 +45,24 @@ class PerfPanel(QWidget):
     def clear(self) -> None:
         self._ms.clear()
         for key, label in self._labels.items():
-            label.setText("-" if key in ("provider", "detector", "fps") else "")
+            label.setText("-" if key in ("provider", "detector", "fps", "detection") else "")
 
     def set_info(self, info: Mapping[str, Any]) -> None:
         provider = str(info.get("provider") or "?").removesuffix("ExecutionProvider")
         self._labels["provider"].setText(provider)
         self._labels["detector"].setText(str(info.get("detector") or "?"))
+        target = info.get("target_fps")
+        self._target = f"target {target:g} fps: " if target else ""
         reason = info.get("provider_fallback_reason")
         self._labels["fallback"].setText(str(reason) if reason else "none")
         self._ms.clear()
 
-    def add_frame(self, timings_ms: Mapping[str, float], fps: float) -> None:
-        """One processed frame: per-stage milliseconds and the worker's frame rate."""
+    def add_frame(self, timings_ms: Mapping[str, float], fps: float,
+                  schedule: ScheduleConfig | None = None) -> None:
+        """One processed frame: per-stage milliseconds, the worker's frame rate and the
+        detection schedule the frame ran under (it changes under a target frame rate)."""
+        if schedule is not None:
+            self._labels["detection"].setText(self._target + describe(schedule))
         for stage, ms in timings_ms.items():
             prev = self._ms.get(stage)
             self._ms[stage] = ms if prev is None else prev + _SMOOTHING * (ms - prev)

@@ -36,6 +36,7 @@ class AppSettings:
     boxes_only: bool = False
     smoothing_tau_s: float = 0.2  # emocam.track.DEFAULT_TAU_S
     min_score: float = 0.5
+    target_fps: float = 0.0  # 0 = detect in full on every frame, however long it takes
     detector: str = "mediapipe"
     provider: str = ""  # "" = let onnxruntime pick the fastest
     model_path: str = ""  # "" = the model shipped with emocam

@@ -317,8 +317,7 @@ class SourceWorker(QThread):
                 elif redraw:
                     self._redraw_last()
                 anchor = None
-                self._wake.wait(0.1)
-                self._wake.clear()
+                self._idle(0.1)
                 continue
             t0 = time.perf_counter()
             frame = next(frames, None)
@@ -367,12 +366,20 @@ class SourceWorker(QThread):
         if due - now < -0.25:
             return now, frame.time_ms  # far behind (slow CPU): stop trying to catch up
         while due > time.perf_counter() and not self._stop.is_set():
-            self._wake.wait(min(due - time.perf_counter(), 0.05))
-            self._wake.clear()
+            self._idle(min(due - time.perf_counter(), 0.05))
             with self._lock:
                 if self._cmd.seek is not None or self._cmd.paused or self._cmd.speed != speed:
                     break  # let the loop handle the command first
         return anchor
+
+    def _idle(self, timeout: float) -> None:
+        """Wait for the next frame, its time or a command. A target frame rate counts only
+        the work between frames, not this wait."""
+        t0 = time.perf_counter()
+        self._wake.wait(max(timeout, 0.0))
+        self._wake.clear()
+        if self._pipeline is not None:
+            self._pipeline.idle(time.perf_counter() - t0)
 
     # --- live sources: newest frame only ---------------------------------------------------
 
@@ -393,8 +400,7 @@ class SourceWorker(QThread):
                 elif capture.done:
                     raise SourceError(self._lost_message(source, capture.error))
                 else:
-                    self._wake.wait(0.1)
-                    self._wake.clear()
+                    self._idle(0.1)
         finally:
             capture.stop(2.0)
 
