@@ -293,7 +293,7 @@ class _Sinks:
             return
         draw(frame.image, result, self.overlay)  # in place: the frame is ours
         if self.video is not None:
-            self.video.write(frame.image)
+            self.video.write(frame.image, frame.time_ms)
         elif self.plan.kind == "folder":
             _write_image(self.plan.annotated / name, frame.image)
         else:

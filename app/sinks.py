@@ -91,9 +91,15 @@ class AnnotatedVideoWriter:
     Encoding runs on a background thread (OpenCV releases the GIL while it encodes), so on
     a 2-core laptop it overlaps with detection instead of adding ~4 ms per 720p frame.
     Frames are copied into a small pool of reused buffers, so the caller may reuse its own.
+
+    An mp4 from OpenCV has a constant frame rate. Given each frame's time, the writer keeps
+    the video in step with the source's clock: a frame is repeated until the next one is due
+    and dropped when a newer one lands in the same slot. So a variable-frame-rate file, or a
+    camera session whose slow frames were skipped, plays back at its real speed.
     """
 
     _QUEUE = 4
+    _MAX_REPEAT_S = 10.0  # a longer gap is a broken timestamp, not a still scene
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int], background: bool = True):
         self.path = Path(path)
@@ -108,7 +114,9 @@ class AnnotatedVideoWriter:
             raise OutputError(
                 f"The video {self.path} cannot be written; check the folder is writable."
             )
-        self.frames = 0
+        self.frames = 0  # frames in the file (repeats included)
+        self._t0: float | None = None  # time of the first timed frame, ms
+        self._held: np.ndarray | None = None  # the last timed frame, written once the next is due
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if background:
@@ -116,15 +124,17 @@ class AnnotatedVideoWriter:
             self._free: queue.Queue[np.ndarray] = queue.Queue()
             for _ in range(self._QUEUE + 1):
                 self._free.put(np.empty((h, w, 3), np.uint8))
-            self._todo: queue.Queue[np.ndarray | None] = queue.Queue()
+            self._todo: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue()
             self._thread = threading.Thread(target=self._run, name="video-writer", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
-        while (buf := self._todo.get()) is not None:
+        while (item := self._todo.get()) is not None:
+            buf, copies = item
             try:
-                if self._error is None:
-                    self._writer.write(buf)
+                for _ in range(copies):
+                    if self._error is None:
+                        self._writer.write(buf)
             except BaseException as e:  # handed to the caller on its next call
                 self._error = e
             finally:
@@ -139,19 +149,45 @@ class AnnotatedVideoWriter:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         return image
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, time_ms: float | None = None) -> None:
+        """Append a frame; with ``time_ms`` (the source's clock) it is placed in time."""
         if self._writer is None:
             raise OutputError(f"The video {self.path} is already closed.")
         if self._error is not None:
             raise OutputError(f"The video {self.path} could not be written ({self._error}).")
         image = self._fit(image)
+        if time_ms is None:
+            self._flush_held(self.frames + 1)
+            self._put(self._own(image), 1)
+            return
+        if self._t0 is None:
+            self._t0 = time_ms
+        slot = round((time_ms - self._t0) * self.fps / 1000.0)
+        self._flush_held(slot)
+        self._held = self._own(image)
+
+    def _flush_held(self, next_slot: int) -> None:
+        """Write the held frame for every slot until ``next_slot``; none: it was superseded."""
+        if self._held is None:
+            return
+        buf, self._held = self._held, None
+        limit = max(int(self._MAX_REPEAT_S * self.fps), 1)
+        self._put(buf, min(max(next_slot - self.frames, 0), limit))
+
+    def _own(self, image: np.ndarray) -> np.ndarray:
         if self._thread is None:
-            self._writer.write(image)
+            return image.copy()
+        buf = self._free.get()  # waits when the encoder is 4 frames behind
+        np.copyto(buf, image)
+        return buf
+
+    def _put(self, buf: np.ndarray, copies: int) -> None:
+        if self._thread is None:
+            for _ in range(copies):
+                self._writer.write(buf)
         else:
-            buf = self._free.get()  # waits when the encoder is 4 frames behind
-            np.copyto(buf, image)
-            self._todo.put(buf)
-        self.frames += 1
+            self._todo.put((buf, copies))  # copies == 0 only hands the buffer back
+        self.frames += copies
 
     def close(self, failed: bool = False) -> None:
         """Finish the file. ``failed``: the run broke; a replacement that got no frame is
@@ -159,6 +195,7 @@ class AnnotatedVideoWriter:
         frames (FFmpeg reports no write error, e.g. on a full disk)."""
         if self._writer is None:
             return
+        self._flush_held(self.frames + 1)
         if self._thread is not None:
             self._todo.put(None)
             self._thread.join()

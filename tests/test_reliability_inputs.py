@@ -126,6 +126,58 @@ def test_a_video_that_fails_mid_way_exits_2_and_keeps_the_results_so_far(
     cap.release()
 
 
+def _vfr_video(path: Path, times_ms: list[int]) -> Path:
+    """An mp4 with the given frame times (PyAV sets each frame's own timestamp), one real
+    face walking left to right."""
+    av = pytest.importorskip("av")
+    from fractions import Fraction
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+        for t in times_ms:
+            image = render((320, 240), [Placement("astronaut", 80 + t * 0.05, 120, 100)])
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+def test_a_variable_frame_rate_video_keeps_its_own_clock(
+    tmp_path: Path, model_path: Path, capfd
+) -> None:
+    # A phone video: 30 fps for a second, then 5 fps when the light drops.
+    times = [i * 33 for i in range(30)] + [957 + i * 200 for i in range(1, 9)]
+    video = _vfr_video(tmp_path / "phone vfr.mp4", times)
+    out = tmp_path / "out"
+    run = run_cli(capfd, "process", video, "-o", out, "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    with open(out / "phone vfr.emocam.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [round(float(r["time_ms"])) for r in rows] == times  # one face in every frame
+    # The annotated video plays in step with the source: at each moment it shows the frame
+    # the source shows then (told apart by where the walking face is).
+    sources = [render((320, 240), [Placement("astronaut", 80 + t * 0.05, 120, 100)])
+               for t in times]
+    cap = cv2.VideoCapture(str(out / "phone vfr.emocam.mp4"))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    k = 0
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        now_ms = k * 1000 / fps
+        due = max(i for i, t in enumerate(times) if t <= now_ms + 500 / fps)
+        if times[due] > 1000:  # the 5 fps part, where frames are 10 pixels apart
+            diffs = [np.abs(image.astype(int) - s).mean() for s in sources]
+            assert int(np.argmin(diffs)) == due, (k, now_ms)
+        k += 1
+    cap.release()
+    assert abs(k / fps - (times[-1] + 200) / 1000) <= 1.5 / fps  # and lasts as long
+
+
 def test_a_video_that_stalls_mid_way_ends_with_an_error_instead_of_hanging(
     tmp_path: Path, video_face_at_edge: SyntheticVideo, model_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import assert_one_sentence, run_cli
 
-from emocam.sinks import CsvSink, JsonSummary, staging_path
+from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary, staging_path
 from emocam.types import FaceResult, Frame, FrameResult
 
 pytestmark = pytest.mark.timeout(120)
@@ -251,3 +251,24 @@ def test_csv_and_json_writers_round_trip_any_probabilities_and_class_names(
     np.testing.assert_allclose(written, expected, atol=5e-5, equal_nan=True)
     data = _strict_json((folder / "s.json").read_text(encoding="utf-8"))
     assert data["class_names"] == list(names) and data["completed"] is True
+
+
+def test_frames_with_times_are_placed_in_time_in_the_annotated_video(tmp_path: Path) -> None:
+    # Frames at 0, 40, 80, 200, 210, 240 ms into a 25 fps file (a slot every 40 ms): the one
+    # at 80 ms is repeated until 200 ms, and the one at 210 ms lands in the same slot as the
+    # one at 200 ms, which it replaces rather than pushing every later frame out of step.
+    times = [0, 40, 80, 200, 210, 240]
+    path = tmp_path / "timed.mp4"
+    with AnnotatedVideoWriter(path, 25.0, (64, 48)) as video:
+        for i, t in enumerate(times):
+            video.write(np.full((48, 64, 3), 30 * (i + 1), np.uint8), float(t))
+    cap = cv2.VideoCapture(str(path))
+    levels = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        levels.append(round(float(image.mean()) / 30))
+    cap.release()
+    # Slots of 40 ms: 0 -> frame 1, 40 -> 2, 80..160 -> 3 (repeated), 200 -> 5, 240 -> 6.
+    assert levels == [1, 2, 3, 3, 3, 5, 6]

@@ -28,7 +28,7 @@ class Recorder:
             self._video = AnnotatedVideoWriter(self.video_path, self.fps, (w, h))
             self._csv = CsvSink(self.csv_path, result.class_names)
         assert self._csv is not None
-        self._video.write(image)
+        self._video.write(image, result.frame.time_ms)
         self._csv.write(result)
         self.frames += 1
 
