@@ -11,9 +11,11 @@ the several tile calls made per frame; IMAGE mode keeps every call independent.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import sys
+import types
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -170,19 +172,36 @@ def _average(group: list[Detection]) -> Detection:
 # --- MediaPipe ----------------------------------------------------------------------------
 
 
+class _ImportedOnUse(types.ModuleType):
+    """Stands in for a module during an import; the real one is imported on first use."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or sys.modules.get(self.__name__) is self:
+            raise AttributeError(name)  # still standing in: the real module is not loaded
+        return getattr(importlib.import_module(self.__name__), name)
+
+
 def _import_mediapipe() -> tuple[Any, Any, Any]:
-    # mediapipe.tasks imports TensorFlow, when installed, only for its API docs; that costs
-    # ~4 s of start-up in a training environment. Hide TensorFlow during the import unless
-    # it is already loaded (the import then finds it as usual).
-    hide = "tensorflow" not in sys.modules
-    if hide:
-        sys.modules["tensorflow"] = None  # type: ignore[assignment]
+    # mediapipe.tasks imports TensorFlow, when installed, only for its API docs (~4 s), and
+    # matplotlib.pyplot for drawing helpers we never call (~0.7 s, half of emocam process's
+    # start-up). TensorFlow is hidden and matplotlib stands in until first use, unless they
+    # are already loaded (the import then finds them as usual).
+    stand_ins: dict[str, types.ModuleType | None] = {}
+    if "tensorflow" not in sys.modules:
+        stand_ins["tensorflow"] = None
+    if "matplotlib.pyplot" not in sys.modules:
+        stand_ins["matplotlib.pyplot"] = pyplot = _ImportedOnUse("matplotlib.pyplot")
+        if "matplotlib" not in sys.modules:
+            stand_ins["matplotlib"] = _ImportedOnUse("matplotlib")
+            stand_ins["matplotlib"].pyplot = pyplot  # type: ignore[union-attr]
+    sys.modules.update(stand_ins)  # type: ignore[arg-type]
     try:
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
     finally:
-        if hide and sys.modules.get("tensorflow", 0) is None:
-            del sys.modules["tensorflow"]
+        for name, module in stand_ins.items():
+            if sys.modules.get(name, 0) is module:
+                del sys.modules[name]
     return mp, BaseOptions, vision
 
 
