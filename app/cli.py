@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from emocam import __version__
 from emocam.errors import UserError
+from emocam.resources import BUILTIN_MODELS, resolve_model
 
 if TYPE_CHECKING:
     from emocam.process import ProcessOptions, ProcessResult
@@ -98,8 +99,9 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     help="write no NAME.emocam.npz (the numbers --reanalyse needs)")
     pp.add_argument("--detector", choices=("mediapipe", "opencv"), default="mediapipe",
                     help="face detector (default: mediapipe)")
-    pp.add_argument("--model", type=Path, metavar="PATH",
-                    help="emotion model .onnx (default: the bundled model)")
+    pp.add_argument("--model", type=resolve_model, metavar="MODEL",
+                    help="emotion model: an .onnx file, or a built-in one: "
+                    f"{' or '.join(BUILTIN_MODELS)} (default: {next(iter(BUILTIN_MODELS))})")
     pp.add_argument("--provider", metavar="P",
                     help="onnxruntime execution provider: cpu, cuda, directml, coreml or a "
                     "full name (default: the fastest available)")

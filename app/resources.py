@@ -6,6 +6,8 @@ from importlib.resources import as_file, files
 from pathlib import Path
 
 DEFAULT_MODEL_NAME = "emocam-ferplus.onnx"
+# Models shipped in emocam.models, by the short name users pass (`--model fer2013`).
+BUILTIN_MODELS = {"ferplus": DEFAULT_MODEL_NAME, "fer2013": "emocam-fer2013.onnx"}
 BLAZEFACE_SHORT_NAME = "face_detection_short_range.tflite"
 BLAZEFACE_FULL_NAME = "face_detection_full_range_sparse.tflite"
 HAAR_NAME = "haarcascade_frontalface_default.xml"
@@ -26,6 +28,21 @@ def model_file(name: str) -> Path:
 
 def default_model_path() -> Path:
     return model_file(DEFAULT_MODEL_NAME)
+
+
+def builtin_models() -> dict[str, Path]:
+    """The shipped models present in this installation, default first."""
+    found = {name: model_file(file) for name, file in BUILTIN_MODELS.items()}
+    return {name: path for name, path in found.items() if path.is_file()}
+
+
+def resolve_model(spec: str | Path | None) -> Path:
+    """A model argument as a file: empty for the default, a built-in name, or a path."""
+    if not spec:
+        return default_model_path()
+    if isinstance(spec, str) and spec in BUILTIN_MODELS:
+        return model_file(BUILTIN_MODELS[spec])
+    return Path(spec).expanduser()
 
 
 def blazeface_short_path() -> Path:

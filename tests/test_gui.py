@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QLabel
 
 from emocam.gui import settings as gui_settings
 from emocam.gui.main_window import MainWindow, _parse, start_initial_source
-from emocam.resources import sample_video_path
+from emocam.resources import builtin_models, sample_video_path
 from emocam.sources import CameraSource, open_source
 
 pytestmark = pytest.mark.gui
@@ -302,6 +302,22 @@ def test_about_shows_the_model_card_from_its_metadata(qtbot, make_window):
         window.about_dialog()
     text = shown.args[0].label.text()
     assert "happiness" in text and window.settings.model_path in text
+
+
+def test_the_built_in_models_are_listed_by_name_and_can_be_switched(
+        qtbot, make_window, video_one_face):
+    window = make_window()
+    choices = window.builtin_model_choices()
+    shipped = builtin_models()
+    assert len(choices) == len(shipped) and choices[0][1] == "" and "(default)" in choices[0][0]
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    for label, value in choices[1:]:
+        window.set_model(value)
+        qtbot.waitUntil(lambda v=value: window.settings.model_path == v
+                        and window.pipeline_info.get("model_path") == str(shipped[v]),
+                        timeout=10_000)
+        assert f"{len(window.pipeline_info['class_names'])} emotions" in label
 
 
 def test_a_file_that_is_not_a_model_is_refused_with_a_message(qtbot, make_window, tmp_path):

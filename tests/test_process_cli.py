@@ -18,6 +18,8 @@ import pytest
 from conftest import SyntheticVideo, four_faces_plan, match_faces, write_video
 
 from emocam import __version__
+from emocam.classify import EmotionClassifier
+from emocam.resources import builtin_models
 
 NAMES = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
 HEADER = [
@@ -158,6 +160,20 @@ def test_an_image_gives_an_annotated_image_and_a_summary_next_to_it(
     summary = json.loads((tmp_path / "portrait.emocam.json").read_text())
     assert summary["completed"] is True and summary["frames_with_faces"] == 1
     assert not (tmp_path / "portrait.emocam.csv").exists()
+
+
+@pytest.mark.parametrize("name", list(builtin_models()))
+def test_a_built_in_model_is_chosen_by_its_short_name(
+    name: str, image_one_face: Path, tmp_path: Path
+) -> None:
+    img = tmp_path / "portrait.jpg"
+    shutil.copy(image_one_face, img)
+    r = emocam("process", img, "--model", name, "-q")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "portrait.emocam.json").read_text())
+    shipped = EmotionClassifier(builtin_models()[name])
+    assert summary["class_names"] == list(shipped.info.class_names)
+    shipped.close()
 
 
 def test_a_folder_of_images_gives_annotated_images_a_csv_and_a_summary(

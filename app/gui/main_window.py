@@ -8,6 +8,7 @@ the user's choices back.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 import time
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from emocam.classify import EmotionClassifier
+from emocam.errors import UserError
 from emocam.gui.actions import build_menus
 from emocam.gui.banner import MessageBanner
 from emocam.gui.cameras import CameraInfo, probe_cameras
@@ -50,7 +52,7 @@ from emocam.gui.workers import FunctionWorker, Packet, SourceInfo, SourceWorker,
 from emocam.modelinfo import ModelInfo
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
-from emocam.resources import default_model_path, sample_video_path
+from emocam.resources import builtin_models, resolve_model, sample_video_path
 from emocam.sources import IMAGE_EXTS, open_source
 
 log = logging.getLogger(__name__)
@@ -169,7 +171,8 @@ class MainWindow(OutputsMixin, QMainWindow):
     def pipeline_config(self, live: bool) -> PipelineConfig:
         s = self.settings
         return PipelineConfig(
-            model_path=Path(model) if (model := self.model_override or s.model_path) else None,
+            model_path=resolve_model(model) if (model := self.model_override or s.model_path)
+            else None,
             detector=s.detector,
             provider=s.provider or None,
             min_score=s.min_score,
@@ -503,6 +506,15 @@ class MainWindow(OutputsMixin, QMainWindow):
 
     # --- model ----------------------------------------------------------------------------
 
+    def builtin_model_choices(self) -> list[tuple[str, str]]:
+        """The models shipped with emocam, named from their own metadata."""
+        choices = []
+        for i, (name, path) in enumerate(builtin_models().items()):
+            info = _builtin_info(path)
+            label = f"{info.name}: {info.num_classes} emotions" if info else name
+            choices.append((label + (" (default)" if i == 0 else ""), "" if i == 0 else name))
+        return choices
+
     def choose_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose Emotion Model", "",
                                               "ONNX models (*.onnx);;All files (*)")
@@ -537,7 +549,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self._persist()
 
     def _model_path(self) -> str:
-        return self.model_override or self.settings.model_path or str(default_model_path())
+        return str(resolve_model(self.model_override or self.settings.model_path))
 
     def about_dialog(self) -> None:
         path = self._model_path()
@@ -578,8 +590,16 @@ class MainWindow(OutputsMixin, QMainWindow):
         self._close_progress()
 
 
+@functools.cache
+def _builtin_info(path: Path) -> ModelInfo | None:
+    try:
+        return _load_model_info(str(path))
+    except UserError:
+        return None
+
+
 def _load_model_info(path: str) -> ModelInfo:
-    classifier = EmotionClassifier(path)
+    classifier = EmotionClassifier(resolve_model(path))
     try:
         return classifier.info
     finally:
@@ -616,7 +636,7 @@ def run(argv: list[str] | None = None) -> int:
     app.setOrganizationName("emocam")
     window = MainWindow()
     if args.model:
-        window.model_override = str(Path(args.model).expanduser().resolve())
+        window.model_override = str(resolve_model(args.model).resolve())
     window.show()
     start_initial_source(window, args)
     return int(app.exec())
