@@ -239,3 +239,28 @@ def test_uncertain_threshold_sits_where_labels_become_more_often_wrong_than_righ
     gate = fit_uncertain_below(probs, np.zeros(n, int))
     assert 0.45 < gate["uncertain_below"] < 0.55
     assert gate["uncertain_accuracy"] < 0.5 < gate["certain_accuracy"]
+
+
+@pytest.mark.train
+def test_an_int8_variant_runs_in_the_app_and_says_what_it_is(run, tmp_path, capsys):
+    data = run.parent / "ferplus"
+    out = tmp_path / "model-int8.onnx"
+    # The tiny model's accuracy is noise: allow any loss here; the gate is tested below.
+    rc = main(["-q", "quantize", str(run / "model.onnx"), "--data", str(data), "--out", str(out),
+               "--cache-dir", str(run.parent / "cache"), "--max-drop", "100"])
+    assert rc == 0 and "->" in capsys.readouterr().out
+    sess, meta = _session(out)
+    info = ModelInfo.from_json(meta)
+    assert info.name.endswith("int8") and "quantization" in info.metrics
+    x = normalize(face_images(4).astype(np.float32), info.normalization)[..., None]
+    assert sess.run(None, {sess.get_inputs()[0].name: x.astype(np.float32)})[0].shape == (4, 8)
+
+
+@pytest.mark.train
+def test_an_int8_variant_that_loses_accuracy_is_not_written(run, tmp_path, capsys):
+    out = tmp_path / "model-int8.onnx"
+    rc = main(["-q", "quantize", str(run / "model.onnx"), "--data", str(run.parent / "ferplus"),
+               "--out", str(out), "--cache-dir", str(run.parent / "cache"),
+               "--max-drop", "-100"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "was not written" in err and not out.exists()

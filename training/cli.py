@@ -245,6 +245,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from emocam.training.export import load_eval_data
+    from emocam.training.quantize import quantize_int8
+
+    model = Path(args.model)
+    if not model.is_file() or model.suffix != ".onnx":
+        raise ConfigError(f"{model} is not an .onnx file; give a model fer-train exported.")
+    out = Path(args.out) if args.out else model.with_name(f"{model.stem}-int8.onnx")
+    ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model)
+    f = quantize_int8(model, ds, out, max_drop=args.max_drop / 100)
+    print(f"{out}: {f['protocol']} accuracy {f['accuracy_fp32'] * 100:.2f}% -> "
+          f"{f['accuracy_int8'] * 100:.2f}%, {f['bytes_fp32'] / 1e6:.2f} -> "
+          f"{f['bytes_int8'] / 1e6:.2f} MB")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry point
 
@@ -283,6 +299,15 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--name", help="model name stored in the metadata")
     x.add_argument("--train-command",
                    help="the training command to record when the run folder lacks run_info.json")
+
+    q = sub.add_parser("quantize", help="an int8 variant of an exported .onnx model, written "
+                       "only when it keeps its accuracy")
+    q.add_argument("model")
+    q.add_argument("--data", required=True, help="the dataset the model was trained on")
+    q.add_argument("--out", help="ONNX file to write (default: MODEL-int8.onnx beside it)")
+    q.add_argument("--max-drop", type=float, default=0.3, metavar="POINTS",
+                   help="largest accuracy loss allowed, in points (default 0.3)")
+    q.add_argument("--cache-dir", help="where decoded datasets are cached")
     return p
 
 
@@ -296,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args, "fer-train " + shlex.join(argv))
         if args.command == "evaluate":
             return cmd_evaluate(args)
+        if args.command == "quantize":
+            return cmd_quantize(args)
         return cmd_export(args)
     except UserError as e:
         print(f"fer-train: {e}", file=sys.stderr)

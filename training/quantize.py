@@ -1,0 +1,110 @@
+"""An int8 variant of an exported model, kept only when it is as accurate.
+
+onnxruntime's static quantization (QDQ, per-channel int8 weights, uint8 activations with
+percentile calibration on training images) roughly halves the classifier's CPU time. The
+variant is evaluated on the same test protocol as its source and written only when it
+loses at most ``max_drop`` accuracy (0.3 points by default): a faster model that reads
+faces worse is not worth shipping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emocam.errors import ModelError
+from emocam.preprocess import normalize
+from emocam.training.data import Dataset
+from emocam.training.evaluate import evaluate, load_onnx, read_onnx_info
+from emocam.training.export import set_metadata
+
+log = logging.getLogger(__name__)
+
+CALIBRATION_IMAGES = 2048
+MAX_DROP = 0.003  # accuracy, as a fraction
+
+
+def _calibration_batches(ds: Dataset, source: Path, n: int, seed: int = 0):
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationDataReader
+
+    info = read_onnx_info(source)
+    sess = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(ds.train), min(n, len(ds.train)), replace=False))
+    x = normalize(ds.train.images[idx].astype(np.float32), info.normalization)[..., None]
+    x = x.astype(np.float32)
+    if info.layout == "NCHW":
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(np.array_split(x, max(len(x) // 128, 1)))
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self.batches, None)
+            return None if batch is None else {name: batch}
+
+    return Reader()
+
+
+def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DROP,
+                  calibration_images: int = CALIBRATION_IMAGES) -> dict[str, Any]:
+    """Write ``out``, the int8 variant of the exported model ``source``; returns the figures
+    of both. Raises ``ModelError`` (and writes nothing) when accuracy drops too far."""
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quant_pre_process,
+        quantize_static,
+    )
+
+    info = read_onnx_info(source)
+    base = evaluate(load_onnx(source), ds)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        pre, q = Path(tmp) / "pre.onnx", Path(tmp) / out.name
+        # Symbolic shape inference needs sympy; the model's shapes are static anyway.
+        quant_pre_process(str(source), str(pre), skip_symbolic_shape=True)
+        quantize_static(
+            str(pre), str(q), _calibration_batches(ds, source, calibration_images),
+            quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.Percentile,
+        )
+        set_metadata(q, info)
+        evaluation = evaluate(load_onnx(q), ds)
+        primary = evaluation["primary"]
+        before = base["protocols"][primary]["accuracy"]
+        after = evaluation["protocols"][primary]["accuracy"]
+        figures = {"accuracy_fp32": before, "accuracy_int8": after, "protocol": primary,
+                   "bytes_fp32": source.stat().st_size, "bytes_int8": q.stat().st_size}
+        if before - after > max_drop:
+            raise ModelError(
+                f"The int8 variant of {source} loses {(before - after) * 100:.2f} points of "
+                f"accuracy ({before * 100:.2f}% -> {after * 100:.2f}%), more than "
+                f"{max_drop * 100:.2f}; {out} was not written."
+            )
+        metrics = dict(info.metrics)
+        metrics |= {"test_accuracy": round(after, 4),
+                    "test_macro_f1": round(evaluation["protocols"][primary]["macro_f1"], 4),
+                    "quantization": {
+                        "method": "onnxruntime static QDQ: per-channel int8 weights, uint8 "
+                                  f"activations, percentile calibration on "
+                                  f"{min(calibration_images, len(ds.train))} training images",
+                        "source": source.name,
+                        "source_test_accuracy": round(before, 4)}}
+        if "argmax_votes" in evaluation["protocols"]:
+            a = evaluation["protocols"]["argmax_votes"]
+            metrics["test_accuracy_argmax_votes"] = round(a["accuracy"], 4)
+        set_metadata(q, dataclasses.replace(info, name=f"{info.name} int8", metrics=metrics))
+        q.replace(out)
+    log.info("wrote %s: %.2f%% -> %.2f%% (%s), %d -> %d bytes", out, before * 100,
+             after * 100, primary, figures["bytes_fp32"], figures["bytes_int8"])
+    return figures
