@@ -7,7 +7,11 @@ from pathlib import Path
 
 DEFAULT_MODEL_NAME = "emocam-ferplus.onnx"
 # Models shipped in emocam.models, by the short name users pass (`--model fer2013`).
-BUILTIN_MODELS = {"ferplus": DEFAULT_MODEL_NAME, "fer2013": "emocam-fer2013.onnx"}
+BUILTIN_MODELS = {
+    "ferplus": DEFAULT_MODEL_NAME,
+    "ferplus-int8": "emocam-ferplus-int8.onnx",  # the same, quantized: faster, 0.07 points less
+    "fer2013": "emocam-fer2013.onnx",
+}
 BLAZEFACE_SHORT_NAME = "face_detection_short_range.tflite"
 BLAZEFACE_FULL_NAME = "face_detection_full_range_sparse.tflite"
 HAAR_NAME = "haarcascade_frontalface_default.xml"

@@ -35,7 +35,7 @@ from media import Scene, write_video
 from soak import SoakResult
 from timing import Stats, load, machine
 
-from emocam.resources import default_model_path
+from emocam.resources import builtin_models, default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -87,6 +87,7 @@ class Results:
     loads: dict[str, str] = field(default_factory=dict)  # section -> load at its start
     flops: FlopCount | None = None
     classifier: list[speed.ClassifierRow] = field(default_factory=list)
+    classifier_int8: list[speed.ClassifierRow] = field(default_factory=list)
     detector: list[speed.DetectorRow] = field(default_factory=list)
     e2e: list[E2ERow] = field(default_factory=list)
     latency: list[speed.LatencyRow] = field(default_factory=list)
@@ -139,6 +140,10 @@ def run_all(s: Settings, command: str) -> Results:
             section(res, "classifier")
             res.flops = count_flops(model)
             res.classifier = speed.bench_classifier(model, s.repeats, s.classifier_faces)
+            int8 = builtin_models().get("ferplus-int8")
+            if int8 is not None:
+                res.classifier_int8 = speed.bench_classifier(int8, s.repeats,
+                                                             s.classifier_faces)
         if "detector" in s.parts:
             section(res, "detector")
             res.detector = speed.bench_detector(
@@ -174,9 +179,14 @@ def classifier_md(res: Results) -> str:
     if not res.classifier:
         return NOT_RUN
     f = res.flops
-    lines = ["| batch | ms per call | faces/s |", "|---|---|---|"]
-    lines += [f"| {r.batch} | {r.ms_per_call.fmt(2)} | {r.faces_per_s.fmt(0)} |"
-              for r in res.classifier]
+    q = {r.batch: r for r in res.classifier_int8}
+    lines = ["| batch | ms per call | faces/s | int8 variant: ms per call | int8 faces/s |",
+             "|---|---|---|---|---|"]
+    for r in res.classifier:
+        i8 = q.get(r.batch)
+        lines.append(f"| {r.batch} | {r.ms_per_call.fmt(2)} | {r.faces_per_s.fmt(0)} | "
+                     f"{i8.ms_per_call.fmt(2) if i8 else '-'} | "
+                     f"{i8.faces_per_s.fmt(0) if i8 else '-'} |")
     if f is not None:
         best = max(r.faces_per_s.median for r in res.classifier)
         lines += ["", f"Per face: {f.macs / 1e6:.1f} M multiply-adds = {f.flops / 1e6:.1f} M "
@@ -297,7 +307,7 @@ Load average (1/5/15 min, as `uptime` shows it) at the start of each part: {load
 {runs} Videos are made
 from real faces by `benchmarks/media.py` ({s.video_frames} frames each). CPU execution provider.
 
-## Classifier (shipped model, onnxruntime, one thread)
+## Classifier (shipped model and its int8 variant; 1 thread under 16 faces, all cores from 16)
 
 {classifier_md(res)}
 
