@@ -9,7 +9,8 @@ classifier), after fer's own resize to 64x64.
   majority-vote label is one of those 7 (contempt excluded); emocam answers with all 8
   classes, and a contempt answer counts as wrong.
 - FER2013 PrivateTest: the 7 FER2013 classes are fer's own; emocam's FER+ classes map to
-  them by name (contempt counts as wrong).
+  them by name (contempt counts as wrong). emocam's FER2013 model, when installed, answers in
+  those 7 classes directly.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emocam.resources import builtin_models
 from emocam.training.data import FERPLUS_CLASSES, Dataset, detect_layout, load_dataset
 from emocam.training.evaluate import class_report, evaluate, load_predictor
 
@@ -99,17 +101,18 @@ def score(cmp: ComparisonSet, model: str, preds: np.ndarray) -> AccuracyRow:
                        rep["macro_f1"])
 
 
-def emocam_rows(model_path: Path, ds: Dataset, cmp: ComparisonSet) -> list[AccuracyRow]:
+def emocam_rows(model_path: Path, ds: Dataset, cmp: ComparisonSet, label: str = "emocam"
+                ) -> list[AccuracyRow]:
     pred = load_predictor(model_path)
     rows = []
     if is_ferplus(ds):
         m = evaluate(pred, ds)["protocols"]["majority"]
-        rows.append(AccuracyRow("FER+", "majority vote, all 8 classes (official)", "emocam",
+        rows.append(AccuracyRow("FER+", "majority vote, all 8 classes (official)", label,
                                 m["images"], m["accuracy"], m["macro_f1"]))
     names = pred.class_names or FERPLUS_CLASSES
     to_fer = np.array([_fer_index(c) for c in names])
     preds = to_fer[pred.logits(cmp.images).argmax(axis=1)]
-    rows.append(score(cmp, "emocam", preds))
+    rows.append(score(cmp, label, preds))
     return rows
 
 
@@ -140,6 +143,9 @@ def run(data: list[Path], model_path: Path, peer_python: Path | None, tmp: Path
         ds = load_dataset(dataset_root(path, tmp), cache_dir=CACHE_DIR)
         cmp = comparison_set(ds)
         rows += emocam_rows(model_path, ds, cmp)
+        fer2013 = builtin_models().get("fer2013")
+        if not is_ferplus(ds) and fer2013 is not None:  # the model trained for these labels
+            rows += emocam_rows(fer2013, ds, cmp, "emocam FER2013 model (7 classes)")
         if peer_python is not None:
             fer, out = fer_rows(peer_python, cmp, tmp)
             rows += fer
