@@ -4,6 +4,8 @@ videos (see conftest.py): what a user notices is every frame answered and no fac
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -87,17 +89,22 @@ def test_small_faces_in_a_still_1080p_photo_are_all_found(pipeline: Pipeline) ->
     assert all(x is not None for x in match_faces([f.box for f in result.faces], truth))
 
 
-def test_target_fps_raises_the_detection_interval_under_load_and_lowers_it_with_headroom(
-    model_path: Path, video_four_faces: SyntheticVideo
-) -> None:
-    with open_source(video_four_faces) as src:
+@contextmanager
+def _governed(model_path: Path, video: SyntheticVideo) -> Iterator[tuple[Pipeline, list]]:
+    """A pipeline holding 10 fps, quicker to react than the default so tests are short (the
+    logic is the same), and the video's frames."""
+    with open_source(video) as src:
         images = [f.image for f in src]
     config = PipelineConfig(model_path=model_path, provider="cpu", target_fps=10.0)
     with Pipeline(config) as pipe:
-        # Quicker to react than the default, so the test is short; the logic is the same.
-        pipe.governor = RateGovernor(
-            GovernorConfig(10.0, settle_frames=4, retry_s=0.5), LADDER
-        )
+        pipe.governor = RateGovernor(GovernorConfig(10.0, settle_frames=4, retry_s=0.5), LADDER)
+        yield pipe, images
+
+
+def test_target_fps_raises_the_detection_interval_under_load_and_lowers_it_with_headroom(
+    model_path: Path, video_four_faces: SyntheticVideo
+) -> None:
+    with _governed(model_path, video_four_faces) as (pipe, images):
         i = 0
 
         def frame() -> FrameResult:
@@ -125,13 +132,7 @@ def test_time_spent_waiting_for_the_source_does_not_count_against_the_target(
     model_path: Path, video_four_faces: SyntheticVideo
 ) -> None:
     # A file played at 30 fps or a camera: most of each frame interval is waiting, not work.
-    with open_source(video_four_faces) as src:
-        images = [f.image for f in src]
-    config = PipelineConfig(model_path=model_path, provider="cpu", target_fps=10.0)
-    with Pipeline(config) as pipe:
-        pipe.governor = RateGovernor(
-            GovernorConfig(10.0, settle_frames=4, retry_s=0.5), LADDER
-        )
+    with _governed(model_path, video_four_faces) as (pipe, images):
         for i in range(16):
             pipe.process(Frame(images[i % len(images)].copy(), i, i * 100.0))
             t0 = time.perf_counter()
