@@ -54,6 +54,34 @@ def _calibration_batches(ds: Dataset, source: Path, n: int, seed: int = 0):
     return Reader()
 
 
+# Figures that belong to the weights, not to their test scores, carry over from the source.
+_KEPT = ("parameters", "macs_per_face", "temperature", "uncertain_below", "valid_accuracy",
+         "calibration")
+
+
+def _int8_metrics(source_metrics: dict[str, Any], evaluation: dict[str, Any], before: float,
+                  calibration_images: int, ds: Dataset, source: Path) -> dict[str, Any]:
+    """The int8 model's own test figures (measured, never copied from the float model)."""
+    primary = evaluation["primary"]
+    p = evaluation["protocols"][primary]
+    m = {k: source_metrics[k] for k in _KEPT if k in source_metrics}
+    m |= {"test_protocol": primary, "test_accuracy": round(p["accuracy"], 4),
+          "test_macro_f1": round(p["macro_f1"], 4), "test_images": p["images"],
+          "ece_after": round(p["ece"], 4)}
+    if "argmax_votes" in evaluation["protocols"]:
+        a = evaluation["protocols"]["argmax_votes"]
+        m |= {"test_accuracy_argmax_votes": round(a["accuracy"], 4),
+              "test_images_argmax_votes": a["images"]}
+    m["quantization"] = {
+        "method": "onnxruntime static QDQ: per-channel int8 weights, uint8 activations, "
+                  f"percentile calibration on {min(calibration_images, len(ds.train))} "
+                  "training images",
+        "source": source.name,
+        "source_test_accuracy": round(before, 4),
+    }
+    return m
+
+
 def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DROP,
                   calibration_images: int = CALIBRATION_IMAGES) -> dict[str, Any]:
     """Write ``out``, the int8 variant of the exported model ``source``; returns the figures
@@ -91,18 +119,8 @@ def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DR
                 f"accuracy ({before * 100:.2f}% -> {after * 100:.2f}%), more than "
                 f"{max_drop * 100:.2f}; {out} was not written."
             )
-        metrics = dict(info.metrics)
-        metrics |= {"test_accuracy": round(after, 4),
-                    "test_macro_f1": round(evaluation["protocols"][primary]["macro_f1"], 4),
-                    "quantization": {
-                        "method": "onnxruntime static QDQ: per-channel int8 weights, uint8 "
-                                  f"activations, percentile calibration on "
-                                  f"{min(calibration_images, len(ds.train))} training images",
-                        "source": source.name,
-                        "source_test_accuracy": round(before, 4)}}
-        if "argmax_votes" in evaluation["protocols"]:
-            a = evaluation["protocols"]["argmax_votes"]
-            metrics["test_accuracy_argmax_votes"] = round(a["accuracy"], 4)
+        metrics = _int8_metrics(info.metrics, evaluation, before, calibration_images, ds,
+                                source)
         set_metadata(q, dataclasses.replace(info, name=f"{info.name} int8", metrics=metrics))
         q.replace(out)
     log.info("wrote %s: %.2f%% -> %.2f%% (%s), %d -> %d bytes", out, before * 100,
