@@ -16,6 +16,7 @@ import onnxruntime as ort
 from emocam.errors import ModelError
 from emocam.modelinfo import METADATA_KEY, ModelInfo
 from emocam.preprocess import normalize
+from emocam.resources import BUILTIN_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ PROVIDER_ALIASES = {
     "dml": "DmlExecutionProvider",
     "coreml": "CoreMLExecutionProvider",
 }
-_MODEL_HINT = "pass --model with the path of an emocam .onnx model"
+_MODEL_HINT = ("pass --model with the path of an emocam .onnx model or a built-in name ("
+               + ", ".join(BUILTIN_MODELS) + ")")
 
 
 def resolve_provider(requested: str | None, available: list[str]) -> tuple[str, str | None]:

@@ -101,7 +101,7 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     help="face detector (default: mediapipe)")
     pp.add_argument("--model", type=resolve_model, metavar="MODEL",
                     help="emotion model: an .onnx file, or a built-in one: "
-                    f"{' or '.join(BUILTIN_MODELS)} (default: {next(iter(BUILTIN_MODELS))})")
+                    f"{', '.join(BUILTIN_MODELS)} (default: {next(iter(BUILTIN_MODELS))})")
     pp.add_argument("--provider", metavar="P",
                     help="onnxruntime execution provider: cpu, cuda, directml, coreml or a "
                     "full name (default: the fastest available)")
