@@ -72,15 +72,13 @@ def _nth(n: int) -> str:
 
 
 def describe(cfg: ScheduleConfig) -> str:
-    """How much detection a schedule does, in words for the performance panel."""
-    parts = ["faces detected every frame" if cfg.detect_every == 1
-             else f"faces detected every {_nth(cfg.detect_every)} frame (tracked between)"]
+    """How much detection a schedule does, in a few words for the performance panel."""
+    parts = ["every frame" if cfg.detect_every == 1 else f"every {_nth(cfg.detect_every)} frame"]
     scan = cfg.detect_every * cfg.scan_every
-    parts.append("new faces sought every frame" if scan == 1
-                 else f"new faces sought every {_nth(scan)} frame")
+    parts.append("new faces every frame" if scan == 1 else f"new faces every {_nth(scan)}")
     if cfg.scale < 1.0:
-        parts.append(f"at {cfg.scale:.0%} size")
-    return ", ".join(parts)
+        parts.append(f"{cfg.scale:.0%} size")
+    return "; ".join(parts)
 
 
 class DetectionSchedule:

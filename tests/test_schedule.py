@@ -20,7 +20,7 @@ from conftest import (
 )
 
 from emocam.pipeline import Pipeline, PipelineConfig
-from emocam.schedule import LADDER, GovernorConfig, RateGovernor
+from emocam.schedule import LADDER, GovernorConfig, RateGovernor, describe
 from emocam.sources import open_source
 from emocam.types import Frame, FrameResult
 
@@ -139,3 +139,8 @@ def test_time_spent_waiting_for_the_source_does_not_count_against_the_target(
             time.sleep(0.15)
             pipe.idle(time.perf_counter() - t0)
         assert pipe.governor.rung == 0 and pipe.schedule.config.detect_every == 1
+
+
+def test_the_schedule_is_described_in_a_few_plain_words() -> None:
+    assert describe(LADDER[0]) == "every frame; new faces every frame"
+    assert describe(LADDER[3]) == "every 2nd frame; new faces every 4th; 75% size"

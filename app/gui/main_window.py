@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
@@ -143,7 +144,12 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.perf = PerfPanel(self)
         self.perf_dock = QDockWidget("Performance", self)
         self.perf_dock.setObjectName("perfDock")
-        self.perf_dock.setWidget(self.perf)
+        # Scrolls rather than squeezing wrapped rows into each other in a short dock.
+        scroll = QScrollArea(self.perf_dock)
+        scroll.setWidget(self.perf)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.perf_dock.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.perf_dock)
         self.perf_dock.hide()  # for the curious: View > Performance Panel
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from emocam.schedule import ScheduleConfig, describe
 
+_SHOWN_WHEN_IDLE = ("provider", "detector", "fps", "target", "detection")  # "-" until known
 _SMOOTHING = 0.1  # weight of the newest frame: steady numbers that still follow a change
 
 
@@ -23,10 +24,9 @@ class PerfPanel(QWidget):
         self._form = QFormLayout(self)
         self._labels: dict[str, QLabel] = {}
         self._ms: dict[str, float] = {}
-        self._target = ""
         for key, title in (("provider", "Provider"), ("detector", "Detector"),
                            ("fallback", "GPU fallback"), ("fps", "Processing"),
-                           ("detection", "Detection")):
+                           ("target", "Target rate"), ("detection", "Detection")):
             self._row(key, title)
         self.clear()
 
@@ -45,14 +45,14 @@ class PerfPanel(QWidget):
     def clear(self) -> None:
         self._ms.clear()
         for key, label in self._labels.items():
-            label.setText("-" if key in ("provider", "detector", "fps", "detection") else "")
+            label.setText("-" if key in _SHOWN_WHEN_IDLE else "")
 
     def set_info(self, info: Mapping[str, Any]) -> None:
         provider = str(info.get("provider") or "?").removesuffix("ExecutionProvider")
         self._labels["provider"].setText(provider)
         self._labels["detector"].setText(str(info.get("detector") or "?"))
         target = info.get("target_fps")
-        self._target = f"target {target:g} fps: " if target else ""
+        self._labels["target"].setText(f"{target:g} fps" if target else "off")
         reason = info.get("provider_fallback_reason")
         self._labels["fallback"].setText(str(reason) if reason else "none")
         self._ms.clear()
@@ -62,11 +62,11 @@ class PerfPanel(QWidget):
         """One processed frame: per-stage milliseconds, the worker's frame rate and the
         detection schedule the frame ran under (it changes under a target frame rate)."""
         if schedule is not None:
-            self._labels["detection"].setText(self._target + describe(schedule))
+            self._labels["detection"].setText(describe(schedule))
         for stage, ms in timings_ms.items():
             prev = self._ms.get(stage)
             self._ms[stage] = ms if prev is None else prev + _SMOOTHING * (ms - prev)
             label = self._labels.get(stage) or self._row(stage, stage)
             label.setText(f"{self._ms[stage]:.1f} ms")
         total = sum(self._ms.values())
-        self._labels["fps"].setText(f"{fps:.1f} fps, {total:.1f} ms per frame in the pipeline")
+        self._labels["fps"].setText(f"{fps:.1f} fps, {total:.1f} ms/frame")
