@@ -181,11 +181,7 @@ class _ImportedOnUse(types.ModuleType):
         return getattr(importlib.import_module(self.__name__), name)
 
 
-def _import_mediapipe() -> tuple[Any, Any, Any]:
-    # mediapipe.tasks imports TensorFlow, when installed, only for its API docs (~4 s), and
-    # matplotlib.pyplot for drawing helpers we never call (~0.7 s, half of emocam process's
-    # start-up). TensorFlow is hidden and matplotlib stands in until first use, unless they
-    # are already loaded (the import then finds them as usual).
+def _stand_ins() -> dict[str, types.ModuleType | None]:
     stand_ins: dict[str, types.ModuleType | None] = {}
     if "tensorflow" not in sys.modules:
         stand_ins["tensorflow"] = None
@@ -194,6 +190,10 @@ def _import_mediapipe() -> tuple[Any, Any, Any]:
         if "matplotlib" not in sys.modules:
             stand_ins["matplotlib"] = _ImportedOnUse("matplotlib")
             stand_ins["matplotlib"].pyplot = pyplot  # type: ignore[union-attr]
+    return stand_ins
+
+
+def _import_with(stand_ins: dict[str, types.ModuleType | None]) -> tuple[Any, Any, Any]:
     sys.modules.update(stand_ins)  # type: ignore[arg-type]
     try:
         import mediapipe as mp
@@ -203,6 +203,21 @@ def _import_mediapipe() -> tuple[Any, Any, Any]:
             if sys.modules.get(name, 0) is module:
                 del sys.modules[name]
     return mp, BaseOptions, vision
+
+
+def _import_mediapipe() -> tuple[Any, Any, Any]:
+    # mediapipe.tasks imports TensorFlow, when installed, only for its API docs (~4 s), and
+    # matplotlib.pyplot for drawing helpers we never call (~0.4 s, most of emocam process's
+    # start-up). TensorFlow is hidden and matplotlib stands in until first use, unless they
+    # are already loaded (the import then finds them as usual).
+    try:
+        return _import_with(_stand_ins())
+    except ImportError as e:
+        # A mediapipe release that needs more of matplotlib at import time: import it whole.
+        log.debug("mediapipe needs the real matplotlib (%s)", e)
+        for name in [m for m in sys.modules if m == "mediapipe" or m.startswith("mediapipe.")]:
+            del sys.modules[name]
+        return _import_with({"tensorflow": None} if "tensorflow" not in sys.modules else {})
 
 
 # Side of the mosaic of windows around known faces: the short-range model's input size.
