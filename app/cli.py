@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -28,34 +28,24 @@ EXIT_INTERRUPTED = 130
 log = logging.getLogger("emocam")
 
 
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= v <= 10:
-        raise argparse.ArgumentTypeError("smoothing must be between 0 and 10 seconds")
-    return v
+def _number(what: str, lo: float, hi: float, out_of_range: str) -> Callable[[str], float]:
+    """An argparse type: a float in ``[lo, hi]``, else one sentence saying what is wrong."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(out_of_range)
+        return v
+
+    return parse
 
 
-def _fps(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate") from None
-    if not 1 <= v <= 1000:
-        raise argparse.ArgumentTypeError("the target frame rate must be between 1 and 1000")
-    return v
-
-
-def _probability(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a probability") from None
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError("give a probability between 0 and 1")
-    return v
+_seconds = _number("a number of seconds", 0, 10, "smoothing must be between 0 and 10 seconds")
+_fps = _number("a frame rate", 1, 1000, "the target frame rate must be between 1 and 1000")
+_probability = _number("a probability", 0, 1, "give a probability between 0 and 1")
 
 
 def build_parser() -> argparse.ArgumentParser:

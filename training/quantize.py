@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from emocam.errors import ModelError
+from emocam.modelinfo import ModelInfo
 from emocam.preprocess import normalize
 from emocam.training.data import Dataset
-from emocam.training.evaluate import evaluate, load_onnx, read_onnx_info
+from emocam.training.evaluate import evaluate, load_onnx
 from emocam.training.export import set_metadata
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,10 @@ CALIBRATION_IMAGES = 2048
 MAX_DROP = 0.003  # accuracy, as a fraction
 
 
-def _calibration_batches(ds: Dataset, source: Path, n: int, seed: int = 0):
-    import onnxruntime as ort
+def _calibration_batches(ds: Dataset, info: ModelInfo, input_name: str, n: int,
+                         seed: int = 0):
     from onnxruntime.quantization import CalibrationDataReader
 
-    info = read_onnx_info(source)
-    sess = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(ds.train), min(n, len(ds.train)), replace=False))
     x = normalize(ds.train.images[idx].astype(np.float32), info.normalization)[..., None]
@@ -49,7 +47,7 @@ def _calibration_batches(ds: Dataset, source: Path, n: int, seed: int = 0):
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             batch = next(self.batches, None)
-            return None if batch is None else {name: batch}
+            return None if batch is None else {input_name: batch}
 
     return Reader()
 
@@ -86,6 +84,7 @@ def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DR
                   calibration_images: int = CALIBRATION_IMAGES) -> dict[str, Any]:
     """Write ``out``, the int8 variant of the exported model ``source``; returns the figures
     of both. Raises ``ModelError`` (and writes nothing) when accuracy drops too far."""
+    import onnx
     from onnxruntime.quantization import (
         CalibrationMethod,
         QuantFormat,
@@ -94,14 +93,18 @@ def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DR
         quantize_static,
     )
 
-    info = read_onnx_info(source)
-    base = evaluate(load_onnx(source), ds)
+    src = load_onnx(source)
+    info = src.info
+    assert info is not None  # load_onnx refuses a model without emocam metadata
+    base = evaluate(src, ds)
+    input_name = onnx.load(str(source)).graph.input[0].name
+    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         pre, q = Path(tmp) / "pre.onnx", Path(tmp) / out.name
         # Symbolic shape inference needs sympy; the model's shapes are static anyway.
         quant_pre_process(str(source), str(pre), skip_symbolic_shape=True)
         quantize_static(
-            str(pre), str(q), _calibration_batches(ds, source, calibration_images),
+            str(pre), str(q), _calibration_batches(ds, info, input_name, calibration_images),
             quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.Percentile,
