@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,6 +81,21 @@ class Resources:
         # tqdm keeps one monitor thread per process for all its bars: not a leak.
         ours = [t for t in threading.enumerate() if t.name != "tqdm_monitor"]
         return cls(p.memory_info().rss / 2**20, p.num_threads(), len(ours), _fds(p))
+
+    @classmethod
+    def settled(cls, within_s: float = 5.0) -> Resources:
+        """The process once threads that are ending have ended: the fewest threads seen while
+        polling, so a worker still winding down is not mistaken for a leak (or a baseline)."""
+        deadline = time.monotonic() + within_s
+        best = cls.now()
+        steady = 0
+        while time.monotonic() < deadline and steady < 5:
+            time.sleep(0.05)
+            sample = cls.now()
+            steady = steady + 1 if sample.threads >= best.threads else 0
+            if sample.threads <= best.threads:
+                best = sample
+        return best
 
 
 def _fds(p: psutil.Process) -> int:
