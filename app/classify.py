@@ -16,7 +16,7 @@ import onnxruntime as ort
 from emocam.errors import ModelError
 from emocam.modelinfo import METADATA_KEY, ModelInfo
 from emocam.preprocess import normalize
-from emocam.resources import BUILTIN_MODELS
+from emocam.resources import BUILTIN_MODELS, default_model_path
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,13 @@ def resolve_provider(requested: str | None, available: list[str]) -> tuple[str, 
         f"(available: {', '.join(available)}); using CPU"
     )
     return CPU, reason
+
+
+def default_model_for(provider: str | None) -> Path:
+    """The built-in model to run when the user chose none, for the provider the session will
+    get: int8 on the CPU, where it halves the time per face, the float model on a GPU."""
+    chosen, _ = resolve_provider(provider, ort.get_available_providers())
+    return default_model_path(on_cpu=chosen == CPU)
 
 
 # Batches of at least this many faces (re-analysis, evaluation, crowds) use every core.

@@ -5,13 +5,16 @@ from __future__ import annotations
 from importlib.resources import as_file, files
 from pathlib import Path
 
-DEFAULT_MODEL_NAME = "emocam-ferplus.onnx"
 # Models shipped in emocam.models, by the short name users pass (`--model fer2013`).
 BUILTIN_MODELS = {
-    "ferplus": DEFAULT_MODEL_NAME,
+    "ferplus": "emocam-ferplus.onnx",
     "ferplus-int8": "emocam-ferplus-int8.onnx",  # the same, quantized: faster, 0.07 points less
     "fer2013": "emocam-fer2013.onnx",
 }
+DEFAULT_MODEL = "ferplus"  # the reference model: its card holds the published figures
+# What runs on the CPU when no model is chosen: the same accuracy (85.62% against 85.69%) for
+# 2.5x less CPU time per face. GPU providers run the float model, which suits them best.
+CPU_DEFAULT_MODEL = "ferplus-int8"
 BLAZEFACE_SHORT_NAME = "face_detection_short_range.tflite"
 BLAZEFACE_FULL_NAME = "face_detection_full_range_sparse.tflite"
 HAAR_NAME = "haarcascade_frontalface_default.xml"
@@ -30,8 +33,12 @@ def model_file(name: str) -> Path:
     return _packaged("emocam.models", name)
 
 
-def default_model_path() -> Path:
-    return model_file(DEFAULT_MODEL_NAME)
+def default_model_path(on_cpu: bool = False) -> Path:
+    """The built-in model used when none is chosen; ``on_cpu``: the one for a CPU session
+    (the int8 model, where this installation has it)."""
+    if on_cpu and (path := model_file(BUILTIN_MODELS[CPU_DEFAULT_MODEL])).is_file():
+        return path
+    return model_file(BUILTIN_MODELS[DEFAULT_MODEL])
 
 
 def builtin_models() -> dict[str, Path]:
@@ -41,7 +48,7 @@ def builtin_models() -> dict[str, Path]:
 
 
 def resolve_model(spec: str | Path | None) -> Path:
-    """A model argument as a file: empty for the default, a built-in name, or a path."""
+    """A model argument as a file: empty for the reference model, a built-in name, or a path."""
     if not spec:
         return default_model_path()
     if isinstance(spec, str) and spec in BUILTIN_MODELS:

@@ -309,9 +309,12 @@ def test_the_built_in_models_are_listed_by_name_and_can_be_switched(
     window = make_window()
     choices = window.builtin_model_choices()
     shipped = builtin_models()
-    assert len(choices) == len(shipped) and choices[0][1] == "" and "(default)" in choices[0][0]
+    assert len(choices) == len(shipped) + 1 and choices[0][1] == ""
     window.open_file(video_one_face.path)
     wait_frames(qtbot, window, 2)
+    # The automatic choice names the model it runs (int8 on a CPU, float on a GPU).
+    assert choices[0][0].startswith("Automatic: ")
+    assert window.pipeline_info["model"] in choices[0][0]
     for label, value in choices[1:]:
         window.set_model(value)
         qtbot.waitUntil(lambda v=value: window.settings.model_path == v

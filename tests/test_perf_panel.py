@@ -29,6 +29,7 @@ def test_the_performance_panel_shows_what_runs_and_how_long_each_stage_takes(
     wait_frames(qtbot, window, 5)
     running = str(window.pipeline_info["provider"]).removesuffix("ExecutionProvider")
     assert window.perf.text("provider") == running and running  # CPU here, CUDA on a GPU
+    assert window.perf.text("model") == window.pipeline_info["model"]
     assert window.perf.text("detector") == "mediapipe"
     assert window.perf.text("fallback") == "none"
     for stage in ("decode", "detect", "classify", "draw"):

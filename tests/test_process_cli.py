@@ -176,6 +176,19 @@ def test_a_built_in_model_is_chosen_by_its_short_name(
     shipped.close()
 
 
+def test_without_a_model_choice_the_cpu_runs_the_int8_model_and_says_so(
+    image_one_face: Path, tmp_path: Path
+) -> None:
+    img = tmp_path / "portrait.jpg"
+    shutil.copy(image_one_face, img)
+    r = emocam("process", img, "--provider", "cpu", "-q")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "portrait.emocam.json").read_text())
+    assert summary["provider"] == "CPUExecutionProvider"
+    assert Path(summary["model_path"]) == builtin_models()["ferplus-int8"]
+    assert summary["model"].endswith("int8") and summary["frames_with_faces"] == 1
+
+
 def test_a_folder_of_images_gives_annotated_images_a_csv_and_a_summary(
     image_one_face: Path, model_path: Path, tmp_path: Path
 ) -> None:

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from emocam.classify import EmotionClassifier
+from emocam.classify import EmotionClassifier, default_model_for
 from emocam.errors import UserError
 from emocam.gui.actions import build_menus
 from emocam.gui.banner import MessageBanner
@@ -513,13 +513,17 @@ class MainWindow(OutputsMixin, QMainWindow):
     # --- model ----------------------------------------------------------------------------
 
     def builtin_model_choices(self) -> list[tuple[str, str]]:
-        """The models shipped with emocam, named from their own metadata."""
-        choices = []
-        for i, (name, path) in enumerate(builtin_models().items()):
+        """The models shipped with emocam, named from their own metadata; the first entry
+        leaves the choice to emocam (int8 on the CPU, the float model on a GPU)."""
+        auto = _builtin_info(self._default_model())
+        choices = [(f"Automatic: {auto.name if auto else 'built-in'} on this machine", "")]
+        for name, path in builtin_models().items():
             info = _builtin_info(path)
-            label = f"{info.name}: {info.num_classes} emotions" if info else name
-            choices.append((label + (" (default)" if i == 0 else ""), "" if i == 0 else name))
+            choices.append((f"{info.name}: {info.num_classes} emotions" if info else name, name))
         return choices
+
+    def _default_model(self) -> Path:
+        return default_model_for(self.settings.provider or None)
 
     def choose_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose Emotion Model", "",
@@ -555,7 +559,8 @@ class MainWindow(OutputsMixin, QMainWindow):
         self._persist()
 
     def _model_path(self) -> str:
-        return str(resolve_model(self.model_override or self.settings.model_path))
+        chosen = self.model_override or self.settings.model_path
+        return str(resolve_model(chosen) if chosen else self._default_model())
 
     def about_dialog(self) -> None:
         path = self._model_path()

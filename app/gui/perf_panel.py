@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from emocam.schedule import ScheduleConfig, describe
 
-_SHOWN_WHEN_IDLE = ("provider", "detector", "fps", "target", "detection")  # "-" until known
+# "-" until known
+_SHOWN_WHEN_IDLE = ("model", "provider", "detector", "fps", "target", "detection")
 _SMOOTHING = 0.1  # weight of the newest frame: steady numbers that still follow a change
 
 
@@ -24,7 +25,7 @@ class PerfPanel(QWidget):
         self._form = QFormLayout(self)
         self._labels: dict[str, QLabel] = {}
         self._ms: dict[str, float] = {}
-        for key, title in (("provider", "Provider"), ("detector", "Detector"),
+        for key, title in (("model", "Model"), ("provider", "Provider"), ("detector", "Detector"),
                            ("fallback", "GPU fallback"), ("fps", "Processing"),
                            ("target", "Target rate"), ("detection", "Detection")):
             self._row(key, title)
@@ -50,6 +51,7 @@ class PerfPanel(QWidget):
     def set_info(self, info: Mapping[str, Any]) -> None:
         provider = str(info.get("provider") or "?").removesuffix("ExecutionProvider")
         self._labels["provider"].setText(provider)
+        self._labels["model"].setText(str(info.get("model") or "?"))
         self._labels["detector"].setText(str(info.get("detector") or "?"))
         target = info.get("target_fps")
         self._labels["target"].setText(f"{target:g} fps" if target else "off")
