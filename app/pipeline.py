@@ -15,10 +15,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from emocam.classify import EmotionClassifier
+from emocam.classify import EmotionClassifier, default_model_for
+from emocam.cuts import CutDetector
 from emocam.preprocess import crop_faces
 from emocam.quality import QualityConfig, judge, measure_all, resolve_uncertain_below
-from emocam.resources import default_model_path
 from emocam.schedule import (
     DetectionSchedule,
     GovernorConfig,
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class PipelineConfig:
-    model_path: Path | None = None  # None: the model shipped with emocam
+    model_path: Path | None = None  # None: the built-in model for the provider (default_model_for)
     detector: str = "mediapipe"  # or "opencv"
     provider: str | None = None  # None: fastest available
     min_score: float = 0.5
@@ -44,12 +44,14 @@ class PipelineConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     target_fps: float | None = None
     quality: QualityConfig = field(default_factory=QualityConfig)  # when to say "uncertain"
+    # Files: a hard cut to a new shot starts the faces afresh (emocam.cuts).
+    detect_cuts: bool = True
 
 
 class Pipeline:
     def __init__(self, config: PipelineConfig | None = None):
         self.config = config or PipelineConfig()
-        model_path = Path(self.config.model_path or default_model_path())
+        model_path = Path(self.config.model_path or default_model_for(self.config.provider))
         # The model first: a bad model file is the likelier user error and is cheap to find.
         self.classifier = EmotionClassifier(model_path, provider=self.config.provider)
         self.model_info = self.classifier.info
@@ -70,6 +72,7 @@ class Pipeline:
             if self.config.target_fps
             else None
         )
+        self.cuts = CutDetector() if self.config.detect_cuts and not self.config.live else None
         self._gray: np.ndarray | None = None
 
     @property
@@ -103,6 +106,10 @@ class Pipeline:
         t0 = time.perf_counter()
         if self.governor is not None:
             self.schedule.config = self.governor.tick(t0)
+        if self.cuts is not None and self.cuts.is_cut(frame.image):
+            log.debug("frame %d starts a new shot: new faces, full scan", frame.index)
+            self.tracker.reset()
+            self.schedule.reset()
         dets = self.schedule.detect(frame.image, self.tracker.predict(frame.time_ms))
         t1 = time.perf_counter()
         boxes = [d.box for d in dets]
@@ -143,6 +150,8 @@ class Pipeline:
         """Start a new source: forget tracks (ids keep counting up, never reused)."""
         self.tracker.reset()
         self.schedule.reset()
+        if self.cuts is not None:
+            self.cuts.reset()
         if self.governor is not None:
             self.governor.reset()
         reset = getattr(self.detector, "reset", None)
