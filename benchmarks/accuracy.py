@@ -143,6 +143,9 @@ def run(data: list[Path], model_path: Path, peer_python: Path | None, tmp: Path
         ds = load_dataset(dataset_root(path, tmp), cache_dir=CACHE_DIR)
         cmp = comparison_set(ds)
         rows += emocam_rows(model_path, ds, cmp)
+        int8 = builtin_models().get("ferplus-int8")
+        if int8 is not None:  # what runs on the CPU by default
+            rows += emocam_rows(int8, ds, cmp, "emocam int8 (the CPU default)")
         fer2013 = builtin_models().get("fer2013")
         if not is_ferplus(ds) and fer2013 is not None:  # the model trained for these labels
             rows += emocam_rows(fer2013, ds, cmp, "emocam FER2013 model (7 classes)")

@@ -294,6 +294,14 @@ def accuracy_md(res: Results) -> str:
     return "\n".join(lines)
 
 
+def _default_model_name() -> str:
+    from emocam.classify import default_model_for
+
+    path = default_model_for(None)
+    name = next((n for n, p in builtin_models().items() if p == path), path.name)
+    return f"`{name}` ({path.name})"
+
+
 def render(res: Results) -> str:
     s = res.settings
     loads = "; ".join(f"{k} {v}" for k, v in res.loads.items())
@@ -317,6 +325,7 @@ from real faces by `benchmarks/media.py` ({s.video_frames} frames each). CPU exe
 
 ## End to end: `emocam process VIDEO -o OUT` (decode, detect, classify, draw, encode, CSV)
 
+Default model, which on this CPU is {_default_model_name()}.
 Whole-command fps = frames / wall time of the command, start-up included. "Once running" is
 the command's own figure in its JSON summary (frames / time from the first frame to the
 last: decode, detect, classify, draw, encode and CSV, overlapped on threads); start-up + close
