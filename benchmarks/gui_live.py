@@ -33,6 +33,7 @@ from media import Scene, write_video
 
 from emocam.gui import settings as gui_settings
 from emocam.gui.main_window import MainWindow
+from emocam.resources import resolve_model
 from emocam.sources import CameraSource, open_source
 
 CAMERA_FPS = 30.0
@@ -74,9 +75,12 @@ def _camera_opener(video: Path):
     return open_fn
 
 
-def measure(video: Path, faces: int, seconds: float, warmup_s: float = 3.0) -> LiveFigures:
+def measure(video: Path, faces: int, seconds: float, model: str | None = None,
+            warmup_s: float = 3.0) -> LiveFigures:
     app = QApplication.instance() or QApplication([])
     window = MainWindow(gui_settings.load_settings(), open_fn=_camera_opener(video))
+    if model:
+        window.model_override = str(resolve_model(model))
     window.resize(1600, 900)
     window.show()
     try:
@@ -95,7 +99,8 @@ def measure(video: Path, faces: int, seconds: float, warmup_s: float = 3.0) -> L
         window.close()
 
 
-def run(faces: list[int], seconds: float, workdir: Path) -> list[LiveFigures]:
+def run(faces: list[int], seconds: float, workdir: Path, model: str | None = None
+        ) -> list[LiveFigures]:
     results = []
     frames = int((seconds + 8) * CAMERA_FPS)  # the clip must outlast warm-up and measurement
     for n in faces:
@@ -103,7 +108,7 @@ def run(faces: list[int], seconds: float, workdir: Path) -> list[LiveFigures]:
         if not video.exists():
             write_video(video, Scene(1280, 720, faces=n, face_px=150.0, frames=frames,
                                      fps=CAMERA_FPS))
-        results.append(measure(video, n, seconds))
+        results.append(measure(video, n, seconds, model))
     return results
 
 
@@ -119,10 +124,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--faces", type=int, nargs="+", default=[1, 4])
     p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--model", help="a built-in model name or .onnx path (default: the app's)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         gui_settings.settings_file_override = str(Path(tmp) / "settings.ini")
-        results = run(args.faces, args.seconds, Path(tmp))
+        results = run(args.faces, args.seconds, Path(tmp), args.model)
     print("\n".join(table(results)))
 
 

@@ -1,6 +1,6 @@
 """Where the time goes: the measurements behind docs/PROFILE.md.
 
-Four subcommands; CPU figures are ``time.process_time`` (every thread of this process) or
+Five subcommands; CPU figures are ``time.process_time`` (every thread of this process) or
 ``getrusage`` of the child process, which stay steady on a loaded machine where wall-clock
 figures do not.
 
@@ -8,6 +8,7 @@ figures do not.
     python benchmarks/profile_stages.py e2e LABEL [--repeats 5] [-- EMOCAM_ARGS...]
     python benchmarks/profile_stages.py latency [--video V] [--video-1face V]
     python benchmarks/profile_stages.py session-options [--model M]
+    python benchmarks/profile_stages.py encoders [--video V]         # video encoders
 
 ``stages``: decode, BGR->RGB/gray, the redetect mosaic, each detector pass, the whole
 ``Pipeline.process``, align, classify, draw and mp4v encode. ``e2e``: ``emocam process`` on the
@@ -15,6 +16,7 @@ video (loop fps from its JSON summary, CPU ms per frame with start-up removed by
 a run on a cut of the first ``--short-frames`` frames); e.g. ``e2e after -- --no-video``.
 ``latency``: the live path as benchmarks/run.py measures it (``PipelineConfig(live=True)``).
 ``session-options``: onnxruntime session options for the classifier, 1 intra-op thread.
+``encoders``: OpenCV's mp4v writer against FFmpeg's encoders through PyAV (test extra).
 
 Videos not given are made with benchmarks/media.py in ``--work`` (default: a temporary
 folder), 1280x720: 4 faces of 150 px and 1 face of 260 px, ``--frames`` long (default 300).
@@ -194,6 +196,46 @@ def cmd_stages(a: argparse.Namespace, work: Path) -> None:
         face_stages(pipe, frames, results)
 
 
+# Encoders the annotated video could use: OpenCV's (what emocam writes) and, through PyAV
+# (the test extra), FFmpeg's MPEG-4 Part 2 and H.264 at its fastest presets.
+ENCODERS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("PyAV mpeg4, qscale 5", "mpeg4", {"qscale": "5"}),
+    ("PyAV libx264 ultrafast crf 23", "libx264", {"preset": "ultrafast", "crf": "23"}),
+    ("PyAV libx264 superfast crf 23", "libx264", {"preset": "superfast", "crf": "23"}),
+    ("PyAV libx264 veryfast crf 23", "libx264", {"preset": "veryfast", "crf": "23"}),
+)
+
+
+def pyav_encode_ms(frames: Sequence[np.ndarray], out: Path, codec: str,
+                   options: dict[str, str]) -> float:
+    import av
+
+    h, w = frames[0].shape[:2]
+    t = time.process_time()
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream(codec, rate=30, options=options)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.thread_count = 1  # one core, as OpenCV's writer uses
+        for f in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="bgr24")))
+        container.mux(stream.encode())
+    return (time.process_time() - t) / len(frames) * 1e3
+
+
+def cmd_encoders(a: argparse.Namespace, work: Path) -> None:
+    video = video_or_generated(a.video, work, replace(FOUR_FACES, frames=a.frames))
+    frames = read_frames(video, 120)
+    print(f"{video}: {len(frames)} frames; CPU ms per frame (BGR in, file out); load {load()}")
+    out = work / "enc_opencv.mp4"
+    ms = encode_ms(frames, out)
+    print(f"OpenCV mp4v (emocam's writer): {ms:.2f} ms, "
+          f"{out.stat().st_size / len(frames) / 1024:.1f} KiB/frame")
+    for i, (name, codec, options) in enumerate(ENCODERS):
+        out = work / f"enc_{i}.mp4"
+        ms = pyav_encode_ms(frames, out, codec, options)
+        print(f"{name}: {ms:.2f} ms, {out.stat().st_size / len(frames) / 1024:.1f} KiB/frame")
+
+
 # --- e2e ---------------------------------------------------------------------------------
 
 
@@ -343,6 +385,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("stages", parents=[media], help="CPU ms per stage")
     s.set_defaults(run=cmd_stages)
+
+    s = sub.add_parser("encoders", parents=[media], help="video encoders: CPU ms per frame")
+    s.set_defaults(run=cmd_encoders)
 
     s = sub.add_parser("e2e", parents=[media], help="emocam process: fps and CPU per frame",
                        epilog="Arguments after -- go to emocam process, e.g. -- --no-video.")
