@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from emocam import __version__
 from emocam.errors import UserError
-from emocam.resources import BUILTIN_MODELS, resolve_model
+from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
 
 if TYPE_CHECKING:
     from emocam.process import ProcessOptions, ProcessResult
@@ -91,7 +91,8 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     help="face detector (default: mediapipe)")
     pp.add_argument("--model", type=resolve_model, metavar="MODEL",
                     help="emotion model: an .onnx file, or a built-in one: "
-                    f"{', '.join(BUILTIN_MODELS)} (default: {next(iter(BUILTIN_MODELS))})")
+                    f"{', '.join(BUILTIN_MODELS)} (default: {CPU_DEFAULT_MODEL} on the CPU, "
+                    f"{DEFAULT_MODEL} on a GPU)")
     pp.add_argument("--provider", metavar="P",
                     help="onnxruntime execution provider: cpu, cuda, directml, coreml or a "
                     "full name (default: the fastest available)")

@@ -42,7 +42,7 @@ def default_model_path(on_cpu: bool = False) -> Path:
 
 
 def builtin_models() -> dict[str, Path]:
-    """The shipped models present in this installation, default first."""
+    """The shipped models present in this installation, the reference model first."""
     found = {name: model_file(file) for name, file in BUILTIN_MODELS.items()}
     return {name: path for name, path in found.items() if path.is_file()}
 

@@ -148,11 +148,18 @@ def test_an_existing_output_is_refused_without_overwrite(four_face_run, model_pa
 # --- images and folders -------------------------------------------------------------------
 
 
-def test_an_image_gives_an_annotated_image_and_a_summary_next_to_it(
-    image_one_face: Path, model_path: Path, tmp_path: Path
-) -> None:
+@pytest.fixture
+def portrait(image_one_face: Path, tmp_path: Path) -> Path:
+    """A photo of one face in a folder of its own, where its outputs land."""
     img = tmp_path / "portrait.jpg"
     shutil.copy(image_one_face, img)
+    return img
+
+
+def test_an_image_gives_an_annotated_image_and_a_summary_next_to_it(
+    portrait: Path, model_path: Path, tmp_path: Path
+) -> None:
+    img = portrait
     r = emocam("process", img, "--model", model_path, "-q")
     assert r.returncode == 0, r.stderr
     annotated = cv2.imread(str(tmp_path / "portrait.emocam.jpg"))
@@ -164,11 +171,9 @@ def test_an_image_gives_an_annotated_image_and_a_summary_next_to_it(
 
 @pytest.mark.parametrize("name", list(builtin_models()))
 def test_a_built_in_model_is_chosen_by_its_short_name(
-    name: str, image_one_face: Path, tmp_path: Path
+    name: str, portrait: Path, tmp_path: Path
 ) -> None:
-    img = tmp_path / "portrait.jpg"
-    shutil.copy(image_one_face, img)
-    r = emocam("process", img, "--model", name, "-q")
+    r = emocam("process", portrait, "--model", name, "-q")
     assert r.returncode == 0, r.stderr
     summary = json.loads((tmp_path / "portrait.emocam.json").read_text())
     shipped = EmotionClassifier(builtin_models()[name])
@@ -177,11 +182,9 @@ def test_a_built_in_model_is_chosen_by_its_short_name(
 
 
 def test_without_a_model_choice_the_cpu_runs_the_int8_model_and_says_so(
-    image_one_face: Path, tmp_path: Path
+    portrait: Path, tmp_path: Path
 ) -> None:
-    img = tmp_path / "portrait.jpg"
-    shutil.copy(image_one_face, img)
-    r = emocam("process", img, "--provider", "cpu", "-q")
+    r = emocam("process", portrait, "--provider", "cpu", "-q")
     assert r.returncode == 0, r.stderr
     summary = json.loads((tmp_path / "portrait.emocam.json").read_text())
     assert summary["provider"] == "CPUExecutionProvider"

@@ -39,7 +39,7 @@ class AppSettings:
     target_fps: float = 0.0  # 0 = detect in full on every frame, however long it takes
     detector: str = "mediapipe"
     provider: str = ""  # "" = let onnxruntime pick the fastest
-    model_path: str = ""  # "" = the model shipped with emocam
+    model_path: str = ""  # "" = automatic: emocam.classify.default_model_for the provider
     playback_speed: float = 1.0
     recent_files: list[str] = field(default_factory=list)
     last_dir: str = ""
