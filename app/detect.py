@@ -190,6 +190,8 @@ def _stand_ins() -> dict[str, types.ModuleType | None]:
         if "matplotlib" not in sys.modules:
             stand_ins["matplotlib"] = _ImportedOnUse("matplotlib")
             stand_ins["matplotlib"].pyplot = pyplot  # type: ignore[union-attr]
+    if "sounddevice" not in sys.modules:
+        stand_ins["sounddevice"] = _ImportedOnUse("sounddevice")
     return stand_ins
 
 
@@ -208,8 +210,9 @@ def _import_with(stand_ins: dict[str, types.ModuleType | None]) -> tuple[Any, An
 def _import_mediapipe() -> tuple[Any, Any, Any]:
     # mediapipe.tasks imports TensorFlow, when installed, only for its API docs (~4 s), and
     # matplotlib.pyplot for drawing helpers we never call (~0.4 s, most of emocam process's
-    # start-up). TensorFlow is hidden and matplotlib stands in until first use, unless they
-    # are already loaded (the import then finds them as usual).
+    # start-up), and sounddevice (PortAudio, ~60 ms) for audio tasks we never run.
+    # TensorFlow is hidden, the others stand in until first use, unless they are already
+    # loaded (the import then finds them as usual).
     try:
         return _import_with(_stand_ins())
     except ImportError as e:

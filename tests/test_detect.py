@@ -217,11 +217,14 @@ def test_a_missing_or_corrupt_model_file_is_a_model_error(
     assert str(tmp_path) in msg and "\n" not in msg and msg.endswith(".")
 
 
-def test_the_detector_starts_without_loading_plotting_libraries() -> None:
-    # mediapipe imports matplotlib.pyplot for drawing helpers emocam never calls: about
-    # 0.4 s of every start-up, which a stand-in module saves.
+def test_the_detector_starts_without_loading_plotting_or_audio_libraries() -> None:
+    # mediapipe imports matplotlib.pyplot for drawing helpers emocam never calls (about
+    # 0.4 s of every start-up) and sounddevice, which searches the system for PortAudio,
+    # for audio tasks; stand-in modules save both.
     code = ("import sys; from emocam.detect import create_detector; "
-            "create_detector('mediapipe').close(); print('matplotlib.pyplot' in sys.modules)")
+            "create_detector('mediapipe').close(); "
+            "print(type(sys.modules.get('matplotlib.pyplot')).__name__, "
+            "type(sys.modules.get('sounddevice')).__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout
-    assert out.strip().splitlines()[-1] == "False"
+    assert out.strip().splitlines()[-1] == "NoneType NoneType"
