@@ -73,6 +73,7 @@ class Pipeline:
             else None
         )
         self.cuts = CutDetector() if self.config.detect_cuts and not self.config.live else None
+        self._shot = 0  # shots since the source began (FrameResult.shot)
         self._gray: np.ndarray | None = None
 
     @property
@@ -110,6 +111,7 @@ class Pipeline:
             log.debug("frame %d starts a new shot: new faces, full scan", frame.index)
             self.tracker.reset()
             self.schedule.reset()
+            self._shot += 1
         dets = self.schedule.detect(frame.image, self.tracker.predict(frame.time_ms))
         t1 = time.perf_counter()
         boxes = [d.box for d in dets]
@@ -138,7 +140,7 @@ class Pipeline:
             "track": (t4 - t3) * 1e3,
         }
         return FrameResult(frame, faces, self.class_names, timings,
-                           schedule=self.schedule.config)
+                           schedule=self.schedule.config, shot=self._shot)
 
     def idle(self, seconds: float) -> None:
         """Time the caller spent waiting for its source (pacing to real time, a camera's next
@@ -150,6 +152,7 @@ class Pipeline:
         """Start a new source: forget tracks (ids keep counting up, never reused)."""
         self.tracker.reset()
         self.schedule.reset()
+        self._shot = 0
         if self.cuts is not None:
             self.cuts.reset()
         if self.governor is not None:

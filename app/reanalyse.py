@@ -108,6 +108,8 @@ class Replay:
         self._rows = {int(i): order[b:e] for i, b, e in
                       zip(sidecar["frame_index"], bounds, ends, strict=True)}
         self._tracks: dict[int, tuple[np.ndarray, float]] = {}
+        self._shots = dict(zip(sidecar["frame_index"].tolist(), sidecar["frame_shot"].tolist(),
+                               strict=True))
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -173,7 +175,8 @@ class Replay:
         faces = [self._face(r) for r in rows]
         judge(faces, [self._quality(r) for r in rows], self.quality, self.uncertain_below)
         timings = {"replay": (time.perf_counter() - t0) * 1e3}
-        return FrameResult(frame, faces, self._names, timings)
+        return FrameResult(frame, faces, self._names, timings,
+                           shot=self._shots.get(frame.index, 0))
 
     def reset(self) -> None:
         self._tracks.clear()

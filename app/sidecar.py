@@ -35,6 +35,8 @@ _FACE_ARRAYS = (
     "sharpness", "turn",
 )
 _FRAME_ARRAYS = ("frame_index", "frame_time_ms", "frame_file")
+# Added later in version 1: a sidecar without them reads as one shot.
+_OPTIONAL_FRAME_ARRAYS = ("frame_shot",)
 
 
 class SidecarWriter:
@@ -48,12 +50,12 @@ class SidecarWriter:
         self.path = Path(path)
         self.header = dict(header, format=FORMAT, version=VERSION)
         self.class_names = tuple(self.header["class_names"])
-        self._frames: list[tuple[int, float, str]] = []
+        self._frames: list[tuple[int, float, str, int]] = []
         self._faces: dict[str, list[Any]] = {k: [] for k in _FACE_ARRAYS}
 
     def add(self, result: FrameResult, file: str = "") -> None:
         fr = result.frame
-        self._frames.append((fr.index, fr.time_ms, file))
+        self._frames.append((fr.index, fr.time_ms, file, result.shot))
         for face in result.faces:
             q = face.quality or FaceQuality(max(face.box[2], face.box[3]), math.nan, math.nan)
             kps = np.full((MAX_KEYPOINTS, 2), np.nan, np.float32)
@@ -73,9 +75,10 @@ class SidecarWriter:
         frames = self._frames
         return {
             "header": np.array(json.dumps(self.header)),
-            "frame_index": np.array([i for i, _, _ in frames], np.int64),
-            "frame_time_ms": np.array([t for _, t, _ in frames], np.float64),
-            "frame_file": np.array([n for _, _, n in frames], dtype=str),
+            "frame_index": np.array([f[0] for f in frames], np.int64),
+            "frame_time_ms": np.array([f[1] for f in frames], np.float64),
+            "frame_file": np.array([f[2] for f in frames], dtype=str),
+            "frame_shot": np.array([f[3] for f in frames], np.int64),
             "frame": np.array(f["frame"], np.int64),
             "time_ms": np.array(f["time_ms"], np.float64),
             "face_id": np.array(f["face_id"], np.int64),
@@ -158,4 +161,8 @@ def load_sidecar(path: Path) -> Sidecar:
                           f"{header['version']}); update emocam to re-analyse it.")
     if arrays["raw_probs"].shape[1:] != (len(header.get("class_names", ())),):
         raise _bad(path, "its probabilities do not match its class names")
+    n_frames = len(arrays["frame_index"])
+    arrays.setdefault("frame_shot", np.zeros(n_frames, np.int64))
+    if arrays["frame_shot"].shape != (n_frames,):
+        raise _bad(path, "its shot numbers do not match its frames")
     return Sidecar(path, header, arrays)

@@ -237,7 +237,7 @@ def csv_header(class_names: Sequence[str], with_file: bool = False) -> list[str]
     head = ["file"] if with_file else []
     return [
         *head, "frame", "time_ms", "face_id", "x", "y", "w", "h", *class_names, "top_label",
-        "confidence", "uncertain",
+        "confidence", "uncertain", "shot",
     ]
 
 
@@ -247,7 +247,8 @@ class CsvSink:
     Probabilities are the smoothed ones the overlay shows; ``top_label`` is their argmax and
     ``confidence`` its calibrated probability. ``uncertain`` says why the label should not be
     trusted ("small", "turned", "blurred", "low confidence") or is empty; the probabilities
-    are written either way.
+    are written either way. ``shot`` counts the hard cuts before the frame (0 in the first
+    shot), so rows can be grouped by shot.
     With ``with_file`` (a folder of images) a first column names the image.
     """
 
@@ -307,7 +308,7 @@ class CsvSink:
                     f"{x:.1f}", f"{y:.1f}", f"{w:.1f}", f"{h:.1f}",
                     *(f"{p:.4f}" for p in face.probs.tolist()),
                     result.class_names[face.top_index],
-                    f"{face.confidence:.4f}", face.uncertain,
+                    f"{face.confidence:.4f}", face.uncertain, result.shot,
                 ]
             )
         self.frames += 1
@@ -363,9 +364,10 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 class _FaceStats:
-    __slots__ = ("first_ms", "frames", "label_counts", "last_ms", "prob_sum", "uncertain")
+    __slots__ = ("first_ms", "frames", "label_counts", "last_ms", "prob_sum", "shot", "uncertain")
 
-    def __init__(self, n_classes: int, time_ms: float):
+    def __init__(self, n_classes: int, time_ms: float, shot: int):
+        self.shot = shot  # a cut starts new faces, so each face lives in one shot
         self.frames = 0
         self.label_counts = np.zeros(n_classes, np.int64)
         self.prob_sum = np.zeros(n_classes, np.float64)
@@ -394,6 +396,7 @@ class JsonSummary:
         self.frames = 0
         self.frames_with_faces = 0
         self._timing_sum: dict[str, float] = {}
+        self._shots: list[dict[str, Any]] = []
 
     def add(self, result: FrameResult) -> None:
         self._add(result)
@@ -409,10 +412,14 @@ class JsonSummary:
         for stage, ms in result.timings_ms.items():
             self._timing_sum[stage] = self._timing_sum.get(stage, 0.0) + ms
         t = result.frame.time_ms
+        if not self._shots or result.shot != self._shots[-1]["shot"]:
+            self._shots.append({"shot": result.shot, "first_frame": result.frame.index,
+                                "first_time_ms": round(t, 1)})
         for face in result.faces:
             st = self._faces.get(face.face_id)
             if st is None:
-                st = self._faces[face.face_id] = _FaceStats(len(self.class_names), t)
+                st = self._faces[face.face_id] = _FaceStats(len(self.class_names), t,
+                                                            result.shot)
             st.frames += 1
             st.label_counts[face.top_index] += 1
             st.prob_sum += face.probs
@@ -427,6 +434,7 @@ class JsonSummary:
         share = st.label_counts / max(1, st.frames)
         mean = st.prob_sum / max(1, st.frames)
         return {
+            "shot": st.shot,
             "frames": st.frames,
             "first_time_ms": round(st.first_ms, 1),
             "last_time_ms": round(st.last_ms, 1),
@@ -447,6 +455,8 @@ class JsonSummary:
             "frames_with_faces": self.frames_with_faces,
             "class_names": list(self.class_names),
             "mean_timings_ms": timings,
+            # Where each shot of a video begins (one entry when it has no hard cut).
+            "shots": self._shots,
             "faces": {str(k): self._face_dict(v) for k, v in sorted(self._faces.items())},
         }
 

@@ -80,6 +80,9 @@ class FrameResult:
     # How the detector's work was spread when this frame was processed (emocam.schedule's
     # ScheduleConfig); None where no detector ran (a replay of recorded numbers).
     schedule: Any = None
+    # Which shot of the video the frame belongs to: 0 until the first hard cut, then one
+    # more per cut (emocam.cuts); a camera or a photo stays at 0.
+    shot: int = 0
 
     def top_label(self, face: FaceResult) -> str:
         return self.class_names[face.top_index]

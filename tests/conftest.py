@@ -377,6 +377,23 @@ def video_face_at_edge(media_dir: Path) -> SyntheticVideo:
     return write_video(media_dir / "edge.mp4", (640, 480), edge_plan(), seed=3)
 
 
+TWO_SHOTS_SHOT = 20  # frames per shot of video_two_shots
+
+
+@pytest.fixture(scope="session")
+def video_two_shots(media_dir: Path) -> Path:
+    """An edited interview at 30 fps: one person for a shot, then a hard cut to another
+    person in nearly the same place, in another room."""
+    path = media_dir / "interview.mp4"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (640, 480))
+    for i in range(TWO_SHOTS_SHOT):
+        w.write(render((640, 480), [Placement("astronaut", 300 + i, 240, 170)], seed=1))
+    for i in range(TWO_SHOTS_SHOT):
+        w.write(render((640, 480), [Placement("hopper", 330 - i, 250, 180)], seed=5))
+    w.release()
+    return path
+
+
 @pytest.fixture(scope="session")
 def image_one_face(media_dir: Path) -> Path:
     """A 640x480 JPEG with one 160 px face centred at (320, 230)."""

@@ -3,31 +3,21 @@ first frame, with their own emotions, not the previous shot's face carried on.""
 
 from __future__ import annotations
 
+import csv
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from conftest import Placement, SyntheticVideo, render
+from conftest import TWO_SHOTS_SHOT as SHOT
+from conftest import SyntheticVideo
 
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.sources import open_source
 from emocam.types import FrameResult
-
-SHOT = 20  # frames per shot
-
-
-@pytest.fixture(scope="module")
-def two_shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Shot 1: one person, shot 2: another person in nearly the same place, another room."""
-    path = tmp_path_factory.mktemp("cuts") / "interview.mp4"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (640, 480))
-    for i in range(SHOT):
-        w.write(render((640, 480), [Placement("astronaut", 300 + i, 240, 170)], seed=1))
-    for i in range(SHOT):
-        w.write(render((640, 480), [Placement("hopper", 330 - i, 250, 180)], seed=5))
-    w.release()
-    return path
 
 
 def _run(video: Path, model_path: Path, **config: object) -> list[FrameResult]:
@@ -37,19 +27,20 @@ def _run(video: Path, model_path: Path, **config: object) -> list[FrameResult]:
 
 
 def test_a_new_shot_gives_the_person_in_it_a_new_face_with_their_own_emotions(
-    two_shots: Path, model_path: Path
+    video_two_shots: Path, model_path: Path
 ) -> None:
-    results = _run(two_shots, model_path)
+    results = _run(video_two_shots, model_path)
     assert all(len(r.faces) == 1 for r in results)  # found in every frame, the cut's too
     first, second = results[:SHOT], results[SHOT:]
     assert len({r.faces[0].face_id for r in first}) == 1
     assert len({r.faces[0].face_id for r in second}) == 1
     assert first[0].faces[0].face_id != second[0].faces[0].face_id
+    assert [r.shot for r in results] == [0] * SHOT + [1] * SHOT
     # Nothing of the first person's expression is smoothed into the second's.
     cut = second[0].faces[0]
     np.testing.assert_array_equal(cut.probs, cut.raw_probs)
     # Without cut detection the box would simply carry on (what this test guards against).
-    blind = _run(two_shots, model_path, detect_cuts=False)
+    blind = _run(video_two_shots, model_path, detect_cuts=False)
     assert blind[0].faces[0].face_id == blind[SHOT].faces[0].face_id
     assert not np.array_equal(blind[SHOT].faces[0].probs, blind[SHOT].faces[0].raw_probs)
 
@@ -60,3 +51,31 @@ def test_one_continuous_shot_keeps_its_faces(
     results = _run(video_four_faces.path, model_path)
     ids = {f.face_id for r in results for f in r.faces}
     assert len(ids) == 4
+
+
+def _emocam(*args: object) -> None:
+    subprocess.run([sys.executable, "-m", "emocam", *map(str, args)], check=True,
+                   capture_output=True, timeout=120, env={**os.environ, "GLOG_minloglevel": "2"})
+
+
+def _shot_of_each_frame(csv_path: Path) -> dict[int, str]:
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        return {int(row["frame"]): row["shot"] for row in csv.DictReader(fh)}
+
+
+def test_the_outputs_say_which_shot_each_row_and_face_belongs_to(
+    video_two_shots: Path, model_path: Path, tmp_path: Path
+) -> None:
+    _emocam("process", video_two_shots, "-o", tmp_path, "--model", model_path, "--no-video")
+    shots = _shot_of_each_frame(tmp_path / "interview.emocam.csv")
+    assert shots == {i: "0" if i < SHOT else "1" for i in range(2 * SHOT)}
+    summary = json.loads((tmp_path / "interview.emocam.json").read_text())
+    assert [(s["shot"], s["first_frame"]) for s in summary["shots"]] == [(0, 0), (1, SHOT)]
+    assert summary["shots"][1]["first_time_ms"] == pytest.approx(SHOT * 1000 / 30, abs=1)
+    assert sorted(f["shot"] for f in summary["faces"].values()) == [0, 1]
+    # Re-analysing the recorded numbers keeps the shots (no video is decoded for it).
+    again = tmp_path / "again"
+    again.mkdir()
+    _emocam("process", "--reanalyse", tmp_path / "interview.emocam.npz", "-o", again,
+            "--no-video", "--smoothing", "0.5")
+    assert _shot_of_each_frame(again / "interview.reanalysed.csv") == shots

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from conftest import TWO_SHOTS_SHOT
 
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
@@ -122,6 +123,18 @@ def test_four_people_get_four_face_cards(qtbot, make_window, video_four_faces):
     qtbot.waitUntil(lambda: len(window.faces.cards) == 4, timeout=20_000)
     window.faces.toggle_selection(min(window.faces.cards))
     assert window.timeline.face_id == min(window.faces.cards)
+
+
+def test_a_hard_cut_starts_a_new_face_card_and_is_marked_on_the_timeline(
+        qtbot, make_window, video_two_shots):
+    window = make_window()
+    window.open_file(video_two_shots)
+    qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
+    first = next(iter(window.faces.cards))
+    qtbot.waitUntil(lambda: bool(window.timeline.cut_times()), timeout=20_000)
+    assert window.timeline.cut_times() == [pytest.approx(TWO_SHOTS_SHOT * 1000 / 30, abs=34)]
+    # The person after the cut gets a card of their own, not the first person's.
+    qtbot.waitUntil(lambda: bool(set(window.faces.cards) - {first}), timeout=20_000)
 
 
 def test_pause_holds_the_frame_and_seek_shows_the_chosen_frame(qtbot, make_window,

@@ -24,7 +24,7 @@ from emocam.resources import builtin_models
 NAMES = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
 HEADER = [
     "frame", "time_ms", "face_id", "x", "y", "w", "h", *NAMES, "top_label", "confidence",
-    "uncertain",
+    "uncertain", "shot",
 ]
 
 
@@ -104,6 +104,7 @@ def test_the_csv_has_one_row_per_face_and_probabilities_that_sum_to_one(four_fac
         assert row["top_label"] == NAMES[int(np.argmax(probs))]
         frame = int(row["frame"])
         assert float(row["time_ms"]) == pytest.approx(frame * 1000 / video.fps, abs=1.0)
+        assert row["shot"] == "0"  # one continuous shot
 
 
 def test_all_four_faces_are_found_in_nearly_every_frame(four_face_run) -> None:
@@ -131,6 +132,7 @@ def test_the_json_summary_describes_the_run_and_each_face(four_face_run) -> None
     assert set(summary["mean_timings_ms"]) >= {"detect", "align", "classify", "track"}
     long_lived = [f for f in summary["faces"].values() if f["frames"] >= 0.9 * video.frame_count]
     assert len(long_lived) >= 4  # the four people keep their ids through the video
+    assert summary["shots"] == [{"shot": 0, "first_frame": 0, "first_time_ms": 0.0}]
     for face in summary["faces"].values():
         assert sum(face["share_of_time"].values()) == pytest.approx(1.0, abs=1e-3)
         assert sum(face["mean_probabilities"].values()) == pytest.approx(1.0, abs=1e-3)

@@ -79,6 +79,20 @@ def test_reanalysing_with_the_same_settings_matches_the_fresh_run(
     assert video_facts(tmp_path / "people.reanalysed.mp4")[3] == 24
 
 
+def test_a_sidecar_from_before_shots_were_recorded_still_reanalyses(
+    fresh_run: Path, tmp_path: Path
+) -> None:
+    with np.load(fresh_run / "people.emocam.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files if k != "frame_shot"}
+    old = tmp_path / "old"
+    old.mkdir()
+    np.savez_compressed(old / "people.emocam.npz", **arrays)
+    r = reanalyse(old, tmp_path)
+    assert r.returncode == 0, r.stderr
+    _, rows = read_rows(tmp_path / "people.reanalysed.csv")
+    assert rows and {row["shot"] for row in rows} == {"0"}
+
+
 def test_reanalysis_loads_no_detector_and_no_classifier(fresh_run: Path, tmp_path: Path) -> None:
     script = (
         "import sys\n"

@@ -2,6 +2,7 @@
 
 Drawn with QPainter (PySide6-Essentials has no QtCharts). Time is the frame's own time, so
 a video seeked backwards starts a fresh timeline instead of drawing lines back in time.
+A hard cut in a video (a new shot, new faces) is marked with a dashed line.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class EmotionTimeline(QWidget):
         self.face_id: int | None = None  # None: mean over all faces in each frame
         self._names: tuple[str, ...] = ()
         self._history: deque[tuple[float, dict[int, np.ndarray]]] = deque()
+        self._cuts: deque[float] = deque()  # times of the hard cuts in the window
+        self._shot = 0
         self.setMinimumHeight(140)
 
     def sizeHint(self) -> QSize:
@@ -33,6 +36,7 @@ class EmotionTimeline(QWidget):
 
     def clear(self) -> None:
         self._history.clear()
+        self._cuts.clear()
         self.update()
 
     def set_face(self, face_id: int | None) -> None:
@@ -43,11 +47,21 @@ class EmotionTimeline(QWidget):
         t = result.frame.time_ms
         if self._history and t < self._history[-1][0]:
             self._history.clear()  # seeked backwards or a new source
+            self._cuts.clear()
+        elif self._history and result.shot > self._shot:  # after a seek it counts from 0
+            self._cuts.append(t)
+        self._shot = result.shot
         self._names = result.class_names
         self._history.append((t, {f.face_id: f.probs.copy() for f in result.faces}))
         while self._history and self._history[0][0] < t - self.window_ms:
             self._history.popleft()
+        while self._cuts and self._cuts[0] < t - self.window_ms:
+            self._cuts.popleft()
         self.update()
+
+    def cut_times(self) -> list[float]:
+        """Times (ms) of the hard cuts shown."""
+        return list(self._cuts)
 
     def series(self) -> tuple[np.ndarray, np.ndarray]:
         """Times (ms) and probabilities ``(T, C)`` of the shown face(s); NaN where absent."""
@@ -78,6 +92,7 @@ class EmotionTimeline(QWidget):
         if len(times) >= 2:
             # Fill from the left until the window is full, then scroll.
             t_end = max(times[-1], times[0] + self.window_ms)
+            self._draw_cuts(p, plot, t_end, text)
             for c, name in enumerate(self._names):
                 self._draw_line(p, plot, times, values[:, c], t_end, class_color(name, c))
         self._draw_legend(p, QRectF(4, plot.bottom() + 6, self.width() - 8, legend_h))
@@ -90,6 +105,14 @@ class EmotionTimeline(QWidget):
             p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
             p.drawText(QRectF(0, y - 7, 26, 14), Qt.AlignmentFlag.AlignRight,
                        f"{frac:.0%}".replace("%", ""))
+
+    def _draw_cuts(self, p: QPainter, plot: QRectF, t_end: float, text: QColor) -> None:
+        pen = QPen(text, 1, Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        for t in self._cuts:
+            x = plot.right() - (t_end - t) / self.window_ms * plot.width()
+            p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
+            p.drawText(QRectF(x + 3, plot.top(), 40, 14), Qt.AlignmentFlag.AlignLeft, "cut")
 
     def _draw_line(self, p: QPainter, plot: QRectF, times: np.ndarray, vals: np.ndarray,
                    t_end: float, color: QColor) -> None:
