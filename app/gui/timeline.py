@@ -11,7 +11,7 @@ from collections import deque
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
 
 from emocam.gui.palette import class_color
@@ -107,12 +107,16 @@ class EmotionTimeline(QWidget):
                        f"{frac:.0%}".replace("%", ""))
 
     def _draw_cuts(self, p: QPainter, plot: QRectF, t_end: float, text: QColor) -> None:
-        pen = QPen(text, 1, Qt.PenStyle.DashLine)
-        p.setPen(pen)
+        # A dashed line through the plot and a notch above it, where no curve can hide it.
         for t in self._cuts:
             x = plot.right() - (t_end - t) / self.window_ms * plot.width()
+            p.setPen(QPen(text, 1, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
-            p.drawText(QRectF(x + 3, plot.top(), 40, 14), Qt.AlignmentFlag.AlignLeft, "cut")
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(text)
+            p.drawPolygon(QPolygonF([QPointF(x - 4, plot.top() - 6),
+                                     QPointF(x + 4, plot.top() - 6), QPointF(x, plot.top())]))
+            p.setBrush(Qt.BrushStyle.NoBrush)
 
     def _draw_line(self, p: QPainter, plot: QRectF, times: np.ndarray, vals: np.ndarray,
                    t_end: float, color: QColor) -> None:
