@@ -1,6 +1,6 @@
 """Where the time goes: the measurements behind docs/PROFILE.md.
 
-Five subcommands; CPU figures are ``time.process_time`` (every thread of this process) or
+Six subcommands; CPU figures are ``time.process_time`` (every thread of this process) or
 ``getrusage`` of the child process, which stay steady on a loaded machine where wall-clock
 figures do not.
 
@@ -9,6 +9,7 @@ figures do not.
     python benchmarks/profile_stages.py latency [--video V] [--video-1face V]
     python benchmarks/profile_stages.py session-options [--model M]
     python benchmarks/profile_stages.py encoders [--video V]         # video encoders
+    python benchmarks/profile_stages.py threads [--video V] [-- EMOCAM_ARGS...]
 
 ``stages``: decode, BGR->RGB/gray, the redetect mosaic, each detector pass, the whole
 ``Pipeline.process``, align, classify, draw and mp4v encode. ``e2e``: ``emocam process`` on the
@@ -17,6 +18,8 @@ a run on a cut of the first ``--short-frames`` frames); e.g. ``e2e after -- --no
 ``latency``: the live path as benchmarks/run.py measures it (``PipelineConfig(live=True)``).
 ``session-options``: onnxruntime session options for the classifier, 1 intra-op thread.
 ``encoders``: OpenCV's mp4v writer against FFmpeg's encoders through PyAV (test extra).
+``threads``: ``emocam process`` in this process, with the CPU time of each of its threads
+(Python's names; MediaPipe's own threads are "drishti", FFmpeg's "av:..."; Linux only).
 
 Videos not given are made with benchmarks/media.py in ``--work`` (default: a temporary
 folder), 1280x720: 4 faces of 150 px and 1 face of 260 px, ``--frames`` long (default 300).
@@ -33,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -279,6 +283,92 @@ def cmd_e2e(a: argparse.Namespace, work: Path) -> None:
           f"load {min(loads):.1f}-{max(loads):.1f}")
 
 
+# --- threads -----------------------------------------------------------------------------
+
+
+def _thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of each thread of this process, with the kernel's thread name
+    (Linux /proc; MediaPipe's threads are "drishti", FFmpeg's "av:...")."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue  # ended between listing and reading
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+class ThreadSampler:
+    """Keeps the last CPU figure of every thread, including threads that end mid-run, and
+    the Python name of each thread it saw (native threads keep the kernel's name)."""
+
+    def __init__(self, every_s: float = 0.02):
+        self.every_s = every_s
+        self.cpu: dict[int, tuple[str, float]] = {}
+        self.names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            time.sleep(self.every_s)
+
+    def sample(self) -> None:
+        self.names.update({t.native_id: t.name for t in threading.enumerate()
+                           if t.native_id is not None})
+        self.cpu.update(_thread_cpu())
+
+    def __enter__(self) -> ThreadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def by_name(self) -> dict[str, float]:
+        groups: dict[str, float] = {}
+        for tid, (kernel_name, cpu) in self.cpu.items():
+            name = self.names.get(tid, kernel_name)
+            # Pools number their threads (face-scan_0, ThreadPoolExecutor-3_0): one row each.
+            name = name.rstrip("0123456789").rstrip("_-") or name
+            groups[name] = groups.get(name, 0.0) + cpu
+        return dict(sorted(groups.items(), key=lambda kv: -kv[1]))
+
+
+def cmd_threads(a: argparse.Namespace, work: Path) -> None:
+    """CPU per thread of ``emocam process`` run in this process, per frame of the video."""
+    if not Path("/proc/self/task").is_dir():
+        sys.exit("threads needs Linux's /proc.")
+    from emocam.cli import main as emocam_main
+
+    video = video_or_generated(a.video, work, replace(FOUR_FACES, frames=a.frames))
+    out = work / "out_threads"
+    t = time.perf_counter()
+    with ThreadSampler() as sampler:
+        code = emocam_main(["process", str(video), "-o", str(out), "--overwrite", "-q",
+                            *a.emocam_args])
+    wall = time.perf_counter() - t
+    summary = json.loads((out / f"{video.stem}.emocam.json").read_text())
+    frames = summary["frames"]
+    groups = sampler.by_name()
+    print(f"{video}: exit {code}, {frames} frames, {wall:.2f} s wall with start-up, loop "
+          f"{summary['fps_achieved']:.1f} fps, load {load()}")
+    print(f"{'thread':28s} {'CPU s':>7s} {'ms/frame':>9s}")
+    for name, cpu in groups.items():
+        print(f"{name:28s} {cpu:7.2f} {cpu / frames * 1e3:9.2f}")
+    total = sum(groups.values())
+    print(f"{'all (start-up included)':28s} {total:7.2f} {total / frames * 1e3:9.2f}; "
+          f"{total / wall:.2f} cores busy on average")
+
+
 # --- latency -----------------------------------------------------------------------------
 
 
@@ -398,6 +488,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--short-frames", type=int, default=30)
     s.set_defaults(run=cmd_e2e)
 
+    s = sub.add_parser("threads", parents=[media], help="emocam process: CPU per thread",
+                       epilog="Arguments after -- go to emocam process, e.g. -- --no-video.")
+    s.set_defaults(run=cmd_threads)
+
     s = sub.add_parser("latency", parents=[media], help="live-path latency per frame")
     s.add_argument("--video-1face", type=Path, help="the 1-face video (default: generated)")
     s.add_argument("--latency-frames", type=int, default=150, help="frames timed per video")
@@ -419,8 +513,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = parser()
     a = p.parse_args(args[:cut_at])
     a.emocam_args = args[cut_at + 1 :]
-    if a.emocam_args and a.command != "e2e":
-        p.error("arguments after -- are for e2e only")
+    if a.emocam_args and a.command not in ("e2e", "threads"):
+        p.error("arguments after -- are for e2e and threads only")
     with work_dir(getattr(a, "work", None)) as work:
         a.run(a, work)
 
