@@ -221,6 +221,9 @@ class VideoSource(Source):
     @classmethod
     def open(cls, path: Path) -> VideoSource:
         cap = cv2.VideoCapture(str(path))
+        # A phone held upright stores its picture lying down with a rotation flag; show it
+        # as the phone did. OpenCV 4.11 turned this off by default, 4.12 and 5.0 on.
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         if not cap.isOpened():
             cap.release()
             raise SourceError(

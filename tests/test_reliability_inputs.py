@@ -313,7 +313,8 @@ def test_fifty_faces_in_one_frame_are_all_classified(odd_images_run) -> None:
     found = match_faces(_boxes(rows, "fifty.jpg"), truth["fifty.jpg"])
     assert sum(m is not None for m in found) >= 45
     names = [k for k in rows[0] if k not in ("file", "frame", "time_ms", "face_id", "x", "y",
-                                              "w", "h", "top_label", "confidence", "uncertain")]
+                                              "w", "h", "top_label", "confidence", "uncertain",
+                                              "shot")]
     for r in rows:
         if r["file"] == "fifty.jpg":
             assert sum(float(r[n]) for n in names) == pytest.approx(1.0, abs=1e-3)
@@ -324,3 +325,58 @@ def test_a_face_cut_by_the_frame_edge_keeps_its_whole_box(odd_images_run) -> Non
     (box,) = _boxes(rows, "edge.png")
     assert box[0] < 0  # not clipped: the aligner pads what is outside
 
+
+
+# --- a phone video recorded upright ---------------------------------------------------------
+
+
+def _boxes_of(data: bytearray, start: int, end: int) -> dict[bytes, tuple[int, int]]:
+    """The ISO-BMFF boxes between ``start`` and ``end``: type -> (start, size)."""
+    found = {}
+    while start + 8 <= end:
+        size = int.from_bytes(data[start : start + 4], "big")
+        if size < 8:
+            break
+        found[bytes(data[start + 4 : start + 8])] = (start, size)
+        start += size
+    return found
+
+
+def _turn_on_display(path: Path) -> None:
+    """Give the video track the display matrix a phone held upright writes: the stored
+    landscape picture is turned a quarter clockwise to be shown."""
+    data = bytearray(path.read_bytes())
+    moov, moov_size = _boxes_of(data, 0, len(data))[b"moov"]
+    trak, trak_size = _boxes_of(data, moov + 8, moov + moov_size)[b"trak"]
+    tkhd, _ = _boxes_of(data, trak + 8, trak + trak_size)[b"tkhd"]
+    matrix = tkhd + (48 if data[tkhd + 8] == 0 else 60)  # after the version's time fields
+    values = (0, 1 << 16, 0, -(1 << 16), 0, 0, 0, 0, 1 << 30)
+    data[matrix : matrix + 36] = b"".join(v.to_bytes(4, "big", signed=True) for v in values)
+    path.write_bytes(bytes(data))
+
+
+def test_a_phone_video_with_a_rotation_flag_is_processed_upright(
+    tmp_path: Path, model_path: Path
+) -> None:
+    av = pytest.importorskip("av")
+    frames, truth = 15, TruthFace(240, 300, 170)
+    video = tmp_path / "phone.mp4"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (640, 480))
+    upright = render((480, 640), [Placement("hopper", truth.cx, truth.cy, truth.side)], seed=5)
+    for _ in range(frames):
+        w.write(cv2.rotate(upright, cv2.ROTATE_90_COUNTERCLOCKWISE))  # stored lying down
+    w.release()
+    _turn_on_display(video)
+    with av.open(str(video)) as container:  # FFmpeg reads the flag as a player would
+        assert next(container.decode(video=0)).rotation == -90  # quarter turn clockwise
+    opts = ProcessOptions(video, outdir=tmp_path / "out", progress=False)
+    opts.pipeline.model_path = model_path
+    result = run_process(opts)
+    with open(tmp_path / "out" / "phone.emocam.csv", newline="", encoding="utf-8") as fh:
+        boxes = [tuple(float(r[k]) for k in ("x", "y", "w", "h")) for r in csv.DictReader(fh)]
+    assert result.frames == frames and len(boxes) == frames
+    assert all(match_faces([b], [truth]) == [0] for b in boxes)  # in upright coordinates
+    cap = cv2.VideoCapture(str(tmp_path / "out" / "phone.emocam.mp4"))
+    ok, shown = cap.read()
+    cap.release()
+    assert ok and shown.shape[:2] == (640, 480)  # portrait, as the phone showed it
