@@ -36,14 +36,27 @@ class PeerError(RuntimeError):
 
 @dataclass
 class PeerSpeed:
-    """fer on one video: start-up once, then per repeat Video.analyze and a per-frame loop."""
+    """fer on one video: per repeat, the start-up of the worker it ran in (interpreter +
+    TensorFlow import + FER() + first call), Video.analyze and a per-frame loop."""
 
     frames: int
-    startup_s: float  # interpreter + TensorFlow import + FER() + first call
+    startup_s: list[float]
     analyze_s: list[float]
     loop_s: list[float]
-    faces_per_frame: float  # mean over the loop's frames
+    faces_per_frame: float  # mean over the loops' frames
     versions: dict[str, str]
+
+    @classmethod
+    def merge(cls, runs: list[PeerSpeed]) -> PeerSpeed:
+        """Runs of separate workers (interleaved with emocam's) as one result."""
+        return cls(
+            frames=runs[0].frames,
+            startup_s=[s for r in runs for s in r.startup_s],
+            analyze_s=[t for r in runs for t in r.analyze_s],
+            loop_s=[t for r in runs for t in r.loop_s],
+            faces_per_frame=sum(r.faces_per_frame for r in runs) / len(runs),
+            versions=runs[0].versions,
+        )
 
 
 def _python(venv_dir: Path) -> Path:
@@ -93,7 +106,7 @@ def speed(py: Path, video: Path, repeats: int, workdir: Path) -> PeerSpeed:
     faces = [r["faces"] for r in out["loop"]]
     return PeerSpeed(
         frames=frames,
-        startup_s=out["startup_s"],
+        startup_s=[out["startup_s"]] * len(out["analyze"]),  # one worker: paid once
         analyze_s=[r["seconds"] for r in out["analyze"]],
         loop_s=[r["seconds"] for r in out["loop"]],
         faces_per_frame=sum(faces) / max(len(faces) * frames, 1),

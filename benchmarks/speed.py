@@ -45,6 +45,14 @@ class LoopResult:
     cpu_ms_per_frame: Stats  # process CPU time, all threads; less sensitive to other load
     faces_per_frame: float
 
+    @classmethod
+    def merge(cls, runs: list[LoopResult]) -> LoopResult:
+        """Single runs taken apart (interleaved with the peer's) as one result."""
+        assert all(r.fps.n == 1 for r in runs)
+        return cls(Stats.of([r.fps.median for r in runs]),
+                   Stats.of([r.cpu_ms_per_frame.median for r in runs]),
+                   float(np.mean([r.faces_per_frame for r in runs])))
+
 
 @dataclass
 class LatencyRow:
@@ -111,6 +119,14 @@ class ProcessResult:
     running_fps: Stats  # the command's own figure: frames / time from first frame to last
     startup_s: Stats  # the rest: interpreter, imports, models, closing the files
 
+    @classmethod
+    def merge(cls, runs: list[ProcessResult]) -> ProcessResult:
+        """Single runs taken apart (interleaved with the peer's) as one result."""
+        assert all(r.whole_fps.n == 1 for r in runs)
+        return cls(Stats.of([r.whole_fps.median for r in runs]),
+                   Stats.of([r.running_fps.median for r in runs]),
+                   Stats.of([r.startup_s.median for r in runs]))
+
 
 def bench_process(video: Path, frames: int, repeats: int, out: Path) -> ProcessResult:
     """The whole `emocam process` command (start-up, decode, detect, classify, draw,
@@ -128,23 +144,35 @@ def bench_process(video: Path, frames: int, repeats: int, out: Path) -> ProcessR
     return ProcessResult(Stats.of(whole), Stats.of(running), Stats.of(startup))
 
 
-def bench_loop(video: Path, repeats: int) -> LoopResult:
-    """Pipeline.process on frames decoded beforehand: the counterpart of a
-    detect_emotions loop."""
-    frames = read_frames(video)
-    pipe = make_pipeline()
-    pipe.process(Frame(frames[0], 0, 0.0))  # warm-up
-    fps, cpu, faces = [], [], []
-    for _ in range(repeats):
-        pipe.reset()
+class LoopBench:
+    """Pipeline.process on frames decoded beforehand: the counterpart of a detect_emotions
+    loop. The frames and the warmed-up pipeline stay ready between runs."""
+
+    def __init__(self, video: Path):
+        self.frames = read_frames(video)
+        self.pipe = make_pipeline()
+        self.pipe.process(Frame(self.frames[0], 0, 0.0))  # warm-up
+
+    def run(self) -> LoopResult:
+        """One timed pass over every frame."""
+        self.pipe.reset()
         t, c = time.perf_counter(), time.process_time()
-        n = [len(pipe.process(Frame(f, i, i * FRAME_MS)).faces) for i, f in enumerate(frames)]
+        n = [len(self.pipe.process(Frame(f, i, i * FRAME_MS)).faces)
+             for i, f in enumerate(self.frames)]
         wall, cpu_s = time.perf_counter() - t, time.process_time() - c
-        fps.append(len(frames) / wall)
-        cpu.append(cpu_s / len(frames) * 1e3)
-        faces.append(float(np.mean(n)))
-    pipe.close()
-    return LoopResult(Stats.of(fps), Stats.of(cpu), float(np.mean(faces)))
+        return LoopResult(Stats.of([len(self.frames) / wall]),
+                          Stats.of([cpu_s / len(self.frames) * 1e3]), float(np.mean(n)))
+
+    def __enter__(self) -> LoopBench:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pipe.close()
+
+
+def bench_loop(video: Path, repeats: int) -> LoopResult:
+    with LoopBench(video) as bench:
+        return LoopResult.merge([bench.run() for _ in range(repeats)])
 
 
 def bench_latency(videos: dict[str, Path], frames: int) -> list[LatencyRow]:
