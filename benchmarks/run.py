@@ -273,9 +273,10 @@ def peer_md(res: Results) -> str:
         f"emocam does not). fer start-up (TensorFlow import, FER(), first call; median per "
         f"video): {startups} s. The loops run on frames decoded beforehand: `Pipeline.process` "
         "(emocam's file settings) against `FER.detect_emotions`. The two tools take turns, "
-        "one run each (emocam's command, emocam's loop, then fer's worker), so a stretch of "
-        "slow machine time falls on both: on this shared machine a run right after minutes of "
-        "full load was up to 15% slower.",
+        "one run each (emocam's command, emocam's loop, then fer's worker), so a slow stretch "
+        "of the machine falls on both rather than on one; each emocam run follows a fer run, "
+        "and on this shared machine a run right after a minute of full load was up to 15% "
+        "slower.",
     ]
     return "\n".join(lines)
 
