@@ -35,8 +35,6 @@ _FACE_ARRAYS = (
     "sharpness", "turn",
 )
 _FRAME_ARRAYS = ("frame_index", "frame_time_ms", "frame_file")
-# Added later in version 1: a sidecar without them reads as one shot.
-_OPTIONAL_FRAME_ARRAYS = ("frame_shot",)
 
 
 class SidecarWriter:
@@ -161,6 +159,7 @@ def load_sidecar(path: Path) -> Sidecar:
                           f"{header['version']}); update emocam to re-analyse it.")
     if arrays["raw_probs"].shape[1:] != (len(header.get("class_names", ())),):
         raise _bad(path, "its probabilities do not match its class names")
+    # frame_shot came later in version 1: a sidecar without it reads as one shot.
     n_frames = len(arrays["frame_index"])
     arrays.setdefault("frame_shot", np.zeros(n_frames, np.int64))
     if arrays["frame_shot"].shape != (n_frames,):

@@ -221,9 +221,6 @@ class VideoSource(Source):
     @classmethod
     def open(cls, path: Path) -> VideoSource:
         cap = cv2.VideoCapture(str(path))
-        # A phone held upright stores its picture lying down with a rotation flag; show it
-        # as the phone did. OpenCV 4.11 turned this off by default, 4.12 and 5.0 on.
-        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         if not cap.isOpened():
             cap.release()
             raise SourceError(
@@ -231,6 +228,9 @@ class VideoSource(Source):
                 "or an image (.jpg, .png) file, check that it is not corrupt, or convert it "
                 "to H.264 MP4 if it uses a codec this build cannot decode."
             )
+        # A phone held upright stores its picture lying down with a rotation flag; show it
+        # as the phone did. OpenCV 4.11 turned this off by default, 4.12 and 5.0 on.
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         ok, first = cap.read()
         if not ok or first is None:
             cap.release()
