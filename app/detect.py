@@ -27,6 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from emocam.blazeface import ShortRangeFaces
 from emocam.errors import ModelError
 from emocam.types import Box, Detection, Point
 
@@ -309,6 +310,7 @@ class MediaPipeDetector:
         self._mp = mp
         self._short = self._load(vision, base_options, SHORT_RANGE, models, min_score)
         self._full = self._load(vision, base_options, FULL_RANGE, models, min_score)
+        self._onnx_short: ShortRangeFaces | None = None  # the same model, for ``redetect``
         self._plans: dict[tuple[int, int], list[list[Tile]]] = {}
         # Closing at exit, not in __del__ during interpreter teardown, avoids MediaPipe's
         # noisy errors when its own modules are already gone.
@@ -408,7 +410,7 @@ class MediaPipeDetector:
             )
             windows.append((cx, cy, x0, y0, s))
         out = []
-        for d in self._detect_in(self._short, mosaic, 0, 0, None):
+        for d in self._mosaic_model().detect(mosaic):
             bx, by, bw, bh = d.box
             k = int((by + bh / 2) // cell) * grid + int((bx + bw / 2) // cell)
             if not 0 <= k < len(windows):
@@ -421,6 +423,12 @@ class MediaPipeDetector:
             eyes = (kps[0], kps[1]) if len(kps) >= 2 else None
             out.append(Detection(box, d.score, kps, eyes))
         return out
+
+    def _mosaic_model(self) -> ShortRangeFaces:
+        # Made on first use: the background scan's twin never follows known faces.
+        if self._onnx_short is None:
+            self._onnx_short = ShortRangeFaces(self._args["min_score"], self._args["models"])
+        return self._onnx_short
 
     def _run(
         self,

@@ -261,6 +261,18 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_detector_onnx(args: argparse.Namespace) -> int:
+    from emocam.training.detector_onnx import convert
+
+    src = Path(args.tflite)
+    if not src.is_file():
+        raise ConfigError(f"{src} does not exist; give the BlazeFace short-range .tflite file.")
+    out = Path(args.out) if args.out else src.with_suffix(".onnx")
+    diff = convert(src, out)
+    print(f"{out}: converted from {src.name}, largest output difference {diff:.2g}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry point
 
@@ -308,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--max-drop", type=float, default=0.3, metavar="POINTS",
                    help="largest accuracy loss allowed, in points (default 0.3)")
     q.add_argument("--cache-dir", help="where decoded datasets are cached")
+
+    d = sub.add_parser("detector-onnx", help="convert the BlazeFace short-range .tflite to "
+                       "the ONNX file emocam follows known faces with")
+    d.add_argument("tflite", nargs="?", default="models/face_detection_short_range.tflite")
+    d.add_argument("--out", help="ONNX file to write (default: the .tflite name, .onnx)")
     return p
 
 
@@ -323,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_evaluate(args)
         if args.command == "quantize":
             return cmd_quantize(args)
+        if args.command == "detector-onnx":
+            return cmd_detector_onnx(args)
         return cmd_export(args)
     except UserError as e:
         print(f"fer-train: {e}", file=sys.stderr)

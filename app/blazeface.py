@@ -1,0 +1,120 @@
+"""BlazeFace short-range in onnxruntime, on the calling thread.
+
+The per-frame search around known faces (``MediaPipeDetector.redetect``) sits on the
+frame's critical path. Through MediaPipe, each call is handed to its graph threads and the
+caller waits; with the background scan and the video encoder busy on two cores, that wait
+was ~3x the model's own time. The same weights (``fer-train detector-onnx``) run here on
+the calling thread, and this module does what MediaPipe's graph does after the network:
+SSD anchors, box decoding and weighted suppression, with the graph's settings
+(``face_detection_short_range.pbtxt`` in mediapipe 0.10): 896 anchors from strides
+8, 16, 16, 16 on a 128 px input, fixed-size anchors, scores through a sigmoid, overlaps
+above 0.3 averaged by score.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from emocam.errors import ModelError
+from emocam.types import Detection
+
+log = logging.getLogger(__name__)
+
+SHORT_RANGE_ONNX = "face_detection_short_range.onnx"
+INPUT = 128
+_SUPPRESSION_IOU = 0.3
+_LOGIT_CLIP = 100.0
+
+
+def _anchors() -> np.ndarray:
+    """Anchor centres (x, y) in [0, 1], in the order of the network's 896 outputs: a 16x16
+    grid with 2 anchors per cell (stride 8), then an 8x8 grid with 6 (three stride-16 layers
+    of 2, merged because they share the grid)."""
+    out = []
+    for grid, per_cell in ((16, 2), (8, 6)):
+        centres = (np.arange(grid, dtype=np.float32) + 0.5) / grid
+        xs, ys = np.meshgrid(centres, centres)
+        cells = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        out.append(np.repeat(cells, per_cell, axis=0))
+    return np.concatenate(out)
+
+
+_ANCHORS = _anchors()
+
+
+class ShortRangeFaces:
+    """Faces in one 128x128 RGB image, boxes and keypoints in its pixels."""
+
+    def __init__(self, min_score: float = 0.5, folder: Traversable | Path | None = None):
+        where = folder if folder is not None else resources.files("emocam.models")
+        path = where / SHORT_RANGE_ONNX
+        try:
+            data = path.read_bytes()
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = 1  # one 128 px image: a second thread costs more
+            opts.inter_op_num_threads = 1
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            opts.log_severity_level = 3
+            self._session = ort.InferenceSession(
+                data, sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+        except OSError as e:
+            raise ModelError(
+                f"The face-detector model {path} is missing or unreadable; reinstall emocam."
+            ) from e
+        except Exception as e:  # onnxruntime's errors share no base class beyond Exception
+            raise ModelError(f"The face-detector model {path} is corrupt; reinstall emocam.") from e
+        self._input = self._session.get_inputs()[0].name
+        score = min(max(min_score, 1e-6), 1 - 1e-6)
+        self._min_logit = float(np.log(score / (1 - score)))
+        self._x = np.empty((1, INPUT, INPUT, 3), np.float32)
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        if rgb.shape != (INPUT, INPUT, 3):
+            raise ValueError(f"expected a {INPUT}x{INPUT} RGB image, got {rgb.shape}")
+        # The graph's input range: [0, 255] -> [-1, 1].
+        np.multiply(rgb, 1 / 127.5, out=self._x[0], casting="unsafe")
+        self._x -= 1.0
+        regressors, scores = self._session.run(None, {self._input: self._x})
+        logits = np.clip(scores[0, :, 0], -_LOGIT_CLIP, _LOGIT_CLIP)
+        keep = np.flatnonzero(logits >= self._min_logit)
+        if keep.size == 0:
+            return []
+        raw = regressors[0, keep] / INPUT
+        centre = raw[:, 0:2] + _ANCHORS[keep]
+        half = raw[:, 2:4] / 2
+        boxes = np.concatenate([centre - half, centre + half], axis=1) * INPUT
+        keypoints = (raw[:, 4:16].reshape(-1, 6, 2) + _ANCHORS[keep, None, :]) * INPUT
+        return _suppress(boxes, keypoints, 1.0 / (1.0 + np.exp(-logits[keep])))
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    lo = np.maximum(box[:2], boxes[:, :2])
+    hi = np.minimum(box[2:], boxes[:, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+    union = np.prod(box[2:] - box[:2]) + np.prod(boxes[:, 2:] - boxes[:, :2], axis=1) - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def _suppress(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray) -> list[Detection]:
+    """MediaPipe's weighted suppression: each group of overlapping detections, led by its
+    best, becomes one with the score-weighted mean box and keypoints and the best score."""
+    order = np.argsort(-scores, kind="stable")
+    out = []
+    while order.size:
+        overlap = _iou(boxes[order[0]], boxes[order])
+        overlap[0] = 1.0  # the leader is in its own group, even with an empty box
+        group, order = order[overlap > _SUPPRESSION_IOU], order[overlap <= _SUPPRESSION_IOU]
+        w = scores[group] / scores[group].sum()
+        x0, y0, x1, y1 = (float(v) for v in w @ boxes[group])
+        kps = tuple((float(x), float(y)) for x, y in np.tensordot(w, keypoints[group], axes=1))
+        # BlazeFace lists the subject's right eye first: image-left on an upright face.
+        out.append(Detection((x0, y0, x1 - x0, y1 - y0), float(scores[group[0]]), kps,
+                             (kps[0], kps[1])))
+    return out
