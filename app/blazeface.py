@@ -94,27 +94,41 @@ class ShortRangeFaces:
         return _suppress(boxes, keypoints, 1.0 / (1.0 + np.exp(-logits[keep])))
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    lo = np.maximum(box[:2], boxes[:, :2])
-    hi = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
-    union = np.prod(box[2:] - box[:2]) + np.prod(boxes[:, 2:] - boxes[:, :2], axis=1) - inter
+def _iou_matrix(boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of every pair of (x0, y0, x1, y1) boxes; 0 where the union
+    is empty."""
+    lo = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
+    hi = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
+    area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+    union = area[:, None] + area[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def _suppress(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray) -> list[Detection]:
     """MediaPipe's weighted suppression: each group of overlapping detections, led by its
     best, becomes one with the score-weighted mean box and keypoints and the best score."""
+    # A mosaic of four faces keeps ~30 anchors in ~4 groups: one pairwise matrix and one
+    # product for all groups cost a fraction of per-group array work (~0.2 ms a group).
+    overlaps = _iou_matrix(boxes) > _SUPPRESSION_IOU
     order = np.argsort(-scores, kind="stable")
-    out = []
+    leaders, weights = [], []
     while order.size:
-        overlap = _iou(boxes[order[0]], boxes[order])
-        overlap[0] = 1.0  # the leader is in its own group, even with an empty box
-        group, order = order[overlap > _SUPPRESSION_IOU], order[overlap <= _SUPPRESSION_IOU]
-        w = scores[group] / scores[group].sum()
-        x0, y0, x1, y1 = (float(v) for v in w @ boxes[group])
-        kps = tuple((float(x), float(y)) for x, y in np.tensordot(w, keypoints[group], axes=1))
+        inside = overlaps[order[0], order]
+        inside[0] = True  # the leader is in its own group, even with an empty box
+        w = np.zeros_like(scores)
+        w[order[inside]] = scores[order[inside]]
+        leaders.append(order[0])
+        weights.append(w)
+        order = order[~inside]
+    w = np.stack(weights)
+    w /= w.sum(axis=1, keepdims=True)
+    means = w @ np.concatenate([boxes, keypoints.reshape(len(boxes), -1)], axis=1)
+    out = []
+    for lead, row in zip(leaders, means.tolist(), strict=True):
+        x0, y0, x1, y1 = row[:4]
+        kps = tuple(zip(row[4::2], row[5::2], strict=True))
         # BlazeFace lists the subject's right eye first: image-left on an upright face.
-        out.append(Detection((x0, y0, x1 - x0, y1 - y0), float(scores[group[0]]), kps,
+        out.append(Detection((x0, y0, x1 - x0, y1 - y0), float(scores[lead]), kps,
                              (kps[0], kps[1])))
     return out
