@@ -58,13 +58,20 @@ def load() -> str:
 
 
 def cpu_name() -> str:
+    """The CPU's name and its widest vector instructions: the int8 classifier's lead over the
+    float one depends on VNNI (AVX-512 VNNI or AVX-VNNI) far more than on the clock."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        info = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return platform.processor() or platform.machine()
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                 if line.startswith("model name")), platform.machine())
+    flags = next((set(line.split(":", 1)[1].split()) for line in info.splitlines()
+                  if line.startswith("flags")), set())
+    simd = [label for label, flag in (("AVX2", "avx2"), ("AVX-512", "avx512f"),
+                                      ("AVX-512 VNNI", "avx512_vnni"), ("AVX-VNNI", "avx_vnni"))
+            if flag in flags]
+    return f"{name} ({', '.join(simd) or 'no AVX2'})"
 
 
 def machine() -> str:
