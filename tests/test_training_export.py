@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_models import int8_weight_range
 from test_training_data import face_images, write_ferplus_folders, write_kaggle_csv
 
 from emocam.errors import ModelError
@@ -252,6 +253,7 @@ def test_an_int8_variant_runs_in_the_app_and_says_what_it_is(run, tmp_path, caps
     sess, meta = _session(out)
     info = ModelInfo.from_json(meta)
     assert info.name.endswith("int8") and "quantization" in info.metrics
+    assert int8_weight_range(out.read_bytes()) <= 64  # no int16 saturation without VNNI
     x = normalize(face_images(4).astype(np.float32), info.normalization)[..., None]
     assert sess.run(None, {sess.get_inputs()[0].name: x.astype(np.float32)})[0].shape == (4, 8)
 
