@@ -76,9 +76,11 @@ def _camera_opener(video: Path):
 
 
 def measure(video: Path, faces: int, seconds: float, model: str | None = None,
-            warmup_s: float = 3.0) -> LiveFigures:
+            warmup_s: float = 3.0, target_fps: float = 0.0) -> LiveFigures:
     app = QApplication.instance() or QApplication([])
-    window = MainWindow(gui_settings.load_settings(), open_fn=_camera_opener(video))
+    settings = gui_settings.load_settings()
+    settings.target_fps = target_fps  # View > Target Frame Rate; 0: detect in full every frame
+    window = MainWindow(settings, open_fn=_camera_opener(video))
     if model:
         window.model_override = str(resolve_model(model))
     window.resize(1600, 900)
@@ -99,8 +101,8 @@ def measure(video: Path, faces: int, seconds: float, model: str | None = None,
         window.close()
 
 
-def run(faces: list[int], seconds: float, workdir: Path, model: str | None = None
-        ) -> list[LiveFigures]:
+def run(faces: list[int], seconds: float, workdir: Path, model: str | None = None,
+        target_fps: float = 0.0) -> list[LiveFigures]:
     results = []
     frames = int((seconds + 8) * CAMERA_FPS)  # the clip must outlast warm-up and measurement
     for n in faces:
@@ -108,7 +110,7 @@ def run(faces: list[int], seconds: float, workdir: Path, model: str | None = Non
         if not video.exists():
             write_video(video, Scene(1280, 720, faces=n, face_px=150.0, frames=frames,
                                      fps=CAMERA_FPS))
-        results.append(measure(video, n, seconds, model))
+        results.append(measure(video, n, seconds, model, target_fps=target_fps))
     return results
 
 
@@ -125,10 +127,12 @@ def main() -> None:
     p.add_argument("--faces", type=int, nargs="+", default=[1, 4])
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--model", help="a built-in model name or .onnx path (default: the app's)")
+    p.add_argument("--target-fps", type=float, default=0.0,
+                   help="the app's View > Target Frame Rate (default 0: off)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         gui_settings.settings_file_override = str(Path(tmp) / "settings.ini")
-        results = run(args.faces, args.seconds, Path(tmp), args.model)
+        results = run(args.faces, args.seconds, Path(tmp), args.model, args.target_fps)
     print("\n".join(table(results)))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent
@@ -9,14 +10,23 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 
 def bgr_to_qimage(image: np.ndarray) -> QImage:
-    """A QImage that owns a copy of a BGR uint8 frame (the worker may reuse its buffer)."""
-    image = np.ascontiguousarray(image)
+    """A QImage that owns a copy of a BGR uint8 frame (the worker may reuse its buffer).
+
+    Colour frames become 32-bit images: Qt converts a 24-bit image on every smooth paint,
+    which cost 8.2 ms of CPU for a 720p frame against 1.4 to convert once and 2.3 to paint
+    (offscreen Qt 6.11 on 2 cores).
+    """
     h, w = image.shape[:2]
     if image.ndim == 2:
-        fmt, line = QImage.Format.Format_Grayscale8, w
-    else:
-        fmt, line = QImage.Format.Format_BGR888, 3 * w
-    return QImage(image.data, w, h, line, fmt).copy()
+        image = np.ascontiguousarray(image)
+        return QImage(image.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    q = QImage(w, h, QImage.Format.Format_RGB32)  # 0xffRRGGBB: B, G, R, 255 in memory
+    rows = np.frombuffer(q.bits(), np.uint8).reshape(h, q.bytesPerLine())
+    dst = rows[:, : 4 * w].reshape(h, w, 4)
+    out = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA, dst=dst)
+    if out is not dst:  # OpenCV wrote elsewhere (a layout it could not fill in place)
+        dst[...] = out
+    return q
 
 
 def fit_rect(image: QSize, area: QRect) -> QRect:
