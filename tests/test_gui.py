@@ -16,18 +16,22 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from conftest import TWO_SHOTS_SHOT
 
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QLabel
 
 from emocam.gui import settings as gui_settings
 from emocam.gui.main_window import MainWindow, _parse, start_initial_source
+from emocam.gui.timeline import EmotionTimeline, _columns
 from emocam.resources import builtin_models, sample_video_path
 from emocam.sources import CameraSource, open_source
+from emocam.types import FaceResult, Frame, FrameResult
 
 pytestmark = pytest.mark.gui
 
@@ -358,3 +362,38 @@ def test_a_broken_model_stops_nothing_but_playback_and_a_good_one_resumes_it(
     window.set_model(str(model_path))
     wait_frames(qtbot, window, 2)
     assert window.settings.model_path == str(model_path)
+
+
+def _timeline_result(t_ms: float, probs: dict[int, list[float]]) -> FrameResult:
+    faces = [FaceResult(i, (0.0, 0.0, 10.0, 10.0), 0.9, np.array(p, np.float32),
+                        np.array(p, np.float32)) for i, p in probs.items()]
+    return FrameResult(Frame(np.zeros((4, 4, 3), np.uint8), int(t_ms / 33), t_ms), faces,
+                       ("happiness", "sadness"))
+
+
+def test_a_full_timeline_paints_the_mean_of_all_faces_with_a_gap_where_none_was_seen(qtbot):
+    timeline = EmotionTimeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(300, 180)
+    # 30 s at 30 fps: two faces, then 5 s with nobody in view, then one face.
+    for k in range(900):
+        t = k * 1000 / 30
+        if t < 12_000:
+            timeline.add(_timeline_result(t, {1: [0.8, 0.2], 2: [0.4, 0.6]}))
+        elif t < 17_000:
+            timeline.add(_timeline_result(t, {}))
+        else:
+            timeline.add(_timeline_result(t, {1: [0.1, 0.9]}))
+    times, values = timeline.series()
+    assert len(times) == 900
+    np.testing.assert_allclose(values[0], [0.6, 0.4], atol=1e-6)  # the mean of both faces
+    assert np.isnan(values[400]).all() and not np.isnan(values[-1]).any()
+    timeline.set_face(2)
+    assert np.isnan(timeline.series()[1][-1]).all()  # face 2 left with the cut-away
+    timeline.set_face(None)
+    # What is drawn: a point per two pixels at most, the gap kept, the newest value last.
+    plot = QRectF(30, 20, 264, 120)
+    xs, ys = _columns(plot, times, values[:, 1], times[-1], timeline.window_ms)
+    assert len(xs) <= plot.width() / 2 + 1
+    assert any(np.isnan(ys)) and ys[-1] == pytest.approx(0.9)
+    assert not timeline.grab().isNull()

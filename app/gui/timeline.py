@@ -7,10 +7,11 @@ A hard cut in a video (a new shot, new faces) is marked with a dashed line.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
 
@@ -18,6 +19,11 @@ from emocam.gui.palette import class_color
 from emocam.types import FrameResult
 
 WINDOW_MS = 30_000.0
+# A 30 s window on a plot a few hundred pixels wide moves ~10 px a second: repainting it for
+# every frame of a 30 fps camera cost the GUI thread more than all else it does, and each
+# line needs no more than a point per COLUMN_PX pixels.
+REPAINT_S = 0.1
+COLUMN_PX = 2.0
 
 
 class EmotionTimeline(QWidget):
@@ -26,9 +32,14 @@ class EmotionTimeline(QWidget):
         self.window_ms = window_ms
         self.face_id: int | None = None  # None: mean over all faces in each frame
         self._names: tuple[str, ...] = ()
-        self._history: deque[tuple[float, dict[int, np.ndarray]]] = deque()
+        # (time, probabilities by face id, their mean or None when no face was seen)
+        self._history: deque[tuple[float, dict[int, np.ndarray], np.ndarray | None]] = deque()
         self._cuts: deque[float] = deque()  # times of the hard cuts in the window
         self._shot = 0
+        self._last_repaint = 0.0
+        self._repaint_timer = QTimer(self)
+        self._repaint_timer.setSingleShot(True)
+        self._repaint_timer.timeout.connect(self._repaint)
         self.setMinimumHeight(140)
 
     def sizeHint(self) -> QSize:
@@ -52,11 +63,21 @@ class EmotionTimeline(QWidget):
             self._cuts.append(t)
         self._shot = result.shot
         self._names = result.class_names
-        self._history.append((t, {f.face_id: f.probs.copy() for f in result.faces}))
+        faces = {f.face_id: f.probs.copy() for f in result.faces}
+        mean = np.mean(list(faces.values()), axis=0) if faces else None
+        self._history.append((t, faces, mean))
         while self._history and self._history[0][0] < t - self.window_ms:
             self._history.popleft()
         while self._cuts and self._cuts[0] < t - self.window_ms:
             self._cuts.popleft()
+        wait = self._last_repaint + REPAINT_S - time.monotonic()
+        if wait <= 0:
+            self._repaint()
+        elif not self._repaint_timer.isActive():  # the newest sample is shown even if last
+            self._repaint_timer.start(int(wait * 1000) + 1)
+
+    def _repaint(self) -> None:
+        self._last_repaint = time.monotonic()
         self.update()
 
     def cut_times(self) -> list[float]:
@@ -66,14 +87,13 @@ class EmotionTimeline(QWidget):
     def series(self) -> tuple[np.ndarray, np.ndarray]:
         """Times (ms) and probabilities ``(T, C)`` of the shown face(s); NaN where absent."""
         n = len(self._names)
-        times = np.array([t for t, _ in self._history], np.float64)
+        times = np.array([t for t, _, _ in self._history], np.float64)
         values = np.full((len(self._history), n), np.nan, np.float32)
-        for row, (_, faces) in enumerate(self._history):
-            if self.face_id is not None:
-                if self.face_id in faces:
-                    values[row] = faces[self.face_id]
-            elif faces:
-                values[row] = np.mean(list(faces.values()), axis=0)
+        rows = [(row, faces.get(self.face_id) if self.face_id is not None else mean)
+                for row, (_, faces, mean) in enumerate(self._history)]
+        shown = [(row, v) for row, v in rows if v is not None]
+        if shown:
+            values[[row for row, _ in shown]] = np.stack([v for _, v in shown])
         return times, values
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -122,12 +142,11 @@ class EmotionTimeline(QWidget):
                    t_end: float, color: QColor) -> None:
         path = QPainterPath()
         pen_down = False
-        for t, v in zip(times, vals, strict=True):
+        for x, v in zip(*_columns(plot, times, vals, t_end, self.window_ms), strict=True):
             if np.isnan(v):
                 pen_down = False  # the face was not in view: leave a gap
                 continue
-            x = plot.right() - (t_end - t) / self.window_ms * plot.width()
-            pt = QPointF(x, plot.bottom() - float(v) * plot.height())
+            pt = QPointF(x, plot.bottom() - v * plot.height())
             if pen_down:
                 path.lineTo(pt)
             else:
@@ -158,3 +177,20 @@ class EmotionTimeline(QWidget):
             p.fillRect(QRectF(x, y + 4, 8, 8), class_color(name, c))
             p.drawText(QRectF(x + 10, y, w, row_h), Qt.AlignmentFlag.AlignLeft, name)
             x += w
+
+
+def _columns(plot: QRectF, times: np.ndarray, vals: np.ndarray, t_end: float,
+             window_ms: float) -> tuple[list[float], list[float]]:
+    """The line's points, one per ``COLUMN_PX`` pixels of the plot: the mean of the samples
+    that fall there, NaN where the face was not in view for the whole column."""
+    x = plot.right() - (t_end - times) / window_ms * plot.width()
+    col = np.floor((x - plot.left()) / COLUMN_PX).astype(np.int64)
+    col -= col.min()
+    seen = ~np.isnan(vals)
+    n = int(col.max()) + 1
+    count = np.bincount(col[seen], minlength=n)
+    total = np.bincount(col[seen], weights=vals[seen].astype(np.float64), minlength=n)
+    xs = np.bincount(col, weights=x, minlength=n) / np.maximum(np.bincount(col, minlength=n), 1)
+    used = np.bincount(col, minlength=n) > 0
+    means = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return xs[used].tolist(), means[used].tolist()
