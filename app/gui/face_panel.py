@@ -20,12 +20,20 @@ class EmotionBars(QWidget):
         super().__init__(parent)
         self._names: tuple[str, ...] = ()
         self._probs = np.zeros(0, np.float32)
+        self._shown = np.zeros(0, np.int32)
 
     def set_probs(self, names: tuple[str, ...], probs: np.ndarray) -> None:
+        probs = np.asarray(probs, np.float32)
+        # Smoothed probabilities move slowly: most frames change no percentage and no bar by
+        # half a percent (under a pixel), and repainting every card for them cost the GUI
+        # thread more than the video itself.
+        shown = np.round(probs * 200).astype(np.int32)
+        if names == self._names and np.array_equal(shown, self._shown):
+            return
         if names != self._names:
             self._names = names
             self.updateGeometry()
-        self._probs = np.asarray(probs, np.float32)
+        self._probs, self._shown = probs, shown
         self.update()
 
     def sizeHint(self) -> QSize:
