@@ -116,8 +116,9 @@ def _suppress(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray) -> l
     while order.size:
         inside = overlaps[order[0], order]
         inside[0] = True  # the leader is in its own group, even with an empty box
+        group = order[inside]
         w = np.zeros_like(scores)
-        w[order[inside]] = scores[order[inside]]
+        w[group] = scores[group]
         leaders.append(order[0])
         weights.append(w)
         order = order[~inside]

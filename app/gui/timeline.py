@@ -188,9 +188,10 @@ def _columns(plot: QRectF, times: np.ndarray, vals: np.ndarray, t_end: float,
     col -= col.min()
     seen = ~np.isnan(vals)
     n = int(col.max()) + 1
+    samples = np.bincount(col, minlength=n)
     count = np.bincount(col[seen], minlength=n)
     total = np.bincount(col[seen], weights=vals[seen].astype(np.float64), minlength=n)
-    xs = np.bincount(col, weights=x, minlength=n) / np.maximum(np.bincount(col, minlength=n), 1)
-    used = np.bincount(col, minlength=n) > 0
-    means = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return xs[used].tolist(), means[used].tolist()
+    used = samples > 0
+    xs = np.bincount(col, weights=x, minlength=n)[used] / samples[used]
+    means = np.where(count > 0, total / np.maximum(count, 1), np.nan)[used]
+    return xs.tolist(), means.tolist()
