@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -291,10 +292,13 @@ class _Sinks:
             self.sidecar.add(result, file=name if self.plan.kind == "folder" else "")
         if self.plan.annotated is None:
             return
-        draw(frame.image, result, self.overlay)  # in place: the frame is ours
         if self.video is not None:
-            self.video.write(frame.image, frame.time_ms)
-        elif self.plan.kind == "folder":
+            # The frame is ours and done with: the writer paints and encodes it on its thread.
+            paint = partial(draw, result=result, options=self.overlay)
+            self.video.write(frame.image, frame.time_ms, render=paint, owned=True)
+            return
+        draw(frame.image, result, self.overlay)  # in place: the frame is ours
+        if self.plan.kind == "folder":
             _write_image(self.plan.annotated / name, frame.image)
         else:
             _write_image(self.plan.annotated, frame.image)

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -272,3 +273,35 @@ def test_frames_with_times_are_placed_in_time_in_the_annotated_video(tmp_path: P
     cap.release()
     # Slots of 40 ms: 0 -> frame 1, 40 -> 2, 80..160 -> 3 (repeated), 200 -> 5, 240 -> 6.
     assert levels == [1, 2, 3, 3, 3, 5, 6]
+
+
+def test_frames_given_to_the_writer_are_each_encoded_with_their_own_overlay(
+    tmp_path: Path,
+) -> None:
+    # `emocam process` hands each frame over with its overlay to paint on the writer's
+    # thread. Every frame in the file must carry its own drawing, never a later frame's,
+    # and a frame replaced in its time slot is not painted at all.
+    times = [0, 40, 80, 200, 210, 240]
+    painted: list[int] = []
+
+    def overlay(i: int) -> Callable[[np.ndarray], None]:
+        def paint(image: np.ndarray) -> None:
+            painted.append(i)
+            image[:, : 8 * (i + 1)] = 250  # a bar as long as the frame's number
+        return paint
+
+    path = tmp_path / "drawn.mp4"
+    with AnnotatedVideoWriter(path, 25.0, (64, 48)) as video:
+        for i, t in enumerate(times):
+            video.write(np.full((48, 64, 3), 10, np.uint8), float(t), render=overlay(i),
+                        owned=True)
+    cap = cv2.VideoCapture(str(path))
+    bars = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        bars.append(int((image[24, :, 1] > 128).sum()) // 8 - 1)
+    cap.release()
+    assert bars == [0, 1, 2, 2, 2, 4, 5]
+    assert sorted(painted) == [0, 1, 2, 4, 5]
