@@ -100,7 +100,11 @@ def _static(dim: object) -> int | None:
 class EmotionClassifier:
     """Emotion probabilities for a batch of gray face crops, one session call per batch."""
 
-    def __init__(self, model_path: str | os.PathLike[str], provider: str | None = None):
+    def __init__(
+        self, model_path: str | os.PathLike[str], provider: str | None = None, threads: int = 1
+    ):
+        """``threads``: onnxruntime's threads for batches under ``WIDE_BATCH`` faces (one by
+        default: in the app the detector needs the other core)."""
         self.path = Path(model_path)
         _check_file(self.path)
         available = ort.get_available_providers()
@@ -109,7 +113,7 @@ class EmotionClassifier:
             log.warning("%s", self.fallback_reason)
         try:
             self._session = ort.InferenceSession(
-                str(self.path), sess_options=_session_options(), providers=[chosen]
+                str(self.path), sess_options=_session_options(threads), providers=[chosen]
             )
         except Exception as e:  # onnxruntime's errors share no base class beyond Exception
             raise ModelError(

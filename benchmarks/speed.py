@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,13 +67,16 @@ def make_pipeline(live: bool = False) -> Pipeline:
     return Pipeline(PipelineConfig(live=live, provider="cpu"))
 
 
-def bench_classifier(model: Path, repeats: int, calls: int) -> list[ClassifierRow]:
-    """``calls``: about how many faces each timed run pushes through (divided by batch)."""
-    clf = EmotionClassifier(model, provider="cpu")
+def bench_classifier(
+    model: Path, repeats: int, calls: int, threads: int = 1, batches: Sequence[int] = ()
+) -> list[ClassifierRow]:
+    """``calls``: about how many faces each timed run pushes through (divided by batch).
+    ``threads``: for batches under 16 (larger ones use every core either way)."""
+    clf = EmotionClassifier(model, provider="cpu", threads=threads)
     rng = np.random.default_rng(0)
     rows = []
     s = clf.info.input_size
-    for batch in CLASSIFIER_BATCHES:
+    for batch in batches or CLASSIFIER_BATCHES:
         crops = rng.integers(0, 255, (batch, s, s), dtype=np.uint8)
         for _ in range(5):  # warm-up: the first calls allocate
             clf.predict(crops)
