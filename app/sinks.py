@@ -102,7 +102,7 @@ class AnnotatedVideoWriter:
     """An mp4 (mp4v) written frame by frame; released on close so a partial file plays.
 
     Encoding runs on a background thread (OpenCV releases the GIL while it encodes), so on
-    a 2-core laptop it overlaps with detection instead of adding ~4 ms per 720p frame.
+    a 2-core laptop it overlaps with detection instead of adding its 4-9 ms per 720p frame.
     Frames are copied into a small pool of reused buffers, so the caller may reuse its own;
     a caller that gives a frame away (``owned``) saves the copy. A ``render`` function (the
     overlay) is run on the writer's thread just before its frame is encoded, off the
