@@ -134,6 +134,8 @@ class AnnotatedVideoWriter:
         self._t0: float | None = None  # time of the first timed frame, ms
         self._held: _Pending | None = None  # the last timed frame, written once the next is due
         self._error: BaseException | None = None
+        # A failing overlay is a fault in emocam, not a full disk: raised to the caller as is.
+        self._render_error: Exception | None = None
         self._thread: threading.Thread | None = None
         if background:
             w, h = size
@@ -161,7 +163,11 @@ class AnnotatedVideoWriter:
 
     def _encode(self, pending: _Pending, copies: int) -> None:
         if copies > 0 and pending.render is not None:
-            pending.render(pending.image)
+            try:
+                pending.render(pending.image)
+            except Exception as e:
+                self._render_error = e
+                raise
         for _ in range(copies):
             self._writer.write(pending.image)
 
@@ -183,6 +189,8 @@ class AnnotatedVideoWriter:
         frame away and will not touch it again."""
         if self._writer is None:
             raise OutputError(f"The video {self.path} is already closed.")
+        if self._render_error is not None:
+            raise self._render_error
         if self._error is not None:
             raise OutputError(f"The video {self.path} could not be written ({self._error}).")
         fitted = self._fit(image)
@@ -238,6 +246,8 @@ class AnnotatedVideoWriter:
         stored = self._stored_frames()
         complete = self._error is None and stored >= self.frames
         _commit(self._staging, self.path, keep=complete and not (failed and self.frames == 0))
+        if self._render_error is not None and not failed:
+            raise self._render_error
         if not complete:
             raise OutputError(
                 f"The video {self.path} was not written completely ({stored} of {self.frames} "

@@ -254,6 +254,19 @@ def test_csv_and_json_writers_round_trip_any_probabilities_and_class_names(
     assert data["class_names"] == list(names) and data["completed"] is True
 
 
+def _decoded(path: Path) -> list[np.ndarray]:
+    """Every frame of a video file, in order."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append(image)
+    cap.release()
+    return frames
+
+
 def test_frames_with_times_are_placed_in_time_in_the_annotated_video(tmp_path: Path) -> None:
     # Frames at 0, 40, 80, 200, 210, 240 ms into a 25 fps file (a slot every 40 ms): the one
     # at 80 ms is repeated until 200 ms, and the one at 210 ms lands in the same slot as the
@@ -263,14 +276,7 @@ def test_frames_with_times_are_placed_in_time_in_the_annotated_video(tmp_path: P
     with AnnotatedVideoWriter(path, 25.0, (64, 48)) as video:
         for i, t in enumerate(times):
             video.write(np.full((48, 64, 3), 30 * (i + 1), np.uint8), float(t))
-    cap = cv2.VideoCapture(str(path))
-    levels = []
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        levels.append(round(float(image.mean()) / 30))
-    cap.release()
+    levels = [round(float(image.mean()) / 30) for image in _decoded(path)]
     # Slots of 40 ms: 0 -> frame 1, 40 -> 2, 80..160 -> 3 (repeated), 200 -> 5, 240 -> 6.
     assert levels == [1, 2, 3, 3, 3, 5, 6]
 
@@ -295,13 +301,22 @@ def test_frames_given_to_the_writer_are_each_encoded_with_their_own_overlay(
         for i, t in enumerate(times):
             video.write(np.full((48, 64, 3), 10, np.uint8), float(t), render=overlay(i),
                         owned=True)
-    cap = cv2.VideoCapture(str(path))
-    bars = []
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        bars.append(int((image[24, :, 1] > 128).sum()) // 8 - 1)
-    cap.release()
+    bars = [int((image[24, :, 1] > 128).sum()) // 8 - 1 for image in _decoded(path)]
     assert bars == [0, 1, 2, 2, 2, 4, 5]
     assert sorted(painted) == [0, 1, 2, 4, 5]
+
+
+def test_a_failing_overlay_reaches_the_caller_as_itself_not_as_a_full_disk(
+    tmp_path: Path,
+) -> None:
+    def broken(image: np.ndarray) -> None:
+        raise ValueError("cannot draw this face")
+
+    path = tmp_path / "broken.mp4"
+    with pytest.raises(ValueError, match="cannot draw"), AnnotatedVideoWriter(
+        path, 25.0, (64, 48)
+    ) as video:
+        video.write(np.zeros((48, 64, 3), np.uint8), render=broken, owned=True)
+        for _ in range(10):  # the writer's thread reports on a later call, or on closing
+            time.sleep(0.05)
+            video.write(np.zeros((48, 64, 3), np.uint8))
