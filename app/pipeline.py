@@ -112,7 +112,9 @@ class Pipeline:
             self.tracker.reset()
             self.schedule.reset()
             self._shot += 1
-        dets = self.schedule.detect(frame.image, self.tracker.predict(frame.time_ms))
+        dets = self.schedule.detect(
+            frame.image, self.tracker.predict(frame.time_ms), frame.time_ms
+        )
         t1 = time.perf_counter()
         boxes = [d.box for d in dets]
         if dets:

@@ -10,7 +10,10 @@ frame ago. The schedule splits the work:
 - the full scan's passes take turns, ``passes_per_scan`` per scan, to find new faces: the
   whole frame every other scan, each tile level in a share that halves with each finer
   level (720p: every tile every 4 scans; 1080p: coarse tiles every 8, 540 px ones every 60);
-- frames between detection frames (``detect_every`` > 1) keep the tracker's predicted boxes.
+- frames between detection frames (``detect_every`` > 1) keep the tracker's predicted boxes;
+- the scan's pace is set in seconds of video, not frames (``max_scans_per_s``): a 60 fps
+  source is scanned every other frame, so a new face is found as soon, in seconds, as in a
+  30 fps one, for half the scanning per frame.
 
 The scan runs on a second thread while the frame is classified, drawn and encoded; a face it
 finds is confirmed, with a fresh box, by the next frame's mosaic. On two cores this takes
@@ -48,6 +51,10 @@ class ScheduleConfig:
     detect_every: int = 1  # run the detector on every k-th frame; frames between are tracked
     scan_every: int = 1  # look for new faces on every n-th detection frame
     passes_per_scan: int = 1  # full-scan passes (model calls) per such frame
+    # At most this many scans per second of video: a faster source (60 fps footage, a 60 Hz
+    # camera) skips frames between scans. With MediaPipe known faces are still found again
+    # every detection frame; a detector without passes (Haar) finds all faces in a scan.
+    max_scans_per_s: float = 30.0
     scale: float = 1.0  # detection input size for new faces, relative to the frame
     max_missed: int = 5  # detection frames a known face is looked for after it was lost
     # Scan for new faces on a second thread, overlapping the frame's other work; what it
@@ -76,6 +83,7 @@ def describe(cfg: ScheduleConfig) -> str:
     parts = ["every frame" if cfg.detect_every == 1 else f"every {_nth(cfg.detect_every)} frame"]
     scan = cfg.detect_every * cfg.scan_every
     parts.append("new faces every frame" if scan == 1 else f"new faces every {_nth(scan)}")
+    parts[-1] += f" (at most {cfg.max_scans_per_s:g}/s)"
     if cfg.scale < 1.0:
         parts.append(f"{cfg.scale:.0%} size")
     return "; ".join(parts)
@@ -88,8 +96,10 @@ class DetectionSchedule:
         self.detector = detector
         self.config = config or ScheduleConfig()
         self._frame = 0  # frames since reset
-        self._detections = 0  # detection frames since reset
-        self._turn = 0  # scans since reset
+        self._turn = 0  # scan passes taken in turn since reset
+        self._scans = 0  # scans since reset
+        self._since_scan = 0  # detection frames since the last scan
+        self._scan_ms: float | None = None  # the last scanned frame's time
         self._visits: dict[int, int] = {}  # passes run per level since reset
         self._rgb: np.ndarray | None = None
         self._scanner: MediaPipeDetector | None = None  # the background scan's own detector
@@ -99,20 +109,43 @@ class DetectionSchedule:
     def reset(self) -> None:
         """A new source: the next frame gets a full scan."""
         self._collect()
-        self._frame = self._detections = self._turn = 0
+        self._frame = self._turn = self._scans = self._since_scan = 0
+        self._scan_ms = None
         self._visits.clear()
 
-    def detect(self, image_bgr: np.ndarray, known: Sequence[TrackPrediction]) -> list[Detection]:
-        """Faces in this frame; ``known`` are the tracker's faces predicted to this frame."""
+    @property
+    def scans(self) -> int:
+        """Scans for new faces since the last reset, the whole-frame scan of the first
+        frame included."""
+        return self._scans
+
+    def detect(
+        self, image_bgr: np.ndarray, known: Sequence[TrackPrediction], time_ms: float | None = None
+    ) -> list[Detection]:
+        """Faces in this frame; ``known`` are the tracker's faces predicted to this frame,
+        ``time_ms`` its time in the source (None: pace the scan by frames only)."""
         index, self._frame = self._frame, self._frame + 1
         first = index == 0
         if not first and index % max(1, self.config.detect_every):
             return _carry(known)
-        scan = first or self._detections % max(1, self.config.scan_every) == 0
-        self._detections += 1
+        self._since_scan += 1
+        scan = first or (
+            self._since_scan >= max(1, self.config.scan_every) and self._scan_is_due(time_ms)
+        )
+        if scan:
+            self._scans += 1
+            self._since_scan, self._scan_ms = 0, time_ms
         if not isinstance(self.detector, MediaPipeDetector):
             return self._detect_other(image_bgr) if scan else _carry(known)
         return self._detect_mediapipe(image_bgr, known, scan, full=first)
+
+    def _scan_is_due(self, time_ms: float | None) -> bool:
+        if time_ms is None or self._scan_ms is None or self.config.max_scans_per_s <= 0:
+            return True
+        elapsed = time_ms - self._scan_ms
+        # A little early is on time: a 30 fps camera's frames arrive a few ms apart either
+        # way. Time that stands still or runs back (a reset source) does not hold a scan back.
+        return elapsed >= 800.0 / self.config.max_scans_per_s or elapsed <= 0
 
     def _detect_other(self, image_bgr: np.ndarray) -> list[Detection]:
         # A detector without passes (Haar) runs whole; scale is its only lever.

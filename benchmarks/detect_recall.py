@@ -47,7 +47,7 @@ class Scheduled:
         self.tracker.reset()
 
     def detect(self, image: np.ndarray, time_ms: float) -> list[Detection]:
-        dets = self.schedule.detect(image, self.tracker.predict(time_ms))
+        dets = self.schedule.detect(image, self.tracker.predict(time_ms), time_ms)
         probs = np.full((len(dets), 2), 0.5, np.float32)  # the tracker needs some; unused
         self.tracker.update([d.box for d in dets], [d.score for d in dets], probs, time_ms,
                             [d.keypoints for d in dets])
