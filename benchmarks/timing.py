@@ -36,6 +36,14 @@ def repeat(fn: Callable[[], float], n: int) -> list[float]:
     return [fn() for _ in range(n)]
 
 
+def frame_ms(path: Path) -> float:
+    """Milliseconds between the video's frames, from its container (30 fps if it says none)."""
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    return 1000.0 / fps if fps > 0 else 1000.0 / 30.0
+
+
 def read_frames(path: Path, n: int | None = None) -> list[np.ndarray]:
     """The first ``n`` decoded frames (all of them for None)."""
     cap = cv2.VideoCapture(str(path))
