@@ -18,13 +18,12 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from emocam import __version__
-from emocam.errors import UserError
+from emocam.errors import EXIT_INTERRUPTED, UserError
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
 
 if TYPE_CHECKING:
     from emocam.process import ProcessOptions, ProcessResult
 
-EXIT_INTERRUPTED = 130
 log = logging.getLogger("emocam")
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it), with outputs closed.
+EXIT_INTERRUPTED = 130
+
 
 class UserError(Exception):
     """A problem with the user's input, files or devices.

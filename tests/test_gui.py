@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -27,7 +28,13 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QLabel
 
 from emocam.gui import settings as gui_settings
-from emocam.gui.main_window import MainWindow, _parse, start_initial_source
+from emocam.gui.main_window import (
+    MainWindow,
+    _parse,
+    close_on_signals,
+    run,
+    start_initial_source,
+)
 from emocam.gui.timeline import EmotionTimeline, _columns
 from emocam.resources import builtin_models, sample_video_path
 from emocam.sources import CameraSource, open_source
@@ -301,6 +308,51 @@ def test_recording_a_camera_session_writes_video_and_csv(qtbot, make_window, vid
     video = next(tmp_path.glob("emocam-*.mp4"))
     assert _video_frames(video) >= 3
     assert _csv_rows(video.with_suffix(".csv"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_while_recording_closes_the_app_and_keeps_the_recording(
+        qtbot, make_window, video_one_face, tmp_path, signum):
+    window = make_window(camera_opener(video_one_face.path))
+    window.settings.record_dir = str(tmp_path)
+    window.start_camera(0)
+    qtbot.waitUntil(lambda: window.qactions["camera.record"].isEnabled(), timeout=10_000)
+    window.qactions["camera.record"].trigger()
+    wait_frames(qtbot, window, 4)
+    stopper = close_on_signals(window)
+    try:
+        os.kill(os.getpid(), signum)
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+    finally:
+        stopper.close()
+    assert stopper.received == signum
+    assert all(t.isFinished() for t in window._threads)
+    video = next(tmp_path.glob("emocam-*.mp4"))
+    assert _video_frames(video) >= 3
+    assert _csv_rows(video.with_suffix(".csv"))
+
+
+def test_the_app_started_on_a_video_exits_on_sigterm_with_its_settings_saved(
+        qtbot, video_one_face, isolated_settings):
+    """The same through ``emocam --video``'s own start-up, signal handling included."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    def before(_signum, _frame) -> None:  # were the app to leave SIGTERM here, it would hang
+        pass
+
+    old = signal.signal(signal.SIGTERM, before)
+    watchdog = QTimer(singleShot=True, interval=30_000)  # a hung app fails the test, not the run
+    watchdog.timeout.connect(QApplication.quit)
+    try:
+        QTimer.singleShot(3000, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        watchdog.start()
+        assert run(["--video", str(video_one_face.path)]) == 130
+        assert "geometry=" in isolated_settings.read_text()  # saved as on closing the window
+        assert signal.getsignal(signal.SIGTERM) is before  # the handlers are put back
+    finally:
+        watchdog.stop()
+        signal.signal(signal.SIGTERM, old)
 
 
 def test_snapshot_saves_the_annotated_frame(qtbot, make_window, image_one_face, tmp_path):

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from emocam.classify import EmotionClassifier, default_model_for
-from emocam.errors import UserError
+from emocam.errors import EXIT_INTERRUPTED, UserError
 from emocam.gui.actions import build_menus
 from emocam.gui.banner import MessageBanner
 from emocam.gui.cameras import CameraInfo, probe_cameras
@@ -47,6 +47,7 @@ from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.playback import PlaybackBar
 from emocam.gui.settings import AppSettings, load_settings, save_settings
 from emocam.gui.status import StatusFields
+from emocam.gui.stop_signals import StopOnSignal
 from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
 from emocam.gui.workers import FunctionWorker, Packet, SourceInfo, SourceWorker, WorkerError
@@ -639,6 +640,21 @@ def start_initial_source(window: MainWindow, args: argparse.Namespace) -> None:
         window.start_camera(fallback_to_sample=True)
 
 
+def close_on_signals(window: MainWindow) -> StopOnSignal:
+    """Ctrl-C and SIGTERM close the window, and the app, as its close button does."""
+
+    def close_all() -> None:
+        window.close()
+        # A window of its own left open (not a dialog of the main window's, which closes
+        # with it) would keep the app running. QApplication.quit() is not used: it posts an
+        # event that would also end the next event loop to start.
+        for widget in QApplication.topLevelWidgets():
+            if widget.isVisible():
+                widget.close()
+
+    return StopOnSignal(close_all, window)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Open the desktop app; returns the exit code."""
     args = _parse(sys.argv[1:] if argv is None else argv)
@@ -649,5 +665,10 @@ def run(argv: list[str] | None = None) -> int:
     if args.model:
         window.model_override = str(resolve_model(args.model).resolve())
     window.show()
-    start_initial_source(window, args)
-    return int(app.exec())
+    stopper = close_on_signals(window)
+    try:
+        start_initial_source(window, args)
+        code = int(app.exec())
+    finally:
+        stopper.close()
+    return EXIT_INTERRUPTED if stopper.received is not None else code
