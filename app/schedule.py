@@ -83,7 +83,8 @@ def describe(cfg: ScheduleConfig) -> str:
     parts = ["every frame" if cfg.detect_every == 1 else f"every {_nth(cfg.detect_every)} frame"]
     scan = cfg.detect_every * cfg.scan_every
     parts.append("new faces every frame" if scan == 1 else f"new faces every {_nth(scan)}")
-    parts[-1] += f" (at most {cfg.max_scans_per_s:g}/s)"
+    if cfg.max_scans_per_s > 0:
+        parts[-1] += f" (at most {cfg.max_scans_per_s:g}/s)"
     if cfg.scale < 1.0:
         parts.append(f"{cfg.scale:.0%} size")
     return "; ".join(parts)
