@@ -1,8 +1,9 @@
 """GUI live path: capture-to-screen latency and displayed fps of the real emocam window.
 
-The window runs as a user runs it, with a 30 fps "camera" that is emocam's own CameraSource
-reading a 720p real-face video at the camera's pace (newest frame wins, stale ones dropped),
-so the figures include capture, detection, classification, drawing and painting.
+The window runs as a user runs it, with a 30 fps (``--camera-fps``) "camera" that is
+emocam's own CameraSource reading a 720p real-face video at the camera's pace (newest frame
+wins, stale ones dropped), so the figures include capture, detection, classification,
+drawing and painting.
 
     python benchmarks/gui_live.py --faces 1 4 --seconds 20
 
@@ -45,6 +46,7 @@ class LiveFigures:
     seconds: float
     frames_shown: int
     latency_ms: list[float]
+    camera_fps: float = CAMERA_FPS
 
     @property
     def fps(self) -> float:
@@ -54,7 +56,8 @@ class LiveFigures:
         lat = sorted(self.latency_ms)
         p90 = lat[int(0.9 * (len(lat) - 1))] if lat else float("nan")
         med = statistics.median(lat) if lat else float("nan")
-        return (f"| 1280x720, {self.faces} face{'s' if self.faces > 1 else ''} | "
+        return (f"| 1280x720 at {self.camera_fps:g} fps, {self.faces} "
+                f"face{'s' if self.faces > 1 else ''} | "
                 f"{self.fps:.1f} | {med:.1f} | {p90:.1f} | {len(lat)} |")
 
 
@@ -64,11 +67,11 @@ def _wait(app: QApplication, ms: int) -> None:
     loop.exec()
 
 
-def _camera_opener(video: Path):
+def _camera_opener(video: Path, fps: float):
     def open_fn(spec: str | int):
         if isinstance(spec, int):
             cap = cv2.VideoCapture(str(video))
-            return CameraSource(cap, "720p camera stand-in", pace_fps=CAMERA_FPS,
+            return CameraSource(cap, "720p camera stand-in", pace_fps=fps,
                                 stall_timeout_s=60.0)
         return open_source(spec)
 
@@ -76,11 +79,12 @@ def _camera_opener(video: Path):
 
 
 def measure(video: Path, faces: int, seconds: float, model: str | None = None,
-            warmup_s: float = 3.0, target_fps: float = 0.0) -> LiveFigures:
+            warmup_s: float = 3.0, target_fps: float = 0.0,
+            camera_fps: float = CAMERA_FPS) -> LiveFigures:
     app = QApplication.instance() or QApplication([])
     settings = gui_settings.load_settings()
     settings.target_fps = target_fps  # View > Target Frame Rate; 0: detect in full every frame
-    window = MainWindow(settings, open_fn=_camera_opener(video))
+    window = MainWindow(settings, open_fn=_camera_opener(video, camera_fps))
     if model:
         window.model_override = str(resolve_model(model))
     window.resize(1600, 900)
@@ -95,22 +99,23 @@ def measure(video: Path, faces: int, seconds: float, model: str | None = None,
         _wait(app, int(seconds * 1000))
         elapsed = time.perf_counter() - t0
         shown = window.view.frames_shown - start_frames
-        return LiveFigures(faces, elapsed, shown, list(window.latency_samples_ms))
+        return LiveFigures(faces, elapsed, shown, list(window.latency_samples_ms), camera_fps)
     finally:
         window.shutdown()
         window.close()
 
 
 def run(faces: list[int], seconds: float, workdir: Path, model: str | None = None,
-        target_fps: float = 0.0) -> list[LiveFigures]:
+        target_fps: float = 0.0, camera_fps: float = CAMERA_FPS) -> list[LiveFigures]:
     results = []
-    frames = int((seconds + 8) * CAMERA_FPS)  # the clip must outlast warm-up and measurement
+    frames = int((seconds + 8) * camera_fps)  # the clip must outlast warm-up and measurement
     for n in faces:
-        video = workdir / f"live_{n}.mp4"
+        video = workdir / f"live_{n}_{camera_fps:g}.mp4"
         if not video.exists():
             write_video(video, Scene(1280, 720, faces=n, face_px=150.0, frames=frames,
-                                     fps=CAMERA_FPS))
-        results.append(measure(video, n, seconds, model, target_fps=target_fps))
+                                     fps=camera_fps))
+        results.append(measure(video, n, seconds, model, target_fps=target_fps,
+                               camera_fps=camera_fps))
     return results
 
 
@@ -129,10 +134,13 @@ def main() -> None:
     p.add_argument("--model", help="a built-in model name or .onnx path (default: the app's)")
     p.add_argument("--target-fps", type=float, default=0.0,
                    help="the app's View > Target Frame Rate (default 0: off)")
+    p.add_argument("--camera-fps", type=float, default=CAMERA_FPS,
+                   help="the camera stand-in's frame rate (default 30)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         gui_settings.settings_file_override = str(Path(tmp) / "settings.ini")
-        results = run(args.faces, args.seconds, Path(tmp), args.model, args.target_fps)
+        results = run(args.faces, args.seconds, Path(tmp), args.model, args.target_fps,
+                      args.camera_fps)
     print("\n".join(table(results)))
 
 
