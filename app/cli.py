@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--image", metavar="FILE", help="open the app on this image")
     gui.add_argument("--model", dest="gui_model", metavar="PATH",
                      help="emotion model (ONNX) for this session of the app")
+    gui.add_argument("-v", "--verbose", action="store_true",
+                     help="log details, the native libraries' own lines included")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     _add_process(sub)
     return p
@@ -213,7 +215,21 @@ def _process(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_display() -> bool:
+    """On Linux and the BSDs Qt needs an X11 or Wayland display unless a platform is chosen;
+    without one it aborts with a paragraph about plugins."""
+    if sys.platform == "darwin" or sys.platform.startswith(("win", "cygwin")):
+        return False
+    env = os.environ
+    return not any(env.get(k) for k in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
 def _gui(argv: Sequence[str]) -> int:
+    if _no_display():
+        print("emocam: The desktop app needs a display, and none is set (DISPLAY or "
+              "WAYLAND_DISPLAY); start it in a desktop session, or use `emocam process VIDEO` "
+              "for files.", file=sys.stderr)
+        return 2
     try:
         from emocam.gui.main_window import run
     except ImportError as e:
@@ -266,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_native_logs()
     # SIGTERM ends a run the way Ctrl-C does: outputs closed, summary marked incomplete.
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    with _native_stderr_to_devnull(args.command == "process" and not verbose):
+    with _native_stderr_to_devnull(not verbose):
         logging.basicConfig(
             level=logging.INFO if verbose else logging.WARNING,
             format="emocam: %(message)s",

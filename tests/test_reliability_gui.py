@@ -4,6 +4,10 @@ Offscreen, with the real pipeline; the only stand-in is a webcam played from a r
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -18,6 +22,7 @@ pytest.importorskip("pytestqt")
 from reliability_helpers import Resources
 from test_gui import isolated_settings, make_window  # noqa: F401 (fixtures)
 
+from emocam.resources import sample_video_path
 from emocam.sources import CameraSource, open_source
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(120)]
@@ -100,3 +105,40 @@ def test_opening_twenty_files_in_a_row_leaves_no_thread_behind(
     # ``threading`` as a dummy). A leak would be one or more per file, 18 or more here.
     assert after.threads <= before.threads + 2, (before, after)
     assert after.fds <= before.fds + 4
+
+
+def _emocam(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.Popen:
+    env = {**env, "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path)}
+    return subprocess.Popen([sys.executable, "-m", "emocam", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_the_app_keeps_the_terminal_free_of_native_library_noise(tmp_path) -> None:
+    """MediaPipe and LiteRT print ~100 lines (sparsity warnings, accelerator registrations)
+    straight to descriptor 2 as the detectors load and close; `emocam` shows only its own
+    lines unless -v is given."""
+    app = _emocam(["--video", str(sample_video_path())],
+                  {**os.environ, "QT_QPA_PLATFORM": "offscreen"}, tmp_path)
+    time.sleep(12)  # start-up, the detectors loaded, frames processed
+    app.send_signal(signal.SIGTERM)
+    _, err = app.communicate(timeout=60)
+    assert app.returncode == 130
+    assert err.splitlines() == ["emocam: closing (SIGTERM)"]
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="X11/Wayland platforms only")
+def test_the_app_without_a_display_says_so_in_one_sentence(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    app = _emocam([], env, tmp_path)
+    _, err = app.communicate(timeout=60)
+    assert app.returncode == 2
+    assert err.splitlines() == [err.strip()] and "needs a display" in err
+
+
+def test_a_qt_failure_at_start_reaches_the_user_though_native_noise_is_hidden(tmp_path) -> None:
+    """Descriptor 2 goes to /dev/null in `emocam`; Qt's own fatal message must still show."""
+    app = _emocam([], {**os.environ, "QT_QPA_PLATFORM": "no-such-platform"}, tmp_path)
+    _, err = app.communicate(timeout=60)
+    assert app.returncode != 0
+    assert "no Qt platform plugin could be initialized" in err

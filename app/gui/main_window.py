@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
-from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtCore import (
+    QMessageLogContext,
+    Qt,
+    QThread,
+    QtMsgType,
+    Signal,
+    qInstallMessageHandler,
+)
 from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -58,6 +65,7 @@ from emocam.resources import builtin_models, resolve_model, sample_video_path
 from emocam.sources import IMAGE_EXTS, open_source
 
 log = logging.getLogger(__name__)
+_qt_log = logging.getLogger("emocam.qt")
 
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
 IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTS)) + ");;All files (*)"
@@ -655,9 +663,31 @@ def close_on_signals(window: MainWindow) -> StopOnSignal:
     return StopOnSignal(close_all, window)
 
 
+def _qt_message(kind: QtMsgType, context: QMessageLogContext, message: str) -> None:
+    # Qt writes to descriptor 2, which `emocam` points at /dev/null to hide the native
+    # libraries' noise; its messages go through logging instead. Most are for developers
+    # (shown with -v). Always shown: critical and fatal ones, and the platform layer's
+    # (qt.qpa.*), which say why the window cannot open (no display, a missing libxcb-cursor0).
+    if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
+        level = logging.ERROR
+    elif (context.category or "").startswith("qt.qpa"):
+        level = logging.WARNING
+    else:
+        level = logging.INFO
+    _qt_log.log(level, "Qt: %s", message)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Open the desktop app; returns the exit code."""
     args = _parse(sys.argv[1:] if argv is None else argv)
+    previous = qInstallMessageHandler(_qt_message)
+    try:
+        return _run_app(args)
+    finally:
+        qInstallMessageHandler(previous)
+
+
+def _run_app(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("emocam")
     app.setOrganizationName("emocam")
