@@ -295,14 +295,20 @@ def test_without_a_webcam_the_app_plays_the_sample_video(qtbot, make_window):
     assert "sample video" in window.banner.text()
 
 
-def test_recording_a_camera_session_writes_video_and_csv(qtbot, make_window, video_one_face,
-                                                         tmp_path):
-    window = make_window(camera_opener(video_one_face.path))
-    window.settings.record_dir = str(tmp_path)
+def _recording(qtbot, make_window, video: Path, folder: Path) -> MainWindow:
+    """A window on the webcam stand-in, recording into ``folder`` for a few frames now."""
+    window = make_window(camera_opener(video))
+    window.settings.record_dir = str(folder)
     window.start_camera(0)
     qtbot.waitUntil(lambda: window.qactions["camera.record"].isEnabled(), timeout=10_000)
     window.qactions["camera.record"].trigger()
     wait_frames(qtbot, window, 4)
+    return window
+
+
+def test_recording_a_camera_session_writes_video_and_csv(qtbot, make_window, video_one_face,
+                                                         tmp_path):
+    window = _recording(qtbot, make_window, video_one_face.path, tmp_path)
     window.qactions["camera.record"].trigger()
     qtbot.waitUntil(lambda: "Recorded" in window.banner.text(), timeout=10_000)
     video = next(tmp_path.glob("emocam-*.mp4"))
@@ -313,12 +319,7 @@ def test_recording_a_camera_session_writes_video_and_csv(qtbot, make_window, vid
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_while_recording_closes_the_app_and_keeps_the_recording(
         qtbot, make_window, video_one_face, tmp_path, signum):
-    window = make_window(camera_opener(video_one_face.path))
-    window.settings.record_dir = str(tmp_path)
-    window.start_camera(0)
-    qtbot.waitUntil(lambda: window.qactions["camera.record"].isEnabled(), timeout=10_000)
-    window.qactions["camera.record"].trigger()
-    wait_frames(qtbot, window, 4)
+    window = _recording(qtbot, make_window, video_one_face.path, tmp_path)
     stopper = close_on_signals(window)
     try:
         os.kill(os.getpid(), signum)
