@@ -86,6 +86,8 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
     pp.add_argument("--csv", type=Path, metavar="PATH", help="per-frame CSV")
     pp.add_argument("--json", type=Path, metavar="PATH", help="JSON summary")
     pp.add_argument("--no-video", action="store_true", help="write no annotated copy")
+    pp.add_argument("--no-audio", action="store_true",
+                    help="leave the source's sound out of the annotated video")
     pp.add_argument("--no-sidecar", action="store_true",
                     help="write no NAME.emocam.npz (the numbers --reanalyse needs)")
     pp.add_argument("--detector", choices=("mediapipe", "opencv"), default="mediapipe",
@@ -127,11 +129,13 @@ def _add_beyond(pp: argparse.ArgumentParser) -> None:
     privacy = pp.add_argument_group("privacy")
     privacy.add_argument("--no-frames", action="store_true",
                          help="keep no frames at all: only CSV, JSON and sidecar numbers")
+    # A voice identifies a person as a face does: both modes below also drop the sound.
     hide = privacy.add_mutually_exclusive_group()
     hide.add_argument("--blur-faces", action="store_true",
-                      help="smear every face in the annotated output")
+                      help="smear every face in the annotated output (no sound)")
     hide.add_argument("--boxes-only", action="store_true",
-                      help="draw boxes and bars on a plain background, no camera pixels")
+                      help="draw boxes and bars on a plain background, no camera pixels "
+                      "(no sound)")
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -162,6 +166,7 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
         csv=args.csv,
         json=args.json,
         no_video=args.no_video,
+        no_audio=args.no_audio,
         no_frames=args.no_frames,
         no_sidecar=args.no_sidecar,
         overwrite=args.overwrite,

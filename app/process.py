@@ -55,6 +55,7 @@ class ProcessOptions:
     csv: Path | None = None
     json: Path | None = None
     no_video: bool = False
+    no_audio: bool = False  # the annotated video without the source's sound
     no_frames: bool = False  # privacy: numbers only (CSV, JSON, sidecar), no image written
     no_sidecar: bool = False  # no NAME.emocam.npz for re-analysis
     overwrite: bool = False
@@ -83,6 +84,7 @@ class _Plan:
     csv: Path | None
     json: Path
     sidecar: Path | None = None  # the numbers for --reanalyse
+    sound: Path | None = None  # the video whose sound the annotated video gets
 
 
 # --- inputs and outputs ----------------------------------------------------------------
@@ -135,8 +137,15 @@ def plan_for(
     keep_numbers = sidecar and not opts.no_sidecar
     sidecar_path = base.with_name(base.name + SIDECAR_SUFFIX) if keep_numbers else None
     plan = _Plan(kind, images, annotated, csv_path, json_path, sidecar_path)
+    if kind == "video" and annotated is not None and _sound_wanted(opts):
+        plan.sound = src
     _check_plan(plan, src, opts.overwrite)
     return plan
+
+
+def _sound_wanted(opts: ProcessOptions) -> bool:
+    # Blurring faces or hiding the picture is for privacy, and a voice identifies as a face does.
+    return not (opts.no_audio or opts.overlay.blur_faces or opts.overlay.boxes_only)
 
 
 def _check_plan(plan: _Plan, src: Path, overwrite: bool) -> None:
@@ -332,6 +341,7 @@ def _open_sinks(
         "privacy": {
             "frames_written": plan.annotated is not None,
             "blur_faces": opts.overlay.blur_faces, "boxes_only": opts.overlay.boxes_only,
+            "source_sound_kept": plan.sound is not None,
         },
     }
     sinks = _Sinks(plan, JsonSummary(plan.json, names, run_info), opts.overlay)
@@ -339,7 +349,9 @@ def _open_sinks(
         sinks.sidecar = SidecarWriter(plan.sidecar, _sidecar_header(opts, run_info, facts))
     if plan.annotated is not None and plan.kind == "video":
         sinks.video = stack.enter_context(
-            AnnotatedVideoWriter(plan.annotated, facts["fps"] or 30.0, facts["size"])
+            AnnotatedVideoWriter(
+                plan.annotated, facts["fps"] or 30.0, facts["size"], sound_from=plan.sound
+            )
         )
     if plan.annotated is not None and plan.kind == "folder":
         plan.annotated.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from emocam.audio import add_audio
 from emocam.errors import OutputError
 from emocam.types import FrameResult
 
@@ -112,13 +113,20 @@ class AnnotatedVideoWriter:
     the video in step with the source's clock: a frame is repeated until the next one is due
     and dropped when a newer one lands in the same slot. So a variable-frame-rate file, or a
     camera session whose slow frames were skipped, plays back at its real speed.
+
+    With ``sound_from`` (the source video), the finished file gets the source's sound, cut
+    where the video ends; a sound that cannot be copied leaves the silent video and a warning.
     """
 
     _QUEUE = 4
     _MAX_REPEAT_S = 10.0  # a longer gap is a broken timestamp, not a still scene
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int], background: bool = True):
+    def __init__(
+        self, path: Path, fps: float, size: tuple[int, int], background: bool = True,
+        sound_from: Path | None = None,
+    ):
         self.path = Path(path)
+        self.sound_from = sound_from
         self.size = size  # width, height
         self.fps = fps if fps and fps > 0 else 30.0
         self._staging = _write_target(self.path)
@@ -245,6 +253,8 @@ class AnnotatedVideoWriter:
         self._writer = None  # type: ignore[assignment]
         stored = self._stored_frames()
         complete = self._error is None and stored >= self.frames
+        if complete and self.frames and self.sound_from is not None and self._file.is_file():
+            add_audio(self._file, self.sound_from, self.frames / self.fps)
         _commit(self._staging, self.path, keep=complete and not (failed and self.frames == 0))
         if self._render_error is not None and not failed:
             raise self._render_error

@@ -1,0 +1,152 @@
+"""The source's sound in the annotated video.
+
+OpenCV writes pictures only. Once the annotated video is complete, its frames and the source's
+audio streams are put together in a new file, which replaces the silent one: the picture's
+packets are copied as they are, and so is the sound when the container can carry it (AAC, MP3,
+Opus, ...); other sound (PCM, Vorbis) is re-encoded as AAC. The sound is shifted by the time
+the source's picture starts and cut where the annotated video ends (a run stopped early), so
+it plays in step with the picture.
+
+Nothing here fails a run: a source whose sound cannot be copied leaves the silent video in
+place, and a warning says why.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Sound an MP4 carries as it is; anything else is re-encoded.
+_MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"})
+_AAC_BIT_RATE = 160_000
+# Layouts the AAC encoder takes, by channel count; others are mixed down to stereo.
+_AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 8: "7.1"}
+
+
+def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+@dataclass
+class _Track:
+    """One source audio stream and how it reaches the output."""
+
+    source: Any  # av.audio.stream.AudioStream
+    output: Any
+    copy: bool
+
+
+def _picture_start(container: Any) -> float:
+    """Where the source's picture starts on its container's clock, in seconds: frame 0 of the
+    annotated video is placed there."""
+    if not container.streams.video:
+        return 0.0
+    stream = container.streams.video[0]
+    return _seconds(stream.start_time, stream.time_base) or 0.0
+
+
+def add_audio(video: Path, source: Path, duration_s: float) -> bool:
+    """Give ``video`` (written by emocam, silent) the sound of ``source``, cut at
+    ``duration_s``. Returns whether it now has sound; on failure it is left untouched."""
+    import av
+
+    temp = video.with_name(f".{video.stem}.sound{video.suffix}")
+    try:
+        with av.open(str(source)) as src:
+            if not src.streams.audio:
+                return False
+            with av.open(str(video)) as picture, av.open(str(temp), "w") as out:
+                _mux(picture, src, out, duration_s)
+        os.replace(temp, video)
+        return True
+    except (av.FFmpegError, OSError, ValueError) as e:
+        log.warning(
+            "The annotated video %s was kept without sound: the sound of %s could not be "
+            "copied (%s).", video, source, e,
+        )
+        return False
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _mux(picture: Any, src: Any, out: Any, duration_s: float) -> None:
+    video_in = picture.streams.video[0]
+    video_out = out.add_stream_from_template(video_in)
+    offset = _picture_start(src)
+    tracks = [_track(stream, out) for stream in src.streams.audio]
+    streams = [_video_packets(picture, video_in, video_out)]
+    streams += [_audio_packets(src, t, offset, duration_s) for t in tracks]
+    for _, packet in heapq.merge(*streams, key=lambda item: item[0]):
+        out.mux(packet)
+
+
+def _track(stream: Any, out: Any) -> _Track:
+    if stream.codec_context.name in _MP4_AUDIO:
+        return _Track(stream, out.add_stream_from_template(stream), copy=True)
+    encoded = out.add_stream("aac", rate=stream.codec_context.sample_rate)
+    channels = stream.codec_context.layout.nb_channels
+    encoded.layout = _AAC_LAYOUTS.get(channels, "stereo")
+    encoded.bit_rate = _AAC_BIT_RATE
+    return _Track(stream, encoded, copy=False)
+
+
+def _video_packets(picture: Any, stream: Any, output: Any) -> Iterator[tuple[float, Any]]:
+    for packet in picture.demux(stream):
+        if packet.dts is None:  # the demuxer's end-of-stream marker
+            continue
+        t = _seconds(packet.dts, packet.time_base) or 0.0
+        packet.stream = output
+        yield t, packet
+
+
+def _audio_packets(
+    src: Any, track: _Track, offset: float, duration_s: float
+) -> Iterator[tuple[float, Any]]:
+    tb = track.source.time_base
+    shift = round(offset / tb) if tb else 0
+    for packet in src.demux(track.source):
+        if packet.dts is None or packet.pts is None:
+            continue
+        start = float((packet.pts - shift) * tb)
+        if start >= duration_s:
+            break  # the annotated video ends here
+        if not track.copy:
+            yield from _reencoded(packet, track.output, offset, duration_s)
+        elif start >= 0:  # sound before the first picture is dropped
+            packet.pts -= shift
+            packet.dts -= shift
+            packet.stream = track.output
+            yield start, packet
+    if not track.copy:
+        yield from _timed(track.output.encode(None))
+
+
+def _timed(packets: Any) -> Iterator[tuple[float, Any]]:
+    # An encoder's first packets can start before zero (AAC's priming); AVI and Matroska
+    # would shift the whole file to make room, so they are dropped as sound before the picture.
+    for packet in packets:
+        t = float((packet.pts or 0) * packet.time_base)
+        if t >= 0:
+            yield t, packet
+
+
+def _reencoded(
+    packet: Any, output: Any, offset: float, duration_s: float
+) -> Iterator[tuple[float, Any]]:
+    for frame in packet.decode():
+        t = frame.time - offset if frame.time is not None else 0.0
+        if t < 0 or t >= duration_s:
+            continue
+        frame.pts = round(t * frame.sample_rate)
+        frame.time_base = Fraction(1, frame.sample_rate)
+        yield from _timed(output.encode(frame))

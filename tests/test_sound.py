@@ -1,0 +1,190 @@
+"""The annotated video keeps the source's sound, in step with the picture."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from conftest import SyntheticVideo, four_faces_plan, write_video
+from reliability_helpers import run_cli
+
+from emocam.process import ProcessOptions, run_process
+
+pytestmark = pytest.mark.timeout(120)
+
+RATE = 48_000
+BEEP_AT_S = 1.0  # the source's sound is silent until here, then a 440 Hz tone
+
+
+@pytest.fixture(scope="module")
+def picture(media_dir: Path) -> SyntheticVideo:
+    """Four real faces, 640x360, 60 frames at 30 fps (2 s), no sound."""
+    plan = [
+        [p.__class__(p.portrait, p.cx / 2, p.cy / 2, p.side / 2, mirror=p.mirror) for p in f]
+        for f in four_faces_plan(60)
+    ]
+    return write_video(media_dir / "sound_picture.mp4", (640, 360), plan, seed=3)
+
+
+def _beep(seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return np.where(t >= BEEP_AT_S, 0.5 * np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)
+
+
+def with_sound(
+    picture: Path, out: Path, codec: str, picture_starts_s: float = 0.0, seconds: float = 2.5
+) -> Path:
+    """``picture``'s frames (copied) with a mono beep track from time 0; the picture may
+    start later on the container's clock, as in footage trimmed by an editor."""
+    with av.open(str(picture)) as src, av.open(str(out), "w") as dst:
+        video_in = src.streams.video[0]
+        video_out = dst.add_stream_from_template(video_in)
+        sound = dst.add_stream(codec, rate=RATE)
+        sound.layout = "mono"
+        shift = round(picture_starts_s / video_in.time_base)
+        for packet in src.demux(video_in):
+            if packet.dts is None:
+                continue
+            packet.pts += shift
+            packet.dts += shift
+            packet.stream = video_out
+            dst.mux(packet)
+        wave = _beep(seconds)
+        for i in range(0, len(wave), 1024):
+            frame = av.AudioFrame.from_ndarray(wave[None, i:i + 1024], format="fltp",
+                                               layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = RATE, i, Fraction(1, RATE)
+            dst.mux(sound.encode(frame))
+        dst.mux(sound.encode(None))
+    return out
+
+
+def sound_of(path: Path) -> tuple[str, np.ndarray] | None:
+    """The codec and the samples (mono mix, from time 0) of the first sound track."""
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return None
+        stream = c.streams.audio[0]
+        chunks, first = [], None
+        for frame in c.decode(stream):
+            first = frame.time if first is None else first
+            chunks.append(frame.to_ndarray().reshape(len(frame.layout.channels), -1).mean(0))
+        samples = np.concatenate(chunks)
+        lead = np.zeros(max(round((first or 0.0) * RATE), 0), np.float32)
+        return stream.codec_context.name, np.concatenate([lead, samples])
+
+
+def onset_s(samples: np.ndarray) -> float:
+    return float(np.argmax(np.abs(samples) > 0.1)) / RATE
+
+
+def frames_in(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.grab():
+        n += 1
+    cap.release()
+    return n
+
+
+@pytest.mark.parametrize(
+    ("codec", "suffix", "picture_starts_s"),
+    [("aac", ".mp4", 0.0), ("pcm_s16le", ".mkv", 0.0), ("aac", ".mp4", 0.5)],
+    ids=["aac copied", "pcm re-encoded", "picture starts late"],
+)
+def test_the_annotated_video_plays_the_sources_sound_in_step(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], picture: SyntheticVideo,
+    model_path: Path, codec: str, suffix: str, picture_starts_s: float,
+) -> None:
+    src = with_sound(picture.path, tmp_path / f"talk{suffix}", codec, picture_starts_s)
+    run = run_cli(capfd, "process", src, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    annotated = tmp_path / "out" / "talk.emocam.mp4"
+    found = sound_of(annotated)
+    assert found is not None, "the annotated video has no sound"
+    name, samples = found
+    assert name == "aac"
+    # Frame 0 of the annotated video is the source's first picture: the beep moves with it.
+    assert onset_s(samples) == pytest.approx(BEEP_AT_S - picture_starts_s, abs=0.025)
+    # The picture is untouched: every frame is there and the sound ends with it.
+    assert frames_in(annotated) == 60
+    assert len(samples) / RATE == pytest.approx(2.0, abs=0.05)
+
+
+def test_a_run_stopped_early_has_sound_only_as_long_as_its_video(
+    tmp_path: Path, picture: SyntheticVideo, model_path: Path
+) -> None:
+    src = with_sound(picture.path, tmp_path / "talk.mp4", "aac")
+    opts = ProcessOptions(input=src, outdir=tmp_path / "out", progress=False,
+                          on_frame=lambda done, _total: done >= 40)  # Cancel after 40 frames
+    opts.pipeline.model_path = model_path
+    result = run_process(opts)
+    assert not result.completed
+    annotated = tmp_path / "out" / "talk.emocam.mp4"
+    found = sound_of(annotated)
+    assert found is not None
+    assert frames_in(annotated) == 40
+    assert len(found[1]) / RATE == pytest.approx(40 / 30, abs=0.05)
+
+
+@pytest.mark.parametrize("flag", ["--no-audio", "--blur-faces", "--boxes-only"])
+def test_no_audio_and_the_privacy_modes_leave_the_sound_out(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], picture: SyntheticVideo,
+    model_path: Path, flag: str,
+) -> None:
+    src = with_sound(picture.path, tmp_path / "talk.mp4", "aac")
+    run = run_cli(capfd, "process", src, "-o", tmp_path / "out", "--model", model_path, "-q",
+                  flag)
+    assert run.code == 0, run.err
+    assert sound_of(tmp_path / "out" / "talk.emocam.mp4") is None
+    summary = json.loads((tmp_path / "out" / "talk.emocam.json").read_text())
+    assert summary["privacy"]["source_sound_kept"] is False
+
+
+def test_a_disk_that_fills_while_the_sound_is_added_keeps_the_silent_video(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], picture: SyntheticVideo,
+    model_path: Path,
+) -> None:
+    src = with_sound(picture.path, tmp_path / "talk.mp4", "aac")
+    args = [src, "--model", model_path, "-q", "--no-sidecar"]
+    silent = run_cli(capfd, "process", *args, "-o", tmp_path / "silent", "--no-audio")
+    assert silent.code == 0, silent.err
+    size = (tmp_path / "silent" / "talk.emocam.mp4").stat().st_size
+
+    def limit() -> None:  # room for the silent video, not for it with its sound
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size + 2_000, size + 2_000))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "emocam", "process", *map(str, args), "-o", tmp_path / "out"],
+        capture_output=True, text=True, preexec_fn=limit, timeout=90,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "without sound" in lines[0] and "talk.emocam.mp4" in lines[0]
+    annotated = tmp_path / "out" / "talk.emocam.mp4"
+    assert frames_in(annotated) == 60 and sound_of(annotated) is None
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "talk.emocam.csv", "talk.emocam.json", "talk.emocam.mp4"
+    ]
+
+
+def test_a_re_analysis_keeps_the_sound(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], picture: SyntheticVideo,
+    model_path: Path,
+) -> None:
+    src = with_sound(picture.path, tmp_path / "talk.mp4", "aac")
+    out = tmp_path / "out"
+    assert run_cli(capfd, "process", src, "-o", out, "--model", model_path, "-q").code == 0
+    run = run_cli(capfd, "process", "--reanalyse", out / "talk.emocam.npz", "-o", out, "-q",
+                  "--smoothing", "0")
+    assert run.code == 0, run.err
+    found = sound_of(out / "talk.reanalysed.mp4")
+    assert found is not None and onset_s(found[1]) == pytest.approx(BEEP_AT_S, abs=0.025)
