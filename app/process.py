@@ -341,9 +341,10 @@ def _open_sinks(
         "privacy": {
             "frames_written": plan.annotated is not None,
             "blur_faces": opts.overlay.blur_faces, "boxes_only": opts.overlay.boxes_only,
-            "source_sound_kept": plan.sound is not None,
         },
     }
+    if plan.kind == "video":
+        run_info["privacy"]["source_sound_kept"] = plan.sound is not None
     sinks = _Sinks(plan, JsonSummary(plan.json, names, run_info), opts.overlay)
     if plan.sidecar is not None:
         sinks.sidecar = SidecarWriter(plan.sidecar, _sidecar_header(opts, run_info, facts))
