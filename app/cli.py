@@ -18,6 +18,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from emocam import __version__
+from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.errors import EXIT_INTERRUPTED, UserError
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
 
@@ -88,6 +89,10 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
     pp.add_argument("--no-video", action="store_true", help="write no annotated copy")
     pp.add_argument("--no-audio", action="store_true",
                     help="leave the source's sound out of the annotated video")
+    pp.add_argument("--video-codec", choices=VIDEO_CODECS, default=DEFAULT_VIDEO_CODEC,
+                    help="the annotated video's codec: mp4v is the fastest to write; h264 "
+                    "gives files about a third the size that also play in web browsers "
+                    f"(default: {DEFAULT_VIDEO_CODEC})")
     pp.add_argument("--no-sidecar", action="store_true",
                     help="write no NAME.emocam.npz (the numbers --reanalyse needs)")
     pp.add_argument("--detector", choices=("mediapipe", "opencv"), default="mediapipe",
@@ -167,6 +172,7 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
         json=args.json,
         no_video=args.no_video,
         no_audio=args.no_audio,
+        video_codec=args.video_codec,
         no_frames=args.no_frames,
         no_sidecar=args.no_sidecar,
         overwrite=args.overwrite,

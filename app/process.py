@@ -26,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from emocam import __version__
+from emocam.encoders import DEFAULT_VIDEO_CODEC
 from emocam.errors import OutputError, SourceError, UserError
 from emocam.overlay import OverlayOptions, draw
 from emocam.pipeline import Pipeline, PipelineConfig
@@ -56,6 +57,7 @@ class ProcessOptions:
     json: Path | None = None
     no_video: bool = False
     no_audio: bool = False  # the annotated video without the source's sound
+    video_codec: str = DEFAULT_VIDEO_CODEC  # "mp4v" or "h264"
     no_frames: bool = False  # privacy: numbers only (CSV, JSON, sidecar), no image written
     no_sidecar: bool = False  # no NAME.emocam.npz for re-analysis
     overwrite: bool = False
@@ -351,7 +353,8 @@ def _open_sinks(
     if plan.annotated is not None and plan.kind == "video":
         sinks.video = stack.enter_context(
             AnnotatedVideoWriter(
-                plan.annotated, facts["fps"] or 30.0, facts["size"], sound_from=plan.sound
+                plan.annotated, facts["fps"] or 30.0, facts["size"], sound_from=plan.sound,
+                codec=opts.video_codec,
             )
         )
     if plan.annotated is not None and plan.kind == "folder":

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from emocam.audio import add_audio
+from emocam.encoders import DEFAULT_VIDEO_CODEC, Encoder, open_encoder
 from emocam.errors import OutputError
 from emocam.types import FrameResult
 
@@ -87,6 +88,10 @@ def _no_space_hint(e: OSError) -> str:
     return f"{e.strerror or e}; free some disk space or choose another folder"
 
 
+def _reason(e: BaseException) -> str:
+    return _no_space_hint(e) if isinstance(e, OSError) and e.strerror else str(e)
+
+
 Render = Callable[[np.ndarray], object]
 
 
@@ -100,7 +105,8 @@ class _Pending:
 
 
 class AnnotatedVideoWriter:
-    """An mp4 (mp4v) written frame by frame; released on close so a partial file plays.
+    """An mp4 (mp4v, or H.264 with ``codec="h264"``) written frame by frame; released on
+    close so a partial file plays.
 
     Encoding runs on a background thread (OpenCV releases the GIL while it encodes), so on
     a 2-core laptop it overlaps with detection instead of adding its 4-9 ms per 720p frame.
@@ -123,7 +129,7 @@ class AnnotatedVideoWriter:
 
     def __init__(
         self, path: Path, fps: float, size: tuple[int, int], background: bool = True,
-        sound_from: Path | None = None,
+        sound_from: Path | None = None, codec: str = DEFAULT_VIDEO_CODEC,
     ):
         self.path = Path(path)
         self.sound_from = sound_from
@@ -131,17 +137,14 @@ class AnnotatedVideoWriter:
         self.fps = fps if fps and fps > 0 else 30.0
         self._staging = _write_target(self.path)
         self._file = self._staging or self.path
-        self._writer = cv2.VideoWriter(
-            str(self._file), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, size
+        self._writer: Encoder | None = open_encoder(
+            self._file, codec, self.fps, size, shown=self.path
         )
-        if not self._writer.isOpened():
-            raise OutputError(
-                f"The video {self.path} cannot be written; check the folder is writable."
-            )
         self.frames = 0  # frames in the file (repeats included)
         self._t0: float | None = None  # time of the first timed frame, ms
         self._held: _Pending | None = None  # the last timed frame, written once the next is due
         self._error: BaseException | None = None
+        self._reported = False  # the caller was told: close need not say it again
         # A failing overlay is a fault in emocam, not a full disk: raised to the caller as is.
         self._render_error: Exception | None = None
         self._thread: threading.Thread | None = None
@@ -200,7 +203,9 @@ class AnnotatedVideoWriter:
         if self._render_error is not None:
             raise self._render_error
         if self._error is not None:
-            raise OutputError(f"The video {self.path} could not be written ({self._error}).")
+            self._reported = True
+            why = _reason(self._error)
+            raise OutputError(f"The video {self.path} could not be written ({why}).")
         fitted = self._fit(image)
         pending = self._own(fitted, render, owned or fitted is not image)
         if time_ms is None:
@@ -249,8 +254,11 @@ class AnnotatedVideoWriter:
             self._todo.put(None)
             self._thread.join()
             self._thread = None
-        self._writer.release()
-        self._writer = None  # type: ignore[assignment]
+        try:
+            self._writer.release()
+        except Exception as e:  # PyAV flushing onto a full disk: counted as frames missing
+            self._error = self._error or e
+        self._writer = None
         stored = self._stored_frames()
         complete = self._error is None and stored >= self.frames
         if complete and self.frames and self.sound_from is not None and self._file.is_file():
@@ -258,7 +266,7 @@ class AnnotatedVideoWriter:
         _commit(self._staging, self.path, keep=complete and not (failed and self.frames == 0))
         if self._render_error is not None and not failed:
             raise self._render_error
-        if not complete:
+        if not complete and not self._reported:
             raise OutputError(
                 f"The video {self.path} was not written completely ({stored} of {self.frames} "
                 "frames stored); the disk may be full, so free some space and run again."

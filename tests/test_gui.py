@@ -25,7 +25,7 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QFileDialog, QLabel
 
 from emocam.gui import settings as gui_settings
 from emocam.gui.main_window import (
@@ -206,6 +206,32 @@ def test_export_writes_annotated_video_csv_and_json(qtbot, make_window, video_on
     summary = json.loads((tmp_path / "out.json").read_text())
     assert summary["completed"] is True and summary["frames_with_faces"] > 0
     assert "Exported" in window.banner.text()
+
+
+def test_export_as_h264_is_chosen_by_file_type_and_remembered(
+    qtbot, make_window, video_one_face, tmp_path, monkeypatch
+):
+    offered = []
+
+    def save_as(parent, title, folder, filters, selected):
+        offered.append(selected)
+        h264 = next(f for f in filters.split(";;") if "H.264" in f)
+        return str(tmp_path / f"out{len(offered)}.mp4"), h264
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as)
+    window = make_window()
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    for _ in range(2):
+        with qtbot.waitSignal(window.export_finished, timeout=60_000) as done:
+            window.qactions["file.export"].trigger()
+        assert done.args[0].completed
+    assert "MPEG-4" in offered[0] and "H.264" in offered[1]  # the last choice comes first
+    for out in ("out1.mp4", "out2.mp4"):
+        cap = cv2.VideoCapture(str(tmp_path / out))
+        assert int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") in (b"avc1", b"h264")
+        cap.release()
+        assert _video_frames(tmp_path / out) == video_one_face.frame_count
 
 
 def test_cancelled_export_keeps_valid_partial_outputs(qtbot, make_window, video_four_faces,

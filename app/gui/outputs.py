@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog
 
+from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.gui.dialogs import export_progress
 from emocam.gui.export import ExportOutcome, ExportWorker, export_paths
 from emocam.gui.workers import WorkerError
@@ -25,6 +26,17 @@ if TYPE_CHECKING:
     _Base = MainWindow
 else:
     _Base = object
+
+
+VIDEO_FILTERS = {
+    "mp4v": "MP4 video, MPEG-4: fastest to export (*.mp4)",
+    "h264": "MP4 video, H.264: smaller, plays in web browsers (*.mp4)",
+}
+
+
+def _known_codec(codec: str) -> str:
+    # A settings file edited by hand must not break every export.
+    return codec if codec in VIDEO_CODECS else DEFAULT_VIDEO_CODEC
 
 
 class OutputsMixin(_Base):
@@ -90,14 +102,26 @@ class OutputsMixin(_Base):
                                      "first.", "info")
             return
         src = Path(str(self.source_info.spec))
-        suffix = src.suffix.lower() if src.suffix.lower() in IMAGE_EXTS else ".mp4"
-        default = src.with_name(f"{src.stem}.emocam{suffix}")
-        path, _ = QFileDialog.getSaveFileName(self, "Export Annotated Copy", str(default))
+        if src.suffix.lower() in IMAGE_EXTS:
+            default = src.with_name(f"{src.stem}.emocam{src.suffix.lower()}")
+            path, _ = QFileDialog.getSaveFileName(self, "Export Annotated Copy", str(default))
+            if path:
+                self.start_export(Path(path))
+            return
+        # The file type chooses the codec; the choice is remembered for the next export.
+        codec = self.settings.export_codec
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export Annotated Copy", str(src.with_name(f"{src.stem}.emocam.mp4")),
+            ";;".join(VIDEO_FILTERS.values()), VIDEO_FILTERS.get(codec, ""),
+        )
         if path:
-            self.start_export(Path(path))
+            codec = next((c for c, f in VIDEO_FILTERS.items() if f == chosen), codec)
+            self.settings.export_codec = codec
+            self.start_export(Path(path), codec)
 
-    def start_export(self, output: Path) -> ExportWorker | None:
-        """Export the open file to ``output`` plus .csv and .json beside it."""
+    def start_export(self, output: Path, codec: str | None = None) -> ExportWorker | None:
+        """Export the open file to ``output`` plus .csv and .json beside it; a video in
+        ``codec`` (default: the last one chosen)."""
         if self.source_info is None or self.source_info.is_live:
             return None
         if self.export_worker is not None:
@@ -110,7 +134,8 @@ class OutputsMixin(_Base):
         opts = ProcessOptions(input=src, output_video=video, csv=csv, json=json_path,
                               overwrite=True, progress=False,
                               pipeline=self.pipeline_config(False),
-                              overlay=self.overlay_options())
+                              overlay=self.overlay_options(),
+                              video_codec=_known_codec(codec or self.settings.export_codec))
         worker = ExportWorker(opts)
         worker.progress.connect(self._on_export_progress)
         worker.finished_ok.connect(self._on_export_done)

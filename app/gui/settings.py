@@ -44,6 +44,7 @@ class AppSettings:
     recent_files: list[str] = field(default_factory=list)
     last_dir: str = ""
     record_dir: str = ""  # "" = the system's Videos folder
+    export_codec: str = "mp4v"  # emocam.encoders.VIDEO_CODECS
     geometry: QByteArray | None = None
     window_state: QByteArray | None = None
 

@@ -1,4 +1,5 @@
-"""The annotated video keeps the source's sound, in step with the picture."""
+"""The annotated video as a file: the source's sound in step with the picture, and its codec
+(mp4v, or H.264 for files that are smaller and play in web browsers)."""
 
 from __future__ import annotations
 
@@ -188,3 +189,54 @@ def test_a_re_analysis_keeps_the_sound(
     assert run.code == 0, run.err
     found = sound_of(out / "talk.reanalysed.mp4")
     assert found is not None and onset_s(found[1]) == pytest.approx(BEEP_AT_S, abs=0.025)
+
+
+def test_an_h264_video_is_smaller_and_keeps_every_frame_the_overlay_and_the_sound(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], picture: SyntheticVideo,
+    model_path: Path,
+) -> None:
+    src = with_sound(picture.path, tmp_path / "talk.mp4", "aac")
+    outs = {}
+    for codec in ("mp4v", "h264"):
+        out = tmp_path / codec
+        run = run_cli(capfd, "process", src, "-o", out, "--model", model_path, "-q",
+                      "--no-sidecar", "--video-codec", codec)
+        assert run.code == 0, run.err
+        outs[codec] = out / "talk.emocam.mp4"
+    with av.open(str(outs["h264"])) as c:
+        video = c.streams.video[0].codec_context
+        # What web browsers play: H.264 in 4:2:0, tagged with the colours it was made with.
+        assert (video.name, video.pix_fmt) == ("h264", "yuv420p")
+        assert video.colorspace == 6 and video.color_range == 1  # BT.601, video range
+    assert frames_in(outs["h264"]) == 60
+    assert outs["h264"].stat().st_size < 0.6 * outs["mp4v"].stat().st_size
+    found = sound_of(outs["h264"])
+    assert found is not None and onset_s(found[1]) == pytest.approx(BEEP_AT_S, abs=0.025)
+    # The same overlay on the same frames: the two files differ only by their coding.
+    a, b = cv2.VideoCapture(str(outs["mp4v"])), cv2.VideoCapture(str(outs["h264"]))
+    for _ in range(30):
+        assert cv2.PSNR(a.read()[1], b.read()[1]) > 30
+
+
+def test_an_odd_sized_video_is_written_in_h264_with_every_pixel(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], model_path: Path,
+    face_images: dict[str, np.ndarray],
+) -> None:
+    image = np.full((361, 641, 3), 90, np.uint8)
+    image[30:330, 170:470] = cv2.resize(face_images["astronaut"], (300, 300))
+    src = tmp_path / "odd.avi"
+    with av.open(str(src), "w") as out:  # raw frames: OpenCV's writers round odd sizes down
+        stream = out.add_stream("rawvideo", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 641, 361, "bgr24"
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+    run = run_cli(capfd, "process", src, "-o", tmp_path / "out", "--model", model_path,
+                  "-q", "--video-codec", "h264")
+    assert run.code == 0, run.err
+    cap = cv2.VideoCapture(str(tmp_path / "out" / "odd.emocam.mp4"))
+    ok, first = cap.read()
+    # 4:2:0 needs even sizes: the last column and row are repeated, none is cut.
+    assert ok and first.shape == (362, 642, 3)
+    assert frames_in(tmp_path / "out" / "odd.emocam.mp4") == 10
