@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -77,10 +78,10 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
         help="annotate a video, an image or a folder of images and write CSV/JSON results",
         description="Write an annotated copy (NAME.emocam.mp4 or the image's type), a "
         "per-frame CSV (NAME.emocam.csv) and a JSON summary (NAME.emocam.json) next to the "
-        "input, or into -o DIR.",
+        "input, or into -o DIR. Several inputs are processed one after the other.",
     )
-    pp.add_argument("input", type=Path, nargs="?",
-                    help="video file, image file or folder of images")
+    pp.add_argument("input", type=Path, nargs="*",
+                    help="video file, image file or folder of images (one or more)")
     pp.add_argument("-o", "--outdir", type=Path, metavar="DIR", help="folder for all outputs")
     pp.add_argument("--output-video", type=Path, metavar="PATH",
                     help="annotated video (or image, or folder for a folder of images)")
@@ -165,7 +166,7 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
     from emocam.track import DEFAULT_TAU_S
 
     return ProcessOptions(
-        input=args.input if args.input is not None else args.reanalyse,
+        input=args.input[0] if args.input else args.reanalyse,
         outdir=args.outdir,
         output_video=args.output_video,
         csv=args.csv,
@@ -194,7 +195,7 @@ def _run_chosen(args: argparse.Namespace) -> ProcessResult:
     """A fresh run of INPUT, or a re-analysis of a sidecar."""
     from emocam.process import run_process
 
-    if (args.input is None) == (args.reanalyse is None):
+    if bool(args.input) == (args.reanalyse is not None):
         raise UserError("Give either an INPUT to process or --reanalyse SIDECAR, not both.")
     opts = _process_options(args)
     if args.reanalyse is None:
@@ -214,6 +215,8 @@ def _run_chosen(args: argparse.Namespace) -> ProcessResult:
 
 
 def _process(args: argparse.Namespace) -> int:
+    if len(args.input) > 1:
+        return _process_several(args)
     result = _run_chosen(args)
     written = ", ".join(result.outputs.values())
     if not result.completed:
@@ -223,6 +226,55 @@ def _process(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     if not args.quiet:
         print(f"{result.frames} frames at {result.fps:.1f} fps; wrote {written}")
+    return 0
+
+
+def _check_several(args: argparse.Namespace) -> None:
+    """Refuse, before any work, what cannot hold for several inputs."""
+    if args.reanalyse is not None:
+        raise UserError("Give either INPUTs to process or --reanalyse SIDECAR, not both.")
+    if args.output_video or args.csv or args.json:
+        raise UserError("--output-video, --csv and --json name one file each; with several "
+                        "inputs, give a folder with -o DIR instead.")
+    seen: dict[Path, Path] = {}
+    for path in args.input:
+        folder = args.outdir if args.outdir is not None else path.parent
+        stem = path.name if path.is_dir() else path.stem
+        base = (folder / stem).resolve()
+        if base in seen:
+            raise UserError(f"{seen[base]} and {path} would write the same outputs "
+                            f"({folder / stem}.emocam.*); process them into separate folders.")
+        seen[base] = path
+
+
+def _process_several(args: argparse.Namespace) -> int:
+    """Each input in turn; one that fails is reported in its sentence and the rest go on."""
+    from emocam.process import run_process
+
+    _check_several(args)
+    opts = _process_options(args)
+    failed: list[Path] = []
+    for path in args.input:
+        try:
+            result = run_process(replace(opts, input=path))
+        except UserError as e:
+            print(f"emocam: {e}", file=sys.stderr)
+            failed.append(path)
+            continue
+        written = ", ".join(result.outputs.values())
+        if not result.completed:
+            log.warning("stopped in %s after %d frames; the results so far were saved: %s; "
+                        "the inputs after it were not processed.", path, result.frames, written)
+            return EXIT_INTERRUPTED
+        if not args.quiet:
+            print(f"{path}: {result.frames} frames at {result.fps:.1f} fps; wrote {written}")
+    done = len(args.input) - len(failed)
+    if failed:
+        print(f"emocam: {done} of {len(args.input)} inputs processed; not processed: "
+              f"{', '.join(map(str, failed))}.", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(f"{done} inputs processed.")
     return 0
 
 

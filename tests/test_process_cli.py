@@ -211,6 +211,42 @@ def test_a_folder_of_images_gives_annotated_images_a_csv_and_a_summary(
     assert json.loads((out / "photos.emocam.json").read_text())["frames"] == 2
 
 
+def test_several_inputs_are_processed_in_turn_and_a_bad_one_does_not_stop_the_rest(
+    image_one_face: Path, video_face_at_edge: SyntheticVideo, model_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    missing = tmp_path / "gone.mp4"
+    r = emocam("process", video_face_at_edge.path, missing, image_one_face, "-o", out,
+               "--model", model_path, "--no-sidecar")
+    assert r.returncode == 2, r.stderr  # not every input was processed
+    video, image = video_face_at_edge.path, image_one_face
+    assert sorted(p.name for p in out.iterdir()) == sorted([
+        f"{video.stem}.emocam.mp4", f"{video.stem}.emocam.csv", f"{video.stem}.emocam.json",
+        f"{image.stem}.emocam{image.suffix}", f"{image.stem}.emocam.json",
+    ])
+    assert json.loads((out / f"{video.stem}.emocam.json").read_text())["completed"] is True
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("emocam:")]
+    assert len(errors) == 2 and "gone.mp4" in errors[0]
+    assert "2 of 3 inputs processed" in errors[1] and "gone.mp4" in errors[1]
+    assert "Traceback" not in r.stderr
+
+
+def test_several_inputs_that_would_write_the_same_outputs_are_refused_before_any_work(
+    video_face_at_edge: SyntheticVideo, model_path: Path, tmp_path: Path
+) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(video_face_at_edge.path, tmp_path / folder / "talk.mp4")
+    out = tmp_path / "out"
+    r = emocam("process", tmp_path / "a" / "talk.mp4", tmp_path / "b" / "talk.mp4", "-o", out,
+               "--model", model_path, "-q")
+    assert_one_line_error(r, "talk.emocam")
+    assert not out.exists() or not any(out.iterdir())
+    r = emocam("process", tmp_path / "a" / "talk.mp4", tmp_path / "b" / "talk.mp4",
+               "--csv", tmp_path / "one.csv", "-q")
+    assert_one_line_error(r, "-o DIR")
+
+
 # --- what users get wrong -------------------------------------------------------------------
 
 
