@@ -16,7 +16,7 @@ import functools
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -145,6 +145,14 @@ class Placement:
     side: float
     angle_deg: float = 0.0  # counter-clockwise in the image
     mirror: bool = False
+
+
+def scaled(plan: Sequence[Sequence[Placement]], factor: float) -> list[list[Placement]]:
+    """The same scene for a frame ``factor`` times the size: each face moved and sized with it."""
+    return [
+        [replace(p, cx=p.cx * factor, cy=p.cy * factor, side=p.side * factor) for p in frame]
+        for frame in plan
+    ]
 
 
 def background(width: int, height: int, seed: int = 0) -> np.ndarray:

@@ -14,7 +14,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, write_video
+from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
 from reliability_helpers import run_cli
 
 from emocam.process import ProcessOptions, run_process
@@ -28,10 +28,7 @@ BEEP_AT_S = 1.0  # the source's sound is silent until here, then a 440 Hz tone
 @pytest.fixture(scope="module")
 def picture(media_dir: Path) -> SyntheticVideo:
     """Four real faces, 640x360, 60 frames at 30 fps (2 s), no sound."""
-    plan = [
-        [p.__class__(p.portrait, p.cx / 2, p.cy / 2, p.side / 2, mirror=p.mirror) for p in f]
-        for f in four_faces_plan(60)
-    ]
+    plan = scaled(four_faces_plan(60), 0.5)
     return write_video(media_dir / "sound_picture.mp4", (640, 360), plan, seed=3)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, match_faces, write_video
+from conftest import SyntheticVideo, four_faces_plan, match_faces, scaled, write_video
 
 from emocam import __version__
 from emocam.classify import EmotionClassifier
@@ -305,11 +305,7 @@ def test_version() -> None:
 @pytest.fixture(scope="module")
 def long_video(media_dir: Path) -> SyntheticVideo:
     """Ten seconds of the four-face scene at 640x360, long enough to stop half-way."""
-    plan = four_faces_plan(300)
-    small = [
-        [p.__class__(p.portrait, p.cx / 2, p.cy / 2, p.side / 2, mirror=p.mirror) for p in f]
-        for f in plan
-    ]
+    small = scaled(four_faces_plan(300), 0.5)
     return write_video(media_dir / "long.mp4", (640, 360), small, seed=5)
 
 

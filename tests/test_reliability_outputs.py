@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, write_video
+from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import assert_one_sentence, run_cli
@@ -32,11 +32,8 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture(scope="module")
 def clip(media_dir: Path) -> SyntheticVideo:
     """Four real faces at 640x360 for 150 frames: long enough to kill a run half-way."""
-    plan = [
-        [p.__class__(p.portrait, p.cx / 2, p.cy / 2, p.side / 2, mirror=p.mirror) for p in f]
-        for f in four_faces_plan(150)
-    ]
-    return write_video(media_dir / "reliability_clip.mp4", (640, 360), plan, seed=8)
+    return write_video(media_dir / "reliability_clip.mp4", (640, 360),
+                       scaled(four_faces_plan(150), 0.5), seed=8)
 
 
 def _emocam(*args: object, limit_bytes: int | None = None) -> subprocess.Popen[str]:
@@ -185,10 +182,7 @@ def test_a_killed_overwrite_leaves_the_old_outputs_intact(
 def test_an_overwrite_that_finishes_replaces_every_output_and_leaves_no_partial_file(
     tmp_path: Path, model_path: Path, capfd
 ) -> None:
-    video = write_video(tmp_path / "short.mp4", (320, 180), [
-        [p.__class__(p.portrait, p.cx / 4, p.cy / 4, p.side / 4) for p in f]
-        for f in four_faces_plan(8)
-    ])
+    video = write_video(tmp_path / "short.mp4", (320, 180), scaled(four_faces_plan(8), 0.25))
     out = tmp_path / "out"
     out.mkdir()
     names = ("short.emocam.csv", "short.emocam.json", "short.emocam.mp4")
