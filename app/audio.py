@@ -82,11 +82,11 @@ def add_audio(video: Path, source: Path, duration_s: float) -> bool:
 def _mux(picture: Any, src: Any, out: Any, duration_s: float) -> None:
     video_in = picture.streams.video[0]
     video_out = out.add_stream_from_template(video_in)
-    offset = _picture_start(src)
-    tracks = [_track(stream, out) for stream in src.streams.audio]
-    streams = [_video_packets(picture, video_in, video_out)]
-    streams += [_audio_packets(src, t, offset, duration_s) for t in tracks]
-    for _, packet in heapq.merge(*streams, key=lambda item: item[0]):
+    tracks = {stream.index: _track(stream, out) for stream in src.streams.audio}
+    picture_packets = _video_packets(picture, video_in, video_out)
+    sound_packets = _audio_packets(src, tracks, _picture_start(src), duration_s)
+    # Both in time order, so the file's sound and picture lie side by side as players read them.
+    for _, packet in heapq.merge(picture_packets, sound_packets, key=lambda item: item[0]):
         out.mux(packet)
 
 
@@ -110,25 +110,31 @@ def _video_packets(picture: Any, stream: Any, output: Any) -> Iterator[tuple[flo
 
 
 def _audio_packets(
-    src: Any, track: _Track, offset: float, duration_s: float
+    src: Any, tracks: dict[int, _Track], offset: float, duration_s: float
 ) -> Iterator[tuple[float, Any]]:
-    tb = track.source.time_base
-    shift = round(offset / tb) if tb else 0
-    for packet in src.demux(track.source):
-        if packet.dts is None or packet.pts is None:
+    """Every sound track's packets from one pass over ``src`` (one demuxer reads them all)."""
+    ended: set[int] = set()
+    for packet in src.demux([t.source for t in tracks.values()]):
+        track = tracks[packet.stream.index]
+        if packet.dts is None or packet.pts is None or packet.stream.index in ended:
             continue
+        tb = track.source.time_base
+        shift = round(offset / tb)
         start = float((packet.pts - shift) * tb)
-        if start >= duration_s:
-            break  # the annotated video ends here
-        if not track.copy:
+        if start >= duration_s:  # the annotated video ends here
+            ended.add(packet.stream.index)
+            if len(ended) == len(tracks):
+                break
+        elif not track.copy:
             yield from _reencoded(packet, track.output, offset, duration_s)
         elif start >= 0:  # sound before the first picture is dropped
             packet.pts -= shift
             packet.dts -= shift
             packet.stream = track.output
             yield start, packet
-    if not track.copy:
-        yield from _timed(track.output.encode(None))
+    for track in tracks.values():
+        if not track.copy:
+            yield from _timed(track.output.encode(None))
 
 
 def _timed(packets: Any) -> Iterator[tuple[float, Any]]:

@@ -38,15 +38,16 @@ def _beep(seconds: float) -> np.ndarray:
 
 
 def with_sound(
-    picture: Path, out: Path, codec: str, picture_starts_s: float = 0.0, seconds: float = 2.5
+    picture: Path, out: Path, codec: str, picture_starts_s: float = 0.0, seconds: float = 2.5,
+    more: tuple[str, ...] = (),
 ) -> Path:
-    """``picture``'s frames (copied) with a mono beep track from time 0; the picture may
-    start later on the container's clock, as in footage trimmed by an editor."""
+    """``picture``'s frames (copied) with a mono beep track from time 0 in ``codec`` (and one
+    more in each of ``more``); the picture may start later on the container's clock, as in
+    footage trimmed by an editor."""
     with av.open(str(picture)) as src, av.open(str(out), "w") as dst:
         video_in = src.streams.video[0]
         video_out = dst.add_stream_from_template(video_in)
-        sound = dst.add_stream(codec, rate=RATE)
-        sound.layout = "mono"
+        sounds = [dst.add_stream(each, rate=RATE) for each in (codec, *more)]
         shift = round(picture_starts_s / video_in.time_base)
         for packet in src.demux(video_in):
             if packet.dts is None:
@@ -55,22 +56,26 @@ def with_sound(
             packet.dts += shift
             packet.stream = video_out
             dst.mux(packet)
-        wave = _beep(seconds)
-        for i in range(0, len(wave), 1024):
-            frame = av.AudioFrame.from_ndarray(wave[None, i:i + 1024], format="fltp",
-                                               layout="mono")
-            frame.sample_rate, frame.pts, frame.time_base = RATE, i, Fraction(1, RATE)
-            dst.mux(sound.encode(frame))
-        dst.mux(sound.encode(None))
+        for sound in sounds:
+            _add_beep(dst, sound, seconds)
     return out
 
 
-def sound_of(path: Path) -> tuple[str, np.ndarray] | None:
-    """The codec and the samples (mono mix, from time 0) of the first sound track."""
+def _add_beep(dst: av.container.OutputContainer, sound: av.AudioStream, seconds: float) -> None:
+    wave = _beep(seconds)
+    for i in range(0, len(wave), 1024):
+        frame = av.AudioFrame.from_ndarray(wave[None, i:i + 1024], format="fltp", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = RATE, i, Fraction(1, RATE)
+        dst.mux(sound.encode(frame))
+    dst.mux(sound.encode(None))
+
+
+def sound_of(path: Path, track: int = 0) -> tuple[str, np.ndarray] | None:
+    """The codec and the samples (mono mix, from time 0) of a sound track."""
     with av.open(str(path)) as c:
-        if not c.streams.audio:
+        if len(c.streams.audio) <= track:
             return None
-        stream = c.streams.audio[0]
+        stream = c.streams.audio[track]
         chunks, first = [], None
         for frame in c.decode(stream):
             first = frame.time if first is None else first
@@ -115,6 +120,22 @@ def test_the_annotated_video_plays_the_sources_sound_in_step(
     # The picture is untouched: every frame is there and the sound ends with it.
     assert frames_in(annotated) == 60
     assert len(samples) / RATE == pytest.approx(2.0, abs=0.05)
+
+
+def test_every_sound_track_is_kept_whole(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], picture: SyntheticVideo,
+    model_path: Path,
+) -> None:
+    # Two languages, say: one copied, one re-encoded, read from the source in one pass.
+    both = with_sound(picture.path, tmp_path / "both.mkv", "aac", more=("pcm_s16le",))
+    run = run_cli(capfd, "process", both, "-o", tmp_path / "out", "--model", model_path,
+                  "-q", "--no-sidecar")
+    assert run.code == 0, run.err
+    for track in (0, 1):
+        found = sound_of(tmp_path / "out" / "both.emocam.mp4", track)
+        assert found is not None, f"track {track} is missing"
+        assert onset_s(found[1]) == pytest.approx(BEEP_AT_S, abs=0.025)
+        assert len(found[1]) / RATE == pytest.approx(2.0, abs=0.05)
 
 
 def test_a_run_stopped_early_has_sound_only_as_long_as_its_video(
