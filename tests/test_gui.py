@@ -24,8 +24,9 @@ from conftest import TWO_SHOTS_SHOT
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QFileDialog, QLabel
+from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel
 
 from emocam.gui import settings as gui_settings
 from emocam.gui.main_window import (
@@ -288,6 +289,32 @@ def test_unreadable_video_shows_a_message_naming_the_file(qtbot, make_window, tm
     assert window.banner.level == "error"
     window.open_file(tmp_path / "missing.mp4")
     qtbot.waitUntil(lambda: "missing.mp4" in window.banner.text(), timeout=10_000)
+
+
+def _drop(window, url: QUrl) -> bool:
+    """Drag ``url`` over the window and let go, as a file manager does; whether it was taken."""
+    mime = QMimeData()
+    mime.setUrls([url])
+    point, action = QPointF(50, 50), Qt.DropAction.CopyAction
+    buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(point.toPoint(), action, mime, buttons, keys)
+    QApplication.sendEvent(window, enter)
+    if not enter.isAccepted():
+        return False
+    QApplication.sendEvent(window, QDropEvent(point, action, mime, buttons, keys))
+    return True
+
+
+def test_a_video_dropped_on_the_window_opens_and_a_web_link_does_not(
+    qtbot, make_window, video_one_face
+):
+    window = make_window()
+    assert not _drop(window, QUrl("https://example.com/talk.mp4"))
+    assert _drop(window, QUrl.fromLocalFile(str(video_one_face.path)))
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    assert window.source_info.spec == str(video_one_face.path)
+    qtbot.waitUntil(lambda: window.last_packet is not None, timeout=10_000)
+    assert window.settings.recent_files[0] == str(video_one_face.path)
 
 
 def test_missing_camera_offers_retry_and_the_sample_video(qtbot, make_window):

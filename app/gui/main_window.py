@@ -20,13 +20,20 @@ from typing import Any
 import onnxruntime as ort
 from PySide6.QtCore import (
     QMessageLogContext,
+    QMimeData,
     Qt,
     QThread,
     QtMsgType,
     Signal,
     qInstallMessageHandler,
 )
-from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeyEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -75,6 +82,14 @@ def _short(spec: str | int) -> str:
     return f"camera {spec}" if isinstance(spec, int) else Path(spec).name
 
 
+def dropped_path(mime: QMimeData) -> Path | None:
+    """The first local file or folder among dropped links; a web page's link is not one."""
+    for url in mime.urls():
+        if url.isLocalFile():
+            return Path(url.toLocalFile())
+    return None
+
+
 class MainWindow(OutputsMixin, QMainWindow):
     export_finished = Signal(object)  # ExportOutcome or an error message (str)
     about_shown = Signal(object)  # the AboutDialog
@@ -113,6 +128,7 @@ class MainWindow(OutputsMixin, QMainWindow):
 
     def _build_ui(self) -> None:
         self.setWindowTitle("emocam")
+        self.setAcceptDrops(True)
         self.banner = MessageBanner(self)
         self.view = VideoView(self)
         self.view.painted.connect(self._on_painted)
@@ -518,6 +534,21 @@ class MainWindow(OutputsMixin, QMainWindow):
             self.showNormal()
         else:
             super().keyPressEvent(event)
+
+    # A video, photo or folder dropped from the file manager opens as File > Open does.
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_path(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if dropped_path(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = dropped_path(event.mimeData())
+        if path is not None:
+            event.acceptProposedAction()
+            self.open_file(path)
 
     # --- model ----------------------------------------------------------------------------
 
