@@ -214,7 +214,25 @@ def _run_chosen(args: argparse.Namespace) -> ProcessResult:
     return run_reanalyse(args.reanalyse, opts, settings)
 
 
+def _videos_of_folders(inputs: list[Path]) -> list[Path]:
+    """A folder without photos but with videos stands for its videos, each processed in turn
+    (a folder of photos is one input: its photos are the frames)."""
+    from emocam.process import SUFFIX
+    from emocam.reanalyse import REANALYSED
+    from emocam.sources import IMAGE_EXTS, videos_in
+
+    out: list[Path] = []
+    for path in inputs:
+        photos = path.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in path.iterdir())
+        videos = videos_in(path) if path.is_dir() and not photos else []
+        # Annotated copies from an earlier run in the same folder are outputs, not inputs.
+        videos = [v for v in videos if not v.stem.endswith((SUFFIX, REANALYSED))]
+        out.extend(videos or [path])
+    return out
+
+
 def _process(args: argparse.Namespace) -> int:
+    args.input = _videos_of_folders(args.input)
     if len(args.input) > 1:
         return _process_several(args)
     result = _run_chosen(args)

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 IMAGE_EXTS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pbm"}
 )
+VIDEO_EXTS = frozenset(
+    {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp",
+     ".ts", ".mts"}
+)
 DEFAULT_FPS = 30.0
 STALL_TIMEOUT_S = 5.0
 _MAX_BAD_READS = 60  # consecutive undecodable frames skipped before a video is deemed over
@@ -139,6 +143,14 @@ class ImageSource(Source):
         self._next = 0 if index <= 0 else 1
 
 
+def videos_in(folder: Path) -> list[Path]:
+    """The video files directly in ``folder``, in natural name order."""
+    return sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTS and p.is_file()),
+        key=_natural_key,
+    )
+
+
 def _natural_key(path: Path) -> list[Any]:
     # img2 before img10, as a person would sort them.
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
@@ -161,10 +173,13 @@ class ImageFolderSource(Source):
         )
         if not self.files:
             exts = ", ".join(sorted(IMAGE_EXTS)[:6])
-            raise SourceError(
-                f"The folder {path} contains no images ({exts}, ...); "
-                "choose a folder of photos, or a video file."
+            videos = len(videos_in(path))
+            hint = (
+                f"it holds {videos} video(s): open one of them, or give the folder to "
+                "`emocam process`, which processes each" if videos
+                else "choose a folder of photos, or a video file"
             )
+            raise SourceError(f"The folder {path} contains no images ({exts}, ...); {hint}.")
         self.frame_count = len(self.files)
         first = read_image(self.files[0])
         self.size = (first.shape[1], first.shape[0])

@@ -231,6 +231,22 @@ def test_several_inputs_are_processed_in_turn_and_a_bad_one_does_not_stop_the_re
     assert "Traceback" not in r.stderr
 
 
+def test_a_folder_of_videos_is_each_of_its_videos_but_not_an_earlier_runs_outputs(
+    video_face_at_edge: SyntheticVideo, model_path: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "talks"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mkv", "a.emocam.mp4"):  # the last: an earlier run's output
+        shutil.copy(video_face_at_edge.path, folder / name)
+    r = emocam("process", folder, "-o", tmp_path / "out", "--model", model_path, "-q",
+               "--no-sidecar")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a.emocam.csv", "a.emocam.json", "a.emocam.mp4",
+        "b.emocam.csv", "b.emocam.json", "b.emocam.mp4",
+    ]
+
+
 def test_several_inputs_that_would_write_the_same_outputs_are_refused_before_any_work(
     video_face_at_edge: SyntheticVideo, model_path: Path, tmp_path: Path
 ) -> None:

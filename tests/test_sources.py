@@ -141,6 +141,8 @@ def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path | str | int]:
     data = video.read_bytes()
     (tmp / "cut.mp4").write_bytes(data[: len(data) // 2])
     (tmp / "broken.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * 500)
+    (tmp / "talks").mkdir()
+    (tmp / "talks" / "talk.mp4").write_bytes(data)
     return {
         "missing": tmp / "nope.mp4",
         "empty folder": tmp / "empty dir",
@@ -149,6 +151,7 @@ def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path | str | int]:
         "not a video": tmp / "notes.mp4",
         "truncated video": tmp / "cut.mp4",
         "corrupt image": tmp / "broken.jpg",
+        "folder of videos": tmp / "talks",
     }
 
 
@@ -162,6 +165,7 @@ def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path | str | int]:
         "not a video",
         "truncated video",
         "corrupt image",
+        "folder of videos",
     ],
 )
 def test_every_bad_input_is_one_sentence_naming_it(
@@ -172,6 +176,8 @@ def test_every_bad_input_is_one_sentence_naming_it(
         open_source(spec)
     msg = str(err.value)
     assert str(spec) in msg and msg.endswith(".") and "\n" not in msg
+    if case == "folder of videos":  # says what to do with them
+        assert "1 video(s)" in msg and "emocam process" in msg
 
 
 def test_a_camera_that_does_not_open_is_named() -> None:

@@ -69,12 +69,12 @@ from emocam.modelinfo import ModelInfo
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.resources import builtin_models, resolve_model, sample_video_path
-from emocam.sources import IMAGE_EXTS, open_source
+from emocam.sources import IMAGE_EXTS, VIDEO_EXTS, open_source
 
 log = logging.getLogger(__name__)
 _qt_log = logging.getLogger("emocam.qt")
 
-VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
+VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS)) + ");;All files (*)"
 IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTS)) + ");;All files (*)"
 
 
