@@ -27,6 +27,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel
+from sound_helpers import sound_of, with_sound
 
 from emocam.gui import settings as gui_settings
 from emocam.gui.main_window import (
@@ -233,6 +234,24 @@ def test_export_as_h264_is_chosen_by_file_type_and_remembered(
         assert int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") in (b"avc1", b"h264")
         cap.release()
         assert _video_frames(tmp_path / out) == video_one_face.frame_count
+
+
+def test_export_keeps_the_sound_unless_a_privacy_view_is_on_and_says_so(
+    qtbot, make_window, video_one_face, tmp_path
+):
+    talk = with_sound(video_one_face.path, tmp_path / "talk.mp4", "aac")
+    window = make_window()
+    window.open_file(talk)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    for name, blur in (("plain.mp4", False), ("blurred.mp4", True)):
+        if window.qactions["view.blur_faces"].isChecked() != blur:
+            window.qactions["view.blur_faces"].trigger()
+        with qtbot.waitSignal(window.export_finished, timeout=60_000) as done:
+            window.start_export(tmp_path / name)
+        assert done.args[0].completed
+        found = sound_of(tmp_path / name)
+        assert (found is None) == blur
+        assert ("without sound, as Blur Faces is on" in window.banner.text()) == blur
 
 
 def test_cancelled_export_keeps_valid_partial_outputs(qtbot, make_window, video_four_faces,

@@ -25,6 +25,7 @@ class ExportOutcome:
     frames: int
     outputs: dict[str, str]
     warning: str = ""  # e.g. no face was found (the outputs were still written)
+    note: str = ""  # said after the frame count, e.g. why the video has no sound
 
 
 def export_paths(video: Path) -> tuple[Path, Path, Path]:
@@ -70,4 +71,17 @@ class ExportWorker(QThread):
             log.exception("export of %s failed", self.options.input)
             self.errored.emit(f"Exporting {self.options.input} failed: {e}")
         else:
-            self.finished_ok.emit(ExportOutcome(result.completed, result.frames, result.outputs))
+            self.finished_ok.emit(ExportOutcome(
+                result.completed, result.frames, result.outputs, note=self._sound_note(result)
+            ))
+
+    def _sound_note(self, result: ProcessResult) -> str:
+        # The privacy views drop the sound on purpose; say so, or it looks like a fault.
+        overlay = self.options.overlay
+        if "video" not in result.outputs:
+            return ""
+        if overlay.blur_faces:
+            return " (without sound, as Blur Faces is on)"
+        if overlay.boxes_only:
+            return " (without sound, as Boxes Only is on)"
+        return ""

@@ -173,7 +173,8 @@ class OutputsMixin(_Base):
         if outcome.warning:
             self.banner.show_message(outcome.warning, "warning")
         elif outcome.completed:
-            self.banner.show_message(f"Exported {outcome.frames} frames: {files}.", "info")
+            self.banner.show_message(
+                f"Exported {outcome.frames} frames{outcome.note}: {files}.", "info")
         else:
             self.banner.show_message(
                 f"Export cancelled after {outcome.frames} frames; the files written so far "
