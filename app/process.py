@@ -347,6 +347,8 @@ def _open_sinks(
     }
     if plan.kind == "video":
         run_info["privacy"]["source_sound_kept"] = plan.sound is not None
+        if plan.annotated is not None:
+            run_info["video_codec"] = opts.video_codec
     sinks = _Sinks(plan, JsonSummary(plan.json, names, run_info), opts.overlay)
     if plan.sidecar is not None:
         sinks.sidecar = SidecarWriter(plan.sidecar, _sidecar_header(opts, run_info, facts))

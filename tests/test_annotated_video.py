@@ -166,6 +166,8 @@ def test_an_h264_video_is_smaller_and_keeps_every_frame_the_overlay_and_the_soun
         assert (video.name, video.pix_fmt) == ("h264", "yuv420p")
         assert video.colorspace == 6 and video.color_range == 1  # BT.601, video range
     assert frames_in(outs["h264"]) == 60
+    summary = json.loads((tmp_path / "h264" / "talk.emocam.json").read_text())
+    assert summary["video_codec"] == "h264"
     assert outs["h264"].stat().st_size < 0.6 * outs["mp4v"].stat().st_size
     found = sound_of(outs["h264"])
     assert found is not None and onset_s(found[1]) == pytest.approx(BEEP_AT_S, abs=0.025)
