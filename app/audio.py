@@ -91,7 +91,8 @@ def _mux(picture: Any, src: Any, out: Any, duration_s: float) -> None:
 
 
 def _track(stream: Any, out: Any) -> _Track:
-    if stream.codec_context.name in _MP4_AUDIO:
+    # The format's name, not the decoder's: MP3 is decoded by "mp3float".
+    if stream.codec_context.codec.canonical_name in _MP4_AUDIO:
         return _Track(stream, out.add_stream_from_template(stream), copy=True)
     encoded = out.add_stream("aac", rate=stream.codec_context.sample_rate)
     channels = stream.codec_context.layout.nb_channels

@@ -63,7 +63,7 @@ def sound_of(path: Path, track: int = 0) -> tuple[str, np.ndarray] | None:
             chunks.append(frame.to_ndarray().reshape(len(frame.layout.channels), -1).mean(0))
         samples = np.concatenate(chunks)
         lead = np.zeros(max(round((first or 0.0) * RATE), 0), np.float32)
-        return stream.codec_context.name, np.concatenate([lead, samples])
+        return stream.codec_context.codec.canonical_name, np.concatenate([lead, samples])
 
 
 def onset_s(samples: np.ndarray) -> float:

@@ -38,13 +38,14 @@ def frames_in(path: Path) -> int:
 
 
 @pytest.mark.parametrize(
-    ("codec", "suffix", "picture_starts_s"),
-    [("aac", ".mp4", 0.0), ("pcm_s16le", ".mkv", 0.0), ("aac", ".mp4", 0.5)],
-    ids=["aac copied", "pcm re-encoded", "picture starts late"],
+    ("codec", "suffix", "picture_starts_s", "kept_as"),
+    [("aac", ".mp4", 0.0, "aac"), ("libmp3lame", ".mp4", 0.0, "mp3"),
+     ("pcm_s16le", ".mkv", 0.0, "aac"), ("aac", ".mp4", 0.5, "aac")],
+    ids=["aac copied", "mp3 copied", "pcm re-encoded", "picture starts late"],
 )
 def test_the_annotated_video_plays_the_sources_sound_in_step(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], picture: SyntheticVideo,
-    model_path: Path, codec: str, suffix: str, picture_starts_s: float,
+    model_path: Path, codec: str, suffix: str, picture_starts_s: float, kept_as: str,
 ) -> None:
     src = with_sound(picture.path, tmp_path / f"talk{suffix}", codec, picture_starts_s)
     run = run_cli(capfd, "process", src, "-o", tmp_path / "out", "--model", model_path, "-q")
@@ -53,7 +54,7 @@ def test_the_annotated_video_plays_the_sources_sound_in_step(
     found = sound_of(annotated)
     assert found is not None, "the annotated video has no sound"
     name, samples = found
-    assert name == "aac"
+    assert name == kept_as
     # Frame 0 of the annotated video is the source's first picture: the beep moves with it.
     assert onset_s(samples) == pytest.approx(BEEP_AT_S - picture_starts_s, abs=0.025)
     # The picture is untouched: every frame is there and the sound ends with it.
