@@ -31,9 +31,10 @@ _AAC_BIT_RATE = 160_000
 _AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 8: "7.1"}
 
 
-def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
+def _seconds(value: int | None, time_base: Fraction | None) -> float:
+    """A stream time in seconds; 0 when the container does not say."""
     if value is None or time_base is None:
-        return None
+        return 0.0
     return float(value * time_base)
 
 
@@ -52,7 +53,7 @@ def _picture_start(container: Any) -> float:
     if not container.streams.video:
         return 0.0
     stream = container.streams.video[0]
-    return _seconds(stream.start_time, stream.time_base) or 0.0
+    return _seconds(stream.start_time, stream.time_base)
 
 
 def add_audio(video: Path, source: Path, duration_s: float) -> bool:
@@ -105,7 +106,7 @@ def _video_packets(picture: Any, stream: Any, output: Any) -> Iterator[tuple[flo
     for packet in picture.demux(stream):
         if packet.dts is None:  # the demuxer's end-of-stream marker
             continue
-        t = _seconds(packet.dts, packet.time_base) or 0.0
+        t = _seconds(packet.dts, packet.time_base)
         packet.stream = output
         yield t, packet
 

@@ -235,15 +235,19 @@ def _process(args: argparse.Namespace) -> int:
     args.input = _videos_of_folders(args.input)
     if len(args.input) > 1:
         return _process_several(args)
-    result = _run_chosen(args)
+    return _report(_run_chosen(args), args.quiet)
+
+
+def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
+    """Tell what one run wrote; its exit status (130 when it was stopped early)."""
     written = ", ".join(result.outputs.values())
     if not result.completed:
-        log.warning(
-            "stopped after %d frames; the results so far were saved: %s", result.frames, written
-        )
+        log.warning("stopped %safter %d frames; the results so far were saved: %s",
+                    f"in {name} " if name else "", result.frames, written)
         return EXIT_INTERRUPTED
-    if not args.quiet:
-        print(f"{result.frames} frames at {result.fps:.1f} fps; wrote {written}")
+    if not quiet:
+        prefix = f"{name}: " if name else ""
+        print(f"{prefix}{result.frames} frames at {result.fps:.1f} fps; wrote {written}")
     return 0
 
 
@@ -279,17 +283,13 @@ def _process_several(args: argparse.Namespace) -> int:
             print(f"emocam: {e}", file=sys.stderr)
             failed.append(path)
             continue
-        written = ", ".join(result.outputs.values())
-        if not result.completed:
-            log.warning("stopped in %s after %d frames; the results so far were saved: %s; "
-                        "the inputs after it were not processed.", path, result.frames, written)
-            return EXIT_INTERRUPTED
-        if not args.quiet:
-            print(f"{path}: {result.frames} frames at {result.fps:.1f} fps; wrote {written}")
+        if _report(result, args.quiet, str(path)) == EXIT_INTERRUPTED:
+            return EXIT_INTERRUPTED  # the inputs after it are left alone
     done = len(args.input) - len(failed)
     if failed:
-        print(f"emocam: {done} of {len(args.input)} inputs processed; not processed: "
-              f"{', '.join(map(str, failed))}.", file=sys.stderr)
+        # "No face was found" still wrote its outputs: the sentence above says which it was.
+        print(f"emocam: {done} of {len(args.input)} inputs processed without a problem; see "
+              f"above for: {', '.join(map(str, failed))}.", file=sys.stderr)
         return 2
     if not args.quiet:
         print(f"{done} inputs processed.")

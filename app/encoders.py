@@ -7,7 +7,6 @@ laptop (figures in ``docs/PROFILE.md``).
 
 from __future__ import annotations
 
-import logging
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -17,8 +16,6 @@ import cv2
 import numpy as np
 
 from emocam.errors import OutputError
-
-log = logging.getLogger(__name__)
 
 VIDEO_CODECS = ("mp4v", "h264")
 DEFAULT_VIDEO_CODEC = "mp4v"
@@ -95,15 +92,13 @@ class _X264Encoder:
         cc.thread_count = 1 if (os.cpu_count() or 1) <= 2 else 0
         self._stream = stream
         self._pts = 0
+        self._frame_from = av.VideoFrame.from_ndarray
 
     def write(self, image: np.ndarray) -> None:
-        import av
-
         if any(self._pad):
             bottom, right = self._pad
             image = cv2.copyMakeBorder(image, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
-        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420),
-                                           format="yuv420p")
+        frame = self._frame_from(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
         frame.pts = self._pts
         self._pts += 1
         self._container.mux(self._stream.encode(frame))

@@ -139,13 +139,14 @@ def plan_for(
     keep_numbers = sidecar and not opts.no_sidecar
     sidecar_path = base.with_name(base.name + SIDECAR_SUFFIX) if keep_numbers else None
     plan = _Plan(kind, images, annotated, csv_path, json_path, sidecar_path)
-    if kind == "video" and annotated is not None and _sound_wanted(opts):
+    if kind == "video" and annotated is not None and sound_wanted(opts):
         plan.sound = src
     _check_plan(plan, src, opts.overwrite)
     return plan
 
 
-def _sound_wanted(opts: ProcessOptions) -> bool:
+def sound_wanted(opts: ProcessOptions) -> bool:
+    """Whether a video's annotated copy gets the source's sound under these options."""
     # Blurring faces or hiding the picture is for privacy, and a voice identifies as a face does.
     return not (opts.no_audio or opts.overlay.blur_faces or opts.overlay.boxes_only)
 

@@ -14,7 +14,13 @@ from pathlib import Path
 from PySide6.QtCore import QThread, Signal
 
 from emocam.errors import UserError
-from emocam.process import NoFacesFound, ProcessOptions, ProcessResult, run_process
+from emocam.process import (
+    NoFacesFound,
+    ProcessOptions,
+    ProcessResult,
+    run_process,
+    sound_wanted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +83,7 @@ class ExportWorker(QThread):
 
     def _sound_note(self, result: ProcessResult) -> str:
         # The privacy views drop the sound on purpose; say so, or it looks like a fault.
-        overlay = self.options.overlay
-        if "video" not in result.outputs:
+        if "video" not in result.outputs or sound_wanted(self.options):
             return ""
-        if overlay.blur_faces:
-            return " (without sound, as Blur Faces is on)"
-        if overlay.boxes_only:
-            return " (without sound, as Boxes Only is on)"
-        return ""
+        view = "Blur Faces" if self.options.overlay.blur_faces else "Boxes Only"
+        return f" (without sound, as {view} is on)"
