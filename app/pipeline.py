@@ -130,7 +130,8 @@ class Pipeline:
         probs = self.classifier.predict(crops)
         t3 = time.perf_counter()
         faces = self.tracker.update(
-            boxes, [d.score for d in dets], probs, frame.time_ms, [d.keypoints for d in dets]
+            boxes, [d.score for d in dets], probs, frame.time_ms, [d.keypoints for d in dets],
+            [d.predicted for d in dets],
         )
         judge(faces, qualities, self.config.quality, self.uncertain_below)
         t4 = time.perf_counter()

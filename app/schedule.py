@@ -241,7 +241,7 @@ def _same_face(a: Box, b: Box) -> bool:
 
 def _from_track(p: TrackPrediction) -> Detection:
     eyes = (p.keypoints[0], p.keypoints[1]) if len(p.keypoints) >= 2 else None
-    return Detection(p.box, p.score, p.keypoints, eyes)
+    return Detection(p.box, p.score, p.keypoints, eyes, predicted=True)
 
 
 def _carry(known: Sequence[TrackPrediction]) -> list[Detection]:

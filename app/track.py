@@ -43,6 +43,10 @@ class _Track:
     score: float = 0.0
     keypoints: tuple[Point, ...] = ()
     velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # centre x, y and side, per ms
+    # The last box a detector found and when: velocity is measured between these, not
+    # between boxes the schedule only predicted (frames it skipped).
+    seen_box: Box | None = None
+    seen_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -148,8 +152,13 @@ class FaceTracker:
         raw_probs: np.ndarray,
         time_ms: float,
         keypoints: Sequence[tuple[Point, ...]] | None = None,
+        predicted: Sequence[bool] | None = None,
     ) -> list[FaceResult]:
-        """One frame: returns a FaceResult per detection, in detection order."""
+        """One frame: returns a FaceResult per detection, in detection order.
+
+        ``predicted`` marks boxes that are the tracker's own predictions (a frame the
+        detection schedule skipped): they move the track but do not measure its velocity.
+        """
         box_arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         pairs = self._match(box_arr)
         results: list[FaceResult] = []
@@ -159,7 +168,8 @@ class FaceTracker:
             raw = raw_probs[d]
             t_idx = pairs.get(d)
             if t_idx is None:
-                track = _Track(self._next_id, box, raw.astype(np.float32), time_ms)
+                track = _Track(self._next_id, box, raw.astype(np.float32), time_ms,
+                               seen_box=box, seen_ms=time_ms)
                 self._next_id += 1
                 track.score = float(scores[d])
                 track.keypoints = keypoints[d] if keypoints is not None else ()
@@ -172,7 +182,9 @@ class FaceTracker:
                     track.probs = raw.astype(np.float32)
                 else:
                     track.probs = track.probs + np.float32(alpha) * (raw - track.probs)
-                track.velocity = _velocity(track, box, time_ms)
+                if not (predicted is not None and predicted[d]):
+                    track.velocity = _velocity(track, box, time_ms)
+                    track.seen_box, track.seen_ms = box, time_ms
                 track.box, track.time_ms, track.missed = box, time_ms, 0
                 track.score = float(scores[d])
                 track.keypoints = keypoints[d] if keypoints is not None else ()
@@ -202,12 +214,14 @@ class FaceTracker:
 
 
 def _velocity(track: _Track, box: Box, time_ms: float) -> tuple[float, float, float]:
-    """The track's velocity after it moved to ``box``, averaged with the previous one:
-    detector boxes jitter by a few pixels, so one frame's step alone is noisy."""
-    dt = time_ms - track.time_ms
+    """The track's velocity after a detector found it at ``box``, from the last box a
+    detector found (frames between may have been predicted), averaged with the previous
+    velocity: detector boxes jitter by a few pixels, so one step alone is noisy."""
+    seen = track.seen_box if track.seen_box is not None else track.box
+    dt = time_ms - track.seen_ms
     if dt <= 0:
         return track.velocity
-    (ax, ay, aside), (bx, by, bside) = _centre_side(track.box), _centre_side(box)
+    (ax, ay, aside), (bx, by, bside) = _centre_side(seen), _centre_side(box)
     step = ((bx - ax) / dt, (by - ay) / dt, (bside - aside) / dt)
     if track.missed > 0 or track.velocity == (0.0, 0.0, 0.0):
         return step

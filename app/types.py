@@ -28,12 +28,15 @@ class Detection:
     ``box`` follows BlazeFace's framing (brows to chin, cheek to cheek) whatever the detector,
     so the crop framing stored with the model fits every detector. ``keypoints`` are in
     frame pixels; ``eyes`` is (image-left eye, image-right eye) when the detector gives them.
+    ``predicted``: the box is where the tracker expects the face, on a frame the detection
+    schedule skipped, not where a detector found it.
     """
 
     box: Box
     score: float
     keypoints: tuple[Point, ...] = ()
     eyes: tuple[Point, Point] | None = None
+    predicted: bool = False
 
 
 @dataclass(frozen=True)
