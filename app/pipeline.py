@@ -24,6 +24,7 @@ from emocam.schedule import (
     GovernorConfig,
     RateGovernor,
     ScheduleConfig,
+    ladder_for,
 )
 from emocam.track import DEFAULT_TAU_S, FaceTracker, TrackerConfig
 from emocam.types import Frame, FrameResult
@@ -68,7 +69,7 @@ class Pipeline:
         self.tracker = FaceTracker(TrackerConfig(tau_s=self.config.smoothing_tau_s))
         self.schedule = DetectionSchedule(self.detector, self.config.schedule)
         self.governor = (
-            RateGovernor(GovernorConfig(self.config.target_fps))
+            RateGovernor(GovernorConfig(self.config.target_fps), ladder_for(self.detector))
             if self.config.target_fps
             else None
         )

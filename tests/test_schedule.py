@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,14 @@ from conftest import (
 )
 
 from emocam.pipeline import Pipeline, PipelineConfig
-from emocam.schedule import LADDER, GovernorConfig, RateGovernor, describe
+from emocam.schedule import (
+    LADDER,
+    GovernorConfig,
+    RateGovernor,
+    ScheduleConfig,
+    describe,
+    ladder_for,
+)
 from emocam.sources import open_source
 from emocam.types import Frame, FrameResult
 
@@ -54,14 +62,19 @@ def test_every_frame_of_a_video_gets_a_result_with_every_face(
     assert len({f.face_id for r in results for f in r.faces}) <= 5
 
 
-@pytest.mark.parametrize("rung", range(len(LADDER)), ids=lambda r: f"rung {r}")
+# Both ladders: LADDER as such (detectors whose cost follows the image size) and MediaPipe's,
+# whose rungs keep the full size (ladder_for).
+RUNGS = list(dict.fromkeys([*LADDER, *(replace(c, scale=1.0) for c in LADDER)]))
+
+
+@pytest.mark.parametrize("rung", RUNGS, ids=describe)
 def test_every_rung_of_the_target_fps_ladder_keeps_every_moving_face_and_its_id(
-    pipeline: Pipeline, video_four_faces: SyntheticVideo, rung: int
+    pipeline: Pipeline, video_four_faces: SyntheticVideo, rung: ScheduleConfig
 ) -> None:
     # The cheaper rungs skip detection on some frames and move the faces' boxes on at their
     # tracked velocity; a velocity misread there sent boxes off their faces and gave the
     # same people new ids every second or so under --target-fps.
-    pipeline.schedule.config = LADDER[rung]
+    pipeline.schedule.config = rung
     try:
         results = run(pipeline, video_four_faces)
     finally:
@@ -182,6 +195,18 @@ def test_time_spent_waiting_for_the_source_does_not_count_against_the_target(
             time.sleep(0.15)
             pipe.idle(time.perf_counter() - t0)
         assert pipe.governor.rung == 0 and pipe.schedule.config.detect_every == 1
+
+
+def test_mediapipe_holds_a_target_by_looking_less_often_never_by_shrinking_the_frame(
+    pipeline: Pipeline,
+) -> None:
+    # Its scan's network input is a fixed 192 px: a shrunk frame costs a resize and loses
+    # the small faces that tiles find, for no saving (docs/PROFILE.md).
+    rungs = ladder_for(pipeline.detector)
+    assert all(r.scale == 1.0 for r in rungs)
+    assert len(set(rungs)) == len(rungs) >= 4
+    work = [(r.detect_every, r.detect_every * r.scan_every) for r in rungs]
+    assert work == sorted(work) and work[0] == (1, 1)
 
 
 def test_the_schedule_is_described_in_a_few_plain_words() -> None:
