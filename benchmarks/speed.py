@@ -3,6 +3,7 @@ live-path latency. Each returns plain data; run.py renders it."""
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from timing import Stats, frame_ms, read_frames, repeat
 
 from emocam.classify import EmotionClassifier
 from emocam.pipeline import Pipeline, PipelineConfig
+from emocam.track import iou_matrix
 from emocam.types import Frame
 
 FRAME_MS = 1000.0 / 30.0
@@ -132,20 +134,100 @@ class ProcessResult:
                    Stats.of([r.startup_s.median for r in runs]))
 
 
-def bench_process(video: Path, frames: int, repeats: int, out: Path) -> ProcessResult:
+def bench_process(
+    video: Path, frames: int, repeats: int, out: Path, extra: Sequence[str] = ()
+) -> ProcessResult:
     """The whole `emocam process` command (start-up, decode, detect, classify, draw,
-    encode, CSV and JSON), and the frame rate it reports once running."""
+    encode, CSV and JSON), and the frame rate it reports once running. ``extra``: more
+    options for the command."""
     whole, running, startup = [], [], []
     for _ in range(repeats):
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "emocam", "process", str(video), "-o", str(out),
-                        "--overwrite", "--quiet"], check=True, capture_output=True)
+                        "--overwrite", "--quiet", *extra], check=True, capture_output=True)
         wall = time.perf_counter() - t
         summary = json.loads((out / f"{video.stem}.emocam.json").read_text())
         whole.append(frames / wall)
         running.append(summary["fps_achieved"])
         startup.append(wall - summary["elapsed_s"])
     return ProcessResult(Stats.of(whole), Stats.of(running), Stats.of(startup))
+
+
+@dataclass
+class GovernedRow:
+    """`emocam process --target-fps T` beside the default command, on one video: the speed
+    it buys and what the default's every-frame detection would have reported instead."""
+
+    video: str
+    target_fps: float
+    default: ProcessResult
+    governed: ProcessResult
+    label_agreement: Stats  # per run: share of the default's faces given the same top label
+    box_iou: Stats  # per run: median IoU of a face's box with the default's
+    faces_kept: Stats  # per run: share of the default's faces reported at all
+    face_ids: int  # most distinct face ids in one governed run
+    default_face_ids: int
+
+
+def bench_governed(
+    name: str, video: Path, frames: int, repeats: int, out: Path, target_fps: float
+) -> GovernedRow:
+    """The default command and ``--target-fps``, taking turns; every governed run's CSV is
+    compared with the (deterministic) default run's, face by face."""
+    plain, governed, agree, ious, kept, ids = [], [], [], [], [], []
+    extra = ("--target-fps", f"{target_fps:g}")
+    for _ in range(repeats):
+        plain.append(bench_process(video, frames, 1, out / "default"))
+        governed.append(bench_process(video, frames, 1, out / "governed", extra))
+        ref = _csv_faces(out / "default" / f"{video.stem}.emocam.csv")
+        got = _csv_faces(out / "governed" / f"{video.stem}.emocam.csv")
+        a, i, k = _compare_faces(ref, got)
+        agree.append(a)
+        ious.append(i)
+        kept.append(k)
+        ids.append(len({fid for faces in got.values() for fid, _, _ in faces}))
+    default_ids = len({fid for faces in ref.values() for fid, _, _ in faces})
+    return GovernedRow(name, target_fps, ProcessResult.merge(plain),
+                       ProcessResult.merge(governed), Stats.of(agree), Stats.of(ious),
+                       Stats.of(kept), max(ids), default_ids)
+
+
+_Face = tuple[str, tuple[float, float, float, float], str]  # face id, box, top label
+
+
+def _csv_faces(path: Path) -> dict[str, list[_Face]]:
+    """frame -> its faces, from an `emocam process` CSV."""
+    out: dict[str, list[_Face]] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if not row["face_id"]:
+                continue
+            box = (float(row["x"]), float(row["y"]), float(row["w"]), float(row["h"]))
+            out.setdefault(row["frame"], []).append((row["face_id"], box, row["top_label"]))
+    return out
+
+
+def _compare_faces(
+    ref: dict[str, list[_Face]], got: dict[str, list[_Face]]
+) -> tuple[float, float, float]:
+    """Each reference face matched to the other run's most overlapping box in its frame:
+    (share with the same top label, median IoU of the matched, share matched)."""
+    same, ious, total = 0, [], 0
+    for frame, faces in ref.items():
+        theirs = got.get(frame, [])
+        for _, box, label in faces:
+            total += 1
+            if not theirs:
+                continue
+            iou = iou_matrix(np.array([box]), np.array([b for _, b, _ in theirs]))[0]
+            j = int(np.argmax(iou))
+            if iou[j] < 0.3:
+                continue
+            ious.append(float(iou[j]))
+            same += theirs[j][2] == label
+    if total == 0:
+        return 1.0, 1.0, 1.0
+    return same / total, float(np.median(ious)) if ious else 0.0, len(ious) / total
 
 
 class LoopBench:
