@@ -458,6 +458,7 @@ class JsonSummary:
         self.frames_with_faces = 0
         self._timing_sum: dict[str, float] = {}
         self._shots: list[dict[str, Any]] = []
+        self._schedules: dict[Any, int] = {}  # ScheduleConfig -> frames processed with it
 
     def add(self, result: FrameResult) -> None:
         self._add(result)
@@ -472,6 +473,8 @@ class JsonSummary:
             self.frames_with_faces += 1
         for stage, ms in result.timings_ms.items():
             self._timing_sum[stage] = self._timing_sum.get(stage, 0.0) + ms
+        if result.schedule is not None:
+            self._schedules[result.schedule] = self._schedules.get(result.schedule, 0) + 1
         t = result.frame.time_ms
         if not self._shots or result.shot != self._shots[-1]["shot"]:
             self._shots.append({"shot": result.shot, "first_frame": result.frame.index,
@@ -518,8 +521,21 @@ class JsonSummary:
             "mean_timings_ms": timings,
             # Where each shot of a video begins (one entry when it has no hard cut).
             "shots": self._shots,
+            **self._detection(),
             "faces": {str(k): self._face_dict(v) for k, v in sorted(self._faces.items())},
         }
+
+    def _detection(self) -> dict[str, Any]:
+        """How much detection the frames got: with --target-fps it varies, and a reader of
+        the numbers should know how many frames had their faces only followed."""
+        if not self._schedules:
+            return {}  # a re-analysis: no detector ran
+        from emocam.schedule import describe  # the detector's modules, loaded by then
+
+        counts: dict[str, int] = {}
+        for cfg, n in self._schedules.items():
+            counts[describe(cfg)] = counts.get(describe(cfg), 0) + n
+        return {"detection": [{"schedule": k, "frames": n} for k, n in counts.items()]}
 
     def write(self, completed: bool, **extra: Any) -> None:
         write_json_atomic(self.path, self.as_dict(completed, **extra))

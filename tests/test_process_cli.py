@@ -133,10 +133,31 @@ def test_the_json_summary_describes_the_run_and_each_face(four_face_run) -> None
     long_lived = [f for f in summary["faces"].values() if f["frames"] >= 0.9 * video.frame_count]
     assert len(long_lived) >= 4  # the four people keep their ids through the video
     assert summary["shots"] == [{"shot": 0, "first_frame": 0, "first_time_ms": 0.0}]
+    assert summary["detection"] == [
+        {"schedule": "every frame; new faces every frame (at most 30/s)",
+         "frames": video.frame_count}
+    ]
     for face in summary["faces"].values():
         assert sum(face["share_of_time"].values()) == pytest.approx(1.0, abs=1e-3)
         assert sum(face["mean_probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
     assert "wrote" in r.stdout
+
+
+def test_a_target_frame_rate_out_of_reach_detects_less_but_keeps_every_face_and_says_so(
+    video_four_faces: SyntheticVideo, model_path: Path, tmp_path: Path
+) -> None:
+    # No machine holds 1,000 fps: the run steps down to its cheapest detection, following
+    # the faces between detections; the people must keep their ids all the same.
+    r = emocam("process", video_four_faces, "-o", tmp_path, "--model", model_path, "-q",
+               "--no-video", "--target-fps", "1000")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "four_faces.emocam.json").read_text())
+    assert summary["target_fps"] == 1000
+    schedules = [d["schedule"] for d in summary["detection"]]
+    assert len(schedules) >= 3 and "every 2nd frame" in " ".join(schedules)
+    assert sum(d["frames"] for d in summary["detection"]) == video_four_faces.frame_count
+    frames_per_face = sorted(f["frames"] for f in summary["faces"].values())
+    assert frames_per_face == [video_four_faces.frame_count] * 4
 
 
 def test_an_existing_output_is_refused_without_overwrite(four_face_run, model_path: Path) -> None:
