@@ -115,8 +115,9 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     help="show a face as uncertain when its top calibrated probability is "
                     "below P (default: the model's value, else 0.4)")
     pp.add_argument("--target-fps", type=_fps, metavar="FPS",
-                    help="hold this frame rate on a slow machine: look for new faces less "
-                    "often and in a smaller frame, following known faces in between")
+                    help="hold this frame rate on a slow machine: detect faces every 2nd to "
+                    "4th frame and look for new ones less often, moving known faces' boxes "
+                    "on in between (every face is still classified in every frame)")
     _add_beyond(pp)
     pp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     pp.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
