@@ -88,6 +88,7 @@ def ladder_for(detector: Detector) -> tuple[ScheduleConfig, ...]:
             rungs.append(cfg)
     return tuple(rungs)
 
+
 def _nth(n: int) -> str:
     return {2: "2nd", 3: "3rd"}.get(n, f"{n}th")
 

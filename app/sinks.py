@@ -534,7 +534,8 @@ class JsonSummary:
 
         counts: dict[str, int] = {}
         for cfg, n in self._schedules.items():
-            counts[describe(cfg)] = counts.get(describe(cfg), 0) + n
+            key = describe(cfg)
+            counts[key] = counts.get(key, 0) + n
         return {"detection": [{"schedule": k, "frames": n} for k, n in counts.items()]}
 
     def write(self, completed: bool, **extra: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,8 +45,11 @@ class _Track:
     velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # centre x, y and side, per ms
     # The last box a detector found and when: velocity is measured between these, not
     # between boxes the schedule only predicted (frames it skipped).
-    seen_box: Box | None = None
-    seen_ms: float = 0.0
+    seen_box: Box = field(init=False)
+    seen_ms: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.seen_box, self.seen_ms = self.box, self.time_ms
 
 
 @dataclass(frozen=True)
@@ -168,8 +171,7 @@ class FaceTracker:
             raw = raw_probs[d]
             t_idx = pairs.get(d)
             if t_idx is None:
-                track = _Track(self._next_id, box, raw.astype(np.float32), time_ms,
-                               seen_box=box, seen_ms=time_ms)
+                track = _Track(self._next_id, box, raw.astype(np.float32), time_ms)
                 self._next_id += 1
                 track.score = float(scores[d])
                 track.keypoints = keypoints[d] if keypoints is not None else ()
@@ -217,11 +219,10 @@ def _velocity(track: _Track, box: Box, time_ms: float) -> tuple[float, float, fl
     """The track's velocity after a detector found it at ``box``, from the last box a
     detector found (frames between may have been predicted), averaged with the previous
     velocity: detector boxes jitter by a few pixels, so one step alone is noisy."""
-    seen = track.seen_box if track.seen_box is not None else track.box
     dt = time_ms - track.seen_ms
     if dt <= 0:
         return track.velocity
-    (ax, ay, aside), (bx, by, bside) = _centre_side(seen), _centre_side(box)
+    (ax, ay, aside), (bx, by, bside) = _centre_side(track.seen_box), _centre_side(box)
     step = ((bx - ax) / dt, (by - ay) / dt, (bside - aside) / dt)
     if track.missed > 0 or track.velocity == (0.0, 0.0, 0.0):
         return step
