@@ -433,6 +433,11 @@ def run_frames(
     finally:
         elapsed = time.perf_counter() - t0
         fps = summary.frames / elapsed if elapsed > 0 else 0.0
+        if completed and bar.total is not None and bar.n < bar.total:
+            # The count was the container's estimate (Matroska, damage already warned of):
+            # a run that read its source to the end shows as done.
+            bar.total = bar.n
+            bar.refresh()
         bar.close()
         summary.write(completed, fps_achieved=round(fps, 2), elapsed_s=round(elapsed, 3))
         if sinks.sidecar is not None:

@@ -203,6 +203,9 @@ class ImageFolderSource(Source):
 # --- video files --------------------------------------------------------------------------
 
 
+_ESTIMATED_COUNT_SUFFIXES = frozenset({".mkv", ".webm"})
+
+
 def _sane_fps(fps: float, where: str) -> float:
     if not math.isfinite(fps) or fps <= 0 or fps > 1000:
         log.warning(
@@ -227,6 +230,10 @@ class VideoSource(Source):
         self.fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS), str(path))
         n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
         self.frame_count = int(n) if math.isfinite(n) and n > 0 else None
+        # Matroska (.mkv, .webm: OBS's default) stores no frame count: OpenCV estimates one
+        # from the file's duration, which the longest track sets, often the sound. Ending
+        # short of such a count is no sign of damage.
+        self._count_estimated = path.suffix.lower() in _ESTIMATED_COUNT_SUFFIXES
         self.size = (first.shape[1], first.shape[0])
         self._pending: np.ndarray | None = first
         self._next = 0
@@ -291,6 +298,10 @@ class VideoSource(Source):
         # The failed reads at the end count as frames read but gave nothing.
         good_until = self._next - bad
         if self.frame_count is not None and good_until < self.frame_count - 1:
+            if self._count_estimated:
+                log.debug("%s ended after %d frames (%d estimated).", self.path, good_until,
+                          self.frame_count)
+                return
             log.warning(
                 "%s ended after %d of %d frames; the file may be truncated.",
                 self.path,

@@ -14,6 +14,7 @@ import pytest
 from conftest import Placement, SyntheticVideo, TruthFace, match_faces, render
 from PIL import Image
 from reliability_helpers import assert_one_sentence, run_cli
+from sound_helpers import with_sound
 
 from emocam.errors import SourceError
 from emocam.process import ProcessOptions, run_process
@@ -82,6 +83,20 @@ def test_a_truncated_avi_keeps_the_frames_before_the_damage(
     assert 5 <= len(frames) < 20
     assert [f.index for f in frames] == list(range(len(frames)))
     assert "truncated" in caplog.text and "cut.avi" in caplog.text
+
+
+def test_a_matroska_recording_whose_sound_outlasts_its_picture_is_not_called_truncated(
+    tmp_path: Path, video_face_at_edge: SyntheticVideo, caplog: pytest.LogCaptureFixture
+) -> None:
+    # OBS records .mkv, whose sound often runs on after the picture; OpenCV then estimates
+    # more frames than there are, and every such file used to be called "truncated".
+    mkv = with_sound(video_face_at_edge.path, tmp_path / "stream.mkv", "aac",
+                     seconds=video_face_at_edge.frame_count / video_face_at_edge.fps + 0.5)
+    with caplog.at_level(logging.WARNING), open_source(mkv) as src:
+        assert src.frame_count is not None and src.frame_count > video_face_at_edge.frame_count
+        frames = list(src)
+    assert len(frames) == video_face_at_edge.frame_count
+    assert "truncated" not in caplog.text
 
 
 class _FakeSplit(Source):
