@@ -259,15 +259,15 @@ def _check_several(args: argparse.Namespace) -> None:
     if args.output_video or args.csv or args.json:
         raise UserError("--output-video, --csv and --json name one file each; with several "
                         "inputs, give a folder with -o DIR instead.")
+    from emocam.process import output_base
+
     seen: dict[Path, Path] = {}
     for path in args.input:
-        folder = args.outdir if args.outdir is not None else path.parent
-        stem = path.name if path.is_dir() else path.stem
-        base = (folder / stem).resolve()
-        if base in seen:
-            raise UserError(f"{seen[base]} and {path} would write the same outputs "
-                            f"({folder / stem}.emocam.*); process them into separate folders.")
-        seen[base] = path
+        base = output_base(path, args.outdir, path.is_dir())
+        if base.resolve() in seen:
+            raise UserError(f"{seen[base.resolve()]} and {path} would write the same outputs "
+                            f"({base}.*); process them into separate folders.")
+        seen[base.resolve()] = path
 
 
 def _process_several(args: argparse.Namespace) -> int:

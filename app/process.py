@@ -104,7 +104,6 @@ def plan_outputs(opts: ProcessOptions, source: Source) -> _Plan:
     """Decide every output path and refuse unsafe ones before anything is written."""
     src = opts.input
     kind, images = _input_kind(source, src)
-    base_dir = opts.outdir if opts.outdir is not None else src.parent
     if opts.outdir is not None:
         if opts.outdir.exists() and not opts.outdir.is_dir():
             raise OutputError(f"The output folder {opts.outdir} is a file; give a folder.")
@@ -115,8 +114,14 @@ def plan_outputs(opts: ProcessOptions, source: Source) -> _Plan:
                 f"The output folder {opts.outdir} cannot be created ({e.strerror or e}); "
                 "choose a folder you can write to."
             ) from e
-    stem = src.name if kind == "folder" else src.stem
-    return plan_for(opts, kind, images, base_dir / f"{stem}{SUFFIX}", src)
+    return plan_for(opts, kind, images, output_base(src, opts.outdir, kind == "folder"), src)
+
+
+def output_base(src: Path, outdir: Path | None, is_folder: bool) -> Path:
+    """``DIR/NAME.emocam``, which every default output of ``src`` extends: beside the input
+    or in ``outdir``; a folder is named whole, a file without its extension."""
+    stem = src.name if is_folder else src.stem
+    return (outdir if outdir is not None else src.parent) / f"{stem}{SUFFIX}"
 
 
 def plan_for(

@@ -109,7 +109,7 @@ class OutputsMixin(_Base):
                 self.start_export(Path(path))
             return
         # The file type chooses the codec; the choice is remembered for the next export.
-        codec = self.settings.export_codec
+        codec = _known_codec(self.settings.export_codec)
         path, chosen = QFileDialog.getSaveFileName(
             self, "Export Annotated Copy", str(src.with_name(f"{src.stem}.emocam.mp4")),
             ";;".join(VIDEO_FILTERS.values()), VIDEO_FILTERS.get(codec, ""),

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from emocam.encoders import DEFAULT_VIDEO_CODEC
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -44,7 +46,7 @@ class AppSettings:
     recent_files: list[str] = field(default_factory=list)
     last_dir: str = ""
     record_dir: str = ""  # "" = the system's Videos folder
-    export_codec: str = "mp4v"  # emocam.encoders.VIDEO_CODECS
+    export_codec: str = DEFAULT_VIDEO_CODEC  # one of emocam.encoders.VIDEO_CODECS
     geometry: QByteArray | None = None
     window_state: QByteArray | None = None
 
