@@ -4,8 +4,9 @@ Every sink writes as it goes and closes cleanly, so a run stopped half-way leave
 video, a valid CSV and a summary that says ``completed: false``. A file that already exists
 (``--overwrite``) is never half-overwritten: the new one is written beside it under a hidden
 ``.NAME.partial`` name and renamed over it when closed, so a crash leaves the old file intact
-and the rows so far in the partial one. A write that fails (disk full) is one ``OutputError``
-naming the file, and the CSV is cut back to its last complete row.
+and the rows so far in the partial one (a kill that lands inside a write may cut the last
+row short: Linux can stop a write at a page boundary). A write that fails (disk full) is one
+``OutputError`` naming the file, and the CSV is cut back to its last complete row.
 """
 
 from __future__ import annotations
