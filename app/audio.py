@@ -116,13 +116,14 @@ def _audio_packets(
 ) -> Iterator[tuple[float, Any]]:
     """Every sound track's packets from one pass over ``src`` (one demuxer reads them all)."""
     ended: set[int] = set()
+    # The picture's start in each track's own time units: its packets are moved back by it.
+    shifts = {i: round(offset / t.source.time_base) for i, t in tracks.items()}
     for packet in src.demux([t.source for t in tracks.values()]):
         track = tracks[packet.stream.index]
         if packet.dts is None or packet.pts is None or packet.stream.index in ended:
             continue
-        tb = track.source.time_base
-        shift = round(offset / tb)
-        start = float((packet.pts - shift) * tb)
+        shift = shifts[packet.stream.index]
+        start = float((packet.pts - shift) * track.source.time_base)
         if start >= duration_s:  # the annotated video ends here
             ended.add(packet.stream.index)
             if len(ended) == len(tracks):
