@@ -291,6 +291,32 @@ def cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from emocam.training.evaluate import read_onnx_info
+    from emocam.training.export import set_metadata
+
+    model = Path(args.model)
+    if not model.is_file() or model.suffix != ".onnx":
+        raise ConfigError(f"{model} is not an .onnx file; give a model fer-train exported.")
+    if args.temperature is not None and not args.temperature > 0:
+        raise ConfigError(f"--temperature {args.temperature}: it must be above 0.")
+    if args.uncertain_below is not None and not 0 <= args.uncertain_below < 1:
+        raise ConfigError(f"--uncertain-below {args.uncertain_below}: give a probability, "
+                          "0 to 1.")
+    info = read_onnx_info(model)
+    new = dataclasses.replace(
+        info,
+        temperature=info.temperature if args.temperature is None else args.temperature,
+        uncertain_below=(info.uncertain_below if args.uncertain_below is None
+                         else args.uncertain_below))
+    set_metadata(model, new)
+    print(f"{model}: temperature {info.temperature:g} -> {new.temperature:g}, uncertain below "
+          f"{info.uncertain_below} -> {new.uncertain_below}")
+    return 0
+
+
 def cmd_detector_onnx(args: argparse.Namespace) -> int:
     from emocam.training.detector_onnx import convert
 
@@ -361,6 +387,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which splits to keep (default train,valid,test; train,valid is "
                         "enough to train)")
 
+    c = sub.add_parser("calibrate", help="set an exported model's temperature and uncertain "
+                       "threshold (e.g. fitted on faces from your own cameras)")
+    c.add_argument("model")
+    c.add_argument("--temperature", type=float, help="softmax(logits / T)")
+    c.add_argument("--uncertain-below", type=float, metavar="P",
+                   help="show a face as uncertain below this calibrated probability")
+
     d = sub.add_parser("detector-onnx", help="convert the BlazeFace short-range .tflite to "
                        "the ONNX file emocam follows known faces with")
     d.add_argument("tflite", nargs="?", default="models/face_detection_short_range.tflite")
@@ -380,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_evaluate(args)
         if args.command == "quantize":
             return cmd_quantize(args)
+        if args.command == "calibrate":
+            return cmd_calibrate(args)
         if args.command == "pack":
             return cmd_pack(args)
         if args.command == "detector-onnx":
