@@ -29,6 +29,7 @@ import numpy as np
 
 from emocam.blazeface import ShortRangeFaces
 from emocam.errors import ModelError
+from emocam.offline import keep_native_libraries_offline
 from emocam.types import Box, Detection, Point
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,7 @@ def _import_mediapipe() -> tuple[Any, Any, Any]:
     # start-up), and sounddevice (PortAudio, ~60 ms) for audio tasks we never run.
     # TensorFlow is hidden, the others stand in until first use, unless they are already
     # loaded (the import then finds them as usual).
+    keep_native_libraries_offline()  # before libmediapipe.so loads: see emocam.offline
     try:
         return _import_with(_stand_ins())
     except ImportError as e:
