@@ -16,7 +16,10 @@ no system call on the network. ``tests/test_privacy.py`` runs ``emocam process``
 ``strace`` and fails on any name lookup or outside connection, so a MediaPipe release that
 changes this is caught.
 
-emocam itself never uses the network, so a proxy that refuses everything costs nothing.
+emocam itself never uses the network, so a proxy that refuses every https request costs
+nothing. A program that loads emocam's MediaPipe detector as a library gets the same
+setting for its whole process (``https_proxy`` cannot be set for one library alone); it
+can set its own proxy again afterwards, and MediaPipe's reports then leave with it.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ log = logging.getLogger(__name__)
 # lookup or connection. The name says why, for anyone who finds it in the environment.
 UNUSABLE_PROXY = "emocam-sends-nothing://127.0.0.1"
 
-# libcurl reads the lower-case name first and the upper-case one only when it is unset;
-# both are set so that neither a user's own value nor a library reading only one wins.
-_PROXY_VARS = ("https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY")
+# The report goes to an https URL, for which libcurl reads https_proxy, then HTTPS_PROXY;
+# both are set so that a user's own value of either cannot win. Plain-http and all_proxy
+# variables are left alone: a program that imports emocam keeps its other traffic's proxy.
+_PROXY_VARS = ("https_proxy", "HTTPS_PROXY")
 _EXEMPTION_VARS = ("no_proxy", "NO_PROXY")
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -69,6 +71,53 @@ def test_a_first_run_sends_nothing_from_any_native_library(tmp_path: Path) -> No
     assert summary["faces"], summary  # it really did its work: the face was read
     lines = log.read_text(errors="replace").splitlines()
     assert any("+++ exited with 0 +++" in line for line in lines)  # strace saw the process
+    assert leaks(lines) == []
+
+
+@pytest.mark.gui
+@pytest.mark.timeout(240)
+def test_the_desktop_app_sends_nothing_from_start_to_close(tmp_path: Path) -> None:
+    """`emocam --image PHOTO` offscreen under strace: the detectors start, find the face and
+    are closed with the window (SIGTERM), when MediaPipe would send its report."""
+    reason = strace_unusable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    pytest.importorskip("PySide6")
+    import psutil
+    from skimage import data
+
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
+           "XDG_CONFIG_HOME": str(home / ".config"), "QT_QPA_PLATFORM": "offscreen",
+           "GLOG_minloglevel": "2", "no_proxy": "*", "NO_PROXY": "*"}
+    script = Path(sys.executable).with_name("emocam")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "emocam"]
+    log = tmp_path / "network.trace"
+    tracer = subprocess.Popen(
+        ["strace", "-f", "-q", "-e", "trace=network,openat", "-o", str(log), *command,
+         "--image", str(photo)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while "libmediapipe" not in (log.read_text(errors="replace") if log.exists() else ""):
+            assert tracer.poll() is None and time.monotonic() < deadline, "the app did not start"
+            time.sleep(0.5)
+        time.sleep(5)  # the detectors run on the photo
+        (app,) = psutil.Process(tracer.pid).children()
+        app.terminate()  # as a logout would: the window closes, the detectors with it
+        _, err = tracer.communicate(timeout=120)
+    finally:
+        if tracer.poll() is None:
+            for child in psutil.Process(tracer.pid).children(recursive=True):
+                child.kill()
+            tracer.kill()
+    assert tracer.returncode == 130, err
+    lines = log.read_text(errors="replace").splitlines()
+    assert any("+++ exited with 130 +++" in line for line in lines)
     assert leaks(lines) == []
 
 
