@@ -82,10 +82,8 @@ class ModelInfo:
             mean=_number(norm, "normalization.mean", defaults_n.mean),
             std=_number(norm, "normalization.std", defaults_n.std, nonzero=True),
         )
-        if "size" in crop and _integer(crop, "crop.size", size, *_INPUT_SIZES) != size:
-            raise ValueError(
-                f"its metadata key 'crop.size' is {crop['size']!r} but 'input_size' is {size}"
-            )
+        if "size" in crop:  # the crop is always made at the input size; the key is checked
+            _integer(crop, "crop.size", size, *_INPUT_SIZES)
         crop_spec = CropSpec(
             size=size,
             scale=_number(crop, "crop.scale", defaults_c.scale, lo=0.1, hi=10.0),
