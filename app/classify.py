@@ -222,12 +222,14 @@ class EmotionClassifier:
     def _finite(self, probs: np.ndarray) -> np.ndarray:
         # The one gate every result passes: the CSV, JSON and sidecar would otherwise carry
         # NaN or inf from a model with damaged weights as if it were a reading.
-        bad = ~np.isfinite(probs).all(axis=1)
+        # A "probabilities" model whose row is all zeros has no answer either: it would
+        # sum to 0 and its first class would be reported as the top label.
+        bad = ~np.isfinite(probs).all(axis=1) | (np.abs(probs.sum(axis=1) - 1.0) > 1e-3)
         if bad.any():
             raise self._fail(
-                f"gave probabilities that are not numbers (NaN or infinity) for "
-                f"{int(bad.sum())} of {len(probs)} face(s), so none of its results can be "
-                "trusted"
+                f"gave probabilities that are not numbers (NaN or infinity) or are all zero "
+                f"for {int(bad.sum())} of {len(probs)} face(s), so none of its results can "
+                "be trusted"
             )
         return probs
 

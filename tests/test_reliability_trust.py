@@ -204,3 +204,26 @@ def test_nan_from_a_model_never_reaches_the_outputs(
             for k in npz.files:
                 if npz[k].dtype.kind == "f":
                     assert np.isfinite(npz[k]).all(), k
+
+
+def test_a_probabilities_model_that_answers_all_zeros_is_refused_when_it_loads(
+    tmp_path: Path,
+) -> None:
+    zeros = helper.make_tensor("zeros", TensorProto.FLOAT, [1, 3], [0.0, 0.0, 0.0])
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2], keepdims=0),
+         helper.make_node("Mul", ["m", "zeros"], ["probabilities"])],
+        "all_zero",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 48, 48, 1])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 3])],
+        initializer=[zeros],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    info = ModelInfo(class_names=("neutral", "happiness", "sadness"), output="probabilities")
+    helper.set_model_props(model, {"emocam": info.to_json()})
+    path = tmp_path / "zeros.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError) as err:
+        EmotionClassifier(path)
+    assert str(path) in str(err.value) and "all zero" in str(err.value)
