@@ -204,39 +204,32 @@ class ImageFolderSource(Source):
             )
             raise SourceError(f"The folder {path} contains no images ({exts}, ...); {hint}.")
         self.frame_count = len(self.files)
-        # The size comes from the first image that reads: a bad one in first place is
-        # skipped with its warning, as it would be anywhere else in the folder.
-        self._bad: dict[int, SourceError] = {}
-        self._first: tuple[int, np.ndarray] | None = None
-        for i, file in enumerate(self.files):
-            try:
-                self._first = (i, read_image(file))
-                break
-            except SourceError as e:
-                self._bad[i] = e
-        if self._first is None:
-            raise SourceError(
-                f"None of the {len(self.files)} image(s) in the folder {path} can be read; "
-                f"the first: {str(self._bad[0]).rstrip('.')}."
-            )
-        self.size = (self._first[1].shape[1], self._first[1].shape[0])
+        self._unreadable: set[int] = set()  # found so when looking for the first size
+        self.size = self._first_size()
         self._next = 0
 
-    def _read(self, i: int) -> np.ndarray:
-        if self._first is not None and self._first[0] == i:
-            image, self._first = self._first[1], None  # read once already: hand it over
-            return image
-        bad = self._bad.pop(i, None)
-        if bad is not None:
-            raise bad
-        return read_image(self.files[i])
+    def _first_size(self) -> tuple[int, int]:
+        """The size of the first image that reads: a bad first file is skipped with a
+        warning, as it would be in any other place."""
+        for i, path in enumerate(self.files):
+            try:
+                first = read_image(path)
+            except SourceError as e:
+                log.warning("%s Skipped.", e)
+                self._unreadable.add(i)
+                continue
+            return (first.shape[1], first.shape[0])
+        raise SourceError(f"None of the {len(self.files)} images in the folder {self.path} "
+                          "can be read; check they are photos (JPEG, PNG, ...) and readable.")
 
     def __iter__(self) -> Iterator[Frame]:
         while self._next < len(self.files):
             i = self._next
             self._next += 1
+            if i in self._unreadable:
+                continue  # warned of already
             try:
-                image = self._read(i)
+                image = read_image(self.files[i])
             except SourceError as e:
                 log.warning("%s Skipped.", e)
                 continue
