@@ -58,6 +58,7 @@ from emocam.gui.export import ExportWorker
 from emocam.gui.face_panel import FacePanel
 from emocam.gui.outputs import OutputsMixin
 from emocam.gui.perf_panel import PerfPanel
+from emocam.gui.platform_libs import check_xcb
 from emocam.gui.playback import PlaybackBar
 from emocam.gui.settings import AppSettings, load_settings, save_settings
 from emocam.gui.status import StatusFields
@@ -664,6 +665,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     group.add_argument("--camera", type=int)
     group.add_argument("--image")
     p.add_argument("--model")
+    p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_known_args(list(argv))[0]
 
 
@@ -711,6 +713,13 @@ def _qt_message(kind: QtMsgType, context: QMessageLogContext, message: str) -> N
 def run(argv: list[str] | None = None) -> int:
     """Open the desktop app; returns the exit code."""
     args = _parse(sys.argv[1:] if argv is None else argv)
+    missing = check_xcb()
+    if missing is not None:
+        log.error("%s", missing.message())
+        if not args.verbose:
+            return 2
+        # -v: let Qt fail too, so its own (often misleading) text can be compared.
+        log.info("ldd %s reported them as not found", missing.plugin)
     previous = qInstallMessageHandler(_qt_message)
     try:
         return _run_app(args)
