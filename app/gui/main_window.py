@@ -423,7 +423,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.worker.frame_shown()
         self.last_packet = packet
         result = packet.result
-        self.view.set_frame(packet.image)
+        self.view.set_frame(packet.image, result, packet.overlay)
         self._painted_after = packet.captured_at
         self.faces.update_result(result)
         self.timeline.add(result)

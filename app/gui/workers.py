@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from PySide6.QtCore import QThread, Signal
 
 from emocam.errors import SourceError, UserError
 from emocam.gui.recorder import Recorder
-from emocam.overlay import OverlayOptions, draw
+from emocam.overlay import OverlayOptions, PlacementMemory, draw_annotations, prepare_background
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.sources import Source, open_source
 from emocam.types import Frame, FrameResult
@@ -47,10 +47,11 @@ class SourceInfo:
 class Packet:
     """One processed frame on its way to the screen."""
 
-    image: np.ndarray  # annotated BGR
+    image: np.ndarray  # BGR, with what the privacy options hide already hidden
     result: FrameResult
     captured_at: float  # time.perf_counter() when the frame was read
     processing_fps: float
+    overlay: OverlayOptions = field(default_factory=OverlayOptions)  # to annotate it with
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class SourceWorker(QThread):
         self._last_done = 0.0
         self._pipeline: Pipeline | None = None
         self._recorder: Recorder | None = None
+        self._record_panels = PlacementMemory()
         self._last: tuple[Frame, FrameResult, float] | None = None
         self._source: Source | None = None
 
@@ -262,22 +264,29 @@ class SourceWorker(QThread):
             inst = 1.0 / max(now - self._last_done, 1e-6)
             self._fps = inst if not self._fps else 0.9 * self._fps + 0.1 * inst
         self._last_done = now
-        image = draw(frame.image.copy(), result, self._overlay)
+        # The view paints the overlay at screen resolution; only what privacy hides is done
+        # here, so no pixel of a hidden face ever reaches the GUI thread.
+        image = frame.image.copy()
+        prepare_background(image, result, self._overlay)
         # The performance panel shows every stage a frame goes through, in order.
         stages = {"decode": decode_ms} if decode_ms is not None else {}
         stages |= result.timings_ms
         stages["draw"] = (time.perf_counter() - now) * 1e3
         result.timings_ms = stages
         if self._recorder is not None:
-            self._write_recording(image, result)
-        self._emit(Packet(image, result, captured_at, self._fps), drop_if_busy)
+            annotated = image.copy()
+            draw_annotations(annotated, result, self._overlay, self._record_panels)
+            self._write_recording(annotated, result)
+        self._emit(Packet(image, result, captured_at, self._fps, self._overlay), drop_if_busy)
 
     def _redraw_last(self) -> None:
         if self._last is None:
             return
         frame, result, _ = self._last
-        image = draw(frame.image.copy(), result, self._overlay)
-        self._emit(Packet(image, result, time.perf_counter(), self._fps), drop_if_busy=False)
+        image = frame.image.copy()
+        prepare_background(image, result, self._overlay)
+        self._emit(Packet(image, result, time.perf_counter(), self._fps, self._overlay),
+                   drop_if_busy=False)
 
     def _reprocess_last(self) -> None:
         if self._last is not None and self._pipeline is not None:
@@ -415,6 +424,7 @@ class SourceWorker(QThread):
 
     def _start_recorder(self, video: Path, csv: Path) -> None:
         self._stop_recorder()
+        self._record_panels = PlacementMemory()
         self._recorder = Recorder(video, csv, fps=self._fps or 30.0)
 
     def _write_recording(self, image: np.ndarray, result: FrameResult) -> None:
