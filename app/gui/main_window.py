@@ -113,6 +113,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self._threads: list[QThread] = []  # finished workers are dropped in _reap
         self._fallback_to_sample = False
         self._last_spec: str | int | None = None  # reopened when a new model fixes a failure
+        self._last_loop = False
         self._ended = False
         self._painted_after: float | None = None
         self._latency_ms = 0.0
@@ -190,13 +191,14 @@ class MainWindow(OutputsMixin, QMainWindow):
     def _update_actions(self) -> None:
         live = bool(self.source_info and self.source_info.is_live)
         is_file = bool(self.source_info and not self.source_info.is_live)
-        running = self.worker is not None
+        still = bool(self.source_info and self.source_info.frame_count == 1)
+        running = self.worker is not None and not still
         self.qactions["camera.stop"].setEnabled(running)
         self.qactions["camera.record"].setEnabled(live)
         self.qactions["file.export"].setEnabled(is_file)
         self.qactions["file.snapshot"].setEnabled(self.view.has_frame())
         self.qactions["playback.pause"].setEnabled(running)
-        self.qactions["playback.restart"].setEnabled(is_file)
+        self.qactions["playback.restart"].setEnabled(is_file and not still)
 
     # --- options the worker needs ---------------------------------------------------------
 
@@ -219,6 +221,16 @@ class MainWindow(OutputsMixin, QMainWindow):
                               show_bars=s.show_bars, show_landmarks=s.show_landmarks,
                               show_uncertain=s.show_uncertain, blur_faces=s.blur_faces,
                               boxes_only=s.boxes_only)
+
+    def set_privacy_view(self, name: str, on: bool) -> None:
+        """Blur Faces and Boxes Only: one at most, as on the command line (the second
+        would hide what the first shows)."""
+        other = {"blur_faces": "boxes_only", "boxes_only": "blur_faces"}[name]
+        setattr(self.settings, name, on)
+        if on and getattr(self.settings, other):
+            setattr(self.settings, other, False)
+            self._set_checked(f"view.{other}", False)
+        self.apply_overlay()
 
     def apply_overlay(self) -> None:
         if self.worker is not None:
@@ -324,7 +336,8 @@ class MainWindow(OutputsMixin, QMainWindow):
             self.open_file(path)
 
     def open_file(self, path: str | Path) -> None:
-        path = Path(path)
+        # Absolute, so Open Recent finds the file from whatever folder emocam starts in.
+        path = Path(path).expanduser().absolute()
         self.settings.add_recent(str(path))
         self.settings.last_dir = str(path.parent)
         self._persist()
@@ -337,7 +350,8 @@ class MainWindow(OutputsMixin, QMainWindow):
                 f"The sample video {path} is missing from this installation; open a video "
                 "with File > Open Video or reinstall emocam.", "error")
             return
-        self._start(str(path))
+        # Six seconds that stop on a frozen frame make a poor first impression: it loops.
+        self._start(str(path), loop=True)
 
     def start_camera(self, index: int | None = None, fallback_to_sample: bool = False) -> None:
         if index is not None:
@@ -351,13 +365,13 @@ class MainWindow(OutputsMixin, QMainWindow):
         if self.source_info is not None and self.source_info.is_live:
             self.start_camera()
 
-    def _start(self, spec: str | int) -> None:
+    def _start(self, spec: str | int, loop: bool = False) -> None:
         self.stop_source()
-        self._last_spec = spec
+        self._last_spec, self._last_loop = spec, loop
         self.banner.hide()
         live = isinstance(spec, int)
         worker = SourceWorker(spec, self.pipeline_config(live), self.overlay_options(),
-                              self.settings.playback_speed, open_fn=self.open_fn)
+                              self.settings.playback_speed, open_fn=self.open_fn, loop=loop)
         worker.opened.connect(self._on_opened)
         worker.pipeline_ready.connect(self._on_pipeline)
         worker.frame_ready.connect(self._on_frame)
@@ -370,6 +384,8 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.playback.set_paused(False)
         self._set_checked("playback.pause", False)
         self.status.clear()
+        self.setWindowTitle(f"emocam - {_short(spec)}")
+        self.playback.reset()
         self.status.set("source", f"Opening {_short(spec)}...")
         self.view.clear(f"Opening {_short(spec)}...")
         worker.start()
@@ -470,6 +486,8 @@ class MainWindow(OutputsMixin, QMainWindow):
             self.banner.show_message(error.message, "error")
         if error.fatal and self.worker is not None:
             self.stop_source()
+            self.setWindowTitle("emocam")
+            self.playback.reset()
             self.status.clear()
             self.status.set("source", "Not running")
             self.view.clear("Nothing to show.")
@@ -501,6 +519,12 @@ class MainWindow(OutputsMixin, QMainWindow):
 
     def seek(self, index: int) -> None:
         if self.worker is not None and self.source_info and not self.source_info.is_live:
+            if self._ended:
+                # At the end the worker waits, showing "paused"; a seek (Home, the slider)
+                # plays on from the new place, and the button and menu must say so.
+                self.playback.set_paused(False)
+                self._set_checked("playback.pause", False)
+                self.worker.set_paused(False)
             self._ended = False
             self.worker.seek(index)
 
@@ -594,7 +618,8 @@ class MainWindow(OutputsMixin, QMainWindow):
     def _use_new_model(self) -> None:
         self.model_info = None if not self.settings.model_path else self.model_info
         if self.worker is None and self._last_spec is not None:
-            self._start(self._last_spec)  # the source stopped because the model failed
+            # The source stopped because the model failed.
+            self._start(self._last_spec, self._last_loop)
         else:
             self.apply_pipeline_config()
         self._persist()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.gui.dialogs import export_progress
 from emocam.gui.export import ExportOutcome, ExportWorker, export_paths
+from emocam.gui.status import count
 from emocam.gui.workers import WorkerError
 from emocam.process import ProcessOptions
 from emocam.sources import IMAGE_EXTS
@@ -93,7 +94,7 @@ class OutputsMixin(_Base):
             self.banner.show_message(f"The snapshot {path} cannot be written; check the "
                                      "folder exists and is writable.", "error")
             return False
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+        self.banner.show_message(f"Saved the snapshot to {path.absolute()}.", "info")
         return True
 
     def export_dialog(self) -> None:
@@ -174,11 +175,11 @@ class OutputsMixin(_Base):
             self.banner.show_message(outcome.warning, "warning")
         elif outcome.completed:
             self.banner.show_message(
-                f"Exported {outcome.frames} frames{outcome.note}: {files}.", "info")
+                f"Exported {count(outcome.frames, 'frame')}{outcome.note}: {files}.", "info")
         else:
             self.banner.show_message(
-                f"Export cancelled after {outcome.frames} frames; the files written so far "
-                f"are complete and usable: {files}.", "info")
+                f"Export cancelled after {count(outcome.frames, 'frame')}; the files written so "
+                f"far are complete and usable: {files}.", "info")
         self.export_finished.emit(outcome)
 
     def _on_export_error(self, message: str) -> None:

@@ -56,8 +56,10 @@ class EmotionTimeline(QWidget):
 
     def add(self, result: FrameResult) -> None:
         t = result.frame.time_ms
-        if self._history and t < self._history[-1][0]:
-            self._history.clear()  # seeked backwards or a new source
+        if self._history and (t < self._history[-1][0] or result.class_names != self._names):
+            # Seeked backwards, a new source, or a model with other classes: the old lines
+            # would not line up with the new ones.
+            self._history.clear()
             self._cuts.clear()
         elif self._history and result.shot > self._shot:  # after a seek it counts from 0
             self._cuts.append(t)

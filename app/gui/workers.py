@@ -125,9 +125,10 @@ class SourceWorker(QThread):
 
     def __init__(self, spec: str | int | Path, config: PipelineConfig,
                  overlay: OverlayOptions, speed: float = 1.0,
-                 open_fn: Callable[[Any], Source] = open_source) -> None:
+                 open_fn: Callable[[Any], Source] = open_source, loop: bool = False) -> None:
         super().__init__()
         self.spec = spec
+        self.loop = loop  # a file starts again at its end (the bundled sample video)
         self._config = config
         self._overlay = overlay
         self._open = open_fn
@@ -331,6 +332,9 @@ class SourceWorker(QThread):
             t0 = time.perf_counter()
             frame = next(frames, None)
             decode_ms = (time.perf_counter() - t0) * 1e3
+            if frame is None and self.loop and self._looped_once_more():
+                frames, anchor = self._seek(0, restart_ids=True), None
+                continue
             if frame is None:
                 ended = True
                 self.ended.emit()
@@ -346,9 +350,15 @@ class SourceWorker(QThread):
         if frame is not None:
             self._process(frame, time.perf_counter(), drop_if_busy=False)
 
-    def _seek(self, index: int) -> Iterator[Frame]:
+    def _looped_once_more(self) -> bool:
+        # A video that yields no frame at all would loop without end.
+        return self._last is not None
+
+    def _seek(self, index: int, restart_ids: bool = False) -> Iterator[Frame]:
         if self._pipeline is not None:
-            self._pipeline.reset()  # smoothing must not blend two moments of the video
+            # Smoothing must not blend two moments of the video; a loop's faces are the
+            # same people as on the last pass, so they get the same ids again.
+            self._pipeline.reset(restart_ids)
         source = self._source
         assert source is not None
         if source.frame_count:
