@@ -5,6 +5,7 @@ same face ids. Driven as a user would, with the real pipeline (offscreen)."""
 from __future__ import annotations
 
 import os
+import re
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -17,6 +18,7 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
 import test_gui as gui_tests
+from PySide6.QtWidgets import QFileDialog
 
 from emocam.gui.timeline import EmotionTimeline
 from emocam.types import FaceResult, Frame, FrameResult
@@ -155,3 +157,90 @@ def test_the_sample_video_loops_and_its_faces_keep_their_ids(qtbot, make_window)
     assert not window._ended
     first, second = ids[1], ids[2]  # whole passes (the first may have started late)
     assert first and first == second
+
+
+def test_about_is_a_short_readable_summary_with_details_behind_a_button(qtbot, make_window):
+    window = make_window()
+    window.set_model("fer2013")
+    qtbot.waitUntil(lambda: window.settings.model_path == "fer2013", timeout=10_000)
+    with qtbot.waitSignal(window.about_shown, timeout=10_000) as shown:
+        window.about_dialog()
+    about = shown.args[0]
+    text = about.label.text()
+    for wanted in ("FER2013", "67.7% correct", "PrivateTest", "3,589 images", "MIT",
+                   "research use only", "emocam 0.1"):
+        assert wanted in text, wanted
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", text)  # no snake_case keys
+    assert about.sizeHint().height() < 600 and not about.details.isVisible()
+    about.details_button.click()
+    details = about.details.toPlainText()
+    assert about.details.isVisible() and "Test accuracy" in details
+    assert "/work/" not in details and "+dirty" not in details and "/tmp/" not in details
+    assert "1.184" in details and "118.4%" not in details  # a temperature, not a percentage
+    assert about.height() <= 700  # the Close button stays on a 768-px screen
+
+
+def test_a_chosen_model_and_rate_are_shown_and_reset_to_defaults_undoes_them(
+        qtbot, make_window, video_one_face):
+    window = make_window()
+    window.settings.model_path = ""
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    assert window.status.text("settings") == ""
+    window.settings.target_fps = 60.0
+    window.apply_pipeline_config()
+    window.qactions["view.boxes"].trigger()  # boxes off
+    window.set_model("fer2013")
+    qtbot.waitUntil(lambda: "FER2013" in window.status.text("settings"), timeout=10_000)
+    assert "60 fps" in window.status.text("settings")
+    window.qactions["view.reset"].trigger()
+    assert window.status.text("settings") == ""
+    assert window.settings.model_path == "" and window.settings.target_fps == 0.0
+    assert window.qactions["view.boxes"].isChecked() and window.settings.show_boxes
+    qtbot.waitUntil(lambda: len(window.pipeline_info.get("class_names", ())) == 8,
+                    timeout=20_000)
+    assert window.settings.recent_files  # kept
+
+
+def test_open_folder_plays_a_folder_of_photos(qtbot, make_window, image_one_face, tmp_path,
+                                              monkeypatch):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (folder / name).write_bytes(image_one_face.read_bytes())
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    window = make_window()
+    window.qactions["file.open_folder"].trigger()
+    qtbot.waitUntil(lambda: window.source_info is not None, timeout=10_000)
+    assert window.source_info.frame_count == 2
+    qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
+
+
+def test_the_timeline_spans_a_short_clip_instead_of_30_seconds(qtbot, make_window,
+                                                                video_one_face):
+    window = make_window()
+    window.settings.playback_speed = 4.0
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    clip_ms = 1000 * video_one_face.frame_count / video_one_face.fps
+    assert window.timeline.window_ms == pytest.approx(clip_ms, rel=0.05)
+    times, _ = window.timeline.series()
+    assert times[-1] - times[0] >= 0.9 * window.timeline.window_ms  # the lines fill the plot
+
+
+def test_three_faces_and_the_performance_panel_fit_a_1366x768_window(
+        qtbot, make_window, video_four_faces):
+    window = make_window()
+    window.resize(1366 - 8, 768 - 40)
+    window.qactions["view.perf_panel"].trigger()
+    window.settings.playback_speed = 0.25
+    window.open_file(video_four_faces.path)
+    qtbot.waitUntil(lambda: len(window.faces.cards) >= 3, timeout=20_000)
+    qtbot.wait(200)  # the layout settles
+    cards = list(window.faces.cards.values())[:3]
+    viewport = window.faces.parentWidget()  # the scroll area's viewport
+    bottom = max(c.mapTo(viewport, c.rect().bottomLeft()).y() for c in cards)
+    assert bottom <= viewport.height(), (bottom, viewport.height())
+    assert all(c.bars.rows() == 3 for c in cards)  # compact: the top three
+    cards[0].more.click()
+    assert cards[0].bars.rows() == len(window.pipeline_info["class_names"])

@@ -30,6 +30,7 @@ class ActionSpec:
     checkable: bool = False
     setting: str | None = None  # AppSettings field that holds the checked state
     separator_before: bool = False
+    after_choices: bool = False  # placed below the menu's submenus of choices
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                lambda w: w.open_video_dialog(), QKeySequence.StandardKey.Open),
     ActionSpec("file.open_image", "Open &Image...", "&File",
                lambda w: w.open_image_dialog(), "Ctrl+I"),
+    ActionSpec("file.open_folder", "Open &Folder...", "&File", lambda w: w.open_folder_dialog(),
+               "Ctrl+Shift+O"),
     ActionSpec("file.open_sample", "Open the &Sample Video", "&File",
                lambda w: w.open_sample()),
     ActionSpec("file.export", "&Export...", "&File", lambda w: w.export_dialog(), "Ctrl+E",
@@ -88,6 +91,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "F11"),
     ActionSpec("view.model", "Choose &Model...", "&View", lambda w: w.choose_model_dialog(),
                separator_before=True),
+    ActionSpec("view.reset", "&Reset to Defaults", "&View", lambda w: w.reset_to_defaults(),
+               separator_before=True, after_choices=True),
     ActionSpec("playback.pause", "&Pause", "&Playback", lambda w, on: w.set_paused(on),
                "Space", checkable=True),
     ActionSpec("playback.restart", "&Restart", "&Playback", lambda w: w.seek(0), "Home"),
@@ -132,7 +137,7 @@ def build_menus(window: MainWindow, bar: QMenuBar) -> dict[str, QAction]:
     """Create the menus; returns the actions by id for the window to enable/disable."""
     menus = {title: bar.addMenu(title) for title in MENUS}
     actions: dict[str, QAction] = {}
-    for spec in ACTIONS:
+    for spec in (a for a in ACTIONS if not a.after_choices):
         menu = menus[spec.menu]
         if spec.id == "file.quit":
             window.recent_menu = menu.addMenu("Open &Recent")
@@ -148,6 +153,11 @@ def build_menus(window: MainWindow, bar: QMenuBar) -> dict[str, QAction]:
         sub.setObjectName(choice.id)
         sub.aboutToShow.connect(lambda c=choice, m=sub: fill_choice_menu(window, m, c))
         fill_choice_menu(window, sub, choice)
+    for spec in (a for a in ACTIONS if a.after_choices):
+        menu = menus[spec.menu]
+        if spec.separator_before:
+            menu.addSeparator()
+        actions[spec.id] = _make_action(window, menu, spec)
     return actions
 
 
@@ -159,6 +169,7 @@ def _make_action(window: MainWindow, menu: QMenu, spec: ActionSpec) -> QAction:
     if spec.checkable:
         action.setCheckable(True)
         if spec.setting:
+            action.setProperty("setting", spec.setting)  # for View > Reset to Defaults
             action.setChecked(bool(getattr(window.settings, spec.setting)))
 
         def toggled(on: bool, s: ActionSpec = spec) -> None:

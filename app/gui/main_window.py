@@ -21,6 +21,8 @@ import onnxruntime as ort
 from PySide6.QtCore import (
     QMessageLogContext,
     QMimeData,
+    QRect,
+    QSize,
     Qt,
     QThread,
     QtMsgType,
@@ -32,14 +34,15 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
+    QGuiApplication,
     QKeyEvent,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
     QFrame,
-    QLabel,
     QMainWindow,
     QMenu,
     QProgressDialog,
@@ -75,8 +78,26 @@ from emocam.sources import IMAGE_EXTS, VIDEO_EXTS, open_source
 log = logging.getLogger(__name__)
 _qt_log = logging.getLogger("emocam.qt")
 
+DEFAULT_SIZE = QSize(1280, 760)  # the window's size on a first start, when the screen allows
+FRAME_GUESS = (4, 40)  # window-manager border and title bar, until the real ones are known
+SIDE_PANEL_WIDTH = 310
+
+
+def fit_size(wanted: QSize, area: QRect) -> QSize:
+    """``wanted``, made small enough that the window and its frame fit ``area``."""
+    return wanted.boundedTo(QSize(area.width() - 2 * FRAME_GUESS[0],
+                                  area.height() - FRAME_GUESS[1]))
+
 VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS)) + ");;All files (*)"
 IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTS)) + ");;All files (*)"
+
+
+def clip_ms(info: SourceInfo) -> float | None:
+    """A video's length, for a timeline that spans the whole of a short clip (None: live,
+    a still or a length that is not known)."""
+    if info.is_live or not info.frame_count or info.frame_count < 2 or not info.fps:
+        return None
+    return 1000.0 * info.frame_count / info.fps
 
 
 def _short(spec: str | int) -> str:
@@ -120,6 +141,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         # Recent capture-to-screen times, for the benchmarks and the performance figures.
         self.latency_samples_ms: deque[float] = deque(maxlen=2000)
         self._progress: QProgressDialog | None = None
+        self._fitted = False
         self._build_ui()
         self.qactions = build_menus(self, self.menuBar())
         self._restore_window()
@@ -153,12 +175,13 @@ class MainWindow(OutputsMixin, QMainWindow):
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.faces)
-        hint = QLabel("Click a face card to follow that face in the timeline.", self)
-        hint.setWordWrap(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        # A tooltip, not a line of text: the panel's height is for the cards.
+        scroll.setToolTip("Click a face card to follow that face in the timeline.")
         side = QWidget(self)
         side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(4, 2, 4, 2)
         side_layout.addWidget(scroll, 1)
-        side_layout.addWidget(hint)
         side_layout.addWidget(self.timeline)
         self.dock = QDockWidget("Faces", self)
         self.dock.setObjectName("facesDock")
@@ -183,10 +206,41 @@ class MainWindow(OutputsMixin, QMainWindow):
     def _restore_window(self) -> None:
         s = self.settings
         if s.geometry is None or not self.restoreGeometry(s.geometry):
-            self.resize(1280, 760)
+            self.resize(fit_size(DEFAULT_SIZE, self._available()))
         if s.window_state is None or not self.restoreState(s.window_state):
-            self.resizeDocks([self.dock], [300], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.dock], [SIDE_PANEL_WIDTH], Qt.Orientation.Horizontal)
         self.dock.setVisible(s.show_side_panel)
+
+    def _available(self) -> QRect:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else QRect(0, 0, 1366, 768)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._fitted:
+            # Only now is the window manager's frame (title bar, borders) known.
+            self._fitted = True
+            self.fit_to_screen()
+
+    def fit_to_screen(self) -> None:
+        """Shrink and move the window so all of it, title bar included, is on the screen's
+        available area (a 1366x768 laptop, a saved geometry from a larger monitor)."""
+        if self.isFullScreen() or self.isMaximized():
+            return
+        area = self._available()
+        frame, inner = self.frameGeometry(), self.geometry()
+        extra_w, extra_h = frame.width() - inner.width(), frame.height() - inner.height()
+        if extra_h <= 0:  # not yet decorated: allow for a typical title bar
+            extra_w, extra_h = 2 * FRAME_GUESS[0], FRAME_GUESS[1]
+        room = QSize(area.width() - extra_w, area.height() - extra_h)
+        size = inner.size().boundedTo(room).expandedTo(self.minimumSizeHint())
+        if size != inner.size():
+            self.resize(size)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), area.x()), area.right() + 1 - frame.width())
+        y = min(max(frame.y(), area.y()), area.bottom() + 1 - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(max(x, area.x()), max(y, area.y()))
 
     def _update_actions(self) -> None:
         live = bool(self.source_info and self.source_info.is_live)
@@ -249,6 +303,42 @@ class MainWindow(OutputsMixin, QMainWindow):
 
     def _persist(self) -> None:
         save_settings(self.settings)
+        self.show_non_defaults()
+
+    def show_non_defaults(self) -> None:
+        """A chosen model or target rate is remembered from one start to the next; the
+        status bar says so, as View > Reset to Defaults undoes it."""
+        parts = []
+        chosen = self.model_override or self.settings.model_path
+        if chosen:
+            name = self.model_info.name if self.model_info is not None else Path(chosen).stem
+            parts.append(f"model: {name}")
+        if self.settings.target_fps:
+            parts.append(f"target {self.settings.target_fps:g} fps")
+        tip = ("Chosen in the View menu and kept from one start to the next; "
+               "View > Reset to Defaults goes back to the defaults.") if parts else ""
+        self.status.set("settings", " · ".join(parts), tip)
+
+    def reset_to_defaults(self) -> None:
+        """Every option back to its default; the window's layout and the recent files stay."""
+        keep = ("recent_files", "last_dir", "record_dir", "geometry", "window_state",
+                "camera_index")
+        fresh = AppSettings(**{k: getattr(self.settings, k) for k in keep})
+        self.settings = fresh
+        self.model_override = ""
+        self.model_info = None
+        for action in self.qactions.values():
+            setting = action.property("setting")
+            if setting:
+                action.blockSignals(True)
+                action.setChecked(bool(getattr(fresh, setting)))
+                action.blockSignals(False)
+        self.dock.setVisible(fresh.show_side_panel)
+        if self.worker is not None:
+            self.worker.set_overlay(self.overlay_options())
+            self.worker.set_speed(fresh.playback_speed)
+        self.apply_pipeline_config()
+        self.statusBar().showMessage("Options reset to their defaults.", 5000)
 
     # --- choices shown in menus -----------------------------------------------------------
 
@@ -335,6 +425,11 @@ class MainWindow(OutputsMixin, QMainWindow):
         if path:
             self.open_file(path)
 
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open Folder", self.settings.last_dir)
+        if folder:
+            self.open_file(folder)
+
     def open_file(self, path: str | Path) -> None:
         # Absolute, so Open Recent finds the file from whatever folder emocam starts in.
         path = Path(path).expanduser().absolute()
@@ -416,6 +511,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.status.set("source", info.name, str(info.spec))
         self.status.set("resolution", f"{w}x{h}")
         self.playback.set_range(info.frame_count, info.fps)
+        self.timeline.set_span(clip_ms(info))
         self.setWindowTitle(f"emocam - {info.name}")
         self._update_actions()
 
@@ -425,6 +521,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.pipeline_info = info
         self.model_info = info.get("model_info")
         self.perf.set_info(info)
+        self.show_non_defaults()
         self.status.set("detector", f"detector: {info.get('detector', '?')}")
         provider = str(info.get("provider", "?")).removesuffix("ExecutionProvider")
         self.status.set("provider", f"on {provider}", str(info.get("model_path", "")))

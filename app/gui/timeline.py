@@ -30,6 +30,7 @@ class EmotionTimeline(QWidget):
     def __init__(self, parent: QWidget | None = None, window_ms: float = WINDOW_MS) -> None:
         super().__init__(parent)
         self.window_ms = window_ms
+        self._clip = False  # the window spans a whole (short) clip
         self.face_id: int | None = None  # None: mean over all faces in each frame
         self._names: tuple[str, ...] = ()
         # (time, probabilities by face id, their mean or None when no face was seen)
@@ -44,6 +45,13 @@ class EmotionTimeline(QWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(260, 180)
+
+    def set_span(self, clip_ms: float | None) -> None:
+        """Show the whole of a clip shorter than the usual window (the lines then use the
+        plot's width instead of a sliver of it); None: the usual last 30 s."""
+        self.window_ms = min(WINDOW_MS, clip_ms) if clip_ms else WINDOW_MS
+        self._clip = clip_ms is not None and clip_ms <= WINDOW_MS
+        self.update()
 
     def clear(self) -> None:
         self._history.clear()
@@ -104,8 +112,10 @@ class EmotionTimeline(QWidget):
         text = self.palette().windowText().color()
         title = "All faces (mean)" if self.face_id is None else f"Face {self.face_id}"
         p.setPen(text)
+        span = (f"whole clip ({self.window_ms / 1000:.0f} s)" if self._clip
+                else f"last {self.window_ms / 1000:.0f} s")
         p.drawText(QRectF(4, 0, self.width() - 8, 16), Qt.AlignmentFlag.AlignLeft,
-                   f"{title} - last {self.window_ms / 1000:.0f} s")
+                   f"{title} - {span}")
         legend_h = self._legend_rows(p) * 16
         plot = QRectF(30, 20, max(self.width() - 36, 10),
                       max(self.height() - 28 - legend_h, 10))
@@ -113,7 +123,8 @@ class EmotionTimeline(QWidget):
         times, values = self.series()
         if len(times) >= 2:
             # Fill from the left until the window is full, then scroll.
-            t_end = max(times[-1], times[0] + self.window_ms)
+            t_end = (max(times[-1], self.window_ms) if self._clip  # the clip's own axis
+                     else max(times[-1], times[0] + self.window_ms))
             self._draw_cuts(p, plot, t_end, text)
             for c, name in enumerate(self._names):
                 self._draw_line(p, plot, times, values[:, c], t_end, class_color(name, c))
