@@ -40,9 +40,13 @@ LICENCE = ("emocam is MIT-licensed. The built-in emotion models were trained on 
            "(see the model cards). Face detection: MediaPipe BlazeFace, Apache-2.0.")
 
 
+_ACRONYMS = {"ece": "ECE", "macs": "MACs", "f1": "F1", "nll": "NLL", "fer2013": "FER2013"}
+
+
 def readable_key(key: str) -> str:
-    """``test_accuracy_argmax_votes`` -> ``Test accuracy argmax votes``."""
-    text = key.replace("_", " ").strip()
+    """``test_macro_f1`` -> ``Test macro F1``."""
+    words = [_ACRONYMS.get(w, w) for w in key.replace("_", " ").split()]
+    text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 

@@ -100,6 +100,11 @@ def clip_ms(info: SourceInfo) -> float | None:
     return 1000.0 * info.frame_count / info.fps
 
 
+def _is_sample(path: Path) -> bool:
+    sample = sample_video_path()
+    return sample.is_file() and path.is_file() and path.samefile(sample)
+
+
 def _short(spec: str | int) -> str:
     return f"camera {spec}" if isinstance(spec, int) else Path(spec).name
 
@@ -436,7 +441,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.settings.add_recent(str(path))
         self.settings.last_dir = str(path.parent)
         self._persist()
-        self._start(str(path))
+        self._start(str(path), loop=_is_sample(path))
 
     def open_sample(self) -> None:
         path = sample_video_path()
