@@ -15,6 +15,7 @@ from emocam.gui import main_window, platform_libs
 from emocam.gui.platform_libs import (
     ALL_PACKAGES,
     MissingLibraries,
+    drop_opencv_plugin_path,
     missing_libraries,
     parse_ldd,
     xcb_plugin_path,
@@ -113,3 +114,13 @@ def test_the_installed_qt_has_the_plugin_and_the_readme_lists_every_package():
     xcb = [p for p in ALL_PACKAGES if "xcb" in p or "xkb" in p]
     missing = [p for p in xcb if p not in readme]
     assert not missing, missing
+
+
+def test_opencvs_qt5_plugin_folder_is_not_handed_to_qt6_but_a_users_folder_is_kept(tmp_path):
+    import cv2  # its import points QT_QPA_PLATFORM_PLUGIN_PATH at its own Qt 5 plugins
+
+    opencv_dir = Path(cv2.__file__).parent / "qt" / "plugins"
+    env = {"QT_QPA_PLATFORM_PLUGIN_PATH": str(opencv_dir)}
+    assert drop_opencv_plugin_path(env) and "QT_QPA_PLATFORM_PLUGIN_PATH" not in env
+    mine = {"QT_QPA_PLATFORM_PLUGIN_PATH": str(tmp_path)}
+    assert not drop_opencv_plugin_path(mine) and mine["QT_QPA_PLATFORM_PLUGIN_PATH"]

@@ -61,7 +61,7 @@ from emocam.gui.export import ExportWorker
 from emocam.gui.face_panel import FacePanel
 from emocam.gui.outputs import OutputsMixin
 from emocam.gui.perf_panel import PerfPanel
-from emocam.gui.platform_libs import check_xcb
+from emocam.gui.platform_libs import check_xcb, drop_opencv_plugin_path
 from emocam.gui.playback import PlaybackBar
 from emocam.gui.settings import AppSettings, load_settings, save_settings
 from emocam.gui.status import StatusFields
@@ -840,6 +840,7 @@ def _qt_message(kind: QtMsgType, context: QMessageLogContext, message: str) -> N
 def run(argv: list[str] | None = None) -> int:
     """Open the desktop app; returns the exit code."""
     args = _parse(sys.argv[1:] if argv is None else argv)
+    drop_opencv_plugin_path()
     missing = check_xcb()
     if missing is not None:
         log.error("%s", missing.message())

@@ -137,6 +137,21 @@ def xcb_will_be_used(env: dict[str, str] | None = None) -> bool:
     return not wayland
 
 
+def drop_opencv_plugin_path(env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    """Forget the Qt plugin folder OpenCV's import points Qt at (its own Qt 5 plugins, which
+    Qt 6 cannot load): Qt's messages would name that folder instead of PySide6's. A folder
+    the user chose stays. True when it was dropped."""
+    chosen = env.get("QT_QPA_PLATFORM_PLUGIN_PATH", "")
+    spec = importlib.util.find_spec("cv2") if chosen else None
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    cv2_dir = Path(next(iter(spec.submodule_search_locations))).resolve()
+    if not Path(chosen).resolve().is_relative_to(cv2_dir):
+        return False
+    del env["QT_QPA_PLATFORM_PLUGIN_PATH"]
+    return True
+
+
 def check_xcb() -> MissingLibraries | None:
     """The libraries the xcb plugin lacks, when Qt is about to use it."""
     if not xcb_will_be_used():
