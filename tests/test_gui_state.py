@@ -18,8 +18,10 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
 import test_gui as gui_tests
+from PySide6.QtCore import QRect, QSize
 from PySide6.QtWidgets import QFileDialog
 
+from emocam.gui.screen_fit import fit_geometry
 from emocam.gui.timeline import EmotionTimeline
 from emocam.types import FaceResult, Frame, FrameResult
 
@@ -244,3 +246,16 @@ def test_three_faces_and_the_performance_panel_fit_a_1366x768_window(
     assert all(c.bars.rows() == 3 for c in cards)  # compact: the top three
     cards[0].more.click()
     assert cards[0].bars.rows() == len(window.pipeline_info["class_names"])
+
+
+@pytest.mark.parametrize(("saved", "expected_size"), [
+    (QRect(300, 200, 1880, 1000), QSize(1366 - 10, 768 - 30)),  # from a bigger monitor
+    (QRect(900, 600, 800, 500), QSize(800, 500)),  # fits, but hangs off the corner
+])
+def test_a_saved_window_is_shrunk_and_moved_onto_a_1366x768_screen(saved, expected_size):
+    frame = saved.adjusted(-5, -25, 5, 5)  # a 25-px title bar and 5-px borders
+    area = QRect(0, 0, 1366, 768)
+    size, corner = fit_geometry(frame, saved, area, QSize(640, 400))
+    assert size == expected_size
+    placed = QRect(corner, QSize(size.width() + 10, size.height() + 30))
+    assert area.contains(placed), placed

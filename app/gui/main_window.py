@@ -22,7 +22,6 @@ from PySide6.QtCore import (
     QMessageLogContext,
     QMimeData,
     QRect,
-    QSize,
     Qt,
     QThread,
     QtMsgType,
@@ -63,7 +62,14 @@ from emocam.gui.outputs import OutputsMixin
 from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.platform_libs import check_xcb, drop_opencv_plugin_path
 from emocam.gui.playback import PlaybackBar
-from emocam.gui.settings import AppSettings, load_settings, save_settings
+from emocam.gui.screen_fit import DEFAULT_SIZE, fit_geometry, fit_size
+from emocam.gui.settings import (
+    AppSettings,
+    defaults_keeping_history,
+    load_settings,
+    non_defaults,
+    save_settings,
+)
 from emocam.gui.status import StatusFields
 from emocam.gui.stop_signals import StopOnSignal
 from emocam.gui.timeline import EmotionTimeline
@@ -77,16 +83,7 @@ from emocam.sources import IMAGE_EXTS, VIDEO_EXTS, open_source
 
 log = logging.getLogger(__name__)
 _qt_log = logging.getLogger("emocam.qt")
-
-DEFAULT_SIZE = QSize(1280, 760)  # the window's size on a first start, when the screen allows
-FRAME_GUESS = (4, 40)  # window-manager border and title bar, until the real ones are known
 SIDE_PANEL_WIDTH = 310
-
-
-def fit_size(wanted: QSize, area: QRect) -> QSize:
-    """``wanted``, made small enough that the window and its frame fit ``area``."""
-    return wanted.boundedTo(QSize(area.width() - 2 * FRAME_GUESS[0],
-                                  area.height() - FRAME_GUESS[1]))
 
 VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS)) + ");;All files (*)"
 IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTS)) + ");;All files (*)"
@@ -232,20 +229,12 @@ class MainWindow(OutputsMixin, QMainWindow):
         available area (a 1366x768 laptop, a saved geometry from a larger monitor)."""
         if self.isFullScreen() or self.isMaximized():
             return
-        area = self._available()
-        frame, inner = self.frameGeometry(), self.geometry()
-        extra_w, extra_h = frame.width() - inner.width(), frame.height() - inner.height()
-        if extra_h <= 0:  # not yet decorated: allow for a typical title bar
-            extra_w, extra_h = 2 * FRAME_GUESS[0], FRAME_GUESS[1]
-        room = QSize(area.width() - extra_w, area.height() - extra_h)
-        size = inner.size().boundedTo(room).expandedTo(self.minimumSizeHint())
-        if size != inner.size():
+        size, corner = fit_geometry(self.frameGeometry(), self.geometry(), self._available(),
+                                    self.minimumSizeHint())
+        if size != self.size():
             self.resize(size)
-        frame = self.frameGeometry()
-        x = min(max(frame.x(), area.x()), area.right() + 1 - frame.width())
-        y = min(max(frame.y(), area.y()), area.bottom() + 1 - frame.height())
-        if (x, y) != (frame.x(), frame.y()):
-            self.move(max(x, area.x()), max(y, area.y()))
+        if corner != self.frameGeometry().topLeft():
+            self.move(corner)  # move() places the frame's corner
 
     def _update_actions(self) -> None:
         live = bool(self.source_info and self.source_info.is_live)
@@ -313,23 +302,16 @@ class MainWindow(OutputsMixin, QMainWindow):
     def show_non_defaults(self) -> None:
         """A chosen model or target rate is remembered from one start to the next; the
         status bar says so, as View > Reset to Defaults undoes it."""
-        parts = []
         chosen = self.model_override or self.settings.model_path
-        if chosen:
-            name = self.model_info.name if self.model_info is not None else Path(chosen).stem
-            parts.append(f"model: {name}")
-        if self.settings.target_fps:
-            parts.append(f"target {self.settings.target_fps:g} fps")
+        name = self.model_info.name if self.model_info is not None else Path(chosen).stem
+        text = non_defaults(self.settings, name if chosen else "")
         tip = ("Chosen in the View menu and kept from one start to the next; "
-               "View > Reset to Defaults goes back to the defaults.") if parts else ""
-        self.status.set("settings", " · ".join(parts), tip)
+               "View > Reset to Defaults goes back to the defaults.") if text else ""
+        self.status.set("settings", text, tip)
 
     def reset_to_defaults(self) -> None:
         """Every option back to its default; the window's layout and the recent files stay."""
-        keep = ("recent_files", "last_dir", "record_dir", "geometry", "window_state",
-                "camera_index")
-        fresh = AppSettings(**{k: getattr(self.settings, k) for k in keep})
-        self.settings = fresh
+        fresh = self.settings = defaults_keeping_history(self.settings)
         self.model_override = ""
         self.model_info = None
         for action in self.qactions.values():
