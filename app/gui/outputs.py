@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QFileDialog
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.gui.dialogs import export_progress
 from emocam.gui.export import ExportOutcome, ExportWorker, export_paths
-from emocam.gui.status import count
 from emocam.gui.workers import WorkerError
 from emocam.process import ProcessOptions
 from emocam.sources import IMAGE_EXTS
@@ -33,6 +32,10 @@ VIDEO_FILTERS = {
     "mp4v": "MP4 video, MPEG-4: fastest to export (*.mp4)",
     "h264": "MP4 video, H.264: smaller, plays in web browsers (*.mp4)",
 }
+
+
+def _frames(n: int) -> str:
+    return f"{n} frame" if n == 1 else f"{n} frames"
 
 
 def _known_codec(codec: str) -> str:
@@ -175,10 +178,10 @@ class OutputsMixin(_Base):
             self.banner.show_message(outcome.warning, "warning")
         elif outcome.completed:
             self.banner.show_message(
-                f"Exported {count(outcome.frames, 'frame')}{outcome.note}: {files}.", "info")
+                f"Exported {_frames(outcome.frames)}{outcome.note}: {files}.", "info")
         else:
             self.banner.show_message(
-                f"Export cancelled after {count(outcome.frames, 'frame')}; the files written so "
+                f"Export cancelled after {_frames(outcome.frames)}; the files written so "
                 f"far are complete and usable: {files}.", "info")
         self.export_finished.emit(outcome)
 

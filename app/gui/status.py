@@ -34,8 +34,3 @@ class StatusFields:
         for name in FIELDS:
             self.set(name, "")
         self.set("source", "No source")
-
-
-def count(n: int, noun: str) -> str:
-    """'1 frame', '2 frames': messages read as sentences."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"

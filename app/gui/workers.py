@@ -239,6 +239,7 @@ class SourceWorker(QThread):
         if cmd.stop_record:
             self._stop_recorder()
         if cmd.record is not None:
+            self._record_panels = PlacementMemory()  # a recording's panels start afresh
             self._start_recorder(*cmd.record)
         return redraw
 
@@ -434,7 +435,6 @@ class SourceWorker(QThread):
 
     def _start_recorder(self, video: Path, csv: Path) -> None:
         self._stop_recorder()
-        self._record_panels = PlacementMemory()
         self._recorder = Recorder(video, csv, fps=self._fps or 30.0)
 
     def _write_recording(self, image: np.ndarray, result: FrameResult) -> None:
