@@ -108,6 +108,14 @@ class EmotionTimeline(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
+        try:
+            self._paint(p)
+        finally:
+            # Ended even if drawing failed: a painter left open makes Qt fail every later
+            # paint of the window ("Cannot destroy paint device that is being painted").
+            p.end()
+
+    def _paint(self, p: QPainter) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         text = self.palette().windowText().color()
         title = "All faces (mean)" if self.face_id is None else f"Face {self.face_id}"
@@ -129,7 +137,6 @@ class EmotionTimeline(QWidget):
             for c, name in enumerate(self._names):
                 self._draw_line(p, plot, times, values[:, c], t_end, class_color(name, c))
         self._draw_legend(p, QRectF(4, plot.bottom() + 6, self.width() - 8, legend_h))
-        p.end()
 
     def _draw_axes(self, p: QPainter, plot: QRectF, text: QColor) -> None:
         p.setPen(QPen(QColor(128, 128, 128, 90), 1))

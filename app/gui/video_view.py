@@ -101,17 +101,19 @@ class VideoView(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor(20, 20, 24))
-        if self._image.isNull():
-            p.setPen(QColor(170, 170, 180))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
-        else:
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            shown = self.image_rect()
-            p.drawImage(shown, self._image)
-            if self._result is not None:
-                self.overlay.paint(p, self._result, self._options, shown, self.rect())
-        p.end()
+        try:
+            p.fillRect(self.rect(), QColor(20, 20, 24))
+            if self._image.isNull():
+                p.setPen(QColor(170, 170, 180))
+                p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
+            else:
+                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                shown = self.image_rect()
+                p.drawImage(shown, self._image)
+                if self._result is not None:
+                    self.overlay.paint(p, self._result, self._options, shown, self.rect())
+        finally:
+            p.end()  # even if drawing failed, or every later paint of the window fails
         if not self._image.isNull():
             self.painted.emit()
 
