@@ -259,3 +259,27 @@ def test_a_saved_window_is_shrunk_and_moved_onto_a_1366x768_screen(saved, expect
     assert size == expected_size
     placed = QRect(corner, QSize(size.width() + 10, size.height() + 30))
     assert area.contains(placed), placed
+
+
+def test_two_emotions_on_the_same_line_both_show_on_the_timeline(qtbot):
+    """One face happy, one neutral: their mean lines coincide at 50%; both colours show."""
+    from emocam.gui.palette import class_color
+
+    names = ("neutral", "happiness")
+    timeline = EmotionTimeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(300, 200)
+    timeline.set_span(3000.0)
+    for k in range(90):
+        faces = [FaceResult(i + 1, (0.0, 0.0, 10.0, 10.0), 0.9, np.array(p, np.float32),
+                            np.array(p, np.float32)) for i, p in enumerate(([1, 0], [0, 1]))]
+        timeline.add(FrameResult(Frame(np.zeros((4, 4, 3), np.uint8), k, k * 33.3), faces,
+                                 names))
+    image = timeline.grab().toImage()
+    rgb = np.frombuffer(image.convertToFormat(image.Format.Format_RGB888).constBits(), np.uint8)
+    rgb = rgb.reshape(image.height(), -1)[:, : 3 * image.width()].reshape(image.height(), -1, 3)
+    plot = rgb[20 : 20 + 100, 40:280].astype(int)  # the plot's middle, legend left out
+    for c, name in enumerate(names):
+        q = class_color(name, c)
+        near = np.abs(plot - np.array([q.red(), q.green(), q.blue()])).sum(axis=2) < 40
+        assert near.sum() > 100, name  # a line's worth of pixels in that colour

@@ -24,6 +24,8 @@ WINDOW_MS = 30_000.0
 # line needs no more than a point per COLUMN_PX pixels.
 REPAINT_S = 0.1
 COLUMN_PX = 2.0
+LINE_PX = 1.6  # the narrowest line
+LINE_WIDTHS = (5.0, 2.2)  # the likeliest two classes' lines, drawn first
 
 
 class EmotionTimeline(QWidget):
@@ -134,8 +136,15 @@ class EmotionTimeline(QWidget):
             t_end = (max(times[-1], self.window_ms) if self._clip  # the clip's own axis
                      else max(times[-1], times[0] + self.window_ms))
             self._draw_cuts(p, plot, t_end, text)
-            for c, name in enumerate(self._names):
-                self._draw_line(p, plot, times, values[:, c], t_end, class_color(name, c))
+            # The likeliest classes first and widest, the others narrower on top: two lines
+            # that coincide (two faces, one happy and one neutral: both at 50%) still show
+            # both colours, one inside the other.
+            seen = np.maximum((~np.isnan(values)).sum(axis=0), 1)
+            means = np.nansum(values, axis=0) / seen
+            for rank, c in enumerate(np.argsort(-means, kind="stable")):
+                width = LINE_WIDTHS[rank] if rank < len(LINE_WIDTHS) else LINE_PX
+                self._draw_line(p, plot, times, values[:, c], t_end,
+                                class_color(self._names[c], int(c)), width)
         self._draw_legend(p, QRectF(4, plot.bottom() + 6, self.width() - 8, legend_h))
 
     def _draw_axes(self, p: QPainter, plot: QRectF, text: QColor) -> None:
@@ -159,7 +168,7 @@ class EmotionTimeline(QWidget):
             p.setBrush(Qt.BrushStyle.NoBrush)
 
     def _draw_line(self, p: QPainter, plot: QRectF, times: np.ndarray, vals: np.ndarray,
-                   t_end: float, color: QColor) -> None:
+                   t_end: float, color: QColor, width: float = 1.6) -> None:
         path = QPainterPath()
         pen_down = False
         for x, v in zip(*_columns(plot, times, vals, t_end, self.window_ms), strict=True):
@@ -172,7 +181,7 @@ class EmotionTimeline(QWidget):
             else:
                 path.moveTo(pt)
                 pen_down = True
-        p.setPen(QPen(color, 1.6))
+        p.setPen(QPen(color, width))
         p.drawPath(path)
 
     def _legend_rows(self, p: QPainter) -> int:
