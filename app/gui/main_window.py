@@ -529,7 +529,9 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.timeline.add(result)
         self.playback.set_position(result.frame.index, result.frame.time_ms)
         self.status.set("fps", f"{packet.processing_fps:.1f} fps")
-        self.perf.add_frame(result.timings_ms, packet.processing_fps, result.schedule)
+        # The GUI thread's part: painting the last frame with its overlay at screen size.
+        timings = {**result.timings_ms, "paint": self.view.paint_ms}
+        self.perf.add_frame(timings, packet.processing_fps, result.schedule)
         n = len(result.faces)
         self.status.set("faces", f"{n} face{'s' if n != 1 else ''}")
         if not self.qactions["file.snapshot"].isEnabled():

@@ -3,6 +3,8 @@ top at screen resolution (text the same size whatever the video's)."""
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt, Signal
@@ -62,6 +64,7 @@ class VideoView(QWidget):
         self.setMinimumSize(320, 180)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.frames_shown = 0
+        self.paint_ms = 0.0  # the last paint: the picture scaled, its overlay drawn
 
     def sizeHint(self) -> QSize:
         return QSize(960, 540)
@@ -100,6 +103,7 @@ class VideoView(QWidget):
         return fit_rect(self._image.size(), self.rect())
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        started = time.perf_counter()
         p = QPainter(self)
         try:
             p.fillRect(self.rect(), QColor(20, 20, 24))
@@ -114,6 +118,7 @@ class VideoView(QWidget):
                     self.overlay.paint(p, self._result, self._options, shown, self.rect())
         finally:
             p.end()  # even if drawing failed, or every later paint of the window fails
+        self.paint_ms = (time.perf_counter() - started) * 1e3
         if not self._image.isNull():
             self.painted.emit()
 
