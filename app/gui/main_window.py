@@ -183,8 +183,9 @@ class MainWindow(OutputsMixin, QMainWindow):
         side = QWidget(self)
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(4, 2, 4, 2)
-        side_layout.addWidget(scroll, 1)
-        side_layout.addWidget(self.timeline)
+        # Cards first; the timeline gets what they leave, but never less than its minimum.
+        side_layout.addWidget(scroll, 3)
+        side_layout.addWidget(self.timeline, 2)
         self.dock = QDockWidget("Faces", self)
         self.dock.setObjectName("facesDock")
         self.dock.setWidget(side)
