@@ -75,7 +75,7 @@ def test_panel_text_is_11_to_13_px_tall_on_screen_whatever_the_video_size(
             continue
         # The "happiness" row: an ascender (h) and a descender (p), the full text height.
         row = names.index("happiness")
-        row_h = view.overlay._row_h
+        row_h = view.overlay.row_h
         r = place.rect
         heights.append(ink_height(image, r.x + 5, r.y + 5 + row * row_h, 70, row_h))
     assert heights, "no full panel was shown"

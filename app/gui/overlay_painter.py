@@ -57,7 +57,7 @@ class OverlayPainter:
         self.metrics = QFontMetrics(self.font)
         self.memory = PlacementMemory()
         self.layout: OverlayLayout | None = None
-        self._row_h = self.metrics.height() + 4
+        self.row_h = self.metrics.height() + 4  # one bar of a panel, on screen
 
     def reset(self) -> None:
         """A new source: no face keeps a place from the previous one."""
@@ -71,9 +71,9 @@ class OverlayPainter:
         w = _PAD * 5 + name_w + _BAR_W + pct_w
         rows = len(names)
         compact = min(COMPACT_ROWS, rows)
-        return PanelSizes(full=(w, 2 * _PAD + rows * self._row_h),
-                          compact=(w, 2 * _PAD + compact * self._row_h),
-                          rows=rows, compact_rows=compact, gap=6, hysteresis=self._row_h)
+        return PanelSizes(full=(w, 2 * _PAD + rows * self.row_h),
+                          compact=(w, 2 * _PAD + compact * self.row_h),
+                          rows=rows, compact_rows=compact, gap=6, hysteresis=self.row_h)
 
     def plan(self, result: FrameResult, options: OverlayOptions, image: QRect,
              canvas: QRect) -> OverlayLayout:
@@ -145,16 +145,16 @@ class OverlayPainter:
         pct_w = bold.horizontalAdvance("100%")
         bar_x = r.x() + 2 * _PAD + name_w
         for row, i in enumerate(panel_order(probs, place.rows)):
-            y = r.y() + _PAD + row * self._row_h
+            y = r.y() + _PAD + row * self.row_h
             p.setFont(self.bold if i == top else self.font)
             p.setPen(QColor(255, 255, 255) if i == top else QColor(215, 215, 215))
             left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-            p.drawText(QRect(r.x() + _PAD, y, name_w, self._row_h), left, names[i])
-            track = QRectF(bar_x, y + self._row_h * 0.25, _BAR_W, self._row_h * 0.5)
+            p.drawText(QRect(r.x() + _PAD, y, name_w, self.row_h), left, names[i])
+            track = QRectF(bar_x, y + self.row_h * 0.25, _BAR_W, self.row_h * 0.5)
             p.fillRect(track, QColor(70, 70, 76))
             value = min(1.0, max(0.0, probs[i]))
             p.fillRect(QRectF(track.x(), track.y(), _BAR_W * value, track.height()),
                        class_color(names[i], i))
             right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-            p.drawText(QRect(int(bar_x + _BAR_W + _PAD), y, pct_w, self._row_h), right,
+            p.drawText(QRect(int(bar_x + _BAR_W + _PAD), y, pct_w, self.row_h), right,
                        f"{value * 100:.0f}%")
