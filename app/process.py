@@ -28,7 +28,7 @@ from tqdm import tqdm
 from emocam import __version__
 from emocam.encoders import DEFAULT_VIDEO_CODEC
 from emocam.errors import OutputError, SourceError, UserError
-from emocam.overlay import OverlayOptions, draw
+from emocam.overlay import OverlayOptions, PlacementMemory, draw
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.sidecar import SUFFIX as SIDECAR_SUFFIX
 from emocam.sidecar import SidecarWriter
@@ -299,6 +299,7 @@ class _Sinks:
     csv: CsvSink | None = None
     video: AnnotatedVideoWriter | None = None
     sidecar: SidecarWriter | None = None
+    panels: PlacementMemory = field(default_factory=PlacementMemory)  # panels stay put
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         name = Path(frame.source).name
@@ -311,10 +312,10 @@ class _Sinks:
             return
         if self.video is not None:
             # The frame is ours and done with: the writer paints and encodes it on its thread.
-            paint = partial(draw, result=result, options=self.overlay)
+            paint = partial(draw, result=result, options=self.overlay, memory=self.panels)
             self.video.write(frame.image, frame.time_ms, render=paint, owned=True)
             return
-        draw(frame.image, result, self.overlay)  # in place: the frame is ours
+        draw(frame.image, result, self.overlay, self.panels)  # in place: the frame is ours
         if self.plan.kind == "folder":
             _write_image(self.plan.annotated / name, frame.image)
         else:
