@@ -12,8 +12,8 @@ BUILTIN_MODELS = {
     "fer2013": "emocam-fer2013.onnx",
 }
 DEFAULT_MODEL = "ferplus"  # the reference model: its card holds the published figures
-# What runs on the CPU when no model is chosen: nearly the same accuracy (85.40% against
-# 85.69%) for 1.3-2.4x less CPU time per face. GPU providers run the float model.
+# What runs on the CPU when no model is chosen: nearly the same accuracy (86.32% against
+# 86.45%) for 1.3-2.4x less CPU time per face. GPU providers run the float model.
 CPU_DEFAULT_MODEL = "ferplus-int8"
 BLAZEFACE_SHORT_NAME = "face_detection_short_range.tflite"
 BLAZEFACE_FULL_NAME = "face_detection_full_range_sparse.tflite"

@@ -160,8 +160,9 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         f"- Command: `{t.get('command')}`",
         f"- Code: commit `{t.get('commit')}`",
         f"- Date: {t.get('date')}; wall time {_duration(t.get('wall_seconds'))} for "
-        f"{t.get('epochs')} epochs (best epoch {t.get('best_epoch')}, of at most "
-        f"{t.get('epochs_configured')})",
+        f"{t.get('epochs')} epochs (best epoch {t.get('best_epoch')}, "
+        + (f"under a {t['time_limit_minutes']:g}-minute time limit)"
+           if t.get("time_limit_minutes") else f"of at most {t.get('epochs_configured')})"),
         f"- Hardware: {t.get('hardware')}",
         f"- Batch {t.get('batch_size')}, Adam with warm-up and cosine decay from learning "
         f"rate {t.get('learning_rate')}, seed {t.get('seed')}; augmentation re-frames each "

@@ -25,6 +25,13 @@ log = logging.getLogger("fer-train")
 
 LABEL_MODES = ("auto", "fer2013", "majority", "distribution")
 
+DATA_HELP = """\
+Data (--data): FER2013 from Kaggle, as the original fer2013.csv or the folder release
+(train/<class>/*.jpg, test/<class>/PublicTest_* and PrivateTest_*); FER+ labels from
+Microsoft's FERPlus repository, laid out as its generate_training_data.py writes them
+(FER2013Train/, FER2013Valid/, FER2013Test/, each with label.csv), or fer2013.csv beside
+fer2013new.csv; or a .emopack file from fer-train pack. The layout is detected."""
+
 
 class ConfigError(UserError):
     """A setting given on the command line or in a config file is wrong."""
@@ -338,7 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the results")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a model, then evaluate and export it")
+    t = sub.add_parser(
+        "train", help="train a model, then evaluate and export it",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a model, then evaluate and export it.\n\n" + DATA_HELP)
     t.add_argument("--data", help="fer2013.csv, the Kaggle train/ test/ folders or FER+ folders")
     t.add_argument("--preset", choices=("quick", "full"), default="full",
                    help="quick: a smoke run of minutes; full: the shipped model (default)")

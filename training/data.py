@@ -478,7 +478,9 @@ def load_dataset(root: Path | str, label_mode: str = "auto", cache_dir: Path | N
             log.info("reading cached dataset %s", cache)
             return _read_cache(cache)
     log.info("decoding %s dataset at %s (label mode %s)", layout, root, mode)
-    ds = dataset_from_raw(load_raw(root, layout), mode, layout)
+    # Both FER+ layouts have always been recorded as "ferplus".
+    ds = dataset_from_raw(load_raw(root, layout), mode,
+                          "ferplus" if layout == "ferplus-csv" else layout)
     if cache is not None:
         _write_cache(cache, ds)
     return ds

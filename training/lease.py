@@ -120,9 +120,14 @@ def _slim_copy(src: Path, dst: Path) -> None:
 
 
 def collect(jobs: list[Job], runs: Path, results: Path, name: str) -> None:
-    """One tar of the phase's slim checkpoints, configs, histories and logs."""
+    """A tar per role of the phase's slim checkpoints, configs, histories and logs: a lent
+    machine may send back files of limited size (16 MiB on ours; three teachers are 15 MB)."""
     results.mkdir(parents=True, exist_ok=True)
-    tar_path = results / f"{name}.tar"
+    for role in sorted({j.role for j in jobs}):
+        _tar([j for j in jobs if j.role == role], runs, results / f"{name}-{role}s.tar")
+
+
+def _tar(jobs: list[Job], runs: Path, tar_path: Path) -> None:
     with tarfile.open(tar_path, "w") as tar:
         for job in jobs:
             run = runs / job.name

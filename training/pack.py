@@ -126,7 +126,8 @@ def write_pack(ds: RawDataset, path: Path) -> int:
 
 
 def _read_npy(z: zipfile.ZipFile, name: str) -> np.ndarray:
-    return np.load(io.BytesIO(z.read(name)), allow_pickle=False)
+    data = io.BytesIO(z.read(name))
+    return np.load(data, allow_pickle=False)
 
 
 def pack_family(path: Path) -> str:
