@@ -350,8 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train a model, then evaluate and export it.\n\n" + DATA_HELP)
     t.add_argument("--data", help="fer2013.csv, the Kaggle train/ test/ folders or FER+ folders")
-    t.add_argument("--preset", choices=("quick", "full"), default="full",
-                   help="quick: a smoke run of minutes; full: the shipped model (default)")
+    t.add_argument("--preset", choices=("quick", "full", "teacher"), default="full",
+                   help="quick: a smoke run of minutes; full: the shipped model (default); "
+                        "teacher: a 4x larger model to distil from, for a GPU")
     t.add_argument("--label-mode", choices=LABEL_MODES,
                    help="FER+: majority or distribution (auto: distribution); FER2013: fer2013")
     t.add_argument("--out", help="run folder (default runs/<time>-<preset>)")

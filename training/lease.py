@@ -34,7 +34,8 @@ from pathlib import Path
 log = logging.getLogger("fer-train.lease")
 
 SHIPPED = ["model.widths=16,32,64,128", "model.blocks=2,2,2,2"]
-TEACHER = ["model.widths=32,64,128,256", "model.blocks=2,2,2,2", "model.dropout=0.4"]
+TEACHER = ["model.widths=32,64,128,256", "model.blocks=2,2,2,2", "model.dropout=0.4"]  # the
+# teacher preset's network
 
 
 @dataclass

@@ -87,6 +87,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"epochs": 8, "train_limit": 12000, "patience": 8, "warmup_epochs": 1},
     # The shipped models (models/emocam-ferplus.onnx was trained with exactly this).
     "full": {"epochs": 40, "patience": 12},
+    # A larger model to distil the shipped one from (--set teacher=RUN/best.keras): 1.18 M
+    # parameters, 128 M multiply-adds per face; made for a GPU (the lease's teachers).
+    "teacher": {"epochs": 200, "patience": 40,
+                "model": {"widths": (32, 64, 128, 256), "blocks": (2, 2, 2, 2), "stem": 16,
+                          "block": "plain", "dropout": 0.4, "spatial_dropout": 0.05,
+                          "weight_decay": 1e-4}},
 }
 
 
