@@ -218,8 +218,7 @@ def _run_chosen(args: argparse.Namespace) -> ProcessResult:
 def _videos_of_folders(inputs: list[Path]) -> list[Path]:
     """A folder without photos but with videos stands for its videos, each processed in turn
     (a folder of photos is one input: its photos are the frames)."""
-    from emocam.process import SUFFIX
-    from emocam.reanalyse import REANALYSED
+    from emocam.outputs import is_output_name
     from emocam.sources import IMAGE_EXTS, videos_in
 
     out: list[Path] = []
@@ -227,7 +226,7 @@ def _videos_of_folders(inputs: list[Path]) -> list[Path]:
         photos = path.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in path.iterdir())
         videos = videos_in(path) if path.is_dir() and not photos else []
         # Annotated copies from an earlier run in the same folder are outputs, not inputs.
-        videos = [v for v in videos if not v.stem.endswith((SUFFIX, REANALYSED))]
+        videos = [v for v in videos if not is_output_name(v)]
         out.extend(videos or [path])
     return out
 
@@ -259,7 +258,7 @@ def _check_several(args: argparse.Namespace) -> None:
     if args.output_video or args.csv or args.json:
         raise UserError("--output-video, --csv and --json name one file each; with several "
                         "inputs, give a folder with -o DIR instead.")
-    from emocam.process import output_base
+    from emocam.outputs import output_base
 
     seen: dict[Path, Path] = {}
     for path in args.input:

@@ -15,8 +15,9 @@ from PySide6.QtWidgets import QFileDialog
 
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.gui.dialogs import export_progress
-from emocam.gui.export import ExportOutcome, ExportWorker, export_paths
+from emocam.gui.export import ExportOutcome, ExportWorker
 from emocam.gui.workers import WorkerError
+from emocam.outputs import export_names
 from emocam.process import ProcessOptions
 from emocam.sources import IMAGE_EXTS
 
@@ -128,11 +129,13 @@ class OutputsMixin(_Base):
             self.banner.show_message("An export is already running.", "info")
             return None
         src = Path(str(self.source_info.spec))
-        video, csv, json_path = export_paths(output)
+        video, csv, json_path, sidecar = export_names(output)
         if src.suffix.lower() in IMAGE_EXTS:
             video = video.with_suffix(src.suffix.lower())
+        # The whole set is named after the file the user chose, the sidecar too: beside the
+        # source it would replace the sidecar of a command-line run of the same video.
         opts = ProcessOptions(input=src, output_video=video, csv=csv, json=json_path,
-                              overwrite=True, progress=False,
+                              sidecar=sidecar, overwrite=True, progress=False,
                               pipeline=self.pipeline_config(False),
                               overlay=self.overlay_options(),
                               video_codec=_known_codec(codec or self.settings.export_codec))
