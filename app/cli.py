@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from emocam import __version__
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
-from emocam.errors import EXIT_INTERRUPTED, UserError
+from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS, UserError
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
 
 if TYPE_CHECKING:
@@ -145,6 +145,8 @@ def _add_beyond(pp: argparse.ArgumentParser) -> None:
                       "(no sound)")
 
 
+
+
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -258,15 +260,37 @@ def _check_several(args: argparse.Namespace) -> None:
     if args.output_video or args.csv or args.json:
         raise UserError("--output-video, --csv and --json name one file each; with several "
                         "inputs, give a folder with -o DIR instead.")
-    from emocam.outputs import output_base
+    from emocam.outputs import default_outputs, output_base
 
     seen: dict[Path, Path] = {}
+    inputs = {p.resolve(): p for p in args.input}
     for path in args.input:
         base = output_base(path, args.outdir, path.is_dir())
         if base.resolve() in seen:
             raise UserError(f"{seen[base.resolve()]} and {path} would write the same outputs "
                             f"({base}.*); process them into separate folders.")
         seen[base.resolve()] = path
+        # An earlier run's output given again (a shell glob over a folder): the run of
+        # ``path`` would replace it before it is read.
+        for out in default_outputs(path, args.outdir, path.is_dir()):
+            other = inputs.get(out.resolve())
+            if other is not None and other != path:
+                raise UserError(f"{other} is an output of {path} in this run and would be "
+                                "replaced before it is read; leave earlier outputs out of the "
+                                "inputs, or write into another folder with -o DIR.")
+
+
+def _leave_out_earlier_outputs(inputs: list[Path]) -> list[Path]:
+    """Among several inputs, files named like an earlier run's outputs (``NAME.emocam.mp4``)
+    are left out, as a folder run leaves them out, and the user is told."""
+    from emocam.outputs import is_output_name
+
+    earlier = [p for p in inputs if p.is_file() and is_output_name(p)]
+    if earlier and len(earlier) < len(inputs):
+        log.warning("left out %s: named like an earlier run's output (process it on its own "
+                    "to analyse it)", ", ".join(map(str, earlier)))
+        return [p for p in inputs if p not in earlier]
+    return inputs
 
 
 def _process_several(args: argparse.Namespace) -> int:
@@ -274,6 +298,7 @@ def _process_several(args: argparse.Namespace) -> int:
     from emocam.process import run_process
 
     _check_several(args)
+    args.input = _leave_out_earlier_outputs(args.input)
     opts = _process_options(args)
     failed: list[Path] = []
     for path in args.input:
@@ -361,8 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     _quiet_native_logs()
-    # SIGTERM ends a run the way Ctrl-C does: outputs closed, summary marked incomplete.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM and SIGHUP (the terminal closed, an ssh session dropped) end a run the way
+    # Ctrl-C does: outputs closed, summary marked incomplete.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _raise_interrupt)
     with _native_stderr_to_devnull(not verbose):
         logging.basicConfig(
             level=logging.INFO if verbose else logging.WARNING,

@@ -97,6 +97,13 @@ def default_output(src: Path, outdir: Path | None, what: str) -> Path:
     return base.with_name(f"{base.name}.{what}")
 
 
+def default_outputs(src: Path, outdir: Path | None, is_folder: bool) -> list[Path]:
+    """Every file a run of ``src`` writes by default (for the checks across inputs)."""
+    base = output_base(src, outdir, is_folder)
+    exts = [".csv", ".json", SIDECAR_SUFFIX, ".mp4", src.suffix.lower()]
+    return [base, *(base.with_name(base.name + e) for e in dict.fromkeys(exts) if e)]
+
+
 def is_output_name(path: Path) -> bool:
     """Whether ``path`` is named like an earlier run's output (``NAME.emocam.mp4``,
     ``NAME.reanalysed.mp4``), and so is not an input."""

@@ -26,7 +26,7 @@ from typing import Any
 from tqdm import tqdm
 
 from emocam.encoders import DEFAULT_VIDEO_CODEC
-from emocam.errors import SourceError, UserError
+from emocam.errors import STOP_SIGNALS, SourceError, UserError
 from emocam.output_set import OutputSet
 from emocam.outputs import (
     OutputPlan,
@@ -43,6 +43,7 @@ from emocam.sources import ImageFolderSource, ImageSource, Source, open_source
 from emocam.types import Frame, FrameAnalyser
 
 log = logging.getLogger(__name__)
+
 
 # A file that gives no frame for this long (a hung network drive) ends the run with an error
 # instead of a hang; the results so far are kept.
@@ -138,8 +139,8 @@ class _Stop:
 
 @contextmanager
 def _graceful_stop() -> Iterator[_Stop]:
-    """While inside, the first Ctrl-C or SIGTERM asks the loop to stop after this frame; a
-    second one interrupts at once."""
+    """While inside, the first Ctrl-C, SIGTERM or SIGHUP asks the loop to stop after this
+    frame; a second one interrupts at once."""
     stop = _Stop()
 
     def handler(signum: int, _frame: FrameType | None) -> None:
@@ -151,7 +152,7 @@ def _graceful_stop() -> Iterator[_Stop]:
     if threading.current_thread() is not threading.main_thread():
         yield stop  # signals reach only the main thread; a worker stops via on_frame
         return
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, *STOP_SIGNALS)}
     for s in old:
         signal.signal(s, handler)
     try:

@@ -33,7 +33,7 @@ def _process_state_restored() -> Iterator[None]:
     # ``main`` configures logging and SIGTERM for a whole process; give them back to pytest.
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    term = signal.getsignal(signal.SIGTERM)
+    stops = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
@@ -44,7 +44,8 @@ def _process_state_restored() -> Iterator[None]:
             if h not in root.handlers:
                 root.addHandler(h)
         root.setLevel(level)
-        signal.signal(signal.SIGTERM, term)
+        for s, h in stops.items():
+            signal.signal(s, h)
 
 
 def run_cli(capfd: pytest.CaptureFixture[str], *args: object) -> CliRun:
