@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from emocam.errors import OutputError, SourceError
+from emocam.sidecar_check import Bad, check_arrays, check_header
 from emocam.types import FaceQuality, FrameResult
 
 log = logging.getLogger(__name__)
@@ -281,35 +282,51 @@ def _bad(path: Path, why: str) -> SourceError:
 
 
 def load_sidecar(path: Path) -> Sidecar:
-    """Read a sidecar without unpickling anything; one-sentence errors for a wrong file."""
+    """Read a sidecar without unpickling anything, and check the whole of it before use:
+    one-sentence errors for a wrong, damaged or crafted file."""
     path = Path(path)
     if not path.is_file() and parts_dir(path).is_dir():
         recover(path)  # a killed run: its chunks so far are the sidecar
     if not path.is_file():
         raise SourceError(f"The sidecar {path} does not exist; give the .emocam.npz file that "
                           "`emocam process` wrote.")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise _bad(path, "it cannot be read as a .npz file") from e
+    arrays = _read(path)
     missing = [k for k in ("header", *_FRAME_ARRAYS, *_FACE_ARRAYS) if k not in arrays]
     if missing:
         raise _bad(path, f"it lacks {', '.join(missing)}")
+    header_array = arrays.pop("header")
     try:
-        header = json.loads(str(arrays.pop("header")))
-    except json.JSONDecodeError as e:
+        header = json.loads(str(header_array)) if header_array.dtype.kind == "U" else None
+    except (json.JSONDecodeError, RecursionError) as e:
         raise _bad(path, "its header is not JSON") from e
-    if header.get("format") != FORMAT:
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise _bad(path, "its header names another format")
-    if int(header.get("version", 0)) > VERSION:
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _bad(path, "its header has no format version")
+    if version > VERSION:
         raise SourceError(f"The sidecar {path} was written by a newer emocam (format "
-                          f"{header['version']}); update emocam to re-analyse it.")
-    if arrays["raw_probs"].shape[1:] != (len(header.get("class_names", ())),):
-        raise _bad(path, "its probabilities do not match its class names")
+                          f"{version}); update emocam to re-analyse it.")
     # frame_shot came later in version 1: a sidecar without it reads as one shot.
-    n_frames = len(arrays["frame_index"])
-    arrays.setdefault("frame_shot", np.zeros(n_frames, np.int64))
-    if arrays["frame_shot"].shape != (n_frames,):
-        raise _bad(path, "its shot numbers do not match its frames")
+    if "frame_shot" not in arrays and arrays["frame_index"].ndim == 1:
+        arrays["frame_shot"] = np.zeros(len(arrays["frame_index"]), np.int64)
+    try:
+        check_header(header)
+        check_arrays(arrays, len(header["class_names"]))
+    except Bad as e:
+        raise _bad(path, str(e)) from e
     return Sidecar(path, header, arrays)
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise _bad(path, "it is a single array, not a .npz file")
+            return {k: npz[k] for k in npz.files}
+    except SourceError:
+        raise
+    except Exception as e:
+        # numpy's .npz reader answers damaged bytes with a dozen exception types (BadZipFile,
+        # zlib.error, ValueError, EOFError, KeyError, ...): all of them mean the same here.
+        raise _bad(path, "it cannot be read as a .npz file, it may be damaged") from e
