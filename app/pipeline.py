@@ -17,15 +17,10 @@ import numpy as np
 
 from emocam.classify import EmotionClassifier, default_model_for
 from emocam.cuts import CutDetector
+from emocam.governor import GovernorConfig, RateGovernor
 from emocam.preprocess import crop_faces
 from emocam.quality import QualityConfig, judge, measure_all, resolve_uncertain_below
-from emocam.schedule import (
-    DetectionSchedule,
-    GovernorConfig,
-    RateGovernor,
-    ScheduleConfig,
-    ladder_for,
-)
+from emocam.schedule import DetectionSchedule, ScheduleConfig, ladder_for
 from emocam.track import DEFAULT_TAU_S, FaceTracker, TrackerConfig
 from emocam.types import Frame, FrameResult
 

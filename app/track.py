@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from emocam.geometry import iou_matrix
 from emocam.types import Box, FaceResult, Point
 
 # With tau = 0.2 s a swap of the two leading classes moves the top label after
@@ -73,19 +74,6 @@ def _moved(box: Box, dx: float, dy: float, grow: float) -> Box:
     x, y, w, h = box
     cx, cy = x + w / 2 + dx, y + h / 2 + dy
     return (cx - w * grow / 2, cy - h * grow / 2, w * grow, h * grow)
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every ``(x, y, w, h)`` box in ``a`` (M, 4) with every one in ``b`` (N, 4)."""
-    ax0, ay0 = a[:, 0:1], a[:, 1:2]
-    ax1, ay1 = ax0 + a[:, 2:3], ay0 + a[:, 3:4]
-    bx0, by0 = b[:, 0], b[:, 1]
-    bx1, by1 = bx0 + b[:, 2], by0 + b[:, 3]
-    iw = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0.0, None)
-    ih = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0.0, None)
-    inter = iw * ih
-    union = (a[:, 2:3] * a[:, 3:4]) + (b[:, 2] * b[:, 3]) - inter
-    return inter / np.maximum(union, 1e-9)
 
 
 def smoothing_alpha(dt_s: float, tau_s: float) -> float:

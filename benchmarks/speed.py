@@ -16,9 +16,9 @@ import numpy as np
 from timing import Stats, frame_ms, read_frames, repeat
 
 from emocam.classify import EmotionClassifier
+from emocam.geometry import iou_matrix
 from emocam.outputs import default_output
 from emocam.pipeline import Pipeline, PipelineConfig
-from emocam.track import iou_matrix
 from emocam.types import Frame
 
 FRAME_MS = 1000.0 / 30.0
