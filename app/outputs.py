@@ -13,6 +13,7 @@ those names and the checks; ``emocam.output_set`` writes a set as one, and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,14 @@ def export_names(video: Path) -> tuple[Path, Path, Path, Path]:
     video = video if video.suffix else video.with_suffix(".mp4")
     return (video, video.with_suffix(".csv"), video.with_suffix(".json"),
             video.with_suffix(SIDECAR_SUFFIX))
+
+
+def recording_names(folder: Path, started: time.struct_time | None = None
+                    ) -> tuple[Path, Path, Path, Path]:
+    """A live recording's set, named after the time it started (``emocam-20260101-120000``):
+    video, CSV, JSON and sidecar."""
+    stamp = time.strftime("emocam-%Y%m%d-%H%M%S", started or time.localtime())
+    return export_names(folder / f"{stamp}.mp4")
 
 
 def sidecar_stem(path: Path) -> str:

@@ -294,9 +294,10 @@ def run_frames(
         outset.frames = summary.frames
         sinks.finish(completed, fps_achieved=round(fps, 2), elapsed_s=round(elapsed, 3))
         outset.completed = completed
-    return ProcessResult(
-        completed, summary.frames, summary.frames_with_faces, fps, outset.plan.outputs()
-    )
+    # A stopped run that was to replace an old set: its results are under the partial names.
+    where = outset.plan if completed else outset.writing
+    return ProcessResult(completed, summary.frames, summary.frames_with_faces, fps,
+                         where.outputs())
 
 
 def check_result(result: ProcessResult, src: Path) -> ProcessResult:

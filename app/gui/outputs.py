@@ -17,7 +17,7 @@ from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.gui.dialogs import export_progress
 from emocam.gui.export import ExportOutcome, ExportWorker
 from emocam.gui.workers import WorkerError
-from emocam.outputs import export_names
+from emocam.outputs import export_names, recording_names
 from emocam.process import ProcessOptions
 from emocam.sources import IMAGE_EXTS
 
@@ -62,10 +62,11 @@ class OutputsMixin(_Base):
             return
         folder = self.recording_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        stem = folder / time.strftime("emocam-%Y%m%d-%H%M%S")
+        video, csv, *_ = recording_names(folder)  # the recorder names the rest alike
         assert self.worker is not None
-        self.worker.start_recording(stem.with_suffix(".mp4"), stem.with_suffix(".csv"))
-        self.status.set("rec", "\u25cf REC", f"Recording to {stem}.mp4 and .csv")
+        self.worker.start_recording(video, csv)
+        self.status.set("rec", "\u25cf REC", f"Recording to {video} (with its .csv, .json "
+                        "and .npz)")
 
     def _on_recording_stopped(self, payload: object) -> None:
         self.status.set("rec", "")
@@ -73,9 +74,10 @@ class OutputsMixin(_Base):
         if isinstance(payload, WorkerError):
             self.banner.show_message(payload.message, "error")
             return
-        video, csv, frames = payload  # type: ignore[misc]
+        video, _csv, frames = payload  # type: ignore[misc]
         if frames:
-            self.banner.show_message(f"Recorded {frames} frames to {video} and {csv}.", "info")
+            files = ", ".join(str(p) for p in export_names(Path(video)))
+            self.banner.show_message(f"Recorded {frames} frames: {files}.", "info")
 
     def save_snapshot_dialog(self) -> None:
         name = f"emocam-{time.strftime('%Y%m%d-%H%M%S')}.png"
