@@ -34,7 +34,7 @@ class PipelineConfig:
     provider: str | None = None  # None: fastest available
     min_score: float = 0.5
     smoothing_tau_s: float = DEFAULT_TAU_S
-    live: bool = False  # a camera: the detector may drop work to keep up
+    live: bool = False  # a camera: no cut detection (a live view has no edits to follow)
     # How detector work is spread over frames (see emocam.schedule); with target_fps set,
     # the schedule adapts to hold that rate instead.
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)

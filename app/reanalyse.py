@@ -34,7 +34,7 @@ from emocam.quality import QualityConfig, judge, resolve_uncertain_below
 from emocam.run_sinks import RunDescription
 from emocam.sidecar import Sidecar, load_sidecar
 from emocam.sources import open_source
-from emocam.track import smoothing_alpha
+from emocam.track import smoothed
 from emocam.types import FaceQuality, FaceResult, Frame, FrameResult
 
 log = logging.getLogger(__name__)
@@ -144,14 +144,12 @@ class Replay:
             yield Frame(empty, int(i), float(t), str(name))
 
     def _smooth(self, face_id: int, raw: np.ndarray, time_ms: float) -> np.ndarray:
-        # The tracker's filter, step for step in float32, so equal settings give equal numbers.
+        # The tracker's own filter step, so equal settings give equal numbers.
         prev = self._tracks.get(face_id)
         if prev is None:
-            probs = raw.astype(np.float32)
+            probs = smoothed(None, raw, 0.0, self.tau_s)
         else:
-            alpha = smoothing_alpha((time_ms - prev[1]) / 1000.0, self.tau_s)
-            probs = raw.astype(np.float32) if alpha >= 1.0 else (
-                prev[0] + np.float32(alpha) * (raw - prev[0]))
+            probs = smoothed(prev[0], raw, (time_ms - prev[1]) / 1000.0, self.tau_s)
         self._tracks[face_id] = (probs, time_ms)
         return probs
 

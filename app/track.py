@@ -85,6 +85,20 @@ def smoothing_alpha(dt_s: float, tau_s: float) -> float:
     return 1.0 - math.exp(-dt_s / tau_s)
 
 
+def smoothed(prev: np.ndarray | None, raw: np.ndarray, dt_s: float, tau_s: float
+             ) -> np.ndarray:
+    """One step of the exponential filter, in float32: ``raw`` as it is for a new face
+    (``prev`` None) or without smoothing, else ``prev`` moved towards ``raw`` by
+    ``smoothing_alpha``. The tracker and a re-analysis share it, so equal settings give
+    equal numbers."""
+    if prev is None:
+        return raw.astype(np.float32)
+    alpha = smoothing_alpha(dt_s, tau_s)
+    if alpha >= 1.0:
+        return raw.astype(np.float32)
+    return prev + np.float32(alpha) * (raw - prev)
+
+
 class FaceTracker:
     """Turns each frame's detections and raw probabilities into tracked, smoothed faces."""
 
@@ -159,7 +173,7 @@ class FaceTracker:
             raw = raw_probs[d]
             t_idx = pairs.get(d)
             if t_idx is None:
-                track = _Track(self._next_id, box, raw.astype(np.float32), time_ms)
+                track = _Track(self._next_id, box, smoothed(None, raw, 0.0, 0.0), time_ms)
                 self._next_id += 1
                 track.score = float(scores[d])
                 track.keypoints = keypoints[d] if keypoints is not None else ()
@@ -167,11 +181,8 @@ class FaceTracker:
                 matched_tracks.add(len(self._tracks) - 1)
             else:
                 track = self._tracks[t_idx]
-                alpha = smoothing_alpha((time_ms - track.time_ms) / 1000.0, self.config.tau_s)
-                if alpha >= 1.0:
-                    track.probs = raw.astype(np.float32)
-                else:
-                    track.probs = track.probs + np.float32(alpha) * (raw - track.probs)
+                track.probs = smoothed(track.probs, raw, (time_ms - track.time_ms) / 1000.0,
+                                       self.config.tau_s)
                 if not (predicted is not None and predicted[d]):
                     track.velocity = _velocity(track, box, time_ms)
                     track.seen_box, track.seen_ms = box, time_ms
