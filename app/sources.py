@@ -181,14 +181,30 @@ class ImageFolderSource(Source):
             )
             raise SourceError(f"The folder {path} contains no images ({exts}, ...); {hint}.")
         self.frame_count = len(self.files)
-        first = read_image(self.files[0])
-        self.size = (first.shape[1], first.shape[0])
+        self._unreadable: set[int] = set()  # found so when looking for the first size
+        self.size = self._first_size()
         self._next = 0
+
+    def _first_size(self) -> tuple[int, int]:
+        """The size of the first image that reads: a bad first file is skipped with a
+        warning, as it would be in any other place."""
+        for i, path in enumerate(self.files):
+            try:
+                first = read_image(path)
+            except SourceError as e:
+                log.warning("%s Skipped.", e)
+                self._unreadable.add(i)
+                continue
+            return (first.shape[1], first.shape[0])
+        raise SourceError(f"None of the {len(self.files)} images in the folder {self.path} "
+                          "can be read; check they are photos (JPEG, PNG, ...) and readable.")
 
     def __iter__(self) -> Iterator[Frame]:
         while self._next < len(self.files):
             i = self._next
             self._next += 1
+            if i in self._unreadable:
+                continue  # warned of already
             try:
                 image = read_image(self.files[i])
             except SourceError as e:
