@@ -2,7 +2,8 @@
 runs the pipeline on each frame and hands the results to the run's writers.
 
 What the outputs are called and the checks before a run are ``emocam.outputs``; writing them
-as one locked set is ``emocam.output_set``; the writers are ``emocam.run_sinks``.
+as one locked set is ``emocam.output_set``; the writers are ``emocam.run_sinks``; reading
+ahead is ``emocam.readahead``, and stopping on a signal ``emocam.stopping``.
 
 A run stopped by Ctrl-C, SIGTERM or SIGHUP finishes the current frame, then closes every
 output so the CSV is valid, the video plays and the summary says ``completed: false``.
@@ -11,22 +12,17 @@ output so the CSV is valid, the video plays and the summary says ``completed: fa
 from __future__ import annotations
 
 import logging
-import queue
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 from tqdm import tqdm
 
 from emocam.encoders import DEFAULT_VIDEO_CODEC
-from emocam.errors import STOP_SIGNALS, SourceError, UserError
+from emocam.errors import SourceError, UserError
 from emocam.output_set import OutputSet
 from emocam.outputs import (
     OutputPlan,
@@ -38,16 +34,15 @@ from emocam.outputs import (
 )
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import Pipeline, PipelineConfig
+from emocam.readahead import read_ahead
 from emocam.run_sinks import RunDescription, RunSinks, open_sinks
 from emocam.sources import ImageFolderSource, ImageSource, Source, open_source
+from emocam.stopping import graceful_stop
 from emocam.types import Frame, FrameAnalyser
 
 log = logging.getLogger(__name__)
 
 
-# A file that gives no frame for this long (a hung network drive) ends the run with an error
-# instead of a hang; the results so far are kept.
-READ_STALL_TIMEOUT_S = 60.0
 
 
 class NoFacesFound(UserError):
@@ -130,91 +125,13 @@ def describe_run(opts: ProcessOptions) -> RunDescription:
                           source_path=str(opts.input.resolve()))
 
 
-# --- interruption -----------------------------------------------------------------------
-
-
-class _Stop:
-    requested = False
-
-
-@contextmanager
-def _graceful_stop() -> Iterator[_Stop]:
-    """While inside, the first Ctrl-C, SIGTERM or SIGHUP asks the loop to stop after this
-    frame; a second one interrupts at once."""
-    stop = _Stop()
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if stop.requested:
-            raise KeyboardInterrupt
-        stop.requested = True
-        log.warning("stopping after this frame (%s)", signal.Signals(signum).name)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield stop  # signals reach only the main thread; a worker stops via on_frame
-        return
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, *STOP_SIGNALS)}
-    for s in old:
-        signal.signal(s, handler)
-    try:
-        yield stop
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
 # --- running ----------------------------------------------------------------------------
-
-
-def _prefetch(frames: Iterator[Frame], name: str = "The input", depth: int = 3
-              ) -> Iterator[Frame]:
-    """Decode ahead on a thread: OpenCV releases the GIL while decoding, so on two cores
-    decoding overlaps with detection. The source must hand out a new array per frame."""
-    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    done = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not done.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def reader() -> None:
-        try:
-            for f in frames:
-                if not put(("frame", f)):
-                    return
-            put(("end", None))
-        except BaseException as e:  # handed to the consumer, which raises it
-            put(("error", e))
-
-    thread = threading.Thread(target=reader, name="video-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            try:
-                kind, item = q.get(timeout=READ_STALL_TIMEOUT_S)
-            except queue.Empty:
-                raise SourceError(
-                    f"{name} gave no frame for {READ_STALL_TIMEOUT_S:g} s; check that the "
-                    "drive it is on is still connected."
-                ) from None
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
-    finally:
-        done.set()
-        thread.join(timeout=2.0)  # a reader stuck in a hung read is a daemon; let it be
 
 
 def _frames(source: Source, kind: str, stack: ExitStack) -> Iterator[Frame]:
     if kind != "video":
         return iter(source)  # photos: nothing to gain from reading ahead
-    frames = _prefetch(iter(source), str(getattr(source, "path", source.name)))
+    frames = read_ahead(iter(source), str(getattr(source, "path", source.name)))
     stack.callback(frames.close)  # stop the reader before the source closes
     return frames
 
@@ -224,7 +141,7 @@ def _loop(
     total: int | None, bar: tqdm,
 ) -> bool:
     """Process every frame; False when stopped early (signal, Cancel)."""
-    with _graceful_stop() as stop:
+    with graceful_stop() as stop:
         for frame in frames:
             if sinks.plan.kind == "folder":
                 pipeline.reset()  # separate photos share no tracks or smoothing

@@ -200,6 +200,7 @@ def test_a_video_that_stalls_mid_way_ends_with_an_error_instead_of_hanging(
     import threading
 
     import emocam.process
+    import emocam.readahead
 
     released = threading.Event()
 
@@ -215,7 +216,7 @@ def test_a_video_that_stalls_mid_way_ends_with_an_error_instead_of_hanging(
             released.set()
             super().close()
 
-    monkeypatch.setattr(emocam.process, "READ_STALL_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(emocam.readahead, "READ_STALL_TIMEOUT_S", 1.0)
     monkeypatch.setattr(
         emocam.process, "open_source", lambda p: Stalling(open_source(p), 5, RuntimeError())
     )
