@@ -173,3 +173,21 @@ def test_an_output_set_written_by_an_interrupted_run_is_not_locked_forever(
                   "-q")
     assert run.code == 0, run.err
     assert not list(tmp_path.glob(".*.lock"))
+
+
+def test_an_overwrite_of_a_folder_of_photos_replaces_its_annotated_folder_whole(
+    tmp_path: Path, image_one_face: Path, model_path: Path, capfd
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (photos / name).write_bytes(Path(image_one_face).read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "photos.emocam").mkdir()
+    (out / "photos.emocam" / "old.jpg").write_bytes(b"an annotated photo of the old set")
+    run = run_cli(capfd, "process", photos, "-o", out, "--overwrite", "--model", model_path,
+                  "-q")
+    assert run.code == 0, run.err
+    assert sorted(p.name for p in (out / "photos.emocam").iterdir()) == ["a.jpg", "b.jpg"]
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # nothing partial
