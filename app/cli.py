@@ -22,6 +22,7 @@ from emocam import __version__
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS, UserError
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
+from emocam.types import DEFAULT_MIN_SCORE
 
 if TYPE_CHECKING:
     from emocam.process import ProcessOptions, ProcessResult
@@ -106,7 +107,8 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     help="onnxruntime execution provider: cpu, cuda, directml, coreml or a "
                     "full name (default: the fastest available)")
     pp.add_argument("--min-score", "--threshold", type=_probability, metavar="S",
-                    help="minimum face detection score (default: 0.5; when re-analysing: "
+                    help=f"minimum face detection score (default: {DEFAULT_MIN_SCORE}; when "
+                    "re-analysing: "
                     "the recorded one)")
     pp.add_argument("--smoothing", "--smoothing-tau", type=_seconds, metavar="SECONDS",
                     help=f"time constant of the probability smoothing, 0 = off "
@@ -185,7 +187,7 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
             model_path=args.model,
             detector=args.detector,
             provider=args.provider,
-            min_score=0.5 if args.min_score is None else args.min_score,
+            min_score=DEFAULT_MIN_SCORE if args.min_score is None else args.min_score,
             smoothing_tau_s=DEFAULT_TAU_S if args.smoothing is None else args.smoothing,
             quality=QualityConfig(uncertain_below=args.uncertain_below),
             target_fps=args.target_fps,

@@ -107,6 +107,10 @@ class FrameAnalyser(Protocol):
     def reset(self) -> None: ...
 
 
+# A detection scoring below this is not kept as a face (``--min-score`` changes it).
+DEFAULT_MIN_SCORE = 0.5
+
+
 @runtime_checkable
 class Detector(Protocol):
     """Finds faces in a BGR frame, and says what the detection schedule may do with it."""
