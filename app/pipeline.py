@@ -16,6 +16,7 @@ import numpy as np
 
 from emocam.classify import EmotionClassifier, default_model_for
 from emocam.cuts import CutDetector
+from emocam.detect import create_detector
 from emocam.governor import GovernorConfig, RateGovernor
 from emocam.preprocess import crop_faces, to_gray
 from emocam.quality import QualityConfig, judge, measure_all, resolve_uncertain_below
@@ -53,10 +54,6 @@ class Pipeline:
         self.uncertain_below = resolve_uncertain_below(
             self.config.quality, self.model_info.uncertain_below
         )
-        # Imported here: the detector's native libraries are slow to load and chatty, and
-        # a run that fails on its input or model should not pay for them.
-        from emocam.detect import create_detector
-
         # Every tile level, live too: the schedule spreads the scan over frames, so finer
         # tiles cost a camera frame no more time, only a later first sight of small faces.
         self.detector = create_detector(self.config.detector, min_score=self.config.min_score)
