@@ -9,6 +9,8 @@ set and a new one.
   under partial names (``.NAME.partial.csv``, ...) and only when the whole run completed is
   each file renamed over its old one; the old set stays as it was until then. A run that is
   stopped or fails keeps what it wrote under those partial names, beside the intact old set.
+  A completed run also removes the old set's files it does not write again (the sidecar
+  under ``--no-sidecar``), so a new CSV never sits beside an old sidecar.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class OutputSet:
 
     def __init__(self, plan: OutputPlan, overwrite: bool = False) -> None:
         self.plan = plan
+        self._overwrite = overwrite
         self._locks: list[Path] = []
         # Staged only when there is an old set to keep intact: a new set is written in place,
         # so a reader can follow it as it grows.
@@ -152,6 +155,8 @@ class OutputSet:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         try:
+            if exc_type is None and self.completed and self._overwrite:
+                self._drop_left_out()
             if self._staged:
                 if exc_type is None and self.completed:
                     self._commit()
@@ -164,6 +169,16 @@ class OutputSet:
                                     str(p) for p, _ in self._pairs if p.exists()))
         finally:
             self._unlock()
+
+    def _drop_left_out(self) -> None:
+        """An earlier set's files that this run does not write again (its sidecar under
+        --no-sidecar) go, so the folder holds one set."""
+        gone = [p for p in self.plan.left_out if p.exists() and not _is_device(p)]
+        for path in gone:
+            _remove(path)
+        if gone:
+            log.warning("removed %s of the earlier outputs, which this run does not write "
+                        "again", ", ".join(map(str, gone)))
 
     def _commit(self) -> None:
         """Each staged file over its old one; the old set stays whole until the last of

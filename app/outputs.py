@@ -63,6 +63,10 @@ class OutputPlan:
     sidecar: Path | None = None  # the numbers for --reanalyse
     sound: Path | None = None  # the video whose sound the annotated video gets
     inputs: list[Path] = field(default_factory=list)  # never written over
+    # The default names of the outputs this run leaves out (its sidecar under --no-sidecar):
+    # an earlier set's file there is removed when an --overwrite completes, so no folder
+    # holds a new CSV beside an old sidecar.
+    left_out: list[Path] = field(default_factory=list)
 
     def files(self) -> list[Path]:
         """The set's files and folder, in a fixed order."""
@@ -178,8 +182,15 @@ def plan_for(
     keep_numbers = sidecar and not req.no_sidecar
     sidecar_path = (req.sidecar or base.with_name(base.name + SIDECAR_SUFFIX)
                     if keep_numbers else None)
+    defaults = {"annotated": default_annotated, "csv": base.with_name(base.name + ".csv"),
+                "sidecar": base.with_name(base.name + SIDECAR_SUFFIX)}
+    planned = {"annotated": annotated, "csv": csv_path, "sidecar": sidecar_path}
+    all_inputs = [src, *images, *inputs]
+    left_out = [defaults[k] for k, p in planned.items()
+                if p is None and not (k == "csv" and kind == "image")  # a photo has no CSV
+                and all(defaults[k].resolve() != i.resolve() for i in all_inputs)]
     plan = OutputPlan(kind, images, annotated, csv_path, json_path, sidecar_path,
-                      inputs=[src, *images, *inputs])
+                      inputs=all_inputs, left_out=left_out)
     if kind == "video" and annotated is not None and sound:
         plan.sound = src
     check_plan(plan, req.overwrite)

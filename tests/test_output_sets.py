@@ -191,3 +191,19 @@ def test_an_overwrite_of_a_folder_of_photos_replaces_its_annotated_folder_whole(
     assert run.code == 0, run.err
     assert sorted(p.name for p in (out / "photos.emocam").iterdir()) == ["a.jpg", "b.jpg"]
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # nothing partial
+
+
+def test_an_overwrite_without_a_sidecar_leaves_no_sidecar_of_the_old_set(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    old = _old_set(tmp_path)
+    run = run_cli(capfd, "process", clip, "-o", tmp_path, "--overwrite", "--no-sidecar",
+                  "--no-video", "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    # The new CSV and JSON would otherwise sit beside the old run's sidecar and video.
+    assert not (tmp_path / "clip.emocam.npz").exists()
+    assert not (tmp_path / "clip.emocam.mp4").exists()
+    assert "removed" in run.err and "clip.emocam.npz" in run.err
+    assert (tmp_path / "clip.emocam.csv").read_bytes() != old["clip.emocam.csv"]
+    summary = json.loads((tmp_path / "clip.emocam.json").read_text())
+    assert summary["completed"] is True and set(summary["outputs"]) == {"csv", "json"}
