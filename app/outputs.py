@@ -186,8 +186,11 @@ def plan_for(
                 "sidecar": base.with_name(base.name + SIDECAR_SUFFIX)}
     planned = {"annotated": annotated, "csv": csv_path, "sidecar": sidecar_path}
     all_inputs = [src, *images, *inputs]
+    # Only when this run's summary replaces the old one at the default name: the old set is
+    # then this run's to replace; outputs sent elsewhere leave the default set alone.
     left_out = [defaults[k] for k, p in planned.items()
-                if p is None and not (k == "csv" and kind == "image")  # a photo has no CSV
+                if req.json is None and p is None
+                and not (k == "csv" and kind == "image")  # a photo has no CSV
                 and all(defaults[k].resolve() != i.resolve() for i in all_inputs)]
     plan = OutputPlan(kind, images, annotated, csv_path, json_path, sidecar_path,
                       inputs=all_inputs, left_out=left_out)
