@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from emocam import geometry
 from emocam.errors import ModelError
-from emocam.geometry import iou_matrix_corners
 from emocam.types import Detection
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def _suppress(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray) -> l
     best, becomes one with the score-weighted mean box and keypoints and the best score."""
     # A mosaic of four faces keeps ~30 anchors in ~4 groups: one pairwise matrix and one
     # product for all groups cost a fraction of per-group array work (~0.2 ms a group).
-    overlaps = iou_matrix_corners(boxes) > _SUPPRESSION_IOU
+    overlaps = geometry.iou_matrix_corners(boxes) > _SUPPRESSION_IOU
     order = np.argsort(-scores, kind="stable")
     leaders, weights = [], []
     while order.size:

@@ -27,11 +27,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from emocam import geometry
 from emocam.blazeface import ShortRangeFaces
 from emocam.errors import ModelError
-from emocam.geometry import centre_inside
-from emocam.geometry import iou as box_iou
-from emocam.types import Box, Detection, Detector, Point
+from emocam.types import Box, Detection, Point
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ def create_detector(
     live: bool = False,
     min_score: float = 0.5,
     min_face: float = 64.0,
-) -> Detector:
+) -> MediaPipeDetector | HaarDetector:
     """A detector by name: ``"mediapipe"`` (BlazeFace, default) or ``"opencv"`` (Haar).
 
     ``min_face`` is the smallest face side, in pixels, worth looking for (smaller faces carry
@@ -121,10 +120,10 @@ def merge(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
             if taken[j]:
                 continue
             e = order[j]
-            if box_iou(d.box, e.box) >= iou:
+            if geometry.iou(d.box, e.box) >= iou:
                 taken[j] = True
                 group.append(e)
-            elif centre_inside(e.box, d.box) or centre_inside(d.box, e.box):
+            elif geometry.centre_inside(e.box, d.box) or geometry.centre_inside(d.box, e.box):
                 taken[j] = True
         out.append(_average(group))
     return out
@@ -458,8 +457,8 @@ class MediaPipeDetector:
             return det
         window[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0] = rgb[fy0:fy1, fx0:fx1]
         found = list(self._detect_in(self._full, window, x0, y0, _FULL_TO_SHORT))
-        best = max(found, key=lambda d: box_iou(d.box, det.box), default=None)
-        if best is None or box_iou(best.box, det.box) < 0.2:
+        best = max(found, key=lambda d: geometry.iou(d.box, det.box), default=None)
+        if best is None or geometry.iou(best.box, det.box) < 0.2:
             return det
         return Detection(best.box, max(best.score, det.score), best.keypoints, best.eyes)
 
