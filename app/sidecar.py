@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 FORMAT = "emocam-sidecar"
 VERSION = 1
-SUFFIX = ".npz"
 MAX_KEYPOINTS = 6  # BlazeFace gives six; other detectors fewer (padded with NaN)
 
 _FACE_ARRAYS = (

@@ -17,7 +17,7 @@ from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.gui.dialogs import export_progress
 from emocam.gui.export import ExportOutcome, ExportWorker
 from emocam.gui.workers import WorkerError
-from emocam.outputs import export_names, recording_names
+from emocam.outputs import default_output, export_names, recording_names
 from emocam.process import ProcessOptions
 from emocam.sources import IMAGE_EXTS
 
@@ -106,7 +106,7 @@ class OutputsMixin(_Base):
             return
         src = Path(str(self.source_info.spec))
         if src.suffix.lower() in IMAGE_EXTS:
-            default = src.with_name(f"{src.stem}.emocam{src.suffix.lower()}")
+            default = default_output(src, None, src.suffix.lower().lstrip("."))
             path, _ = QFileDialog.getSaveFileName(self, "Export Annotated Copy", str(default))
             if path:
                 self.start_export(Path(path))
@@ -114,7 +114,7 @@ class OutputsMixin(_Base):
         # The file type chooses the codec; the choice is remembered for the next export.
         codec = _known_codec(self.settings.export_codec)
         path, chosen = QFileDialog.getSaveFileName(
-            self, "Export Annotated Copy", str(src.with_name(f"{src.stem}.emocam.mp4")),
+            self, "Export Annotated Copy", str(default_output(src, None, "mp4")),
             ";;".join(VIDEO_FILTERS.values()), VIDEO_FILTERS.get(codec, ""),
         )
         if path:
