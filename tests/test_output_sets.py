@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
-from reliability_helpers import assert_one_sentence, run_cli
+from reliability_helpers import assert_one_sentence, emocam_process, run_cli, wait_for_rows
 
 from emocam.output_set import lock_path
 from emocam.sidecar import load_sidecar
@@ -33,26 +30,6 @@ def clip(media_dir: Path) -> SyntheticVideo:
                        seed=8)
 
 
-def _emocam(*args: object, limit_bytes: int | None = None) -> subprocess.Popen[str]:
-    def limit() -> None:  # a file-size limit is a disk that fills up, without root
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-
-    return subprocess.Popen(
-        [sys.executable, "-m", "emocam", "process", *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=limit if limit_bytes else None,
-    )
-
-
-def _wait_for_rows(proc: subprocess.Popen[str], csv_path: Path, lines: int) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and proc.poll() is None:
-        if csv_path.exists() and csv_path.read_bytes().count(b"\n") > lines:
-            return
-        time.sleep(0.05)  # polling a file another process writes; there is no event
-    raise AssertionError(f"no rows appeared in {csv_path}: {proc.communicate()[1]}")
-
-
 def _old_set(folder: Path) -> dict[str, bytes]:
     old = {name: f"the previous {name}\n".encode() for name in SET}
     for name, data in old.items():
@@ -63,9 +40,9 @@ def _old_set(folder: Path) -> dict[str, bytes]:
 def test_a_second_run_into_the_same_outputs_is_refused_while_the_first_runs(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
-    first = _emocam(clip, "-o", tmp_path, "--model", model_path, "-q")
+    first = emocam_process(clip, "-o", tmp_path, "--model", model_path, "-q")
     try:
-        _wait_for_rows(first, tmp_path / "clip.emocam.csv", 20)
+        wait_for_rows(first, tmp_path / "clip.emocam.csv", 20)
         second = run_cli(capfd, "process", clip, "-o", tmp_path, "--overwrite",
                          "--model", model_path, "-q")
         line = assert_one_sentence(second, "clip.emocam", "another emocam run",
@@ -83,8 +60,8 @@ def test_a_second_run_into_the_same_outputs_is_refused_while_the_first_runs(
 def test_the_lock_of_a_killed_run_is_taken_over_by_the_next(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
-    dead = _emocam(clip, "-o", tmp_path, "--model", model_path, "-q")
-    _wait_for_rows(dead, tmp_path / "clip.emocam.csv", 20)
+    dead = emocam_process(clip, "-o", tmp_path, "--model", model_path, "-q")
+    wait_for_rows(dead, tmp_path / "clip.emocam.csv", 20)
     dead.send_signal(signal.SIGKILL)  # no handler runs: its locks stay behind
     dead.communicate(timeout=30)
     assert lock_path(tmp_path / "clip.emocam.csv").exists()
@@ -100,7 +77,7 @@ def test_a_failed_overwrite_keeps_the_old_set_whole_and_the_new_one_apart(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:
     old = _old_set(tmp_path)
-    proc = _emocam(clip, "-o", tmp_path, "--overwrite", "--no-video", "--model", model_path,
+    proc = emocam_process(clip, "-o", tmp_path, "--overwrite", "--no-video", "--model", model_path,
                    "-q", limit_bytes=12_000)  # the disk fills part-way
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2, err
@@ -115,8 +92,8 @@ def test_ctrl_c_during_an_overwrite_keeps_the_old_set_and_names_the_partial_one(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:
     old = _old_set(tmp_path)
-    proc = _emocam(clip, "-o", tmp_path, "--overwrite", "--model", model_path, "-q")
-    _wait_for_rows(proc, staging_path(tmp_path / "clip.emocam.csv"), 20)
+    proc = emocam_process(clip, "-o", tmp_path, "--overwrite", "--model", model_path, "-q")
+    wait_for_rows(proc, staging_path(tmp_path / "clip.emocam.csv"), 20)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +15,7 @@ from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from reliability_helpers import assert_one_sentence, run_cli
+from reliability_helpers import assert_one_sentence, emocam_process, run_cli, wait_for_rows
 
 from emocam.sidecar import SidecarWriter, load_sidecar, parts_dir
 from emocam.types import FaceQuality, FaceResult, Frame, FrameResult
@@ -75,15 +72,8 @@ def clip(media_dir: Path) -> SyntheticVideo:
 def test_a_killed_run_keeps_the_sidecar_so_far_and_it_can_be_reanalysed(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "emocam", "process", str(clip), "-o", str(tmp_path), "--no-video",
-         "--model", str(model_path), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    csv_path = tmp_path / "sidecar_clip.emocam.csv"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and proc.poll() is None:
-        if csv_path.exists() and csv_path.read_bytes().count(b"\n") > 20:
-            break
-        time.sleep(0.05)  # polling a file another process writes; there is no event
+    proc = emocam_process(clip, "-o", tmp_path, "--no-video", "--model", model_path, "-q")
+    wait_for_rows(proc, tmp_path / "sidecar_clip.emocam.csv", 20)
     proc.send_signal(signal.SIGKILL)  # no handler runs: a crash, a power cut
     proc.communicate(timeout=30)
     sidecar = tmp_path / "sidecar_clip.emocam.npz"
