@@ -1,5 +1,5 @@
 """``python -m emocam``: the same as the ``emocam`` command."""
 
-from emocam.cli import main
+from emocam.entry import main
 
 raise SystemExit(main())

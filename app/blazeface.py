@@ -23,6 +23,7 @@ import onnxruntime as ort
 
 from emocam import geometry
 from emocam.errors import ModelError
+from emocam.integrity import verify
 from emocam.types import Detection
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,12 @@ class ShortRangeFaces:
         path = where / SHORT_RANGE_ONNX
         try:
             data = path.read_bytes()
+        except OSError as e:
+            raise ModelError(
+                f"The face-detector model {path} is missing or unreadable; reinstall emocam."
+            ) from e
+        verify(where, SHORT_RANGE_ONNX, data)  # a damaged copy could still load and run
+        try:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = 1  # one 128 px image: a second thread costs more
             opts.inter_op_num_threads = 1
@@ -65,10 +72,6 @@ class ShortRangeFaces:
             self._session = ort.InferenceSession(
                 data, sess_options=opts, providers=["CPUExecutionProvider"]
             )
-        except OSError as e:
-            raise ModelError(
-                f"The face-detector model {path} is missing or unreadable; reinstall emocam."
-            ) from e
         except Exception as e:  # onnxruntime's errors share no base class beyond Exception
             raise ModelError(f"The face-detector model {path} is corrupt; reinstall emocam.") from e
         self._input = self._session.get_inputs()[0].name

@@ -14,6 +14,7 @@ import numpy as np
 import onnxruntime as ort
 
 from emocam.errors import ModelError
+from emocam.integrity import verify_file
 from emocam.modelinfo import METADATA_KEY, ModelInfo
 from emocam.preprocess import normalize
 from emocam.resources import BUILTIN_MODELS, default_model_path
@@ -107,6 +108,7 @@ class EmotionClassifier:
         default: in the app the detector needs the other core)."""
         self.path = Path(model_path)
         _check_file(self.path)
+        verify_file(self.path)  # a damaged built-in model still loads and runs, wrongly
         available = ort.get_available_providers()
         chosen, self.fallback_reason = resolve_provider(provider, available)
         if self.fallback_reason:
@@ -212,8 +214,24 @@ class EmotionClassifier:
             raise self._fail(f"outputs {out.shape[1]} classes but its metadata names {c}")
         if self.info.output == "probabilities":
             out = np.clip(out, 0.0, None)
-            return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
-        return softmax(out / self.info.temperature)
+            probs = out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+        else:
+            probs = softmax(out / self.info.temperature)
+        return self._finite(probs)
+
+    def _finite(self, probs: np.ndarray) -> np.ndarray:
+        # The one gate every result passes: the CSV, JSON and sidecar would otherwise carry
+        # NaN or inf from a model with damaged weights as if it were a reading.
+        # A "probabilities" model whose row is all zeros has no answer either: it would
+        # sum to 0 and its first class would be reported as the top label.
+        bad = ~np.isfinite(probs).all(axis=1) | (np.abs(probs.sum(axis=1) - 1.0) > 1e-3)
+        if bad.any():
+            raise self._fail(
+                f"gave probabilities that are not numbers (NaN or infinity) or are all zero "
+                f"for {int(bad.sum())} of {len(probs)} face(s), so none of its results can "
+                "be trusted"
+            )
+        return probs
 
     def _session_for(self, n: int) -> ort.InferenceSession:
         cores = os.cpu_count() or 1

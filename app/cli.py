@@ -7,6 +7,7 @@ and hands the work to ``emocam.process`` or ``emocam.gui``.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
@@ -200,13 +201,18 @@ def _run_chosen(args: argparse.Namespace) -> ProcessResult:
     """A fresh run of INPUT, or a re-analysis of a sidecar."""
     from emocam.process import run_process
 
-    if bool(args.input) == (args.reanalyse is not None):
+    if not args.input and args.reanalyse is None:
+        raise UserError("Give a video, image or folder to process (emocam process INPUT), or "
+                        "--reanalyse SIDECAR to re-analyse an earlier run.")
+    if args.input and args.reanalyse is not None:
         raise UserError("Give either an INPUT to process or --reanalyse SIDECAR, not both.")
     opts = _process_options(args)
     if args.reanalyse is None:
         if args.label_map:
             raise UserError("--label-map applies to --reanalyse; re-analyse the sidecar of "
                             "this run to rename classes.")
+        if args.output_video is not None:
+            _check_annotated_name(args.input[0], args.output_video)
         return run_process(opts)
     from emocam.reanalyse import ReanalyseSettings, parse_label_map, run_reanalyse
 
@@ -219,6 +225,22 @@ def _run_chosen(args: argparse.Namespace) -> ProcessResult:
     return run_reanalyse(args.reanalyse, opts, settings)
 
 
+def _check_annotated_name(src: Path, out: Path) -> None:
+    """Refuse, before any work, an annotated-output name whose type cannot be written (the
+    writer would fail at the first frame, OpenCV's image encoder with a traceback)."""
+    from emocam.outputnames import check_image_name, check_video_name
+    from emocam.sources import IMAGE_EXTS, VIDEO_EXTS
+
+    suffix = src.suffix.lower()
+    if src.is_dir():
+        return  # a folder's annotated images keep their own names
+    if suffix in IMAGE_EXTS:
+        check_image_name(out)
+    elif suffix in VIDEO_EXTS:
+        check_video_name(out)
+    # Another extension is opened by content (a video, else an image): the writer checks.
+
+
 def _videos_of_folders(inputs: list[Path]) -> list[Path]:
     """A folder without photos but with videos stands for its videos, each processed in turn
     (a folder of photos is one input: its photos are the frames)."""
@@ -227,8 +249,11 @@ def _videos_of_folders(inputs: list[Path]) -> list[Path]:
 
     out: list[Path] = []
     for path in inputs:
-        photos = path.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in path.iterdir())
-        videos = videos_in(path) if path.is_dir() and not photos else []
+        try:
+            photos = path.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in path.iterdir())
+            videos = videos_in(path) if path.is_dir() and not photos else []
+        except OSError:  # unreadable: opening it as the input names the cause
+            photos, videos = False, []
         # Annotated copies from an earlier run in the same folder are outputs, not inputs.
         videos = [v for v in videos if not is_output_name(v)]
         out.extend(videos or [path])
@@ -415,6 +440,14 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         return EXIT_INTERRUPTED
     except OSError as e:
         # Disk full, permission denied and the like: the user's environment, not a bug.
-        where = f" ({e.filename})" if e.filename else ""
-        print(f"emocam: {e.strerror or e}{where}.", file=sys.stderr)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"emocam: {where}{e.strerror or e}{_os_error_hint(e)}.", file=sys.stderr)
         return 2
+
+
+def _os_error_hint(e: OSError) -> str:
+    if isinstance(e, PermissionError):
+        return "; check its permissions, or choose a folder you may write to"
+    if e.errno == errno.ENOSPC:
+        return "; free some disk space or choose another folder"
+    return ""

@@ -30,6 +30,8 @@ import numpy as np
 from emocam import geometry
 from emocam.blazeface import ShortRangeFaces
 from emocam.errors import ModelError
+from emocam.integrity import verify
+from emocam.offline import keep_native_libraries_offline
 from emocam.types import Box, Detection, Point
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ def model_file(name: str, folder: Traversable | Path | None = None) -> bytes:
         ) from e
     if not data:
         raise ModelError(f"The face-detector model {path} is empty; reinstall emocam.")
+    verify(where, name, data)  # a damaged copy could still load and find wrong faces
     return data
 
 
@@ -189,6 +192,7 @@ def _import_mediapipe() -> tuple[Any, Any, Any]:
     # start-up), and sounddevice (PortAudio, ~60 ms) for audio tasks we never run.
     # TensorFlow is hidden, the others stand in until first use, unless they are already
     # loaded (the import then finds them as usual).
+    keep_native_libraries_offline()  # before libmediapipe.so loads: see emocam.offline
     try:
         return _import_with(_stand_ins())
     except ImportError as e:
@@ -285,8 +289,16 @@ class MediaPipeDetector:
                       "models": models}
         mp, base_options, vision = _import_mediapipe()
         self._mp = mp
-        self._short = self._load(vision, base_options, SHORT_RANGE, models, min_score)
-        self._full = self._load(vision, base_options, FULL_RANGE, models, min_score)
+        # Both files are read and checked before either task starts, so a damaged second
+        # file leaves no task open behind the error (closed later by the garbage collector,
+        # MediaPipe can wait forever on its own dispatcher thread).
+        data = {name: model_file(name, models) for name in (SHORT_RANGE, FULL_RANGE)}
+        self._short = self._load(vision, base_options, SHORT_RANGE, data, models, min_score)
+        try:
+            self._full = self._load(vision, base_options, FULL_RANGE, data, models, min_score)
+        except ModelError:
+            _close_all([self._short])
+            raise
         self._onnx_short: ShortRangeFaces | None = None  # the same model, for ``redetect``
         self._plans: dict[tuple[int, int], list[list[Tile]]] = {}
         # Closing at exit, not in __del__ during interpreter teardown, avoids MediaPipe's
@@ -294,10 +306,12 @@ class MediaPipeDetector:
         self._finalizer = weakref.finalize(self, _close_all, [self._short, self._full])
 
     @staticmethod
-    def _load(vision: Any, base_options: Any, name: str, folder: Any, min_score: float) -> Any:
-        data = model_file(name, folder)
+    def _load(
+        vision: Any, base_options: Any, name: str, data: dict[str, bytes], folder: Any,
+        min_score: float,
+    ) -> Any:
         options = vision.FaceDetectorOptions(
-            base_options=base_options(model_asset_buffer=data),
+            base_options=base_options(model_asset_buffer=data[name]),
             running_mode=vision.RunningMode.IMAGE,
             min_detection_confidence=min_score,
         )

@@ -16,9 +16,12 @@ import cv2
 import numpy as np
 
 from emocam.errors import OutputError
+from emocam.outputnames import check_video_name
 
 VIDEO_CODECS = ("mp4v", "h264")
 DEFAULT_VIDEO_CODEC = "mp4v"
+# OpenCV's mp4v writer does not open for a 1-pixel side (measured: 2x2 opens, 1x1 not).
+_MP4V_MIN_SIDE = 2
 
 # x264's "superfast": files 3.7x smaller than mp4v's for 18% less throughput at 720p;
 # "ultrafast" costs 3% but saves only 1.8x, "veryfast" saves 6x and costs 38%.
@@ -44,15 +47,29 @@ def open_encoder(
         raise OutputError(
             f"Unknown video codec {codec!r}; choose one of {', '.join(VIDEO_CODECS)}."
         )
+    check_video_name(shown or path)
     try:
         if codec == "h264":
             return _X264Encoder(path, fps, size)
         return _OpenCvEncoder(path, fps, size)
     except (OSError, ValueError) as e:
-        why = f" ({e})" if str(e) else ""
-        raise OutputError(
-            f"The video {shown or path} cannot be written{why}; check the folder is writable."
-        ) from e
+        raise OutputError(_why_not_written(shown or path, path, codec, size, e)) from e
+
+
+def _why_not_written(
+    shown: Path, path: Path, codec: str, size: tuple[int, int], e: Exception
+) -> str:
+    """The true cause an encoder did not open (OpenCV's writer gives none)."""
+    folder = path.parent
+    if isinstance(e, PermissionError) or not os.access(folder, os.W_OK | os.X_OK):
+        return (f"The video {shown} cannot be written: the folder {folder} does not let you "
+                "write in it; choose a folder you can write to.")
+    if codec == "mp4v" and min(size) < _MP4V_MIN_SIDE:
+        return (f"The video {shown} cannot be written: the {codec} codec cannot encode frames "
+                f"of {size[0]}x{size[1]} pixels (at least {_MP4V_MIN_SIDE} on each side); "
+                "pass --video-codec h264, which takes any size.")
+    why = f" ({e})" if str(e) else ""
+    return f"The video {shown} cannot be written{why}; check the folder is writable."
 
 
 class _OpenCvEncoder:

@@ -8,6 +8,7 @@ metadata key ``emocam``.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,42 +46,121 @@ class ModelInfo:
 
     @classmethod
     def from_json(cls, text: str) -> ModelInfo:
-        """Parse metadata; raises ``ValueError`` with a readable reason when it is wrong."""
+        """Parse metadata; raises ``ValueError`` naming the bad key when a value is wrong.
+
+        Every value is checked, since a wrong one does not fail loudly later: a temperature
+        or normalisation std of 0 gives NaN probabilities, a crop scale of 0 an empty crop.
+        """
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"its metadata is not valid JSON ({e.msg})") from e
+        except RecursionError as e:
+            raise ValueError("its metadata is nested too deeply to be read") from e
         if not isinstance(d, dict):
             raise ValueError("its metadata is not a JSON object")
         names = d.get("class_names")
         if not isinstance(names, list) or len(names) < 2 or not all(
-            isinstance(n, str) and n for n in names
+            isinstance(n, str) and n.strip() for n in names
         ):
             raise ValueError("its metadata lacks a list of at least two class names")
-        if d.get("schema", SCHEMA_VERSION) > SCHEMA_VERSION:
-            raise ValueError(
-                f"its metadata schema {d['schema']} is newer than this emocam understands"
-            )
+        if len(set(names)) != len(names):
+            raise ValueError("its metadata key 'class_names' names a class twice")
+        schema = _integer(d, "schema", SCHEMA_VERSION, 1, 10**6)
+        if schema > SCHEMA_VERSION:
+            raise ValueError(f"its metadata schema {schema} is newer than this emocam understands")
         if d.get("layout", "NHWC") not in ("NHWC", "NCHW"):
             raise ValueError(f"its input layout {d.get('layout')!r} is not NHWC or NCHW")
         if d.get("output", "logits") not in ("logits", "probabilities"):
             raise ValueError(f"its output kind {d.get('output')!r} is not logits or probabilities")
-        size = int(d.get("input_size", 48))
-        crop = dict(d.get("crop") or {})
-        crop["size"] = size
+        size = _integer(d, "input_size", 48, *_INPUT_SIZES)
+        norm = _section(d, "normalization", ("scale", "mean", "std"))
+        crop = _section(d, "crop", ("size", "scale", "shift_y"))
+        defaults_n, defaults_c = Normalization(), CropSpec()
+        normalization = Normalization(
+            scale=_number(norm, "normalization.scale", defaults_n.scale, nonzero=True),
+            mean=_number(norm, "normalization.mean", defaults_n.mean),
+            std=_number(norm, "normalization.std", defaults_n.std, nonzero=True),
+        )
+        if "size" in crop:  # the crop is always made at the input size; the key is checked
+            _integer(crop, "crop.size", size, *_INPUT_SIZES)
+        crop_spec = CropSpec(
+            size=size,
+            scale=_number(crop, "crop.scale", defaults_c.scale, lo=0.1, hi=10.0),
+            shift_y=_number(crop, "crop.shift_y", defaults_c.shift_y, lo=-2.0, hi=2.0),
+        )
+        temperature = _number(d, "temperature", 1.0, lo=1e-3, hi=1e3)
+        uncertain = d.get("uncertain_below")
+        name = d.get("name", "emotion model")
+        if not isinstance(name, str):
+            raise ValueError(f"its metadata key 'name' is {name!r}, not a string")
         return cls(
             class_names=tuple(names),
             input_size=size,
             layout=d.get("layout", "NHWC"),
-            normalization=Normalization(**(d.get("normalization") or {})),
-            crop=CropSpec(**crop),
+            normalization=normalization,
+            crop=crop_spec,
             output=d.get("output", "logits"),
-            temperature=float(d.get("temperature", 1.0)),
+            temperature=temperature,
             uncertain_below=(
-                float(d["uncertain_below"]) if d.get("uncertain_below") is not None else None
+                None if uncertain is None
+                else _number(d, "uncertain_below", 0.5, lo=0.0, hi=1.0)
             ),
-            name=str(d.get("name", "emotion model")),
-            metrics=dict(d.get("metrics") or {}),
-            training=dict(d.get("training") or {}),
-            schema=int(d.get("schema", SCHEMA_VERSION)),
+            name=name,
+            metrics=_section(d, "metrics"),
+            training=_section(d, "training"),
+            schema=schema,
         )
+
+
+# A face crop's side in pixels: FER models use 48-112; beyond this range a value is an error.
+_INPUT_SIZES = (8, 1024)
+
+
+def _number(
+    d: dict[str, Any],
+    key: str,
+    default: float,
+    *,
+    lo: float = -1e6,
+    hi: float = 1e6,
+    nonzero: bool = False,
+) -> float:
+    """A finite number in ``[lo, hi]`` (not a bool or a string), or ``default`` if absent."""
+    short = key.rsplit(".", 1)[-1]
+    value = d.get(short, default)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok and not (math.isfinite(value) and lo <= value <= hi and (value != 0 or not nonzero)):
+        ok = False
+    if not ok:
+        need = f"a number between {lo:g} and {hi:g}" + (" other than 0" if nonzero else "")
+        raise ValueError(f"its metadata key {key!r} is {value!r}, not {need}")
+    return float(value)
+
+
+def _integer(d: dict[str, Any], key: str, default: int, lo: int, hi: int) -> int:
+    """A whole number in ``[lo, hi]`` (48.0 counts; 48.5, "48" and true do not)."""
+    short = key.rsplit(".", 1)[-1]
+    value = d.get(short, default)
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or not lo <= value <= hi:
+        raise ValueError(f"its metadata key {key!r} is {value!r}, not a whole number "
+                         f"between {lo} and {hi}")
+    return int(value)
+
+
+def _section(
+    d: dict[str, Any], key: str, allowed: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """An optional JSON object under ``key``; with ``allowed``, only those keys."""
+    value = d.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"its metadata key {key!r} is {value!r}, not a JSON object")
+    if allowed is not None:
+        unknown = sorted(set(value) - set(allowed))
+        if unknown:
+            raise ValueError(f"its metadata key '{key}.{unknown[0]}' is not one emocam knows "
+                             f"(it knows {', '.join(allowed)})")
+    return value

@@ -1,7 +1,10 @@
 """Draws tracked faces onto a BGR frame: box, id, top emotion and per-class probability bars.
 
-Sizes follow the frame's resolution (and a little the face's size), so the same overlay is
-legible on a 480p webcam and on a 4K video. Drawing happens in place with cv2 only.
+What is drawn for a face (its label, colour, which bars) is decided here for every
+renderer; where its panel goes is decided by :mod:`emocam.placement`, which the app's
+screen-resolution painter uses too. This module renders with cv2 at the frame's own
+resolution (the exported video, recordings, snapshots): text sizes follow the frame's
+resolution, so the overlay is legible on a 480p webcam and on a 4K video. Qt-free.
 """
 
 from __future__ import annotations
@@ -14,6 +17,16 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from emocam.placement import (
+    FaceMarks,
+    PanelSizes,
+    Placement,
+    PlacementMemory,
+    Rect,
+    box_rect,
+    chip_rect,
+    place_panels,
+)
 from emocam.types import FaceResult, FrameResult
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -33,7 +46,7 @@ _NAMED_COLORS: dict[str, Color] = {
     "fear": (200, 80, 170),
     "contempt": (140, 110, 220),
 }
-COMPACT_ROWS = 3  # bars shown when the full panel would cover a face
+COMPACT_ROWS = 3  # bars shown when the full panel would cover a face or another panel
 UNCERTAIN_COLOR: Color = (150, 150, 150)
 NEUTRAL_GRAY = 64  # the boxes-only background, in every channel
 # The face box runs brows to chin; hair, ears and forehead identify people too.
@@ -44,6 +57,10 @@ _PALETTE: tuple[Color, ...] = (
     (48, 130, 245), (180, 30, 145), (240, 240, 70), (230, 50, 240),
 )
 
+__all__ = ["COMPACT_ROWS", "NEUTRAL_GRAY", "UNCERTAIN_COLOR", "OverlayOptions", "Placement",
+           "PlacementMemory", "Rect", "class_color", "draw", "label_text", "panel_order",
+           "plan_panels", "prepare_background"]
+
 
 @dataclass(frozen=True)
 class OverlayOptions:
@@ -51,7 +68,9 @@ class OverlayOptions:
     show_labels: bool = True  # id, top emotion and its percentage above the box
     show_bars: bool = True
     show_landmarks: bool = False
-    panel_opacity: float = 0.55  # how much the bar panel darkens the video behind it
+    # How much the bar panel darkens the video behind it: nearly opaque, so its text reads
+    # over any background (a jacket with ribbons, a bright window).
+    panel_opacity: float = 0.85
     show_uncertain: bool = True  # doubtful faces get a grey "uncertain" instead of a label
     blur_faces: bool = False  # privacy: smear each face box before drawing on it
     boxes_only: bool = False  # privacy: draw on a neutral background, no camera pixels
@@ -65,21 +84,28 @@ class _Style:
     pad: int
 
 
-@dataclass(frozen=True)
-class Rect:
-    x: int
-    y: int
-    w: int
-    h: int
-
-    def inside(self, width: int, height: int) -> bool:
-        return (
-            self.x >= 0 and self.y >= 0 and self.x + self.w <= width and self.y + self.h <= height
-        )
-
-
 def class_color(name: str, index: int) -> Color:
     return _NAMED_COLORS.get(name.lower(), _PALETTE[index % len(_PALETTE)])
+
+
+def label_text(face: FaceResult, class_names: tuple[str, ...], options: OverlayOptions
+               ) -> tuple[str, Color]:
+    """The chip over a face: id, top emotion and its percentage (or why it is uncertain),
+    and the colour of its box and chip."""
+    top = face.top_index
+    if face.uncertain and options.show_uncertain:
+        return f"#{face.face_id} uncertain ({face.uncertain})", UNCERTAIN_COLOR
+    name = class_names[top]
+    return f"#{face.face_id} {name} {face.probs[top] * 100:.0f}%", class_color(name, top)
+
+
+def panel_order(probs: Sequence[float], rows: int) -> list[int]:
+    """Which classes a panel of ``rows`` bars lists: a compact panel the likeliest first, a
+    full one in the model's order, so every bar stays where the eye expects it."""
+    n = len(probs)
+    if rows >= n:
+        return list(range(n))
+    return sorted(range(n), key=lambda c: -probs[c])[:rows]
 
 
 @lru_cache(maxsize=256)
@@ -88,120 +114,77 @@ def _text_size(text: str, scale: float, thickness: int) -> tuple[int, int]:
     return w, h
 
 
-def _style(frame_w: int, frame_h: int, face_side: float) -> _Style:
+def _style(frame_w: int, frame_h: int) -> _Style:
+    """One text size for the whole frame, from its resolution: every panel of a frame has
+    the same size, so placement compares like with like."""
     unit = min(frame_w, frame_h) / 720.0
-    # Bigger faces get slightly bigger text, within limits so small faces stay readable.
-    face_factor = min(1.3, max(0.8, math.sqrt(face_side / max(1.0, 200.0 * unit))))
-    # Quantised so the text-size cache stays small while faces move.
-    scale = max(0.4, round(0.5 * unit * face_factor * 20) / 20)
+    scale = max(0.4, round(0.5 * unit * 20) / 20)  # quantised: the size cache stays small
     thickness = max(1, round(scale * 2))
     _, h = _text_size("Hg", scale, thickness)
     return _Style(scale, thickness, int(h * 1.7) + 1, max(2, int(h * 0.4)))
 
 
-def _overlap(a: Rect, b: Rect) -> int:
-    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    return max(0, w) * max(0, h)
-
-
-def _clamp(r: Rect, frame_w: int, frame_h: int) -> Rect:
-    return Rect(max(0, min(r.x, frame_w - r.w)), max(0, min(r.y, frame_h - r.h)),
-                min(r.w, frame_w), min(r.h, frame_h))
-
-
-def panel_rect(
-    frame_w: int,
-    frame_h: int,
-    box: tuple[float, ...],
-    class_names: tuple[str, ...],
-    avoid: Sequence[Rect] = (),
-    rows: int | None = None,
-) -> Rect:
-    """Where the probability bars of a face go: beside the face, inside the frame, clear of
-    the rectangles in ``avoid`` (other faces and their panels) when any place is. ``rows``
-    bars are shown (all classes by default)."""
-    return _place(frame_w, frame_h, box, class_names, avoid, rows)[0]
-
-
-def _place(
-    frame_w: int,
-    frame_h: int,
-    box: tuple[float, ...],
-    class_names: tuple[str, ...],
-    avoid: Sequence[Rect],
-    rows: int | None,
-) -> tuple[Rect, int]:
-    """The best place for a panel of ``rows`` bars and how much it covers of faces and other
-    panels (pixels)."""
-    x, y, w, h = box
-    st = _style(frame_w, frame_h, max(w, h))
-    name_w = max(_text_size(n, st.font_scale, st.thickness)[0] for n in class_names)
+def _panel_sizes(st: _Style, names: tuple[str, ...]) -> PanelSizes:
+    name_w = max(_text_size(n, st.font_scale, st.thickness)[0] for n in names)
     pct_w = _text_size("100%", st.font_scale, st.thickness)[0]
-    bar_w = 4 * st.line_height
-    pw = st.pad * 4 + name_w + bar_w + pct_w
-    ph = st.pad * 2 + st.line_height * (rows or len(class_names))
-    gap = st.pad * 2
-    face = _label_rect(box, frame_w, frame_h)
-    candidates = [
-        Rect(int(x + w + gap), int(y), pw, ph),  # right
-        Rect(int(x - gap - pw), int(y), pw, ph),  # left
-        Rect(int(x), int(y + h + gap), pw, ph),  # below
-        Rect(int(x), int(face.y - gap - ph), pw, ph),  # above, clear of the label chip
-    ]
-    best, best_cost = None, None
-    for i, c in enumerate(candidates):
-        moved = _clamp(c, frame_w, frame_h)
-        # Prefer places that need no clamping, then little overlap, then the listed order.
-        cost = (sum(_overlap(moved, a) for a in (face, *avoid)), moved != c, i)
-        if best_cost is None or cost < best_cost:
-            best, best_cost = moved, cost
-    assert best is not None and best_cost is not None
-    return best, best_cost[0]
+    pw = st.pad * 4 + name_w + 4 * st.line_height + pct_w
+    rows = len(names)
+    compact = min(COMPACT_ROWS, rows)
+    return PanelSizes(
+        full=(pw, st.pad * 2 + st.line_height * rows),
+        compact=(pw, st.pad * 2 + st.line_height * compact),
+        rows=rows, compact_rows=compact, gap=st.pad * 2, hysteresis=st.line_height,
+    )
 
 
-def _label_rect(box: tuple[float, ...], frame_w: int, frame_h: int) -> Rect:
-    """The face box grown upwards by the height of its label chip: panels keep off both."""
-    x, y, w, h = box
-    st = _style(frame_w, frame_h, max(w, h))
-    chip = _text_size("Hg", st.font_scale, st.thickness)[1] + 2 * st.pad
-    return Rect(int(x), int(y - chip), int(w), int(h + chip))
+def _chip_size(text: str, st: _Style) -> tuple[int, int]:
+    tw, th = _text_size(text, st.font_scale, st.thickness)
+    return tw + 2 * st.pad, th + 2 * st.pad
 
 
-def bars_layout(
-    frame_w: int,
-    frame_h: int,
-    box: tuple[float, ...],
-    class_names: tuple[str, ...],
-    avoid: Sequence[Rect] = (),
-) -> tuple[Rect, int]:
-    """Panel place and row count: every class when a free place exists, else only the
-    most likely classes (small frames, crowded scenes), whichever covers less."""
-    full = _place(frame_w, frame_h, box, class_names, avoid, None)
-    if full[1] == 0 or len(class_names) <= COMPACT_ROWS:
-        return full[0], len(class_names)
-    compact = _place(frame_w, frame_h, box, class_names, avoid, COMPACT_ROWS)
-    if compact[1] < full[1]:
-        return compact[0], COMPACT_ROWS
-    return full[0], len(class_names)
+def _marks(result: FrameResult, st: _Style, size: tuple[int, int], opts: OverlayOptions
+           ) -> list[FaceMarks]:
+    out = []
+    for face in result.faces:
+        box = box_rect(face.box)
+        chip = None
+        if opts.show_labels:
+            text, _ = label_text(face, result.class_names, opts)
+            chip = chip_rect(box, _chip_size(text, st), size)
+        out.append(FaceMarks(face.face_id, box, chip))
+    return out
+
+
+def face_marks(result: FrameResult, frame_w: int, frame_h: int,
+               options: OverlayOptions | None = None) -> list[FaceMarks]:
+    """Each face's box and label chip as this renderer draws them at the frame's size."""
+    return _marks(result, _style(frame_w, frame_h), (frame_w, frame_h),
+                  options or OverlayOptions())
+
+
+def plan_panels(result: FrameResult, frame_w: int, frame_h: int,
+                options: OverlayOptions | None = None,
+                memory: PlacementMemory | None = None) -> dict[int, Placement]:
+    """Where each face's probability panel goes in this frame, by face id, and how many
+    bars it shows: the rules of :mod:`emocam.placement` at the frame's resolution."""
+    opts = options or OverlayOptions()
+    st = _style(frame_w, frame_h)
+    marks = _marks(result, st, (frame_w, frame_h), opts)
+    return place_panels(marks, _panel_sizes(st, result.class_names), (frame_w, frame_h),
+                        memory)
 
 
 def _darken(image: np.ndarray, r: Rect, opacity: float) -> None:
-    roi = image[r.y : r.y + r.h, r.x : r.x + r.w]
+    roi = image[max(0, r.y) : r.bottom, max(0, r.x) : r.right]
     if roi.size:
         cv2.addWeighted(roi, 1.0 - opacity, roi, 0.0, 0.0, dst=roi)
 
 
-def _draw_label(image: np.ndarray, face: FaceResult, text: str, color: Color, st: _Style) -> None:
-    x, y, _w, h = (round(v) for v in face.box)
-    tw, th = _text_size(text, st.font_scale, st.thickness)
-    fh, fw = image.shape[:2]
-    bh = th + 2 * st.pad
-    top = y - bh if y - bh >= 0 else min(y + h, fh - bh)  # above the box, else below it
-    left = max(0, min(x, fw - tw - 2 * st.pad))
-    cv2.rectangle(image, (left, top), (left + tw + 2 * st.pad, top + bh), color, cv2.FILLED)
+def _draw_label(image: np.ndarray, text: str, color: Color, st: _Style, chip: Rect) -> None:
+    _, th = _text_size(text, st.font_scale, st.thickness)
+    cv2.rectangle(image, (chip.x, chip.y), (chip.right, chip.bottom), color, cv2.FILLED)
     cv2.putText(
-        image, text, (left + st.pad, top + st.pad + th), FONT, st.font_scale, (0, 0, 0),
+        image, text, (chip.x + st.pad, chip.y + st.pad + th), FONT, st.font_scale, (0, 0, 0),
         st.thickness, cv2.LINE_AA,
     )
 
@@ -217,11 +200,7 @@ def _draw_bars(
     _, th = _text_size("Hg", st.font_scale, st.thickness)
     top = face.top_index
     probs = face.probs.tolist()
-    # A compact panel lists the likeliest classes first; a full one keeps the model's order
-    # so every bar stays where the eye expects it.
-    order = (sorted(range(len(names)), key=lambda c: -probs[c])[:rows] if rows < len(names)
-             else range(len(names)))
-    for row, i in enumerate(order):
+    for row, i in enumerate(panel_order(probs, rows)):
         name, p = names[i], probs[i]
         row_y = r.y + st.pad + row * st.line_height
         base = row_y + (st.line_height + th) // 2
@@ -244,19 +223,11 @@ def _draw_bars(
         )
 
 
-def draw_face(
-    image: np.ndarray,
-    face: FaceResult,
-    class_names: tuple[str, ...],
-    options: OverlayOptions,
-) -> None:
-    """Draw one face's box, landmarks and label chip (``draw`` adds the bars)."""
-    fh, fw = image.shape[:2]
+def _draw_face(image: np.ndarray, face: FaceResult, class_names: tuple[str, ...],
+               options: OverlayOptions, st: _Style, chip: Rect | None) -> None:
+    """One face's box, landmarks and label chip."""
     x, y, w, h = face.box
-    st = _style(fw, fh, max(w, h))
-    top = face.top_index
-    doubtful = bool(face.uncertain) and options.show_uncertain
-    color = UNCERTAIN_COLOR if doubtful else class_color(class_names[top], top)
+    text, color = label_text(face, class_names, options)
     if options.show_boxes:
         p0 = (round(x), round(y))
         p1 = (round(x + w), round(y + h))
@@ -265,23 +236,8 @@ def draw_face(
         radius = max(1, st.thickness + 1)
         for kx, ky in face.keypoints:
             cv2.circle(image, (round(kx), round(ky)), radius, (0, 255, 255), -1)
-    if options.show_labels:
-        label = (
-            f"#{face.face_id} uncertain ({face.uncertain})" if doubtful
-            else f"#{face.face_id} {class_names[top]} {face.probs[top] * 100:.0f}%"
-        )
-        _draw_label(image, face, label, color, st)
-
-
-def plan_panels(result: FrameResult, frame_w: int, frame_h: int) -> list[tuple[Rect, int]]:
-    """Where each face's probability panel goes and how many bars it shows: clear of every
-    face, every label chip and the panels placed before it, whenever the frame has room."""
-    marks = [_label_rect(f.box, frame_w, frame_h) for f in result.faces]
-    plan: list[tuple[Rect, int]] = []
-    for i, face in enumerate(result.faces):
-        avoid = [*marks[:i], *marks[i + 1 :], *(r for r, _ in plan)]
-        plan.append(bars_layout(frame_w, frame_h, face.box, result.class_names, avoid))
-    return plan
+    if chip is not None:
+        _draw_label(image, text, color, st, chip)
 
 
 def anonymise_face(image: np.ndarray, box: tuple[float, ...]) -> None:
@@ -299,7 +255,8 @@ def anonymise_face(image: np.ndarray, box: tuple[float, ...]) -> None:
     roi[...] = cv2.resize(cells, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
 
 
-def _prepare_background(image: np.ndarray, result: FrameResult, opts: OverlayOptions) -> None:
+def prepare_background(image: np.ndarray, result: FrameResult, opts: OverlayOptions) -> None:
+    """Hide what the privacy options hide (in place): the faces, or the whole picture."""
     if opts.boxes_only:
         image[...] = NEUTRAL_GRAY
     elif opts.blur_faces:
@@ -308,18 +265,31 @@ def _prepare_background(image: np.ndarray, result: FrameResult, opts: OverlayOpt
 
 
 def draw(
-    image: np.ndarray, result: FrameResult, options: OverlayOptions | None = None
+    image: np.ndarray, result: FrameResult, options: OverlayOptions | None = None,
+    memory: PlacementMemory | None = None,
 ) -> np.ndarray:
     """Draw every face of ``result`` onto ``image`` (in place) and return it; with
-    ``blur_faces`` or ``boxes_only`` the faces or the whole picture are hidden first."""
+    ``blur_faces`` or ``boxes_only`` the faces or the whole picture are hidden first.
+    ``memory``, kept from frame to frame of one video, keeps each panel in its place."""
     opts = options or OverlayOptions()
-    _prepare_background(image, result, opts)
-    fh, fw = image.shape[:2]
-    if opts.show_bars:
-        for face, (panel, rows) in zip(result.faces, plan_panels(result, fw, fh), strict=True):
-            st = _style(fw, fh, max(face.box[2], face.box[3]))
-            _draw_bars(image, face, result.class_names, st, opts.panel_opacity, panel, rows)
-    # Boxes and labels last, so no panel ever hides who a face is.
-    for face in result.faces:
-        draw_face(image, face, result.class_names, opts)
+    prepare_background(image, result, opts)
+    draw_annotations(image, result, opts, memory)
     return image
+
+
+def draw_annotations(image: np.ndarray, result: FrameResult, opts: OverlayOptions,
+                     memory: PlacementMemory | None = None) -> None:
+    """Boxes, labels and panels only, on the picture as it is (in place)."""
+    fh, fw = image.shape[:2]
+    st = _style(fw, fh)
+    marks = _marks(result, st, (fw, fh), opts)
+    if opts.show_bars:
+        plan = place_panels(marks, _panel_sizes(st, result.class_names), (fw, fh), memory)
+        for face in result.faces:
+            p = plan.get(face.face_id)
+            if p is not None and p.rect is not None:
+                _draw_bars(image, face, result.class_names, st, opts.panel_opacity, p.rect,
+                           p.rows)
+    # Boxes and labels last, so no panel ever hides who a face is.
+    for face, mark in zip(result.faces, marks, strict=True):
+        _draw_face(image, face, result.class_names, opts, st, mark.chip)

@@ -141,9 +141,10 @@ class Pipeline:
         if self.governor is not None:
             self.governor.idle(seconds)
 
-    def reset(self) -> None:
-        """Start a new source: forget tracks (ids keep counting up, never reused)."""
-        self.tracker.reset()
+    def reset(self, restart_ids: bool = False) -> None:
+        """Start a new source: forget tracks (ids keep counting up, never reused, unless
+        ``restart_ids``: a looping video's faces keep their ids on every pass)."""
+        self.tracker.reset(restart_ids)
         self.schedule.reset()
         self._shot = 0
         if self.cuts is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from emocam import __version__
 from emocam.encoders import DEFAULT_VIDEO_CODEC
 from emocam.errors import OutputError
 from emocam.outputs import OutputPlan, RunFacts
-from emocam.overlay import OverlayOptions, draw
+from emocam.overlay import OverlayOptions, PlacementMemory, draw
 from emocam.pipeline import PipelineConfig
 from emocam.sidecar import SidecarWriter
 from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary
@@ -60,6 +60,7 @@ class RunSinks:
     csv: CsvSink | None = None
     video: AnnotatedVideoWriter | None = None
     sidecar: SidecarWriter | None = None
+    panels: PlacementMemory = field(default_factory=PlacementMemory)  # panels stay put
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         name = Path(frame.source).name
@@ -72,12 +73,13 @@ class RunSinks:
             return
         if self.video is not None:
             # The writer paints and encodes on its own thread, off the caller's critical path.
-            paint = partial(draw, result=result, options=self.overlay) if self.overlay else None
+            paint = (partial(draw, result=result, options=self.overlay, memory=self.panels)
+                     if self.overlay else None)
             self.video.write(frame.image, frame.time_ms, render=paint, owned=self.frames_owned)
             return
         image = frame.image if self.frames_owned else frame.image.copy()
         if self.overlay is not None:
-            draw(image, result, self.overlay)  # in place: the frame is ours
+            draw(image, result, self.overlay, self.panels)  # in place: the frame is ours
         if self.plan.kind == "folder":
             write_image(self.plan.annotated / name, image)
         else:

@@ -86,7 +86,8 @@ def _commit(staging: Path | None, path: Path, keep: bool) -> None:
 
 
 def _no_space_hint(e: OSError) -> str:
-    return f"{e.strerror or e}; free some disk space or choose another folder"
+    return f"{e.strerror or e}; " + ("choose a folder you may write to" if isinstance(
+        e, PermissionError) else "free some disk space or choose another folder")
 
 
 def _reason(e: BaseException) -> str:

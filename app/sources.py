@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ import cv2
 import numpy as np
 
 from emocam.errors import SourceError
+from emocam.imageheader import MAX_IMAGE_PIXELS, declared_size
+from emocam.inputs import check_input
 from emocam.types import Frame
 
 log = logging.getLogger(__name__)
@@ -86,12 +89,9 @@ def open_source(
     if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
         return CameraSource.open(int(spec), size=size, stall_timeout_s=stall_timeout_s)
     path = Path(fspath(spec)).expanduser()
-    if not path.exists():
-        raise SourceError(f"{path} does not exist; check the path and try again.")
-    if path.is_dir():
+    st = check_input(path)  # the true cause for a loop, a pipe, a device, no permission
+    if stat.S_ISDIR(st.st_mode):
         return ImageFolderSource(path, fps=fps or 1.0)
-    if path.stat().st_size == 0:
-        raise SourceError(f"{path} is empty (0 bytes); it may be an unfinished copy or download.")
     if path.suffix.lower() in IMAGE_EXTS:
         return ImageSource(path)
     try:
@@ -115,10 +115,33 @@ def read_image(path: Path) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise SourceError(f"The image {path} cannot be read ({e.strerror}); check it.") from e
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    _refuse_huge(path, data)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error as e:  # OpenCV's own size limit, or a decoder that gave up loudly
+        too_big = "MAX_IMAGE" in str(e)
+        why = "declares more pixels than OpenCV decodes" if too_big else "cannot be decoded"
+        raise SourceError(f"The image {path} {why}; it may be corrupt or not an image.") from e
+    except MemoryError as e:
+        raise SourceError(
+            f"The image {path} is too large to decode in the memory available; scale it down."
+        ) from e
     if image is None:
         raise SourceError(f"The image {path} cannot be decoded; it may be corrupt or not an image.")
     return image
+
+
+def _refuse_huge(path: Path, data: np.ndarray) -> None:
+    # Checked before decoding: a small file may declare billions of pixels (a bomb).
+    size = declared_size(data[: 1 << 16].tobytes())
+    if size is None or size[0] * size[1] <= MAX_IMAGE_PIXELS:
+        return
+    w, h = size
+    raise SourceError(
+        f"The image {path} declares {w}x{h} pixels ({w * h / 1e6:,.0f} megapixels, "
+        f"{w * h * 3 / 1e9:,.1f} GB decoded), more than the {MAX_IMAGE_PIXELS / 1e6:.0f} "
+        "megapixels emocam decodes; scale it down if it is a real photo."
+    )
 
 
 class ImageSource(Source):

@@ -107,9 +107,12 @@ class FaceTracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
 
-    def reset(self) -> None:
-        """Forget all tracks (a new source); ids keep counting up so none is reused."""
+    def reset(self, restart_ids: bool = False) -> None:
+        """Forget all tracks (a new source); ids keep counting up so none is reused, unless
+        ``restart_ids``: the same video played again, whose faces get the same ids again."""
         self._tracks = []
+        if restart_ids:
+            self._next_id = 1
 
     def predict(self, time_ms: float) -> list[TrackPrediction]:
         """Every live track moved on to ``time_ms`` at its recent velocity.

@@ -32,7 +32,7 @@ def test_the_performance_panel_shows_what_runs_and_how_long_each_stage_takes(
     assert window.perf.text("model") == window.pipeline_info["model"]
     assert window.perf.text("detector") == "mediapipe"
     assert window.perf.text("fallback") == "none"
-    for stage in ("decode", "detect", "classify", "draw"):
+    for stage in ("decode", "detect", "classify", "draw", "paint"):
         assert window.perf.text(stage).endswith(" ms"), stage
         assert float(window.perf.text(stage).split()[0]) > 0
     assert "fps" in window.perf.text("fps")

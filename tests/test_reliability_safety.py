@@ -1,15 +1,9 @@
-"""The runtime never unpickles and never touches the network."""
+"""The runtime never unpickles (its network silence: tests/test_privacy.py)."""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
-from conftest import SyntheticVideo
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = [ROOT / "app", ROOT / "training"]
@@ -37,39 +31,5 @@ def test_every_numpy_load_refuses_pickles() -> None:
     assert not any("allow_pickle=True" in p.read_text() for p in _sources())
 
 
-# Runs `emocam process` in a fresh interpreter with an audit hook that refuses every
-# internet socket, so imports and start-up are watched too, not only the frame loop.
-_NO_NETWORK = """
-import json, socket, sys
-attempts = []
-def hook(event, args):
-    if event in ("socket.connect", "socket.sendto", "socket.bind") and args[0].family in (
-        socket.AF_INET, socket.AF_INET6
-    ):
-        attempts.append([event, repr(args[1])])
-        raise ConnectionRefusedError("network access in a test that forbids it")
-    if event == "socket.getaddrinfo":
-        attempts.append([event, repr(args[0])])
-        raise socket.gaierror("name lookup in a test that forbids it")
-sys.addaudithook(hook)
-from emocam.cli import main
-code = main(sys.argv[1:])
-print("AUDIT" + json.dumps({"code": code, "attempts": attempts}))
-"""
-
-
-@pytest.mark.timeout(120)
-def test_emocam_process_makes_no_network_access(
-    video_face_at_edge: SyntheticVideo, model_path: Path, tmp_path: Path
-) -> None:
-    r = subprocess.run(
-        [sys.executable, "-c", _NO_NETWORK, "process", str(video_face_at_edge), "-o",
-         str(tmp_path), "--model", str(model_path), "-q"],
-        capture_output=True, text=True, timeout=110,
-    )
-    line = next((ln for ln in r.stdout.splitlines() if ln.startswith("AUDIT")), None)
-    assert line is not None, r.stderr
-    report = json.loads(line[5:])
-    assert report["attempts"] == []
-    assert report["code"] == 0, r.stderr
-    assert (tmp_path / "edge.emocam.csv").exists()
+# Network: tests/test_privacy.py watches a real run's system calls with strace (a Python
+# audit hook, as here before, cannot see native libraries' own sockets).

@@ -3,6 +3,7 @@
     fer-train train --data PATH [--preset quick|full] [--set model.widths=16,32,64,128 ...]
     fer-train evaluate MODEL.keras|MODEL.onnx --data PATH [--tta-flip]
     fer-train export RUN/best.keras --out MODEL.onnx
+    fer-train pack PATH -o DATA.emopack [--splits train,valid]
 """
 
 from __future__ import annotations
@@ -196,6 +197,12 @@ def cmd_train(args: argparse.Namespace, command: str) -> int:
     else:
         train(cfg, ds)
     plot_history(run / "history.csv", run / "curves.png")
+    if args.no_export or len(ds.test) == 0:
+        why = "as asked" if args.no_export else "the data has no test split"
+        print(f"\n{run}: best.keras, history.csv, curves.png ({time.time() - t0:.0f} s). Not "
+              f"exported ({why}); export it with: fer-train export {run / 'best.keras'} "
+              "--data DATA_WITH_TEST_SPLIT")
+        return 0
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run.parent / ".cache"
     res = export_checkpoint(run / "best.keras", run / "model.onnx", data=cfg.data,
                             cache_dir=cache, ds=ds)
@@ -261,6 +268,55 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pack(args: argparse.Namespace) -> int:
+    from emocam.training.data import load_raw
+    from emocam.training.pack import PACK_SUFFIX, SPLITS, write_pack
+
+    out = Path(args.out)
+    if out.suffix != PACK_SUFFIX:
+        raise ConfigError(f"-o {out} must end in {PACK_SUFFIX}.")
+    wanted = [p for p in args.splits.replace(" ", "").split(",") if p]
+    unknown = [p for p in wanted if p not in SPLITS]
+    if unknown or "train" not in wanted:
+        raise ConfigError(f"--splits {args.splits}: list train and any of valid, test "
+                          "(e.g. train,valid).")
+    t0 = time.time()
+    raw = load_raw(args.data)
+    raw.splits = {k: v for k, v in raw.splits.items() if k in wanted}
+    size = write_pack(raw, out)
+    counts = ", ".join(f"{len(v)} {k}" for k, v in raw.splits.items())
+    raw_mb = sum(v.images.nbytes for v in raw.splits.values()) / 1e6
+    print(f"{out}: {counts} images, {size / 1e6:.1f} MB ({raw_mb:.1f} MB of pixels, lossless; "
+          f"{time.time() - t0:.0f} s). Train on it with fer-train train --data {out}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from emocam.training.evaluate import read_onnx_info
+    from emocam.training.export import set_metadata
+
+    model = Path(args.model)
+    if not model.is_file() or model.suffix != ".onnx":
+        raise ConfigError(f"{model} is not an .onnx file; give a model fer-train exported.")
+    if args.temperature is not None and not args.temperature > 0:
+        raise ConfigError(f"--temperature {args.temperature}: it must be above 0.")
+    if args.uncertain_below is not None and not 0 <= args.uncertain_below < 1:
+        raise ConfigError(f"--uncertain-below {args.uncertain_below}: give a probability, "
+                          "0 to 1.")
+    info = read_onnx_info(model)
+    new = dataclasses.replace(
+        info,
+        temperature=info.temperature if args.temperature is None else args.temperature,
+        uncertain_below=(info.uncertain_below if args.uncertain_below is None
+                         else args.uncertain_below))
+    set_metadata(model, new)
+    print(f"{model}: temperature {info.temperature:g} -> {new.temperature:g}, uncertain below "
+          f"{info.uncertain_below} -> {new.uncertain_below}")
+    return 0
+
+
 def cmd_detector_onnx(args: argparse.Namespace) -> int:
     from emocam.training.detector_onnx import convert
 
@@ -292,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", help="YAML file of settings (as in a run's config.yaml)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one setting, e.g. epochs=10 or model.widths=16,32,64,128")
+    t.add_argument("--no-export", action="store_true",
+                   help="train only (e.g. on a machine without TensorFlow); export later")
     t.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out (or re-export a finished one)")
 
@@ -321,6 +379,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest accuracy loss allowed, in points (default 0.3)")
     q.add_argument("--cache-dir", help="where decoded datasets are cached")
 
+    k = sub.add_parser("pack", help="write a dataset as one compact lossless file (for "
+                       "moving it to a training machine); --data accepts it")
+    k.add_argument("data", help="fer2013.csv, the Kaggle train/ test/ folders or FER+ folders")
+    k.add_argument("-o", "--out", required=True, help="the .emopack file to write")
+    k.add_argument("--splits", default="train,valid,test",
+                   help="which splits to keep (default train,valid,test; train,valid is "
+                        "enough to train)")
+
+    c = sub.add_parser("calibrate", help="set an exported model's temperature and uncertain "
+                       "threshold (e.g. fitted on faces from your own cameras)")
+    c.add_argument("model")
+    c.add_argument("--temperature", type=float, help="softmax(logits / T)")
+    c.add_argument("--uncertain-below", type=float, metavar="P",
+                   help="show a face as uncertain below this calibrated probability")
+
     d = sub.add_parser("detector-onnx", help="convert the BlazeFace short-range .tflite to "
                        "the ONNX file emocam follows known faces with")
     d.add_argument("tflite", nargs="?", default="models/face_detection_short_range.tflite")
@@ -340,6 +413,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_evaluate(args)
         if args.command == "quantize":
             return cmd_quantize(args)
+        if args.command == "calibrate":
+            return cmd_calibrate(args)
+        if args.command == "pack":
+            return cmd_pack(args)
         if args.command == "detector-onnx":
             return cmd_detector_onnx(args)
         return cmd_export(args)

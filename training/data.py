@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from emocam.errors import UserError
+from emocam.training.pack import PACK_SUFFIX, SPLITS, RawDataset, RawSplit, pack_family, read_pack
 
 log = logging.getLogger(__name__)
 
@@ -233,25 +234,25 @@ def _read_kaggle_csv(path: Path) -> dict[str, tuple[list[np.ndarray], list[int]]
     return out
 
 
-def _onehot_split(images: list[np.ndarray], labels: list[int], n: int, where: str) -> Split:
+def _raw_split(images: list[np.ndarray], where: str, *, votes: list[np.ndarray] | None = None,
+               labels: list[int] | None = None) -> RawSplit:
     if not images:
         raise DataError(f"{where} holds no images.")
-    lab = np.asarray(labels, dtype=np.int64)
-    return Split(np.stack(images), np.eye(n, dtype=np.float32)[lab], lab)
+    return RawSplit(np.stack(images),
+                    None if votes is None else np.stack(votes).astype(np.float32),
+                    None if labels is None else np.asarray(labels, dtype=np.int64))
 
 
-def load_kaggle_csv(path: Path) -> Dataset:
+def raw_kaggle_csv(path: Path) -> RawDataset:
     groups = _read_kaggle_csv(path)
-    n = len(FER2013_CLASSES)
     splits = {}
-    for usage in ("Training", "PublicTest", "PrivateTest"):
+    for name, usage in (("train", "Training"), ("valid", "PublicTest"), ("test", "PrivateTest")):
         imgs, labels = groups.get(usage, ([], []))
-        splits[usage] = _onehot_split(imgs, labels, n, f"{path} ({usage} rows)")
-    return Dataset(FER2013_CLASSES, splits["Training"], splits["PublicTest"],
-                   splits["PrivateTest"], "kaggle-csv", "fer2013", f"FER2013 from {path}")
+        splits[name] = _raw_split(imgs, f"{path} ({usage} rows)", labels=labels)
+    return RawDataset(FER2013_CLASSES, "fer2013", f"FER2013 from {path}", splits)
 
 
-def load_kaggle_folders(root: Path) -> Dataset:
+def raw_kaggle_folders(root: Path) -> RawDataset:
     groups: dict[str, tuple[list[np.ndarray], list[int]]] = {
         "train": ([], []), "valid": ([], []), "test": ([], []),
     }
@@ -277,12 +278,9 @@ def load_kaggle_folders(root: Path) -> Dataset:
                     key = "test"
                 groups[key][0].append(_decode_image(p))
                 groups[key][1].append(label)
-    n = len(FER2013_CLASSES)
-    tr, va, te = (
-        _onehot_split(*groups[k], n, f"{root} ({k} split)") for k in ("train", "valid", "test")
-    )
-    return Dataset(FER2013_CLASSES, tr, va, te, "kaggle-folders", "fer2013",
-                   f"FER2013 (Kaggle folders) from {root}")
+    splits = {k: _raw_split(groups[k][0], f"{root} ({k} split)", labels=groups[k][1])
+              for k in ("train", "valid", "test")}
+    return RawDataset(FER2013_CLASSES, "fer2013", f"FER2013 (Kaggle folders) from {root}", splits)
 
 
 def _read_label_csv(path: Path) -> list[tuple[int, str, np.ndarray]]:
@@ -307,31 +305,29 @@ def _read_label_csv(path: Path) -> list[tuple[int, str, np.ndarray]]:
     return rows
 
 
-def load_ferplus_folders(root: Path, mode: str) -> Dataset:
-    splits = []
-    for part in ("FER2013Train", "FER2013Valid", "FER2013Test"):
+def raw_ferplus_folders(root: Path) -> RawDataset:
+    splits = {}
+    for name, part in (("train", "FER2013Train"), ("valid", "FER2013Valid"),
+                       ("test", "FER2013Test")):
         folder = root / part
         label_csv = folder / "label.csv"
         if not label_csv.is_file():
             raise DataError(f"{label_csv} is missing; FER+ folders need their label.csv.")
         rows = _read_label_csv(label_csv)
         images = []
-        for i, name, _ in rows:
-            p = folder / name
+        for i, image_name, _ in rows:
+            p = folder / image_name
             if not p.is_file():
-                raise DataError(f"{label_csv} row {i} names {name}, which is not in {folder}.")
+                raise DataError(
+                    f"{label_csv} row {i} names {image_name}, which is not in {folder}.")
             images.append(_decode_image(p))
         if not images:
             raise DataError(f"{label_csv} lists no images.")
-        votes = np.stack([v for _, _, v in rows])
-        if part == "FER2013Train":
-            splits.append(_ferplus_split(np.stack(images), votes, mode, str(folder)))
-        else:
-            splits.append(_ferplus_eval_split(np.stack(images), votes))
-    return Dataset(FERPLUS_CLASSES, *splits, "ferplus", mode, f"FER+ ({mode}) from {root}")
+        splits[name] = _raw_split(images, str(folder), votes=[v for _, _, v in rows])
+    return RawDataset(FERPLUS_CLASSES, "ferplus", f"FER+ from {root}", splits)
 
 
-def load_ferplus_csv(fer_csv: Path, new_csv: Path, mode: str) -> Dataset:
+def raw_ferplus_csv(fer_csv: Path, new_csv: Path) -> RawDataset:
     if not fer_csv.is_file():
         raise DataError(f"{fer_csv} is missing; fer2013new.csv needs the fer2013.csv beside it.")
     rows = _read_kaggle_rows(fer_csv)
@@ -364,18 +360,48 @@ def load_ferplus_csv(fer_csv: Path, new_csv: Path, mode: str) -> Dataset:
                 f"{new_csv} row {i + 2} says {usage} but {fer_csv} row {i + 2} says "
                 f"{fer_usage}; the two files must be in the same order."
             )
-    splits = []
-    for usage in ("Training", "PublicTest", "PrivateTest"):
+    splits = {}
+    for name, usage in (("train", "Training"), ("valid", "PublicTest"), ("test", "PrivateTest")):
         idx = [i for i, (u, _) in enumerate(usage_rows) if u == usage]
         if not idx:
             raise DataError(f"{new_csv} has no usable {usage} rows.")
-        imgs = np.stack([rows[i][1] for i in idx])
-        votes = np.stack([usage_rows[i][1] for i in idx])
-        if usage == "Training":
-            splits.append(_ferplus_split(imgs, votes, mode, f"{new_csv} ({usage})"))
+        splits[name] = _raw_split([rows[i][1] for i in idx], f"{new_csv} ({usage})",
+                                  votes=[usage_rows[i][1] for i in idx])
+    return RawDataset(FERPLUS_CLASSES, "ferplus", f"FER+ from {new_csv}", splits)
+
+
+def _empty_split(n_classes: int, side: int = IMAGE_SIDE) -> Split:
+    return Split(np.zeros((0, side, side), np.uint8), np.zeros((0, n_classes), np.float32),
+                 np.zeros(0, np.int64))
+
+
+def dataset_from_raw(raw: RawDataset, mode: str, layout: str) -> Dataset:
+    """Apply a label protocol: FER2013 one-hot labels, or FER+ majority / distribution.
+
+    A split a pack leaves out (e.g. test, to keep a transfer small) comes back empty."""
+    n = len(raw.class_names)
+    parts = []
+    for name in SPLITS:
+        s = raw.splits.get(name)
+        if s is None or len(s) == 0:
+            if name == "train":
+                raise DataError(f"{raw.description} has no training images.")
+            parts.append(_empty_split(n))
+        elif raw.layout == "ferplus":
+            if s.votes is None:
+                raise DataError(f"{raw.description}: the {name} split has no FER+ votes.")
+            if name == "train":
+                parts.append(_ferplus_split(s.images, s.votes, mode, raw.description))
+            else:
+                parts.append(_ferplus_eval_split(s.images, s.votes))
         else:
-            splits.append(_ferplus_eval_split(imgs, votes))
-    return Dataset(FERPLUS_CLASSES, *splits, "ferplus", mode, f"FER+ ({mode}) from {new_csv}")
+            if s.labels is None:
+                raise DataError(f"{raw.description}: the {name} split has no labels.")
+            parts.append(Split(s.images, np.eye(n, dtype=np.float32)[s.labels], s.labels))
+    label_mode = mode if raw.layout == "ferplus" else "fer2013"
+    desc = (f"{raw.description.replace('FER+ ', f'FER+ ({mode}) ', 1)}"
+            if raw.layout == "ferplus" else raw.description)
+    return Dataset(raw.class_names, *parts, layout, label_mode, desc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,10 +412,12 @@ def detect_layout(root: Path) -> str:
     if not root.exists():
         raise DataError(f"{root} does not exist; give the folder that holds the dataset.")
     if root.is_file():
+        if root.suffix.lower() == PACK_SUFFIX:
+            return f"{pack_family(root)}-pack"
         if root.suffix.lower() == ".csv":
             return "ferplus-csv" if (root.parent / "fer2013new.csv").is_file() else "kaggle-csv"
-        raise DataError(f"{root} is a file but not fer2013.csv; unzip the dataset and give its "
-                        "folder.")
+        raise DataError(f"{root} is a file but neither fer2013.csv nor a {PACK_SUFFIX} pack; "
+                        "unzip the dataset and give its folder.")
     if (root / "FER2013Train").is_dir():
         return "ferplus"
     if (root / "fer2013.csv").is_file() and (root / "fer2013new.csv").is_file():
@@ -412,6 +440,22 @@ def _cache_key(root: Path, layout: str, mode: str) -> str:
     return h.hexdigest()[:16]
 
 
+def load_raw(root: Path | str, layout: str | None = None) -> RawDataset:
+    """The images and annotations of any known layout, before a label protocol."""
+    root = Path(root)
+    layout = layout or detect_layout(root)
+    if layout.endswith("-pack"):
+        return read_pack(root)
+    if layout == "kaggle-csv":
+        return raw_kaggle_csv(root if root.is_file() else root / "fer2013.csv")
+    if layout == "kaggle-folders":
+        return raw_kaggle_folders(root)
+    if layout == "ferplus":
+        return raw_ferplus_folders(root)
+    base = root.parent if root.is_file() else root
+    return raw_ferplus_csv(base / "fer2013.csv", base / "fer2013new.csv")
+
+
 def load_dataset(root: Path | str, label_mode: str = "auto", cache_dir: Path | None = None
                  ) -> Dataset:
     """Load any known layout; ``label_mode`` is ``fer2013``, ``majority`` or ``distribution``
@@ -427,21 +471,14 @@ def load_dataset(root: Path | str, label_mode: str = "auto", cache_dir: Path | N
     if not is_plus and mode != "fer2013":
         raise DataError(f"{root} is FER2013 with one label per image; use label mode fer2013.")
     cache = None
-    if cache_dir is not None:
+    # A pack decodes about as fast as the cache would read, and a copy would double its size.
+    if cache_dir is not None and not layout.endswith("-pack"):
         cache = Path(cache_dir) / f"{layout}-{mode}-{_cache_key(root, layout, mode)}.npz"
         if cache.is_file():
             log.info("reading cached dataset %s", cache)
             return _read_cache(cache)
     log.info("decoding %s dataset at %s (label mode %s)", layout, root, mode)
-    if layout == "kaggle-csv":
-        ds = load_kaggle_csv(root if root.is_file() else root / "fer2013.csv")
-    elif layout == "kaggle-folders":
-        ds = load_kaggle_folders(root)
-    elif layout == "ferplus":
-        ds = load_ferplus_folders(root, mode)
-    else:
-        base = root.parent if root.is_file() else root
-        ds = load_ferplus_csv(base / "fer2013.csv", base / "fer2013new.csv", mode)
+    ds = dataset_from_raw(load_raw(root, layout), mode, layout)
     if cache is not None:
         _write_cache(cache, ds)
     return ds

@@ -99,7 +99,8 @@ def load_keras(path: Path) -> Predictor:
     names = _run_info(path, "train_info.json").get("class_names")
 
     def run(x: np.ndarray) -> np.ndarray:
-        return model(x, training=False).numpy()
+        # predict_on_batch runs compiled under every backend and returns NumPy.
+        return np.asarray(model.predict_on_batch(x))
 
     return Predictor(path, "keras", cfg.normalization if cfg else Normalization(), run,
                      tuple(names) if names else None, None, cfg, model)

@@ -81,17 +81,30 @@ def hardware_description() -> str:
     except OSError:
         pass
     text = f"{cpu}, {os.cpu_count()} logical CPUs"
+    gpus = _gpu_names()
+    if gpus:
+        text += ", GPU: " + ", ".join(gpus)
+    return text
+
+
+def _gpu_names() -> list[str]:
+    """The accelerators the Keras backend in use sees (none on a CPU-only machine)."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     try:
+        if backend == "jax":
+            import jax
+
+            return [d.device_kind for d in jax.devices() if d.platform != "cpu"]
+        if backend == "torch":
+            import torch
+
+            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         import tensorflow as tf
 
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpus:
-            text += ", GPU: " + ", ".join(
-                tf.config.experimental.get_device_details(g).get("device_name", g.name)
-                for g in gpus)
-    except ImportError:
-        pass
-    return text
+        return [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                for g in tf.config.list_physical_devices("GPU")]
+    except (ImportError, RuntimeError):
+        return []
 
 
 def run_provenance(command: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +38,21 @@ class TrainConfig:
     class_weighting: bool = False
     mixup: float = 0.0  # Beta(a, a) mixing strength; 0 turns mixup off
     train_limit: int = 0  # use only the first N training images (smoke runs)
+    data_workers: int = 1  # threads preparing batches
     cache_dir: str = ""
     init_weights: str = ""  # start from this Keras checkpoint's weights (fine-tuning)
+    # Stop after this many minutes (0: no limit); the learning rate then follows a cosine over
+    # the time, not the epochs, so a run on a machine lent for a fixed time ends annealed.
+    time_limit_minutes: float = 0.0
+    # Distillation: comma-separated .keras or .onnx models whose mean softmax on each
+    # augmented batch is blended into the targets with weight teacher_weight.
+    teacher: str = ""
+    teacher_weight: float = 0.5
+    teacher_temperature: float = 1.0
+    # Logit adjustment (Menon et al. 2021): the loss sees logits + tau * log(class prior), so
+    # rare classes get a larger margin; the exported logits are the plain ones.
+    logit_adjustment: float = 0.0
+    label_smoothing: float = 0.0
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     normalization: Normalization = field(default_factory=Normalization)
@@ -90,33 +104,71 @@ class AugmentedBatches:
         keras = _keras()
 
         class _Impl(keras.utils.PyDataset):
-            def __init__(self, split: Split, cfg: TrainConfig, weights: np.ndarray | None):
-                super().__init__()
+            def __init__(self, split: Split, cfg: TrainConfig, weights: np.ndarray | None,
+                         teachers: Teachers | None = None):
+                # Threads prepare batches while the accelerator trains on the last one.
+                super().__init__(workers=cfg.data_workers, use_multiprocessing=False)
                 self.split, self.cfg, self.weights = split, cfg, weights
-                self.rng = np.random.default_rng(cfg.seed)
-                self.order = self.rng.permutation(len(split))
+                self.teachers = teachers
+                self.epoch = 0
+                self.order = np.random.default_rng([cfg.seed, 0]).permutation(len(split))
 
             def __len__(self) -> int:
                 return math.ceil(len(self.split) / self.cfg.batch_size)
 
             def __getitem__(self, i: int):
+                # One generator per batch: reproducible, and safe when worker threads run
+                # several batches at once.
+                rng = np.random.default_rng([self.cfg.seed, self.epoch, i + 1])
                 idx = self.order[i * self.cfg.batch_size : (i + 1) * self.cfg.batch_size]
-                x = augment_batch(self.split.images[idx], self.rng, self.cfg.augment)
+                x = augment_batch(self.split.images[idx], rng, self.cfg.augment)
                 y = self.split.targets[idx]
                 if self.cfg.mixup > 0:
-                    lam = self.rng.beta(self.cfg.mixup, self.cfg.mixup, (len(idx), 1))
-                    perm = self.rng.permutation(len(idx))
+                    lam = rng.beta(self.cfg.mixup, self.cfg.mixup, (len(idx), 1))
+                    perm = rng.permutation(len(idx))
                     x = x * lam[:, :, None] + x[perm] * (1 - lam[:, :, None])
                     y = y * lam + y[perm] * (1 - lam)
+                if self.teachers is not None:
+                    w = self.cfg.teacher_weight
+                    y = (1 - w) * y + w * self.teachers.probabilities(x)
+                if self.cfg.label_smoothing > 0:
+                    y = y * (1 - self.cfg.label_smoothing) + self.cfg.label_smoothing / y.shape[1]
                 x = normalize(x, self.cfg.normalization)[..., None].astype(np.float32)
                 if self.weights is not None:
                     return x, y, self.weights[self.split.labels[idx]]
                 return x, y
 
             def on_epoch_end(self) -> None:
-                self.order = self.rng.permutation(len(self.split))
+                self.epoch += 1
+                self.order = np.random.default_rng([self.cfg.seed, 0, self.epoch]).permutation(
+                    len(self.split))
 
         return _Impl(*args, **kwargs)
+
+
+class Teachers:
+    """One model or an ensemble whose averaged softmax serves as soft targets."""
+
+    def __init__(self, paths: list[Path], temperature: float, class_names: tuple[str, ...]):
+        from emocam.training.evaluate import load_predictor
+
+        self.predictors = [load_predictor(p) for p in paths]
+        self.temperature = temperature
+        # Batches are prepared by several threads; a Keras model under JAX must not run two
+        # predictions at once (it hands its variables' buffers to the compiled function).
+        self._lock = threading.Lock()
+        for p, pred in zip(paths, self.predictors, strict=True):
+            if pred.class_names is not None and tuple(pred.class_names) != tuple(class_names):
+                raise DataError(f"The teacher {p} predicts {', '.join(pred.class_names)}; the "
+                                f"dataset's classes are {', '.join(class_names)}.")
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """Mean softmax of the teachers on ``(N, S, S)`` pixels in 0..255."""
+        from emocam.training.evaluate import softmax
+
+        with self._lock:
+            probs = [softmax(p.logits(images), self.temperature) for p in self.predictors]
+        return np.mean(probs, axis=0).astype(np.float32)
 
 
 def eval_arrays(split: Split, norm: Normalization) -> tuple[np.ndarray, np.ndarray]:
@@ -127,13 +179,114 @@ def eval_arrays(split: Split, norm: Normalization) -> tuple[np.ndarray, np.ndarr
     return x.astype(np.float32), np.eye(n, dtype=np.float32)[split.labels[ok]]
 
 
+def _loss(cfg: TrainConfig, split: Split):
+    """Cross-entropy on logits, with the class-prior shift of logit adjustment if asked."""
+    keras = _keras()
+    if cfg.logit_adjustment <= 0:
+        return keras.losses.CategoricalCrossentropy(from_logits=True)
+    prior = np.clip(split.targets.mean(axis=0), 1e-4, None)
+    shift = (cfg.logit_adjustment * np.log(prior / prior.sum())).astype(np.float32)
+
+    def logit_adjusted_crossentropy(y_true, logits):
+        return keras.losses.categorical_crossentropy(
+            y_true, logits + keras.ops.convert_to_tensor(shift), from_logits=True)
+
+    return logit_adjusted_crossentropy
+
+
+def time_schedule_callback(cfg: TrainConfig):
+    """Warm-up then cosine over ``cfg.time_limit_minutes``, set at each epoch's start (the JAX
+    backend reads optimizer variables only then), and a stop before the time runs out."""
+    keras = _keras()
+    limit = cfg.time_limit_minutes * 60.0
+    warm = 0.03  # of the time
+
+    class TimeSchedule(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.t0 = time.time()
+            self.epoch_seconds = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.time()
+            frac = min((self.started - self.t0) / limit, 1.0)
+            if frac < warm:
+                lr = cfg.learning_rate * (0.1 + 0.9 * frac / warm)
+            else:
+                cos = 0.5 * (1 + math.cos(math.pi * (frac - warm) / (1 - warm)))
+                lr = cfg.learning_rate * (0.01 + 0.99 * cos)
+            self.model.optimizer.learning_rate = lr
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.time()
+            self.epoch_seconds = now - self.started
+            if logs is not None:
+                logs["lr"] = float(keras.ops.convert_to_numpy(
+                    self.model.optimizer.learning_rate))
+            if now - self.t0 + self.epoch_seconds > limit:
+                log.info("time limit of %.1f min reached after epoch %d", limit / 60, epoch + 1)
+                self.model.stop_training = True
+
+    return TimeSchedule()
+
+
+def progress_callback(epochs: int, steps: int, images: int, limit_s: float = 0.0,
+                      every: float = 30.0):
+    """Log progress within an epoch (images/s, ETAs) and one summary line per epoch."""
+    keras = _keras()
+
+    class Progress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.t0 = time.time()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.started, self.last = epoch, time.time(), time.time()
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.time()
+            if now - self.last < every:
+                return
+            self.last = now
+            done = batch + 1
+            rate = done * images / steps / (now - self.started)
+            epoch_eta = (steps - done) * (now - self.started) / done
+            per_epoch = (now - self.started) * steps / done
+            run_eta = epoch_eta + (epochs - self.epoch - 1) * per_epoch
+            if limit_s > 0:
+                run_eta = min(run_eta, max(limit_s - (now - self.t0), 0.0))
+            log.info("epoch %d/%d: %d/%d batches, %.0f images/s, epoch ends in %.0f s, "
+                     "run in %.0f min at most", self.epoch + 1, epochs, done, steps, rate,
+                     epoch_eta, run_eta / 60)
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            secs = time.time() - self.started
+            log.info("epoch %d/%d (%.0f s, %.0f images/s): loss %.4f acc %.4f, val_loss %.4f "
+                     "val_acc %.4f", epoch + 1, epochs, secs, images / max(secs, 1e-9),
+                     logs.get("loss", float("nan")), logs.get("acc", float("nan")),
+                     logs.get("val_loss", float("nan")), logs.get("val_acc", float("nan")))
+
+    return Progress()
+
+
 def _class_weights(split: Split, n: int) -> np.ndarray:
     counts = np.bincount(split.labels[split.labels >= 0], minlength=n).astype(np.float64)
     w = counts.sum() / (n * np.maximum(counts, 1))
     return np.clip(w, 0.2, 5.0).astype(np.float32)
 
 
+class _NoStrategy:
+    """Stands in for ``tf.distribute`` under the JAX and PyTorch backends."""
+
+    def scope(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
 def _strategy():
+    if _keras().backend.backend() != "tensorflow":
+        # One device; float32 (the small model gains little from mixed precision).
+        return _NoStrategy()
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
@@ -212,22 +365,31 @@ def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
     log.info("%s: %d train, %d valid, %d test images", ds.description, len(ds.train),
              len(ds.valid), len(ds.test))
     weights = _class_weights(ds.train, n) if cfg.class_weighting else None
-    batches = AugmentedBatches(ds.train, cfg, weights)
+    teachers = None
+    if cfg.teacher:
+        paths = [Path(p.strip()) for p in cfg.teacher.split(",") if p.strip()]
+        teachers = Teachers(paths, cfg.teacher_temperature, ds.class_names)
+        log.info("distilling from %d teacher(s), weight %.2f, temperature %.2f", len(paths),
+                 cfg.teacher_weight, cfg.teacher_temperature)
+    batches = AugmentedBatches(ds.train, cfg, weights, teachers)
     xv, yv = eval_arrays(ds.valid, cfg.normalization)
 
     with _strategy().scope():
         model = make_model(n, ds.train.images.shape[1], cfg.model)
         if cfg.init_weights:
             _load_initial_weights(model, Path(cfg.init_weights))
-        steps = len(batches) * cfg.epochs
-        warm = len(batches) * cfg.warmup_epochs
-        lr = keras.optimizers.schedules.CosineDecay(
-            cfg.learning_rate / 10, max(steps - warm, 1), alpha=0.01,
-            warmup_target=cfg.learning_rate, warmup_steps=warm,
-        )
+        if cfg.time_limit_minutes > 0:
+            lr: Any = cfg.learning_rate / 10  # set each epoch by TimeSchedule
+        else:
+            steps = len(batches) * cfg.epochs
+            warm = len(batches) * cfg.warmup_epochs
+            lr = keras.optimizers.schedules.CosineDecay(
+                cfg.learning_rate / 10, max(steps - warm, 1), alpha=0.01,
+                warmup_target=cfg.learning_rate, warmup_steps=warm,
+            )
         model.compile(
             optimizer=keras.optimizers.Adam(lr),
-            loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+            loss=_loss(cfg, ds.train),
             metrics=[keras.metrics.CategoricalAccuracy(name="acc")],
         )
     log.info("model: %d parameters, %.1f M multiply-adds per face", model.count_params(),
@@ -241,12 +403,16 @@ def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
         keras.callbacks.EarlyStopping(monitor="val_acc", mode="max", patience=cfg.patience,
                                       restore_best_weights=True),
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
+        progress_callback(cfg.epochs, len(batches), len(ds.train),
+                          cfg.time_limit_minutes * 60),
     ]
+    if cfg.time_limit_minutes > 0:
+        callbacks.insert(0, time_schedule_callback(cfg))
     t0 = time.time()
     model.fit(batches, validation_data=(xv, yv), epochs=cfg.epochs, callbacks=callbacks,
-              verbose=2)
+              verbose=0)
     wall = time.time() - t0
-    model = keras.models.load_model(run / "best.keras")
+    model = keras.models.load_model(run / "best.keras", compile=False)
     info = {"wall_seconds": round(wall, 1), "parameters": int(model.count_params()),
             "macs_per_face": count_macs(model), "class_names": list(ds.class_names),
             "data": ds.description, "layout": ds.layout, "label_mode": ds.label_mode,

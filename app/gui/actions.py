@@ -30,6 +30,7 @@ class ActionSpec:
     checkable: bool = False
     setting: str | None = None  # AppSettings field that holds the checked state
     separator_before: bool = False
+    after_choices: bool = False  # placed below the menu's submenus of choices
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                lambda w: w.open_video_dialog(), QKeySequence.StandardKey.Open),
     ActionSpec("file.open_image", "Open &Image...", "&File",
                lambda w: w.open_image_dialog(), "Ctrl+I"),
+    ActionSpec("file.open_folder", "Open &Folder...", "&File", lambda w: w.open_folder_dialog(),
+               "Ctrl+Shift+O"),
     ActionSpec("file.open_sample", "Open the &Sample Video", "&File",
                lambda w: w.open_sample()),
     ActionSpec("file.export", "&Export...", "&File", lambda w: w.export_dialog(), "Ctrl+E",
@@ -73,10 +76,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "L", checkable=True, setting="show_landmarks"),
     ActionSpec("view.uncertain", "Mark &Uncertain Faces", "&View",
                lambda w, on: w.apply_overlay(), "U", checkable=True, setting="show_uncertain"),
-    ActionSpec("view.blur_faces", "Bl&ur Faces", "&View", lambda w, on: w.apply_overlay(),
+    ActionSpec("view.blur_faces", "Bl&ur Faces", "&View",
+               lambda w, on: w.set_privacy_view("blur_faces", on),
                checkable=True, setting="blur_faces", separator_before=True),
     ActionSpec("view.boxes_only", "B&oxes Only (no video)", "&View",
-               lambda w, on: w.apply_overlay(), checkable=True, setting="boxes_only"),
+               lambda w, on: w.set_privacy_view("boxes_only", on), checkable=True,
+               setting="boxes_only"),
     ActionSpec("view.perf_panel", "Per&formance Panel", "&View",
                lambda w, on: w.perf_dock.setVisible(on), checkable=True,
                separator_before=True),
@@ -86,6 +91,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "F11"),
     ActionSpec("view.model", "Choose &Model...", "&View", lambda w: w.choose_model_dialog(),
                separator_before=True),
+    ActionSpec("view.reset", "&Reset to Defaults", "&View", lambda w: w.reset_to_defaults(),
+               separator_before=True, after_choices=True),
     ActionSpec("playback.pause", "&Pause", "&Playback", lambda w, on: w.set_paused(on),
                "Space", checkable=True),
     ActionSpec("playback.restart", "&Restart", "&Playback", lambda w: w.seek(0), "Home"),
@@ -130,7 +137,7 @@ def build_menus(window: MainWindow, bar: QMenuBar) -> dict[str, QAction]:
     """Create the menus; returns the actions by id for the window to enable/disable."""
     menus = {title: bar.addMenu(title) for title in MENUS}
     actions: dict[str, QAction] = {}
-    for spec in ACTIONS:
+    for spec in (a for a in ACTIONS if not a.after_choices):
         menu = menus[spec.menu]
         if spec.id == "file.quit":
             window.recent_menu = menu.addMenu("Open &Recent")
@@ -146,6 +153,11 @@ def build_menus(window: MainWindow, bar: QMenuBar) -> dict[str, QAction]:
         sub.setObjectName(choice.id)
         sub.aboutToShow.connect(lambda c=choice, m=sub: fill_choice_menu(window, m, c))
         fill_choice_menu(window, sub, choice)
+    for spec in (a for a in ACTIONS if a.after_choices):
+        menu = menus[spec.menu]
+        if spec.separator_before:
+            menu.addSeparator()
+        actions[spec.id] = _make_action(window, menu, spec)
     return actions
 
 
@@ -157,6 +169,7 @@ def _make_action(window: MainWindow, menu: QMenu, spec: ActionSpec) -> QAction:
     if spec.checkable:
         action.setCheckable(True)
         if spec.setting:
+            action.setProperty("setting", spec.setting)  # for View > Reset to Defaults
             action.setChecked(bool(getattr(window.settings, spec.setting)))
 
         def toggled(on: bool, s: ActionSpec = spec) -> None:

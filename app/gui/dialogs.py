@@ -7,14 +7,20 @@ test).
 from __future__ import annotations
 
 import html
+import re
+from pathlib import Path
 from typing import Any
 
+import onnxruntime as ort
+from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
     QProgressDialog,
+    QPushButton,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -22,64 +28,138 @@ from PySide6.QtWidgets import (
 from emocam import __version__
 from emocam.modelinfo import ModelInfo
 
+# Figures that are fractions, shown as percentages; every other number is shown as it is
+# (a temperature of 0.7155 is not "71.5%").
+_FRACTIONS = re.compile(r"(accuracy|ece|fraction|recall|f1|uncertain_below)")
+# Left out of the details: where and how a developer built the file, not what it does.
+_PRIVATE_KEYS = {"command", "commit", "hardware", "wall_seconds", "parity_max_abs_diff"}
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])(/[\w.+-]+){2,}|[A-Za-z]:\\\S+")
 
-def _fmt(value: Any) -> str:
+LICENCE = ("emocam is MIT-licensed. The built-in emotion models were trained on the FER2013 "
+           "images, released for research use only: check that before any commercial use "
+           "(see the model cards). Face detection: MediaPipe BlazeFace, Apache-2.0.")
+
+
+_ACRONYMS = {"ece": "ECE", "macs": "MACs", "f1": "F1", "nll": "NLL", "fer2013": "FER2013"}
+
+
+def readable_key(key: str) -> str:
+    """``test_macro_f1`` -> ``Test macro F1``."""
+    words = [_ACRONYMS.get(w, w) for w in key.replace("_", " ").split()]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def _fmt(key: str, value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.1%}" if 0.0 <= value <= 1.0 else f"{value:.4g}"
+        if _FRACTIONS.search(key) and 0.0 <= value <= 1.0:
+            return f"{value:.1%}"
+        return f"{value:.4g}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
+        return ", ".join(f"{readable_key(str(k))}: {_fmt(str(k), v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return ", ".join(_fmt(v) for v in value)
-    return str(value)
+        return ", ".join(_fmt(key, v) for v in value)
+    return _ABSOLUTE_PATH.sub("…", str(value))
 
 
-def _rows(title: str, items: dict[str, Any]) -> str:
-    if not items:
-        return ""
-    rows = "".join(
-        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>"
-        for k, v in items.items()
-    )
-    return f"<h4>{html.escape(title)}</h4><table cellspacing='4'>{rows}</table>"
+def accuracy_line(info: ModelInfo) -> str:
+    """'85.4% correct on its test images (FER+ majority vote, 3,137 images)': the headline
+    figure and how it was measured, from the model's metadata."""
+    acc = info.metrics.get("test_accuracy")
+    if not isinstance(acc, (int, float)):
+        return "not recorded in the model"
+    protocol = str(info.training.get("protocol") or info.metrics.get("test_protocol") or "")
+    protocol = protocol.split(" (")[0]  # the name, not the definition in brackets
+    images = info.metrics.get("test_images")
+    how = ", ".join(x for x in (protocol, f"{images:,} images" if isinstance(images, int)
+                                else "") if x)
+    return f"{acc:.1%} correct on its test images" + (f" ({how})" if how else "")
+
+
+def summary_rows(info: ModelInfo | None, path: str, provider: str = "") -> list[tuple[str, str]]:
+    """What a user wants to know first: the model, how accurate, what licence, what version."""
+    model = Path(path).name if path else "not loaded"
+    rows: list[tuple[str, str]] = []
+    if info is None:
+        rows.append(("Emotion model", model))
+    else:
+        rows.append(("Emotion model", info.name))
+        rows.append(("Emotions", f"{info.num_classes}: {', '.join(info.class_names)}"))
+        rows.append(("Accuracy", accuracy_line(info)))
+    running = provider.removesuffix("ExecutionProvider") if provider else ""
+    rows.append(("Runs on", f"{running or 'the CPU'}, with onnxruntime {ort.__version__}"))
+    rows.append(("Licence", LICENCE))
+    rows.append(("Version", f"emocam {__version__}, Qt for Python {pyside_version}"))
+    return rows
+
+
+def details_html(info: ModelInfo | None, path: str) -> str:
+    """Everything else the model's metadata says, readable, without private build details."""
+    if info is None:
+        return "<p>The model's metadata could not be read.</p>"
+    parts = [f"<p><b>File:</b> {html.escape(Path(path).name)}; input {info.input_size}x"
+             f"{info.input_size} gray; calibration temperature {info.temperature:.4g}</p>"]
+    for title, items in (("Evaluation", info.metrics), ("Training", info.training)):
+        shown = {k: v for k, v in items.items() if k not in _PRIVATE_KEYS}
+        if not shown:
+            continue
+        rows = "".join(f"<tr><td><b>{html.escape(readable_key(k))}</b></td>"
+                       f"<td>{html.escape(_fmt(k, v))}</td></tr>" for k, v in shown.items())
+        parts.append(f"<h4>{title}</h4><table cellspacing='3'>{rows}</table>")
+    return "".join(parts)
 
 
 def model_card_html(info: ModelInfo | None, path: str, provider: str = "") -> str:
-    """The model's own figures, straight from its metadata (nothing hard-coded here)."""
-    if info is None:
-        return f"<p>Model: {html.escape(path or 'not loaded')}</p>"
-    head = (
-        f"<h3>{html.escape(info.name)}</h3>"
-        f"<p>{html.escape(path)}<br>{info.num_classes} classes: "
-        f"{html.escape(', '.join(info.class_names))}<br>"
-        f"input {info.input_size}x{info.input_size} gray, {info.layout}"
-        + (f", running on {html.escape(provider)}" if provider else "")
-        + "</p>"
-    )
-    return head + _rows("Evaluation", info.metrics) + _rows("Training", info.training)
+    """The summary as a table (what the About dialog shows first)."""
+    rows = "".join(f"<tr><td valign='top'><b>{html.escape(k)}</b>&nbsp;</td>"
+                   f"<td>{html.escape(v)}</td></tr>" for k, v in summary_rows(info, path, provider))
+    return f"<table cellspacing='4'>{rows}</table>"
 
 
 class AboutDialog(QDialog):
+    """A short summary; the model's full figures behind Details."""
+
     def __init__(self, info: ModelInfo | None, path: str, provider: str,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("About emocam")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         text = (
-            f"<h2>emocam {__version__}</h2><p>Reads the emotions on every face in a webcam "
-            "or video, on your own computer. Face detection: MediaPipe BlazeFace or OpenCV "
-            "Haar cascade; emotion model run with onnxruntime.</p>"
+            f"<h3>emocam {__version__}</h3><p>Reads the emotions on every face in a webcam "
+            "or video, on your own computer; nothing is sent anywhere.</p>"
             + model_card_html(info, path, provider)
         )
         self.label = QLabel(text, self)
         self.label.setTextFormat(Qt.TextFormat.RichText)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details = QTextBrowser(self)
+        self.details.setHtml(details_html(info, path))
+        self.details.setMinimumHeight(220)
+        self.details.hide()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        self.details_button = QPushButton("Details...", self)
+        self.details_button.setCheckable(True)
+        self.details_button.toggled.connect(self._toggle_details)
+        buttons.addButton(self.details_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.label)
+        layout.addWidget(self.details, 1)
         layout.addWidget(buttons)
-        self.resize(520, 420)
+        self.setMinimumWidth(520)
+        self.resize(560, self.sizeHint().height())
+
+    def _toggle_details(self, on: bool) -> None:
+        self.details.setVisible(on)
+        self.details_button.setText("Hide Details" if on else "Details...")
+        # Never taller than a 768-px screen's room, Close button included.
+        self.resize(self.width(), min(640, self.sizeHint().height()) if on
+                    else self.minimumSizeHint().height())
 
 
 def export_progress(parent: QWidget, title: str, total: int) -> QProgressDialog:

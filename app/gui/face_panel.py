@@ -1,23 +1,31 @@
-"""Side-panel cards: one per tracked face, with its top emotion and a bar per class."""
+"""Side-panel cards: one per tracked face, with its top emotion and its likeliest emotions.
+
+Cards are compact (the top three emotions) so several faces fit beside the video; the arrow
+on a card shows all of its classes."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from emocam.gui.palette import class_color
+from emocam.overlay import panel_order
 from emocam.types import FaceResult, FrameResult
+
+COMPACT_ROWS = 3
 
 
 class EmotionBars(QWidget):
-    """Horizontal bars, one per class, labelled with the class name and percentage."""
+    """Horizontal bars labelled with the class name and percentage: the likeliest
+    ``COMPACT_ROWS`` classes when compact, else one per class in the model's order."""
 
     ROW = 16
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.compact = True
         self._names: tuple[str, ...] = ()
         self._probs = np.zeros(0, np.float32)
         self._shown = np.zeros(0, np.int32)
@@ -36,11 +44,20 @@ class EmotionBars(QWidget):
         self._probs, self._shown = probs, shown
         self.update()
 
+    def set_compact(self, compact: bool) -> None:
+        self.compact = compact
+        self.updateGeometry()
+        self.update()
+
+    def rows(self) -> int:
+        n = len(self._names)
+        return min(n, COMPACT_ROWS) if self.compact else n
+
     def sizeHint(self) -> QSize:
-        return QSize(220, self.ROW * max(len(self._names), 1))
+        return QSize(220, self.ROW * max(self.rows(), 1))
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(160, self.ROW * max(len(self._names), 1))
+        return QSize(160, self.ROW * max(self.rows(), 1))
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
@@ -48,8 +65,10 @@ class EmotionBars(QWidget):
         label_w, pct_w = 72, 38
         bar_w = max(self.width() - label_w - pct_w - 8, 10)
         text = self.palette().windowText().color()
-        for i, (name, prob) in enumerate(zip(self._names, self._probs, strict=False)):
-            y = i * self.ROW
+        probs = self._probs.tolist()
+        for row, i in enumerate(panel_order(probs, self.rows())):
+            name, prob = self._names[i], probs[i]
+            y = row * self.ROW
             p.setPen(text)
             p.drawText(QRectF(0, y, label_w, self.ROW),
                        Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name)
@@ -74,9 +93,20 @@ class FaceCard(QFrame):
         self.title = QLabel(self)
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.bars = EmotionBars(self)
+        self.more = QToolButton(self)
+        self.more.setAutoRaise(True)
+        self.more.setCheckable(True)
+        self.more.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.more.toggled.connect(self.show_all)
+        self.show_all(False)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.title, 1)
+        head.addWidget(self.more)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 6, 8, 6)
-        layout.addWidget(self.title)
+        layout.setContentsMargins(6, 3, 6, 4)
+        layout.setSpacing(2)
+        layout.addLayout(head)
         layout.addWidget(self.bars)
         self.top_label = ""
         self.selected = False
@@ -90,6 +120,12 @@ class FaceCard(QFrame):
             f"<b>&nbsp;{self.top_label}&nbsp;</b></span> {100 * float(face.probs[top]):.0f}%"
         )
         self.bars.set_probs(names, face.probs)
+
+    def show_all(self, on: bool) -> None:
+        """All classes (the arrow pressed) or the likeliest three."""
+        self.more.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.more.setToolTip("Show fewer emotions" if on else "Show every emotion")
+        self.bars.set_compact(not on)
 
     def set_selected(self, selected: bool) -> None:
         if selected == self.selected:

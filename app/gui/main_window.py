@@ -21,6 +21,7 @@ import onnxruntime as ort
 from PySide6.QtCore import (
     QMessageLogContext,
     QMimeData,
+    QRect,
     Qt,
     QThread,
     QtMsgType,
@@ -32,14 +33,15 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
+    QGuiApplication,
     QKeyEvent,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
     QFrame,
-    QLabel,
     QMainWindow,
     QMenu,
     QProgressDialog,
@@ -58,8 +60,16 @@ from emocam.gui.export import ExportWorker
 from emocam.gui.face_panel import FacePanel
 from emocam.gui.outputs import OutputsMixin
 from emocam.gui.perf_panel import PerfPanel
+from emocam.gui.platform_libs import check_xcb, drop_opencv_plugin_path
 from emocam.gui.playback import PlaybackBar
-from emocam.gui.settings import AppSettings, load_settings, save_settings
+from emocam.gui.screen_fit import DEFAULT_SIZE, fit_geometry, fit_size
+from emocam.gui.settings import (
+    AppSettings,
+    defaults_keeping_history,
+    load_settings,
+    non_defaults,
+    save_settings,
+)
 from emocam.gui.status import StatusFields
 from emocam.gui.stop_signals import StopOnSignal
 from emocam.gui.timeline import EmotionTimeline
@@ -73,9 +83,23 @@ from emocam.sources import IMAGE_EXTS, VIDEO_EXTS, open_source
 
 log = logging.getLogger(__name__)
 _qt_log = logging.getLogger("emocam.qt")
+SIDE_PANEL_WIDTH = 310
 
 VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS)) + ");;All files (*)"
 IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTS)) + ");;All files (*)"
+
+
+def clip_ms(info: SourceInfo) -> float | None:
+    """A video's length, for a timeline that spans the whole of a short clip (None: live,
+    a still or a length that is not known)."""
+    if info.is_live or not info.frame_count or info.frame_count < 2 or not info.fps:
+        return None
+    return 1000.0 * info.frame_count / info.fps
+
+
+def _is_sample(path: Path) -> bool:
+    sample = sample_video_path()
+    return sample.is_file() and path.is_file() and path.samefile(sample)
 
 
 def _short(spec: str | int) -> str:
@@ -112,12 +136,14 @@ class MainWindow(OutputsMixin, QMainWindow):
         self._threads: list[QThread] = []  # finished workers are dropped in _reap
         self._fallback_to_sample = False
         self._last_spec: str | int | None = None  # reopened when a new model fixes a failure
+        self._last_loop = False
         self._ended = False
         self._painted_after: float | None = None
         self._latency_ms = 0.0
         # Recent capture-to-screen times, for the benchmarks and the performance figures.
         self.latency_samples_ms: deque[float] = deque(maxlen=2000)
         self._progress: QProgressDialog | None = None
+        self._fitted = False
         self._build_ui()
         self.qactions = build_menus(self, self.menuBar())
         self._restore_window()
@@ -151,13 +177,15 @@ class MainWindow(OutputsMixin, QMainWindow):
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.faces)
-        hint = QLabel("Click a face card to follow that face in the timeline.", self)
-        hint.setWordWrap(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        # A tooltip, not a line of text: the panel's height is for the cards.
+        scroll.setToolTip("Click a face card to follow that face in the timeline.")
         side = QWidget(self)
         side_layout = QVBoxLayout(side)
-        side_layout.addWidget(scroll, 1)
-        side_layout.addWidget(hint)
-        side_layout.addWidget(self.timeline)
+        side_layout.setContentsMargins(4, 2, 4, 2)
+        # Cards first; the timeline gets what they leave, but never less than its minimum.
+        side_layout.addWidget(scroll, 3)
+        side_layout.addWidget(self.timeline, 2)
         self.dock = QDockWidget("Faces", self)
         self.dock.setObjectName("facesDock")
         self.dock.setWidget(side)
@@ -181,21 +209,45 @@ class MainWindow(OutputsMixin, QMainWindow):
     def _restore_window(self) -> None:
         s = self.settings
         if s.geometry is None or not self.restoreGeometry(s.geometry):
-            self.resize(1280, 760)
+            self.resize(fit_size(DEFAULT_SIZE, self._available()))
         if s.window_state is None or not self.restoreState(s.window_state):
-            self.resizeDocks([self.dock], [300], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.dock], [SIDE_PANEL_WIDTH], Qt.Orientation.Horizontal)
         self.dock.setVisible(s.show_side_panel)
+
+    def _available(self) -> QRect:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else QRect(0, 0, 1366, 768)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._fitted:
+            # Only now is the window manager's frame (title bar, borders) known.
+            self._fitted = True
+            self.fit_to_screen()
+
+    def fit_to_screen(self) -> None:
+        """Shrink and move the window so all of it, title bar included, is on the screen's
+        available area (a 1366x768 laptop, a saved geometry from a larger monitor)."""
+        if self.isFullScreen() or self.isMaximized():
+            return
+        size, corner = fit_geometry(self.frameGeometry(), self.geometry(), self._available(),
+                                    self.minimumSizeHint())
+        if size != self.size():
+            self.resize(size)
+        if corner != self.frameGeometry().topLeft():
+            self.move(corner)  # move() places the frame's corner
 
     def _update_actions(self) -> None:
         live = bool(self.source_info and self.source_info.is_live)
         is_file = bool(self.source_info and not self.source_info.is_live)
-        running = self.worker is not None
+        still = bool(self.source_info and self.source_info.frame_count == 1)
+        running = self.worker is not None and not still
         self.qactions["camera.stop"].setEnabled(running)
         self.qactions["camera.record"].setEnabled(live)
         self.qactions["file.export"].setEnabled(is_file)
         self.qactions["file.snapshot"].setEnabled(self.view.has_frame())
         self.qactions["playback.pause"].setEnabled(running)
-        self.qactions["playback.restart"].setEnabled(is_file)
+        self.qactions["playback.restart"].setEnabled(is_file and not still)
 
     # --- options the worker needs ---------------------------------------------------------
 
@@ -219,6 +271,16 @@ class MainWindow(OutputsMixin, QMainWindow):
                               show_uncertain=s.show_uncertain, blur_faces=s.blur_faces,
                               boxes_only=s.boxes_only)
 
+    def set_privacy_view(self, name: str, on: bool) -> None:
+        """Blur Faces and Boxes Only: one at most, as on the command line (the second
+        would hide what the first shows)."""
+        other = {"blur_faces": "boxes_only", "boxes_only": "blur_faces"}[name]
+        setattr(self.settings, name, on)
+        if on and getattr(self.settings, other):
+            setattr(self.settings, other, False)
+            self._set_checked(f"view.{other}", False)
+        self.apply_overlay()
+
     def apply_overlay(self) -> None:
         if self.worker is not None:
             self.worker.set_overlay(self.overlay_options())
@@ -236,6 +298,35 @@ class MainWindow(OutputsMixin, QMainWindow):
 
     def _persist(self) -> None:
         save_settings(self.settings)
+        self.show_non_defaults()
+
+    def show_non_defaults(self) -> None:
+        """A chosen model or target rate is remembered from one start to the next; the
+        status bar says so, as View > Reset to Defaults undoes it."""
+        chosen = self.model_override or self.settings.model_path
+        name = self.model_info.name if self.model_info is not None else Path(chosen).stem
+        text = non_defaults(self.settings, name if chosen else "")
+        tip = ("Chosen in the View menu and kept from one start to the next; "
+               "View > Reset to Defaults goes back to the defaults.") if text else ""
+        self.status.set("settings", text, tip)
+
+    def reset_to_defaults(self) -> None:
+        """Every option back to its default; the window's layout and the recent files stay."""
+        fresh = self.settings = defaults_keeping_history(self.settings)
+        self.model_override = ""
+        self.model_info = None
+        for action in self.qactions.values():
+            setting = action.property("setting")
+            if setting:
+                action.blockSignals(True)
+                action.setChecked(bool(getattr(fresh, setting)))
+                action.blockSignals(False)
+        self.dock.setVisible(fresh.show_side_panel)
+        if self.worker is not None:
+            self.worker.set_overlay(self.overlay_options())
+            self.worker.set_speed(fresh.playback_speed)
+        self.apply_pipeline_config()
+        self.statusBar().showMessage("Options reset to their defaults.", 5000)
 
     # --- choices shown in menus -----------------------------------------------------------
 
@@ -322,12 +413,18 @@ class MainWindow(OutputsMixin, QMainWindow):
         if path:
             self.open_file(path)
 
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open Folder", self.settings.last_dir)
+        if folder:
+            self.open_file(folder)
+
     def open_file(self, path: str | Path) -> None:
-        path = Path(path)
+        # Absolute, so Open Recent finds the file from whatever folder emocam starts in.
+        path = Path(path).expanduser().absolute()
         self.settings.add_recent(str(path))
         self.settings.last_dir = str(path.parent)
         self._persist()
-        self._start(str(path))
+        self._start(str(path), loop=_is_sample(path))
 
     def open_sample(self) -> None:
         path = sample_video_path()
@@ -336,7 +433,8 @@ class MainWindow(OutputsMixin, QMainWindow):
                 f"The sample video {path} is missing from this installation; open a video "
                 "with File > Open Video or reinstall emocam.", "error")
             return
-        self._start(str(path))
+        # Six seconds that stop on a frozen frame make a poor first impression: it loops.
+        self._start(str(path), loop=True)
 
     def start_camera(self, index: int | None = None, fallback_to_sample: bool = False) -> None:
         if index is not None:
@@ -350,13 +448,13 @@ class MainWindow(OutputsMixin, QMainWindow):
         if self.source_info is not None and self.source_info.is_live:
             self.start_camera()
 
-    def _start(self, spec: str | int) -> None:
+    def _start(self, spec: str | int, loop: bool = False) -> None:
         self.stop_source()
-        self._last_spec = spec
+        self._last_spec, self._last_loop = spec, loop
         self.banner.hide()
         live = isinstance(spec, int)
         worker = SourceWorker(spec, self.pipeline_config(live), self.overlay_options(),
-                              self.settings.playback_speed, open_fn=self.open_fn)
+                              self.settings.playback_speed, open_fn=self.open_fn, loop=loop)
         worker.opened.connect(self._on_opened)
         worker.pipeline_ready.connect(self._on_pipeline)
         worker.frame_ready.connect(self._on_frame)
@@ -369,6 +467,8 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.playback.set_paused(False)
         self._set_checked("playback.pause", False)
         self.status.clear()
+        self.setWindowTitle(f"emocam - {_short(spec)}")
+        self.playback.reset()
         self.status.set("source", f"Opening {_short(spec)}...")
         self.view.clear(f"Opening {_short(spec)}...")
         worker.start()
@@ -399,6 +499,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.status.set("source", info.name, str(info.spec))
         self.status.set("resolution", f"{w}x{h}")
         self.playback.set_range(info.frame_count, info.fps)
+        self.timeline.set_span(clip_ms(info))
         self.setWindowTitle(f"emocam - {info.name}")
         self._update_actions()
 
@@ -408,6 +509,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.pipeline_info = info
         self.model_info = info.get("model_info")
         self.perf.set_info(info)
+        self.show_non_defaults()
         self.status.set("detector", f"detector: {info.get('detector', '?')}")
         provider = str(info.get("provider", "?")).removesuffix("ExecutionProvider")
         self.status.set("provider", f"on {provider}", str(info.get("model_path", "")))
@@ -422,13 +524,15 @@ class MainWindow(OutputsMixin, QMainWindow):
         self.worker.frame_shown()
         self.last_packet = packet
         result = packet.result
-        self.view.set_frame(packet.image)
+        self.view.set_frame(packet.image, result, packet.overlay)
         self._painted_after = packet.captured_at
         self.faces.update_result(result)
         self.timeline.add(result)
         self.playback.set_position(result.frame.index, result.frame.time_ms)
         self.status.set("fps", f"{packet.processing_fps:.1f} fps")
-        self.perf.add_frame(result.timings_ms, packet.processing_fps, result.schedule)
+        # The GUI thread's part: painting the last frame with its overlay at screen size.
+        timings = {**result.timings_ms, "paint": self.view.paint_ms}
+        self.perf.add_frame(timings, packet.processing_fps, result.schedule)
         n = len(result.faces)
         self.status.set("faces", f"{n} face{'s' if n != 1 else ''}")
         if not self.qactions["file.snapshot"].isEnabled():
@@ -469,6 +573,8 @@ class MainWindow(OutputsMixin, QMainWindow):
             self.banner.show_message(error.message, "error")
         if error.fatal and self.worker is not None:
             self.stop_source()
+            self.setWindowTitle("emocam")
+            self.playback.reset()
             self.status.clear()
             self.status.set("source", "Not running")
             self.view.clear("Nothing to show.")
@@ -500,6 +606,12 @@ class MainWindow(OutputsMixin, QMainWindow):
 
     def seek(self, index: int) -> None:
         if self.worker is not None and self.source_info and not self.source_info.is_live:
+            if self._ended:
+                # At the end the worker waits, showing "paused"; a seek (Home, the slider)
+                # plays on from the new place, and the button and menu must say so.
+                self.playback.set_paused(False)
+                self._set_checked("playback.pause", False)
+                self.worker.set_paused(False)
             self._ended = False
             self.worker.seek(index)
 
@@ -593,7 +705,8 @@ class MainWindow(OutputsMixin, QMainWindow):
     def _use_new_model(self) -> None:
         self.model_info = None if not self.settings.model_path else self.model_info
         if self.worker is None and self._last_spec is not None:
-            self._start(self._last_spec)  # the source stopped because the model failed
+            # The source stopped because the model failed.
+            self._start(self._last_spec, self._last_loop)
         else:
             self.apply_pipeline_config()
         self._persist()
@@ -664,6 +777,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     group.add_argument("--camera", type=int)
     group.add_argument("--image")
     p.add_argument("--model")
+    p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_known_args(list(argv))[0]
 
 
@@ -711,6 +825,14 @@ def _qt_message(kind: QtMsgType, context: QMessageLogContext, message: str) -> N
 def run(argv: list[str] | None = None) -> int:
     """Open the desktop app; returns the exit code."""
     args = _parse(sys.argv[1:] if argv is None else argv)
+    drop_opencv_plugin_path()
+    missing = check_xcb()
+    if missing is not None:
+        log.error("%s", missing.message())
+        if not args.verbose:
+            return 2
+        # -v: let Qt fail too, so its own (often misleading) text can be compared.
+        log.info("ldd %s reported them as not found", missing.plugin)
     previous = qInstallMessageHandler(_qt_message)
     try:
         return _run_app(args)

@@ -35,6 +35,10 @@ VIDEO_FILTERS = {
 }
 
 
+def _frames(n: int) -> str:
+    return f"{n} frame" if n == 1 else f"{n} frames"
+
+
 def _known_codec(codec: str) -> str:
     # A settings file edited by hand must not break every export.
     return codec if codec in VIDEO_CODECS else DEFAULT_VIDEO_CODEC
@@ -96,7 +100,7 @@ class OutputsMixin(_Base):
             self.banner.show_message(f"The snapshot {path} cannot be written; check the "
                                      "folder exists and is writable.", "error")
             return False
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+        self.banner.show_message(f"Saved the snapshot to {path.absolute()}.", "info")
         return True
 
     def export_dialog(self) -> None:
@@ -179,11 +183,11 @@ class OutputsMixin(_Base):
             self.banner.show_message(outcome.warning, "warning")
         elif outcome.completed:
             self.banner.show_message(
-                f"Exported {outcome.frames} frames{outcome.note}: {files}.", "info")
+                f"Exported {_frames(outcome.frames)}{outcome.note}: {files}.", "info")
         else:
             self.banner.show_message(
-                f"Export cancelled after {outcome.frames} frames; the files written so far "
-                f"are complete and usable: {files}.", "info")
+                f"Export cancelled after {_frames(outcome.frames)}; the files written so "
+                f"far are complete and usable: {files}.", "info")
         self.export_finished.emit(outcome)
 
     def _on_export_error(self, message: str) -> None:

@@ -2,7 +2,8 @@
 was not used) and how long each pipeline stage takes, averaged over recent frames.
 
 It only displays: the numbers come from ``Pipeline.info`` and ``FrameResult.timings_ms`` as
-the worker sends them (decode and draw are timed by the worker, around the pipeline).
+the worker sends them (decode and draw are timed by the worker, around the pipeline;
+paint, the picture and its overlay on screen, by the video view).
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ class PlaybackBar(QWidget):
         self.slider.actionTriggered.connect(self._clicked_track)
         self.position = QLabel("0:00 / 0:00", self)
         self.fps = 30.0
+        self._still = False
+        self._total = 0
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.addWidget(self.button)
@@ -37,22 +39,36 @@ class PlaybackBar(QWidget):
         self._toggled(False)
         self.set_range(None, 30.0)
 
-    def set_range(self, frame_count: int | None, fps: float) -> None:
-        """A file gets a slider; a live source or a single image does not."""
+    def set_range(self, frame_count: int | None, fps: float, still: bool = False) -> None:
+        """A file gets a slider; a live source does not; a still image (``still``, or a
+        source of one frame) has nothing to play, so no button either."""
         self.fps = fps or 30.0
+        self._still = still or frame_count == 1
         seekable = bool(frame_count and frame_count > 1)
         self.slider.setEnabled(seekable)
         self.slider.setRange(0, max((frame_count or 1) - 1, 0))
-        self.button.setEnabled(frame_count != 1)
+        self.slider.setVisible(not self._still)
+        self.button.setVisible(not self._still)
         self._total = frame_count or 0
+        self.position.setText("still image" if self._still else
+                              f"0:00 / {self._total_text()}")
+
+    def reset(self) -> None:
+        """Nothing open yet: no position, no previous file's length."""
+        self.set_range(None, 30.0)
+        self.slider.setValue(0)
+        self.position.setText("")
+
+    def _total_text(self) -> str:
+        return _clock(1000 * self._total / self.fps) if self._total > 1 else "live"
 
     def set_position(self, index: int, time_ms: float) -> None:
         if not self.slider.isSliderDown():
             self.slider.blockSignals(True)
             self.slider.setValue(index)
             self.slider.blockSignals(False)
-        total = _clock(1000 * self._total / self.fps) if self._total > 1 else "live"
-        self.position.setText(f"{_clock(time_ms)} / {total}")
+        if not self._still:
+            self.position.setText(f"{_clock(time_ms)} / {self._total_text()}")
 
     def set_paused(self, paused: bool) -> None:
         self.button.blockSignals(True)

@@ -55,6 +55,25 @@ class AppSettings:
         del self.recent_files[MAX_RECENT:]
 
 
+# What View > Reset to Defaults keeps: history and layout, not options.
+_KEPT_ON_RESET = ("recent_files", "last_dir", "record_dir", "geometry", "window_state",
+                  "camera_index")
+
+
+def defaults_keeping_history(settings: AppSettings) -> AppSettings:
+    """Every option at its default; recent files, folders and the window's layout kept."""
+    return AppSettings(**{k: getattr(settings, k) for k in _KEPT_ON_RESET})
+
+
+def non_defaults(settings: AppSettings, model_name: str = "") -> str:
+    """The remembered choices a user may not expect on the next start: a model (named
+    ``model_name`` when one is chosen) and a target frame rate; "" when none."""
+    parts = [f"model: {model_name}"] if model_name else []
+    if settings.target_fps:
+        parts.append(f"target {settings.target_fps:g} fps")
+    return " · ".join(parts)
+
+
 def make_qsettings() -> QSettings:
     if settings_file_override:
         return QSettings(settings_file_override, QSettings.Format.IniFormat)

@@ -1,10 +1,12 @@
-"""Status bar fields: source, resolution, fps, latency, detector, provider, faces, REC."""
+"""Status bar fields: source, resolution, fps, latency, detector, provider, options that are
+not the defaults, faces, REC."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
-FIELDS = ("source", "resolution", "fps", "latency", "detector", "provider", "faces", "rec")
+FIELDS = ("source", "resolution", "fps", "latency", "detector", "provider", "settings", "faces",
+          "rec")
 
 
 class StatusFields:

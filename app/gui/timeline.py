@@ -24,12 +24,15 @@ WINDOW_MS = 30_000.0
 # line needs no more than a point per COLUMN_PX pixels.
 REPAINT_S = 0.1
 COLUMN_PX = 2.0
+LINE_PX = 1.6  # the narrowest line
+LINE_WIDTHS = (5.0, 2.2)  # the likeliest two classes' lines, drawn first
 
 
 class EmotionTimeline(QWidget):
     def __init__(self, parent: QWidget | None = None, window_ms: float = WINDOW_MS) -> None:
         super().__init__(parent)
         self.window_ms = window_ms
+        self._clip = False  # the window spans a whole (short) clip
         self.face_id: int | None = None  # None: mean over all faces in each frame
         self._names: tuple[str, ...] = ()
         # (time, probabilities by face id, their mean or None when no face was seen)
@@ -45,6 +48,13 @@ class EmotionTimeline(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(260, 180)
 
+    def set_span(self, clip_ms: float | None) -> None:
+        """Show the whole of a clip shorter than the usual window (the lines then use the
+        plot's width instead of a sliver of it); None: the usual last 30 s."""
+        self.window_ms = min(WINDOW_MS, clip_ms) if clip_ms else WINDOW_MS
+        self._clip = clip_ms is not None and clip_ms <= WINDOW_MS
+        self.update()
+
     def clear(self) -> None:
         self._history.clear()
         self._cuts.clear()
@@ -56,8 +66,10 @@ class EmotionTimeline(QWidget):
 
     def add(self, result: FrameResult) -> None:
         t = result.frame.time_ms
-        if self._history and t < self._history[-1][0]:
-            self._history.clear()  # seeked backwards or a new source
+        if self._history and (t < self._history[-1][0] or result.class_names != self._names):
+            # Seeked backwards, a new source, or a model with other classes: the old lines
+            # would not line up with the new ones.
+            self._history.clear()
             self._cuts.clear()
         elif self._history and result.shot > self._shot:  # after a seek it counts from 0
             self._cuts.append(t)
@@ -98,12 +110,22 @@ class EmotionTimeline(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
+        try:
+            self._paint(p)
+        finally:
+            # Ended even if drawing failed: a painter left open makes Qt fail every later
+            # paint of the window ("Cannot destroy paint device that is being painted").
+            p.end()
+
+    def _paint(self, p: QPainter) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         text = self.palette().windowText().color()
         title = "All faces (mean)" if self.face_id is None else f"Face {self.face_id}"
         p.setPen(text)
+        span = (f"whole clip ({self.window_ms / 1000:.0f} s)" if self._clip
+                else f"last {self.window_ms / 1000:.0f} s")
         p.drawText(QRectF(4, 0, self.width() - 8, 16), Qt.AlignmentFlag.AlignLeft,
-                   f"{title} - last {self.window_ms / 1000:.0f} s")
+                   f"{title} - {span}")
         legend_h = self._legend_rows(p) * 16
         plot = QRectF(30, 20, max(self.width() - 36, 10),
                       max(self.height() - 28 - legend_h, 10))
@@ -111,12 +133,19 @@ class EmotionTimeline(QWidget):
         times, values = self.series()
         if len(times) >= 2:
             # Fill from the left until the window is full, then scroll.
-            t_end = max(times[-1], times[0] + self.window_ms)
+            t_end = (max(times[-1], self.window_ms) if self._clip  # the clip's own axis
+                     else max(times[-1], times[0] + self.window_ms))
             self._draw_cuts(p, plot, t_end, text)
-            for c, name in enumerate(self._names):
-                self._draw_line(p, plot, times, values[:, c], t_end, class_color(name, c))
+            # The likeliest classes first and widest, the others narrower on top: two lines
+            # that coincide (two faces, one happy and one neutral: both at 50%) still show
+            # both colours, one inside the other.
+            seen = np.maximum((~np.isnan(values)).sum(axis=0), 1)
+            means = np.nansum(values, axis=0) / seen
+            for rank, c in enumerate(np.argsort(-means, kind="stable")):
+                width = LINE_WIDTHS[rank] if rank < len(LINE_WIDTHS) else LINE_PX
+                self._draw_line(p, plot, times, values[:, c], t_end,
+                                class_color(self._names[c], int(c)), width)
         self._draw_legend(p, QRectF(4, plot.bottom() + 6, self.width() - 8, legend_h))
-        p.end()
 
     def _draw_axes(self, p: QPainter, plot: QRectF, text: QColor) -> None:
         p.setPen(QPen(QColor(128, 128, 128, 90), 1))
@@ -139,7 +168,7 @@ class EmotionTimeline(QWidget):
             p.setBrush(Qt.BrushStyle.NoBrush)
 
     def _draw_line(self, p: QPainter, plot: QRectF, times: np.ndarray, vals: np.ndarray,
-                   t_end: float, color: QColor) -> None:
+                   t_end: float, color: QColor, width: float = 1.6) -> None:
         path = QPainterPath()
         pen_down = False
         for x, v in zip(*_columns(plot, times, vals, t_end, self.window_ms), strict=True):
@@ -152,7 +181,7 @@ class EmotionTimeline(QWidget):
             else:
                 path.moveTo(pt)
                 pen_down = True
-        p.setPen(QPen(color, 1.6))
+        p.setPen(QPen(color, width))
         p.drawPath(path)
 
     def _legend_rows(self, p: QPainter) -> int:

@@ -1,12 +1,19 @@
-"""The central video view: paints the newest annotated frame, aspect ratio kept."""
+"""The central video view: paints the newest frame, aspect ratio kept, and its overlay on
+top at screen resolution (text the same size whatever the video's)."""
 
 from __future__ import annotations
+
+import time
 
 import cv2
 import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from emocam.gui.overlay_painter import OverlayPainter
+from emocam.overlay import OverlayOptions, draw_annotations
+from emocam.types import FrameResult
 
 
 def bgr_to_qimage(image: np.ndarray) -> QImage:
@@ -48,22 +55,34 @@ class VideoView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._image = QImage()
+        self._frame: np.ndarray | None = None  # the picture under the overlay, BGR
+        self._result: FrameResult | None = None
+        self._options = OverlayOptions()
+        self.overlay = OverlayPainter()
         self._placeholder = "Open a video, an image or a camera to start."
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 180)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.frames_shown = 0
+        self.paint_ms = 0.0  # the last paint: the picture scaled, its overlay drawn
 
     def sizeHint(self) -> QSize:
         return QSize(960, 540)
 
-    def set_frame(self, image: np.ndarray) -> None:
+    def set_frame(self, image: np.ndarray, result: FrameResult | None = None,
+                  options: OverlayOptions | None = None) -> None:
+        """Show ``image``; with ``result`` its faces' overlay is painted over it."""
         self._image = bgr_to_qimage(image)
+        self._frame, self._result = image, result
+        if options is not None:
+            self._options = options
         self.frames_shown += 1
         self.update()
 
     def clear(self, placeholder: str | None = None) -> None:
         self._image = QImage()
+        self._frame = self._result = None
+        self.overlay.reset()
         if placeholder is not None:
             self._placeholder = placeholder
         self.update()
@@ -72,21 +91,34 @@ class VideoView(QWidget):
         return not self._image.isNull()
 
     def current_image(self) -> QImage:
-        return self._image
+        """The frame shown, with its overlay drawn at the frame's own resolution (as an
+        export draws it): what a snapshot saves."""
+        if self._frame is None or self._result is None:
+            return self._image
+        annotated = self._frame.copy()
+        draw_annotations(annotated, self._result, self._options)
+        return bgr_to_qimage(annotated)
 
     def image_rect(self) -> QRect:
         return fit_rect(self._image.size(), self.rect())
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        started = time.perf_counter()
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor(20, 20, 24))
-        if self._image.isNull():
-            p.setPen(QColor(170, 170, 180))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
-        else:
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            p.drawImage(self.image_rect(), self._image)
-        p.end()
+        try:
+            p.fillRect(self.rect(), QColor(20, 20, 24))
+            if self._image.isNull():
+                p.setPen(QColor(170, 170, 180))
+                p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
+            else:
+                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                shown = self.image_rect()
+                p.drawImage(shown, self._image)
+                if self._result is not None:
+                    self.overlay.paint(p, self._result, self._options, shown, self.rect())
+        finally:
+            p.end()  # even if drawing failed, or every later paint of the window fails
+        self.paint_ms = (time.perf_counter() - started) * 1e3
         if not self._image.isNull():
             self.painted.emit()
 

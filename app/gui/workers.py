@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from PySide6.QtCore import QThread, Signal
 
 from emocam.errors import SourceError, UserError
 from emocam.gui.recorder import Recorder
-from emocam.overlay import OverlayOptions, draw
+from emocam.overlay import OverlayOptions, PlacementMemory, draw_annotations, prepare_background
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.sources import Source, open_source
 from emocam.types import Frame, FrameResult
@@ -47,10 +47,11 @@ class SourceInfo:
 class Packet:
     """One processed frame on its way to the screen."""
 
-    image: np.ndarray  # annotated BGR
+    image: np.ndarray  # BGR, with what the privacy options hide already hidden
     result: FrameResult
     captured_at: float  # time.perf_counter() when the frame was read
     processing_fps: float
+    overlay: OverlayOptions = field(default_factory=OverlayOptions)  # to annotate it with
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,10 @@ class SourceWorker(QThread):
 
     def __init__(self, spec: str | int | Path, config: PipelineConfig,
                  overlay: OverlayOptions, speed: float = 1.0,
-                 open_fn: Callable[[Any], Source] = open_source) -> None:
+                 open_fn: Callable[[Any], Source] = open_source, loop: bool = False) -> None:
         super().__init__()
         self.spec = spec
+        self.loop = loop  # a file starts again at its end (the bundled sample video)
         self._config = config
         self._overlay = overlay
         self._open = open_fn
@@ -139,6 +141,7 @@ class SourceWorker(QThread):
         self._last_done = 0.0
         self._pipeline: Pipeline | None = None
         self._recorder: Recorder | None = None
+        self._record_panels = PlacementMemory()
         self._last: tuple[Frame, FrameResult, float] | None = None
         self._source: Source | None = None
 
@@ -236,6 +239,7 @@ class SourceWorker(QThread):
         if cmd.stop_record:
             self._stop_recorder()
         if cmd.record is not None:
+            self._record_panels = PlacementMemory()  # a recording's panels start afresh
             self._start_recorder(*cmd.record)
         return redraw
 
@@ -262,22 +266,29 @@ class SourceWorker(QThread):
             inst = 1.0 / max(now - self._last_done, 1e-6)
             self._fps = inst if not self._fps else 0.9 * self._fps + 0.1 * inst
         self._last_done = now
-        image = draw(frame.image.copy(), result, self._overlay)
+        # The view paints the overlay at screen resolution; only what privacy hides is done
+        # here, so no pixel of a hidden face ever reaches the GUI thread.
+        image = frame.image.copy()
+        prepare_background(image, result, self._overlay)
         # The performance panel shows every stage a frame goes through, in order.
         stages = {"decode": decode_ms} if decode_ms is not None else {}
         stages |= result.timings_ms
         stages["draw"] = (time.perf_counter() - now) * 1e3
         result.timings_ms = stages
         if self._recorder is not None:
-            self._write_recording(image, result)
-        self._emit(Packet(image, result, captured_at, self._fps), drop_if_busy)
+            annotated = image.copy()
+            draw_annotations(annotated, result, self._overlay, self._record_panels)
+            self._write_recording(annotated, result)
+        self._emit(Packet(image, result, captured_at, self._fps, self._overlay), drop_if_busy)
 
     def _redraw_last(self) -> None:
         if self._last is None:
             return
         frame, result, _ = self._last
-        image = draw(frame.image.copy(), result, self._overlay)
-        self._emit(Packet(image, result, time.perf_counter(), self._fps), drop_if_busy=False)
+        image = frame.image.copy()
+        prepare_background(image, result, self._overlay)
+        self._emit(Packet(image, result, time.perf_counter(), self._fps, self._overlay),
+                   drop_if_busy=False)
 
     def _reprocess_last(self) -> None:
         if self._last is not None and self._pipeline is not None:
@@ -322,6 +333,9 @@ class SourceWorker(QThread):
             t0 = time.perf_counter()
             frame = next(frames, None)
             decode_ms = (time.perf_counter() - t0) * 1e3
+            if frame is None and self.loop and self._looped_once_more():
+                frames, anchor = self._seek(0, restart_ids=True), None
+                continue
             if frame is None:
                 ended = True
                 self.ended.emit()
@@ -337,9 +351,15 @@ class SourceWorker(QThread):
         if frame is not None:
             self._process(frame, time.perf_counter(), drop_if_busy=False)
 
-    def _seek(self, index: int) -> Iterator[Frame]:
+    def _looped_once_more(self) -> bool:
+        # A video that yields no frame at all would loop without end.
+        return self._last is not None
+
+    def _seek(self, index: int, restart_ids: bool = False) -> Iterator[Frame]:
         if self._pipeline is not None:
-            self._pipeline.reset()  # smoothing must not blend two moments of the video
+            # Smoothing must not blend two moments of the video; a loop's faces are the
+            # same people as on the last pass, so they get the same ids again.
+            self._pipeline.reset(restart_ids)
         source = self._source
         assert source is not None
         if source.frame_count:

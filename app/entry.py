@@ -1,0 +1,39 @@
+"""The ``emocam`` command's entry point: nothing but the standard library until Ctrl-C is
+handled.
+
+A Ctrl-C in the first fraction of a second lands while NumPy, OpenCV and onnxruntime are
+being imported, before ``emocam.cli.main`` can catch anything: Python printed a
+KeyboardInterrupt traceback, or an ImportError from a C extension whose initialisation it
+cut short. Until the command's modules are loaded nothing has been written, so a Ctrl-C
+then simply ends the process with the usual status.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from types import FrameType
+
+from emocam.errors import EXIT_INTERRUPTED
+
+
+def _end_now(_signum: int, _frame: FrameType | None) -> None:
+    # Not an exception: one raised inside a C extension's import becomes an ImportError.
+    os.write(2, b"emocam: interrupted.\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+def main() -> int:
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored
+        signal.signal(signal.SIGINT, _end_now)
+        from emocam.cli import main as run
+
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    else:
+        from emocam.cli import main as run
+    try:
+        return run()
+    except KeyboardInterrupt:  # while arguments are read, before a run can catch it
+        print("emocam: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED

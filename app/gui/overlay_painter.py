@@ -1,0 +1,160 @@
+"""Paints the face overlay in the video view, at screen resolution.
+
+The video is scaled to the window, but its overlay is not: boxes follow the faces on screen
+while the text is drawn at a fixed pixel size (``FONT_PX``), so labels read the same on a
+360p clip shown large and on a 4K video shown small. What to draw comes from
+``emocam.overlay`` and where panels go from ``emocam.placement``, the rules the exported
+video follows at its own resolution; this module only turns them into QPainter calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
+
+from emocam.gui.palette import class_color
+from emocam.overlay import COMPACT_ROWS, OverlayOptions, label_text, panel_order
+from emocam.placement import (
+    FaceMarks,
+    PanelSizes,
+    Placement,
+    PlacementMemory,
+    Rect,
+    chip_rect,
+    place_panels,
+)
+from emocam.types import FrameResult
+
+FONT_PX = 12  # text height on screen, whatever the video's size
+PANEL_BG = QColor(14, 14, 18, 235)  # nearly opaque: rows read over any background
+_PAD = 5
+_BAR_W = 64
+
+
+@dataclass(frozen=True)
+class OverlayLayout:
+    """Where the last paint put things (widget pixels): for tests and for hit-testing."""
+
+    marks: dict[int, FaceMarks]
+    panels: dict[int, Placement]
+    canvas: tuple[int, int]
+
+
+def _rect(r: Rect) -> QRect:
+    return QRect(r.x, r.y, r.w, r.h)
+
+
+class OverlayPainter:
+    """One per view; remembers each face's panel placement so panels stay put."""
+
+    def __init__(self) -> None:
+        self.font = QFont()
+        self.font.setPixelSize(FONT_PX)
+        self.bold = QFont(self.font)
+        self.bold.setBold(True)
+        self.metrics = QFontMetrics(self.font)
+        self.memory = PlacementMemory()
+        self.layout: OverlayLayout | None = None
+        self.row_h = self.metrics.height() + 4  # one bar of a panel, on screen
+
+    def reset(self) -> None:
+        """A new source: no face keeps a place from the previous one."""
+        self.memory.clear()
+        self.layout = None
+
+    def _sizes(self, names: tuple[str, ...]) -> PanelSizes:
+        bold = QFontMetrics(self.bold)
+        name_w = max(bold.horizontalAdvance(n) for n in names)
+        pct_w = bold.horizontalAdvance("100%")
+        w = _PAD * 5 + name_w + _BAR_W + pct_w
+        rows = len(names)
+        compact = min(COMPACT_ROWS, rows)
+        return PanelSizes(full=(w, 2 * _PAD + rows * self.row_h),
+                          compact=(w, 2 * _PAD + compact * self.row_h),
+                          rows=rows, compact_rows=compact, gap=6, hysteresis=self.row_h)
+
+    def plan(self, result: FrameResult, options: OverlayOptions, image: QRect,
+             canvas: QRect) -> OverlayLayout:
+        """Face marks and panel placements for a frame shown in ``image`` (a part of
+        ``canvas``, the widget); updates the placement memory."""
+        fw = max(1, result.frame.image.shape[1])
+        s = image.width() / fw
+        size = (canvas.width(), canvas.height())
+        marks: dict[int, FaceMarks] = {}
+        for face in result.faces:
+            x, y, w, h = face.box
+            box = Rect(round(image.x() + x * s), round(image.y() + y * s), round(w * s),
+                       round(h * s))
+            chip = None
+            if options.show_labels:
+                text, _ = label_text(face, result.class_names, options)
+                chip_size = (self.metrics.horizontalAdvance(text) + 2 * _PAD,
+                             self.metrics.height() + 4)
+                chip = chip_rect(box, chip_size, size)
+            marks[face.face_id] = FaceMarks(face.face_id, box, chip)
+        panels: dict[int, Placement] = {}
+        if options.show_bars and result.class_names and marks:
+            panels = place_panels(list(marks.values()), self._sizes(result.class_names), size,
+                                  self.memory)
+        self.layout = OverlayLayout(marks, panels, size)
+        return self.layout
+
+    def paint(self, p: QPainter, result: FrameResult, options: OverlayOptions, image: QRect,
+              canvas: QRect) -> None:
+        layout = self.plan(result, options, image, canvas)
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        names = result.class_names
+        for face in result.faces:
+            place = layout.panels.get(face.face_id)
+            if place is not None and place.rect is not None:
+                self._panel(p, place, names, face.probs.tolist(), face.top_index)
+        # Boxes and labels last, so no panel ever hides who a face is.
+        for face in result.faces:
+            mark = layout.marks[face.face_id]
+            text, bgr = label_text(face, names, options)
+            color = QColor(bgr[2], bgr[1], bgr[0])
+            if options.show_boxes:
+                p.setPen(QPen(color, 2))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRect(_rect(mark.box))
+            if options.show_landmarks:
+                s = image.width() / max(1, result.frame.image.shape[1])
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(QColor(255, 255, 0))
+                for kx, ky in face.keypoints:
+                    p.drawEllipse(QPointF(image.x() + kx * s, image.y() + ky * s), 2.5, 2.5)
+            if mark.chip is not None:
+                p.fillRect(_rect(mark.chip), color)
+                p.setFont(self.font)
+                p.setPen(QColor(0, 0, 0))
+                p.drawText(_rect(mark.chip), Qt.AlignmentFlag.AlignCenter, text)
+        p.restore()
+
+    def _panel(self, p: QPainter, place: Placement, names: tuple[str, ...],
+               probs: list[float], top: int) -> None:
+        assert place.rect is not None
+        r = _rect(place.rect)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(PANEL_BG)
+        p.drawRoundedRect(QRectF(r), 4, 4)
+        bold = QFontMetrics(self.bold)
+        name_w = max(bold.horizontalAdvance(n) for n in names)
+        pct_w = bold.horizontalAdvance("100%")
+        bar_x = r.x() + 2 * _PAD + name_w
+        for row, i in enumerate(panel_order(probs, place.rows)):
+            y = r.y() + _PAD + row * self.row_h
+            p.setFont(self.bold if i == top else self.font)
+            p.setPen(QColor(255, 255, 255) if i == top else QColor(215, 215, 215))
+            left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+            p.drawText(QRect(r.x() + _PAD, y, name_w, self.row_h), left, names[i])
+            track = QRectF(bar_x, y + self.row_h * 0.25, _BAR_W, self.row_h * 0.5)
+            p.fillRect(track, QColor(70, 70, 76))
+            value = min(1.0, max(0.0, probs[i]))
+            p.fillRect(QRectF(track.x(), track.y(), _BAR_W * value, track.height()),
+                       class_color(names[i], i))
+            right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            p.drawText(QRect(int(bar_x + _BAR_W + _PAD), y, pct_w, self.row_h), right,
+                       f"{value * 100:.0f}%")

@@ -1,0 +1,80 @@
+"""The pixel size an image file declares in its header, read without decoding it.
+
+A compressed image can declare far more pixels than its file size suggests: a 100 KB PNG
+can say 50000x50000, which decodes to 7.5 GB of BGR pixels (a "decompression bomb").
+Reading the size from the header first lets such a file be refused in one sentence before
+any memory is spent. PNG, JPEG, GIF, BMP and WebP are read here; for other formats OpenCV's
+own limit (``CV_IO_MAX_IMAGE_PIXELS``, 2^30 pixels) still applies when decoding.
+"""
+
+from __future__ import annotations
+
+import struct
+
+# Enough for a 200-megapixel phone photo (16320x12240); a decoded BGR copy of the largest
+# allowed image takes 750 MB.
+MAX_IMAGE_PIXELS = 250_000_000
+
+# JPEG start-of-frame markers (SOF0-SOF15, except DHT, JPG and DAC, which share the range).
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
+
+
+def declared_size(head: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from the first bytes of an image file (64 KB is plenty for the
+    JPEGs seen; more finds a frame header behind a large EXIF block), or None when the
+    format is not one read here or the header is cut short."""
+    try:
+        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+            w, h = struct.unpack(">II", head[16:24])
+            return w, h
+        if head.startswith(b"\xff\xd8"):
+            return _jpeg_size(head)
+        if head[:6] in (b"GIF87a", b"GIF89a"):
+            w, h = struct.unpack("<HH", head[6:10])
+            return w, h
+        if head.startswith(b"BM"):
+            w, h = struct.unpack("<ii", head[18:26])
+            return abs(w), abs(h)  # a negative height: rows stored top-down
+        if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+            return _webp_size(head)
+    except struct.error:
+        return None  # a header cut short: the decoder says what is wrong
+    return None
+
+
+def _jpeg_size(head: bytes) -> tuple[int, int] | None:
+    i = 2
+    while i + 4 <= len(head):
+        if head[i] != 0xFF:
+            return None
+        marker = head[i + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            i += 1
+            continue
+        if marker in _STANDALONE:
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", head[i + 2 : i + 4])
+        if marker in _SOF:
+            h, w = struct.unpack(">HH", head[i + 5 : i + 9])
+            return w, h
+        if marker == 0xDA:  # image data starts: no frame header came first
+            return None
+        i += 2 + length
+    return None
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        w = int.from_bytes(head[24:27], "little") + 1
+        h = int.from_bytes(head[27:30], "little") + 1
+        return w, h
+    if chunk == b"VP8 ":
+        w, h = struct.unpack("<HH", head[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    if chunk == b"VP8L":
+        (bits,) = struct.unpack("<I", head[21:25])
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None

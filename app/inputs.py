@@ -1,0 +1,75 @@
+"""What an input path really is, and the true reason it cannot be read.
+
+``Path.exists()`` says False for a symbolic-link loop and for a path behind a folder the
+user may not enter, and ``stat().st_size`` is 0 for a named pipe or ``/dev/zero``; the
+messages built on them named the wrong cause ("does not exist", "is empty"). Here each
+case is told apart with one ``stat`` and one ``open``, and named in one sentence.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from emocam.errors import SourceError
+
+_WHAT = "emocam reads video and image files and folders of images"
+
+
+def check_input(path: Path) -> os.stat_result:
+    """The input's ``stat``; ``SourceError`` naming the true cause when it cannot be read."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise SourceError(_unreachable(path, e)) from e
+    mode = st.st_mode
+    if stat.S_ISFIFO(mode):
+        raise SourceError(
+            f"{path} is a named pipe, not a file; save what it carries to a video or image "
+            "file and give that file instead."
+        )
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise SourceError(
+            f"{path} is a device, not a file; {_WHAT} (the desktop app opens cameras)."
+        )
+    if stat.S_ISSOCK(mode):
+        raise SourceError(f"{path} is a socket, not a file; {_WHAT}.")
+    if stat.S_ISDIR(mode):
+        try:
+            with os.scandir(path):
+                pass
+        except OSError as e:
+            raise SourceError(
+                f"The folder {path} cannot be read ({e.strerror}); check its permissions."
+            ) from e
+        return st
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as e:
+        raise SourceError(
+            f"{path} cannot be read ({e.strerror}); check its permissions, or copy it "
+            "somewhere you can read."
+        ) from e
+    if st.st_size == 0:
+        raise SourceError(f"{path} is empty (0 bytes); it may be an unfinished copy or download.")
+    return st
+
+
+def _unreachable(path: Path, e: OSError) -> str:
+    if e.errno == errno.ELOOP:
+        return (f"{path} is a symbolic link that leads back to itself (a loop); point it at "
+                "the real file.")
+    if e.errno == errno.ENOENT and path.is_symlink():
+        return (f"{path} is a symbolic link to {os.readlink(path)}, which does not exist; "
+                "point it at the real file.")
+    if e.errno == errno.ENOENT:
+        return f"{path} does not exist; check the path and try again."
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return (f"{path} cannot be reached ({e.strerror}): a folder on its path does not let "
+                "you in; check the folders' permissions.")
+    if e.errno == errno.ENOTDIR:
+        return f"{path} does not exist: a part of its path is a file, not a folder."
+    return f"{path} cannot be opened ({e.strerror or e})."

@@ -1,0 +1,62 @@
+"""Shipped model files are checked against the checksums shipped with them.
+
+A model file damaged on disk (a bad sector, an interrupted copy, a hand edit) often still
+loads: the emotion model then labels every face with the same wrong emotion, with
+confidence, and the run ends as if all were well. ``models/SHA256SUMS`` lists every file
+emocam ships; a file listed in the ``SHA256SUMS`` beside it is hashed each time it is
+loaded (about 2 ms for the largest) and refused when it differs. A user's own model, in a
+folder without that list, is not checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from importlib.abc import Traversable
+from pathlib import Path
+
+from emocam.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+SUMS = "SHA256SUMS"
+
+
+def listed_digest(folder: Traversable | Path, name: str) -> str | None:
+    """The SHA256 that ``folder``'s ``SHA256SUMS`` gives for ``name``, or None if unlisted."""
+    try:
+        text = (folder / SUMS).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        parts = line.split()
+        # sha256sum's format: digest, then the name (with '*' before it in binary mode).
+        if len(parts) == 2 and parts[1].lstrip("*") == name:
+            return parts[0].lower()
+    return None
+
+
+def verify(folder: Traversable | Path, name: str, data: bytes) -> None:
+    """Raise ``ModelError`` when ``data`` is not the file ``name`` that ``SHA256SUMS`` lists."""
+    want = listed_digest(folder, name)
+    if want is None:
+        return
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        log.debug("%s: sha256 %s, listed %s", name, got, want)
+        raise ModelError(
+            f"The model file {folder / name} is damaged (its SHA256 checksum differs from "
+            f"the one in {folder / SUMS}); reinstall emocam with "
+            f"'pip install --force-reinstall emocam'."
+        )
+
+
+def verify_file(path: Path) -> None:
+    """``verify`` for a file on disk, when the folder it lies in lists it."""
+    if listed_digest(path.parent, path.name) is None:
+        return
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return  # unreadable: the loader names that cause itself
+    verify(path.parent, path.name, data)

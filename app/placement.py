@@ -1,0 +1,195 @@
+"""Where each face's probability panel goes: pure geometry, shared by the app and the export.
+
+The app places panels in screen pixels (its text is drawn at screen resolution), the
+exported video in its own pixels; both call :func:`place_panels` with the sizes their text
+gives. The rules:
+
+- a panel never covers a face box, a face's label chip or another panel when the canvas has
+  room for it; the full panel is tried first, then a compact one (the likeliest classes),
+  and when neither fits the face keeps only its label chip;
+- a face keeps its panel's side from frame to frame while that place stays free. A new
+  place must be free by a margin (``PanelSizes.hysteresis``), so a face that moves a
+  little does not make its panel flip between two sides.
+
+Faces are placed in id order, so an older face keeps its place when a new one arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+SIDES = ("right", "left", "below", "above")  # preference order for a new placement
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def right(self) -> int:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+    def inside(self, width: int, height: int) -> bool:
+        return self.x >= 0 and self.y >= 0 and self.right <= width and self.bottom <= height
+
+    def grown(self, by: int) -> Rect:
+        return Rect(self.x - by, self.y - by, self.w + 2 * by, self.h + 2 * by)
+
+    def overlap(self, other: Rect) -> int:
+        """Area the two rectangles share (0 when they only touch)."""
+        w = min(self.right, other.right) - max(self.x, other.x)
+        h = min(self.bottom, other.bottom) - max(self.y, other.y)
+        return max(0, w) * max(0, h)
+
+    def union(self, other: Rect) -> Rect:
+        x, y = min(self.x, other.x), min(self.y, other.y)
+        return Rect(x, y, max(self.right, other.right) - x, max(self.bottom, other.bottom) - y)
+
+
+def box_rect(box: Sequence[float]) -> Rect:
+    x, y, w, h = box[:4]
+    return Rect(round(x), round(y), round(w), round(h))
+
+
+@dataclass(frozen=True)
+class PanelSizes:
+    """What the renderer's text makes of a panel, in canvas pixels."""
+
+    full: tuple[int, int]  # width, height with every class
+    compact: tuple[int, int]  # width, height with ``compact_rows`` classes
+    rows: int  # classes in a full panel
+    compact_rows: int
+    gap: int  # between a face and its panel
+    hysteresis: int  # how much clearer a new place must be than just free
+
+    def tiers(self) -> tuple[tuple[int, tuple[int, int]], ...]:
+        """(rows, size) from the most to the least informative panel."""
+        if self.compact_rows >= self.rows:
+            return ((self.rows, self.full),)
+        return ((self.rows, self.full), (self.compact_rows, self.compact))
+
+
+@dataclass(frozen=True)
+class FaceMarks:
+    """One face as the placement sees it: its box and its label chip (canvas pixels)."""
+
+    face_id: int
+    box: Rect
+    chip: Rect | None = None
+
+    @property
+    def area(self) -> Rect:
+        return self.box if self.chip is None else self.box.union(self.chip)
+
+
+@dataclass(frozen=True)
+class Placement:
+    side: str  # one of SIDES, or "" for no panel (label chip only)
+    rows: int  # classes shown; 0 = no panel
+    rect: Rect | None
+
+
+NO_PANEL = Placement("", 0, None)
+
+
+@dataclass
+class PlacementMemory:
+    """Each face's last placement: what makes panels stay put (one per video or view)."""
+
+    last: dict[int, Placement] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.last.clear()
+
+
+def chip_rect(box: Rect, size: tuple[int, int], canvas: tuple[int, int]) -> Rect:
+    """Where a face's label chip goes: on top of its box, or under it when the box touches
+    the top of the canvas; kept inside the canvas sideways."""
+    w, h = size
+    cw, ch = canvas
+    y = box.y - h if box.y - h >= 0 else min(box.bottom, ch - h)
+    x = max(0, min(box.x, cw - w))
+    return Rect(x, y, w, h)
+
+
+def _candidate(side: str, face: FaceMarks, size: tuple[int, int], gap: int,
+               canvas: tuple[int, int]) -> Rect | None:
+    """The panel's rectangle on one side of the face, slid along that side to stay inside
+    the canvas; None when that side has no room."""
+    w, h = size
+    cw, ch = canvas
+    area = face.area
+    if side in ("right", "left"):
+        x = area.right + gap if side == "right" else area.x - gap - w
+        y = max(0, min(face.box.y, ch - h))
+    else:
+        y = area.bottom + gap if side == "below" else area.y - gap - h
+        x = max(0, min(face.box.x, cw - w))
+    r = Rect(x, y, w, h)
+    return r if r.inside(cw, ch) else None
+
+
+def _free(r: Rect, obstacles: Iterable[Rect], margin: int) -> bool:
+    grown = r.grown(margin) if margin else r
+    return all(grown.overlap(o) == 0 for o in obstacles)
+
+
+def _first_free(face: FaceMarks, sizes: PanelSizes, canvas: tuple[int, int],
+                obstacles: list[Rect], margin: int, sides: Sequence[str],
+                min_rows: int = 1) -> Placement | None:
+    for rows, size in sizes.tiers():
+        if rows < min_rows:
+            break
+        for side in sides:
+            r = _candidate(side, face, size, sizes.gap, canvas)
+            if r is not None and _free(r, obstacles, margin):
+                return Placement(side, rows, r)
+    return None
+
+
+def place_panels(faces: Sequence[FaceMarks], sizes: PanelSizes, canvas: tuple[int, int],
+                 memory: PlacementMemory | None = None) -> dict[int, Placement]:
+    """Each face's panel placement by face id (see the module's rules). ``memory`` is read
+    and updated; without it every frame is placed afresh."""
+    last = memory.last if memory is not None else {}
+    marks = [f.area for f in faces]
+    panels: list[Rect] = []
+    out: dict[int, Placement] = {}
+    for face in sorted(faces, key=lambda f: f.face_id):
+        obstacles = [*marks, *panels]
+        prev = last.get(face.face_id)
+        kept = None
+        if prev is not None and prev.rows:
+            size = sizes.full if prev.rows == sizes.rows else sizes.compact
+            r = _candidate(prev.side, face, size, sizes.gap, canvas)
+            if r is not None and _free(r, obstacles, 0):
+                kept = Placement(prev.side, prev.rows, r)
+        # The same side first: a panel that must change size need not change side.
+        sides = SIDES if prev is None or not prev.side else (
+            prev.side, *(s for s in SIDES if s != prev.side))
+        if kept is not None and kept.rows == sizes.rows:
+            choice = kept
+        elif kept is not None:  # compact now: grow back only once clearly free
+            choice = _first_free(face, sizes, canvas, obstacles, sizes.hysteresis, sides,
+                                 min_rows=kept.rows + 1) or kept
+        else:
+            choice = _first_free(face, sizes, canvas, obstacles, sizes.hysteresis, sides)
+            if choice is None and (prev is None or prev.rows):
+                # Just free will do for a face that had a panel (or is new), but a face
+                # left with its chip alone gets one back only once there is clear room.
+                choice = _first_free(face, sizes, canvas, obstacles, 0, sides)
+            choice = choice or NO_PANEL
+        out[face.face_id] = choice
+        if choice.rect is not None:
+            panels.append(choice.rect)
+    if memory is not None:
+        memory.last = dict(out)
+    return out

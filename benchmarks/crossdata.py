@@ -1,0 +1,196 @@
+"""How the product reads faces from another source: ``emocam process`` on labelled photos.
+
+    python benchmarks/crossdata.py ../shared/data/mux-dev.zip [--model M ...] [--out DIR]
+
+The data is a folder (or a zip of one) of ``<label>/<photo>`` with FER+ class names. Each
+label folder goes through the real command (detector, crop, classifier, calibration), and
+the face the detector found largest in each photo is compared with the label. Reports
+accuracy, balanced accuracy (mean recall over the labels present), expected calibration
+error (15 bins, top label), and how the "uncertain" flag splits right from wrong.
+
+``--fit-temperature`` also answers "which temperature would calibrate this source": it fits
+one on half of the people (split by name) and reports the other half's ECE with it, both ways
+round, so the figure is never measured on the photos it was fitted on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+BINS = 15
+
+
+@dataclass
+class Face:
+    file: str
+    label: str
+    probs: np.ndarray  # calibrated probabilities as the CSV holds them
+    uncertain: bool
+
+
+@dataclass
+class Figures:
+    photos: int
+    faces_found: int
+    accuracy: float
+    balanced_accuracy: float
+    ece: float
+    mean_confidence: float
+    flagged_share: float
+    accuracy_flagged: float
+    accuracy_unflagged: float
+    per_class_recall: dict[str, float]
+
+
+def _data_root(path: Path, tmp: Path) -> Path:
+    if path.is_file() and path.suffix == ".zip":
+        with zipfile.ZipFile(path) as z:
+            z.extractall(tmp)
+        subs = [p for p in tmp.iterdir() if p.is_dir()]
+        return subs[0] if len(subs) == 1 else tmp
+    return path
+
+
+def run_product(root: Path, model: str, out: Path, extra: list[str]) -> list[Face]:
+    """``emocam process`` on each label folder; the largest face of each photo."""
+    faces: list[Face] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        dest = out / folder.name
+        cmd = [sys.executable, "-m", "emocam", "process", str(folder), "-o", str(dest),
+               "--no-video", "--no-sidecar", "-q", "--overwrite", "--model", model, *extra]
+        subprocess.run(cmd, check=True)
+        best: dict[str, tuple[float, Face]] = {}
+        with (dest / f"{folder.name}.emocam.csv").open(newline="") as f:
+            reader = csv.DictReader(f)
+            names = reader.fieldnames[8:reader.fieldnames.index("top_label")]
+            for row in reader:
+                area = float(row["w"]) * float(row["h"])
+                face = Face(row["file"], folder.name,
+                            np.array([float(row[n]) for n in names]),
+                            # The column names why a face is uncertain, blank when it is not.
+                            row["uncertain"].strip().lower() not in ("", "false", "0"))
+                if row["file"] not in best or area > best[row["file"]][0]:
+                    best[row["file"]] = (area, face)
+        faces += [f for _, f in best.values()]
+    run_product.class_names = names  # type: ignore[attr-defined]
+    return faces
+
+
+def ece(conf: np.ndarray, correct: np.ndarray) -> float:
+    edges = np.linspace(0, 1, BINS + 1)
+    total = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            total += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(total)
+
+
+def figures(faces: list[Face], names: list[str], photos: int,
+            probs: np.ndarray | None = None) -> Figures:
+    p = np.stack([f.probs for f in faces]) if probs is None else probs
+    truth = np.array([names.index(f.label) for f in faces])
+    pred = p.argmax(1)
+    correct = pred == truth
+    conf = p.max(1)
+    flagged = np.array([f.uncertain for f in faces])
+    recall = {names[c]: float(correct[truth == c].mean()) for c in np.unique(truth)}
+    return Figures(
+        photos, len(faces), float(correct.mean()), float(np.mean(list(recall.values()))),
+        ece(conf, correct), float(conf.mean()), float(flagged.mean()),
+        float(correct[flagged].mean()) if flagged.any() else float("nan"),
+        float(correct[~flagged].mean()) if (~flagged).any() else float("nan"), recall)
+
+
+def retemper(probs: np.ndarray, ratio: float) -> np.ndarray:
+    """Probabilities at temperature T' from those at T, with ``ratio`` = T / T'."""
+    logp = np.log(np.clip(probs, 1e-5, None)) * ratio
+    logp -= logp.max(1, keepdims=True)
+    e = np.exp(logp)
+    return e / e.sum(1, keepdims=True)
+
+
+def _nll(probs: np.ndarray, truth: np.ndarray) -> float:
+    return float(-np.log(np.clip(probs[np.arange(len(truth)), truth], 1e-7, None)).mean())
+
+
+def fit_ratio(probs: np.ndarray, truth: np.ndarray) -> float:
+    grid = np.exp(np.linspace(np.log(0.2), np.log(3.0), 200))
+    return float(grid[int(np.argmin([_nll(retemper(probs, r), truth) for r in grid]))])
+
+
+def person(file: str) -> str:
+    return file.rsplit("_", 1)[0] if "_" in file else Path(file).stem
+
+
+def cross_fitted(faces: list[Face], names: list[str]) -> dict[str, float]:
+    """Fit T on one half of the people, measure ECE on the other, both ways."""
+    p = np.stack([f.probs for f in faces])
+    truth = np.array([names.index(f.label) for f in faces])
+    fold = np.array([zlib.crc32(person(f.file).encode()) % 2 for f in faces])
+    out_probs = np.empty_like(p)
+    ratios = []
+    for k in (0, 1):
+        r = fit_ratio(p[fold != k], truth[fold != k])
+        ratios.append(r)
+        out_probs[fold == k] = retemper(p[fold == k], r)
+    conf = out_probs.max(1)
+    return {"ratio_fold0": ratios[0], "ratio_fold1": ratios[1],
+            "ratio_all": fit_ratio(p, truth),
+            "ece_held_out": ece(conf, out_probs.argmax(1) == truth),
+            "mean_confidence_held_out": float(conf.mean())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("data", type=Path, help="folder or zip of <label>/<photo>")
+    ap.add_argument("--model", action="append", help="built-in name or .onnx (repeatable)")
+    ap.add_argument("--out", type=Path, help="keep the outputs and results.json here")
+    ap.add_argument("--fit-temperature", action="store_true")
+    ap.add_argument("extra", nargs="*", help="more emocam process options, after --")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _data_root(args.data, Path(tmp) / "data")
+        photos = sum(1 for p in root.rglob("*") if p.is_file() and p.parent != root)
+        out = args.out or Path(tmp) / "out"
+        results = {}
+        for model in args.model or ["ferplus"]:
+            faces = run_product(root, model, out / Path(model).stem, args.extra)
+            names = list(run_product.class_names)  # type: ignore[attr-defined]
+            fig = figures(faces, names, photos)
+            res = asdict(fig)
+            if args.fit_temperature:
+                res["temperature_fit"] = cross_fitted(faces, names)
+            results[model] = res
+            print(f"{model}: {fig.faces_found}/{photos} photos with a face; accuracy "
+                  f"{fig.accuracy * 100:.1f}%, balanced {fig.balanced_accuracy * 100:.1f}%, "
+                  f"ECE {fig.ece * 100:.1f}% (mean confidence {fig.mean_confidence * 100:.1f}%), "
+                  f"uncertain {fig.flagged_share * 100:.1f}% of faces: right "
+                  f"{fig.accuracy_flagged * 100:.1f}% flagged vs "
+                  f"{fig.accuracy_unflagged * 100:.1f}% not")
+            if args.fit_temperature:
+                t = res["temperature_fit"]
+                print(f"  fitted on half the people: T x {1 / t['ratio_fold0']:.2f} / "
+                      f"{1 / t['ratio_fold1']:.2f}; held-out ECE {t['ece_held_out'] * 100:.1f}% "
+                      f"(mean confidence {t['mean_confidence_held_out'] * 100:.1f}%); all: "
+                      f"T x {1 / t['ratio_all']:.2f}")
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

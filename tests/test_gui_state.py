@@ -1,0 +1,285 @@
+"""What the app shows matches what it does: after a model switch, a restart, a failed open,
+a still image, a privacy view, an export of one frame; and the sample video loops with the
+same face ids. Driven as a user would, with the real pipeline (offscreen)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6.QtWidgets")
+pytest.importorskip("pytestqt")
+
+import test_gui as gui_tests
+from PySide6.QtCore import QRect, QSize
+from PySide6.QtWidgets import QFileDialog
+
+from emocam.gui.screen_fit import fit_geometry
+from emocam.gui.timeline import EmotionTimeline
+from emocam.types import FaceResult, Frame, FrameResult
+
+pytestmark = pytest.mark.gui
+# The desktop app tests' fixtures: settings in a temporary file, windows closed after use.
+isolated_settings = gui_tests.isolated_settings
+make_window = gui_tests.make_window
+wait_frames = gui_tests.wait_frames
+
+
+def _result(t_ms: float, names: tuple[str, ...]) -> FrameResult:
+    p = np.full(len(names), 1 / len(names), np.float32)
+    face = FaceResult(1, (0.0, 0.0, 10.0, 10.0), 0.9, p, p)
+    return FrameResult(Frame(np.zeros((4, 4, 3), np.uint8), int(t_ms / 33), t_ms), [face],
+                       names)
+
+
+def test_the_timeline_starts_afresh_when_the_model_has_other_classes(qtbot):
+    eight = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
+             "contempt")
+    seven = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    timeline = EmotionTimeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(300, 200)
+    for k in range(30):
+        timeline.add(_result(k * 33.0, eight))
+    for k in range(30, 40):
+        timeline.add(_result(k * 33.0, seven))
+    _, values = timeline.series()
+    assert values.shape == (10, 7) and not np.isnan(values).any()
+    assert not timeline.grab().isNull()  # painted without a ValueError
+
+
+def test_switching_to_the_7_class_model_keeps_the_timeline_and_cards_going(
+        qtbot, make_window, video_one_face):
+    window = make_window()
+    window.settings.playback_speed = 0.5
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 3)
+    window.seek(0)
+    window.set_model("fer2013")
+    qtbot.waitUntil(lambda: len(window.pipeline_info.get("class_names", ())) == 7,
+                    timeout=20_000)
+    wait_frames(qtbot, window, 5)
+    times, values = window.timeline.series()
+    assert values.shape[1] == 7 and len(times) >= 2
+    assert not window.timeline.grab().isNull()
+    card = next(iter(window.faces.cards.values()))
+    assert card.top_label in window.pipeline_info["class_names"]
+
+
+def test_restart_after_the_end_plays_and_the_button_and_menu_say_so(
+        qtbot, make_window, video_one_face):
+    window = make_window()
+    window.settings.playback_speed = 4.0
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    assert window.playback.button.isChecked()  # ended: shows "play"
+    window.qactions["playback.restart"].trigger()
+    qtbot.waitUntil(lambda: window.last_packet.result.frame.index > 5
+                    and not window._ended, timeout=10_000)
+    assert not window.playback.button.isChecked()  # shows "pause": it is playing
+    assert not window.qactions["playback.pause"].isChecked()
+    window.qactions["playback.pause"].trigger()  # the first Space pauses
+    assert window.playback.button.isChecked()
+
+
+def test_open_recent_remembers_absolute_paths_and_a_failed_open_clears_the_old_title(
+        qtbot, make_window, video_one_face, tmp_path, monkeypatch):
+    monkeypatch.chdir(video_one_face.path.parent)
+    window = make_window()
+    window.open_file(video_one_face.path.name)  # relative, as from a shell
+    wait_frames(qtbot, window, 2)
+    recent = Path(window.settings.recent_files[0])
+    assert recent.is_absolute() and recent == video_one_face.path.absolute()
+    assert video_one_face.path.name in window.windowTitle()
+    monkeypatch.chdir(tmp_path)
+    window.open_file(tmp_path / "gone.mp4")
+    qtbot.waitUntil(lambda: "gone.mp4" in window.banner.text(), timeout=10_000)
+    assert video_one_face.path.name not in window.windowTitle()
+    assert "0:0" not in window.playback.position.text()
+
+
+def test_blur_faces_and_boxes_only_cannot_both_be_ticked(make_window):
+    window = make_window()
+    blur, boxes = window.qactions["view.blur_faces"], window.qactions["view.boxes_only"]
+    blur.trigger()
+    boxes.trigger()
+    assert boxes.isChecked() and not blur.isChecked()
+    assert window.settings.boxes_only and not window.settings.blur_faces
+    blur.trigger()
+    assert blur.isChecked() and not boxes.isChecked()
+    assert window.overlay_options().blur_faces and not window.overlay_options().boxes_only
+
+
+def test_a_still_image_shows_no_clock_and_no_play_button(qtbot, make_window, image_one_face):
+    window = make_window()
+    window.open_file(image_one_face)
+    qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
+    assert "live" not in window.playback.position.text()
+    assert window.playback.position.text() == "still image"
+    assert not window.playback.button.isVisible()
+    assert not window.qactions["playback.pause"].isEnabled()
+
+
+def test_exporting_a_photo_says_one_frame_and_a_snapshot_says_where_it_went(
+        qtbot, make_window, image_one_face, tmp_path):
+    window = make_window()
+    window.open_file(image_one_face)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    with qtbot.waitSignal(window.export_finished, timeout=60_000):
+        window.start_export(tmp_path / "photo.jpg")
+    assert "Exported 1 frame:" in window.banner.text()
+    qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
+    assert window.save_snapshot(tmp_path / "snap.png")
+    assert str(tmp_path / "snap.png") in window.banner.text()
+
+
+def test_the_sample_video_loops_and_its_faces_keep_their_ids(qtbot, make_window):
+    window = make_window()
+    window.settings.playback_speed = 4.0
+    ids: list[set[int]] = [set()]
+    last = [-1]
+
+    def seen(packet) -> None:
+        index = packet.result.frame.index
+        if index < last[0]:
+            ids.append(set())  # a new pass
+        last[0] = index
+        ids[-1].update(f.face_id for f in packet.result.faces)
+
+    window.open_sample()
+    window.worker.frame_ready.connect(seen)
+    qtbot.waitUntil(lambda: len(ids) >= 3, timeout=120_000)
+    assert not window._ended
+    first, second = ids[1], ids[2]  # whole passes (the first may have started late)
+    assert first and first == second
+
+
+def test_about_is_a_short_readable_summary_with_details_behind_a_button(qtbot, make_window):
+    window = make_window()
+    window.set_model("fer2013")
+    qtbot.waitUntil(lambda: window.settings.model_path == "fer2013", timeout=10_000)
+    with qtbot.waitSignal(window.about_shown, timeout=10_000) as shown:
+        window.about_dialog()
+    about = shown.args[0]
+    text = about.label.text()
+    for wanted in ("FER2013", "67.7% correct", "PrivateTest", "3,589 images", "MIT",
+                   "research use only", "emocam 0.1"):
+        assert wanted in text, wanted
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", text)  # no snake_case keys
+    assert about.sizeHint().height() < 600 and not about.details.isVisible()
+    about.details_button.click()
+    details = about.details.toPlainText()
+    assert about.details.isVisible() and "Test accuracy" in details
+    assert "/work/" not in details and "+dirty" not in details and "/tmp/" not in details
+    assert "1.184" in details and "118.4%" not in details  # a temperature, not a percentage
+    assert about.height() <= 700  # the Close button stays on a 768-px screen
+
+
+def test_a_chosen_model_and_rate_are_shown_and_reset_to_defaults_undoes_them(
+        qtbot, make_window, video_one_face):
+    window = make_window()
+    window.settings.model_path = ""
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    assert window.status.text("settings") == ""
+    window.settings.target_fps = 60.0
+    window.apply_pipeline_config()
+    window.qactions["view.boxes"].trigger()  # boxes off
+    window.set_model("fer2013")
+    qtbot.waitUntil(lambda: "FER2013" in window.status.text("settings"), timeout=10_000)
+    assert "60 fps" in window.status.text("settings")
+    window.qactions["view.reset"].trigger()
+    assert window.status.text("settings") == ""
+    assert window.settings.model_path == "" and window.settings.target_fps == 0.0
+    assert window.qactions["view.boxes"].isChecked() and window.settings.show_boxes
+    qtbot.waitUntil(lambda: len(window.pipeline_info.get("class_names", ())) == 8,
+                    timeout=20_000)
+    assert window.settings.recent_files  # kept
+
+
+def test_open_folder_plays_a_folder_of_photos(qtbot, make_window, image_one_face, tmp_path,
+                                              monkeypatch):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (folder / name).write_bytes(image_one_face.read_bytes())
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    window = make_window()
+    window.qactions["file.open_folder"].trigger()
+    qtbot.waitUntil(lambda: window.source_info is not None, timeout=10_000)
+    assert window.source_info.frame_count == 2
+    qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
+
+
+def test_the_timeline_spans_a_short_clip_instead_of_30_seconds(qtbot, make_window,
+                                                                video_one_face):
+    window = make_window()
+    window.settings.playback_speed = 4.0
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    clip_ms = 1000 * video_one_face.frame_count / video_one_face.fps
+    assert window.timeline.window_ms == pytest.approx(clip_ms, rel=0.05)
+    times, _ = window.timeline.series()
+    assert times[-1] - times[0] >= 0.9 * window.timeline.window_ms  # the lines fill the plot
+
+
+def test_three_faces_and_the_performance_panel_fit_a_1366x768_window(
+        qtbot, make_window, video_four_faces):
+    window = make_window()
+    window.resize(1366 - 8, 768 - 40)
+    window.qactions["view.perf_panel"].trigger()
+    window.settings.playback_speed = 0.25
+    window.open_file(video_four_faces.path)
+    qtbot.waitUntil(lambda: len(window.faces.cards) >= 3, timeout=20_000)
+    qtbot.wait(200)  # the layout settles
+    cards = list(window.faces.cards.values())[:3]
+    viewport = window.faces.parentWidget()  # the scroll area's viewport
+    bottom = max(c.mapTo(viewport, c.rect().bottomLeft()).y() for c in cards)
+    assert bottom <= viewport.height(), (bottom, viewport.height())
+    assert all(c.bars.rows() == 3 for c in cards)  # compact: the top three
+    cards[0].more.click()
+    assert cards[0].bars.rows() == len(window.pipeline_info["class_names"])
+
+
+@pytest.mark.parametrize(("saved", "expected_size"), [
+    (QRect(300, 200, 1880, 1000), QSize(1366 - 10, 768 - 30)),  # from a bigger monitor
+    (QRect(900, 600, 800, 500), QSize(800, 500)),  # fits, but hangs off the corner
+])
+def test_a_saved_window_is_shrunk_and_moved_onto_a_1366x768_screen(saved, expected_size):
+    frame = saved.adjusted(-5, -25, 5, 5)  # a 25-px title bar and 5-px borders
+    area = QRect(0, 0, 1366, 768)
+    size, corner = fit_geometry(frame, saved, area, QSize(640, 400))
+    assert size == expected_size
+    placed = QRect(corner, QSize(size.width() + 10, size.height() + 30))
+    assert area.contains(placed), placed
+
+
+def test_two_emotions_on_the_same_line_both_show_on_the_timeline(qtbot):
+    """One face happy, one neutral: their mean lines coincide at 50%; both colours show."""
+    from emocam.gui.palette import class_color
+
+    names = ("neutral", "happiness")
+    timeline = EmotionTimeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(300, 200)
+    timeline.set_span(3000.0)
+    for k in range(90):
+        faces = [FaceResult(i + 1, (0.0, 0.0, 10.0, 10.0), 0.9, np.array(p, np.float32),
+                            np.array(p, np.float32)) for i, p in enumerate(([1, 0], [0, 1]))]
+        timeline.add(FrameResult(Frame(np.zeros((4, 4, 3), np.uint8), k, k * 33.3), faces,
+                                 names))
+    image = timeline.grab().toImage()
+    rgb = np.frombuffer(image.convertToFormat(image.Format.Format_RGB888).constBits(), np.uint8)
+    rgb = rgb.reshape(image.height(), -1)[:, : 3 * image.width()].reshape(image.height(), -1, 3)
+    plot = rgb[20 : 20 + 100, 40:280].astype(int)  # the plot's middle, legend left out
+    for c, name in enumerate(names):
+        q = class_color(name, c)
+        near = np.abs(plot - np.array([q.red(), q.green(), q.blue()])).sum(axis=2) < 40
+        assert near.sum() > 100, name  # a line's worth of pixels in that colour
