@@ -34,6 +34,11 @@ from emocam.sinks import staging_path
 log = logging.getLogger(__name__)
 
 
+# The locks this process holds: a lock naming our own pid that is not among them was left by
+# an earlier process that had the same pid (a container's emocam is often pid 1 every time).
+_HELD: set[Path] = set()
+
+
 def lock_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.lock")
 
@@ -88,6 +93,8 @@ def _stale(holder: dict[str, object] | None, lock: Path) -> bool:
     if holder.get("host") != socket.gethostname():
         return False
     pid = holder.get("pid")
+    if pid == os.getpid():
+        return lock.resolve() not in _HELD
     return not isinstance(pid, int) or not _alive(pid)
 
 
@@ -146,12 +153,14 @@ class OutputSet:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(me, fh)
             self._locks.append(lock)
+            _HELD.add(lock.resolve())
             return
         raise OutputError(f"The output {path} is being written by another emocam run; wait "
                           "for it to finish.")
 
     def _unlock(self) -> None:
         for lock in self._locks:
+            _HELD.discard(lock.resolve())
             with contextlib.suppress(OSError):
                 lock.unlink()
         self._locks.clear()

@@ -184,3 +184,18 @@ def test_an_overwrite_without_a_sidecar_leaves_no_sidecar_of_the_old_set(
     assert (tmp_path / "clip.emocam.csv").read_bytes() != old["clip.emocam.csv"]
     summary = json.loads((tmp_path / "clip.emocam.json").read_text())
     assert summary["completed"] is True and set(summary["outputs"]) == {"csv", "json"}
+
+
+def test_a_lock_left_by_an_earlier_process_with_this_ones_pid_is_stale(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    """In a container emocam is often process 1 every time: a lock naming our own pid that
+    this process does not hold was left by a run before."""
+    for name in SET[:2]:
+        lock_path(tmp_path / name).write_text(json.dumps(
+            {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time() - 60}))
+    run = run_cli(capfd, "process", clip, "-o", tmp_path, "--no-video", "--model", model_path,
+                  "-q")
+    assert run.code == 0, run.err
+    assert "no longer running" in run.err
+    assert not list(tmp_path.glob(".*.lock"))
