@@ -73,6 +73,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started, in the kernel's ticks (Linux), or None where unknown:
+    with the pid it names one process, even after the pid is reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count from its end.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
 def _holder(lock: Path) -> dict[str, object] | None:
     """The run named in a lock file; None when it cannot be read (being written, or junk)."""
     try:
@@ -95,7 +107,11 @@ def _stale(holder: dict[str, object] | None, lock: Path) -> bool:
     pid = holder.get("pid")
     if pid == os.getpid():
         return lock.resolve() not in _HELD
-    return not isinstance(pid, int) or not _alive(pid)
+    if not isinstance(pid, int) or not _alive(pid):
+        return True
+    # The pid lives, but is it the run that wrote the lock? Another process may have it now.
+    started = holder.get("process_start")
+    return started is not None and started != _process_start(pid)
 
 
 def _describe(holder: dict[str, object] | None) -> str:
@@ -132,7 +148,7 @@ class OutputSet:
     def _lock(self, path: Path) -> None:
         lock = lock_path(path)
         me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
-              "output": str(path)}
+              "process_start": _process_start(os.getpid()), "output": str(path)}
         for _ in range(3):
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)

@@ -7,6 +7,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -199,3 +201,23 @@ def test_a_lock_left_by_an_earlier_process_with_this_ones_pid_is_stale(
     assert run.code == 0, run.err
     assert "no longer running" in run.err
     assert not list(tmp_path.glob(".*.lock"))
+
+
+def test_a_lock_whose_pid_now_belongs_to_another_process_is_stale(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    """The pid of a killed run, given since to another program: that program is alive, but
+    it started after the lock was written, so the lock is stale."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for name in SET[:2]:
+            lock_path(tmp_path / name).write_text(json.dumps(
+                {"pid": other.pid, "host": socket.gethostname(), "started": time.time() - 60,
+                 "process_start": "1"}))
+        run = run_cli(capfd, "process", clip, "-o", tmp_path, "--no-video",
+                      "--model", model_path, "-q")
+    finally:
+        other.kill()
+        other.wait()
+    assert run.code == 0, run.err
+    assert "no longer running" in run.err
