@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from emocam import geometry
 from emocam.errors import ModelError
 from emocam.integrity import verify
 from emocam.types import Detection
@@ -97,23 +98,12 @@ class ShortRangeFaces:
         return _suppress(boxes, keypoints, 1.0 / (1.0 + np.exp(-logits[keep])))
 
 
-def _iou_matrix(boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of every pair of (x0, y0, x1, y1) boxes; 0 where the union
-    is empty."""
-    lo = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
-    hi = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
-    area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    union = area[:, None] + area[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
 def _suppress(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray) -> list[Detection]:
     """MediaPipe's weighted suppression: each group of overlapping detections, led by its
     best, becomes one with the score-weighted mean box and keypoints and the best score."""
     # A mosaic of four faces keeps ~30 anchors in ~4 groups: one pairwise matrix and one
     # product for all groups cost a fraction of per-group array work (~0.2 ms a group).
-    overlaps = _iou_matrix(boxes) > _SUPPRESSION_IOU
+    overlaps = geometry.iou_matrix_corners(boxes) > _SUPPRESSION_IOU
     order = np.argsort(-scores, kind="stable")
     leaders, weights = [], []
     while order.size:

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 
 from emocam import __version__
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
-from emocam.errors import EXIT_INTERRUPTED, UserError
+from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS, UserError
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
+from emocam.types import DEFAULT_MIN_SCORE
 
 if TYPE_CHECKING:
     from emocam.process import ProcessOptions, ProcessResult
@@ -107,7 +108,8 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     help="onnxruntime execution provider: cpu, cuda, directml, coreml or a "
                     "full name (default: the fastest available)")
     pp.add_argument("--min-score", "--threshold", type=_probability, metavar="S",
-                    help="minimum face detection score (default: 0.5; when re-analysing: "
+                    help=f"minimum face detection score (default: {DEFAULT_MIN_SCORE}; when "
+                    "re-analysing: "
                     "the recorded one)")
     pp.add_argument("--smoothing", "--smoothing-tau", type=_seconds, metavar="SECONDS",
                     help=f"time constant of the probability smoothing, 0 = off "
@@ -144,6 +146,8 @@ def _add_beyond(pp: argparse.ArgumentParser) -> None:
     hide.add_argument("--boxes-only", action="store_true",
                       help="draw boxes and bars on a plain background, no camera pixels "
                       "(no sound)")
+
+
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -184,7 +188,7 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
             model_path=args.model,
             detector=args.detector,
             provider=args.provider,
-            min_score=0.5 if args.min_score is None else args.min_score,
+            min_score=DEFAULT_MIN_SCORE if args.min_score is None else args.min_score,
             smoothing_tau_s=DEFAULT_TAU_S if args.smoothing is None else args.smoothing,
             quality=QualityConfig(uncertain_below=args.uncertain_below),
             target_fps=args.target_fps,
@@ -240,8 +244,7 @@ def _check_annotated_name(src: Path, out: Path) -> None:
 def _videos_of_folders(inputs: list[Path]) -> list[Path]:
     """A folder without photos but with videos stands for its videos, each processed in turn
     (a folder of photos is one input: its photos are the frames)."""
-    from emocam.process import SUFFIX
-    from emocam.reanalyse import REANALYSED
+    from emocam.outputs import is_output_name
     from emocam.sources import IMAGE_EXTS, videos_in
 
     out: list[Path] = []
@@ -252,7 +255,7 @@ def _videos_of_folders(inputs: list[Path]) -> list[Path]:
         except OSError:  # unreadable: opening it as the input names the cause
             photos, videos = False, []
         # Annotated copies from an earlier run in the same folder are outputs, not inputs.
-        videos = [v for v in videos if not v.stem.endswith((SUFFIX, REANALYSED))]
+        videos = [v for v in videos if not is_output_name(v)]
         out.extend(videos or [path])
     return out
 
@@ -284,15 +287,37 @@ def _check_several(args: argparse.Namespace) -> None:
     if args.output_video or args.csv or args.json:
         raise UserError("--output-video, --csv and --json name one file each; with several "
                         "inputs, give a folder with -o DIR instead.")
-    from emocam.process import output_base
+    from emocam.outputs import default_outputs, output_base
 
     seen: dict[Path, Path] = {}
+    inputs = {p.resolve(): p for p in args.input}
     for path in args.input:
         base = output_base(path, args.outdir, path.is_dir())
         if base.resolve() in seen:
             raise UserError(f"{seen[base.resolve()]} and {path} would write the same outputs "
                             f"({base}.*); process them into separate folders.")
         seen[base.resolve()] = path
+        # An earlier run's output given again (a shell glob over a folder): the run of
+        # ``path`` would replace it before it is read.
+        for out in default_outputs(path, args.outdir, path.is_dir()):
+            other = inputs.get(out.resolve())
+            if other is not None and other != path:
+                raise UserError(f"{other} is an output of {path} in this run and would be "
+                                "replaced before it is read; leave earlier outputs out of the "
+                                "inputs, or write into another folder with -o DIR.")
+
+
+def _leave_out_earlier_outputs(inputs: list[Path]) -> list[Path]:
+    """Among several inputs, files named like an earlier run's outputs (``NAME.emocam.mp4``)
+    are left out, as a folder run leaves them out, and the user is told."""
+    from emocam.outputs import is_output_name
+
+    earlier = [p for p in inputs if p.is_file() and is_output_name(p)]
+    if earlier and len(earlier) < len(inputs):
+        log.warning("left out %s: named like an earlier run's output (process it on its own "
+                    "to analyse it)", ", ".join(map(str, earlier)))
+        return [p for p in inputs if p not in earlier]
+    return inputs
 
 
 def _process_several(args: argparse.Namespace) -> int:
@@ -300,6 +325,7 @@ def _process_several(args: argparse.Namespace) -> int:
     from emocam.process import run_process
 
     _check_several(args)
+    args.input = _leave_out_earlier_outputs(args.input)
     opts = _process_options(args)
     failed: list[Path] = []
     for path in args.input:
@@ -387,8 +413,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     _quiet_native_logs()
-    # SIGTERM ends a run the way Ctrl-C does: outputs closed, summary marked incomplete.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM and SIGHUP (the terminal closed, an ssh session dropped) end a run the way
+    # Ctrl-C does: outputs closed, summary marked incomplete.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _raise_interrupt)
     with _native_stderr_to_devnull(not verbose):
         logging.basicConfig(
             level=logging.INFO if verbose else logging.WARNING,

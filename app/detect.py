@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import cv2
 import numpy as np
 
+from emocam import geometry
 from emocam.blazeface import ShortRangeFaces
 from emocam.errors import ModelError
 from emocam.integrity import verify
@@ -51,19 +52,6 @@ _SHORT_RANGE_FACES = (0.15, 0.9)
 _FULL_RANGE_MIN = 0.085
 
 
-@runtime_checkable
-class Detector(Protocol):
-    """Finds faces in a BGR frame."""
-
-    name: str
-
-    def detect(self, image_bgr: np.ndarray, time_ms: float | None = None) -> list[Detection]:
-        """All faces in ``image_bgr`` (uint8 ``(H, W, 3)``); ``time_ms`` is the frame's time."""
-        ...
-
-    def close(self) -> None: ...
-
-
 def model_file(name: str, folder: Traversable | Path | None = None) -> bytes:
     """The bytes of a bundled model file (bytes, so paths with any characters work)."""
     where = folder if folder is not None else resources.files("emocam.models")
@@ -86,7 +74,7 @@ def create_detector(
     live: bool = False,
     min_score: float = 0.5,
     min_face: float = 64.0,
-) -> Detector:
+) -> MediaPipeDetector | HaarDetector:
     """A detector by name: ``"mediapipe"`` (BlazeFace, default) or ``"opencv"`` (Haar).
 
     ``min_face`` is the smallest face side, in pixels, worth looking for (smaller faces carry
@@ -116,19 +104,6 @@ def _to_short_framing(box: Box, mapping: tuple[float, float, float]) -> Box:
     return (cx - side / 2, cy - side / 2, side, side)
 
 
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _centre_inside(a: Box, b: Box) -> bool:
-    cx, cy = a[0] + a[2] / 2, a[1] + a[3] / 2
-    return b[0] <= cx <= b[0] + b[2] and b[1] <= cy <= b[1] + b[3]
-
-
 def merge(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
     """One detection per face from several passes, highest score first.
 
@@ -148,10 +123,10 @@ def merge(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
             if taken[j]:
                 continue
             e = order[j]
-            if _iou(d.box, e.box) >= iou:
+            if geometry.iou(d.box, e.box) >= iou:
                 taken[j] = True
                 group.append(e)
-            elif _centre_inside(e.box, d.box) or _centre_inside(d.box, e.box):
+            elif geometry.centre_inside(e.box, d.box) or geometry.centre_inside(d.box, e.box):
                 taken[j] = True
         out.append(_average(group))
     return out
@@ -297,6 +272,8 @@ class MediaPipeDetector:
     """
 
     name = "mediapipe"
+    scans_in_passes = True  # emocam.schedule spreads its scan's passes over frames
+    cost_follows_size = False  # fixed 192 px network inputs
 
     def __init__(
         self,
@@ -494,8 +471,8 @@ class MediaPipeDetector:
             return det
         window[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0] = rgb[fy0:fy1, fx0:fx1]
         found = list(self._detect_in(self._full, window, x0, y0, _FULL_TO_SHORT))
-        best = max(found, key=lambda d: _iou(d.box, det.box), default=None)
-        if best is None or _iou(best.box, det.box) < 0.2:
+        best = max(found, key=lambda d: geometry.iou(d.box, det.box), default=None)
+        if best is None or geometry.iou(best.box, det.box) < 0.2:
             return det
         return Detection(best.box, max(best.score, det.score), best.keypoints, best.eyes)
 
@@ -543,6 +520,8 @@ class HaarDetector:
     name = "opencv"
     _NEIGHBOURS = 5
     _WORK_SIDE = 640  # frames are shrunk to this longer side first: Haar cost grows with area
+    scans_in_passes = False
+    cost_follows_size = True
 
     def __init__(
         self,

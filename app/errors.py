@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+
 # Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it), with outputs closed.
 EXIT_INTERRUPTED = 130
+# What stops a run as Ctrl-C does: `kill` (SIGTERM), and a terminal closed or an ssh session
+# dropped (SIGHUP, which Windows does not have).
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
 class UserError(Exception):

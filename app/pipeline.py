@@ -12,22 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from emocam.classify import EmotionClassifier, default_model_for
 from emocam.cuts import CutDetector
-from emocam.preprocess import crop_faces
+from emocam.detect import create_detector
+from emocam.governor import GovernorConfig, RateGovernor
+from emocam.preprocess import crop_faces, to_gray
 from emocam.quality import QualityConfig, judge, measure_all, resolve_uncertain_below
-from emocam.schedule import (
-    DetectionSchedule,
-    GovernorConfig,
-    RateGovernor,
-    ScheduleConfig,
-    ladder_for,
-)
+from emocam.schedule import DetectionSchedule, ScheduleConfig, ladder_for
 from emocam.track import DEFAULT_TAU_S, FaceTracker, TrackerConfig
-from emocam.types import Frame, FrameResult
+from emocam.types import DEFAULT_MIN_SCORE, Frame, FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +32,9 @@ class PipelineConfig:
     model_path: Path | None = None  # None: the built-in model for the provider (default_model_for)
     detector: str = "mediapipe"  # or "opencv"
     provider: str | None = None  # None: fastest available
-    min_score: float = 0.5
+    min_score: float = DEFAULT_MIN_SCORE
     smoothing_tau_s: float = DEFAULT_TAU_S
-    live: bool = False  # a camera: the detector may drop work to keep up
+    live: bool = False  # a camera: no cut detection (a live view has no edits to follow)
     # How detector work is spread over frames (see emocam.schedule); with target_fps set,
     # the schedule adapts to hold that rate instead.
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -59,10 +54,6 @@ class Pipeline:
         self.uncertain_below = resolve_uncertain_below(
             self.config.quality, self.model_info.uncertain_below
         )
-        # Imported here: the detector's native libraries are slow to load and chatty, and
-        # a run that fails on its input or model should not pay for them.
-        from emocam.detect import create_detector
-
         # Every tile level, live too: the schedule spreads the scan over frames, so finer
         # tiles cost a camera frame no more time, only a later first sight of small faces.
         self.detector = create_detector(self.config.detector, min_score=self.config.min_score)
@@ -96,13 +87,11 @@ class Pipeline:
         }
 
     def _to_gray(self, image: np.ndarray) -> np.ndarray:
-        if image.ndim == 2:
-            return image
+        # One buffer for every frame of a video: a 720p frame's gray copy is not reallocated.
         h, w = image.shape[:2]
         if self._gray is None or self._gray.shape != (h, w):
             self._gray = np.empty((h, w), np.uint8)
-        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-        return cv2.cvtColor(image, code, dst=self._gray)
+        return to_gray(image, out=self._gray)
 
     def process(self, frame: Frame) -> FrameResult:
         t0 = time.perf_counter()

@@ -45,15 +45,15 @@ def normalize(pixels: ArrayLike, norm: Normalization) -> ArrayLike:
     return (pixels * norm.scale - norm.mean) / norm.std  # type: ignore[operator]
 
 
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """Any 8-bit image (gray, BGR or BGRA) as a 2-D uint8 gray image."""
+def to_gray(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Any 8-bit image (gray, BGR or BGRA) as a 2-D uint8 gray image; ``out``: a buffer of
+    that size to convert into (a video's frames reuse one)."""
     if image.ndim == 2:
         return image
     if image.shape[2] == 1:
         return image[:, :, 0]
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+    return cv2.cvtColor(image, code) if out is None else cv2.cvtColor(image, code, dst=out)
 
 
 def similarity_matrix(

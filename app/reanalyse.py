@@ -20,17 +20,24 @@ from typing import Any
 
 import numpy as np
 
-from emocam.errors import OutputError, SourceError, UserError
-from emocam.process import ProcessOptions, ProcessResult, plan_for, run_frames
+from emocam.errors import SourceError, UserError
+from emocam.output_set import OutputSet
+from emocam.outputs import REANALYSED, RunFacts, make_folder, plan_for, sidecar_stem
+from emocam.process import (
+    ProcessOptions,
+    ProcessResult,
+    check_result,
+    run_frames,
+    sound_wanted,
+)
 from emocam.quality import QualityConfig, judge, resolve_uncertain_below
+from emocam.run_sinks import RunDescription
 from emocam.sidecar import Sidecar, load_sidecar
 from emocam.sources import open_source
-from emocam.track import smoothing_alpha
+from emocam.track import smoothed
 from emocam.types import FaceQuality, FaceResult, Frame, FrameResult
 
 log = logging.getLogger(__name__)
-
-REANALYSED = ".reanalysed"
 
 
 class LabelMapError(UserError):
@@ -137,14 +144,12 @@ class Replay:
             yield Frame(empty, int(i), float(t), str(name))
 
     def _smooth(self, face_id: int, raw: np.ndarray, time_ms: float) -> np.ndarray:
-        # The tracker's filter, step for step in float32, so equal settings give equal numbers.
+        # The tracker's own filter step, so equal settings give equal numbers.
         prev = self._tracks.get(face_id)
         if prev is None:
-            probs = raw.astype(np.float32)
+            probs = smoothed(None, raw, 0.0, self.tau_s)
         else:
-            alpha = smoothing_alpha((time_ms - prev[1]) / 1000.0, self.tau_s)
-            probs = raw.astype(np.float32) if alpha >= 1.0 else (
-                prev[0] + np.float32(alpha) * (raw - prev[0]))
+            probs = smoothed(prev[0], raw, (time_ms - prev[1]) / 1000.0, self.tau_s)
         self._tracks[face_id] = (probs, time_ms)
         return probs
 
@@ -224,8 +229,9 @@ def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Inp
     h = replay.sidecar.header
     kind = str(h.get("input_kind", "video"))
     size = (int(h["frame_size"][0]), int(h["frame_size"][1])) if h.get("frame_size") else (0, 0)
-    numbers_only = _Input(kind, replay.frames(), size, pixels=False)
-    if opts.no_video or opts.no_frames:
+    live = kind == "camera"  # a live recording: the camera's frames were never kept
+    numbers_only = _Input("video" if live else kind, replay.frames(), size, pixels=False)
+    if opts.no_video or opts.no_frames or live:
         return numbers_only
     try:
         source = stack.enter_context(open_source(replay.sidecar.source))
@@ -247,33 +253,18 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
         raise SourceError(f"The sidecar {sidecar_path} records no frame; nothing to re-analyse.")
     opts = replace(opts, input=sidecar.source)  # outputs and messages name the video
     if opts.outdir is not None:
-        _make_folder(opts.outdir)
+        make_folder(opts.outdir)
     with ExitStack() as stack:
         replay = stack.enter_context(Replay(sidecar, settings))
         inp = _open_frames(replay, opts, stack)
         files = [Path(n) for n in dict.fromkeys(sidecar["frame_file"].tolist()) if n]
-        stem = _stem(sidecar.path)
         base_dir = opts.outdir if opts.outdir is not None else sidecar.path.parent
-        plan = plan_for(opts, inp.kind, files, base_dir / f"{stem}{REANALYSED}",
-                        sidecar.source, annotate=inp.pixels, sidecar=False)
-        facts = {"fps": sidecar.header.get("fps"), "frame_count": len(sidecar["frame_index"]),
-                 "size": inp.size}
-        return run_frames(opts, plan, inp.frames, facts, replay, stack)
-
-
-def _make_folder(folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"The output folder {folder} is a file; give a folder.")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"The output folder {folder} cannot be created ({e.strerror or e}); "
-                          "choose a folder you can write to.") from e
-
-
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in (".emocam.npz", ".npz"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
+        base = base_dir / f"{sidecar_stem(sidecar.path)}{REANALYSED}"
+        plan = plan_for(opts.request(), inp.kind, files, base, sidecar.source,
+                        annotate=inp.pixels, sidecar=False, sound=sound_wanted(opts),
+                        inputs=[sidecar.path])
+        outset = stack.enter_context(OutputSet(plan, opts.overwrite))
+        facts = RunFacts(sidecar.header.get("fps"), len(sidecar["frame_index"]), inp.size)
+        desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec)
+        result = run_frames(opts, outset, inp.frames, facts, replay, desc, stack)
+    return check_result(result, opts.input)

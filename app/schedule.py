@@ -5,7 +5,7 @@ costs ~20-30 ms a frame on two cores. Most of it re-finds faces that were alread
 frame ago. The schedule splits the work:
 
 - known faces are looked for again every detection frame, near where the tracker expects
-  them, with one cheap short-range call per four faces (``MediaPipeDetector.redetect``), so
+  them, with one cheap short-range call per four faces (``PassDetector.redetect``), so
   boxes follow motion;
 - the full scan's passes take turns, ``passes_per_scan`` per scan, to find new faces: the
   whole frame every other scan, each tile level in a share that halves with each finer
@@ -22,26 +22,26 @@ the full-range model (~5.5 ms a call) off the frame's critical path.
 Every frame gets a result; only the work behind it varies. The first frame after a reset
 (a new video, a still photo) gets the full scan.
 
-``RateGovernor`` turns a target frame rate into a rung of a ladder (``ladder_for``): it raises
-the detection interval (and, for a detector whose cost follows the image size, lowers the
-detection input size) while frames take too long, and steps back when there is headroom.
+What the schedule may do with a detector, it learns from the detector itself
+(``Detector.scans_in_passes``, ``cost_follows_size``): a third detector needs no change here.
+Holding a target frame rate by moving along ``LADDER`` is ``emocam.governor``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import cv2
 import numpy as np
 
-from emocam.detect import Detector, MediaPipeDetector, Pass, _centre_inside, _iou, merge
+from emocam.detect import merge
+from emocam.geometry import centre_inside, iou
 from emocam.track import TrackPrediction
-from emocam.types import Box, Detection
+from emocam.types import Box, Detection, Detector, PassDetector
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def ladder_for(detector: Detector) -> tuple[ScheduleConfig, ...]:
     network with a fixed 192 px input whatever the frame's size, so shrinking the frame
     first only adds the resize (3 ms of CPU a frame at 720p) and loses small faces: its
     rungs keep the full size and only look less often."""
-    if not isinstance(detector, MediaPipeDetector):
+    if detector.cost_follows_size:
         return LADDER
     rungs: list[ScheduleConfig] = []
     for cfg in LADDER:
@@ -118,7 +118,7 @@ class DetectionSchedule:
         self._scan_ms: float | None = None  # the last scanned frame's time
         self._visits: dict[int, int] = {}  # passes run per level since reset
         self._rgb: np.ndarray | None = None
-        self._scanner: MediaPipeDetector | None = None  # the background scan's own detector
+        self._scanner: PassDetector | None = None  # the background scan's own detector
         self._pool: ThreadPoolExecutor | None = None
         self._pending: Future[list[Detection]] | None = None
 
@@ -151,9 +151,9 @@ class DetectionSchedule:
         if scan:
             self._scans += 1
             self._since_scan, self._scan_ms = 0, time_ms
-        if not isinstance(self.detector, MediaPipeDetector):
+        if not self.detector.scans_in_passes:
             return self._detect_other(image_bgr) if scan else _carry(known)
-        return self._detect_mediapipe(image_bgr, known, scan, full=first)
+        return self._detect_in_passes(image_bgr, known, scan, full=first)
 
     def _scan_is_due(self, time_ms: float | None) -> bool:
         if time_ms is None or self._scan_ms is None or self.config.max_scans_per_s <= 0:
@@ -171,11 +171,10 @@ class DetectionSchedule:
         small = cv2.resize(image_bgr, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
         return [_scaled(d, 1.0 / s) for d in self.detector.detect(small)]
 
-    def _detect_mediapipe(
+    def _detect_in_passes(
         self, image_bgr: np.ndarray, known: Sequence[TrackPrediction], scan: bool, full: bool
     ) -> list[Detection]:
-        det = self.detector
-        assert isinstance(det, MediaPipeDetector)
+        det = cast(PassDetector, self.detector)  # scans_in_passes says it is one
         # The previous frame's background scan must finish before the buffer it reads is
         # overwritten; waiting for it (never skipping it) keeps file results deterministic.
         scanned = self._collect()
@@ -199,7 +198,7 @@ class DetectionSchedule:
         missed = [d for d in new if not any(_same_face(d.box, f.box) for f in found)]
         return merge(found + missed)
 
-    def _scan(self, det: MediaPipeDetector, rgb: np.ndarray, full: bool) -> list[Detection]:
+    def _scan(self, det: PassDetector, rgb: np.ndarray, full: bool) -> list[Detection]:
         s = min(1.0, self.config.scale)
         small = rgb
         if s < 1.0:
@@ -215,8 +214,7 @@ class DetectionSchedule:
 
     def _submit(self, rgb: np.ndarray) -> None:
         if self._scanner is None:
-            assert isinstance(self.detector, MediaPipeDetector)
-            self._scanner = self.detector.twin()
+            self._scanner = cast(PassDetector, self.detector).twin()
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="face-scan")
         assert self._pool is not None
         self._pending = self._pool.submit(self._scan, self._scanner, rgb, False)
@@ -225,7 +223,7 @@ class DetectionSchedule:
         pending, self._pending = self._pending, None
         return pending.result() if pending is not None else []
 
-    def _next(self, levels: list[list[Pass]]) -> Pass:
+    def _next(self, levels: list[list[Any]]) -> Any:
         """The next pass in turn. Level k gets every 2**(k+1)-th turn (the finest level
         shares the last share), so the whole frame, where most new faces show, is looked
         at every other scan, and a level of many small tiles does not delay it."""
@@ -256,7 +254,7 @@ class DetectionSchedule:
 
 def _same_face(a: Box, b: Box) -> bool:
     """Boxes of one face: overlapping, or one's centre inside the other (faces do not nest)."""
-    return _iou(a, b) > 0.3 or _centre_inside(a, b) or _centre_inside(b, a)
+    return iou(a, b) > 0.3 or centre_inside(a, b) or centre_inside(b, a)
 
 
 def _from_track(p: TrackPrediction) -> Detection:
@@ -276,86 +274,3 @@ def _scaled(d: Detection, f: float) -> Detection:
     if d.eyes is not None and eyes is None:
         eyes = ((d.eyes[0][0] * f, d.eyes[0][1] * f), (d.eyes[1][0] * f, d.eyes[1][1] * f))
     return Detection(box, d.score, kps, eyes)
-
-
-# --- holding a target frame rate ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GovernorConfig:
-    target_fps: float
-    headroom: float = 0.7  # step back when frames take less than this share of the budget
-    settle_frames: int = 10  # frames measured at a rung before judging it
-    smoothing: float = 0.2  # weight of the newest frame time in the running average
-    retry_s: float = 3.0  # how long a rung found too slow is not stepped back to
-
-
-class RateGovernor:
-    """Picks the rung of ``LADDER`` that holds ``target_fps``.
-
-    It measures the time from one frame to the next (the pipeline plus whatever the caller
-    does with the result: drawing, encoding), so it holds the rate the user sees. It steps
-    to a cheaper rung while the average frame time is over budget and back while it is
-    under ``headroom`` of the budget, waiting ``settle_frames`` after each step so the
-    average reflects the new rung. A rung remembered as over budget is not retried for
-    ``retry_s``, so it does not swing back and forth between two rungs every few frames.
-    """
-
-    def __init__(self, config: GovernorConfig, ladder: Sequence[ScheduleConfig] = LADDER):
-        if not config.target_fps > 0:
-            raise ValueError("target_fps must be positive")
-        self.config = config
-        self.ladder = tuple(ladder)
-        self.rung = 0
-        self._avg: float | None = None
-        self._since_step = 0
-        self._last: float | None = None
-        self._too_slow: dict[int, float] = {}  # rung -> when it was last over budget
-        self._idle = 0.0  # waiting reported since the last tick, not counted as frame time
-
-    @property
-    def budget_s(self) -> float:
-        return 1.0 / self.config.target_fps
-
-    @property
-    def schedule(self) -> ScheduleConfig:
-        return self.ladder[self.rung]
-
-    def tick(self, now: float | None = None) -> ScheduleConfig:
-        """Call once per frame, before its work; returns the schedule for that frame."""
-        now = time.perf_counter() if now is None else now
-        if self._last is not None:
-            self._observe(max(now - self._last - self._idle, 0.0), now)
-        self._last, self._idle = now, 0.0
-        return self.schedule
-
-    def idle(self, seconds: float) -> None:
-        """Time spent waiting for a frame (a paced file, a camera): not part of the budget."""
-        self._idle += max(seconds, 0.0)
-
-    def _observe(self, frame_s: float, now: float) -> None:
-        a = self.config.smoothing
-        self._avg = frame_s if self._avg is None else (1 - a) * self._avg + a * frame_s
-        self._since_step += 1
-        if self._since_step < self.config.settle_frames:
-            return
-        if self._avg > self.budget_s and self.rung < len(self.ladder) - 1:
-            self._too_slow[self.rung] = now
-            self._step(+1)
-        elif (
-            self._avg < self.config.headroom * self.budget_s
-            and self.rung > 0
-            # A rung found too slow in the last few seconds is likely still too slow.
-            and now - self._too_slow.get(self.rung - 1, -math.inf) > self.config.retry_s
-        ):
-            self._step(-1)
-
-    def _step(self, d: int) -> None:
-        self.rung += d
-        self._since_step = 0
-        log.debug("target %.0f fps: frame time %.1f ms, now %s", self.config.target_fps,
-                  (self._avg or 0.0) * 1e3, self.schedule)
-
-    def reset(self) -> None:
-        """A pause in the stream (a new source) is not a slow frame."""
-        self._last, self._idle = None, 0.0

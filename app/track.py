@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from emocam.geometry import iou_matrix
 from emocam.types import Box, FaceResult, Point
 
 # With tau = 0.2 s a swap of the two leading classes moves the top label after
@@ -75,19 +76,6 @@ def _moved(box: Box, dx: float, dy: float, grow: float) -> Box:
     return (cx - w * grow / 2, cy - h * grow / 2, w * grow, h * grow)
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every ``(x, y, w, h)`` box in ``a`` (M, 4) with every one in ``b`` (N, 4)."""
-    ax0, ay0 = a[:, 0:1], a[:, 1:2]
-    ax1, ay1 = ax0 + a[:, 2:3], ay0 + a[:, 3:4]
-    bx0, by0 = b[:, 0], b[:, 1]
-    bx1, by1 = bx0 + b[:, 2], by0 + b[:, 3]
-    iw = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0.0, None)
-    ih = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0.0, None)
-    inter = iw * ih
-    union = (a[:, 2:3] * a[:, 3:4]) + (b[:, 2] * b[:, 3]) - inter
-    return inter / np.maximum(union, 1e-9)
-
-
 def smoothing_alpha(dt_s: float, tau_s: float) -> float:
     """Weight of the new observation after ``dt_s`` seconds (1 = no smoothing)."""
     if tau_s <= 0:
@@ -95,6 +83,20 @@ def smoothing_alpha(dt_s: float, tau_s: float) -> float:
     if dt_s <= 0:
         dt_s = _FALLBACK_DT_S
     return 1.0 - math.exp(-dt_s / tau_s)
+
+
+def smoothed(prev: np.ndarray | None, raw: np.ndarray, dt_s: float, tau_s: float
+             ) -> np.ndarray:
+    """One step of the exponential filter, in float32: ``raw`` as it is for a new face
+    (``prev`` None) or without smoothing, else ``prev`` moved towards ``raw`` by
+    ``smoothing_alpha``. The tracker and a re-analysis share it, so equal settings give
+    equal numbers."""
+    if prev is None:
+        return raw.astype(np.float32)
+    alpha = smoothing_alpha(dt_s, tau_s)
+    if alpha >= 1.0:
+        return raw.astype(np.float32)
+    return prev + np.float32(alpha) * (raw - prev)
 
 
 class FaceTracker:
@@ -174,7 +176,7 @@ class FaceTracker:
             raw = raw_probs[d]
             t_idx = pairs.get(d)
             if t_idx is None:
-                track = _Track(self._next_id, box, raw.astype(np.float32), time_ms)
+                track = _Track(self._next_id, box, smoothed(None, raw, 0.0, 0.0), time_ms)
                 self._next_id += 1
                 track.score = float(scores[d])
                 track.keypoints = keypoints[d] if keypoints is not None else ()
@@ -182,11 +184,8 @@ class FaceTracker:
                 matched_tracks.add(len(self._tracks) - 1)
             else:
                 track = self._tracks[t_idx]
-                alpha = smoothing_alpha((time_ms - track.time_ms) / 1000.0, self.config.tau_s)
-                if alpha >= 1.0:
-                    track.probs = raw.astype(np.float32)
-                else:
-                    track.probs = track.probs + np.float32(alpha) * (raw - track.probs)
+                track.probs = smoothed(track.probs, raw, (time_ms - track.time_ms) / 1000.0,
+                                       self.config.tau_s)
                 if not (predicted is not None and predicted[d]):
                     track.velocity = _velocity(track, box, time_ms)
                     track.seen_box, track.seen_ms = box, time_ms

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -104,3 +105,45 @@ class FrameAnalyser(Protocol):
     def process(self, frame: Frame) -> FrameResult: ...
 
     def reset(self) -> None: ...
+
+
+# A detection scoring below this is not kept as a face (``--min-score`` changes it).
+DEFAULT_MIN_SCORE = 0.5
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds faces in a BGR frame, and says what the detection schedule may do with it."""
+
+    name: str
+    # Its full scan splits into passes the schedule spreads over frames (``PassDetector``),
+    # and it re-finds known faces cheaply; without it, the schedule runs ``detect`` whole.
+    scans_in_passes: bool
+    # A smaller input is cheaper (Haar); a network with a fixed input size (BlazeFace) only
+    # loses small faces when the frame is shrunk first.
+    cost_follows_size: bool
+
+    def detect(self, image_bgr: np.ndarray, time_ms: float | None = None) -> list[Detection]:
+        """All faces in ``image_bgr`` (uint8 ``(H, W, 3)``); ``time_ms`` is the frame's time."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class PassDetector(Detector, Protocol):
+    """A detector whose scan the schedule runs in passes (``scans_in_passes``). A pass is
+    the detector's own object: the schedule picks passes and hands them back."""
+
+    def pass_levels(self, width: int, height: int) -> list[list[Any]]:
+        """The scan's passes, by level: the whole frame first, then finer tiles."""
+        ...
+
+    def run_passes(self, rgb: np.ndarray, passes: Sequence[Any]) -> list[Detection]: ...
+
+    def redetect(self, rgb: np.ndarray, boxes: Sequence[Box]) -> list[Detection]:
+        """The faces near ``boxes`` (known faces), found again with a fresh box."""
+        ...
+
+    def twin(self) -> PassDetector:
+        """A second detector like this one, for the scan on another thread."""
+        ...

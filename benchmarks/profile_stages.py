@@ -49,6 +49,7 @@ import numpy as np
 from media import Scene, write_video
 from timing import load, read_frames
 
+from emocam.outputs import default_output
 from emocam.overlay import OverlayOptions, draw
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.preprocess import crop_faces
@@ -259,7 +260,7 @@ def emocam_process(video: Path, out: Path, extra: Sequence[str]) -> ProcessRun:
     subprocess.run(cmd, check=True, env=env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    summary = json.loads((out / f"{video.stem}.emocam.json").read_text())
+    summary = json.loads(default_output(video, out, "json").read_text())
     return ProcessRun(summary["fps_achieved"], cpu, summary["frames"],
                       summary["mean_timings_ms"])
 
@@ -356,7 +357,7 @@ def cmd_threads(a: argparse.Namespace, work: Path) -> None:
         code = emocam_main(["process", str(video), "-o", str(out), "--overwrite", "-q",
                             *a.emocam_args])
     wall = time.perf_counter() - t
-    summary = json.loads((out / f"{video.stem}.emocam.json").read_text())
+    summary = json.loads(default_output(video, out, "json").read_text())
     frames = summary["frames"]
     groups = sampler.by_name()
     print(f"{video}: exit {code}, {frames} frames, {wall:.2f} s wall with start-up, loop "

@@ -16,8 +16,9 @@ import numpy as np
 from timing import Stats, frame_ms, read_frames, repeat
 
 from emocam.classify import EmotionClassifier
+from emocam.geometry import iou_matrix
+from emocam.outputs import default_output
 from emocam.pipeline import Pipeline, PipelineConfig
-from emocam.track import iou_matrix
 from emocam.types import Frame
 
 FRAME_MS = 1000.0 / 30.0
@@ -146,7 +147,7 @@ def bench_process(
         subprocess.run([sys.executable, "-m", "emocam", "process", str(video), "-o", str(out),
                         "--overwrite", "--quiet", *extra], check=True, capture_output=True)
         wall = time.perf_counter() - t
-        summary = json.loads((out / f"{video.stem}.emocam.json").read_text())
+        summary = json.loads(default_output(video, out, "json").read_text())
         whole.append(frames / wall)
         running.append(summary["fps_achieved"])
         startup.append(wall - summary["elapsed_s"])
@@ -179,7 +180,7 @@ def bench_governed(
     for _ in range(repeats):
         plain.append(bench_process(video, frames, 1, out / "default"))
         governed.append(bench_process(video, frames, 1, out / "governed", extra))
-        ref = _csv_faces(out / "default" / f"{video.stem}.emocam.csv")
+        ref = _csv_faces(default_output(video, out / "default", "csv"))
         got = _csv_faces(out / "governed" / f"{video.stem}.emocam.csv")
         a, i, k = _compare_faces(ref, got)
         agree.append(a)

@@ -1,16 +1,21 @@
-"""Helpers shared by the tests/test_reliability_*.py files: run ``emocam`` in this process and
-check that a failure is one sentence, and measure the resources a process holds."""
+"""Helpers shared by the tests of failures and long runs: run ``emocam`` in this process or
+as a subprocess (to stop or kill it), check that a failure is one sentence, and measure the
+resources a process holds."""
 
 from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 import pytest
@@ -33,7 +38,7 @@ def _process_state_restored() -> Iterator[None]:
     # ``main`` configures logging and SIGTERM for a whole process; give them back to pytest.
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    term = signal.getsignal(signal.SIGTERM)
+    stops = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
@@ -44,7 +49,8 @@ def _process_state_restored() -> Iterator[None]:
             if h not in root.handlers:
                 root.addHandler(h)
         root.setLevel(level)
-        signal.signal(signal.SIGTERM, term)
+        for s, h in stops.items():
+            signal.signal(s, h)
 
 
 def run_cli(capfd: pytest.CaptureFixture[str], *args: object) -> CliRun:
@@ -54,6 +60,31 @@ def run_cli(capfd: pytest.CaptureFixture[str], *args: object) -> CliRun:
         code = main([str(a) for a in args])
     out, err = capfd.readouterr()
     return CliRun(code, out, err)
+
+
+def emocam_process(*args: object, limit_bytes: int | None = None) -> subprocess.Popen[str]:
+    """``emocam process ARGS`` as a subprocess, to stop or kill while it runs; ``limit_bytes``:
+    a file-size limit, which is a disk that fills up, without root."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "emocam", "process", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=limit if limit_bytes else None,
+        env={**os.environ, "GLOG_minloglevel": "2"},
+    )
+
+
+def wait_for_rows(proc: subprocess.Popen[str], csv_path: Path, lines: int) -> None:
+    """Until ``csv_path`` has more than ``lines`` lines, while ``proc`` runs."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        if csv_path.exists() and csv_path.read_bytes().count(b"\n") > lines:
+            return
+        time.sleep(0.05)  # polling a file another process writes; there is no event
+    raise AssertionError(f"no rows appeared in {csv_path}: {proc.communicate()[1]}")
 
 
 def assert_one_sentence(run: CliRun, *words: str, code: int = 2) -> str:

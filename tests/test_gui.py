@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import sys
 
@@ -38,7 +39,10 @@ from emocam.gui.main_window import (
     start_initial_source,
 )
 from emocam.gui.timeline import EmotionTimeline, _columns
+from emocam.process import ProcessOptions, run_process
+from emocam.reanalyse import ReanalyseSettings, run_reanalyse
 from emocam.resources import builtin_models, sample_video_path
+from emocam.sidecar import load_sidecar
 from emocam.sources import CameraSource, open_source
 from emocam.types import FaceResult, Frame, FrameResult
 
@@ -254,6 +258,42 @@ def test_export_keeps_the_sound_unless_a_privacy_view_is_on_and_says_so(
         assert ("without sound, as Blur Faces is on" in window.banner.text()) == blur
 
 
+def test_export_writes_its_sidecar_beside_its_own_files_not_over_a_command_line_runs(
+        qtbot, make_window, video_one_face, tmp_path):
+    src = tmp_path / "talk.mp4"
+    shutil.copyfile(video_one_face.path, src)
+    run_process(ProcessOptions(input=src, no_video=True, progress=False))
+    cli_sidecar = tmp_path / "talk.emocam.npz"
+    before = cli_sidecar.stat().st_mtime_ns
+    window = make_window()
+    window.open_file(src)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    with qtbot.waitSignal(window.export_finished, timeout=60_000) as done:
+        window.start_export(tmp_path / "out.mp4")
+    outcome = done.args[0]
+    assert outcome.completed
+    assert cli_sidecar.stat().st_mtime_ns == before  # the command line's set still matches
+    assert outcome.outputs["sidecar"] == str(tmp_path / "out.npz")
+    assert load_sidecar(tmp_path / "out.npz").header["completed"] is True
+
+
+def test_an_export_without_faces_still_lists_its_sidecar(qtbot, make_window, tmp_path):
+    empty = tmp_path / "empty.mp4"
+    writer = cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"mp4v"), 30, (320, 240))
+    for _ in range(5):
+        writer.write(np.full((240, 320, 3), 90, np.uint8))
+    writer.release()
+    window = make_window()
+    window.open_file(empty)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    with qtbot.waitSignal(window.export_finished, timeout=60_000) as done:
+        window.start_export(tmp_path / "none.mp4")
+    outcome = done.args[0]
+    assert "No face" in outcome.warning
+    assert outcome.outputs["sidecar"] == str(tmp_path / "none.npz")
+    assert (tmp_path / "none.npz").is_file()
+
+
 def test_cancelled_export_keeps_valid_partial_outputs(qtbot, make_window, video_four_faces,
                                                       tmp_path):
     window = make_window()
@@ -378,14 +418,24 @@ def _recording(qtbot, make_window, video: Path, folder: Path) -> MainWindow:
     return window
 
 
-def test_recording_a_camera_session_writes_video_and_csv(qtbot, make_window, video_one_face,
-                                                         tmp_path):
+def test_recording_a_camera_session_writes_the_whole_output_set_and_can_be_reanalysed(
+        qtbot, make_window, video_one_face, tmp_path):
     window = _recording(qtbot, make_window, video_one_face.path, tmp_path)
     window.qactions["camera.record"].trigger()
     qtbot.waitUntil(lambda: "Recorded" in window.banner.text(), timeout=10_000)
     video = next(tmp_path.glob("emocam-*.mp4"))
     assert _video_frames(video) >= 3
-    assert _csv_rows(video.with_suffix(".csv"))
+    rows = _csv_rows(video.with_suffix(".csv"))
+    assert rows
+    # The same set as `emocam process`: a summary and the sidecar a re-analysis reads.
+    summary = json.loads(video.with_suffix(".json").read_text())
+    assert summary["completed"] is True and summary["input_kind"] == "camera"
+    assert summary["frames"] >= 3
+    assert summary["outputs"]["sidecar"] == str(video.with_suffix(".npz"))
+    again = run_reanalyse(video.with_suffix(".npz"), ProcessOptions(input=video, progress=False),
+                          ReanalyseSettings())
+    assert again.completed and "video" not in again.outputs  # the camera's frames are gone
+    assert len(_csv_rows(Path(again.outputs["csv"]))) == len(rows)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

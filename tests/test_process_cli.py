@@ -346,7 +346,8 @@ def long_video(media_dir: Path) -> SyntheticVideo:
     return write_video(media_dir / "long.mp4", (640, 360), small, seed=5)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["ctrl-c", "sigterm", "sighup"])
 def test_stopping_mid_run_leaves_a_valid_csv_and_a_playable_video(
     sig: signal.Signals, long_video: SyntheticVideo, model_path: Path, tmp_path: Path
 ) -> None:
@@ -374,6 +375,8 @@ def test_stopping_mid_run_leaves_a_valid_csv_and_a_playable_video(
     summary = json.loads((tmp_path / "long.emocam.json").read_text())
     assert summary["completed"] is False
     assert summary["frames"] >= frames_written
+    with np.load(tmp_path / "long.emocam.npz", allow_pickle=False) as sidecar:
+        assert len(sidecar["frame_index"]) == summary["frames"]  # the numbers so far are kept
 
 
 def test_the_video_writer_keeps_every_frame_even_when_the_caller_reuses_its_buffer(

@@ -200,6 +200,7 @@ def test_a_video_that_stalls_mid_way_ends_with_an_error_instead_of_hanging(
     import threading
 
     import emocam.process
+    import emocam.readahead
 
     released = threading.Event()
 
@@ -215,7 +216,7 @@ def test_a_video_that_stalls_mid_way_ends_with_an_error_instead_of_hanging(
             released.set()
             super().close()
 
-    monkeypatch.setattr(emocam.process, "READ_STALL_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(emocam.readahead, "READ_STALL_TIMEOUT_S", 1.0)
     monkeypatch.setattr(
         emocam.process, "open_source", lambda p: Stalling(open_source(p), 5, RuntimeError())
     )
@@ -395,3 +396,31 @@ def test_a_phone_video_with_a_rotation_flag_is_processed_upright(
     ok, shown = cap.read()
     cap.release()
     assert ok and shown.shape[:2] == (640, 480)  # portrait, as the phone showed it
+
+
+@pytest.mark.parametrize("bad", ["text", "empty"])
+def test_a_folder_whose_first_image_is_bad_skips_it_as_it_would_any_other(
+    tmp_path: Path, image_one_face: Path, model_path: Path, capfd, bad: str
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.png").write_bytes(b"not a picture" if bad == "text" else b"")
+    (photos / "b.jpg").write_bytes(Path(image_one_face).read_bytes())
+    run = run_cli(capfd, "process", photos, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    assert len(run.lines()) == 1 and "a.png" in run.err and "Skipped" in run.err
+    with open(tmp_path / "out" / "photos.emocam.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and {r["file"] for r in rows} == {"b.jpg"}
+
+
+def test_a_folder_of_images_none_of_which_reads_is_one_sentence(
+    tmp_path: Path, model_path: Path, capfd
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.png", "b.jpg"):
+        (photos / name).write_text("not a picture")
+    run = run_cli(capfd, "process", photos, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert run.code == 2 and "Traceback" not in run.err
+    assert "None of the 2 images" in run.lines()[-1] and str(photos) in run.lines()[-1]

@@ -75,7 +75,8 @@ def test_opening_and_closing_a_video_100_times_leaks_nothing(
     for _ in range(100):
         cycle()
     after = Resources.settled()
-    assert after.fds == before.fds and after.threads <= before.threads + 2
+    # Fewer is no leak: an earlier test's files may close meanwhile (seen: 19 before, 17 after).
+    assert after.fds <= before.fds and after.threads <= before.threads + 2
     assert after.rss_mb - before.rss_mb < 30
 
 

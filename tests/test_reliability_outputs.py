@@ -7,11 +7,7 @@ import csv
 import io
 import json
 import math
-import os
-import resource
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +18,7 @@ import pytest
 from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import assert_one_sentence, run_cli
+from reliability_helpers import assert_one_sentence, emocam_process, run_cli, wait_for_rows
 
 from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary, staging_path
 from emocam.types import FaceResult, Frame, FrameResult
@@ -35,18 +31,6 @@ def clip(media_dir: Path) -> SyntheticVideo:
     """Four real faces at 640x360 for 150 frames: long enough to kill a run half-way."""
     return write_video(media_dir / "reliability_clip.mp4", (640, 360),
                        scaled(four_faces_plan(150), 0.5), seed=8)
-
-
-def _emocam(*args: object, limit_bytes: int | None = None) -> subprocess.Popen[str]:
-    def limit() -> None:  # a file-size limit is a disk that fills up, without root
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-
-    return subprocess.Popen(
-        [sys.executable, "-m", "emocam", "process", *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=limit if limit_bytes else None,
-        env={**os.environ, "GLOG_minloglevel": "2"},
-    )
 
 
 def _rows(path: Path) -> list[list[str]]:
@@ -73,15 +57,6 @@ def _frames_in(path: Path) -> int:
         n += 1
     cap.release()
     return n
-
-
-def _wait_for_rows(proc: subprocess.Popen[str], csv_path: Path, lines: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if csv_path.exists() and csv_path.read_bytes().count(b"\n") > lines:
-            return
-        time.sleep(0.05)  # polling a file another process writes; there is no event
-    raise AssertionError(f"no rows appeared in {csv_path}: {proc.communicate()[1]}")
 
 
 # --- folders and names -----------------------------------------------------------------------
@@ -126,7 +101,7 @@ def test_a_disk_that_fills_mid_run_keeps_every_complete_csv_row(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:
     # No sidecar: its file would fill the disk too; this is about the CSV.
-    proc = _emocam(clip, "-o", tmp_path, "--no-video", "--no-sidecar", "--model", model_path,
+    proc = emocam_process(clip, "-o", tmp_path, "--no-video", "--no-sidecar", "--model", model_path,
                    "-q", limit_bytes=12_000)
     _, err = proc.communicate(timeout=90)
     assert proc.returncode == 2, err
@@ -142,7 +117,7 @@ def test_a_disk_that_fills_mid_run_keeps_every_complete_csv_row(
 def test_a_video_cut_short_by_a_full_disk_is_reported_not_passed_off_as_complete(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, codec: str
 ) -> None:
-    proc = _emocam(clip, "-o", tmp_path, "--no-sidecar", "--model", model_path, "-q",
+    proc = emocam_process(clip, "-o", tmp_path, "--no-sidecar", "--model", model_path, "-q",
                    "--video-codec", codec, limit_bytes=100_000)
     _, err = proc.communicate(timeout=90)
     assert proc.returncode == 2, err
@@ -159,9 +134,9 @@ def test_a_video_cut_short_by_a_full_disk_is_reported_not_passed_off_as_complete
 def test_a_killed_run_leaves_a_readable_csv_and_summary(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:
-    proc = _emocam(clip, "-o", tmp_path, "--model", model_path, "-q")
+    proc = emocam_process(clip, "-o", tmp_path, "--model", model_path, "-q")
     csv_path = tmp_path / "reliability_clip.emocam.csv"
-    _wait_for_rows(proc, csv_path, 30)
+    wait_for_rows(proc, csv_path, 30)
     proc.send_signal(signal.SIGKILL)  # no handler runs: a crash, a power cut
     proc.communicate(timeout=30)
     rows = _rows_after_a_kill(csv_path)
@@ -180,9 +155,9 @@ def test_a_killed_overwrite_leaves_the_old_outputs_intact(
     }
     for name, data in old.items():
         (tmp_path / name).write_bytes(data)
-    proc = _emocam(clip, "-o", tmp_path, "--overwrite", "--model", model_path, "-q")
+    proc = emocam_process(clip, "-o", tmp_path, "--overwrite", "--model", model_path, "-q")
     partial = staging_path(tmp_path / "reliability_clip.emocam.csv")
-    _wait_for_rows(proc, partial, 30)
+    wait_for_rows(proc, partial, 30)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     for name, data in old.items():

@@ -23,17 +23,11 @@ from conftest import (
     write_video,
 )
 
+from emocam.governor import GovernorConfig, RateGovernor
 from emocam.pipeline import Pipeline, PipelineConfig
-from emocam.schedule import (
-    LADDER,
-    GovernorConfig,
-    RateGovernor,
-    ScheduleConfig,
-    describe,
-    ladder_for,
-)
+from emocam.schedule import LADDER, DetectionSchedule, ScheduleConfig, describe, ladder_for
 from emocam.sources import open_source
-from emocam.types import Frame, FrameResult
+from emocam.types import Detector, Frame, FrameResult
 
 
 @pytest.fixture(scope="module")
@@ -240,3 +234,50 @@ def test_mediapipe_holds_a_target_by_looking_less_often_never_by_shrinking_the_f
 def test_the_schedule_is_described_in_a_few_plain_words() -> None:
     assert describe(LADDER[0]) == "every frame; new faces every frame (at most 30/s)"
     assert describe(LADDER[3]) == "every 2nd frame; new faces every 4th (at most 30/s); 75% size"
+
+
+class _ThirdDetector:
+    """A detector the schedule has never heard of: BlazeFace's passes behind another class,
+    as a new detector would offer them. It only says what it can do."""
+
+    name = "third"
+    scans_in_passes = True
+    cost_follows_size = False
+
+    def __init__(self, inner: Detector) -> None:
+        self.inner = inner
+        self.redetected = 0
+
+    def detect(self, image_bgr, time_ms=None):
+        return self.inner.detect(image_bgr, time_ms)
+
+    def pass_levels(self, width, height):
+        return self.inner.pass_levels(width, height)
+
+    def run_passes(self, rgb, passes):
+        return self.inner.run_passes(rgb, passes)
+
+    def redetect(self, rgb, boxes):
+        self.redetected += 1
+        return self.inner.redetect(rgb, boxes)
+
+    def twin(self):
+        return _ThirdDetector(self.inner.twin())
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_third_detector_is_scheduled_by_what_it_says_it_can_do(
+    pipeline: Pipeline, video_four_faces: SyntheticVideo
+) -> None:
+    third = _ThirdDetector(pipeline.detector)
+    assert ladder_for(third) == ladder_for(pipeline.detector)  # no shrinking for it either
+    schedule = DetectionSchedule(third)
+    try:
+        with open_source(video_four_faces.path) as src:
+            faces = [schedule.detect(f.image, [], f.time_ms) for f in src][:10]
+    finally:
+        schedule.close()
+    assert third.redetected > 0  # its passes and re-detection were used, not `detect` whole
+    assert len(faces[0]) == 4  # the first frame, scanned whole, finds every face

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import SyntheticVideo, match_faces
 
-from emocam.track import DEFAULT_TAU_S, FaceTracker, TrackerConfig, iou_matrix
+from emocam.geometry import iou_matrix
+from emocam.track import DEFAULT_TAU_S, FaceTracker, TrackerConfig
 
 C = 8
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
@@ -32,12 +31,6 @@ class ExportOutcome:
     outputs: dict[str, str]
     warning: str = ""  # e.g. no face was found (the outputs were still written)
     note: str = ""  # said after the frame count, e.g. why the video has no sound
-
-
-def export_paths(video: Path) -> tuple[Path, Path, Path]:
-    """The annotated video the user named, and the CSV and JSON beside it."""
-    video = video if video.suffix else video.with_suffix(".mp4")
-    return video, video.with_suffix(".csv"), video.with_suffix(".json")
 
 
 class ExportWorker(QThread):
@@ -67,10 +60,8 @@ class ExportWorker(QThread):
         try:
             result: ProcessResult = run_process(self.options)
         except NoFacesFound as e:
-            o = self.options
-            outputs = {k: str(v) for k, v in
-                       (("video", o.output_video), ("csv", o.csv), ("json", o.json)) if v}
-            self.finished_ok.emit(ExportOutcome(True, -1, outputs, str(e)))
+            # The whole set was written (the sidecar too); the warning says no face was seen.
+            self.finished_ok.emit(ExportOutcome(True, -1, e.outputs, str(e)))
         except UserError as e:
             self.errored.emit(str(e))
         except Exception as e:

@@ -15,8 +15,9 @@ from PySide6.QtWidgets import QFileDialog
 
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.gui.dialogs import export_progress
-from emocam.gui.export import ExportOutcome, ExportWorker, export_paths
+from emocam.gui.export import ExportOutcome, ExportWorker
 from emocam.gui.workers import WorkerError
+from emocam.outputs import default_output, export_names, recording_names
 from emocam.process import ProcessOptions
 from emocam.sources import IMAGE_EXTS
 
@@ -65,10 +66,11 @@ class OutputsMixin(_Base):
             return
         folder = self.recording_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        stem = folder / time.strftime("emocam-%Y%m%d-%H%M%S")
+        video, csv, *_ = recording_names(folder)  # the recorder names the rest alike
         assert self.worker is not None
-        self.worker.start_recording(stem.with_suffix(".mp4"), stem.with_suffix(".csv"))
-        self.status.set("rec", "\u25cf REC", f"Recording to {stem}.mp4 and .csv")
+        self.worker.start_recording(video, csv)
+        self.status.set("rec", "\u25cf REC", f"Recording to {video} (with its .csv, .json "
+                        "and .npz)")
 
     def _on_recording_stopped(self, payload: object) -> None:
         self.status.set("rec", "")
@@ -76,9 +78,10 @@ class OutputsMixin(_Base):
         if isinstance(payload, WorkerError):
             self.banner.show_message(payload.message, "error")
             return
-        video, csv, frames = payload  # type: ignore[misc]
+        video, _csv, frames = payload  # type: ignore[misc]
         if frames:
-            self.banner.show_message(f"Recorded {frames} frames to {video} and {csv}.", "info")
+            files = ", ".join(str(p) for p in export_names(Path(video)))
+            self.banner.show_message(f"Recorded {frames} frames: {files}.", "info")
 
     def save_snapshot_dialog(self) -> None:
         name = f"emocam-{time.strftime('%Y%m%d-%H%M%S')}.png"
@@ -107,7 +110,7 @@ class OutputsMixin(_Base):
             return
         src = Path(str(self.source_info.spec))
         if src.suffix.lower() in IMAGE_EXTS:
-            default = src.with_name(f"{src.stem}.emocam{src.suffix.lower()}")
+            default = default_output(src, None, src.suffix.lower().lstrip("."))
             path, _ = QFileDialog.getSaveFileName(self, "Export Annotated Copy", str(default))
             if path:
                 self.start_export(Path(path))
@@ -115,7 +118,7 @@ class OutputsMixin(_Base):
         # The file type chooses the codec; the choice is remembered for the next export.
         codec = _known_codec(self.settings.export_codec)
         path, chosen = QFileDialog.getSaveFileName(
-            self, "Export Annotated Copy", str(src.with_name(f"{src.stem}.emocam.mp4")),
+            self, "Export Annotated Copy", str(default_output(src, None, "mp4")),
             ";;".join(VIDEO_FILTERS.values()), VIDEO_FILTERS.get(codec, ""),
         )
         if path:
@@ -132,11 +135,13 @@ class OutputsMixin(_Base):
             self.banner.show_message("An export is already running.", "info")
             return None
         src = Path(str(self.source_info.spec))
-        video, csv, json_path = export_paths(output)
+        video, csv, json_path, sidecar = export_names(output)
         if src.suffix.lower() in IMAGE_EXTS:
             video = video.with_suffix(src.suffix.lower())
+        # The whole set is named after the file the user chose, the sidecar too: beside the
+        # source it would replace the sidecar of a command-line run of the same video.
         opts = ProcessOptions(input=src, output_video=video, csv=csv, json=json_path,
-                              overwrite=True, progress=False,
+                              sidecar=sidecar, overwrite=True, progress=False,
                               pipeline=self.pipeline_config(False),
                               overlay=self.overlay_options(),
                               video_codec=_known_codec(codec or self.settings.export_codec))

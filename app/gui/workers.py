@@ -435,16 +435,17 @@ class SourceWorker(QThread):
 
     def _start_recorder(self, video: Path, csv: Path) -> None:
         self._stop_recorder()
-        self._recorder = Recorder(video, csv, fps=self._fps or 30.0)
+        self._recorder = Recorder(video, csv, fps=self._fps or 30.0, config=self._config,
+                                  source_name=self._source.name if self._source else "camera")
 
     def _write_recording(self, image: np.ndarray, result: FrameResult) -> None:
         assert self._recorder is not None
         try:
-            self._recorder.write(image, result)
+            self._recorder.write(image, result, self._pipeline)
         except UserError as e:
             rec, self._recorder = self._recorder, None
             with contextlib.suppress(UserError):  # the first failure is the one to show
-                rec.close()
+                rec.close(completed=False)
             self.recording_stopped.emit(WorkerError(str(e), "output"))
 
     def _stop_recorder(self) -> None:

@@ -1,0 +1,273 @@
+"""Writes a run's outputs as one set: never two runs into it at once, never a mix of an old
+set and a new one.
+
+- **One writer.** Each output gets a lock file (``.NAME.lock``) created exclusively and naming
+  the run that holds it (pid, host, start time). A second run into the same outputs is refused
+  in one sentence naming the holder. A lock whose process is gone (a killed run, a power cut)
+  is stale and is taken over.
+- **Replaced as a whole.** When outputs already exist (``--overwrite``), the new set is written
+  under partial names (``.NAME.partial.csv``, ...) and only when the whole run completed is
+  each file renamed over its old one; the old set stays as it was until then. A run that is
+  stopped or fails keeps what it wrote under those partial names, beside the intact old set.
+  A completed run also removes the old set's files it does not write again (the sidecar
+  under ``--no-sidecar``), so a new CSV never sits beside an old sidecar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+
+from emocam.errors import OutputError
+from emocam.outputs import OutputPlan
+from emocam.sinks import staging_path
+
+log = logging.getLogger(__name__)
+
+
+# The locks this process holds: a lock naming our own pid that is not among them was left by
+# an earlier process that had the same pid (a container's emocam is often pid 1 every time).
+_HELD: set[Path] = set()
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.lock")
+
+
+def _alive_on_windows(pid: int) -> bool:
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return False
+    try:
+        code = ctypes.c_ulong()
+        ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        return bool(ok) and code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def _alive(pid: int) -> bool:
+    if sys.platform == "win32":
+        # os.kill(pid, 0) on Windows would send Ctrl-C (signal 0 is CTRL_C_EVENT there).
+        return _alive_on_windows(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started, in the kernel's ticks (Linux), or None where unknown:
+    with the pid it names one process, even after the pid is reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count from its end.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _holder(lock: Path) -> dict[str, object] | None:
+    """The run named in a lock file; None when it cannot be read (being written, or junk)."""
+    try:
+        data = json.loads(lock.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _stale(holder: dict[str, object] | None, lock: Path) -> bool:
+    """A lock whose run is gone. A lock on another host cannot be checked, so it holds; an
+    unreadable one is stale once it is older than a run takes to write one."""
+    if holder is None:
+        try:
+            return time.time() - lock.stat().st_mtime > 10.0
+        except OSError:
+            return True
+    if holder.get("host") != socket.gethostname():
+        return False
+    pid = holder.get("pid")
+    if pid == os.getpid():
+        return lock.resolve() not in _HELD
+    if not isinstance(pid, int) or not _alive(pid):
+        return True
+    # The pid lives, but is it the run that wrote the lock? Another process may have it now.
+    started = holder.get("process_start")
+    return started is not None and started != _process_start(pid)
+
+
+def _describe(holder: dict[str, object] | None) -> str:
+    if holder is None:
+        return "another emocam run"
+    started = holder.get("started")
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if isinstance(
+        started, int | float) else "an unknown time"
+    return (f"another emocam run (process {holder.get('pid')} on {holder.get('host')}, "
+            f"started {when})")
+
+
+class OutputSet:
+    """Holds a plan's outputs for one run: locks them on enter, and on exit renames a staged
+    set into place when the run ``completed`` (set by the run loop), or leaves it partial."""
+
+    def __init__(self, plan: OutputPlan, overwrite: bool = False) -> None:
+        self.plan = plan
+        self._overwrite = overwrite
+        self._locks: list[Path] = []
+        # Staged only when there is an old set to keep intact: a new set is written in place,
+        # so a reader can follow it as it grows.
+        self._staged = overwrite and any(_replaceable(p) for p in plan.files())
+        self.writing = _staged_plan(plan) if self._staged else plan
+        # (partial, final) for each staged output; only these partial paths are ever removed
+        # or renamed (a device written in place is not among them).
+        self._pairs = [(new, final) for new, final in
+                       zip(self.writing.files(), plan.files(), strict=True) if new != final]
+        self.completed = False
+        self.frames = 0  # frames written; a staged set that got none is not worth keeping
+
+    # --- locking --------------------------------------------------------------------
+
+    def _lock(self, path: Path) -> None:
+        lock = lock_path(path)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
+              "process_start": _process_start(os.getpid()), "output": str(path)}
+        for _ in range(3):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = _holder(lock)
+                if not _stale(holder, lock):
+                    raise OutputError(
+                        f"The output {path} is being written by {_describe(holder)}; wait for "
+                        f"it to finish, or if it is gone delete {lock}."
+                    ) from None
+                log.warning("taking over the output %s from %s, which is no longer running",
+                            path, _describe(holder))
+                lock.unlink(missing_ok=True)
+                continue
+            except OSError as e:
+                raise OutputError(f"The output {path} cannot be locked ({e.strerror or e}); "
+                                  "choose a folder you can write to.") from e
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(me, fh)
+            self._locks.append(lock)
+            _HELD.add(lock.resolve())
+            return
+        raise OutputError(f"The output {path} is being written by another emocam run; wait "
+                          "for it to finish.")
+
+    def _unlock(self) -> None:
+        for lock in self._locks:
+            _HELD.discard(lock.resolve())
+            with contextlib.suppress(OSError):
+                lock.unlink()
+        self._locks.clear()
+
+    # --- the context ----------------------------------------------------------------
+
+    def __enter__(self) -> OutputSet:
+        try:
+            for path in self.plan.files():
+                if _is_device(path):
+                    continue  # /dev/stdout and the like: nothing to lock beside them
+                self._lock(path)
+            for partial, _ in self._pairs:
+                _remove(partial)  # a dead run's partial set: we hold the lock now
+        except BaseException:
+            self._unlock()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if exc_type is None and self.completed and self._overwrite:
+                self._drop_left_out()
+            if self._staged:
+                if exc_type is None and self.completed:
+                    self._commit()
+                elif self.frames == 0:
+                    for partial, _ in self._pairs:
+                        _remove(partial)  # nothing was processed: no partial set to keep
+                else:
+                    log.warning("the earlier outputs were kept as they were; this run's results "
+                                "so far are in %s", ", ".join(
+                                    str(p) for p, _ in self._pairs if p.exists()))
+        finally:
+            self._unlock()
+
+    def _drop_left_out(self) -> None:
+        """An earlier set's files that this run does not write again (its sidecar under
+        --no-sidecar) go, so the folder holds one set."""
+        gone = [p for p in self.plan.left_out if p.exists() and not _is_device(p)]
+        for path in gone:
+            _remove(path)
+        if gone:
+            log.warning("removed %s of the earlier outputs, which this run does not write "
+                        "again", ", ".join(map(str, gone)))
+
+    def _commit(self) -> None:
+        """Each staged file over its old one; the old set stays whole until the last of
+        them is complete."""
+        for new, final in self._pairs:
+            if not new.exists():
+                continue
+            try:
+                if new.is_dir():
+                    old = final.with_name(f".{final.name}.old")
+                    _remove(old)
+                    if final.exists():
+                        os.replace(final, old)
+                    os.replace(new, final)
+                    _remove(old)
+                else:
+                    os.replace(new, final)
+            except OSError as e:
+                raise OutputError(f"The output {final} could not be replaced "
+                                  f"({e.strerror or e}); the new one is in {new}.") from e
+
+
+def _is_device(path: Path) -> bool:
+    return path.exists() and not (path.is_file() or path.is_dir())
+
+
+def _replaceable(path: Path) -> bool:
+    return path.is_file() or path.is_dir()
+
+
+def _staged_plan(plan: OutputPlan) -> OutputPlan:
+    """The plan with each replaceable output under its partial name (devices in place)."""
+
+    def staged(path: Path | None) -> Path | None:
+        if path is None or _is_device(path):
+            return path
+        return staging_path(path)
+
+    return replace(plan, annotated=staged(plan.annotated), csv=staged(plan.csv),
+                   json=staged(plan.json) or plan.json, sidecar=staged(plan.sidecar))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()

@@ -1,0 +1,225 @@
+"""A run's output set, in one place: what the outputs are called, where they go, and the
+checks made before anything is written.
+
+Every way of running the pipeline writes the same set: an annotated copy (video, image or a
+folder of images), a per-frame CSV, a JSON summary and the sidecar of raw numbers that
+``--reanalyse`` reads. ``emocam process`` names them after its input
+(``DIR/NAME.emocam.mp4``, ``.csv``, ``.json``, ``.npz``); the app's Export after the video the
+user names (``out.mp4`` -> ``out.csv``, ``out.json``, ``out.npz``); a re-analysis after its
+sidecar (``NAME.reanalysed.*``); a live recording after its start time. This module holds
+those names and the checks; ``emocam.output_set`` writes a set as one, and
+``emocam.run_sinks`` wires the writers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emocam.errors import OutputError
+from emocam.sinks import check_output
+
+SUFFIX = ".emocam"  # every default output of NAME extends NAME.emocam
+REANALYSED = ".reanalysed"  # a re-analysis's outputs: NAME.reanalysed.*
+SIDECAR_SUFFIX = ".npz"
+KINDS = ("video", "image", "folder")
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the writers must know about the input before the first frame."""
+
+    fps: float | None  # None for photos: they have no clock
+    frame_count: int | None  # None when unknown (the progress bar has no end)
+    size: tuple[int, int] | None  # width, height; None when not known yet
+
+
+@dataclass(frozen=True)
+class OutputRequest:
+    """What the user asked for: explicit names, what to leave out, whether to replace."""
+
+    outdir: Path | None = None
+    output_video: Path | None = None  # the annotated video, image or folder of images
+    csv: Path | None = None
+    json: Path | None = None
+    sidecar: Path | None = None
+    no_video: bool = False
+    no_frames: bool = False
+    no_sidecar: bool = False
+    overwrite: bool = False
+
+
+@dataclass
+class OutputPlan:
+    """Every output path of one run, decided and checked before anything is written."""
+
+    kind: str  # "video", "image" or "folder"
+    images: list[Path]  # the input photos of a folder (the annotated ones keep their names)
+    annotated: Path | None
+    csv: Path | None
+    json: Path
+    sidecar: Path | None = None  # the numbers for --reanalyse
+    sound: Path | None = None  # the video whose sound the annotated video gets
+    inputs: list[Path] = field(default_factory=list)  # never written over
+    # The default names of the outputs this run leaves out (its sidecar under --no-sidecar):
+    # an earlier set's file there is removed when an --overwrite completes, so no folder
+    # holds a new CSV beside an old sidecar.
+    left_out: list[Path] = field(default_factory=list)
+
+    def files(self) -> list[Path]:
+        """The set's files and folder, in a fixed order."""
+        return [p for p in (self.annotated, self.csv, self.json, self.sidecar) if p is not None]
+
+    def outputs(self) -> dict[str, str]:
+        """What the summary and the user are told was written, by kind."""
+        out = {"json": str(self.json)}
+        if self.csv is not None:
+            out["csv"] = str(self.csv)
+        if self.sidecar is not None:
+            out["sidecar"] = str(self.sidecar)
+        if self.annotated is not None:
+            key = {"video": "video", "image": "image", "folder": "images"}[self.kind]
+            out[key] = str(self.annotated)
+        return out
+
+
+# --- names ------------------------------------------------------------------------------
+
+
+def output_base(src: Path, outdir: Path | None, is_folder: bool) -> Path:
+    """``DIR/NAME.emocam``, which every default output of ``src`` extends: beside the input
+    or in ``outdir``; a folder is named whole, a file without its extension."""
+    stem = src.name if is_folder else src.stem
+    return (outdir if outdir is not None else src.parent) / f"{stem}{SUFFIX}"
+
+
+def default_output(src: Path, outdir: Path | None, what: str) -> Path:
+    """The default path of one output of a file input: ``what`` is "csv", "json", "npz"
+    or "mp4" (benchmarks and scripts read a run's results through this)."""
+    base = output_base(src, outdir, is_folder=False)
+    return base.with_name(f"{base.name}.{what}")
+
+
+def default_outputs(src: Path, outdir: Path | None, is_folder: bool) -> list[Path]:
+    """Every file a run of ``src`` writes by default (for the checks across inputs)."""
+    base = output_base(src, outdir, is_folder)
+    exts = [".csv", ".json", SIDECAR_SUFFIX, ".mp4", src.suffix.lower()]
+    return [base, *(base.with_name(base.name + e) for e in dict.fromkeys(exts) if e)]
+
+
+def is_output_name(path: Path) -> bool:
+    """Whether ``path`` is named like an earlier run's output (``NAME.emocam.mp4``,
+    ``NAME.reanalysed.mp4``), and so is not an input."""
+    return Path(path).stem.endswith((SUFFIX, REANALYSED))
+
+
+def export_names(video: Path) -> tuple[Path, Path, Path, Path]:
+    """The app's Export and a live recording: the annotated video the user named, and the
+    CSV, JSON and sidecar beside it, named after it (never after the source)."""
+    video = video if video.suffix else video.with_suffix(".mp4")
+    return (video, video.with_suffix(".csv"), video.with_suffix(".json"),
+            video.with_suffix(SIDECAR_SUFFIX))
+
+
+def recording_names(folder: Path, started: time.struct_time | None = None
+                    ) -> tuple[Path, Path, Path, Path]:
+    """A live recording's set, named after the time it started (``emocam-20260101-120000``):
+    video, CSV, JSON and sidecar."""
+    stamp = time.strftime("emocam-%Y%m%d-%H%M%S", started or time.localtime())
+    return export_names(folder / f"{stamp}.mp4")
+
+
+def sidecar_stem(path: Path) -> str:
+    """``NAME`` of ``NAME.emocam.npz`` (or ``NAME.npz``): what a re-analysis is named after."""
+    name = Path(path).name
+    for suffix in (SUFFIX + SIDECAR_SUFFIX, SIDECAR_SUFFIX):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(path).stem
+
+
+# --- folders ----------------------------------------------------------------------------
+
+
+def make_folder(folder: Path) -> None:
+    """Create an output folder, or say in one sentence why it cannot be."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"The output folder {folder} is a file; give a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a parent is a file, read-only media, no permission
+        raise OutputError(f"The output folder {folder} cannot be created ({e.strerror or e}); "
+                          "choose a folder you can write to.") from e
+
+
+# --- the plan ---------------------------------------------------------------------------
+
+
+def plan_for(
+    req: OutputRequest, kind: str, images: list[Path], base: Path, src: Path,
+    annotate: bool = True, sidecar: bool = True, sound: bool = True,
+    inputs: Iterable[Path] = (),
+) -> OutputPlan:
+    """Every output path from a base name (``DIR/NAME.emocam``), checked before anything is
+    written. ``annotate=False``: no pixels to draw on (a re-analysis without its video);
+    ``sound``: the annotated video gets the source's sound; ``inputs``: other files the run
+    reads, which no output may replace."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown input kind {kind!r}")
+    if req.no_frames and req.output_video is not None:
+        raise OutputError("--no-frames writes no image or video; drop --output-video.")
+    default_annotated = {
+        "video": base.with_name(base.name + ".mp4"),
+        "image": base.with_name(base.name + src.suffix.lower()),
+        "folder": base,
+    }[kind]
+    frames_wanted = annotate and not (req.no_video or req.no_frames)
+    annotated = (req.output_video or default_annotated) if frames_wanted else None
+    csv_path = req.csv or (base.with_name(base.name + ".csv") if kind != "image" else None)
+    json_path = req.json or base.with_name(base.name + ".json")
+    keep_numbers = sidecar and not req.no_sidecar
+    sidecar_path = (req.sidecar or base.with_name(base.name + SIDECAR_SUFFIX)
+                    if keep_numbers else None)
+    defaults = {"annotated": default_annotated, "csv": base.with_name(base.name + ".csv"),
+                "sidecar": base.with_name(base.name + SIDECAR_SUFFIX)}
+    planned = {"annotated": annotated, "csv": csv_path, "sidecar": sidecar_path}
+    all_inputs = [src, *images, *inputs]
+    # Only when this run's summary replaces the old one at the default name: the old set is
+    # then this run's to replace; outputs sent elsewhere leave the default set alone.
+    left_out = [defaults[k] for k, p in planned.items()
+                if req.json is None and p is None
+                and not (k == "csv" and kind == "image")  # a photo has no CSV
+                and all(defaults[k].resolve() != i.resolve() for i in all_inputs)]
+    plan = OutputPlan(kind, images, annotated, csv_path, json_path, sidecar_path,
+                      inputs=all_inputs, left_out=left_out)
+    if kind == "video" and annotated is not None and sound:
+        plan.sound = src
+    check_plan(plan, req.overwrite)
+    return plan
+
+
+def check_plan(plan: OutputPlan, overwrite: bool) -> None:
+    """Refuse an output that is an input, two outputs with one name, and an existing output
+    without ``overwrite``."""
+    files = [p for p in (plan.csv, plan.json, plan.sidecar) if p is not None]
+    if plan.annotated is not None:
+        if plan.kind == "folder":
+            if any(plan.annotated.resolve() == p.resolve() for p in plan.inputs):
+                raise OutputError(
+                    f"The output folder {plan.annotated} is the input folder; annotated images "
+                    "would replace the originals, so choose another folder."
+                )
+            if plan.annotated.exists() and not plan.annotated.is_dir():
+                raise OutputError(f"The output folder {plan.annotated} is a file.")
+            files += [plan.annotated / p.name for p in plan.images]
+        else:
+            files.append(plan.annotated)
+    resolved = [p.resolve() for p in files]
+    if len(set(resolved)) != len(resolved):
+        raise OutputError("Two outputs have the same file name; give each output its own name.")
+    for p in files:
+        if plan.kind == "folder" and p.parent == plan.annotated and not p.parent.exists():
+            continue  # the annotated-images folder is created when the run starts
+        check_output(p, plan.inputs, overwrite)

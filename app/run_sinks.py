@@ -1,0 +1,147 @@
+"""The writers of one run, wired from its plan: every processed frame goes to the annotated
+copy, the CSV, the JSON summary and the sidecar through ``RunSinks.write``.
+
+``emocam process``, a re-analysis, the app's Export and a live recording all write through
+here, so each of them leaves the same complete set.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from emocam import __version__
+from emocam.encoders import DEFAULT_VIDEO_CODEC
+from emocam.errors import OutputError
+from emocam.outputs import OutputPlan, RunFacts
+from emocam.overlay import OverlayOptions, PlacementMemory, draw
+from emocam.pipeline import PipelineConfig
+from emocam.sidecar import SidecarWriter
+from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary
+from emocam.types import Frame, FrameAnalyser, FrameResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunDescription:
+    """What the summary and sidecar say about a run besides its numbers."""
+
+    source: str  # the input as the user named it (a camera: its name)
+    config: PipelineConfig
+    overlay: OverlayOptions | None  # None: the frames come already drawn (a live recording)
+    video_codec: str = DEFAULT_VIDEO_CODEC
+    kind_label: str | None = None  # the input kind to record, when not the plan's ("camera")
+    source_path: str | None = None  # the sidecar's: the absolute path a re-analysis reopens
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    ok, buf = cv2.imencode(path.suffix or ".png", image)
+    if not ok:
+        raise OutputError(f"The image {path} cannot be encoded; use a .jpg or .png name.")
+    buf.tofile(path)
+
+
+@dataclass
+class RunSinks:
+    """Everything one processed frame is written to."""
+
+    plan: OutputPlan  # the paths written (partial names while an old set is kept)
+    summary: JsonSummary
+    overlay: OverlayOptions | None
+    frames_owned: bool = True  # the caller gives each frame away: no copy is made
+    csv: CsvSink | None = None
+    video: AnnotatedVideoWriter | None = None
+    sidecar: SidecarWriter | None = None
+    panels: PlacementMemory = field(default_factory=PlacementMemory)  # panels stay put
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        name = Path(frame.source).name
+        if self.csv is not None:
+            self.csv.write(result, file=name)
+        self.summary.add(result)
+        if self.sidecar is not None:
+            self.sidecar.add(result, file=name if self.plan.kind == "folder" else "")
+        if self.plan.annotated is None:
+            return
+        if self.video is not None:
+            # The writer paints and encodes on its own thread, off the caller's critical path.
+            paint = (partial(draw, result=result, options=self.overlay, memory=self.panels)
+                     if self.overlay else None)
+            self.video.write(frame.image, frame.time_ms, render=paint, owned=self.frames_owned)
+            return
+        image = frame.image if self.frames_owned else frame.image.copy()
+        if self.overlay is not None:
+            draw(image, result, self.overlay, self.panels)  # in place: the frame is ours
+        if self.plan.kind == "folder":
+            write_image(self.plan.annotated / name, image)
+        else:
+            write_image(self.plan.annotated, image)
+
+    def finish(self, completed: bool, **extra: Any) -> None:
+        """Write the final summary and the sidecar (the CSV and video close with the stack)."""
+        try:
+            self.summary.write(completed, **extra)
+        finally:
+            if self.sidecar is not None:
+                self.sidecar.close(completed)
+
+
+def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFacts
+                   ) -> dict[str, Any]:
+    """What a re-analysis needs to know besides the numbers: the settings of this run."""
+    quality = asdict(desc.config.quality)
+    quality.pop("uncertain_below")  # the resolved value is in run_info
+    keep = ("input_kind", "model", "model_path", "provider", "detector", "class_names",
+            "smoothing_tau_s", "uncertain_below")
+    return {
+        **{k: run_info.get(k) for k in keep},
+        "source": desc.source_path or desc.source, "fps": facts.fps,
+        "frame_size": list(facts.size) if facts.size else None,
+        "min_score": desc.config.min_score, "quality": quality,
+        "emocam_version": __version__,
+    }
+
+
+def open_sinks(
+    final: OutputPlan, writing: OutputPlan, desc: RunDescription, analyser: FrameAnalyser,
+    facts: RunFacts, stack: ExitStack, frames_owned: bool = True,
+) -> RunSinks:
+    """Open every writer of ``writing`` (the paths written); the summary names ``final``
+    (where the set ends up). The caller's ``stack`` closes the CSV and the video."""
+    plan = writing
+    blur = bool(desc.overlay and desc.overlay.blur_faces)
+    boxes_only = bool(desc.overlay and desc.overlay.boxes_only)
+    run_info: dict[str, Any] = {
+        "input": desc.source, "input_kind": desc.kind_label or plan.kind,
+        "outputs": final.outputs(), **analyser.info, "source_fps": facts.fps,
+        "privacy": {"frames_written": plan.annotated is not None,
+                    "blur_faces": blur, "boxes_only": boxes_only},
+    }
+    if plan.kind == "video":
+        run_info["privacy"]["source_sound_kept"] = plan.sound is not None
+        if plan.annotated is not None:
+            run_info["video_codec"] = desc.video_codec
+    names = analyser.class_names
+    sinks = RunSinks(plan, JsonSummary(plan.json, names, run_info), desc.overlay, frames_owned)
+    if plan.sidecar is not None:
+        sinks.sidecar = SidecarWriter(plan.sidecar, sidecar_header(desc, run_info, facts))
+    if plan.annotated is not None and plan.kind == "video":
+        if facts.size is None:
+            raise ValueError("a video's frame size is needed before its writer opens")
+        sinks.video = stack.enter_context(AnnotatedVideoWriter(
+            plan.annotated, facts.fps or 30.0, facts.size, sound_from=plan.sound,
+            codec=desc.video_codec,
+        ))
+    if plan.annotated is not None and plan.kind == "folder":
+        plan.annotated.mkdir(parents=True, exist_ok=True)
+    if plan.csv is not None:
+        sinks.csv = stack.enter_context(CsvSink(plan.csv, names, with_file=plan.kind == "folder"))
+    return sinks

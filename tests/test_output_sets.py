@@ -1,0 +1,223 @@
+"""A run's outputs are one set: two runs never write into it at once, a failed or stopped
+``--overwrite`` leaves the old set whole, and no input is ever an output of the same command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
+from reliability_helpers import assert_one_sentence, emocam_process, run_cli, wait_for_rows
+
+from emocam.output_set import lock_path
+from emocam.sidecar import load_sidecar
+from emocam.sinks import staging_path
+
+pytestmark = pytest.mark.timeout(180)
+
+SET = ("clip.emocam.csv", "clip.emocam.json", "clip.emocam.mp4", "clip.emocam.npz")
+
+
+@pytest.fixture(scope="module")
+def clip(media_dir: Path) -> SyntheticVideo:
+    """Four real faces at 640x360 for 150 frames: long enough to act while it runs."""
+    return write_video(media_dir / "clip.mp4", (640, 360), scaled(four_faces_plan(150), 0.5),
+                       seed=8)
+
+
+def _old_set(folder: Path) -> dict[str, bytes]:
+    old = {name: f"the previous {name}\n".encode() for name in SET}
+    for name, data in old.items():
+        (folder / name).write_bytes(data)
+    return old
+
+
+def test_a_second_run_into_the_same_outputs_is_refused_while_the_first_runs(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    first = emocam_process(clip, "-o", tmp_path, "--model", model_path, "-q")
+    try:
+        wait_for_rows(first, tmp_path / "clip.emocam.csv", 20)
+        second = run_cli(capfd, "process", clip, "-o", tmp_path, "--overwrite",
+                         "--model", model_path, "-q")
+        line = assert_one_sentence(second, "clip.emocam", "another emocam run",
+                                   f"process {first.pid}", socket.gethostname())
+        assert "delete" in line  # and what to do when that run is gone
+    finally:
+        _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    summary = json.loads((tmp_path / "clip.emocam.json").read_text())
+    assert summary["completed"] is True and summary["frames"] == clip.frame_count
+    assert load_sidecar(tmp_path / "clip.emocam.npz").header["completed"] is True
+    assert not list(tmp_path.glob(".*.lock"))  # the first run let go of its outputs
+
+
+def test_the_lock_of_a_killed_run_is_taken_over_by_the_next(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    dead = emocam_process(clip, "-o", tmp_path, "--model", model_path, "-q")
+    wait_for_rows(dead, tmp_path / "clip.emocam.csv", 20)
+    dead.send_signal(signal.SIGKILL)  # no handler runs: its locks stay behind
+    dead.communicate(timeout=30)
+    assert lock_path(tmp_path / "clip.emocam.csv").exists()
+    run = run_cli(capfd, "process", clip, "-o", tmp_path, "--overwrite", "--model", model_path,
+                  "-q")
+    assert run.code == 0, run.err
+    assert "no longer running" in run.err
+    assert json.loads((tmp_path / "clip.emocam.json").read_text())["completed"] is True
+    assert not list(tmp_path.glob(".*.lock"))
+
+
+def test_a_failed_overwrite_keeps_the_old_set_whole_and_the_new_one_apart(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    old = _old_set(tmp_path)
+    proc = emocam_process(clip, "-o", tmp_path, "--overwrite", "--no-video", "--model", model_path,
+                   "-q", limit_bytes=12_000)  # the disk fills part-way
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    for name, data in old.items():
+        assert (tmp_path / name).read_bytes() == data, f"{name} of the old set was touched"
+    partial = json.loads(staging_path(tmp_path / "clip.emocam.json").read_text())
+    assert partial["completed"] is False and partial["frames"] > 0
+
+
+def test_ctrl_c_during_an_overwrite_keeps_the_old_set_and_names_the_partial_one(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    old = _old_set(tmp_path)
+    proc = emocam_process(clip, "-o", tmp_path, "--overwrite", "--model", model_path, "-q")
+    wait_for_rows(proc, staging_path(tmp_path / "clip.emocam.csv"), 20)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    for name, data in old.items():
+        assert (tmp_path / name).read_bytes() == data, f"{name} of the old set was touched"
+    partial = {name: staging_path(tmp_path / name) for name in SET}
+    assert all(p.exists() for p in partial.values()), err
+    assert ".clip.emocam.partial.csv" in err  # the user is told where the new results are
+    summary = json.loads(partial["clip.emocam.json"].read_text())
+    assert summary["completed"] is False
+    assert load_sidecar(partial["clip.emocam.npz"]).header["completed"] is False
+
+
+def test_an_input_that_another_input_would_write_is_refused_before_any_work(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    a = tmp_path / "a.mp4"
+    a.write_bytes(clip.path.read_bytes())
+    earlier = tmp_path / "a.emocam.mp4"
+    earlier.write_bytes(clip.path.read_bytes())
+    before = earlier.stat().st_mtime_ns
+    run = run_cli(capfd, "process", a, earlier, "--overwrite", "--model", model_path, "-q")
+    assert_one_sentence(run, str(earlier), str(a))
+    assert earlier.stat().st_mtime_ns == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.emocam.mp4", "a.mp4"]
+
+
+def test_a_glob_rerun_leaves_an_earlier_runs_outputs_out_and_says_so(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "a.mp4").write_bytes(clip.path.read_bytes())
+    (videos / "a.emocam.mp4").write_bytes(clip.path.read_bytes())  # an earlier run's output
+    out = tmp_path / "out"
+    # What the shell makes of `videos/*.mp4`.
+    run = run_cli(capfd, "process", *sorted(videos.glob("*.mp4")), "-o", out, "--no-video",
+                  "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    assert "a.emocam.mp4" in run.err and "left out" in run.err
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "a.emocam.csv", "a.emocam.json", "a.emocam.npz"]
+
+
+def test_an_output_set_written_by_an_interrupted_run_is_not_locked_forever(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    """A lock naming a process of this host that no longer exists is stale at once."""
+    for name in SET[:2]:
+        lock_path(tmp_path / name).write_text(json.dumps(
+            {"pid": 2**22 + 7, "host": socket.gethostname(), "started": time.time()}))
+    assert not os.path.exists(f"/proc/{2**22 + 7}")
+    run = run_cli(capfd, "process", clip, "-o", tmp_path, "--no-video", "--model", model_path,
+                  "-q")
+    assert run.code == 0, run.err
+    assert not list(tmp_path.glob(".*.lock"))
+
+
+def test_an_overwrite_of_a_folder_of_photos_replaces_its_annotated_folder_whole(
+    tmp_path: Path, image_one_face: Path, model_path: Path, capfd
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (photos / name).write_bytes(Path(image_one_face).read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "photos.emocam").mkdir()
+    (out / "photos.emocam" / "old.jpg").write_bytes(b"an annotated photo of the old set")
+    run = run_cli(capfd, "process", photos, "-o", out, "--overwrite", "--model", model_path,
+                  "-q")
+    assert run.code == 0, run.err
+    assert sorted(p.name for p in (out / "photos.emocam").iterdir()) == ["a.jpg", "b.jpg"]
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # nothing partial
+
+
+def test_an_overwrite_without_a_sidecar_leaves_no_sidecar_of_the_old_set(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    old = _old_set(tmp_path)
+    run = run_cli(capfd, "process", clip, "-o", tmp_path, "--overwrite", "--no-sidecar",
+                  "--no-video", "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    # The new CSV and JSON would otherwise sit beside the old run's sidecar and video.
+    assert not (tmp_path / "clip.emocam.npz").exists()
+    assert not (tmp_path / "clip.emocam.mp4").exists()
+    assert "removed" in run.err and "clip.emocam.npz" in run.err
+    assert (tmp_path / "clip.emocam.csv").read_bytes() != old["clip.emocam.csv"]
+    summary = json.loads((tmp_path / "clip.emocam.json").read_text())
+    assert summary["completed"] is True and set(summary["outputs"]) == {"csv", "json"}
+
+
+def test_a_lock_left_by_an_earlier_process_with_this_ones_pid_is_stale(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    """In a container emocam is often process 1 every time: a lock naming our own pid that
+    this process does not hold was left by a run before."""
+    for name in SET[:2]:
+        lock_path(tmp_path / name).write_text(json.dumps(
+            {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time() - 60}))
+    run = run_cli(capfd, "process", clip, "-o", tmp_path, "--no-video", "--model", model_path,
+                  "-q")
+    assert run.code == 0, run.err
+    assert "no longer running" in run.err
+    assert not list(tmp_path.glob(".*.lock"))
+
+
+def test_a_lock_whose_pid_now_belongs_to_another_process_is_stale(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    """The pid of a killed run, given since to another program: that program is alive, but
+    it started after the lock was written, so the lock is stale."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for name in SET[:2]:
+            lock_path(tmp_path / name).write_text(json.dumps(
+                {"pid": other.pid, "host": socket.gethostname(), "started": time.time() - 60,
+                 "process_start": "1"}))
+        run = run_cli(capfd, "process", clip, "-o", tmp_path, "--no-video",
+                      "--model", model_path, "-q")
+    finally:
+        other.kill()
+        other.wait()
+    assert run.code == 0, run.err
+    assert "no longer running" in run.err
