@@ -74,6 +74,40 @@ def test_a_first_run_sends_nothing_from_any_native_library(tmp_path: Path) -> No
     assert leaks(lines) == []
 
 
+@pytest.mark.train
+@pytest.mark.timeout(400)
+def test_training_and_exporting_send_nothing(tmp_path: Path) -> None:
+    """`fer-train pack`, then `fer-train train` (one epoch, then its evaluation and ONNX
+    export) under strace: TensorFlow, Keras, tf2onnx and matplotlib look nothing up."""
+    reason = strace_unusable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    pytest.importorskip("tensorflow")
+    from test_training_data import write_ferplus_folders
+
+    data = write_ferplus_folders(tmp_path / "ferplus", 40, 16)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
+           "MPLCONFIGDIR": str(home / ".mpl"), "no_proxy": "*", "NO_PROXY": "*"}
+    script = Path(sys.executable).with_name("fer-train")
+    command = [str(script)] if script.exists() else [sys.executable, "-m",
+                                                     "emocam.training.cli"]
+    for step, args in (
+        ("pack", ["pack", str(data), "-o", str(tmp_path / "d.emopack")]),
+        ("train", ["-q", "train", "--data", str(data), "--out", str(tmp_path / "run"),
+                   "--preset", "quick", "--set", "model.widths=8,16", "--set",
+                   "model.blocks=1,1", "--set", "model.stem=8", "--set", "epochs=1",
+                   "--set", "batch_size=16", "--set", "warmup_epochs=0"]),
+    ):
+        log = tmp_path / f"{step}.trace"
+        r = trace([*command, *args], log, env, 380)
+        assert r.returncode == 0, r.stderr[-2000:]
+        lines = log.read_text(errors="replace").splitlines()
+        assert leaks(lines) == [], step
+    assert (tmp_path / "run" / "model.onnx").is_file()  # it really trained and exported
+
+
 @pytest.mark.gui
 @pytest.mark.timeout(240)
 def test_the_desktop_app_sends_nothing_from_start_to_close(tmp_path: Path) -> None:
