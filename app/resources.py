@@ -15,9 +15,6 @@ DEFAULT_MODEL = "ferplus"  # the reference model: its card holds the published f
 # What runs on the CPU when no model is chosen: nearly the same accuracy (86.32% against
 # 86.45%) for 1.3-2.4x less CPU time per face. GPU providers run the float model.
 CPU_DEFAULT_MODEL = "ferplus-int8"
-BLAZEFACE_SHORT_NAME = "face_detection_short_range.tflite"
-BLAZEFACE_FULL_NAME = "face_detection_full_range_sparse.tflite"
-HAAR_NAME = "haarcascade_frontalface_default.xml"
 SAMPLE_VIDEO_NAME = "sample.mp4"
 
 
@@ -54,18 +51,6 @@ def resolve_model(spec: str | Path | None) -> Path:
     if isinstance(spec, str) and spec in BUILTIN_MODELS:
         return model_file(BUILTIN_MODELS[spec])
     return Path(spec).expanduser()
-
-
-def blazeface_short_path() -> Path:
-    return model_file(BLAZEFACE_SHORT_NAME)
-
-
-def blazeface_full_path() -> Path:
-    return model_file(BLAZEFACE_FULL_NAME)
-
-
-def haar_cascade_path() -> Path:
-    return model_file(HAAR_NAME)
 
 
 def sample_video_path() -> Path:

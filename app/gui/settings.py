@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from PySide6.QtCore import QByteArray, QSettings
 
 from emocam.encoders import DEFAULT_VIDEO_CODEC
+from emocam.types import DEFAULT_MIN_SCORE
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class AppSettings:
     blur_faces: bool = False
     boxes_only: bool = False
     smoothing_tau_s: float = 0.2  # emocam.track.DEFAULT_TAU_S
-    min_score: float = 0.5
+    min_score: float = DEFAULT_MIN_SCORE
     target_fps: float = 0.0  # 0 = detect in full on every frame, however long it takes
     detector: str = "mediapipe"
     provider: str = ""  # "" = let onnxruntime pick the fastest
