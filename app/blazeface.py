@@ -24,7 +24,7 @@ import onnxruntime as ort
 from emocam import geometry
 from emocam.errors import ModelError
 from emocam.integrity import verify
-from emocam.types import Detection
+from emocam.types import DEFAULT_MIN_SCORE, Detection
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,9 @@ _ANCHORS = _anchors()
 class ShortRangeFaces:
     """Faces in one 128x128 RGB image, boxes and keypoints in its pixels."""
 
-    def __init__(self, min_score: float = 0.5, folder: Traversable | Path | None = None):
+    def __init__(
+        self, min_score: float = DEFAULT_MIN_SCORE, folder: Traversable | Path | None = None
+    ):
         where = folder if folder is not None else resources.files("emocam.models")
         path = where / SHORT_RANGE_ONNX
         try:

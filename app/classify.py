@@ -15,7 +15,7 @@ import onnxruntime as ort
 
 from emocam.errors import ModelError
 from emocam.integrity import verify_file
-from emocam.modelinfo import METADATA_KEY, ModelInfo
+from emocam.modelinfo import ModelInfo, ModelInfoError, info_from_metadata
 from emocam.preprocess import normalize
 from emocam.resources import BUILTIN_MODELS, default_model_path
 
@@ -146,15 +146,11 @@ class EmotionClassifier:
         return ModelError(f"The emotion model file {self.path} {what}; {_MODEL_HINT}.")
 
     def _read_info(self) -> ModelInfo:
-        meta = self._session.get_modelmeta().custom_metadata_map
-        if METADATA_KEY not in meta:
-            raise self._fail(
-                f"has no {METADATA_KEY!r} metadata (it was not exported by fer-train)"
-            )
+        # The session is already built: its own metadata map, not a second read of the file.
         try:
-            return ModelInfo.from_json(meta[METADATA_KEY])
-        except (ValueError, TypeError) as e:
-            raise self._fail(f"cannot be used: {e}") from e
+            return info_from_metadata(self._session.get_modelmeta().custom_metadata_map)
+        except ModelInfoError as e:
+            raise self._fail(str(e)) from e
 
     def _check_shapes(self) -> None:
         info, shape = self.info, list(self._input.shape)
@@ -216,7 +212,7 @@ class EmotionClassifier:
             out = np.clip(out, 0.0, None)
             probs = out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
         else:
-            probs = softmax(out / self.info.temperature)
+            probs = softmax(out, self.info.temperature)
         return self._finite(probs)
 
     def _finite(self, probs: np.ndarray) -> np.ndarray:
@@ -248,8 +244,13 @@ class EmotionClassifier:
         self._wide = None
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Probabilities from ``(N, C)`` logits, calibrated: ``softmax(logits / temperature)``.
+
+    The app and ``fer-train`` (calibration, evaluation, distillation) share it, so a model's
+    figures are measured with the arithmetic the app runs."""
+    z = logits / temperature  # a new array: the caller's logits stay as they were
+    z -= z.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z

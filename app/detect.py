@@ -32,7 +32,7 @@ from emocam.blazeface import ShortRangeFaces
 from emocam.errors import ModelError
 from emocam.integrity import verify
 from emocam.offline import keep_native_libraries_offline
-from emocam.types import Box, Detection, Point
+from emocam.types import DEFAULT_MIN_SCORE, Box, Detection, Point
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ _SHORT_RANGE_FACES = (0.15, 0.9)
 _FULL_RANGE_MIN = 0.085
 
 
-def model_file(name: str, folder: Traversable | Path | None = None) -> bytes:
+def model_bytes(name: str, folder: Traversable | Path | None = None) -> bytes:
     """The bytes of a bundled model file (bytes, so paths with any characters work)."""
     where = folder if folder is not None else resources.files("emocam.models")
     path = where / name
@@ -72,7 +72,7 @@ def create_detector(
     name: str = "mediapipe",
     *,
     live: bool = False,
-    min_score: float = 0.5,
+    min_score: float = DEFAULT_MIN_SCORE,
     min_face: float = 64.0,
 ) -> MediaPipeDetector | HaarDetector:
     """A detector by name: ``"mediapipe"`` (BlazeFace, default) or ``"opencv"`` (Haar).
@@ -278,7 +278,7 @@ class MediaPipeDetector:
     def __init__(
         self,
         *,
-        min_score: float = 0.5,
+        min_score: float = DEFAULT_MIN_SCORE,
         min_face: float = 64.0,
         max_levels: int = 2,
         models: Traversable | Path | None = None,
@@ -292,7 +292,7 @@ class MediaPipeDetector:
         # Both files are read and checked before either task starts, so a damaged second
         # file leaves no task open behind the error (closed later by the garbage collector,
         # MediaPipe can wait forever on its own dispatcher thread).
-        data = {name: model_file(name, models) for name in (SHORT_RANGE, FULL_RANGE)}
+        data = {name: model_bytes(name, models) for name in (SHORT_RANGE, FULL_RANGE)}
         self._short = self._load(vision, base_options, SHORT_RANGE, data, models, min_score)
         try:
             self._full = self._load(vision, base_options, FULL_RANGE, data, models, min_score)
@@ -526,13 +526,13 @@ class HaarDetector:
     def __init__(
         self,
         *,
-        min_score: float = 0.5,
+        min_score: float = DEFAULT_MIN_SCORE,
         min_face: float = 64.0,
         models: Traversable | Path | None = None,
     ):
         self.min_score = min_score
         self.min_face = float(min_face)
-        data = model_file(HAAR, models)
+        data = model_bytes(HAAR, models)
         self._cascade = cv2.CascadeClassifier()
         ok = False
         try:

@@ -3,15 +3,25 @@
 ``fer-train`` writes it at export and the app reads it, so nothing else in the project knows
 class names, input size, normalisation or crop framing. It is stored as JSON under the ONNX
 metadata key ``emocam``.
+
+:func:`read_model_info` is the one reader: the classifier, ``fer-train evaluate`` and the
+app's model menu and About dialog all get a model's metadata through it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+import onnxruntime as ort
+
+from emocam.errors import ModelError
 from emocam.preprocess import CropSpec, Normalization
 
 METADATA_KEY = "emocam"
@@ -111,6 +121,57 @@ class ModelInfo:
             training=_section(d, "training"),
             schema=schema,
         )
+
+
+class ModelInfoError(ValueError):
+    """A model's metadata is missing or wrong; the message completes "The model file X ..."."""
+
+
+def info_from_metadata(metadata: Mapping[str, str]) -> ModelInfo:
+    """The :class:`ModelInfo` in an ONNX file's metadata map (``custom_metadata_map``)."""
+    text = metadata.get(METADATA_KEY)
+    if text is None:
+        raise ModelInfoError(
+            f"has no {METADATA_KEY!r} metadata (it was not exported by fer-train)"
+        )
+    try:
+        return ModelInfo.from_json(text)
+    except (ValueError, TypeError) as e:
+        raise ModelInfoError(f"cannot be used: {e}") from e
+
+
+def read_model_info(path: str | os.PathLike[str]) -> ModelInfo:
+    """The metadata of the ONNX model at ``path``, without making it ready to run; raises
+    :class:`ModelError` naming the file.
+
+    Cached per file version (path, size, modification time), so a menu can label the built-in
+    models on the GUI thread: only the first call per file reads it.
+    """
+    p = Path(path)
+    try:
+        st = p.stat()
+        return _read_cached(str(p.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError as e:
+        raise ModelError(f"The model file {p} cannot be read ({e.strerror or e}).") from e
+    except ModelInfoError as e:
+        raise ModelError(f"The model file {p} {e}.") from e
+
+
+@functools.lru_cache(maxsize=32)
+def _read_cached(path: str, size: int, mtime_ns: int) -> ModelInfo:
+    del size, mtime_ns  # part of the cache key only: a rewritten file is read again
+    opts = ort.SessionOptions()
+    # Only the metadata is wanted: no graph optimisation, which is most of a session's cost.
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(path, sess_options=opts,
+                                       providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime's errors share no base class beyond Exception
+        raise ModelInfoError(
+            "is not a valid ONNX model (it may be truncated or another kind of file)"
+        ) from e
+    return info_from_metadata(session.get_modelmeta().custom_metadata_map)
 
 
 # A face crop's side in pixels: FER models use 48-112; beyond this range a value is an error.

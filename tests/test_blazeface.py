@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from emocam.blazeface import INPUT, SHORT_RANGE_ONNX, ShortRangeFaces
-from emocam.detect import SHORT_RANGE, _import_mediapipe, model_file
+from emocam.detect import SHORT_RANGE, _import_mediapipe, model_bytes
 from emocam.errors import ModelError
 
 
@@ -17,7 +17,7 @@ from emocam.errors import ModelError
 def mediapipe_short():
     mp, base_options, vision = _import_mediapipe()
     options = vision.FaceDetectorOptions(
-        base_options=base_options(model_asset_buffer=model_file(SHORT_RANGE)),
+        base_options=base_options(model_asset_buffer=model_bytes(SHORT_RANGE)),
         running_mode=vision.RunningMode.IMAGE,
     )
     det = vision.FaceDetector.create_from_options(options)

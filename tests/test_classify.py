@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from emocam.classify import CPU, EmotionClassifier, resolve_provider
 from emocam.errors import ModelError
-from emocam.modelinfo import METADATA_KEY, ModelInfo
+from emocam.modelinfo import METADATA_KEY, ModelInfo, read_model_info
 from emocam.preprocess import CropSpec, crop_faces, to_gray
 
 FER_PLUS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
@@ -217,3 +217,29 @@ def test_a_class_count_that_disagrees_with_the_metadata_is_refused(tmp_path: Pat
 def test_a_class_count_hidden_behind_a_dynamic_output_is_still_refused(tmp_path: Path) -> None:
     path = tiny_model(tmp_path / "dyn.onnx", outputs=5, output_dim="C")
     assert "classes" in assert_model_error_names(path)
+
+
+# --- the one metadata reader ---------------------------------------------------------------
+
+
+def test_the_metadata_reader_gives_what_the_classifier_reads(model_path: Path) -> None:
+    classifier = EmotionClassifier(model_path)
+    try:
+        assert read_model_info(model_path) == classifier.info
+    finally:
+        classifier.close()
+
+
+def test_the_metadata_reader_reads_a_file_again_once_it_changes(tmp_path: Path) -> None:
+    path = tiny_model(tmp_path / "m.onnx")
+    assert read_model_info(path).name == "tiny test model"
+    renamed = ModelInfo(class_names=FER_PLUS, name="renamed model").to_json()
+    tiny_model(path, metadata=renamed)
+    assert read_model_info(path).name == "renamed model"
+
+
+def test_the_metadata_reader_names_the_file_and_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"bare\.onnx.*has no 'emocam' metadata"):
+        read_model_info(tiny_model(tmp_path / "bare.onnx", metadata=""))
+    with pytest.raises(ModelError, match=r"nope\.onnx cannot be read"):
+        read_model_info(tmp_path / "nope.onnx")

@@ -11,6 +11,7 @@ import pytest
 from test_models import int8_weight_range
 from test_training_data import face_images, write_ferplus_folders, write_kaggle_csv
 
+from emocam.classify import softmax
 from emocam.errors import ModelError
 from emocam.modelinfo import METADATA_KEY, ModelInfo
 from emocam.preprocess import Normalization, normalize
@@ -20,7 +21,6 @@ from emocam.training.evaluate import (
     expected_calibration_error,
     fit_temperature,
     fit_uncertain_below,
-    softmax,
 )
 from emocam.training.export import check_parity
 

@@ -301,7 +301,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from emocam.training.evaluate import read_onnx_info
+    from emocam.modelinfo import read_model_info
     from emocam.training.export import set_metadata
 
     model = Path(args.model)
@@ -312,7 +312,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.uncertain_below is not None and not 0 <= args.uncertain_below < 1:
         raise ConfigError(f"--uncertain-below {args.uncertain_below}: give a probability, "
                           "0 to 1.")
-    info = read_onnx_info(model)
+    info = read_model_info(model)
     new = dataclasses.replace(
         info,
         temperature=info.temperature if args.temperature is None else args.temperature,

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from emocam.classify import softmax
 from emocam.errors import ModelError
-from emocam.modelinfo import METADATA_KEY, ModelInfo
+from emocam.modelinfo import ModelInfo, read_model_info
 from emocam.preprocess import Normalization, normalize
 from emocam.training.data import Dataset, Split, ferplus_argmax
 from emocam.training.train import TrainConfig
@@ -106,26 +107,10 @@ def load_keras(path: Path) -> Predictor:
                      tuple(names) if names else None, None, cfg, model)
 
 
-def read_onnx_info(path: Path) -> ModelInfo:
-    import onnxruntime as ort
-
-    try:
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as e:  # onnxruntime raises its own exception types
-        raise ModelError(f"{path} is not a readable ONNX model ({e}).") from e
-    meta = sess.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-    if meta is None:
-        raise ModelError(f"{path} has no '{METADATA_KEY}' metadata; export it with fer-train.")
-    try:
-        return ModelInfo.from_json(meta)
-    except ValueError as e:
-        raise ModelError(f"{path} cannot be used: {e}.") from e
-
-
 def load_onnx(path: Path) -> Predictor:
     import onnxruntime as ort
 
-    info = read_onnx_info(path)
+    info = read_model_info(path)  # the app's reader: the same checks, the same messages
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
 
@@ -152,13 +137,6 @@ def load_predictor(path: Path | str) -> Predictor:
 
 # ---------------------------------------------------------------------------------------------
 # Scores
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = logits / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def class_report(labels: np.ndarray, preds: np.ndarray, class_names: tuple[str, ...]

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from emocam.classify import softmax
 from emocam.errors import ModelError
 from emocam.modelinfo import METADATA_KEY, ModelInfo
 from emocam.training.data import Dataset, load_dataset
@@ -33,7 +34,6 @@ from emocam.training.evaluate import (
     fit_uncertain_below,
     load_keras,
     load_onnx,
-    softmax,
 )
 from emocam.training.train import TrainConfig
 

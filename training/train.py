@@ -170,7 +170,7 @@ class Teachers:
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """Mean softmax of the teachers on ``(N, S, S)`` pixels in 0..255."""
-        from emocam.training.evaluate import softmax
+        from emocam.classify import softmax
 
         with self._lock:
             probs = [softmax(p.logits(images), self.temperature) for p in self.predictors]

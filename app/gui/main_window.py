@@ -8,7 +8,6 @@ the user's choices back.
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import sys
 import time
@@ -75,7 +74,7 @@ from emocam.gui.stop_signals import StopOnSignal
 from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
 from emocam.gui.workers import FunctionWorker, Packet, SourceInfo, SourceWorker, WorkerError
-from emocam.modelinfo import ModelInfo
+from emocam.modelinfo import ModelInfo, read_model_info
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.resources import builtin_models, resolve_model, sample_video_path
@@ -700,7 +699,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         def reject(error: Exception) -> None:
             self.banner.show_message(str(error), "error")
 
-        self._run_job(lambda: _load_model_info(path), accept, reject)
+        self._run_job(lambda: _check_model(path), accept, reject)
 
     def _use_new_model(self) -> None:
         self.model_info = None if not self.settings.model_path else self.model_info
@@ -720,7 +719,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         if self.model_info is not None:
             self._show_about(self.model_info)
         else:
-            self._run_job(lambda: _load_model_info(path), self._show_about,
+            self._run_job(lambda: read_model_info(path), self._show_about,
                           lambda e: self._show_about(None))
 
     def _show_about(self, info: ModelInfo | None) -> None:
@@ -754,15 +753,18 @@ class MainWindow(OutputsMixin, QMainWindow):
         self._close_progress()
 
 
-@functools.cache
 def _builtin_info(path: Path) -> ModelInfo | None:
+    """A built-in model's metadata for its menu label (read once, cached by the reader; no
+    session is made ready to run); None when it cannot be read: the label is its short name."""
     try:
-        return _load_model_info(str(path))
+        return read_model_info(path)
     except UserError:
         return None
 
 
-def _load_model_info(path: str) -> ModelInfo:
+def _check_model(path: str) -> ModelInfo:
+    """A chosen model's metadata once the model proved it runs: a whole classifier is made
+    (checksum, shapes, one test batch) and closed. Off the GUI thread: it takes a while."""
     classifier = EmotionClassifier(resolve_model(path))
     try:
         return classifier.info

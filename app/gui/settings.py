@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from PySide6.QtCore import QByteArray, QSettings
 
 from emocam.encoders import DEFAULT_VIDEO_CODEC
+from emocam.track import DEFAULT_TAU_S
 from emocam.types import DEFAULT_MIN_SCORE
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class AppSettings:
     show_uncertain: bool = True  # doubtful faces grey and "uncertain" instead of a label
     blur_faces: bool = False
     boxes_only: bool = False
-    smoothing_tau_s: float = 0.2  # emocam.track.DEFAULT_TAU_S
+    smoothing_tau_s: float = DEFAULT_TAU_S
     min_score: float = DEFAULT_MIN_SCORE
     target_fps: float = 0.0  # 0 = detect in full on every frame, however long it takes
     detector: str = "mediapipe"
