@@ -71,22 +71,19 @@ def model_bytes(name: str, folder: Traversable | Path | None = None) -> bytes:
 def create_detector(
     name: str = "mediapipe",
     *,
-    live: bool = False,
     min_score: float = DEFAULT_MIN_SCORE,
     min_face: float = 64.0,
 ) -> MediaPipeDetector | HaarDetector:
     """A detector by name: ``"mediapipe"`` (BlazeFace, default) or ``"opencv"`` (Haar).
 
     ``min_face`` is the smallest face side, in pixels, worth looking for (smaller faces carry
-    little expression at the model's 48 px input). For a file MediaPipe adds a finer tile
-    level when the frame needs it (1080p: ~5x slower, finds 50 px faces); a live camera
-    keeps to one tile level so it stays real-time.
+    little expression at the model's 48 px input). MediaPipe adds a finer tile level when the
+    frame needs it (1080p: finds 50 px faces), for files and cameras alike: the schedule
+    (emocam.schedule) spreads the tiles over frames, so a camera frame costs no more.
     """
     key = name.strip().lower()
     if key == "mediapipe":
-        return MediaPipeDetector(
-            min_score=min_score, min_face=min_face, max_levels=1 if live else 2
-        )
+        return MediaPipeDetector(min_score=min_score, min_face=min_face)
     if key in ("opencv", "haar"):
         return HaarDetector(min_score=min_score, min_face=min_face)
     raise ValueError(f"unknown detector {name!r}; use 'mediapipe' or 'opencv'")

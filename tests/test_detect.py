@@ -33,13 +33,6 @@ def mediapipe():
 
 
 @pytest.fixture(scope="module")
-def mediapipe_live():
-    det = create_detector("mediapipe", live=True)
-    yield det
-    det.close()
-
-
-@pytest.fixture(scope="module")
 def opencv():
     det = create_detector("opencv")
     yield det
@@ -71,12 +64,11 @@ def test_close_face_found_in_at_least_95_percent_of_frames(mediapipe, video_one_
     assert sum(len(d) for _, d in results) <= 1.05 * len(results)  # no stray boxes
 
 
-@pytest.mark.parametrize("live", [False, True], ids=["file", "live"])
 def test_all_four_faces_found_in_at_least_95_percent_of_frames(
-    live: bool, mediapipe, mediapipe_live, video_four_faces
+    mediapipe, video_four_faces
 ) -> None:
-    det = mediapipe_live if live else mediapipe
-    results = detect_video(det, video_four_faces, step=2)
+    # Files and cameras run this one detector (PipelineConfig.live changes no detection).
+    results = detect_video(mediapipe, video_four_faces, step=2)
     assert recall(video_four_faces, results) >= 0.95
     assert all(len(d) <= 5 for _, d in results)
 
