@@ -27,6 +27,7 @@ import numpy as np
 from emocam.errors import SourceError
 from emocam.imageheader import MAX_IMAGE_PIXELS, declared_size
 from emocam.inputs import check_input
+from emocam.newest import NewestFrame
 from emocam.types import Frame
 
 log = logging.getLogger(__name__)
@@ -416,14 +417,13 @@ class CameraSource(Source):
             int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
         )
         self._pace = 1.0 / pace_fps if pace_fps else 0.0  # for file stand-ins in tests
-        self._cond = threading.Condition()
-        self._newest: Frame | None = None
         self._captured = 0
         self._stop = threading.Event()
         self._t0 = time.monotonic()
-        self._last_frame_at = self._t0
-        self._thread = threading.Thread(target=self._capture, name="emocam-camera", daemon=True)
-        self._thread.start()
+        # The driver is read on its own thread; only the newest frame is kept.
+        self._reader: NewestFrame[Frame] = NewestFrame(
+            self._read(), clock=time.monotonic, name="emocam-camera"
+        )
 
     @classmethod
     def open(
@@ -448,20 +448,17 @@ class CameraSource(Source):
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
         return cls(cap, name, stall_timeout_s=stall_timeout_s)
 
-    def _capture(self) -> None:
+    def _read(self) -> Iterator[Frame]:
         while not self._stop.is_set():
             started = time.monotonic()
             ok, image = self._cap.read()
             now = time.monotonic()
             if ok and image is not None:
-                with self._cond:
-                    frame = Frame(image, self._captured, (now - self._t0) * 1000.0, self.name)
-                    self._newest = frame
-                    self._captured += 1
-                    self._last_frame_at = now
-                    if self.size == (0, 0):
-                        self.size = (image.shape[1], image.shape[0])
-                    self._cond.notify_all()
+                if self.size == (0, 0):
+                    self.size = (image.shape[1], image.shape[0])
+                frame = Frame(image, self._captured, (now - self._t0) * 1000.0, self.name)
+                self._captured += 1
+                yield frame
             else:
                 self._stop.wait(0.01)  # a hiccup or a dead camera; the reader times out
             rest = self._pace - (time.monotonic() - started)
@@ -470,20 +467,25 @@ class CameraSource(Source):
 
     def __iter__(self) -> Iterator[Frame]:
         while True:
-            with self._cond:
-                while self._newest is None:
-                    if self._stop.is_set():
-                        return
-                    waited = time.monotonic() - self._last_frame_at
-                    if waited >= self.stall_timeout_s:
-                        raise SourceError(
-                            f"{self.name} stopped delivering frames for "
-                            f"{self.stall_timeout_s:g} s; check its connection and that no "
-                            "other app uses it, then try again."
-                        )
-                    self._cond.wait(min(0.1, self.stall_timeout_s - waited))
-                frame, self._newest = self._newest, None
-            yield frame
+            item = None
+            while item is None:
+                if self._stop.is_set():
+                    return
+                waited = time.monotonic() - self._reader.last_at
+                if waited >= self.stall_timeout_s:
+                    raise SourceError(
+                        f"{self.name} stopped delivering frames for "
+                        f"{self.stall_timeout_s:g} s; check its connection and that no "
+                        "other app uses it, then try again."
+                    )
+                item = self._reader.wait(min(0.1, self.stall_timeout_s - waited))
+                if item is None and self._reader.done and not self._stop.is_set():
+                    # The driver raised: no frame will come, so no need to wait out the stall.
+                    raise SourceError(
+                        f"{self.name} stopped delivering frames ({self._reader.error}); check "
+                        "its connection and that no other app uses it, then try again."
+                    )
+            yield item[0]
 
     @property
     def captured(self) -> int:
@@ -492,10 +494,7 @@ class CameraSource(Source):
 
     def close(self) -> None:
         self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        self._thread.join(timeout=2.0)
-        if self._thread.is_alive():
+        if not self._reader.stop(2.0):
             # Releasing under a blocked read can crash some drivers; the thread is a daemon.
             log.warning("%s did not stop in time; leaving it to the operating system.", self.name)
             return

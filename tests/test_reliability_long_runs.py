@@ -90,7 +90,7 @@ def test_starting_and_stopping_a_camera_100_times_leaves_no_thread_behind(
                            stall_timeout_s=5.0)
         with cam:
             next(iter(cam))
-        assert not cam._thread.is_alive()
+        assert not cam._reader.alive
     after = Resources.now()
     assert not [t for t in threading.enumerate() if t.name == "emocam-camera"]
     assert after.fds <= before.fds + 1

@@ -4,7 +4,8 @@
 window only through signals carrying plain data (a :class:`Packet`: annotated numpy frame +
 FrameResult). The window talks back through thread-safe setters; nothing here ever blocks
 the GUI thread. A live source is read by its own capture thread that keeps only the newest
-frame, so a slow pipeline drops frames instead of falling behind.
+frame (emocam.newest), so a slow pipeline drops frames instead of falling behind. A file's
+pacing and seeking are Qt-free (emocam.player); this module adds the thread and signals.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from PySide6.QtCore import QThread, Signal
 
 from emocam.errors import SourceError, UserError
 from emocam.gui.recorder import Recorder
+from emocam.newest import NewestFrame
 from emocam.overlay import OverlayOptions, PlacementMemory, draw_annotations, prepare_background
 from emocam.pipeline import Pipeline, PipelineConfig
+from emocam.player import Pacer, Seeker
 from emocam.sources import Source, open_source
 from emocam.types import Frame, FrameResult
 
@@ -73,46 +76,6 @@ class _Commands:
     overlay: OverlayOptions | None = None
     record: tuple[Path, Path] | None = None
     stop_record: bool = False
-
-
-class _NewestFrame:
-    """A capture thread for live sources that keeps only the newest frame."""
-
-    def __init__(self, source: Source, wake: threading.Event):
-        self._source, self._wake = source, wake
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._frame: tuple[Frame, float] | None = None
-        self.error: BaseException | None = None
-        self.done = False
-        self.dropped = 0
-        self._thread = threading.Thread(target=self._run, name="emocam-capture", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for frame in self._source:
-                with self._lock:
-                    if self._frame is not None:
-                        self.dropped += 1
-                    self._frame = (frame, time.perf_counter())
-                self._wake.set()
-                if self._stop.is_set():
-                    break
-        except Exception as e:  # reported by the worker as a source failure
-            self.error = e
-        finally:
-            self.done = True
-            self._wake.set()
-
-    def take(self) -> tuple[Frame, float] | None:
-        with self._lock:
-            item, self._frame = self._frame, None
-        return item
-
-    def stop(self, timeout: float) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
 
 
 class SourceWorker(QThread):
@@ -311,15 +274,17 @@ class SourceWorker(QThread):
 
     def _run_file(self, source: Source) -> None:
         frames: Iterator[Frame] = iter(source)
-        anchor: tuple[float, float] | None = None  # (wall time, media time ms)
+        seeker = Seeker(source, lambda: self._open(self.spec))
+        pacer = Pacer()
         ended = False
         while not self._stop.is_set():
             cmd = self._take_commands()
             config_changed = cmd.config is not None and cmd.config != self._config
             redraw = self._apply(cmd)
             if cmd.seek is not None:
-                frames = self._seek(cmd.seek)
-                anchor, ended = None, False
+                frames = self._seek(seeker, cmd.seek)
+                pacer.reset()
+                ended = False
                 self._step(frames)
                 continue
             if cmd.paused or ended:
@@ -327,20 +292,21 @@ class SourceWorker(QThread):
                     self._reprocess_last()
                 elif redraw:
                     self._redraw_last()
-                anchor = None
+                pacer.reset()
                 self._idle(0.1)
                 continue
             t0 = time.perf_counter()
             frame = next(frames, None)
             decode_ms = (time.perf_counter() - t0) * 1e3
             if frame is None and self.loop and self._looped_once_more():
-                frames, anchor = self._seek(0, restart_ids=True), None
+                frames = self._seek(seeker, 0, restart_ids=True)
+                pacer.reset()
                 continue
             if frame is None:
                 ended = True
                 self.ended.emit()
                 continue
-            anchor = self._pace(frame, anchor, cmd.speed)
+            pacer.hold(frame.time_ms, cmd.speed, lambda s, speed=cmd.speed: self._held(s, speed))
             if self._stop.is_set():
                 break
             self._process(frame, time.perf_counter(), drop_if_busy=False, decode_ms=decode_ms)
@@ -355,42 +321,23 @@ class SourceWorker(QThread):
         # A video that yields no frame at all would loop without end.
         return self._last is not None
 
-    def _seek(self, index: int, restart_ids: bool = False) -> Iterator[Frame]:
+    def _seek(self, seeker: Seeker, index: int, restart_ids: bool = False) -> Iterator[Frame]:
         if self._pipeline is not None:
             # Smoothing must not blend two moments of the video; a loop's faces are the
             # same people as on the last pass, so they get the same ids again.
             self._pipeline.reset(restart_ids)
-        source = self._source
-        assert source is not None
-        if source.frame_count:
-            index = min(index, source.frame_count - 1)
-        seek = getattr(source, "seek", None)
-        if callable(seek):
-            seek(index)
-            return iter(source)
-        # A source that cannot seek: open it again and decode up to the frame.
-        source.close()
-        source = self._source = self._open(self.spec)
-        frames = iter(source)
-        for _ in range(index):
-            if next(frames, None) is None:
-                break
+        frames = seeker.seek(index)
+        self._source = seeker.source  # reopened when it cannot seek: closed at the end
         return frames
 
-    def _pace(self, frame: Frame, anchor: tuple[float, float] | None, speed: float
-              ) -> tuple[float, float]:
-        now = time.perf_counter()
-        if anchor is None:
-            return now, frame.time_ms
-        due = anchor[0] + (frame.time_ms - anchor[1]) / 1000.0 / speed
-        if due - now < -0.25:
-            return now, frame.time_ms  # far behind (slow CPU): stop trying to catch up
-        while due > time.perf_counter() and not self._stop.is_set():
-            self._idle(min(due - time.perf_counter(), 0.05))
-            with self._lock:
-                if self._cmd.seek is not None or self._cmd.paused or self._cmd.speed != speed:
-                    break  # let the loop handle the command first
-        return anchor
+    def _held(self, seconds: float, speed: float) -> bool:
+        """One wait while a frame is held for its time; True to stop holding it."""
+        if self._stop.is_set():
+            return True
+        self._idle(seconds)
+        with self._lock:
+            # A command is handled before the frame's time comes.
+            return self._cmd.seek is not None or self._cmd.paused or self._cmd.speed != speed
 
     def _idle(self, timeout: float) -> None:
         """Wait for the next frame, its time or a command. A target frame rate counts only
@@ -404,7 +351,7 @@ class SourceWorker(QThread):
     # --- live sources: newest frame only ---------------------------------------------------
 
     def _run_live(self, source: Source) -> None:
-        capture = _NewestFrame(source, self._wake)
+        capture: NewestFrame[Frame] = NewestFrame(source, wake=self._wake)
         try:
             while not self._stop.is_set():
                 cmd = self._take_commands()
