@@ -357,7 +357,7 @@ def _no_display() -> bool:
     return not any(env.get(k) for k in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
-def _gui(argv: Sequence[str]) -> int:
+def _gui(args: argparse.Namespace) -> int:
     if _no_display():
         print("emocam: The desktop app needs a display, and none is set (DISPLAY or "
               "WAYLAND_DISPLAY); start it in a desktop session, or use `emocam process VIDEO` "
@@ -377,7 +377,7 @@ def _gui(argv: Sequence[str]) -> int:
             raise  # a real bug in the app, not something the user can fix
         print(f"emocam: {msg}", file=sys.stderr)
         return 2
-    return int(run(list(argv)) or 0)
+    return int(run(args) or 0)
 
 
 @contextmanager
@@ -424,14 +424,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream=sys.stderr,
             force=True,
         )
-        return _run(args, argv)
+        return _run(args)
 
 
-def _run(args: argparse.Namespace, argv: list[str]) -> int:
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "process":
             return _process(args)
-        return _gui(argv)
+        return _gui(args)
     except UserError as e:
         print(f"emocam: {e}", file=sys.stderr)
         return e.exit_code

@@ -30,10 +30,10 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel
 from sound_helpers import sound_of, with_sound
 
+from emocam.cli import build_parser
 from emocam.gui import settings as gui_settings
 from emocam.gui.main_window import (
     MainWindow,
-    _parse,
     close_on_signals,
     run,
     start_initial_source,
@@ -401,7 +401,7 @@ def test_unplugged_camera_shows_a_message_with_retry(qtbot, make_window, video_o
 def test_without_a_webcam_the_app_plays_the_sample_video(qtbot, make_window):
     window = make_window()
     window.settings.camera_index = MISSING_CAMERA
-    start_initial_source(window, _parse([]))
+    start_initial_source(window, build_parser().parse_args([]))
     wait_frames(qtbot, window, 2)
     assert not window.source_info.is_live
     assert "sample video" in window.banner.text()
@@ -470,7 +470,7 @@ def test_the_app_started_on_a_video_exits_on_sigterm_with_its_settings_saved(
     try:
         QTimer.singleShot(3000, lambda: os.kill(os.getpid(), signal.SIGTERM))
         watchdog.start()
-        assert run(["--video", str(video_one_face.path)]) == 130
+        assert run(build_parser().parse_args(["--video", str(video_one_face.path)])) == 130
         assert "geometry=" in isolated_settings.read_text()  # saved as on closing the window
         assert signal.getsignal(signal.SIGTERM) is before  # the handlers are put back
     finally:

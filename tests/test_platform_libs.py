@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from emocam.cli import build_parser
 from emocam.gui import main_window, platform_libs
 from emocam.gui.platform_libs import (
     ALL_PACKAGES,
@@ -90,14 +91,14 @@ def test_the_app_stops_before_qt_with_the_apt_command_and_without_qt_text(
     started = []
     monkeypatch.setattr(main_window, "_run_app", lambda args: started.append(args) or 0)
     with caplog.at_level(logging.INFO):
-        assert main_window.run([]) == 2
+        assert main_window.run(build_parser().parse_args([])) == 2
     assert not started
     [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert "libemocamprobe.so.1" in record.getMessage()
     assert "Qt" not in "".join(r.getMessage() for r in caplog.records if r.name == "emocam.qt")
     # -v goes on to Qt, so its own message can be seen as well.
     with caplog.at_level(logging.INFO):
-        assert main_window.run(["-v"]) == 0
+        assert main_window.run(build_parser().parse_args(["-v"])) == 0
     assert started
 
 

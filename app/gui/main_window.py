@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -772,17 +772,6 @@ def _check_model(path: str) -> ModelInfo:
         classifier.close()
 
 
-def _parse(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="emocam", add_help=False)
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--video")
-    group.add_argument("--camera", type=int)
-    group.add_argument("--image")
-    p.add_argument("--model")
-    p.add_argument("-v", "--verbose", action="store_true")
-    return p.parse_known_args(list(argv))[0]
-
-
 def start_initial_source(window: MainWindow, args: argparse.Namespace) -> None:
     if args.video:
         window.open_file(args.video)
@@ -824,9 +813,9 @@ def _qt_message(kind: QtMsgType, context: QMessageLogContext, message: str) -> N
     _qt_log.log(level, "Qt: %s", message)
 
 
-def run(argv: list[str] | None = None) -> int:
-    """Open the desktop app; returns the exit code."""
-    args = _parse(sys.argv[1:] if argv is None else argv)
+def run(args: argparse.Namespace) -> int:
+    """Open the desktop app; returns the exit code. ``args``: the command line as
+    ``emocam.cli.build_parser`` reads it (one parser for the app and ``emocam process``)."""
     drop_opencv_plugin_path()
     missing = check_xcb()
     if missing is not None:
@@ -847,8 +836,8 @@ def _run_app(args: argparse.Namespace) -> int:
     app.setApplicationName("emocam")
     app.setOrganizationName("emocam")
     window = MainWindow()
-    if args.model:
-        window.model_override = str(resolve_model(args.model).resolve())
+    if args.gui_model:
+        window.model_override = str(resolve_model(args.gui_model).resolve())
     window.show()
     stopper = close_on_signals(window)
     try:
