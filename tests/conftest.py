@@ -421,6 +421,44 @@ def model_path() -> Path:
     return path
 
 
+# --- the desktop app's tests (Qt is imported only when one of them asks) ------------------
+
+
+@pytest.fixture
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A settings file of the test's own: a user's settings are never touched. The app's test
+    modules use it for every test (``pytest.mark.usefixtures``)."""
+    from emocam.gui import settings as gui_settings
+
+    path = tmp_path / "emocam-settings.ini"
+    monkeypatch.setattr(gui_settings, "settings_file_override", str(path))
+    return path
+
+
+@pytest.fixture
+def make_window(qtbot, model_path: Path, isolated_settings: Path):
+    """Makes main windows on the shipped model; each is shut down after the test, and no
+    thread of its may outlive it."""
+    from emocam.gui import settings as gui_settings
+    from emocam.gui.main_window import MainWindow
+
+    windows: list[MainWindow] = []
+
+    def make(open_fn=None) -> MainWindow:
+        settings = gui_settings.load_settings()
+        settings.model_path = str(model_path)
+        window = MainWindow(settings, open_fn=open_fn)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for w in windows:
+        w.shutdown()
+        assert all(t.isFinished() for t in w._threads)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # MediaPipe's C++ core logs every graph start to stderr; keep test output readable.
     os.environ.setdefault("GLOG_minloglevel", "2")

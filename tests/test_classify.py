@@ -91,15 +91,16 @@ def test_class_names_and_input_come_from_the_model_file(classifier: EmotionClass
     assert classifier.info.input_size == 48
 
 
-def test_probabilities_of_real_faces_sum_to_one(
+def test_a_smiling_face_reads_as_happiness_and_a_composed_one_as_neutral(
     classifier: EmotionClassifier, face_images: dict[str, np.ndarray]
 ) -> None:
+    # What a user sees on the label: the smiling astronaut and Grace Hopper's portrait.
     crops = face_crops(face_images, classifier.info.crop)
     probs = classifier.predict(crops)
-    assert probs.shape == (len(crops), len(FER_PLUS))
-    assert probs.dtype == np.float32
-    assert np.all(probs >= 0)
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert probs.shape == (len(crops), len(FER_PLUS)) and probs.dtype == np.float32
+    labels = {name: FER_PLUS[i] for name, i in zip(face_images, probs.argmax(axis=1), strict=True)}
+    assert labels == {"astronaut": "happiness", "grace_hopper": "neutral"}
+    assert probs[0].max() > 0.9  # a broad smile is read with confidence, not as a toss-up
 
 
 def test_a_batch_of_faces_gives_the_same_answer_as_one_call_per_face(

@@ -25,6 +25,7 @@ from conftest import TWO_SHOTS_SHOT
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
+from gui_helpers import wait_frames
 from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel
@@ -46,17 +47,9 @@ from emocam.sidecar import load_sidecar
 from emocam.sources import CameraSource, open_source
 from emocam.types import FaceResult, Frame, FrameResult
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_settings")]
 
 MISSING_CAMERA = 9  # probing is 0-4; no machine has camera 9 by accident
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own settings file; a user's settings are never touched."""
-    path = tmp_path / "emocam-settings.ini"
-    monkeypatch.setattr(gui_settings, "settings_file_override", str(path))
-    return path
 
 
 def camera_opener(video: Path, stall_timeout_s: float = 30.0):
@@ -70,30 +63,6 @@ def camera_opener(video: Path, stall_timeout_s: float = 30.0):
         return open_source(spec)
 
     return open_fn
-
-
-@pytest.fixture
-def make_window(qtbot, model_path: Path):
-    windows: list[MainWindow] = []
-
-    def make(open_fn=None) -> MainWindow:
-        settings = gui_settings.load_settings()
-        settings.model_path = str(model_path)
-        window = MainWindow(settings, open_fn=open_fn)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield make
-    for w in windows:
-        w.shutdown()
-        assert all(t.isFinished() for t in w._threads)
-
-
-def wait_frames(qtbot, window: MainWindow, n: int = 3, timeout: int = 20_000) -> None:
-    start = window.view.frames_shown
-    qtbot.waitUntil(lambda: window.view.frames_shown >= start + n, timeout=timeout)
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="None is immortal from Python 3.12")

@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
-import test_gui as gui_tests
+from gui_helpers import wait_frames
 from PySide6.QtCore import QRect, QSize
 from PySide6.QtWidgets import QFileDialog
 
@@ -25,11 +25,7 @@ from emocam.gui.screen_fit import fit_geometry
 from emocam.gui.timeline import EmotionTimeline
 from emocam.types import FaceResult, Frame, FrameResult
 
-pytestmark = pytest.mark.gui
-# The desktop app tests' fixtures: settings in a temporary file, windows closed after use.
-isolated_settings = gui_tests.isolated_settings
-make_window = gui_tests.make_window
-wait_frames = gui_tests.wait_frames
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_settings")]
 
 
 def _result(t_ms: float, names: tuple[str, ...]) -> FrameResult:

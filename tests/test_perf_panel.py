@@ -11,16 +11,16 @@ import pytest
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
-from test_gui import isolated_settings, make_window, wait_frames  # noqa: F401 (fixtures)
+from gui_helpers import wait_frames
 
 from emocam.gui.actions import CHOICES
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_settings")]
 CHOICES_BY_ID = {c.id: c for c in CHOICES}
 
 
 def test_the_performance_panel_shows_what_runs_and_how_long_each_stage_takes(
-    qtbot, make_window, video_one_face  # noqa: F811
+    qtbot, make_window, video_one_face
 ) -> None:
     window = make_window()
     window.qactions["view.perf_panel"].setChecked(True)
@@ -39,7 +39,7 @@ def test_the_performance_panel_shows_what_runs_and_how_long_each_stage_takes(
 
 
 def test_the_performance_panel_shows_how_often_faces_are_detected_under_a_target_rate(
-    qtbot, make_window, video_one_face  # noqa: F811
+    qtbot, make_window, video_one_face
 ) -> None:
     window = make_window()
     window.open_file(video_one_face.path)
@@ -56,7 +56,7 @@ def test_the_performance_panel_shows_how_often_faces_are_detected_under_a_target
 
 
 def test_blur_faces_and_boxes_only_reach_the_drawn_frames(
-    qtbot, make_window, video_one_face  # noqa: F811
+    qtbot, make_window, video_one_face
 ) -> None:
     window = make_window()
     window.open_file(video_one_face.path)

@@ -45,6 +45,7 @@ def test_the_trace_reader_names_every_lookup_and_outside_connection() -> None:
     assert leaks(_HARMLESS) == []
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_a_first_run_sends_nothing_from_any_native_library(tmp_path: Path) -> None:
     """The real `emocam process`, default detector and model, on a real photo, watched by
@@ -75,6 +76,7 @@ def test_a_first_run_sends_nothing_from_any_native_library(tmp_path: Path) -> No
 
 
 @pytest.mark.train
+@pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_training_and_exporting_send_nothing(tmp_path: Path) -> None:
     """`fer-train pack`, then `fer-train train` (one epoch, then its evaluation and ONNX
@@ -109,6 +111,7 @@ def test_training_and_exporting_send_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.gui
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_the_desktop_app_sends_nothing_from_start_to_close(tmp_path: Path) -> None:
     """`emocam --image PHOTO` offscreen under strace: the detectors start, find the face and

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import SyntheticVideo
 
 # Runs in a fresh interpreter: any import of PySide6 fails as if it were not installed, then
@@ -31,6 +32,7 @@ print(code, again, any(m.split(".")[0] == "PySide6" for m in sys.modules))
 """
 
 
+@pytest.mark.slow
 def test_emocam_process_and_reanalysis_run_with_pyside6_unavailable(
     video_one_face: SyntheticVideo, model_path: Path, tmp_path: Path
 ) -> None:

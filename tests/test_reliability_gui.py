@@ -14,22 +14,23 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
 
 import cv2
+import psutil
 import pytest
 
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
 from reliability_helpers import Resources
-from test_gui import isolated_settings, make_window  # noqa: F401 (fixtures)
 
 from emocam.resources import sample_video_path
 from emocam.sources import CameraSource, open_source
 
-pytestmark = [pytest.mark.gui, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.gui, pytest.mark.timeout(120),
+              pytest.mark.usefixtures("isolated_settings")]
 
 
 @pytest.fixture
-def window(make_window):  # noqa: F811 (the desktop-app tests' own window factory)
+def window(make_window):  # the desktop-app tests' window factory, by a shorter name
     return make_window
 
 
@@ -113,13 +114,28 @@ def _emocam(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def _wait_until_detecting(app: subprocess.Popen, timeout: float = 90.0) -> None:
+    """Until the app has loaded MediaPipe and then spent two seconds of CPU time (frames
+    detected and classified): measured, not slept, so a loaded machine waits longer."""
+    proc = psutil.Process(app.pid)
+    deadline = time.monotonic() + timeout
+    while not any("libmediapipe" in m.path for m in proc.memory_maps()):
+        assert app.poll() is None and time.monotonic() < deadline, "MediaPipe never loaded"
+        time.sleep(0.2)
+    start = sum(proc.cpu_times()[:2])
+    while sum(proc.cpu_times()[:2]) - start < 2.0:
+        assert app.poll() is None and time.monotonic() < deadline, "no frames processed"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
 def test_the_app_keeps_the_terminal_free_of_native_library_noise(tmp_path) -> None:
     """MediaPipe and LiteRT print ~100 lines (sparsity warnings, accelerator registrations)
     straight to descriptor 2 as the detectors load and close; `emocam` shows only its own
     lines unless -v is given."""
     app = _emocam(["--video", str(sample_video_path())],
                   {**os.environ, "QT_QPA_PLATFORM": "offscreen"}, tmp_path)
-    time.sleep(12)  # start-up, the detectors loaded, frames processed
+    _wait_until_detecting(app)
     app.send_signal(signal.SIGTERM)
     _, err = app.communicate(timeout=60)
     assert app.returncode == 130

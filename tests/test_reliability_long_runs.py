@@ -16,7 +16,7 @@ from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.process import ProcessOptions, run_process
 from emocam.sources import CameraSource, open_source
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 SOAK_FRAMES = 1000  # ~10 s; benchmarks/ runs 10,000
 

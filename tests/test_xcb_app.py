@@ -19,7 +19,7 @@ import pytest
 
 from emocam.gui.platform_libs import missing_libraries, xcb_plugin_path
 
-pytestmark = [pytest.mark.gui,
+pytestmark = [pytest.mark.gui, pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 on Linux")]
 
 SCREEN = (1366, 768)
