@@ -364,11 +364,11 @@ def _gui(args: argparse.Namespace) -> int:
               "for files.", file=sys.stderr)
         return 2
     try:
-        from emocam.gui.main_window import run
+        from emocam.gui.app import run
     except ImportError as e:
         if e.name and e.name.startswith("PySide6"):
             msg = "The desktop app needs PySide6; install it with `pip install PySide6-Essentials`."
-        elif e.name == "emocam.gui.main_window":
+        elif e.name == "emocam.gui.app":
             msg = (
                 "The desktop app is not available in this build of emocam; use "
                 "`emocam process VIDEO` instead."

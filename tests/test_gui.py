@@ -33,12 +33,8 @@ from sound_helpers import sound_of, with_sound
 
 from emocam.cli import build_parser
 from emocam.gui import settings as gui_settings
-from emocam.gui.main_window import (
-    MainWindow,
-    close_on_signals,
-    run,
-    start_initial_source,
-)
+from emocam.gui.app import close_on_signals, run, start_initial_source
+from emocam.gui.main_window import MainWindow
 from emocam.gui.timeline import EmotionTimeline, _columns
 from emocam.process import ProcessOptions, run_process
 from emocam.reanalyse import ReanalyseSettings, run_reanalyse

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from emocam.cli import build_parser
-from emocam.gui import main_window, platform_libs
+from emocam.gui import app as gui_app
+from emocam.gui import platform_libs
 from emocam.gui.platform_libs import (
     ALL_PACKAGES,
     MissingLibraries,
@@ -89,16 +90,16 @@ def test_the_app_stops_before_qt_with_the_apt_command_and_without_qt_text(
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
     monkeypatch.setattr(platform_libs, "xcb_plugin_path", lambda: library_missing_a_dependency)
     started = []
-    monkeypatch.setattr(main_window, "_run_app", lambda args: started.append(args) or 0)
+    monkeypatch.setattr(gui_app, "_run_app", lambda args: started.append(args) or 0)
     with caplog.at_level(logging.INFO):
-        assert main_window.run(build_parser().parse_args([])) == 2
+        assert gui_app.run(build_parser().parse_args([])) == 2
     assert not started
     [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert "libemocamprobe.so.1" in record.getMessage()
     assert "Qt" not in "".join(r.getMessage() for r in caplog.records if r.name == "emocam.qt")
     # -v goes on to Qt, so its own message can be seen as well.
     with caplog.at_level(logging.INFO):
-        assert main_window.run(build_parser().parse_args(["-v"])) == 0
+        assert gui_app.run(build_parser().parse_args(["-v"])) == 0
     assert started
 
 

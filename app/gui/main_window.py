@@ -7,9 +7,7 @@ the user's choices back.
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -18,14 +16,11 @@ from typing import Any
 
 import onnxruntime as ort
 from PySide6.QtCore import (
-    QMessageLogContext,
     QMimeData,
     QRect,
     Qt,
     QThread,
-    QtMsgType,
     Signal,
-    qInstallMessageHandler,
 )
 from PySide6.QtGui import (
     QCloseEvent,
@@ -37,7 +32,6 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QApplication,
     QDockWidget,
     QFileDialog,
     QFrame,
@@ -50,7 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from emocam.classify import EmotionClassifier, default_model_for
-from emocam.errors import EXIT_INTERRUPTED, UserError
+from emocam.errors import UserError
 from emocam.gui.actions import build_menus
 from emocam.gui.banner import MessageBanner
 from emocam.gui.cameras import CameraInfo, probe_cameras
@@ -59,7 +53,6 @@ from emocam.gui.export import ExportWorker
 from emocam.gui.face_panel import FacePanel
 from emocam.gui.outputs import OutputsMixin
 from emocam.gui.perf_panel import PerfPanel
-from emocam.gui.platform_libs import check_xcb, drop_opencv_plugin_path
 from emocam.gui.playback import PlaybackBar
 from emocam.gui.screen_fit import DEFAULT_SIZE, fit_geometry, fit_size
 from emocam.gui.settings import (
@@ -70,7 +63,6 @@ from emocam.gui.settings import (
     save_settings,
 )
 from emocam.gui.status import StatusFields
-from emocam.gui.stop_signals import StopOnSignal
 from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
 from emocam.gui.workers import FunctionWorker, Packet, SourceInfo, SourceWorker, WorkerError
@@ -81,7 +73,6 @@ from emocam.resources import builtin_models, resolve_model, sample_video_path
 from emocam.sources import IMAGE_EXTS, VIDEO_EXTS, open_source
 
 log = logging.getLogger(__name__)
-_qt_log = logging.getLogger("emocam.qt")
 SIDE_PANEL_WIDTH = 310
 
 VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS)) + ");;All files (*)"
@@ -770,79 +761,3 @@ def _check_model(path: str) -> ModelInfo:
         return classifier.info
     finally:
         classifier.close()
-
-
-def start_initial_source(window: MainWindow, args: argparse.Namespace) -> None:
-    if args.video:
-        window.open_file(args.video)
-    elif args.image:
-        window.open_file(args.image)
-    elif args.camera is not None:
-        window.start_camera(args.camera)
-    else:
-        # A webcam when there is one, else the bundled sample video.
-        window.start_camera(fallback_to_sample=True)
-
-
-def close_on_signals(window: MainWindow) -> StopOnSignal:
-    """Ctrl-C and SIGTERM close the window, and the app, as its close button does."""
-
-    def close_all() -> None:
-        window.close()
-        # A window of its own left open (not a dialog of the main window's, which closes
-        # with it) would keep the app running. QApplication.quit() is not used: it posts an
-        # event that would also end the next event loop to start.
-        for widget in QApplication.topLevelWidgets():
-            if widget.isVisible():
-                widget.close()
-
-    return StopOnSignal(close_all, window)
-
-
-def _qt_message(kind: QtMsgType, context: QMessageLogContext, message: str) -> None:
-    # Qt writes to descriptor 2, which `emocam` points at /dev/null to hide the native
-    # libraries' noise; its messages go through logging instead. Most are for developers
-    # (shown with -v). Always shown: critical and fatal ones, and the platform layer's
-    # (qt.qpa.*), which say why the window cannot open (no display, a missing libxcb-cursor0).
-    if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
-        level = logging.ERROR
-    elif (context.category or "").startswith("qt.qpa"):
-        level = logging.WARNING
-    else:
-        level = logging.INFO
-    _qt_log.log(level, "Qt: %s", message)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Open the desktop app; returns the exit code. ``args``: the command line as
-    ``emocam.cli.build_parser`` reads it (one parser for the app and ``emocam process``)."""
-    drop_opencv_plugin_path()
-    missing = check_xcb()
-    if missing is not None:
-        log.error("%s", missing.message())
-        if not args.verbose:
-            return 2
-        # -v: let Qt fail too, so its own (often misleading) text can be compared.
-        log.info("ldd %s reported them as not found", missing.plugin)
-    previous = qInstallMessageHandler(_qt_message)
-    try:
-        return _run_app(args)
-    finally:
-        qInstallMessageHandler(previous)
-
-
-def _run_app(args: argparse.Namespace) -> int:
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("emocam")
-    app.setOrganizationName("emocam")
-    window = MainWindow()
-    if args.gui_model:
-        window.model_override = str(resolve_model(args.gui_model).resolve())
-    window.show()
-    stopper = close_on_signals(window)
-    try:
-        start_initial_source(window, args)
-        code = int(app.exec())
-    finally:
-        stopper.close()
-    return EXIT_INTERRUPTED if stopper.received is not None else code
