@@ -121,6 +121,13 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     "4th frame and look for new ones less often, moving known faces' boxes "
                     "on in between (every face is still classified in every frame)")
     _add_beyond(pp)
+    live = pp.add_argument_group("live feed (the only way results leave this machine)")
+    live.add_argument("--stream", action="append", default=[], metavar="URL",
+                      help="send each frame's results as the run goes: osc://HOST:PORT (OSC "
+                      "messages over UDP) or ws://HOST:PORT (a WebSocket server, with a page "
+                      "to watch it in a browser at http://HOST:PORT/); without a host, "
+                      "127.0.0.1 (this machine only). May be given twice. Formats: "
+                      "docs/STREAMING.md")
     pp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     pp.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     pp.add_argument("-v", "--verbose", action="store_true", help="log details")
@@ -168,8 +175,10 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
     from emocam.pipeline import PipelineConfig
     from emocam.process import ProcessOptions
     from emocam.quality import QualityConfig
+    from emocam.stream import parse_stream_url
     from emocam.track import DEFAULT_TAU_S
 
+    streams = tuple(parse_stream_url(u) for u in args.stream)
     return ProcessOptions(
         input=args.input[0] if args.input else args.reanalyse,
         outdir=args.outdir,
@@ -193,7 +202,14 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
             target_fps=args.target_fps,
         ),
         overlay=OverlayOptions(blur_faces=args.blur_faces, boxes_only=args.boxes_only),
+        stream=streams,
+        on_stream_open=None if args.quiet else _tell,
     )
+
+
+def _tell(line: str) -> None:
+    """A line the user needs while the run goes on (where a live feed is served)."""
+    print(f"emocam: {line}", file=sys.stderr, flush=True)
 
 
 def _run_chosen(args: argparse.Namespace) -> ProcessResult:
@@ -252,6 +268,9 @@ def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
     if not quiet:
         prefix = f"{name}: " if name else ""
         print(f"{prefix}{result.frames} frames at {result.fps:.1f} fps; wrote {written}")
+        for feed in result.streams:
+            print(f"{prefix}live feed {feed['url']}: {feed['sent']} message(s) sent, "
+                  f"{feed['dropped']} frame(s) dropped for receivers that were behind")
     return 0
 
 

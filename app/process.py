@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -38,6 +39,7 @@ from emocam.readahead import read_ahead
 from emocam.run_sinks import RunDescription, RunSinks, open_sinks
 from emocam.sources import ImageFolderSource, ImageSource, Source, open_source
 from emocam.stopping import graceful_stop
+from emocam.stream import StreamTarget
 from emocam.types import Frame, FrameAnalyser
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,10 @@ class ProcessOptions:
     # Called after each frame with (frames done, total or None); returning True stops the
     # run after that frame, as Ctrl-C does (the GUI's Cancel button).
     on_frame: Callable[[int, int | None], bool] | None = None
-
+    stream: tuple[StreamTarget, ...] = ()  # live feeds (--stream): OSC, WebSocket
+    # Told, in one sentence each, where the live feeds go once they are open (the CLI
+    # prints it: a WebSocket feed's page address is what a user opens).
+    on_stream_open: Callable[[str], None] | None = None
 
     def request(self) -> OutputRequest:
         """The outputs asked for, as ``emocam.outputs`` plans them."""
@@ -91,6 +96,7 @@ class ProcessResult:
     frames_with_faces: int
     fps: float
     outputs: dict[str, str]
+    streams: list[dict[str, Any]] = field(default_factory=list)  # each live feed's counts
 
 
 # --- inputs and outputs ----------------------------------------------------------------
@@ -178,7 +184,10 @@ def run_frames(
 ) -> ProcessResult:
     """Write every frame's results to the planned outputs (a run or a re-analysis); the
     caller's ``stack`` closes them, and ``outset`` puts the set in place when it completed."""
-    sinks = open_sinks(outset.plan, outset.writing, desc, pipeline, facts, stack)
+    sinks = open_sinks(outset.plan, outset.writing, desc, pipeline, facts, stack,
+                       streams=opts.stream)
+    for feed in sinks.streams:
+        (opts.on_stream_open or log.info)(feed.describe())
     summary = sinks.summary
     bar = stack.enter_context(
         tqdm(
@@ -214,7 +223,7 @@ def run_frames(
     # A stopped run that was to replace an old set: its results are under the partial names.
     where = outset.plan if completed else outset.writing
     return ProcessResult(completed, summary.frames, summary.frames_with_faces, fps,
-                         where.outputs())
+                         where.outputs(), sinks.stream_stats)
 
 
 def check_result(result: ProcessResult, src: Path) -> ProcessResult:

@@ -1,5 +1,6 @@
 """The writers of one run, wired from its plan: every processed frame goes to the annotated
-copy, the CSV, the JSON summary and the sidecar through ``RunSinks.write``.
+copy, the CSV, the JSON summary, the sidecar and any live feed (``--stream``) through
+``RunSinks.write``.
 
 ``emocam process``, a re-analysis, the app's Export and a live recording all write through
 here, so each of them leaves the same complete set.
@@ -8,8 +9,9 @@ here, so each of them leaves the same complete set.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from emocam.overlay import OverlayOptions, draw
 from emocam.pipeline import PipelineConfig
 from emocam.sidecar import SidecarWriter
 from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary
+from emocam.stream import StreamSink, StreamTarget, open_streams
 from emocam.types import Frame, FrameAnalyser, FrameResult
 
 log = logging.getLogger(__name__)
@@ -60,9 +63,13 @@ class RunSinks:
     csv: CsvSink | None = None
     video: AnnotatedVideoWriter | None = None
     sidecar: SidecarWriter | None = None
+    streams: list[StreamSink] = field(default_factory=list)  # live feeds (--stream)
+    stream_stats: list[dict[str, Any]] = field(default_factory=list)  # set by finish
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         name = Path(frame.source).name
+        for stream in self.streams:  # first: a live receiver wants the frame soonest
+            stream.send(result, file=name if self.plan.kind == "folder" else "")
         if self.csv is not None:
             self.csv.write(result, file=name)
         self.summary.add(result)
@@ -84,7 +91,11 @@ class RunSinks:
             write_image(self.plan.annotated, image)
 
     def finish(self, completed: bool, **extra: Any) -> None:
-        """Write the final summary and the sidecar (the CSV and video close with the stack)."""
+        """End the live feeds, write the final summary and the sidecar (the CSV and video
+        close with the stack)."""
+        self.stream_stats = [s.close().as_dict() for s in self.streams]
+        if self.stream_stats:
+            extra["streams"] = self.stream_stats
         try:
             self.summary.write(completed, **extra)
         finally:
@@ -111,10 +122,16 @@ def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFac
 def open_sinks(
     final: OutputPlan, writing: OutputPlan, desc: RunDescription, analyser: FrameAnalyser,
     facts: RunFacts, stack: ExitStack, frames_owned: bool = True,
+    streams: Sequence[StreamTarget] = (),
 ) -> RunSinks:
     """Open every writer of ``writing`` (the paths written); the summary names ``final``
-    (where the set ends up). The caller's ``stack`` closes the CSV and the video."""
+    (where the set ends up). The caller's ``stack`` closes the CSV and the video, and the
+    live feeds of a run that fails before ``finish``."""
     plan = writing
+    # First: a port in use is the user's to fix, and nothing else is opened for nothing.
+    feeds = open_streams(streams)
+    for feed in feeds:
+        stack.callback(feed.close)  # a second close, after finish, does nothing
     blur = bool(desc.overlay and desc.overlay.blur_faces)
     boxes_only = bool(desc.overlay and desc.overlay.boxes_only)
     run_info: dict[str, Any] = {
@@ -128,7 +145,8 @@ def open_sinks(
         if plan.annotated is not None:
             run_info["video_codec"] = desc.video_codec
     names = analyser.class_names
-    sinks = RunSinks(plan, JsonSummary(plan.json, names, run_info), desc.overlay, frames_owned)
+    sinks = RunSinks(plan, JsonSummary(plan.json, names, run_info), desc.overlay, frames_owned,
+                     streams=feeds)
     if plan.sidecar is not None:
         sinks.sidecar = SidecarWriter(plan.sidecar, sidecar_header(desc, run_info, facts))
     if plan.annotated is not None and plan.kind == "video":
