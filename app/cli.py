@@ -97,6 +97,9 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     f"(default: {DEFAULT_VIDEO_CODEC})")
     pp.add_argument("--no-sidecar", action="store_true",
                     help="write no NAME.emocam.npz (the numbers --reanalyse needs)")
+    pp.add_argument("--no-report", action="store_true",
+                    help="write no NAME.emocam.html (the report: what ran, each face's "
+                    "timeline and shares of time)")
     pp.add_argument("--detector", choices=("mediapipe", "opencv"), default="mediapipe",
                     help="face detector (default: mediapipe)")
     pp.add_argument("--model", type=resolve_model, metavar="MODEL",
@@ -190,6 +193,7 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
         video_codec=args.video_codec,
         no_frames=args.no_frames,
         no_sidecar=args.no_sidecar,
+        no_report=args.no_report,
         overwrite=args.overwrite,
         progress=not args.quiet,
         pipeline=PipelineConfig(

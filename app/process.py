@@ -67,6 +67,7 @@ class ProcessOptions:
     video_codec: str = DEFAULT_VIDEO_CODEC  # "mp4v" or "h264"
     no_frames: bool = False  # privacy: numbers only (CSV, JSON, sidecar), no image written
     no_sidecar: bool = False  # no NAME.emocam.npz for re-analysis
+    no_report: bool = False  # no NAME.emocam.html
     sidecar: Path | None = None  # the sidecar's name (default: beside the CSV, NAME.emocam.npz)
     overwrite: bool = False
     progress: bool = True
@@ -85,7 +86,7 @@ class ProcessOptions:
         return OutputRequest(
             outdir=self.outdir, output_video=self.output_video, csv=self.csv, json=self.json,
             sidecar=self.sidecar, no_video=self.no_video, no_frames=self.no_frames,
-            no_sidecar=self.no_sidecar, overwrite=self.overwrite,
+            no_sidecar=self.no_sidecar, no_report=self.no_report, overwrite=self.overwrite,
         )
 
 
@@ -197,12 +198,15 @@ def run_frames(
         )
     )
     completed = False
+    failed = True  # until the loop ends or is stopped: an error is then on its way
     t0 = time.perf_counter()
     try:
         completed = _loop(frames, pipeline, sinks, opts, facts.frame_count, bar)
+        failed = False
     except KeyboardInterrupt:
-        completed = False
+        completed = failed = False
     except SourceError as e:
+        failed = False  # the input broke, not the outputs: the report is still written
         # The input broke mid-way: say so, and that nothing processed was lost.
         raise SourceError(
             f"{str(e).rstrip('.')} (the results of the {summary.frames} frame(s) before "
@@ -218,7 +222,7 @@ def run_frames(
             bar.refresh()
         bar.close()
         outset.frames = summary.frames
-        sinks.finish(completed, fps_achieved=round(fps, 2), elapsed_s=round(elapsed, 3))
+        sinks.finish(completed, failed, fps_achieved=round(fps, 2), elapsed_s=round(elapsed, 3))
         outset.completed = completed
     # A stopped run that was to replace an old set: its results are under the partial names.
     where = outset.plan if completed else outset.writing
