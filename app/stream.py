@@ -188,6 +188,10 @@ class StreamSink(Protocol):
 
     def send(self, result: FrameResult, file: str = "") -> None: ...
 
+    def stats(self) -> StreamStats:
+        """The counts so far (the app's status bar shows the dropped ones)."""
+        ...
+
     def close(self) -> StreamStats: ...
 
 

@@ -92,6 +92,10 @@ class OscStream:
                                 self.target.url, e.strerror or e)
                 self._failed += 1
 
+    def stats(self) -> StreamStats:
+        self._stats.dropped = self._queue.dropped + self._failed
+        return self._stats
+
     def close(self) -> StreamStats:
         """Send what waits (UDP does not wait for the receiver), then stop."""
         if self._thread.is_alive():
@@ -101,5 +105,4 @@ class OscStream:
                 self._queue.discard()
                 self._thread.join(timeout=1.0)
             self._sock.close()
-        self._stats.dropped = self._queue.dropped + self._failed
-        return self._stats
+        return self.stats()

@@ -127,6 +127,13 @@ class WebSocketStream:
                 # A frame cut off inside its send never reached the receiver either.
                 self._gone.dropped += client.queue.dropped + int(client.busy)
 
+    def stats(self) -> StreamStats:
+        with self._lock:
+            self._stats.sent = self._gone.sent + sum(c.sent for c in self._clients)
+            self._stats.dropped = self._gone.dropped + sum(
+                c.queue.dropped for c in self._clients)
+        return self._stats
+
     # --- the end
 
     def close(self) -> StreamStats:
@@ -145,11 +152,7 @@ class WebSocketStream:
                     c.conn.socket.shutdown(socket.SHUT_RDWR)
         self._server.shutdown()
         self._thread.join(timeout=2.0)
-        with self._lock:
-            self._stats.sent = self._gone.sent + sum(c.sent for c in self._clients)
-            self._stats.dropped = self._gone.dropped + sum(
-                c.queue.dropped for c in self._clients)
-        return self._stats
+        return self.stats()
 
     @staticmethod
     def _wait_flushed(clients: list[_Client]) -> None:

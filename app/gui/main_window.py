@@ -62,6 +62,7 @@ from emocam.gui.playback import PlaybackBar
 from emocam.gui.settings import AppSettings, load_settings, save_settings
 from emocam.gui.status import StatusFields
 from emocam.gui.stop_signals import StopOnSignal
+from emocam.gui.streaming import StreamMixin
 from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
 from emocam.gui.workers import FunctionWorker, Packet, SourceInfo, SourceWorker, WorkerError
@@ -90,7 +91,7 @@ def dropped_path(mime: QMimeData) -> Path | None:
     return None
 
 
-class MainWindow(OutputsMixin, QMainWindow):
+class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
     export_finished = Signal(object)  # ExportOutcome or an error message (str)
     about_shown = Signal(object)  # the AboutDialog
 
@@ -426,6 +427,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self._painted_after = packet.captured_at
         self.faces.update_result(result)
         self.timeline.add(result)
+        self.send_to_stream(result)
         self.playback.set_position(result.frame.index, result.frame.time_ms)
         self.status.set("fps", f"{packet.processing_fps:.1f} fps")
         self.perf.add_frame(result.timings_ms, packet.processing_fps, result.schedule)
@@ -639,6 +641,7 @@ class MainWindow(OutputsMixin, QMainWindow):
                 log.warning("a background thread did not stop in time")
         self._reap()
         self._close_progress()
+        self.stop_stream()
 
 
 @functools.cache

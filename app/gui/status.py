@@ -1,10 +1,12 @@
-"""Status bar fields: source, resolution, fps, latency, detector, provider, faces, REC."""
+"""Status bar fields: source, resolution, fps, latency, detector, provider, faces, REC and
+the live feed."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
-FIELDS = ("source", "resolution", "fps", "latency", "detector", "provider", "faces", "rec")
+FIELDS = ("source", "resolution", "fps", "latency", "detector", "provider", "faces", "rec",
+          "stream")
 
 
 class StatusFields:
