@@ -106,8 +106,6 @@ def shares_svg(faces: Sequence[str], shares: np.ndarray, class_names: Sequence[s
         ax.set_yticks(y, faces)
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
-        ax.set_xlabel("share of the face's time on screen")
-        ax.legend(ncols=min(len(class_names), 8), loc="lower left", bbox_to_anchor=(0, 1),
-                  frameon=False, fontsize=8)
+        ax.set_xlabel("share of the face's time on screen")  # the page's legend names colours
         fig.tight_layout(pad=0.3)
         return _svg(fig)
