@@ -55,6 +55,7 @@ class WebSocketStream:
         self._lock = threading.Lock()
         self._stats = StreamStats(target.url, clients=0)
         self._gone = StreamStats(target.url)  # what clients that left were sent and lost
+        self._closing = False  # set under the lock: a client joining then is turned away
         try:
             self._server: Server = serve(
                 self._serve_client, target.host, target.port, process_request=self._http,
@@ -105,6 +106,8 @@ class WebSocketStream:
         conn.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         client = _Client(conn)
         with self._lock:
+            if self._closing:
+                return  # the feed is ending: its queue would never be closed
             self._clients.append(client)
             self._stats.clients = (self._stats.clients or 0) + 1
         try:
@@ -141,6 +144,7 @@ class WebSocketStream:
         if not self._thread.is_alive():
             return self._stats
         with self._lock:
+            self._closing = True
             clients = list(self._clients)
         for c in clients:
             c.queue.close()
