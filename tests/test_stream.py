@@ -170,7 +170,8 @@ def test_an_osc_receiver_gets_the_csv_probabilities_in_order(
 def options(video: Path, out: Path, model_path: Path, url: str, **kw: object
             ) -> ProcessOptions:
     return ProcessOptions(input=video, outdir=out, no_video=True, no_sidecar=True,
-                          progress=False, pipeline=PipelineConfig(model_path=model_path),
+                          no_report=True, progress=False,
+                          pipeline=PipelineConfig(model_path=model_path),
                           stream=(parse_stream_url(url),), **kw)  # type: ignore[arg-type]
 
 
