@@ -98,6 +98,9 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     f"(default: {DEFAULT_VIDEO_CODEC})")
     pp.add_argument("--no-sidecar", action="store_true",
                     help="write no NAME.emocam.npz (the numbers --reanalyse needs)")
+    pp.add_argument("--no-report", action="store_true",
+                    help="write no NAME.emocam.html (the report: what ran, each face's "
+                    "timeline and shares of time)")
     pp.add_argument("--detector", choices=("mediapipe", "opencv"), default="mediapipe",
                     help="face detector (default: mediapipe)")
     pp.add_argument("--model", type=resolve_model, metavar="MODEL",
@@ -122,6 +125,13 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     "4th frame and look for new ones less often, moving known faces' boxes "
                     "on in between (every face is still classified in every frame)")
     _add_beyond(pp)
+    live = pp.add_argument_group("live feed (the only way results leave this machine)")
+    live.add_argument("--stream", action="append", default=[], metavar="URL",
+                      help="send each frame's results as the run goes: osc://HOST:PORT (OSC "
+                      "messages over UDP) or ws://HOST:PORT (a WebSocket server, with a page "
+                      "to watch it in a browser at http://HOST:PORT/); without a host, "
+                      "127.0.0.1 (this machine only). May be given twice. Formats: "
+                      "docs/STREAMING.md")
     pp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     pp.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     pp.add_argument("-v", "--verbose", action="store_true", help="log details")
@@ -169,8 +179,10 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
     from emocam.pipeline import PipelineConfig
     from emocam.process import ProcessOptions
     from emocam.quality import QualityConfig
+    from emocam.stream import parse_stream_url
     from emocam.track import DEFAULT_TAU_S
 
+    streams = tuple(parse_stream_url(u) for u in args.stream)
     return ProcessOptions(
         input=args.input[0] if args.input else args.reanalyse,
         outdir=args.outdir,
@@ -182,6 +194,7 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
         video_codec=args.video_codec,
         no_frames=args.no_frames,
         no_sidecar=args.no_sidecar,
+        no_report=args.no_report,
         overwrite=args.overwrite,
         progress=not args.quiet,
         pipeline=PipelineConfig(
@@ -194,7 +207,14 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
             target_fps=args.target_fps,
         ),
         overlay=OverlayOptions(blur_faces=args.blur_faces, boxes_only=args.boxes_only),
+        stream=streams,
+        on_stream_open=None if args.quiet else _tell,
     )
+
+
+def _tell(line: str) -> None:
+    """A line the user needs while the run goes on (where a live feed is served)."""
+    print(f"emocam: {line}", file=sys.stderr, flush=True)
 
 
 def _run_chosen(args: argparse.Namespace) -> ProcessResult:
@@ -277,6 +297,9 @@ def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
     if not quiet:
         prefix = f"{name}: " if name else ""
         print(f"{prefix}{result.frames} frames at {result.fps:.1f} fps; wrote {written}")
+        for feed in result.streams:
+            print(f"{prefix}live feed {feed['url']}: {feed['sent']} message(s) sent, "
+                  f"{feed['dropped']} frame(s) dropped for receivers that were behind")
     return 0
 
 

@@ -262,7 +262,8 @@ def _staged_plan(plan: OutputPlan) -> OutputPlan:
         return staging_path(path)
 
     return replace(plan, annotated=staged(plan.annotated), csv=staged(plan.csv),
-                   json=staged(plan.json) or plan.json, sidecar=staged(plan.sidecar))
+                   json=staged(plan.json) or plan.json, sidecar=staged(plan.sidecar),
+                   report=staged(plan.report))
 
 
 def _remove(path: Path) -> None:

@@ -2,11 +2,13 @@
 checks made before anything is written.
 
 Every way of running the pipeline writes the same set: an annotated copy (video, image or a
-folder of images), a per-frame CSV, a JSON summary and the sidecar of raw numbers that
-``--reanalyse`` reads. ``emocam process`` names them after its input
-(``DIR/NAME.emocam.mp4``, ``.csv``, ``.json``, ``.npz``); the app's Export after the video the
-user names (``out.mp4`` -> ``out.csv``, ``out.json``, ``out.npz``); a re-analysis after its
-sidecar (``NAME.reanalysed.*``); a live recording after its start time. This module holds
+folder of images), a per-frame CSV, a JSON summary, the sidecar of raw numbers that
+``--reanalyse`` reads and a report to look at (HTML, named after the summary:
+``NAME.emocam.json`` -> ``NAME.emocam.html``). ``emocam process`` names them after its input
+(``DIR/NAME.emocam.mp4``, ``.csv``, ``.json``, ``.npz``, ``.html``); the app's Export after
+the video the user names (``out.mp4`` -> ``out.csv``, ``out.json``, ``out.npz``,
+``out.html``); a re-analysis after its sidecar (``NAME.reanalysed.*``); a live recording
+after its start time. This module holds
 those names and the checks; ``emocam.output_set`` writes a set as one, and
 ``emocam.run_sinks`` wires the writers.
 """
@@ -24,6 +26,7 @@ from emocam.sinks import check_output
 SUFFIX = ".emocam"  # every default output of NAME extends NAME.emocam
 REANALYSED = ".reanalysed"  # a re-analysis's outputs: NAME.reanalysed.*
 SIDECAR_SUFFIX = ".npz"
+REPORT_SUFFIX = ".html"
 KINDS = ("video", "image", "folder")
 
 
@@ -45,9 +48,11 @@ class OutputRequest:
     csv: Path | None = None
     json: Path | None = None
     sidecar: Path | None = None
+    report: Path | None = None  # the HTML report (default: beside the JSON, named after it)
     no_video: bool = False
     no_frames: bool = False
     no_sidecar: bool = False
+    no_report: bool = False
     overwrite: bool = False
 
 
@@ -62,6 +67,7 @@ class OutputPlan:
     json: Path
     sidecar: Path | None = None  # the numbers for --reanalyse
     sound: Path | None = None  # the video whose sound the annotated video gets
+    report: Path | None = None  # the HTML report of the run
     inputs: list[Path] = field(default_factory=list)  # never written over
     # The default names of the outputs this run leaves out (its sidecar under --no-sidecar):
     # an earlier set's file there is removed when an --overwrite completes, so no folder
@@ -70,7 +76,8 @@ class OutputPlan:
 
     def files(self) -> list[Path]:
         """The set's files and folder, in a fixed order."""
-        return [p for p in (self.annotated, self.csv, self.json, self.sidecar) if p is not None]
+        return [p for p in (self.annotated, self.csv, self.json, self.sidecar, self.report)
+                if p is not None]
 
     def outputs(self) -> dict[str, str]:
         """What the summary and the user are told was written, by kind."""
@@ -79,6 +86,8 @@ class OutputPlan:
             out["csv"] = str(self.csv)
         if self.sidecar is not None:
             out["sidecar"] = str(self.sidecar)
+        if self.report is not None:
+            out["report"] = str(self.report)
         if self.annotated is not None:
             key = {"video": "video", "image": "image", "folder": "images"}[self.kind]
             out[key] = str(self.annotated)
@@ -105,7 +114,7 @@ def default_output(src: Path, outdir: Path | None, what: str) -> Path:
 def default_outputs(src: Path, outdir: Path | None, is_folder: bool) -> list[Path]:
     """Every file a run of ``src`` writes by default (for the checks across inputs)."""
     base = output_base(src, outdir, is_folder)
-    exts = [".csv", ".json", SIDECAR_SUFFIX, ".mp4", src.suffix.lower()]
+    exts = [".csv", ".json", SIDECAR_SUFFIX, REPORT_SUFFIX, ".mp4", src.suffix.lower()]
     return [base, *(base.with_name(base.name + e) for e in dict.fromkeys(exts) if e)]
 
 
@@ -129,6 +138,12 @@ def recording_names(folder: Path, started: time.struct_time | None = None
     video, CSV, JSON and sidecar."""
     stamp = time.strftime("emocam-%Y%m%d-%H%M%S", started or time.localtime())
     return export_names(folder / f"{stamp}.mp4")
+
+
+def report_name(json_path: Path) -> Path:
+    """The report beside a summary, named after it: ``NAME.emocam.json`` ->
+    ``NAME.emocam.html`` (so an Export's ``out.json`` has ``out.html``)."""
+    return json_path.with_suffix(REPORT_SUFFIX)
 
 
 def sidecar_stem(path: Path) -> str:
@@ -182,9 +197,14 @@ def plan_for(
     keep_numbers = sidecar and not req.no_sidecar
     sidecar_path = (req.sidecar or base.with_name(base.name + SIDECAR_SUFFIX)
                     if keep_numbers else None)
+    # A summary sent to a device (/dev/stdout) has no folder for a report beside it.
+    report_path = (req.report or report_name(json_path)
+                   if not req.no_report and (req.report or _regular(json_path)) else None)
     defaults = {"annotated": default_annotated, "csv": base.with_name(base.name + ".csv"),
-                "sidecar": base.with_name(base.name + SIDECAR_SUFFIX)}
-    planned = {"annotated": annotated, "csv": csv_path, "sidecar": sidecar_path}
+                "sidecar": base.with_name(base.name + SIDECAR_SUFFIX),
+                "report": report_name(base.with_name(base.name + ".json"))}
+    planned = {"annotated": annotated, "csv": csv_path, "sidecar": sidecar_path,
+               "report": report_path}
     all_inputs = [src, *images, *inputs]
     # Only when this run's summary replaces the old one at the default name: the old set is
     # then this run's to replace; outputs sent elsewhere leave the default set alone.
@@ -193,17 +213,22 @@ def plan_for(
                 and not (k == "csv" and kind == "image")  # a photo has no CSV
                 and all(defaults[k].resolve() != i.resolve() for i in all_inputs)]
     plan = OutputPlan(kind, images, annotated, csv_path, json_path, sidecar_path,
-                      inputs=all_inputs, left_out=left_out)
+                      inputs=all_inputs, left_out=left_out, report=report_path)
     if kind == "video" and annotated is not None and sound:
         plan.sound = src
     check_plan(plan, req.overwrite)
     return plan
 
 
+def _regular(path: Path) -> bool:
+    """A path a file can be written at: not a device or a pipe (``/dev/stdout``)."""
+    return not path.exists() or path.is_file()
+
+
 def check_plan(plan: OutputPlan, overwrite: bool) -> None:
     """Refuse an output that is an input, two outputs with one name, and an existing output
     without ``overwrite``."""
-    files = [p for p in (plan.csv, plan.json, plan.sidecar) if p is not None]
+    files = [p for p in (plan.csv, plan.json, plan.sidecar, plan.report) if p is not None]
     if plan.annotated is not None:
         if plan.kind == "folder":
             if any(plan.annotated.resolve() == p.resolve() for p in plan.inputs):

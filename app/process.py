@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -38,6 +39,7 @@ from emocam.readahead import read_ahead
 from emocam.run_sinks import RunDescription, RunSinks, open_sinks
 from emocam.sources import ImageFolderSource, ImageSource, Source, open_source
 from emocam.stopping import graceful_stop
+from emocam.stream import StreamTarget
 from emocam.types import Frame, FrameAnalyser
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ class ProcessOptions:
     video_codec: str = DEFAULT_VIDEO_CODEC  # "mp4v" or "h264"
     no_frames: bool = False  # privacy: numbers only (CSV, JSON, sidecar), no image written
     no_sidecar: bool = False  # no NAME.emocam.npz for re-analysis
+    no_report: bool = False  # no NAME.emocam.html
     sidecar: Path | None = None  # the sidecar's name (default: beside the CSV, NAME.emocam.npz)
     overwrite: bool = False
     progress: bool = True
@@ -73,14 +76,17 @@ class ProcessOptions:
     # Called after each frame with (frames done, total or None); returning True stops the
     # run after that frame, as Ctrl-C does (the GUI's Cancel button).
     on_frame: Callable[[int, int | None], bool] | None = None
-
+    stream: tuple[StreamTarget, ...] = ()  # live feeds (--stream): OSC, WebSocket
+    # Told, in one sentence each, where the live feeds go once they are open (the CLI
+    # prints it: a WebSocket feed's page address is what a user opens).
+    on_stream_open: Callable[[str], None] | None = None
 
     def request(self) -> OutputRequest:
         """The outputs asked for, as ``emocam.outputs`` plans them."""
         return OutputRequest(
             outdir=self.outdir, output_video=self.output_video, csv=self.csv, json=self.json,
             sidecar=self.sidecar, no_video=self.no_video, no_frames=self.no_frames,
-            no_sidecar=self.no_sidecar, overwrite=self.overwrite,
+            no_sidecar=self.no_sidecar, no_report=self.no_report, overwrite=self.overwrite,
         )
 
 
@@ -91,6 +97,7 @@ class ProcessResult:
     frames_with_faces: int
     fps: float
     outputs: dict[str, str]
+    streams: list[dict[str, Any]] = field(default_factory=list)  # each live feed's counts
 
 
 # --- inputs and outputs ----------------------------------------------------------------
@@ -178,7 +185,10 @@ def run_frames(
 ) -> ProcessResult:
     """Write every frame's results to the planned outputs (a run or a re-analysis); the
     caller's ``stack`` closes them, and ``outset`` puts the set in place when it completed."""
-    sinks = open_sinks(outset.plan, outset.writing, desc, pipeline, facts, stack)
+    sinks = open_sinks(outset.plan, outset.writing, desc, pipeline, facts, stack,
+                       streams=opts.stream)
+    for feed in sinks.streams:
+        (opts.on_stream_open or log.info)(feed.describe())
     summary = sinks.summary
     bar = stack.enter_context(
         tqdm(
@@ -188,12 +198,15 @@ def run_frames(
         )
     )
     completed = False
+    failed = True  # until the loop ends or is stopped: an error is then on its way
     t0 = time.perf_counter()
     try:
         completed = _loop(frames, pipeline, sinks, opts, facts.frame_count, bar)
+        failed = False
     except KeyboardInterrupt:
-        completed = False
+        completed = failed = False
     except SourceError as e:
+        failed = False  # the input broke, not the outputs: the report is still written
         # The input broke mid-way: say so, and that nothing processed was lost.
         raise SourceError(
             f"{str(e).rstrip('.')} (the results of the {summary.frames} frame(s) before "
@@ -209,12 +222,12 @@ def run_frames(
             bar.refresh()
         bar.close()
         outset.frames = summary.frames
-        sinks.finish(completed, fps_achieved=round(fps, 2), elapsed_s=round(elapsed, 3))
+        sinks.finish(completed, failed, fps_achieved=round(fps, 2), elapsed_s=round(elapsed, 3))
         outset.completed = completed
     # A stopped run that was to replace an old set: its results are under the partial names.
     where = outset.plan if completed else outset.writing
     return ProcessResult(completed, summary.frames, summary.frames_with_faces, fps,
-                         where.outputs())
+                         where.outputs(), sinks.stream_stats)
 
 
 def check_result(result: ProcessResult, src: Path) -> ProcessResult:

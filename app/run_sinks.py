@@ -1,5 +1,7 @@
 """The writers of one run, wired from its plan: every processed frame goes to the annotated
-copy, the CSV, the JSON summary and the sidecar through ``RunSinks.write``.
+copy, the CSV, the JSON summary, the sidecar, the report's series and any live feed
+(``--stream``) through ``RunSinks.write``; ``RunSinks.finish`` writes the summary and the
+report from it.
 
 ``emocam process``, a re-analysis, the app's Export and a live recording all write through
 here, so each of them leaves the same complete set.
@@ -8,6 +10,7 @@ here, so each of them leaves the same complete set.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -23,8 +26,11 @@ from emocam.errors import OutputError
 from emocam.outputs import OutputPlan, RunFacts
 from emocam.overlay import OverlayOptions, PlacementMemory, draw
 from emocam.pipeline import PipelineConfig
+from emocam.report import write_report
+from emocam.report_data import ReportCollector
 from emocam.sidecar import SidecarWriter
 from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary
+from emocam.stream import StreamSink, StreamTarget, open_streams
 from emocam.types import Frame, FrameAnalyser, FrameResult
 
 log = logging.getLogger(__name__)
@@ -61,14 +67,21 @@ class RunSinks:
     video: AnnotatedVideoWriter | None = None
     sidecar: SidecarWriter | None = None
     panels: PlacementMemory = field(default_factory=PlacementMemory)  # panels stay put
+    report: ReportCollector | None = None  # the HTML report's series and thumbnails
+    streams: list[StreamSink] = field(default_factory=list)  # live feeds (--stream)
+    stream_stats: list[dict[str, Any]] = field(default_factory=list)  # set by finish
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         name = Path(frame.source).name
+        for stream in self.streams:  # first: a live receiver wants the frame soonest
+            stream.send(result, file=name if self.plan.kind == "folder" else "")
         if self.csv is not None:
             self.csv.write(result, file=name)
         self.summary.add(result)
         if self.sidecar is not None:
             self.sidecar.add(result, file=name if self.plan.kind == "folder" else "")
+        if self.report is not None:  # before the overlay is painted on the frame
+            self.report.add(frame.image if self.plan.annotated is not None else None, result)
         if self.plan.annotated is None:
             return
         if self.video is not None:
@@ -85,10 +98,22 @@ class RunSinks:
         else:
             write_image(self.plan.annotated, image)
 
-    def finish(self, completed: bool, **extra: Any) -> None:
-        """Write the final summary and the sidecar (the CSV and video close with the stack)."""
+    def finish(self, completed: bool, failed: bool = False, **extra: Any) -> None:
+        """End the live feeds, write the final summary, the report and the sidecar (the CSV
+        and video close with the stack). ``failed``: an error is on its way to the user (a
+        full disk); the report is then left out, as it would only fail after it."""
+        self.stream_stats = [s.close().as_dict() for s in self.streams]
+        if self.stream_stats:
+            extra["streams"] = self.stream_stats
         try:
             self.summary.write(completed, **extra)
+            if self.video is not None and not failed:
+                # Closed here rather than with the stack: a video the disk could not hold is
+                # the error to report, before the report would fail on the same disk.
+                self.video.close()
+            if self.report is not None and self.plan.report is not None and not failed:
+                write_report(self.plan.report, self.summary.as_dict(completed, **extra),
+                             self.report)
         finally:
             if self.sidecar is not None:
                 self.sidecar.close(completed)
@@ -113,10 +138,16 @@ def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFac
 def open_sinks(
     final: OutputPlan, writing: OutputPlan, desc: RunDescription, analyser: FrameAnalyser,
     facts: RunFacts, stack: ExitStack, frames_owned: bool = True,
+    streams: Sequence[StreamTarget] = (),
 ) -> RunSinks:
     """Open every writer of ``writing`` (the paths written); the summary names ``final``
-    (where the set ends up). The caller's ``stack`` closes the CSV and the video."""
+    (where the set ends up). The caller's ``stack`` closes the CSV and the video, and the
+    live feeds of a run that fails before ``finish``."""
     plan = writing
+    # First: a port in use is the user's to fix, and nothing else is opened for nothing.
+    feeds = open_streams(streams)
+    for feed in feeds:
+        stack.callback(feed.close)  # a second close, after finish, does nothing
     blur = bool(desc.overlay and desc.overlay.blur_faces)
     boxes_only = bool(desc.overlay and desc.overlay.boxes_only)
     run_info: dict[str, Any] = {
@@ -130,7 +161,12 @@ def open_sinks(
         if plan.annotated is not None:
             run_info["video_codec"] = desc.video_codec
     names = analyser.class_names
-    sinks = RunSinks(plan, JsonSummary(plan.json, names, run_info), desc.overlay, frames_owned)
+    sinks = RunSinks(plan, JsonSummary(plan.json, names, run_info), desc.overlay, frames_owned,
+                     streams=feeds)
+    if plan.report is not None:
+        # Thumbnails only where the run keeps camera pixels, blurred as its frames are.
+        sinks.report = ReportCollector(names, thumbnails=plan.annotated is not None
+                                       and not boxes_only, blur=blur)
     if plan.sidecar is not None:
         sinks.sidecar = SidecarWriter(plan.sidecar, sidecar_header(desc, run_info, facts))
     if plan.annotated is not None and plan.kind == "video":

@@ -131,7 +131,7 @@ def test_a_disk_that_fills_while_the_sound_is_added_keeps_the_silent_video(
     annotated = tmp_path / "out" / "talk.emocam.mp4"
     assert frames_in(annotated) == 60 and sound_of(annotated) is None
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "talk.emocam.csv", "talk.emocam.json", "talk.emocam.mp4"
+        "talk.emocam.csv", "talk.emocam.html", "talk.emocam.json", "talk.emocam.mp4"
     ]
 
 

@@ -176,6 +176,7 @@ def test_export_writes_annotated_video_csv_and_json(qtbot, make_window, video_on
     assert {r["frame"] for r in rows} >= {"0", str(video_one_face.frame_count - 1)}
     summary = json.loads((tmp_path / "out.json").read_text())
     assert summary["completed"] is True and summary["frames_with_faces"] > 0
+    assert (tmp_path / "out.html").is_file()  # the report, named after the export too
     assert "Exported" in window.banner.text()
 
 

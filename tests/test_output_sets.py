@@ -137,7 +137,7 @@ def test_a_glob_rerun_leaves_an_earlier_runs_outputs_out_and_says_so(
     assert run.code == 0, run.err
     assert "a.emocam.mp4" in run.err and "left out" in run.err
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
-        "a.emocam.csv", "a.emocam.json", "a.emocam.npz"]
+        "a.emocam.csv", "a.emocam.html", "a.emocam.json", "a.emocam.npz"]
 
 
 def test_an_output_set_written_by_an_interrupted_run_is_not_locked_forever(
@@ -185,7 +185,8 @@ def test_an_overwrite_without_a_sidecar_leaves_no_sidecar_of_the_old_set(
     assert "removed" in run.err and "clip.emocam.npz" in run.err
     assert (tmp_path / "clip.emocam.csv").read_bytes() != old["clip.emocam.csv"]
     summary = json.loads((tmp_path / "clip.emocam.json").read_text())
-    assert summary["completed"] is True and set(summary["outputs"]) == {"csv", "json"}
+    assert summary["completed"] is True and set(summary["outputs"]) == {"csv", "json",
+                                                                          "report"}
 
 
 def test_a_lock_left_by_an_earlier_process_with_this_ones_pid_is_stale(

@@ -165,8 +165,8 @@ def test_no_frames_keeps_only_numbers(
                "--no-frames")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "edge.emocam.csv", "edge.emocam.json", "edge.emocam.npz"
-    ]
+        "edge.emocam.csv", "edge.emocam.html", "edge.emocam.json", "edge.emocam.npz"
+    ]  # the report has numbers and plots only: no thumbnail without frames
     summary = json.loads((tmp_path / "edge.emocam.json").read_text())
     assert summary["privacy"]["frames_written"] is False
     with np.load(tmp_path / "edge.emocam.npz", allow_pickle=False) as npz:

@@ -243,7 +243,9 @@ def test_several_inputs_are_processed_in_turn_and_a_bad_one_does_not_stop_the_re
     video, image = video_face_at_edge.path, image_one_face
     assert sorted(p.name for p in out.iterdir()) == sorted([
         f"{video.stem}.emocam.mp4", f"{video.stem}.emocam.csv", f"{video.stem}.emocam.json",
+        f"{video.stem}.emocam.html",
         f"{image.stem}.emocam{image.suffix}", f"{image.stem}.emocam.json",
+        f"{image.stem}.emocam.html",
     ])
     assert json.loads((out / f"{video.stem}.emocam.json").read_text())["completed"] is True
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("emocam:")]
@@ -263,8 +265,8 @@ def test_a_folder_of_videos_is_each_of_its_videos_but_not_an_earlier_runs_output
                "--no-sidecar")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "a.emocam.csv", "a.emocam.json", "a.emocam.mp4",
-        "b.emocam.csv", "b.emocam.json", "b.emocam.mp4",
+        "a.emocam.csv", "a.emocam.html", "a.emocam.json", "a.emocam.mp4",
+        "b.emocam.csv", "b.emocam.html", "b.emocam.json", "b.emocam.mp4",
     ]
 
 

@@ -59,6 +59,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
                separator_before=True),
     ActionSpec("file.snapshot", "Save S&napshot", "&File", lambda w: w.save_snapshot_dialog(),
                QKeySequence.StandardKey.Save),
+    ActionSpec("file.stream", "St&ream Results...", "&File", lambda w: w.stream_dialog()),
     ActionSpec("file.quit", "&Quit", "&File", lambda w: w.close(),
                QKeySequence.StandardKey.Quit, separator_before=True),
     ActionSpec("camera.start", "&Start Camera", "&Camera", lambda w: w.start_camera(),

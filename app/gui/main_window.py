@@ -63,6 +63,7 @@ from emocam.gui.settings import (
     save_settings,
 )
 from emocam.gui.status import StatusFields
+from emocam.gui.streaming import StreamMixin
 from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
 from emocam.gui.workers import FunctionWorker, Packet, SourceInfo, SourceWorker, WorkerError
@@ -104,7 +105,7 @@ def dropped_path(mime: QMimeData) -> Path | None:
     return None
 
 
-class MainWindow(OutputsMixin, QMainWindow):
+class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
     export_finished = Signal(object)  # ExportOutcome or an error message (str)
     about_shown = Signal(object)  # the AboutDialog
 
@@ -518,6 +519,7 @@ class MainWindow(OutputsMixin, QMainWindow):
         self._painted_after = packet.captured_at
         self.faces.update_result(result)
         self.timeline.add(result)
+        self.send_to_stream(result)
         self.playback.set_position(result.frame.index, result.frame.time_ms)
         self.status.set("fps", f"{packet.processing_fps:.1f} fps")
         # The GUI thread's part: painting the last frame with its overlay at screen size.
@@ -742,6 +744,7 @@ class MainWindow(OutputsMixin, QMainWindow):
                 log.warning("a background thread did not stop in time")
         self._reap()
         self._close_progress()
+        self.stop_stream()
 
 
 def _builtin_info(path: Path) -> ModelInfo | None:

@@ -49,6 +49,7 @@ class AppSettings:
     last_dir: str = ""
     record_dir: str = ""  # "" = the system's Videos folder
     export_codec: str = DEFAULT_VIDEO_CODEC  # one of emocam.encoders.VIDEO_CODECS
+    stream_url: str = ""  # File > Stream Results: the last address (the feed starts off)
     geometry: QByteArray | None = None
     window_state: QByteArray | None = None
 

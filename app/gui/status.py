@@ -1,12 +1,12 @@
 """Status bar fields: source, resolution, fps, latency, detector, provider, options that are
-not the defaults, faces, REC."""
+not the defaults, faces, REC and the live feed."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 FIELDS = ("source", "resolution", "fps", "latency", "detector", "provider", "settings", "faces",
-          "rec")
+          "rec", "stream")
 
 
 class StatusFields:

@@ -1,0 +1,200 @@
+"""The report of a run (``NAME.emocam.html``): one self-contained HTML file to look at a
+run's results without opening its CSV.
+
+It says what ran (model and its accuracy, detector, provider, settings), and for each face
+when it was on screen, its share of time per emotion, how much of it was uncertain, its
+emotion timeline over the whole video (shot cuts marked) and, when the run keeps frames, a
+thumbnail at its most confident moment. Every number is the JSON summary's (the report is
+written from it); the plots come from ``emocam.report_plots``, the per-frame series from
+``emocam.report_data``. Nothing in it is fetched: styles are inline, plots are inline SVG,
+thumbnails are ``data:`` JPEGs.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from emocam.errors import OutputError
+from emocam.report_data import ReportCollector
+from emocam.report_plots import class_colors, shares_svg, timeline_svg
+
+log = logging.getLogger(__name__)
+
+_CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 980px;
+       color: #222; padding: 0 1em; }
+h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: .5em 0; }
+td, th { padding: 2px 10px 2px 0; text-align: left; vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.face { border-top: 1px solid #ddd; padding-top: .6em; margin-top: 1.2em; }
+.face img { float: right; margin: 0 0 .5em 1em; border-radius: 4px; }
+.swatch { display: inline-block; width: .9em; height: .9em; margin: 0 .3em 0 .8em;
+          vertical-align: -1px; }
+.note { color: #666; }
+svg { max-width: 100%; height: auto; }
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def _seconds(ms: float | None) -> str:
+    return "-" if ms is None else f"{ms / 1000:.2f} s"
+
+
+def _accuracy(summary: dict[str, Any]) -> str:
+    acc = summary.get("model_accuracy") or {}
+    if acc.get("test_accuracy") is None:
+        return "not recorded with this run"
+    where = ", ".join(str(v) for v in (acc.get("test_set"), acc.get("test_protocol"))
+                      if v)
+    images = f", {acc['test_images']} images" if acc.get("test_images") else ""
+    return f"{_pct(acc['test_accuracy'])} ({where}{images})" if where else _pct(
+        acc["test_accuracy"])
+
+
+def _what_ran(summary: dict[str, Any]) -> str:
+    rows = [
+        ("input", summary.get("input")),
+        ("completed", "yes" if summary.get("completed") else "no: stopped before the end"),
+        ("model", summary.get("model")),
+        ("model accuracy", _accuracy(summary)),
+        ("detector", summary.get("detector")),
+        ("provider", summary.get("provider")),
+        ("smoothing", f"{summary.get('smoothing_tau_s')} s"),
+        ("uncertain below", summary.get("uncertain_below")),
+        ("target frame rate", summary.get("target_fps") or "none (every frame detected)"),
+        ("frames", f"{summary.get('frames')} ({summary.get('frames_with_faces')} with faces)"),
+        ("speed", f"{summary.get('fps_achieved')} fps" if summary.get("fps_achieved")
+         else None),
+        ("shots", len(summary.get("shots") or []) or None),
+    ]
+    if summary.get("reanalysed_from"):
+        rows.append(("re-analysed from", summary["reanalysed_from"]))
+        if summary.get("label_map"):
+            rows.append(("label map", ", ".join(f"{k}={v}"
+                                                for k, v in summary["label_map"].items())))
+    privacy = summary.get("privacy") or {}
+    kept = ("frames written" if privacy.get("frames_written") else "no frames written")
+    if privacy.get("blur_faces"):
+        kept += ", faces blurred"
+    if privacy.get("boxes_only"):
+        kept += ", boxes only (no camera pixels)"
+    rows.append(("privacy", kept))
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows
+                   if v is not None)
+    return f"<h2>What ran</h2><table>{body}</table>"
+
+
+def _legend(names: list[str], colors: list[str]) -> str:
+    return "<p>" + "".join(f'<span class="swatch" style="background:{c}"></span>{_e(n)}'
+                           for n, c in zip(names, colors, strict=True)) + "</p>"
+
+
+def _thumb(image: np.ndarray | None) -> str:
+    if image is None:
+        return ""
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        return ""
+    data = base64.b64encode(buf.tobytes()).decode("ascii")
+    return (f'<img alt="the face at its most confident moment" width="{image.shape[1]}" '
+            f'height="{image.shape[0]}" src="data:image/jpeg;base64,{data}">')
+
+
+def _face_section(fid: str, face: dict[str, Any], summary: dict[str, Any],
+                  data: ReportCollector | None, colors: list[str], duration_s: float,
+                  cuts_s: list[float]) -> str:
+    names = summary["class_names"]
+    series = data.faces.get(int(fid)) if data is not None else None
+    frames = face["frames"]
+    uncertain_share = face["uncertain_frames"] / frames if frames else 0.0
+    reasons = ", ".join(f"{k}: {v}" for k, v in face.get("uncertain_reasons", {}).items())
+    head = [
+        f'<div class="face" id="face-{_e(fid)}" data-face="{_e(fid)}">',
+        _thumb(series.thumbnail if series is not None else None),
+        f"<h2>Face {_e(fid)}: mostly {_e(face['top_label'])}</h2>",
+        "<table>",
+        f"<tr><th>on screen</th><td>{_seconds(face['first_time_ms'])} to "
+        f"{_seconds(face['last_time_ms'])} (shot {_e(face['shot'])}, "
+        f'<span data-key="frames" data-value="{frames}">{frames}</span> frames)</td></tr>',
+        f'<tr><th>uncertain</th><td><span data-key="uncertain_share" '
+        f'data-value="{uncertain_share!r}">{_pct(uncertain_share)}</span> of its frames'
+        f"{f' ({_e(reasons)})' if reasons else ''}</td></tr>",
+        "</table>",
+        "<table><tr><th>emotion</th><th>share of time</th><th>mean probability</th></tr>",
+    ]
+    for n in names:
+        share, mean = face["share_of_time"][n], face["mean_probabilities"][n]
+        head.append(
+            f"<tr><td>{_e(n)}</td>"
+            f'<td class="num" data-key="share_of_time.{_e(n)}" data-value="{share!r}">'
+            f"{_pct(share)}</td>"
+            f'<td class="num" data-key="mean_probabilities.{_e(n)}" data-value="{mean!r}">'
+            f"{_pct(mean)}</td></tr>")
+    head.append("</table>")
+    if series is not None and summary.get("input_kind") in ("video", "camera"):
+        head.append(timeline_svg(series.times_s, series.probs, duration_s, cuts_s, colors))
+    head.append("</div>")
+    return "\n".join(head)
+
+
+def render_report(summary: dict[str, Any], data: ReportCollector | None) -> str:
+    """The whole page, from the run's JSON summary and its per-frame series."""
+    names = list(summary["class_names"])
+    colors = class_colors(names)
+    faces = summary.get("faces", {})
+    shots = summary.get("shots") or []
+    cuts_s = [s["first_time_ms"] / 1000 for s in shots[1:]]
+    duration_s = data.last_time_s if data is not None else 0.0
+    title = f"emocam report: {Path(str(summary.get('input', ''))).name}"
+    parts = [
+        "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        _what_ran(summary),
+        f"<h2>Faces ({len(faces)})</h2>",
+    ]
+    if faces:
+        ids = list(faces)
+        shares = np.array([[faces[f]["share_of_time"][n] for n in names] for f in ids])
+        parts.append(_legend(names, colors))
+        parts.append(shares_svg([f"face {f}" for f in ids], shares, names, colors))
+        parts.append('<p class="note">Share of time: how often each emotion was the face\'s '
+                     "top label. Timelines: the smoothed probabilities, stacked, over the "
+                     "whole video; a gap is time off screen.</p>")
+        parts += [_face_section(f, faces[f], summary, data, colors, duration_s, cuts_s)
+                  for f in ids]
+    else:
+        parts.append("<p>No face was found.</p>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_report(path: Path, summary: dict[str, Any], data: ReportCollector | None) -> None:
+    """Write the report atomically (a reader never sees half a page)."""
+    text = render_report(summary, data)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(f"The report {path} could not be written ({e.strerror or e}; free "
+                          "some disk space or choose another folder).") from e
+    finally:
+        tmp.unlink(missing_ok=True)

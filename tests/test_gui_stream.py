@@ -1,0 +1,44 @@
+"""File > Stream Results...: the app feeds the same live sink as ``emocam process --stream``."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6.QtWidgets")
+pytest.importorskip("pytestqt")
+
+from test_gui import (  # noqa: F401  (fixtures, and a helper)
+    isolated_settings,
+    make_window,
+    wait_frames,
+)
+from test_stream import HOST, osc_server  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.gui
+
+
+def test_stream_results_sends_the_frames_the_app_shows_and_remembers_the_address(
+    qtbot, make_window, video_one_face, osc_server  # noqa: F811
+):
+    port, got = osc_server
+    window = make_window()
+    url = f"osc://{HOST}:{port}"
+    assert window.start_stream(url)
+    assert window.settings.stream_url == url
+    assert f"{HOST}:{port}" in window.banner.text()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 20)
+    qtbot.waitUntil(lambda: sum(a == "/emocam/frame" for a, _ in got) >= 10, timeout=10_000)
+    qtbot.waitUntil(lambda: window.status.text("stream").endswith("0 dropped"),
+                    timeout=10_000)
+    probs = [args for a, args in got if a.endswith("/probs")]
+    assert probs and all(len(p) == 8 for p in probs)
+    window.stop_stream()
+    assert window.stream is None and window.status.text("stream") == ""
+
+
+def test_a_bad_stream_address_is_one_sentence_in_the_banner(make_window):  # noqa: F811
+    window = make_window()
+    assert not window.start_stream("http://127.0.0.1:9000")
+    assert window.stream is None
+    assert "osc://HOST:PORT" in window.banner.text()

@@ -1,0 +1,154 @@
+"""The report (``NAME.emocam.html``): its numbers are the JSON summary's, it fetches nothing,
+and it shows faces only where the run keeps frames."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from reliability_helpers import run_cli
+
+
+class ReportNumbers(HTMLParser):
+    """Every ``data-key``/``data-value`` pair, by the face section it is in; the images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.faces: dict[str, dict[str, float]] = {}
+        self.images: dict[str, str] = {}
+        self.svgs = 0
+        self._face: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if "data-face" in a:
+            self._face = str(a["data-face"])
+            self.faces[self._face] = {}
+        if "data-key" in a and self._face is not None:
+            self.faces[self._face][str(a["data-key"])] = float(str(a["data-value"]))
+        if tag == "img" and self._face is not None:
+            self.images[self._face] = str(a["src"])
+        if tag == "svg":
+            self.svgs += 1
+
+
+def read_report(path: Path) -> ReportNumbers:
+    parser = ReportNumbers()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def process(capfd: pytest.CaptureFixture[str], video: Path, out: Path, model: Path,
+            *flags: object) -> tuple[dict, Path]:
+    run = run_cli(capfd, "process", video, "-o", out, "--model", model, "-q", *flags)
+    assert run.code == 0, run.err
+    return json.loads((out / "interview.emocam.json").read_text()), out / "interview.emocam.html"
+
+
+def thumbnail(src: str) -> np.ndarray:
+    assert src.startswith("data:image/jpeg;base64,")
+    data = np.frombuffer(base64.b64decode(src.split(",", 1)[1]), np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    assert image is not None
+    return image
+
+
+@pytest.fixture(scope="module")
+def plain_run(video_two_shots: Path, model_path: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two-shot interview processed with default settings (module-wide: read only)."""
+    from emocam.cli import main
+
+    out = tmp_path_factory.mktemp("report")
+    assert main(["process", str(video_two_shots), "-o", str(out), "--model",
+                 str(model_path), "-q"]) == 0
+    return out
+
+
+def test_the_reports_numbers_are_the_json_summarys(plain_run: Path) -> None:
+    summary = json.loads((plain_run / "interview.emocam.json").read_text())
+    assert summary["outputs"]["report"] == str(plain_run / "interview.emocam.html")
+    report = read_report(plain_run / "interview.emocam.html")
+    assert set(report.faces) == set(summary["faces"]) and len(report.faces) >= 2
+    for fid, face in summary["faces"].items():
+        got = report.faces[fid]
+        assert got["frames"] == face["frames"]
+        assert got["uncertain_share"] == face["uncertain_frames"] / face["frames"]
+        for name in summary["class_names"]:
+            assert got[f"share_of_time.{name}"] == face["share_of_time"][name]
+            assert got[f"mean_probabilities.{name}"] == face["mean_probabilities"][name]
+    # One chart of the shares, one timeline per face.
+    assert report.svgs == 1 + len(summary["faces"])
+    text = (plain_run / "interview.emocam.html").read_text()
+    for fact in (summary["model"], summary["detector"], summary["provider"]):
+        assert fact in text
+    assert re.search(r"\d+\.\d+% \(majority, \d+ images\)", text)  # the model's accuracy
+
+
+def test_the_report_fetches_nothing(plain_run: Path) -> None:
+    text = (plain_run / "interview.emocam.html").read_text()
+    for src in re.findall(r'\bsrc="([^"]*)"', text):
+        assert src.startswith("data:image/jpeg;base64,")
+    text = re.sub(r'src="data:[^"]*"', "", text)  # base64 may hold any "//x"
+    assert not re.search(r"https?:|//[a-z]", text, re.I)  # no address of any kind
+    assert not re.search(r"<(script|link|iframe|object|embed)\b", text, re.I)
+    assert not re.search(r"@import|url\((?!#)", text, re.I)  # url(#id): an SVG clip path
+
+
+def test_each_face_has_a_thumbnail_at_its_most_confident_moment(plain_run: Path) -> None:
+    report = read_report(plain_run / "interview.emocam.html")
+    assert set(report.images) == set(report.faces)
+    for src in report.images.values():
+        h, w = thumbnail(src).shape[:2]
+        assert 40 <= max(h, w) <= 112
+
+
+@pytest.mark.parametrize("flag", ["--no-frames", "--boxes-only"])
+def test_no_thumbnail_when_the_run_keeps_no_camera_pixels(
+    capfd: pytest.CaptureFixture[str], video_two_shots: Path, model_path: Path,
+    tmp_path: Path, flag: str,
+) -> None:
+    summary, path = process(capfd, video_two_shots, tmp_path, model_path, flag, "--no-sidecar")
+    report = read_report(path)
+    assert report.images == {}
+    assert set(report.faces) == set(summary["faces"])  # the numbers are all still there
+
+
+def test_blurred_faces_get_blurred_thumbnails(
+    capfd: pytest.CaptureFixture[str], video_two_shots: Path, model_path: Path,
+    tmp_path: Path, plain_run: Path,
+) -> None:
+    _, path = process(capfd, video_two_shots, tmp_path, model_path, "--blur-faces",
+                      "--no-sidecar")
+    blurred = read_report(path).images
+    plain = read_report(plain_run / "interview.emocam.html").images
+    assert set(blurred) == set(plain)
+    for fid, src in blurred.items():
+        def sharpness(image: np.ndarray) -> float:
+            return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY),
+                                       cv2.CV_64F).var())
+        assert sharpness(thumbnail(src)) < 0.3 * sharpness(thumbnail(plain[fid])), fid
+
+
+def test_no_report_writes_none_and_reanalyse_rewrites_it(
+    capfd: pytest.CaptureFixture[str], video_two_shots: Path, model_path: Path,
+    tmp_path: Path,
+) -> None:
+    process(capfd, video_two_shots, tmp_path, model_path, "--no-report", "--no-video")
+    assert not (tmp_path / "interview.emocam.html").exists()
+    run = run_cli(capfd, "process", "--reanalyse", tmp_path / "interview.emocam.npz",
+                  "--smoothing", "0", "--label-map", "anger=negative,disgust=negative", "-q")
+    assert run.code == 0, run.err
+    summary = json.loads((tmp_path / "interview.reanalysed.json").read_text())
+    report = read_report(tmp_path / "interview.reanalysed.html")
+    assert "negative" in summary["class_names"]
+    for fid, face in summary["faces"].items():
+        for name in summary["class_names"]:
+            assert report.faces[fid][f"share_of_time.{name}"] == face["share_of_time"][name]
+    assert "re-analysed from" in (tmp_path / "interview.reanalysed.html").read_text()

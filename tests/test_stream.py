@@ -1,0 +1,278 @@
+"""The live feed (``--stream``): real receivers on 127.0.0.1 get the same numbers as the CSV,
+in order, and a receiver that never reads costs the run nothing but dropped frames."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import SyntheticVideo, one_face_plan, scaled, write_video
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_server import ThreadingOSCUDPServer
+from reliability_helpers import assert_one_sentence, run_cli
+from test_process_cli import read_csv
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from emocam.pipeline import PipelineConfig
+from emocam.process import ProcessOptions, run_process
+from emocam.stream import DropOldestQueue, StreamError, StreamTarget, parse_stream_url
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def csv_faces(path: Path) -> list[tuple[int, int, list[float]]]:
+    """(frame, face id, probabilities) of every CSV row, in file order."""
+    rows = read_csv(path)
+    names = [k for k in rows[0] if k not in {"frame", "time_ms", "face_id", "x", "y", "w", "h",
+                                             "top_label", "confidence", "uncertain", "shot"}]
+    return [(int(r["frame"]), int(r["face_id"]), [float(r[n]) for n in names]) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory: pytest.TempPathFactory) -> SyntheticVideo:
+    """640x360, 150 frames: one real face moving; long enough to fill a stalled receiver."""
+    path = tmp_path_factory.mktemp("stream") / "long.mp4"
+    return write_video(path, (640, 360), scaled(one_face_plan(150), 0.5), seed=7)
+
+
+# --- addresses -----------------------------------------------------------------------------
+
+
+def test_a_stream_address_without_a_host_stays_on_this_machine() -> None:
+    assert parse_stream_url("osc://:9001") == StreamTarget("osc", HOST, 9001)
+    assert parse_stream_url("ws://") == StreamTarget("ws", HOST, 8765)
+    assert parse_stream_url("ws://0.0.0.0:80") == StreamTarget("ws", "0.0.0.0", 80)
+    for bad in ("http://127.0.0.1:80", "127.0.0.1:9000", "osc://h:99999", "ws://h:80/x",
+                "osc://h:port"):
+        with pytest.raises(StreamError):
+            parse_stream_url(bad)
+
+
+def test_a_full_queue_drops_its_oldest_and_counts_them() -> None:
+    q = DropOldestQueue(3)
+    for i in range(5):
+        q.put(i)
+    q.close()
+    assert [q.get(), q.get(), q.get(), q.get()] == [2, 3, 4, None]
+    assert q.dropped == 2
+
+
+def test_a_bad_stream_address_is_one_sentence(capfd: pytest.CaptureFixture[str],
+                                              video_face_at_edge: SyntheticVideo,
+                                              tmp_path: Path) -> None:
+    run = run_cli(capfd, "process", video_face_at_edge, "-o", tmp_path, "--stream",
+                  "http://127.0.0.1:9000")
+    assert_one_sentence(run, "osc://HOST:PORT", "ws://HOST:PORT")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_port_in_use_is_one_sentence(capfd: pytest.CaptureFixture[str],
+                                       video_face_at_edge: SyntheticVideo, model_path: Path,
+                                       tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind((HOST, 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = run_cli(capfd, "process", video_face_at_edge, "-o", tmp_path, "--model",
+                      model_path, "--stream", f"ws://{HOST}:{port}")
+    assert_one_sentence(run, f"port {port}", "in use")
+    assert [p for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
+
+
+# --- OSC ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def osc_server() -> Iterator[tuple[int, list[tuple[str, tuple]]]]:
+    """A real OSC server on 127.0.0.1 recording every message it gets, in order."""
+    got: list[tuple[str, tuple]] = []
+    lock = threading.Lock()
+
+    def record(address: str, *args: object) -> None:
+        with lock:
+            got.append((address, args))
+
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(record)
+    # One thread per datagram would reorder frames; the server reads them one by one.
+    server = ThreadingOSCUDPServer((HOST, 0), dispatcher)
+    server.daemon_threads = True
+    server.process_request = server.finish_request  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], got
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_osc_receiver_gets_the_csv_probabilities_in_order(
+    capfd: pytest.CaptureFixture[str], video_two_shots: Path, model_path: Path,
+    tmp_path: Path, osc_server: tuple[int, list[tuple[str, tuple]]],
+) -> None:
+    port, got = osc_server
+    run = run_cli(capfd, "process", video_two_shots, "-o", tmp_path, "--model", model_path,
+                  "--no-video", "--stream", f"osc://{HOST}:{port}")
+    assert run.code == 0, run.err
+    assert f"OSC to {HOST}:{port}" in run.err
+    summary = json.loads((tmp_path / "interview.emocam.json").read_text())
+    feed = summary["streams"][0]
+    assert feed["url"] == f"osc://{HOST}:{port}"
+    assert feed["frames"] == feed["sent"] == summary["frames"]
+    assert feed["dropped"] == 0
+    assert "0 frame(s) dropped" in run.out
+
+    deadline = time.monotonic() + 10
+    while sum(a == "/emocam/frame" for a, _ in got) < summary["frames"]:
+        assert time.monotonic() < deadline, "the OSC server did not get every frame"
+        time.sleep(0.02)  # a UDP server in another thread; nothing to wait on but its list
+    frames = [args for a, args in got if a == "/emocam/frame"]
+    assert [f[0] for f in frames] == list(range(summary["frames"]))
+    assert {f[2] for f in frames} == {0, 1}  # the cut between the two shots is in the feed
+    names = next(args for a, args in got if a == "/emocam/classes")
+    assert list(names) == summary["class_names"]
+
+    sent: list[tuple[int, int, list[float]]] = []
+    frame = -1
+    for address, args in got:
+        if address == "/emocam/frame":
+            frame = args[0]
+        elif address.endswith("/probs"):
+            face_id = int(address.split("/")[3])
+            sent.append((frame, face_id, list(args)))
+    expected = csv_faces(tmp_path / "interview.emocam.csv")
+    assert [(f, i) for f, i, _ in sent] == [(f, i) for f, i, _ in expected]
+    for (_, _, p_osc), (_, _, p_csv) in zip(sent, expected, strict=True):
+        # OSC carries 32-bit floats; the CSV rounds to 4 decimals.
+        assert p_osc == pytest.approx(p_csv, abs=6e-5)
+    labels = [args for a, args in got if a.endswith("/label")]
+    assert len(labels) == len(expected)
+    assert all(isinstance(lbl, str) and lbl in names for lbl, _ in labels)
+
+
+# --- WebSocket ---------------------------------------------------------------------------
+
+
+def options(video: Path, out: Path, model_path: Path, url: str, **kw: object
+            ) -> ProcessOptions:
+    return ProcessOptions(input=video, outdir=out, no_video=True, no_sidecar=True,
+                          no_report=True, progress=False,
+                          pipeline=PipelineConfig(model_path=model_path),
+                          stream=(parse_stream_url(url),), **kw)  # type: ignore[arg-type]
+
+
+def test_a_websocket_client_gets_every_frame_as_json_and_the_page_is_served(
+    video_two_shots: Path, model_path: Path, tmp_path: Path,
+) -> None:
+    port = free_port()
+    messages: list[dict] = []
+    page: list[str] = []
+    connected = threading.Event()
+
+    def client() -> None:
+        with connect(f"ws://{HOST}:{port}/") as ws:
+            connected.set()
+            try:
+                for text in ws:
+                    messages.append(json.loads(text))
+            except ConnectionClosed:
+                pass
+
+    reader = threading.Thread(target=client, daemon=True)
+
+    def on_open(line: str) -> None:
+        # Called once the feed listens and before the first frame: the client joins now.
+        assert f"http://{HOST}:{port}/" in line
+        with urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=5) as r:
+            assert r.headers["Content-Type"].startswith("text/html")
+            page.append(r.read().decode())
+        reader.start()
+        assert connected.wait(10)
+        time.sleep(0.3)  # the server registers a client just after the handshake it answers
+
+    result = run_process(options(video_two_shots, tmp_path, model_path,
+                                 f"ws://{HOST}:{port}", on_stream_open=on_open))
+    reader.join(10)
+    assert not reader.is_alive(), "the server did not close the connection at the end"
+    assert "new WebSocket(" in page[0] and "http" not in page[0].split("<script>")[1]
+
+    summary = json.loads((tmp_path / "interview.emocam.json").read_text())
+    assert result.streams == summary["streams"]
+    assert summary["streams"][0]["dropped"] == 0
+    assert summary["streams"][0]["clients"] == 1
+    assert [m["frame"] for m in messages] == list(range(summary["frames"]))
+    got = [(m["frame"], f["face_id"], [f["probs"][n] for n in m["class_names"]])
+           for m in messages for f in m["faces"]]
+    assert got == csv_faces(tmp_path / "interview.emocam.csv")  # exactly the CSV's numbers
+    rows = read_csv(tmp_path / "interview.emocam.csv")
+    first = messages[rows and int(rows[0]["frame"])]
+    face = first["faces"][0]
+    assert {"face_id", "x", "y", "w", "h", "probs", "top_label", "confidence",
+            "uncertain"} <= set(face)
+    assert float(rows[0]["time_ms"]) == first["time_ms"]
+    assert face["top_label"] == rows[0]["top_label"]
+
+
+def stalled_client(port: int) -> socket.socket:
+    """A WebSocket client that completes the handshake and then never reads a byte."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    s.connect((HOST, port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET / HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)  # only up to the end of the answer: the messages stay unread
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def test_a_receiver_that_never_reads_does_not_slow_the_run(
+    long_video: SyntheticVideo, model_path: Path, tmp_path: Path,
+) -> None:
+    def unheard(name: str) -> float:
+        url = f"ws://{HOST}:{free_port()}"  # the same feed, with nobody connected
+        return run_process(options(long_video.path, tmp_path / name, model_path, url)).fps
+
+    port = free_port()
+    held: list[socket.socket] = []
+
+    def on_open(_line: str) -> None:
+        held.append(stalled_client(port))
+        time.sleep(0.3)  # the server registers a client just after the handshake it answers
+
+    before = unheard("a")
+    t0 = time.perf_counter()
+    stalled = run_process(options(long_video.path, tmp_path / "b", model_path,
+                                  f"ws://{HOST}:{port}", on_stream_open=on_open))
+    wall = time.perf_counter() - t0
+    for s in held:
+        s.close()
+    after = unheard("c")
+    summary = json.loads((tmp_path / "b" / "long.emocam.json").read_text())
+    feed = summary["streams"][0]
+    assert feed["clients"] == 1
+    assert feed["dropped"] > 0  # the receiver fell behind, and the summary says by how much
+    assert feed["sent"] + feed["dropped"] == summary["frames"]
+    # Speed: that of the runs nobody listened to, within the noise of a shared 2-core machine
+    # (one run there varies from 65 to 158 fps). A feed that waited on this receiver would
+    # not have finished at all: it stops reading after ~60 frames.
+    assert stalled.fps > 0.5 * (before + after) / 2, (stalled.fps, before, after)
+    # And the end does not wait on the receiver: at most the second's grace it is given.
+    assert wall - summary["elapsed_s"] < 0.3 + 3.0 + 3.0, (wall, summary["elapsed_s"])
