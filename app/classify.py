@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from emocam.cores import available as available_cores
 from emocam.errors import ModelError
 from emocam.modelinfo import METADATA_KEY, ModelInfo
 from emocam.preprocess import normalize
@@ -216,7 +217,7 @@ class EmotionClassifier:
         return softmax(out / self.info.temperature)
 
     def _session_for(self, n: int) -> ort.InferenceSession:
-        cores = os.cpu_count() or 1
+        cores = available_cores()  # a batch worker's share, not the whole machine
         if n < WIDE_BATCH or cores < 2 or self.provider != CPU:
             return self._session
         if self._wide is None:

@@ -7,7 +7,6 @@ laptop (figures in ``docs/PROFILE.md``).
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,6 +14,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from emocam.cores import available as available_cores
 from emocam.errors import OutputError
 
 VIDEO_CODECS = ("mp4v", "h264")
@@ -89,7 +89,9 @@ class _X264Encoder:
         cc.color_primaries = cc.color_trc = cc.colorspace = _BT601
         cc.color_range = _VIDEO_RANGE
         # On two cores the other one is busy detecting: more encoder threads only add overhead.
-        cc.thread_count = 1 if (os.cpu_count() or 1) <= 2 else 0
+        # In a batch, a worker's share of the cores is its machine.
+        cores = available_cores()
+        cc.thread_count = 1 if cores <= 2 else cores
         self._stream = stream
         self._pts = 0
         self._frame_from = av.VideoFrame.from_ndarray
