@@ -333,8 +333,9 @@ class LocalPool:
             else:
                 outcome = Outcome(
                     str(item.options.input), FAILED, worker=w.name, attempts=item.attempt,
-                    message=f"The worker processing it {how} on each of {item.attempt} "
-                    "attempt(s); its partial outputs are kept for a rerun with --resume.",
+                    message=f"{item.options.input} was not processed: the worker processing "
+                    f"it {how} on each of {item.attempt} attempt(s); its partial outputs are "
+                    "kept for a rerun with --resume.",
                 )
                 outcomes[item.index] = outcome
                 self.on_outcome(outcome)

@@ -82,12 +82,16 @@ def run(args: argparse.Namespace, inputs: list[Path], options: object) -> int:
     if args.dask:
         from emocam.batch_dask import run_on_dask
 
-        manifest = run_on_dask(bopts, args.dask, report)
+        manifest = run_on_dask(bopts, args.dask, report, announce=_announce)
     else:
         from emocam.batch import run_batch
 
         manifest = run_batch(bopts, report)
     return report.finish(manifest)
+
+
+def _announce(line: str) -> None:
+    print(f"emocam: {line}", file=sys.stderr)
 
 
 class _Reporter:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -60,15 +61,17 @@ def access_problem(opts: ProcessOptions, worker: str) -> str | None:
 
 def run_item(
     item: WorkItem, worker: str, should_stop: Callable[[], bool],
-    on_progress: Callable[[int], None] = lambda frames: None,
+    on_progress: Callable[[int], None] = lambda frames: None, check_access: bool = False,
 ) -> Outcome:
-    """Run one input to its outcome; never raises for what a user can fix."""
+    """Run one input to its outcome; never raises for what a user can fix. ``check_access``:
+    first check the paths from this worker (a cluster's; a local worker sees what the user
+    sees, and the run's own sentences name a missing input)."""
     from emocam.process import NoFacesFound, run_process
 
     opts = item.options
     out = Outcome(str(opts.input), worker=worker, attempts=item.attempt)
     t0 = time.monotonic()
-    problem = access_problem(opts, worker)
+    problem = access_problem(opts, worker) if check_access else None
     if problem is not None:
         out.status, out.message = REFUSED, problem
         return out
@@ -92,6 +95,7 @@ def run_item(
         out.outputs = result.outputs
         if result.completed:
             out.status = DONE
+            _drop_dead_chunks(result.outputs)
         else:
             out.status = PARTIAL
             out.message = (f"Stopped after {result.frames} frames; the results so far were "
@@ -99,6 +103,15 @@ def run_item(
     out.wall_s = round(time.monotonic() - t0, 3)
     _add_counts(out)
     return out
+
+
+def _drop_dead_chunks(outputs: dict[str, str]) -> None:
+    """A killed attempt's sidecar chunks (``.NAME.npz.parts``) beside the complete set that
+    replaced it: this batch's leftovers, which no reader needs now."""
+    from emocam.sidecar import parts_dir
+
+    if "sidecar" in outputs:
+        shutil.rmtree(parts_dir(Path(outputs["sidecar"])), ignore_errors=True)
 
 
 def _add_counts(out: Outcome) -> None:
