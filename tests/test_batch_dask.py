@@ -1,0 +1,103 @@
+"""`emocam process INPUTS --dask local`: a real Dask LocalCluster of two worker processes on
+this machine (no mock), giving the same rows as one input at a time, one sentence from a
+worker that cannot see an input, and no traffic beyond 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import edge_plan, one_face_plan, scaled, write_video
+from reliability_helpers import run_cli
+
+from emocam.batch import BatchOptions
+from emocam.batch_dask import run_on_dask
+from emocam.batch_manifest import MANIFEST_NAME, Outcome
+from emocam.process import ProcessOptions
+
+pytest.importorskip("distributed", reason="the cluster extra (dask[distributed]) is not installed")
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(scope="module")
+def clips(media_dir: Path) -> list[Path]:
+    folder = media_dir / "dask"
+    folder.mkdir(exist_ok=True)
+    return [
+        write_video(folder / "close.mp4", (640, 360), scaled(one_face_plan(20), 0.5)).path,
+        write_video(folder / "edge.mp4", (640, 480), edge_plan(20), seed=3).path,
+    ]
+
+
+def test_a_local_cluster_of_two_workers_writes_the_same_rows_as_one_input_at_a_time(
+    tmp_path: Path, clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    one_by_one, cluster = tmp_path / "one by one", tmp_path / "cluster"
+    common = ("--model", model_path, "--no-video", "-q")
+    assert run_cli(capfd, "process", *clips, "-o", one_by_one, *common).code == 0
+    run = run_cli(capfd, "process", *clips, "-o", cluster, "--dask", "local", *common)
+    assert run.code == 0, run.err
+    assert "Traceback" not in run.err
+    assert "Dask dashboard: http://127.0.0.1:" in run.err
+    for clip in clips:
+        name = f"{clip.stem}.emocam.csv"
+        assert (cluster / name).read_bytes() == (one_by_one / name).read_bytes(), name
+    manifest = json.loads((cluster / MANIFEST_NAME).read_text(encoding="utf-8"))
+    assert manifest["completed"] is True
+    for line in manifest["inputs"]:
+        assert line["status"] == "done" and line["frames"] == 20
+        assert line["worker"].startswith("Dask worker tcp://127.0.0.1:")
+
+
+def test_a_worker_that_cannot_see_an_input_says_so_in_one_sentence(
+    tmp_path: Path, clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A path the cluster's workers do not have: on a real cluster, a disk only the client has.
+    unseen = tmp_path / "on the laptop only" / "interview.mp4"
+    run = run_cli(capfd, "process", clips[0], unseen, "-o", tmp_path / "out", "--dask", "local",
+                  "--model", model_path, "--no-video", "-q")
+    assert run.code == 2 and "Traceback" not in run.err
+    said = [ln for ln in run.lines() if str(unseen) in ln and "cannot be seen" in ln]
+    assert len(said) == 1, run.err
+    assert said[0].startswith(f"emocam: The input {unseen} cannot be seen from Dask worker "
+                              "tcp://127.0.0.1:")
+    assert said[0].endswith("inputs and outputs must be on a filesystem every worker shares.")
+    manifest = json.loads((tmp_path / "out" / MANIFEST_NAME).read_text(encoding="utf-8"))
+    statuses = {Path(o["input"]).name: o["status"] for o in manifest["inputs"]}
+    assert statuses == {clips[0].name: "done", "interview.mp4": "refused"}
+
+
+def _inet_endpoints() -> list[str]:
+    """Every address this process and its children (scheduler, nannies, workers) have a
+    socket on, local and remote."""
+    found = []
+    me = psutil.Process()
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            conns = p.net_connections(kind="inet")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        for c in conns:
+            found += [a.ip for a in (c.laddr, c.raddr) if a]
+    return found
+
+
+def test_every_socket_of_a_local_cluster_stays_on_127_0_0_1(
+    tmp_path: Path, clips: list[Path], model_path: Path
+) -> None:
+    seen: list[str] = []
+
+    def while_running(_outcome: Outcome) -> None:
+        seen.extend(_inet_endpoints())  # the cluster is up and working on the other input
+
+    opts = ProcessOptions(input=clips[0], outdir=tmp_path, no_video=True, progress=False)
+    opts = replace(opts, pipeline=replace(opts.pipeline, model_path=model_path))
+    bopts = BatchOptions(inputs=clips, options=opts, jobs=2, progress=False)
+    manifest = run_on_dask(bopts, "local", while_running)
+    assert manifest.all_done
+    assert seen, "no socket was seen while the cluster ran"
+    assert set(seen) == {"127.0.0.1"}, seen
