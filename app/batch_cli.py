@@ -75,7 +75,8 @@ def run(args: argparse.Namespace, inputs: list[Path], options: object) -> int:
 
     bopts = BatchOptions(
         inputs=inputs, options=options,  # type: ignore[arg-type]
-        jobs=args.jobs or 1, resume=args.resume, progress=not args.quiet,
+        jobs=args.jobs or (2 if args.dask == DASK_LOCAL else 1), resume=args.resume,
+        progress=not args.quiet,
         retries=DEFAULT_RETRIES if args.retries is None else args.retries,
     )
     report = _Reporter(args.quiet)

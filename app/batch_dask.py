@@ -132,14 +132,14 @@ def run_on_dask(bopts: BatchOptions, address: str, on_outcome: OnOutcome,
     _import_distributed()
     from distributed import Event, KilledWorker, as_completed
 
-    workers = bopts.jobs if bopts.jobs > 1 else 2
+    workers = max(1, bopts.jobs)
     engine = f"dask {address}" + (f", {workers} worker(s)" if address == LOCAL else "")
     prep = prepare(bopts, engine)
     manifest, outcomes = prep.manifest, prep.manifest.outcomes
-    prep.path.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write(prep.path)
     with connect(address, workers, bopts.retries, announce) as client, \
             progress_bar(prep.items, bopts.progress) as bar:
+        prep.path.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write(prep.path)  # once the cluster answers: every input not started yet
         stop = Event(f"emocam-stop-{uuid.uuid4().hex}", client=client)
         threads = _threads_by_host(client)
         futures = {client.submit(dask_task, item, stop.name, threads, pure=False,

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,14 @@ def test_jobs_with_a_reanalysis_is_one_sentence(
     assert run.code == 2 and "Traceback" not in run.err
     assert run.lines() == ["emocam: --jobs, --dask and --resume process INPUTs; a re-analysis "
                            "is one sidecar, so leave them out."]
+
+
+def test_dask_without_the_cluster_extra_is_one_sentence_naming_the_install(
+    tmp_path: Path, short_clips: list[Path], capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as in the plain install
+    run = run_cli(capfd, "process", short_clips[0], "-o", tmp_path, "--dask", "local", "-q")
+    assert run.code == 2 and "Traceback" not in run.err
+    assert run.lines() == ['emocam: --dask needs Dask, which the plain install leaves out; '
+                           'install it with `pip install "emocam[cluster]"`.']

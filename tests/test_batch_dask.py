@@ -101,3 +101,15 @@ def test_every_socket_of_a_local_cluster_stays_on_127_0_0_1(
     assert manifest.all_done
     assert seen, "no socket was seen while the cluster ran"
     assert set(seen) == {"127.0.0.1"}, seen
+
+
+def test_a_scheduler_address_that_does_not_answer_is_one_sentence(
+    tmp_path: Path, clips: list[Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    run = run_cli(capfd, "process", clips[0], "-o", tmp_path, "--dask", "scheduler-without-port",
+                  "-q")
+    assert run.code == 2 and "Traceback" not in run.err
+    assert len(run.lines()) == 1, run.err
+    assert run.lines()[0].startswith("emocam: The Dask scheduler at scheduler-without-port "
+                                     "cannot be reached (")
+    assert not (tmp_path / MANIFEST_NAME).exists()  # nothing ran, so nothing to record
