@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from emocam import cores
@@ -52,13 +53,22 @@ def _import_distributed() -> Any:
 
 def dask_task(item: WorkItem, stop_name: str, threads_by_host: dict[str, int]) -> Outcome:
     """One input on the Dask worker that runs this task."""
-    from distributed import Event, get_worker
+    from distributed import Event, Variable, get_worker
 
     worker = get_worker()
     name = f"Dask worker {worker.address}"
     stop = Event(stop_name)
     if stop.is_set():  # Ctrl-C came while this task waited in the queue
         return Outcome(str(item.options.input), NOT_STARTED)
+    # Dask reruns a task whose worker died without telling it: count the attempts on the
+    # scheduler, for the manifest.
+    tries = Variable(f"{stop_name}-attempts-{item.index}")
+    try:
+        attempt = int(tries.get(timeout=0.5)) + 1
+    except TimeoutError:
+        attempt = 1
+    tries.set(attempt)
+    item = replace(item, attempt=attempt)
     # The host's cores shared by every task slot the cluster has there, so tasks on one
     # machine do not oversubscribe it.
     host = worker.address.rsplit(":", 1)[0]

@@ -5,13 +5,16 @@ worker that cannot see an input, and no traffic beyond 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 from dataclasses import replace
 from pathlib import Path
 
 import psutil
 import pytest
-from conftest import edge_plan, one_face_plan, scaled, write_video
-from reliability_helpers import run_cli
+from conftest import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
+from reliability_helpers import emocam_process, run_cli, wait_for_rows
 
 from emocam.batch import BatchOptions
 from emocam.batch_dask import run_on_dask
@@ -113,3 +116,28 @@ def test_a_scheduler_address_that_does_not_answer_is_one_sentence(
     assert run.lines()[0].startswith("emocam: The Dask scheduler at scheduler-without-port "
                                      "cannot be reached (")
     assert not (tmp_path / MANIFEST_NAME).exists()  # nothing ran, so nothing to record
+
+
+def test_a_dask_worker_killed_mid_input_is_replaced_and_its_input_retried_whole(
+    tmp_path: Path, model_path: Path
+) -> None:
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    first = write_video(inputs / "long.mp4", (640, 360), scaled(four_faces_plan(150), 0.5),
+                        seed=8).path
+    second = inputs / "long twin.mp4"
+    shutil.copyfile(first, second)
+    proc = emocam_process(first, second, "-o", out, "--dask", "local", "--model",
+                          model_path, "--no-video", "-q")
+    csv_path = out / "long.emocam.csv"
+    wait_for_rows(proc, csv_path, 30)
+    lock = csv_path.with_name(f".{csv_path.name}.lock")
+    os.kill(json.loads(lock.read_text(encoding="utf-8"))["pid"], signal.SIGKILL)
+    _, err = proc.communicate(timeout=200)
+    assert proc.returncode == 0, err
+    line = {Path(o["input"]).name: o for o in json.loads(
+        (out / MANIFEST_NAME).read_text(encoding="utf-8"))["inputs"]}["long.mp4"]
+    assert line["status"] == "done" and line["attempts"] == 2
+    # The retry's set replaced the dead attempt's whole: the rows of its twin, which ran once.
+    assert csv_path.read_bytes() == (out / "long twin.emocam.csv").read_bytes()
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
