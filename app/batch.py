@@ -124,6 +124,13 @@ def _skipped(src: Path, earlier: dict[str, Any] | None, plan: Any) -> Outcome:
     return from_summary(src, plan)
 
 
+def tell_skipped(manifest: Manifest, on_outcome: OnOutcome) -> None:
+    """Each input --resume skips is told once, as a run's outcome is."""
+    for outcome in manifest.outcomes:
+        if outcome.skipped:
+            on_outcome(outcome)
+
+
 def frame_count(src: Path) -> int:
     """The input's frames as its container says (0 when unknown): the progress bar's total."""
     if src.is_dir():
@@ -373,6 +380,7 @@ def run_batch(bopts: BatchOptions, on_outcome: OnOutcome) -> Manifest:
     manifest, outcomes = prep.manifest, prep.manifest.outcomes
     prep.path.parent.mkdir(parents=True, exist_ok=True)
     manifest.write(prep.path)
+    tell_skipped(manifest, on_outcome)
     settled = [0]
 
     with progress_bar(prep.items, bopts.progress) as bar:

@@ -106,7 +106,11 @@ class _Reporter:
 
         from emocam.batch_manifest import DONE, PARTIAL
 
-        if o.status == DONE:
+        if o.skipped:
+            if not self.quiet:
+                tqdm.write(f"{o.input}: done by an earlier run (its outputs are complete); "
+                           "skipped", file=sys.stdout)
+        elif o.status == DONE:
             if not self.quiet:
                 written = ", ".join(o.outputs.values())
                 tqdm.write(f"{o.input}: {o.frames} frames in {o.wall_s:.1f} s on {o.worker}; "

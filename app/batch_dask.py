@@ -25,7 +25,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from emocam import cores
-from emocam.batch import BatchOptions, OnOutcome, prepare, progress_bar
+from emocam.batch import BatchOptions, OnOutcome, prepare, progress_bar, tell_skipped
 from emocam.batch_manifest import FAILED, NOT_STARTED, Manifest, Outcome
 from emocam.batch_work import WorkItem, run_item
 from emocam.errors import UserError
@@ -61,12 +61,9 @@ def dask_task(item: WorkItem, stop_name: str, threads_by_host: dict[str, int]) -
     if stop.is_set():  # Ctrl-C came while this task waited in the queue
         return Outcome(str(item.options.input), NOT_STARTED)
     # Dask reruns a task whose worker died without telling it: count the attempts on the
-    # scheduler, for the manifest.
-    tries = Variable(f"{stop_name}-attempts-{item.index}")
-    try:
-        attempt = int(tries.get(timeout=0.5)) + 1
-    except TimeoutError:
-        attempt = 1
+    # scheduler (set to 0 by the client before submitting), for the manifest.
+    tries = Variable(_attempts_name(stop_name, item))
+    attempt = int(tries.get()) + 1
     tries.set(attempt)
     item = replace(item, attempt=attempt)
     # The host's cores shared by every task slot the cluster has there, so tasks on one
@@ -83,6 +80,10 @@ def dask_task(item: WorkItem, stop_name: str, threads_by_host: dict[str, int]) -
         return bool(last[1])
 
     return run_item(item, name, should_stop, check_access=True)
+
+
+def _attempts_name(stop_name: str, item: WorkItem) -> str:
+    return f"{stop_name}-attempts-{item.index}"
 
 
 # --- on the client ------------------------------------------------------------------------
@@ -103,7 +104,10 @@ def connect(address: str, workers: int, retries: int,
     if address == LOCAL:
         # The retries of a task whose worker died: a setting of the scheduler, which starts
         # here. One thread per worker process: emocam's own threads use its cores.
-        with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
+        # The workers' statistical profiler samples every thread's stack 100 times a
+        # second, and emocam runs several threads a task: measured, it doubled a task's time.
+        with dask.config.set({"distributed.scheduler.allowed-failures": retries,
+                              "distributed.worker.profile.enabled": False}):
             cluster = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
@@ -140,7 +144,7 @@ def run_on_dask(bopts: BatchOptions, address: str, on_outcome: OnOutcome,
     """Run every input of the batch as a task on the cluster; the manifest is written after
     every outcome and at the end."""
     _import_distributed()
-    from distributed import Event, KilledWorker, as_completed
+    from distributed import Event, KilledWorker, Variable, as_completed
 
     workers = max(1, bopts.jobs)
     engine = f"dask {address}" + (f", {workers} worker(s)" if address == LOCAL else "")
@@ -150,8 +154,11 @@ def run_on_dask(bopts: BatchOptions, address: str, on_outcome: OnOutcome,
             progress_bar(prep.items, bopts.progress) as bar:
         prep.path.parent.mkdir(parents=True, exist_ok=True)
         manifest.write(prep.path)  # once the cluster answers: every input not started yet
+        tell_skipped(manifest, on_outcome)
         stop = Event(f"emocam-stop-{uuid.uuid4().hex}", client=client)
         threads = _threads_by_host(client)
+        for item in prep.items:
+            Variable(_attempts_name(stop.name, item), client=client).set(0)
         futures = {client.submit(dask_task, item, stop.name, threads, pure=False,
                                  key=f"emocam-{item.index}-{uuid.uuid4().hex[:8]}"): item
                    for item in prep.items}
