@@ -44,6 +44,7 @@ from emocam.batch_manifest import (
     DONE,
     FAILED,
     PARTIAL_SET,
+    REFUSED,
     Manifest,
     Outcome,
     from_summary,
@@ -118,7 +119,7 @@ def _skipped(src: Path, earlier: dict[str, Any] | None, plan: Any) -> Outcome:
     if earlier is not None:
         fields = {k: v for k, v in earlier.items() if k in Outcome.__dataclass_fields__}
         out = Outcome(**fields)
-        if out.status in (DONE, "refused"):  # a refusal with complete outputs: no face
+        if out.status in (DONE, REFUSED):  # a refusal with complete outputs: no face
             out.skipped = True
             return out
     return from_summary(src, plan)

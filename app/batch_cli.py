@@ -14,6 +14,7 @@ from emocam.errors import EXIT_INTERRUPTED, UserError
 
 if TYPE_CHECKING:
     from emocam.batch_manifest import Manifest, Outcome
+    from emocam.process import ProcessOptions
 
 DASK_LOCAL = "local"
 
@@ -69,12 +70,12 @@ def check(args: argparse.Namespace) -> None:
                         "to a cluster; give one of them.")
 
 
-def run(args: argparse.Namespace, inputs: list[Path], options: object) -> int:
+def run(args: argparse.Namespace, inputs: list[Path], options: ProcessOptions) -> int:
     """Run the batch; the exit status: 0 when every input is done, 130 when stopped, else 2."""
     from emocam.batch import DEFAULT_RETRIES, BatchOptions
 
     bopts = BatchOptions(
-        inputs=inputs, options=options,  # type: ignore[arg-type]
+        inputs=inputs, options=options,
         jobs=args.jobs or (2 if args.dask == DASK_LOCAL else 1), resume=args.resume,
         progress=not args.quiet,
         retries=DEFAULT_RETRIES if args.retries is None else args.retries,

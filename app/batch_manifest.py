@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +116,6 @@ def planned_set(src: Path, request: Any) -> OutputPlan | None:
     when the run would refuse them anyway (it then says why itself)."""
     kind = _kind(src)
     base = output_base(src, request.outdir, kind == "folder")
-    from dataclasses import replace
-
     try:
         # overwrite: the plan only, without refusing outputs that exist (they are the point).
         return plan_for(replace(request, overwrite=True), kind, [], base, src)
