@@ -39,6 +39,26 @@ LOCAL = "local"
 _STOP_POLL_S = 1.0  # a task asks the scheduler whether to stop at most this often
 
 
+try:  # the cluster extra; without it, --dask is refused in one sentence (_import_distributed)
+    from distributed.diagnostics.plugin import WorkerPlugin
+except ImportError:
+    WorkerPlugin = object
+
+
+class IgnoreTerminalCtrlC(WorkerPlugin):  # type: ignore[misc, valid-type]
+    """A LocalCluster's workers share the terminal's process group, so Ctrl-C would kill
+    them mid-frame and leave the batch waiting for workers that are gone. They ignore it;
+    the client stops their tasks after a frame through the stop event instead. Set up on
+    every worker, a restarted one included."""
+
+    def setup(self, worker: Any) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _import_distributed() -> Any:
     try:
         import distributed
@@ -114,6 +134,7 @@ def connect(address: str, workers: int, retries: int,
             )
         try:
             with distributed.Client(cluster) as client:
+                client.register_plugin(IgnoreTerminalCtrlC(), name="emocam-ignore-ctrl-c")
                 announce(f"Dask dashboard: {cluster.dashboard_link}")
                 yield client
         finally:

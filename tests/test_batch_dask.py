@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -141,3 +143,29 @@ def test_a_dask_worker_killed_mid_input_is_replaced_and_its_input_retried_whole(
     # The retry's set replaced the dead attempt's whole: the rows of its twin, which ran once.
     assert csv_path.read_bytes() == (out / "long twin.emocam.csv").read_bytes()
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+
+
+def test_ctrl_c_in_the_terminal_stops_a_local_cluster_batch_with_its_inputs_partial(
+    tmp_path: Path, model_path: Path
+) -> None:
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    long = write_video(inputs / "long.mp4", (640, 360), scaled(four_faces_plan(150), 0.5),
+                       seed=8).path
+    # Its own session: Ctrl-C in a terminal reaches the whole process group, the cluster's
+    # worker processes included, and so does this SIGINT.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emocam", "process", long, "-o", out, "--dask", "local",
+         "--model", model_path, "--no-video", "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    wait_for_rows(proc, out / "long.emocam.csv", 20)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    manifest = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+    assert manifest["stopped"] is True
+    assert [o["status"] for o in manifest["inputs"]] == ["partial"]
+    summary = json.loads((out / "long.emocam.json").read_text(encoding="utf-8"))
+    assert summary["completed"] is False and summary["frames"] == manifest["inputs"][0]["frames"]
