@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from emocam.cores import available as available_cores
 from emocam.errors import ModelError
 from emocam.integrity import verify_file
 from emocam.modelinfo import ModelInfo, ModelInfoError, info_from_metadata
@@ -230,7 +231,7 @@ class EmotionClassifier:
         return probs
 
     def _session_for(self, n: int) -> ort.InferenceSession:
-        cores = os.cpu_count() or 1
+        cores = available_cores()  # a batch worker's share, not the whole machine
         if n < WIDE_BATCH or cores < 2 or self.provider != CPU:
             return self._session
         if self._wide is None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from emocam import __version__
+from emocam import __version__, batch_cli
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS, UserError
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
@@ -132,6 +132,7 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                       "to watch it in a browser at http://HOST:PORT/); without a host, "
                       "127.0.0.1 (this machine only). May be given twice. Formats: "
                       "docs/STREAMING.md")
+    batch_cli.add_arguments(pp)
     pp.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     pp.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     pp.add_argument("-v", "--verbose", action="store_true", help="log details")
@@ -282,6 +283,8 @@ def _videos_of_folders(inputs: list[Path]) -> list[Path]:
 
 def _process(args: argparse.Namespace) -> int:
     args.input = _videos_of_folders(args.input)
+    if batch_cli.wanted(args):
+        return _process_batch(args)
     if len(args.input) > 1:
         return _process_several(args)
     return _report(_run_chosen(args), args.quiet)
@@ -369,6 +372,16 @@ def _process_several(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{done} inputs processed.")
     return 0
+
+
+def _process_batch(args: argparse.Namespace) -> int:
+    """INPUTS at once on workers (--jobs, --dask), with a manifest (emocam.batch_cli)."""
+    batch_cli.check(args)
+    if not args.input:
+        raise UserError("Give the INPUTs to process.")
+    _check_several(args)
+    args.input = _leave_out_earlier_outputs(args.input)
+    return batch_cli.run(args, args.input, _process_options(args))
 
 
 def _no_display() -> bool:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from emocam.cores import available as available_cores
 from emocam.errors import OutputError
 from emocam.outputnames import check_video_name
 
@@ -106,7 +107,9 @@ class _X264Encoder:
         cc.color_primaries = cc.color_trc = cc.colorspace = _BT601
         cc.color_range = _VIDEO_RANGE
         # On two cores the other one is busy detecting: more encoder threads only add overhead.
-        cc.thread_count = 1 if (os.cpu_count() or 1) <= 2 else 0
+        # In a batch, a worker's share of the cores is its machine.
+        cores = available_cores()
+        cc.thread_count = 1 if cores <= 2 else cores
         self._stream = stream
         self._pts = 0
         self._frame_from = av.VideoFrame.from_ndarray

@@ -1,0 +1,399 @@
+"""``emocam process INPUTS... --jobs N``: N inputs at once, each in a worker process of its own.
+
+Each worker runs ``emocam.process`` unchanged on one input at a time (``emocam.batch_work``)
+with ``cores // N`` cores for its thread pools (``emocam.cores``), so N workers do not
+oversubscribe the machine. The parent hands out inputs, shows one progress bar over every
+input's frames, and keeps the manifest (``emocam.batch_manifest``) up to date after each
+outcome.
+
+- **A worker that dies** (SIGKILL, out of memory) is noticed by its process sentinel; its input
+  goes to a fresh worker, up to ``retries`` more times. The retry replaces the dead attempt's
+  files as one set (``emocam.output_set``: the dead run's lock is stale and is taken over, the
+  new set is staged and renamed over the old), so the two never mix.
+- **Ctrl-C, SIGTERM, SIGHUP** reach only the parent (workers have their own process group):
+  it asks every busy worker to stop after its current frame, as the app's Cancel does, and
+  waits for their outcomes (partial, results kept) before writing the manifest.
+
+Workers are started with the spawn method: no copy of the parent's threads, locks or
+onnxruntime sessions, and the same behaviour on Linux, macOS and Windows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tqdm import tqdm
+
+from emocam import cores
+from emocam.batch_manifest import (
+    ABSENT,
+    COMPLETE,
+    DONE,
+    FAILED,
+    PARTIAL_SET,
+    REFUSED,
+    Manifest,
+    Outcome,
+    from_summary,
+    manifest_path,
+    output_state,
+    planned_set,
+    read_earlier,
+)
+from emocam.batch_work import WorkItem, run_item
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+    from multiprocessing.synchronize import Event
+
+    from emocam.process import ProcessOptions
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETRIES = 2  # a killed worker's input is tried this many more times
+_PROGRESS_EVERY_S = 0.2  # a worker reports its frames at most this often
+
+
+@dataclass
+class BatchOptions:
+    inputs: list[Path]
+    options: ProcessOptions  # every input's run; ``input`` is replaced per input
+    jobs: int = 1
+    retries: int = DEFAULT_RETRIES
+    resume: bool = False
+    progress: bool = True
+
+
+@dataclass
+class Prepared:
+    """What is left to run, and the manifest with the inputs already settled."""
+
+    items: list[WorkItem]
+    manifest: Manifest
+    path: Path  # where the manifest is written
+
+
+OnOutcome = Callable[[Outcome], None]
+
+
+# --- before any work ----------------------------------------------------------------------
+
+
+def prepare(bopts: BatchOptions, engine: str) -> Prepared:
+    """An item per input to run; with ``resume``, inputs whose outputs are complete are
+    settled from the earlier manifest (or their summary) and not run again."""
+    path = manifest_path(bopts.options.outdir, bopts.inputs)
+    earlier = read_earlier(path) if bopts.resume else {}
+    outcomes: list[Outcome] = []
+    items: list[WorkItem] = []
+    for i, src in enumerate(bopts.inputs):
+        opts = replace(bopts.options, input=src, progress=False)
+        plan = planned_set(src, opts.request())
+        state = output_state(plan)
+        if bopts.resume and state == COMPLETE and plan is not None:
+            outcomes.append(_skipped(src, earlier.get(str(src)), plan))
+            continue
+        outcomes.append(Outcome(str(src)))
+        # Outputs there before the batch are the user's: replaced only with --overwrite, or
+        # by --resume when they are a partial set. Any found later are this batch's own.
+        may_replace = (opts.overwrite or state == ABSENT
+                       or (bopts.resume and state == PARTIAL_SET))
+        items.append(WorkItem(i, opts, may_replace))
+    return Prepared(items, Manifest(engine, outcomes), path)
+
+
+def _skipped(src: Path, earlier: dict[str, Any] | None, plan: Any) -> Outcome:
+    if earlier is not None:
+        fields = {k: v for k, v in earlier.items() if k in Outcome.__dataclass_fields__}
+        out = Outcome(**fields)
+        if out.status in (DONE, REFUSED):  # a refusal with complete outputs: no face
+            out.skipped = True
+            return out
+    return from_summary(src, plan)
+
+
+def tell_skipped(manifest: Manifest, on_outcome: OnOutcome) -> None:
+    """Each input --resume skips is told once, as a run's outcome is."""
+    for outcome in manifest.outcomes:
+        if outcome.skipped:
+            on_outcome(outcome)
+
+
+def frame_count(src: Path) -> int:
+    """The input's frames as its container says (0 when unknown): the progress bar's total."""
+    if src.is_dir():
+        from emocam.sources import IMAGE_EXTS
+
+        return sum(1 for p in src.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+    import cv2
+
+    cap = cv2.VideoCapture(str(src))
+    try:
+        return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT))) if cap.isOpened() else 0
+    finally:
+        cap.release()
+
+
+# --- the worker process -------------------------------------------------------------------
+
+
+class _Channel:
+    """The worker's end of its pipe; the run's threads (reading ahead, writing video) log
+    too, and a connection must not be written from two threads at once."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, msg: tuple[Any, ...]) -> None:
+        with self._lock:
+            self.conn.send(msg)
+
+
+class _ToParent(logging.Handler):
+    """A worker's log records go to the parent, which shows them as its own."""
+
+    def __init__(self, channel: _Channel) -> None:
+        super().__init__(logging.INFO)
+        self.channel = channel
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the parent is gone: nobody to tell
+            self.channel.send(("log", record.levelno, record.getMessage()))
+
+
+def _worker_main(conn: Connection, name: str, ncores: int, stop: Event, level: int) -> None:
+    """A worker process: runs the items it is sent until told to end (None) or orphaned."""
+    if hasattr(os, "setpgrp"):
+        # The terminal's Ctrl-C goes to the parent alone, which stops us after a frame; a
+        # second signal here would cut a frame in half.
+        os.setpgrp()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cores.limit_to(ncores)
+    name = f"{name} (pid {os.getpid()})"
+    channel = _Channel(conn)
+    root = logging.getLogger()
+    root.handlers[:] = [_ToParent(channel)]
+    root.setLevel(level)
+    parent = os.getppid()
+
+    def should_stop() -> bool:
+        return stop.is_set() or os.getppid() != parent  # asked to, or the parent died
+
+    while True:
+        try:
+            item = conn.recv()
+        except (EOFError, OSError):
+            return
+        if item is None:
+            return
+        outcome = run_item(item, name, should_stop, _Throttled(channel, item.index))
+        channel.send(("done", item.index, outcome))
+
+
+class _Throttled:
+    """Reports an item's frames to the parent at most every ``_PROGRESS_EVERY_S``."""
+
+    def __init__(self, channel: _Channel, index: int) -> None:
+        self.channel, self.index, self._last = channel, index, 0.0
+
+    def __call__(self, frames: int) -> None:
+        now = time.monotonic()
+        if now - self._last >= _PROGRESS_EVERY_S:
+            self._last = now
+            self.channel.send(("progress", self.index, frames))
+
+
+@dataclass
+class _Worker:
+    name: str
+    proc: BaseProcess
+    conn: Connection
+    item: WorkItem | None = None
+    frames: int = 0  # frames of the current item already counted on the bar
+
+
+class LocalPool:
+    """N worker processes and the inputs handed to them."""
+
+    def __init__(self, jobs: int, retries: int, bar: tqdm, on_outcome: OnOutcome) -> None:
+        self.jobs = jobs
+        self.retries = retries
+        self.bar = bar
+        self.on_outcome = on_outcome
+        self._ctx = mp.get_context("spawn")
+        self._stop = self._ctx.Event()
+        self._workers: list[_Worker] = []
+        self._spawned = 0
+        self._ncores = cores.share(jobs)
+        self._level = logging.getLogger().getEffectiveLevel()
+        self.stopping = False
+
+    def _spawn(self) -> _Worker:
+        self._spawned += 1
+        parent_end, child_end = self._ctx.Pipe()
+        name = f"local worker {self._spawned}"
+        proc = self._ctx.Process(
+            target=_worker_main, name=name, daemon=True,
+            args=(child_end, name, self._ncores, self._stop, self._level),
+        )
+        proc.start()
+        child_end.close()  # ours closed: the worker's death reads as EOF on parent_end
+        worker = _Worker(f"{name} (pid {proc.pid})", proc, parent_end)
+        self._workers.append(worker)
+        return worker
+
+    def run(self, items: list[WorkItem], outcomes: list[Outcome]) -> None:
+        """Run every item; ``outcomes`` (indexed by input) are filled in as they end."""
+        pending = deque(items)
+        for _ in range(min(self.jobs, len(pending))):
+            self._spawn()
+        try:
+            while pending or any(w.item for w in self._workers):
+                try:
+                    self._dispatch(pending)
+                    self._serve(pending, outcomes)
+                except KeyboardInterrupt:
+                    self._request_stop(pending)
+        finally:
+            self._shutdown()
+
+    def _request_stop(self, pending: deque[WorkItem]) -> None:
+        if self.stopping:  # a second Ctrl-C: the workers stop at once, outputs still closed
+            for w in self._workers:
+                if w.item is not None and w.proc.is_alive() and w.proc.pid:
+                    os.kill(w.proc.pid, signal.SIGTERM)
+            return
+        self.stopping = True
+        pending.clear()  # never started: NOT_STARTED in the manifest
+        self._stop.set()
+        log.warning("stopping the batch after the current frame of each running input")
+
+    def _dispatch(self, pending: deque[WorkItem]) -> None:
+        for w in self._workers:
+            if w.item is None and pending and not self.stopping:
+                w.item, w.frames = pending.popleft(), 0
+                w.conn.send(w.item)
+
+    def _serve(self, pending: deque[WorkItem], outcomes: list[Outcome]) -> None:
+        by_conn = {w.conn: w for w in self._workers}
+        by_sentinel = {w.proc.sentinel: w for w in self._workers}
+        for ready in wait([*by_conn, *by_sentinel], timeout=0.5):
+            w = by_conn.get(ready) or by_sentinel.get(ready)  # type: ignore[call-overload]
+            if w is None or w not in self._workers:
+                continue
+            if not self._drain(w, outcomes):
+                self._died(w, pending, outcomes)
+
+    def _drain(self, w: _Worker, outcomes: list[Outcome]) -> bool:
+        """Every message the worker sent; False when it is gone."""
+        try:
+            while w.conn.poll():
+                self._handle(w, w.conn.recv(), outcomes)
+        except (EOFError, OSError):
+            return False
+        return w.proc.is_alive()
+
+    def _handle(self, w: _Worker, msg: tuple[Any, ...], outcomes: list[Outcome]) -> None:
+        kind = msg[0]
+        if kind == "log":
+            log.log(msg[1], "%s", msg[2])
+        elif kind == "progress" and w.item is not None:
+            self.bar.update(msg[2] - w.frames)
+            w.frames = msg[2]
+        elif kind == "done":
+            outcome: Outcome = msg[2]
+            self.bar.update(outcome.frames - w.frames)
+            outcomes[msg[1]] = outcome
+            w.item, w.frames = None, 0
+            self.on_outcome(outcome)
+
+    def _died(self, w: _Worker, pending: deque[WorkItem], outcomes: list[Outcome]) -> None:
+        w.proc.join(timeout=5)
+        self._workers.remove(w)
+        w.conn.close()
+        code = w.proc.exitcode
+        how = (f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0
+               else f"exited with status {code}")
+        item = w.item
+        if item is None:
+            log.warning("%s %s while idle", w.name, how)
+        else:
+            self.bar.update(-w.frames)  # the retry counts its frames again
+            if item.attempt <= self.retries and not self.stopping:
+                log.warning("%s %s while processing %s; trying it again on another worker "
+                            "(attempt %d of %d)", w.name, how, item.options.input,
+                            item.attempt + 1, self.retries + 1)
+                pending.appendleft(replace(item, attempt=item.attempt + 1))
+            else:
+                outcome = Outcome(
+                    str(item.options.input), FAILED, worker=w.name, attempts=item.attempt,
+                    message=f"{item.options.input} was not processed: the worker processing "
+                    f"it {how} on each of {item.attempt} attempt(s); its partial outputs are "
+                    "kept for a rerun with --resume.",
+                )
+                outcomes[item.index] = outcome
+                self.on_outcome(outcome)
+        if pending and not self.stopping:
+            self._spawn()
+
+    def _shutdown(self) -> None:
+        for w in self._workers:
+            with contextlib.suppress(OSError):
+                w.conn.send(None)
+        deadline = time.monotonic() + 10
+        for w in self._workers:
+            w.proc.join(timeout=max(0.1, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                w.proc.terminate()
+                w.proc.join(timeout=5)
+            w.conn.close()
+        self._workers.clear()
+
+
+# --- the batch ----------------------------------------------------------------------------
+
+
+def progress_bar(items: list[WorkItem], enabled: bool) -> tqdm:
+    total = sum(frame_count(Path(i.options.input)) for i in items) if enabled else None
+    return tqdm(total=total or None, unit="frame", file=sys.stderr, disable=not enabled,
+                dynamic_ncols=True, smoothing=0.1, desc=f"0/{len(items)} inputs")
+
+
+def run_batch(bopts: BatchOptions, on_outcome: OnOutcome) -> Manifest:
+    """Run every input of the batch on ``bopts.jobs`` local workers; the manifest is
+    written after every outcome and at the end."""
+    jobs = max(1, bopts.jobs)
+    prep = prepare(bopts, f"local, {jobs} worker(s)")
+    manifest, outcomes = prep.manifest, prep.manifest.outcomes
+    prep.path.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write(prep.path)
+    tell_skipped(manifest, on_outcome)
+    settled = [0]
+
+    with progress_bar(prep.items, bopts.progress) as bar:
+
+        def told(outcome: Outcome) -> None:
+            settled[0] += 1
+            bar.set_description_str(f"{settled[0]}/{len(prep.items)} inputs")
+            on_outcome(outcome)
+            manifest.write(prep.path)
+
+        pool = LocalPool(min(jobs, max(1, len(prep.items))), bopts.retries, bar, told)
+        pool.run(prep.items, outcomes)
+    manifest.stopped = pool.stopping
+    manifest.write(prep.path)
+    return manifest

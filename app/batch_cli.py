@@ -1,0 +1,146 @@
+"""The command line of a batch: ``emocam process INPUTS... --jobs N`` (or ``--dask ADDRESS``,
+``--resume``). ``emocam.cli`` parses the arguments; this tells the user what became of each
+input, once, and turns the manifest into the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from emocam.errors import EXIT_INTERRUPTED, UserError
+
+if TYPE_CHECKING:
+    from emocam.batch_manifest import Manifest, Outcome
+    from emocam.process import ProcessOptions
+
+DASK_LOCAL = "local"
+
+
+def add_arguments(pp: argparse.ArgumentParser) -> None:
+    batch = pp.add_argument_group("batches (several inputs at once; a manifest "
+                                  "emocam-batch.json in the output folder)")
+    batch.add_argument("--jobs", "-j", type=_jobs, metavar="N",
+                       help="process N inputs at once in separate worker processes, each "
+                       "with its share of the cores (default: one input at a time with "
+                       "every core)")
+    batch.add_argument("--dask", metavar="ADDRESS",
+                       help="send the inputs to the Dask cluster at tcp://HOST:PORT, or "
+                       "'local' for a cluster on this machine (needs emocam[cluster]; "
+                       "inputs and outputs on a filesystem every worker shares)")
+    batch.add_argument("--resume", action="store_true",
+                       help="skip inputs whose outputs are complete; redo partial ones")
+    batch.add_argument("--retries", type=_retries, metavar="N", default=None,
+                       help="times an input is tried again when its worker dies (default: 2)")
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of jobs") from None
+    if not 1 <= n <= 1024:
+        raise argparse.ArgumentTypeError("give between 1 and 1024 jobs")
+    return n
+
+
+def _retries(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of retries") from None
+    if not 0 <= n <= 100:
+        raise argparse.ArgumentTypeError("give between 0 and 100 retries")
+    return n
+
+
+def wanted(args: argparse.Namespace) -> bool:
+    """Whether this run is a batch (a manifest, workers), not inputs one after another."""
+    return bool(args.jobs or args.dask or args.resume or args.retries is not None)
+
+
+def check(args: argparse.Namespace) -> None:
+    if args.reanalyse is not None:
+        raise UserError("--jobs, --dask and --resume process INPUTs; a re-analysis is one "
+                        "sidecar, so leave them out.")
+    if args.jobs and args.dask and args.dask != DASK_LOCAL:
+        raise UserError("--jobs sets the workers on this machine and --dask sends the inputs "
+                        "to a cluster; give one of them.")
+
+
+def run(args: argparse.Namespace, inputs: list[Path], options: ProcessOptions) -> int:
+    """Run the batch; the exit status: 0 when every input is done, 130 when stopped, else 2."""
+    from emocam.batch import DEFAULT_RETRIES, BatchOptions
+
+    bopts = BatchOptions(
+        inputs=inputs, options=options,
+        jobs=args.jobs or (2 if args.dask == DASK_LOCAL else 1), resume=args.resume,
+        progress=not args.quiet,
+        retries=DEFAULT_RETRIES if args.retries is None else args.retries,
+    )
+    report = _Reporter(args.quiet)
+    if args.dask:
+        from emocam.batch_dask import run_on_dask
+
+        manifest = run_on_dask(bopts, args.dask, report, announce=_announce)
+    else:
+        from emocam.batch import run_batch
+
+        manifest = run_batch(bopts, report)
+    return report.finish(manifest)
+
+
+def _announce(line: str) -> None:
+    print(f"emocam: {line}", file=sys.stderr)
+
+
+class _Reporter:
+    """Each input's outcome, once, as `emocam process` tells it for one input."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def __call__(self, o: Outcome) -> None:
+        from tqdm import tqdm
+
+        from emocam.batch_manifest import DONE, PARTIAL
+
+        if o.skipped:
+            if not self.quiet:
+                tqdm.write(f"{o.input}: done by an earlier run (its outputs are complete); "
+                           "skipped", file=sys.stdout)
+        elif o.status == DONE:
+            if not self.quiet:
+                written = ", ".join(o.outputs.values())
+                tqdm.write(f"{o.input}: {o.frames} frames in {o.wall_s:.1f} s on {o.worker}; "
+                           f"wrote {written}", file=sys.stdout)
+        elif o.status == PARTIAL:
+            tqdm.write(f"emocam: stopped in {o.input} after {o.frames} frames; the results so "
+                       f"far were saved: {', '.join(o.outputs.values())}", file=sys.stderr)
+        else:
+            tqdm.write(f"emocam: {o.message}", file=sys.stderr)
+
+    def finish(self, manifest: Manifest) -> int:
+        from emocam.batch_manifest import DONE, NOT_STARTED, PARTIAL
+
+        outcomes = manifest.outcomes
+        done = [o for o in outcomes if o.status == DONE]
+        skipped = [o for o in done if o.skipped]
+        where = "the manifest"
+        if manifest.stopped:
+            left = [o.input for o in outcomes if o.status in (PARTIAL, NOT_STARTED)]
+            print(f"emocam: the batch was stopped; {len(done)} of {len(outcomes)} inputs are "
+                  f"done, and {where} lists the partial and unstarted ones: "
+                  f"{', '.join(left)}.", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if len(done) < len(outcomes):
+            others = [o.input for o in outcomes if o.status != DONE]
+            print(f"emocam: {len(done)} of {len(outcomes)} inputs processed without a "
+                  f"problem; see above for: {', '.join(others)}.", file=sys.stderr)
+            return 2
+        if not self.quiet:
+            note = f" ({len(skipped)} already done, skipped)" if skipped else ""
+            print(f"{len(done)} inputs processed{note}.")
+        return 0

@@ -1,0 +1,155 @@
+"""A batch's record: what became of each input (``emocam-batch.json`` in the output folder),
+and whether an input's outputs from an earlier run are complete, partial or absent.
+
+Complete and partial follow the output-set rules of ``emocam.outputs`` and
+``emocam.output_set``: a set is complete when every file its plan names is in place and its
+summary says ``completed: true``; it is partial when any of them, a staged partial file
+(``.NAME.partial.*``) or a lock (``.NAME.lock``) is there without that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from emocam.errors import OutputError
+from emocam.output_set import lock_path
+from emocam.outputs import OutputPlan, output_base, plan_for
+from emocam.sinks import staging_path, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "emocam-batch.json"
+MANIFEST_VERSION = 1
+
+# What became of one input.
+DONE = "done"  # its outputs are complete
+REFUSED = "refused"  # the run said why in one sentence (bad input, no face, outputs exist)
+FAILED = "failed"  # its worker died on every attempt, or the run broke
+PARTIAL = "partial"  # stopped (Ctrl-C): the results so far are kept
+NOT_STARTED = "not started"  # the batch was stopped before it began
+
+# The states of an input's outputs before the batch.
+ABSENT, COMPLETE, PARTIAL_SET = "absent", "complete", "partial"
+
+
+@dataclass
+class Outcome:
+    """One input's line in the manifest."""
+
+    input: str
+    status: str = NOT_STARTED
+    message: str = ""  # the sentence of a refusal or failure
+    frames: int = 0
+    frames_with_faces: int = 0
+    faces: int = 0  # distinct faces (tracks) in its summary
+    wall_s: float = 0.0
+    worker: str = ""  # which worker ran it (process, or Dask worker address)
+    attempts: int = 0
+    skipped: bool = False  # --resume: complete from an earlier run, not run again
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Manifest:
+    engine: str  # "local, N workers" or "dask tcp://..."
+    outcomes: list[Outcome]
+    started: float = field(default_factory=time.time)
+    stopped: bool = False  # Ctrl-C, SIGTERM or SIGHUP ended it early
+
+    @property
+    def all_done(self) -> bool:
+        return not self.stopped and all(o.status == DONE for o in self.outcomes)
+
+    def as_dict(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            counts[o.status] = counts.get(o.status, 0) + 1
+        return {
+            "emocam_batch": MANIFEST_VERSION, "engine": self.engine,
+            "started": _iso(self.started), "finished": _iso(time.time()),
+            "completed": self.all_done, "stopped": self.stopped, "counts": counts,
+            "inputs": [asdict(o) for o in self.outcomes],
+        }
+
+    def write(self, path: Path) -> None:
+        # Atomic: a reader (or a --resume after a power cut) never sees half a manifest.
+        write_json_atomic(path, self.as_dict())
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
+
+
+def manifest_path(outdir: Path | None, inputs: list[Path]) -> Path:
+    """In the output folder; without one, beside the first input's outputs."""
+    folder = outdir if outdir is not None else inputs[0].parent
+    return folder / MANIFEST_NAME
+
+
+def read_earlier(path: Path) -> dict[str, dict[str, Any]]:
+    """The earlier manifest's lines by input (empty when there is none or it is damaged)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {str(d["input"]): d for d in data["inputs"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+# --- the state of an input's outputs ------------------------------------------------------
+
+
+def _kind(src: Path) -> str:
+    from emocam.sources import IMAGE_EXTS
+
+    if src.is_dir():
+        return "folder"
+    return "image" if src.suffix.lower() in IMAGE_EXTS else "video"
+
+
+def planned_set(src: Path, request: Any) -> OutputPlan | None:
+    """The outputs a run of ``src`` with ``request`` (an ``OutputRequest``) writes, or None
+    when the run would refuse them anyway (it then says why itself)."""
+    kind = _kind(src)
+    base = output_base(src, request.outdir, kind == "folder")
+    try:
+        # overwrite: the plan only, without refusing outputs that exist (they are the point).
+        return plan_for(replace(request, overwrite=True), kind, [], base, src)
+    except OutputError:
+        return None
+
+
+def _summary_completed(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("completed") is True
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def output_state(plan: OutputPlan | None) -> str:
+    """ABSENT, COMPLETE or PARTIAL_SET for the outputs of one input."""
+    if plan is None:
+        return ABSENT
+    files = plan.files()
+    traces = [*files, *(staging_path(p) for p in files), *(lock_path(p) for p in files)]
+    if not any(p.exists() for p in traces):
+        return ABSENT
+    held = any(lock_path(p).exists() for p in files)
+    if not held and all(p.exists() for p in files) and _summary_completed(plan.json):
+        return COMPLETE
+    return PARTIAL_SET
+
+
+def from_summary(src: Path, plan: OutputPlan) -> Outcome:
+    """An input skipped by --resume, described from its complete outputs."""
+    try:
+        data = json.loads(plan.json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    return Outcome(str(src), DONE, frames=int(data.get("frames", 0)),
+                   frames_with_faces=int(data.get("frames_with_faces", 0)),
+                   faces=len(data.get("faces", {})), skipped=True, outputs=plan.outputs())

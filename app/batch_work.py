@@ -1,0 +1,128 @@
+"""The unit of work of a batch: one input, run by ``emocam.process`` unchanged, in whichever
+worker got it (a local worker process or a Dask worker), turned into its ``Outcome``.
+
+Before any work the worker checks that it can read the input and write the output folder: on
+a cluster, a path the client sees may not be there on a worker (no shared filesystem), and the
+user hears that in one sentence instead of a model load and a cryptic error later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from emocam.batch_manifest import DONE, PARTIAL, REFUSED, Outcome
+from emocam.errors import UserError
+
+if TYPE_CHECKING:
+    from emocam.process import ProcessOptions
+
+log = logging.getLogger(__name__)
+
+SHARED_FS_HINT = "inputs and outputs must be on a filesystem every worker shares"
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    index: int  # the input's place in the batch
+    options: ProcessOptions  # the run of one input, as `emocam process INPUT` would do it
+    # The outputs found at run time were written by an earlier attempt of this batch (or are
+    # a partial set --resume redoes): the run replaces them whole, as --overwrite does.
+    may_replace: bool
+    attempt: int = 1
+
+
+def access_problem(opts: ProcessOptions, worker: str) -> str | None:
+    """One sentence when ``worker`` cannot read the input or write its output folder."""
+    src = Path(opts.input)
+    if not src.exists():
+        return (f"The input {src} cannot be seen from {worker} (no such file there); "
+                f"{SHARED_FS_HINT}.")
+    if not os.access(src, os.R_OK):
+        return f"The input {src} cannot be read from {worker} (permission denied)."
+    folder = Path(opts.outdir) if opts.outdir is not None else src.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".emocam-check-"):
+            pass
+    except OSError as e:
+        return (f"The output folder {folder} cannot be written from {worker} "
+                f"({e.strerror or e}); {SHARED_FS_HINT}, writable by every worker.")
+    return None
+
+
+def run_item(
+    item: WorkItem, worker: str, should_stop: Callable[[], bool],
+    on_progress: Callable[[int], None] = lambda frames: None, check_access: bool = False,
+) -> Outcome:
+    """Run one input to its outcome; never raises for what a user can fix. ``check_access``:
+    first check the paths from this worker (a cluster's; a local worker sees what the user
+    sees, and the run's own sentences name a missing input)."""
+    from emocam.process import NoFacesFound, run_process
+
+    opts = item.options
+    out = Outcome(str(opts.input), worker=worker, attempts=item.attempt)
+    t0 = time.monotonic()
+    problem = access_problem(opts, worker) if check_access else None
+    if problem is not None:
+        out.status, out.message = REFUSED, problem
+        return out
+
+    def on_frame(frames: int, _total: int | None) -> bool:
+        on_progress(frames)
+        return should_stop()
+
+    opts = replace(opts, overwrite=opts.overwrite or item.may_replace, progress=False,
+                   on_frame=on_frame)
+    try:
+        result = run_process(opts)
+    except NoFacesFound as e:  # its outputs are complete: the sentence says so
+        out.status, out.message, out.outputs = REFUSED, str(e), e.outputs
+    except UserError as e:
+        out.status, out.message = REFUSED, str(e)
+    except OSError as e:  # disk full, permission denied: the user's environment
+        where = f" ({e.filename})" if e.filename else ""
+        out.status, out.message = REFUSED, f"{e.strerror or e}{where}."
+    else:
+        out.outputs = result.outputs
+        if result.completed:
+            out.status = DONE
+            _drop_dead_chunks(result.outputs)
+        else:
+            out.status = PARTIAL
+            out.message = (f"Stopped after {result.frames} frames; the results so far were "
+                           "saved.")
+    out.wall_s = round(time.monotonic() - t0, 3)
+    _add_counts(out)
+    return out
+
+
+def _drop_dead_chunks(outputs: dict[str, str]) -> None:
+    """A killed attempt's sidecar chunks (``.NAME.npz.parts``) beside the complete set that
+    replaced it: this batch's leftovers, which no reader needs now."""
+    from emocam.sidecar import parts_dir
+
+    if "sidecar" in outputs:
+        shutil.rmtree(parts_dir(Path(outputs["sidecar"])), ignore_errors=True)
+
+
+def _add_counts(out: Outcome) -> None:
+    """Frames and faces from the run's own summary (written for every outcome that ran)."""
+    path = out.outputs.get("json")
+    if not path:
+        return
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    out.frames = int(data.get("frames", 0))
+    out.frames_with_faces = int(data.get("frames_with_faces", 0))
+    out.faces = len(data.get("faces", {}))

@@ -1,0 +1,190 @@
+"""`emocam process INPUTS --jobs N`: inputs at once in worker processes, with the same results
+as one at a time, a manifest, retries of an input whose worker was killed, --resume, and a
+clean stop on Ctrl-C. Real videos of real faces, the real detector and model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
+from reliability_helpers import emocam_process, run_cli, wait_for_rows
+
+from emocam import cores
+from emocam.batch_manifest import MANIFEST_NAME
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(scope="module")
+def short_clips(media_dir: Path) -> list[Path]:
+    """Three short videos of real faces, each different."""
+    folder = media_dir / "batch"
+    folder.mkdir(exist_ok=True)
+    plans = {
+        "close.mp4": ((640, 360), scaled(one_face_plan(20), 0.5)),
+        "four.mp4": ((640, 360), scaled(four_faces_plan(20), 0.5)),
+        "edge.mp4": ((640, 480), edge_plan(20)),
+    }
+    return [write_video(folder / name, size, plan, seed=i).path
+            for i, (name, (size, plan)) in enumerate(plans.items())]
+
+
+@pytest.fixture(scope="module")
+def twin_clips(media_dir: Path) -> list[Path]:
+    """Two copies of one 150-frame video: long enough to kill a worker half-way, and a
+    retried input's rows can be compared with its twin's, which ran once."""
+    folder = media_dir / "twins"
+    folder.mkdir(exist_ok=True)
+    first = write_video(folder / "first.mp4", (640, 360), scaled(four_faces_plan(150), 0.5),
+                        seed=8).path
+    second = folder / "second.mp4"
+    shutil.copyfile(first, second)
+    return [first, second]
+
+
+def _manifest(folder: Path) -> dict[str, dict]:
+    data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    return {Path(o["input"]).name: o for o in data["inputs"]} | {"": data}
+
+
+def _csv(folder: Path, video: Path) -> bytes:
+    return (folder / f"{video.stem}.emocam.csv").read_bytes()
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Locks, partial files and sidecar chunks: what a finished set must not leave."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def _kill_the_worker_writing(csv_path: Path) -> int:
+    lock = csv_path.with_name(f".{csv_path.name}.lock")
+    pid = json.loads(lock.read_text(encoding="utf-8"))["pid"]
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def test_each_worker_gets_its_share_of_the_cores() -> None:
+    n = os.cpu_count() or 1
+    assert cores.share(1) == n
+    assert cores.share(2) == max(1, n // 2)
+    assert cores.share(n * 4) == 1
+
+
+def test_two_workers_write_the_same_csv_rows_as_one_input_at_a_time(
+    tmp_path: Path, short_clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    one_by_one, batch = tmp_path / "one by one", tmp_path / "batch"
+    common = ("--model", model_path, "--no-video", "-q")
+    assert run_cli(capfd, "process", *short_clips, "-o", one_by_one, *common).code == 0
+    run = run_cli(capfd, "process", *short_clips, "-o", batch, "--jobs", "2", *common)
+    assert run.code == 0, run.err
+    assert "Traceback" not in run.err
+    for clip in short_clips:
+        assert _csv(batch, clip) == _csv(one_by_one, clip), clip.name
+    manifest = _manifest(batch)
+    assert manifest[""]["completed"] is True
+    workers = set()
+    for clip in short_clips:
+        line = manifest[clip.name]
+        assert line["status"] == "done" and line["attempts"] == 1
+        assert line["frames"] == 20 and line["faces"] >= 1 and line["wall_s"] > 0
+        workers.add(line["worker"])
+    assert len(workers) == 2, workers  # both workers took inputs
+    assert _leftovers(batch) == []
+
+
+def test_a_worker_killed_mid_input_is_retried_on_another_and_the_batch_completes(
+    tmp_path: Path, twin_clips: list[Path], model_path: Path
+) -> None:
+    first, second = twin_clips
+    proc = emocam_process(*twin_clips, "-o", tmp_path, "--jobs", "2", "--model", model_path,
+                          "--no-video", "-q")
+    wait_for_rows(proc, tmp_path / "first.emocam.csv", 30)
+    killed = _kill_the_worker_writing(tmp_path / "first.emocam.csv")
+    _, err = proc.communicate(timeout=200)
+    assert proc.returncode == 0, err
+    assert "killed by SIGKILL" in err and "Traceback" not in err
+    line = _manifest(tmp_path)["first.mp4"]
+    assert line["status"] == "done" and line["attempts"] == 2
+    assert f"pid {killed})" not in line["worker"]
+    # The retry's set replaced the killed attempt's whole: its rows are its twin's, which
+    # ran once, with none of the dead attempt's rows among them.
+    assert _csv(tmp_path, first) == _csv(tmp_path, second)
+    assert _leftovers(tmp_path) == []
+
+
+def test_resume_skips_a_done_input_and_redoes_a_partial_one(
+    tmp_path: Path, twin_clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    first, second = twin_clips
+    common = ("-o", tmp_path, "--jobs", "2", "--model", model_path, "--no-video", "-q")
+    proc = emocam_process(*twin_clips, *common, "--retries", "0")
+    wait_for_rows(proc, tmp_path / "first.emocam.csv", 30)
+    _kill_the_worker_writing(tmp_path / "first.emocam.csv")
+    _, err = proc.communicate(timeout=200)
+    assert proc.returncode == 2, err
+    manifest = _manifest(tmp_path)
+    assert manifest["first.mp4"]["status"] == "failed"
+    assert "first.mp4 was not processed" in manifest["first.mp4"]["message"]
+    assert manifest["second.mp4"]["status"] == "done"
+    done_before = (tmp_path / "second.emocam.csv").stat().st_mtime_ns
+
+    run = run_cli(capfd, "process", *twin_clips, *common[:-1], "--resume")
+    assert run.code == 0, run.err
+    assert f"{second}: done by an earlier run (its outputs are complete); skipped" in run.out
+    manifest = _manifest(tmp_path)
+    assert manifest["second.mp4"]["skipped"] is True
+    assert manifest["second.mp4"]["status"] == "done"
+    assert manifest["first.mp4"]["skipped"] is False
+    assert manifest["first.mp4"]["status"] == "done"
+    assert (tmp_path / "second.emocam.csv").stat().st_mtime_ns == done_before
+    assert _csv(tmp_path, first) == _csv(tmp_path, second)
+    assert _leftovers(tmp_path) == []
+
+
+def test_ctrl_c_stops_the_batch_with_running_inputs_partial_and_the_manifest_saying_which(
+    tmp_path: Path, twin_clips: list[Path], short_clips: list[Path], model_path: Path
+) -> None:
+    proc = emocam_process(*twin_clips, short_clips[0], "-o", tmp_path, "--jobs", "2",
+                          "--model", model_path, "--no-video", "-q")
+    wait_for_rows(proc, tmp_path / "first.emocam.csv", 30)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    manifest = _manifest(tmp_path)
+    assert manifest[""]["stopped"] is True and manifest[""]["completed"] is False
+    assert manifest["first.mp4"]["status"] == "partial"
+    assert manifest[short_clips[0].name]["status"] == "not started"
+    summary = json.loads((tmp_path / "first.emocam.json").read_text(encoding="utf-8"))
+    assert summary["completed"] is False
+    assert summary["frames"] == manifest["first.mp4"]["frames"] > 0
+    rows = _csv(tmp_path, twin_clips[0]).decode().splitlines()
+    assert len(rows) > 30 and all(r.count(",") == rows[0].count(",") for r in rows)
+    assert not any(n.endswith(".lock") for n in _leftovers(tmp_path))
+
+
+def test_jobs_with_a_reanalysis_is_one_sentence(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    run = run_cli(capfd, "process", "--reanalyse", tmp_path / "x.emocam.npz", "--jobs", "2")
+    assert run.code == 2 and "Traceback" not in run.err
+    assert run.lines() == ["emocam: --jobs, --dask and --resume process INPUTs; a re-analysis "
+                           "is one sidecar, so leave them out."]
+
+
+def test_dask_without_the_cluster_extra_is_one_sentence_naming_the_install(
+    tmp_path: Path, short_clips: list[Path], capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as in the plain install
+    run = run_cli(capfd, "process", short_clips[0], "-o", tmp_path, "--dask", "local", "-q")
+    assert run.code == 2 and "Traceback" not in run.err
+    assert run.lines() == ['emocam: --dask needs Dask, which the plain install leaves out; '
+                           'install it with `pip install "emocam[cluster]"`.']
