@@ -17,6 +17,7 @@ from emocam.cores import available as available_cores
 from emocam.errors import ModelError
 from emocam.integrity import verify_file
 from emocam.modelinfo import ModelInfo, ModelInfoError, info_from_metadata
+from emocam.offline import keep_native_libraries_offline
 from emocam.preprocess import normalize
 from emocam.resources import BUILTIN_MODELS, default_model_path
 
@@ -70,6 +71,8 @@ WIDE_BATCH = 16
 
 
 def _session_options(threads: int = 1) -> ort.SessionOptions:
+    # onnxruntime 1.32 reports usage to mobile.events.data.microsoft.com through libcurl.
+    keep_native_libraries_offline()
     opts = ort.SessionOptions()
     # ORT_ENABLE_ALL (blocked NCHWc convolutions) is 1.6x faster than EXTENDED here; the
     # memory arena and the execution mode measured no difference (docs/PROFILE.md).

@@ -22,6 +22,7 @@ from typing import Any
 import onnxruntime as ort
 
 from emocam.errors import ModelError
+from emocam.offline import keep_native_libraries_offline
 from emocam.preprocess import CropSpec, Normalization
 
 METADATA_KEY = "emocam"
@@ -160,6 +161,7 @@ def read_model_info(path: str | os.PathLike[str]) -> ModelInfo:
 @functools.lru_cache(maxsize=32)
 def _read_cached(path: str, size: int, mtime_ns: int) -> ModelInfo:
     del size, mtime_ns  # part of the cache key only: a rewritten file is read again
+    keep_native_libraries_offline()  # onnxruntime's own usage reports (emocam.offline)
     opts = ort.SessionOptions()
     # Only the metadata is wanted: no graph optimisation, which is most of a session's cost.
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL

@@ -16,6 +16,10 @@ no system call on the network. ``tests/test_privacy.py`` runs ``emocam process``
 ``strace`` and fails on any name lookup or outside connection, so a MediaPipe release that
 changes this is caught.
 
+onnxruntime 1.32's native library holds the same kind of reporter (1DS telemetry to
+``mobile.events.data.microsoft.com``, seen with strace when ``fer-train`` ran a session
+without this), and the same setting stops it; ``classify`` and ``fer-train`` call this too.
+
 emocam itself never uses the network, so a proxy that refuses every https request costs
 nothing. A program that loads emocam's MediaPipe detector as a library gets the same
 setting for its whole process (``https_proxy`` cannot be set for one library alone); it

@@ -7,11 +7,7 @@ import pytest
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
-from test_gui import (  # noqa: F401  (fixtures, and a helper)
-    isolated_settings,
-    make_window,
-    wait_frames,
-)
+from gui_helpers import wait_frames
 from test_stream import HOST, osc_server  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.gui
@@ -37,7 +33,7 @@ def test_stream_results_sends_the_frames_the_app_shows_and_remembers_the_address
     assert window.stream is None and window.status.text("stream") == ""
 
 
-def test_a_bad_stream_address_is_one_sentence_in_the_banner(make_window):  # noqa: F811
+def test_a_bad_stream_address_is_one_sentence_in_the_banner(make_window):
     window = make_window()
     assert not window.start_stream("http://127.0.0.1:9000")
     assert window.stream is None

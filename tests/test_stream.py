@@ -184,7 +184,9 @@ def test_a_websocket_client_gets_every_frame_as_json_and_the_page_is_served(
     connected = threading.Event()
 
     def client() -> None:
-        with connect(f"ws://{HOST}:{port}/") as ws:
+        # proxy=None: emocam sets https_proxy for this whole process (emocam.offline), and
+        # websockets would send a ws:// connection through it.
+        with connect(f"ws://{HOST}:{port}/", proxy=None) as ws:
             connected.set()
             try:
                 for text in ws:

@@ -95,7 +95,8 @@ def test_a_time_limited_run_stops_in_time_with_its_schedule_annealed(pack, tmp_p
     pytest.importorskip("tensorflow")
     run = tmp_path / "timed"
     assert main(["-q", "train", "--data", str(pack), "--out", str(run), "--no-export",
-                 "--set", "epochs=100000", "--set", "time_limit_minutes=0.25", *TINY]) == 0
+                 "--set", "epochs=100000", "--set", "patience=100000",
+                 "--set", "time_limit_minutes=0.25", *TINY]) == 0
     rows = _history(run)
     assert 1 <= len(rows) < 1000
     lrs = [float(r["lr"]) for r in rows]

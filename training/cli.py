@@ -414,6 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # onnxruntime (the export's parity check, evaluation) would report usage to Microsoft.
+    from emocam.offline import keep_native_libraries_offline
+
+    keep_native_libraries_offline()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
