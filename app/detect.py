@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import re
 import sys
 import types
 import weakref
@@ -260,6 +261,24 @@ def plan_tiles(width: int, height: int, min_face: float, max_levels: int = 2) ->
     return levels
 
 
+# Debian's packages for the system libraries MediaPipe's native code loads.
+_GL_PACKAGES = {"libGLESv2.so.2": "libgles2", "libEGL.so.1": "libegl1", "libGL.so.1": "libgl1"}
+
+
+def _missing_library_sentence(e: OSError) -> str:
+    """One sentence for MediaPipe failing to load a system library (seen on a fresh Debian 12
+    without libgles2: "libGLESv2.so.2: cannot open shared object file")."""
+    m = re.search(r"(\S+\.so[.\d]*): cannot open shared object file", str(e))
+    lib = m.group(1) if m else None
+    if lib is None:
+        return (f"MediaPipe's face detector cannot start ({e}); run with --detector opencv, "
+                "or install the system libraries the README lists for Linux.")
+    package = _GL_PACKAGES.get(lib)
+    how = f" (on Debian or Ubuntu: sudo apt install {package})" if package else ""
+    return (f"MediaPipe's face detector needs the system library {lib}, which this system "
+            f"lacks{how}; or run with --detector opencv.")
+
+
 class MediaPipeDetector:
     """BlazeFace at several scales, merged.
 
@@ -314,6 +333,8 @@ class MediaPipeDetector:
         )
         try:
             return vision.FaceDetector.create_from_options(options)
+        except OSError as e:  # a system library MediaPipe loads is missing, not a bad file
+            raise ModelError(_missing_library_sentence(e)) from e
         except Exception as e:  # MediaPipe raises RuntimeError/ValueError for bad files
             where = folder if folder is not None else "emocam's models folder"
             raise ModelError(

@@ -220,3 +220,14 @@ def test_the_detector_starts_without_loading_plotting_or_audio_libraries() -> No
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert out.strip().splitlines()[-1] == "NoneType NoneType"
+
+
+def test_a_missing_system_library_is_named_not_called_a_corrupt_model() -> None:
+    """On a fresh Debian 12 without libgles2, MediaPipe's loader raised this OSError and
+    emocam said the detector file was corrupt, so reinstalling never helped."""
+    from emocam.detect import _missing_library_sentence
+
+    text = _missing_library_sentence(OSError(
+        "libGLESv2.so.2: cannot open shared object file: No such file or directory"))
+    assert "libGLESv2.so.2" in text and "sudo apt install libgles2" in text
+    assert "corrupt" not in text and "--detector opencv" in text

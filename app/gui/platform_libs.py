@@ -47,6 +47,7 @@ DEBIAN_PACKAGES: dict[str, str] = {
     "libX11.so.6": "libx11-6",
     "libGL.so.1": "libgl1",
     "libEGL.so.1": "libegl1",
+    "libGLESv2.so.2": "libgles2",  # MediaPipe's detector (libmediapipe.so) needs it
     "libOpenGL.so.0": "libopengl0",
     "libfontconfig.so.1": "libfontconfig1",
     "libfreetype.so.6": "libfreetype6",
