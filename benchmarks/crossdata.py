@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import json
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from emocam.training.evaluate import expected_calibration_error
 
 BINS = 15
 
@@ -88,16 +89,6 @@ def run_product(root: Path, model: str, out: Path, extra: list[str]) -> list[Fac
     return faces
 
 
-def ece(conf: np.ndarray, correct: np.ndarray) -> float:
-    edges = np.linspace(0, 1, BINS + 1)
-    total = 0.0
-    for lo, hi in itertools.pairwise(edges):
-        m = (conf > lo) & (conf <= hi)
-        if m.any():
-            total += m.mean() * abs(correct[m].mean() - conf[m].mean())
-    return float(total)
-
-
 def figures(faces: list[Face], names: list[str], photos: int,
             probs: np.ndarray | None = None) -> Figures:
     p = np.stack([f.probs for f in faces]) if probs is None else probs
@@ -109,7 +100,7 @@ def figures(faces: list[Face], names: list[str], photos: int,
     recall = {names[c]: float(correct[truth == c].mean()) for c in np.unique(truth)}
     return Figures(
         photos, len(faces), float(correct.mean()), float(np.mean(list(recall.values()))),
-        ece(conf, correct), float(conf.mean()), float(flagged.mean()),
+        expected_calibration_error(p, truth, BINS), float(conf.mean()), float(flagged.mean()),
         float(correct[flagged].mean()) if flagged.any() else float("nan"),
         float(correct[~flagged].mean()) if (~flagged).any() else float("nan"), recall)
 
@@ -149,7 +140,7 @@ def cross_fitted(faces: list[Face], names: list[str]) -> dict[str, float]:
     conf = out_probs.max(1)
     return {"ratio_fold0": ratios[0], "ratio_fold1": ratios[1],
             "ratio_all": fit_ratio(p, truth),
-            "ece_held_out": ece(conf, out_probs.argmax(1) == truth),
+            "ece_held_out": expected_calibration_error(out_probs, truth, BINS),
             "mean_confidence_held_out": float(conf.mean())}
 
 

@@ -259,13 +259,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exported_onnx(text: str) -> Path:
+    model = Path(text)
+    if not model.is_file() or model.suffix != ".onnx":
+        raise ConfigError(f"{model} is not an .onnx file; give a model fer-train exported.")
+    return model
+
+
 def cmd_quantize(args: argparse.Namespace) -> int:
     from emocam.training.export import load_eval_data
     from emocam.training.quantize import quantize_int8
 
-    model = Path(args.model)
-    if not model.is_file() or model.suffix != ".onnx":
-        raise ConfigError(f"{model} is not an .onnx file; give a model fer-train exported.")
+    model = _exported_onnx(args.model)
     out = Path(args.out) if args.out else model.with_name(f"{model.stem}-int8.onnx")
     ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model)
     f = quantize_int8(model, ds, out, max_drop=args.max_drop / 100)
@@ -304,9 +309,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from emocam.modelinfo import read_model_info
     from emocam.training.export import set_metadata
 
-    model = Path(args.model)
-    if not model.is_file() or model.suffix != ".onnx":
-        raise ConfigError(f"{model} is not an .onnx file; give a model fer-train exported.")
+    model = _exported_onnx(args.model)
     if args.temperature is not None and not args.temperature > 0:
         raise ConfigError(f"--temperature {args.temperature}: it must be above 0.")
     if args.uncertain_below is not None and not 0 <= args.uncertain_below < 1:
