@@ -15,6 +15,10 @@ validation accuracy; nothing here reads a test split (a pack made with ``--split
 train,valid`` has none). Each finished phase copies its checkpoints, without optimizer
 state, to ``--results``, so a machine taken back early still leaves the earlier phase's models.
 Export them where TensorFlow is installed: ``fer-train export RUN/best.keras --data FERPLUS``.
+
+A lease is limited per command (10 minutes on ours), so ``--phase 1`` can spend a whole
+command on phase 1 and ``--phase 2`` a second one on phase 2, starting from the run folders
+phase 1 left in ``--out`` (on a machine still warm, or with phase 1's tars unpacked there).
 """
 
 from __future__ import annotations
@@ -158,6 +162,38 @@ def best_val(run: Path) -> float:
     return max(vals) if vals else float("nan")
 
 
+def _teachers(jobs: list[Job], runs: Path) -> list[Path]:
+    """Phase 1's teachers: the slim copies made on this machine, else the checkpoints
+    unpacked from phase 1's tars (which hold the slim copies as best.keras)."""
+    found = []
+    for j in jobs:
+        if j.role != "teacher":
+            continue
+        for name in ("slim.keras", "best.keras"):
+            if (runs / j.name / name).is_file():
+                found.append(runs / j.name / name)
+                break
+    return found
+
+
+def _phase2(jobs1: list[Job], jobs2: list[Job], args: argparse.Namespace, runs: Path,
+            results: Path, end: float) -> dict[str, dict[str, float]]:
+    teachers = _teachers(jobs1, runs)
+    ready = [j for j in jobs2 if (runs / j.init_from / "best.keras").is_file()]
+    m2 = (end - time.time() - args.startup - args.collect) / 60
+    if not (teachers and ready and m2 > 0.5):
+        log.error("phase 2 skipped: %d teachers, %d students to start from, %.1f min left",
+                  len(teachers), len(ready), m2)
+        return {}
+    t1 = time.time()
+    log.info("phase 2: %d students for %.1f min", len(ready), m2)
+    codes = run_phase(ready, args.data, runs, m2, teachers, grace=args.startup)
+    collect(ready, runs, results, "phase2")
+    log.info("phase 2 took %.0f s", time.time() - t1)
+    return {j.name: {"code": codes[j.name], "best_val_acc": best_val(runs / j.name)}
+            for j in ready}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m emocam.training.lease",
                                 description=__doc__.split("\n")[0])
@@ -172,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds a run needs before its clock starts (default 30)")
     p.add_argument("--collect", type=float, default=20.0,
                    help="seconds to keep for copying a phase's results (default 20)")
+    p.add_argument("--phase", choices=("both", "1", "2"), default="both",
+                   help="run both phases (default), or one for the whole time; phase 2 alone "
+                        "starts from phase 1's run folders in --out")
     p.add_argument("--train-limit", type=int, default=0, help="smoke runs: first N images")
     p.add_argument("--only", help="smoke runs: comma-separated job names to run")
     args = p.parse_args(argv)
@@ -192,34 +231,22 @@ def main(argv: list[str] | None = None) -> int:
         j.settings += extra
     start = time.time()
     end = start + args.minutes * 60
-    # Two startups and two collections come out of the time; phase 2 gets what phase 1 leaves.
-    train_s = args.minutes * 60 - 2 * (args.startup + args.collect)
-    m1 = max(train_s * args.split, 30.0) / 60
+    phases = {"both": 2, "1": 1, "2": 1}[args.phase]
+    # Each phase's startup and collection come out of the time; phase 2 gets what phase 1 leaves.
+    train_s = args.minutes * 60 - phases * (args.startup + args.collect)
+    m1 = max(train_s * (args.split if args.phase == "both" else 1.0), 30.0) / 60
     summary: dict[str, dict[str, float]] = {}
 
-    log.info("phase 1: %d runs for %.1f min", len(jobs1), m1)
-    t0 = time.time()
-    codes = run_phase(jobs1, args.data, runs, m1, [], grace=args.startup + 20)
-    collect(jobs1, runs, results, "phase1")
-    for j in jobs1:
-        summary[j.name] = {"code": codes[j.name], "best_val_acc": best_val(runs / j.name)}
-    log.info("phase 1 took %.0f s: %s", time.time() - t0, json.dumps(summary))
-
-    teachers = [runs / j.name / "slim.keras" for j in jobs1
-                if j.role == "teacher" and (runs / j.name / "slim.keras").is_file()]
-    ready = [j for j in jobs2 if (runs / j.init_from / "best.keras").is_file()]
-    m2 = (end - time.time() - args.startup - args.collect) / 60
-    if teachers and ready and m2 > 0.5:
-        t1 = time.time()
-        log.info("phase 2: %d students for %.1f min", len(ready), m2)
-        codes = run_phase(ready, args.data, runs, m2, teachers, grace=args.startup)
-        collect(ready, runs, results, "phase2")
-        for j in ready:
+    if args.phase in ("both", "1"):
+        log.info("phase 1: %d runs for %.1f min", len(jobs1), m1)
+        t0 = time.time()
+        codes = run_phase(jobs1, args.data, runs, m1, [], grace=args.startup + 20)
+        collect(jobs1, runs, results, "phase1")
+        for j in jobs1:
             summary[j.name] = {"code": codes[j.name], "best_val_acc": best_val(runs / j.name)}
-        log.info("phase 2 took %.0f s", time.time() - t1)
-    else:
-        log.error("phase 2 skipped: %d teachers, %d students to start from, %.1f min left",
-                  len(teachers), len(ready), m2)
+        log.info("phase 1 took %.0f s: %s", time.time() - t0, json.dumps(summary))
+    if args.phase in ("both", "2"):
+        summary.update(_phase2(phase1(), jobs2, args, runs, results, end))
     (results / "summary.json").write_text(json.dumps(summary, indent=2))
     for name, s in summary.items():
         log.info("%-11s best validation accuracy %.4f (exit %d)", name, s["best_val_acc"],
