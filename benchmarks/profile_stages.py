@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 
 import cv2
 import numpy as np
-from media import Scene, write_video
+from media import Scene, write_scene
 from timing import load, read_frames
 
 from emocam.outputs import default_output
@@ -71,7 +71,7 @@ def generated(work: Path, scene: Scene) -> Path:
     path = work / f"v{scene.width}x{scene.height}_{scene.faces}f_{scene.frames}.mp4"
     if not path.exists():
         print(f"writing {path}", flush=True)
-        write_video(path, scene)
+        write_scene(path, scene)
     return path
 
 

@@ -32,7 +32,7 @@ import accuracy
 import peer_fer
 import speed
 from flops import FlopCount, count_flops
-from media import Scene, write_video
+from media import Scene, write_scene
 from soak import SoakResult
 from timing import Stats, load, machine
 
@@ -163,7 +163,7 @@ def run_all(s: Settings, command: str) -> Results:
         tmp = Path(tmp_name)
         # The peer venv first: a broken install should fail the run before the long part.
         py = peer_python(s)
-        videos = {n: write_video(tmp / f"v{i}.mp4", sc) for i, (n, sc) in enumerate(VIDEOS.items())}
+        videos = {n: write_scene(tmp / f"v{i}.mp4", sc) for i, (n, sc) in enumerate(VIDEOS.items())}
         if "classifier" in s.parts:
             section(res, "classifier")
             res.flops = count_flops(model)

@@ -13,10 +13,10 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
 from reliability_helpers import run_cli
 from sound_helpers import BEEP_AT_S, RATE, onset_s, sound_of, with_sound
 
+from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
 from emocam.process import ProcessOptions, run_process
 
 pytestmark = pytest.mark.timeout(120)

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
 from reliability_helpers import emocam_process, run_cli, wait_for_rows
 
+from benchmarks.media import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
 from emocam import cores
 from emocam.batch_manifest import MANIFEST_NAME
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
 from reliability_helpers import emocam_process, run_cli, wait_for_rows
 
+from benchmarks.media import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
 from emocam.batch import BatchOptions
 from emocam.batch_dask import run_on_dask
 from emocam.batch_manifest import MANIFEST_NAME, Outcome

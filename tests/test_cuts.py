@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import TWO_SHOTS_SHOT as SHOT
-from conftest import SyntheticVideo
 
+from benchmarks.media import SyntheticVideo
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.sources import open_source
 from emocam.types import FrameResult

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
 from reliability_helpers import assert_one_sentence, emocam_process, run_cli, wait_for_rows
 
+from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
 from emocam.output_set import lock_path
 from emocam.sidecar import load_sidecar
 from emocam.sinks import staging_path

@@ -14,10 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo
 from network_trace import leaks, strace_unusable_reason, trace
 from test_process_cli import emocam
 
+from benchmarks.media import SyntheticVideo
 from emocam.overlay import NEUTRAL_GRAY
 
 # What `emocam process` did before MediaPipe's usage report was stopped (strace, mediapipe

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, match_faces, scaled, write_video
 
+from benchmarks.media import SyntheticVideo, four_faces_plan, match_faces, scaled, write_video
 from emocam import __version__
 from emocam.classify import EmotionClassifier
 from emocam.resources import builtin_models

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import four_faces_plan, write_video
 from test_process_cli import NAMES, emocam, video_facts
+
+from benchmarks.media import four_faces_plan, write_video
 
 
 def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:

@@ -18,8 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, portraits
 from reliability_helpers import assert_one_sentence, run_cli
+
+from benchmarks.media import SyntheticVideo, portraits
 
 
 def write_bomb(path: Path, side: int = 50000) -> Path:

@@ -15,11 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import assert_one_sentence, emocam_process, run_cli, wait_for_rows
 
+from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
 from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary, staging_path
 from emocam.types import FaceResult, Frame, FrameResult
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from reliability_helpers import assert_one_sentence, emocam_process, run_cli, wait_for_rows
 
+from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
 from emocam.sidecar import SidecarWriter, load_sidecar, parts_dir
 from emocam.types import FaceQuality, FaceResult, Frame, FrameResult
 

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SyntheticVideo, one_face_plan, scaled, write_video
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 from reliability_helpers import assert_one_sentence, run_cli
@@ -22,6 +21,7 @@ from test_process_cli import read_csv
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from benchmarks.media import SyntheticVideo, one_face_plan, scaled, write_video
 from emocam.pipeline import PipelineConfig
 from emocam.process import ProcessOptions, run_process
 from emocam.stream import DropOldestQueue, StreamError, StreamTarget, parse_stream_url
