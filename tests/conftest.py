@@ -5,6 +5,8 @@ and the runs several test modules read."""
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -100,6 +102,51 @@ def model_path() -> Path:
     path = default_model_path()
     assert path.exists(), f"the shipped model {path} is missing from the installed package"
     return path
+
+
+# --- runs and receivers several test modules share -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def plain_run(video_two_shots: Path, model_path: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two-shot interview processed with default settings (once per test module: read
+    only). The report's tests read it, in Python and in a browser."""
+    from emocam.cli import main
+
+    out = tmp_path_factory.mktemp("report")
+    assert main(["process", str(video_two_shots), "-o", str(out), "--model",
+                 str(model_path), "-q"]) == 0
+    return out
+
+
+@pytest.fixture
+def osc_server() -> Iterator[tuple[int, list[tuple[str, tuple]]]]:
+    """A real OSC server on the loopback address recording every message it gets, in order:
+    its port and the messages so far."""
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import ThreadingOSCUDPServer
+
+    from emocam.stream import LOOPBACK
+
+    got: list[tuple[str, tuple]] = []
+    lock = threading.Lock()
+
+    def record(address: str, *args: object) -> None:
+        with lock:
+            got.append((address, args))
+
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(record)
+    # One thread per datagram would reorder frames; the server reads them one by one.
+    server = ThreadingOSCUDPServer((LOOPBACK, 0), dispatcher)
+    server.daemon_threads = True
+    server.process_request = server.finish_request  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], got
+    server.shutdown()
+    server.server_close()
 
 
 # --- the desktop app's tests (Qt is imported only when one of them asks) ------------------

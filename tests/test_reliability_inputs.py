@@ -11,8 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 from PIL import Image
-from reliability_helpers import assert_one_sentence, run_cli
+from reliability_helpers import assert_one_sentence
 from sound_helpers import with_sound
 
 from benchmarks.media import Placement, SyntheticVideo, TruthFace, match_faces, render
