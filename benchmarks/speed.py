@@ -437,7 +437,7 @@ def pipeline_runs(pipe: Pipeline, frames: Sequence[np.ndarray], runs: int = 2) -
         pipe.reset()
         t = time.process_time()
         # Copies: draw() below paints into the frames of these results.
-        results = [pipe.process(Frame(f.copy(), i, i * 1000 / 30)) for i, f in enumerate(frames)]
+        results = [pipe.process(Frame(f.copy(), i, i * FRAME_MS)) for i, f in enumerate(frames)]
         ms = (time.process_time() - t) / len(frames) * 1e3
         print(f"pipeline.process {ms:.2f} CPU ms/frame (incl. first-frame full scan)")
     return results
@@ -469,7 +469,7 @@ def cmd_stages(a: argparse.Namespace, work: Path) -> None:
     rgb = cpu_ms(lambda f: cv2.cvtColor(f, cv2.COLOR_BGR2RGB), frames)
     gray = cpu_ms(lambda f: cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), frames)
     print(f"BGR2RGB {rgb:.2f}  BGR2GRAY {gray:.2f}")
-    with Pipeline(PipelineConfig(provider="cpu")) as pipe:
+    with make_pipeline() as pipe:
         detector_stages(pipe, frames)
         results = pipeline_runs(pipe, frames)
         face_stages(pipe, frames, results)
