@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from media import Scene, write_video
+from media import Scene, write_scene
 
 # Eight interviews-like clips: 1 to 4 faces at 720p and 480p.
 SCENES = [
@@ -58,7 +58,7 @@ def make_videos(folder: Path, frames: int) -> list[Path]:
     for i, (w, h, faces) in enumerate(SCENES):
         path = folder / f"clip{i + 1}_{h}p_{faces}faces.mp4"
         if not path.exists():
-            write_video(path, Scene(w, h, faces, face_px=h / 5, frames=frames))
+            write_scene(path, Scene(w, h, faces, face_px=h / 5, frames=frames))
         paths.append(path)
     return paths
 

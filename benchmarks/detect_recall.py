@@ -4,7 +4,7 @@
     python benchmarks/detect_recall.py --config "mediapipe one tile level"
     python benchmarks/detect_recall.py --config scheduled
 
-The videos are the ones the tests use (tests/conftest.py): 720p with one close face,
+The videos are the ones the tests use (benchmarks/media.py): 720p with one close face,
 720p with four faces of 100-200 px, 1080p with six faces of 50-90 px. A face counts as found
 when a box is centred within 0.35 face sides of it and has about its size.
 
@@ -16,22 +16,18 @@ tracks carried by the real tracker), so each video is read in order from its fir
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
+import media
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-import conftest as media  # noqa: E402
-
-from emocam.detect import MediaPipeDetector, create_detector  # noqa: E402
-from emocam.schedule import DetectionSchedule  # noqa: E402
-from emocam.track import FaceTracker  # noqa: E402
-from emocam.types import Detection  # noqa: E402
+from emocam.detect import MediaPipeDetector, create_detector
+from emocam.schedule import DetectionSchedule
+from emocam.track import FaceTracker
+from emocam.types import Detection
 
 
 class Scheduled:

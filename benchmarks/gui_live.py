@@ -30,7 +30,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from media import Scene, write_video
+from media import Scene, write_scene
 
 from emocam.gui import settings as gui_settings
 from emocam.gui.main_window import MainWindow
@@ -112,7 +112,7 @@ def run(faces: list[int], seconds: float, workdir: Path, model: str | None = Non
     for n in faces:
         video = workdir / f"live_{n}_{camera_fps:g}.mp4"
         if not video.exists():
-            write_video(video, Scene(1280, 720, faces=n, face_px=150.0, frames=frames,
+            write_scene(video, Scene(1280, 720, faces=n, face_px=150.0, frames=frames,
                                      fps=camera_fps))
         results.append(measure(video, n, seconds, model, target_fps=target_fps,
                                camera_fps=camera_fps))

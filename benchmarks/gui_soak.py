@@ -31,7 +31,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from media import Scene, write_video
+from media import Scene, write_scene
 from timing import read_frames
 
 from emocam.gui import settings as gui_settings
@@ -135,7 +135,7 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         gui_settings.settings_file_override = str(Path(tmp) / "settings.ini")
-        clip_path = write_video(Path(tmp) / "clip.mp4", Scene(1280, 720, 4, 150, 90))
+        clip_path = write_scene(Path(tmp) / "clip.mp4", Scene(1280, 720, 4, 150, 90))
         samples = soak(read_frames(clip_path, None), args.frames, args.every)
     print("\n".join(report(samples, args.warmup)))
 

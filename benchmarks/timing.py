@@ -1,16 +1,22 @@
-"""Small measuring helpers shared by the benchmark modules: repeats, summaries, the machine."""
+"""Small measuring helpers shared by the benchmark modules: repeats, summaries, CPU time of
+calls and of threads, the machine."""
 
 from __future__ import annotations
 
 import os
 import platform
 import statistics
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,72 @@ class Stats:
 
 def repeat(fn: Callable[[], float], n: int) -> list[float]:
     return [fn() for _ in range(n)]
+
+
+def cpu_ms(fn: Callable[[T], object], items: Sequence[T]) -> float:
+    """CPU ms (all threads of this process) per call of ``fn`` over ``items``: steadier than
+    wall time on a loaded machine."""
+    t = time.process_time()
+    for x in items:
+        fn(x)
+    return (time.process_time() - t) / len(items) * 1e3
+
+
+def _thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of each thread of this process, with the kernel's thread name
+    (Linux /proc; MediaPipe's threads are "drishti", FFmpeg's "av:...")."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue  # ended between listing and reading
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+class ThreadSampler:
+    """Keeps the last CPU figure of every thread, including threads that end mid-run, and
+    the Python name of each thread it saw (native threads keep the kernel's name). Linux."""
+
+    def __init__(self, every_s: float = 0.02):
+        self.every_s = every_s
+        self.cpu: dict[int, tuple[str, float]] = {}
+        self.names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            time.sleep(self.every_s)
+
+    def sample(self) -> None:
+        self.names.update({t.native_id: t.name for t in threading.enumerate()
+                           if t.native_id is not None})
+        self.cpu.update(_thread_cpu())
+
+    def __enter__(self) -> ThreadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def by_name(self) -> dict[str, float]:
+        groups: dict[str, float] = {}
+        for tid, (kernel_name, cpu) in self.cpu.items():
+            name = self.names.get(tid, kernel_name)
+            # Pools number their threads (face-scan_0, ThreadPoolExecutor-3_0): one row each.
+            name = name.rstrip("0123456789").rstrip("_-") or name
+            groups[name] = groups.get(name, 0.0) + cpu
+        return dict(sorted(groups.items(), key=lambda kv: -kv[1]))
 
 
 def frame_ms(path: Path) -> float:

@@ -1,6 +1,6 @@
 """Writes the four-person clip of docs/screenshot.png: the test suite's two public-domain
 portraits (skimage's astronaut, matplotlib's Grace Hopper) composed into a 1280x720 scene,
-each face drifting a little (tests/conftest.py does the composing).
+each face drifting a little (benchmarks/media.py does the composing).
 
 Usage: python docs/crowd_video.py OUT.mp4   (needs the [test] extra: scikit-image)
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import cv2
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import Placement, render
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from media import Placement, render
 
 PEOPLE = [("astronaut", 250, 300, 120), ("hopper", 620, 330, 140),
           ("astronaut", 930, 280, 110), ("hopper", 1110, 520, 120)]

@@ -1,80 +1,18 @@
-"""Helpers shared by the tests of failures and long runs: run ``emocam`` in this process or
-as a subprocess (to stop or kill it), check that a failure is one sentence, and measure the
-resources a process holds."""
+"""Helpers shared by the tests of failures and long runs: wait for a running ``emocam`` to
+write, check that a failure is one sentence, and measure the resources a process holds.
+Running the tools is cli_helpers.py's."""
 
 from __future__ import annotations
 
-import logging
 import os
-import resource
-import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-import pytest
-
-from emocam.cli import main
-
-
-@dataclass
-class CliRun:
-    code: int
-    out: str
-    err: str
-
-    def lines(self) -> list[str]:
-        return [ln for ln in self.err.splitlines() if ln.strip()]
-
-
-@contextmanager
-def _process_state_restored() -> Iterator[None]:
-    # ``main`` configures logging and SIGTERM for a whole process; give them back to pytest.
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    stops = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for h in root.handlers[:]:
-            if h not in handlers:
-                root.removeHandler(h)
-        for h in handlers:
-            if h not in root.handlers:
-                root.addHandler(h)
-        root.setLevel(level)
-        for s, h in stops.items():
-            signal.signal(s, h)
-
-
-def run_cli(capfd: pytest.CaptureFixture[str], *args: object) -> CliRun:
-    """``emocam ARGS`` in this process (no interpreter start-up), as a user would see it."""
-    capfd.readouterr()
-    with _process_state_restored():
-        code = main([str(a) for a in args])
-    out, err = capfd.readouterr()
-    return CliRun(code, out, err)
-
-
-def emocam_process(*args: object, limit_bytes: int | None = None) -> subprocess.Popen[str]:
-    """``emocam process ARGS`` as a subprocess, to stop or kill while it runs; ``limit_bytes``:
-    a file-size limit, which is a disk that fills up, without root."""
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-
-    return subprocess.Popen(
-        [sys.executable, "-m", "emocam", "process", *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=limit if limit_bytes else None,
-        env={**os.environ, "GLOG_minloglevel": "2"},
-    )
+from cli_helpers import CliRun
 
 
 def wait_for_rows(proc: subprocess.Popen[str], csv_path: Path, lines: int) -> None:

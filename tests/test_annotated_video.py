@@ -4,19 +4,16 @@
 from __future__ import annotations
 
 import json
-import resource
-import subprocess
-import sys
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
-from reliability_helpers import run_cli
+from cli_helpers import run_cli, run_emocam
 from sound_helpers import BEEP_AT_S, RATE, onset_s, sound_of, with_sound
 
+from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
 from emocam.process import ProcessOptions, run_process
 
 pytestmark = pytest.mark.timeout(120)
@@ -118,13 +115,9 @@ def test_a_disk_that_fills_while_the_sound_is_added_keeps_the_silent_video(
     assert silent.code == 0, silent.err
     size = (tmp_path / "silent" / "talk.emocam.mp4").stat().st_size
 
-    def limit() -> None:  # room for the silent video, not for it with its sound
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size + 2_000, size + 2_000))
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "emocam", "process", *map(str, args), "-o", tmp_path / "out"],
-        capture_output=True, text=True, preexec_fn=limit, timeout=90,
-    )
+    # Room for the silent video, not for it with its sound.
+    proc = run_emocam("process", *args, "-o", tmp_path / "out", limit_bytes=size + 2_000,
+                      timeout=90)
     assert proc.returncode == 0, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "without sound" in lines[0] and "talk.emocam.mp4" in lines[0]

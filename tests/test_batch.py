@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
-from reliability_helpers import emocam_process, run_cli, wait_for_rows
+from cli_helpers import run_cli, start_emocam
+from reliability_helpers import wait_for_rows
 
+from benchmarks.media import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
 from emocam import cores
 from emocam.batch_manifest import MANIFEST_NAME
 
@@ -103,8 +104,8 @@ def test_a_worker_killed_mid_input_is_retried_on_another_and_the_batch_completes
     tmp_path: Path, twin_clips: list[Path], model_path: Path
 ) -> None:
     first, second = twin_clips
-    proc = emocam_process(*twin_clips, "-o", tmp_path, "--jobs", "2", "--model", model_path,
-                          "--no-video", "-q")
+    proc = start_emocam("process", *twin_clips, "-o", tmp_path, "--jobs", "2", "--model",
+                        model_path, "--no-video", "-q")
     wait_for_rows(proc, tmp_path / "first.emocam.csv", 30)
     killed = _kill_the_worker_writing(tmp_path / "first.emocam.csv")
     _, err = proc.communicate(timeout=200)
@@ -124,7 +125,7 @@ def test_resume_skips_a_done_input_and_redoes_a_partial_one(
 ) -> None:
     first, second = twin_clips
     common = ("-o", tmp_path, "--jobs", "2", "--model", model_path, "--no-video", "-q")
-    proc = emocam_process(*twin_clips, *common, "--retries", "0")
+    proc = start_emocam("process", *twin_clips, *common, "--retries", "0")
     wait_for_rows(proc, tmp_path / "first.emocam.csv", 30)
     _kill_the_worker_writing(tmp_path / "first.emocam.csv")
     _, err = proc.communicate(timeout=200)
@@ -151,8 +152,8 @@ def test_resume_skips_a_done_input_and_redoes_a_partial_one(
 def test_ctrl_c_stops_the_batch_with_running_inputs_partial_and_the_manifest_saying_which(
     tmp_path: Path, twin_clips: list[Path], short_clips: list[Path], model_path: Path
 ) -> None:
-    proc = emocam_process(*twin_clips, short_clips[0], "-o", tmp_path, "--jobs", "2",
-                          "--model", model_path, "--no-video", "-q")
+    proc = start_emocam("process", *twin_clips, short_clips[0], "-o", tmp_path, "--jobs", "2",
+                        "--model", model_path, "--no-video", "-q")
     wait_for_rows(proc, tmp_path / "first.emocam.csv", 30)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)

@@ -8,16 +8,15 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import psutil
 import pytest
-from conftest import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
-from reliability_helpers import emocam_process, run_cli, wait_for_rows
+from cli_helpers import run_cli, start_emocam
+from reliability_helpers import wait_for_rows
 
+from benchmarks.media import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
 from emocam.batch import BatchOptions
 from emocam.batch_dask import run_on_dask
 from emocam.batch_manifest import MANIFEST_NAME, Outcome
@@ -129,8 +128,8 @@ def test_a_dask_worker_killed_mid_input_is_replaced_and_its_input_retried_whole(
                         seed=8).path
     second = inputs / "long twin.mp4"
     shutil.copyfile(first, second)
-    proc = emocam_process(first, second, "-o", out, "--dask", "local", "--model",
-                          model_path, "--no-video", "-q")
+    proc = start_emocam("process", first, second, "-o", out, "--dask", "local", "--model",
+                        model_path, "--no-video", "-q")
     csv_path = out / "long.emocam.csv"
     wait_for_rows(proc, csv_path, 30)
     lock = csv_path.with_name(f".{csv_path.name}.lock")
@@ -154,11 +153,8 @@ def test_ctrl_c_in_the_terminal_stops_a_local_cluster_batch_with_its_inputs_part
                        seed=8).path
     # Its own session: Ctrl-C in a terminal reaches the whole process group, the cluster's
     # worker processes included, and so does this SIGINT.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "emocam", "process", long, "-o", out, "--dask", "local",
-         "--model", model_path, "--no-video", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
+    proc = start_emocam("process", long, "-o", out, "--dask", "local", "--model", model_path,
+                        "--no-video", "-q", new_session=True)
     wait_for_rows(proc, out / "long.emocam.csv", 20)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)

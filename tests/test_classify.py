@@ -134,11 +134,16 @@ def test_the_provider_in_use_is_reported(classifier: EmotionClassifier) -> None:
     assert classifier.fallback_reason is None
 
 
-def test_an_unavailable_provider_falls_back_to_cpu_with_a_reason(model_path: Path) -> None:
+def test_an_unavailable_provider_falls_back_to_cpu_with_a_reason(
+    model_path: Path, face_images: dict[str, np.ndarray]
+) -> None:
     c = EmotionClassifier(model_path, provider="NoSuchExecutionProvider")
     assert c.provider == CPU
     assert "NoSuchExecutionProvider" in (c.fallback_reason or "")
-    np.testing.assert_allclose(c.predict(np.zeros((1, 48, 48), np.uint8)).sum(), 1.0, atol=1e-5)
+    # What the user gets after the fallback: the same reading of real faces as on the CPU.
+    crops = face_crops(face_images, c.info.crop)
+    cpu = EmotionClassifier(model_path, provider="cpu")
+    np.testing.assert_allclose(c.predict(crops), cpu.predict(crops), atol=1e-5)
 
 
 def test_provider_short_names_and_automatic_order() -> None:
@@ -165,11 +170,17 @@ def test_calibration_temperature_from_the_metadata_softens_probabilities(tmp_pat
     np.testing.assert_array_equal(p4.argmax(axis=1), p1.argmax(axis=1))
 
 
-def test_a_channels_first_model_is_fed_channels_first(tmp_path: Path) -> None:
+def test_a_channels_first_model_reads_faces_as_its_channels_last_twin(tmp_path: Path) -> None:
+    # With one channel both layouts hold the pixels in the same order, so the same weights
+    # give the same probabilities only if each model is fed its own layout: the wrong one is
+    # refused by onnxruntime's shape check, and a transposed crop reads other pixels.
     meta = ModelInfo(class_names=FER_PLUS, layout="NCHW").to_json()
-    path = tiny_model(tmp_path / "nchw.onnx", input_shape=("N", 1, 48, 48), metadata=meta)
-    probs = EmotionClassifier(path).predict(np.full((2, 48, 48), 100, np.uint8))
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    first = tiny_model(tmp_path / "nchw.onnx", input_shape=("N", 1, 48, 48), metadata=meta)
+    last = tiny_model(tmp_path / "nhwc.onnx")
+    x = np.random.default_rng(1).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    probs = EmotionClassifier(first).predict(x)
+    np.testing.assert_allclose(probs, EmotionClassifier(last).predict(x), atol=1e-6)
+    assert np.ptp(probs, axis=0).max() > 0.01  # the crops read differently: not a constant
 
 
 # --- bad model files ----------------------------------------------------------------------

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_emocam
 from conftest import TWO_SHOTS_SHOT as SHOT
-from conftest import SyntheticVideo
 
+from benchmarks.media import SyntheticVideo
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.sources import open_source
 from emocam.types import FrameResult
@@ -53,11 +51,6 @@ def test_one_continuous_shot_keeps_its_faces(
     assert len(ids) == 4
 
 
-def _emocam(*args: object) -> None:
-    subprocess.run([sys.executable, "-m", "emocam", *map(str, args)], check=True,
-                   capture_output=True, timeout=120, env={**os.environ, "GLOG_minloglevel": "2"})
-
-
 def _shot_of_each_frame(csv_path: Path) -> dict[int, str]:
     with open(csv_path, newline="", encoding="utf-8") as fh:
         return {int(row["frame"]): row["shot"] for row in csv.DictReader(fh)}
@@ -66,7 +59,9 @@ def _shot_of_each_frame(csv_path: Path) -> dict[int, str]:
 def test_the_outputs_say_which_shot_each_row_and_face_belongs_to(
     video_two_shots: Path, model_path: Path, tmp_path: Path
 ) -> None:
-    _emocam("process", video_two_shots, "-o", tmp_path, "--model", model_path, "--no-video")
+    r = run_emocam("process", video_two_shots, "-o", tmp_path, "--model", model_path,
+                   "--no-video")
+    assert r.returncode == 0, r.stderr
     shots = _shot_of_each_frame(tmp_path / "interview.emocam.csv")
     assert shots == {i: "0" if i < SHOT else "1" for i in range(2 * SHOT)}
     summary = json.loads((tmp_path / "interview.emocam.json").read_text())
@@ -76,6 +71,7 @@ def test_the_outputs_say_which_shot_each_row_and_face_belongs_to(
     # Re-analysing the recorded numbers keeps the shots (no video is decoded for it).
     again = tmp_path / "again"
     again.mkdir()
-    _emocam("process", "--reanalyse", tmp_path / "interview.emocam.npz", "-o", again,
-            "--no-video", "--smoothing", "0.5")
+    r = run_emocam("process", "--reanalyse", tmp_path / "interview.emocam.npz", "-o", again,
+                   "--no-video", "--smoothing", "0.5")
+    assert r.returncode == 0, r.stderr
     assert _shot_of_each_frame(again / "interview.reanalysed.csv") == shots

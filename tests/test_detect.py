@@ -1,4 +1,4 @@
-"""Face detectors on real-face videos with known face positions (see conftest.py)."""
+"""Face detectors on real-face videos with known face positions (see benchmarks/media.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Placement, SyntheticVideo, match_faces, placed_eyes, render
 
+from benchmarks.media import Placement, SyntheticVideo, match_faces, placed_eyes, render
 from emocam.detect import (
     HAAR,
     SHORT_RANGE,

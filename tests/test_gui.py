@@ -1,6 +1,6 @@
 """The desktop app, driven like a user would, offscreen, with the real pipeline.
 
-Videos come from tests/conftest.py (real faces); the only stand-in is a webcam, played from
+Videos come from benchmarks/media.py (real faces); the only stand-in is a webcam, played from
 one of those videos, since CI machines have none.
 """
 

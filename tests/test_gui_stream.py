@@ -8,13 +8,14 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
 from gui_helpers import wait_frames
-from test_stream import HOST, osc_server  # noqa: F401  (a fixture)
+
+from emocam.stream import LOOPBACK as HOST  # where osc_server listens
 
 pytestmark = pytest.mark.gui
 
 
 def test_stream_results_sends_the_frames_the_app_shows_and_remembers_the_address(
-    qtbot, make_window, video_one_face, osc_server  # noqa: F811
+    qtbot, make_window, video_one_face, osc_server
 ):
     port, got = osc_server
     window = make_window()

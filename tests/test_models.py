@@ -6,6 +6,7 @@ import hashlib
 from importlib.resources import files
 
 import pytest
+from training_helpers import int8_weight_range
 
 MODELS = files("emocam.models")
 
@@ -30,17 +31,6 @@ def test_every_shipped_model_file_has_a_checksum_and_a_licence_note() -> None:
     readme = MODELS.joinpath("README.md").read_text()
     for name in shipped:
         assert f"`{name}`" in readme, f"models/README.md does not describe {name}"
-
-
-def int8_weight_range(data: bytes) -> int:
-    """The largest magnitude among a quantized ONNX model's int8 weights."""
-    onnx = pytest.importorskip("onnx")  # the train extra
-    model = onnx.load_from_string(data)
-    return max(
-        int(abs(onnx.numpy_helper.to_array(t).astype(int)).max())
-        for t in model.graph.initializer
-        if t.data_type == onnx.TensorProto.INT8
-    )
 
 
 def test_the_int8_model_reads_faces_alike_on_cpus_with_and_without_vnni() -> None:

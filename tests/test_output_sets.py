@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
-from reliability_helpers import assert_one_sentence, emocam_process, run_cli, wait_for_rows
+from cli_helpers import run_cli, start_emocam
+from reliability_helpers import assert_one_sentence, wait_for_rows
 
+from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
 from emocam.output_set import lock_path
 from emocam.sidecar import load_sidecar
 from emocam.sinks import staging_path
@@ -42,7 +43,7 @@ def _old_set(folder: Path) -> dict[str, bytes]:
 def test_a_second_run_into_the_same_outputs_is_refused_while_the_first_runs(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
-    first = emocam_process(clip, "-o", tmp_path, "--model", model_path, "-q")
+    first = start_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q")
     try:
         wait_for_rows(first, tmp_path / "clip.emocam.csv", 20)
         second = run_cli(capfd, "process", clip, "-o", tmp_path, "--overwrite",
@@ -62,7 +63,7 @@ def test_a_second_run_into_the_same_outputs_is_refused_while_the_first_runs(
 def test_the_lock_of_a_killed_run_is_taken_over_by_the_next(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
-    dead = emocam_process(clip, "-o", tmp_path, "--model", model_path, "-q")
+    dead = start_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q")
     wait_for_rows(dead, tmp_path / "clip.emocam.csv", 20)
     dead.send_signal(signal.SIGKILL)  # no handler runs: its locks stay behind
     dead.communicate(timeout=30)
@@ -79,8 +80,8 @@ def test_a_failed_overwrite_keeps_the_old_set_whole_and_the_new_one_apart(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:
     old = _old_set(tmp_path)
-    proc = emocam_process(clip, "-o", tmp_path, "--overwrite", "--no-video", "--model", model_path,
-                   "-q", limit_bytes=12_000)  # the disk fills part-way
+    proc = start_emocam("process", clip, "-o", tmp_path, "--overwrite", "--no-video", "--model",
+                        model_path, "-q", limit_bytes=12_000)  # the disk fills part-way
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2, err
     assert "Traceback" not in err
@@ -94,7 +95,7 @@ def test_ctrl_c_during_an_overwrite_keeps_the_old_set_and_names_the_partial_one(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:
     old = _old_set(tmp_path)
-    proc = emocam_process(clip, "-o", tmp_path, "--overwrite", "--model", model_path, "-q")
+    proc = start_emocam("process", clip, "-o", tmp_path, "--overwrite", "--model", model_path, "-q")
     wait_for_rows(proc, staging_path(tmp_path / "clip.emocam.csv"), 20)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

@@ -2,7 +2,7 @@
 stay put while faces move a little, fall back to fewer bars or the label alone when crowded,
 and stay legible from 480p to 4K. The real detector and model run on the bundled sample
 video, on real photos (skimage's astronaut, matplotlib's Grace Hopper) and on scenes
-composed from them (tests/conftest.py)."""
+composed from them (benchmarks/media.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import itertools
 import cv2
 import numpy as np
 import pytest
-from conftest import Placement, portraits, render
 
+from benchmarks.media import Placement, portraits, render
 from emocam.overlay import (
     OverlayOptions,
     PlacementMemory,

@@ -7,10 +7,10 @@ import math
 import cv2
 import numpy as np
 import pytest
-from conftest import Placement, placed_eyes, render
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.media import Placement, placed_eyes, render
 from emocam.preprocess import (
     CropSpec,
     Normalization,

@@ -7,17 +7,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo
+from cli_helpers import emocam_command, run_emocam
 from network_trace import leaks, strace_unusable_reason, trace
-from test_process_cli import emocam
 
+from benchmarks.media import SyntheticVideo
 from emocam.overlay import NEUTRAL_GRAY
 
 # What `emocam process` did before MediaPipe's usage report was stopped (strace, mediapipe
@@ -63,10 +62,9 @@ def test_a_first_run_sends_nothing_from_any_native_library(tmp_path: Path) -> No
            "XDG_CONFIG_HOME": str(home / ".config"), "GLOG_minloglevel": "2"}
     # A user's own proxy exemption must not open a way out either.
     env["no_proxy"] = env["NO_PROXY"] = "*"
-    script = Path(sys.executable).with_name("emocam")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "emocam"]
     log = tmp_path / "network.trace"
-    r = trace([*command, "process", str(photo), "-o", str(tmp_path / "out")], log, env, 200)
+    command = emocam_command("process", photo, "-o", tmp_path / "out", console_script=True)
+    r = trace(command, log, env, 200)
     assert r.returncode == 0, r.stderr
     summary = json.loads((tmp_path / "out" / "astronaut.emocam.json").read_text())
     assert summary["faces"], summary  # it really did its work: the face was read
@@ -85,16 +83,14 @@ def test_training_and_exporting_send_nothing(tmp_path: Path) -> None:
     if reason is not None:
         pytest.skip(reason)
     pytest.importorskip("tensorflow")
-    from test_training_data import write_ferplus_folders
+    from training_helpers import write_ferplus_folders
 
     data = write_ferplus_folders(tmp_path / "ferplus", 40, 16)
     home = tmp_path / "home"
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
            "MPLCONFIGDIR": str(home / ".mpl"), "no_proxy": "*", "NO_PROXY": "*"}
-    script = Path(sys.executable).with_name("fer-train")
-    command = [str(script)] if script.exists() else [sys.executable, "-m",
-                                                     "emocam.training.cli"]
+    command = emocam_command(tool="fer-train", console_script=True)
     for step, args in (
         ("pack", ["pack", str(data), "-o", str(tmp_path / "d.emopack")]),
         ("train", ["-q", "train", "--data", str(data), "--out", str(tmp_path / "run"),
@@ -130,8 +126,7 @@ def test_the_desktop_app_sends_nothing_from_start_to_close(tmp_path: Path) -> No
     env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
            "XDG_CONFIG_HOME": str(home / ".config"), "QT_QPA_PLATFORM": "offscreen",
            "GLOG_minloglevel": "2", "no_proxy": "*", "NO_PROXY": "*"}
-    script = Path(sys.executable).with_name("emocam")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "emocam"]
+    command = emocam_command(console_script=True)
     log = tmp_path / "network.trace"
     tracer = subprocess.Popen(
         ["strace", "-f", "-q", "-e", "trace=network,openat", "-o", str(log), *command,
@@ -161,8 +156,8 @@ def test_the_desktop_app_sends_nothing_from_start_to_close(tmp_path: Path) -> No
 def test_no_frames_keeps_only_numbers(
     video_face_at_edge: SyntheticVideo, model_path: Path, tmp_path: Path
 ) -> None:
-    r = emocam("process", video_face_at_edge, "-o", tmp_path, "--model", model_path, "-q",
-               "--no-frames")
+    r = run_emocam("process", video_face_at_edge, "-o", tmp_path, "--model", model_path, "-q",
+                   "--no-frames")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "edge.emocam.csv", "edge.emocam.html", "edge.emocam.json", "edge.emocam.npz"
@@ -171,8 +166,8 @@ def test_no_frames_keeps_only_numbers(
     assert summary["privacy"]["frames_written"] is False
     with np.load(tmp_path / "edge.emocam.npz", allow_pickle=False) as npz:
         assert all(npz[k].dtype != np.uint8 for k in npz.files)  # no pixels in the sidecar
-    r = emocam("process", video_face_at_edge, "-o", tmp_path / "x", "--no-frames",
-               "--output-video", tmp_path / "x.mp4", "-q")
+    r = run_emocam("process", video_face_at_edge, "-o", tmp_path / "x", "--no-frames",
+                   "--output-video", tmp_path / "x.mp4", "-q")
     assert r.returncode == 2 and "--no-frames" in r.stderr
 
 
@@ -185,8 +180,8 @@ def portrait(image_one_face: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def export(portrait: Path, model_path: Path, name: str, *flags: str) -> np.ndarray:
     out = portrait.parent / f"{name}.png"  # lossless, so pixels can be compared exactly
-    r = emocam("process", portrait, "--model", model_path, "-q", "--output-video", out,
-               "--json", portrait.parent / f"{name}.json", "--no-sidecar", *flags)
+    r = run_emocam("process", portrait, "--model", model_path, "-q", "--output-video", out,
+                   "--json", portrait.parent / f"{name}.json", "--no-sidecar", *flags)
     assert r.returncode == 0, r.stderr
     image = cv2.imread(str(out))
     assert image is not None

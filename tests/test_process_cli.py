@@ -2,64 +2,22 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, match_faces, scaled, write_video
+from cli_helpers import NAMES, read_csv, run_emocam, start_emocam, video_facts
 
+from benchmarks.media import SyntheticVideo, four_faces_plan, match_faces, scaled, write_video
 from emocam import __version__
 from emocam.classify import EmotionClassifier
 from emocam.resources import builtin_models
-
-NAMES = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
-HEADER = [
-    "frame", "time_ms", "face_id", "x", "y", "w", "h", *NAMES, "top_label", "confidence",
-    "uncertain", "shot",
-]
-
-
-def emocam(*args: object, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "emocam", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "GLOG_minloglevel": "2"},
-    )
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        rows = list(reader)
-    assert header[-len(HEADER) :] == HEADER
-    assert all(len(r) == len(header) for r in rows), "a row has the wrong number of fields"
-    return [dict(zip(header, r, strict=True)) for r in rows]
-
-
-def video_facts(path: Path) -> tuple[int, tuple[int, int], float, int]:
-    """Frames reported, size, fps and frames that really decode."""
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), f"{path} does not open"
-    reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    decoded = 0
-    while cap.grab():
-        decoded += 1
-    cap.release()
-    return reported, size, fps, decoded
 
 
 def assert_one_line_error(r: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -79,7 +37,7 @@ def four_face_run(
     video_four_faces: SyntheticVideo, model_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[subprocess.CompletedProcess[str], Path, SyntheticVideo]:
     out = tmp_path_factory.mktemp("four_out")
-    r = emocam("process", video_four_faces, "-o", out, "--model", model_path, timeout=240)
+    r = run_emocam("process", video_four_faces, "-o", out, "--model", model_path, timeout=240)
     return r, out, video_four_faces
 
 
@@ -148,8 +106,8 @@ def test_a_target_frame_rate_out_of_reach_detects_less_but_keeps_every_face_and_
 ) -> None:
     # No machine holds 1,000 fps: the run steps down to its cheapest detection, following
     # the faces between detections; the people must keep their ids all the same.
-    r = emocam("process", video_four_faces, "-o", tmp_path, "--model", model_path, "-q",
-               "--no-video", "--target-fps", "1000")
+    r = run_emocam("process", video_four_faces, "-o", tmp_path, "--model", model_path, "-q",
+                   "--no-video", "--target-fps", "1000")
     assert r.returncode == 0, r.stderr
     summary = json.loads((tmp_path / "four_faces.emocam.json").read_text())
     assert summary["target_fps"] == 1000
@@ -163,7 +121,7 @@ def test_a_target_frame_rate_out_of_reach_detects_less_but_keeps_every_face_and_
 def test_an_existing_output_is_refused_without_overwrite(four_face_run, model_path: Path) -> None:
     _, out, video = four_face_run
     csv_before = (out / "four_faces.emocam.csv").read_bytes()
-    r = emocam("process", video, "-o", out, "--model", model_path, "-q")
+    r = run_emocam("process", video, "-o", out, "--model", model_path, "-q")
     assert_one_line_error(r, "--overwrite")
     assert (out / "four_faces.emocam.csv").read_bytes() == csv_before
 
@@ -183,7 +141,7 @@ def test_an_image_gives_an_annotated_image_and_a_summary_next_to_it(
     portrait: Path, model_path: Path, tmp_path: Path
 ) -> None:
     img = portrait
-    r = emocam("process", img, "--model", model_path, "-q")
+    r = run_emocam("process", img, "--model", model_path, "-q")
     assert r.returncode == 0, r.stderr
     annotated = cv2.imread(str(tmp_path / "portrait.emocam.jpg"))
     assert annotated is not None and annotated.shape == cv2.imread(str(img)).shape
@@ -196,7 +154,7 @@ def test_an_image_gives_an_annotated_image_and_a_summary_next_to_it(
 def test_a_built_in_model_is_chosen_by_its_short_name(
     name: str, portrait: Path, tmp_path: Path
 ) -> None:
-    r = emocam("process", portrait, "--model", name, "-q")
+    r = run_emocam("process", portrait, "--model", name, "-q")
     assert r.returncode == 0, r.stderr
     summary = json.loads((tmp_path / "portrait.emocam.json").read_text())
     shipped = EmotionClassifier(builtin_models()[name])
@@ -207,7 +165,7 @@ def test_a_built_in_model_is_chosen_by_its_short_name(
 def test_without_a_model_choice_the_cpu_runs_the_int8_model_and_says_so(
     portrait: Path, tmp_path: Path
 ) -> None:
-    r = emocam("process", portrait, "--provider", "cpu", "-q")
+    r = run_emocam("process", portrait, "--provider", "cpu", "-q")
     assert r.returncode == 0, r.stderr
     summary = json.loads((tmp_path / "portrait.emocam.json").read_text())
     assert summary["provider"] == "CPUExecutionProvider"
@@ -224,7 +182,7 @@ def test_a_folder_of_images_gives_annotated_images_a_csv_and_a_summary(
     shutil.copy(image_one_face, photos / "b.jpg")
     (photos / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
-    r = emocam("process", photos, "-o", out, "--model", model_path, "-q")
+    r = run_emocam("process", photos, "-o", out, "--model", model_path, "-q")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (out / "photos.emocam").iterdir()) == ["a.jpg", "b.jpg"]
     rows = read_csv(out / "photos.emocam.csv")
@@ -237,8 +195,8 @@ def test_several_inputs_are_processed_in_turn_and_a_bad_one_does_not_stop_the_re
 ) -> None:
     out = tmp_path / "out"
     missing = tmp_path / "gone.mp4"
-    r = emocam("process", video_face_at_edge.path, missing, image_one_face, "-o", out,
-               "--model", model_path, "--no-sidecar")
+    r = run_emocam("process", video_face_at_edge.path, missing, image_one_face, "-o", out,
+                   "--model", model_path, "--no-sidecar")
     assert r.returncode == 2, r.stderr  # not every input was processed
     video, image = video_face_at_edge.path, image_one_face
     assert sorted(p.name for p in out.iterdir()) == sorted([
@@ -261,8 +219,8 @@ def test_a_folder_of_videos_is_each_of_its_videos_but_not_an_earlier_runs_output
     folder.mkdir()
     for name in ("a.mp4", "b.mkv", "a.emocam.mp4"):  # the last: an earlier run's output
         shutil.copy(video_face_at_edge.path, folder / name)
-    r = emocam("process", folder, "-o", tmp_path / "out", "--model", model_path, "-q",
-               "--no-sidecar")
+    r = run_emocam("process", folder, "-o", tmp_path / "out", "--model", model_path, "-q",
+                   "--no-sidecar")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "a.emocam.csv", "a.emocam.html", "a.emocam.json", "a.emocam.mp4",
@@ -277,12 +235,12 @@ def test_several_inputs_that_would_write_the_same_outputs_are_refused_before_any
         (tmp_path / folder).mkdir()
         shutil.copy(video_face_at_edge.path, tmp_path / folder / "talk.mp4")
     out = tmp_path / "out"
-    r = emocam("process", tmp_path / "a" / "talk.mp4", tmp_path / "b" / "talk.mp4", "-o", out,
-               "--model", model_path, "-q")
+    r = run_emocam("process", tmp_path / "a" / "talk.mp4", tmp_path / "b" / "talk.mp4", "-o", out,
+                   "--model", model_path, "-q")
     assert_one_line_error(r, "talk.emocam")
     assert not out.exists() or not any(out.iterdir())
-    r = emocam("process", tmp_path / "a" / "talk.mp4", tmp_path / "b" / "talk.mp4",
-               "--csv", tmp_path / "one.csv", "-q")
+    r = run_emocam("process", tmp_path / "a" / "talk.mp4", tmp_path / "b" / "talk.mp4",
+                   "--csv", tmp_path / "one.csv", "-q")
     assert_one_line_error(r, "-o DIR")
 
 
@@ -314,7 +272,7 @@ def test_every_bad_input_gives_one_sentence_and_exit_code_2(
         "output is input": (("process", video, "--output-video", video, *m), "input"),
     }
     for name, (args, word) in cases.items():
-        r = emocam(*args, "-q")
+        r = run_emocam(*args, "-q")
         try:
             assert_one_line_error(r, word)
         except AssertionError as e:
@@ -326,7 +284,7 @@ def test_a_video_without_faces_keeps_its_outputs_and_says_so(
     tmp_path: Path, model_path: Path
 ) -> None:
     blank = write_video(tmp_path / "blank.mp4", (320, 240), [[]] * 10)
-    r = emocam("process", blank, "--model", model_path, "-q")
+    r = run_emocam("process", blank, "--model", model_path, "-q")
     assert_one_line_error(r, "No face")
     assert read_csv(tmp_path / "blank.emocam.csv") == []
     assert json.loads((tmp_path / "blank.emocam.json").read_text())["frames"] == 10
@@ -334,7 +292,7 @@ def test_a_video_without_faces_keeps_its_outputs_and_says_so(
 
 
 def test_version() -> None:
-    r = emocam("--version")
+    r = run_emocam("--version")
     assert r.returncode == 0 and __version__ in r.stdout
 
 
@@ -353,11 +311,7 @@ def long_video(media_dir: Path) -> SyntheticVideo:
 def test_stopping_mid_run_leaves_a_valid_csv_and_a_playable_video(
     sig: signal.Signals, long_video: SyntheticVideo, model_path: Path, tmp_path: Path
 ) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "emocam", "process", str(long_video), "-o", str(tmp_path),
-         "--model", str(model_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    proc = start_emocam("process", long_video, "-o", tmp_path, "--model", model_path)
     csv_path = tmp_path / "long.emocam.csv"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:

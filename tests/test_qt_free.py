@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SyntheticVideo
+
+from benchmarks.media import SyntheticVideo
 
 # Runs in a fresh interpreter: any import of PySide6 fails as if it were not installed, then
 # the real command runs end to end, a re-analysis of its sidecar too.

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import four_faces_plan, write_video
-from test_process_cli import NAMES, emocam, video_facts
+from cli_helpers import NAMES, run_emocam, video_facts
+
+from benchmarks.media import four_faces_plan, write_video
 
 
 def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -32,15 +33,15 @@ def fresh_run(media_dir: Path, model_path: Path, tmp_path_factory: pytest.TempPa
     """Four moving faces, processed once the ordinary way; returns the output folder."""
     video = write_video(media_dir / "people.mp4", (1280, 720), four_faces_plan(24), seed=1)
     out = tmp_path_factory.mktemp("fresh")
-    r = emocam("process", video, "-o", out, "--model", model_path, "-q", timeout=240)
+    r = run_emocam("process", video, "-o", out, "--model", model_path, "-q", timeout=240)
     assert r.returncode == 0, r.stderr
     return out
 
 
 def reanalyse(fresh: Path, out: Path, *args: object) -> subprocess.CompletedProcess[str]:
     # A model path that does not exist: any attempt to load the classifier would fail.
-    return emocam("process", "--reanalyse", fresh / "people.emocam.npz", "-o", out,
-                  "--model", out / "no-such-model.onnx", "-q", *args)
+    return run_emocam("process", "--reanalyse", fresh / "people.emocam.npz", "-o", out,
+                      "--model", out / "no-such-model.onnx", "-q", *args)
 
 
 def test_a_run_keeps_a_sidecar_that_loads_without_pickle(fresh_run: Path) -> None:
@@ -158,11 +159,11 @@ def test_without_the_source_video_the_numbers_are_still_rewritten(
 ) -> None:
     video = tmp_path / "gone.mp4"
     shutil.copy(_source(fresh_run), video)
-    r = emocam("process", video, "--model", model_path, "-q", "--no-video")
+    r = run_emocam("process", video, "--model", model_path, "-q", "--no-video")
     assert r.returncode == 0, r.stderr
     video.unlink()
-    r = emocam("process", "--reanalyse", tmp_path / "gone.emocam.npz", "--uncertain-below",
-               "0.99")
+    r = run_emocam("process", "--reanalyse", tmp_path / "gone.emocam.npz", "--uncertain-below",
+                   "0.99")
     assert r.returncode == 0, r.stderr
     assert "gone.mp4" in r.stderr  # said why there is no video
     assert not (tmp_path / "gone.reanalysed.mp4").exists()
@@ -178,6 +179,6 @@ def _source(fresh: Path) -> Path:
 def test_a_file_that_is_not_a_sidecar_gives_one_sentence(tmp_path: Path) -> None:
     bogus = tmp_path / "notes.npz"
     bogus.write_text("not numbers")
-    r = emocam("process", "--reanalyse", bogus, "-q")
+    r = run_emocam("process", "--reanalyse", bogus, "-q")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "not an emocam sidecar" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -10,7 +10,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -18,8 +17,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, portraits
-from reliability_helpers import assert_one_sentence, run_cli
+from cli_helpers import run_cli, run_emocam, start_emocam
+from reliability_helpers import assert_one_sentence
+
+from benchmarks.media import SyntheticVideo, portraits
 
 
 def write_bomb(path: Path, side: int = 50000) -> Path:
@@ -134,11 +135,6 @@ def test_an_annotated_image_named_as_text_is_one_sentence_before_any_work(
     assert not out.exists() or not any(out.iterdir())
 
 
-def _console_script() -> list[str]:
-    script = Path(sys.executable).with_name("emocam")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "emocam"]
-
-
 def _wait_until_loading(p: subprocess.Popen[str], library: str = "numpy") -> None:
     """Until ``library`` is mapped into the process: emocam's own code is then running and
     importing its native libraries (NumPy first). Before that the interpreter itself is
@@ -157,8 +153,7 @@ def test_ctrl_c_in_the_first_fifth_of_a_second_ends_without_a_traceback(
 ) -> None:
     """Ctrl-C while NumPy, OpenCV and onnxruntime load (the first 0.2 s on a quiet machine)."""
     photo = write_photo(tmp_path / "face.png")
-    p = subprocess.Popen([*_console_script(), "process", str(photo), "-o", str(tmp_path / "o")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = start_emocam("process", photo, "-o", tmp_path / "o", console_script=True)
     try:
         _wait_until_loading(p)
         time.sleep(after_s)
@@ -245,22 +240,17 @@ def test_emocam_process_with_no_input_asks_for_one(capfd: pytest.CaptureFixture[
 # with every capability dropped (setpriv), so a mode of 000 or 555 holds for it too.
 
 
-def _unprivileged(command: list[str]) -> list[str]:
+def _unprivileged() -> list[str]:
+    """A command prefix that drops root's capabilities (none where not root)."""
     if os.geteuid() != 0:
-        return command
+        return []
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("running as root without setpriv: permissions cannot be tested")
     dropped = [setpriv, "--inh-caps=-all", "--bounding-set=-all", "--"]
     if subprocess.run([*dropped, "true"], capture_output=True).returncode != 0:
         pytest.skip("setpriv cannot drop capabilities here")
-    return [*dropped, *command]
-
-
-def _emocam_unprivileged(*args: object) -> subprocess.CompletedProcess[str]:
-    command = _unprivileged([sys.executable, "-m", "emocam", *map(str, args)])
-    return subprocess.run(command, capture_output=True, text=True, timeout=180,
-                          env={**os.environ, "GLOG_minloglevel": "2"})
+    return dropped
 
 
 def _one_line(r: subprocess.CompletedProcess[str]) -> str:
@@ -281,7 +271,8 @@ def test_an_input_without_read_permission_says_so(
     else:
         write_photo(path)
     path.chmod(0)
-    line = _one_line(_emocam_unprivileged("process", path, "-o", tmp_path / "out", "-q"))
+    line = _one_line(run_emocam("process", path, "-o", tmp_path / "out", "-q",
+                                prefix=_unprivileged(), timeout=180))
     assert name in line and "Permission denied" in line and "permissions" in line
     assert "H.264" not in line and "corrupt" not in line
 
@@ -302,6 +293,6 @@ def test_an_output_without_write_permission_says_so_not_disk_space(
     else:
         photo = write_photo(free / "face.png")
         args = (photo, "-o", free, "--output-video", locked / "face.png", "--no-sidecar")
-    line = _one_line(_emocam_unprivileged("process", *args, "-q"))
+    line = _one_line(run_emocam("process", *args, "-q", prefix=_unprivileged(), timeout=180))
     assert "Permission denied" in line or "does not let you write" in line, line
     assert str(locked) in line and "disk space" not in line and "space" not in line

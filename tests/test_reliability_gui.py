@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
+from cli_helpers import start_emocam
 from reliability_helpers import Resources
 
 from emocam.resources import sample_video_path
@@ -108,10 +109,9 @@ def test_opening_twenty_files_in_a_row_leaves_no_thread_behind(
     assert after.fds <= before.fds + 4
 
 
-def _emocam(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.Popen:
-    env = {**env, "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path)}
-    return subprocess.Popen([sys.executable, "-m", "emocam", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def _away_from_home(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """``env`` with settings and home in ``tmp_path``: a user's own are never touched."""
+    return {**env, "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path)}
 
 
 def _wait_until_detecting(app: subprocess.Popen, timeout: float = 90.0) -> None:
@@ -133,8 +133,8 @@ def test_the_app_keeps_the_terminal_free_of_native_library_noise(tmp_path) -> No
     """MediaPipe and LiteRT print ~100 lines (sparsity warnings, accelerator registrations)
     straight to descriptor 2 as the detectors load and close; `emocam` shows only its own
     lines unless -v is given."""
-    app = _emocam(["--video", str(sample_video_path())],
-                  {**os.environ, "QT_QPA_PLATFORM": "offscreen"}, tmp_path)
+    app = start_emocam("--video", sample_video_path(), env=_away_from_home(
+        {**os.environ, "QT_QPA_PLATFORM": "offscreen"}, tmp_path))
     _wait_until_detecting(app)
     app.send_signal(signal.SIGTERM)
     _, err = app.communicate(timeout=60)
@@ -146,7 +146,7 @@ def test_the_app_keeps_the_terminal_free_of_native_library_noise(tmp_path) -> No
 def test_the_app_without_a_display_says_so_in_one_sentence(tmp_path) -> None:
     env = {k: v for k, v in os.environ.items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    app = _emocam([], env, tmp_path)
+    app = start_emocam(env=_away_from_home(env, tmp_path))
     _, err = app.communicate(timeout=60)
     assert app.returncode == 2
     assert err.splitlines() == [err.strip()] and "needs a display" in err
@@ -154,7 +154,8 @@ def test_the_app_without_a_display_says_so_in_one_sentence(tmp_path) -> None:
 
 def test_a_qt_failure_at_start_reaches_the_user_though_native_noise_is_hidden(tmp_path) -> None:
     """Descriptor 2 goes to /dev/null in `emocam`; Qt's own fatal message must still show."""
-    app = _emocam([], {**os.environ, "QT_QPA_PLATFORM": "no-such-platform"}, tmp_path)
+    app = start_emocam(env=_away_from_home({**os.environ, "QT_QPA_PLATFORM": "no-such-platform"},
+                                           tmp_path))
     _, err = app.communicate(timeout=60)
     assert app.returncode != 0
     assert "no Qt platform plugin could be initialized" in err

@@ -1,5 +1,5 @@
 """Bad and unusual inputs to ``emocam process``: each works, or ends with one sentence and exit
-code 2, never a traceback or a hang. Images are real faces from tests/conftest.py."""
+code 2, never a traceback or a hang. Images are real faces from benchmarks/media.py."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import Placement, SyntheticVideo, TruthFace, match_faces, render
+from cli_helpers import run_cli
 from PIL import Image
-from reliability_helpers import assert_one_sentence, run_cli
+from reliability_helpers import assert_one_sentence
 from sound_helpers import with_sound
 
+from benchmarks.media import Placement, SyntheticVideo, TruthFace, match_faces, render
 from emocam.errors import SourceError
 from emocam.process import ProcessOptions, run_process
 from emocam.sources import Source, open_source

@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import Placement, SyntheticVideo, render
 from reliability_helpers import Resources
 
+from benchmarks.media import Placement, SyntheticVideo, render
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.process import ProcessOptions, run_process
 from emocam.sources import CameraSource, open_source

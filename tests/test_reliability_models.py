@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import assert_one_sentence, run_cli
+from reliability_helpers import assert_one_sentence
 
 from emocam.classify import EmotionClassifier
 from emocam.errors import ModelError
@@ -183,7 +184,7 @@ def test_a_field_bigger_than_any_row_is_a_data_error_naming_the_line(tmp_path: P
 
 
 def test_a_label_csv_naming_a_missing_image_names_the_row(tmp_path: Path) -> None:
-    from test_training_data import write_ferplus_folders
+    from training_helpers import write_ferplus_folders
 
     write_ferplus_folders(tmp_path)
     (tmp_path / "FER2013Train" / "fer0000003.png").unlink()

@@ -15,11 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
+from cli_helpers import run_cli, start_emocam
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import assert_one_sentence, emocam_process, run_cli, wait_for_rows
+from reliability_helpers import assert_one_sentence, wait_for_rows
 
+from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
 from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary, staging_path
 from emocam.types import FaceResult, Frame, FrameResult
 
@@ -101,8 +102,8 @@ def test_a_disk_that_fills_mid_run_keeps_every_complete_csv_row(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:
     # No sidecar: its file would fill the disk too; this is about the CSV.
-    proc = emocam_process(clip, "-o", tmp_path, "--no-video", "--no-sidecar", "--model", model_path,
-                   "-q", limit_bytes=12_000)
+    proc = start_emocam("process", clip, "-o", tmp_path, "--no-video", "--no-sidecar", "--model",
+                        model_path, "-q", limit_bytes=12_000)
     _, err = proc.communicate(timeout=90)
     assert proc.returncode == 2, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -117,8 +118,8 @@ def test_a_disk_that_fills_mid_run_keeps_every_complete_csv_row(
 def test_a_video_cut_short_by_a_full_disk_is_reported_not_passed_off_as_complete(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, codec: str
 ) -> None:
-    proc = emocam_process(clip, "-o", tmp_path, "--no-sidecar", "--model", model_path, "-q",
-                   "--video-codec", codec, limit_bytes=100_000)
+    proc = start_emocam("process", clip, "-o", tmp_path, "--no-sidecar", "--model", model_path,
+                        "-q", "--video-codec", codec, limit_bytes=100_000)
     _, err = proc.communicate(timeout=90)
     assert proc.returncode == 2, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -134,7 +135,7 @@ def test_a_video_cut_short_by_a_full_disk_is_reported_not_passed_off_as_complete
 def test_a_killed_run_leaves_a_readable_csv_and_summary(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:
-    proc = emocam_process(clip, "-o", tmp_path, "--model", model_path, "-q")
+    proc = start_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q")
     csv_path = tmp_path / "reliability_clip.emocam.csv"
     wait_for_rows(proc, csv_path, 30)
     proc.send_signal(signal.SIGKILL)  # no handler runs: a crash, a power cut
@@ -155,7 +156,7 @@ def test_a_killed_overwrite_leaves_the_old_outputs_intact(
     }
     for name, data in old.items():
         (tmp_path / name).write_bytes(data)
-    proc = emocam_process(clip, "-o", tmp_path, "--overwrite", "--model", model_path, "-q")
+    proc = start_emocam("process", clip, "-o", tmp_path, "--overwrite", "--model", model_path, "-q")
     partial = staging_path(tmp_path / "reliability_clip.emocam.csv")
     wait_for_rows(proc, partial, 30)
     proc.send_signal(signal.SIGKILL)

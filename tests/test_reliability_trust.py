@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reliability_helpers import assert_one_sentence, run_cli
+from cli_helpers import run_cli
+from reliability_helpers import assert_one_sentence
 
 from emocam.blazeface import ShortRangeFaces
 from emocam.classify import EmotionClassifier

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from reliability_helpers import run_cli
+from cli_helpers import run_cli
 
 
 class ReportNumbers(HTMLParser):
@@ -57,18 +57,6 @@ def thumbnail(src: str) -> np.ndarray:
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     assert image is not None
     return image
-
-
-@pytest.fixture(scope="module")
-def plain_run(video_two_shots: Path, model_path: Path,
-              tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The two-shot interview processed with default settings (module-wide: read only)."""
-    from emocam.cli import main
-
-    out = tmp_path_factory.mktemp("report")
-    assert main(["process", str(video_two_shots), "-o", str(out), "--model",
-                 str(model_path), "-q"]) == 0
-    return out
 
 
 def test_the_reports_numbers_are_the_json_summarys(plain_run: Path) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_report import plain_run  # noqa: F401  (a fixture)
 
 from emocam.report_plots import class_colors
 
@@ -32,7 +31,7 @@ def screenshot(page: Path, png: Path, size: tuple[int, int] = (1000, 1600)) -> s
 
 
 def test_the_report_renders_in_a_browser_with_its_timelines_and_no_errors(
-    plain_run: Path, tmp_path: Path  # noqa: F811
+    plain_run: Path, tmp_path: Path
 ) -> None:
     log = screenshot(plain_run / "interview.emocam.html", tmp_path / "report.png")
     # Nothing was to be fetched, and the page has no script to fail.

@@ -1,10 +1,8 @@
 """The detection schedule and the target-fps governor, through the real pipeline on real-face
-videos (see conftest.py): what a user notices is every frame answered and no face lost."""
+videos (see benchmarks/media.py): what a user notices is every frame answered and no face lost."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -13,16 +11,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import (
+
+from benchmarks.media import (
     Placement,
+    Scene,
     SyntheticVideo,
     TruthFace,
     match_faces,
     render,
     small_faces_plan,
+    write_scene,
     write_video,
 )
-
 from emocam.governor import GovernorConfig, RateGovernor
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.schedule import LADDER, DetectionSchedule, ScheduleConfig, describe, ladder_for
@@ -81,26 +81,12 @@ def test_every_rung_of_the_target_fps_ladder_keeps_every_moving_face_and_its_id(
     assert len({f.face_id for r in results for f in r.faces}) == 4
 
 
-def _benchmark_scene(path: Path, **scene: float) -> Path:
-    """A video from benchmarks/media.py: head-and-shoulders cut-outs (necks and collars, as
-    in real footage), where the full-range model now and then scores a collar as a face."""
-    spec = importlib.util.spec_from_file_location(
-        "emocam_bench_media", Path(__file__).resolve().parents[1] / "benchmarks" / "media.py"
-    )
-    assert spec is not None and spec.loader is not None
-    media = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = media  # its dataclasses look their module up there
-    spec.loader.exec_module(media)
-    return media.write_video(path, media.Scene(**scene))
-
-
 def test_no_face_flashes_up_for_one_frame_under_a_new_id(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:
     # 90 frames of the benchmarks' 1080p scene: the background scan scored a collar under a
     # face at 0.6 in one frame, and that box was shown for that frame as a seventh face.
-    video = _benchmark_scene(tmp_path / "six.mp4", width=1920, height=1080, faces=6,
-                             face_px=90, frames=90)
+    video = write_scene(tmp_path / "six.mp4", Scene(1920, 1080, faces=6, face_px=90, frames=90))
     results = run(pipeline, video)
     frames_per_id = Counter(f.face_id for r in results for f in r.faces)
     assert sorted(frames_per_id.values()) == [90] * 6

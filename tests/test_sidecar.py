@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, four_faces_plan, scaled, write_video
+from cli_helpers import run_cli, start_emocam
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from reliability_helpers import assert_one_sentence, emocam_process, run_cli, wait_for_rows
+from reliability_helpers import assert_one_sentence, wait_for_rows
 
+from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
 from emocam.sidecar import SidecarWriter, load_sidecar, parts_dir
 from emocam.types import FaceQuality, FaceResult, Frame, FrameResult
 
@@ -72,7 +73,7 @@ def clip(media_dir: Path) -> SyntheticVideo:
 def test_a_killed_run_keeps_the_sidecar_so_far_and_it_can_be_reanalysed(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
-    proc = emocam_process(clip, "-o", tmp_path, "--no-video", "--model", model_path, "-q")
+    proc = start_emocam("process", clip, "-o", tmp_path, "--no-video", "--model", model_path, "-q")
     wait_for_rows(proc, tmp_path / "sidecar_clip.emocam.csv", 20)
     proc.send_signal(signal.SIGKILL)  # no handler runs: a crash, a power cut
     proc.communicate(timeout=30)

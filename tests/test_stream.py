@@ -10,18 +10,15 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SyntheticVideo, one_face_plan, scaled, write_video
-from pythonosc.dispatcher import Dispatcher
-from pythonosc.osc_server import ThreadingOSCUDPServer
-from reliability_helpers import assert_one_sentence, run_cli
-from test_process_cli import read_csv
+from cli_helpers import read_csv, run_cli
+from reliability_helpers import assert_one_sentence
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from benchmarks.media import SyntheticVideo, one_face_plan, scaled, write_video
 from emocam.pipeline import PipelineConfig
 from emocam.process import ProcessOptions, run_process
 from emocam.stream import DropOldestQueue, StreamError, StreamTarget, parse_stream_url
@@ -95,29 +92,6 @@ def test_a_port_in_use_is_one_sentence(capfd: pytest.CaptureFixture[str],
 
 
 # --- OSC ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def osc_server() -> Iterator[tuple[int, list[tuple[str, tuple]]]]:
-    """A real OSC server on 127.0.0.1 recording every message it gets, in order."""
-    got: list[tuple[str, tuple]] = []
-    lock = threading.Lock()
-
-    def record(address: str, *args: object) -> None:
-        with lock:
-            got.append((address, args))
-
-    dispatcher = Dispatcher()
-    dispatcher.set_default_handler(record)
-    # One thread per datagram would reorder frames; the server reads them one by one.
-    server = ThreadingOSCUDPServer((HOST, 0), dispatcher)
-    server.daemon_threads = True
-    server.process_request = server.finish_request  # type: ignore[method-assign]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], got
-    server.shutdown()
-    server.server_close()
 
 
 def test_an_osc_receiver_gets_the_csv_probabilities_in_order(

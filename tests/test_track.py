@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from conftest import SyntheticVideo, match_faces
 
+from benchmarks.media import SyntheticVideo, match_faces
 from emocam.geometry import iou_matrix
 from emocam.track import DEFAULT_TAU_S, FaceTracker, TrackerConfig
 

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_models import int8_weight_range
-from test_training_data import face_images, write_ferplus_folders, write_kaggle_csv
+from training_helpers import (
+    face_images,
+    int8_weight_range,
+    write_ferplus_folders,
+    write_kaggle_csv,
+)
 
 from emocam.classify import softmax
 from emocam.errors import ModelError

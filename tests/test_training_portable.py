@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_training_data import write_ferplus_folders, write_kaggle_csv
+from cli_helpers import run_emocam
+from training_helpers import write_ferplus_folders, write_kaggle_csv
 
 from emocam.training.cli import main
 from emocam.training.data import load_dataset, load_raw
@@ -76,10 +75,8 @@ def test_a_jax_run_from_a_pack_exports_under_tensorflow(pack, ferplus, tmp_path)
     pytest.importorskip("tensorflow")
     run = tmp_path / "jax-run"
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "emocam.training.cli", "train", "--data", str(pack),
-         "--out", str(run), "--no-export", "--set", "epochs=2", *TINY],
-        env=env, capture_output=True, text=True, timeout=600)
+    proc = run_emocam("train", "--data", pack, "--out", run, "--no-export", "--set", "epochs=2",
+                      *TINY, tool="fer-train", env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (run / "best.keras").is_file() and len(_history(run)) == 2
     # Progress is logged per epoch with the rate, not left to a silent fit.

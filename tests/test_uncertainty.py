@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import Placement, render
 
+from benchmarks.media import Placement, render
 from emocam.overlay import UNCERTAIN_COLOR, OverlayOptions, draw
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.quality import QualityConfig, head_turn, uncertain_reason
