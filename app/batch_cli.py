@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emocam.errors import EXIT_INTERRUPTED, UserError
+from emocam.errors import EXIT_INTERRUPTED, UserError, frames_text
 
 if TYPE_CHECKING:
     from emocam.batch_manifest import Manifest, Outcome
@@ -117,8 +117,9 @@ class _Reporter:
                 tqdm.write(f"{o.input}: {o.frames} frames in {o.wall_s:.1f} s on {o.worker}; "
                            f"wrote {written}", file=sys.stdout)
         elif o.status == PARTIAL:
-            tqdm.write(f"emocam: stopped in {o.input} after {o.frames} frames; the results so "
-                       f"far were saved: {', '.join(o.outputs.values())}", file=sys.stderr)
+            tqdm.write(f"emocam: stopped in {o.input} after {frames_text(o.frames)}; the "
+                       f"results so far were saved: {', '.join(o.outputs.values())}",
+                       file=sys.stderr)
         else:
             tqdm.write(f"emocam: {o.message}", file=sys.stderr)
 

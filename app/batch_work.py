@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emocam.batch_manifest import DONE, PARTIAL, REFUSED, Outcome
-from emocam.errors import UserError
+from emocam.errors import UserError, frames_text
 
 if TYPE_CHECKING:
     from emocam.process import ProcessOptions
@@ -98,7 +98,7 @@ def run_item(
             _drop_dead_chunks(result.outputs)
         else:
             out.status = PARTIAL
-            out.message = (f"Stopped after {result.frames} frames; the results so far were "
+            out.message = (f"Stopped after {frames_text(result.frames)}; the results so far were "
                            "saved.")
     out.wall_s = round(time.monotonic() - t0, 3)
     _add_counts(out)

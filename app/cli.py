@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from emocam import __version__, batch_cli
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
-from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS, UserError
+from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS, UserError, frames_text
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
 from emocam.types import DEFAULT_MIN_SCORE
 
@@ -294,8 +294,8 @@ def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
     """Tell what one run wrote; its exit status (130 when it was stopped early)."""
     written = ", ".join(result.outputs.values())
     if not result.completed:
-        log.warning("stopped %safter %d frames; the results so far were saved: %s",
-                    f"in {name} " if name else "", result.frames, written)
+        log.warning("stopped %safter %s; the results so far were saved: %s",
+                    f"in {name} " if name else "", frames_text(result.frames), written)
         return EXIT_INTERRUPTED
     if not quiet:
         prefix = f"{name}: " if name else ""

@@ -31,3 +31,8 @@ class SourceError(UserError):
 
 class OutputError(UserError):
     """An output cannot be written."""
+
+
+def frames_text(n: int) -> str:
+    """'1 frame', '2 frames': a stopped run's message often counts one (a photo)."""
+    return f"{n} frame" if n == 1 else f"{n} frames"
