@@ -3,6 +3,7 @@ Markdown table (or "Not run") with the text that says how to read it."""
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from typing import TYPE_CHECKING
@@ -256,3 +257,15 @@ overlap (IoU) of their boxes. The ratio to `fer` uses the `Video.analyze` figure
 
 {accuracy_md(res)}
 """
+
+
+HAND_MARK = "(added by hand"
+
+
+def hand_sections(old: str) -> str:
+    """The sections of an earlier BENCHMARKS.md whose heading says they were added by hand
+    (figures from other commands), so that a new run keeps them instead of dropping them."""
+    parts = re.split(r"(?m)^(?=## )", old)
+    kept = [part.rstrip("\n") for part in parts if part.startswith("## ")
+            and HAND_MARK in part.splitlines()[0]]
+    return "".join(f"\n{part}\n" for part in kept)

@@ -35,7 +35,7 @@ import peer_fer
 import speed
 from flops import FlopCount, count_flops
 from media import Scene, write_scene
-from report_md import render
+from report_md import hand_sections, render
 from soak import SoakResult
 from timing import load
 
@@ -239,6 +239,8 @@ def main() -> None:
         VIDEOS[name] = dataclasses.replace(scene, frames=s.video_frames)
     command = " ".join(["python benchmarks/run.py", *sys.argv[1:]])
     text = render(run_all(s, command))
+    if out.is_file():  # figures other commands measured stay
+        text = text.rstrip("\n") + "\n" + hand_sections(out.read_text())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(text)
