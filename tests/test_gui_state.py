@@ -128,11 +128,11 @@ def test_exporting_a_photo_says_one_frame_and_a_snapshot_says_where_it_went(
     window = make_window()
     window.open_file(image_one_face)
     qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
-    with qtbot.waitSignal(window.export_finished, timeout=60_000):
-        window.start_export(tmp_path / "photo.jpg")
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000):
+        window.exports.start(tmp_path / "photo.jpg")
     assert "Exported 1 frame:" in window.banner.text()
     qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
-    assert window.save_snapshot(tmp_path / "snap.png")
+    assert window.snapshots.save(tmp_path / "snap.png")
     assert str(tmp_path / "snap.png") in window.banner.text()
 
 
@@ -191,7 +191,9 @@ def test_a_chosen_model_and_rate_are_shown_and_reset_to_defaults_undoes_them(
     window.set_model("fer2013")
     qtbot.waitUntil(lambda: "FER2013" in window.status.text("settings"), timeout=10_000)
     assert "60 fps" in window.status.text("settings")
+    settings = window.settings
     window.qactions["view.reset"].trigger()
+    assert window.settings is settings  # reset in place: export, recording and feed hold it
     assert window.status.text("settings") == ""
     assert window.settings.model_path == "" and window.settings.target_fps == 0.0
     assert window.qactions["view.boxes"].isChecked() and window.settings.show_boxes

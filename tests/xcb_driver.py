@@ -60,8 +60,8 @@ def main(video: str, outdir: str) -> int:
         app, lambda: window.view.frames_shown >= shown + 10, 60)
     report["timeline_classes"] = int(window.timeline.series()[1].shape[1])
     outcome: list[object] = []
-    window.export_finished.connect(outcome.append)
-    window.start_export(Path(outdir) / "export.mp4")
+    window.exports.finished.connect(outcome.append)
+    window.exports.start(Path(outdir) / "export.mp4")
     wait_until(app, lambda: bool(outcome), 240)
     done = outcome[0] if outcome else None
     report["export_completed"] = bool(getattr(done, "completed", False))

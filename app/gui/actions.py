@@ -55,11 +55,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Ctrl+Shift+O"),
     ActionSpec("file.open_sample", "Open the &Sample Video", "&File",
                lambda w: w.open_sample()),
-    ActionSpec("file.export", "&Export...", "&File", lambda w: w.export_dialog(), "Ctrl+E",
+    ActionSpec("file.export", "&Export...", "&File", lambda w: w.exports.dialog(), "Ctrl+E",
                separator_before=True),
-    ActionSpec("file.snapshot", "Save S&napshot", "&File", lambda w: w.save_snapshot_dialog(),
+    ActionSpec("file.snapshot", "Save S&napshot", "&File", lambda w: w.snapshots.dialog(),
                QKeySequence.StandardKey.Save),
-    ActionSpec("file.stream", "St&ream Results...", "&File", lambda w: w.stream_dialog()),
+    ActionSpec("file.stream", "St&ream Results...", "&File", lambda w: w.feed.dialog()),
     ActionSpec("file.quit", "&Quit", "&File", lambda w: w.close(),
                QKeySequence.StandardKey.Quit, separator_before=True),
     ActionSpec("camera.start", "&Start Camera", "&Camera", lambda w: w.start_camera(),
@@ -67,7 +67,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("camera.stop", "S&top", "&Camera", lambda w: w.stop_source(), "Ctrl+Shift+K"),
     ActionSpec("camera.search", "Search for &Cameras", "&Camera",
                lambda w: w.probe_cameras()),
-    ActionSpec("camera.record", "&Record", "&Camera", lambda w, on: w.set_recording(on),
+    ActionSpec("camera.record", "&Record", "&Camera", lambda w, on: w.recording.toggle(on),
                "Ctrl+R", checkable=True),
     ActionSpec("view.boxes", "Face &Boxes", "&View", lambda w, on: w.apply_overlay(),
                "B", checkable=True, setting="show_boxes"),
@@ -183,6 +183,15 @@ def _make_action(window: MainWindow, menu: QMenu, spec: ActionSpec) -> QAction:
         action.triggered.connect(lambda _=False, s=spec: s.callback(window))
     menu.addAction(action)
     return action
+
+
+def set_checked_quietly(action: QAction, checked: bool) -> None:
+    """Show ``checked`` without calling the action's callback (the state changed elsewhere:
+    a failure, a reset)."""
+    if action.isChecked() != checked:
+        action.blockSignals(True)
+        action.setChecked(checked)
+        action.blockSignals(False)
 
 
 def fill_choice_menu(window: MainWindow, menu: QMenu, choice: ChoiceSpec) -> None:

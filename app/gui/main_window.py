@@ -7,7 +7,6 @@ the user's choices back.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -15,13 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
-from PySide6.QtCore import (
-    QMimeData,
-    QRect,
-    Qt,
-    QThread,
-    Signal,
-)
+from PySide6.QtCore import QMimeData, QRect, Qt, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -37,7 +30,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QMainWindow,
     QMenu,
-    QProgressDialog,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -45,35 +37,37 @@ from PySide6.QtWidgets import (
 
 from emocam.classify import EmotionClassifier, default_model_for
 from emocam.errors import UserError
-from emocam.gui.actions import build_menus
+from emocam.export_job import ExportJob
+from emocam.gui.actions import build_menus, set_checked_quietly
 from emocam.gui.banner import MessageBanner
 from emocam.gui.cameras import CameraInfo, probe_cameras
 from emocam.gui.dialogs import AboutDialog
-from emocam.gui.export import ExportWorker
+from emocam.gui.export_control import ExportControl
 from emocam.gui.face_panel import FacePanel
-from emocam.gui.outputs import OutputsMixin
 from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.playback import PlaybackBar
+from emocam.gui.recording import RecordingControl
 from emocam.gui.screen_fit import DEFAULT_SIZE, fit_geometry, fit_size
 from emocam.gui.settings import (
     AppSettings,
-    defaults_keeping_history,
     load_settings,
     non_defaults,
+    reset_keeping_history,
     save_settings,
 )
+from emocam.gui.snapshot import SnapshotControl
 from emocam.gui.status import StatusFields
-from emocam.gui.streaming import StreamMixin
+from emocam.gui.streaming import ResultsFeed
+from emocam.gui.threads import BackgroundThreads
 from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
-from emocam.gui.workers import FunctionWorker, Packet, SourceInfo, SourceWorker, WorkerError
+from emocam.gui.workers import Packet, SourceInfo, SourceWorker, WorkerError
 from emocam.modelinfo import ModelInfo, read_model_info
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.resources import builtin_models, resolve_model, sample_video_path
 from emocam.sources import IMAGE_EXTS, VIDEO_EXTS, open_source
 
-log = logging.getLogger(__name__)
 SIDE_PANEL_WIDTH = 310
 
 VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS)) + ");;All files (*)"
@@ -105,8 +99,7 @@ def dropped_path(mime: QMimeData) -> Path | None:
     return None
 
 
-class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
-    export_finished = Signal(object)  # ExportOutcome or an error message (str)
+class MainWindow(QMainWindow):
     about_shown = Signal(object)  # the AboutDialog
 
     def __init__(self, settings: AppSettings | None = None,
@@ -120,11 +113,10 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         self.model_info: ModelInfo | None = None
         self.last_packet: Packet | None = None
         self.cameras: list[CameraInfo] | None = None
-        self.export_worker: ExportWorker | None = None
         self.about: AboutDialog | None = None
         self.recent_menu: QMenu | None = None
         self.model_override = ""  # --model: this session only, not saved
-        self._threads: list[QThread] = []  # finished workers are dropped in _reap
+        self.threads = BackgroundThreads(self)
         self._fallback_to_sample = False
         self._last_spec: str | int | None = None  # reopened when a new model fixes a failure
         self._last_loop = False
@@ -133,10 +125,16 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         self._latency_ms = 0.0
         # Recent capture-to-screen times, for the benchmarks and the performance figures.
         self.latency_samples_ms: deque[float] = deque(maxlen=2000)
-        self._progress: QProgressDialog | None = None
         self._fitted = False
         self._build_ui()
         self.qactions = build_menus(self, self.menuBar())
+        # The outputs, each with what it needs; none reads the window's own state.
+        self.exports = ExportControl(self, self.settings, self.banner, self.threads,
+                                     self._export_job)
+        self.recording = RecordingControl(self.settings, self.banner, self.status,
+                                          self.qactions["camera.record"], self._camera)
+        self.snapshots = SnapshotControl(self, self.settings, self.banner, self.view)
+        self.feed = ResultsFeed(self, self.settings, self.banner, self.status)
         self._restore_window()
         self._update_actions()
         self.probe_cameras()
@@ -303,15 +301,14 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
 
     def reset_to_defaults(self) -> None:
         """Every option back to its default; the window's layout and the recent files stay."""
-        fresh = self.settings = defaults_keeping_history(self.settings)
+        reset_keeping_history(self.settings)
+        fresh = self.settings
         self.model_override = ""
         self.model_info = None
         for action in self.qactions.values():
             setting = action.property("setting")
             if setting:
-                action.blockSignals(True)
-                action.setChecked(bool(getattr(fresh, setting)))
-                action.blockSignals(False)
+                set_checked_quietly(action, bool(getattr(fresh, setting)))
         self.dock.setVisible(fresh.show_side_panel)
         if self.worker is not None:
             self.worker.set_overlay(self.overlay_options())
@@ -357,32 +354,12 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         if live:  # a camera in use by us would not open a second time
             self.statusBar().showMessage("Stop the camera to search for others.", 5000)
             return
-        self._run_job(probe_cameras, self._cameras_found, None)
+        self.threads.run(probe_cameras, self._cameras_found, None)
 
     def _cameras_found(self, cameras: list[CameraInfo]) -> None:
         self.cameras = cameras
         names = ", ".join(c.name for c in cameras) or "none"
         self.statusBar().showMessage(f"Cameras found: {names}", 5000)
-
-    def _run_job(self, fn: Callable[[], Any], done: Callable[[Any], None] | None,
-                 errored: Callable[[Exception], None] | None) -> FunctionWorker:
-        job = FunctionWorker(fn)
-        if done is not None:
-            job.done.connect(done)
-        if errored is not None:
-            job.errored.connect(errored)
-        self._track(job)
-        job.start()
-        return job
-
-    def _track(self, thread: QThread) -> None:
-        self._threads.append(thread)
-        thread.finished.connect(self._reap)
-
-    def _reap(self) -> None:
-        for t in [t for t in self._threads if t.isFinished()]:
-            self._threads.remove(t)
-            t.deleteLater()
 
     # --- sources --------------------------------------------------------------------------
 
@@ -451,9 +428,9 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         worker.frame_ready.connect(self._on_frame)
         worker.failed.connect(self._on_failed)
         worker.ended.connect(self._on_ended)
-        worker.recording_stopped.connect(self._on_recording_stopped)
+        worker.recording_stopped.connect(self.recording.stopped)
         self.worker = worker
-        self._track(worker)
+        self.threads.track(worker)
         self._ended = False
         self.playback.set_paused(False)
         self._set_checked("playback.pause", False)
@@ -473,10 +450,22 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         self.source_info = None
         self.faces.clear()
         self.timeline.clear()
-        self._set_checked("camera.record", False)
-        self.status.set("rec", "")
+        self.recording.reset()
         self.status.set("source", "Stopped")
         self._update_actions()
+
+    def _export_job(self) -> ExportJob | None:
+        """The open file and the choices in force, for File > Export; None for a camera."""
+        info = self.source_info
+        if info is None or info.is_live:
+            return None
+        return ExportJob(Path(str(info.spec)), info.frame_count, self.pipeline_config(False),
+                         self.overlay_options())
+
+    def _camera(self) -> SourceWorker | None:
+        """The running camera's worker, for Camera > Record; None when no camera runs."""
+        live = self.source_info is not None and self.source_info.is_live
+        return self.worker if live else None
 
     def _current(self) -> bool:
         """True when a signal comes from the worker now in use (not one being retired)."""
@@ -519,7 +508,7 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         self._painted_after = packet.captured_at
         self.faces.update_result(result)
         self.timeline.add(result)
-        self.send_to_stream(result)
+        self.feed.send(result)
         self.playback.set_position(result.frame.index, result.frame.time_ms)
         self.status.set("fps", f"{packet.processing_fps:.1f} fps")
         # The GUI thread's part: painting the last frame with its overlay at screen size.
@@ -609,10 +598,8 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
 
     def _set_checked(self, action_id: str, checked: bool) -> None:
         action = getattr(self, "qactions", {}).get(action_id)  # None while menus are built
-        if action is not None and action.isChecked() != checked:
-            action.blockSignals(True)
-            action.setChecked(checked)
-            action.blockSignals(False)
+        if action is not None:
+            set_checked_quietly(action, checked)
 
     # --- view -----------------------------------------------------------------------------
 
@@ -692,7 +679,7 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         def reject(error: Exception) -> None:
             self.banner.show_message(str(error), "error")
 
-        self._run_job(lambda: _check_model(path), accept, reject)
+        self.threads.run(lambda: _check_model(path), accept, reject)
 
     def _use_new_model(self) -> None:
         self.model_info = None if not self.settings.model_path else self.model_info
@@ -712,7 +699,7 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         if self.model_info is not None:
             self._show_about(self.model_info)
         else:
-            self._run_job(lambda: read_model_info(path), self._show_about,
+            self.threads.run(lambda: read_model_info(path), self._show_about,
                           lambda e: self._show_about(None))
 
     def _show_about(self, info: ModelInfo | None) -> None:
@@ -733,18 +720,11 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop every thread and wait for it: nothing may outlive the window."""
-        if self.export_worker is not None:
-            self.export_worker.cancel()
+        self.exports.cancel()
         self.stop_source()
-        for thread in list(self._threads):
-            if isinstance(thread, SourceWorker):
-                thread.stop()
-            thread.quit()
-            if not thread.wait(timeout_ms):
-                log.warning("a background thread did not stop in time")
-        self._reap()
-        self._close_progress()
-        self.stop_stream()
+        self.threads.stop_all(timeout_ms)
+        self.exports.close()
+        self.feed.stop()
 
 
 def _builtin_info(path: Path) -> ModelInfo | None:
