@@ -404,6 +404,20 @@ def test_recording_a_camera_session_writes_the_whole_output_set_and_can_be_reana
     assert len(_csv_rows(Path(again.outputs["csv"]))) == len(rows)
 
 
+def test_recording_into_a_folder_that_cannot_be_made_says_why_and_records_nothing(
+        qtbot, make_window, video_one_face, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the recording folder should be")
+    window = make_window(camera_opener(video_one_face.path))
+    window.settings.record_dir = str(blocker / "recordings")
+    window.start_camera(0)
+    qtbot.waitUntil(lambda: window.qactions["camera.record"].isEnabled(), timeout=10_000)
+    window.qactions["camera.record"].trigger()
+    assert "cannot be created" in window.banner.text() and window.banner.level == "error"
+    assert not window.qactions["camera.record"].isChecked()
+    assert window.status.text("rec") == ""
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_while_recording_closes_the_app_and_keeps_the_recording(
         qtbot, make_window, video_one_face, tmp_path, signum):

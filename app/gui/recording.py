@@ -10,12 +10,13 @@ from pathlib import Path
 from PySide6.QtCore import QStandardPaths
 from PySide6.QtGui import QAction
 
+from emocam.errors import UserError
 from emocam.gui.actions import set_checked_quietly
 from emocam.gui.banner import MessageBanner
 from emocam.gui.settings import AppSettings
 from emocam.gui.status import StatusFields
 from emocam.gui.workers import SourceWorker, WorkerError
-from emocam.outputs import export_names, recording_names
+from emocam.outputs import export_names, make_folder, recording_names
 
 
 class RecordingControl:
@@ -48,7 +49,12 @@ class RecordingControl:
                                       "Camera > Start Camera.", "info")
             return
         folder = self.folder()
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            make_folder(folder)
+        except UserError as e:  # a file where the folder should be, no permission
+            set_checked_quietly(self._action, False)
+            self._banner.show_message(str(e), "error")
+            return
         video, csv, *_ = recording_names(folder)  # the recorder names the rest alike
         camera.start_recording(video, csv)
         self._status.set("rec", "\u25cf REC", f"Recording to {video} (with its .csv, .json "
