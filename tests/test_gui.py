@@ -470,8 +470,8 @@ def test_snapshot_saves_the_annotated_frame(qtbot, make_window, image_one_face, 
 
 def test_about_shows_the_model_card_from_its_metadata(qtbot, make_window):
     window = make_window()
-    with qtbot.waitSignal(window.about_shown, timeout=10_000) as shown:
-        window.about_dialog()
+    with qtbot.waitSignal(window.models.about_shown, timeout=10_000) as shown:
+        window.models.about_dialog()
     text = shown.args[0].label.text()
     assert "happiness" in text and Path(window.settings.model_path).name not in text
     assert "86.5% correct" in text  # the model's own figure (the float FER+ model)
@@ -480,7 +480,7 @@ def test_about_shows_the_model_card_from_its_metadata(qtbot, make_window):
 def test_the_built_in_models_are_listed_by_name_and_can_be_switched(
         qtbot, make_window, video_one_face):
     window = make_window()
-    choices = window.builtin_model_choices()
+    choices = window.models.builtin_choices()
     shipped = builtin_models()
     assert len(choices) == len(shipped) + 1 and choices[0][1] == ""
     window.open_file(video_one_face.path)
@@ -489,7 +489,7 @@ def test_the_built_in_models_are_listed_by_name_and_can_be_switched(
     assert choices[0][0].startswith("Automatic: ")
     assert window.pipeline_info["model"] in choices[0][0]
     for label, value in choices[1:]:
-        window.set_model(value)
+        window.models.set(value)
         qtbot.waitUntil(lambda v=value: window.settings.model_path == v
                         and window.pipeline_info.get("model_path") == str(shipped[v]),
                         timeout=10_000)
@@ -501,7 +501,7 @@ def test_a_file_that_is_not_a_model_is_refused_with_a_message(qtbot, make_window
     bad.write_bytes(b"\x00" * 64)
     window = make_window()
     before = window.settings.model_path
-    window.set_model(str(bad))
+    window.models.set(str(bad))
     qtbot.waitUntil(lambda: "notamodel.onnx" in window.banner.text(), timeout=10_000)
     assert window.settings.model_path == before
 
@@ -515,7 +515,7 @@ def test_a_broken_model_stops_nothing_but_playback_and_a_good_one_resumes_it(
     window.open_file(video_one_face.path)
     qtbot.waitUntil(lambda: "truncated.onnx" in window.banner.text(), timeout=10_000)
     assert "Choose Model..." in window.banner.buttons
-    window.set_model(str(model_path))
+    window.models.set(str(model_path))
     wait_frames(qtbot, window, 2)
     assert window.settings.model_path == str(model_path)
 

@@ -52,7 +52,7 @@ def main(video: str, outdir: str) -> int:
     window.open_file(video)
     report["played"] = wait_until(app, lambda: window.view.frames_shown >= 10, 60)
     window.seek(0)
-    window.set_model("fer2013")
+    window.models.set("fer2013")
     report["switched"] = wait_until(
         app, lambda: len(window.pipeline_info.get("class_names", ())) == 7, 60)
     shown = window.view.frames_shown

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import onnxruntime as ort
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QMenuBar
 
@@ -44,6 +45,13 @@ class ChoiceSpec:
     setting: str
     callback: Callable[[MainWindow, Any], Any]
     separator_before: bool = False
+
+
+def provider_choices() -> list[tuple[str, str]]:
+    """onnxruntime's execution providers here, fastest first, after the automatic choice."""
+    names = ort.get_available_providers()
+    return [("Automatic (fastest)", "")] + [
+        (n.removesuffix("ExecutionProvider"), n) for n in names]
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -90,14 +98,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "P", checkable=True, setting="show_side_panel"),
     ActionSpec("view.fullscreen", "&Full Screen", "&View", lambda w: w.toggle_fullscreen(),
                "F11"),
-    ActionSpec("view.model", "Choose &Model...", "&View", lambda w: w.choose_model_dialog(),
+    ActionSpec("view.model", "Choose &Model...", "&View", lambda w: w.models.choose_dialog(),
                separator_before=True),
     ActionSpec("view.reset", "&Reset to Defaults", "&View", lambda w: w.reset_to_defaults(),
                separator_before=True, after_choices=True),
     ActionSpec("playback.pause", "&Pause", "&Playback", lambda w, on: w.set_paused(on),
                "Space", checkable=True),
     ActionSpec("playback.restart", "&Restart", "&Playback", lambda w: w.seek(0), "Home"),
-    ActionSpec("help.about", "&About emocam", "&Help", lambda w: w.about_dialog()),
+    ActionSpec("help.about", "&About emocam", "&Help", lambda w: w.models.about_dialog()),
 )
 
 CHOICES: tuple[ChoiceSpec, ...] = (
@@ -119,14 +127,15 @@ CHOICES: tuple[ChoiceSpec, ...] = (
     ChoiceSpec("view.detector", "&Detector", "&View",
                lambda w: [("MediaPipe BlazeFace", "mediapipe"), ("OpenCV Haar", "opencv")],
                "detector", lambda w, v: w.apply_pipeline_config()),
-    ChoiceSpec("view.provider", "Execution &Provider", "&View", lambda w: w.provider_choices(),
+    ChoiceSpec("view.provider", "Execution &Provider", "&View", lambda w: provider_choices(),
                "provider", lambda w, v: w.apply_pipeline_config()),
     ChoiceSpec("view.target_fps", "Target &Frame Rate", "&View",
                lambda w: [("Off (full detection)", 0.0), ("15 fps", 15.0), ("24 fps", 24.0),
                           ("30 fps", 30.0), ("60 fps", 60.0)],
                "target_fps", lambda w, v: w.apply_pipeline_config()),
     ChoiceSpec("view.builtin_model", "&Built-in Model", "&View",
-               lambda w: w.builtin_model_choices(), "model_path", lambda w, v: w.set_model(v)),
+               lambda w: w.models.builtin_choices(), "model_path",
+               lambda w, v: w.models.set(v)),
     ChoiceSpec("playback.speed", "&Speed", "&Playback",
                lambda w: [("0.25x", 0.25), ("0.5x", 0.5), ("1x", 1.0), ("2x", 2.0),
                           ("4x", 4.0)],

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import onnxruntime as ort
-from PySide6.QtCore import QMimeData, QRect, Qt, Signal
+from PySide6.QtCore import QMimeData, QRect, Qt
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -35,15 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from emocam.classify import EmotionClassifier, default_model_for
-from emocam.errors import UserError
 from emocam.export_job import ExportJob
 from emocam.gui.actions import build_menus, set_checked_quietly
 from emocam.gui.banner import MessageBanner
 from emocam.gui.cameras import CameraInfo, probe_cameras
-from emocam.gui.dialogs import AboutDialog
 from emocam.gui.export_control import ExportControl
 from emocam.gui.face_panel import FacePanel
+from emocam.gui.model_choice import ModelChoice
 from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.playback import PlaybackBar
 from emocam.gui.recording import RecordingControl
@@ -62,10 +59,9 @@ from emocam.gui.threads import BackgroundThreads
 from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
 from emocam.gui.workers import Packet, SourceInfo, SourceWorker, WorkerError
-from emocam.modelinfo import ModelInfo, read_model_info
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
-from emocam.resources import builtin_models, resolve_model, sample_video_path
+from emocam.resources import sample_video_path
 from emocam.sources import IMAGE_EXTS, VIDEO_EXTS, open_source
 
 SIDE_PANEL_WIDTH = 310
@@ -100,8 +96,6 @@ def dropped_path(mime: QMimeData) -> Path | None:
 
 
 class MainWindow(QMainWindow):
-    about_shown = Signal(object)  # the AboutDialog
-
     def __init__(self, settings: AppSettings | None = None,
                  open_fn: Callable[[Any], Any] | None = None) -> None:
         super().__init__()
@@ -110,12 +104,9 @@ class MainWindow(QMainWindow):
         self.worker: SourceWorker | None = None
         self.source_info: SourceInfo | None = None
         self.pipeline_info: dict[str, Any] = {}
-        self.model_info: ModelInfo | None = None
         self.last_packet: Packet | None = None
         self.cameras: list[CameraInfo] | None = None
-        self.about: AboutDialog | None = None
         self.recent_menu: QMenu | None = None
-        self.model_override = ""  # --model: this session only, not saved
         self.threads = BackgroundThreads(self)
         self._fallback_to_sample = False
         self._last_spec: str | int | None = None  # reopened when a new model fixes a failure
@@ -127,14 +118,18 @@ class MainWindow(QMainWindow):
         self.latency_samples_ms: deque[float] = deque(maxlen=2000)
         self._fitted = False
         self._build_ui()
-        self.qactions = build_menus(self, self.menuBar())
-        # The outputs, each with what it needs; none reads the window's own state.
+        # The window's other jobs, each given what it needs; none reads the window's state.
+        # Before the menus: they list the models and call these parts.
         self.exports = ExportControl(self, self.settings, self.banner, self.threads,
                                      self._export_job)
-        self.recording = RecordingControl(self.settings, self.banner, self.status,
-                                          self.qactions["camera.record"], self._camera)
         self.snapshots = SnapshotControl(self, self.settings, self.banner, self.view)
         self.feed = ResultsFeed(self, self.settings, self.banner, self.status)
+        self.models = ModelChoice(self, self.settings, self.banner, self.threads,
+                                  self._model_changed,
+                                  lambda: str(self.pipeline_info.get("provider", "")))
+        self.qactions = build_menus(self, self.menuBar())
+        self.recording = RecordingControl(self.settings, self.banner, self.status,
+                                          self.qactions["camera.record"], self._camera)
         self._restore_window()
         self._update_actions()
         self.probe_cameras()
@@ -243,8 +238,7 @@ class MainWindow(QMainWindow):
     def pipeline_config(self, live: bool) -> PipelineConfig:
         s = self.settings
         return PipelineConfig(
-            model_path=resolve_model(model) if (model := self.model_override or s.model_path)
-            else None,
+            model_path=self.models.config_path(),
             detector=s.detector,
             provider=s.provider or None,
             min_score=s.min_score,
@@ -292,9 +286,7 @@ class MainWindow(QMainWindow):
     def show_non_defaults(self) -> None:
         """A chosen model or target rate is remembered from one start to the next; the
         status bar says so, as View > Reset to Defaults undoes it."""
-        chosen = self.model_override or self.settings.model_path
-        name = self.model_info.name if self.model_info is not None else Path(chosen).stem
-        text = non_defaults(self.settings, name if chosen else "")
+        text = non_defaults(self.settings, self.models.display_name())
         tip = ("Chosen in the View menu and kept from one start to the next; "
                "View > Reset to Defaults goes back to the defaults.") if text else ""
         self.status.set("settings", text, tip)
@@ -303,8 +295,7 @@ class MainWindow(QMainWindow):
         """Every option back to its default; the window's layout and the recent files stay."""
         reset_keeping_history(self.settings)
         fresh = self.settings
-        self.model_override = ""
-        self.model_info = None
+        self.models.reset()
         for action in self.qactions.values():
             setting = action.property("setting")
             if setting:
@@ -327,11 +318,6 @@ class MainWindow(QMainWindow):
             choices.append((f"Camera {self.settings.camera_index} (not found)",
                             self.settings.camera_index))
         return choices
-
-    def provider_choices(self) -> list[tuple[str, str]]:
-        names = ort.get_available_providers()
-        return [("Automatic (fastest)", "")] + [
-            (n.removesuffix("ExecutionProvider"), n) for n in names]
 
     def fill_recent_menu(self) -> None:
         assert self.recent_menu is not None
@@ -487,7 +473,7 @@ class MainWindow(QMainWindow):
         if not self._current():
             return
         self.pipeline_info = info
-        self.model_info = info.get("model_info")
+        self.models.info = info.get("model_info")
         self.perf.set_info(info)
         self.show_non_defaults()
         self.status.set("detector", f"detector: {info.get('detector', '?')}")
@@ -543,9 +529,9 @@ class MainWindow(QMainWindow):
             self._camera_failed(error.message)
             return
         if error.kind == "model":
-            actions = {"Choose Model...": self.choose_model_dialog}
-            if self.settings.model_path or self.model_override:
-                actions["Use the Built-in Model"] = lambda: self.set_model("")
+            actions = {"Choose Model...": self.models.choose_dialog}
+            if self.models.chosen():
+                actions["Use the Built-in Model"] = lambda: self.models.set("")
             self.banner.show_message(error.message, "error", actions)
         elif error.kind == "source":
             self.banner.show_message(error.message, "error",
@@ -643,71 +629,13 @@ class MainWindow(QMainWindow):
 
     # --- model ----------------------------------------------------------------------------
 
-    def builtin_model_choices(self) -> list[tuple[str, str]]:
-        """The models shipped with emocam, named from their own metadata; the first entry
-        leaves the choice to emocam (int8 on the CPU, the float model on a GPU)."""
-        auto = _builtin_info(self._default_model())
-        choices = [(f"Automatic: {auto.name if auto else 'built-in'} on this machine", "")]
-        for name, path in builtin_models().items():
-            info = _builtin_info(path)
-            choices.append((f"{info.name}: {info.num_classes} emotions" if info else name, name))
-        return choices
-
-    def _default_model(self) -> Path:
-        return default_model_for(self.settings.provider or None)
-
-    def choose_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose Emotion Model", "",
-                                              "ONNX models (*.onnx);;All files (*)")
-        if path:
-            self.set_model(path)
-
-    def set_model(self, path: str) -> None:
-        """Use another model once it proved loadable (checked off the GUI thread)."""
-        self.model_override = ""
-        if not path:
-            self.settings.model_path = ""
-            self._use_new_model()
-            return
-
-        def accept(info: ModelInfo) -> None:
-            self.settings.model_path = path
-            self.model_info = info
-            self._use_new_model()
-            self.banner.show_message(f"Using the model {info.name} from {path}.", "info")
-
-        def reject(error: Exception) -> None:
-            self.banner.show_message(str(error), "error")
-
-        self.threads.run(lambda: _check_model(path), accept, reject)
-
-    def _use_new_model(self) -> None:
-        self.model_info = None if not self.settings.model_path else self.model_info
+    def _model_changed(self) -> None:
         if self.worker is None and self._last_spec is not None:
             # The source stopped because the model failed.
             self._start(self._last_spec, self._last_loop)
         else:
             self.apply_pipeline_config()
         self._persist()
-
-    def _model_path(self) -> str:
-        chosen = self.model_override or self.settings.model_path
-        return str(resolve_model(chosen) if chosen else self._default_model())
-
-    def about_dialog(self) -> None:
-        path = self._model_path()
-        if self.model_info is not None:
-            self._show_about(self.model_info)
-        else:
-            self.threads.run(lambda: read_model_info(path), self._show_about,
-                          lambda e: self._show_about(None))
-
-    def _show_about(self, info: ModelInfo | None) -> None:
-        path = self._model_path()
-        provider = str(self.pipeline_info.get("provider", ""))
-        self.about = AboutDialog(info, path, provider, self)
-        self.about.show()
-        self.about_shown.emit(self.about)
 
     # --- closing --------------------------------------------------------------------------
 
@@ -726,21 +654,3 @@ class MainWindow(QMainWindow):
         self.exports.close()
         self.feed.stop()
 
-
-def _builtin_info(path: Path) -> ModelInfo | None:
-    """A built-in model's metadata for its menu label (read once, cached by the reader; no
-    session is made ready to run); None when it cannot be read: the label is its short name."""
-    try:
-        return read_model_info(path)
-    except UserError:
-        return None
-
-
-def _check_model(path: str) -> ModelInfo:
-    """A chosen model's metadata once the model proved it runs: a whole classifier is made
-    (checksum, shapes, one test batch) and closed. Off the GUI thread: it takes a while."""
-    classifier = EmotionClassifier(resolve_model(path))
-    try:
-        return classifier.info
-    finally:
-        classifier.close()
