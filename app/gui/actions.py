@@ -15,6 +15,8 @@ import onnxruntime as ort
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QMenuBar
 
+from emocam.cameras import camera_choices
+
 if TYPE_CHECKING:
     from emocam.gui.main_window import MainWindow
 
@@ -109,7 +111,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 CHOICES: tuple[ChoiceSpec, ...] = (
-    ChoiceSpec("camera.device", "&Device", "&Camera", lambda w: w.camera_choices(),
+    ChoiceSpec("camera.device", "&Device", "&Camera",
+               lambda w: camera_choices(w.cameras, w.settings.camera_index),
                "camera_index", lambda w, v: w.start_camera(v)),
     ChoiceSpec("camera.resolution", "Re&solution", "&Camera",
                lambda w: [("Camera default", "default"), ("640 x 480", "640x480"),

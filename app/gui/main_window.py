@@ -34,10 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from emocam.cameras import CameraInfo, probe_cameras
 from emocam.export_job import ExportJob
 from emocam.gui.actions import build_menus, set_checked_quietly
 from emocam.gui.banner import MessageBanner
-from emocam.gui.cameras import CameraInfo, probe_cameras
 from emocam.gui.export_control import ExportControl
 from emocam.gui.face_panel import FacePanel
 from emocam.gui.model_choice import ModelChoice
@@ -307,17 +307,7 @@ class MainWindow(QMainWindow):
         self.apply_pipeline_config()
         self.statusBar().showMessage("Options reset to their defaults.", 5000)
 
-    # --- choices shown in menus -----------------------------------------------------------
-
-    def camera_choices(self) -> list[tuple[str, int]]:
-        if self.cameras is None:
-            return [(f"Searching... (camera {self.settings.camera_index})",
-                     self.settings.camera_index)]
-        choices = [(c.name, c.index) for c in self.cameras]
-        if self.settings.camera_index not in {c.index for c in self.cameras}:
-            choices.append((f"Camera {self.settings.camera_index} (not found)",
-                            self.settings.camera_index))
-        return choices
+    # --- menus that list what is there now -------------------------------------------------
 
     def fill_recent_menu(self) -> None:
         assert self.recent_menu is not None
