@@ -2,7 +2,9 @@
 
 The window holds no pipeline logic: a :class:`SourceWorker` thread reads, analyses and
 annotates frames and sends them here as plain data; the window only shows them and passes
-the user's choices back.
+the user's choices back. Its other jobs are parts it builds and the menus call: Export,
+Record, Snapshot, the live feed and the model in force (``exports``, ``recording``,
+``snapshots``, ``feed``, ``models``), each given only what it needs.
 """
 
 from __future__ import annotations
