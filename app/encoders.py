@@ -21,6 +21,14 @@ from emocam.outputnames import check_video_name
 
 VIDEO_CODECS = ("mp4v", "h264")
 DEFAULT_VIDEO_CODEC = "mp4v"
+
+
+def known_codec(codec: str) -> str:
+    """``codec`` when it is one emocam writes, else the default: a settings file edited by
+    hand must not break every export."""
+    return codec if codec in VIDEO_CODECS else DEFAULT_VIDEO_CODEC
+
+
 # OpenCV's mp4v writer does not open for a 1-pixel side (measured: 2x2 opens, 1x1 not).
 _MP4V_MIN_SIDE = 2
 

@@ -86,7 +86,7 @@ def measure(video: Path, faces: int, seconds: float, model: str | None = None,
     settings.target_fps = target_fps  # View > Target Frame Rate; 0: detect in full every frame
     window = MainWindow(settings, open_fn=_camera_opener(video, camera_fps))
     if model:
-        window.model_override = str(resolve_model(model))
+        window.models.override = str(resolve_model(model))
     window.resize(1600, 900)
     window.show()
     try:

@@ -184,7 +184,7 @@ def make_window(qtbot, model_path: Path, isolated_settings: Path):
     yield make
     for w in windows:
         w.shutdown()
-        assert all(t.isFinished() for t in w._threads)
+        assert w.threads.all_finished()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -167,8 +167,8 @@ def test_export_writes_annotated_video_csv_and_json(qtbot, make_window, video_on
     window = make_window()
     window.open_file(video_one_face.path)
     qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
-    with qtbot.waitSignal(window.export_finished, timeout=60_000) as done:
-        window.start_export(tmp_path / "out.mp4")
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
+        window.exports.start(tmp_path / "out.mp4")
     outcome = done.args[0]
     assert outcome.completed and outcome.frames == video_one_face.frame_count
     assert _video_frames(tmp_path / "out.mp4") == video_one_face.frame_count
@@ -195,7 +195,7 @@ def test_export_as_h264_is_chosen_by_file_type_and_remembered(
     window.open_file(video_one_face.path)
     qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
     for _ in range(2):
-        with qtbot.waitSignal(window.export_finished, timeout=60_000) as done:
+        with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
             window.qactions["file.export"].trigger()
         assert done.args[0].completed
     assert "MPEG-4" in offered[0] and "H.264" in offered[1]  # the last choice comes first
@@ -216,8 +216,8 @@ def test_export_keeps_the_sound_unless_a_privacy_view_is_on_and_says_so(
     for name, blur in (("plain.mp4", False), ("blurred.mp4", True)):
         if window.qactions["view.blur_faces"].isChecked() != blur:
             window.qactions["view.blur_faces"].trigger()
-        with qtbot.waitSignal(window.export_finished, timeout=60_000) as done:
-            window.start_export(tmp_path / name)
+        with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
+            window.exports.start(tmp_path / name)
         assert done.args[0].completed
         found = sound_of(tmp_path / name)
         assert (found is None) == blur
@@ -234,8 +234,8 @@ def test_export_writes_its_sidecar_beside_its_own_files_not_over_a_command_line_
     window = make_window()
     window.open_file(src)
     qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
-    with qtbot.waitSignal(window.export_finished, timeout=60_000) as done:
-        window.start_export(tmp_path / "out.mp4")
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
+        window.exports.start(tmp_path / "out.mp4")
     outcome = done.args[0]
     assert outcome.completed
     assert cli_sidecar.stat().st_mtime_ns == before  # the command line's set still matches
@@ -252,8 +252,8 @@ def test_an_export_without_faces_still_lists_its_sidecar(qtbot, make_window, tmp
     window = make_window()
     window.open_file(empty)
     qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
-    with qtbot.waitSignal(window.export_finished, timeout=60_000) as done:
-        window.start_export(tmp_path / "none.mp4")
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
+        window.exports.start(tmp_path / "none.mp4")
     outcome = done.args[0]
     assert "No face" in outcome.warning
     assert outcome.outputs["sidecar"] == str(tmp_path / "none.npz")
@@ -266,9 +266,9 @@ def test_cancelled_export_keeps_valid_partial_outputs(qtbot, make_window, video_
     window.open_file(video_four_faces.path)
     qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
     window.set_paused(True)
-    worker = window.start_export(tmp_path / "part.mp4")
-    worker.progress.connect(lambda done, total: done >= 3 and window.cancel_export())
-    with qtbot.waitSignal(window.export_finished, timeout=60_000) as done:
+    worker = window.exports.start(tmp_path / "part.mp4")
+    worker.progress.connect(lambda done, total: done >= 3 and window.exports.cancel())
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
         pass
     outcome = done.args[0]
     assert not outcome.completed
@@ -404,6 +404,20 @@ def test_recording_a_camera_session_writes_the_whole_output_set_and_can_be_reana
     assert len(_csv_rows(Path(again.outputs["csv"]))) == len(rows)
 
 
+def test_recording_into_a_folder_that_cannot_be_made_says_why_and_records_nothing(
+        qtbot, make_window, video_one_face, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the recording folder should be")
+    window = make_window(camera_opener(video_one_face.path))
+    window.settings.record_dir = str(blocker / "recordings")
+    window.start_camera(0)
+    qtbot.waitUntil(lambda: window.qactions["camera.record"].isEnabled(), timeout=10_000)
+    window.qactions["camera.record"].trigger()
+    assert "cannot be created" in window.banner.text() and window.banner.level == "error"
+    assert not window.qactions["camera.record"].isChecked()
+    assert window.status.text("rec") == ""
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_while_recording_closes_the_app_and_keeps_the_recording(
         qtbot, make_window, video_one_face, tmp_path, signum):
@@ -415,7 +429,7 @@ def test_ctrl_c_or_sigterm_while_recording_closes_the_app_and_keeps_the_recordin
     finally:
         stopper.close()
     assert stopper.received == signum
-    assert all(t.isFinished() for t in window._threads)
+    assert window.threads.all_finished()
     video = next(tmp_path.glob("emocam-*.mp4"))
     assert _video_frames(video) >= 3
     assert _csv_rows(video.with_suffix(".csv"))
@@ -448,7 +462,7 @@ def test_snapshot_saves_the_annotated_frame(qtbot, make_window, image_one_face, 
     window = make_window()
     window.open_file(image_one_face)
     qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
-    assert window.save_snapshot(tmp_path / "snap.png")
+    assert window.snapshots.save(tmp_path / "snap.png")
     snap = cv2.imread(str(tmp_path / "snap.png"))
     assert snap.shape[:2] == (480, 640)
     assert (snap != cv2.imread(str(image_one_face))).any()  # the overlay is in it
@@ -456,8 +470,8 @@ def test_snapshot_saves_the_annotated_frame(qtbot, make_window, image_one_face, 
 
 def test_about_shows_the_model_card_from_its_metadata(qtbot, make_window):
     window = make_window()
-    with qtbot.waitSignal(window.about_shown, timeout=10_000) as shown:
-        window.about_dialog()
+    with qtbot.waitSignal(window.models.about_shown, timeout=10_000) as shown:
+        window.models.about_dialog()
     text = shown.args[0].label.text()
     assert "happiness" in text and Path(window.settings.model_path).name not in text
     assert "86.5% correct" in text  # the model's own figure (the float FER+ model)
@@ -466,7 +480,7 @@ def test_about_shows_the_model_card_from_its_metadata(qtbot, make_window):
 def test_the_built_in_models_are_listed_by_name_and_can_be_switched(
         qtbot, make_window, video_one_face):
     window = make_window()
-    choices = window.builtin_model_choices()
+    choices = window.models.builtin_choices()
     shipped = builtin_models()
     assert len(choices) == len(shipped) + 1 and choices[0][1] == ""
     window.open_file(video_one_face.path)
@@ -475,7 +489,7 @@ def test_the_built_in_models_are_listed_by_name_and_can_be_switched(
     assert choices[0][0].startswith("Automatic: ")
     assert window.pipeline_info["model"] in choices[0][0]
     for label, value in choices[1:]:
-        window.set_model(value)
+        window.models.set(value)
         qtbot.waitUntil(lambda v=value: window.settings.model_path == v
                         and window.pipeline_info.get("model_path") == str(shipped[v]),
                         timeout=10_000)
@@ -487,7 +501,7 @@ def test_a_file_that_is_not_a_model_is_refused_with_a_message(qtbot, make_window
     bad.write_bytes(b"\x00" * 64)
     window = make_window()
     before = window.settings.model_path
-    window.set_model(str(bad))
+    window.models.set(str(bad))
     qtbot.waitUntil(lambda: "notamodel.onnx" in window.banner.text(), timeout=10_000)
     assert window.settings.model_path == before
 
@@ -501,7 +515,7 @@ def test_a_broken_model_stops_nothing_but_playback_and_a_good_one_resumes_it(
     window.open_file(video_one_face.path)
     qtbot.waitUntil(lambda: "truncated.onnx" in window.banner.text(), timeout=10_000)
     assert "Choose Model..." in window.banner.buttons
-    window.set_model(str(model_path))
+    window.models.set(str(model_path))
     wait_frames(qtbot, window, 2)
     assert window.settings.model_path == str(model_path)
 

@@ -58,7 +58,7 @@ def test_switching_to_the_7_class_model_keeps_the_timeline_and_cards_going(
     window.open_file(video_one_face.path)
     wait_frames(qtbot, window, 3)
     window.seek(0)
-    window.set_model("fer2013")
+    window.models.set("fer2013")
     qtbot.waitUntil(lambda: len(window.pipeline_info.get("class_names", ())) == 7,
                     timeout=20_000)
     wait_frames(qtbot, window, 5)
@@ -128,11 +128,11 @@ def test_exporting_a_photo_says_one_frame_and_a_snapshot_says_where_it_went(
     window = make_window()
     window.open_file(image_one_face)
     qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
-    with qtbot.waitSignal(window.export_finished, timeout=60_000):
-        window.start_export(tmp_path / "photo.jpg")
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000):
+        window.exports.start(tmp_path / "photo.jpg")
     assert "Exported 1 frame:" in window.banner.text()
     qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
-    assert window.save_snapshot(tmp_path / "snap.png")
+    assert window.snapshots.save(tmp_path / "snap.png")
     assert str(tmp_path / "snap.png") in window.banner.text()
 
 
@@ -159,10 +159,10 @@ def test_the_sample_video_loops_and_its_faces_keep_their_ids(qtbot, make_window)
 
 def test_about_is_a_short_readable_summary_with_details_behind_a_button(qtbot, make_window):
     window = make_window()
-    window.set_model("fer2013")
+    window.models.set("fer2013")
     qtbot.waitUntil(lambda: window.settings.model_path == "fer2013", timeout=10_000)
-    with qtbot.waitSignal(window.about_shown, timeout=10_000) as shown:
-        window.about_dialog()
+    with qtbot.waitSignal(window.models.about_shown, timeout=10_000) as shown:
+        window.models.about_dialog()
     about = shown.args[0]
     text = about.label.text()
     for wanted in ("FER2013", "67.7% correct", "PrivateTest", "3,589 images", "MIT",
@@ -188,10 +188,12 @@ def test_a_chosen_model_and_rate_are_shown_and_reset_to_defaults_undoes_them(
     window.settings.target_fps = 60.0
     window.apply_pipeline_config()
     window.qactions["view.boxes"].trigger()  # boxes off
-    window.set_model("fer2013")
+    window.models.set("fer2013")
     qtbot.waitUntil(lambda: "FER2013" in window.status.text("settings"), timeout=10_000)
     assert "60 fps" in window.status.text("settings")
+    settings = window.settings
     window.qactions["view.reset"].trigger()
+    assert window.settings is settings  # reset in place: export, recording and feed hold it
     assert window.status.text("settings") == ""
     assert window.settings.model_path == "" and window.settings.target_fps == 0.0
     assert window.qactions["view.boxes"].isChecked() and window.settings.show_boxes

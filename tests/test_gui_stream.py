@@ -20,7 +20,7 @@ def test_stream_results_sends_the_frames_the_app_shows_and_remembers_the_address
     port, got = osc_server
     window = make_window()
     url = f"osc://{HOST}:{port}"
-    assert window.start_stream(url)
+    assert window.feed.start(url)
     assert window.settings.stream_url == url
     assert f"{HOST}:{port}" in window.banner.text()
     window.open_file(video_one_face.path)
@@ -30,12 +30,12 @@ def test_stream_results_sends_the_frames_the_app_shows_and_remembers_the_address
                     timeout=10_000)
     probs = [args for a, args in got if a.endswith("/probs")]
     assert probs and all(len(p) == 8 for p in probs)
-    window.stop_stream()
-    assert window.stream is None and window.status.text("stream") == ""
+    window.feed.stop()
+    assert window.feed.sink is None and window.status.text("stream") == ""
 
 
 def test_a_bad_stream_address_is_one_sentence_in_the_banner(make_window):
     window = make_window()
-    assert not window.start_stream("http://127.0.0.1:9000")
-    assert window.stream is None
+    assert not window.feed.start("http://127.0.0.1:9000")
+    assert window.feed.sink is None
     assert "osc://HOST:PORT" in window.banner.text()

@@ -97,7 +97,7 @@ def test_opening_twenty_files_in_a_row_leaves_no_thread_behind(
             w.open_file(path)
             qtbot.waitUntil(lambda s=shown: w.view.frames_shown > s, timeout=15_000)
         w.stop_source()
-        qtbot.waitUntil(lambda: all(t.isFinished() for t in w._threads), timeout=10_000)
+        qtbot.waitUntil(w.threads.all_finished, timeout=10_000)
         return Resources.settled()
 
     pair = [image_one_face, video_face_at_edge.path]

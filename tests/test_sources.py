@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from emocam.cameras import CameraInfo, camera_choices
 from emocam.errors import SourceError
 from emocam.sources import CameraSource, VideoSource, open_source
 
@@ -240,3 +241,10 @@ def test_a_video_damaged_in_the_middle_skips_only_the_damaged_frames(
     assert len(frames) == sum(plain)  # every decodable frame, nothing stops early
     assert [f.index for f in frames] == [i for i, ok in enumerate(plain) if ok]
     assert "undecodable" in caplog.text and str(path) in caplog.text
+
+
+def test_the_camera_menu_lists_the_cameras_found_and_the_chosen_one_even_if_missing():
+    found = [CameraInfo(0, "Laptop (0)"), CameraInfo(2, "USB (2)")]
+    assert camera_choices(found, 2) == [("Laptop (0)", 0), ("USB (2)", 2)]
+    assert camera_choices(found, 1)[-1] == ("Camera 1 (not found)", 1)
+    assert camera_choices(None, 1) == [("Searching... (camera 1)", 1)]

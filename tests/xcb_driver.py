@@ -52,7 +52,7 @@ def main(video: str, outdir: str) -> int:
     window.open_file(video)
     report["played"] = wait_until(app, lambda: window.view.frames_shown >= 10, 60)
     window.seek(0)
-    window.set_model("fer2013")
+    window.models.set("fer2013")
     report["switched"] = wait_until(
         app, lambda: len(window.pipeline_info.get("class_names", ())) == 7, 60)
     shown = window.view.frames_shown
@@ -60,8 +60,8 @@ def main(video: str, outdir: str) -> int:
         app, lambda: window.view.frames_shown >= shown + 10, 60)
     report["timeline_classes"] = int(window.timeline.series()[1].shape[1])
     outcome: list[object] = []
-    window.export_finished.connect(outcome.append)
-    window.start_export(Path(outdir) / "export.mp4")
+    window.exports.finished.connect(outcome.append)
+    window.exports.start(Path(outdir) / "export.mp4")
     wait_until(app, lambda: bool(outcome), 240)
     done = outcome[0] if outcome else None
     report["export_completed"] = bool(getattr(done, "completed", False))

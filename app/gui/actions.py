@@ -11,8 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import onnxruntime as ort
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QMenuBar
+
+from emocam.cameras import camera_choices
 
 if TYPE_CHECKING:
     from emocam.gui.main_window import MainWindow
@@ -46,6 +49,13 @@ class ChoiceSpec:
     separator_before: bool = False
 
 
+def provider_choices() -> list[tuple[str, str]]:
+    """onnxruntime's execution providers here, fastest first, after the automatic choice."""
+    names = ort.get_available_providers()
+    return [("Automatic (fastest)", "")] + [
+        (n.removesuffix("ExecutionProvider"), n) for n in names]
+
+
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("file.open_video", "Open &Video...", "&File",
                lambda w: w.open_video_dialog(), QKeySequence.StandardKey.Open),
@@ -55,11 +65,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Ctrl+Shift+O"),
     ActionSpec("file.open_sample", "Open the &Sample Video", "&File",
                lambda w: w.open_sample()),
-    ActionSpec("file.export", "&Export...", "&File", lambda w: w.export_dialog(), "Ctrl+E",
+    ActionSpec("file.export", "&Export...", "&File", lambda w: w.exports.dialog(), "Ctrl+E",
                separator_before=True),
-    ActionSpec("file.snapshot", "Save S&napshot", "&File", lambda w: w.save_snapshot_dialog(),
+    ActionSpec("file.snapshot", "Save S&napshot", "&File", lambda w: w.snapshots.dialog(),
                QKeySequence.StandardKey.Save),
-    ActionSpec("file.stream", "St&ream Results...", "&File", lambda w: w.stream_dialog()),
+    ActionSpec("file.stream", "St&ream Results...", "&File", lambda w: w.feed.dialog()),
     ActionSpec("file.quit", "&Quit", "&File", lambda w: w.close(),
                QKeySequence.StandardKey.Quit, separator_before=True),
     ActionSpec("camera.start", "&Start Camera", "&Camera", lambda w: w.start_camera(),
@@ -67,7 +77,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("camera.stop", "S&top", "&Camera", lambda w: w.stop_source(), "Ctrl+Shift+K"),
     ActionSpec("camera.search", "Search for &Cameras", "&Camera",
                lambda w: w.probe_cameras()),
-    ActionSpec("camera.record", "&Record", "&Camera", lambda w, on: w.set_recording(on),
+    ActionSpec("camera.record", "&Record", "&Camera", lambda w, on: w.recording.toggle(on),
                "Ctrl+R", checkable=True),
     ActionSpec("view.boxes", "Face &Boxes", "&View", lambda w, on: w.apply_overlay(),
                "B", checkable=True, setting="show_boxes"),
@@ -90,18 +100,19 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "P", checkable=True, setting="show_side_panel"),
     ActionSpec("view.fullscreen", "&Full Screen", "&View", lambda w: w.toggle_fullscreen(),
                "F11"),
-    ActionSpec("view.model", "Choose &Model...", "&View", lambda w: w.choose_model_dialog(),
+    ActionSpec("view.model", "Choose &Model...", "&View", lambda w: w.models.choose_dialog(),
                separator_before=True),
     ActionSpec("view.reset", "&Reset to Defaults", "&View", lambda w: w.reset_to_defaults(),
                separator_before=True, after_choices=True),
     ActionSpec("playback.pause", "&Pause", "&Playback", lambda w, on: w.set_paused(on),
                "Space", checkable=True),
     ActionSpec("playback.restart", "&Restart", "&Playback", lambda w: w.seek(0), "Home"),
-    ActionSpec("help.about", "&About emocam", "&Help", lambda w: w.about_dialog()),
+    ActionSpec("help.about", "&About emocam", "&Help", lambda w: w.models.about_dialog()),
 )
 
 CHOICES: tuple[ChoiceSpec, ...] = (
-    ChoiceSpec("camera.device", "&Device", "&Camera", lambda w: w.camera_choices(),
+    ChoiceSpec("camera.device", "&Device", "&Camera",
+               lambda w: camera_choices(w.cameras, w.settings.camera_index),
                "camera_index", lambda w, v: w.start_camera(v)),
     ChoiceSpec("camera.resolution", "Re&solution", "&Camera",
                lambda w: [("Camera default", "default"), ("640 x 480", "640x480"),
@@ -119,14 +130,15 @@ CHOICES: tuple[ChoiceSpec, ...] = (
     ChoiceSpec("view.detector", "&Detector", "&View",
                lambda w: [("MediaPipe BlazeFace", "mediapipe"), ("OpenCV Haar", "opencv")],
                "detector", lambda w, v: w.apply_pipeline_config()),
-    ChoiceSpec("view.provider", "Execution &Provider", "&View", lambda w: w.provider_choices(),
+    ChoiceSpec("view.provider", "Execution &Provider", "&View", lambda w: provider_choices(),
                "provider", lambda w, v: w.apply_pipeline_config()),
     ChoiceSpec("view.target_fps", "Target &Frame Rate", "&View",
                lambda w: [("Off (full detection)", 0.0), ("15 fps", 15.0), ("24 fps", 24.0),
                           ("30 fps", 30.0), ("60 fps", 60.0)],
                "target_fps", lambda w, v: w.apply_pipeline_config()),
     ChoiceSpec("view.builtin_model", "&Built-in Model", "&View",
-               lambda w: w.builtin_model_choices(), "model_path", lambda w, v: w.set_model(v)),
+               lambda w: w.models.builtin_choices(), "model_path",
+               lambda w, v: w.models.set(v)),
     ChoiceSpec("playback.speed", "&Speed", "&Playback",
                lambda w: [("0.25x", 0.25), ("0.5x", 0.5), ("1x", 1.0), ("2x", 2.0),
                           ("4x", 4.0)],
@@ -183,6 +195,15 @@ def _make_action(window: MainWindow, menu: QMenu, spec: ActionSpec) -> QAction:
         action.triggered.connect(lambda _=False, s=spec: s.callback(window))
     menu.addAction(action)
     return action
+
+
+def set_checked_quietly(action: QAction, checked: bool) -> None:
+    """Show ``checked`` without calling the action's callback (the state changed elsewhere:
+    a failure, a reset)."""
+    if action.isChecked() != checked:
+        action.blockSignals(True)
+        action.setChecked(checked)
+        action.blockSignals(False)
 
 
 def fill_choice_menu(window: MainWindow, menu: QMenu, choice: ChoiceSpec) -> None:

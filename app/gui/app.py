@@ -88,7 +88,7 @@ def _run_app(args: argparse.Namespace) -> int:
     app.setOrganizationName("emocam")
     window = MainWindow()
     if args.gui_model:
-        window.model_override = str(resolve_model(args.gui_model).resolve())
+        window.models.override = str(resolve_model(args.gui_model).resolve())
     window.show()
     stopper = close_on_signals(window)
     try:

@@ -8,29 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 
 from PySide6.QtCore import QThread, Signal
 
 from emocam.errors import UserError
-from emocam.process import (
-    NoFacesFound,
-    ProcessOptions,
-    ProcessResult,
-    run_process,
-    sound_wanted,
-)
+from emocam.export_job import ExportOutcome
+from emocam.process import NoFacesFound, ProcessOptions, ProcessResult, run_process
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ExportOutcome:
-    completed: bool
-    frames: int
-    outputs: dict[str, str]
-    warning: str = ""  # e.g. no face was found (the outputs were still written)
-    note: str = ""  # said after the frame count, e.g. why the video has no sound
 
 
 class ExportWorker(QThread):
@@ -68,13 +53,4 @@ class ExportWorker(QThread):
             log.exception("export of %s failed", self.options.input)
             self.errored.emit(f"Exporting {self.options.input} failed: {e}")
         else:
-            self.finished_ok.emit(ExportOutcome(
-                result.completed, result.frames, result.outputs, note=self._sound_note(result)
-            ))
-
-    def _sound_note(self, result: ProcessResult) -> str:
-        # The privacy views drop the sound on purpose; say so, or it looks like a fault.
-        if "video" not in result.outputs or sound_wanted(self.options):
-            return ""
-        view = "Blur Faces" if self.options.overlay.blur_faces else "Boxes Only"
-        return f" (without sound, as {view} is on)"
+            self.finished_ok.emit(ExportOutcome.of(result, self.options))

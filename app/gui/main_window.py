@@ -2,26 +2,20 @@
 
 The window holds no pipeline logic: a :class:`SourceWorker` thread reads, analyses and
 annotates frames and sends them here as plain data; the window only shows them and passes
-the user's choices back.
+the user's choices back. Its other jobs are parts it builds and the menus call: Export,
+Record, Snapshot, the live feed and the model in force (``exports``, ``recording``,
+``snapshots``, ``feed``, ``models``), each given only what it needs.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import onnxruntime as ort
-from PySide6.QtCore import (
-    QMimeData,
-    QRect,
-    Qt,
-    QThread,
-    Signal,
-)
+from PySide6.QtCore import QMimeData, QRect, Qt
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -37,43 +31,41 @@ from PySide6.QtWidgets import (
     QFrame,
     QMainWindow,
     QMenu,
-    QProgressDialog,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
-from emocam.classify import EmotionClassifier, default_model_for
-from emocam.errors import UserError
-from emocam.gui.actions import build_menus
+from emocam.cameras import CameraInfo, probe_cameras
+from emocam.export_job import ExportJob
+from emocam.gui.actions import build_menus, set_checked_quietly
 from emocam.gui.banner import MessageBanner
-from emocam.gui.cameras import CameraInfo, probe_cameras
-from emocam.gui.dialogs import AboutDialog
-from emocam.gui.export import ExportWorker
+from emocam.gui.export_control import ExportControl
 from emocam.gui.face_panel import FacePanel
-from emocam.gui.outputs import OutputsMixin
+from emocam.gui.model_choice import ModelChoice
 from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.playback import PlaybackBar
+from emocam.gui.recording import RecordingControl
 from emocam.gui.screen_fit import DEFAULT_SIZE, fit_geometry, fit_size
 from emocam.gui.settings import (
     AppSettings,
-    defaults_keeping_history,
     load_settings,
     non_defaults,
+    reset_keeping_history,
     save_settings,
 )
+from emocam.gui.snapshot import SnapshotControl
 from emocam.gui.status import StatusFields
-from emocam.gui.streaming import StreamMixin
+from emocam.gui.streaming import ResultsFeed
+from emocam.gui.threads import BackgroundThreads
 from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
-from emocam.gui.workers import FunctionWorker, Packet, SourceInfo, SourceWorker, WorkerError
-from emocam.modelinfo import ModelInfo, read_model_info
+from emocam.gui.workers import Packet, SourceInfo, SourceWorker, WorkerError
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
-from emocam.resources import builtin_models, resolve_model, sample_video_path
+from emocam.resources import sample_video_path
 from emocam.sources import IMAGE_EXTS, VIDEO_EXTS, open_source
 
-log = logging.getLogger(__name__)
 SIDE_PANEL_WIDTH = 310
 
 VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS)) + ");;All files (*)"
@@ -105,10 +97,7 @@ def dropped_path(mime: QMimeData) -> Path | None:
     return None
 
 
-class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
-    export_finished = Signal(object)  # ExportOutcome or an error message (str)
-    about_shown = Signal(object)  # the AboutDialog
-
+class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None,
                  open_fn: Callable[[Any], Any] | None = None) -> None:
         super().__init__()
@@ -117,14 +106,10 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         self.worker: SourceWorker | None = None
         self.source_info: SourceInfo | None = None
         self.pipeline_info: dict[str, Any] = {}
-        self.model_info: ModelInfo | None = None
         self.last_packet: Packet | None = None
         self.cameras: list[CameraInfo] | None = None
-        self.export_worker: ExportWorker | None = None
-        self.about: AboutDialog | None = None
         self.recent_menu: QMenu | None = None
-        self.model_override = ""  # --model: this session only, not saved
-        self._threads: list[QThread] = []  # finished workers are dropped in _reap
+        self.threads = BackgroundThreads(self)
         self._fallback_to_sample = False
         self._last_spec: str | int | None = None  # reopened when a new model fixes a failure
         self._last_loop = False
@@ -133,10 +118,20 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         self._latency_ms = 0.0
         # Recent capture-to-screen times, for the benchmarks and the performance figures.
         self.latency_samples_ms: deque[float] = deque(maxlen=2000)
-        self._progress: QProgressDialog | None = None
         self._fitted = False
         self._build_ui()
+        # The window's other jobs, each given what it needs; none reads the window's state.
+        # Before the menus: they list the models and call these parts.
+        self.exports = ExportControl(self, self.settings, self.banner, self.threads,
+                                     self._export_job)
+        self.snapshots = SnapshotControl(self, self.settings, self.banner, self.view)
+        self.feed = ResultsFeed(self, self.settings, self.banner, self.status)
+        self.models = ModelChoice(self, self.settings, self.banner, self.threads,
+                                  self._model_changed,
+                                  lambda: str(self.pipeline_info.get("provider", "")))
         self.qactions = build_menus(self, self.menuBar())
+        self.recording = RecordingControl(self.settings, self.banner, self.status,
+                                          self.qactions["camera.record"], self._camera)
         self._restore_window()
         self._update_actions()
         self.probe_cameras()
@@ -245,8 +240,7 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
     def pipeline_config(self, live: bool) -> PipelineConfig:
         s = self.settings
         return PipelineConfig(
-            model_path=resolve_model(model) if (model := self.model_override or s.model_path)
-            else None,
+            model_path=self.models.config_path(),
             detector=s.detector,
             provider=s.provider or None,
             min_score=s.min_score,
@@ -294,24 +288,20 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
     def show_non_defaults(self) -> None:
         """A chosen model or target rate is remembered from one start to the next; the
         status bar says so, as View > Reset to Defaults undoes it."""
-        chosen = self.model_override or self.settings.model_path
-        name = self.model_info.name if self.model_info is not None else Path(chosen).stem
-        text = non_defaults(self.settings, name if chosen else "")
+        text = non_defaults(self.settings, self.models.display_name())
         tip = ("Chosen in the View menu and kept from one start to the next; "
                "View > Reset to Defaults goes back to the defaults.") if text else ""
         self.status.set("settings", text, tip)
 
     def reset_to_defaults(self) -> None:
         """Every option back to its default; the window's layout and the recent files stay."""
-        fresh = self.settings = defaults_keeping_history(self.settings)
-        self.model_override = ""
-        self.model_info = None
+        reset_keeping_history(self.settings)
+        fresh = self.settings
+        self.models.reset()
         for action in self.qactions.values():
             setting = action.property("setting")
             if setting:
-                action.blockSignals(True)
-                action.setChecked(bool(getattr(fresh, setting)))
-                action.blockSignals(False)
+                set_checked_quietly(action, bool(getattr(fresh, setting)))
         self.dock.setVisible(fresh.show_side_panel)
         if self.worker is not None:
             self.worker.set_overlay(self.overlay_options())
@@ -319,22 +309,7 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         self.apply_pipeline_config()
         self.statusBar().showMessage("Options reset to their defaults.", 5000)
 
-    # --- choices shown in menus -----------------------------------------------------------
-
-    def camera_choices(self) -> list[tuple[str, int]]:
-        if self.cameras is None:
-            return [(f"Searching... (camera {self.settings.camera_index})",
-                     self.settings.camera_index)]
-        choices = [(c.name, c.index) for c in self.cameras]
-        if self.settings.camera_index not in {c.index for c in self.cameras}:
-            choices.append((f"Camera {self.settings.camera_index} (not found)",
-                            self.settings.camera_index))
-        return choices
-
-    def provider_choices(self) -> list[tuple[str, str]]:
-        names = ort.get_available_providers()
-        return [("Automatic (fastest)", "")] + [
-            (n.removesuffix("ExecutionProvider"), n) for n in names]
+    # --- menus that list what is there now -------------------------------------------------
 
     def fill_recent_menu(self) -> None:
         assert self.recent_menu is not None
@@ -357,32 +332,12 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         if live:  # a camera in use by us would not open a second time
             self.statusBar().showMessage("Stop the camera to search for others.", 5000)
             return
-        self._run_job(probe_cameras, self._cameras_found, None)
+        self.threads.run(probe_cameras, self._cameras_found, None)
 
     def _cameras_found(self, cameras: list[CameraInfo]) -> None:
         self.cameras = cameras
         names = ", ".join(c.name for c in cameras) or "none"
         self.statusBar().showMessage(f"Cameras found: {names}", 5000)
-
-    def _run_job(self, fn: Callable[[], Any], done: Callable[[Any], None] | None,
-                 errored: Callable[[Exception], None] | None) -> FunctionWorker:
-        job = FunctionWorker(fn)
-        if done is not None:
-            job.done.connect(done)
-        if errored is not None:
-            job.errored.connect(errored)
-        self._track(job)
-        job.start()
-        return job
-
-    def _track(self, thread: QThread) -> None:
-        self._threads.append(thread)
-        thread.finished.connect(self._reap)
-
-    def _reap(self) -> None:
-        for t in [t for t in self._threads if t.isFinished()]:
-            self._threads.remove(t)
-            t.deleteLater()
 
     # --- sources --------------------------------------------------------------------------
 
@@ -451,9 +406,9 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         worker.frame_ready.connect(self._on_frame)
         worker.failed.connect(self._on_failed)
         worker.ended.connect(self._on_ended)
-        worker.recording_stopped.connect(self._on_recording_stopped)
+        worker.recording_stopped.connect(self.recording.stopped)
         self.worker = worker
-        self._track(worker)
+        self.threads.track(worker)
         self._ended = False
         self.playback.set_paused(False)
         self._set_checked("playback.pause", False)
@@ -473,10 +428,22 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         self.source_info = None
         self.faces.clear()
         self.timeline.clear()
-        self._set_checked("camera.record", False)
-        self.status.set("rec", "")
+        self.recording.reset()
         self.status.set("source", "Stopped")
         self._update_actions()
+
+    def _export_job(self) -> ExportJob | None:
+        """The open file and the choices in force, for File > Export; None for a camera."""
+        info = self.source_info
+        if info is None or info.is_live:
+            return None
+        return ExportJob(Path(str(info.spec)), info.frame_count, self.pipeline_config(False),
+                         self.overlay_options())
+
+    def _camera(self) -> SourceWorker | None:
+        """The running camera's worker, for Camera > Record; None when no camera runs."""
+        live = self.source_info is not None and self.source_info.is_live
+        return self.worker if live else None
 
     def _current(self) -> bool:
         """True when a signal comes from the worker now in use (not one being retired)."""
@@ -498,7 +465,7 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         if not self._current():
             return
         self.pipeline_info = info
-        self.model_info = info.get("model_info")
+        self.models.info = info.get("model_info")
         self.perf.set_info(info)
         self.show_non_defaults()
         self.status.set("detector", f"detector: {info.get('detector', '?')}")
@@ -519,7 +486,7 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
         self._painted_after = packet.captured_at
         self.faces.update_result(result)
         self.timeline.add(result)
-        self.send_to_stream(result)
+        self.feed.send(result)
         self.playback.set_position(result.frame.index, result.frame.time_ms)
         self.status.set("fps", f"{packet.processing_fps:.1f} fps")
         # The GUI thread's part: painting the last frame with its overlay at screen size.
@@ -554,9 +521,9 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
             self._camera_failed(error.message)
             return
         if error.kind == "model":
-            actions = {"Choose Model...": self.choose_model_dialog}
-            if self.settings.model_path or self.model_override:
-                actions["Use the Built-in Model"] = lambda: self.set_model("")
+            actions = {"Choose Model...": self.models.choose_dialog}
+            if self.models.chosen():
+                actions["Use the Built-in Model"] = lambda: self.models.set("")
             self.banner.show_message(error.message, "error", actions)
         elif error.kind == "source":
             self.banner.show_message(error.message, "error",
@@ -609,10 +576,8 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
 
     def _set_checked(self, action_id: str, checked: bool) -> None:
         action = getattr(self, "qactions", {}).get(action_id)  # None while menus are built
-        if action is not None and action.isChecked() != checked:
-            action.blockSignals(True)
-            action.setChecked(checked)
-            action.blockSignals(False)
+        if action is not None:
+            set_checked_quietly(action, checked)
 
     # --- view -----------------------------------------------------------------------------
 
@@ -656,71 +621,13 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
 
     # --- model ----------------------------------------------------------------------------
 
-    def builtin_model_choices(self) -> list[tuple[str, str]]:
-        """The models shipped with emocam, named from their own metadata; the first entry
-        leaves the choice to emocam (int8 on the CPU, the float model on a GPU)."""
-        auto = _builtin_info(self._default_model())
-        choices = [(f"Automatic: {auto.name if auto else 'built-in'} on this machine", "")]
-        for name, path in builtin_models().items():
-            info = _builtin_info(path)
-            choices.append((f"{info.name}: {info.num_classes} emotions" if info else name, name))
-        return choices
-
-    def _default_model(self) -> Path:
-        return default_model_for(self.settings.provider or None)
-
-    def choose_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose Emotion Model", "",
-                                              "ONNX models (*.onnx);;All files (*)")
-        if path:
-            self.set_model(path)
-
-    def set_model(self, path: str) -> None:
-        """Use another model once it proved loadable (checked off the GUI thread)."""
-        self.model_override = ""
-        if not path:
-            self.settings.model_path = ""
-            self._use_new_model()
-            return
-
-        def accept(info: ModelInfo) -> None:
-            self.settings.model_path = path
-            self.model_info = info
-            self._use_new_model()
-            self.banner.show_message(f"Using the model {info.name} from {path}.", "info")
-
-        def reject(error: Exception) -> None:
-            self.banner.show_message(str(error), "error")
-
-        self._run_job(lambda: _check_model(path), accept, reject)
-
-    def _use_new_model(self) -> None:
-        self.model_info = None if not self.settings.model_path else self.model_info
+    def _model_changed(self) -> None:
         if self.worker is None and self._last_spec is not None:
             # The source stopped because the model failed.
             self._start(self._last_spec, self._last_loop)
         else:
             self.apply_pipeline_config()
         self._persist()
-
-    def _model_path(self) -> str:
-        chosen = self.model_override or self.settings.model_path
-        return str(resolve_model(chosen) if chosen else self._default_model())
-
-    def about_dialog(self) -> None:
-        path = self._model_path()
-        if self.model_info is not None:
-            self._show_about(self.model_info)
-        else:
-            self._run_job(lambda: read_model_info(path), self._show_about,
-                          lambda e: self._show_about(None))
-
-    def _show_about(self, info: ModelInfo | None) -> None:
-        path = self._model_path()
-        provider = str(self.pipeline_info.get("provider", ""))
-        self.about = AboutDialog(info, path, provider, self)
-        self.about.show()
-        self.about_shown.emit(self.about)
 
     # --- closing --------------------------------------------------------------------------
 
@@ -733,34 +640,9 @@ class MainWindow(OutputsMixin, StreamMixin, QMainWindow):
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop every thread and wait for it: nothing may outlive the window."""
-        if self.export_worker is not None:
-            self.export_worker.cancel()
+        self.exports.cancel()
         self.stop_source()
-        for thread in list(self._threads):
-            if isinstance(thread, SourceWorker):
-                thread.stop()
-            thread.quit()
-            if not thread.wait(timeout_ms):
-                log.warning("a background thread did not stop in time")
-        self._reap()
-        self._close_progress()
-        self.stop_stream()
+        self.threads.stop_all(timeout_ms)
+        self.exports.close()
+        self.feed.stop()
 
-
-def _builtin_info(path: Path) -> ModelInfo | None:
-    """A built-in model's metadata for its menu label (read once, cached by the reader; no
-    session is made ready to run); None when it cannot be read: the label is its short name."""
-    try:
-        return read_model_info(path)
-    except UserError:
-        return None
-
-
-def _check_model(path: str) -> ModelInfo:
-    """A chosen model's metadata once the model proved it runs: a whole classifier is made
-    (checksum, shapes, one test batch) and closed. Off the GUI thread: it takes a while."""
-    classifier = EmotionClassifier(resolve_model(path))
-    try:
-        return classifier.info
-    finally:
-        classifier.close()

@@ -63,9 +63,12 @@ _KEPT_ON_RESET = ("recent_files", "last_dir", "record_dir", "geometry", "window_
                   "camera_index")
 
 
-def defaults_keeping_history(settings: AppSettings) -> AppSettings:
-    """Every option at its default; recent files, folders and the window's layout kept."""
-    return AppSettings(**{k: getattr(settings, k) for k in _KEPT_ON_RESET})
+def reset_keeping_history(settings: AppSettings) -> None:
+    """Every option back to its default; recent files, folders and the window's layout kept.
+    In place: the window's parts (export, recording, the live feed) hold this object."""
+    fresh = AppSettings(**{k: getattr(settings, k) for k in _KEPT_ON_RESET})
+    for f in fields(AppSettings):
+        setattr(settings, f.name, getattr(fresh, f.name))
 
 
 def non_defaults(settings: AppSettings, model_name: str = "") -> str:

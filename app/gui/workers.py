@@ -23,11 +23,11 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from emocam.errors import SourceError, UserError
-from emocam.gui.recorder import Recorder
 from emocam.newest import NewestFrame
 from emocam.overlay import OverlayOptions, PlacementMemory, draw_annotations, prepare_background
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.player import Pacer, Seeker
+from emocam.recorder import Recorder
 from emocam.sources import Source, open_source
 from emocam.types import Frame, FrameResult
 

@@ -1,8 +1,8 @@
 """Finding cameras: which indices open, and a human name for each where the OS gives one.
 
-PySide6-Essentials has no QtMultimedia, so names come from Linux's sysfs when available and
-are "Camera N" elsewhere. Probing opens devices, which can take a while: call it off the GUI
-thread (see FunctionWorker).
+The app's Camera > Device menu lists them. PySide6-Essentials has no QtMultimedia, so names
+come from Linux's sysfs when available and are "Camera N" elsewhere. Probing opens devices,
+which can take a while: the app calls it off the GUI thread.
 """
 
 from __future__ import annotations
@@ -54,3 +54,14 @@ def probe_cameras(indices: range = PROBE_INDICES) -> list[CameraInfo]:
             cap.release()
     log.info("cameras found: %s", [c.index for c in found])
     return found
+
+
+def camera_choices(found: list[CameraInfo] | None, chosen: int) -> list[tuple[str, int]]:
+    """(label, index) for each camera found, and the chosen one even when it was not
+    (unplugged, or busy); ``found`` None: the search has not finished yet."""
+    if found is None:
+        return [(f"Searching... (camera {chosen})", chosen)]
+    choices = [(c.name, c.index) for c in found]
+    if chosen not in {c.index for c in found}:
+        choices.append((f"Camera {chosen} (not found)", chosen))
+    return choices

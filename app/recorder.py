@@ -1,6 +1,7 @@
 """Records a live session as the complete output set of a run: the annotated video, the
 per-face CSV, the JSON summary and the sidecar (so a recording can be re-analysed), written
-by the same writers as ``emocam process`` (``emocam.run_sinks``)."""
+by the same writers as ``emocam process`` (``emocam.run_sinks``). Qt-free: the app's source
+thread (``emocam.gui.workers``) calls it for Camera > Record."""
 
 from __future__ import annotations
 

@@ -1,0 +1,87 @@
+"""The app's File > Export as a run of ``emocam process``: the options it asks for and what
+the user is told when it ends.
+
+Qt-free, so the rules are tested without a window: ``emocam.gui.export`` runs the job on a
+thread and ``emocam.gui.export_control`` asks for a name and shows the outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from emocam.encoders import known_codec
+from emocam.outputs import default_output, export_names
+from emocam.overlay import OverlayOptions
+from emocam.pipeline import PipelineConfig
+from emocam.process import ProcessOptions, ProcessResult, sound_wanted
+from emocam.sources import IMAGE_EXTS
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """The open file and the choices in force when the user asks for an export."""
+
+    source: Path
+    frame_count: int | None  # for the progress bar; None or 0 when not known
+    pipeline: PipelineConfig
+    overlay: OverlayOptions
+
+    @property
+    def is_photo(self) -> bool:
+        return self.source.suffix.lower() in IMAGE_EXTS
+
+    def suggested_output(self) -> Path:
+        """Where the save dialog starts: beside the source, named as ``emocam process``
+        would name its annotated copy."""
+        ext = self.source.suffix.lower().lstrip(".") if self.is_photo else "mp4"
+        return default_output(self.source, None, ext)
+
+    def options(self, output: Path, codec: str) -> ProcessOptions:
+        """The run that writes ``output`` plus its .csv, .json, .npz and .html beside it; a
+        video in ``codec``."""
+        video, csv, json_path, sidecar = export_names(output)
+        if self.is_photo:
+            video = video.with_suffix(self.source.suffix.lower())  # a photo's copy keeps its type
+        # The whole set is named after the file the user chose, the sidecar too: beside the
+        # source it would replace the sidecar of a command-line run of the same video.
+        return ProcessOptions(input=self.source, output_video=video, csv=csv, json=json_path,
+                              sidecar=sidecar, overwrite=True, progress=False,
+                              pipeline=self.pipeline, overlay=self.overlay,
+                              video_codec=known_codec(codec))
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    completed: bool
+    frames: int
+    outputs: dict[str, str]
+    warning: str = ""  # e.g. no face was found (the outputs were still written)
+    note: str = ""  # said after the frame count, e.g. why the video has no sound
+
+    @classmethod
+    def of(cls, result: ProcessResult, options: ProcessOptions) -> ExportOutcome:
+        return cls(result.completed, result.frames, result.outputs,
+                   note=_sound_note(result, options))
+
+    def message(self) -> tuple[str, str]:
+        """What the banner says, and its level ("info" or "warning")."""
+        files = ", ".join(self.outputs.values())
+        if self.warning:
+            return self.warning, "warning"
+        if self.completed:
+            return f"Exported {_frames(self.frames)}{self.note}: {files}.", "info"
+        return (f"Export cancelled after {_frames(self.frames)}; the files written so far are "
+                f"complete and usable: {files}.", "info")
+
+
+def _frames(n: int) -> str:
+    return f"{n} frame" if n == 1 else f"{n} frames"
+
+
+def _sound_note(result: ProcessResult, options: ProcessOptions) -> str:
+    # The privacy views drop the sound on purpose; say so, or it looks like a fault.
+    if "video" not in result.outputs or sound_wanted(options):
+        return ""
+    view = "Blur Faces" if options.overlay.blur_faces else "Boxes Only"
+    return f" (without sound, as {view} is on)"

@@ -1,0 +1,120 @@
+"""File > Export...: asks where to write, runs the export in the background with a progress
+dialog and Cancel, and says in the banner what was written.
+
+What the run is (the options, the names, the messages) is Qt-free, in ``emocam.export_job``;
+the thread that runs it is ``emocam.gui.export``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
+
+from emocam.encoders import known_codec
+from emocam.export_job import ExportJob, ExportOutcome
+from emocam.gui.banner import MessageBanner
+from emocam.gui.dialogs import export_progress
+from emocam.gui.export import ExportWorker
+from emocam.gui.settings import AppSettings
+from emocam.gui.threads import BackgroundThreads
+
+VIDEO_FILTERS = {
+    "mp4v": "MP4 video, MPEG-4: fastest to export (*.mp4)",
+    "h264": "MP4 video, H.264: smaller, plays in web browsers (*.mp4)",
+}
+
+
+class ExportControl(QObject):
+    finished = Signal(object)  # ExportOutcome or an error message (str)
+
+    def __init__(self, parent: QWidget, settings: AppSettings, banner: MessageBanner,
+                 threads: BackgroundThreads, job: Callable[[], ExportJob | None]) -> None:
+        """``job``: the open file and the choices in force now; None when no file is open
+        (a camera, or nothing)."""
+        super().__init__(parent)
+        self._parent = parent
+        self._settings = settings
+        self._banner = banner
+        self._threads = threads
+        self._job = job
+        self.worker: ExportWorker | None = None
+        self._progress: QProgressDialog | None = None
+
+    def dialog(self) -> None:
+        job = self._job()
+        if job is None:
+            self._banner.show_message("Export works on a video or image file; open one "
+                                      "first.", "info")
+            return
+        if job.is_photo:
+            path, _ = QFileDialog.getSaveFileName(self._parent, "Export Annotated Copy",
+                                                  str(job.suggested_output()))
+            if path:
+                self.start(Path(path))
+            return
+        # The file type chooses the codec; the choice is remembered for the next export.
+        codec = known_codec(self._settings.export_codec)
+        path, chosen = QFileDialog.getSaveFileName(
+            self._parent, "Export Annotated Copy", str(job.suggested_output()),
+            ";;".join(VIDEO_FILTERS.values()), VIDEO_FILTERS.get(codec, ""),
+        )
+        if path:
+            codec = next((c for c, f in VIDEO_FILTERS.items() if f == chosen), codec)
+            self._settings.export_codec = codec
+            self.start(Path(path), codec)
+
+    def start(self, output: Path, codec: str | None = None) -> ExportWorker | None:
+        """Export the open file to ``output`` plus .csv and .json beside it; a video in
+        ``codec`` (default: the last one chosen). None when no file is open or an export
+        is already running."""
+        job = self._job()
+        if job is None:
+            return None
+        if self.worker is not None:
+            self._banner.show_message("An export is already running.", "info")
+            return None
+        worker = ExportWorker(job.options(output, codec or self._settings.export_codec))
+        worker.progress.connect(self._on_progress)
+        worker.finished_ok.connect(self._on_done)
+        worker.errored.connect(self._on_error)
+        self._progress = export_progress(self._parent, f"Exporting {job.source.name}...",
+                                         job.frame_count or 0)
+        self._progress.canceled.connect(self.cancel)
+        self._progress.show()
+        self.worker = worker
+        self._threads.track(worker)
+        worker.start()
+        return worker
+
+    def cancel(self) -> None:
+        """Stop after the current frame; what was written stays complete and usable."""
+        if self.worker is not None:
+            self.worker.cancel()
+            if self._progress is not None:
+                self._progress.setLabelText("Cancelling after this frame...")
+
+    def close(self) -> None:
+        """The progress dialog goes; the export, if any, is forgotten (cancel it first)."""
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+        self.worker = None
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if self._progress is not None:
+            if total and self._progress.maximum() != total:
+                self._progress.setMaximum(total)
+            self._progress.setValue(done)
+
+    def _on_done(self, outcome: ExportOutcome) -> None:
+        self.close()
+        self._banner.show_message(*outcome.message())
+        self.finished.emit(outcome)
+
+    def _on_error(self, message: str) -> None:
+        self.close()
+        self._banner.show_message(message, "error")
+        self.finished.emit(message)

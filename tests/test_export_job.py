@@ -1,0 +1,44 @@
+"""The app's File > Export as a run of ``emocam process``: the names of its set, the codec and
+what the user is told, without a window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emocam.export_job import ExportJob, ExportOutcome
+from emocam.overlay import OverlayOptions
+from emocam.pipeline import PipelineConfig
+
+
+def _job(source: str) -> ExportJob:
+    return ExportJob(Path("/videos") / source, 90, PipelineConfig(), OverlayOptions())
+
+
+def test_an_export_is_named_after_the_file_the_user_chose_sidecar_included():
+    opts = _job("talk.mp4").options(Path("/out/clip.mp4"), "h264")
+    assert (opts.output_video, opts.csv, opts.json, opts.sidecar) == (
+        Path("/out/clip.mp4"), Path("/out/clip.csv"), Path("/out/clip.json"),
+        Path("/out/clip.npz"))
+    assert opts.input == Path("/videos/talk.mp4") and opts.overwrite and not opts.progress
+    assert opts.video_codec == "h264"
+
+
+def test_a_photos_annotated_copy_keeps_the_photos_type():
+    job = _job("face.JPG")
+    assert job.is_photo
+    assert job.suggested_output() == Path("/videos/face.emocam.jpg")
+    assert job.options(Path("/out/copy"), "mp4v").output_video == Path("/out/copy.jpg")
+
+
+def test_a_codec_emocam_does_not_write_falls_back_to_the_default():
+    assert _job("talk.mp4").options(Path("/out/a.mp4"), "vp9").video_codec == "mp4v"
+    assert _job("talk.mp4").suggested_output() == Path("/videos/talk.emocam.mp4")
+
+
+def test_the_outcome_says_how_many_frames_and_whether_it_was_cancelled():
+    files = {"video": "a.mp4", "csv": "a.csv"}
+    assert ExportOutcome(True, 1, files).message() == ("Exported 1 frame: a.mp4, a.csv.", "info")
+    text, level = ExportOutcome(False, 3, files).message()
+    assert text.startswith("Export cancelled after 3 frames;") and level == "info"
+    assert ExportOutcome(True, -1, files, "No face was found.").message() == (
+        "No face was found.", "warning")
