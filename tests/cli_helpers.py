@@ -101,15 +101,18 @@ def _environment(env: Mapping[str, str] | None) -> dict[str, str]:
     return {"GLOG_minloglevel": "2", **(os.environ if env is None else env)}
 
 
-def _file_size_limit(limit_bytes: int | None) -> Callable[[], None] | None:
-    """A file-size limit for the child: a disk that fills up, without root."""
-    if limit_bytes is None:
-        return None
+def _child_setup(limit_bytes: int | None) -> Callable[[], None]:
+    """Ctrl-C as a terminal delivers it and, if asked, a file-size limit (a disk that fills
+    up, without root). A suite started in the background (``nohup pytest &``) runs with
+    SIGINT ignored, which children inherit; emocam then rightly ignores Ctrl-C too, and the
+    tests of Ctrl-C would fail for a reason that is not emocam's."""
 
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    def setup() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if limit_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
 
-    return limit
+    return setup
 
 
 def run_emocam(*args: object, tool: str = "emocam", timeout: float = 120,
@@ -120,7 +123,7 @@ def run_emocam(*args: object, tool: str = "emocam", timeout: float = 120,
     as one that drops privileges."""
     return subprocess.run(
         [*prefix, *emocam_command(*args, tool=tool)], capture_output=True, text=True,
-        timeout=timeout, env=_environment(env), preexec_fn=_file_size_limit(limit_bytes),
+        timeout=timeout, env=_environment(env), preexec_fn=_child_setup(limit_bytes),
     )
 
 
@@ -133,7 +136,7 @@ def start_emocam(*args: object, tool: str = "emocam", env: Mapping[str, str] | N
     return subprocess.Popen(
         emocam_command(*args, tool=tool, console_script=console_script),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=_environment(env), preexec_fn=_file_size_limit(limit_bytes),
+        text=True, env=_environment(env), preexec_fn=_child_setup(limit_bytes),
         start_new_session=new_session,
     )
 
