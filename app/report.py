@@ -24,7 +24,7 @@ import numpy as np
 
 from emocam.errors import OutputError
 from emocam.report_data import ReportCollector
-from emocam.report_plots import class_colors, shares_svg, timeline_svg
+from emocam.report_plots import Layout, class_colors, shares_svg, timeline_layout, timeline_svg
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def _thumb(image: np.ndarray | None) -> str:
 
 def _face_section(fid: str, face: dict[str, Any], summary: dict[str, Any],
                   data: ReportCollector | None, colors: list[str], duration_s: float,
-                  cuts_s: list[float]) -> str:
+                  cuts_s: list[float], layout: Layout) -> str:
     names = summary["class_names"]
     series = data.faces.get(int(fid)) if data is not None else None
     frames = face["frames"]
@@ -148,7 +148,8 @@ def _face_section(fid: str, face: dict[str, Any], summary: dict[str, Any],
             f"{_pct(mean)}</td></tr>")
     head.append("</table>")
     if series is not None and summary.get("input_kind") in ("video", "camera"):
-        head.append(timeline_svg(series.times_s, series.probs, duration_s, cuts_s, colors))
+        head.append(timeline_svg(series.times_s, series.probs, duration_s, cuts_s, colors,
+                                 layout))
     head.append("</div>")
     return "\n".join(head)
 
@@ -178,8 +179,9 @@ def render_report(summary: dict[str, Any], data: ReportCollector | None) -> str:
         parts.append('<p class="note">Share of time: how often each emotion was the face\'s '
                      "top label. Timelines: the smoothed probabilities, stacked, over the "
                      "whole video; a gap is time off screen.</p>")
-        parts += [_face_section(f, faces[f], summary, data, colors, duration_s, cuts_s)
-                  for f in ids]
+        layout = timeline_layout(duration_s, cuts_s)
+        parts += [_face_section(f, faces[f], summary, data, colors, duration_s, cuts_s,
+                                layout) for f in ids]
     else:
         parts.append("<p>No face was found.</p>")
     parts.append("</body></html>\n")

@@ -15,7 +15,9 @@ import logging
 import socket
 import threading
 import time
+import weakref
 from importlib import resources
+from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -56,10 +58,21 @@ class WebSocketStream:
         self._stats = StreamStats(target.url, clients=0)
         self._gone = StreamStats(target.url)  # what clients that left were sent and lost
         self._closing = False  # set under the lock: a client joining then is turned away
+        # Every connection from its first byte (websockets lists only those past their
+        # handshake), so the end can cut those that never asked for anything.
+        self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
+        stream = self
+
+        class Tracked(ServerConnection):
+            def __init__(self, *args: Any, **kwargs: Any):
+                super().__init__(*args, **kwargs)
+                with stream._lock:
+                    stream._connections.add(self)
+
         try:
             self._server: Server = serve(
                 self._serve_client, target.host, target.port, process_request=self._http,
-                compression=None, close_timeout=1.0, logger=log,
+                compression=None, close_timeout=1.0, logger=log, create_connection=Tracked,
             )
         except OSError as e:
             raise StreamError(_why_not(target, e)) from e
@@ -154,6 +167,13 @@ class WebSocketStream:
                 # Stuck in a send to a receiver that does not read: unblock it.
                 with contextlib.suppress(OSError):  # already gone
                     c.conn.socket.shutdown(socket.SHUT_RDWR)
+        # A browser that showed the page keeps a speculative connection open that never
+        # sends a request; shutdown() would wait for it until websockets' open timeout
+        # (10 s). It holds nothing of ours: cut it, and those like it.
+        with self._lock:
+            idle = [c for c in self._connections if c.request is None]
+        for c in idle:
+            c.close_socket()
         self._server.shutdown()
         self._thread.join(timeout=2.0)
         return self.stats()

@@ -252,3 +252,25 @@ def test_a_receiver_that_never_reads_does_not_slow_the_run(
     assert stalled.fps > 0.5 * (before + after) / 2, (stalled.fps, before, after)
     # And the end does not wait on the receiver: at most the second's grace it is given.
     assert wall - summary["elapsed_s"] < 0.3 + 3.0 + 3.0, (wall, summary["elapsed_s"])
+
+
+def test_a_connection_that_never_asks_does_not_hold_up_the_end(
+    video_two_shots: Path, model_path: Path, tmp_path: Path,
+) -> None:
+    # A browser that showed the page opens a spare connection beside the page's own and
+    # never sends a byte on it (a speculative pre-connect); the server used to wait for it
+    # until its 10-s handshake timeout before the run could end.
+    port = free_port()
+    held: list[socket.socket] = []
+
+    def on_open(_line: str) -> None:
+        held.append(socket.create_connection((HOST, port)))
+
+    t0 = time.perf_counter()
+    run_process(options(video_two_shots, tmp_path, model_path, f"ws://{HOST}:{port}",
+                        on_stream_open=on_open))
+    wall = time.perf_counter() - t0
+    summary = json.loads((tmp_path / "interview.emocam.json").read_text())
+    assert held[0].recv(1) == b""  # cut by the server, not left to time out
+    held[0].close()
+    assert wall - summary["elapsed_s"] < 3.0, (wall, summary["elapsed_s"])
