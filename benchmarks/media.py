@@ -154,6 +154,7 @@ class Placement:
     side: float
     angle_deg: float = 0.0  # counter-clockwise in the image
     mirror: bool = False
+    gain: float = 1.0  # the light on the face: its pixels times this
 
 
 def scaled(plan: Sequence[Sequence[Placement]], factor: float) -> list[list[Placement]]:
@@ -242,6 +243,8 @@ def paste(frame: np.ndarray, pl: Placement) -> TruthFace:
     rot[1, 2] += pl.cy - half - y0
     roi = (x1 - x0, y1 - y0)
     sprite = cv2.warpAffine(img, rot, roi, flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    if pl.gain != 1.0:
+        sprite = cv2.convertScaleAbs(sprite, alpha=pl.gain)
     alpha = cv2.warpAffine(mask, rot, roi)
     region = frame[y0:y1, x0:x1]
     frame[y0:y1, x0:x1] = cv2.blendLinear(sprite, region, alpha, 1.0 - alpha)
@@ -251,11 +254,12 @@ def paste(frame: np.ndarray, pl: Placement) -> TruthFace:
 def write_video(
     path: Path,
     size: tuple[int, int],
-    placements: Sequence[Sequence[Placement]],
+    placements: Iterable[Sequence[Placement]],
     fps: float = 30.0,
     seed: int = 0,
 ) -> SyntheticVideo:
-    """Render one frame per entry of ``placements`` and write them as an mp4v ``.mp4``."""
+    """Render one frame per entry of ``placements`` (a generator is fine: an hour of video
+    need not be planned in memory) and write them as an mp4v ``.mp4``."""
     bg = background(*size, seed)
     video = SyntheticVideo(path, size, fps)
 

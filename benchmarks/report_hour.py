@@ -12,16 +12,16 @@ opens in under 2 s".
 `measure` re-writes the report from the sidecar with `emocam process --reanalyse`, taking
 turns with `--no-report`, so the report's own share is the paired difference. Then it opens
 the report, each time in a fresh headless chromium driven over its DevTools pipe
-(tests/browser_helpers.py): the browser's start-up (launch to its first answer) is timed
-apart, then an empty page and the report are loaded, each timed by the wall clock and by
-the page's own clock (from navigation to the end of `load`, and to the first frame painted
-after it). Last, the plainest command anyone can time, `chromium --headless --dump-dom`, on
-the empty page and on the report. Not part of the test suite: these are measurements, not
-pass/fail checks.
+(benchmarks/browser.py, which the browser tests use too): the browser's start-up (launch to
+its first answer) is timed apart, then an empty page and the report are loaded, each timed
+by the wall clock and by the page's own clock (from navigation to the end of `load`, and to
+the first frame painted after it). Last, the plainest command anyone can time, `chromium
+--headless --dump-dom`, on the empty page and on the report. Not part of the test suite:
+these are measurements, not pass/fail checks.
 
-The video is made here, not with benchmarks/media.py, because an hour needs more than that
-maker's one slow orbit: the four faces turn, zoom, change light and leave the picture for a
-while every few minutes, so the classifier's output moves and the tracker starts new faces,
+The video is composed with benchmarks/media.py along a path of its own: an hour needs more
+than one slow orbit, so the four faces turn, zoom, change light and leave the picture for a
+while every few minutes, and the classifier's output moves and the tracker starts new faces,
 as in a real hour.
 """
 
@@ -37,10 +37,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
-import numpy as np
+import media
+from browser import BROWSER, Browser
 
 log = logging.getLogger("report_hour")
 
@@ -49,29 +50,6 @@ FPS = 30.0
 
 
 # --- the video ------------------------------------------------------------------------
-
-
-def _portraits() -> list[tuple[np.ndarray, np.ndarray]]:
-    """Square head-and-shoulders sprites of the two public-domain portraits (and their mirror
-    images), each with a soft elliptical alpha mask; the face is the middle ~40%."""
-    import matplotlib.cbook
-    import skimage.data
-
-    astro = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
-    hopper = cv2.imread(str(matplotlib.cbook.get_sample_data("grace_hopper.jpg",
-                                                             asfileobj=False)))
-    out = []
-    # Face centre and side of the BlazeFace box on each photo (as in tests/conftest.py).
-    for img, (cx, cy), side in ((astro, (224.5, 129.5), 95.0), (hopper, (268.0, 243.0), 194.0)):
-        n = int(side * 2.4)
-        m = np.float32([[1, 0, n / 2 - cx], [0, 1, n / 2 - cy]])
-        sprite = cv2.warpAffine(img, m, (n, n), borderMode=cv2.BORDER_REPLICATE)
-        sprite = cv2.resize(sprite, (240, 240), interpolation=cv2.INTER_AREA)
-        mask = np.zeros((240, 240), np.float32)
-        cv2.ellipse(mask, (120, 132), (96, 113), 0, 0, 360, 1.0, -1)
-        mask = cv2.GaussianBlur(mask, (21, 21), 0)
-        out += [(sprite, mask), (sprite[:, ::-1].copy(), mask)]
-    return out
 
 
 def _face(k: int, t: float) -> tuple[float, float, float, float, float, bool]:
@@ -92,50 +70,25 @@ def _face(k: int, t: float) -> tuple[float, float, float, float, float, bool]:
 
 def make_video(path: Path, minutes: float, faces: int = 4) -> None:
     """Write ``minutes`` of ``faces`` moving real faces at 30 fps, 640x360, mp4v."""
-    sprites = _portraits()
-    w, h = SIZE
-    y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    x = np.linspace(0, 1, w, dtype=np.float32)[None, :, None]
-    bg = np.clip(np.float32([150, 140, 120]) + 40 * y * np.float32([1, 0, -1])
-                 + 30 * x * np.float32([-1, 1, 0]), 0, 255).astype(np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write {path}")
+    # Faces 0 and 1 are the astronaut and her mirror image, 2 and 3 Grace Hopper and hers.
+    looks = [("astronaut", False), ("astronaut", True), ("hopper", False), ("hopper", True)]
     n = round(minutes * 60 * FPS)
     started = time.perf_counter()
-    try:
+
+    def plan() -> Iterator[list[media.Placement]]:
         for i in range(n):
-            t = i / FPS
-            frame = bg.copy()
-            for k in range(faces):
-                cx, cy, side, angle, gain, present = _face(k, t)
-                if present:
-                    sprite, mask = sprites[k % len(sprites)]
-                    _paste(frame, sprite, mask, cx, cy, side * 2.4 / 240, angle, gain)
-            writer.write(frame)
             if i % 18000 == 0:
                 log.info("frame %d of %d (%.0f s)", i, n, time.perf_counter() - started)
-    finally:
-        writer.release()
+            places = []
+            for k in range(faces):
+                cx, cy, side, angle, gain, present = _face(k, i / FPS)
+                if present:
+                    name, mirror = looks[k % len(looks)]
+                    places.append(media.Placement(name, cx, cy, side, angle, mirror, gain))
+            yield places
 
-
-def _paste(frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, cx: float, cy: float,
-           scale: float, angle: float, gain: float) -> None:
-    half = sprite.shape[0] * scale / 2 * 1.42 + 2  # the rotated sprite's half-extent
-    fh, fw = frame.shape[:2]
-    x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
-    x1, y1 = min(fw, int(cx + half) + 1), min(fh, int(cy + half) + 1)
-    if x1 <= x0 or y1 <= y0:
-        return
-    rot = cv2.getRotationMatrix2D((120.0, 120.0), angle, scale)
-    rot[0, 2] += cx - 120 - x0
-    rot[1, 2] += cy - 120 - y0
-    roi = (x1 - x0, y1 - y0)
-    img = cv2.warpAffine(sprite, rot, roi, flags=cv2.INTER_AREA)
-    img = cv2.convertScaleAbs(img, alpha=gain)
-    alpha = cv2.warpAffine(mask, rot, roi)
-    frame[y0:y1, x0:x1] = cv2.blendLinear(img, frame[y0:y1, x0:x1], alpha, 1.0 - alpha)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    media.write_video(path, SIZE, plan(), FPS)
 
 
 # --- the report: writing it ---------------------------------------------------------------
@@ -193,8 +146,6 @@ def open_once(browser_cls: type, page: Path, empty: Path, profile: Path) -> dict
 
 def dump_dom_s(page: Path, profile: Path) -> float:
     """Wall time of the plainest command: ``chromium --headless --dump-dom PAGE``."""
-    from browser_helpers import BROWSER
-
     t0 = time.perf_counter()
     subprocess.run([str(BROWSER), "--headless", "--no-sandbox", "--disable-gpu",
                     "--no-first-run", f"--user-data-dir={profile}", "--dump-dom",
@@ -229,10 +180,6 @@ def measure_writing(sidecar: Path, repeats: int, work: Path) -> tuple[Path, list
 
 def measure_opening(page: Path, repeats: int, work: Path) -> list[str]:
     """Open ``page`` ``repeats`` times in fresh browsers, beside an empty page; the figures."""
-    # The DevTools-over-a-pipe driver of the browser tests: one copy of that protocol code.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from browser_helpers import Browser
-
     empty = work / "empty.html"
     empty.write_text("<!doctype html><title>empty</title><p>empty</p>\n")
     rows = []

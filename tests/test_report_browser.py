@@ -3,7 +3,6 @@ the shares are drawn, and the browser reports no error. Skipped where chromium i
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,10 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.browser import BROWSER
 from emocam.report_plots import class_colors
 
-BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome")
-                if shutil.which(b)), None)
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="no chromium to render the report")
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from browser_helpers import BROWSER, Browser
 from conftest import SyntheticVideo
 
+from benchmarks.browser import BROWSER, Browser
 from emocam.pipeline import PipelineConfig
 from emocam.process import ProcessOptions, run_process
 from emocam.stream import parse_stream_url
