@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emocam.encoders import known_codec
+from emocam.errors import frames_text
 from emocam.outputs import default_output, export_names
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
@@ -70,13 +71,9 @@ class ExportOutcome:
         if self.warning:
             return self.warning, "warning"
         if self.completed:
-            return f"Exported {_frames(self.frames)}{self.note}: {files}.", "info"
-        return (f"Export cancelled after {_frames(self.frames)}; the files written so far are "
+            return f"Exported {frames_text(self.frames)}{self.note}: {files}.", "info"
+        return (f"Export cancelled after {frames_text(self.frames)}; the files written so far are "
                 f"complete and usable: {files}.", "info")
-
-
-def _frames(n: int) -> str:
-    return f"{n} frame" if n == 1 else f"{n} frames"
 
 
 def _sound_note(result: ProcessResult, options: ProcessOptions) -> str:
