@@ -23,6 +23,7 @@ from emocam import __version__, batch_cli
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS, UserError, frames_text
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
+from emocam.stopping import ends_at_once
 from emocam.types import DEFAULT_MIN_SCORE
 
 if TYPE_CHECKING:
@@ -218,6 +219,16 @@ def _tell(line: str) -> None:
     print(f"emocam: {line}", file=sys.stderr, flush=True)
 
 
+def _load_ahead(opts: ProcessOptions, inputs: Sequence[Path]) -> None:
+    """Load what the run needs while a Ctrl-C can still end the command at once; not for an
+    input that is not there, whose sentence should come without that wait."""
+    from emocam.process import load_for
+
+    if any(Path(p).exists() for p in inputs):
+        with ends_at_once():
+            load_for(opts)
+
+
 def _run_chosen(args: argparse.Namespace) -> ProcessResult:
     """A fresh run of INPUT, or a re-analysis of a sidecar."""
     from emocam.process import run_process
@@ -234,6 +245,7 @@ def _run_chosen(args: argparse.Namespace) -> ProcessResult:
                             "this run to rename classes.")
         if args.output_video is not None:
             _check_annotated_name(args.input[0], args.output_video)
+        _load_ahead(opts, args.input)
         return run_process(opts)
     from emocam.reanalyse import ReanalyseSettings, parse_label_map, run_reanalyse
 
@@ -353,6 +365,7 @@ def _process_several(args: argparse.Namespace) -> int:
     _check_several(args)
     args.input = _leave_out_earlier_outputs(args.input)
     opts = _process_options(args)
+    _load_ahead(opts, args.input)
     failed: list[Path] = []
     for path in args.input:
         try:

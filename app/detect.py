@@ -184,7 +184,7 @@ def _import_with(stand_ins: dict[str, types.ModuleType | None]) -> tuple[Any, An
     return mp, BaseOptions, vision
 
 
-def _import_mediapipe() -> tuple[Any, Any, Any]:
+def import_mediapipe() -> tuple[Any, Any, Any]:
     # mediapipe.tasks imports TensorFlow, when installed, only for its API docs (~4 s), and
     # matplotlib.pyplot for drawing helpers we never call (~0.4 s, most of emocam process's
     # start-up), and sounddevice (PortAudio, ~60 ms) for audio tasks we never run.
@@ -303,7 +303,7 @@ class MediaPipeDetector:
         self.max_levels = max_levels
         self._args = {"min_score": min_score, "min_face": min_face, "max_levels": max_levels,
                       "models": models}
-        mp, base_options, vision = _import_mediapipe()
+        mp, base_options, vision = import_mediapipe()
         self._mp = mp
         # Both files are read and checked before either task starts, so a damaged second
         # file leaves no task open behind the error (closed later by the garbage collector,

@@ -161,6 +161,20 @@ def _loop(
     return True
 
 
+def load_for(opts: ProcessOptions) -> None:
+    """Import now the libraries the run would load on its way (the detector's, the report's
+    plotting): the command does it under ``stopping.ends_at_once``, so that a Ctrl-C in the
+    seconds MediaPipe takes to import ends the command cleanly, before anything is written."""
+    if opts.pipeline.detector.strip().lower() == "mediapipe":
+        from emocam.detect import import_mediapipe
+
+        import_mediapipe()
+    if not opts.no_report:
+        from emocam.report_plots import load_plotting
+
+        load_plotting()
+
+
 def run_process(opts: ProcessOptions) -> ProcessResult:
     """Process one input; raises UserError subclasses for problems the user can fix."""
     src = opts.input

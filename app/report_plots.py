@@ -62,6 +62,12 @@ def _segments(present: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
+def load_plotting() -> None:
+    """Import the parts of matplotlib the report draws with, ahead of the first plot."""
+    import matplotlib.backends.backend_svg
+    import matplotlib.figure  # noqa: F401
+
+
 Layout = tuple[float, float, float, float]  # subplot left, bottom, right, top (figure fractions)
 
 

@@ -1,19 +1,54 @@
 """Stopping a run cleanly: the first Ctrl-C, SIGTERM or SIGHUP asks the run loop to stop
 after the frame it is on, so every output is closed valid; a second one interrupts at once.
+
+Before a run has written anything, Ctrl-C ends the process at once (``ends_at_once``): the
+start is mostly imports, and a KeyboardInterrupt raised inside one is not always an exception
+Python lets through: in a C extension's initialisation it becomes an ImportError, and in the
+import system's module-lock callback it is printed as "Exception ignored" and lost, so the
+run went on.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from emocam.errors import STOP_SIGNALS
+from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS
 
 log = logging.getLogger(__name__)
+
+
+def _end_now(_signum: int, _frame: FrameType | None) -> None:
+    # Not an exception: see the module's docstring. sys.stderr, not descriptor 2: the command
+    # points 2 at /dev/null to quiet native libraries and keeps the real one for Python.
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = 2
+    os.write(fd, b"emocam: interrupted.\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+@contextmanager
+def ends_at_once() -> Iterator[None]:
+    """While inside, Ctrl-C ends the process at once with the usual status: only for work
+    that writes nothing (imports, loading models). Does nothing where Ctrl-C is ignored (a
+    background job) or off the main thread."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        yield
+        return
+    old = signal.signal(signal.SIGINT, _end_now)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 class Stop:

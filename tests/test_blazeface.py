@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from emocam.blazeface import INPUT, SHORT_RANGE_ONNX, ShortRangeFaces
-from emocam.detect import SHORT_RANGE, _import_mediapipe, model_bytes
+from emocam.detect import SHORT_RANGE, import_mediapipe, model_bytes
 from emocam.errors import ModelError
 
 
 @pytest.fixture(scope="module")
 def mediapipe_short():
-    mp, base_options, vision = _import_mediapipe()
+    mp, base_options, vision = import_mediapipe()
     options = vision.FaceDetectorOptions(
         base_options=base_options(model_asset_buffer=model_bytes(SHORT_RANGE)),
         running_mode=vision.RunningMode.IMAGE,
