@@ -69,6 +69,16 @@ def model_bytes(name: str, folder: Traversable | Path | None = None) -> bytes:
     return data
 
 
+def _key(name: str) -> str:
+    return name.strip().lower()
+
+
+def load_libraries(name: str) -> None:
+    """Import the native library the detector ``name`` runs on, ahead of creating it."""
+    if _key(name) == "mediapipe":
+        import_mediapipe()
+
+
 def create_detector(
     name: str = "mediapipe",
     *,
@@ -82,7 +92,7 @@ def create_detector(
     frame needs it (1080p: finds 50 px faces), for files and cameras alike: the schedule
     (emocam.schedule) spreads the tiles over frames, so a camera frame costs no more.
     """
-    key = name.strip().lower()
+    key = _key(name)
     if key == "mediapipe":
         return MediaPipeDetector(min_score=min_score, min_face=min_face)
     if key in ("opencv", "haar"):

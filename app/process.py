@@ -165,10 +165,9 @@ def load_for(opts: ProcessOptions) -> None:
     """Import now the libraries the run would load on its way (the detector's, the report's
     plotting): the command does it under ``stopping.ends_at_once``, so that a Ctrl-C in the
     seconds MediaPipe takes to import ends the command cleanly, before anything is written."""
-    if opts.pipeline.detector.strip().lower() == "mediapipe":
-        from emocam.detect import import_mediapipe
+    from emocam.detect import load_libraries
 
-        import_mediapipe()
+    load_libraries(opts.pipeline.detector)
     if not opts.no_report:
         from emocam.report_plots import load_plotting
 
