@@ -162,6 +162,31 @@ def test_evaluate_gives_the_same_figures_for_onnx_and_keras(run, tmp_path, capsy
 
 
 @pytest.mark.train
+def test_a_mirror_export_reads_a_face_and_its_mirror_image_alike(run, tmp_path, capsys):
+    import keras
+
+    out = tmp_path / "mirror.onnx"
+    assert main(["-q", "export", str(run / "best.keras"), "--out", str(out), "--mirror"]) == 0
+    from emocam.classify import EmotionClassifier
+
+    app = EmotionClassifier(out)  # the app runs it like any other model: no option to set
+    crops = face_images(6, seed=11)
+    np.testing.assert_allclose(app.predict(crops), app.predict(crops[:, :, ::-1]), atol=1e-5)
+    # ... and what it reads is the checkpoint's logits averaged over the face and its mirror.
+    model = keras.models.load_model(run / "best.keras", compile=False)
+    info = app.info
+    x = normalize(crops.astype(np.float32), info.normalization)[..., None]
+    mean = (model(x, training=False).numpy() + model(x[:, :, ::-1], training=False).numpy()) / 2
+    np.testing.assert_allclose(app.predict(crops), softmax(mean, info.temperature), atol=1e-5)
+    plain = ModelInfo.from_json(_session(run / "model.onnx")[1])
+    assert info.metrics["macs_per_face"] == 2 * plain.metrics["macs_per_face"]
+    assert info.training["mirror_averaged"] is True and not plain.training["mirror_averaged"]
+    card = out.with_suffix(".md").read_text()
+    assert "mirror image" in card and "--mirror" in card
+    assert "mirror image" not in (run / "model.md").read_text()
+
+
+@pytest.mark.train
 def test_fine_tuning_starts_from_a_checkpoint_of_the_same_architecture(run, tmp_path):
     base = run.parent
     rc = main(["-q", "train", "--data", str(base / "ferplus"), "--preset", "quick",

@@ -58,6 +58,15 @@ def _architecture(t: dict[str, Any]) -> str:
             f"pooling, dropout {m.get('dropout')}, one dense layer to the logits")
 
 
+def _mirror_lines(t: dict[str, Any]) -> list[str]:
+    if not t.get("mirror_averaged"):
+        return []
+    return ["", "The exported graph runs the network on each face and on its mirror image and "
+            "averages the two sets of logits (`fer-train export --mirror`), so the app gets "
+            "horizontal-flip test-time augmentation without knowing of it; the multiply-adds "
+            "above count both passes. Every figure on this card is of that graph."]
+
+
 def _results(info: ModelInfo, evaluation: dict[str, Any]) -> list[str]:
     protos = evaluation["protocols"]
     lines = ["| protocol | test images | accuracy | macro-F1 |", "|---|---|---|---|"]
@@ -132,6 +141,7 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         "multiply-adds per face. Exported to ONNX (opset 17, dynamic batch); the export checks "
         f"the ONNX logits against Keras on every test image (max difference "
         f"{m.get('parity_max_abs_diff', float('nan')):.1e}).",
+        *_mirror_lines(t),
         "",
         "## Data and protocol",
         "",

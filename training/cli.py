@@ -247,7 +247,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {out} must end in .onnx.")
     res = export_checkpoint(ckpt, out, data=args.data,
                             cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                            name=args.name, command=args.train_command)
+                            name=args.name, command=args.train_command, mirror=args.mirror)
     m = res.info.metrics
     line = (f"{out}: test accuracy {m['test_accuracy'] * 100:.2f}% ({m['test_protocol']}, "
             f"{m['test_images']} images)")
@@ -383,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--name", help="model name stored in the metadata")
     x.add_argument("--train-command",
                    help="the training command to record when the run folder lacks run_info.json")
+    x.add_argument("--mirror", action="store_true",
+                   help="the model reads each face and its mirror image and averages the two "
+                        "(twice the compute; what evaluate --tta-flip measures)")
 
     q = sub.add_parser("quantize", help="an int8 variant of an exported .onnx model, written "
                        "only when it keeps its accuracy")
