@@ -10,6 +10,7 @@ BUILTIN_MODELS = {
     "ferplus": "emocam-ferplus.onnx",
     "ferplus-int8": "emocam-ferplus-int8.onnx",  # the same, quantized: faster, 0.07 points less
     "fer2013": "emocam-fer2013.onnx",
+    "fer2013-int8": "emocam-fer2013-int8.onnx",  # the same, quantized: for the CPU
 }
 DEFAULT_MODEL = "ferplus"  # the reference model: its card holds the published figures
 # What runs on the CPU when no model is chosen: nearly the same accuracy (86.32% against
