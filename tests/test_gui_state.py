@@ -165,7 +165,12 @@ def test_about_is_a_short_readable_summary_with_details_behind_a_button(qtbot, m
         window.models.about_dialog()
     about = shown.args[0]
     text = about.label.text()
-    for wanted in ("FER2013", "67.7% correct", "PrivateTest", "3,589 images", "MIT",
+    from emocam.modelinfo import read_model_info
+    from emocam.resources import builtin_models
+
+    info = read_model_info(builtin_models()["fer2013"])
+    shown_accuracy = f"{info.metrics['test_accuracy'] * 100:.1f}% correct"
+    for wanted in ("FER2013", shown_accuracy, "PrivateTest", "3,589 images", "MIT",
                    "research use only", "emocam 0.1"):
         assert wanted in text, wanted
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", text)  # no snake_case keys
@@ -174,7 +179,8 @@ def test_about_is_a_short_readable_summary_with_details_behind_a_button(qtbot, m
     details = about.details.toPlainText()
     assert about.details.isVisible() and "Test accuracy" in details
     assert "/work/" not in details and "+dirty" not in details and "/tmp/" not in details
-    assert "1.184" in details and "118.4%" not in details  # a temperature, not a percentage
+    t = f"{info.temperature:.3f}"  # a temperature, not a percentage
+    assert t in details and f"{info.temperature * 100:.1f}%" not in details
     assert about.height() <= 700  # the Close button stays on a 768-px screen
 
 
