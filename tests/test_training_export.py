@@ -162,7 +162,7 @@ def test_evaluate_gives_the_same_figures_for_onnx_and_keras(run, tmp_path, capsy
 
 
 @pytest.mark.train
-def test_a_mirror_export_reads_a_face_and_its_mirror_image_alike(run, tmp_path, capsys):
+def test_a_mirror_export_reads_a_face_and_its_mirror_image_alike(run, tmp_path):
     import keras
 
     out = tmp_path / "mirror.onnx"
