@@ -23,14 +23,17 @@ from pathlib import Path
 import numpy as np
 
 from emocam.resources import builtin_models
-from emocam.training.data import FERPLUS_CLASSES, Dataset, detect_layout, load_dataset
+from emocam.training.data import (
+    FERPLUS_CLASSES,
+    Dataset,
+    class_index,
+    detect_layout,
+    load_dataset,
+)
 from emocam.training.evaluate import class_report, evaluate, load_predictor
 
 # fer's output order (FER._get_labels), the same names and order as FER2013.
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-# FER+ names for the same emotions; contempt has no counterpart.
-FERPLUS_TO_FER = {"neutral": "neutral", "happiness": "happy", "surprise": "surprise",
-                  "sadness": "sad", "anger": "angry", "disgust": "disgust", "fear": "fear"}
 OTHER = "other (contempt)"
 # Decoded datasets are cached outside the repository: they must never be committed.
 CACHE_DIR = Path(tempfile.gettempdir()) / "emocam-bench-cache"
@@ -79,8 +82,8 @@ def is_ferplus(ds: Dataset) -> bool:
 
 def _fer_index(name: str) -> int:
     """Index in FER_LABELS of a FER+ or FER2013 class name; len(FER_LABELS) for none."""
-    name = FERPLUS_TO_FER.get(name, name)
-    return FER_LABELS.index(name) if name in FER_LABELS else len(FER_LABELS)
+    index = class_index(name, FER_LABELS)
+    return len(FER_LABELS) if index is None else index
 
 
 def comparison_set(ds: Dataset) -> ComparisonSet:

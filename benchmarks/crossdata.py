@@ -11,6 +11,9 @@ error (15 bins, top label), and how the "uncertain" flag splits right from wrong
 ``--fit-temperature`` also answers "which temperature would calibrate this source": it fits
 one on half of the people (split by name) and reports the other half's ECE with it, both ways
 round, so the figure is never measured on the photos it was fitted on.
+
+A 7-class FER2013 model is scored on the photos whose label it has a class for (FER+'s
+names mapped to FER2013's); the others (contempt) are counted and left out.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emocam.training.data import class_index
 from emocam.training.evaluate import expected_calibration_error
 
 BINS = 15
@@ -53,6 +57,8 @@ class Figures:
     accuracy_flagged: float
     accuracy_unflagged: float
     per_class_recall: dict[str, float]
+    # Faces whose label the model has no class for (a 7-class model has no contempt).
+    left_out: dict[str, int]
 
 
 def _data_root(path: Path, tmp: Path) -> Path:
@@ -89,10 +95,25 @@ def run_product(root: Path, model: str, out: Path, extra: list[str]) -> list[Fac
     return faces
 
 
+def truth_of(faces: list[Face], names: list[str]) -> np.ndarray:
+    """Each face's label as an index into the model's classes (FER+ or FER2013 names)."""
+    return np.array([class_index(f.label, names) for f in faces])
+
+
+def scorable(faces: list[Face], names: list[str]) -> tuple[list[Face], dict[str, int]]:
+    """The faces whose label the model has a class for, and a count of the others by label."""
+    kept = [f for f in faces if class_index(f.label, names) is not None]
+    left: dict[str, int] = {}
+    for f in faces:
+        if class_index(f.label, names) is None:
+            left[f.label] = left.get(f.label, 0) + 1
+    return kept, left
+
+
 def figures(faces: list[Face], names: list[str], photos: int,
-            probs: np.ndarray | None = None) -> Figures:
+            probs: np.ndarray | None = None, left_out: dict[str, int] | None = None) -> Figures:
     p = np.stack([f.probs for f in faces]) if probs is None else probs
-    truth = np.array([names.index(f.label) for f in faces])
+    truth = truth_of(faces, names)
     pred = p.argmax(1)
     correct = pred == truth
     conf = p.max(1)
@@ -102,7 +123,8 @@ def figures(faces: list[Face], names: list[str], photos: int,
         photos, len(faces), float(correct.mean()), float(np.mean(list(recall.values()))),
         expected_calibration_error(p, truth, BINS), float(conf.mean()), float(flagged.mean()),
         float(correct[flagged].mean()) if flagged.any() else float("nan"),
-        float(correct[~flagged].mean()) if (~flagged).any() else float("nan"), recall)
+        float(correct[~flagged].mean()) if (~flagged).any() else float("nan"), recall,
+        left_out or {})
 
 
 def retemper(probs: np.ndarray, ratio: float) -> np.ndarray:
@@ -129,7 +151,7 @@ def person(file: str) -> str:
 def cross_fitted(faces: list[Face], names: list[str]) -> dict[str, float]:
     """Fit T on one half of the people, measure ECE on the other, both ways."""
     p = np.stack([f.probs for f in faces])
-    truth = np.array([names.index(f.label) for f in faces])
+    truth = truth_of(faces, names)
     fold = np.array([zlib.crc32(person(f.file).encode()) % 2 for f in faces])
     out_probs = np.empty_like(p)
     ratios = []
@@ -160,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         for model in args.model or ["ferplus"]:
             faces = run_product(root, model, out / Path(model).stem, args.extra)
             names = list(run_product.class_names)  # type: ignore[attr-defined]
-            fig = figures(faces, names, photos)
+            faces, left_out = scorable(faces, names)
+            fig = figures(faces, names, photos, left_out=left_out)
             res = asdict(fig)
             if args.fit_temperature:
                 res["temperature_fit"] = cross_fitted(faces, names)
@@ -171,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"uncertain {fig.flagged_share * 100:.1f}% of faces: right "
                   f"{fig.accuracy_flagged * 100:.1f}% flagged vs "
                   f"{fig.accuracy_unflagged * 100:.1f}% not")
+            if left_out:
+                print("  left out, labels the model has no class for: " + ", ".join(
+                    f"{label} ({n} faces)" for label, n in sorted(left_out.items())))
             if args.fit_temperature:
                 t = res["temperature_fit"]
                 print(f"  fitted on half the people: T x {1 / t['ratio_fold0']:.2f} / "

@@ -21,6 +21,7 @@ from emocam.training.data import (
     FER2013_CLASSES,
     FERPLUS_CLASSES,
     DataError,
+    class_index,
     ferplus_argmax,
     ferplus_distribution,
     ferplus_majority,
@@ -219,3 +220,17 @@ def test_second_load_comes_from_the_cache_with_equal_arrays(tmp_path, monkeypatc
         np.testing.assert_array_equal(a.labels, b.labels)
         if a.votes is not None:
             np.testing.assert_array_equal(a.votes, b.votes)
+
+
+def test_an_emotion_name_finds_its_class_in_either_datasets_classes() -> None:
+    # A 7-class FER2013 model scored on photos labelled with FER+ names (and the reverse):
+    # each emotion lands on the same emotion, and contempt, which FER2013 lacks, on none.
+    for ferplus_name in FERPLUS_CLASSES:
+        index = class_index(ferplus_name, FER2013_CLASSES)
+        if ferplus_name == "contempt":
+            assert index is None
+            continue
+        assert index is not None
+        fer2013_name = FER2013_CLASSES[index]
+        assert ferplus_name.startswith(fer2013_name[:3])  # happiness/happy, anger/angry...
+        assert FERPLUS_CLASSES[class_index(fer2013_name, FERPLUS_CLASSES)] == ferplus_name

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +31,27 @@ FER2013_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neut
 FERPLUS_CLASSES = (
     "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
 )
+# FER2013's name for each FER+ emotion; FER+'s contempt has no FER2013 counterpart.
+FERPLUS_TO_FER2013 = {"neutral": "neutral", "happiness": "happy", "surprise": "surprise",
+                      "sadness": "sad", "anger": "angry", "disgust": "disgust", "fear": "fear"}
 FERPLUS_VOTE_COLUMNS = 10  # 8 emotions, unknown, not-a-face
 # Names the Kaggle folder release uses, in FER2013's label order.
 KAGGLE_FOLDER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 IMAGE_SIDE = 48
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
 CACHE_VERSION = 2
+
+
+def class_index(name: str, class_names: Sequence[str]) -> int | None:
+    """Where the emotion ``name`` (a FER+ or FER2013 name) sits in ``class_names``.
+
+    None when those classes lack it, as FER2013's lack contempt.
+    """
+    for candidate in (name, FERPLUS_TO_FER2013.get(name),
+                      next((k for k, v in FERPLUS_TO_FER2013.items() if v == name), None)):
+        if candidate in class_names:
+            return list(class_names).index(candidate)
+    return None
 
 
 class DataError(UserError):
