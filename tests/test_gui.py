@@ -28,7 +28,7 @@ pytest.importorskip("pytestqt")
 from gui_helpers import wait_frames
 from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMenu
 from sound_helpers import sound_of, with_sound
 
 from emocam.cli import build_parser
@@ -494,6 +494,25 @@ def test_the_built_in_models_are_listed_by_name_and_can_be_switched(
                         and window.pipeline_info.get("model_path") == str(shipped[v]),
                         timeout=10_000)
         assert f"{len(window.pipeline_info['class_names'])} emotions" in label
+
+
+def test_view_built_in_model_marks_the_model_in_force_even_when_given_as_a_file(
+        qtbot, make_window, model_path):
+    def marked() -> list[str]:
+        menu = window.menuBar().findChild(QMenu, "view.builtin_model")
+        menu.aboutToShow.emit()  # the menu is filled as it opens
+        return [a.text() for a in menu.actions() if a.isChecked()]
+
+    labels = dict((value, label) for label, value in make_window().models.builtin_choices())
+    window = make_window()  # the saved setting names the float FER+ model by its file
+    assert model_path.resolve() == builtin_models()["ferplus"].resolve()
+    assert marked() == [labels["ferplus"]]
+    # `emocam --model fer2013-int8`: for this session only, not saved, and the menu says so.
+    window.models.override = str(builtin_models()["fer2013-int8"].resolve())
+    assert marked() == [labels["fer2013-int8"]]
+    window.models.override = ""
+    window.settings.model_path = ""
+    assert marked() == [labels[""]]  # Automatic
 
 
 def test_a_file_that_is_not_a_model_is_refused_with_a_message(qtbot, make_window, tmp_path):

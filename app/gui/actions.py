@@ -47,6 +47,9 @@ class ChoiceSpec:
     setting: str
     callback: Callable[[MainWindow, Any], Any]
     separator_before: bool = False
+    # The value in force when it can differ from the saved setting (``--model`` holds for
+    # one session without being saved); None: the setting is the value in force.
+    in_force: Callable[[MainWindow], Any] | None = None
 
 
 def provider_choices() -> list[tuple[str, str]]:
@@ -138,7 +141,7 @@ CHOICES: tuple[ChoiceSpec, ...] = (
                "target_fps", lambda w, v: w.apply_pipeline_config()),
     ChoiceSpec("view.builtin_model", "&Built-in Model", "&View",
                lambda w: w.models.builtin_choices(), "model_path",
-               lambda w, v: w.models.set(v)),
+               lambda w, v: w.models.set(v), in_force=lambda w: w.models.builtin_in_force()),
     ChoiceSpec("playback.speed", "&Speed", "&Playback",
                lambda w: [("0.25x", 0.25), ("0.5x", 0.5), ("1x", 1.0), ("2x", 2.0),
                           ("4x", 4.0)],
@@ -209,7 +212,8 @@ def set_checked_quietly(action: QAction, checked: bool) -> None:
 def fill_choice_menu(window: MainWindow, menu: QMenu, choice: ChoiceSpec) -> None:
     menu.clear()
     group = QActionGroup(menu)
-    current = getattr(window.settings, choice.setting)
+    current = (choice.in_force(window) if choice.in_force is not None
+               else getattr(window.settings, choice.setting))
     for label, value in choice.options(window):
         action = menu.addAction(label)
         action.setCheckable(True)

@@ -73,6 +73,16 @@ class ModelChoice(QObject):
             choices.append((f"{info.name}: {info.num_classes} emotions" if info else name, name))
         return choices
 
+    def builtin_in_force(self) -> str | None:
+        """The View > Built-in Model entry for the model in force: "" when automatic, a
+        built-in's name (chosen by name or, as ``--model`` may, by its file), else None."""
+        chosen = self.chosen()
+        if not chosen:
+            return ""
+        file = resolve_model(chosen).resolve()
+        return next((name for name, path in builtin_models().items()
+                     if path.resolve() == file), None)
+
     def choose_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self._parent, "Choose Emotion Model", "",
                                               "ONNX models (*.onnx);;All files (*)")
