@@ -1,6 +1,9 @@
-"""FER+ test accuracy (majority vote) under the damage real cameras and files do.
+"""Test accuracy under the damage real cameras and files do.
 
     python benchmarks/robustness.py FERPLUS --model models/emocam-ferplus.onnx [--model ...]
+    python benchmarks/robustness.py FER2013 --model fer2013 [--model ...]
+
+FER+ is scored by majority vote, FER2013 on PrivateTest; a model is a built-in name or a file.
 
 Each perturbation is applied to the 48x48 test crops: mirror, brightness x0.6 and x1.4,
 Gaussian blur sigma 1, JPEG quality 30, shifts of 3 px (mean of left, right, up, down), and
@@ -17,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emocam.resources import resolve_model
 from emocam.training.data import load_dataset
 from emocam.training.evaluate import load_predictor
 
@@ -57,17 +61,16 @@ PERTURBATIONS: dict[str, list[Perturb]] = {
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("data", help="the FER+ dataset (folders or a pack with its test split)")
+    ap.add_argument("data", help="FER+ or FER2013 (folders, CSV or a pack with its test split)")
     ap.add_argument("--model", action="append", required=True)
     ap.add_argument("--cache-dir", default=None)
     args = ap.parse_args(argv)
-    ds = load_dataset(args.data, "distribution",
-                      cache_dir=Path(args.cache_dir) if args.cache_dir else None)
-    ok = ds.test.labels >= 0
+    ds = load_dataset(args.data, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    ok = ds.test.labels >= 0  # FER+: the images with a majority vote
     images, labels = ds.test.images[ok], ds.test.labels[ok]
     rows = {}
     for model in args.model:
-        pred = load_predictor(model)
+        pred = load_predictor(resolve_model(model))
         rows[model] = {name: float(np.mean([(pred.logits(fn(images)).argmax(1) == labels).mean()
                                             for fn in fns]))
                        for name, fns in PERTURBATIONS.items()}
