@@ -19,6 +19,13 @@ Export them where TensorFlow is installed: ``fer-train export RUN/best.keras --d
 A lease is limited per command (10 minutes on ours), so ``--phase 1`` can spend a whole
 command on phase 1 and ``--phase 2`` a second one on phase 2, starting from the run folders
 phase 1 left in ``--out`` (on a machine still warm, or with phase 1's tars unpacked there).
+
+A lease needs the code, the pack and Keras, not the shipped models, the sample video or the
+screenshots. Where a call may send only so many bytes with the repository (ours: 64 MiB, and
+the FER+ pack alone is 49 MB), send a checkout without them: commit their removal on a
+throw-away branch (``git switch -c lease-slim && git rm -q models/*.onnx assets/*.mp4
+docs/*.png && git commit -qm slim``), make the calls from it, then ``git switch main``. That
+frees about 10 MB; ignored folders such as the pack's and the wheels' stay where they are.
 """
 
 from __future__ import annotations
