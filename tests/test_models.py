@@ -8,6 +8,8 @@ from importlib.resources import files
 import pytest
 from training_helpers import int8_weight_range
 
+from emocam.resources import BUILTIN_MODELS
+
 MODELS = files("emocam.models")
 
 
@@ -33,7 +35,7 @@ def test_every_shipped_model_file_has_a_checksum_and_a_licence_note() -> None:
         assert f"`{name}`" in readme, f"models/README.md does not describe {name}"
 
 
-@pytest.mark.parametrize("name", ["emocam-ferplus-int8.onnx", "emocam-fer2013-int8.onnx"])
+@pytest.mark.parametrize("name", sorted(f for f in BUILTIN_MODELS.values() if "-int8" in f))
 def test_the_int8_models_read_faces_alike_on_cpus_with_and_without_vnni(name: str) -> None:
     # x86 CPUs without VNNI (AVX2 laptops) add uint8 x int8 products in pairs into int16,
     # which saturates when weights use all 8 bits: the previous int8 model read FER+ 1.7
