@@ -111,11 +111,13 @@ def truth_of(faces: list[Face], names: list[str]) -> np.ndarray:
 
 def scorable(faces: list[Face], names: list[str]) -> tuple[list[Face], dict[str, int]]:
     """The faces whose label the model has a class for, and a count of the others by label."""
-    kept = [f for f in faces if class_index(f.label, names) is not None]
+    kept: list[Face] = []
     left: dict[str, int] = {}
     for f in faces:
         if class_index(f.label, names) is None:
             left[f.label] = left.get(f.label, 0) + 1
+        else:
+            kept.append(f)
     return kept, left
 
 
