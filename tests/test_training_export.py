@@ -66,7 +66,7 @@ def test_training_run_writes_model_reports_and_figures(run):
     assert cfg["model"]["widths"] == [8, 16] and cfg["epochs"] == 1
     assert cfg["normalization"]["mean"] == 0.4
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["protocols"]["majority"]["images"] < metrics["test_images_total"] == 16
+    assert metrics["protocols"]["majority"]["images"] < metrics["images_total"] == 16
     assert metrics["protocols"]["argmax_votes"]["images"] > metrics["protocols"]["majority"][
         "images"]
 
@@ -157,6 +157,15 @@ def test_evaluate_gives_the_same_figures_for_onnx_and_keras(run, tmp_path, capsy
         assert onnx_m["protocols"][proto]["confusion"] == keras_m["protocols"][proto][
             "confusion"]
     assert json.loads((tmp_path / "keras" / "metrics.json").read_text())["tta_flip"] is True
+    # Choosing between models is done on validation, which evaluate scores on request.
+    assert main(["-q", "evaluate", str(run / "model.onnx"), "--data", data, "--split", "valid",
+                 "--out", str(tmp_path / "valid")]) == 0
+    valid_m = json.loads((tmp_path / "valid" / "metrics.json").read_text())
+    assert valid_m["split"] == "valid" and onnx_m["split"] == "test"
+    # The export measured the same split its own way, for the model's metadata.
+    _, meta = _session(run / "model.onnx")
+    recorded = ModelInfo.from_json(meta).metrics["valid_accuracy"]
+    assert round(valid_m["protocols"]["majority"]["accuracy"], 4) == recorded
     assert (tmp_path / "onnx" / "confusion_majority.png").stat().st_size > 0
     assert "accuracy" in capsys.readouterr().out
 

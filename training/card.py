@@ -71,7 +71,7 @@ def _results(info: ModelInfo, evaluation: dict[str, Any]) -> list[str]:
     protos = evaluation["protocols"]
     lines = ["| protocol | test images | accuracy | macro-F1 |", "|---|---|---|---|"]
     for key, rep in protos.items():
-        lines.append(f"| {key} | {rep['images']} of {evaluation['test_images_total']} | "
+        lines.append(f"| {key} | {rep['images']} of {evaluation['images_total']} | "
                      f"{_pct(rep['accuracy'])} | {_pct(rep['macro_f1'])} |")
     lines.append("")
     for key, rep in protos.items():

@@ -1,7 +1,7 @@
 """``fer-train``: train, evaluate and export emocam's emotion models.
 
     fer-train train --data PATH [--preset quick|full] [--set model.widths=16,32,64,128 ...]
-    fer-train evaluate MODEL.keras|MODEL.onnx --data PATH [--tta-flip]
+    fer-train evaluate MODEL.keras|MODEL.onnx --data PATH [--tta-flip] [--split valid]
     fer-train export RUN/best.keras --out MODEL.onnx
     fer-train pack PATH -o DATA.emopack [--splits train,valid]
 """
@@ -230,8 +230,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     pred = load_predictor(model)
     ds = load_eval_data(args.data, pred.config, Path(args.cache_dir) if args.cache_dir else None,
                         model)
-    metrics = evaluate(pred, ds, tta_flip=args.tta_flip)
-    out = Path(args.out) if args.out else Path(f"eval-{model.stem}")
+    metrics = evaluate(pred, ds, tta_flip=args.tta_flip, split=args.split)
+    default_out = f"eval-{model.stem}" + ("" if args.split == "test" else f"-{args.split}")
+    out = Path(args.out) if args.out else Path(default_out)
     write_reports(metrics, out)
     print(format_report(metrics))
     print(f"\nwrote {out}/metrics.json, report.txt and confusion_*.png/txt")
@@ -372,7 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", help="dataset (default: the one the run was trained on)")
     e.add_argument("--tta-flip", action="store_true",
                    help="average the logits of each image and its mirror")
-    e.add_argument("--out", help="folder for metrics.json and figures (default eval-<model>)")
+    e.add_argument("--split", choices=("test", "valid"), default="test",
+                   help="score the test split (the default) or the validation split, the one "
+                        "to choose between models or settings on")
+    e.add_argument("--out", help="folder for metrics.json and figures (default eval-<model>, "
+                                 "eval-<model>-valid for --split valid)")
     e.add_argument("--cache-dir", help="where decoded datasets are cached")
 
     x = sub.add_parser("export", help="convert a checkpoint to ONNX with metadata and a card")

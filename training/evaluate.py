@@ -265,20 +265,24 @@ def score(logits: np.ndarray, split: Split, ds: Dataset, temperature: float = 1.
     return out
 
 
-def evaluate(pred: Predictor, ds: Dataset, tta_flip: bool = False) -> dict[str, Any]:
-    """Test-split figures of ``pred`` on ``ds`` (``metrics.json`` content)."""
+def evaluate(pred: Predictor, ds: Dataset, tta_flip: bool = False, split: str = "test"
+             ) -> dict[str, Any]:
+    """Figures of ``pred`` on one split of ``ds`` (``metrics.json`` content): the test split,
+    or the validation split, the one choices between models may be made on."""
     check_classes(pred, ds)
+    part: Split = getattr(ds, split)
     temperature = pred.info.temperature if pred.info else 1.0
-    logits = pred.logits(ds.test.images, tta_flip)
-    protocols = score(logits, ds.test, ds, temperature)
+    logits = pred.logits(part.images, tta_flip)
+    protocols = score(logits, part, ds, temperature)
     return {
         "model": str(pred.path),
         "data": ds.description,
+        "split": split,
         "class_names": list(ds.class_names),
         "tta_flip": tta_flip,
         "temperature": temperature,
         "primary": protocols_for(ds)[0],
-        "test_images_total": len(ds.test),
+        "images_total": len(part),
         "protocols": protocols,
     }
 
@@ -312,11 +316,14 @@ def confusion_text(rep: dict[str, Any], class_names: tuple[str, ...]) -> str:
 
 def format_report(metrics: dict[str, Any]) -> str:
     names = tuple(metrics["class_names"])
+    split = metrics.get("split", "test")
     lines = [f"model: {metrics['model']}", f"data:  {metrics['data']}",
+             f"split: {split}" + (" (validation: the protocols below apply to it as to the "
+                                  "test split)" if split == "valid" else ""),
              f"test-time flip augmentation: {'on' if metrics['tta_flip'] else 'off'}"]
     for proto, rep in metrics["protocols"].items():
         lines += ["", f"[{proto}] {rep['description']}",
-                  f"  images {rep['images']} of {metrics['test_images_total']}: "
+                  f"  images {rep['images']} of {metrics['images_total']}: "
                   f"accuracy {rep['accuracy'] * 100:.2f}%, macro-F1 {rep['macro_f1'] * 100:.2f}%, "
                   f"ECE {rep['ece'] * 100:.2f}%",
                   "  class        precision  recall   support"]
