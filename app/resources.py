@@ -10,7 +10,7 @@ BUILTIN_MODELS = {
     "ferplus": "emocam-ferplus.onnx",
     "ferplus-int8": "emocam-ferplus-int8.onnx",  # the same, quantized: faster, 0.07 points less
     # The 1.18M-parameter FER+ network, mirror-averaged: 1.25 points more accurate than
-    # "ferplus" for about 6x its time per face; chosen by the user, never automatically.
+    # "ferplus" for 6.5x its time per face; chosen by the user, never automatically.
     "ferplus-large": "emocam-ferplus-large.onnx",
     "ferplus-large-int8": "emocam-ferplus-large-int8.onnx",  # the same, quantized: for the CPU
     "fer2013": "emocam-fer2013.onnx",

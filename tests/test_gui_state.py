@@ -184,6 +184,18 @@ def test_about_is_a_short_readable_summary_with_details_behind_a_button(qtbot, m
     assert about.height() <= 700  # the Close button stays on a 768-px screen
 
 
+def test_about_details_say_when_the_recorded_figures_predate_the_models_temperature():
+    from emocam.gui.dialogs import details_html
+    from emocam.modelinfo import read_model_info
+    from emocam.resources import builtin_models
+
+    large = read_model_info(builtin_models()["ferplus-large"])  # re-calibrated after export
+    text = details_html(large, "emocam-ferplus-large.onnx")
+    assert "fitted on validation (0.6963); this model now uses 1.05" in text
+    fer2013 = read_model_info(builtin_models()["fer2013"])  # uses its validation fit
+    assert "fitted on validation" not in details_html(fer2013, "emocam-fer2013.onnx")
+
+
 def test_a_chosen_model_and_rate_are_shown_and_reset_to_defaults_undoes_them(
         qtbot, make_window, video_one_face):
     window = make_window()

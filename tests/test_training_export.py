@@ -166,8 +166,18 @@ def test_evaluate_gives_the_same_figures_for_onnx_and_keras(run, tmp_path, capsy
     _, meta = _session(run / "model.onnx")
     recorded = ModelInfo.from_json(meta).metrics["valid_accuracy"]
     assert round(valid_m["protocols"]["majority"]["accuracy"], 4) == recorded
-    assert (tmp_path / "onnx" / "confusion_majority.png").stat().st_size > 0
+    # The pack a GPU lease trains from holds only training and validation images; scored
+    # from it, validation keeps FER+'s protocols and figures.
+    pack = tmp_path / "trainvalid.emopack"
+    assert main(["-q", "pack", data, "-o", str(pack), "--splits", "train,valid"]) == 0
+    assert main(["-q", "evaluate", str(run / "model.onnx"), "--data", str(pack),
+                 "--split", "valid", "--out", str(tmp_path / "valid-pack")]) == 0
+    packed = json.loads((tmp_path / "valid-pack" / "metrics.json").read_text())
+    assert packed["protocols"] == valid_m["protocols"]
     assert "accuracy" in capsys.readouterr().out
+    assert main(["-q", "evaluate", str(run / "model.onnx"), "--data", str(pack)]) == 2
+    assert f"{pack} has no test images" in capsys.readouterr().err
+    assert (tmp_path / "onnx" / "confusion_majority.png").stat().st_size > 0
 
 
 @pytest.mark.train

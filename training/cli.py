@@ -223,6 +223,7 @@ def cmd_train(args: argparse.Namespace, command: str) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from emocam.training.data import DataError
     from emocam.training.evaluate import evaluate, format_report, load_predictor, write_reports
     from emocam.training.export import load_eval_data
 
@@ -230,6 +231,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     pred = load_predictor(model)
     ds = load_eval_data(args.data, pred.config, Path(args.cache_dir) if args.cache_dir else None,
                         model)
+    if not len(getattr(ds, args.split)):
+        raise DataError(f"{args.data or ds.description} has no {args.split} images (a pack "
+                        f"holds only the splits it was made with); pass data that has them.")
     metrics = evaluate(pred, ds, tta_flip=args.tta_flip, split=args.split)
     default_out = f"eval-{model.stem}" + ("" if args.split == "test" else f"-{args.split}")
     out = Path(args.out) if args.out else Path(default_out)

@@ -247,19 +247,22 @@ def eval_labels(split: Split, protocol: str) -> np.ndarray:
     return split.labels
 
 
-def protocols_for(ds: Dataset) -> list[str]:
-    return ["majority", "argmax_votes"] if ds.test.votes is not None else ["privatetest"]
+def protocols_for(split: Split) -> list[str]:
+    """FER+'s protocols where the split has vote counts, else one label per image. Decided by
+    the split scored: a pack of FER+'s training and validation splits has an empty test split."""
+    return ["majority", "argmax_votes"] if split.votes is not None else ["privatetest"]
 
 
-def score(logits: np.ndarray, split: Split, ds: Dataset, temperature: float = 1.0
-          ) -> dict[str, Any]:
-    """Every protocol that applies to ``ds`` on ``logits`` of ``split``; the first is primary."""
+def score(logits: np.ndarray, split: Split, ds: Dataset, temperature: float = 1.0,
+          split_name: str = "test") -> dict[str, Any]:
+    """Every protocol that applies to ``split`` on its ``logits``; the first is primary."""
     out: dict[str, Any] = {}
-    for proto in protocols_for(ds):
+    for proto in protocols_for(split):
         labels = eval_labels(split, proto)
         ok = labels >= 0
         rep = class_report(labels[ok], logits[ok].argmax(axis=1), ds.class_names)
-        rep["description"] = PROTOCOLS[proto]
+        rep["description"] = PROTOCOLS[proto] + (
+            "" if split_name == "test" else f"; scored here on the {split_name} split instead")
         rep["ece"] = expected_calibration_error(softmax(logits[ok], temperature), labels[ok])
         out[proto] = rep
     return out
@@ -269,11 +272,11 @@ def evaluate(pred: Predictor, ds: Dataset, tta_flip: bool = False, split: str = 
              ) -> dict[str, Any]:
     """Figures of ``pred`` on one split of ``ds`` (``metrics.json`` content): the test split,
     or the validation split, the one choices between models may be made on."""
-    check_classes(pred, ds)
     part: Split = getattr(ds, split)
+    check_classes(pred, ds, part)
     temperature = pred.info.temperature if pred.info else 1.0
     logits = pred.logits(part.images, tta_flip)
-    protocols = score(logits, part, ds, temperature)
+    protocols = score(logits, part, ds, temperature, split)
     return {
         "model": str(pred.path),
         "data": ds.description,
@@ -281,14 +284,14 @@ def evaluate(pred: Predictor, ds: Dataset, tta_flip: bool = False, split: str = 
         "class_names": list(ds.class_names),
         "tta_flip": tta_flip,
         "temperature": temperature,
-        "primary": protocols_for(ds)[0],
+        "primary": protocols_for(part)[0],
         "images_total": len(part),
         "protocols": protocols,
     }
 
 
-def check_classes(pred: Predictor, ds: Dataset) -> None:
-    probe = pred.logits(ds.test.images[:1])
+def check_classes(pred: Predictor, ds: Dataset, split: Split) -> None:
+    probe = pred.logits(split.images[:1])
     if probe.shape[1] != len(ds.class_names):
         raise ModelError(
             f"{pred.path} has {probe.shape[1]} outputs but {ds.description} has "
@@ -350,6 +353,6 @@ def write_reports(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
         png = out_dir / f"confusion_{proto}.png"
         plot_confusion(np.asarray(rep["confusion"]), names, png,
                        f"{proto}: accuracy {rep['accuracy'] * 100:.1f}% "
-                       f"on {rep['images']} test images")
+                       f"on {rep['images']} {metrics.get('split', 'test')} images")
         written += [txt, png]
     return written

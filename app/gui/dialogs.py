@@ -103,6 +103,14 @@ def details_html(info: ModelInfo | None, path: str) -> str:
         return "<p>The model's metadata could not be read.</p>"
     parts = [f"<p><b>File:</b> {html.escape(Path(path).name)}; input {info.input_size}x"
              f"{info.input_size} gray; calibration temperature {info.temperature:.4g}</p>"]
+    fitted = info.metrics.get("temperature")
+    if isinstance(fitted, (int, float)) and abs(fitted - info.temperature) > 1e-6:
+        # `fer-train calibrate` sets a temperature chosen after export (for faces from other
+        # sources); the recorded figures are still those of the validation fit.
+        parts.append(f"<p>The calibration figures below were measured at the temperature "
+                     f"fitted on validation ({fitted:.4g}); this model now uses "
+                     f"{info.temperature:.4g}, chosen afterwards: its model card says why "
+                     f"and what that measures.</p>")
     for title, items in (("Evaluation", info.metrics), ("Training", info.training)):
         shown = {k: v for k, v in items.items() if k not in _PRIVATE_KEYS}
         if not shown:
