@@ -117,3 +117,22 @@ def test_a_student_distils_from_a_teacher_checkpoint(pack, tmp_path, capsys):
                "--no-export", "--set", f"teacher={missing}", *TINY])
     err = capsys.readouterr().err
     assert rc != 0 and str(missing) in err and "Traceback" not in err
+
+
+def test_a_lease_with_teachers_brought_along_distils_every_student_from_them(tmp_path):
+    # No lease minute goes to retraining teachers: every student of both phases learns from
+    # the teachers given, one starts from the checkpoint given, and phase 2 continues phase 1.
+    from emocam.training.lease import _command, distil_phase1, distil_phase2
+
+    teachers = [tmp_path / "t1.keras", tmp_path / "t2.keras"]
+    runs = tmp_path / "runs"
+    phase1, phase2 = distil_phase1("shipped.keras"), distil_phase2()
+    for job in (*phase1, *phase2):
+        cmd = " ".join(_command(job, "d.emopack", runs, 4.0, teachers))
+        assert f"teacher={teachers[0]},{teachers[1]}" in cmd, job.name
+    starts = {j.name: " ".join(_command(j, "d", runs, 4.0, teachers)) for j in phase1}
+    assert "init_weights=shipped.keras" in starts["kd4"]
+    assert not any("init_weights" in starts[n] for n in ("kd1", "kd2", "kd3"))
+    for job in phase2:
+        cmd = " ".join(_command(job, "d", runs, 4.0, teachers))
+        assert f"init_weights={runs / job.name[:-1] / 'best.keras'}" in cmd

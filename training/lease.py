@@ -20,6 +20,14 @@ A lease is limited per command (10 minutes on ours), so ``--phase 1`` can spend 
 command on phase 1 and ``--phase 2`` a second one on phase 2, starting from the run folders
 phase 1 left in ``--out`` (on a machine still warm, or with phase 1's tars unpacked there).
 
+Teachers need training only once. With ``--teachers A.keras,B.keras`` (teachers an earlier
+lease or CPU run made; the ``best.keras`` in a lease's tar has no optimizer state, a third of
+the size, and ``keras.models.load_model(SRC, compile=False).save(DST)`` makes such a copy of
+any other) no time goes to them again: phase 1 distils four shipped-size students from
+those teachers from the start, one of them from ``--init`` (e.g. the shipped default's
+checkpoint), and phase 2 continues each student from its phase-1 best weights under the same
+teachers.
+
 A lease needs the code, the pack and Keras, not the shipped models, the sample video or the
 screenshots. Where a call may send only so many bytes with the repository (ours: 64 MiB, and
 the FER+ pack alone is 49 MB), send a checkout without them: commit their removal on a
@@ -57,6 +65,8 @@ class Job:
     role: str  # "teacher" or "student"
     init_from: str = ""  # a phase-1 job whose best weights start this one
     extra: list[str] = field(default_factory=list)
+    init_weights: str = ""  # a checkpoint brought along that starts this one
+    distil: bool = False  # learns from the teachers from its first epoch
 
 
 def phase1() -> list[Job]:
@@ -83,6 +93,27 @@ def phase2() -> list[Job]:
     ]
 
 
+def distil_phase1(init: str = "") -> list[Job]:
+    """Students distilled from teachers brought along (``--teachers``), from the start."""
+    return [
+        Job("kd1", [*SHIPPED, "seed=41", "teacher_weight=0.7"], "student", distil=True),
+        Job("kd2", [*SHIPPED, "seed=42", "teacher_weight=0.9", "teacher_temperature=2"],
+            "student", distil=True),
+        Job("kd3", [*SHIPPED, "seed=43", "teacher_weight=0.7", "logit_adjustment=0.3"],
+            "student", distil=True),
+        Job("kd4", [*SHIPPED, "seed=44", "teacher_weight=0.8",
+                    *(["learning_rate=5e-4"] if init else [])],
+            "student", init_weights=init, distil=True),
+    ]
+
+
+def distil_phase2() -> list[Job]:
+    """Each distilled student again from its best weights, a second annealed schedule."""
+    return [Job(f"{j.name}b", [*SHIPPED, f"seed={51 + i}", "teacher_weight=0.8",
+                               "learning_rate=5e-4"], "student", j.name, distil=True)
+            for i, j in enumerate(distil_phase1())]
+
+
 def _command(job: Job, data: str, runs: Path, minutes: float, teachers: list[Path]) -> list[str]:
     cmd = [sys.executable, "-m", "emocam.training.cli", "train", "--data", data,
            "--out", str(runs / job.name), "--no-export", "--preset", "full",
@@ -91,7 +122,9 @@ def _command(job: Job, data: str, runs: Path, minutes: float, teachers: list[Pat
     settings = list(job.settings)
     if job.init_from:
         settings.append(f"init_weights={runs / job.init_from / 'best.keras'}")
-    if teachers and job.role == "student" and job.init_from:
+    elif job.init_weights:
+        settings.append(f"init_weights={job.init_weights}")
+    if teachers and job.role == "student" and (job.init_from or job.distil):
         settings.append("teacher=" + ",".join(str(t) for t in teachers))
     for s in settings:
         cmd += ["--set", s]
@@ -185,8 +218,8 @@ def _teachers(jobs: list[Job], runs: Path) -> list[Path]:
 
 
 def _phase2(jobs1: list[Job], jobs2: list[Job], args: argparse.Namespace, runs: Path,
-            results: Path, end: float) -> dict[str, dict[str, float]]:
-    teachers = _teachers(jobs1, runs)
+            results: Path, end: float, given: list[Path]) -> dict[str, dict[str, float]]:
+    teachers = given or _teachers(jobs1, runs)
     ready = [j for j in jobs2 if (runs / j.init_from / "best.keras").is_file()]
     m2 = (end - time.time() - args.startup - args.collect) / 60
     if not (teachers and ready and m2 > 0.5):
@@ -219,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--phase", choices=("both", "1", "2"), default="both",
                    help="run both phases (default), or one for the whole time; phase 2 alone "
                         "starts from phase 1's run folders in --out")
+    p.add_argument("--teachers", help="comma-separated .keras teachers brought along: distil "
+                                      "students from them instead of training teachers")
+    p.add_argument("--init", default="", help="with --teachers: a checkpoint that starts one "
+                                              "student (kd4), e.g. the shipped default's")
     p.add_argument("--train-limit", type=int, default=0, help="smoke runs: first N images")
     p.add_argument("--only", help="smoke runs: comma-separated job names to run")
     args = p.parse_args(argv)
@@ -230,7 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     runs.mkdir(parents=True, exist_ok=True)
     results = Path(args.results) if args.results else runs
     extra = [f"train_limit={args.train_limit}"] if args.train_limit else []
-    jobs1, jobs2 = phase1(), phase2()
+    given = [Path(t) for t in args.teachers.split(",")] if args.teachers else []
+    missing = [str(t) for t in (*given, *([Path(args.init)] if args.init else []))
+               if not t.is_file()]
+    if missing:
+        p.error(f"no such checkpoint: {', '.join(missing)}")
+    jobs1, jobs2 = (distil_phase1(args.init), distil_phase2()) if given else (phase1(), phase2())
     if args.only:
         keep = set(args.only.split(","))
         jobs1 = [j for j in jobs1 if j.name in keep]
@@ -248,13 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.phase in ("both", "1"):
         log.info("phase 1: %d runs for %.1f min", len(jobs1), m1)
         t0 = time.time()
-        codes = run_phase(jobs1, args.data, runs, m1, [], grace=args.startup + 20)
+        codes = run_phase(jobs1, args.data, runs, m1, given, grace=args.startup + 20)
         collect(jobs1, runs, results, "phase1")
         for j in jobs1:
             summary[j.name] = {"code": codes[j.name], "best_val_acc": best_val(runs / j.name)}
         log.info("phase 1 took %.0f s: %s", time.time() - t0, json.dumps(summary))
     if args.phase in ("both", "2"):
-        summary.update(_phase2(phase1(), jobs2, args, runs, results, end))
+        summary.update(_phase2(phase1(), jobs2, args, runs, results, end, given))
     (results / "summary.json").write_text(json.dumps(summary, indent=2))
     for name, s in summary.items():
         log.info("%-11s best validation accuracy %.4f (exit %d)", name, s["best_val_acc"],
