@@ -64,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--video", metavar="FILE", help="open the app on this video")
     src.add_argument("--camera", metavar="N", type=int, help="open the app on camera N")
     src.add_argument("--image", metavar="FILE", help="open the app on this image")
-    gui.add_argument("--model", dest="gui_model", metavar="PATH",
-                     help="emotion model (ONNX) for this session of the app")
+    gui.add_argument("--model", dest="gui_model", metavar="MODEL",
+                     help="emotion model for this session of the app: an .onnx file or a "
+                     f"built-in one ({', '.join(BUILTIN_MODELS)})")
     gui.add_argument("-v", "--verbose", action="store_true",
                      help="log details, the native libraries' own lines included")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
