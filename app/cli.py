@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--image", metavar="FILE", help="open the app on this image")
     gui.add_argument("--model", dest="gui_model", metavar="MODEL",
                      help="emotion model for this session of the app: an .onnx file or a "
-                     f"built-in one ({', '.join(BUILTIN_MODELS)})")
+                     f"built-in one ({', '.join(BUILTIN_MODELS)}; default: the one chosen in "
+                     f"View > Built-in Model, automatically {CPU_DEFAULT_MODEL} on the CPU and "
+                     f"{DEFAULT_MODEL} on a GPU)")
     gui.add_argument("-v", "--verbose", action="store_true",
                      help="log details, the native libraries' own lines included")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -81,7 +83,8 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
         "process",
         help="annotate a video, an image or a folder of images and write CSV/JSON results",
         description="Write an annotated copy (NAME.emocam.mp4 or the image's type), a "
-        "per-frame CSV (NAME.emocam.csv) and a JSON summary (NAME.emocam.json) next to the "
+        "per-frame CSV (NAME.emocam.csv; for a single photo only with --csv, its JSON holds "
+        "every face) and a JSON summary (NAME.emocam.json) next to the "
         "input, or into -o DIR. Several inputs are processed one after the other.",
     )
     pp.add_argument("input", type=Path, nargs="*",

@@ -33,7 +33,7 @@ PROTOCOLS = {
     "majority": "FER+ majority vote (official protocol: single votes dropped, one emotion "
     "holds more than half of the remaining votes, images where unknown or not-a-face wins "
     "dropped)",
-    "argmax_votes": "FER+ plain argmax of the raw votes on every test image whose top vote is an "
+    "argmax_votes": "FER+ plain argmax of the raw votes on every image whose top vote is an "
     "emotion, ambiguous images included (not the official protocol; not comparable with "
     "published FER+ figures)",
     "privatetest": "FER2013 PrivateTest (the standard FER2013 test set), one label per image",
