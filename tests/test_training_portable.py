@@ -112,6 +112,17 @@ def test_a_student_distils_from_a_teacher_checkpoint(pack, tmp_path, capsys):
                  "--set", "epochs=1", "--set", f"teacher={teacher / 'best.keras'}",
                  "--set", "teacher_weight=0.5", "--set", "logit_adjustment=0.5", *TINY]) == 0
     assert (student / "best.keras").is_file()
+    # With teacher_flip a teacher's soft target is the same for a face and its mirror image.
+    from emocam.training.data import load_dataset
+    from emocam.training.train import Teachers
+
+    ds = load_dataset(pack)
+    faces = ds.train.images[:8]
+    both = Teachers([teacher / "best.keras"], 1.0, ds.class_names, flip=True)
+    np.testing.assert_allclose(both.probabilities(faces),
+                               both.probabilities(faces[:, :, ::-1].copy()), atol=1e-5)
+    plain = Teachers([teacher / "best.keras"], 1.0, ds.class_names)
+    assert not np.allclose(plain.probabilities(faces), both.probabilities(faces), atol=1e-4)
     missing = tmp_path / "nowhere.keras"
     rc = main(["-q", "train", "--data", str(pack), "--out", str(tmp_path / "s2"),
                "--no-export", "--set", f"teacher={missing}", *TINY])

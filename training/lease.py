@@ -96,12 +96,13 @@ def phase2() -> list[Job]:
 def distil_phase1(init: str = "") -> list[Job]:
     """Students distilled from teachers brought along (``--teachers``), from the start."""
     return [
-        Job("kd1", [*SHIPPED, "seed=41", "teacher_weight=0.7"], "student", distil=True),
+        Job("kd1", [*SHIPPED, "seed=41", "teacher_weight=0.7", "teacher_flip=true"], "student",
+            distil=True),
         Job("kd2", [*SHIPPED, "seed=42", "teacher_weight=0.9", "teacher_temperature=2"],
             "student", distil=True),
         Job("kd3", [*SHIPPED, "seed=43", "teacher_weight=0.7", "logit_adjustment=0.3"],
             "student", distil=True),
-        Job("kd4", [*SHIPPED, "seed=44", "teacher_weight=0.8",
+        Job("kd4", [*SHIPPED, "seed=44", "teacher_weight=0.8", "teacher_flip=true",
                     *(["learning_rate=5e-4"] if init else [])],
             "student", init_weights=init, distil=True),
     ]
@@ -110,7 +111,8 @@ def distil_phase1(init: str = "") -> list[Job]:
 def distil_phase2() -> list[Job]:
     """Each distilled student again from its best weights, a second annealed schedule."""
     return [Job(f"{j.name}b", [*SHIPPED, f"seed={51 + i}", "teacher_weight=0.8",
-                               "learning_rate=5e-4"], "student", j.name, distil=True)
+                               "teacher_flip=true", "learning_rate=5e-4"], "student", j.name,
+                distil=True)
             for i, j in enumerate(distil_phase1())]
 
 

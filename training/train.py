@@ -49,6 +49,9 @@ class TrainConfig:
     teacher: str = ""
     teacher_weight: float = 0.5
     teacher_temperature: float = 1.0
+    # Each teacher reads the image and its mirror and averages the two: a better teacher for
+    # twice its compute (FER+ validation: the lease teachers' ensemble 88.62% -> 88.84%).
+    teacher_flip: bool = False
     # Logit adjustment (Menon et al. 2021): the loss sees logits + tau * log(class prior), so
     # rare classes get a larger margin; the exported logits are the plain ones.
     logit_adjustment: float = 0.0
@@ -155,11 +158,13 @@ class AugmentedBatches:
 class Teachers:
     """One model or an ensemble whose averaged softmax serves as soft targets."""
 
-    def __init__(self, paths: list[Path], temperature: float, class_names: tuple[str, ...]):
+    def __init__(self, paths: list[Path], temperature: float, class_names: tuple[str, ...],
+                 flip: bool = False):
         from emocam.training.evaluate import load_predictor
 
         self.predictors = [load_predictor(p) for p in paths]
         self.temperature = temperature
+        self.flip = flip
         # Batches are prepared by several threads; a Keras model under JAX must not run two
         # predictions at once (it hands its variables' buffers to the compiled function).
         self._lock = threading.Lock()
@@ -173,7 +178,8 @@ class Teachers:
         from emocam.classify import softmax
 
         with self._lock:
-            probs = [softmax(p.logits(images), self.temperature) for p in self.predictors]
+            probs = [softmax(p.logits(images, self.flip), self.temperature)
+                     for p in self.predictors]
         return np.mean(probs, axis=0).astype(np.float32)
 
 
@@ -374,9 +380,10 @@ def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
     teachers = None
     if cfg.teacher:
         paths = [Path(p.strip()) for p in cfg.teacher.split(",") if p.strip()]
-        teachers = Teachers(paths, cfg.teacher_temperature, ds.class_names)
-        log.info("distilling from %d teacher(s), weight %.2f, temperature %.2f", len(paths),
-                 cfg.teacher_weight, cfg.teacher_temperature)
+        teachers = Teachers(paths, cfg.teacher_temperature, ds.class_names, cfg.teacher_flip)
+        log.info("distilling from %d teacher(s), weight %.2f, temperature %.2f%s", len(paths),
+                 cfg.teacher_weight, cfg.teacher_temperature,
+                 ", each with its mirror image" if cfg.teacher_flip else "")
     batches = AugmentedBatches(ds.train, cfg, weights, teachers)
     xv, yv = eval_arrays(ds.valid, cfg.normalization)
 
