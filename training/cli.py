@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from emocam.errors import UserError
-from emocam.resources import BUILTIN_MODELS, model_file
+from emocam.resources import BUILTIN_MODELS, resolve_model
 
 log = logging.getLogger("fer-train")
 
@@ -228,9 +228,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from emocam.training.evaluate import evaluate, format_report, load_predictor, write_reports
     from emocam.training.export import load_eval_data
 
-    # A built-in's name reads the installed file; the app takes the same names.
-    model = model_file(BUILTIN_MODELS[args.model]) if args.model in BUILTIN_MODELS else Path(
-        args.model)
+    model = resolve_model(args.model)  # a file, or a built-in's name as the app takes it
     pred = load_predictor(model)
     ds = load_eval_data(args.data, pred.config, Path(args.cache_dir) if args.cache_dir else None,
                         model)
@@ -375,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out (or re-export a finished one)")
 
-    e = sub.add_parser("evaluate", help="test-set figures of a .keras or .onnx model")
+    e = sub.add_parser("evaluate", help="test-split (or validation) figures of a model")
     e.add_argument("model", help="a .keras checkpoint, an .onnx file or a built-in model's "
                                  f"name ({', '.join(BUILTIN_MODELS)})")
     e.add_argument("--data", help="dataset (default: the one the run was trained on)")

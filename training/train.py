@@ -50,7 +50,7 @@ class TrainConfig:
     teacher_weight: float = 0.5
     teacher_temperature: float = 1.0
     # Each teacher reads the image and its mirror and averages the two: a better teacher for
-    # twice its compute (FER+ validation: the lease teachers' ensemble 88.62% -> 88.84%).
+    # twice its compute (FER+ validation: teacher1b + teacher3's ensemble 88.62% -> 88.84%).
     teacher_flip: bool = False
     # Logit adjustment (Menon et al. 2021): the loss sees logits + tau * log(class prior), so
     # rare classes get a larger margin; the exported logits are the plain ones.
