@@ -136,7 +136,7 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         "",
         "## Architecture",
         "",
-        f"A compact CNN built for a laptop CPU: {_architecture(t)}. "
+        f"The network: {_architecture(t)}. "
         f"{m.get('parameters', 0):,} parameters, {m.get('macs_per_face', 0) / 1e6:.1f} M "
         "multiply-adds per face. Exported to ONNX (opset 17, dynamic batch); the export checks "
         f"the ONNX logits against Keras on every test image (max difference "
