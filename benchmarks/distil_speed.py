@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from timing import Stats, repeat
 
 from emocam.training.data import load_dataset
 from emocam.training.train import Teachers, TrainConfig
@@ -26,17 +28,18 @@ from emocam.training.train import Teachers, TrainConfig
 BATCH = 128
 
 
-def _median_ms(fn, rounds: int) -> float:
+def _wall_ms(fn: Callable[[], object], rounds: int) -> Stats:
     fn()  # the first call compiles or warms caches
-    times = []
-    for _ in range(rounds):
+
+    def once() -> float:
         t0 = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1000)
+        return (time.perf_counter() - t0) * 1000
+
+    return Stats.of(repeat(once, rounds))
 
 
-def student_step_ms(n_classes: int, rounds: int) -> tuple[str, float]:
+def student_step_ms(n_classes: int, rounds: int) -> tuple[str, Stats]:
     import keras
 
     from emocam.training.model import make_model
@@ -47,7 +50,7 @@ def student_step_ms(n_classes: int, rounds: int) -> tuple[str, float]:
     rng = np.random.default_rng(0)
     x = rng.random((BATCH, 48, 48, 1), dtype=np.float32)
     y = np.eye(n_classes, dtype=np.float32)[rng.integers(0, n_classes, BATCH)]
-    return keras.backend.backend(), _median_ms(lambda: model.train_on_batch(x, y), rounds)
+    return keras.backend.backend(), _wall_ms(lambda: model.train_on_batch(x, y), rounds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.teachers:
         paths, flip = (spec[:-5], True) if spec.endswith(":flip") else (spec, False)
         teachers = Teachers([Path(p) for p in paths.split(",")], 1.0, ds.class_names, flip)
-        ms = _median_ms(lambda t=teachers: t.probabilities(batch), args.rounds)
+        ms = _wall_ms(lambda t=teachers: t.probabilities(batch), args.rounds)
         probs = np.concatenate([teachers.probabilities(images[i:i + BATCH].astype(np.float32))
                                 for i in range(0, len(images), BATCH)])
-        line = (f"{spec}: {ms:.0f} ms per {BATCH} faces; FER+ validation "
+        line = (f"{spec}: {ms.fmt(0)} ms per {BATCH} faces; FER+ validation "
                 f"{(probs.argmax(1) == labels).mean() * 100:.2f}%")
         if first is None:
             first = probs
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"mean total-variation distance {tv:.4f}")
         print(line)
     backend, ms = student_step_ms(len(ds.class_names), args.rounds)
-    print(f"student training step ({backend}): {ms:.0f} ms per {BATCH} faces")
+    print(f"student training step ({backend}): {ms.fmt(0)} ms per {BATCH} faces")
     return 0
 
 
