@@ -232,10 +232,33 @@ def test_fine_tuning_from_another_architecture_names_the_checkpoint(run, tmp_pat
     rc = main(["-q", "train", "--data", str(base / "ferplus"), "--preset", "quick",
                "--out", str(tmp_path / "ft"), "--set", f"cache_dir={base / 'cache'}",
                "--set", f"init_weights={run / 'best.keras'}", *TINY,
-               "--set", "model.widths=8,32"])
+               "--set", "model.widths=8,8"])
     err = capsys.readouterr().err
     assert rc == 2 and "best.keras" in err and "different architecture" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.train
+def test_a_wider_network_starts_from_a_narrow_checkpoints_predictions(run, tmp_path):
+    # Net2WiderNet: more channels to learn with, and training starts from the checkpoint's
+    # accuracy rather than from scratch.
+    import keras
+
+    from emocam.training.model import ModelConfig, make_model, transfer_weights
+
+    narrow = keras.models.load_model(run / "best.keras", compile=False)
+    wide = make_model(8, 48, ModelConfig(widths=(8, 24), blocks=(1, 1), stem=8))
+    assert transfer_weights(narrow, wide) == []
+    faces = normalize(face_images(8, seed=5).astype(np.float32), Normalization())[..., None]
+    before, after = narrow.predict(faces, verbose=0), wide.predict(faces, verbose=0)
+    assert wide.count_params() > narrow.count_params()
+    assert np.abs(before - after).max() < 0.01 * np.abs(before).max() + 1e-3
+    base = run.parent
+    rc = main(["-q", "train", "--data", str(base / "ferplus"), "--preset", "quick",
+               "--out", str(tmp_path / "wide"), "--set", f"cache_dir={base / 'cache'}",
+               "--set", f"init_weights={run / 'best.keras'}", *TINY,
+               "--set", "model.widths=8,24"])
+    assert rc == 0 and (tmp_path / "wide" / "model.onnx").is_file()
 
 
 def test_unknown_setting_is_one_clear_sentence(tmp_path, capsys):

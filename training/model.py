@@ -1,9 +1,10 @@
 """The compact CNN family behind the shipped emotion models.
 
-Designed for the laptop CPU the app runs on: one full convolution on the 48x48 input, then
-stages of depthwise-separable residual blocks that halve the resolution and widen the
-channels, global average pooling and one dense layer. Width and depth are parameters; the
-shipped preset stays well under 500k parameters.
+Designed for the laptop CPU the app runs on: stages of 3x3 convolutions that halve the
+resolution and widen the channels (or, as the ``separable`` option, depthwise-separable
+residual blocks), global average pooling and one dense layer. Width and depth are
+parameters; the shipped preset stays under 500k parameters. ``transfer_weights`` carries a
+trained network's weights into a wider one.
 """
 
 from __future__ import annotations
@@ -117,3 +118,80 @@ def count_macs(model: keras.Model) -> int:
         elif isinstance(layer, layers.Dense):
             total += layer.input.shape[-1] * layer.units
     return int(total)
+
+
+def transfer_weights(source: keras.Model, target: keras.Model, seed: int = 0) -> list[str]:
+    """Copy ``source``'s weights into ``target``, widening them where ``target`` is wider.
+
+    Same layers, same shapes: a plain copy. A plain network with more channels in some
+    convolutions: Net2WiderNet (Chen et al., 2016). Each extra channel repeats an existing
+    one (same filter, same batch-norm statistics) and the next layer divides that channel's
+    outgoing weights among its copies, so the wider network computes what the narrow one
+    did and training starts from its accuracy. A final ``logits`` layer for a different
+    class count starts fresh (transfer learning); its name is returned.
+
+    Raises ``ValueError`` when ``target`` is neither the same network nor a widening of it.
+    """
+    import numpy as np
+
+    _, layers = _keras()
+    src = [layer for layer in source.layers if layer.weights]
+    dst = [layer for layer in target.layers if layer.weights]
+    if [type(a) for a in src] != [type(b) for b in dst]:
+        raise ValueError("the two networks have different layers")
+    residual = any(isinstance(layer, layers.Add) for layer in target.layers)
+    rng = np.random.default_rng(seed)
+    # Which source channel each of the previous layer's output channels copies, and how many
+    # copies that source channel has: the next layer divides its incoming weights by it.
+    copies: np.ndarray | None = None
+    counts: np.ndarray | None = None
+    fresh: list[str] = []
+    for a, b in zip(src, dst, strict=True):
+        theirs, ours = a.get_weights(), b.get_weights()
+        same = [w.shape for w in theirs] == [w.shape for w in ours]
+        if same and copies is None:
+            b.set_weights(theirs)
+            continue
+        if isinstance(a, layers.Dense) and theirs[0].shape[1] != ours[0].shape[1]:
+            if b.name != "logits":
+                raise ValueError(f"layer {b.name} has a different size")
+            fresh.append(b.name)
+            continue
+        if residual or isinstance(a, layers.DepthwiseConv2D):
+            raise ValueError("only plain networks can be widened")
+        if isinstance(a, layers.BatchNormalization):
+            if copies is None or len(copies) != ours[0].shape[0]:
+                raise ValueError(f"layer {b.name} has a different size")
+            b.set_weights([w[copies] for w in theirs])
+            continue
+        if not isinstance(a, (layers.Conv2D, layers.Dense)):
+            raise ValueError(f"layer {b.name} has a different size")
+        kernel = theirs[0]
+        if copies is not None:
+            # The input side: each copy of a channel carries 1/count of its weight, with a
+            # little noise on the shared weights so the copies can learn different things.
+            kernel = (kernel / counts[:, None] if kernel.ndim == 2
+                      else kernel / counts[None, None, :, None])
+            kernel = kernel[copies] if kernel.ndim == 2 else kernel[:, :, copies, :]
+            shared = counts[copies] > 1
+            noise = 1 + 0.01 * rng.standard_normal(kernel.shape)
+            if kernel.ndim == 2:
+                kernel[shared] *= noise[shared]
+            else:
+                kernel[:, :, shared] *= noise[:, :, shared]
+        if kernel.shape[:-1] != ours[0].shape[:-1]:
+            raise ValueError(f"layer {b.name} has a different input")
+        old, new = kernel.shape[-1], ours[0].shape[-1]
+        if new < old:
+            raise ValueError(f"layer {b.name} is narrower")
+        if isinstance(a, layers.Dense):
+            b.set_weights([kernel.astype(np.float32), *theirs[1:]])
+            copies = counts = None
+            continue
+        copies = np.concatenate([np.arange(old), rng.integers(0, old, new - old)])
+        counts = np.bincount(copies, minlength=old).astype(np.float64)
+        b.set_weights([kernel[..., copies].astype(np.float32),
+                       *(w[copies] for w in theirs[1:])])
+        if new == old:
+            copies = counts = None
+    return fresh

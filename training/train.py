@@ -331,34 +331,34 @@ def _best_so_far(run: Path) -> float | None:
     return max(vals) if vals else None
 
 
-def _load_initial_weights(model: Any, path: Path) -> None:
-    """Copy the weights of a checkpoint of the same architecture.
+def _load_initial_weights(model: Any, path: Path, seed: int) -> None:
+    """Start from a checkpoint's weights.
 
-    Same classes: a warm restart. Different class count (e.g. FER+ 8 -> FER2013 7): transfer
-    learning; every layer but the final ``logits`` layer is copied and the head starts fresh.
+    Same network: a warm restart. A wider plain network: the checkpoint's weights widened
+    so that training starts from its accuracy with more channels to learn with. Different
+    class count (e.g. FER+ 8 -> FER2013 7): transfer learning; every layer but the final
+    ``logits`` layer is copied and the head starts fresh.
     """
     keras = _keras()
+    from emocam.training.model import transfer_weights
+
     if not path.is_file():
         raise DataError(f"The initial weights {path} do not exist; give a .keras checkpoint.")
     source = keras.models.load_model(path, compile=False)
-    mismatch = DataError(
-        f"The initial weights {path} come from a different architecture; "
-        "use the same model settings as the run that wrote them."
-    )
-    if len(source.layers) != len(model.layers):
-        raise mismatch
-    fresh = []
-    for dst, src in zip(model.layers, source.layers, strict=True):
-        theirs, ours = src.get_weights(), dst.get_weights()
-        if [w.shape for w in theirs] == [w.shape for w in ours]:
-            dst.set_weights(theirs)
-        elif dst.name == "logits" and theirs and theirs[0].shape[0] == ours[0].shape[0]:
-            fresh.append(dst.name)
-        else:
-            raise mismatch
+    try:
+        fresh = transfer_weights(source, model, seed)
+    except ValueError as e:
+        raise DataError(
+            f"The initial weights {path} come from a different architecture ({e}); use the "
+            "same model settings as the run that wrote them, or wider ones."
+        ) from e
+    grown = source.count_params() != model.count_params() and not fresh
     if fresh:
         log.info("starting from the weights of %s; new classifier head (%d -> %d classes)",
                  path, source.output.shape[-1], model.output.shape[-1])
+    elif grown:
+        log.info("starting from the weights of %s, widened from %d to %d parameters", path,
+                 source.count_params(), model.count_params())
     else:
         log.info("starting from the weights of %s", path)
 
@@ -390,7 +390,7 @@ def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
     with _strategy().scope():
         model = make_model(n, ds.train.images.shape[1], cfg.model)
         if cfg.init_weights:
-            _load_initial_weights(model, Path(cfg.init_weights))
+            _load_initial_weights(model, Path(cfg.init_weights), cfg.seed)
         if cfg.time_limit_minutes > 0:
             lr: Any = cfg.learning_rate / 10  # set each epoch by TimeSchedule
         else:
