@@ -81,11 +81,9 @@ def _int8_metrics(source_metrics: dict[str, Any], evaluation: dict[str, Any], be
     return m
 
 
-def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DROP,
-                  calibration_images: int = CALIBRATION_IMAGES) -> dict[str, Any]:
-    """Write ``out``, the int8 variant of the exported model ``source``; returns the figures
-    of both. Raises ``ModelError`` (and writes nothing) when accuracy drops too far."""
-    import onnx
+def int8_graph(source: Path, out: Path, calibration: Any) -> None:
+    """Write the int8 graph of the ONNX model ``source`` to ``out``, its activation ranges
+    taken from ``calibration`` (an onnxruntime ``CalibrationDataReader``); no metadata."""
     from onnxruntime.quantization import (
         CalibrationMethod,
         QuantFormat,
@@ -94,18 +92,12 @@ def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DR
         quantize_static,
     )
 
-    src = load_onnx(source)
-    info = src.info
-    assert info is not None  # load_onnx refuses a model without emocam metadata
-    base = evaluate(src, ds)
-    input_name = onnx.load(str(source)).graph.input[0].name
-    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        pre, q = Path(tmp) / "pre.onnx", Path(tmp) / out.name
+        pre = Path(tmp) / "pre.onnx"
         # Symbolic shape inference needs sympy; the model's shapes are static anyway.
         quant_pre_process(str(source), str(pre), skip_symbolic_shape=True)
         quantize_static(
-            str(pre), str(q), _calibration_batches(ds, info, input_name, calibration_images),
+            str(pre), str(out), calibration,
             quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             # 7-bit weights: x86 CPUs without VNNI multiply uint8 by int8 in pairs summed
@@ -114,6 +106,23 @@ def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DR
             reduce_range=True,
             calibrate_method=CalibrationMethod.Percentile,
         )
+
+
+def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DROP,
+                  calibration_images: int = CALIBRATION_IMAGES) -> dict[str, Any]:
+    """Write ``out``, the int8 variant of the exported model ``source``; returns the figures
+    of both. Raises ``ModelError`` (and writes nothing) when accuracy drops too far."""
+    import onnx
+
+    src = load_onnx(source)
+    info = src.info
+    assert info is not None  # load_onnx refuses a model without emocam metadata
+    base = evaluate(src, ds)
+    input_name = onnx.load(str(source)).graph.input[0].name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        q = Path(tmp) / out.name
+        int8_graph(source, q, _calibration_batches(ds, info, input_name, calibration_images))
         set_metadata(q, info)
         evaluation = evaluate(load_onnx(q), ds)
         primary = evaluation["primary"]
