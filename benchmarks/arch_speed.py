@@ -23,10 +23,14 @@ import numpy as np
 from classifier_ab import main as time_models
 
 
-def _parse(spec: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def spec_config(spec: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     widths, _, blocks = spec.partition("/")
-    w = tuple(int(v) for v in widths.split(","))
-    b = tuple(int(v) for v in blocks.split(",")) if blocks else (2,) * len(w)
+    try:
+        w = tuple(int(v) for v in widths.split(","))
+        b = tuple(int(v) for v in blocks.split(",")) if blocks else (2,) * len(w)
+    except ValueError:
+        raise SystemExit(f"--net {spec}: write widths[/layers], e.g. 16,32,64,176/2,2,2,2."
+                         ) from None
     if len(b) != len(w):
         raise SystemExit(f"--net {spec}: give as many layer counts as widths.")
     return w, b
@@ -40,7 +44,7 @@ def build(spec: str, folder: Path) -> tuple[Path, int, int]:
     from emocam.training.model import ModelConfig, count_macs, make_model
     from emocam.training.quantize import int8_graph
 
-    widths, blocks = _parse(spec)
+    widths, blocks = spec_config(spec)
     model = make_model(8, 48, ModelConfig(widths=widths, blocks=blocks))
     name = spec.replace(",", "-").replace("/", "_")
     fp32, int8 = folder / f"{name}.onnx", folder / f"{name}-int8.onnx"
@@ -66,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--keep", type=Path, help="keep the ONNX files in this folder")
     args = ap.parse_args(argv)
+    for spec in args.net:  # every mistake before the first minute of building
+        spec_config(spec)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)

@@ -252,7 +252,11 @@ def test_a_wider_network_starts_from_a_narrow_checkpoints_predictions(run, tmp_p
     faces = normalize(face_images(8, seed=5).astype(np.float32), Normalization())[..., None]
     before, after = narrow.predict(faces, verbose=0), wide.predict(faces, verbose=0)
     assert wide.count_params() > narrow.count_params()
-    assert np.abs(before - after).max() < 0.01 * np.abs(before).max() + 1e-3
+    # The same weight shapes with a stage's pooling moved would compute something else.
+    moved = make_model(8, 48, ModelConfig(widths=(8, 8, 16), blocks=(1, 0, 1), stem=8))
+    with pytest.raises(ValueError, match="stages"):
+        transfer_weights(narrow, moved)
+    assert np.abs(before - after).max() < 0.02 * np.abs(before).max() + 1e-3
     base = run.parent
     rc = main(["-q", "train", "--data", str(base / "ferplus"), "--preset", "quick",
                "--out", str(tmp_path / "wide"), "--set", f"cache_dir={base / 'cache'}",

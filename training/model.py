@@ -135,10 +135,14 @@ def transfer_weights(source: keras.Model, target: keras.Model, seed: int = 0) ->
     import numpy as np
 
     _, layers = _keras()
+    # Every layer, pooling and dropout included: the same weight shapes in another order of
+    # stages would load without error and compute something else.
+    if [type(a) for a in source.layers] != [type(b) for b in target.layers]:
+        raise ValueError("the two networks have different layers or stages")
     src = [layer for layer in source.layers if layer.weights]
     dst = [layer for layer in target.layers if layer.weights]
-    if [type(a) for a in src] != [type(b) for b in dst]:
-        raise ValueError("the two networks have different layers")
+    kinds = {layers.Conv2D: "convolution", layers.DepthwiseConv2D: "depthwise convolution",
+             layers.BatchNormalization: "batch normalisation", layers.Dense: "dense layer"}
     residual = any(isinstance(layer, layers.Add) for layer in target.layers)
     rng = np.random.default_rng(seed)
     # Which source channel each of the previous layer's output channels copies, and how many
@@ -146,26 +150,31 @@ def transfer_weights(source: keras.Model, target: keras.Model, seed: int = 0) ->
     copies: np.ndarray | None = None
     counts: np.ndarray | None = None
     fresh: list[str] = []
+    seen: dict[str, int] = {}
     for a, b in zip(src, dst, strict=True):
         theirs, ours = a.get_weights(), b.get_weights()
+        kind = kinds.get(type(a), type(a).__name__)
+        seen[kind] = seen.get(kind, 0) + 1
+        where = f"{kind} {seen[kind]}"  # what the user can count in model.widths
         same = [w.shape for w in theirs] == [w.shape for w in ours]
         if same and copies is None:
             b.set_weights(theirs)
             continue
         if isinstance(a, layers.Dense) and theirs[0].shape[1] != ours[0].shape[1]:
             if b.name != "logits":
-                raise ValueError(f"layer {b.name} has a different size")
+                raise ValueError(f"{where} has a different size")
             fresh.append(b.name)
             continue
         if residual or isinstance(a, layers.DepthwiseConv2D):
             raise ValueError("only plain networks can be widened")
         if isinstance(a, layers.BatchNormalization):
-            if copies is None or len(copies) != ours[0].shape[0]:
-                raise ValueError(f"layer {b.name} has a different size")
+            if (copies is None or len(copies) != ours[0].shape[0]
+                    or len(theirs) != len(ours)):
+                raise ValueError(f"{where} has a different size or settings")
             b.set_weights([w[copies] for w in theirs])
             continue
         if not isinstance(a, (layers.Conv2D, layers.Dense)):
-            raise ValueError(f"layer {b.name} has a different size")
+            raise ValueError(f"{where} has a different size")
         kernel = theirs[0]
         if copies is not None:
             # The input side: each copy of a channel carries 1/count of its weight, with a
@@ -180,10 +189,10 @@ def transfer_weights(source: keras.Model, target: keras.Model, seed: int = 0) ->
             else:
                 kernel[:, :, shared] *= noise[:, :, shared]
         if kernel.shape[:-1] != ours[0].shape[:-1]:
-            raise ValueError(f"layer {b.name} has a different input")
+            raise ValueError(f"{where} has a different kernel or input")
         old, new = kernel.shape[-1], ours[0].shape[-1]
         if new < old:
-            raise ValueError(f"layer {b.name} is narrower")
+            raise ValueError(f"{where} has {new} channels, fewer than the checkpoint's {old}")
         if isinstance(a, layers.Dense):
             b.set_weights([kernel.astype(np.float32), *theirs[1:]])
             copies = counts = None

@@ -352,15 +352,14 @@ def _load_initial_weights(model: Any, path: Path, seed: int) -> None:
             f"The initial weights {path} come from a different architecture ({e}); use the "
             "same model settings as the run that wrote them, or wider ones."
         ) from e
-    grown = source.count_params() != model.count_params() and not fresh
-    if fresh:
-        log.info("starting from the weights of %s; new classifier head (%d -> %d classes)",
-                 path, source.output.shape[-1], model.output.shape[-1])
-    elif grown:
-        log.info("starting from the weights of %s, widened from %d to %d parameters", path,
-                 source.count_params(), model.count_params())
-    else:
-        log.info("starting from the weights of %s", path)
+    def body(m: Any) -> int:  # parameters before the classifier head
+        return sum(layer.count_params() for layer in m.layers if layer.name != "logits")
+
+    widened = body(source) != body(model)
+    log.info("starting from the weights of %s%s%s", path,
+             ", widened" if widened else "",
+             f"; new classifier head ({source.output.shape[-1]} -> {model.output.shape[-1]} "
+             "classes)" if fresh else "")
 
 
 def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
