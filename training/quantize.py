@@ -30,26 +30,15 @@ CALIBRATION_IMAGES = 2048
 MAX_DROP = 0.003  # accuracy, as a fraction
 
 
-def _calibration_batches(ds: Dataset, info: ModelInfo, input_name: str, n: int,
-                         seed: int = 0):
-    from onnxruntime.quantization import CalibrationDataReader
-
+def _calibration_inputs(ds: Dataset, info: ModelInfo, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` training images as the model takes them, for the activation ranges."""
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(ds.train), min(n, len(ds.train)), replace=False))
     x = normalize(ds.train.images[idx].astype(np.float32), info.normalization)[..., None]
     x = x.astype(np.float32)
     if info.layout == "NCHW":
         x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter(np.array_split(x, max(len(x) // 128, 1)))
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            batch = next(self.batches, None)
-            return None if batch is None else {input_name: batch}
-
-    return Reader()
+    return x
 
 
 # Figures that belong to the weights, not to their test scores, carry over from the source.
@@ -81,10 +70,12 @@ def _int8_metrics(source_metrics: dict[str, Any], evaluation: dict[str, Any], be
     return m
 
 
-def int8_graph(source: Path, out: Path, calibration: Any) -> None:
+def int8_graph(source: Path, out: Path, calibration: np.ndarray) -> None:
     """Write the int8 graph of the ONNX model ``source`` to ``out``, its activation ranges
-    taken from ``calibration`` (an onnxruntime ``CalibrationDataReader``); no metadata."""
+    taken from the model inputs ``calibration``; no metadata."""
+    import onnx
     from onnxruntime.quantization import (
+        CalibrationDataReader,
         CalibrationMethod,
         QuantFormat,
         QuantType,
@@ -92,12 +83,22 @@ def int8_graph(source: Path, out: Path, calibration: Any) -> None:
         quantize_static,
     )
 
+    input_name = onnx.load(str(source)).graph.input[0].name
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(np.array_split(calibration, max(len(calibration) // 128, 1)))
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self.batches, None)
+            return None if batch is None else {input_name: batch}
+
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         pre = Path(tmp) / "pre.onnx"
         # Symbolic shape inference needs sympy; the model's shapes are static anyway.
         quant_pre_process(str(source), str(pre), skip_symbolic_shape=True)
         quantize_static(
-            str(pre), str(out), calibration,
+            str(pre), str(out), Reader(),
             quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             # 7-bit weights: x86 CPUs without VNNI multiply uint8 by int8 in pairs summed
@@ -112,17 +113,14 @@ def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DR
                   calibration_images: int = CALIBRATION_IMAGES) -> dict[str, Any]:
     """Write ``out``, the int8 variant of the exported model ``source``; returns the figures
     of both. Raises ``ModelError`` (and writes nothing) when accuracy drops too far."""
-    import onnx
-
     src = load_onnx(source)
     info = src.info
     assert info is not None  # load_onnx refuses a model without emocam metadata
     base = evaluate(src, ds)
-    input_name = onnx.load(str(source)).graph.input[0].name
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         q = Path(tmp) / out.name
-        int8_graph(source, q, _calibration_batches(ds, info, input_name, calibration_images))
+        int8_graph(source, q, _calibration_inputs(ds, info, calibration_images))
         set_metadata(q, info)
         evaluation = evaluate(load_onnx(q), ds)
         primary = evaluation["primary"]

@@ -352,10 +352,9 @@ def _load_initial_weights(model: Any, path: Path, seed: int) -> None:
             f"The initial weights {path} come from a different architecture ({e}); use the "
             "same model settings as the run that wrote them, or wider ones."
         ) from e
-    def body(m: Any) -> int:  # parameters before the classifier head
-        return sum(layer.count_params() for layer in m.layers if layer.name != "logits")
-
-    widened = body(source) != body(model)
+    widened = any(a.count_params() != b.count_params()
+                  for a, b in zip(source.layers, model.layers, strict=True)
+                  if a.name != "logits")
     log.info("starting from the weights of %s%s%s", path,
              ", widened" if widened else "",
              f"; new classifier head ({source.output.shape[-1]} -> {model.output.shape[-1]} "
