@@ -17,8 +17,9 @@ from training_helpers import (
 
 from emocam.classify import softmax
 from emocam.errors import ModelError
-from emocam.modelinfo import METADATA_KEY, ModelInfo
+from emocam.modelinfo import METADATA_KEY, ModelInfo, read_model_info
 from emocam.preprocess import Normalization, normalize
+from emocam.resources import model_file
 from emocam.training.cli import main
 from emocam.training.data import FERPLUS_CLASSES
 from emocam.training.evaluate import (
@@ -341,3 +342,78 @@ def test_an_int8_variant_that_loses_accuracy_is_not_written(run, tmp_path, capsy
                "--max-drop", "-100"])
     err = capsys.readouterr().err
     assert rc == 2 and "was not written" in err and not out.exists()
+
+
+def _logits(path: Path, faces: np.ndarray) -> np.ndarray:
+    sess, meta = _session(path)
+    x = normalize(faces.astype(np.float32), ModelInfo.from_json(meta).normalization)[..., None]
+    return sess.run(None, {sess.get_inputs()[0].name: x.astype(np.float32)})[0]
+
+
+@pytest.mark.train
+def test_a_run_starts_from_an_exported_onnx_model_as_from_its_checkpoint(run, tmp_path):
+    # A shipped model has no checkpoint beside it: the network is rebuilt from the file.
+    from emocam.training.onnx_weights import keras_from_onnx
+
+    faces = face_images(12, seed=7)
+    sample = normalize(faces.astype(np.float32), Normalization(mean=0.4))[..., None]
+    rebuilt = keras_from_onnx(run / "model.onnx", sample)
+    assert np.abs(rebuilt.predict(sample, verbose=0) - _logits(run / "model.onnx", faces)
+                  ).max() < 1e-4
+    base = run.parent
+    rc = main(["-q", "train", "--data", str(base / "ferplus"), "--preset", "quick",
+               "--out", str(tmp_path / "ft"), "--set", f"cache_dir={base / 'cache'}",
+               "--set", f"init_weights={run / 'model.onnx'}", "--set", "normalization.mean=0.4",
+               *TINY])
+    assert rc == 0 and (tmp_path / "ft" / "model.onnx").is_file()
+
+
+@pytest.mark.train
+def test_the_shipped_default_rebuilds_as_its_network_without_its_logit_adjustment():
+    from emocam.training.adjust import recorded_shift
+    from emocam.training.onnx_weights import keras_from_onnx
+
+    shipped = model_file("emocam-ferplus.onnx")
+    info = read_model_info(shipped)
+    shift = recorded_shift(info, shipped)
+    faces = face_images(16, seed=3)
+    x = normalize(faces.astype(np.float32), info.normalization)[..., None]
+    rebuilt = keras_from_onnx(shipped, x)
+    assert shift[info.class_names.index("contempt")] > 1  # the card's contempt offset
+    assert np.abs(rebuilt.predict(x, verbose=0) + shift - _logits(shipped, faces)).max() < 1e-4
+
+
+@pytest.mark.train
+def test_adjust_shifts_the_logits_records_it_and_undoes_it(run, tmp_path, capsys):
+    from emocam.training.adjust import class_prior
+    from emocam.training.data import load_dataset
+
+    data, cache = run.parent / "ferplus", run.parent / "cache"
+    faces = face_images(6, seed=11)
+    plain = _logits(run / "model.onnx", faces)
+    rc = main(["-q", "adjust", str(run / "model.onnx"), "--data", str(data), "--cache-dir",
+               str(cache), "--tau", "0.5", "--offset", "contempt=1", "--out",
+               str(tmp_path / "a.onnx")])
+    assert rc == 0 and "contempt +1" in capsys.readouterr().out
+    prior = class_prior(load_dataset(data, cache_dir=cache).train.targets)
+    expected = -0.5 * np.log(prior) + np.eye(8)[FERPLUS_CLASSES.index("contempt")]
+    assert np.abs(_logits(tmp_path / "a.onnx", faces) - plain - expected).max() < 1e-4
+    _, meta = _session(tmp_path / "a.onnx")
+    assert ModelInfo.from_json(meta).training["logit_adjustment"]["tau"] == 0.5
+    # --tau 0 takes the recorded shift out again; the rule picks a tau by itself.
+    assert main(["-q", "adjust", str(tmp_path / "a.onnx"), "--data", str(data), "--cache-dir",
+                 str(cache), "--tau", "0", "--out", str(tmp_path / "b.onnx")]) == 0
+    assert np.abs(_logits(tmp_path / "b.onnx", faces) - plain).max() < 1e-4
+    assert main(["-q", "adjust", str(tmp_path / "b.onnx"), "--data", str(data), "--cache-dir",
+                 str(cache), "--min-recall", "contempt=0.5"]) == 0
+    assert "tau 0.05" in capsys.readouterr().out
+
+
+@pytest.mark.train
+def test_adjusting_an_int8_model_says_to_adjust_the_float_one(run, tmp_path, capsys):
+    rc = main(["-q", "adjust", str(model_file("emocam-ferplus-int8.onnx")), "--data",
+               str(run.parent / "ferplus"), "--cache-dir", str(run.parent / "cache"),
+               "--out", str(tmp_path / "x.onnx")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "emocam-ferplus-int8.onnx is an int8 model" in err
+    assert "Traceback" not in err and not (tmp_path / "x.onnx").exists()

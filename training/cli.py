@@ -4,6 +4,7 @@
     fer-train evaluate MODEL.keras|MODEL.onnx --data PATH [--tta-flip] [--split valid]
     fer-train export RUN/best.keras --out MODEL.onnx
     fer-train pack PATH -o DATA.emopack [--splits train,valid]
+    fer-train adjust MODEL.onnx --data PATH [--max-cost 0.75] [--min-recall contempt=0.3]
 """
 
 from __future__ import annotations
@@ -333,6 +334,92 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _class_values(items: list[str] | None, flag: str, names: tuple[str, ...]
+                  ) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            out[name.strip()] = float("nan")
+        if name.strip() not in names or out[name.strip()] != out[name.strip()]:
+            raise ConfigError(f"{flag} {item}: give CLASS=NUMBER with a class of "
+                              f"{', '.join(names)}.")
+    return out
+
+
+def cmd_adjust(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from emocam.modelinfo import read_model_info
+    from emocam.training.adjust import (
+        RECORD_KEY,
+        Adjustment,
+        choose,
+        class_prior,
+        record,
+        recorded_shift,
+        write_shift,
+    )
+    from emocam.training.evaluate import eval_labels, load_predictor, protocols_for
+    from emocam.training.export import load_eval_data
+
+    model = _exported_onnx(args.model)
+    out = Path(args.out) if args.out else model
+    info = read_model_info(model)
+    names = tuple(info.class_names)
+    offsets = _class_values(args.offset, "--offset", names)
+    goals = _class_values(args.min_recall, "--min-recall", names)
+    if any(not 0 <= g <= 1 for g in goals.values()):
+        raise ConfigError("--min-recall takes a recall from 0 to 1, e.g. contempt=0.3.")
+    if args.tau is not None and not 0 <= args.tau <= 2:
+        raise ConfigError(f"--tau {args.tau}: give a value from 0 to 2.")
+    ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model)
+    if tuple(ds.class_names) != names:
+        raise ConfigError(f"{args.data} has classes {', '.join(ds.class_names)}, {model} "
+                          f"{', '.join(names)}; give the data the model was trained on.")
+    if not len(ds.train) or not len(ds.valid):
+        raise ConfigError(f"{args.data} lacks a training or validation split; the adjustment "
+                          "needs both (the class prior, and the split to choose on).")
+    prior = class_prior(ds.train.targets)
+    before = recorded_shift(info, model)
+    proto = protocols_for(ds.valid)[0]
+    labels = eval_labels(ds.valid, proto)
+    ok = labels >= 0
+    plain = load_predictor(model).logits(ds.valid.images)[ok] - before
+    choice, tried = choose(plain, labels[ok], prior, names, args.max_cost / 100,
+                           {k: v for k, v in goals.items() if k not in offsets}, args.tau)
+    adjustment = Adjustment(choice.adjustment.tau, {**choice.adjustment.offsets, **offsets})
+    shift = adjustment.shift(prior, names)
+    accuracy = _accuracy(plain + shift, labels[ok])
+    print(f"validation ({proto}, {int(ok.sum())} images): the network alone "
+          f"{_accuracy(plain, labels[ok]) * 100:.2f}%")
+    for c in tried:
+        rec = ", ".join(f"{k} {v:.0%}" for k, v in c.recall.items())
+        print(f"  tau {c.adjustment.tau:<4g} {c.accuracy * 100:.2f}%  recall {rec}")
+    rule = (f"chosen on the {proto} validation split by fer-train adjust"
+            + (f" --tau {args.tau:g}" if args.tau is not None else f" --max-cost {args.max_cost:g}")
+            + "".join(f" --min-recall {k}={v:g}" for k, v in goals.items() if k not in offsets)
+            + "".join(f" --offset {k}={v:g}" for k, v in offsets.items()))
+    training = {**info.training, RECORD_KEY: record(adjustment, prior, shift, rule)}
+    # Test figures describe the old logits; keep only what the shift leaves unchanged.
+    metrics = {k: v for k, v in info.metrics.items()
+               if k in ("parameters", "macs_per_face", "parity_max_abs_diff")}
+    metrics["valid_accuracy"] = round(accuracy, 4)
+    new = dataclasses.replace(info, training=training, metrics=metrics)
+    write_shift(model, out, shift - before, new)
+    print(f"{out}: logit adjustment {adjustment.describe()}; validation accuracy "
+          f"{accuracy * 100:.2f}%. Its test figures were dropped from the metadata: measure "
+          "them with fer-train evaluate, recalibrate with fer-train calibrate, and quantize "
+          "it again for int8.")
+    return 0
+
+
+def _accuracy(logits: Any, labels: Any) -> float:
+    return float((logits.argmax(axis=1) == labels).mean())
+
+
 def cmd_detector_onnx(args: argparse.Namespace) -> int:
     from emocam.training.detector_onnx import convert
 
@@ -422,6 +509,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--uncertain-below", type=float, metavar="P",
                    help="show a face as uncertain below this calibrated probability")
 
+    a = sub.add_parser(
+        "adjust", help="shift an exported model's logits towards rare classes (post-hoc logit "
+        "adjustment), chosen on the validation split")
+    a.add_argument("model", help="a float .onnx model fer-train exported")
+    a.add_argument("--data", required=True, help="the dataset the model was trained on (its "
+                   "training split gives the class prior, its validation split the choice)")
+    a.add_argument("--out", help="ONNX file to write (default: the model, replaced)")
+    a.add_argument("--tau", type=float, help="the prior correction -tau*log(prior) (default: "
+                   "the largest, in steps of 0.05, costing at most --max-cost; 0 removes it)")
+    a.add_argument("--max-cost", type=float, default=0.75, metavar="POINTS",
+                   help="validation accuracy the prior correction may cost (default 0.75)")
+    a.add_argument("--min-recall", action="append", metavar="CLASS=R",
+                   help="raise CLASS's logit (steps of 0.25) until its validation recall is "
+                        "at least R, e.g. contempt=0.3")
+    a.add_argument("--offset", action="append", metavar="CLASS=X",
+                   help="add X to CLASS's logit (instead of a --min-recall search)")
+    a.add_argument("--cache-dir", help="where decoded datasets are cached")
+
     d = sub.add_parser("detector-onnx", help="convert the BlazeFace short-range .tflite to "
                        "the ONNX file emocam follows known faces with")
     d.add_argument("tflite", nargs="?", default="models/face_detection_short_range.tflite")
@@ -449,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_calibrate(args)
         if args.command == "pack":
             return cmd_pack(args)
+        if args.command == "adjust":
+            return cmd_adjust(args)
         if args.command == "detector-onnx":
             return cmd_detector_onnx(args)
         return cmd_export(args)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from emocam.errors import ModelError
 from emocam.preprocess import CropSpec, Normalization, normalize
 from emocam.training.augment import AugmentConfig, augment_batch
 from emocam.training.data import DataError, Dataset, Split, load_dataset
@@ -196,8 +197,9 @@ def _loss(cfg: TrainConfig, split: Split):
     keras = _keras()
     if cfg.logit_adjustment <= 0:
         return keras.losses.CategoricalCrossentropy(from_logits=True)
-    prior = np.clip(split.targets.mean(axis=0), 1e-4, None)
-    shift = (cfg.logit_adjustment * np.log(prior / prior.sum())).astype(np.float32)
+    from emocam.training.adjust import class_prior
+
+    shift = (cfg.logit_adjustment * np.log(class_prior(split.targets))).astype(np.float32)
 
     def logit_adjusted_crossentropy(y_true, logits):
         return keras.losses.categorical_crossentropy(
@@ -331,20 +333,27 @@ def _best_so_far(run: Path) -> float | None:
     return max(vals) if vals else None
 
 
-def _load_initial_weights(model: Any, path: Path, seed: int) -> None:
-    """Start from a checkpoint's weights.
+def _load_initial_weights(model: Any, path: Path, seed: int, sample: np.ndarray) -> None:
+    """Start from a checkpoint's weights, or from an exported ONNX model's.
 
     Same network: a warm restart. A wider plain network: the checkpoint's weights widened
     so that training starts from its accuracy with more channels to learn with. Different
     class count (e.g. FER+ 8 -> FER2013 7): transfer learning; every layer but the final
-    ``logits`` layer is copied and the head starts fresh.
+    ``logits`` layer is copied and the head starts fresh. An ONNX file is rebuilt as the
+    network it was exported from first, its batch normalisation measured on ``sample``.
     """
     keras = _keras()
     from emocam.training.model import transfer_weights
+    from emocam.training.onnx_weights import keras_from_onnx
 
-    if not path.is_file():
-        raise DataError(f"The initial weights {path} do not exist; give a .keras checkpoint.")
-    source = keras.models.load_model(path, compile=False)
+    if not path.is_file() or path.suffix not in (".keras", ".onnx"):
+        raise DataError(f"The initial weights {path} do not exist; give a .keras checkpoint "
+                        "or an .onnx model fer-train exported.")
+    try:
+        source = (keras_from_onnx(path, sample) if path.suffix == ".onnx"
+                  else keras.models.load_model(path, compile=False))
+    except ModelError as e:
+        raise DataError(f"The initial weights {e}") from e
     try:
         fresh = transfer_weights(source, model, seed)
     except ValueError as e:
@@ -388,7 +397,8 @@ def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
     with _strategy().scope():
         model = make_model(n, ds.train.images.shape[1], cfg.model)
         if cfg.init_weights:
-            _load_initial_weights(model, Path(cfg.init_weights), cfg.seed)
+            sample = normalize(ds.train.images[:1024].astype(np.float32), cfg.normalization)
+            _load_initial_weights(model, Path(cfg.init_weights), cfg.seed, sample[..., None])
         if cfg.time_limit_minutes > 0:
             lr: Any = cfg.learning_rate / 10  # set each epoch by TimeSchedule
         else:
