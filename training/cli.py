@@ -420,6 +420,36 @@ def _accuracy(logits: Any, labels: Any) -> float:
     return float((logits.argmax(axis=1) == labels).mean())
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from emocam.modelinfo import read_model_info
+    from emocam.training.adjust import recorded_shift
+    from emocam.training.evaluate import load_predictor
+    from emocam.training.export import load_eval_data
+    from emocam.training.onnx_weights import SAMPLE_IMAGES, keras_from_onnx, sample_images
+
+    model = _exported_onnx(args.model)
+    out = Path(args.out) if args.out else Path(f"{model.stem}.keras")
+    if out.suffix != ".keras":
+        raise ConfigError(f"--out {out} must end in .keras.")
+    info = read_model_info(model)
+    ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model)
+    net = keras_from_onnx(model, sample_images(ds.train.images, info.normalization))
+    # Validation faces: none of them were in the sample batch normalisation was measured on.
+    images = (ds.valid.images if len(ds.valid) else ds.train.images[::-1])[:SAMPLE_IMAGES]
+    theirs = load_predictor(model).logits(images) - recorded_shift(info, model)
+    ours = net.predict(sample_images(images, info.normalization), verbose=0)
+    net.save(out)
+    mirrored = "" if np.abs(ours - theirs).max() < 1e-3 else (
+        " (the file averages each face with its mirror image; the checkpoint is the network "
+        "alone: train with teacher_flip or evaluate with --tta-flip for the file's figures)")
+    print(f"{out}: the network of {model.name}, {net.count_params()} parameters; its logits "
+          f"differ from the file's by at most {np.abs(ours - theirs).max():.1g} on "
+          f"{len(images)} images{mirrored}.")
+    return 0
+
+
 def cmd_detector_onnx(args: argparse.Namespace) -> int:
     from emocam.training.detector_onnx import convert
 
@@ -527,6 +557,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add X to CLASS's logit (instead of a --min-recall search)")
     a.add_argument("--cache-dir", help="where decoded datasets are cached")
 
+    r = sub.add_parser(
+        "rebuild", help="the Keras checkpoint of an exported .onnx model (to train it further "
+        "where onnx is not installed, e.g. a GPU machine)")
+    r.add_argument("model", help="a float .onnx model fer-train exported")
+    r.add_argument("--data", required=True, help="the dataset the model was trained on (batch "
+                   "normalisation is measured on its training images)")
+    r.add_argument("--out", help="the .keras file to write (default: MODEL.keras here)")
+    r.add_argument("--cache-dir", help="where decoded datasets are cached")
+
     d = sub.add_parser("detector-onnx", help="convert the BlazeFace short-range .tflite to "
                        "the ONNX file emocam follows known faces with")
     d.add_argument("tflite", nargs="?", default="models/face_detection_short_range.tflite")
@@ -556,6 +595,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_pack(args)
         if args.command == "adjust":
             return cmd_adjust(args)
+        if args.command == "rebuild":
+            return cmd_rebuild(args)
         if args.command == "detector-onnx":
             return cmd_detector_onnx(args)
         return cmd_export(args)

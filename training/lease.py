@@ -28,6 +28,13 @@ those teachers from the start, one of them from ``--init`` (e.g. the shipped def
 checkpoint), and phase 2 continues each student from its phase-1 best weights under the same
 teachers.
 
+The shipped models are such a start: ``fer-train rebuild models/emocam-ferplus-large.onnx
+--data FERPLUS --out large.keras`` and ``fer-train rebuild models/emocam-ferplus.onnx ...
+--out default.keras`` write their networks as checkpoints here (the lent machine has no
+``onnx``), and ``--teachers large.keras --init default.keras`` distils from the first and
+starts one student from the second (the large file's mirror is not in its checkpoint:
+``teacher_flip`` puts it back).
+
 A lease needs the code, the pack and Keras, not the shipped models, the sample video or the
 screenshots. Where a call may send only so many bytes with the repository (ours: 64 MiB, and
 the FER+ pack alone is 49 MB), send a checkout without them: commit their removal on a

@@ -22,6 +22,14 @@ import numpy as np
 
 from emocam.errors import ModelError
 from emocam.modelinfo import read_model_info
+from emocam.preprocess import Normalization, normalize
+
+SAMPLE_IMAGES = 1024  # enough for each channel's mean and variance to a fraction of a percent
+
+
+def sample_images(images: np.ndarray, norm: Normalization) -> np.ndarray:
+    """The ``sample`` for :func:`keras_from_onnx`: the first training images, normalised."""
+    return normalize(images[:SAMPLE_IMAGES].astype(np.float32), norm)[..., None]
 
 
 def _model_config(info: Any, where: Path) -> Any:

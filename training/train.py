@@ -374,6 +374,7 @@ def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
     """Train one model; returns the run folder holding ``best.keras`` and ``history.csv``."""
     keras = _keras()
     from emocam.training.model import count_macs, make_model
+    from emocam.training.onnx_weights import sample_images
 
     run = Path(cfg.out)
     run.mkdir(parents=True, exist_ok=True)
@@ -397,8 +398,8 @@ def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
     with _strategy().scope():
         model = make_model(n, ds.train.images.shape[1], cfg.model)
         if cfg.init_weights:
-            sample = normalize(ds.train.images[:1024].astype(np.float32), cfg.normalization)
-            _load_initial_weights(model, Path(cfg.init_weights), cfg.seed, sample[..., None])
+            _load_initial_weights(model, Path(cfg.init_weights), cfg.seed,
+                                  sample_images(ds.train.images, cfg.normalization))
         if cfg.time_limit_minutes > 0:
             lr: Any = cfg.learning_rate / 10  # set each epoch by TimeSchedule
         else:
