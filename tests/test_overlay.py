@@ -60,7 +60,7 @@ CROWD = [("astronaut", 250, 260, 120), ("hopper", 560, 300, 140),
 
 def crowd_plan(n: int, step: float) -> list[list[Placement]]:
     """Four people in 720p, each drifting ``step`` px a frame, in its own direction."""
-    dirs = [(1, 0), (-1, 1), (0, -1), (1, 1)]
+    dirs = [(-1, 0), (-1, 1), (0, -1), (1, 1)]
     return [[Placement(name, x + dx * step * i, y + dy * step * i, s, mirror=k % 2 == 1)
              for k, ((name, x, y, s), (dx, dy)) in enumerate(zip(CROWD, dirs, strict=True))]
             for i in range(n)]
