@@ -419,3 +419,21 @@ def test_adjusting_an_int8_model_says_to_adjust_the_float_one(run, tmp_path, cap
     err = capsys.readouterr().err
     assert rc == 2 and "emocam-ferplus-int8.onnx is an int8 model" in err
     assert "Traceback" not in err and not (tmp_path / "x.onnx").exists()
+
+
+def test_a_shipped_model_is_changed_only_into_a_new_file(tmp_path, capsys):
+    # Changed in place, the app would find its checksum wrong and call it damaged.
+    import shutil
+
+    for name in ("emocam-ferplus.onnx", "SHA256SUMS"):
+        shutil.copyfile(model_file(name), tmp_path / name)
+    shipped = tmp_path / "emocam-ferplus.onnx"
+    before = shipped.read_bytes()
+    rc = main(["-q", "calibrate", str(shipped), "--temperature", "1.2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "shipped models" in err and "--out" in err
+    assert shipped.read_bytes() == before
+    assert main(["-q", "calibrate", str(shipped), "--temperature", "1.2", "--out",
+                 str(tmp_path / "mine.onnx")]) == 0
+    assert read_model_info(tmp_path / "mine.onnx").temperature == 1.2
+    assert shipped.read_bytes() == before

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -273,6 +274,19 @@ def _exported_onnx(text: str) -> Path:
     return model
 
 
+def _target(model: Path, out: str | None) -> Path:
+    """Where a command that changes ``model`` writes: ``out``, else the file itself, unless it
+    is a shipped model (its checksum is listed beside it, and the app would call it damaged)."""
+    from emocam.integrity import SUMS, listed_digest
+
+    target = Path(out) if out else model
+    if target.resolve() == model.resolve() and listed_digest(model.parent, model.name):
+        raise ConfigError(f"{model} is one of emocam's shipped models (checked against "
+                          f"{model.parent / SUMS}); write the changed model elsewhere with "
+                          "--out.")
+    return target
+
+
 def cmd_quantize(args: argparse.Namespace) -> int:
     from emocam.training.export import load_eval_data
     from emocam.training.quantize import quantize_int8
@@ -317,6 +331,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from emocam.training.export import set_metadata
 
     model = _exported_onnx(args.model)
+    out = _target(model, args.out)
     if args.temperature is not None and not args.temperature > 0:
         raise ConfigError(f"--temperature {args.temperature}: it must be above 0.")
     if args.uncertain_below is not None and not 0 <= args.uncertain_below < 1:
@@ -328,8 +343,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         temperature=info.temperature if args.temperature is None else args.temperature,
         uncertain_below=(info.uncertain_below if args.uncertain_below is None
                          else args.uncertain_below))
-    set_metadata(model, new)
-    print(f"{model}: temperature {info.temperature:g} -> {new.temperature:g}, uncertain below "
+    if out != model:
+        shutil.copyfile(model, out)
+    set_metadata(out, new)
+    print(f"{out}: temperature {info.temperature:g} -> {new.temperature:g}, uncertain below "
           f"{info.uncertain_below} -> {new.uncertain_below}")
     return 0
 
@@ -366,7 +383,7 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     from emocam.training.export import load_eval_data
 
     model = _exported_onnx(args.model)
-    out = Path(args.out) if args.out else model
+    out = _target(model, args.out)
     info = read_model_info(model)
     names = tuple(info.class_names)
     offsets = _class_values(args.offset, "--offset", names)
@@ -538,6 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--temperature", type=float, help="softmax(logits / T)")
     c.add_argument("--uncertain-below", type=float, metavar="P",
                    help="show a face as uncertain below this calibrated probability")
+    c.add_argument("--out", help="ONNX file to write (default: the model, changed in place)")
 
     a = sub.add_parser(
         "adjust", help="shift an exported model's logits towards rare classes (post-hoc logit "
