@@ -576,8 +576,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--cache-dir", help="where decoded datasets are cached")
 
     r = sub.add_parser(
-        "rebuild", help="the Keras checkpoint of an exported .onnx model (to train it further "
-        "where onnx is not installed, e.g. a GPU machine)")
+        "rebuild", help="the Keras checkpoint of an exported .onnx model (to train it further, "
+        "or to distil from it on a GPU, where a teacher runs as Keras)")
     r.add_argument("model", help="a float .onnx model fer-train exported")
     r.add_argument("--data", required=True, help="the dataset the model was trained on (batch "
                    "normalisation is measured on its training images)")
