@@ -437,3 +437,26 @@ def test_a_shipped_model_is_changed_only_into_a_new_file(tmp_path, capsys):
                  str(tmp_path / "mine.onnx")]) == 0
     assert read_model_info(tmp_path / "mine.onnx").temperature == 1.2
     assert shipped.read_bytes() == before
+
+
+def test_the_adjustment_rule_takes_the_largest_tau_within_its_cost_then_the_smallest_offset():
+    from emocam.training.adjust import OFFSET_STEP, choose
+
+    # The shipped default's logits on real faces, labelled with its own answers except for
+    # the four faces nearest to contempt, labelled contempt: a rare class it misses.
+    logits = _logits(model_file("emocam-ferplus.onnx"), face_images(48, seed=2))
+    labels = logits.argmax(axis=1)
+    labels[np.argsort(logits.max(axis=1) - logits[:, 7])[:4]] = 7
+    prior = np.array([0.33, 0.26, 0.12, 0.14, 0.09, 0.01, 0.03, 0.01])
+    choice, tried = choose(logits, labels, prior, FERPLUS_CLASSES, 0.05, {})
+    base = tried[0].accuracy
+    assert choice.adjustment.tau > 0 and len(tried) > 2
+    assert base - choice.accuracy <= 0.05 < base - tried[-1].accuracy  # the next one costs more
+
+    def contempt_recall(offset: float) -> float:
+        pred = (logits + offset * np.eye(8)[7]).argmax(axis=1)
+        return float(((pred == 7) & (labels == 7)).sum() / 4)
+
+    choice, _ = choose(logits, labels, prior, FERPLUS_CLASSES, 0, {"contempt": 0.5}, tau=0)
+    offset = choice.adjustment.offsets["contempt"]
+    assert contempt_recall(offset) >= 0.5 > contempt_recall(offset - OFFSET_STEP)
