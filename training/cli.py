@@ -14,6 +14,7 @@ import copy
 import datetime as dt
 import json
 import logging
+import math
 import shlex
 import shutil
 import sys
@@ -355,14 +356,15 @@ def _class_values(items: list[str] | None, flag: str, names: tuple[str, ...]
                   ) -> dict[str, float]:
     out: dict[str, float] = {}
     for item in items or []:
-        name, _, value = item.partition("=")
+        name, _, text = item.partition("=")
         try:
-            out[name.strip()] = float(value)
+            value = float(text)
         except ValueError:
-            out[name.strip()] = float("nan")
-        if name.strip() not in names or out[name.strip()] != out[name.strip()]:
+            value = float("nan")
+        if name.strip() not in names or not math.isfinite(value):
             raise ConfigError(f"{flag} {item}: give CLASS=NUMBER with a class of "
                               f"{', '.join(names)}.")
+        out[name.strip()] = value
     return out
 
 

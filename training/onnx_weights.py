@@ -6,9 +6,9 @@ from a shipped model (``--set init_weights=models/emocam-ferplus.onnx``): to fin
 one's own faces, or to go on training it on another machine.
 
 The export folds each batch normalisation into the convolution before it, so a convolution
-arrives as a kernel and a bias. Batch normalisation is put back so that it computes the
-same thing whether it normalises with its moving statistics (inference) or with a batch's
-(training): its statistics are measured on ``sample`` images and its scale and offset set to
+arrives as a kernel and a bias. Batch normalisation is put back so that it computes nearly
+the same thing whether it normalises with its moving statistics (inference) or with a
+batch's (training): its statistics are measured on ``sample`` images and its scale and offset set to
 undo them. A recorded logit adjustment (:mod:`emocam.training.adjust`) is taken out of the
 logits bias, so training starts from the network's own logits.
 """

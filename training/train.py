@@ -346,9 +346,12 @@ def _load_initial_weights(model: Any, path: Path, seed: int, sample: np.ndarray)
     from emocam.training.model import transfer_weights
     from emocam.training.onnx_weights import keras_from_onnx
 
-    if not path.is_file() or path.suffix not in (".keras", ".onnx"):
+    if not path.is_file():
         raise DataError(f"The initial weights {path} do not exist; give a .keras checkpoint "
                         "or an .onnx model fer-train exported.")
+    if path.suffix not in (".keras", ".onnx"):
+        raise DataError(f"The initial weights {path} are neither a .keras checkpoint nor an "
+                        ".onnx model fer-train exported.")
     try:
         source = (keras_from_onnx(path, sample) if path.suffix == ".onnx"
                   else keras.models.load_model(path, compile=False))
