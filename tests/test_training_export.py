@@ -178,6 +178,13 @@ def test_evaluate_gives_the_same_figures_for_onnx_and_keras(run, tmp_path, capsy
     assert "accuracy" in capsys.readouterr().out
     assert main(["-q", "evaluate", str(run / "model.onnx"), "--data", str(pack)]) == 2
     assert f"{pack} has no test images" in capsys.readouterr().err
+    # Exporting and quantizing score the test split: refused in the same sentence, no traceback.
+    assert main(["-q", "export", str(run / "best.keras"), "--data", str(pack),
+                 "--out", str(tmp_path / "from-pack.onnx")]) == 2
+    assert main(["-q", "quantize", str(run / "model.onnx"), "--data", str(pack),
+                 "--out", str(tmp_path / "from-pack-int8.onnx")]) == 2
+    assert capsys.readouterr().err.count(f"{pack} has no test images") == 2
+    assert not list(tmp_path.glob("from-pack*"))
     assert (tmp_path / "onnx" / "confusion_majority.png").stat().st_size > 0
 
 

@@ -227,17 +227,13 @@ def cmd_train(args: argparse.Namespace, command: str) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from emocam.training.data import DataError
     from emocam.training.evaluate import evaluate, format_report, load_predictor, write_reports
     from emocam.training.export import load_eval_data
 
     model = resolve_model(args.model)  # a file, or a built-in's name as the app takes it
     pred = load_predictor(model)
     ds = load_eval_data(args.data, pred.config, Path(args.cache_dir) if args.cache_dir else None,
-                        model)
-    if not len(getattr(ds, args.split)):
-        raise DataError(f"{args.data or ds.description} has no {args.split} images (a pack "
-                        f"holds only the splits it was made with); pass data that has them.")
+                        model, (args.split,))
     metrics = evaluate(pred, ds, tta_flip=args.tta_flip, split=args.split)
     default_out = f"eval-{model.stem}" + ("" if args.split == "test" else f"-{args.split}")
     out = Path(args.out) if args.out else Path(default_out)
@@ -294,7 +290,8 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
     model = _exported_onnx(args.model)
     out = Path(args.out) if args.out else model.with_name(f"{model.stem}-int8.onnx")
-    ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model)
+    ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model,
+                        ("test",))
     f = quantize_int8(model, ds, out, max_drop=args.max_drop / 100)
     print(f"{out}: {f['protocol']} accuracy {f['accuracy_fp32'] * 100:.2f}% -> "
           f"{f['accuracy_int8'] * 100:.2f}%, {f['bytes_fp32'] / 1e6:.2f} -> "
@@ -394,7 +391,8 @@ def cmd_adjust(args: argparse.Namespace) -> int:
         raise ConfigError("--min-recall takes a recall from 0 to 1, e.g. contempt=0.3.")
     if args.tau is not None and not 0 <= args.tau <= 2:
         raise ConfigError(f"--tau {args.tau}: give a value from 0 to 2.")
-    ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model)
+    ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model,
+                        ("valid",))
     if tuple(ds.class_names) != names:
         raise ConfigError(f"{args.data} has classes {', '.join(ds.class_names)}, {model} "
                           f"{', '.join(names)}; give the data the model was trained on.")
@@ -444,6 +442,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     from emocam.modelinfo import read_model_info
     from emocam.training.adjust import recorded_shift
+    from emocam.training.augment import AugmentConfig
     from emocam.training.evaluate import load_predictor
     from emocam.training.export import load_eval_data
     from emocam.training.onnx_weights import SAMPLE_IMAGES, keras_from_onnx, sample_images
@@ -454,7 +453,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {out} must end in .keras.")
     info = read_model_info(model)
     ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model)
-    net = keras_from_onnx(model, sample_images(ds.train.images, info.normalization))
+    # Measured on faces augmented as a run with the default settings sees them, so that a run
+    # going on from the checkpoint (a lease's --init) starts with settled statistics.
+    net = keras_from_onnx(model, sample_images(ds.train.images, info.normalization,
+                                               AugmentConfig()))
     # Validation faces: none of them were in the sample batch normalisation was measured on.
     images = (ds.valid.images if len(ds.valid) else ds.train.images[::-1])[:SAMPLE_IMAGES]
     theirs = load_predictor(model).logits(images) - recorded_shift(info, model)

@@ -24,7 +24,7 @@ import numpy as np
 from emocam.classify import softmax
 from emocam.errors import ModelError
 from emocam.modelinfo import METADATA_KEY, ModelInfo
-from emocam.training.data import Dataset, load_dataset
+from emocam.training.data import DataError, Dataset, load_dataset
 from emocam.training.evaluate import (
     PROTOCOLS,
     Predictor,
@@ -289,13 +289,19 @@ def default_cache_dir() -> Path:
 
 
 def load_eval_data(data: str | Path | None, cfg: TrainConfig | None, cache_dir: Path | None,
-                   what: Path) -> Dataset:
-    """The dataset given, else the one the run was trained on."""
+                   what: Path, needs: tuple[str, ...] = ()) -> Dataset:
+    """The dataset given, else the one the run was trained on; it must hold images in each
+    split of ``needs`` (a pack holds only the splits it was made with)."""
     root = data or (cfg.data if cfg else "")
     if not root:
         raise ModelError(f"{what} has no training config beside it naming its data; pass --data.")
     cache = cache_dir or (Path(cfg.cache_dir) if cfg and cfg.cache_dir else default_cache_dir())
-    return load_dataset(root, cfg.label_mode if cfg else "auto", cache_dir=cache)
+    ds = load_dataset(root, cfg.label_mode if cfg else "auto", cache_dir=cache)
+    missing = [split for split in needs if not len(getattr(ds, split))]
+    if missing:
+        raise DataError(f"{root} has no {' or '.join(missing)} images (a pack holds only the "
+                        "splits it was made with); pass data that has them.")
+    return ds
 
 
 def export_checkpoint(checkpoint: Path, out: Path, data: str | Path | None = None,
@@ -311,7 +317,7 @@ def export_checkpoint(checkpoint: Path, out: Path, data: str | Path | None = Non
     checkpoint = Path(checkpoint)
     pred = load_predictor_keras(checkpoint)
     cfg = pred.config or TrainConfig()
-    ds = ds or load_eval_data(data, pred.config, cache_dir, checkpoint)
+    ds = ds or load_eval_data(data, pred.config, cache_dir, checkpoint, ("valid", "test"))
     pred.class_names = pred.class_names or ds.class_names
     log.info("calibrating on %d validation images", int((ds.valid.labels >= 0).sum()))
     calib = calibration(pred, ds, mirror)
