@@ -442,7 +442,6 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     from emocam.modelinfo import read_model_info
     from emocam.training.adjust import recorded_shift
-    from emocam.training.augment import AugmentConfig
     from emocam.training.evaluate import load_predictor
     from emocam.training.export import load_eval_data
     from emocam.training.onnx_weights import SAMPLE_IMAGES, keras_from_onnx, sample_images
@@ -453,10 +452,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {out} must end in .keras.")
     info = read_model_info(model)
     ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model)
-    # Measured on faces augmented as a run with the default settings sees them, so that a run
-    # going on from the checkpoint (a lease's --init) starts with settled statistics.
-    net = keras_from_onnx(model, sample_images(ds.train.images, info.normalization,
-                                               AugmentConfig()))
+    net = keras_from_onnx(model, sample_images(ds.train.images, info.normalization))
     # Validation faces: none of them were in the sample batch normalisation was measured on.
     images = (ds.valid.images if len(ds.valid) else ds.train.images[::-1])[:SAMPLE_IMAGES]
     theirs = load_predictor(model).logits(images) - recorded_shift(info, model)

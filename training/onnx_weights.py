@@ -27,18 +27,9 @@ from emocam.preprocess import Normalization, normalize
 SAMPLE_IMAGES = 1024  # enough for each channel's mean and variance to a fraction of a percent
 
 
-def sample_images(images: np.ndarray, norm: Normalization, augment: Any = None,
-                  seed: int = 0) -> np.ndarray:
-    """The ``sample`` for :func:`keras_from_onnx`: the first training images, normalised;
-    with ``augment`` (an :class:`~emocam.training.augment.AugmentConfig`) augmented as a
-    run's batches are, so that the statistics batch normalisation starts from are the ones
-    its training batches have."""
-    pixels = images[:SAMPLE_IMAGES]
-    if augment is not None:
-        from emocam.training.augment import augment_batch
-
-        pixels = augment_batch(pixels, np.random.default_rng(seed), augment)
-    return normalize(pixels.astype(np.float32), norm)[..., None]
+def sample_images(images: np.ndarray, norm: Normalization) -> np.ndarray:
+    """The ``sample`` for :func:`keras_from_onnx`: the first training images, normalised."""
+    return normalize(images[:SAMPLE_IMAGES].astype(np.float32), norm)[..., None]
 
 
 def _model_config(info: Any, where: Path) -> Any:

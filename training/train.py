@@ -402,8 +402,7 @@ def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
         model = make_model(n, ds.train.images.shape[1], cfg.model)
         if cfg.init_weights:
             _load_initial_weights(model, Path(cfg.init_weights), cfg.seed,
-                                  sample_images(ds.train.images, cfg.normalization,
-                                                cfg.augment, cfg.seed))
+                                  sample_images(ds.train.images, cfg.normalization))
         if cfg.time_limit_minutes > 0:
             lr: Any = cfg.learning_rate / 10  # set each epoch by TimeSchedule
         else:
