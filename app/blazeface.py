@@ -23,7 +23,7 @@ import onnxruntime as ort
 
 from emocam import geometry
 from emocam.errors import ModelError
-from emocam.integrity import verify
+from emocam.integrity import model_bytes
 from emocam.types import DEFAULT_MIN_SCORE, Detection
 
 log = logging.getLogger(__name__)
@@ -58,13 +58,7 @@ class ShortRangeFaces:
     ):
         where = folder if folder is not None else resources.files("emocam.models")
         path = where / SHORT_RANGE_ONNX
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise ModelError(
-                f"The face-detector model {path} is missing or unreadable; reinstall emocam."
-            ) from e
-        verify(where, SHORT_RANGE_ONNX, data)  # a damaged copy could still load and run
+        data = model_bytes(SHORT_RANGE_ONNX, where)
         try:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = 1  # one 128 px image: a second thread costs more

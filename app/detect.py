@@ -20,7 +20,6 @@ import types
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ import numpy as np
 from emocam import geometry
 from emocam.blazeface import ShortRangeFaces
 from emocam.errors import ModelError
-from emocam.integrity import verify
+from emocam.integrity import model_bytes
 from emocam.offline import keep_native_libraries_offline
 from emocam.types import DEFAULT_MIN_SCORE, Box, Detection, Point
 
@@ -51,22 +50,6 @@ _HAAR_TO_SHORT = (-0.019, -0.114, 1.058)
 # given (it is letterboxed to a square): measured with real faces from 5% to 90%.
 _SHORT_RANGE_FACES = (0.15, 0.9)
 _FULL_RANGE_MIN = 0.085
-
-
-def model_bytes(name: str, folder: Traversable | Path | None = None) -> bytes:
-    """The bytes of a bundled model file (bytes, so paths with any characters work)."""
-    where = folder if folder is not None else resources.files("emocam.models")
-    path = where / name
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ModelError(
-            f"The face-detector model {path} is missing or unreadable; reinstall emocam."
-        ) from e
-    if not data:
-        raise ModelError(f"The face-detector model {path} is empty; reinstall emocam.")
-    verify(where, name, data)  # a damaged copy could still load and find wrong faces
-    return data
 
 
 def _key(name: str) -> str:

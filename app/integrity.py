@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
@@ -60,3 +61,20 @@ def verify_file(path: Path) -> None:
     except OSError:
         return  # unreadable: the loader names that cause itself
     verify(path.parent, path.name, data)
+
+
+def model_bytes(name: str, folder: Traversable | Path | None = None) -> bytes:
+    """The checked bytes of a bundled face-detector model (bytes, so that paths with any
+    characters work), from ``folder`` or the installed ``emocam.models``."""
+    where = folder if folder is not None else resources.files("emocam.models")
+    path = where / name
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ModelError(
+            f"The face-detector model {path} is missing or unreadable; reinstall emocam."
+        ) from e
+    if not data:
+        raise ModelError(f"The face-detector model {path} is empty; reinstall emocam.")
+    verify(where, name, data)  # a damaged copy could still load and find wrong faces
+    return data

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from emocam.blazeface import INPUT, SHORT_RANGE_ONNX, ShortRangeFaces
-from emocam.detect import SHORT_RANGE, import_mediapipe, model_bytes
+from emocam.detect import SHORT_RANGE, import_mediapipe
 from emocam.errors import ModelError
+from emocam.integrity import model_bytes
 
 
 @pytest.fixture(scope="module")
