@@ -194,6 +194,11 @@ def test_about_details_say_when_the_recorded_figures_predate_the_models_temperat
     assert "fitted on validation (0.6963); this model now uses 1.05" in text
     fer2013 = read_model_info(builtin_models()["fer2013"])  # uses its validation fit
     assert "fitted on validation" not in details_html(fer2013, "emocam-fer2013.onnx")
+    # The default's logit adjustment reads as what it does, not as two rows of 8 numbers.
+    default = read_model_info(builtin_models()["ferplus"])
+    text = details_html(default, "emocam-ferplus.onnx")
+    assert "raised by 0.25 x log(1 / its share of the training labels)" in text
+    assert "contempt +1" in text and "Prior" not in text and "Shift: 0.27" not in text
 
 
 def test_a_chosen_model_and_rate_are_shown_and_reset_to_defaults_undoes_them(

@@ -66,6 +66,22 @@ def _fmt(key: str, value: Any) -> str:
     return _ABSOLUTE_PATH.sub("…", str(value))
 
 
+def adjustment_text(record: dict[str, Any]) -> str:
+    """A model's post-hoc logit adjustment (``fer-train adjust``'s record) in words; its
+    class prior and shift, numbers only a tool needs, stay in the file."""
+    tau = record.get("tau")
+    offsets = record.get("offsets") or {}
+    parts = []
+    if isinstance(tau, (int, float)) and tau:
+        parts.append(f"each emotion's score raised by {tau:g} x log(1 / its share of the "
+                     "training labels), so that rarer emotions are named more often")
+    parts += [f"{name} {value:+g}" for name, value in offsets.items()
+              if isinstance(value, (int, float)) and value]
+    text = "; ".join(parts) or "none"
+    rule = record.get("rule")
+    return text + (f" ({rule})" if isinstance(rule, str) and rule else "")
+
+
 def accuracy_line(info: ModelInfo) -> str:
     """'85.4% correct on its test images (FER+ majority vote, 3,137 images)': the headline
     figure and how it was measured, from the model's metadata."""
@@ -97,6 +113,12 @@ def summary_rows(info: ModelInfo | None, path: str, provider: str = "") -> list[
     return rows
 
 
+def _value_text(key: str, value: Any) -> str:
+    if key == "logit_adjustment" and isinstance(value, dict):
+        return adjustment_text(value)
+    return _fmt(key, value)
+
+
 def details_html(info: ModelInfo | None, path: str) -> str:
     """Everything else the model's metadata says, readable, without private build details."""
     if info is None:
@@ -116,7 +138,8 @@ def details_html(info: ModelInfo | None, path: str) -> str:
         if not shown:
             continue
         rows = "".join(f"<tr><td><b>{html.escape(readable_key(k))}</b></td>"
-                       f"<td>{html.escape(_fmt(k, v))}</td></tr>" for k, v in shown.items())
+                       f"<td>{html.escape(_value_text(k, v))}</td></tr>"
+                       for k, v in shown.items())
         parts.append(f"<h4>{title}</h4><table cellspacing='3'>{rows}</table>")
     return "".join(parts)
 
