@@ -157,6 +157,8 @@ def _loop(
             if opts.on_frame is not None and opts.on_frame(sinks.summary.frames, total):
                 stop.requested = True
             if stop.requested:
+                if stop.signal_name:
+                    log.warning("%s received: stopping", stop.signal_name)
                 return False
     return True
 

@@ -10,7 +10,6 @@ run went on.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -20,8 +19,6 @@ from contextlib import contextmanager
 from types import FrameType
 
 from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS
-
-log = logging.getLogger(__name__)
 
 
 def _end_now(_signum: int, _frame: FrameType | None) -> None:
@@ -55,6 +52,7 @@ class Stop:
     """Set by a signal (or the app's Cancel): the run loop stops after the current frame."""
 
     requested = False
+    signal_name = ""  # the signal that asked, for the loop to name when it stops
 
 
 @contextmanager
@@ -66,8 +64,11 @@ def graceful_stop() -> Iterator[Stop]:
     def handler(signum: int, _frame: FrameType | None) -> None:
         if stop.requested:
             raise KeyboardInterrupt
+        # Nothing written here: the handler runs inside whatever the main thread was doing,
+        # which may be a write to stderr (the progress bar) that the signal interrupted, and
+        # writing into that stream again raises "reentrant call" and ends the run unclean.
         stop.requested = True
-        log.warning("stopping after this frame (%s)", signal.Signals(signum).name)
+        stop.signal_name = signal.Signals(signum).name
 
     if threading.current_thread() is not threading.main_thread():
         yield stop  # signals reach only the main thread; a worker stops via on_frame

@@ -335,6 +335,48 @@ def test_stopping_mid_run_leaves_a_valid_csv_and_a_playable_video(
         assert len(sidecar["frame_index"]) == summary["frames"]  # the numbers so far are kept
 
 
+def test_a_stop_signal_that_lands_inside_a_write_to_stderr_still_stops_cleanly() -> None:
+    """The progress bar writes to stderr many times a second, so a signal often interrupts a
+    write. CPython then runs the handler inside that write, and a buffered stream written to
+    again from the handler raises "reentrant call": the run ended with a traceback and status
+    1 instead of 130 (seen once in the SIGHUP test above). This stream fails the same way."""
+    import logging
+
+    from emocam.stopping import graceful_stop
+
+    class Stderr:
+        def __init__(self) -> None:
+            self.inside = False
+            self.text = ""
+
+        def write(self, text: str) -> int:
+            if self.inside:
+                raise RuntimeError("reentrant call inside the stream")
+            self.inside = True
+            try:
+                if text == "bar":
+                    signal.raise_signal(signal.SIGTERM)  # handled here, mid-write
+                self.text += text
+            finally:
+                self.inside = False
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    stream = Stderr()
+    handler = logging.StreamHandler(stream)  # the command's warnings go to stderr too
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with graceful_stop() as stop:
+            stream.write("bar")
+    finally:
+        root.removeHandler(handler)
+    assert stop.requested and stop.signal_name == "SIGTERM"
+    assert stream.text == "bar"
+
+
 def test_the_video_writer_keeps_every_frame_even_when_the_caller_reuses_its_buffer(
     tmp_path: Path,
 ) -> None:
