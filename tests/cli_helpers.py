@@ -15,6 +15,7 @@ about what a user types.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import logging
 import os
 import resource
@@ -84,6 +85,15 @@ def run_cli(capfd: pytest.CaptureFixture[str], *args: object) -> CliRun:
 
 
 # --- in a process of its own ------------------------------------------------------------
+
+
+def skip_unless_installed(*modules: str) -> None:
+    """Skip the test unless ``modules`` are installed, without importing them: a test that
+    runs a tool in a child process must not load TensorFlow into the suite's own process,
+    where it would stay beside MediaPipe and Qt for every test after it."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)}")
 
 
 def emocam_command(*args: object, tool: str = "emocam",

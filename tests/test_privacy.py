@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import emocam_command, run_emocam
+from cli_helpers import emocam_command, run_emocam, skip_unless_installed
 from network_trace import leaks, strace_unusable_reason, trace
 
 from benchmarks.media import SyntheticVideo
@@ -82,7 +82,7 @@ def test_training_and_exporting_send_nothing(tmp_path: Path) -> None:
     reason = strace_unusable_reason()
     if reason is not None:
         pytest.skip(reason)
-    pytest.importorskip("tensorflow")
+    skip_unless_installed("tensorflow")
     from training_helpers import write_ferplus_folders
 
     data = write_ferplus_folders(tmp_path / "ferplus", 40, 16)
