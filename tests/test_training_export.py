@@ -419,6 +419,46 @@ def test_adjust_shifts_the_logits_records_it_and_undoes_it(run, tmp_path, capsys
 
 
 @pytest.mark.train
+def test_compare_sees_one_network_in_a_checkpoint_its_export_and_its_adjusted_copy(
+        run, tmp_path, capsys):
+    data, cache = str(run.parent / "ferplus"), str(run.parent / "cache")
+    assert main(["-q", "compare", str(run / "best.keras"), str(run / "model.onnx"), "--data",
+                 data, "--cache-dir", cache]) == 0
+    out = capsys.readouterr().out
+    assert "valid split" in out and "+0.00 points" in out and "no difference shown" in out
+    assert "alone on 0 images, the baseline alone on 0" in out
+    # A logit adjustment changes answers; undone, the two files are one network again.
+    assert main(["-q", "adjust", str(run / "model.onnx"), "--data", data, "--cache-dir", cache,
+                 "--tau", "0", "--offset", "contempt=30", "--out", str(tmp_path / "a.onnx")]) == 0
+    capsys.readouterr()
+    assert main(["-q", "compare", str(run / "model.onnx"), str(tmp_path / "a.onnx"), "--data",
+                 data, "--cache-dir", cache, "--split", "test"]) == 0
+    assert "alone on 0 images, the baseline alone on 0" not in capsys.readouterr().out
+    assert main(["-q", "compare", str(run / "model.onnx"), str(tmp_path / "a.onnx"), "--data",
+                 data, "--cache-dir", cache, "--split", "test", "--without-adjustment"]) == 0
+    assert "alone on 0 images, the baseline alone on 0" in capsys.readouterr().out
+
+
+def test_a_paired_comparison_finds_a_gain_smaller_than_either_accuracys_uncertainty():
+    from emocam.training.compare import paired_difference
+
+    rng = np.random.default_rng(3)
+    base = rng.random(3000) < 0.86
+    better = base.copy()
+    better[np.flatnonzero(~base)[:45]] = True  # 45 more faces right, 1.5 points
+    unpaired = 1.96 * np.sqrt(2 * 0.86 * 0.14 / 3000)  # half-width from the accuracies alone
+    d = paired_difference(base, better)
+    assert unpaired > 0.015 and d.verdict == "better" and 0 < d.low < 0.015 < d.high
+    assert (d.only_candidate, d.only_baseline) == (45, 0)
+    # As many faces lost as gained: the same accuracy, whatever the models disagree on.
+    swapped = better.copy()
+    swapped[np.flatnonzero(base)[:45]] = False
+    d = paired_difference(base, swapped)
+    assert d.verdict == "no difference shown" and d.low < 0 < d.high
+    assert paired_difference(swapped, base).difference == pytest.approx(0.0)
+
+
+@pytest.mark.train
 def test_adjusting_an_int8_model_says_to_adjust_the_float_one(run, tmp_path, capsys):
     rc = main(["-q", "adjust", str(model_file("emocam-ferplus-int8.onnx")), "--data",
                str(run.parent / "ferplus"), "--cache-dir", str(run.parent / "cache"),

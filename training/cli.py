@@ -5,6 +5,7 @@
     fer-train export RUN/best.keras --out MODEL.onnx
     fer-train pack PATH -o DATA.emopack [--splits train,valid]
     fer-train adjust MODEL.onnx --data PATH [--max-cost 0.75] [--min-recall contempt=0.3]
+    fer-train compare BASELINE CANDIDATE [...] --data PATH [--split valid]
 """
 
 from __future__ import annotations
@@ -433,6 +434,62 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from emocam.training.adjust import recorded_shift
+    from emocam.training.compare import ROUNDS, paired_difference, recalls
+    from emocam.training.evaluate import (
+        PROTOCOLS,
+        check_classes,
+        eval_labels,
+        load_predictor,
+        protocols_for,
+    )
+    from emocam.training.export import load_eval_data
+
+    paths = [resolve_model(m) for m in [args.baseline, *args.candidates]]
+    preds = [load_predictor(p) for p in paths]
+    ds = load_eval_data(args.data, preds[0].config,
+                        Path(args.cache_dir) if args.cache_dir else None, paths[0], (args.split,))
+    part = getattr(ds, args.split)
+    proto = protocols_for(part)[0]
+    labels = eval_labels(part, proto)
+    ok = labels >= 0
+    labels = labels[ok]
+    answers = []
+    for pred in preds:
+        check_classes(pred, ds, part)
+        logits = pred.logits(part.images, args.tta_flip)[ok]
+        if args.without_adjustment and pred.info is not None:
+            logits = logits - recorded_shift(pred.info, pred.path)
+        answers.append(logits.argmax(axis=1))
+    names = ds.class_names
+    base = answers[0]
+    base_recall = recalls(labels, base, len(names))
+    print(f"{ds.description}, {args.split} split: {PROTOCOLS[proto].split(' (')[0]}, "
+          f"{len(labels)} images"
+          + (", each face averaged with its mirror" if args.tta_flip else "")
+          + (", logit adjustments undone" if args.without_adjustment else "")
+          + f"; 95% intervals of each difference from {ROUNDS} resamplings of the images.")
+    counts = np.bincount(labels, minlength=len(names))
+    print(f"baseline {paths[0]}: {(base == labels).mean() * 100:.2f}%\n  recall: " + ", ".join(
+        f"{name} {r * 100:.0f}% of {n}" for name, r, n in zip(names, base_recall, counts,
+                                                              strict=True) if r is not None))
+    for path, answer in zip(paths[1:], answers[1:], strict=True):
+        d = paired_difference(base == labels, answer == labels)
+        print(f"{path}: {d.candidate * 100:.2f}%, {d.difference * 100:+.2f} points "
+              f"(95% {d.low * 100:+.2f} to {d.high * 100:+.2f}): {d.verdict}; right here "
+              f"alone on {d.only_candidate} images, the baseline alone on {d.only_baseline}")
+        rows = []
+        for name, r, r0 in zip(names, recalls(labels, answer, len(names)), base_recall,
+                               strict=True):
+            if r is not None and r0 is not None:
+                rows.append(f"{name} {r * 100:.0f}% ({r0 * 100:.0f}%)")
+        print("  recall (the baseline's): " + ", ".join(rows))
+    return 0
+
+
 def _accuracy(logits: Any, labels: Any) -> float:
     return float((logits.argmax(axis=1) == labels).mean())
 
@@ -575,6 +632,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add X to CLASS's logit (instead of a --min-recall search)")
     a.add_argument("--cache-dir", help="where decoded datasets are cached")
 
+    v = sub.add_parser(
+        "compare", help="is a model better than another on the same faces: accuracies, their "
+                        "paired difference with a 95%% interval, and each class's recall")
+    v.add_argument("baseline", help="a .keras checkpoint, an .onnx file or a built-in model's "
+                                    f"name ({', '.join(BUILTIN_MODELS)})")
+    v.add_argument("candidates", nargs="+", metavar="candidate", help="models to compare with it")
+    v.add_argument("--data", help="dataset (default: the one the baseline was trained on)")
+    v.add_argument("--split", choices=("valid", "test"), default="valid",
+                   help="the validation split (the default: the one to choose models on) or test")
+    v.add_argument("--tta-flip", action="store_true",
+                   help="average the logits of each image and its mirror")
+    v.add_argument("--without-adjustment", action="store_true",
+                   help="undo each .onnx file's recorded logit adjustment (fer-train adjust), to "
+                        "compare the networks alone, as their checkpoints are")
+    v.add_argument("--cache-dir", help="where decoded datasets are cached")
+
     r = sub.add_parser(
         "rebuild", help="the Keras checkpoint of an exported .onnx model (to train it further, "
         "or to distil from it on a GPU, where a teacher runs as Keras)")
@@ -613,6 +686,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_pack(args)
         if args.command == "adjust":
             return cmd_adjust(args)
+        if args.command == "compare":
+            return cmd_compare(args)
         if args.command == "rebuild":
             return cmd_rebuild(args)
         if args.command == "detector-onnx":
