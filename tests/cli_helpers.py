@@ -32,7 +32,8 @@ import pytest
 
 from emocam.cli import main
 
-_MODULES = {"emocam": "emocam", "fer-train": "emocam.training.cli"}
+_MODULES = {"emocam": "emocam", "fer-train": "emocam.training.cli",
+            "lease": "emocam.training.lease"}
 
 # The shipped model's classes, in the order of the CSV's columns.
 NAMES = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]

@@ -147,3 +147,35 @@ def test_a_lease_with_teachers_brought_along_distils_every_student_from_them(tmp
     for job in phase2:
         cmd = " ".join(_command(job, "d", runs, 4.0, teachers))
         assert f"init_weights={runs / job.name[:-1] / 'best.keras'}" in cmd
+
+
+@pytest.mark.train
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_lease_run_brings_home_checkpoints_that_export(pack, ferplus, tmp_path):
+    """The GPU lease's script end to end, on the CPU under JAX, as a lent machine runs it:
+    both phases on the clock, each phase's checkpoints in a tar that exports here."""
+    pytest.importorskip("jax")
+    pytest.importorskip("tensorflow")
+    import json
+    import tarfile
+
+    teacher = tmp_path / "teacher"
+    assert main(["-q", "train", "--data", str(pack), "--out", str(teacher), "--no-export",
+                 "--set", "epochs=1", *TINY]) == 0
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    proc = run_emocam("--data", pack, "--out", runs, "--results", results, "--minutes", 2.5,
+                      "--startup", 15, "--collect", 10, "--teachers", teacher / "best.keras",
+                      "--only", "kd1,kd1b", "--train-limit", 32, tool="lease", env=env,
+                      timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((results / "summary.json").read_text())
+    assert set(summary) == {"kd1", "kd1b"}
+    assert all(s["code"] == 0 and 0 <= s["best_val_acc"] <= 1 for s in summary.values())
+    # Home: phase 2's tar unpacked is a run folder whose checkpoint exports.
+    with tarfile.open(results / "phase2-students.tar") as tar:
+        tar.extractall(tmp_path / "home", filter="data")
+    assert main(["-q", "export", str(tmp_path / "home" / "kd1b" / "best.keras"), "--data",
+                 str(ferplus), "--out", str(tmp_path / "kd1b.onnx")]) == 0
+    assert (results / "phase1-students.tar").is_file() and (tmp_path / "kd1b.onnx").is_file()
