@@ -165,14 +165,18 @@ def test_a_lease_run_brings_home_checkpoints_that_export(pack, ferplus, tmp_path
                  "--set", "epochs=1", *TINY]) == 0
     runs, results = tmp_path / "runs", tmp_path / "results"
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    proc = run_emocam("--data", pack, "--out", runs, "--results", results, "--minutes", 2.5,
-                      "--startup", 15, "--collect", 10, "--teachers", teacher / "best.keras",
-                      "--only", "kd1,kd1b", "--train-limit", 32, tool="lease", env=env,
-                      timeout=400)
+    # --startup: on a busy 2-core CPU a JAX run took more than 15 s before its clock started,
+    # and a run still going at its phase's end is stopped; 45 s leaves room.
+    proc = run_emocam("--data", pack, "--out", runs, "--results", results, "--minutes", 3,
+                      "--startup", 45, "--collect", 10, "--split", 0.3, "--teachers",
+                      teacher / "best.keras", "--only", "kd1,kd1b", "--train-limit", 32,
+                      tool="lease", env=env, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((results / "summary.json").read_text())
     assert set(summary) == {"kd1", "kd1b"}
-    assert all(s["code"] == 0 and 0 <= s["best_val_acc"] <= 1 for s in summary.values())
+    logs = "".join(f"\n--- {f.name}\n{f.read_text()[-1500:]}" for f in runs.glob("*.log"))
+    assert all(s["code"] == 0 and 0 <= s["best_val_acc"] <= 1 for s in summary.values()), (
+        f"{summary}\n{proc.stderr[-1500:]}{logs}")
     # Home: phase 2's tar unpacked is a run folder whose checkpoint exports.
     with tarfile.open(results / "phase2-students.tar") as tar:
         tar.extractall(tmp_path / "home", filter="data")
