@@ -165,10 +165,11 @@ def test_a_lease_run_brings_home_checkpoints_that_export(pack, ferplus, tmp_path
                  "--set", "epochs=1", *TINY]) == 0
     runs, results = tmp_path / "runs", tmp_path / "results"
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    # --startup: on a busy 2-core CPU a JAX run took more than 15 s before its clock started,
-    # and a run still going at its phase's end is stopped; 45 s leaves room.
-    proc = run_emocam("--data", pack, "--out", runs, "--results", results, "--minutes", 3,
-                      "--startup", 45, "--collect", 10, "--split", 0.3, "--teachers",
+    # A run's time limit counts from its start, so a slow start (JAX on a busy 2-core CPU took
+    # more than 15 s to load and compile) shortens its schedule instead of overrunning it: a
+    # run still going 15 s after its phase's time is stopped.
+    proc = run_emocam("--data", pack, "--out", runs, "--results", results, "--minutes", 2.2,
+                      "--startup", 15, "--collect", 10, "--split", 0.3, "--teachers",
                       teacher / "best.keras", "--only", "kd1,kd1b", "--train-limit", 32,
                       tool="lease", env=env, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -195,6 +195,7 @@ def cmd_train(args: argparse.Namespace, command: str) -> int:
     from emocam.training.plots import plot_history
     from emocam.training.train import prepare_data, train
 
+    started = time.time()  # time_limit_minutes counts from here: loading the data counts too
     cfg = resolve_config(args)
     run = Path(cfg.out)
     finished = _check_run_folder(run, args.resume)
@@ -207,7 +208,7 @@ def cmd_train(args: argparse.Namespace, command: str) -> int:
     if finished:
         log.info("%s finished training already; evaluating and exporting it again", run)
     else:
-        train(cfg, ds)
+        train(cfg, ds, started)
     plot_history(run / "history.csv", run / "curves.png")
     if args.no_export or len(ds.test) == 0:
         why = "as asked" if args.no_export else "the data has no test split"

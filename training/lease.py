@@ -5,8 +5,9 @@
 
 A lent machine is fast but brief, and the shipped model is tiny: one small CNN uses a sliver
 of a modern GPU, so several train side by side, each for a fixed time rather than a fixed
-number of epochs (``time_limit_minutes``: the learning rate anneals over the time, so every
-run ends on a finished schedule however fast the machine is).
+number of epochs (``time_limit_minutes``: the learning rate anneals over the time, counted
+from the run's start, so every run ends on a finished schedule, and in time, however fast the
+machine is and however long the run took to load its data and teachers).
 
 Phase 1 trains larger teachers and shipped-size students from the labels, all at once.
 Phase 2 fine-tunes shipped-size students from the phase-1 students' best weights, with the
@@ -257,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", type=float, default=0.55,
                    help="share of the training time for phase 1 (default 0.55)")
     p.add_argument("--startup", type=float, default=30.0,
-                   help="seconds a run needs before its clock starts (default 30)")
+                   help="seconds a run may take beyond its time limit, which counts from its "
+                        "start: Python starting, and writing its files after training; a run "
+                        "still going then is stopped (default 30)")
     p.add_argument("--collect", type=float, default=20.0,
                    help="seconds to keep for copying a phase's results (default 20)")
     p.add_argument("--phase", choices=("both", "1", "2"), default="both",

@@ -42,8 +42,10 @@ class TrainConfig:
     data_workers: int = 1  # threads preparing batches
     cache_dir: str = ""
     init_weights: str = ""  # start from this Keras checkpoint's weights (fine-tuning)
-    # Stop after this many minutes (0: no limit); the learning rate then follows a cosine over
-    # the time, not the epochs, so a run on a machine lent for a fixed time ends annealed.
+    # Stop after this many minutes (0: no limit), counted from the command's start, so that
+    # loading the data and teachers and compiling count too; the learning rate then follows a
+    # cosine over the time, not the epochs, so a run on a machine lent for a fixed time ends
+    # annealed and in time however long it took to start.
     time_limit_minutes: float = 0.0
     # Distillation: comma-separated .keras or .onnx models whose mean softmax on each
     # augmented batch is blended into the targets with weight teacher_weight.
@@ -208,16 +210,17 @@ def _loss(cfg: TrainConfig, split: Split):
     return logit_adjusted_crossentropy
 
 
-def time_schedule_callback(cfg: TrainConfig):
-    """Warm-up then cosine over ``cfg.time_limit_minutes``, set at each epoch's start (the JAX
-    backend reads optimizer variables only then), and a stop before the time runs out."""
+def time_schedule_callback(cfg: TrainConfig, started: float):
+    """Warm-up then cosine over ``cfg.time_limit_minutes`` from ``started``, set at each
+    epoch's start (the JAX backend reads optimizer variables only then), and a stop before
+    the time runs out."""
     keras = _keras()
     limit = cfg.time_limit_minutes * 60.0
     warm = 0.03  # of the time
 
     class TimeSchedule(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.t0 = time.time()
+            self.t0 = started
             self.epoch_seconds = 0.0
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -244,13 +247,14 @@ def time_schedule_callback(cfg: TrainConfig):
 
 
 def progress_callback(epochs: int, steps: int, images: int, limit_s: float = 0.0,
-                      every: float = 30.0):
-    """Log progress within an epoch (images/s, ETAs) and one summary line per epoch."""
+                      every: float = 30.0, started: float | None = None):
+    """Log progress within an epoch (images/s, ETAs) and one summary line per epoch;
+    ``limit_s`` counts from ``started`` (default: the start of training)."""
     keras = _keras()
 
     class Progress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.t0 = time.time()
+            self.t0 = started if started is not None else time.time()
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch, self.started, self.last = epoch, time.time(), time.time()
@@ -373,8 +377,11 @@ def _load_initial_weights(model: Any, path: Path, seed: int, sample: np.ndarray)
              "classes)" if fresh else "")
 
 
-def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
-    """Train one model; returns the run folder holding ``best.keras`` and ``history.csv``."""
+def train(cfg: TrainConfig, ds: Dataset | None = None, started: float | None = None) -> Path:
+    """Train one model; returns the run folder holding ``best.keras`` and ``history.csv``.
+    ``started``: when the command began, where ``time_limit_minutes`` counts from (default:
+    now, before Keras is imported and the data loaded)."""
+    started = time.time() if started is None else started
     keras = _keras()
     from emocam.training.model import count_macs, make_model
     from emocam.training.onnx_weights import sample_images
@@ -429,10 +436,10 @@ def train(cfg: TrainConfig, ds: Dataset | None = None) -> Path:
                                       restore_best_weights=True),
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
         progress_callback(cfg.epochs, len(batches), len(ds.train),
-                          cfg.time_limit_minutes * 60),
+                          cfg.time_limit_minutes * 60, started=started),
     ]
     if cfg.time_limit_minutes > 0:
-        callbacks.insert(0, time_schedule_callback(cfg))
+        callbacks.insert(0, time_schedule_callback(cfg, started))
     t0 = time.time()
     model.fit(batches, validation_data=(xv, yv), epochs=cfg.epochs, callbacks=callbacks,
               verbose=0)
