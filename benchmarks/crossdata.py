@@ -64,9 +64,11 @@ class Figures:
     balanced_accuracy: float
     # 95% interval of the balanced accuracy from resampling the photos within each label. A
     # label with 5 photos moves it by 2.5 points per photo, so a goal near the figure may not
-    # be decidable on this set; photos of one person are not independent either, so the real
-    # uncertainty is wider still.
+    # be decidable on this set.
     balanced_accuracy_ci: tuple[float, float]
+    # The same from resampling the people within each label, a person's photos together:
+    # photos of one person are not independent.
+    balanced_accuracy_ci_people: tuple[float, float]
     ece: float
     mean_confidence: float
     flagged_share: float
@@ -129,12 +131,26 @@ def scorable(faces: list[Face], names: list[str]) -> tuple[list[Face], dict[str,
 
 
 def balanced_interval(correct: np.ndarray, truth: np.ndarray, rounds: int = 2000,
-                      seed: int = 0) -> tuple[float, float]:
-    """The 2.5th and 97.5th percentiles of the balanced accuracy over stratified resamples."""
+                      seed: int = 0, people: list[str] | None = None) -> tuple[float, float]:
+    """The 2.5th and 97.5th percentiles of the balanced accuracy over resamples within each
+    label: of its photos, or with ``people`` (one name per photo) of its people, each drawn
+    with all their photos under that label."""
     rng = np.random.default_rng(seed)
-    groups = [correct[truth == c] for c in np.unique(truth)]
-    draws = [np.mean([g[rng.integers(0, len(g), len(g))].mean() for g in groups])
-             for _ in range(rounds)]
+    who = np.arange(len(truth)) if people is None else np.unique(people, return_inverse=True)[1]
+    groups = []
+    for c in np.unique(truth):
+        mine = truth == c
+        ids, index = np.unique(who[mine], return_inverse=True)
+        # Per person of this label: photos right and photos in all.
+        groups.append((np.bincount(index, correct[mine].astype(float), len(ids)),
+                       np.bincount(index, minlength=len(ids)).astype(float)))
+    draws = []
+    for _ in range(rounds):
+        recalls = []
+        for right, total in groups:
+            pick = rng.integers(0, len(total), len(total))
+            recalls.append(right[pick].sum() / total[pick].sum())
+        draws.append(np.mean(recalls))
     lo, hi = np.percentile(draws, [2.5, 97.5])
     return float(lo), float(hi)
 
@@ -151,6 +167,7 @@ def figures(faces: list[Face], names: list[str], photos: int,
     return Figures(
         photos, len(faces) + sum((left_out or {}).values()), float(correct.mean()),
         float(np.mean(list(recall.values()))), balanced_interval(correct, truth),
+        balanced_interval(correct, truth, people=[person(f.file) for f in faces]),
         expected_calibration_error(p, truth, BINS), float(conf.mean()), float(flagged.mean()),
         float(correct[flagged].mean()) if flagged.any() else float("nan"),
         float(correct[~flagged].mean()) if (~flagged).any() else float("nan"), recall,
@@ -296,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{model}: {fig.faces_found}/{photos} photos with a face; accuracy "
                   f"{fig.accuracy * 100:.1f}%, balanced {fig.balanced_accuracy * 100:.1f}% "
                   f"(95% interval {fig.balanced_accuracy_ci[0] * 100:.1f}-"
-                  f"{fig.balanced_accuracy_ci[1] * 100:.1f}), "
+                  f"{fig.balanced_accuracy_ci[1] * 100:.1f}; resampling people "
+                  f"{fig.balanced_accuracy_ci_people[0] * 100:.1f}-"
+                  f"{fig.balanced_accuracy_ci_people[1] * 100:.1f}), "
                   f"ECE {fig.ece * 100:.1f}% (mean confidence {fig.mean_confidence * 100:.1f}%), "
                   f"uncertain {fig.flagged_share * 100:.1f}% of faces: right "
                   f"{fig.accuracy_flagged * 100:.1f}% flagged vs "
