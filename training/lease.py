@@ -20,6 +20,10 @@ Export them where TensorFlow is installed: ``fer-train export RUN/best.keras --d
 A lease is limited per command (10 minutes on ours), so ``--phase 1`` can spend a whole
 command on phase 1 and ``--phase 2`` a second one on phase 2, starting from the run folders
 phase 1 left in ``--out`` (on a machine still warm, or with phase 1's tars unpacked there).
+Size the second call from the time the lease has left, not from a plan: ours lends 15
+minutes in all, the machine's start (a minute or more) and idle time included, and cuts a
+command off at what is left, before its tars are written. So: ``--phase 1 --minutes 8``;
+then read the time left (the device tool's status) and give ``--phase 2`` a minute less.
 
 Teachers need training only once. With ``--teachers A.keras,B.keras`` (teachers an earlier
 lease or CPU run made; the ``best.keras`` in a lease's tar has no optimizer state, a third of
