@@ -144,9 +144,13 @@ def test_a_lease_with_teachers_brought_along_distils_every_student_from_them(tmp
     starts = {j.name: " ".join(_command(j, "d", runs, 4.0, teachers)) for j in phase1}
     assert "init_weights=shipped.keras" in starts["kd4"]
     assert not any("init_weights" in starts[n] for n in ("kd1", "kd2", "kd3"))
+    networks = {j.name: [s for s in j.settings if s.startswith("model.")] for j in phase1}
     for job in phase2:
         cmd = " ".join(_command(job, "d", runs, 4.0, teachers))
         assert f"init_weights={runs / job.name[:-1] / 'best.keras'}" in cmd
+        # It continues in its phase-1 network, whichever that was.
+        assert [s for s in job.settings if s.startswith("model.")] == networks[job.name[:-1]]
+    assert len({tuple(n) for n in networks.values()}) == 2  # the shipped one, and a faster one
 
 
 @pytest.mark.train
