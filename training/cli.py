@@ -440,6 +440,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from emocam.training.adjust import recorded_shift
     from emocam.training.compare import ROUNDS, paired_difference, recalls
+    from emocam.training.data import DataError
     from emocam.training.evaluate import (
         PROTOCOLS,
         check_classes,
@@ -458,6 +459,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     labels = eval_labels(part, proto)
     ok = labels >= 0
     labels = labels[ok]
+    if not len(labels):
+        raise DataError(f"{ds.description} has no {args.split} images that the "
+                        f"{PROTOCOLS[proto].split(' (')[0]} scores; give data that has them.")
     answers = []
     for pred in preds:
         check_classes(pred, ds, part)
