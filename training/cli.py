@@ -436,14 +436,13 @@ def cmd_adjust(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from emocam.training.adjust import recorded_shift
-    from emocam.training.compare import ROUNDS, paired_difference, recalls
+    from emocam.training.compare import ROUNDS, paired_difference
     from emocam.training.data import DataError
     from emocam.training.evaluate import (
         PROTOCOLS,
         check_classes,
+        class_report,
         eval_labels,
         load_predictor,
         protocols_for,
@@ -456,12 +455,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
                         Path(args.cache_dir) if args.cache_dir else None, paths[0], (args.split,))
     part = getattr(ds, args.split)
     proto = protocols_for(part)[0]
+    protocol = PROTOCOLS[proto].split(" (")[0]
     labels = eval_labels(part, proto)
     ok = labels >= 0
     labels = labels[ok]
     if not len(labels):
-        raise DataError(f"{ds.description} has no {args.split} images that the "
-                        f"{PROTOCOLS[proto].split(' (')[0]} scores; give data that has them.")
+        raise DataError(f"{ds.description} has no {args.split} images that the {protocol} "
+                        "scores; give data that has them.")
     answers = []
     for pred in preds:
         check_classes(pred, ds, part)
@@ -469,29 +469,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if args.without_adjustment and pred.info is not None:
             logits = logits - recorded_shift(pred.info, pred.path)
         answers.append(logits.argmax(axis=1))
-    names = ds.class_names
     base = answers[0]
-    base_recall = recalls(labels, base, len(names))
-    print(f"{ds.description}, {args.split} split: {PROTOCOLS[proto].split(' (')[0]}, "
-          f"{len(labels)} images"
+    base_classes = class_report(labels, base, ds.class_names)["per_class"]
+    print(f"{ds.description}, {args.split} split: {protocol}, {len(labels)} images"
           + (", each face averaged with its mirror" if args.tta_flip else "")
           + (", logit adjustments undone" if args.without_adjustment else "")
           + f"; 95% intervals of each difference from {ROUNDS} resamplings of the images.")
-    counts = np.bincount(labels, minlength=len(names))
     print(f"baseline {paths[0]}: {(base == labels).mean() * 100:.2f}%\n  recall: " + ", ".join(
-        f"{name} {r * 100:.0f}% of {n}" for name, r, n in zip(names, base_recall, counts,
-                                                              strict=True) if r is not None))
+        f"{name} {c['recall'] * 100:.0f}% of {c['support']}"
+        for name, c in base_classes.items() if c["support"]))
     for path, answer in zip(paths[1:], answers[1:], strict=True):
         d = paired_difference(base == labels, answer == labels)
         print(f"{path}: {d.candidate * 100:.2f}%, {d.difference * 100:+.2f} points "
               f"(95% {d.low * 100:+.2f} to {d.high * 100:+.2f}): {d.verdict}; right here "
               f"alone on {d.only_candidate} images, the baseline alone on {d.only_baseline}")
-        rows = []
-        for name, r, r0 in zip(names, recalls(labels, answer, len(names)), base_recall,
-                               strict=True):
-            if r is not None and r0 is not None:
-                rows.append(f"{name} {r * 100:.0f}% ({r0 * 100:.0f}%)")
-        print("  recall (the baseline's): " + ", ".join(rows))
+        mine = class_report(labels, answer, ds.class_names)["per_class"]
+        print("  recall (the baseline's): " + ", ".join(
+            f"{name} {c['recall'] * 100:.0f}% ({base_classes[name]['recall'] * 100:.0f}%)"
+            for name, c in mine.items() if c["support"]))
     return 0
 
 

@@ -62,11 +62,3 @@ def paired_difference(baseline_right: np.ndarray, candidate_right: np.ndarray,
     return PairedDifference(len(a), float(a.mean()), float(b.mean()), float(low), float(high),
                             int((a & ~b).sum()), int((b & ~a).sum()))
 
-
-def recalls(labels: np.ndarray, preds: np.ndarray, classes: int) -> list[float | None]:
-    """Each class's recall (None where the images hold none of it)."""
-    out: list[float | None] = []
-    for c in range(classes):
-        mine = labels == c
-        out.append(float((preds[mine] == c).mean()) if mine.any() else None)
-    return out
