@@ -22,6 +22,7 @@ from pathlib import Path
 
 from emocam.errors import OutputError
 from emocam.sinks import check_output
+from emocam.sources import IMAGE_EXTS
 
 SUFFIX = ".emocam"  # every default output of NAME extends NAME.emocam
 REANALYSED = ".reanalysed"  # a re-analysis's outputs: NAME.reanalysed.*
@@ -238,6 +239,9 @@ def check_plan(plan: OutputPlan, overwrite: bool) -> None:
                 )
             if plan.annotated.exists() and not plan.annotated.is_dir():
                 raise OutputError(f"The output folder {plan.annotated} is a file.")
+            others = [p for p in (plan.csv, plan.json, plan.sidecar, plan.report)
+                      if p is not None]
+            _check_images_folder(plan.annotated, plan.images, [*plan.inputs, *others])
             files += [plan.annotated / p.name for p in plan.images]
         else:
             files.append(plan.annotated)
@@ -248,3 +252,32 @@ def check_plan(plan: OutputPlan, overwrite: bool) -> None:
         if plan.kind == "folder" and p.parent == plan.annotated and not p.parent.exists():
             continue  # the annotated-images folder is created when the run starts
         check_output(p, plan.inputs, overwrite)
+
+
+def _check_images_folder(folder: Path, images: list[Path], outside: list[Path]) -> None:
+    """The annotated photos' folder is replaced whole when a run overwrites it, so it may hold
+    only what such a run wrote: no input, no other output, nobody else's files."""
+    here = folder.resolve()
+    for path in outside:
+        if here in path.resolve().parents:
+            raise OutputError(
+                f"The output folder {folder} holds {path}, which this run reads or writes; "
+                "give the annotated images a folder of their own."
+            )
+    if folder.name in ("", ".", ".."):
+        raise OutputError(f"The output folder {folder} is not named; give the annotated images "
+                          "a folder of their own by name, such as out/annotated.")
+    if not folder.is_dir():
+        return
+    ours = {p.name for p in images}
+    # A folder named like a run's output (photos.emocam) holds an earlier set's annotated
+    # images, whichever photos that run had; any other folder only the ones this run writes.
+    named_ours = folder.name.endswith((SUFFIX, REANALYSED))
+    for entry in folder.iterdir():
+        written_by_a_run = entry.is_file() and not entry.is_symlink() and (
+            entry.name in ours or (named_ours and entry.suffix.lower() in IMAGE_EXTS))
+        if not written_by_a_run:
+            raise OutputError(
+                f"The output folder {folder} already holds {entry.name}, which emocam did not "
+                "write there; choose a new or empty folder for the annotated images."
+            )

@@ -173,6 +173,30 @@ def test_an_overwrite_of_a_folder_of_photos_replaces_its_annotated_folder_whole(
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # nothing partial
 
 
+def test_an_annotated_folder_never_takes_files_emocam_did_not_write(
+    tmp_path: Path, image_one_face: Path, model_path: Path, capfd
+) -> None:
+    project = tmp_path / "project"
+    photos = project / "photos"
+    photos.mkdir(parents=True)
+    (photos / "a.jpg").write_bytes(Path(image_one_face).read_bytes())
+    (project / "thesis.txt").write_text("a draft\n")
+    # The folder that holds the input (and the default CSV and JSON): replacing it whole
+    # would take the photos and the draft with it.
+    run = run_cli(capfd, "process", photos, "--output-video", project, "--overwrite",
+                  "--model", model_path, "-q")
+    assert_one_sentence(run, f"{project} holds {photos}", "a folder of their own")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("notes\n")
+    for extra in ((), ("--overwrite",)):
+        run = run_cli(capfd, "process", photos, "--output-video", mine, *extra, "--model",
+                      model_path, "-q")
+        assert_one_sentence(run, "mine", "notes.txt", "new or empty folder")
+    assert sorted(p.name for p in project.rglob("*")) == ["a.jpg", "photos", "thesis.txt"]
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
 def test_an_overwrite_without_a_sidecar_leaves_no_sidecar_of_the_old_set(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
