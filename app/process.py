@@ -129,7 +129,7 @@ def sound_wanted(opts: ProcessOptions) -> bool:
 
 def describe_run(opts: ProcessOptions) -> RunDescription:
     return RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,
-                          source_path=str(opts.input.resolve()))
+                          source_path=str(opts.input.resolve()), no_frames=opts.no_frames)
 
 
 # --- running ----------------------------------------------------------------------------

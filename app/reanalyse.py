@@ -245,13 +245,36 @@ def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Inp
     return _Input(kind, _recorded_frames(iter(source), replay), size, pixels=True)
 
 
+def with_recorded_privacy(opts: ProcessOptions, sidecar: Sidecar) -> ProcessOptions:
+    """The options with the recorded run's privacy settings added: a re-analysis may keep out
+    more than the run did, never less (no frames, blurred faces stay so; ``sound_wanted``
+    keeps the sound of a blurred run out)."""
+    privacy = sidecar.header.get("privacy")
+    if not isinstance(privacy, dict):
+        return opts  # a sidecar written before privacy was recorded
+    overlay = replace(opts.overlay,
+                      blur_faces=opts.overlay.blur_faces or bool(privacy.get("blur_faces")),
+                      boxes_only=opts.overlay.boxes_only or bool(privacy.get("boxes_only")))
+    kept_out = [what for what, on in (
+        ("no frames", bool(privacy.get("no_frames")) and not opts.no_frames),
+        ("faces blurred", overlay.blur_faces and not opts.overlay.blur_faces),
+        ("boxes only", overlay.boxes_only and not opts.overlay.boxes_only),
+    ) if on]
+    if kept_out:
+        log.info("keeping the recorded run's privacy settings: %s", ", ".join(kept_out))
+    return replace(
+        opts, overlay=overlay,
+        no_frames=opts.no_frames or bool(privacy.get("no_frames")))
+
+
 def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
                   settings: ReanalyseSettings) -> ProcessResult:
     """Re-render the CSV, JSON and (when possible) annotated output of a recorded run."""
     sidecar = load_sidecar(sidecar_path)
     if len(sidecar["frame_index"]) == 0:
         raise SourceError(f"The sidecar {sidecar_path} records no frame; nothing to re-analyse.")
-    opts = replace(opts, input=sidecar.source)  # outputs and messages name the video
+    # Outputs and messages name the video; what the run kept private stays so.
+    opts = replace(with_recorded_privacy(opts, sidecar), input=sidecar.source)
     if opts.outdir is not None:
         make_folder(opts.outdir)
     with ExitStack() as stack:
@@ -265,6 +288,7 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
                         inputs=[sidecar.path])
         outset = stack.enter_context(OutputSet(plan, opts.overwrite))
         facts = RunFacts(sidecar.header.get("fps"), len(sidecar["frame_index"]), inp.size)
-        desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec)
+        desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,
+                              no_frames=opts.no_frames)
         result = run_frames(opts, outset, inp.frames, facts, replay, desc, stack)
     return check_result(result, opts.input)

@@ -46,6 +46,7 @@ class RunDescription:
     video_codec: str = DEFAULT_VIDEO_CODEC
     kind_label: str | None = None  # the input kind to record, when not the plan's ("camera")
     source_path: str | None = None  # the sidecar's: the absolute path a re-analysis reopens
+    no_frames: bool = False  # --no-frames: no pixels may ever be written from this run's numbers
 
 
 def write_image(path: Path, image: np.ndarray) -> None:
@@ -124,8 +125,9 @@ def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFac
     """What a re-analysis needs to know besides the numbers: the settings of this run."""
     quality = asdict(desc.config.quality)
     quality.pop("uncertain_below")  # the resolved value is in run_info
+    # The privacy settings too: a re-analysis must not put back what the run kept out.
     keep = ("input_kind", "model", "model_path", "provider", "detector", "class_names",
-            "smoothing_tau_s", "uncertain_below")
+            "smoothing_tau_s", "uncertain_below", "privacy")
     return {
         **{k: run_info.get(k) for k in keep},
         "source": desc.source_path or desc.source, "fps": facts.fps,
@@ -154,7 +156,8 @@ def open_sinks(
         "input": desc.source, "input_kind": desc.kind_label or plan.kind,
         "outputs": final.outputs(), **analyser.info, "source_fps": facts.fps,
         "privacy": {"frames_written": plan.annotated is not None,
-                    "blur_faces": blur, "boxes_only": boxes_only},
+                    "no_frames": desc.no_frames, "blur_faces": blur,
+                    "boxes_only": boxes_only},
     }
     if plan.kind == "video":
         run_info["privacy"]["source_sound_kept"] = plan.sound is not None

@@ -169,6 +169,14 @@ def test_no_frames_keeps_only_numbers(
     r = run_emocam("process", video_face_at_edge, "-o", tmp_path / "x", "--no-frames",
                    "--output-video", tmp_path / "x.mp4", "-q")
     assert r.returncode == 2 and "--no-frames" in r.stderr
+    # Re-analysing its numbers writes no frames either: the source is still there to read.
+    again = tmp_path / "again"
+    r = run_emocam("process", "--reanalyse", tmp_path / "edge.emocam.npz", "-o", again, "-q")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in again.iterdir()) == [
+        "edge.reanalysed.csv", "edge.reanalysed.html", "edge.reanalysed.json"]
+    assert json.loads((again / "edge.reanalysed.json").read_text())["privacy"][
+        "frames_written"] is False
 
 
 @pytest.fixture(scope="module")
@@ -215,8 +223,26 @@ def test_blurred_faces_lose_their_detail_but_keep_box_and_bars(
     bars = np.any(plain != original, axis=2) & ~changed
     assert bars.sum() > 2000  # overlay pixels identical in both
     summary = json.loads((portrait.parent / "blurred.json").read_text())
-    assert summary["privacy"] == {"frames_written": True, "blur_faces": True,
-                                  "boxes_only": False}
+    assert summary["privacy"] == {"frames_written": True, "no_frames": False,
+                                  "blur_faces": True, "boxes_only": False}
+
+
+def test_a_reanalysis_of_a_blurred_run_blurs_the_faces_too(
+    portrait: Path, model_path: Path
+) -> None:
+    original = cv2.imread(str(portrait))
+    r = run_emocam("process", portrait, "--model", model_path, "-q", "--blur-faces", "-o",
+                   portrait.parent / "blur-run")
+    assert r.returncode == 0, r.stderr
+    out = portrait.parent / "blur-again.png"
+    r = run_emocam("process", "--reanalyse", portrait.parent / "blur-run" / "portrait.emocam.npz",
+                   "--output-video", out, "--json", portrait.parent / "blur-again.json", "-q",
+                   "--smoothing", "0")
+    assert r.returncode == 0, r.stderr
+    again = cv2.imread(str(out))
+    assert detail(again[face_inside()]) < 0.1 * detail(original[face_inside()])
+    summary = json.loads((portrait.parent / "blur-again.json").read_text())
+    assert summary["privacy"]["blur_faces"] is True
 
 
 def test_boxes_only_shows_no_camera_pixels(portrait: Path, model_path: Path) -> None:
