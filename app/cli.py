@@ -106,7 +106,7 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
     pp.add_argument("--no-report", action="store_true",
                     help="write no NAME.emocam.html (the report: what ran, each face's "
                     "timeline and shares of time)")
-    pp.add_argument("--detector", choices=("mediapipe", "opencv"), default="mediapipe",
+    pp.add_argument("--detector", choices=("mediapipe", "opencv"),
                     help="face detector (default: mediapipe)")
     pp.add_argument("--model", type=resolve_model, metavar="MODEL",
                     help="emotion model: an .onnx file, or a built-in one: "
@@ -205,7 +205,7 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
         progress=not args.quiet,
         pipeline=PipelineConfig(
             model_path=args.model,
-            detector=args.detector,
+            detector=args.detector or "mediapipe",
             provider=args.provider,
             min_score=DEFAULT_MIN_SCORE if args.min_score is None else args.min_score,
             smoothing_tau_s=DEFAULT_TAU_S if args.smoothing is None else args.smoothing,
@@ -253,8 +253,14 @@ def _run_chosen(args: argparse.Namespace) -> ProcessResult:
         return run_process(opts)
     from emocam.reanalyse import ReanalyseSettings, parse_label_map, run_reanalyse
 
-    if args.model is not None or args.provider is not None:
-        log.info("--model and --provider are not used: a re-analysis runs no model")
+    # A re-analysis replays the recorded numbers: these would change nothing it writes.
+    unused = [flag for flag, value in (("--model", args.model), ("--provider", args.provider),
+                                       ("--detector", args.detector),
+                                       ("--target-fps", args.target_fps)) if value is not None]
+    if unused:
+        raise UserError(f"{' and '.join(unused)} cannot change a re-analysis, which replays the "
+                        "recorded numbers without running a detector or model; process the "
+                        "video again to use other ones.")
     settings = ReanalyseSettings(
         smoothing_tau_s=args.smoothing, min_score=args.min_score,
         uncertain_below=args.uncertain_below, label_map=parse_label_map(args.label_map),

@@ -39,9 +39,8 @@ def fresh_run(media_dir: Path, model_path: Path, tmp_path_factory: pytest.TempPa
 
 
 def reanalyse(fresh: Path, out: Path, *args: object) -> subprocess.CompletedProcess[str]:
-    # A model path that does not exist: any attempt to load the classifier would fail.
-    return run_emocam("process", "--reanalyse", fresh / "people.emocam.npz", "-o", out,
-                      "--model", out / "no-such-model.onnx", "-q", *args)
+    return run_emocam("process", "--reanalyse", fresh / "people.emocam.npz", "-o", out, "-q",
+                      *args)
 
 
 def test_a_run_keeps_a_sidecar_that_loads_without_pickle(fresh_run: Path) -> None:
@@ -99,7 +98,7 @@ def test_reanalysis_loads_no_detector_and_no_classifier(fresh_run: Path, tmp_pat
         "import sys\n"
         "from emocam.cli import main\n"
         f"rc = main(['process', '--reanalyse', {str(fresh_run / 'people.emocam.npz')!r},"
-        f" '-o', {str(tmp_path)!r}, '--model', 'missing.onnx', '-q', '--no-video'])\n"
+        f" '-o', {str(tmp_path)!r}, '-q', '--no-video'])\n"
         "assert rc == 0, rc\n"
         "assert 'mediapipe' not in sys.modules, 'the face detector was loaded'\n"
     )
@@ -107,6 +106,18 @@ def test_reanalysis_loads_no_detector_and_no_classifier(fresh_run: Path, tmp_pat
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "people.reanalysed.csv").exists()
+
+
+def test_options_a_reanalysis_cannot_honour_are_refused(fresh_run: Path, tmp_path: Path
+                                                         ) -> None:
+    # It replays the recorded numbers: another model or detector would silently change nothing.
+    for flags, named in ((("--model", "fer2013-int8"), "--model"),
+                         (("--detector", "opencv", "--target-fps", "60"),
+                          "--detector and --target-fps")):
+        r = reanalyse(fresh_run, tmp_path / "refused", *flags)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.count("\n") == 1 and named in r.stderr and "again" in r.stderr
+        assert not (tmp_path / "refused").exists()
 
 
 def test_other_smoothing_changes_smoothed_probabilities_but_not_raw_ones(
