@@ -215,6 +215,18 @@ def _recorded_frames(source_frames: Iterator[Frame], replay: Replay) -> Iterator
             yield Frame(f.image, f.index, times[f.index], f.source)
 
 
+def _recorded_photos(source_frames: Iterator[Frame], replay: Replay) -> Iterator[Frame]:
+    """The photos of a folder the run saw, each paired with its record by file name (the
+    folder may have gained or lost photos since, which moves every position after them)."""
+    s = replay.sidecar
+    recorded = {str(name): (int(i), float(t)) for i, t, name in
+                zip(s["frame_index"], s["frame_time_ms"], s["frame_file"], strict=True)}
+    for f in source_frames:
+        index_time = recorded.get(Path(f.source).name)
+        if index_time is not None:
+            yield Frame(f.image, index_time[0], index_time[1], f.source)
+
+
 @dataclass
 class _Input:
     kind: str  # as recorded: "video", "image" or "folder"
@@ -242,6 +254,15 @@ def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Inp
         log.warning("%s is now %dx%d, not the %dx%d that was analysed; writing the CSV and "
                     "JSON only", replay.sidecar.source, *source.size, *size)
         return numbers_only
+    if kind == "folder":
+        there = {p.name for p in getattr(source, "files", ())}
+        gone = [n for n in dict.fromkeys(replay.sidecar["frame_file"].tolist()) if n not in there]
+        if gone:
+            names = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
+            log.warning("%s, analysed then, %s no longer in %s; writing the CSV and JSON only",
+                        names, "is" if len(gone) == 1 else "are", replay.sidecar.source)
+            return numbers_only
+        return _Input(kind, _recorded_photos(iter(source), replay), size, pixels=True)
     return _Input(kind, _recorded_frames(iter(source), replay), size, pixels=True)
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from cli_helpers import NAMES, run_emocam, video_facts
@@ -180,6 +181,33 @@ def test_without_the_source_video_the_numbers_are_still_rewritten(
     assert not (tmp_path / "gone.reanalysed.mp4").exists()
     _, rows = read_rows(tmp_path / "gone.reanalysed.csv")
     assert rows and any(row["uncertain"] == "low confidence" for row in rows)
+
+
+def test_a_folder_that_changed_is_paired_by_file_name_not_position(
+    image_one_face: Path, model_path: Path, tmp_path: Path
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(image_one_face, photos / "b.jpg")
+    r = run_emocam("process", photos, "-o", tmp_path / "run", "--model", model_path, "-q")
+    assert r.returncode == 0, r.stderr
+    blank = np.full((360, 480, 3), 128, np.uint8)
+    cv2.imwrite(str(photos / "a.jpg"), blank)  # a new photo sorts first: positions move
+    r = run_emocam("process", "--reanalyse", tmp_path / "run" / "photos.emocam.npz", "-o",
+                   tmp_path / "again", "-q")
+    assert r.returncode == 0, r.stderr
+    again = tmp_path / "again" / "photos.reanalysed"
+    assert [p.name for p in again.iterdir()] == ["b.jpg"]  # the face drawn on its own photo
+    _, rows = read_rows(tmp_path / "again" / "photos.reanalysed.csv")
+    assert {row["file"] for row in rows} == {"b.jpg"}
+    (photos / "b.jpg").unlink()  # the photo analysed is gone: numbers only, and said so
+    r = run_emocam("process", "--reanalyse", tmp_path / "run" / "photos.emocam.npz", "-o",
+                   tmp_path / "gone", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "b.jpg, analysed then, is no longer in" in r.stderr
+    assert not (tmp_path / "gone" / "photos.reanalysed").exists()
+    _, rows = read_rows(tmp_path / "gone" / "photos.reanalysed.csv")
+    assert {row["file"] for row in rows} == {"b.jpg"}
 
 
 def _source(fresh: Path) -> Path:
