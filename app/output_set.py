@@ -124,6 +124,16 @@ def _describe(holder: dict[str, object] | None) -> str:
             f"started {when})")
 
 
+def being_written_by(path: Path) -> str | None:
+    """Who is writing ``path`` now (a run holding its lock), or None: for readers of an
+    output, which must not take a set apart while its run still writes it."""
+    lock = lock_path(Path(path))
+    if not lock.exists():
+        return None
+    holder = _holder(lock)
+    return None if _stale(holder, lock) else _describe(holder)
+
+
 class OutputSet:
     """Holds a plan's outputs for one run: locks them on enter, and on exit renames a staged
     set into place when the run ``completed`` (set by the run loop), or leaves it partial."""

@@ -10,6 +10,7 @@ it. It holds no pixels: it is safe to keep when frames are not (``--no-frames``)
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from emocam.errors import OutputError, SourceError
+from emocam.output_set import being_written_by
 from emocam.sidecar_check import Bad, check_arrays, check_header
 from emocam.types import FaceQuality, FrameResult
 
@@ -139,8 +141,8 @@ class SidecarWriter:
             os.replace(tmp, chunk)
         except OSError as e:
             tmp.unlink(missing_ok=True)
-            raise OutputError(f"The sidecar {self.path} could not be written ({e.strerror or e}); "
-                              "free some disk space, or pass --no-sidecar.") from e
+            raise OutputError(f"The sidecar {self.path} could not be written "
+                              f"({_what_to_do(e, self.parts)}).") from e
         self._chunks += 1
         self._reset()
 
@@ -156,14 +158,26 @@ class SidecarWriter:
             self._flush()
             join_parts(self.parts, self.path, self.header)
         except (OSError, OutputError) as e:
-            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).rstrip(".")
-            message = (f"The sidecar {self.path} could not be written ({why}); the CSV and "
-                       "JSON are complete, only --reanalyse needs it")
+            # _flush's error is already the sentence; join_parts's is an OSError to explain.
+            message = (str(e).rstrip(".") if isinstance(e, OutputError) else
+                       f"The sidecar {self.path} could not be written "
+                       f"({_what_to_do(e, self.parts)})")
+            message += "; the CSV and JSON are complete, only --reanalyse needs the sidecar"
             if completed:
                 raise OutputError(f"{message}.") from e
             log.info("%s", message)
             return
         shutil.rmtree(self.parts, ignore_errors=True)
+
+
+def _what_to_do(e: OSError, parts: Path) -> str:
+    """Why a sidecar could not be written, and what to do, for its one sentence."""
+    if e.errno == errno.ENOENT:
+        return (f"its working folder {parts} was removed while the run went on; run again, "
+                "and leave the folder alone")
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{e.strerror}; free some disk space, or pass --no-sidecar"
+    return f"{e.strerror or e}; choose a folder you can write to, or pass --no-sidecar"
 
 
 def parts_dir(path: Path) -> Path:
@@ -284,6 +298,10 @@ def load_sidecar(path: Path) -> Sidecar:
     """Read a sidecar without unpickling anything, and check the whole of it before use:
     one-sentence errors for a wrong, damaged or crafted file."""
     path = Path(path)
+    writer = being_written_by(path)
+    if writer is not None:
+        raise SourceError(f"The sidecar {path} is being written by {writer}; wait for it to "
+                          "finish, then re-analyse it.")
     if not path.is_file() and parts_dir(path).is_dir():
         recover(path)  # a killed run: its chunks so far are the sidecar
     if not path.is_file():

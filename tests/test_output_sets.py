@@ -60,6 +60,25 @@ def test_a_second_run_into_the_same_outputs_is_refused_while_the_first_runs(
     assert not list(tmp_path.glob(".*.lock"))  # the first run let go of its outputs
 
 
+def test_a_sidecar_still_being_written_is_not_reanalysed(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    run = start_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q")
+    try:
+        wait_for_rows(run, tmp_path / "clip.emocam.csv", 20)
+        early = run_cli(capfd, "process", "--reanalyse", tmp_path / "clip.emocam.npz", "-o",
+                        tmp_path / "early", "-q")
+        assert_one_sentence(early, "clip.emocam.npz", "being written", f"process {run.pid}",
+                            "wait for it to finish")
+    finally:
+        _, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err  # its set was left whole
+    assert load_sidecar(tmp_path / "clip.emocam.npz").header["completed"] is True
+    later = run_cli(capfd, "process", "--reanalyse", tmp_path / "clip.emocam.npz", "-o",
+                    tmp_path / "later", "-q", "--no-video")
+    assert later.code == 0, later.err
+
+
 def test_the_lock_of_a_killed_run_is_taken_over_by_the_next(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
