@@ -48,12 +48,14 @@ from emocam.batch_manifest import (
     Manifest,
     Outcome,
     from_summary,
+    made_otherwise,
     manifest_path,
     output_state,
     planned_set,
     read_earlier,
 )
 from emocam.batch_work import WorkItem, run_item
+from emocam.errors import UserError
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -104,6 +106,14 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
         plan = planned_set(src, opts.request())
         state = output_state(plan)
         if bopts.resume and state == COMPLETE and plan is not None:
+            # Skipping a set made with other settings would leave a folder of mixed results.
+            otherwise = made_otherwise(plan, opts)
+            if otherwise is not None:
+                raise UserError(
+                    f"{plan.json} was made with other settings ({otherwise}); --resume "
+                    "finishes a batch with the options it was started with: give those, or "
+                    "pass --overwrite without --resume to redo every input."
+                )
             outcomes.append(_skipped(src, earlier.get(str(src)), plan))
             continue
         outcomes.append(Outcome(str(src)))

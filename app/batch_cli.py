@@ -65,6 +65,9 @@ def check(args: argparse.Namespace) -> None:
     if args.reanalyse is not None:
         raise UserError("--jobs, --dask and --resume process INPUTs; a re-analysis is one "
                         "sidecar, so leave them out.")
+    if args.resume and args.overwrite:
+        raise UserError("--resume keeps the outputs that are complete and --overwrite replaces "
+                        "them; give one of them.")
     if args.jobs and args.dask and args.dask != DASK_LOCAL:
         raise UserError("--jobs sets the workers on this machine and --dask sends the inputs "
                         "to a cluster; give one of them.")

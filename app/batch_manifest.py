@@ -14,12 +14,15 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emocam.errors import OutputError
 from emocam.output_set import lock_path
 from emocam.outputs import OutputPlan, output_base, plan_for
 from emocam.sinks import staging_path, write_json_atomic
+
+if TYPE_CHECKING:
+    from emocam.process import ProcessOptions
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +145,45 @@ def output_state(plan: OutputPlan | None) -> str:
     if not held and all(p.exists() for p in files) and _summary_completed(plan.json):
         return COMPLETE
     return PARTIAL_SET
+
+
+_SETTING_NAMES = {"model_path": "model", "detector": "detector",
+                  "smoothing_tau_s": "smoothing (s)", "target_fps": "target fps"}
+
+
+def made_otherwise(plan: OutputPlan, options: ProcessOptions) -> str | None:
+    """How the complete set of ``plan`` was made differently from what ``options`` would make
+    (another model, detector, smoothing or privacy), in words; None when it was not."""
+    from emocam.classify import default_model_for
+
+    try:
+        recorded = json.loads(plan.json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(recorded, dict):
+        return None
+    pipe, overlay = options.pipeline, options.overlay
+    model = Path(pipe.model_path or default_model_for(pipe.provider)).resolve()
+    wanted: dict[str, Any] = {
+        "model_path": str(model), "detector": pipe.detector,
+        "smoothing_tau_s": pipe.smoothing_tau_s, "target_fps": pipe.target_fps,
+    }
+    privacy = recorded.get("privacy") if isinstance(recorded.get("privacy"), dict) else {}
+    differ = []
+    for key, value in wanted.items():
+        then = recorded.get(key)
+        if key == "model_path" and isinstance(then, str):
+            then = str(Path(then).resolve())
+        if key in recorded and then != value:
+            if key == "model_path":  # the file names say which models
+                then, value = Path(str(then)).name, Path(value).name
+            differ.append(f"{_SETTING_NAMES[key]} {then}, not {value}")
+    for key, value in (("blur_faces", overlay.blur_faces), ("boxes_only", overlay.boxes_only),
+                       ("no_frames", options.no_frames)):
+        if key in privacy and bool(privacy[key]) != value:
+            differ.append(f"{key.replace('_', ' ')} {'on' if privacy[key] else 'off'}, not "
+                          f"{'on' if value else 'off'}")
+    return "; ".join(differ) or None
 
 
 def from_summary(src: Path, plan: OutputPlan) -> Outcome:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli, start_emocam
-from reliability_helpers import wait_for_rows
+from reliability_helpers import assert_one_sentence, wait_for_rows
 
 from benchmarks.media import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
 from emocam import cores
@@ -147,6 +147,16 @@ def test_resume_skips_a_done_input_and_redoes_a_partial_one(
     assert (tmp_path / "second.emocam.csv").stat().st_mtime_ns == done_before
     assert _csv(tmp_path, first) == _csv(tmp_path, second)
     assert _leftovers(tmp_path) == []
+
+    # Resumed with another smoothing, the folder would hold two kinds of results: refused.
+    (tmp_path / "first.emocam.html").unlink()
+    run = run_cli(capfd, "process", *twin_clips, *common, "--resume", "--smoothing", "0.5")
+    line = assert_one_sentence(run, "second.emocam.json", "other settings", "smoothing (s) 0.2, "
+                               "not 0.5", "--overwrite")
+    assert "first.emocam.json" not in line
+    assert not (tmp_path / "first.emocam.html").exists()  # nothing was run
+    run = run_cli(capfd, "process", *twin_clips, *common, "--resume", "--overwrite")
+    assert_one_sentence(run, "--resume", "--overwrite", "give one of them")
 
 
 def test_ctrl_c_stops_the_batch_with_running_inputs_partial_and_the_manifest_saying_which(
