@@ -320,11 +320,17 @@ def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
                     f"in {name} " if name else "", frames_text(result.frames), written)
         return EXIT_INTERRUPTED
     if not quiet:
+        from emocam.sinks import writes_in_place
+
+        # An output sent to /dev/stdout owns it: the summary then goes where messages go.
+        to = sys.stderr if any(writes_in_place(Path(p)) for p in result.outputs.values()) \
+            else sys.stdout
         prefix = f"{name}: " if name else ""
-        print(f"{prefix}{result.frames} frames at {result.fps:.1f} fps; wrote {written}")
+        print(f"{prefix}{result.frames} frames at {result.fps:.1f} fps; wrote {written}",
+              file=to)
         for feed in result.streams:
             print(f"{prefix}live feed {feed['url']}: {feed['sent']} message(s) sent, "
-                  f"{feed['dropped']} frame(s) dropped for receivers that were behind")
+                  f"{feed['dropped']} frame(s) dropped for receivers that were behind", file=to)
     return 0
 
 

@@ -29,7 +29,7 @@ from types import TracebackType
 
 from emocam.errors import OutputError
 from emocam.outputs import OutputPlan
-from emocam.sinks import staging_path
+from emocam.sinks import staging_path, writes_in_place
 
 log = logging.getLogger(__name__)
 
@@ -256,11 +256,11 @@ class OutputSet:
 
 
 def _is_device(path: Path) -> bool:
-    return path.exists() and not (path.is_file() or path.is_dir())
+    return writes_in_place(path)
 
 
 def _replaceable(path: Path) -> bool:
-    return path.is_file() or path.is_dir()
+    return (path.is_file() or path.is_dir()) and not writes_in_place(path)
 
 
 def _staged_plan(plan: OutputPlan) -> OutputPlan:

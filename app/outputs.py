@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from emocam.errors import OutputError
-from emocam.sinks import check_output
+from emocam.sinks import check_output, writes_in_place
 from emocam.sources import IMAGE_EXTS
 
 SUFFIX = ".emocam"  # every default output of NAME extends NAME.emocam
@@ -186,6 +186,8 @@ def plan_for(
         raise ValueError(f"unknown input kind {kind!r}")
     if req.no_frames and req.output_video is not None:
         raise OutputError("--no-frames writes no image or video; drop --output-video.")
+    req = replace(req, **{k: _through_link(getattr(req, k)) for k in
+                          ("output_video", "csv", "json", "sidecar", "report")})
     default_annotated = {
         "video": base.with_name(base.name + ".mp4"),
         "image": base.with_name(base.name + src.suffix.lower()),
@@ -223,7 +225,15 @@ def plan_for(
 
 def _regular(path: Path) -> bool:
     """A path a file can be written at: not a device or a pipe (``/dev/stdout``)."""
-    return not path.exists() or path.is_file()
+    return not writes_in_place(path)
+
+
+def _through_link(path: Path | None) -> Path | None:
+    """An output given as a symbolic link is its target: the link stays, and an overwrite
+    replaces the file it points at (a device's link, /dev/stdout, is written in place)."""
+    if path is None or not path.is_symlink() or writes_in_place(path):
+        return path
+    return path.resolve()
 
 
 def check_plan(plan: OutputPlan, overwrite: bool) -> None:

@@ -68,11 +68,20 @@ def staging_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial{path.suffix}")
 
 
+def writes_in_place(path: Path) -> bool:
+    """A device, pipe or terminal (``/dev/stdout``, also when the shell sends it to a file):
+    written where it is, never staged beside or renamed over (that would replace the link
+    ``/dev/stdout`` itself)."""
+    path = Path(path)
+    if path.absolute().parts[1:2] in (("dev",), ("proc",)):
+        return True
+    return path.exists() and not (path.is_file() or path.is_dir())
+
+
 def _write_target(path: Path) -> Path | None:
     """Where to write while ``path`` must stay intact, or None to write in place (a new file:
-    nothing to lose, and a reader can follow it as it grows). Devices and pipes (``/dev/stdout``)
-    are written in place: they cannot be renamed over."""
-    return staging_path(path) if path.is_file() else None
+    nothing to lose, and a reader can follow it as it grows; a device or a pipe)."""
+    return staging_path(path) if path.is_file() and not writes_in_place(path) else None
 
 
 def _commit(staging: Path | None, path: Path, keep: bool) -> None:
@@ -340,6 +349,7 @@ class CsvSink:
         data = memoryview(self._text.getvalue().encode("utf-8"))
         self._text.seek(0)
         self._text.truncate()
+        whole = len(data)
         try:
             while data:
                 n = self._fh.write(data)
@@ -350,7 +360,7 @@ class CsvSink:
                 f"The CSV {self.path} could not be written ({_no_space_hint(e)}); the rows "
                 "before the failure are kept."
             ) from e
-        self._size = self._fh.tell()
+        self._size += whole  # counted, not asked: a pipe has no position to tell
 
     def _cut_back(self) -> None:
         try:
@@ -411,6 +421,15 @@ def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temporary file beside ``path`` and rename it over, so a reader never
     sees half a file."""
     path = Path(path)
+    if writes_in_place(path):
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump(_finite(data), fh, indent=2, sort_keys=False, allow_nan=False)
+                fh.write("\n")
+        except OSError as e:
+            raise OutputError(f"The summary {path} could not be written "
+                              f"({_no_space_hint(e)}).") from e
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -451,7 +470,9 @@ class JsonSummary:
 
     def __init__(self, path: Path, class_names: Sequence[str], run_info: dict[str, Any]):
         self.path = Path(path)
-        self._checkpoint_path = _write_target(self.path) or self.path
+        # None: a device or a pipe, which gets the one final summary and no checkpoints.
+        self._checkpoint_path = (None if writes_in_place(self.path) else
+                                 _write_target(self.path) or self.path)
         self._checkpoint_at: float | None = None
         self.class_names = tuple(class_names)
         self.run_info = dict(run_info)
@@ -465,6 +486,8 @@ class JsonSummary:
     def add(self, result: FrameResult) -> None:
         self._add(result)
         now = time.monotonic()
+        if self._checkpoint_path is None:
+            return
         if self._checkpoint_at is None or now - self._checkpoint_at >= self.CHECKPOINT_S:
             self._checkpoint_at = now
             write_json_atomic(self._checkpoint_path, self.as_dict(False))
@@ -542,5 +565,5 @@ class JsonSummary:
 
     def write(self, completed: bool, **extra: Any) -> None:
         write_json_atomic(self.path, self.as_dict(completed, **extra))
-        if self._checkpoint_path != self.path:
+        if self._checkpoint_path not in (None, self.path):
             self._checkpoint_path.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ import io
 import json
 import math
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import run_cli, start_emocam
+from cli_helpers import emocam_command, run_cli, run_emocam, start_emocam
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import assert_one_sentence, wait_for_rows
@@ -70,6 +71,39 @@ def test_an_output_folder_under_a_regular_file_is_one_sentence(
     blocker.write_text("not a folder")
     run = run_cli(capfd, "process", clip, "-o", blocker / "out", "--model", model_path)
     assert_one_sentence(run, str(blocker / "out"), "cannot be created")
+
+
+def test_a_csv_sent_to_stdout_is_the_csv_alone_piped_or_redirected(
+    tmp_path: Path, image_one_face: Path, model_path: Path
+) -> None:
+    args = ("process", image_one_face, "--csv", "/dev/stdout", "--json", tmp_path / "s.json",
+            "--no-video", "--no-sidecar", "--overwrite", "--model", model_path)
+    piped = run_emocam(*args)
+    assert piped.returncode == 0, piped.stderr
+    rows = list(csv.reader(io.StringIO(piped.stdout)))
+    assert rows[0][:3] == ["frame", "time_ms", "face_id"] and len(rows) == 2  # one face
+    assert "wrote" in piped.stderr  # the summary line is not mixed into the CSV
+    # Redirected to a file, /dev/stdout is a link to it: written through, never renamed over.
+    with open(tmp_path / "out.csv", "w") as fh:
+        done = subprocess.run(emocam_command(*args), stdout=fh, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out.csv").read_text() == piped.stdout
+    assert Path("/dev/stdout").is_symlink() or not Path("/dev/stdout").exists()
+
+
+def test_an_output_given_as_a_link_is_replaced_through_the_link(
+    tmp_path: Path, image_one_face: Path, model_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "results.csv").write_text("an earlier table\n")
+    (tmp_path / "latest.csv").symlink_to(shared / "results.csv")
+    r = run_emocam("process", image_one_face, "--csv", tmp_path / "latest.csv", "--json",
+                   tmp_path / "s.json", "--no-video", "--overwrite", "--model", model_path, "-q")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "latest.csv").is_symlink()
+    assert (shared / "results.csv").read_text().startswith("frame,")
 
 
 def test_an_output_that_is_the_input_is_refused_even_with_overwrite(
