@@ -166,6 +166,8 @@ def open_sinks(
     names = analyser.class_names
     sinks = RunSinks(plan, JsonSummary(plan.json, names, run_info), desc.overlay, frames_owned,
                      streams=feeds)
+    if writing is not final:
+        sinks.summary.partial_outputs = writing.outputs()
     if plan.report is not None:
         # Thumbnails only where the run keeps camera pixels, blurred as its frames are.
         sinks.report = ReportCollector(names, thumbnails=plan.annotated is not None

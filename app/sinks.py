@@ -482,6 +482,7 @@ class JsonSummary:
         self._timing_sum: dict[str, float] = {}
         self._shots: list[dict[str, Any]] = []
         self._schedules: dict[Any, int] = {}  # ScheduleConfig -> frames processed with it
+        self.partial_outputs: dict[str, str] | None = None  # what an unfinished run names
 
     def add(self, result: FrameResult) -> None:
         self._add(result)
@@ -536,9 +537,14 @@ class JsonSummary:
 
     def as_dict(self, completed: bool, **extra: Any) -> dict[str, Any]:
         timings = {k: round(v / max(1, self.frames), 3) for k, v in self._timing_sum.items()}
+        # A set written under partial names beside an old one names its own files until it
+        # completes (and is renamed into place), never the old set's.
+        outputs = ({} if completed or self.partial_outputs is None
+                   else {"outputs": self.partial_outputs})
         return {
             "completed": completed,
             **self.run_info,
+            **outputs,
             **extra,
             "frames": self.frames,
             "frames_with_faces": self.frames_with_faces,

@@ -126,6 +126,9 @@ def test_ctrl_c_during_an_overwrite_keeps_the_old_set_and_names_the_partial_one(
     assert ".clip.emocam.partial.csv" in err  # the user is told where the new results are
     summary = json.loads(partial["clip.emocam.json"].read_text())
     assert summary["completed"] is False
+    # It names its own files, not the old set's it sits beside.
+    assert summary["outputs"]["csv"] == str(partial["clip.emocam.csv"])
+    assert summary["outputs"]["video"] == str(partial["clip.emocam.mp4"])
     assert load_sidecar(partial["clip.emocam.npz"]).header["completed"] is False
 
 

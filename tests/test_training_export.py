@@ -293,6 +293,30 @@ def test_evaluating_a_missing_model_says_so(tmp_path, capsys):
     assert "none.onnx does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args, said", [
+    (["calibrate", "{model}", "--out", "{tmp}", "--temperature", "1"], "must end in .onnx"),
+    (["calibrate", "{model}", "--out", "{tmp}/no/c.onnx", "--temperature", "1"],
+     "does not exist; create it"),
+    (["calibrate", "{model}", "--out", "{tmp}/c.onnx", "--temperature", "inf"], "0.001 to 1000"),
+    (["calibrate", "{tmp}/none.onnx", "--temperature", "1"], "none.onnx does not exist"),
+    (["export", "{tmp}/none.keras"], "none.keras does not exist"),
+    (["quantize", "{model}", "--data", "{tmp}", "--out", "{tmp}/a.onnx/"], "is a folder"),
+    (["evaluate", "{model}", "--data", "{tmp}", "--out", "{model}"], "is a file; give a folder"),
+    (["adjust", "{model}", "--data", "{tmp}", "--cache-dir", "{model}"], "is a file"),
+])
+def test_an_output_that_cannot_be_written_is_one_sentence_before_any_work(
+    tmp_path, capsys, model_path, args, said
+):
+    (tmp_path / "a.onnx").mkdir()
+    argv = [a.format(model=model_path, tmp=tmp_path) for a in args]
+    if argv[0] == "adjust":
+        argv += ["--out", str(tmp_path / "adjusted.onnx")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and said in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.onnx"]  # nothing written
+
+
 def test_parity_failure_refuses_the_export(tmp_path):
     a = np.zeros((4, 8), np.float32)
     with pytest.raises(ModelError, match=r"model\.onnx was not written"):

@@ -233,12 +233,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from emocam.training.export import load_eval_data
 
     model = resolve_model(args.model)  # a file, or a built-in's name as the app takes it
-    pred = load_predictor(model)
-    ds = load_eval_data(args.data, pred.config, Path(args.cache_dir) if args.cache_dir else None,
-                        model, (args.split,))
-    metrics = evaluate(pred, ds, tta_flip=args.tta_flip, split=args.split)
     default_out = f"eval-{model.stem}" + ("" if args.split == "test" else f"-{args.split}")
-    out = Path(args.out) if args.out else Path(default_out)
+    out = _output_folder(Path(args.out) if args.out else Path(default_out), "--out")
+    pred = load_predictor(model)
+    ds = load_eval_data(args.data, pred.config, _cache_dir(args), model, (args.split,))
+    metrics = evaluate(pred, ds, tta_flip=args.tta_flip, split=args.split)
     write_reports(metrics, out)
     print(format_report(metrics))
     print(f"\nwrote {out}/metrics.json, report.txt and confusion_*.png/txt")
@@ -249,11 +248,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from emocam.training.export import export_checkpoint
 
     ckpt = Path(args.checkpoint)
-    out = Path(args.out) if args.out else ckpt.parent / "model.onnx"
-    if out.suffix != ".onnx":
-        raise ConfigError(f"--out {out} must end in .onnx.")
+    if not ckpt.exists():
+        raise ConfigError(f"{ckpt} does not exist; give a run's best.keras.")
+    out = _output_file(Path(args.out) if args.out else ckpt.parent / "model.onnx", ".onnx")
     res = export_checkpoint(ckpt, out, data=args.data,
-                            cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                            cache_dir=_cache_dir(args),
                             name=args.name, command=args.train_command, mirror=args.mirror)
     m = res.info.metrics
     line = (f"{out}: test accuracy {m['test_accuracy'] * 100:.2f}% ({m['test_protocol']}, "
@@ -268,9 +267,34 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _exported_onnx(text: str) -> Path:
     model = Path(text)
+    if not model.exists():
+        raise ConfigError(f"{model} does not exist; give a model fer-train exported.")
     if not model.is_file() or model.suffix != ".onnx":
         raise ConfigError(f"{model} is not an .onnx file; give a model fer-train exported.")
     return model
+
+
+def _output_file(out: Path, suffix: str, flag: str = "--out") -> Path:
+    """A file a command is about to write: refused in one sentence before any work when it
+    cannot be (a folder there, no folder for it, the wrong kind of name)."""
+    if out.suffix != suffix:
+        raise ConfigError(f"{flag} {out} must end in {suffix}.")
+    if out.is_dir():
+        raise ConfigError(f"{flag} {out} is a folder; give a file name ending in {suffix}.")
+    if not out.parent.is_dir():
+        raise ConfigError(f"{flag} {out}: the folder {out.parent} does not exist; create it "
+                          "first.")
+    return out
+
+
+def _output_folder(out: Path, flag: str) -> Path:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{flag} {out} is a file; give a folder.")
+    return out
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    return _output_folder(Path(args.cache_dir), "--cache-dir") if args.cache_dir else None
 
 
 def _target(model: Path, out: str | None) -> Path:
@@ -291,9 +315,9 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from emocam.training.quantize import quantize_int8
 
     model = _exported_onnx(args.model)
-    out = Path(args.out) if args.out else model.with_name(f"{model.stem}-int8.onnx")
-    ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model,
-                        ("test",))
+    out = _output_file(Path(args.out) if args.out else model.with_name(f"{model.stem}-int8.onnx"),
+                       ".onnx")
+    ds = load_eval_data(args.data, None, _cache_dir(args), model, ("test",))
     f = quantize_int8(model, ds, out, max_drop=args.max_drop / 100)
     print(f"{out}: {f['protocol']} accuracy {f['accuracy_fp32'] * 100:.2f}% -> "
           f"{f['accuracy_int8'] * 100:.2f}%, {f['bytes_fp32'] / 1e6:.2f} -> "
@@ -331,9 +355,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from emocam.training.export import set_metadata
 
     model = _exported_onnx(args.model)
-    out = _target(model, args.out)
-    if args.temperature is not None and not args.temperature > 0:
-        raise ConfigError(f"--temperature {args.temperature}: it must be above 0.")
+    out = _output_file(_target(model, args.out), ".onnx")
+    if args.temperature is not None and not 1e-3 <= args.temperature <= 1e3:
+        # The range the app reads (emocam.modelinfo): anything else makes a file it refuses.
+        raise ConfigError(f"--temperature {args.temperature}: give a number from 0.001 to 1000.")
     if args.uncertain_below is not None and not 0 <= args.uncertain_below < 1:
         raise ConfigError(f"--uncertain-below {args.uncertain_below}: give a probability, "
                           "0 to 1.")
@@ -384,7 +409,7 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     from emocam.training.export import load_eval_data
 
     model = _exported_onnx(args.model)
-    out = _target(model, args.out)
+    out = _output_file(_target(model, args.out), ".onnx")
     info = read_model_info(model)
     names = tuple(info.class_names)
     offsets = _class_values(args.offset, "--offset", names)
@@ -393,8 +418,7 @@ def cmd_adjust(args: argparse.Namespace) -> int:
         raise ConfigError("--min-recall takes a recall from 0 to 1, e.g. contempt=0.3.")
     if args.tau is not None and not 0 <= args.tau <= 2:
         raise ConfigError(f"--tau {args.tau}: give a value from 0 to 2.")
-    ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model,
-                        ("valid",))
+    ds = load_eval_data(args.data, None, _cache_dir(args), model, ("valid",))
     if tuple(ds.class_names) != names:
         raise ConfigError(f"{args.data} has classes {', '.join(ds.class_names)}, {model} "
                           f"{', '.join(names)}; give the data the model was trained on.")
@@ -452,7 +476,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     paths = [resolve_model(m) for m in [args.baseline, *args.candidates]]
     preds = [load_predictor(p) for p in paths]
     ds = load_eval_data(args.data, preds[0].config,
-                        Path(args.cache_dir) if args.cache_dir else None, paths[0], (args.split,))
+                        _cache_dir(args), paths[0], (args.split,))
     part = getattr(ds, args.split)
     proto = protocols_for(part)[0]
     protocol = PROTOCOLS[proto].split(" (")[0]
@@ -504,11 +528,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from emocam.training.onnx_weights import SAMPLE_IMAGES, keras_from_onnx, sample_images
 
     model = _exported_onnx(args.model)
-    out = Path(args.out) if args.out else Path(f"{model.stem}.keras")
-    if out.suffix != ".keras":
-        raise ConfigError(f"--out {out} must end in .keras.")
+    out = _output_file(Path(args.out) if args.out else Path(f"{model.stem}.keras"), ".keras")
     info = read_model_info(model)
-    ds = load_eval_data(args.data, None, Path(args.cache_dir) if args.cache_dir else None, model)
+    ds = load_eval_data(args.data, None, _cache_dir(args), model)
     net = keras_from_onnx(model, sample_images(ds.train.images, info.normalization))
     # Validation faces: none of them were in the sample batch normalisation was measured on.
     images = (ds.valid.images if len(ds.valid) else ds.train.images[::-1])[:SAMPLE_IMAGES]
@@ -530,7 +552,7 @@ def cmd_detector_onnx(args: argparse.Namespace) -> int:
     src = Path(args.tflite)
     if not src.is_file():
         raise ConfigError(f"{src} does not exist; give the BlazeFace short-range .tflite file.")
-    out = Path(args.out) if args.out else src.with_suffix(".onnx")
+    out = _output_file(Path(args.out) if args.out else src.with_suffix(".onnx"), ".onnx")
     diff = convert(src, out)
     print(f"{out}: converted from {src.name}, largest output difference {diff:.2g}")
     return 0

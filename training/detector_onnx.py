@@ -29,7 +29,12 @@ def convert(tflite: Path, out: Path, opset: int = 13) -> float:
     import onnx
     import tf2onnx
 
-    model, _ = tf2onnx.convert.from_tflite(str(tflite), opset=opset)
+    try:
+        model, _ = tf2onnx.convert.from_tflite(str(tflite), opset=opset)
+    except Exception as e:  # tf2onnx's parser raises anything on a file it cannot read
+        log.debug("tf2onnx cannot read %s: %r", tflite, e)
+        raise ModelError(f"{tflite} is not a TensorFlow Lite model that tf2onnx can read; give "
+                         "MediaPipe's face_detection_short_range.tflite.") from e
     model.producer_name = "emocam fer-train detector-onnx (tf2onnx)"
     model.doc_string = (
         f"BlazeFace short-range (MediaPipe, Apache-2.0), converted from {tflite.name}; "
@@ -38,7 +43,11 @@ def convert(tflite: Path, out: Path, opset: int = 13) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / out.name
         onnx.save(model, str(candidate))
-        diff = compare(tflite, candidate)
+        try:
+            diff = compare(tflite, candidate)
+        except ValueError as e:  # another model's shapes (the full-range detector)
+            raise ModelError(f"{tflite} is not the BlazeFace short-range model this converts "
+                             f"({e}); give MediaPipe's face_detection_short_range.tflite.") from e
         if diff > TOLERANCE:
             raise ModelError(
                 f"The ONNX conversion of {tflite} differs from it by {diff:g}; "

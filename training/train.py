@@ -360,7 +360,7 @@ def _load_initial_weights(model: Any, path: Path, seed: int, sample: np.ndarray)
         source = (keras_from_onnx(path, sample) if path.suffix == ".onnx"
                   else keras.models.load_model(path, compile=False))
     except ModelError as e:
-        raise DataError(f"The initial weights {e}") from e
+        raise DataError(f"init_weights: {e}") from e
     try:
         fresh = transfer_weights(source, model, seed)
     except ValueError as e:
