@@ -65,6 +65,11 @@ def check(args: argparse.Namespace) -> None:
     if args.reanalyse is not None:
         raise UserError("--jobs, --dask and --resume process INPUTs; a re-analysis is one "
                         "sidecar, so leave them out.")
+    if args.stream and (args.dask or (args.jobs or 1) > 1):
+        # Each worker would open the same feed: the second finds the port taken.
+        raise UserError("--stream sends one run's results as it goes; with several workers "
+                        "their runs would share it, so process the inputs one after another "
+                        "(leave out --jobs and --dask).")
     if args.resume and args.overwrite:
         raise UserError("--resume keeps the outputs that are complete and --overwrite replaces "
                         "them; give one of them.")

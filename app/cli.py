@@ -299,8 +299,28 @@ def _videos_of_folders(inputs: list[Path]) -> list[Path]:
             photos, videos = False, []
         # Annotated copies from an earlier run in the same folder are outputs, not inputs.
         videos = [v for v in videos if not is_output_name(v)]
+        if photos:
+            _tell_videos_left(path)
         out.extend(videos or [path])
     return out
+
+
+def _tell_videos_left(folder: Path) -> None:
+    """A folder of photos is one input, its photos the frames: videos beside them are not
+    part of it, and the user is told so rather than left to find them unprocessed."""
+    from emocam.outputs import is_output_name
+    from emocam.sources import videos_in
+
+    try:
+        left = [v.name for v in videos_in(folder) if not is_output_name(v)]
+    except OSError:
+        return
+    if left:
+        log.warning("%s is processed as a folder of photos; its %s %s not part of that (give "
+                    "%s by name to process %s)", folder, ", ".join(left[:3]) +
+                    (f" and {len(left) - 3} more" if len(left) > 3 else ""),
+                    "is" if len(left) == 1 else "are", "it" if len(left) == 1 else "them",
+                    "it" if len(left) == 1 else "them")
 
 
 def _process(args: argparse.Namespace) -> int:
@@ -339,8 +359,9 @@ def _check_several(args: argparse.Namespace) -> None:
     if args.reanalyse is not None:
         raise UserError("Give either INPUTs to process or --reanalyse SIDECAR, not both.")
     if args.output_video or args.csv or args.json:
-        raise UserError("--output-video, --csv and --json name one file each; with several "
-                        "inputs, give a folder with -o DIR instead.")
+        several = "several inputs" if len(args.input) > 1 else "a batch (--jobs, --dask, --resume)"
+        raise UserError(f"--output-video, --csv and --json name one file each; for {several}, "
+                        "give a folder with -o DIR instead.")
     from emocam.outputs import default_outputs, output_base
 
     seen: dict[Path, Path] = {}

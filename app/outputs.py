@@ -173,6 +173,15 @@ def make_folder(folder: Path) -> None:
 # --- the plan ---------------------------------------------------------------------------
 
 
+def check_request(req: OutputRequest) -> None:
+    """Refuse options that contradict each other, before anything (an -o folder) is made."""
+    if req.no_frames and req.output_video is not None:
+        raise OutputError("--no-frames writes no image or video; drop --output-video.")
+    if req.no_video and req.output_video is not None:
+        raise OutputError("--no-video writes no annotated copy; drop --output-video, or "
+                          "--no-video.")
+
+
 def plan_for(
     req: OutputRequest, kind: str, images: list[Path], base: Path, src: Path,
     annotate: bool = True, sidecar: bool = True, sound: bool = True,
@@ -184,8 +193,7 @@ def plan_for(
     reads, which no output may replace."""
     if kind not in KINDS:
         raise ValueError(f"unknown input kind {kind!r}")
-    if req.no_frames and req.output_video is not None:
-        raise OutputError("--no-frames writes no image or video; drop --output-video.")
+    check_request(req)
     req = replace(req, **{k: _through_link(getattr(req, k)) for k in
                           ("output_video", "csv", "json", "sidecar", "report")})
     default_annotated = {
@@ -256,8 +264,9 @@ def check_plan(plan: OutputPlan, overwrite: bool) -> None:
         else:
             files.append(plan.annotated)
     resolved = [p.resolve() for p in files]
-    if len(set(resolved)) != len(resolved):
-        raise OutputError("Two outputs have the same file name; give each output its own name.")
+    twice = next((p for i, p in enumerate(files) if resolved[i] in resolved[:i]), None)
+    if twice is not None:
+        raise OutputError(f"Two outputs are both named {twice}; give each output its own name.")
     for p in files:
         if plan.kind == "folder" and p.parent == plan.annotated and not p.parent.exists():
             continue  # the annotated-images folder is created when the run starts

@@ -29,6 +29,7 @@ from emocam.outputs import (
     OutputPlan,
     OutputRequest,
     RunFacts,
+    check_request,
     make_folder,
     output_base,
     plan_for,
@@ -115,6 +116,7 @@ def plan_outputs(opts: ProcessOptions, source: Source) -> OutputPlan:
     """Decide every output path and refuse unsafe ones before anything is written."""
     src = opts.input
     kind, images = _input_kind(source, src)
+    check_request(opts.request())
     if opts.outdir is not None:
         make_folder(opts.outdir)
     base = output_base(src, opts.outdir, kind == "folder")

@@ -22,7 +22,7 @@ import numpy as np
 
 from emocam.errors import SourceError, UserError
 from emocam.output_set import OutputSet
-from emocam.outputs import REANALYSED, RunFacts, make_folder, plan_for, sidecar_stem
+from emocam.outputs import REANALYSED, RunFacts, check_request, make_folder, plan_for, sidecar_stem
 from emocam.process import (
     ProcessOptions,
     ProcessResult,
@@ -64,6 +64,10 @@ def parse_label_map(text: str) -> dict[str, str]:
                 f"The label map entry {item!r} is not OLD=NEW; write e.g. "
                 "--label-map neutral=calm,anger=negative"
             )
+        if out.get(old.strip(), new.strip()) != new.strip():
+            raise LabelMapError(f"The label map renames {old.strip()} twice, to "
+                                f"{out[old.strip()]} and {new.strip()}; give each class one "
+                                "new name.")
         out[old.strip()] = new.strip()
     return out
 
@@ -296,6 +300,7 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
         raise SourceError(f"The sidecar {sidecar_path} records no frame; nothing to re-analyse.")
     # Outputs and messages name the video; what the run kept private stays so.
     opts = replace(with_recorded_privacy(opts, sidecar), input=sidecar.source)
+    check_request(opts.request())
     if opts.outdir is not None:
         make_folder(opts.outdir)
     with ExitStack() as stack:

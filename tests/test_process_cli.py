@@ -398,3 +398,34 @@ def test_the_video_writer_keeps_every_frame_even_when_the_caller_reuses_its_buff
     cap.release()
     assert len(seen) == len(levels)
     np.testing.assert_allclose(seen, levels, atol=4)
+
+
+@pytest.mark.parametrize("args, said", [
+    (("{img}", "--no-video", "--output-video", "{tmp}/x.jpg", "-o", "{tmp}/made"),
+     "--no-video writes no annotated copy"),
+    (("{img}", "--csv", "{tmp}/r.csv", "--json", "{tmp}/r.csv"), "both named"),
+    (("{img}", "{img2}", "--jobs", "2", "--stream", "ws://127.0.0.1:18800", "-o", "{tmp}/o"),
+     "--stream sends one run's results"),
+    (("{img}", "--jobs", "2", "--csv", "{tmp}/x.csv"), "for a batch"),
+])
+def test_options_that_contradict_each_other_are_one_sentence_and_make_nothing(
+    tmp_path: Path, image_one_face: Path, args: tuple[str, ...], said: str
+) -> None:
+    shutil.copy(image_one_face, tmp_path / "b.jpg")
+    argv = [a.format(img=image_one_face, img2=tmp_path / "b.jpg", tmp=tmp_path) for a in args]
+    r = run_emocam("process", *argv)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and said in r.stderr and "Traceback" not in r.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["b.jpg"]
+
+
+def test_videos_beside_the_photos_of_a_folder_are_named_as_left_out(
+    tmp_path: Path, image_one_face: Path, model_path: Path
+) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(image_one_face, folder / "a.jpg")
+    (folder / "talk.mp4").write_bytes(b"not looked at")
+    r = run_emocam("process", folder, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert r.returncode == 0, r.stderr
+    assert "talk.mp4 is not part of that" in r.stderr and "by name" in r.stderr

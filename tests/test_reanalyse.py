@@ -151,6 +151,8 @@ def test_a_label_map_renames_and_merges_classes(fresh_run: Path, tmp_path: Path)
                                atol=1e-4)
     summary = json.loads((tmp_path / "people.reanalysed.json").read_text())
     assert summary["class_names"][:2] == ["calm", "happiness"]
+    twice = reanalyse(fresh_run, tmp_path / "twice", "--label-map", "anger=neg,anger=pos")
+    assert twice.returncode == 2 and "renames anger twice, to neg and pos" in twice.stderr
 
 
 def test_a_stricter_detection_threshold_drops_weaker_faces(
