@@ -347,6 +347,7 @@ def test_missing_camera_offers_retry_and_the_sample_video(qtbot, make_window):
     window.start_camera(MISSING_CAMERA)
     qtbot.waitUntil(lambda: "Camera 9" in window.banner.text(), timeout=10_000)
     assert {"Retry", "Open the Sample Video"} <= set(window.banner.buttons)
+    assert window.settings.camera_index != MISSING_CAMERA  # the next start does not try it
     window.banner.buttons["Open the Sample Video"].click()
     wait_frames(qtbot, window, 2)
     assert window.source_info.name == sample_video_path().name or "sample" in (

@@ -98,6 +98,7 @@ def test_open_recent_remembers_absolute_paths_and_a_failed_open_clears_the_old_t
     window.open_file(tmp_path / "gone.mp4")
     qtbot.waitUntil(lambda: "gone.mp4" in window.banner.text(), timeout=10_000)
     assert video_one_face.path.name not in window.windowTitle()
+    assert not any("gone.mp4" in p for p in window.settings.recent_files)
     assert "0:0" not in window.playback.position.text()
 
 

@@ -367,7 +367,8 @@ class MainWindow(QMainWindow):
     def open_file(self, path: str | Path) -> None:
         # Absolute, so Open Recent finds the file from whatever folder emocam starts in.
         path = Path(path).expanduser().absolute()
-        self.settings.add_recent(str(path))
+        if path.exists():  # a name that is not there would greet every later start from Recent
+            self.settings.add_recent(str(path))
         self.settings.last_dir = str(path.parent)
         self._persist()
         self._start(str(path), loop=_is_sample(path))
@@ -383,11 +384,10 @@ class MainWindow(QMainWindow):
         self._start(str(path), loop=True)
 
     def start_camera(self, index: int | None = None, fallback_to_sample: bool = False) -> None:
-        if index is not None:
-            self.settings.camera_index = int(index)
-            self._persist()
+        # Kept for the next start only once it opens (_on_opened): a camera that failed would
+        # greet every later start with its error.
         self._fallback_to_sample = fallback_to_sample
-        self._start(self.settings.camera_index)
+        self._start(self.settings.camera_index if index is None else int(index))
 
     def restart_camera(self) -> None:
         self._persist()
@@ -453,6 +453,9 @@ class MainWindow(QMainWindow):
         if not self._current():
             return
         self.source_info = info
+        if info.is_live and isinstance(info.spec, int) and info.spec != self.settings.camera_index:
+            self.settings.camera_index = info.spec
+            self._persist()
         w, h = info.size
         self.status.set("source", info.name, str(info.spec))
         self.status.set("resolution", f"{w}x{h}")
