@@ -115,7 +115,12 @@ class _Reporter:
 
         from emocam.batch_manifest import DONE, PARTIAL
 
-        if o.skipped:
+        if o.skipped and o.status != DONE:
+            # A refusal with complete outputs (no face): its sentence again, not "done".
+            said = (o.message or f"{o.input} was refused").rstrip(".")
+            tqdm.write(f"emocam: {said} (found by an earlier run; its outputs are complete, so "
+                       "it was not run again).", file=sys.stderr)
+        elif o.skipped:
             if not self.quiet:
                 tqdm.write(f"{o.input}: done by an earlier run (its outputs are complete); "
                            "skipped", file=sys.stdout)
