@@ -104,9 +104,12 @@ def _track(stream: Any, out: Any) -> _Track:
 
 def _video_packets(picture: Any, stream: Any, output: Any) -> Iterator[tuple[float, Any]]:
     for packet in picture.demux(stream):
-        if packet.dts is None:  # the demuxer's end-of-stream marker
+        if packet.size == 0:  # the demuxer's end-of-stream marker
             continue
-        t = _seconds(packet.dts, packet.time_base)
+        # Matroska gives H.264's first packets no dts (it would be before zero): they are
+        # the keyframe, and without them no frame decodes. Their pts orders them.
+        when = packet.dts if packet.dts is not None else packet.pts
+        t = _seconds(when, packet.time_base)
         packet.stream = output
         yield t, packet
 

@@ -169,6 +169,13 @@ def test_an_h264_video_is_smaller_and_keeps_every_frame_the_overlay_and_the_soun
     a, b = cv2.VideoCapture(str(outs["mp4v"])), cv2.VideoCapture(str(outs["h264"]))
     for _ in range(30):
         assert cv2.PSNR(a.read()[1], b.read()[1]) > 30
+    # Matroska keeps H.264's first packets without a decode time: they must survive the
+    # sound being added, or no frame decodes.
+    mkv = tmp_path / "talk.mkv"
+    run = run_cli(capfd, "process", src, "--output-video", mkv, "--json", tmp_path / "k.json",
+                  "--model", model_path, "-q", "--no-sidecar", "--video-codec", "h264")
+    assert run.code == 0, run.err
+    assert frames_in(mkv) == 60 and sound_of(mkv) is not None
 
 
 def test_an_odd_sized_video_is_written_in_h264_with_every_pixel(
