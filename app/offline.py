@@ -20,6 +20,14 @@ onnxruntime 1.32's native library holds the same kind of reporter (1DS telemetry
 ``mobile.events.data.microsoft.com``, seen with strace when ``fer-train`` ran a session
 without this), and the same setting stops it; ``classify`` and ``fer-train`` call this too.
 
+onnxruntime 1.32 also keeps what it would report: a persistent device identifier and a queue
+of events (``~/.cache/Microsoft/DeveloperTools/.onnxruntime/deviceid`` and ``onnxruntime.db``,
+a ProcessInfo event per start and one per session), which any later program using onnxruntime
+without this proxy would send. ``ORT_DISABLE_TELEMETRY=1``, read when onnxruntime loads, stops
+it keeping them; ``emocam/__init__`` sets it (``keep_onnxruntime_quiet``) so that it is in
+place before any of emocam's modules loads onnxruntime. Where the host program loaded
+onnxruntime first, ``disable_telemetry_events`` stops the events of emocam's sessions.
+
 emocam itself never uses the network, so a proxy that refuses every https request costs
 nothing. A program that loads emocam's MediaPipe detector as a library gets the same
 setting for its whole process (``https_proxy`` cannot be set for one library alone); it
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +53,22 @@ _PROXY_VARS = ("https_proxy", "HTTPS_PROXY")
 _EXEMPTION_VARS = ("no_proxy", "NO_PROXY")
 
 
+def keep_onnxruntime_quiet() -> None:
+    """Stop onnxruntime from keeping a device identifier and queued usage events on disk
+    (read when it loads; afterwards its own switch stops the events still to come)."""
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    ort = sys.modules.get("onnxruntime")
+    if ort is not None and hasattr(ort, "disable_telemetry_events"):
+        ort.disable_telemetry_events()
+
+
 def keep_native_libraries_offline() -> None:
     """Make every libcurl request of this process fail before it reaches the network.
 
     Idempotent; call it before a native library that may phone home is loaded (the
     variables are read at each request, so calling it later still covers later requests).
     """
+    keep_onnxruntime_quiet()
     for name in _PROXY_VARS:
         if os.environ.get(name) != UNUSABLE_PROXY:
             os.environ[name] = UNUSABLE_PROXY

@@ -73,6 +73,23 @@ def test_a_first_run_sends_nothing_from_any_native_library(tmp_path: Path) -> No
     assert leaks(lines) == []
 
 
+def test_a_run_keeps_no_identifier_or_report_for_later_sending(
+    tmp_path: Path, image_one_face: Path
+) -> None:
+    """onnxruntime 1.32 keeps a device identifier and a queue of usage events in the home
+    folder, which a later program could send: a run leaves nothing of the kind."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
+           "XDG_CONFIG_HOME": str(home / ".config")}
+    env.pop("ORT_DISABLE_TELEMETRY", None)  # emocam sets it itself
+    r = run_emocam("process", image_one_face, "-o", tmp_path / "out", "-q", env=env)
+    assert r.returncode == 0, r.stderr
+    kept = [p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file()]
+    # matplotlib's font list (the report's plots) is all a first run may leave there.
+    assert [k for k in kept if not k.startswith(".cache/matplotlib/")] == []
+
+
 @pytest.mark.train
 @pytest.mark.slow
 @pytest.mark.timeout(400)
