@@ -178,3 +178,11 @@ def video_facts(path: Path) -> tuple[int, tuple[int, int], float, int]:
         decoded += 1
     cap.release()
     return reported, size, fps, decoded
+
+
+def photo_folder(folder: Path, photo: Path, *names: str) -> Path:
+    """``folder``, made, holding a copy of ``photo`` under each of ``names``."""
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / name).write_bytes(photo.read_bytes())
+    return folder

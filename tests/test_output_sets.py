@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,22 @@ def clip(media_dir: Path) -> SyntheticVideo:
                        seed=8)
 
 
+@contextmanager
+def a_run_writing(clip: SyntheticVideo, folder: Path, model_path: Path
+                  ) -> Iterator[subprocess.Popen[str]]:
+    """A run of ``clip`` into ``folder``, 20 rows in while the body acts; after it, the run
+    must have finished its set whole."""
+    run = start_emocam("process", clip, "-o", folder, "--model", model_path, "-q")
+    try:
+        wait_for_rows(run, folder / "clip.emocam.csv", 20)
+        yield run
+    finally:
+        _, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    assert json.loads((folder / "clip.emocam.json").read_text())["completed"] is True
+    assert load_sidecar(folder / "clip.emocam.npz").header["completed"] is True
+
+
 def _old_set(folder: Path) -> dict[str, bytes]:
     old = {name: f"the previous {name}\n".encode() for name in SET}
     for name, data in old.items():
@@ -43,37 +61,25 @@ def _old_set(folder: Path) -> dict[str, bytes]:
 def test_a_second_run_into_the_same_outputs_is_refused_while_the_first_runs(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
-    first = start_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q")
-    try:
-        wait_for_rows(first, tmp_path / "clip.emocam.csv", 20)
+    with a_run_writing(clip, tmp_path, model_path) as first:
         second = run_cli(capfd, "process", clip, "-o", tmp_path, "--overwrite",
                          "--model", model_path, "-q")
         line = assert_one_sentence(second, "clip.emocam", "another emocam run",
                                    f"process {first.pid}", socket.gethostname())
         assert "delete" in line  # and what to do when that run is gone
-    finally:
-        _, err = first.communicate(timeout=120)
-    assert first.returncode == 0, err
     summary = json.loads((tmp_path / "clip.emocam.json").read_text())
-    assert summary["completed"] is True and summary["frames"] == clip.frame_count
-    assert load_sidecar(tmp_path / "clip.emocam.npz").header["completed"] is True
+    assert summary["frames"] == clip.frame_count
     assert not list(tmp_path.glob(".*.lock"))  # the first run let go of its outputs
 
 
 def test_a_sidecar_still_being_written_is_not_reanalysed(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
-    run = start_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q")
-    try:
-        wait_for_rows(run, tmp_path / "clip.emocam.csv", 20)
+    with a_run_writing(clip, tmp_path, model_path) as run:
         early = run_cli(capfd, "process", "--reanalyse", tmp_path / "clip.emocam.npz", "-o",
                         tmp_path / "early", "-q")
         assert_one_sentence(early, "clip.emocam.npz", "being written", f"process {run.pid}",
                             "wait for it to finish")
-    finally:
-        _, err = run.communicate(timeout=120)
-    assert run.returncode == 0, err  # its set was left whole
-    assert load_sidecar(tmp_path / "clip.emocam.npz").header["completed"] is True
     later = run_cli(capfd, "process", "--reanalyse", tmp_path / "clip.emocam.npz", "-o",
                     tmp_path / "later", "-q", "--no-video")
     assert later.code == 0, later.err

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import NAMES, read_csv, run_emocam, start_emocam, video_facts
+from cli_helpers import NAMES, photo_folder, read_csv, run_emocam, start_emocam, video_facts
 
 from benchmarks.media import SyntheticVideo, four_faces_plan, match_faces, scaled, write_video
 from emocam import __version__
@@ -176,10 +176,7 @@ def test_without_a_model_choice_the_cpu_runs_the_int8_model_and_says_so(
 def test_a_folder_of_images_gives_annotated_images_a_csv_and_a_summary(
     image_one_face: Path, model_path: Path, tmp_path: Path
 ) -> None:
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    shutil.copy(image_one_face, photos / "a.jpg")
-    shutil.copy(image_one_face, photos / "b.jpg")
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg")
     (photos / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
     r = run_emocam("process", photos, "-o", out, "--model", model_path, "-q")
@@ -422,9 +419,7 @@ def test_options_that_contradict_each_other_are_one_sentence_and_make_nothing(
 def test_videos_beside_the_photos_of_a_folder_are_named_as_left_out(
     tmp_path: Path, image_one_face: Path, model_path: Path
 ) -> None:
-    folder = tmp_path / "mixed"
-    folder.mkdir()
-    shutil.copy(image_one_face, folder / "a.jpg")
+    folder = photo_folder(tmp_path / "mixed", image_one_face, "a.jpg")
     (folder / "talk.mp4").write_bytes(b"not looked at")
     r = run_emocam("process", folder, "-o", tmp_path / "out", "--model", model_path, "-q")
     assert r.returncode == 0, r.stderr

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import NAMES, run_emocam, video_facts
+from cli_helpers import NAMES, photo_folder, run_emocam, video_facts
 
 from benchmarks.media import four_faces_plan, write_video
 
@@ -188,9 +188,7 @@ def test_without_the_source_video_the_numbers_are_still_rewritten(
 def test_a_folder_that_changed_is_paired_by_file_name_not_position(
     image_one_face: Path, model_path: Path, tmp_path: Path
 ) -> None:
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    shutil.copy(image_one_face, photos / "b.jpg")
+    photos = photo_folder(tmp_path / "photos", image_one_face, "b.jpg")
     r = run_emocam("process", photos, "-o", tmp_path / "run", "--model", model_path, "-q")
     assert r.returncode == 0, r.stderr
     blank = np.full((360, 480, 3), 128, np.uint8)
