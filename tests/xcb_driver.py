@@ -69,6 +69,14 @@ def main(video: str, outdir: str) -> int:
     report["banner"] = window.banner.text()
     window.close()
     wait_until(app, lambda: not window.isVisible(), 10)
+    # A second start, from the geometry the first one saved.
+    again = MainWindow()
+    again.show()
+    wait_until(app, lambda: False, 1.5)
+    frame = again.frameGeometry()
+    report["frame_again"] = [frame.x(), frame.y(), frame.width(), frame.height()]
+    again.close()
+    wait_until(app, lambda: not again.isVisible(), 10)
     report["errors"] = errors
     print(json.dumps(report))
     return 0

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QRect, Qt
+from PySide6.QtCore import QMimeData, QRect, Qt, QTimer
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -207,9 +207,20 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._fitted:
-            # Only now is the window manager's frame (title bar, borders) known.
             self._fitted = True
             self.fit_to_screen()
+            # The window manager adds its frame (title bar, borders) some time after the
+            # window shows, around where the client area was put: a restored window at the
+            # top of the screen then had its title bar above it. Fit again once it is there.
+            self._frame_checks = 0
+            QTimer.singleShot(50, self._fit_once_framed)
+
+    def _fit_once_framed(self) -> None:
+        self._frame_checks += 1
+        if self.frameGeometry().height() > self.geometry().height():
+            self.fit_to_screen()
+        elif self._frame_checks < 40:  # 2 s: a window manager that draws no frame is left
+            QTimer.singleShot(50, self._fit_once_framed)
 
     def fit_to_screen(self) -> None:
         """Shrink and move the window so all of it, title bar included, is on the screen's
