@@ -12,7 +12,7 @@ from pathlib import Path
 
 from emocam.encoders import known_codec
 from emocam.errors import frames_text
-from emocam.outputs import default_output, export_names
+from emocam.outputs import default_output, export_names, report_name
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.process import ProcessOptions, ProcessResult, sound_wanted
@@ -42,7 +42,7 @@ class ExportJob:
         """The run that writes ``output`` plus its .csv, .json, .npz and .html beside it; a
         video in ``codec``."""
         video, csv, json_path, sidecar = export_names(output)
-        if self.is_photo:
+        if self.is_photo and output.suffix.lower() not in IMAGE_EXTS:
             video = video.with_suffix(self.source.suffix.lower())  # a photo's copy keeps its type
         # The whole set is named after the file the user chose, the sidecar too: beside the
         # source it would replace the sidecar of a command-line run of the same video.
@@ -50,6 +50,17 @@ class ExportJob:
                               sidecar=sidecar, overwrite=True, progress=False,
                               pipeline=self.pipeline, overlay=self.overlay,
                               video_codec=known_codec(codec))
+
+
+    def replaced_by(self, output: Path, codec: str = "mp4v") -> list[Path]:
+        """The files an export to ``output`` would replace besides ``output`` itself (which
+        the save dialog asked about): its CSV, JSON, sidecar and report beside it, and the
+        annotated copy when its name is not the one typed."""
+        opts = self.options(output, codec)
+        written = [opts.output_video, opts.csv, opts.json, opts.sidecar]
+        if opts.json is not None:
+            written.append(report_name(opts.json))
+        return [p for p in written if p is not None and p != output and p.exists()]
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,23 @@ def test_a_photos_annotated_copy_keeps_the_photos_type():
     assert job.is_photo
     assert job.suggested_output() == Path("/videos/face.emocam.jpg")
     assert job.options(Path("/out/copy"), "mp4v").output_video == Path("/out/copy.jpg")
+    # A type the user typed is kept: annotated.png is what they asked for.
+    assert job.options(Path("/out/copy.png"), "mp4v").output_video == Path("/out/copy.png")
+
+
+def test_files_of_the_user_beside_the_chosen_name_are_named_before_an_export_replaces_them(
+    tmp_path: Path,
+):
+    job = ExportJob(tmp_path / "talk.mp4", 90, PipelineConfig(), OverlayOptions())
+    assert job.replaced_by(tmp_path / "data.mp4") == []
+    for name in ("data.csv", "data.json", "data.mp4", "notes.txt"):
+        (tmp_path / name).write_text("the user's own\n")
+    # data.mp4 itself was the dialog's question; its CSV and JSON are not the user's choice.
+    assert job.replaced_by(tmp_path / "data.mp4") == [tmp_path / "data.csv",
+                                                      tmp_path / "data.json"]
+    photo = ExportJob(tmp_path / "face.jpg", 1, PipelineConfig(), OverlayOptions())
+    (tmp_path / "copy.jpg").write_text("the user's own\n")
+    assert photo.replaced_by(tmp_path / "copy") == [tmp_path / "copy.jpg"]
 
 
 def test_a_codec_emocam_does_not_write_falls_back_to_the_default():

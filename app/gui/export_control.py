@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from emocam.encoders import known_codec
 from emocam.export_job import ExportJob, ExportOutcome
@@ -52,7 +52,7 @@ class ExportControl(QObject):
         if job.is_photo:
             path, _ = QFileDialog.getSaveFileName(self._parent, "Export Annotated Copy",
                                                   str(job.suggested_output()))
-            if path:
+            if path and self._may_replace(job, Path(path)):
                 self.start(Path(path))
             return
         # The file type chooses the codec; the choice is remembered for the next export.
@@ -61,10 +61,25 @@ class ExportControl(QObject):
             self._parent, "Export Annotated Copy", str(job.suggested_output()),
             ";;".join(VIDEO_FILTERS.values()), VIDEO_FILTERS.get(codec, ""),
         )
-        if path:
+        if path and self._may_replace(job, Path(path)):
             codec = next((c for c, f in VIDEO_FILTERS.items() if f == chosen), codec)
             self._settings.export_codec = codec
             self.start(Path(path), codec)
+
+    def _may_replace(self, job: ExportJob, output: Path) -> bool:
+        """The save dialog asked only about the name typed; the files written beside it
+        (CSV, JSON, ...) may be the user's own: ask before replacing them."""
+        others = job.replaced_by(output)
+        if not others:
+            return True
+        names = "\n".join(f"  {p.name}" for p in others)
+        answer = QMessageBox.question(
+            self._parent, "Replace Files?",
+            f"Exporting to {output.name} also writes files beside it, and these already exist "
+            f"in {output.parent}:\n\n{names}\n\nReplace them?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def start(self, output: Path, codec: str | None = None) -> ExportWorker | None:
         """Export the open file to ``output`` plus .csv and .json beside it; a video in
