@@ -144,13 +144,18 @@ def _free(r: Rect, obstacles: Iterable[Rect], margin: int) -> bool:
 
 def _first_free(face: FaceMarks, sizes: PanelSizes, canvas: tuple[int, int],
                 obstacles: list[Rect], margin: int, sides: Sequence[str],
-                min_rows: int = 1) -> Placement | None:
+                min_rows: int = 1, own_margin: int | None = None) -> Placement | None:
+    """The first side with room: ``margin`` clear all round it, but ``own_margin`` (default:
+    the same) from the face's own marks, which a panel sits only ``gap`` beside."""
+    own = face.area
+    others = [o for o in obstacles if o != own]
+    own_margin = margin if own_margin is None else own_margin
     for rows, size in sizes.tiers():
         if rows < min_rows:
             break
         for side in sides:
             r = _candidate(side, face, size, sizes.gap, canvas)
-            if r is not None and _free(r, obstacles, margin):
+            if r is not None and _free(r, others, margin) and _free(r, [own], own_margin):
                 return Placement(side, rows, r)
     return None
 
@@ -166,6 +171,8 @@ def place_panels(faces: Sequence[FaceMarks], sizes: PanelSizes, canvas: tuple[in
     for face in sorted(faces, key=lambda f: f.face_id):
         obstacles = [*marks, *panels]
         prev = last.get(face.face_id)
+        if prev is not None and prev.rows not in (0, sizes.rows, sizes.compact_rows):
+            prev = None  # remembered under a model with another number of classes: placed anew
         kept = None
         if prev is not None and prev.rows:
             size = sizes.full if prev.rows == sizes.rows else sizes.compact
@@ -181,7 +188,10 @@ def place_panels(faces: Sequence[FaceMarks], sizes: PanelSizes, canvas: tuple[in
             choice = _first_free(face, sizes, canvas, obstacles, sizes.hysteresis, sides,
                                  min_rows=kept.rows + 1) or kept
         else:
-            choice = _first_free(face, sizes, canvas, obstacles, sizes.hysteresis, sides)
+            # Clear room from the others; from its own marks only the usual gap (counting the
+            # margin from them too, a face left with its label never got a panel back).
+            choice = _first_free(face, sizes, canvas, obstacles, sizes.hysteresis, sides,
+                                 own_margin=0)
             if choice is None and (prev is None or prev.rows):
                 # Just free will do for a face that had a panel (or is new), but a face
                 # left with its chip alone gets one back only once there is clear room.

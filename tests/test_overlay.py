@@ -146,6 +146,28 @@ def test_a_panel_that_must_move_takes_a_place_that_is_clearly_free():
     assert len(set(sides)) == 1, sides
 
 
+def test_a_face_that_lost_its_panel_gets_it_back_once_there_is_room():
+    sizes = _sizes(100, 160)
+    memory = PlacementMemory()
+    face = FaceMarks(1, Rect(300, 100, 80, 80))
+    crowd = [FaceMarks(i, Rect(x, y, 80, 80)) for i, (x, y) in enumerate(
+        [(180, 100), (420, 100), (300, 0), (300, 220)], start=2)]
+    first = place_panels([face, *crowd], sizes, (520, 320), memory)[1]
+    assert first.rows == 0  # hemmed in: its label alone
+    alone = place_panels([face], sizes, (720, 400), memory)[1]  # the others left
+    assert alone.rows == sizes.rows
+
+
+def test_panels_placed_under_another_model_are_placed_again_with_the_new_classes():
+    memory = PlacementMemory()
+    face = FaceMarks(1, Rect(100, 100, 80, 80))
+    assert place_panels([face], _sizes(100, 160, rows=8), (720, 400), memory)[1].rows == 8
+    seven = _sizes(100, 140, rows=7)
+    again = place_panels([face], seven, (720, 400), memory)[1]
+    # Not the 8 rows remembered, drawn over a panel sized for 3.
+    assert again.rows == 7 and again.rect is not None and again.rect.h == 140
+
+
 def test_a_crowd_with_no_room_gets_compact_panels_or_labels_and_still_covers_no_face(
         crowd_results):
     # The same four people in a frame a quarter of the size: no room for eight bars each.
