@@ -99,6 +99,15 @@ def test_open_recent_remembers_absolute_paths_and_a_failed_open_clears_the_old_t
     qtbot.waitUntil(lambda: "gone.mp4" in window.banner.text(), timeout=10_000)
     assert video_one_face.path.name not in window.windowTitle()
     assert not any("gone.mp4" in p for p in window.settings.recent_files)
+    # A damaged file is dropped from Open Recent once it fails, and the banner offers a
+    # dialog for the same kind of file.
+    for name, button in (("broken.mp4", "Open Another Video..."),
+                         ("broken.jpg", "Open Another Image...")):
+        (tmp_path / name).write_text("not a picture")
+        window.open_file(tmp_path / name)
+        qtbot.waitUntil(lambda name=name: name in window.banner.text(), timeout=10_000)
+        assert button in window.banner.buttons
+        assert not any(name in p for p in window.settings.recent_files)
     assert "0:0" not in window.playback.position.text()
 
 

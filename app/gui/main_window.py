@@ -540,8 +540,12 @@ class MainWindow(QMainWindow):
                 actions["Use the Built-in Model"] = lambda: self.models.set("")
             self.banner.show_message(error.message, "error", actions)
         elif error.kind == "source":
-            self.banner.show_message(error.message, "error",
-                                     {"Open Another Video...": self.open_video_dialog})
+            spec = self._last_spec
+            if isinstance(spec, str) and spec in self.settings.recent_files:
+                # Open Recent would offer it again, and fail again, at every start.
+                self.settings.recent_files.remove(spec)
+                self._persist()
+            self.banner.show_message(error.message, "error", dict([self._open_another(spec)]))
         else:
             self.banner.show_message(error.message, "error")
         if error.fatal and self.worker is not None:
@@ -551,6 +555,15 @@ class MainWindow(QMainWindow):
             self.status.clear()
             self.status.set("source", "Not running")
             self.view.clear("Nothing to show.")
+
+    def _open_another(self, spec: str | int | None) -> tuple[str, Callable[[], None]]:
+        """The banner's button after a file failed: a dialog for the same kind of input."""
+        path = Path(str(spec)) if spec is not None else None
+        if path is not None and path.is_dir():
+            return "Open Another Folder...", self.open_folder_dialog
+        if path is not None and path.suffix.lower() in IMAGE_EXTS:
+            return "Open Another Image...", self.open_image_dialog
+        return "Open Another Video...", self.open_video_dialog
 
     def _camera_failed(self, message: str) -> None:
         retry = {"Retry": self.start_camera}
