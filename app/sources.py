@@ -278,6 +278,7 @@ class VideoSource(Source):
         self._pending: np.ndarray | None = first
         self._next = 0
         self._last_ms = -math.inf
+        self.ended_early = ""  # why the file ended before its frame count, once it has
         self._lock = threading.Lock()
 
     @classmethod
@@ -342,12 +343,11 @@ class VideoSource(Source):
                 log.debug("%s ended after %d frames (%d estimated).", self.path, good_until,
                           self.frame_count)
                 return
-            log.warning(
-                "%s ended after %d of %d frames; the file may be truncated.",
-                self.path,
-                good_until,
-                self.frame_count,
-            )
+            # Kept for a player to show: the log reaches only a terminal.
+            self.ended_early = (f"{self.path.name} ended after {good_until} of "
+                                f"{self.frame_count} frames; the file may be truncated.")
+            log.warning("%s ended after %d of %d frames; the file may be truncated.",
+                        self.path, good_until, self.frame_count)
 
     def _timestamp(self, index: int, pos_ms: float) -> float:
         step = 1000.0 / self.fps

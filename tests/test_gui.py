@@ -342,6 +342,27 @@ def test_a_video_dropped_on_the_window_opens_and_a_web_link_does_not(
     assert window.settings.recent_files[0] == str(video_one_face.path)
 
 
+def test_a_video_that_ends_before_its_frame_count_says_so_on_screen(
+    qtbot, make_window, video_one_face, tmp_path
+):
+    cap = cv2.VideoCapture(str(video_one_face.path))
+    whole = tmp_path / "whole.avi"
+    out = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*"MJPG"), 30.0,
+                          video_one_face.size)
+    for _ in range(30):
+        ok, image = cap.read()
+        assert ok
+        out.write(image)
+    out.release()
+    cap.release()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
+    window = make_window()
+    window.open_file(cut)
+    qtbot.waitUntil(lambda: "may be truncated" in window.banner.text(), timeout=20_000)
+    assert "cut.avi ended after" in window.banner.text()
+
+
 def test_missing_camera_offers_retry_and_the_sample_video(qtbot, make_window):
     window = make_window()
     window.start_camera(MISSING_CAMERA)

@@ -521,9 +521,11 @@ class MainWindow(QMainWindow):
         self.status.set("latency", f"latency {self._latency_ms:.0f} ms",
                         "From reading the frame to showing it on screen")
 
-    def _on_ended(self) -> None:
+    def _on_ended(self, early: str) -> None:
         if not self._current():
             return
+        if early:
+            self.banner.show_message(early, "warning")
         self._ended = True
         self.playback.set_paused(True)
         self._set_checked("playback.pause", True)

@@ -83,7 +83,9 @@ class SourceWorker(QThread):
     pipeline_ready = Signal(object)  # Pipeline.info dict
     frame_ready = Signal(object)  # Packet
     failed = Signal(object)  # WorkerError
-    ended = Signal()  # a file reached its end (the worker stays, paused, for seeks)
+    # A file reached its end (the worker stays, paused, for seeks); the text says why when
+    # it ended before its frame count (a truncated file), else it is empty.
+    ended = Signal(str)
     recording_stopped = Signal(object)  # (video path, csv path, frames) or WorkerError
 
     def __init__(self, spec: str | int | Path, config: PipelineConfig,
@@ -304,7 +306,7 @@ class SourceWorker(QThread):
                 continue
             if frame is None:
                 ended = True
-                self.ended.emit()
+                self.ended.emit(getattr(seeker.source, "ended_early", ""))
                 continue
             pacer.hold(frame.time_ms, cmd.speed, lambda s, speed=cmd.speed: self._held(s, speed))
             if self._stop.is_set():
