@@ -265,7 +265,12 @@ def test_three_faces_and_the_performance_panel_fit_a_1366x768_window(
         qtbot, make_window, video_four_faces):
     window = make_window()
     window.resize(1366 - 8, 768 - 40)
+    window.show()
     window.qactions["view.perf_panel"].trigger()
+    window.perf_dock.close()  # its own close button: the menu follows
+    assert not window.qactions["view.perf_panel"].isChecked()
+    window.qactions["view.perf_panel"].trigger()
+    assert window.perf_dock.isVisible() and window.qactions["view.perf_panel"].isChecked()
     window.settings.playback_speed = 0.25
     window.open_file(video_four_faces.path)
     qtbot.waitUntil(lambda: len(window.faces.cards) >= 3, timeout=20_000)

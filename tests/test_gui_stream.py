@@ -30,8 +30,11 @@ def test_stream_results_sends_the_frames_the_app_shows_and_remembers_the_address
                     timeout=10_000)
     probs = [args for a, args in got if a.endswith("/probs")]
     assert probs and all(len(p) == 8 for p in probs)
-    window.feed.stop()
+    assert window.feed.start(url)  # again, its banner showing
+    assert f"{HOST}:{port}" in window.banner.text()
+    window.feed.start("")  # the dialog left empty: streaming stops
     assert window.feed.sink is None and window.status.text("stream") == ""
+    assert f"{HOST}:{port}" not in window.banner.text()  # no "Serving..." left behind
 
 
 def test_a_bad_stream_address_is_one_sentence_in_the_banner(make_window):

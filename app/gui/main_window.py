@@ -191,6 +191,8 @@ class MainWindow(QMainWindow):
         self.perf_dock.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.perf_dock)
         self.perf_dock.hide()  # for the curious: View > Performance Panel
+        # Its own close button and a restored layout show or hide it too: the menu follows.
+        self.perf_dock.visibilityChanged.connect(self._perf_visibility)
 
     def _restore_window(self) -> None:
         s = self.settings
@@ -208,6 +210,8 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._fitted:
             self._fitted = True
+            # A restored layout may have shown the panel while the window was hidden.
+            self._set_checked("view.perf_panel", not self.perf_dock.isHidden())
             self.fit_to_screen()
             # The window manager adds its frame (title bar, borders) some time after the
             # window shows, around where the client area was put: a restored window at the
@@ -620,6 +624,10 @@ class MainWindow(QMainWindow):
             return
         self.settings.show_side_panel = visible
         self._set_checked("view.side_panel", visible)
+
+    def _perf_visibility(self, visible: bool) -> None:
+        if self.isVisible() and not self.isMinimized():
+            self._set_checked("view.perf_panel", visible)
 
     def toggle_fullscreen(self) -> None:
         if self.isFullScreen():

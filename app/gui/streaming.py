@@ -63,10 +63,13 @@ class ResultsFeed:
 
     def stop(self) -> None:
         if self.sink is not None:
+            described = self.sink.describe()
             stats = self.sink.close()
             log.info("live feed %s ended: %d sent, %d dropped", stats.url, stats.sent,
                      stats.dropped)
             self.sink = None
+            if self._banner.text() == described:  # "Serving the live feed..." is no longer true
+                self._banner.hide()
         self._status.set("stream", "")
 
     def send(self, result: FrameResult) -> None:
