@@ -12,7 +12,7 @@ from pathlib import Path
 
 from emocam.encoders import known_codec
 from emocam.errors import frames_text
-from emocam.outputs import default_output, export_names, report_name
+from emocam.outputs import default_output, export_names, output_base, report_name
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.process import ProcessOptions, ProcessResult, sound_wanted
@@ -32,9 +32,16 @@ class ExportJob:
     def is_photo(self) -> bool:
         return self.source.suffix.lower() in IMAGE_EXTS
 
+    @property
+    def is_folder(self) -> bool:
+        """A folder of photos: its annotated copy is a folder of annotated photos."""
+        return self.source.is_dir()
+
     def suggested_output(self) -> Path:
         """Where the save dialog starts: beside the source, named as ``emocam process``
         would name its annotated copy."""
+        if self.is_folder:
+            return output_base(self.source, None, is_folder=True)  # photos.emocam/
         ext = self.source.suffix.lower().lstrip(".") if self.is_photo else "mp4"
         return default_output(self.source, None, ext)
 
@@ -42,7 +49,11 @@ class ExportJob:
         """The run that writes ``output`` plus its .csv, .json, .npz and .html beside it; a
         video in ``codec``."""
         video, csv, json_path, sidecar = export_names(output)
-        if self.is_photo and output.suffix.lower() not in IMAGE_EXTS:
+        if self.is_folder:  # the folder as named, its CSV, JSON and sidecar beside it
+            video = output
+            csv, json_path, sidecar = (output.with_name(output.name + ext)
+                                       for ext in (".csv", ".json", ".npz"))
+        elif self.is_photo and output.suffix.lower() not in IMAGE_EXTS:
             video = video.with_suffix(self.source.suffix.lower())  # a photo's copy keeps its type
         # The whole set is named after the file the user chose, the sidecar too: beside the
         # source it would replace the sidecar of a command-line run of the same video.

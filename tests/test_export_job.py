@@ -59,3 +59,17 @@ def test_the_outcome_says_how_many_frames_and_whether_it_was_cancelled():
     assert text.startswith("Export cancelled after 3 frames;") and level == "info"
     assert ExportOutcome(True, -1, files, "No face was found.").message() == (
         "No face was found.", "warning")
+
+
+def test_a_folder_of_photos_is_exported_to_a_folder_with_its_csv_and_json_beside_it(
+    tmp_path: Path,
+):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    job = ExportJob(photos, 3, PipelineConfig(), OverlayOptions())
+    assert job.is_folder and job.suggested_output() == tmp_path / "photos.emocam"
+    opts = job.options(tmp_path / "out" / "annotated", "mp4v")
+    out = tmp_path / "out"
+    assert (opts.output_video, opts.csv, opts.json, opts.sidecar) == (
+        out / "annotated", out / "annotated.csv", out / "annotated.json",
+        out / "annotated.npz")

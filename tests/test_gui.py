@@ -25,6 +25,7 @@ from conftest import TWO_SHOTS_SHOT
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
+from cli_helpers import photo_folder
 from gui_helpers import wait_frames
 from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -222,6 +223,21 @@ def test_export_keeps_the_sound_unless_a_privacy_view_is_on_and_says_so(
         found = sound_of(tmp_path / name)
         assert (found is None) == blur
         assert ("without sound, as Blur Faces is on" in window.banner.text()) == blur
+
+
+def test_exporting_a_folder_of_photos_writes_a_folder_of_annotated_photos(
+        qtbot, make_window, image_one_face, tmp_path):
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg")
+    window = make_window()
+    window.open_file(photos)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    job = window._export_job()
+    assert job is not None and job.suggested_output().name == "photos.emocam"
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
+        window.exports.start(tmp_path / "annotated")
+    assert done.args[0].completed
+    assert sorted(p.name for p in (tmp_path / "annotated").iterdir()) == ["a.jpg", "b.jpg"]
+    assert (tmp_path / "annotated.csv").is_file() and (tmp_path / "annotated.json").is_file()
 
 
 def test_export_writes_its_sidecar_beside_its_own_files_not_over_a_command_line_runs(

@@ -49,6 +49,13 @@ class ExportControl(QObject):
             self._banner.show_message("Export works on a video or image file; open one "
                                       "first.", "info")
             return
+        if job.is_folder:
+            path, _ = QFileDialog.getSaveFileName(
+                self._parent, "Export Annotated Photos to a New Folder",
+                str(job.suggested_output()), "Folder of annotated photos (*)")
+            if path and self._may_replace(job, Path(path)):
+                self.start(Path(path))
+            return
         if job.is_photo:
             path, _ = QFileDialog.getSaveFileName(self._parent, "Export Annotated Copy",
                                                   str(job.suggested_output()))
