@@ -22,6 +22,7 @@ from PySide6.QtCore import QRect, QSize
 from PySide6.QtWidgets import QFileDialog
 
 from emocam.gui.screen_fit import fit_geometry
+from emocam.gui.face_panel import FaceCard
 from emocam.gui.timeline import EmotionTimeline
 from emocam.types import FaceResult, Frame, FrameResult
 
@@ -33,6 +34,18 @@ def _result(t_ms: float, names: tuple[str, ...]) -> FrameResult:
     face = FaceResult(1, (0.0, 0.0, 10.0, 10.0), 0.9, p, p)
     return FrameResult(Frame(np.zeros((4, 4, 3), np.uint8), int(t_ms / 33), t_ms), [face],
                        names)
+
+
+def test_a_face_card_says_the_doubt_the_videos_label_shows(qtbot):
+    names = ("neutral", "happiness", "surprise")
+    p = np.array([0.45, 0.3, 0.25], np.float32)
+    card = FaceCard(1)
+    qtbot.addWidget(card)
+    card.update_face(FaceResult(1, (0.0, 0.0, 10.0, 10.0), 0.9, p, p,
+                                uncertain="low confidence"), names)
+    assert "neutral" in card.title.text() and "uncertain (low confidence)" in card.title.text()
+    card.update_face(FaceResult(1, (0.0, 0.0, 10.0, 10.0), 0.9, p, p), names)
+    assert "uncertain" not in card.title.text()
 
 
 def test_the_timeline_starts_afresh_when_the_model_has_other_classes(qtbot):

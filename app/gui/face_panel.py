@@ -115,9 +115,13 @@ class FaceCard(QFrame):
         top = face.top_index
         self.top_label = names[top]
         color = class_color(self.top_label, top).name()
+        # The doubt the video's label shows ("uncertain (low confidence)") is said here too.
+        doubt = (f" &nbsp;<span style='color:gray'>uncertain ({face.uncertain})</span>"
+                 if face.uncertain else "")
         self.title.setText(
             f"<b>Face {face.face_id}</b> &nbsp; <span style='background:{color}; color:#111'>"
             f"<b>&nbsp;{self.top_label}&nbsp;</b></span> {100 * float(face.probs[top]):.0f}%"
+            f"{doubt}"
         )
         self.bars.set_probs(names, face.probs)
 
