@@ -21,8 +21,8 @@ from gui_helpers import wait_frames
 from PySide6.QtCore import QRect, QSize
 from PySide6.QtWidgets import QFileDialog
 
-from emocam.gui.screen_fit import fit_geometry
 from emocam.gui.face_panel import FaceCard
+from emocam.gui.screen_fit import fit_geometry
 from emocam.gui.timeline import EmotionTimeline
 from emocam.types import FaceResult, Frame, FrameResult
 
