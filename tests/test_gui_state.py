@@ -36,6 +36,18 @@ def _result(t_ms: float, names: tuple[str, ...]) -> FrameResult:
                        names)
 
 
+def test_stop_leaves_nothing_on_screen_that_says_the_video_still_plays(
+        qtbot, make_window, video_one_face):
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 3)
+    assert video_one_face.path.name in window.windowTitle()
+    window.qactions["camera.stop"].trigger()
+    assert window.windowTitle() == "emocam" and window.status.text("source") == "Stopped"
+    assert not window.playback.slider.isEnabled()
+    assert not window.qactions["playback.pause"].isEnabled()
+
+
 def test_a_face_card_says_the_doubt_the_videos_label_shows(qtbot):
     names = ("neutral", "happiness", "surprise")
     p = np.array([0.45, 0.3, 0.25], np.float32)

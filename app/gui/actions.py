@@ -77,7 +77,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
                QKeySequence.StandardKey.Quit, separator_before=True),
     ActionSpec("camera.start", "&Start Camera", "&Camera", lambda w: w.start_camera(),
                "Ctrl+K", separator_before=True),
-    ActionSpec("camera.stop", "S&top", "&Camera", lambda w: w.stop_source(), "Ctrl+Shift+K"),
+    ActionSpec("camera.stop", "S&top", "&Camera", lambda w: w.stop(), "Ctrl+Shift+K"),
     ActionSpec("camera.search", "Search for &Cameras", "&Camera",
                lambda w: w.probe_cameras()),
     ActionSpec("camera.record", "&Record", "&Camera", lambda w, on: w.recording.toggle(on),

@@ -435,6 +435,15 @@ class MainWindow(QMainWindow):
         worker.start()
         self._update_actions()
 
+    def stop(self) -> None:
+        """Camera > Stop: the source ends, and nothing on screen says it still runs (the
+        frame rate, the faces, a seek bar that would do nothing)."""
+        self.stop_source()
+        self.status.clear()
+        self.status.set("source", "Stopped")
+        self.playback.reset()
+        self.setWindowTitle("emocam")
+
     def stop_source(self) -> None:
         """Stop the running source without waiting for it (it finishes in the background)."""
         worker, self.worker = self.worker, None
