@@ -73,9 +73,21 @@ def writes_in_place(path: Path) -> bool:
     written where it is, never staged beside or renamed over (that would replace the link
     ``/dev/stdout`` itself)."""
     path = Path(path)
-    if path.absolute().parts[1:2] in (("dev",), ("proc",)):
+    if not path.exists():
+        return False
+    if not (path.is_file() or path.is_dir()):
         return True
-    return path.exists() and not (path.is_file() or path.is_dir())
+    # A regular file reached through /proc (/dev/stdout -> /proc/self/fd/1 -> a file the shell
+    # opened): a file under /dev/shm, say, is staged and renamed as anywhere else.
+    hop = path.absolute()
+    for _ in range(8):
+        if hop.parts[1:2] == ("proc",):
+            return True
+        if not hop.is_symlink():
+            return False
+        target = Path(os.readlink(hop))
+        hop = target if target.is_absolute() else hop.parent / target
+    return False
 
 
 def _write_target(path: Path) -> Path | None:
