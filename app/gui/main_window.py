@@ -430,6 +430,7 @@ class MainWindow(QMainWindow):
         self.status.clear()
         self.setWindowTitle(f"emocam - {_short(spec)}")
         self.playback.reset()
+        self.timeline.set_span(None)  # the last clip's "whole clip (4 s)" until this one opens
         self.status.set("source", f"Opening {_short(spec)}...")
         self.view.clear(f"Opening {_short(spec)}...")
         worker.start()
