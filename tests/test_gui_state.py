@@ -11,6 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -46,6 +47,22 @@ def test_stop_leaves_nothing_on_screen_that_says_the_video_still_plays(
     assert window.windowTitle() == "emocam" and window.status.text("source") == "Stopped"
     assert not window.playback.slider.isEnabled()
     assert not window.qactions["playback.pause"].isEnabled()
+
+
+def test_the_status_bar_gives_each_photos_own_size_and_no_frame_rate_for_a_still(
+        qtbot, make_window, image_one_face, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    image = cv2.imread(str(image_one_face))
+    cv2.imwrite(str(folder / "a.png"), image)
+    cv2.imwrite(str(folder / "b.png"), cv2.resize(image, None, fx=0.5, fy=0.5))
+    window = make_window()
+    window.open_file(folder)
+    small = f"{image.shape[1] // 2}x{image.shape[0] // 2}"
+    qtbot.waitUntil(lambda: window.status.text("resolution") == small, timeout=20_000)
+    window.open_file(image_one_face)
+    wait_frames(qtbot, window, 1)
+    assert window.status.text("fps") == ""
 
 
 def test_a_face_card_says_the_doubt_the_videos_label_shows(qtbot):

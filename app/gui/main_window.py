@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         # Recent capture-to-screen times, for the benchmarks and the performance figures.
         self.latency_samples_ms: deque[float] = deque(maxlen=2000)
         self._fitted = False
+        self._shown_size: tuple[int, int] | None = None  # the last frame's, for the status bar
         self._build_ui()
         # The window's other jobs, each given what it needs; none reads the window's state.
         # Before the menus: they list the models and call these parts.
@@ -516,7 +517,13 @@ class MainWindow(QMainWindow):
         self.timeline.add(result)
         self.feed.send(result)
         self.playback.set_position(result.frame.index, result.frame.time_ms)
-        self.status.set("fps", f"{packet.processing_fps:.1f} fps")
+        # A still has no frame rate: "0.0 fps" read as a fault.
+        self.status.set("fps", f"{packet.processing_fps:.1f} fps" if packet.processing_fps > 0
+                        else "")
+        size = (packet.image.shape[1], packet.image.shape[0])
+        if size != self._shown_size:  # each photo of a folder has its own
+            self._shown_size = size
+            self.status.set("resolution", f"{size[0]}x{size[1]}")
         # The GUI thread's part: painting the last frame with its overlay at screen size.
         timings = {**result.timings_ms, "paint": self.view.paint_ms}
         self.perf.add_frame(timings, packet.processing_fps, result.schedule)
