@@ -510,6 +510,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream=sys.stderr,
             force=True,
         )
+        # Other libraries' own notices (matplotlib's about its cache folder when the home
+        # folder is read-only) are not ours to say; -v shows them.
+        logging.getLogger("matplotlib").setLevel(logging.INFO if verbose else logging.ERROR)
         return _run(args)
 
 

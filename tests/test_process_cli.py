@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -424,3 +425,16 @@ def test_videos_beside_the_photos_of_a_folder_are_named_as_left_out(
     r = run_emocam("process", folder, "-o", tmp_path / "out", "--model", model_path, "-q")
     assert r.returncode == 0, r.stderr
     assert "talk.mp4 is not part of that" in r.stderr and "by name" in r.stderr
+
+
+def test_a_read_only_home_folder_adds_no_line_to_a_quiet_run(
+    tmp_path: Path, image_one_face: Path, model_path: Path
+) -> None:
+    not_a_folder = tmp_path / "home"
+    not_a_folder.write_text("a file where the home folder should be")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "MPL"))}
+    env["HOME"] = str(not_a_folder)
+    r = run_emocam("process", image_one_face, "-o", tmp_path / "out", "--model", model_path,
+                   "-q", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""  # matplotlib's and onnxruntime's notices about it are not ours
