@@ -294,33 +294,27 @@ def _videos_of_folders(inputs: list[Path]) -> list[Path]:
     for path in inputs:
         try:
             photos = path.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in path.iterdir())
-            videos = videos_in(path) if path.is_dir() and not photos else []
+            videos = videos_in(path) if path.is_dir() else []
         except OSError:  # unreadable: opening it as the input names the cause
             photos, videos = False, []
         # Annotated copies from an earlier run in the same folder are outputs, not inputs.
         videos = [v for v in videos if not is_output_name(v)]
         if photos:
-            _tell_videos_left(path)
+            _tell_videos_left(path, [v.name for v in videos])
+            videos = []  # a folder of photos is one input, its photos the frames
         out.extend(videos or [path])
     return out
 
 
-def _tell_videos_left(folder: Path) -> None:
-    """A folder of photos is one input, its photos the frames: videos beside them are not
-    part of it, and the user is told so rather than left to find them unprocessed."""
-    from emocam.outputs import is_output_name
-    from emocam.sources import videos_in
-
-    try:
-        left = [v.name for v in videos_in(folder) if not is_output_name(v)]
-    except OSError:
-        return
+def _tell_videos_left(folder: Path, left: list[str]) -> None:
+    """Videos beside a folder's photos are not part of that input: the user is told so
+    rather than left to find them unprocessed."""
     if left:
+        one = len(left) == 1
         log.warning("%s is processed as a folder of photos; its %s %s not part of that (give "
                     "%s by name to process %s)", folder, ", ".join(left[:3]) +
                     (f" and {len(left) - 3} more" if len(left) > 3 else ""),
-                    "is" if len(left) == 1 else "are", "it" if len(left) == 1 else "them",
-                    "it" if len(left) == 1 else "them")
+                    "is" if one else "are", "it" if one else "them", "it" if one else "them")
 
 
 def _process(args: argparse.Namespace) -> int:

@@ -62,12 +62,11 @@ class ExportJob:
                               pipeline=self.pipeline, overlay=self.overlay,
                               video_codec=known_codec(codec))
 
-
-    def replaced_by(self, output: Path, codec: str = "mp4v") -> list[Path]:
+    def replaced_by(self, output: Path) -> list[Path]:
         """The files an export to ``output`` would replace besides ``output`` itself (which
         the save dialog asked about): its CSV, JSON, sidecar and report beside it, and the
         annotated copy when its name is not the one typed."""
-        opts = self.options(output, codec)
+        opts = self.options(output, "mp4v")  # the codec changes no name
         written = [opts.output_video, opts.csv, opts.json, opts.sidecar]
         if opts.json is not None:
             written.append(report_name(opts.json))

@@ -100,7 +100,7 @@ class ModelInfo:
             scale=_number(crop, "crop.scale", defaults_c.scale, lo=0.1, hi=10.0),
             shift_y=_number(crop, "crop.shift_y", defaults_c.shift_y, lo=-2.0, hi=2.0),
         )
-        temperature = _number(d, "temperature", 1.0, lo=1e-3, hi=1e3)
+        temperature = _number(d, "temperature", 1.0, lo=TEMPERATURES[0], hi=TEMPERATURES[1])
         uncertain = d.get("uncertain_below")
         name = d.get("name", "emotion model")
         if not isinstance(name, str):
@@ -178,6 +178,7 @@ def _read_cached(path: str, size: int, mtime_ns: int) -> ModelInfo:
 
 # A face crop's side in pixels: FER models use 48-112; beyond this range a value is an error.
 _INPUT_SIZES = (8, 1024)
+TEMPERATURES = (1e-3, 1e3)  # the calibration temperatures a model file may carry
 
 
 def _number(

@@ -498,9 +498,9 @@ class JsonSummary:
 
     def add(self, result: FrameResult) -> None:
         self._add(result)
-        now = time.monotonic()
         if self._checkpoint_path is None:
             return
+        now = time.monotonic()
         if self._checkpoint_at is None or now - self._checkpoint_at >= self.CHECKPOINT_S:
             self._checkpoint_at = now
             write_json_atomic(self._checkpoint_path, self.as_dict(False))

@@ -329,9 +329,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from emocam.training.data import load_raw
     from emocam.training.pack import PACK_SUFFIX, SPLITS, write_pack
 
-    out = Path(args.out)
-    if out.suffix != PACK_SUFFIX:
-        raise ConfigError(f"-o {out} must end in {PACK_SUFFIX}.")
+    out = _output_file(Path(args.out), PACK_SUFFIX, "-o")
     wanted = [p for p in args.splits.replace(" ", "").split(",") if p]
     unknown = [p for p in wanted if p not in SPLITS]
     if unknown or "train" not in wanted:
@@ -351,14 +349,15 @@ def cmd_pack(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from emocam.modelinfo import read_model_info
+    from emocam.modelinfo import TEMPERATURES, read_model_info
     from emocam.training.export import set_metadata
 
     model = _exported_onnx(args.model)
     out = _output_file(_target(model, args.out), ".onnx")
-    if args.temperature is not None and not 1e-3 <= args.temperature <= 1e3:
-        # The range the app reads (emocam.modelinfo): anything else makes a file it refuses.
-        raise ConfigError(f"--temperature {args.temperature}: give a number from 0.001 to 1000.")
+    low, high = TEMPERATURES  # what the app reads: anything else makes a file it refuses
+    if args.temperature is not None and not low <= args.temperature <= high:
+        raise ConfigError(f"--temperature {args.temperature}: give a number from {low:g} to "
+                          f"{high:g}.")
     if args.uncertain_below is not None and not 0 <= args.uncertain_below < 1:
         raise ConfigError(f"--uncertain-below {args.uncertain_below}: give a probability, "
                           "0 to 1.")

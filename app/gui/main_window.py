@@ -440,11 +440,14 @@ class MainWindow(QMainWindow):
     def stop(self) -> None:
         """Camera > Stop: the source ends, and nothing on screen says it still runs (the
         frame rate, the faces, a seek bar that would do nothing)."""
+        self._show_stopped("Stopped")
+
+    def _show_stopped(self, state: str) -> None:
         self.stop_source()
-        self.status.clear()
-        self.status.set("source", "Stopped")
-        self.playback.reset()
         self.setWindowTitle("emocam")
+        self.playback.reset()
+        self.status.clear()
+        self.status.set("source", state)
 
     def stop_source(self) -> None:
         """Stop the running source without waiting for it (it finishes in the background)."""
@@ -572,11 +575,7 @@ class MainWindow(QMainWindow):
         else:
             self.banner.show_message(error.message, "error")
         if error.fatal and self.worker is not None:
-            self.stop_source()
-            self.setWindowTitle("emocam")
-            self.playback.reset()
-            self.status.clear()
-            self.status.set("source", "Not running")
+            self._show_stopped("Not running")
             self.view.clear("Nothing to show.")
 
     def _open_another(self, spec: str | int | None) -> tuple[str, Callable[[], None]]:
