@@ -115,8 +115,9 @@ class FaceCard(QFrame):
         top = face.top_index
         self.top_label = names[top]
         color = class_color(self.top_label, top).name()
-        # The doubt the video's label shows ("uncertain (low confidence)") is said here too.
-        doubt = (f" &nbsp;<span style='color:gray'>uncertain ({face.uncertain})</span>"
+        # The doubt the video's label shows ("uncertain (low confidence)") is said here too,
+        # on a line of its own: beside the label it was cut off at the panel's usual width.
+        doubt = (f"<br><span style='color:gray'>uncertain ({face.uncertain})</span>"
                  if face.uncertain else "")
         self.title.setText(
             f"<b>Face {face.face_id}</b> &nbsp; <span style='background:{color}; color:#111'>"
