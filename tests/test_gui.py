@@ -131,6 +131,8 @@ def test_pause_holds_the_frame_and_seek_shows_the_chosen_frame(qtbot, make_windo
     with qtbot.waitSignal(worker.frame_ready, timeout=10_000):
         window.seek(40)
     qtbot.waitUntil(lambda: window.last_packet.result.frame.index == 40, timeout=10_000)
+    # The face is "Face 1" again from the new place, as when the video opened.
+    assert [f.face_id for f in window.last_packet.result.faces] == [1]
     with qtbot.assertNotEmitted(worker.frame_ready, wait=400):
         pass  # paused: no new frames
     assert window.playback.slider.value() == 40

@@ -301,7 +301,7 @@ class SourceWorker(QThread):
             frame = next(frames, None)
             decode_ms = (time.perf_counter() - t0) * 1e3
             if frame is None and self.loop and self._looped_once_more():
-                frames = self._seek(seeker, 0, restart_ids=True)
+                frames = self._seek(seeker, 0)
                 pacer.reset()
                 continue
             if frame is None:
@@ -323,11 +323,13 @@ class SourceWorker(QThread):
         # A video that yields no frame at all would loop without end.
         return self._last is not None
 
-    def _seek(self, seeker: Seeker, index: int, restart_ids: bool = False) -> Iterator[Frame]:
+    def _seek(self, seeker: Seeker, index: int) -> Iterator[Frame]:
         if self._pipeline is not None:
-            # Smoothing must not blend two moments of the video; a loop's faces are the
-            # same people as on the last pass, so they get the same ids again.
-            self._pipeline.reset(restart_ids)
+            # Smoothing must not blend two moments of the video. Ids count again from 1, as
+            # when the video was opened: Restart or a loop gives the first pass's faces their
+            # ids again, and scrubbing does not climb to "Face 37". Safe to reuse: a file's
+            # playback records nothing (Export runs the file afresh, Record is live only).
+            self._pipeline.reset(restart_ids=True)
         frames = seeker.seek(index)
         self._source = seeker.source  # reopened when it cannot seek: closed at the end
         return frames
