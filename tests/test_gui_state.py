@@ -77,6 +77,19 @@ def test_a_face_card_says_the_doubt_the_videos_label_shows(qtbot):
     assert "uncertain" not in card.title.text()
 
 
+def test_a_face_cards_header_and_its_rows_give_the_same_percentage(qtbot):
+    names = ("neutral", "happiness", "surprise")
+    card = FaceCard(1)
+    qtbot.addWidget(card)
+    # 42.49% then 42.51%: under half a percent apart, but the second shows as 43%.
+    for top in (0.4249, 0.4251):
+        p = np.array([top, 0.33, 1 - top - 0.33], np.float32)
+        card.update_face(FaceResult(1, (0.0, 0.0, 10.0, 10.0), 0.9, p, p), names)
+        shown = card.bars.row_texts()[0]
+        assert shown.startswith("neutral") and shown.split()[-1] in card.title.text()
+    assert card.bars.row_texts()[0] == "neutral 43%"
+
+
 def test_the_timeline_starts_afresh_when_the_model_has_other_classes(qtbot):
     eight = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
              "contempt")

@@ -17,6 +17,11 @@ from emocam.types import FaceResult, FrameResult
 COMPACT_ROWS = 3
 
 
+def percents(probs: np.ndarray) -> np.ndarray:
+    """Whole percentages as a card shows them; its header and its rows use these alone."""
+    return np.rint(np.asarray(probs, np.float64) * 100).astype(np.int32)
+
+
 class EmotionBars(QWidget):
     """Horizontal bars labelled with the class name and percentage: the likeliest
     ``COMPACT_ROWS`` classes when compact, else one per class in the model's order."""
@@ -32,10 +37,10 @@ class EmotionBars(QWidget):
 
     def set_probs(self, names: tuple[str, ...], probs: np.ndarray) -> None:
         probs = np.asarray(probs, np.float32)
-        # Smoothed probabilities move slowly: most frames change no percentage and no bar by
-        # half a percent (under a pixel), and repainting every card for them cost the GUI
-        # thread more than the video itself.
-        shown = np.round(probs * 200).astype(np.int32)
+        # Smoothed probabilities move slowly: most frames change no percentage shown, and
+        # repainting every card for them cost the GUI thread more than the video itself.
+        # Keyed on the shown percentages themselves, so the rows never lag the card's header.
+        shown = percents(probs)
         if names == self._names and np.array_equal(shown, self._shown):
             return
         if names != self._names:
@@ -78,8 +83,13 @@ class EmotionBars(QWidget):
                        class_color(name, i))
             p.drawText(QRectF(label_w + bar_w + 4, y, pct_w, self.ROW),
                        Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                       f"{100 * float(prob):.0f}%")
+                       f"{self._shown[i]}%")
         p.end()
+
+    def row_texts(self) -> list[str]:
+        """The rows as painted: "name NN%", likeliest first."""
+        order = panel_order(self._probs.tolist(), self.rows())
+        return [f"{self._names[i]} {self._shown[i]}%" for i in order]
 
 
 class FaceCard(QFrame):
@@ -121,7 +131,7 @@ class FaceCard(QFrame):
                  if face.uncertain else "")
         self.title.setText(
             f"<b>Face {face.face_id}</b> &nbsp; <span style='background:{color}; color:#111'>"
-            f"<b>&nbsp;{self.top_label}&nbsp;</b></span> {100 * float(face.probs[top]):.0f}%"
+            f"<b>&nbsp;{self.top_label}&nbsp;</b></span> {percents(face.probs)[top]}%"
             f"{doubt}"
         )
         self.bars.set_probs(names, face.probs)
