@@ -266,6 +266,27 @@ def test_about_details_say_when_the_recorded_figures_predate_the_models_temperat
     assert "contempt +1" in text and "Prior" not in text and "Shift: 0.27" not in text
 
 
+def test_a_long_status_note_is_shortened_with_an_ellipsis_in_a_small_window(
+        qtbot, make_window, video_one_face):
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    window.settings.target_fps = 15.0
+    window.models.set("ferplus-large-int8")
+    qtbot.waitUntil(lambda: "15 fps" in window.status.text("settings"), timeout=10_000)
+    window.resize(800, 600)
+    label = window.status.labels["settings"]
+    qtbot.waitUntil(lambda: "…" in label.text(), timeout=5_000)
+    assert window.width() <= 800
+    bar = window.statusBar()
+    assert label.geometry().right() <= bar.width()  # the whole field is in the window
+    # Both ends stay readable, and the tooltip has all of it.
+    assert label.text().startswith("model:") and label.text().endswith("15 fps")
+    assert window.status.text("settings") in label.toolTip()
+    window.resize(1600, 900)
+    qtbot.waitUntil(lambda: label.text() == window.status.text("settings"), timeout=5_000)
+
+
 def test_a_chosen_model_and_rate_are_shown_and_reset_to_defaults_undoes_them(
         qtbot, make_window, video_one_face):
     window = make_window()
