@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from emocam.errors import SourceError, UserError
+from emocam.fileprint import changed
 from emocam.output_set import OutputSet
 from emocam.outputs import REANALYSED, RunFacts, check_request, make_folder, plan_for, sidecar_stem
 from emocam.process import (
@@ -258,16 +259,34 @@ def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Inp
         log.warning("%s is now %dx%d, not the %dx%d that was analysed; writing the CSV and "
                     "JSON only", replay.sidecar.source, *source.size, *size)
         return numbers_only
+    if kind != "folder" and changed(replay.sidecar.source, h.get("source_print")):
+        log.warning("%s is not the file that was analysed (it was replaced or edited since); "
+                    "writing the CSV and JSON only", replay.sidecar.source)
+        return numbers_only
     if kind == "folder":
-        there = {p.name for p in getattr(source, "files", ())}
-        gone = [n for n in dict.fromkeys(replay.sidecar["frame_file"].tolist()) if n not in there]
+        there = {p.name: p for p in getattr(source, "files", ())}
+        recorded = dict(zip(replay.sidecar["frame_file"].tolist(),
+                            replay.sidecar["frame_print"].tolist(), strict=True))
+        gone = [n for n in recorded if n not in there]
         if gone:
-            names = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
             log.warning("%s, analysed then, %s no longer in %s; writing the CSV and JSON only",
-                        names, "is" if len(gone) == 1 else "are", replay.sidecar.source)
+                        _some(gone), "is" if len(gone) == 1 else "are", replay.sidecar.source)
+            return numbers_only
+        # Every photo's boxes land on that photo, or none is drawn: no output set mixes
+        # pictures drawn with their own faces and with another picture's.
+        other = [n for n, p in recorded.items() if changed(there[n], p)]
+        if other:
+            log.warning("%s in %s %s not the photo%s analysed (replaced or edited since); "
+                        "writing the CSV and JSON only", _some(other), replay.sidecar.source,
+                        "is" if len(other) == 1 else "are", "" if len(other) == 1 else "s")
             return numbers_only
         return _Input(kind, _recorded_photos(iter(source), replay), size, pixels=True)
     return _Input(kind, _recorded_frames(iter(source), replay), size, pixels=True)
+
+
+def _some(names: list[str]) -> str:
+    """Up to three names, then how many more."""
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def with_recorded_privacy(opts: ProcessOptions, sidecar: Sidecar) -> ProcessOptions:

@@ -23,6 +23,7 @@ import numpy as np
 from emocam import __version__
 from emocam.encoders import DEFAULT_VIDEO_CODEC
 from emocam.errors import OutputError
+from emocam.fileprint import fingerprint
 from emocam.outputs import OutputPlan, RunFacts
 from emocam.overlay import OverlayOptions, PlacementMemory, draw
 from emocam.pipeline import PipelineConfig
@@ -80,7 +81,10 @@ class RunSinks:
             self.csv.write(result, file=name)
         self.summary.add(result)
         if self.sidecar is not None:
-            self.sidecar.add(result, file=name if self.plan.kind == "folder" else "")
+            if self.plan.kind == "folder":
+                self.sidecar.add(result, file=name, print_=fingerprint(frame.source))
+            else:
+                self.sidecar.add(result)
         if self.report is not None:  # before the overlay is painted on the frame
             self.report.add(frame.image if self.plan.annotated is not None else None, result)
         if self.plan.annotated is None:
@@ -128,9 +132,13 @@ def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFac
     # The privacy settings too: a re-analysis must not put back what the run kept out.
     keep = ("input_kind", "model", "model_path", "provider", "detector", "class_names",
             "smoothing_tau_s", "uncertain_below", "privacy")
+    kind = run_info.get("input_kind")
+    source = desc.source_path or desc.source
     return {
         **{k: run_info.get(k) for k in keep},
-        "source": desc.source_path or desc.source, "fps": facts.fps,
+        "source": source, "fps": facts.fps,
+        # A folder's photos have theirs in the frames' records.
+        "source_print": fingerprint(source) if kind in ("video", "image") else "",
         "frame_size": list(facts.size) if facts.size else None,
         "min_score": desc.config.min_score, "quality": quality,
         "emocam_version": __version__,

@@ -40,6 +40,8 @@ _FACE_ARRAYS = (
     "sharpness", "turn",
 )
 _FRAME_ARRAYS = ("frame_index", "frame_time_ms", "frame_file")
+# Written since fingerprints were kept: a sidecar without it compares nothing.
+_FRAME_PRINTS = "frame_print"
 
 
 class SidecarWriter:
@@ -83,12 +85,14 @@ class SidecarWriter:
                               "choose a folder you can write to, or pass --no-sidecar.") from e
 
     def _reset(self) -> None:
-        self._frames: list[tuple[int, float, str, int]] = []
+        self._frames: list[tuple[int, float, str, int, str]] = []
         self._faces: dict[str, list[Any]] = {k: [] for k in _FACE_ARRAYS}
 
-    def add(self, result: FrameResult, file: str = "") -> None:
+    def add(self, result: FrameResult, file: str = "", print_: str = "") -> None:
+        """One frame's numbers; ``file`` and ``print_``: a folder's photo, its name and its
+        ``emocam.fileprint`` fingerprint."""
         fr = result.frame
-        self._frames.append((fr.index, fr.time_ms, file, result.shot))
+        self._frames.append((fr.index, fr.time_ms, file, result.shot, print_))
         for face in result.faces:
             q = face.quality or FaceQuality(max(face.box[2], face.box[3]), math.nan, math.nan)
             kps = np.full((MAX_KEYPOINTS, 2), np.nan, np.float32)
@@ -116,6 +120,7 @@ class SidecarWriter:
             "frame_time_ms": np.array([f[1] for f in frames], np.float64),
             "frame_file": np.array([f[2] for f in frames], dtype=str),
             "frame_shot": np.array([f[3] for f in frames], np.int64),
+            _FRAME_PRINTS: np.array([f[4] for f in frames], dtype=str),
             "frame": np.array(f["frame"], np.int64),
             "time_ms": np.array(f["time_ms"], np.float64),
             "face_id": np.array(f["face_id"], np.int64),
@@ -236,11 +241,12 @@ def _join_array(zf: zipfile.ZipFile, key: str, chunks: list[Path],
                 fh.write(np.ascontiguousarray(npz[key], dtype=dtype).tobytes())
 
 
-_CHUNK_ARRAYS = (*_FRAME_ARRAYS, "frame_shot", *_FACE_ARRAYS)
+_CHUNK_ARRAYS = (*_FRAME_ARRAYS, "frame_shot", _FRAME_PRINTS, *_FACE_ARRAYS)
 _EMPTY = {
     **{k: np.zeros(0, np.int64) for k in ("frame_index", "frame_shot", "frame", "face_id")},
     **{k: np.zeros(0, np.float64) for k in ("frame_time_ms", "time_ms")},
     "frame_file": np.zeros(0, "<U1"),
+    _FRAME_PRINTS: np.zeros(0, "<U1"),
     "box": np.zeros((0, 4), np.float64),
     "keypoints": np.zeros((0, MAX_KEYPOINTS, 2), np.float32),
     "raw_probs": np.zeros((0, 0), np.float32),  # its columns come from the header
@@ -327,6 +333,9 @@ def load_sidecar(path: Path) -> Sidecar:
     # frame_shot came later in version 1: a sidecar without it reads as one shot.
     if "frame_shot" not in arrays and arrays["frame_index"].ndim == 1:
         arrays["frame_shot"] = np.zeros(len(arrays["frame_index"]), np.int64)
+    # So did frame_print: a sidecar without it has no photo's fingerprint to compare.
+    if _FRAME_PRINTS not in arrays and arrays["frame_index"].ndim == 1:
+        arrays[_FRAME_PRINTS] = np.full(len(arrays["frame_index"]), "", "<U1")
     try:
         check_header(header)
         check_arrays(arrays, len(header["class_names"]))

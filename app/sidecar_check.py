@@ -26,6 +26,7 @@ _FRAME_SPECS: dict[str, tuple[str, tuple[int, ...], bool]] = {
     "frame_time_ms": ("fiu", (), False),
     "frame_file": ("U", (), False),
     "frame_shot": ("iu", (), False),
+    "frame_print": ("U", (), False),
 }
 _FACE_SPECS: dict[str, tuple[str, tuple[int, ...], bool]] = {
     "frame": ("iu", (), False),
@@ -83,7 +84,7 @@ def check_header(header: Any) -> None:
         raise Bad("its header's quality settings are not emocam's")
     for key, value in quality.items():
         _number(value, f"quality {key}", 0.0, MAX_COORD, optional=False)
-    for key in ("model", "model_path", "provider", "detector"):
+    for key in ("model", "model_path", "provider", "detector", "source_print"):
         if header.get(key) is not None and not isinstance(header[key], str):
             raise Bad(f"its header's {key} is not text")
 

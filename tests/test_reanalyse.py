@@ -185,6 +185,24 @@ def test_without_the_source_video_the_numbers_are_still_rewritten(
     assert rows and any(row["uncertain"] == "low confidence" for row in rows)
 
 
+def test_a_video_replaced_under_its_name_gets_no_annotated_copy(
+    fresh_run: Path, model_path: Path, tmp_path: Path
+) -> None:
+    video = tmp_path / "clip.mp4"
+    shutil.copy(_source(fresh_run), video)
+    r = run_emocam("process", video, "--model", model_path, "-q", "--no-video")
+    assert r.returncode == 0, r.stderr
+    # Another clip of the same size under the same name: the old boxes would be drawn on it.
+    write_video(video, (1280, 720), four_faces_plan(12), seed=5)
+    r = run_emocam("process", "--reanalyse", tmp_path / "clip.emocam.npz", "-o",
+                   tmp_path / "again", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "clip.mp4 is not the file that was analysed" in r.stderr
+    assert not (tmp_path / "again" / "clip.reanalysed.mp4").exists()
+    _, rows = read_rows(tmp_path / "again" / "clip.reanalysed.csv")
+    assert len({row["frame"] for row in rows}) == 24  # the recorded numbers, all of them
+
+
 def test_a_folder_that_changed_is_paired_by_file_name_not_position(
     image_one_face: Path, model_path: Path, tmp_path: Path
 ) -> None:
@@ -199,6 +217,16 @@ def test_a_folder_that_changed_is_paired_by_file_name_not_position(
     again = tmp_path / "again" / "photos.reanalysed"
     assert [p.name for p in again.iterdir()] == ["b.jpg"]  # the face drawn on its own photo
     _, rows = read_rows(tmp_path / "again" / "photos.reanalysed.csv")
+    assert {row["file"] for row in rows} == {"b.jpg"}
+    # The photo edited since (mirrored): the recorded boxes would miss its face.
+    mirrored = cv2.flip(cv2.imread(str(photos / "b.jpg")), 1)
+    cv2.imwrite(str(photos / "b.jpg"), mirrored)
+    r = run_emocam("process", "--reanalyse", tmp_path / "run" / "photos.emocam.npz", "-o",
+                   tmp_path / "edited", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "b.jpg in" in r.stderr and "is not the photo analysed" in r.stderr
+    assert not (tmp_path / "edited" / "photos.reanalysed").exists()
+    _, rows = read_rows(tmp_path / "edited" / "photos.reanalysed.csv")
     assert {row["file"] for row in rows} == {"b.jpg"}
     (photos / "b.jpg").unlink()  # the photo analysed is gone: numbers only, and said so
     r = run_emocam("process", "--reanalyse", tmp_path / "run" / "photos.emocam.npz", "-o",

@@ -1,0 +1,47 @@
+"""Whether a video or photo is still the file a run analysed.
+
+A re-analysis draws the recorded boxes on the source's frames again. On a file replaced under
+the same name (a trimmed re-export of a video, another photo saved over one of a folder's)
+they would land on other faces, with nothing to say so. A fingerprint of each file is kept
+in the sidecar and compared first: the file's size and a hash of its bytes, all of them for
+a photo, the first and last ``SAMPLE`` bytes of a larger file (a video: a trim or a re-encode
+changes its size and its ends, and a few milliseconds stay a few however long the video).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+SAMPLE = 4 << 20  # bytes hashed at each end of a file larger than twice this
+
+
+def fingerprint(path: Path | str) -> str:
+    """``"SIZE:HASH"`` of a regular file; "" for anything else (a camera, a pipe, a device,
+    a file that cannot be read): nothing is then compared."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return ""  # checked before opening: opening a pipe would wait for its writer
+        with open(path, "rb") as fh:
+            h = hashlib.blake2b(digest_size=8)
+            if st.st_size <= 2 * SAMPLE:
+                h.update(fh.read())
+            else:
+                h.update(fh.read(SAMPLE))
+                fh.seek(st.st_size - SAMPLE)
+                h.update(fh.read(SAMPLE))
+    except OSError:
+        return ""
+    return f"{st.st_size}:{h.hexdigest()}"
+
+
+def changed(path: Path | str, recorded: object) -> bool:
+    """True when ``path`` is known not to be the file recorded: both fingerprints exist and
+    differ. A sidecar from before fingerprints (or a file unreadable now) says nothing."""
+    if not isinstance(recorded, str) or not recorded:
+        return False
+    now = fingerprint(path)
+    return bool(now) and now != recorded
