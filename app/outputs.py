@@ -206,29 +206,52 @@ def plan_for(
     csv_path = req.csv or (base.with_name(base.name + ".csv") if kind != "image" else None)
     json_path = req.json or base.with_name(base.name + ".json")
     keep_numbers = sidecar and not req.no_sidecar
-    sidecar_path = (req.sidecar or base.with_name(base.name + SIDECAR_SUFFIX)
-                    if keep_numbers else None)
+    # The sidecar goes with the numbers it holds, as the report goes with its summary: beside
+    # the CSV (a photo's: the summary), named after it; not beside the source when the user
+    # named the CSV elsewhere.
+    beside = next((p for p in (csv_path, json_path) if p is not None and _regular(p)), None)
+    default_sidecar = (beside.with_suffix(SIDECAR_SUFFIX) if beside is not None
+                       else base.with_name(base.name + SIDECAR_SUFFIX))
+    sidecar_path = (req.sidecar or default_sidecar) if keep_numbers else None
     # A summary sent to a device (/dev/stdout) has no folder for a report beside it.
     report_path = (req.report or report_name(json_path)
                    if not req.no_report and (req.report or _regular(json_path)) else None)
+    default_json = base.with_name(base.name + ".json")
     defaults = {"annotated": default_annotated, "csv": base.with_name(base.name + ".csv"),
-                "sidecar": base.with_name(base.name + SIDECAR_SUFFIX),
-                "report": report_name(base.with_name(base.name + ".json"))}
-    planned = {"annotated": annotated, "csv": csv_path, "sidecar": sidecar_path,
-               "report": report_path}
+                "json": default_json, "sidecar": base.with_name(base.name + SIDECAR_SUFFIX),
+                "report": report_name(default_json)}
+    planned = {"annotated": annotated, "csv": csv_path, "json": json_path,
+               "sidecar": sidecar_path, "report": report_path}
     all_inputs = [src, *images, *inputs]
-    # Only when this run's summary replaces the old one at the default name: the old set is
-    # then this run's to replace; outputs sent elsewhere leave the default set alone.
-    left_out = [defaults[k] for k, p in planned.items()
-                if req.json is None and p is None
-                and not (k == "csv" and kind == "image")  # a photo has no CSV
-                and all(defaults[k].resolve() != i.resolve() for i in all_inputs)]
+    left_out = _left_out(defaults, planned, kind, all_inputs)
     plan = OutputPlan(kind, images, annotated, csv_path, json_path, sidecar_path,
                       inputs=all_inputs, left_out=left_out, report=report_path)
     if kind == "video" and annotated is not None and sound:
         plan.sound = src
     check_plan(plan, req.overwrite)
     return plan
+
+
+def _left_out(defaults: dict[str, Path], planned: dict[str, Path | None], kind: str,
+              inputs: list[Path]) -> list[Path]:
+    """The earlier set's files at the default names that this run does not write again.
+
+    A run that writes any output at its default name replaces the set there: the earlier
+    set's other files (its summary and report when ``--json`` sends this run's elsewhere, its
+    sidecar under ``--no-sidecar``) would describe another run beside this one's. Outputs all
+    sent elsewhere leave the default set alone."""
+    def same(a: Path | None, b: Path) -> bool:
+        return a is not None and a.resolve() == b.resolve()
+
+    if not any(same(p, defaults[k]) for k, p in planned.items()):
+        return []
+    return [d for k, d in defaults.items()
+            if not same(planned[k], d)
+            and not (k == "csv" and kind == "image")  # a photo has no CSV
+            # A folder of annotated photos goes only when no photo is drawn at all: one
+            # drawn elsewhere leaves it be, as it may hold photos that are not emocam's.
+            and not (k == "annotated" and kind == "folder" and planned[k] is not None)
+            and not any(same(d, i) for i in inputs)]
 
 
 def _regular(path: Path) -> bool:

@@ -242,6 +242,43 @@ def test_an_overwrite_without_a_sidecar_leaves_no_sidecar_of_the_old_set(
                                                                           "report"}
 
 
+def test_a_summary_sent_elsewhere_takes_the_old_sets_summary_and_report_away(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    old = _old_set(tmp_path)
+    (tmp_path / "clip.emocam.html").write_text("the previous report\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = run_cli(capfd, "process", clip, "-o", tmp_path, "--json", elsewhere / "run.json",
+                  "--no-video", "--overwrite", "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    # The new CSV and sidecar replace the old ones at their names; the old summary, report
+    # and video beside them described another run, and go.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "clip.emocam.csv", "clip.emocam.npz", "elsewhere"]
+    assert (tmp_path / "clip.emocam.csv").read_bytes() != old["clip.emocam.csv"]
+    assert load_sidecar(tmp_path / "clip.emocam.npz").header["completed"] is True
+    assert "removed" in run.err and "clip.emocam.json" in run.err
+    assert json.loads((elsewhere / "run.json").read_text())["completed"] is True
+
+
+def test_the_sidecar_goes_beside_the_csv_the_user_named(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    source = tmp_path / "in" / "clip.mp4"
+    source.parent.mkdir()
+    source.write_bytes(clip.path.read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    run = run_cli(capfd, "process", source, "--csv", out / "my results.csv", "--json",
+                  out / "summary.json", "--no-video", "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    assert [p.name for p in source.parent.iterdir()] == ["clip.mp4"]  # nothing beside it
+    assert sorted(p.name for p in out.iterdir()) == [
+        "my results.csv", "my results.npz", "summary.html", "summary.json"]
+    assert load_sidecar(out / "my results.npz").header["completed"] is True
+
+
 def test_a_lock_left_by_an_earlier_process_with_this_ones_pid_is_stale(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
