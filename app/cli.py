@@ -393,8 +393,10 @@ def _process_several(args: argparse.Namespace) -> int:
     """Each input in turn; one that fails is reported in its sentence and the rest go on."""
     from emocam.process import run_process
 
-    _check_several(args)
+    # Left out first: a glob beside an earlier run's outputs takes them in, and the check
+    # below would refuse them as outputs of this run.
     args.input = _leave_out_earlier_outputs(args.input)
+    _check_several(args)
     opts = _process_options(args)
     _load_ahead(opts, args.input)
     failed: list[Path] = []
@@ -423,8 +425,8 @@ def _process_batch(args: argparse.Namespace) -> int:
     batch_cli.check(args)
     if not args.input:
         raise UserError("Give the INPUTs to process.")
-    _check_several(args)
     args.input = _leave_out_earlier_outputs(args.input)
+    _check_several(args)
     return batch_cli.run(args, args.input, _process_options(args))
 
 
