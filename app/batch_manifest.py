@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emocam.errors import OutputError
+from emocam.errors import OutputError, UserError
 from emocam.output_set import lock_path
 from emocam.outputs import OutputPlan, output_base, plan_for
 from emocam.sinks import staging_path, write_json_atomic
@@ -148,13 +148,17 @@ def output_state(plan: OutputPlan | None) -> str:
 
 
 _SETTING_NAMES = {"model_path": "model", "detector": "detector",
-                  "smoothing_tau_s": "smoothing (s)", "target_fps": "target fps"}
+                  "smoothing_tau_s": "smoothing (s)", "target_fps": "target fps",
+                  "min_score": "detection threshold", "uncertain_below": "uncertain below"}
 
 
 def made_otherwise(plan: OutputPlan, options: ProcessOptions) -> str | None:
     """How the complete set of ``plan`` was made differently from what ``options`` would make
-    (another model, detector, smoothing or privacy), in words; None when it was not."""
+    (another model, detector, smoothing, threshold or privacy), in words; None when it was
+    not. A setting the summary does not record (an older emocam's) is not compared."""
     from emocam.classify import default_model_for
+    from emocam.modelinfo import read_model_info
+    from emocam.quality import resolve_uncertain_below
 
     try:
         recorded = json.loads(plan.json.read_text(encoding="utf-8"))
@@ -167,7 +171,14 @@ def made_otherwise(plan: OutputPlan, options: ProcessOptions) -> str | None:
     wanted: dict[str, Any] = {
         "model_path": str(model), "detector": pipe.detector,
         "smoothing_tau_s": pipe.smoothing_tau_s, "target_fps": pipe.target_fps,
+        "min_score": pipe.min_score,
     }
+    if "uncertain_below" in recorded:
+        try:  # as the run resolves it: the option, else the model's own threshold
+            own = read_model_info(model).uncertain_below
+        except UserError:
+            own = None  # the run itself will say what is wrong with the model
+        wanted["uncertain_below"] = resolve_uncertain_below(pipe.quality, own)
     privacy = recorded.get("privacy") if isinstance(recorded.get("privacy"), dict) else {}
     differ = []
     for key, value in wanted.items():

@@ -86,6 +86,7 @@ class Pipeline:
             "class_names": list(self.class_names),
             "smoothing_tau_s": self.config.smoothing_tau_s,
             "target_fps": self.config.target_fps,
+            "min_score": self.config.min_score,
             "uncertain_below": self.uncertain_below,
         }
 

@@ -107,6 +107,7 @@ class Replay:
         if self.min_score < recorded_min:
             log.warning("faces below the recorded detection score %.2f were never kept; "
                         "--threshold %.2f keeps the same faces", recorded_min, self.min_score)
+            self.min_score = recorded_min  # the threshold the results hold, as the JSON says
         self.quality = QualityConfig(**{**h.get("quality", {}),
                                         "uncertain_below": settings.uncertain_below})
         model_default = h.get("uncertain_below")
@@ -132,7 +133,11 @@ class Replay:
         h = self.sidecar.header
         return {
             "reanalysed_from": str(self.sidecar.path),
-            **{k: h.get(k) for k in ("model", "model_path", "provider", "detector")},
+            # What the run re-analysed was made with (a sidecar from before they were
+            # recorded has no model_accuracy or target_fps: None, "not recorded").
+            **{k: h.get(k) for k in ("model", "model_path", "model_accuracy", "provider",
+                                     "detector", "target_fps")},
+            "recorded_completed": h.get("completed") is not False,
             "class_names": list(self._names),
             "label_map": self.label_map,
             "smoothing_tau_s": self.tau_s,

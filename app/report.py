@@ -67,15 +67,24 @@ def _accuracy(summary: dict[str, Any]) -> str:
         acc["test_accuracy"])
 
 
+def _completed(summary: dict[str, Any]) -> str:
+    if not summary.get("completed"):
+        return "no: stopped before the end"
+    if summary.get("recorded_completed") is False:  # a re-analysis of a stopped run
+        return "no: the run re-analysed had stopped before the end"
+    return "yes"
+
+
 def _what_ran(summary: dict[str, Any]) -> str:
     rows = [
         ("input", summary.get("input")),
-        ("completed", "yes" if summary.get("completed") else "no: stopped before the end"),
+        ("completed", _completed(summary)),
         ("model", summary.get("model")),
         ("model accuracy", _accuracy(summary)),
         ("detector", summary.get("detector")),
         ("provider", summary.get("provider")),
         ("smoothing", f"{summary.get('smoothing_tau_s')} s"),
+        ("detection threshold", summary.get("min_score")),
         ("uncertain below", summary.get("uncertain_below")),
         ("target frame rate", summary.get("target_fps") or "none (every frame detected)"),
         ("frames", f"{summary.get('frames')} ({summary.get('frames_with_faces')} with faces)"),

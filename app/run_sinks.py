@@ -130,8 +130,8 @@ def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFac
     quality = asdict(desc.config.quality)
     quality.pop("uncertain_below")  # the resolved value is in run_info
     # The privacy settings too: a re-analysis must not put back what the run kept out.
-    keep = ("input_kind", "model", "model_path", "provider", "detector", "class_names",
-            "smoothing_tau_s", "uncertain_below", "privacy")
+    keep = ("input_kind", "model", "model_path", "model_accuracy", "provider", "detector",
+            "class_names", "smoothing_tau_s", "target_fps", "uncertain_below", "privacy")
     kind = run_info.get("input_kind")
     source = desc.source_path or desc.source
     return {

@@ -72,6 +72,16 @@ def check_header(header: Any) -> None:
     _number(header.get("min_score"), "min_score", 0.0, 1.0)
     _number(header.get("smoothing_tau_s"), "smoothing_tau_s", 0.0, 1e4)
     _number(header.get("uncertain_below"), "uncertain_below", 0.0, 1.0)
+    _number(header.get("target_fps"), "target_fps", 0.0, 1e4)
+    accuracy = header.get("model_accuracy")
+    if accuracy is not None:
+        if not isinstance(accuracy, dict):
+            raise Bad("its header's model_accuracy is not a table")
+        _number(accuracy.get("test_accuracy"), "test_accuracy", 0.0, 1.0)
+        _number(accuracy.get("test_images"), "test_images", 0, 1e9)
+        for key in ("test_protocol", "test_set"):
+            if accuracy.get(key) is not None and not isinstance(accuracy[key], str):
+                raise Bad(f"its header's {key} is not text")
     size = header.get("frame_size")
     if size is not None and not (
         isinstance(size, list) and len(size) == 2

@@ -155,6 +155,11 @@ def test_resume_skips_a_done_input_and_redoes_a_partial_one(
                                "not 0.5", "--overwrite")
     assert "first.emocam.json" not in line
     assert not (tmp_path / "first.emocam.html").exists()  # nothing was run
+    # So are another detection threshold and another uncertainty threshold.
+    run = run_cli(capfd, "process", *twin_clips, *common, "--resume", "--threshold", "0.8",
+                  "--uncertain-below", "0.95")
+    assert_one_sentence(run, "second.emocam.json", "detection threshold 0.5, not 0.8",
+                        "uncertain below 0.5, not 0.95")
     run = run_cli(capfd, "process", *twin_clips, *common, "--resume", "--overwrite")
     assert_one_sentence(run, "--resume", "--overwrite", "give one of them")
 

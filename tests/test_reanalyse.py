@@ -76,6 +76,10 @@ def test_reanalysing_with_the_same_settings_matches_the_fresh_run(
     s_again = json.loads((tmp_path / "people.reanalysed.json").read_text())
     assert s_again["faces"] == s_fresh["faces"]
     assert s_again["reanalysed_from"].endswith("people.emocam.npz")
+    # What the recorded run was made with is said again, not lost or made up.
+    for key in ("model_accuracy", "target_fps", "min_score", "uncertain_below"):
+        assert s_again[key] == s_fresh[key], key
+    assert s_again["recorded_completed"] is True
     # The source video is still there, so the annotated video is rendered again.
     assert video_facts(tmp_path / "people.reanalysed.mp4")[3] == 24
 
@@ -249,3 +253,14 @@ def test_a_file_that_is_not_a_sidecar_gives_one_sentence(tmp_path: Path) -> None
     r = run_emocam("process", "--reanalyse", bogus, "-q")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "not an emocam sidecar" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_threshold_below_the_recorded_one_is_recorded_as_the_one_that_held(
+    fresh_run: Path, tmp_path: Path
+) -> None:
+    r = reanalyse(fresh_run, tmp_path, "--threshold", "0.2", "--no-video")
+    assert r.returncode == 0, r.stderr
+    assert "were never kept" in r.stderr
+    s_fresh = json.loads((fresh_run / "people.emocam.json").read_text())
+    s_again = json.loads((tmp_path / "people.reanalysed.json").read_text())
+    assert s_again["min_score"] == s_fresh["min_score"] == 0.5

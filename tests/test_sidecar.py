@@ -84,6 +84,11 @@ def test_a_killed_run_keeps_the_sidecar_so_far_and_it_can_be_reanalysed(
     numbers = load_sidecar(sidecar)
     assert numbers.header["completed"] is False and len(numbers["frame_index"]) >= 1
     assert (tmp_path / "sidecar_clip.reanalysed.csv").is_file()
+    # Its summary and report do not call the analysis complete.
+    summary = json.loads((tmp_path / "sidecar_clip.reanalysed.json").read_text())
+    assert summary["recorded_completed"] is False
+    report = (tmp_path / "sidecar_clip.reanalysed.html").read_text()
+    assert "the run re-analysed had stopped before the end" in report
 
 
 # --- damaged and crafted sidecars ------------------------------------------------------------
@@ -93,7 +98,10 @@ def _header() -> dict[str, object]:
     return {"class_names": list(NAMES), "source": "/videos/gone.mp4", "input_kind": "video",
             "fps": 30.0, "frame_size": [640, 360], "min_score": 0.5, "smoothing_tau_s": 0.3,
             "uncertain_below": 0.4, "model": "emocam-ferplus", "detector": "mediapipe",
-            "quality": {"min_face_px": 40.0, "min_sharpness": 10.0, "max_turn": 0.6}}
+            "quality": {"min_face_px": 40.0, "min_sharpness": 10.0, "max_turn": 0.6},
+            "target_fps": 15.0, "source_print": "",
+            "model_accuracy": {"test_accuracy": 0.86, "test_protocol": "majority",
+                               "test_images": 3137}}
 
 
 @pytest.fixture(scope="module")
@@ -180,8 +188,8 @@ ARRAY = hnp.arrays(
 
 @FUZZ
 @given(key=st.sampled_from(["frame_index", "frame_time_ms", "frame_file", "frame_shot",
-                            "frame", "time_ms", "face_id", "box", "score", "keypoints",
-                            "raw_probs", "size_px", "sharpness", "turn"]),
+                            "frame_print", "frame", "time_ms", "face_id", "box", "score",
+                            "keypoints", "raw_probs", "size_px", "sharpness", "turn"]),
        value=st.one_of(st.none(), ARRAY))
 def test_a_crafted_array_is_one_sentence(
     good_sidecar: Path, tmp_path: Path, capfd, key: str, value: np.ndarray | None
