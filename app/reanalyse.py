@@ -34,6 +34,7 @@ from emocam.process import (
 from emocam.quality import QualityConfig, judge, resolve_uncertain_below
 from emocam.run_sinks import RunDescription
 from emocam.sidecar import Sidecar, load_sidecar
+from emocam.sinks import CSV_FIXED_COLUMNS
 from emocam.sources import open_source
 from emocam.track import smoothed
 from emocam.types import FaceQuality, FaceResult, Frame, FrameResult
@@ -84,6 +85,12 @@ def label_matrix(
         raise LabelMapError(
             f"The label map names {', '.join(unknown)}, which the model does not have "
             f"(its classes: {', '.join(names)})."
+        )
+    taken = sorted(set(mapping.values()) & CSV_FIXED_COLUMNS)
+    if taken:
+        raise LabelMapError(
+            f"The label map's new name {', '.join(taken)} is already a column of the CSV; "
+            "give the class another name."
         )
     new = [mapping.get(n, n) for n in names]
     out = tuple(dict.fromkeys(new))  # first appearance order, duplicates merged
@@ -325,6 +332,7 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
     # Outputs and messages name the video; what the run kept private stays so.
     opts = replace(with_recorded_privacy(opts, sidecar), input=sidecar.source)
     check_request(opts.request())
+    label_matrix(sidecar.class_names, settings.label_map)  # refused before any folder is made
     if opts.outdir is not None:
         make_folder(opts.outdir)
     with ExitStack() as stack:

@@ -317,12 +317,15 @@ class AnnotatedVideoWriter:
             log.warning("%s", e)  # the error already on its way matters more
 
 
+# The CSV's columns around the classes' own: no class may take one of these names.
+CSV_BEFORE_CLASSES = ("frame", "time_ms", "face_id", "x", "y", "w", "h")
+CSV_AFTER_CLASSES = ("top_label", "confidence", "uncertain", "shot")
+CSV_FIXED_COLUMNS = frozenset(("file", *CSV_BEFORE_CLASSES, *CSV_AFTER_CLASSES))
+
+
 def csv_header(class_names: Sequence[str], with_file: bool = False) -> list[str]:
     head = ["file"] if with_file else []
-    return [
-        *head, "frame", "time_ms", "face_id", "x", "y", "w", "h", *class_names, "top_label",
-        "confidence", "uncertain", "shot",
-    ]
+    return [*head, *CSV_BEFORE_CLASSES, *class_names, *CSV_AFTER_CLASSES]
 
 
 class CsvSink:

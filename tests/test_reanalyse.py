@@ -157,6 +157,10 @@ def test_a_label_map_renames_and_merges_classes(fresh_run: Path, tmp_path: Path)
     assert summary["class_names"][:2] == ["calm", "happiness"]
     twice = reanalyse(fresh_run, tmp_path / "twice", "--label-map", "anger=neg,anger=pos")
     assert twice.returncode == 2 and "renames anger twice, to neg and pos" in twice.stderr
+    # A new name that is one of the CSV's own columns would make "frame" hold anger.
+    clash = reanalyse(fresh_run, tmp_path / "clash", "--label-map", "anger=frame")
+    assert clash.returncode == 2 and "frame is already a column of the CSV" in clash.stderr
+    assert not (tmp_path / "clash").exists()
 
 
 def test_a_stricter_detection_threshold_drops_weaker_faces(
