@@ -12,7 +12,8 @@ outcome.
   new set is staged and renamed over the old), so the two never mix.
 - **Ctrl-C, SIGTERM, SIGHUP** reach only the parent (workers have their own process group):
   it asks every busy worker to stop after its current frame, as the app's Cancel does, and
-  waits for their outcomes (partial, results kept) before writing the manifest.
+  waits for their outcomes (partial, results kept) before writing the manifest. A second
+  Ctrl-C only says so (the workers are closing their outputs); a third kills them.
 
 Workers are started with the spawn method: no copy of the parent's threads, locks or
 onnxruntime sessions, and the same behaviour on Linux, macOS and Windows.
@@ -43,6 +44,7 @@ from emocam.batch_manifest import (
     COMPLETE,
     DONE,
     FAILED,
+    PARTIAL,
     PARTIAL_SET,
     REFUSED,
     Manifest,
@@ -192,6 +194,10 @@ def _worker_main(conn: Connection, name: str, ncores: int, stop: Event, level: i
         # second signal here would cut a frame in half.
         os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM (a stray `kill`, a session's end) stops a run after its frame, as in
+    # `emocam process`, while the run's loop is on; after it, while the outputs are
+    # closed, it waits: a kill there left the set partial and locked.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     cores.limit_to(ncores)
     name = f"{name} (pid {os.getpid()})"
     channel = _Channel(conn)
@@ -234,6 +240,7 @@ class _Worker:
     conn: Connection
     item: WorkItem | None = None
     frames: int = 0  # frames of the current item already counted on the bar
+    killed: bool = False  # by the user's third Ctrl-C
 
 
 class LocalPool:
@@ -251,6 +258,7 @@ class LocalPool:
         self._ncores = cores.share(jobs)
         self._level = logging.getLogger().getEffectiveLevel()
         self.stopping = False
+        self._more_stops = 0  # Ctrl-Cs after the first
 
     def _spawn(self) -> _Worker:
         self._spawned += 1
@@ -282,10 +290,19 @@ class LocalPool:
             self._shutdown()
 
     def _request_stop(self, pending: deque[WorkItem]) -> None:
-        if self.stopping:  # a second Ctrl-C: the workers stop at once, outputs still closed
-            for w in self._workers:
-                if w.item is not None and w.proc.is_alive() and w.proc.pid:
-                    os.kill(w.proc.pid, signal.SIGTERM)
+        if self.stopping:
+            # The running inputs are closing their outputs (the sidecar joined, the report
+            # written): a kill now would leave them partial and locked, so only a third
+            # Ctrl-C, for a worker that hangs, does.
+            self._more_stops += 1
+            busy = [w for w in self._workers if w.item is not None and w.proc.is_alive()]
+            if self._more_stops == 1:
+                log.warning("still closing the outputs of %d running input(s); Ctrl-C again "
+                            "to kill them (their outputs then stay partial)", len(busy))
+                return
+            for w in busy:
+                w.killed = True
+                w.proc.kill()
             return
         self.stopping = True
         pending.clear()  # never started: NOT_STARTED in the manifest
@@ -343,7 +360,15 @@ class LocalPool:
             log.warning("%s %s while idle", w.name, how)
         else:
             self.bar.update(-w.frames)  # the retry counts its frames again
-            if item.attempt <= self.retries and not self.stopping:
+            if w.killed:
+                outcome = Outcome(
+                    str(item.options.input), PARTIAL, frames=w.frames, worker=w.name,
+                    attempts=item.attempt,
+                    message=f"{item.options.input} was stopped while its outputs were being "
+                    "closed (a third Ctrl-C); they are partial, for a rerun with --resume.")
+                outcomes[item.index] = outcome
+                self.on_outcome(outcome)
+            elif item.attempt <= self.retries and not self.stopping:
                 log.warning("%s %s while processing %s; trying it again on another worker "
                             "(attempt %d of %d)", w.name, how, item.options.input,
                             item.attempt + 1, self.retries + 1)
@@ -369,6 +394,9 @@ class LocalPool:
             w.proc.join(timeout=max(0.1, deadline - time.monotonic()))
             if w.proc.is_alive():
                 w.proc.terminate()
+                w.proc.join(timeout=5)
+            if w.proc.is_alive():  # a hung worker may hold SIGTERM off (see _worker_main)
+                w.proc.kill()
                 w.proc.join(timeout=5)
             w.conn.close()
         self._workers.clear()

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from reliability_helpers import assert_one_sentence, wait_for_rows
 from benchmarks.media import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
 from emocam import cores
 from emocam.batch_manifest import MANIFEST_NAME
+from emocam.sidecar import load_sidecar
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -184,6 +186,30 @@ def test_ctrl_c_stops_the_batch_with_running_inputs_partial_and_the_manifest_say
     rows = _csv(tmp_path, twin_clips[0]).decode().splitlines()
     assert len(rows) > 30 and all(r.count(",") == rows[0].count(",") for r in rows)
     assert not any(n.endswith(".lock") for n in _leftovers(tmp_path))
+
+
+def test_a_second_ctrl_c_lets_the_running_inputs_close_their_outputs_whole(
+    tmp_path: Path, twin_clips: list[Path], model_path: Path
+) -> None:
+    proc = start_emocam("process", *twin_clips, "-o", tmp_path, "--jobs", "2",
+                        "--model", model_path, "--no-video", "-q")
+    wait_for_rows(proc, tmp_path / "first.emocam.csv", 30)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)  # the workers are stopping, or closing their outputs
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    # Before, the second Ctrl-C killed the workers mid-close: locks, an unjoined sidecar, no
+    # report, and the manifest called them failed with 0 frames.
+    assert _leftovers(tmp_path) == []
+    manifest = _manifest(tmp_path)
+    for clip in twin_clips:
+        entry = manifest[clip.name]
+        assert entry["status"] in ("partial", "done") and entry["frames"] > 0, entry
+        sidecar = load_sidecar(tmp_path / f"{clip.stem}.emocam.npz")
+        assert sidecar.header["completed"] is (entry["status"] == "done")
+        assert (tmp_path / f"{clip.stem}.emocam.html").is_file()
 
 
 def test_jobs_with_a_reanalysis_is_one_sentence(
