@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emocam.errors import EXIT_INTERRUPTED, UserError, frames_text
+from emocam.errors import EXIT_INTERRUPTED, UserError, frames_text, inputs_text
 
 if TYPE_CHECKING:
     from emocam.batch_manifest import Manifest, Outcome
@@ -145,16 +145,17 @@ class _Reporter:
         where = "the manifest"
         if manifest.stopped:
             left = [o.input for o in outcomes if o.status in (PARTIAL, NOT_STARTED)]
-            print(f"emocam: the batch was stopped; {len(done)} of {len(outcomes)} inputs are "
+            print(f"emocam: the batch was stopped; {len(done)} of "
+                  f"{inputs_text(len(outcomes))} {'is' if len(done) == 1 else 'are'} "
                   f"done, and {where} lists the partial and unstarted ones: "
                   f"{', '.join(left)}.", file=sys.stderr)
             return EXIT_INTERRUPTED
         if len(done) < len(outcomes):
             others = [o.input for o in outcomes if o.status != DONE]
-            print(f"emocam: {len(done)} of {len(outcomes)} inputs processed without a "
+            print(f"emocam: {len(done)} of {inputs_text(len(outcomes))} processed without a "
                   f"problem; see above for: {', '.join(others)}.", file=sys.stderr)
             return 2
         if not self.quiet:
             note = f" ({len(skipped)} already done, skipped)" if skipped else ""
-            print(f"{len(done)} inputs processed{note}.")
+            print(f"{inputs_text(len(done))} processed{note}.")
         return 0

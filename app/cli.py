@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from emocam import __version__, batch_cli
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
-from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS, UserError, frames_text
+from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS, UserError, frames_text, inputs_text
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
 from emocam.stopping import ends_at_once
 from emocam.types import DEFAULT_MIN_SCORE
@@ -408,15 +408,19 @@ def _process_several(args: argparse.Namespace) -> int:
             failed.append(path)
             continue
         if _report(result, args.quiet, str(path)) == EXIT_INTERRUPTED:
-            return EXIT_INTERRUPTED  # the inputs after it are left alone
+            later = args.input[args.input.index(path) + 1:]  # left alone
+            if later:
+                print(f"emocam: stopped; not started: {', '.join(map(str, later))}.",
+                      file=sys.stderr)
+            return EXIT_INTERRUPTED
     done = len(args.input) - len(failed)
     if failed:
         # "No face was found" still wrote its outputs: the sentence above says which it was.
-        print(f"emocam: {done} of {len(args.input)} inputs processed without a problem; see "
-              f"above for: {', '.join(map(str, failed))}.", file=sys.stderr)
+        print(f"emocam: {done} of {inputs_text(len(args.input))} processed without a problem; "
+              f"see above for: {', '.join(map(str, failed))}.", file=sys.stderr)
         return 2
     if not args.quiet:
-        print(f"{done} inputs processed.")
+        print(f"{inputs_text(done)} processed.")
     return 0
 
 

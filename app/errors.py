@@ -36,3 +36,8 @@ class OutputError(UserError):
 def frames_text(n: int) -> str:
     """'1 frame', '2 frames': a stopped run's message often counts one (a photo)."""
     return f"{n} frame" if n == 1 else f"{n} frames"
+
+
+def inputs_text(n: int) -> str:
+    """'1 input', '2 inputs'."""
+    return f"{n} input" if n == 1 else f"{n} inputs"

@@ -212,6 +212,19 @@ def test_a_second_ctrl_c_lets_the_running_inputs_close_their_outputs_whole(
         assert (tmp_path / f"{clip.stem}.emocam.html").is_file()
 
 
+def test_ctrl_c_during_inputs_one_after_another_names_those_never_started(
+    tmp_path: Path, twin_clips: list[Path], model_path: Path
+) -> None:
+    proc = start_emocam("process", *twin_clips, "-o", tmp_path, "--model", model_path,
+                        "--no-video", "-q")
+    wait_for_rows(proc, tmp_path / "first.emocam.csv", 30)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"not started: {twin_clips[1]}" in err
+    assert not (tmp_path / "second.emocam.csv").exists()
+
+
 def test_jobs_with_a_reanalysis_is_one_sentence(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
