@@ -91,6 +91,8 @@ def _what_ran(summary: dict[str, Any]) -> str:
         ("speed", f"{summary.get('fps_achieved')} fps" if summary.get("fps_achieved")
          else None),
         ("shots", len(summary.get("shots") or []) or None),
+        ("photos that could not be read", ", ".join(summary.get("photos_skipped") or [])
+         or None),
     ]
     if summary.get("reanalysed_from"):
         rows.append(("re-analysed from", summary["reanalysed_from"]))
@@ -138,9 +140,11 @@ def _face_section(fid: str, face: dict[str, Any], summary: dict[str, Any],
         _thumb(series.thumbnail if series is not None else None),
         f"<h2>Face {_e(fid)}: mostly {_e(face['top_label'])}</h2>",
         "<table>",
-        f"<tr><th>on screen</th><td>{_seconds(face['first_time_ms'])} to "
-        f"{_seconds(face['last_time_ms'])} (shot {_e(face['shot'])}, "
-        f'<span data-key="frames" data-value="{frames}">{frames}</span> frames)</td></tr>',
+        # A folder's face is in one photo: its name says where, a made-up time would not.
+        (f"<tr><th>photo</th><td>{_e(face['file'])}</td></tr>" if "file" in face else
+         f"<tr><th>on screen</th><td>{_seconds(face['first_time_ms'])} to "
+         f"{_seconds(face['last_time_ms'])} (shot {_e(face['shot'])}, "
+         f'<span data-key="frames" data-value="{frames}">{frames}</span> frames)</td></tr>'),
         f'<tr><th>uncertain</th><td><span data-key="uncertain_share" '
         f'data-value="{uncertain_share!r}">{_pct(uncertain_share)}</span> of its frames'
         f"{f' ({_e(reasons)})' if reasons else ''}</td></tr>",

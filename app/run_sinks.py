@@ -172,8 +172,9 @@ def open_sinks(
         if plan.annotated is not None:
             run_info["video_codec"] = desc.video_codec
     names = analyser.class_names
-    sinks = RunSinks(plan, JsonSummary(plan.json, names, run_info), desc.overlay, frames_owned,
-                     streams=feeds)
+    photos = [p.name for p in plan.images] if plan.kind == "folder" else None
+    sinks = RunSinks(plan, JsonSummary(plan.json, names, run_info, photos), desc.overlay,
+                     frames_owned, streams=feeds)
     if writing is not final:
         sinks.summary.partial_outputs = writing.outputs()
     if plan.report is not None:

@@ -461,10 +461,13 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 class _FaceStats:
-    __slots__ = ("first_ms", "frames", "label_counts", "last_ms", "prob_sum", "shot", "uncertain")
+    __slots__ = ("file", "first_ms", "frames", "label_counts", "last_box", "last_ms", "prob_sum",
+                 "shot", "uncertain")
 
-    def __init__(self, n_classes: int, time_ms: float, shot: int):
+    def __init__(self, n_classes: int, time_ms: float, shot: int, file: str | None):
         self.shot = shot  # a cut starts new faces, so each face lives in one shot
+        self.file = file  # a folder's photo: each photo's faces are its own (new ids)
+        self.last_box: tuple[float, ...] = ()
         self.frames = 0
         self.label_counts = np.zeros(n_classes, np.int64)
         self.prob_sum = np.zeros(n_classes, np.float64)
@@ -483,8 +486,12 @@ class JsonSummary:
 
     CHECKPOINT_S = 5.0
 
-    def __init__(self, path: Path, class_names: Sequence[str], run_info: dict[str, Any]):
+    def __init__(self, path: Path, class_names: Sequence[str], run_info: dict[str, Any],
+                 photos: Sequence[str] | None = None):
+        """``photos``: a folder's photo names, for its faces' files and the photos skipped."""
         self.path = Path(path)
+        self._photos = list(photos) if photos is not None else None
+        self._seen: set[str] = set()
         # None: a device or a pipe, which gets the one final summary and no checkpoints.
         self._checkpoint_path = (None if writes_in_place(self.path) else
                                  _write_target(self.path) or self.path)
@@ -517,6 +524,9 @@ class JsonSummary:
         if result.schedule is not None:
             self._schedules[result.schedule] = self._schedules.get(result.schedule, 0) + 1
         t = result.frame.time_ms
+        file = Path(result.frame.source).name if self._photos is not None else None
+        if file is not None:
+            self._seen.add(file)
         if not self._shots or result.shot != self._shots[-1]["shot"]:
             self._shots.append({"shot": result.shot, "first_frame": result.frame.index,
                                 "first_time_ms": round(t, 1)})
@@ -524,8 +534,9 @@ class JsonSummary:
             st = self._faces.get(face.face_id)
             if st is None:
                 st = self._faces[face.face_id] = _FaceStats(len(self.class_names), t,
-                                                            result.shot)
+                                                            result.shot, file)
             st.frames += 1
+            st.last_box = tuple(face.box)
             st.label_counts[face.top_index] += 1
             st.prob_sum += face.probs
             st.last_ms = t
@@ -538,7 +549,9 @@ class JsonSummary:
     def _face_dict(self, st: _FaceStats) -> dict[str, Any]:
         share = st.label_counts / max(1, st.frames)
         mean = st.prob_sum / max(1, st.frames)
+        where = {"file": st.file} if st.file is not None else {}
         return {
+            **where,
             "shot": st.shot,
             "frames": st.frames,
             "first_time_ms": round(st.first_ms, 1),
@@ -548,6 +561,8 @@ class JsonSummary:
             "mean_probabilities": self._per_class(mean),
             "uncertain_frames": sum(st.uncertain.values()),
             "uncertain_reasons": dict(sorted(st.uncertain.items())),
+            # x, y, w, h in pixels where it was last seen: tells a photo's faces apart.
+            "last_box": [round(float(v), 1) for v in st.last_box],
         }
 
     def as_dict(self, completed: bool, **extra: Any) -> dict[str, Any]:
@@ -567,9 +582,17 @@ class JsonSummary:
             "mean_timings_ms": timings,
             # Where each shot of a video begins (one entry when it has no hard cut).
             "shots": self._shots,
+            **self._photos_skipped(completed),
             **self._detection(),
             "faces": {str(k): self._face_dict(v) for k, v in sorted(self._faces.items())},
         }
+
+    def _photos_skipped(self, completed: bool) -> dict[str, Any]:
+        """A folder's photos that could not be read (named on stderr as they were met)."""
+        if self._photos is None or not completed:
+            return {}
+        return {"photos": len(self._photos),
+                "photos_skipped": [n for n in self._photos if n not in self._seen]}
 
     def _detection(self) -> dict[str, Any]:
         """How much detection the frames got: with --target-fps it varies, and a reader of

@@ -107,6 +107,12 @@ def test_a_bad_first_image_is_skipped_like_any_other_in_its_folder(
     assert str(first) in warning and "Skipped" in warning
     summary = rows_of(tmp_path / "out" / "photos.emocam.json")
     assert summary["frames_with_faces"] == 1
+    # The summary keeps what stderr said, and ties each face to its photo.
+    assert summary["photos"] == 2 and summary["photos_skipped"] == ["a.png"]
+    (face,) = summary["faces"].values()
+    assert face["file"] == "b.png" and len(face["last_box"]) == 4
+    report = (tmp_path / "out" / "photos.emocam.html").read_text()
+    assert "<th>photo</th><td>b.png</td>" in report and "a.png" in report
 
 
 def test_a_folder_none_of_whose_images_reads_is_one_sentence(
