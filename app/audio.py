@@ -56,6 +56,17 @@ def _picture_start(container: Any) -> float:
     return _seconds(stream.start_time, stream.time_base)
 
 
+def has_sound(source: Path) -> bool:
+    """Whether ``source`` holds a sound track (False where it cannot be read as a video)."""
+    import av
+
+    try:
+        with av.open(str(source)) as src:
+            return bool(src.streams.audio)
+    except (av.FFmpegError, OSError, ValueError):
+        return False
+
+
 def add_audio(video: Path, source: Path, duration_s: float) -> bool:
     """Give ``video`` (written by emocam, silent) the sound of ``source``, cut at
     ``duration_s``. Returns whether it now has sound; on failure it is left untouched."""

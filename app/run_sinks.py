@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from emocam import __version__
+from emocam.audio import has_sound
 from emocam.encoders import DEFAULT_VIDEO_CODEC
 from emocam.errors import OutputError
 from emocam.fileprint import fingerprint
@@ -168,7 +169,9 @@ def open_sinks(
                     "boxes_only": boxes_only},
     }
     if plan.kind == "video":
-        run_info["privacy"]["source_sound_kept"] = plan.sound is not None
+        # Said of sound there is: a silent source has none to keep.
+        run_info["privacy"]["source_sound_kept"] = (plan.sound is not None
+                                                    and has_sound(plan.sound))
         if plan.annotated is not None:
             run_info["video_codec"] = desc.video_codec
     names = analyser.class_names

@@ -50,6 +50,8 @@ def test_the_annotated_video_plays_the_sources_sound_in_step(
     annotated = tmp_path / "out" / "talk.emocam.mp4"
     found = sound_of(annotated)
     assert found is not None, "the annotated video has no sound"
+    summary = json.loads((tmp_path / "out" / "talk.emocam.json").read_text())
+    assert summary["privacy"]["source_sound_kept"] is True
     name, samples = found
     assert name == kept_as
     # Frame 0 of the annotated video is the source's first picture: the beep moves with it.
@@ -57,6 +59,17 @@ def test_the_annotated_video_plays_the_sources_sound_in_step(
     # The picture is untouched: every frame is there and the sound ends with it.
     assert frames_in(annotated) == 60
     assert len(samples) / RATE == pytest.approx(2.0, abs=0.05)
+
+
+def test_a_silent_source_is_not_said_to_have_its_sound_kept(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], picture: SyntheticVideo,
+    model_path: Path,
+) -> None:
+    run = run_cli(capfd, "process", picture.path, "-o", tmp_path, "--model", model_path, "-q",
+                  "--no-sidecar", "--no-report")
+    assert run.code == 0, run.err
+    summary = json.loads((tmp_path / f"{picture.path.stem}.emocam.json").read_text())
+    assert summary["privacy"]["source_sound_kept"] is False
 
 
 def test_every_sound_track_is_kept_whole(
