@@ -216,6 +216,9 @@ def plan_for(
     # A summary sent to a device (/dev/stdout) has no folder for a report beside it.
     report_path = (req.report or report_name(json_path)
                    if not req.no_report and (req.report or _regular(json_path)) else None)
+    if report_path is not None and report_path == json_path:
+        raise OutputError(f"The summary {json_path} would be replaced by the report, which is "
+                          "named after it with .html; give --json a name ending in .json.")
     default_json = base.with_name(base.name + ".json")
     defaults = {"annotated": default_annotated, "csv": base.with_name(base.name + ".csv"),
                 "json": default_json, "sidecar": base.with_name(base.name + SIDECAR_SUFFIX),
