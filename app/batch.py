@@ -57,7 +57,7 @@ from emocam.batch_manifest import (
     read_earlier,
 )
 from emocam.batch_work import WorkItem, run_item
-from emocam.errors import UserError
+from emocam.errors import UserError, some_of
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -297,8 +297,11 @@ class LocalPool:
             self._more_stops += 1
             busy = [w for w in self._workers if w.item is not None and w.proc.is_alive()]
             if self._more_stops == 1:
-                log.warning("still closing the outputs of %d running input(s); Ctrl-C again "
-                            "to kill them (their outputs then stay partial)", len(busy))
+                if busy:
+                    log.warning("still closing the outputs of %s; Ctrl-C again to kill %s "
+                                "(the outputs then stay partial)",
+                                some_of([str(w.item.options.input) for w in busy if w.item]),
+                                "it" if len(busy) == 1 else "them")
                 return
             for w in busy:
                 w.killed = True

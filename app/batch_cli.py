@@ -97,7 +97,9 @@ def run(args: argparse.Namespace, inputs: list[Path], options: ProcessOptions) -
         from emocam.batch import run_batch
 
         manifest = run_batch(bopts, report)
-    return report.finish(manifest)
+    from emocam.batch_manifest import manifest_path
+
+    return report.finish(manifest, manifest_path(options.outdir, inputs))
 
 
 def _announce(line: str) -> None:
@@ -136,13 +138,13 @@ class _Reporter:
         else:
             tqdm.write(f"emocam: {o.message}", file=sys.stderr)
 
-    def finish(self, manifest: Manifest) -> int:
+    def finish(self, manifest: Manifest, path: Path) -> int:
         from emocam.batch_manifest import DONE, NOT_STARTED, PARTIAL
 
         outcomes = manifest.outcomes
         done = [o for o in outcomes if o.status == DONE]
         skipped = [o for o in done if o.skipped]
-        where = "the manifest"
+        where = str(path)
         if manifest.stopped:
             left = [o.input for o in outcomes if o.status in (PARTIAL, NOT_STARTED)]
             print(f"emocam: the batch was stopped; {len(done)} of "

@@ -176,9 +176,12 @@ def made_otherwise(plan: OutputPlan, options: ProcessOptions) -> str | None:
     if "uncertain_below" in recorded:
         try:  # as the run resolves it: the option, else the model's own threshold
             own = read_model_info(model).uncertain_below
+            wanted["uncertain_below"] = resolve_uncertain_below(pipe.quality, own)
         except UserError:
-            own = None  # the run itself will say what is wrong with the model
-        wanted["uncertain_below"] = resolve_uncertain_below(pipe.quality, own)
+            # The run itself will say what is wrong with the model; only a threshold given
+            # as an option is compared meanwhile.
+            if pipe.quality.uncertain_below is not None:
+                wanted["uncertain_below"] = pipe.quality.uncertain_below
     privacy = recorded.get("privacy") if isinstance(recorded.get("privacy"), dict) else {}
     differ = []
     for key, value in wanted.items():

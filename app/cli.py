@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING
 
 from emocam import __version__, batch_cli
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
-from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS, UserError, frames_text, inputs_text
+from emocam.errors import (
+    EXIT_INTERRUPTED,
+    STOP_SIGNALS,
+    UserError,
+    frames_text,
+    inputs_text,
+    some_of,
+)
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
 from emocam.stopping import ends_at_once
 from emocam.types import DEFAULT_MIN_SCORE
@@ -102,7 +109,8 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     "gives files about a quarter the size that also play in web browsers "
                     f"(default: {DEFAULT_VIDEO_CODEC})")
     pp.add_argument("--no-sidecar", action="store_true",
-                    help="write no NAME.emocam.npz (the numbers --reanalyse needs)")
+                    help="write no sidecar (NAME.emocam.npz beside the CSV: the numbers "
+                    "--reanalyse needs)")
     pp.add_argument("--no-report", action="store_true",
                     help="write no NAME.emocam.html (the report: what ran, each face's "
                     "timeline and shares of time)")
@@ -312,8 +320,7 @@ def _tell_videos_left(folder: Path, left: list[str]) -> None:
     if left:
         one = len(left) == 1
         log.warning("%s is processed as a folder of photos; its %s %s not part of that (give "
-                    "%s by name to process %s)", folder, ", ".join(left[:3]) +
-                    (f" and {len(left) - 3} more" if len(left) > 3 else ""),
+                    "%s by name to process %s)", folder, some_of(left),
                     "is" if one else "are", "it" if one else "them", "it" if one else "them")
 
 
@@ -348,12 +355,13 @@ def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
     return 0
 
 
-def _check_several(args: argparse.Namespace) -> None:
-    """Refuse, before any work, what cannot hold for several inputs."""
+def _check_several(args: argparse.Namespace, given: int) -> None:
+    """Refuse, before any work, what cannot hold for several inputs (``given``: how many
+    the command named, before earlier outputs were left out)."""
     if args.reanalyse is not None:
         raise UserError("Give either INPUTs to process or --reanalyse SIDECAR, not both.")
     if args.output_video or args.csv or args.json:
-        several = "several inputs" if len(args.input) > 1 else "a batch (--jobs, --dask, --resume)"
+        several = "several inputs" if given > 1 else "a batch (--jobs, --dask, --resume)"
         raise UserError(f"--output-video, --csv and --json name one file each; for {several}, "
                         "give a folder with -o DIR instead.")
     from emocam.outputs import default_outputs, output_base
@@ -395,8 +403,9 @@ def _process_several(args: argparse.Namespace) -> int:
 
     # Left out first: a glob beside an earlier run's outputs takes them in, and the check
     # below would refuse them as outputs of this run.
+    given = len(args.input)
     args.input = _leave_out_earlier_outputs(args.input)
-    _check_several(args)
+    _check_several(args, given)
     opts = _process_options(args)
     _load_ahead(opts, args.input)
     failed: list[Path] = []
@@ -410,8 +419,8 @@ def _process_several(args: argparse.Namespace) -> int:
         if _report(result, args.quiet, str(path)) == EXIT_INTERRUPTED:
             later = args.input[args.input.index(path) + 1:]  # left alone
             if later:
-                print(f"emocam: stopped; not started: {', '.join(map(str, later))}.",
-                      file=sys.stderr)
+                print(f"emocam: stopped before {', '.join(map(str, later))}; run emocam "
+                      "process on them to process them.", file=sys.stderr)
             return EXIT_INTERRUPTED
     done = len(args.input) - len(failed)
     if failed:
@@ -429,8 +438,9 @@ def _process_batch(args: argparse.Namespace) -> int:
     batch_cli.check(args)
     if not args.input:
         raise UserError("Give the INPUTs to process.")
+    given = len(args.input)
     args.input = _leave_out_earlier_outputs(args.input)
-    _check_several(args)
+    _check_several(args, given)
     return batch_cli.run(args, args.input, _process_options(args))
 
 

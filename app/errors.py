@@ -41,3 +41,9 @@ def frames_text(n: int) -> str:
 def inputs_text(n: int) -> str:
     """'1 input', '2 inputs'."""
     return f"{n} input" if n == 1 else f"{n} inputs"
+
+
+def some_of(names: list[str], shown: int = 3) -> str:
+    """Up to ``shown`` names for a sentence, then how many more: 'a, b, c and 4 more'."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")

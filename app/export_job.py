@@ -12,7 +12,14 @@ from pathlib import Path
 
 from emocam.encoders import known_codec
 from emocam.errors import frames_text
-from emocam.outputs import default_output, export_names, output_base, report_name
+from emocam.outputs import (
+    default_output,
+    export_names,
+    output_base,
+    removed_by,
+    report_name,
+    sidecar_beside,
+)
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.process import ProcessOptions, ProcessResult, sound_wanted
@@ -51,8 +58,8 @@ class ExportJob:
         video, csv, json_path, sidecar = export_names(output)
         if self.is_folder:  # the folder as named, its CSV, JSON and sidecar beside it
             video = output
-            csv, json_path, sidecar = (output.with_name(output.name + ext)
-                                       for ext in (".csv", ".json", ".npz"))
+            csv, json_path = (output.with_name(output.name + ext) for ext in (".csv", ".json"))
+            sidecar = sidecar_beside(csv)
         elif self.is_photo and output.suffix.lower() not in IMAGE_EXTS:
             video = video.with_suffix(self.source.suffix.lower())  # a photo's copy keeps its type
         # The whole set is named after the file the user chose, the sidecar too: beside the
@@ -70,7 +77,13 @@ class ExportJob:
         written = [opts.output_video, opts.csv, opts.json, opts.sidecar]
         if opts.json is not None:
             written.append(report_name(opts.json))
-        return [p for p in written if p is not None and p != output and p.exists()]
+        replaced = [p for p in written if p is not None and p != output and p.exists()]
+        # An export named as `emocam process` names its set replaces that set whole: its
+        # files this export does not write again (an annotated copy of another type) go.
+        kind = "folder" if self.is_folder else "image" if self.is_photo else "video"
+        base = output_base(self.source, None, is_folder=self.is_folder)
+        gone = removed_by(opts.request(), kind, base, self.source)
+        return replaced + [p for p in gone if p not in replaced and p != output]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 import onnxruntime as ort
 
+from emocam import columns
 from emocam.errors import ModelError
 from emocam.offline import keep_native_libraries_offline
 from emocam.preprocess import CropSpec, Normalization
@@ -50,6 +51,23 @@ class ModelInfo:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def accuracy(self) -> dict[str, Any]:
+        """What the model's card says it scores, for the summary and the report: each value
+        kept only when it is what fer-train writes (hand-made metadata may hold a percentage
+        or text where a fraction or a count belongs; the field is shown, not computed on)."""
+        m = self.metrics
+        acc = m.get("test_accuracy")
+        images = m.get("test_images")
+        protocol = m.get("test_protocol")
+        return {
+            "test_accuracy": (float(acc) if isinstance(acc, int | float)
+                              and not isinstance(acc, bool) and 0.0 <= acc <= 1.0 else None),
+            "test_protocol": protocol if isinstance(protocol, str) else None,
+            "test_images": (images if isinstance(images, int) and not isinstance(images, bool)
+                            and images >= 0 else None),
+        }
+
     def to_json(self) -> str:
         d = asdict(self)
         d["class_names"] = list(self.class_names)
@@ -77,6 +95,10 @@ class ModelInfo:
             raise ValueError("its metadata lacks a list of at least two class names")
         if len(set(names)) != len(names):
             raise ValueError("its metadata key 'class_names' names a class twice")
+        clash = sorted(set(names) & columns.FIXED)
+        if clash:
+            raise ValueError(f"its metadata key 'class_names' names {', '.join(clash)}, "
+                             "which is a column of emocam's CSV already")
         schema = _integer(d, "schema", SCHEMA_VERSION, 1, 10**6)
         if schema > SCHEMA_VERSION:
             raise ValueError(f"its metadata schema {schema} is newer than this emocam understands")

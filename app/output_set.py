@@ -209,8 +209,6 @@ class OutputSet:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         try:
-            if exc_type is None and self.completed and self._overwrite:
-                self._drop_left_out()
             if self._staged:
                 if exc_type is None and self.completed:
                     self._commit()
@@ -221,18 +219,35 @@ class OutputSet:
                     log.warning("the earlier outputs were kept as they were; this run's results "
                                 "so far are in %s", ", ".join(
                                     str(p) for p, _ in self._pairs if p.exists()))
+            # After the commit: a commit that fails keeps the old set whole, these included.
+            if exc_type is None and self.completed and self._overwrite:
+                self._drop_left_out()
         finally:
             self._unlock()
 
     def _drop_left_out(self) -> None:
         """An earlier set's files that this run does not write again (its sidecar under
         --no-sidecar) go, so the folder holds one set."""
-        gone = [p for p in self.plan.left_out if p.exists() and not _is_device(p)]
+        gone = [p for p in self.plan.left_out if p.exists() and not _is_device(p)
+                and self._only_ours(p)]
         for path in gone:
             _remove(path)
         if gone:
             log.warning("removed %s of the earlier outputs, which this run does not write "
                         "again", ", ".join(map(str, gone)))
+
+    def _only_ours(self, path: Path) -> bool:
+        """A folder of annotated photos is removed only when it holds nothing but photos
+        named as this run's: anything else in it may be the user's."""
+        if not path.is_dir():
+            return True
+        ours = {p.name for p in self.plan.images}
+        others = [p.name for p in path.iterdir() if p.name not in ours or not p.is_file()]
+        if others:
+            log.warning("kept %s, an earlier output folder, as it holds files emocam did not "
+                        "write (%s); it no longer matches this run's outputs", path,
+                        ", ".join(others[:3]))
+        return not others
 
     def _commit(self) -> None:
         """Each staged file over its old one; the old set stays whole until the last of

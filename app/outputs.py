@@ -129,8 +129,8 @@ def export_names(video: Path) -> tuple[Path, Path, Path, Path]:
     """The app's Export and a live recording: the annotated video the user named, and the
     CSV, JSON and sidecar beside it, named after it (never after the source)."""
     video = video if video.suffix else video.with_suffix(".mp4")
-    return (video, video.with_suffix(".csv"), video.with_suffix(".json"),
-            video.with_suffix(SIDECAR_SUFFIX))
+    csv = video.with_suffix(".csv")
+    return (video, csv, video.with_suffix(".json"), sidecar_beside(csv))
 
 
 def recording_names(folder: Path, started: time.struct_time | None = None
@@ -145,6 +145,19 @@ def report_name(json_path: Path) -> Path:
     """The report beside a summary, named after it: ``NAME.emocam.json`` ->
     ``NAME.emocam.html`` (so an Export's ``out.json`` has ``out.html``)."""
     return json_path.with_suffix(REPORT_SUFFIX)
+
+
+def sidecar_beside(numbers: Path) -> Path:
+    """The sidecar named after a CSV or summary: ``NAME.emocam.csv`` -> ``NAME.emocam.npz``,
+    ``results.csv`` -> ``results.emocam.npz`` (plainly emocam's, never a user's own .npz)."""
+    name = numbers.name
+    for ext in (".csv", ".json"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+            break
+    if not name.endswith(SUFFIX):
+        name += SUFFIX
+    return numbers.with_name(name + SIDECAR_SUFFIX)
 
 
 def sidecar_stem(path: Path) -> str:
@@ -196,6 +209,24 @@ def plan_for(
     check_request(req)
     req = replace(req, **{k: _through_link(getattr(req, k)) for k in
                           ("output_video", "csv", "json", "sidecar", "report")})
+    defaults, planned = _paths(req, kind, base, src, annotate, sidecar)
+    annotated, csv_path, sidecar_path, report_path = (
+        planned[k] for k in ("annotated", "csv", "sidecar", "report"))
+    json_path = planned["json"] or defaults["json"]  # always planned: a run has its summary
+    all_inputs = [src, *images, *inputs]
+    left_out = _left_out(defaults, planned, kind, all_inputs)
+    plan = OutputPlan(kind, images, annotated, csv_path, json_path, sidecar_path,
+                      inputs=all_inputs, left_out=left_out, report=report_path)
+    if kind == "video" and annotated is not None and sound:
+        plan.sound = src
+    check_plan(plan, req.overwrite)
+    return plan
+
+
+def _paths(req: OutputRequest, kind: str, base: Path, src: Path, annotate: bool = True,
+           sidecar: bool = True) -> tuple[dict[str, Path], dict[str, Path | None]]:
+    """The default path of each output kind at ``base``, and the path this request writes
+    it at (None: not written)."""
     default_annotated = {
         "video": base.with_name(base.name + ".mp4"),
         "image": base.with_name(base.name + src.suffix.lower()),
@@ -210,7 +241,7 @@ def plan_for(
     # the CSV (a photo's: the summary), named after it; not beside the source when the user
     # named the CSV elsewhere.
     beside = next((p for p in (csv_path, json_path) if p is not None and _regular(p)), None)
-    default_sidecar = (beside.with_suffix(SIDECAR_SUFFIX) if beside is not None
+    default_sidecar = (sidecar_beside(beside) if beside is not None
                        else base.with_name(base.name + SIDECAR_SUFFIX))
     sidecar_path = (req.sidecar or default_sidecar) if keep_numbers else None
     # A summary sent to a device (/dev/stdout) has no folder for a report beside it.
@@ -225,14 +256,14 @@ def plan_for(
                 "report": report_name(default_json)}
     planned = {"annotated": annotated, "csv": csv_path, "json": json_path,
                "sidecar": sidecar_path, "report": report_path}
-    all_inputs = [src, *images, *inputs]
-    left_out = _left_out(defaults, planned, kind, all_inputs)
-    plan = OutputPlan(kind, images, annotated, csv_path, json_path, sidecar_path,
-                      inputs=all_inputs, left_out=left_out, report=report_path)
-    if kind == "video" and annotated is not None and sound:
-        plan.sound = src
-    check_plan(plan, req.overwrite)
-    return plan
+    return defaults, planned
+
+
+def removed_by(req: OutputRequest, kind: str, base: Path, src: Path) -> list[Path]:
+    """The files of an earlier set at ``base`` that a completed run of ``req`` with
+    ``--overwrite`` removes, as not its own (what the app's Export asks about first)."""
+    defaults, planned = _paths(req, kind, base, src)
+    return [p for p in _left_out(defaults, planned, kind, [src]) if p.exists()]
 
 
 def _left_out(defaults: dict[str, Path], planned: dict[str, Path | None], kind: str,

@@ -78,8 +78,7 @@ class Pipeline:
             "model": self.model_info.name,
             "model_path": str(self.classifier.path),
             # From the model's own card (its metadata): what the report says it scores.
-            "model_accuracy": {k: self.model_info.metrics.get(k) for k in
-                               ("test_accuracy", "test_protocol", "test_images")},
+            "model_accuracy": self.model_info.accuracy,
             "provider": self.classifier.provider,
             "provider_fallback_reason": self.classifier.fallback_reason,
             "detector": self.detector.name,

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from emocam.errors import SourceError, UserError
+from emocam import columns
+from emocam.errors import SourceError, UserError, some_of
 from emocam.fileprint import changed
 from emocam.output_set import OutputSet
 from emocam.outputs import REANALYSED, RunFacts, check_request, make_folder, plan_for, sidecar_stem
@@ -34,7 +35,6 @@ from emocam.process import (
 from emocam.quality import QualityConfig, judge, resolve_uncertain_below
 from emocam.run_sinks import RunDescription
 from emocam.sidecar import Sidecar, load_sidecar
-from emocam.sinks import CSV_FIXED_COLUMNS
 from emocam.sources import open_source
 from emocam.track import smoothed
 from emocam.types import FaceQuality, FaceResult, Frame, FrameResult
@@ -86,7 +86,7 @@ def label_matrix(
             f"The label map names {', '.join(unknown)}, which the model does not have "
             f"(its classes: {', '.join(names)})."
         )
-    taken = sorted(set(mapping.values()) & CSV_FIXED_COLUMNS)
+    taken = sorted(set(mapping.values()) & columns.FIXED)
     if taken:
         raise LabelMapError(
             f"The label map's new name {', '.join(taken)} is already a column of the CSV; "
@@ -140,10 +140,11 @@ class Replay:
         h = self.sidecar.header
         return {
             "reanalysed_from": str(self.sidecar.path),
-            # What the run re-analysed was made with (a sidecar from before they were
-            # recorded has no model_accuracy or target_fps: None, "not recorded").
-            **{k: h.get(k) for k in ("model", "model_path", "model_accuracy", "provider",
-                                     "detector", "target_fps")},
+            # What the run re-analysed was made with; a sidecar from before model_accuracy
+            # and target_fps were recorded leaves them out, and the report says "not
+            # recorded" instead of a value they never had.
+            **{k: h.get(k) for k in ("model", "model_path", "provider", "detector")},
+            **{k: h[k] for k in ("model_accuracy", "target_fps") if k in h},
             "recorded_completed": h.get("completed") is not False,
             "class_names": list(self._names),
             "label_map": self.label_map,
@@ -265,7 +266,7 @@ def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Inp
     try:
         source = stack.enter_context(open_source(replay.sidecar.source))
     except UserError as e:
-        log.warning("%s; writing the CSV and JSON only", str(e).rstrip("."))
+        log.warning("%s; writing the numbers, no annotated copy", str(e).rstrip("."))
         return numbers_only
     if tuple(source.size) != size and kind == "video":
         log.warning("%s is now %dx%d, not the %dx%d that was analysed; writing the CSV and "
@@ -273,7 +274,7 @@ def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Inp
         return numbers_only
     if kind != "folder" and changed(replay.sidecar.source, h.get("source_print")):
         log.warning("%s is not the file that was analysed (it was replaced or edited since); "
-                    "writing the CSV and JSON only", replay.sidecar.source)
+                    "writing the numbers, no annotated copy", replay.sidecar.source)
         return numbers_only
     if kind == "folder":
         there = {p.name: p for p in getattr(source, "files", ())}
@@ -281,24 +282,21 @@ def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Inp
                             replay.sidecar["frame_print"].tolist(), strict=True))
         gone = [n for n in recorded if n not in there]
         if gone:
-            log.warning("%s, analysed then, %s no longer in %s; writing the CSV and JSON only",
-                        _some(gone), "is" if len(gone) == 1 else "are", replay.sidecar.source)
+            log.warning("%s, analysed then, %s no longer in %s; writing the numbers, no "
+                        "annotated copy", some_of(gone), "is" if len(gone) == 1 else "are",
+                        replay.sidecar.source)
             return numbers_only
         # Every photo's boxes land on that photo, or none is drawn: no output set mixes
         # pictures drawn with their own faces and with another picture's.
         other = [n for n, p in recorded.items() if changed(there[n], p)]
         if other:
             log.warning("%s in %s %s not the photo%s analysed (replaced or edited since); "
-                        "writing the CSV and JSON only", _some(other), replay.sidecar.source,
-                        "is" if len(other) == 1 else "are", "" if len(other) == 1 else "s")
+                        "writing the numbers, no annotated copy", some_of(other),
+                        replay.sidecar.source, "is" if len(other) == 1 else "are",
+                        "" if len(other) == 1 else "s")
             return numbers_only
         return _Input(kind, _recorded_photos(iter(source), replay), size, pixels=True)
     return _Input(kind, _recorded_frames(iter(source), replay), size, pixels=True)
-
-
-def _some(names: list[str]) -> str:
-    """Up to three names, then how many more."""
-    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def with_recorded_privacy(opts: ProcessOptions, sidecar: Sidecar) -> ProcessOptions:

@@ -86,7 +86,8 @@ def _what_ran(summary: dict[str, Any]) -> str:
         ("smoothing", f"{summary.get('smoothing_tau_s')} s"),
         ("detection threshold", summary.get("min_score")),
         ("uncertain below", summary.get("uncertain_below")),
-        ("target frame rate", summary.get("target_fps") or "none (every frame detected)"),
+        ("target frame rate", "not recorded with this run" if "target_fps" not in summary
+         else summary["target_fps"] or "none (every frame detected)"),
         ("frames", f"{summary.get('frames')} ({summary.get('frames_with_faces')} with faces)"),
         ("speed", f"{summary.get('fps_achieved')} fps" if summary.get("fps_achieved")
          else None),

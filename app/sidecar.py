@@ -210,7 +210,7 @@ def join_parts(parts: Path, path: Path, header: dict[str, Any]) -> None:
     for c in chunks:
         with np.load(c, allow_pickle=False) as npz:
             for key in _CHUNK_ARRAYS:
-                a = npz[key]
+                a = _chunk_array(npz, key)
                 n = shapes.get(key, (0, *a.shape[1:]))[0]
                 shapes[key] = (n + a.shape[0], *a.shape[1:])
                 dtypes[key] = np.promote_types(dtypes.get(key, a.dtype), a.dtype)
@@ -238,10 +238,20 @@ def _join_array(zf: zipfile.ZipFile, key: str, chunks: list[Path],
                  "shape": shape})
         for c in chunks:
             with np.load(c, allow_pickle=False) as npz:
-                fh.write(np.ascontiguousarray(npz[key], dtype=dtype).tobytes())
+                fh.write(np.ascontiguousarray(_chunk_array(npz, key), dtype=dtype).tobytes())
+
+
+def _chunk_array(npz: Any, key: str) -> np.ndarray:
+    """A chunk's array; one an earlier emocam did not write yet (a run killed before an
+    upgrade) is the value that means "not recorded", one per frame."""
+    if key in npz.files or key not in _LATER:
+        return npz[key]  # a missing older array: KeyError, a damaged chunk
+    return np.full(len(npz["frame_index"]), _LATER[key][0], _LATER[key][1])
 
 
 _CHUNK_ARRAYS = (*_FRAME_ARRAYS, "frame_shot", _FRAME_PRINTS, *_FACE_ARRAYS)
+# Per-frame arrays added after the first sidecars, and what their absence means.
+_LATER: dict[str, tuple[Any, Any]] = {"frame_shot": (0, np.int64), _FRAME_PRINTS: ("", "<U1")}
 _EMPTY = {
     **{k: np.zeros(0, np.int64) for k in ("frame_index", "frame_shot", "frame", "face_id")},
     **{k: np.zeros(0, np.float64) for k in ("frame_time_ms", "time_ms")},
@@ -267,7 +277,7 @@ def recover(path: Path) -> bool:
     header["completed"] = False
     try:
         join_parts(parts, path, header)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # a damaged chunk
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:  # damaged
         log.warning("the chunks in %s cannot be joined (%s)", parts, e)
         return False
     shutil.rmtree(parts, ignore_errors=True)

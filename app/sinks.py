@@ -29,6 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from emocam import columns
 from emocam.audio import add_audio
 from emocam.encoders import DEFAULT_VIDEO_CODEC, Encoder, open_encoder
 from emocam.errors import OutputError
@@ -317,15 +318,9 @@ class AnnotatedVideoWriter:
             log.warning("%s", e)  # the error already on its way matters more
 
 
-# The CSV's columns around the classes' own: no class may take one of these names.
-CSV_BEFORE_CLASSES = ("frame", "time_ms", "face_id", "x", "y", "w", "h")
-CSV_AFTER_CLASSES = ("top_label", "confidence", "uncertain", "shot")
-CSV_FIXED_COLUMNS = frozenset(("file", *CSV_BEFORE_CLASSES, *CSV_AFTER_CLASSES))
-
-
 def csv_header(class_names: Sequence[str], with_file: bool = False) -> list[str]:
-    head = ["file"] if with_file else []
-    return [*head, *CSV_BEFORE_CLASSES, *class_names, *CSV_AFTER_CLASSES]
+    head = [columns.FILE] if with_file else []
+    return [*head, *columns.BEFORE_CLASSES, *class_names, *columns.AFTER_CLASSES]
 
 
 class CsvSink:

@@ -221,7 +221,7 @@ def test_ctrl_c_during_inputs_one_after_another_names_those_never_started(
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert f"not started: {twin_clips[1]}" in err
+    assert f"stopped before {twin_clips[1]}; run emocam process on them" in err
     assert not (tmp_path / "second.emocam.csv").exists()
 
 

@@ -18,7 +18,7 @@ def test_an_export_is_named_after_the_file_the_user_chose_sidecar_included():
     opts = _job("talk.mp4").options(Path("/out/clip.mp4"), "h264")
     assert (opts.output_video, opts.csv, opts.json, opts.sidecar) == (
         Path("/out/clip.mp4"), Path("/out/clip.csv"), Path("/out/clip.json"),
-        Path("/out/clip.npz"))
+        Path("/out/clip.emocam.npz"))
     assert opts.input == Path("/videos/talk.mp4") and opts.overwrite and not opts.progress
     assert opts.video_codec == "h264"
 
@@ -42,6 +42,13 @@ def test_files_of_the_user_beside_the_chosen_name_are_named_before_an_export_rep
     # data.mp4 itself was the dialog's question; its CSV and JSON are not the user's choice.
     assert job.replaced_by(tmp_path / "data.mp4") == [tmp_path / "data.csv",
                                                       tmp_path / "data.json"]
+    # Named as `emocam process` names its set, the export replaces that set whole: the
+    # earlier annotated copy of another type goes too, and the dialog names it.
+    for name in ("talk.emocam.mp4", "talk.emocam.csv", "talk.emocam.json", "talk.emocam.npz"):
+        (tmp_path / name).write_text("an earlier run's\n")
+    assert job.replaced_by(tmp_path / "talk.emocam.mkv") == [
+        tmp_path / "talk.emocam.csv", tmp_path / "talk.emocam.json",
+        tmp_path / "talk.emocam.npz", tmp_path / "talk.emocam.mp4"]
     photo = ExportJob(tmp_path / "face.jpg", 1, PipelineConfig(), OverlayOptions())
     (tmp_path / "copy.jpg").write_text("the user's own\n")
     assert photo.replaced_by(tmp_path / "copy") == [tmp_path / "copy.jpg"]
@@ -72,4 +79,4 @@ def test_a_folder_of_photos_is_exported_to_a_folder_with_its_csv_and_json_beside
     out = tmp_path / "out"
     assert (opts.output_video, opts.csv, opts.json, opts.sidecar) == (
         out / "annotated", out / "annotated.csv", out / "annotated.json",
-        out / "annotated.npz")
+        out / "annotated.emocam.npz")

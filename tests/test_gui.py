@@ -257,8 +257,8 @@ def test_export_writes_its_sidecar_beside_its_own_files_not_over_a_command_line_
     outcome = done.args[0]
     assert outcome.completed
     assert cli_sidecar.stat().st_mtime_ns == before  # the command line's set still matches
-    assert outcome.outputs["sidecar"] == str(tmp_path / "out.npz")
-    assert load_sidecar(tmp_path / "out.npz").header["completed"] is True
+    assert outcome.outputs["sidecar"] == str(tmp_path / "out.emocam.npz")
+    assert load_sidecar(tmp_path / "out.emocam.npz").header["completed"] is True
 
 
 def test_an_export_without_faces_still_lists_its_sidecar(qtbot, make_window, tmp_path):
@@ -274,8 +274,8 @@ def test_an_export_without_faces_still_lists_its_sidecar(qtbot, make_window, tmp
         window.exports.start(tmp_path / "none.mp4")
     outcome = done.args[0]
     assert "No face" in outcome.warning
-    assert outcome.outputs["sidecar"] == str(tmp_path / "none.npz")
-    assert (tmp_path / "none.npz").is_file()
+    assert outcome.outputs["sidecar"] == str(tmp_path / "none.emocam.npz")
+    assert (tmp_path / "none.emocam.npz").is_file()
 
 
 def test_cancelled_export_keeps_valid_partial_outputs(qtbot, make_window, video_four_faces,
@@ -437,8 +437,9 @@ def test_recording_a_camera_session_writes_the_whole_output_set_and_can_be_reana
     summary = json.loads(video.with_suffix(".json").read_text())
     assert summary["completed"] is True and summary["input_kind"] == "camera"
     assert summary["frames"] >= 3
-    assert summary["outputs"]["sidecar"] == str(video.with_suffix(".npz"))
-    again = run_reanalyse(video.with_suffix(".npz"), ProcessOptions(input=video, progress=False),
+    sidecar = video.with_suffix(".emocam.npz")  # beside the CSV, named after it
+    assert summary["outputs"]["sidecar"] == str(sidecar)
+    again = run_reanalyse(sidecar, ProcessOptions(input=video, progress=False),
                           ReanalyseSettings())
     assert again.completed and "video" not in again.outputs  # the camera's frames are gone
     assert len(_csv_rows(Path(again.outputs["csv"]))) == len(rows)

@@ -278,8 +278,8 @@ def test_the_sidecar_goes_beside_the_csv_the_user_named(
     assert run.code == 0, run.err
     assert [p.name for p in source.parent.iterdir()] == ["clip.mp4"]  # nothing beside it
     assert sorted(p.name for p in out.iterdir()) == [
-        "my results.csv", "my results.npz", "summary.html", "summary.json"]
-    assert load_sidecar(out / "my results.npz").header["completed"] is True
+        "my results.csv", "my results.emocam.npz", "summary.html", "summary.json"]
+    assert load_sidecar(out / "my results.emocam.npz").header["completed"] is True
 
 
 def test_a_lock_left_by_an_earlier_process_with_this_ones_pid_is_stale(

@@ -111,6 +111,7 @@ BAD_VALUES: dict[str, tuple[str, object]] = {
     "normalization a list": ("normalization", [0.5, 0.5]),
     "unknown crop key": ("crop.zoom", 2.0),
     "class named twice": ("class_names", ["a", "b", "a"]),
+    "class named as a CSV column": ("class_names", ["happy", "confidence"]),
 }
 
 

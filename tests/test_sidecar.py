@@ -91,6 +91,20 @@ def test_a_killed_run_keeps_the_sidecar_so_far_and_it_can_be_reanalysed(
     assert "the run re-analysed had stopped before the end" in report
 
 
+def test_the_chunks_of_a_run_killed_before_an_upgrade_are_still_joined(tmp_path: Path) -> None:
+    path = tmp_path / "old.emocam.npz"
+    writer = SidecarWriter(path, _header())
+    for result in _results(3, faces=1):
+        writer.add(result)  # the first frame's chunk is on disk; then the run is killed
+    for chunk in parts_dir(path).glob("0*.npz"):
+        with np.load(chunk, allow_pickle=False) as npz:
+            older = {k: npz[k] for k in npz.files if k not in ("frame_print", "frame_shot")}
+        np.savez_compressed(chunk, **older)  # as emocam wrote them before those arrays
+    numbers = load_sidecar(path)
+    assert numbers.header["completed"] is False and len(numbers["frame_index"]) >= 1
+    assert set(numbers["frame_print"].tolist()) == {""} and not numbers["frame_shot"].any()
+
+
 # --- damaged and crafted sidecars ------------------------------------------------------------
 
 

@@ -83,7 +83,8 @@ class ExportControl(QObject):
         answer = QMessageBox.question(
             self._parent, "Replace Files?",
             f"Exporting to {output.name} also writes files beside it, and these already exist "
-            f"in {output.parent}:\n\n{names}\n\nReplace them?",
+            f"in {output.parent}; they will be replaced (or removed, when the export replaces "
+            f"the set they belong to):\n\n{names}\n\nGo on?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes

@@ -195,6 +195,12 @@ class FacePanel(QWidget):
         # Cards stay sorted by id so they do not jump around as faces come and go.
         return 1 + sum(1 for i in self.cards if i < face_id)
 
+    def clear_selection(self) -> None:
+        if self.selected is not None:
+            self.selected = None
+            self._restyle()
+            self.selection_changed.emit(None)
+
     def toggle_selection(self, face_id: int) -> None:
         self.selected = None if self.selected == face_id else face_id
         self._restyle()

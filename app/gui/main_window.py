@@ -621,6 +621,10 @@ class MainWindow(QMainWindow):
                 self._set_checked("playback.pause", False)
                 self.worker.set_paused(False)
             self._ended = False
+            # Ids count from 1 again after a seek (gui.workers): the face chosen before and
+            # its line in the timeline may be someone else's from here on.
+            self.faces.clear_selection()
+            self.timeline.clear()
             self.worker.seek(index)
 
     def _set_checked(self, action_id: str, checked: bool) -> None:

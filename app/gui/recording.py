@@ -10,13 +10,13 @@ from pathlib import Path
 from PySide6.QtCore import QStandardPaths
 from PySide6.QtGui import QAction
 
-from emocam.errors import UserError
+from emocam.errors import UserError, frames_text
 from emocam.gui.actions import set_checked_quietly
 from emocam.gui.banner import MessageBanner
 from emocam.gui.settings import AppSettings
 from emocam.gui.status import StatusFields
 from emocam.gui.workers import SourceWorker, WorkerError
-from emocam.outputs import export_names, make_folder, recording_names
+from emocam.outputs import export_names, make_folder, recording_names, report_name
 
 
 class RecordingControl:
@@ -57,8 +57,8 @@ class RecordingControl:
             return
         video, csv, *_ = recording_names(folder)  # the recorder names the rest alike
         camera.start_recording(video, csv)
-        self._status.set("rec", "\u25cf REC", f"Recording to {video} (with its .csv, .json "
-                         "and .npz)")
+        self._status.set("rec", "\u25cf REC", f"Recording to {video} (with its CSV, summary, "
+                         "report and sidecar beside it)")
 
     def stopped(self, payload: object) -> None:
         """The source worker's ``recording_stopped``: what was written, or why not."""
@@ -68,8 +68,9 @@ class RecordingControl:
             return
         video, _csv, frames = payload  # type: ignore[misc]
         if frames:
-            files = ", ".join(str(p) for p in export_names(Path(video)))
-            self._banner.show_message(f"Recorded {frames} frames: {files}.", "info")
+            video, csv, summary, sidecar = export_names(Path(video))
+            files = ", ".join(map(str, (video, csv, summary, report_name(summary), sidecar)))
+            self._banner.show_message(f"Recorded {frames_text(frames)}: {files}.", "info")
 
     def reset(self) -> None:
         """No recording runs (the source stopped, or the recording ended)."""

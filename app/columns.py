@@ -1,0 +1,13 @@
+"""The CSV's own columns, around one column per emotion class.
+
+They live here, apart from the writer, because names checked elsewhere must not clash with
+them: a model's class names and a re-analysis's label map (a class named ``frame`` would
+give the CSV two ``frame`` columns, and a reader would take one for the other).
+"""
+
+from __future__ import annotations
+
+BEFORE_CLASSES = ("frame", "time_ms", "face_id", "x", "y", "w", "h")
+AFTER_CLASSES = ("top_label", "confidence", "uncertain", "shot")
+FILE = "file"  # first, in a folder's CSV: the photo's name
+FIXED = frozenset((FILE, *BEFORE_CLASSES, *AFTER_CLASSES))
