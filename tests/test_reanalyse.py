@@ -176,14 +176,19 @@ def test_a_stricter_detection_threshold_drops_weaker_faces(
     assert 0 < len(rows) < len(scores)
 
 
+def _a_run_of_a_copy(fresh: Path, model_path: Path, video: Path) -> Path:
+    """The fresh run's video copied to ``video`` and processed (numbers only): a source the
+    test may then remove or replace."""
+    shutil.copy(_source(fresh), video)
+    r = run_emocam("process", video, "--model", model_path, "-q", "--no-video")
+    assert r.returncode == 0, r.stderr
+    return video
+
+
 def test_without_the_source_video_the_numbers_are_still_rewritten(
     fresh_run: Path, model_path: Path, tmp_path: Path
 ) -> None:
-    video = tmp_path / "gone.mp4"
-    shutil.copy(_source(fresh_run), video)
-    r = run_emocam("process", video, "--model", model_path, "-q", "--no-video")
-    assert r.returncode == 0, r.stderr
-    video.unlink()
+    _a_run_of_a_copy(fresh_run, model_path, tmp_path / "gone.mp4").unlink()
     r = run_emocam("process", "--reanalyse", tmp_path / "gone.emocam.npz", "--uncertain-below",
                    "0.99")
     assert r.returncode == 0, r.stderr
@@ -196,10 +201,7 @@ def test_without_the_source_video_the_numbers_are_still_rewritten(
 def test_a_video_replaced_under_its_name_gets_no_annotated_copy(
     fresh_run: Path, model_path: Path, tmp_path: Path
 ) -> None:
-    video = tmp_path / "clip.mp4"
-    shutil.copy(_source(fresh_run), video)
-    r = run_emocam("process", video, "--model", model_path, "-q", "--no-video")
-    assert r.returncode == 0, r.stderr
+    video = _a_run_of_a_copy(fresh_run, model_path, tmp_path / "clip.mp4")
     # Another clip of the same size under the same name: the old boxes would be drawn on it.
     write_video(video, (1280, 720), four_faces_plan(12), seed=5)
     r = run_emocam("process", "--reanalyse", tmp_path / "clip.emocam.npz", "-o",
