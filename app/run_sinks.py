@@ -10,6 +10,7 @@ here, so each of them leaves the same complete set.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -125,6 +126,16 @@ class RunSinks:
                 self.sidecar.close(completed)
 
 
+def _absolute(path: str) -> str:
+    """A path as the summary records it: absolute, links kept (``/dev/stdout`` stays), and a
+    camera's name ("Camera 0") as it is."""
+    return os.path.abspath(path) if os.path.exists(path) else path
+
+
+def _absolute_all(paths: dict[str, str]) -> dict[str, str]:
+    return {k: os.path.abspath(v) for k, v in paths.items()}
+
+
 def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFacts
                    ) -> dict[str, Any]:
     """What a re-analysis needs to know besides the numbers: the settings of this run."""
@@ -162,8 +173,10 @@ def open_sinks(
     blur = bool(desc.overlay and desc.overlay.blur_faces)
     boxes_only = bool(desc.overlay and desc.overlay.boxes_only)
     run_info: dict[str, Any] = {
-        "input": desc.source, "input_kind": desc.kind_label or plan.kind,
-        "outputs": final.outputs(), **analyser.info, "source_fps": facts.fps,
+        # Absolute: the summary is read from its own folder later, not from where the
+        # command ran ("r1/x.csv" inside r1/x.json pointed nowhere).
+        "input": _absolute(desc.source), "input_kind": desc.kind_label or plan.kind,
+        "outputs": _absolute_all(final.outputs()), **analyser.info, "source_fps": facts.fps,
         "privacy": {"frames_written": plan.annotated is not None,
                     "no_frames": desc.no_frames, "blur_faces": blur,
                     "boxes_only": boxes_only},
@@ -179,7 +192,7 @@ def open_sinks(
     sinks = RunSinks(plan, JsonSummary(plan.json, names, run_info, photos), desc.overlay,
                      frames_owned, streams=feeds)
     if writing is not final:
-        sinks.summary.partial_outputs = writing.outputs()
+        sinks.summary.partial_outputs = _absolute_all(writing.outputs())
     if plan.report is not None:
         # Thumbnails only where the run keeps camera pixels, blurred as its frames are.
         sinks.report = ReportCollector(names, thumbnails=plan.annotated is not None

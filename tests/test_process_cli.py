@@ -151,6 +151,17 @@ def test_an_image_gives_an_annotated_image_and_a_summary_next_to_it(
     assert not (tmp_path / "portrait.emocam.csv").exists()
 
 
+def test_the_summary_names_its_input_and_outputs_wherever_it_is_read_from(
+    portrait: Path, model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # relative names on the command line, as a user types them
+    r = run_emocam("process", portrait.name, "-o", "out", "--model", model_path, "-q")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "out" / "portrait.emocam.json").read_text())
+    assert summary["input"] == str(tmp_path / portrait.name)
+    assert all(Path(p).is_absolute() and Path(p).exists() for p in summary["outputs"].values())
+
+
 @pytest.mark.parametrize("name", list(builtin_models()))
 def test_a_built_in_model_is_chosen_by_its_short_name(
     name: str, portrait: Path, tmp_path: Path
