@@ -58,6 +58,7 @@ from emocam.batch_manifest import (
 )
 from emocam.batch_work import WorkItem, run_item
 from emocam.errors import UserError, some_of
+from emocam.stopping import counted_stops
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -279,13 +280,15 @@ class LocalPool:
         pending = deque(items)
         for _ in range(min(self.jobs, len(pending))):
             self._spawn()
+        taken = 0
         try:
-            while pending or any(w.item for w in self._workers):
-                try:
+            with counted_stops() as stops:
+                while pending or any(w.item for w in self._workers):
+                    while taken < stops.n:  # between steps: never inside one (an outcome
+                        taken += 1          # half recorded would leave its worker "busy")
+                        self._request_stop(pending)
                     self._dispatch(pending)
-                    self._serve(pending, outcomes)
-                except KeyboardInterrupt:
-                    self._request_stop(pending)
+                    self._serve(pending, outcomes)  # waits 0.5 s at most
         finally:
             self._shutdown()
 

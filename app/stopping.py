@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import FrameType
 
 from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS
@@ -78,6 +79,36 @@ def graceful_stop() -> Iterator[Stop]:
         signal.signal(s, handler)
     try:
         yield stop
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@dataclass
+class Count:
+    """How many stop signals came: a loop takes them in turn, at a point of its choosing."""
+
+    n: int = 0
+
+
+@contextmanager
+def counted_stops() -> Iterator[Count]:
+    """While inside, Ctrl-C, SIGTERM and SIGHUP are only counted: no exception lands in the
+    middle of the caller's bookkeeping (a batch's parent recording an outcome), which reads
+    the count between its steps. Outside the main thread nothing is installed."""
+    count = Count()
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        count.n += 1
+
+    if threading.current_thread() is not threading.main_thread():
+        yield count
+        return
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, *STOP_SIGNALS)}
+    for s in old:
+        signal.signal(s, handler)
+    try:
+        yield count
     finally:
         for s, h in old.items():
             signal.signal(s, h)
