@@ -118,6 +118,10 @@ class RunSinks:
                 # Closed here rather than with the stack: a video the disk could not hold is
                 # the error to report, before the report would fail on the same disk.
                 self.video.close()
+                privacy = self.summary.run_info.get("privacy", {})
+                if privacy.get("source_sound_kept") and not self.video.sound_added:
+                    privacy["source_sound_kept"] = False  # the sound could not be copied
+                    self.summary.write(completed, **extra)
             if self.report is not None and self.plan.report is not None and not failed:
                 write_report(self.plan.report, self.summary.as_dict(completed, **extra),
                              self.report)

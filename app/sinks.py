@@ -157,6 +157,7 @@ class AnnotatedVideoWriter:
     ):
         self.path = Path(path)
         self.sound_from = sound_from
+        self.sound_added = False  # set on close: whether the file got the source's sound
         self.size = size  # width, height
         self.fps = fps if fps and fps > 0 else 30.0
         self._staging = _write_target(self.path)
@@ -286,7 +287,7 @@ class AnnotatedVideoWriter:
         stored = self._stored_frames()
         complete = self._error is None and stored >= self.frames
         if complete and self.frames and self.sound_from is not None and self._file.is_file():
-            add_audio(self._file, self.sound_from, self.frames / self.fps)
+            self.sound_added = add_audio(self._file, self.sound_from, self.frames / self.fps)
         _commit(self._staging, self.path, keep=complete and not (failed and self.frames == 0))
         if self._render_error is not None and not failed:
             raise self._render_error

@@ -139,6 +139,9 @@ def test_a_disk_that_fills_while_the_sound_is_added_keeps_the_silent_video(
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "talk.emocam.csv", "talk.emocam.html", "talk.emocam.json", "talk.emocam.mp4"
     ]
+    # The summary says what the file holds, not what was planned.
+    summary = json.loads((tmp_path / "out" / "talk.emocam.json").read_text())
+    assert summary["privacy"]["source_sound_kept"] is False
 
 
 def test_a_re_analysis_keeps_the_sound(
