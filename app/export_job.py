@@ -65,7 +65,8 @@ class ExportJob:
         # The whole set is named after the file the user chose, the sidecar too: beside the
         # source it would replace the sidecar of a command-line run of the same video.
         return ProcessOptions(input=self.source, output_video=video, csv=csv, json=json_path,
-                              sidecar=sidecar, overwrite=True, progress=False,
+                              sidecar=sidecar, sidecar_optional=False, overwrite=True,
+                              progress=False,
                               pipeline=self.pipeline, overlay=self.overlay,
                               video_codec=known_codec(codec))
 

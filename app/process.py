@@ -70,6 +70,9 @@ class ProcessOptions:
     no_sidecar: bool = False  # no NAME.emocam.npz for re-analysis
     no_report: bool = False  # no NAME.emocam.html
     sidecar: Path | None = None  # the sidecar's name (default: beside the CSV, NAME.emocam.npz)
+    # False where the caller writes a whole set (the app's Export): messages then do not
+    # suggest --no-sidecar, which it has no way to give.
+    sidecar_optional: bool = True
     overwrite: bool = False
     progress: bool = True
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
@@ -131,7 +134,8 @@ def sound_wanted(opts: ProcessOptions) -> bool:
 
 def describe_run(opts: ProcessOptions) -> RunDescription:
     return RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,
-                          source_path=str(opts.input.resolve()), no_frames=opts.no_frames)
+                          source_path=str(opts.input.resolve()), no_frames=opts.no_frames,
+                          sidecar_optional=opts.sidecar_optional)
 
 
 # --- running ----------------------------------------------------------------------------

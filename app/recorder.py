@@ -43,7 +43,8 @@ class Recorder:
         plan = plan_for(req, "video", [], base, base, sound=False)
         h, w = image.shape[:2]
         facts = RunFacts(self.fps, None, (w, h))
-        desc = RunDescription(self.source_name, self.config, overlay=None, kind_label="camera")
+        desc = RunDescription(self.source_name, self.config, overlay=None, kind_label="camera",
+                              sidecar_optional=False)
         stack = ExitStack()
         try:
             self._outset = stack.enter_context(OutputSet(plan))

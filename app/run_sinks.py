@@ -50,6 +50,7 @@ class RunDescription:
     kind_label: str | None = None  # the input kind to record, when not the plan's ("camera")
     source_path: str | None = None  # the sidecar's: the absolute path a re-analysis reopens
     no_frames: bool = False  # --no-frames: no pixels may ever be written from this run's numbers
+    sidecar_optional: bool = True  # False: the app's whole set, with no --no-sidecar to offer
 
 
 def write_image(path: Path, image: np.ndarray) -> None:
@@ -202,7 +203,8 @@ def open_sinks(
         sinks.report = ReportCollector(names, thumbnails=plan.annotated is not None
                                        and not boxes_only, blur=blur)
     if plan.sidecar is not None:
-        sinks.sidecar = SidecarWriter(plan.sidecar, sidecar_header(desc, run_info, facts))
+        sinks.sidecar = SidecarWriter(plan.sidecar, sidecar_header(desc, run_info, facts),
+                                      optional=desc.sidecar_optional)
     if plan.annotated is not None and plan.kind == "video":
         if facts.size is None:
             raise ValueError("a video's frame size is needed before its writer opens")

@@ -66,8 +66,11 @@ class SidecarWriter:
     CHUNK_S = 30.0
     CHUNK_ROWS = 5_000
 
-    def __init__(self, path: Path, header: dict[str, Any]):
+    def __init__(self, path: Path, header: dict[str, Any], optional: bool = True):
+        """``optional``: the user may leave the sidecar out (``--no-sidecar``), which its
+        messages then suggest; the app's Export and recording write a whole set."""
         self.path = Path(path)
+        self.optional = optional
         self.header = dict(header, format=FORMAT, version=VERSION)
         self.class_names = tuple(self.header["class_names"])
         self.parts = parts_dir(self.path)
@@ -82,7 +85,19 @@ class SidecarWriter:
             _write_json_atomic(self.parts / "header.json", dict(self.header, completed=False))
         except OSError as e:
             raise OutputError(f"The sidecar {self.path} cannot be started ({e.strerror or e}); "
-                              "choose a folder you can write to, or pass --no-sidecar.") from e
+                              f"choose a folder you can write to{self._or_leave_out()}.") from e
+
+    def _or_leave_out(self) -> str:
+        return ", or pass --no-sidecar" if self.optional else ""
+
+    def _what_to_do(self, e: OSError) -> str:
+        """Why the sidecar could not be written, and what to do, for its one sentence."""
+        if e.errno == errno.ENOENT:
+            return (f"its working folder {self.parts} was removed while the run went on; run "
+                    "again, and leave the folder alone")
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return f"{e.strerror}; free some disk space{self._or_leave_out()}"
+        return f"{e.strerror or e}; choose a folder you can write to{self._or_leave_out()}"
 
     def _reset(self) -> None:
         self._frames: list[tuple[int, float, str, int, str]] = []
@@ -147,7 +162,7 @@ class SidecarWriter:
         except OSError as e:
             tmp.unlink(missing_ok=True)
             raise OutputError(f"The sidecar {self.path} could not be written "
-                              f"({_what_to_do(e, self.parts)}).") from e
+                              f"({self._what_to_do(e)}).") from e
         self._chunks += 1
         self._reset()
 
@@ -166,8 +181,9 @@ class SidecarWriter:
             # _flush's error is already the sentence; join_parts's is an OSError to explain.
             message = (str(e).rstrip(".") if isinstance(e, OutputError) else
                        f"The sidecar {self.path} could not be written "
-                       f"({_what_to_do(e, self.parts)})")
-            message += "; the CSV and JSON are complete, only --reanalyse needs the sidecar"
+                       f"({self._what_to_do(e)})")
+            message += "; the CSV and JSON are complete" + (
+                ", only --reanalyse needs the sidecar" if self.optional else "")
             if completed:
                 raise OutputError(f"{message}.") from e
             log.info("%s", message)
@@ -175,14 +191,6 @@ class SidecarWriter:
         shutil.rmtree(self.parts, ignore_errors=True)
 
 
-def _what_to_do(e: OSError, parts: Path) -> str:
-    """Why a sidecar could not be written, and what to do, for its one sentence."""
-    if e.errno == errno.ENOENT:
-        return (f"its working folder {parts} was removed while the run went on; run again, "
-                "and leave the folder alone")
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"{e.strerror}; free some disk space, or pass --no-sidecar"
-    return f"{e.strerror or e}; choose a folder you can write to, or pass --no-sidecar"
 
 
 def parts_dir(path: Path) -> Path:

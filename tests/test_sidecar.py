@@ -18,6 +18,7 @@ from hypothesis.extra import numpy as hnp
 from reliability_helpers import assert_one_sentence, wait_for_rows
 
 from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
+from emocam.errors import OutputError
 from emocam.sidecar import SidecarWriter, load_sidecar, parts_dir
 from emocam.types import FaceQuality, FaceResult, Frame, FrameResult
 
@@ -103,6 +104,18 @@ def test_the_chunks_of_a_run_killed_before_an_upgrade_are_still_joined(tmp_path:
     numbers = load_sidecar(path)
     assert numbers.header["completed"] is False and len(numbers["frame_index"]) >= 1
     assert set(numbers["frame_print"].tolist()) == {""} and not numbers["frame_shot"].any()
+
+
+@pytest.mark.parametrize("optional", [True, False])
+def test_a_sidecar_that_cannot_be_written_suggests_leaving_it_out_only_where_one_can(
+    tmp_path: Path, optional: bool
+) -> None:
+    """The app's Export and recording write a whole set and have no --no-sidecar."""
+    gone = tmp_path / "gone" / "x.emocam.npz"  # its folder does not exist
+    with pytest.raises(OutputError) as err:
+        SidecarWriter(gone, _header(), optional=optional)
+    assert str(gone) in str(err.value) and "choose a folder you can write to" in str(err.value)
+    assert ("--no-sidecar" in str(err.value)) is optional
 
 
 # --- damaged and crafted sidecars ------------------------------------------------------------
