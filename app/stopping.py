@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -71,14 +71,22 @@ def graceful_stop() -> Iterator[Stop]:
         stop.requested = True
         stop.signal_name = signal.Signals(signum).name
 
+    with _stop_signals_to(handler):  # in a thread, none: a worker stops via on_frame
+        yield stop
+
+
+@contextmanager
+def _stop_signals_to(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP handled by ``handler`` while inside, then as before.
+    Signals reach only the main thread: elsewhere nothing is installed."""
     if threading.current_thread() is not threading.main_thread():
-        yield stop  # signals reach only the main thread; a worker stops via on_frame
+        yield
         return
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, *STOP_SIGNALS)}
     for s in old:
         signal.signal(s, handler)
     try:
-        yield stop
+        yield
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -101,14 +109,5 @@ def counted_stops() -> Iterator[Count]:
     def handler(_signum: int, _frame: FrameType | None) -> None:
         count.n += 1
 
-    if threading.current_thread() is not threading.main_thread():
+    with _stop_signals_to(handler):
         yield count
-        return
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, *STOP_SIGNALS)}
-    for s in old:
-        signal.signal(s, handler)
-    try:
-        yield count
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
