@@ -269,8 +269,8 @@ def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Inp
         log.warning("%s; writing the numbers, no annotated copy", str(e).rstrip("."))
         return numbers_only
     if tuple(source.size) != size and kind == "video":
-        log.warning("%s is now %dx%d, not the %dx%d that was analysed; writing the CSV and "
-                    "JSON only", replay.sidecar.source, *source.size, *size)
+        log.warning("%s is now %dx%d, not the %dx%d that was analysed; writing the numbers, "
+                    "no annotated copy", replay.sidecar.source, *source.size, *size)
         return numbers_only
     if kind != "folder" and changed(replay.sidecar.source, h.get("source_print")):
         log.warning("%s is not the file that was analysed (it was replaced or edited since); "

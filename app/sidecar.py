@@ -191,8 +191,6 @@ class SidecarWriter:
         shutil.rmtree(self.parts, ignore_errors=True)
 
 
-
-
 def parts_dir(path: Path) -> Path:
     """Where the sidecar ``path`` keeps its chunks while its run goes on."""
     return path.with_name(f".{path.name}.parts")
