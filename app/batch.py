@@ -55,6 +55,7 @@ from emocam.batch_manifest import (
     output_state,
     planned_set,
     read_earlier,
+    still_standing,
 )
 from emocam.batch_work import WorkItem, run_item
 from emocam.errors import UserError, some_of
@@ -101,12 +102,15 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
     """An item per input to run; with ``resume``, inputs whose outputs are complete are
     settled from the earlier manifest (or their summary) and not run again."""
     path = manifest_path(bopts.options.outdir, bopts.inputs)
-    earlier = read_earlier(path) if bopts.resume else {}
+    earlier = read_earlier(path)
     outcomes: list[Outcome] = []
     items: list[WorkItem] = []
+    planned: set[Path] = set()
     for i, src in enumerate(bopts.inputs):
         opts = replace(bopts.options, input=src, progress=False)
         plan = planned_set(src, opts.request())
+        if plan is not None:
+            planned.update(f.absolute() for f in plan.files())
         state = output_state(plan)
         if bopts.resume and state == COMPLETE and plan is not None:
             # Skipping a set made with other settings would leave a folder of mixed results.
@@ -117,7 +121,7 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
                     "finishes a batch with the options it was started with: give those, or "
                     "pass --overwrite without --resume to redo every input."
                 )
-            outcomes.append(_skipped(src, earlier.get(str(src)), plan))
+            outcomes.append(_skipped(src, earlier.get(str(src.absolute())), plan))
             continue
         outcomes.append(Outcome(str(src)))
         # Outputs there before the batch are the user's: replaced only with --overwrite, or
@@ -125,7 +129,8 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
         may_replace = (opts.overwrite or state == ABSENT
                        or (bopts.resume and state == PARTIAL_SET))
         items.append(WorkItem(i, opts, may_replace))
-    return Prepared(items, Manifest(engine, outcomes), path)
+    kept = still_standing(earlier, bopts.inputs, planned)
+    return Prepared(items, Manifest(engine, outcomes, earlier=kept), path)
 
 
 def _skipped(src: Path, earlier: dict[str, Any] | None, plan: Any) -> Outcome:

@@ -10,7 +10,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emocam.errors import EXIT_INTERRUPTED, UserError, frames_text, inputs_text
+from emocam.errors import (
+    EXIT_INTERRUPTED,
+    UserError,
+    frames_text,
+    inputs_text,
+    not_all_processed,
+)
 
 if TYPE_CHECKING:
     from emocam.batch_manifest import Manifest, Outcome
@@ -129,7 +135,7 @@ class _Reporter:
         elif o.status == DONE:
             if not self.quiet:
                 written = ", ".join(o.outputs.values())
-                tqdm.write(f"{o.input}: {o.frames} frames in {o.wall_s:.1f} s on {o.worker}; "
+                tqdm.write(f"{o.input}: {frames_text(o.frames)} in {o.wall_s:.1f} s on {o.worker}; "
                            f"wrote {written}", file=sys.stdout)
         elif o.status == PARTIAL:
             tqdm.write(f"emocam: stopped in {o.input} after {frames_text(o.frames)}; the "
@@ -154,10 +160,11 @@ class _Reporter:
             return EXIT_INTERRUPTED
         if len(done) < len(outcomes):
             others = [o.input for o in outcomes if o.status != DONE]
-            print(f"emocam: {len(done)} of {inputs_text(len(outcomes))} processed without a "
-                  f"problem; see above for: {', '.join(others)}.", file=sys.stderr)
+            print(f"emocam: {not_all_processed(len(outcomes), others)}", file=sys.stderr)
             return 2
         if not self.quiet:
             note = f" ({len(skipped)} already done, skipped)" if skipped else ""
-            print(f"{inputs_text(len(done))} processed{note}.")
+            kept = (f" {where} also keeps the lines of {inputs_text(len(manifest.earlier))} "
+                    "an earlier batch wrote into this folder." if manifest.earlier else "")
+            print(f"{inputs_text(len(done))} processed{note}.{kept}")
         return 0

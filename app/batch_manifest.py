@@ -63,6 +63,10 @@ class Manifest:
     outcomes: list[Outcome]
     started: float = field(default_factory=time.time)
     stopped: bool = False  # Ctrl-C, SIGTERM or SIGHUP ended it early
+    # Lines an earlier batch into the same folder wrote for inputs this one does not run,
+    # whose outputs are still there: the folder's record stays whole, and the counts and
+    # ``completed`` speak of this batch only.
+    earlier: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def all_done(self) -> bool:
@@ -76,12 +80,21 @@ class Manifest:
             "emocam_batch": MANIFEST_VERSION, "engine": self.engine,
             "started": _iso(self.started), "finished": _iso(time.time()),
             "completed": self.all_done, "stopped": self.stopped, "counts": counts,
-            "inputs": [asdict(o) for o in self.outcomes],
+            "inputs": [_absolute(asdict(o)) for o in self.outcomes],
+            **({"earlier_inputs": self.earlier} if self.earlier else {}),
         }
 
     def write(self, path: Path) -> None:
         # Atomic: a reader (or a --resume after a power cut) never sees half a manifest.
         write_json_atomic(path, self.as_dict())
+
+
+def _absolute(line: dict[str, Any]) -> dict[str, Any]:
+    """A line whose paths still lead to their files when read from elsewhere, or by a batch
+    started in another folder."""
+    line["input"] = str(Path(line["input"]).absolute())
+    line["outputs"] = {k: str(Path(v).absolute()) for k, v in line["outputs"].items()}
+    return line
 
 
 def _iso(t: float) -> str:
@@ -95,12 +108,32 @@ def manifest_path(outdir: Path | None, inputs: list[Path]) -> Path:
 
 
 def read_earlier(path: Path) -> dict[str, dict[str, Any]]:
-    """The earlier manifest's lines by input (empty when there is none or it is damaged)."""
+    """The earlier manifest's lines by input, those it kept from batches before it included
+    (empty when there is none or it is damaged)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return {str(d["input"]): d for d in data["inputs"]}
-    except (OSError, ValueError, KeyError, TypeError):
+        lines = [*data.get("earlier_inputs", []), *data["inputs"]]
+        return {str(Path(d["input"]).absolute()): d for d in lines if isinstance(d, dict)}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
+
+
+def still_standing(earlier: dict[str, dict[str, Any]], inputs: list[Path],
+                   replaced: set[Path]) -> list[dict[str, Any]]:
+    """The earlier lines a new batch keeps: of inputs it does not run, with outputs it does
+    not replace and that are still on disk (a line without outputs, a refusal, stays)."""
+    ours = {str(p.absolute()) for p in inputs}
+    kept = []
+    for name, line in earlier.items():
+        outputs = line.get("outputs")
+        files = ([Path(str(f)).absolute() for f in outputs.values()]
+                 if isinstance(outputs, dict) else [])
+        if name in ours or any(f in replaced for f in files):
+            continue
+        if files and not any(f.exists() for f in files):
+            continue
+        kept.append(line)
+    return kept
 
 
 # --- the state of an input's outputs ------------------------------------------------------

@@ -27,6 +27,7 @@ from emocam.errors import (
     UserError,
     frames_text,
     inputs_text,
+    not_all_processed,
     some_of,
 )
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
@@ -347,8 +348,9 @@ def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
         to = sys.stderr if any(writes_in_place(Path(p)) for p in result.outputs.values()) \
             else sys.stdout
         prefix = f"{name}: " if name else ""
-        print(f"{prefix}{result.frames} frames at {result.fps:.1f} fps; wrote {written}",
-              file=to)
+        # A rate means nothing for a single photo.
+        rate = f" at {result.fps:.1f} fps" if result.frames > 1 else ""
+        print(f"{prefix}{frames_text(result.frames)}{rate}; wrote {written}", file=to)
         for feed in result.streams:
             print(f"{prefix}live feed {feed['url']}: {feed['sent']} message(s) sent, "
                   f"{feed['dropped']} frame(s) dropped for receivers that were behind", file=to)
@@ -422,14 +424,13 @@ def _process_several(args: argparse.Namespace) -> int:
                 print(f"emocam: stopped before {', '.join(map(str, later))}; run emocam "
                       "process on them to process them.", file=sys.stderr)
             return EXIT_INTERRUPTED
-    done = len(args.input) - len(failed)
     if failed:
         # "No face was found" still wrote its outputs: the sentence above says which it was.
-        print(f"emocam: {done} of {inputs_text(len(args.input))} processed without a problem; "
-              f"see above for: {', '.join(map(str, failed))}.", file=sys.stderr)
+        print(f"emocam: {not_all_processed(len(args.input), list(map(str, failed)))}",
+              file=sys.stderr)
         return 2
     if not args.quiet:
-        print(f"{inputs_text(done)} processed.")
+        print(f"{inputs_text(len(args.input))} processed.")
     return 0
 
 

@@ -43,6 +43,12 @@ def inputs_text(n: int) -> str:
     return f"{n} input" if n == 1 else f"{n} inputs"
 
 
+def not_all_processed(total: int, others: list[str]) -> str:
+    """The closing sentence of several inputs when some had a problem, said above each."""
+    return (f"{total - len(others)} of {inputs_text(total)} processed without a problem; see "
+            f"above for: {', '.join(others)}.")
+
+
 def some_of(names: list[str], shown: int = 3) -> str:
     """Up to ``shown`` names for a sentence, then how many more: 'a, b, c and 4 more'."""
     more = len(names) - shown

@@ -346,8 +346,7 @@ class VideoSource(Source):
             # Kept for a player to show: the log reaches only a terminal.
             self.ended_early = (f"{self.path.name} ended after {good_until} of "
                                 f"{self.frame_count} frames; the file may be truncated.")
-            log.warning("%s ended after %d of %d frames; the file may be truncated.",
-                        self.path, good_until, self.frame_count)
+            log.warning("%s (%s)", self.ended_early, self.path)
 
     def _timestamp(self, index: int, pos_ms: float) -> float:
         step = 1000.0 / self.fps

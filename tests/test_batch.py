@@ -102,6 +102,34 @@ def test_two_workers_write_the_same_csv_rows_as_one_input_at_a_time(
     assert _leftovers(batch) == []
 
 
+def test_a_second_batch_into_the_folder_keeps_the_first_ones_lines_apart(
+    tmp_path: Path, short_clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    close, four, edge = short_clips
+    common = ("-o", tmp_path, "--jobs", "2", "--model", model_path, "--no-video", "--no-report")
+    assert run_cli(capfd, "process", close, four, *common, "-q").code == 0
+    run = run_cli(capfd, "process", edge, *common)
+    assert run.code == 0, run.err
+    assert "also keeps the lines of 2 inputs an earlier batch wrote" in run.out
+    data = json.loads((tmp_path / MANIFEST_NAME).read_text(encoding="utf-8"))
+    # The counts and "completed" are this batch's; the first batch's lines are still there,
+    # apart, with paths that lead to their files.
+    assert data["counts"] == {"done": 1} and data["completed"] is True
+    assert [Path(o["input"]).name for o in data["inputs"]] == ["edge.mp4"]
+    kept = {Path(o["input"]).name: o for o in data["earlier_inputs"]}
+    assert sorted(kept) == ["close.mp4", "four.mp4"]
+    assert all(Path(f).is_file() for o in kept.values() for f in o["outputs"].values())
+
+    # An input run again moves back among the batch's own lines; an input whose outputs
+    # were deleted is no longer listed.
+    for f in kept["close.mp4"]["outputs"].values():
+        Path(f).unlink()
+    assert run_cli(capfd, "process", four, *common, "-q", "--overwrite").code == 0
+    data = json.loads((tmp_path / MANIFEST_NAME).read_text(encoding="utf-8"))
+    assert [Path(o["input"]).name for o in data["inputs"]] == ["four.mp4"]
+    assert [Path(o["input"]).name for o in data["earlier_inputs"]] == ["edge.mp4"]
+
+
 def test_a_worker_killed_mid_input_is_retried_on_another_and_the_batch_completes(
     tmp_path: Path, twin_clips: list[Path], model_path: Path
 ) -> None:
