@@ -353,7 +353,7 @@ def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
         print(f"{prefix}{frames_text(result.frames)}{rate}; wrote {written}", file=to)
         for feed in result.streams:
             print(f"{prefix}live feed {feed['url']}: {feed['sent']} message(s) sent, "
-                  f"{feed['dropped']} frame(s) dropped for receivers that were behind", file=to)
+                  f"{frames_text(feed['dropped'])} dropped for receivers that were behind", file=to)
     return 0
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from tqdm import tqdm
 
 from emocam.encoders import DEFAULT_VIDEO_CODEC
-from emocam.errors import SourceError, UserError
+from emocam.errors import SourceError, UserError, frames_text
 from emocam.output_set import OutputSet
 from emocam.outputs import (
     OutputPlan,
@@ -230,8 +230,8 @@ def run_frames(
         failed = False  # the input broke, not the outputs: the report is still written
         # The input broke mid-way: say so, and that nothing processed was lost.
         raise SourceError(
-            f"{str(e).rstrip('.')} (the results of the {summary.frames} frame(s) before "
-            "it were saved)."
+            f"{str(e).rstrip('.')} (the results of the {frames_text(summary.frames)} "
+            "before it were saved)."
         ) from e
     finally:
         elapsed = time.perf_counter() - t0
@@ -251,6 +251,10 @@ def run_frames(
                          where.outputs(), sinks.stream_stats)
 
 
+def _in_frames(n: int) -> str:
+    return "the one frame" if n == 1 else f"any of the {n} frames"
+
+
 def check_result(result: ProcessResult, src: Path) -> ProcessResult:
     """A run that completed without a decodable frame, or without a face, is an error the
     user hears of; its outputs are in place by now."""
@@ -258,8 +262,8 @@ def check_result(result: ProcessResult, src: Path) -> ProcessResult:
         raise SourceError(f"The input {src} has no frame that could be decoded; it may be corrupt.")
     if result.completed and result.frames_with_faces == 0:
         raise NoFacesFound(
-            f"No face was found in any of the {result.frames} frame(s) of {src} (the outputs "
-            "were still written); try --detector opencv or an input where faces are visible.",
+            f"No face was found in {_in_frames(result.frames)} of {src} (the outputs were "
+            "still written); try --detector opencv or an input where faces are visible.",
             result.outputs,
         )
     return result

@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from emocam.errors import SourceError
+from emocam.errors import SourceError, frames_text
 from emocam.imageheader import MAX_IMAGE_PIXELS, declared_size
 from emocam.inputs import check_input
 from emocam.newest import NewestFrame
@@ -323,7 +323,8 @@ class VideoSource(Source):
                 self._next += 1
                 continue
             if bad:
-                log.warning("%s: skipped %d undecodable frame(s).", self.path, bad)
+                log.warning("%s: skipped %s that could not be decoded.", self.path,
+                            frames_text(bad))
                 bad = 0
             index = self._next
             self._next += 1

@@ -131,7 +131,7 @@ def test_a_video_that_fails_mid_way_exits_2_and_keeps_the_results_so_far(
     )
     out = tmp_path / "out"
     run = run_cli(capfd, "process", video_four_faces, "-o", out, "--model", model_path, "-q")
-    assert_one_sentence(run, "four_faces.mp4", "12 frame(s)", "saved")
+    assert_one_sentence(run, "four_faces.mp4", "12 frames", "saved")
     with open(out / "four_faces.emocam.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert {int(r["frame"]) for r in rows} == set(range(12))
@@ -223,7 +223,7 @@ def test_a_video_that_stalls_mid_way_ends_with_an_error_instead_of_hanging(
     )
     opts = ProcessOptions(video_face_at_edge.path, outdir=tmp_path, progress=False)
     opts.pipeline.model_path = model_path
-    with pytest.raises(SourceError, match=r"gave no frame for 1 s.*5 frame\(s\)"):
+    with pytest.raises(SourceError, match=r"gave no frame for 1 s.*5 frames"):
         run_process(opts)
     assert json.loads((tmp_path / "edge.emocam.json").read_text())["frames"] == 5
 
