@@ -104,14 +104,25 @@ def face_matrix(
     return similarity_matrix(center, side * spec.scale, angle, spec.size)
 
 
+# Up to 16x: a face's crop is then the same whether the camera gives it 140 or 840 px (at
+# 4x, a photo's 500-px face still aliased). A 300-px face's crop costs 0.13 ms, a 1200-px
+# one's 0.8 ms (docs/BENCHMARKS.md, "The crop of a large face").
+_MAX_SUPERSAMPLE = 16
+
+
+def supersampling(matrix: np.ndarray) -> int:
+    """The multiple of the crop's size a face is warped to before area-averaging down."""
+    zoom = math.sqrt(abs(matrix[0, 0] * matrix[1, 1] - matrix[0, 1] * matrix[1, 0]))
+    return int(min(_MAX_SUPERSAMPLE, max(1, math.floor(1.0 / max(zoom, 1e-6)))))
+
+
 def warp_gray(gray: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """Warp into a ``size`` square; parts outside the frame repeat the edge.
 
     A large face shrunk to 48 px with bilinear sampling aliases (FER2013 images are smooth),
     so big reductions warp to an integer multiple of ``size`` first and area-average down.
     """
-    zoom = math.sqrt(abs(matrix[0, 0] * matrix[1, 1] - matrix[0, 1] * matrix[1, 0]))
-    k = int(min(4, max(1, math.floor(1.0 / max(zoom, 1e-6)))))
+    k = supersampling(matrix)
     m = matrix * k if k > 1 else matrix
     out = cv2.warpAffine(
         gray, m, (size * k, size * k), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from skimage import data
 
 from benchmarks.media import Placement, placed_eyes, render
 from emocam.preprocess import (
@@ -85,6 +86,18 @@ def test_a_big_face_shrinks_smoothly_without_aliasing() -> None:
     crop = crop_faces(stripes, [(100, 100, 700, 700)], CropSpec())[0]
     assert crop[8:40, 8:40].std() < 12
 
+
+
+def test_a_face_gives_the_same_crop_at_any_camera_resolution() -> None:
+    # The astronaut's face, and the same photo at 4x and 6x its resolution (a 560-840 px
+    # face, as a phone photo gives): the model must see the same 48-px face each time.
+    gray = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+    box = (170, 50, 140, 140)
+    small = crop_faces(gray, [box], CropSpec())[0].astype(np.float32)
+    for f in (4, 6):
+        big = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+        crop = crop_faces(big, [tuple(v * f for v in box)], CropSpec())[0]
+        assert np.abs(crop - small).mean() < 1.0, f  # grey levels of 255
 
 finite = st.floats(-3000, 3000, allow_nan=False)
 sizes = st.floats(0, 5000, allow_nan=False)
