@@ -47,8 +47,8 @@ def verify(folder: Traversable | Path, name: str, data: bytes) -> None:
         log.debug("%s: sha256 %s, listed %s", name, got, want)
         raise ModelError(
             f"The model file {folder / name} is damaged (its SHA256 checksum differs from "
-            f"the one in {folder / SUMS}); reinstall emocam with "
-            f"'pip install --force-reinstall emocam'."
+            f"the one in {folder / SUMS}); reinstall emocam ('pip install --force-reinstall "
+            f"emocam', or in a source checkout 'git checkout -- {folder / name}')."
         )
 
 
@@ -78,3 +78,20 @@ def model_bytes(name: str, folder: Traversable | Path | None = None) -> bytes:
         raise ModelError(f"The face-detector model {path} is empty; reinstall emocam.")
     verify(where, name, data)  # a damaged copy could still load and find wrong faces
     return data
+
+
+def relist(path: Path) -> bool:
+    """Give ``path``'s line in the ``SHA256SUMS`` beside it the file's digest now, when the
+    list names it: a shipped file remade on purpose (``fer-train quantize``, ``fer-train
+    detector-onnx``) is then not refused as damaged. True when the list was changed."""
+    sums = path.parent / SUMS
+    if listed_digest(path.parent, path.name) is None:
+        return False
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    lines = sums.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("*") == path.name:
+            lines[i] = f"{digest}  {parts[1]}"
+    sums.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return True

@@ -138,6 +138,7 @@ def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DR
                                 source)
         set_metadata(q, dataclasses.replace(info, name=f"{info.name} int8", metrics=metrics))
         q.replace(out)
+    figures["bytes_int8"] = out.stat().st_size  # with the final metadata
     log.info("wrote %s: %.2f%% -> %.2f%% (%s), %d -> %d bytes", out, before * 100,
              after * 100, primary, figures["bytes_fp32"], figures["bytes_int8"])
     return figures
