@@ -52,6 +52,11 @@ _SHORT_RANGE_FACES = (0.15, 0.9)
 _FULL_RANGE_MIN = 0.085
 
 
+# The smallest face side looked for: smaller faces carry little expression at the model's
+# 48-px input.
+MIN_FACE_PX = 64.0
+
+
 def _key(name: str) -> str:
     return name.strip().lower()
 
@@ -66,7 +71,7 @@ def create_detector(
     name: str = "mediapipe",
     *,
     min_score: float = DEFAULT_MIN_SCORE,
-    min_face: float = 64.0,
+    min_face: float = MIN_FACE_PX,
 ) -> MediaPipeDetector | HaarDetector:
     """A detector by name: ``"mediapipe"`` (BlazeFace, default) or ``"opencv"`` (Haar).
 
@@ -288,7 +293,7 @@ class MediaPipeDetector:
         self,
         *,
         min_score: float = DEFAULT_MIN_SCORE,
-        min_face: float = 64.0,
+        min_face: float = MIN_FACE_PX,
         max_levels: int = 2,
         models: Traversable | Path | None = None,
     ):
@@ -538,7 +543,7 @@ class HaarDetector:
         self,
         *,
         min_score: float = DEFAULT_MIN_SCORE,
-        min_face: float = 64.0,
+        min_face: float = MIN_FACE_PX,
         models: Traversable | Path | None = None,
     ):
         self.min_score = min_score

@@ -347,4 +347,4 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
         desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,
                               no_frames=opts.no_frames)
         result = run_frames(opts, outset, inp.frames, facts, replay, desc, stack)
-    return check_result(result, opts.input)
+    return check_result(result, opts.input, None)
