@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -95,7 +94,6 @@ def run_item(
         out.outputs = result.outputs
         if result.completed:
             out.status = DONE
-            _drop_dead_chunks(result.outputs)
         else:
             out.status = PARTIAL
             out.message = (f"Stopped after {frames_text(result.frames)}; the results so far were "
@@ -103,15 +101,6 @@ def run_item(
     out.wall_s = round(time.monotonic() - t0, 3)
     _add_counts(out)
     return out
-
-
-def _drop_dead_chunks(outputs: dict[str, str]) -> None:
-    """A killed attempt's sidecar chunks (``.NAME.npz.parts``) beside the complete set that
-    replaced it: this batch's leftovers, which no reader needs now."""
-    from emocam.sidecar import parts_dir
-
-    if "sidecar" in outputs:
-        shutil.rmtree(parts_dir(Path(outputs["sidecar"])), ignore_errors=True)
 
 
 def _add_counts(out: Outcome) -> None:

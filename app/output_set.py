@@ -29,7 +29,7 @@ from types import TracebackType
 
 from emocam.errors import OutputError
 from emocam.outputs import OutputPlan
-from emocam.sinks import staging_path, writes_in_place
+from emocam.sinks import parts_dir, staging_path, writes_in_place
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,10 @@ class OutputSet:
 
     # --- locking --------------------------------------------------------------------
 
-    def _lock(self, path: Path) -> None:
+    def _lock(self, path: Path) -> str | None:
+        """Lock ``path``; the dead run it was taken over from, in words, or None."""
         lock = lock_path(path)
+        dead = None
         me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
               "process_start": _process_start(os.getpid()), "output": str(path)}
         for _ in range(3):
@@ -169,8 +171,7 @@ class OutputSet:
                         f"The output {path} is being written by {_describe(holder)}; wait for "
                         f"it to finish, or if it is gone delete {lock}."
                     ) from None
-                log.warning("taking over the output %s from %s, which is no longer running",
-                            path, _describe(holder))
+                dead = _describe(holder)
                 lock.unlink(missing_ok=True)
                 continue
             except OSError as e:
@@ -180,7 +181,7 @@ class OutputSet:
                 json.dump(me, fh)
             self._locks.append(lock)
             _HELD.add(lock.resolve())
-            return
+            return dead
         raise OutputError(f"The output {path} is being written by another emocam run; wait "
                           "for it to finish.")
 
@@ -195,10 +196,17 @@ class OutputSet:
 
     def __enter__(self) -> OutputSet:
         try:
+            taken: dict[str, list[str]] = {}  # dead run -> its outputs, said once per run
             for path in self.plan.files():
                 if _is_device(path):
                     continue  # /dev/stdout and the like: nothing to lock beside them
-                self._lock(path)
+                dead = self._lock(path)
+                if dead is not None:
+                    taken.setdefault(dead, []).append(str(path))
+            for dead, paths in taken.items():
+                log.warning("taking over %s %s from %s, which is no longer running",
+                            "the output" if len(paths) == 1 else "the outputs",
+                            ", ".join(paths), dead)
             for partial, _ in self._pairs:
                 _remove(partial)  # a dead run's partial set: we hold the lock now
         except BaseException:
@@ -268,6 +276,9 @@ class OutputSet:
             except OSError as e:
                 raise OutputError(f"The output {final} could not be replaced "
                                   f"({e.strerror or e}); the new one is in {new}.") from e
+        if self.plan.sidecar is not None:
+            # A killed run's sidecar chunks under the final name: its set is replaced now.
+            _remove(parts_dir(self.plan.sidecar))
 
 
 def _is_device(path: Path) -> bool:

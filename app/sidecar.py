@@ -27,6 +27,7 @@ import numpy as np
 from emocam.errors import OutputError, SourceError
 from emocam.output_set import being_written_by
 from emocam.sidecar_check import Bad, check_arrays, check_header
+from emocam.sinks import parts_dir
 from emocam.types import FaceQuality, FrameResult
 
 log = logging.getLogger(__name__)
@@ -189,11 +190,6 @@ class SidecarWriter:
             log.info("%s", message)
             return
         shutil.rmtree(self.parts, ignore_errors=True)
-
-
-def parts_dir(path: Path) -> Path:
-    """Where the sidecar ``path`` keeps its chunks while its run goes on."""
-    return path.with_name(f".{path.name}.parts")
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:

@@ -69,6 +69,11 @@ def staging_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial{path.suffix}")
 
 
+def parts_dir(path: Path) -> Path:
+    """Where the sidecar ``path`` keeps its chunks while its run goes on."""
+    return path.with_name(f".{path.name}.parts")
+
+
 def writes_in_place(path: Path) -> bool:
     """A device, pipe or terminal (``/dev/stdout``, also when the shell sends it to a file):
     written where it is, never staged beside or renamed over (that would replace the link

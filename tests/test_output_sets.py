@@ -96,9 +96,12 @@ def test_the_lock_of_a_killed_run_is_taken_over_by_the_next(
     run = run_cli(capfd, "process", clip, "-o", tmp_path, "--overwrite", "--model", model_path,
                   "-q")
     assert run.code == 0, run.err
-    assert "no longer running" in run.err
+    # Said once for the dead run, naming its outputs, not once per file.
+    assert run.err.count("no longer running") == 1, run.err
+    assert "clip.emocam.csv" in run.err and "clip.emocam.npz" in run.err
     assert json.loads((tmp_path / "clip.emocam.json").read_text())["completed"] is True
-    assert not list(tmp_path.glob(".*.lock"))
+    # Nothing of the dead run is left: no lock, and none of its sidecar chunks.
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 def test_a_failed_overwrite_keeps_the_old_set_whole_and_the_new_one_apart(
