@@ -155,6 +155,7 @@ def test_a_websocket_client_gets_every_frame_as_json_and_the_page_is_served(
     port = free_port()
     messages: list[dict] = []
     page: list[str] = []
+    closed: list[int | None] = []
     connected = threading.Event()
 
     def client() -> None:
@@ -167,6 +168,7 @@ def test_a_websocket_client_gets_every_frame_as_json_and_the_page_is_served(
                     messages.append(json.loads(text))
             except ConnectionClosed:
                 pass
+            closed.append(ws.close_code)
 
     reader = threading.Thread(target=client, daemon=True)
 
@@ -184,6 +186,7 @@ def test_a_websocket_client_gets_every_frame_as_json_and_the_page_is_served(
                                  f"ws://{HOST}:{port}", on_stream_open=on_open))
     reader.join(10)
     assert not reader.is_alive(), "the server did not close the connection at the end"
+    assert closed == [1000]  # a normal closure, as docs/STREAMING.md tells receivers
     assert "new WebSocket(" in page[0] and "http" not in page[0].split("<script>")[1]
 
     summary = json.loads((tmp_path / "interview.emocam.json").read_text())
