@@ -92,8 +92,9 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
         help="annotate a video, an image or a folder of images and write CSV/JSON results",
         description="Write an annotated copy (NAME.emocam.mp4 or the image's type), a "
         "per-frame CSV (NAME.emocam.csv; for a single photo only with --csv, its JSON holds "
-        "every face) and a JSON summary (NAME.emocam.json) next to the "
-        "input, or into -o DIR. Several inputs are processed one after the other.",
+        "every face), a JSON summary (NAME.emocam.json), a report (NAME.emocam.html) and a "
+        "sidecar of the raw numbers for --reanalyse (NAME.emocam.npz) next to the input, or "
+        "into -o DIR. Several inputs are processed one after the other.",
     )
     pp.add_argument("input", type=Path, nargs="*",
                     help="video file, image file or folder of images (one or more)")
