@@ -263,6 +263,11 @@ def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Inp
     numbers_only = _Input("video" if live else kind, replay.frames(), size, pixels=False)
     if opts.no_video or opts.no_frames or live:
         return numbers_only
+    if not Path(replay.sidecar.source).exists():
+        log.warning("%s, which the run analysed, is no longer there; writing the numbers, no "
+                    "annotated copy (put the file back at that path for one)",
+                    replay.sidecar.source)
+        return numbers_only
     try:
         source = stack.enter_context(open_source(replay.sidecar.source))
     except UserError as e:

@@ -60,7 +60,8 @@ def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = Fals
             "another name."
         )
     if not path.parent.is_dir():
-        raise OutputError(f"The folder {path.parent} for output {path.name} does not exist.")
+        raise OutputError(f"The folder {path.parent} for the output {path} does not exist; "
+                          "create it first, or name a folder that exists.")
 
 
 def staging_path(path: Path) -> Path:

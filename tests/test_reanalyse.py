@@ -192,7 +192,9 @@ def test_without_the_source_video_the_numbers_are_still_rewritten(
     r = run_emocam("process", "--reanalyse", tmp_path / "gone.emocam.npz", "--uncertain-below",
                    "0.99")
     assert r.returncode == 0, r.stderr
-    assert "gone.mp4" in r.stderr  # said why there is no video
+    # Said why there is no video, and how to have one; not "check the path and try again".
+    assert "gone.mp4, which the run analysed, is no longer there" in r.stderr
+    assert "put the file back" in r.stderr and "try again" not in r.stderr
     assert not (tmp_path / "gone.reanalysed.mp4").exists()
     _, rows = read_rows(tmp_path / "gone.reanalysed.csv")
     assert rows and any(row["uncertain"] == "low confidence" for row in rows)
