@@ -112,7 +112,8 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         f"# {info.name}",
         "",
         f"An emotion classifier for {info.input_size}x{info.input_size} gray face crops, "
-        f"the model the emocam app runs on every detected face. It outputs {len(info.class_names)}"
+        f"run by emocam on every detected face when it is the model chosen (`--model FILE`, "
+        f"or View > Choose Model in the app). It outputs {len(info.class_names)}"
         f" logits ({names}); the app applies softmax(logits / {info.temperature:g}).",
         "",
         "| | |", "|---|---|",
