@@ -15,6 +15,7 @@ Dask is the ``cluster`` extra (``pip install "emocam[cluster]"``); nothing else 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import time
@@ -135,7 +136,10 @@ def connect(address: str, workers: int, retries: int,
         try:
             with distributed.Client(cluster) as client:
                 client.register_plugin(IgnoreTerminalCtrlC(), name="emocam-ignore-ctrl-c")
-                announce(f"Dask dashboard: {cluster.dashboard_link}")
+                if importlib.util.find_spec("bokeh") is not None:
+                    announce(f"Dask dashboard: {cluster.dashboard_link}")
+                else:  # Dask gives the link even when nothing can serve it
+                    announce('no Dask dashboard: it needs bokeh (pip install "emocam[cluster]")')
                 yield client
         finally:
             cluster.close()
