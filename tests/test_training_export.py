@@ -317,6 +317,17 @@ def test_an_output_that_cannot_be_written_is_one_sentence_before_any_work(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.onnx"]  # nothing written
 
 
+def test_adjusting_an_int8_model_is_refused_before_any_data_is_read(tmp_path, capsys):
+    from emocam.resources import resolve_model
+
+    # No data at all: the refusal must come before the validation split is looked for.
+    argv = ["adjust", str(resolve_model("ferplus-int8")), "--data", str(tmp_path / "none"),
+            "--out", str(tmp_path / "a.onnx")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "is an int8 model" in err and "fer-train quantize" in err, err
+
+
 def test_parity_failure_refuses_the_export(tmp_path):
     a = np.zeros((4, 8), np.float32)
     with pytest.raises(ModelError, match=r"model\.onnx was not written"):

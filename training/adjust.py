@@ -152,6 +152,13 @@ def _bias(proto: Any, num_classes: int, where: Path) -> Any:
     return found[0]
 
 
+def check_adjustable(model: Path, info: ModelInfo) -> None:
+    """Refuse, before any work, a model whose logits cannot be shifted (an int8 one)."""
+    import onnx
+
+    _bias(onnx.load(str(model)), info.num_classes, model)
+
+
 def write_shift(model: Path, out: Path, delta: np.ndarray, info: ModelInfo) -> None:
     """Copy ``model`` to ``out`` with ``delta`` added to its logits and ``info`` as metadata."""
     import onnx

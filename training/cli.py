@@ -405,6 +405,7 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     from emocam.training.adjust import (
         RECORD_KEY,
         Adjustment,
+        check_adjustable,
         choose,
         class_prior,
         record,
@@ -417,6 +418,7 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     model = _exported_onnx(args.model)
     out = _output_file(_target(model, args.out), ".onnx")
     info = read_model_info(model)
+    check_adjustable(model, info)
     names = tuple(info.class_names)
     offsets = _class_values(args.offset, "--offset", names)
     goals = _class_values(args.min_recall, "--min-recall", names)
