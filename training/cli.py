@@ -205,12 +205,14 @@ def cmd_train(args: argparse.Namespace, command: str) -> int:
     if not (run / "run_info.json").is_file():
         _write_json(run / "run_info.json", run_provenance(command))
     t0 = time.time()
+    exporting = not args.no_export and len(ds.test) > 0
     if finished:
-        log.info("%s finished training already; evaluating and exporting it again", run)
+        log.info("%s finished training already%s", run,
+                 "; evaluating and exporting it again" if exporting else "")
     else:
         train(cfg, ds, started)
     plot_history(run / "history.csv", run / "curves.png")
-    if args.no_export or len(ds.test) == 0:
+    if not exporting:
         why = "as asked" if args.no_export else "the data has no test split"
         print(f"\n{run}: best.keras, history.csv, curves.png ({time.time() - t0:.0f} s). Not "
               f"exported ({why}); export it with: fer-train export {run / 'best.keras'} "
