@@ -73,6 +73,8 @@ class WebSocketStream:
             self._server: Server = serve(
                 self._serve_client, target.host, target.port, process_request=self._http,
                 compression=None, close_timeout=1.0, logger=log, create_connection=Tracked,
+                # An IPv6 host ("ws://[::1]:8765") needs its family named: the default is IPv4.
+                family=socket.AF_INET6 if ":" in target.host else socket.AF_INET,
             )
         except OSError as e:
             raise StreamError(_why_not(target, e)) from e
@@ -202,4 +204,5 @@ def _why_not(target: StreamTarget, e: OSError) -> str:
     if isinstance(e, socket.gaierror):
         return (f"The stream host {target.host!r} is not an address this machine can find; "
                 "give an IP address such as 127.0.0.1.")
-    return f"The live feed cannot listen on {where} ({e.strerror or e})."
+    return (f"The live feed cannot listen on {where} ({e.strerror or e}); give another host "
+            "or port.")

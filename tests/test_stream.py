@@ -206,6 +206,23 @@ def test_a_websocket_client_gets_every_frame_as_json_and_the_page_is_served(
     assert face["top_label"] == rows[0]["top_label"]
 
 
+def test_a_websocket_feed_listens_on_an_ipv6_address() -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    from emocam.stream_ws import WebSocketStream
+
+    feed = WebSocketStream(parse_stream_url("ws://[::1]:0"))
+    try:
+        assert f"ws://[::1]:{feed.port}/" in feed.describe()
+        with urllib.request.urlopen(f"http://[::1]:{feed.port}/", timeout=5) as r:
+            assert "new WebSocket(" in r.read().decode()
+    finally:
+        feed.close()
+
+
 def stalled_client(port: int) -> socket.socket:
     """A WebSocket client that completes the handshake and then never reads a byte."""
     s = socket.socket()
