@@ -234,6 +234,8 @@ def _paths(req: OutputRequest, kind: str, base: Path, src: Path, annotate: bool 
     }[kind]
     frames_wanted = annotate and not (req.no_video or req.no_frames)
     annotated = (req.output_video or default_annotated) if frames_wanted else None
+    _check_named_as_its_kind("--csv", req.csv, ".csv")
+    _check_named_as_its_kind("--json", req.json, ".json")
     csv_path = req.csv or (base.with_name(base.name + ".csv") if kind != "image" else None)
     json_path = req.json or base.with_name(base.name + ".json")
     keep_numbers = sidecar and not req.no_sidecar
@@ -247,9 +249,6 @@ def _paths(req: OutputRequest, kind: str, base: Path, src: Path, annotate: bool 
     # A summary sent to a device (/dev/stdout) has no folder for a report beside it.
     report_path = (req.report or report_name(json_path)
                    if not req.no_report and (req.report or _regular(json_path)) else None)
-    if report_path is not None and report_path == json_path:
-        raise OutputError(f"The summary {json_path} would be replaced by the report, which is "
-                          "named after it with .html; give --json a name ending in .json.")
     default_json = base.with_name(base.name + ".json")
     defaults = {"annotated": default_annotated, "csv": base.with_name(base.name + ".csv"),
                 "json": default_json, "sidecar": base.with_name(base.name + SIDECAR_SUFFIX),
@@ -257,6 +256,20 @@ def _paths(req: OutputRequest, kind: str, base: Path, src: Path, annotate: bool 
     planned = {"annotated": annotated, "csv": csv_path, "json": json_path,
                "sidecar": sidecar_path, "report": report_path}
     return defaults, planned
+
+
+# Names that say another kind of file: a summary in results.csv would be opened as a table.
+_OTHER_KINDS = (".csv", ".json", ".html", SIDECAR_SUFFIX, ".mp4", ".mkv", ".avi",
+                ".mov", ".png", ".jpg", ".jpeg")
+
+
+def _check_named_as_its_kind(flag: str, path: Path | None, own: str) -> None:
+    if path is None or not _regular(path):
+        return
+    said = next((k for k in _OTHER_KINDS if path.name.lower().endswith(k) and k != own), None)
+    if said is not None:
+        raise OutputError(f"{flag} {path} would write {own[1:].upper()} under a {said} name; "
+                          f"give {flag} a name ending in {own}.")
 
 
 def removed_by(req: OutputRequest, kind: str, base: Path, src: Path) -> list[Path]:

@@ -417,8 +417,10 @@ def test_the_video_writer_keeps_every_frame_even_when_the_caller_reuses_its_buff
 @pytest.mark.parametrize("args, said", [
     (("{img}", "--no-video", "--output-video", "{tmp}/x.jpg", "-o", "{tmp}/made"),
      "--no-video writes no annotated copy"),
-    (("{img}", "--csv", "{tmp}/r.csv", "--json", "{tmp}/r.csv"), "both named"),
+    (("{img}", "--csv", "{tmp}/r.txt", "--json", "{tmp}/r.txt"), "both named"),
     (("{img}", "--json", "{tmp}/r.html"), "give --json a name ending in .json"),
+    (("{img}", "--json", "{tmp}/r.csv"), "JSON under a .csv name"),
+    (("{img}", "--csv", "{tmp}/r.json"), "give --csv a name ending in .csv"),
     (("{img}", "{img2}", "--jobs", "2", "--stream", "ws://127.0.0.1:18800", "-o", "{tmp}/o"),
      "--stream sends one run's results"),
     (("{img}", "--jobs", "2", "--csv", "{tmp}/x.csv"), "for a batch"),
