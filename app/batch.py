@@ -50,6 +50,7 @@ from emocam.batch_manifest import (
     Manifest,
     Outcome,
     from_summary,
+    full_path,
     made_otherwise,
     manifest_path,
     output_state,
@@ -105,12 +106,10 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
     earlier = read_earlier(path)
     outcomes: list[Outcome] = []
     items: list[WorkItem] = []
-    planned: set[Path] = set()
+    replaced: set[str] = set()  # the outputs this batch may write over, as full paths
     for i, src in enumerate(bopts.inputs):
         opts = replace(bopts.options, input=src, progress=False)
         plan = planned_set(src, opts.request())
-        if plan is not None:
-            planned.update(f.absolute() for f in plan.files())
         state = output_state(plan)
         if bopts.resume and state == COMPLETE and plan is not None:
             # Skipping a set made with other settings would leave a folder of mixed results.
@@ -121,7 +120,7 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
                     "finishes a batch with the options it was started with: give those, or "
                     "pass --overwrite without --resume to redo every input."
                 )
-            outcomes.append(_skipped(src, earlier.get(str(src.absolute())), plan))
+            outcomes.append(_skipped(src, earlier.get(full_path(src)), plan))
             continue
         outcomes.append(Outcome(str(src)))
         # Outputs there before the batch are the user's: replaced only with --overwrite, or
@@ -129,7 +128,9 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
         may_replace = (opts.overwrite or state == ABSENT
                        or (bopts.resume and state == PARTIAL_SET))
         items.append(WorkItem(i, opts, may_replace))
-    kept = still_standing(earlier, bopts.inputs, planned)
+        if may_replace and plan is not None:
+            replaced.update(full_path(f) for f in plan.files())
+    kept = still_standing(earlier, bopts.inputs, replaced)
     return Prepared(items, Manifest(engine, outcomes, earlier=kept), path)
 
 

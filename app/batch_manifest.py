@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -89,11 +90,17 @@ class Manifest:
         write_json_atomic(path, self.as_dict())
 
 
+def full_path(path: str | Path) -> str:
+    """``path`` from the root, ``..`` resolved (links kept), as the summary writes paths: the
+    same file named two ways by two batches is one name here."""
+    return os.path.abspath(path)
+
+
 def _absolute(line: dict[str, Any]) -> dict[str, Any]:
     """A line whose paths still lead to their files when read from elsewhere, or by a batch
     started in another folder."""
-    line["input"] = str(Path(line["input"]).absolute())
-    line["outputs"] = {k: str(Path(v).absolute()) for k, v in line["outputs"].items()}
+    line["input"] = full_path(line["input"])
+    line["outputs"] = {k: full_path(v) for k, v in line["outputs"].items()}
     return line
 
 
@@ -113,26 +120,29 @@ def read_earlier(path: Path) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         lines = [*data.get("earlier_inputs", []), *data["inputs"]]
-        return {str(Path(d["input"]).absolute()): d for d in lines if isinstance(d, dict)}
+        return {full_path(d["input"]): d for d in lines if isinstance(d, dict)}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
 def still_standing(earlier: dict[str, dict[str, Any]], inputs: list[Path],
-                   replaced: set[Path]) -> list[dict[str, Any]]:
-    """The earlier lines a new batch keeps: of inputs it does not run, with outputs it does
-    not replace and that are still on disk (a line without outputs, a refusal, stays)."""
-    ours = {str(p.absolute()) for p in inputs}
+                   replaced: set[str]) -> list[dict[str, Any]]:
+    """The earlier lines a new batch keeps: of inputs it does not run, whose outputs it may
+    not replace (``replaced``: full paths) and are still on disk. A line without outputs (an
+    input never started, or that failed) describes nothing in the folder and goes."""
+    ours = {full_path(p) for p in inputs}
     kept = []
     for name, line in earlier.items():
         outputs = line.get("outputs")
-        files = ([Path(str(f)).absolute() for f in outputs.values()]
-                 if isinstance(outputs, dict) else [])
-        if name in ours or any(f in replaced for f in files):
+        if name in ours or not isinstance(outputs, dict) or not outputs:
             continue
-        if files and not any(f.exists() for f in files):
+        files = [full_path(str(f)) for f in outputs.values()]
+        if any(f in replaced for f in files) or not any(Path(f).exists() for f in files):
             continue
-        kept.append(line)
+        try:
+            kept.append(_absolute(dict(line)))
+        except (KeyError, TypeError, AttributeError):
+            continue  # a damaged line: nothing to keep
     return kept
 
 

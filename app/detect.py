@@ -83,9 +83,17 @@ def create_detector(
     key = _key(name)
     if key == "mediapipe":
         return MediaPipeDetector(min_score=min_score, min_face=min_face)
-    if key in ("opencv", "haar"):
+    if key in _HAAR_NAMES:
         return HaarDetector(min_score=min_score, min_face=min_face)
     raise ValueError(f"unknown detector {name!r}; use 'mediapipe' or 'opencv'")
+
+
+_HAAR_NAMES = ("opencv", "haar")
+
+
+def other_detector(name: str) -> str:
+    """The detector to try when ``name`` found nothing."""
+    return "mediapipe" if _key(name) in _HAAR_NAMES else "opencv"
 
 
 # --- geometry shared by the detectors -----------------------------------------------------

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
-from emocam.errors import ModelError
+from emocam.errors import ModelError, OutputError
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +88,21 @@ def relist(path: Path) -> bool:
     sums = path.parent / SUMS
     if listed_digest(path.parent, path.name) is None:
         return False
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    lines = sums.read_text(encoding="utf-8").splitlines()
-    for i, line in enumerate(lines):
-        parts = line.split()
-        if len(parts) == 2 and parts[1].lstrip("*") == path.name:
-            lines[i] = f"{digest}  {parts[1]}"
-    sums.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp = sums.with_name(f".{SUMS}.tmp")
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        lines = sums.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            parts = line.split()
+            if len(parts) == 2 and parts[1].lstrip("*") == path.name:
+                lines[i] = f"{digest}  {parts[1]}"
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, sums)  # a list cut short would call every file after it damaged
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(
+            f"{path} was written, but its line in {sums} could not be updated "
+            f"({e.strerror or e}), so emocam would refuse it as damaged; update it with "
+            f"'cd {path.parent} && sha256sum {path.name}'."
+        ) from e
     return True

@@ -115,7 +115,7 @@ def _stale(holder: dict[str, object] | None, lock: Path) -> bool:
 
 
 def _describe(holder: dict[str, object] | None) -> str:
-    if holder is None:
+    if not holder or holder.get("pid") is None:  # unreadable: nothing more to say
         return "another emocam run"
     started = holder.get("started")
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if isinstance(
@@ -155,12 +155,10 @@ class OutputSet:
 
     # --- locking --------------------------------------------------------------------
 
-    def _lock(self, path: Path) -> str | None:
-        """Lock ``path``; the dead run it was taken over from, in words, or None."""
+    def _lock(self, path: Path, me: dict[str, object]) -> dict[str, object] | None:
+        """Lock ``path`` with ``me``; the record of the dead run it was taken over from."""
         lock = lock_path(path)
         dead = None
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
-              "process_start": _process_start(os.getpid()), "output": str(path)}
         for _ in range(3):
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -171,14 +169,14 @@ class OutputSet:
                         f"The output {path} is being written by {_describe(holder)}; wait for "
                         f"it to finish, or if it is gone delete {lock}."
                     ) from None
-                dead = _describe(holder)
+                dead = holder or {}
                 lock.unlink(missing_ok=True)
                 continue
             except OSError as e:
                 raise OutputError(f"The output {path} cannot be locked ({e.strerror or e}); "
                                   "choose a folder you can write to.") from e
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(me, fh)
+                json.dump(dict(me, output=str(path)), fh)
             self._locks.append(lock)
             _HELD.add(lock.resolve())
             return dead
@@ -196,17 +194,22 @@ class OutputSet:
 
     def __enter__(self) -> OutputSet:
         try:
-            taken: dict[str, list[str]] = {}  # dead run -> its outputs, said once per run
+            # One record for every lock of this run: a reader sees one run holding them.
+            me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
+                  "process_start": _process_start(os.getpid())}
+            # Each dead run's outputs, said once per run (by process and host).
+            taken: dict[tuple[object, object], tuple[dict[str, object], list[str]]] = {}
             for path in self.plan.files():
                 if _is_device(path):
                     continue  # /dev/stdout and the like: nothing to lock beside them
-                dead = self._lock(path)
+                dead = self._lock(path, me)
                 if dead is not None:
-                    taken.setdefault(dead, []).append(str(path))
-            for dead, paths in taken.items():
+                    key = (dead.get("pid"), dead.get("host"))
+                    taken.setdefault(key, (dead, []))[1].append(str(path))
+            for dead, paths in taken.values():
                 log.warning("taking over %s %s from %s, which is no longer running",
                             "the output" if len(paths) == 1 else "the outputs",
-                            ", ".join(paths), dead)
+                            ", ".join(paths), _describe(dead))
             for partial, _ in self._pairs:
                 _remove(partial)  # a dead run's partial set: we hold the lock now
         except BaseException:
@@ -240,6 +243,14 @@ class OutputSet:
                 and self._only_ours(p)]
         for path in gone:
             _remove(path)
+        for path in self.plan.left_out:
+            # A killed run's sidecar chunks, which a reader would join into that sidecar, and
+            # its lock on an output this run does not write (so did not take over).
+            if parts_dir(path).is_dir():
+                _remove(parts_dir(path))
+            lock = lock_path(path)
+            if lock.exists() and _stale(_holder(lock), lock):
+                _remove(lock)
         if gone:
             log.warning("removed %s of the earlier outputs, which this run does not write "
                         "again", ", ".join(map(str, gone)))

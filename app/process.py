@@ -22,7 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from emocam.detect import MIN_FACE_PX
+from emocam.detect import MIN_FACE_PX, other_detector
 from emocam.encoders import DEFAULT_VIDEO_CODEC
 from emocam.errors import SourceError, UserError, frames_text
 from emocam.output_set import OutputSet
@@ -198,7 +198,10 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
                          source.size)
         pipeline = stack.enter_context(Pipeline(opts.pipeline))
         result = run_frames(opts, outset, frames, facts, pipeline, describe_run(opts), stack)
-    return check_result(result, src, opts.pipeline.detector)
+    other = other_detector(opts.pipeline.detector)
+    return check_result(result, src, f"faces under about {MIN_FACE_PX:.0f} px are not looked "
+                        f"for; try the other detector (--detector {other}, or View > Detector "
+                        "in the app), or an input where faces are larger and in view")
 
 
 def run_frames(
@@ -256,22 +259,16 @@ def _in_frames(n: int) -> str:
     return "the one frame" if n == 1 else f"any of the {n} frames"
 
 
-def check_result(result: ProcessResult, src: Path, detector: str | None) -> ProcessResult:
+def check_result(result: ProcessResult, src: Path, what_to_do: str) -> ProcessResult:
     """A run that completed without a decodable frame, or without a face, is an error the
-    user hears of; its outputs are in place by now. ``detector``: the one that looked (None
-    when a re-analysis replayed recorded faces)."""
+    user hears of; its outputs are in place by now. ``what_to_do``: the advice when no face
+    was found, which depends on what looked for them."""
     if result.completed and result.frames == 0:
         raise SourceError(f"The input {src} has no frame that could be decoded; it may be corrupt.")
     if result.completed and result.frames_with_faces == 0:
-        if detector is None:
-            hint = "its sidecar holds no face this re-analysis keeps"
-        else:
-            other = "mediapipe" if detector.strip().lower() == "opencv" else "opencv"
-            hint = (f"faces under about {MIN_FACE_PX:.0f} px are not looked for; try --detector "
-                    f"{other}, or an input where faces are larger and in view")
         raise NoFacesFound(
             f"No face was found in {_in_frames(result.frames)} of {src} (the outputs were "
-            f"still written); {hint}.",
+            f"still written); {what_to_do}.",
             result.outputs,
         )
     return result

@@ -345,9 +345,12 @@ class VideoSource(Source):
                           self.frame_count)
                 return
             # Kept for a player to show: the log reaches only a terminal.
-            self.ended_early = (f"{self.path.name} ended after {good_until} of "
-                                f"{self.frame_count} frames; the file may be truncated.")
-            log.warning("%s (%s)", self.ended_early, self.path)
+            def ended(name: object) -> str:
+                return (f"{name} ended after {good_until} of {self.frame_count} frames; the "
+                        "file may be truncated.")
+
+            self.ended_early = ended(self.path.name)  # the player's banner has little room
+            log.warning("%s", ended(self.path))
 
     def _timestamp(self, index: int, pos_ms: float) -> float:
         step = 1000.0 / self.fps

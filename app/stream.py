@@ -47,9 +47,14 @@ class StreamTarget:
     port: int
 
     @property
-    def url(self) -> str:
+    def netloc(self) -> str:
+        """``host:port`` as a URL writes it (an IPv6 host in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.netloc}"
 
 
 def parse_stream_url(text: str) -> StreamTarget:

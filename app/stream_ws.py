@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 import weakref
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 
@@ -73,8 +74,10 @@ class WebSocketStream:
             self._server: Server = serve(
                 self._serve_client, target.host, target.port, process_request=self._http,
                 compression=None, close_timeout=1.0, logger=log, create_connection=Tracked,
-                # An IPv6 host ("ws://[::1]:8765") needs its family named: the default is IPv4.
+                # An IPv6 host ("ws://[::1]:8765") needs its family named: the default is IPv4;
+                # "::" (every network) takes IPv4 clients too, as 0.0.0.0 does.
                 family=socket.AF_INET6 if ":" in target.host else socket.AF_INET,
+                dualstack_ipv6=target.host == "::" and socket.has_dualstack_ipv6(),
             )
         except OSError as e:
             raise StreamError(_why_not(target, e)) from e
@@ -84,9 +87,9 @@ class WebSocketStream:
         self._thread.start()
 
     def describe(self) -> str:
-        host = f"[{self.target.host}]" if ":" in self.target.host else self.target.host
-        return (f"Serving the live feed on ws://{host}:{self.port}/; watch it in a browser "
-                f"at http://{host}:{self.port}/.")
+        where = replace(self.target, port=self.port).netloc  # the real port for port 0
+        return (f"Serving the live feed on ws://{where}/; watch it in a browser at "
+                f"http://{where}/.")
 
     # --- the run's side
 
@@ -190,11 +193,11 @@ class WebSocketStream:
 
 def _why_not(target: StreamTarget, e: OSError) -> str:
     """One sentence for a server that cannot listen."""
-    where = f"{target.host}:{target.port}"
+    where = target.netloc
     if e.errno == errno.EADDRINUSE:
         return (f"The port {target.port} on {target.host} is already in use (by another "
                 "program or another emocam); choose another, e.g. --stream "
-                f"ws://{target.host}:{target.port + 1}.")
+                f"{replace(target, port=target.port + 1).url}.")
     if e.errno == errno.EACCES:
         return (f"Listening on {where} is not allowed for this user (ports below 1024 need "
                 "administrator rights); choose a port from 1024 up.")

@@ -104,6 +104,21 @@ def test_the_lock_of_a_killed_run_is_taken_over_by_the_next(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_an_overwrite_without_a_sidecar_leaves_none_of_a_killed_runs_chunks(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    dead = start_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q")
+    wait_for_rows(dead, tmp_path / "clip.emocam.csv", 20)
+    dead.send_signal(signal.SIGKILL)
+    dead.communicate(timeout=30)
+    run = run_cli(capfd, "process", clip, "-o", tmp_path, "--overwrite", "--no-sidecar",
+                  "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    # The dead run's chunks would be joined into a sidecar beside the new CSV: a mixed set.
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert not (tmp_path / "clip.emocam.npz").exists()
+
+
 def test_a_failed_overwrite_keeps_the_old_set_whole_and_the_new_one_apart(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:

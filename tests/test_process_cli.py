@@ -302,7 +302,7 @@ def test_a_video_without_faces_keeps_its_outputs_and_says_so(
     assert "try --detector opencv" in r.stderr
     r = run_emocam("process", blank, "--model", model_path, "-q", "--overwrite", "--detector",
                    "opencv")
-    assert_one_line_error(r, "No face", "64 px", "try --detector mediapipe")
+    assert_one_line_error(r, "No face", "64 px", "--detector mediapipe", "View > Detector")
 
 
 def test_version() -> None:

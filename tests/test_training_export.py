@@ -328,6 +328,19 @@ def test_adjusting_an_int8_model_is_refused_before_any_data_is_read(tmp_path, ca
     assert "\n" not in err and "is an int8 model" in err and "fer-train quantize" in err, err
 
 
+def test_a_model_written_where_a_checksum_list_names_it_keeps_the_list_true(tmp_path, capsys):
+    from emocam.integrity import SUMS, verify_file
+    from emocam.resources import model_file, resolve_model
+
+    # As when a new model is put in models/: the app must not call it damaged afterwards.
+    (tmp_path / SUMS).write_bytes(model_file(SUMS).read_bytes())
+    target = tmp_path / "emocam-ferplus.onnx"
+    assert main(["calibrate", str(resolve_model("ferplus")), "--temperature", "1.3",
+                 "--out", str(target)]) == 0
+    assert f"its line in {tmp_path / SUMS} was updated" in capsys.readouterr().out
+    verify_file(target)  # raises ModelError for a file its list does not match
+
+
 def test_parity_failure_refuses_the_export(tmp_path):
     a = np.zeros((4, 8), np.float32)
     with pytest.raises(ModelError, match=r"model\.onnx was not written"):

@@ -263,7 +263,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         line += (f", {m['test_accuracy_argmax_votes'] * 100:.2f}% argmax of votes "
                  f"({m['test_images_argmax_votes']} images)")
     print(line + f"; temperature {m['temperature']:g}, ECE {m['ece_before'] * 100:.1f}% -> "
-          f"{m['ece_after'] * 100:.1f}%; card {res.card_path}")
+          f"{m['ece_after'] * 100:.1f}%; card {res.card_path}{_relisted(out)}")
     return 0
 
 
@@ -380,7 +380,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         shutil.copyfile(model, out)
     set_metadata(out, new)
     print(f"{out}: temperature {info.temperature:g} -> {new.temperature:g}, uncertain below "
-          f"{info.uncertain_below} -> {new.uncertain_below}")
+          f"{info.uncertain_below} -> {new.uncertain_below}{_relisted(out)}")
     return 0
 
 
@@ -463,9 +463,9 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     new = dataclasses.replace(info, training=training, metrics=metrics)
     write_shift(model, out, shift - before, new)
     print(f"{out}: logit adjustment {adjustment.describe()}; validation accuracy "
-          f"{accuracy * 100:.2f}%. Its test figures were dropped from the metadata: measure "
-          "them with fer-train evaluate, recalibrate with fer-train calibrate, and quantize "
-          "it again for int8.")
+          f"{accuracy * 100:.2f}%{_relisted(out)}. Its test figures were dropped from the "
+          "metadata: measure them with fer-train evaluate, recalibrate with fer-train "
+          "calibrate, and quantize it again for int8.")
     return 0
 
 
