@@ -234,8 +234,8 @@ def _paths(req: OutputRequest, kind: str, base: Path, src: Path, annotate: bool 
     }[kind]
     frames_wanted = annotate and not (req.no_video or req.no_frames)
     annotated = (req.output_video or default_annotated) if frames_wanted else None
-    _check_named_as_its_kind("--csv", req.csv, ".csv")
-    _check_named_as_its_kind("--json", req.json, ".json")
+    _check_named_as_its_kind("--csv", req.csv, ".csv", src)
+    _check_named_as_its_kind("--json", req.json, ".json", src)
     csv_path = req.csv or (base.with_name(base.name + ".csv") if kind != "image" else None)
     json_path = req.json or base.with_name(base.name + ".json")
     keep_numbers = sidecar and not req.no_sidecar
@@ -263,9 +263,9 @@ _OTHER_KINDS = (".csv", ".json", ".html", SIDECAR_SUFFIX, ".mp4", ".mkv", ".avi"
                 ".mov", ".png", ".jpg", ".jpeg")
 
 
-def _check_named_as_its_kind(flag: str, path: Path | None, own: str) -> None:
-    if path is None or not _regular(path):
-        return
+def _check_named_as_its_kind(flag: str, path: Path | None, own: str, src: Path) -> None:
+    if path is None or not _regular(path) or path.resolve() == src.resolve():
+        return  # the input itself: the graver fault, said by check_output
     said = next((k for k in _OTHER_KINDS if path.name.lower().endswith(k) and k != own), None)
     if said is not None:
         raise OutputError(f"{flag} {path} would write {own[1:].upper()} under a {said} name; "
