@@ -299,7 +299,7 @@ def test_a_video_without_faces_keeps_its_outputs_and_says_so(
     assert json.loads((tmp_path / "blank.emocam.json").read_text())["frames"] == 10
     assert video_facts(tmp_path / "blank.emocam.mp4")[3] == 10
     # The advice names the detector that did not run, never the one that just looked.
-    assert "try --detector opencv" in r.stderr
+    assert "(--detector opencv" in r.stderr
     r = run_emocam("process", blank, "--model", model_path, "-q", "--overwrite", "--detector",
                    "opencv")
     assert_one_line_error(r, "No face", "64 px", "--detector mediapipe", "View > Detector")
