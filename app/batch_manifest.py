@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emocam.errors import OutputError, UserError
-from emocam.output_set import lock_path
+from emocam.locks import lock_path
 from emocam.outputs import OutputPlan, output_base, plan_for
 from emocam.sinks import staging_path, write_json_atomic
 

@@ -21,117 +21,17 @@ import logging
 import os
 import shutil
 import socket
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
 from emocam.errors import OutputError
+from emocam.locks import HELD, describe, held_sentence, holder, lock_path, process_start, stale
 from emocam.outputs import OutputPlan
 from emocam.sinks import parts_dir, staging_path, writes_in_place
 
 log = logging.getLogger(__name__)
-
-
-# The locks this process holds: a lock naming our own pid that is not among them was left by
-# an earlier process that had the same pid (a container's emocam is often pid 1 every time).
-_HELD: set[Path] = set()
-
-
-def lock_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.lock")
-
-
-def _alive_on_windows(pid: int) -> bool:
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return False
-    try:
-        code = ctypes.c_ulong()
-        ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        return bool(ok) and code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
-
-
-def _alive(pid: int) -> bool:
-    if sys.platform == "win32":
-        # os.kill(pid, 0) on Windows would send Ctrl-C (signal 0 is CTRL_C_EVENT there).
-        return _alive_on_windows(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: it exists
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def _process_start(pid: int) -> str | None:
-    """When process ``pid`` started, in the kernel's ticks (Linux), or None where unknown:
-    with the pid it names one process, even after the pid is reused."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: count from its end.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 else None
-
-
-def _holder(lock: Path) -> dict[str, object] | None:
-    """The run named in a lock file; None when it cannot be read (being written, or junk)."""
-    try:
-        data = json.loads(lock.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _stale(holder: dict[str, object] | None, lock: Path) -> bool:
-    """A lock whose run is gone. A lock on another host cannot be checked, so it holds; an
-    unreadable one is stale once it is older than a run takes to write one."""
-    if holder is None:
-        try:
-            return time.time() - lock.stat().st_mtime > 10.0
-        except OSError:
-            return True
-    if holder.get("host") != socket.gethostname():
-        return False
-    pid = holder.get("pid")
-    if pid == os.getpid():
-        return lock.resolve() not in _HELD
-    if not isinstance(pid, int) or not _alive(pid):
-        return True
-    # The pid lives, but is it the run that wrote the lock? Another process may have it now.
-    started = holder.get("process_start")
-    return started is not None and started != _process_start(pid)
-
-
-def _describe(holder: dict[str, object] | None) -> str:
-    if not holder or holder.get("pid") is None:  # unreadable: nothing more to say
-        return "another emocam run"
-    started = holder.get("started")
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if isinstance(
-        started, int | float) else "an unknown time"
-    return (f"another emocam run (process {holder.get('pid')} on {holder.get('host')}, "
-            f"started {when})")
-
-
-def being_written_by(path: Path) -> str | None:
-    """Who is writing ``path`` now (a run holding its lock), or None: for readers of an
-    output, which must not take a set apart while its run still writes it."""
-    lock = lock_path(Path(path))
-    if not lock.exists():
-        return None
-    holder = _holder(lock)
-    return None if _stale(holder, lock) else _describe(holder)
 
 
 class OutputSet:
@@ -163,13 +63,10 @@ class OutputSet:
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                holder = _holder(lock)
-                if not _stale(holder, lock):
-                    raise OutputError(
-                        f"The output {path} is being written by {_describe(holder)}; wait for "
-                        f"it to finish, or if it is gone delete {lock}."
-                    ) from None
-                dead = holder or {}
+                who = holder(lock)
+                if not stale(who, lock):
+                    raise OutputError(held_sentence(path, describe(who))) from None
+                dead = who or {}
                 lock.unlink(missing_ok=True)
                 continue
             except OSError as e:
@@ -178,14 +75,14 @@ class OutputSet:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(dict(me, output=str(path)), fh)
             self._locks.append(lock)
-            _HELD.add(lock.resolve())
+            HELD.add(lock.resolve())
             return dead
         raise OutputError(f"The output {path} is being written by another emocam run; wait "
                           "for it to finish.")
 
     def _unlock(self) -> None:
         for lock in self._locks:
-            _HELD.discard(lock.resolve())
+            HELD.discard(lock.resolve())
             with contextlib.suppress(OSError):
                 lock.unlink()
         self._locks.clear()
@@ -196,7 +93,7 @@ class OutputSet:
         try:
             # One record for every lock of this run: a reader sees one run holding them.
             me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
-                  "process_start": _process_start(os.getpid())}
+                  "process_start": process_start(os.getpid())}
             # Each dead run's outputs, said once per run (by process and host).
             taken: dict[tuple[object, object], tuple[dict[str, object], list[str]]] = {}
             for path in self.plan.files():
@@ -209,7 +106,7 @@ class OutputSet:
             for dead, paths in taken.values():
                 log.warning("taking over %s %s from %s, which is no longer running",
                             "the output" if len(paths) == 1 else "the outputs",
-                            ", ".join(paths), _describe(dead))
+                            ", ".join(paths), describe(dead))
             for partial, _ in self._pairs:
                 _remove(partial)  # a dead run's partial set: we hold the lock now
         except BaseException:
@@ -249,7 +146,7 @@ class OutputSet:
             if parts_dir(path).is_dir():
                 _remove(parts_dir(path))
             lock = lock_path(path)
-            if lock.exists() and _stale(_holder(lock), lock):
+            if lock.exists() and stale(holder(lock), lock):
                 _remove(lock)
         if gone:
             log.warning("removed %s of the earlier outputs, which this run does not write "

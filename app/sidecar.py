@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from emocam.errors import OutputError, SourceError
-from emocam.output_set import being_written_by
+from emocam.locks import being_written_by
 from emocam.sidecar_check import Bad, check_arrays, check_header
 from emocam.sinks import parts_dir
 from emocam.types import FaceQuality, FrameResult

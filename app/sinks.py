@@ -33,6 +33,7 @@ from emocam import columns
 from emocam.audio import add_audio
 from emocam.encoders import DEFAULT_VIDEO_CODEC, Encoder, open_encoder
 from emocam.errors import OutputError
+from emocam.locks import being_written_by, held_sentence
 from emocam.types import FrameResult
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = Fals
             )
     if path.is_dir():
         raise OutputError(f"The output {path} is a folder; give a file name instead.")
+    who = being_written_by(path)
+    if who is not None:  # --overwrite would not help: say so before it is tried
+        raise OutputError(held_sentence(path, who))
     if path.exists() and not overwrite:
         raise OutputError(
             f"The output {path} already exists; pass --overwrite to replace it or choose "

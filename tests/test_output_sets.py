@@ -19,7 +19,7 @@ from cli_helpers import run_cli, start_emocam
 from reliability_helpers import assert_one_sentence, wait_for_rows
 
 from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
-from emocam.output_set import lock_path
+from emocam.locks import lock_path
 from emocam.sidecar import load_sidecar
 from emocam.sinks import staging_path
 
@@ -67,6 +67,10 @@ def test_a_second_run_into_the_same_outputs_is_refused_while_the_first_runs(
         line = assert_one_sentence(second, "clip.emocam", "another emocam run",
                                    f"process {first.pid}", socket.gethostname())
         assert "delete" in line  # and what to do when that run is gone
+        # Without --overwrite it is told the same at once, not to pass --overwrite first.
+        third = run_cli(capfd, "process", clip, "-o", tmp_path, "--model", model_path, "-q")
+        line = assert_one_sentence(third, "clip.emocam", f"process {first.pid}")
+        assert "--overwrite" not in line
     summary = json.loads((tmp_path / "clip.emocam.json").read_text())
     assert summary["frames"] == clip.frame_count
     assert not list(tmp_path.glob(".*.lock"))  # the first run let go of its outputs
