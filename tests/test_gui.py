@@ -83,6 +83,17 @@ def test_window_opens_with_its_menus_and_an_idle_status_bar(make_window):
     assert not window.qactions["file.export"].isEnabled()
 
 
+def test_a_photo_without_faces_says_why_there_may_be_none(qtbot, make_window, tmp_path):
+    photo = tmp_path / "landscape.png"
+    cv2.imwrite(str(photo), np.full((480, 640, 3), 128, np.uint8))
+    window = make_window()
+    window.open_file(photo)
+    qtbot.waitUntil(lambda: window.last_packet is not None, timeout=20_000)
+    shown = window.faces.findChild(QLabel)
+    assert shown.isVisibleTo(window.faces) and "64 px" in shown.text()
+    assert "View > Detector" in shown.text()
+
+
 def test_video_with_one_face_shows_annotated_frames_and_one_face_card(
         qtbot, make_window, video_one_face):
     window = make_window()

@@ -10,6 +10,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from emocam.detect import MIN_FACE_PX
 from emocam.gui.palette import class_color
 from emocam.overlay import panel_order
 from emocam.types import FaceResult, FrameResult
@@ -154,6 +155,11 @@ class FaceCard(QFrame):
         super().mousePressEvent(event)
 
 
+IN_VIEW = "No faces in view."
+NONE_IN_PHOTO = (f"No face found in this image. Faces under about {MIN_FACE_PX:.0f} px are not "
+                 "looked for; View > Detector has the other detector.")
+
+
 class FacePanel(QWidget):
     """Keeps one card per face id in view; removes cards of faces that left."""
 
@@ -165,8 +171,9 @@ class FacePanel(QWidget):
         self.selected: int | None = None
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
-        self._empty = QLabel("No faces in view.", self)
+        self._empty = QLabel(IN_VIEW, self)
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty.setWordWrap(True)
         self._layout.addWidget(self._empty)
         self._layout.addStretch(1)
 
@@ -184,6 +191,10 @@ class FacePanel(QWidget):
             card.update_face(face, result.class_names)
         self._empty.setVisible(not self.cards)
         self._restyle()
+
+    def set_still(self, still: bool) -> None:
+        """A photo has one frame to find faces in: where none is found, say why it may be."""
+        self._empty.setText(NONE_IN_PHOTO if still else IN_VIEW)
 
     def clear(self) -> None:
         for card in self.cards.values():

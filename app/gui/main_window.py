@@ -489,6 +489,7 @@ class MainWindow(QMainWindow):
         self.status.set("source", info.name, str(info.spec))
         self.status.set("resolution", f"{w}x{h}")
         self.playback.set_range(info.frame_count, info.fps)
+        self.faces.set_still(info.frame_count == 1)
         self.timeline.set_span(clip_ms(info))
         self.setWindowTitle(f"emocam - {info.name}")
         self._update_actions()
