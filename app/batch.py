@@ -131,7 +131,9 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
         if may_replace and plan is not None:
             replaced.update(full_path(f) for f in plan.files())
     kept = still_standing(earlier, bopts.inputs, replaced)
-    return Prepared(items, Manifest(engine, outcomes, earlier=kept), path)
+    manifest = Manifest(engine, outcomes, earlier=kept, inputs=list(bopts.inputs),
+                        replaced=replaced)
+    return Prepared(items, manifest, path)
 
 
 def _skipped(src: Path, earlier: dict[str, Any] | None, plan: Any) -> Outcome:

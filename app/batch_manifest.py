@@ -68,6 +68,11 @@ class Manifest:
     # whose outputs are still there: the folder's record stays whole, and the counts and
     # ``completed`` speak of this batch only.
     earlier: list[dict[str, Any]] = field(default_factory=list)
+    # This batch's inputs, and the outputs it may write over (full paths): what ``earlier``
+    # is chosen by, again at each write, so that a batch writing into the same folder
+    # meanwhile keeps its lines too.
+    inputs: list[Path] = field(default_factory=list)
+    replaced: set[str] = field(default_factory=set)
 
     @property
     def all_done(self) -> bool:
@@ -86,6 +91,8 @@ class Manifest:
         }
 
     def write(self, path: Path) -> None:
+        if self.inputs:
+            self.earlier = still_standing(read_earlier(path), self.inputs, self.replaced)
         # Atomic: a reader (or a --resume after a power cut) never sees half a manifest.
         write_json_atomic(path, self.as_dict())
 

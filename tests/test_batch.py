@@ -130,6 +130,22 @@ def test_a_second_batch_into_the_folder_keeps_the_first_ones_lines_apart(
     assert [Path(o["input"]).name for o in data["earlier_inputs"]] == ["edge.mp4"]
 
 
+def test_two_batches_into_one_folder_at_once_both_stay_in_its_manifest(
+    tmp_path: Path, twin_clips: list[Path], short_clips: list[Path], model_path: Path,
+    capfd: pytest.CaptureFixture[str]
+) -> None:
+    common = ("-o", tmp_path, "--jobs", "2", "--model", model_path, "--no-video", "-q")
+    first = start_emocam("process", *twin_clips, *common)
+    wait_for_rows(first, tmp_path / "first.emocam.csv", 5)
+    assert run_cli(capfd, "process", short_clips[0], *common).code == 0
+    _, err = first.communicate(timeout=200)
+    assert first.returncode == 0, err
+    data = json.loads((tmp_path / MANIFEST_NAME).read_text(encoding="utf-8"))
+    listed = [Path(o["input"]).name for o in [*data["inputs"], *data.get("earlier_inputs", [])]]
+    # Whichever batch wrote last, the other's lines are still there.
+    assert sorted(listed) == sorted(p.name for p in [*twin_clips, short_clips[0]])
+
+
 def test_a_worker_killed_mid_input_is_retried_on_another_and_the_batch_completes(
     tmp_path: Path, twin_clips: list[Path], model_path: Path
 ) -> None:
