@@ -56,7 +56,6 @@ from emocam.batch_manifest import (
     output_state,
     planned_set,
     read_earlier,
-    still_standing,
 )
 from emocam.batch_work import WorkItem, run_item
 from emocam.errors import UserError, some_of
@@ -130,9 +129,8 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
         items.append(WorkItem(i, opts, may_replace))
         if may_replace and plan is not None:
             replaced.update(full_path(f) for f in plan.files())
-    kept = still_standing(earlier, bopts.inputs, replaced)
-    manifest = Manifest(engine, outcomes, earlier=kept, inputs=list(bopts.inputs),
-                        replaced=replaced)
+    # The earlier lines it keeps are chosen at each write (the first comes before any work).
+    manifest = Manifest(engine, outcomes, inputs=list(bopts.inputs), replaced=replaced)
     return Prepared(items, manifest, path)
 
 

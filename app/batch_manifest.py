@@ -65,8 +65,8 @@ class Manifest:
     started: float = field(default_factory=time.time)
     stopped: bool = False  # Ctrl-C, SIGTERM or SIGHUP ended it early
     # Lines an earlier batch into the same folder wrote for inputs this one does not run,
-    # whose outputs are still there: the folder's record stays whole, and the counts and
-    # ``completed`` speak of this batch only.
+    # whose outputs are still there (chosen at each write): the folder's record stays whole,
+    # and the counts and ``completed`` speak of this batch only.
     earlier: list[dict[str, Any]] = field(default_factory=list)
     # This batch's inputs, and the outputs it may write over (full paths): what ``earlier``
     # is chosen by, again at each write, so that a batch writing into the same folder

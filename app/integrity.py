@@ -83,8 +83,8 @@ def model_bytes(name: str, folder: Traversable | Path | None = None) -> bytes:
 
 def relist(path: Path) -> bool:
     """Give ``path``'s line in the ``SHA256SUMS`` beside it the file's digest now, when the
-    list names it: a shipped file remade on purpose (``fer-train quantize``, ``fer-train
-    detector-onnx``) is then not refused as damaged. True when the list was changed."""
+    list names it: a shipped file remade on purpose (any ``fer-train`` command writing
+    into ``models/``) is then not refused as damaged. True when the list was changed."""
     sums = path.parent / SUMS
     if listed_digest(path.parent, path.name) is None:
         return False
