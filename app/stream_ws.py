@@ -46,6 +46,9 @@ class _Client:
         self.queue = DropOldestQueue()
         self.sent = 0
         self.busy = False  # inside a send: blocked there while the receiver does not read
+        # Set when its sender ends: once its closed queue is empty, or the receiver left.
+        # An empty queue alone is not the end: the last frame may still be in its send.
+        self.finished = threading.Event()
 
 
 class WebSocketStream:
@@ -125,6 +128,7 @@ class WebSocketStream:
         client = _Client(conn)
         with self._lock:
             if self._closing:
+                client.finished.set()
                 return  # the feed is ending: its queue would never be closed
             self._clients.append(client)
             self._stats.clients = (self._stats.clients or 0) + 1
@@ -147,6 +151,7 @@ class WebSocketStream:
                 self._gone.sent += client.sent
                 # A frame cut off inside its send never reached the receiver either.
                 self._gone.dropped += client.queue.dropped + int(client.busy)
+            client.finished.set()
 
     def stats(self) -> StreamStats:
         with self._lock:
@@ -168,8 +173,10 @@ class WebSocketStream:
             c.queue.close()
         self._wait_flushed(clients)
         for c in clients:
-            if c.queue.discard() or c.busy:
-                # Stuck in a send to a receiver that does not read: unblock it.
+            if not c.finished.is_set():
+                # Stuck in a send to a receiver that does not read: unblock it. One that
+                # finished closes its connection normally (1000) as its handler returns.
+                c.queue.discard()
                 with contextlib.suppress(OSError):  # already gone
                     c.conn.socket.shutdown(socket.SHUT_RDWR)
         # A browser that showed the page keeps a speculative connection open that never
@@ -186,9 +193,8 @@ class WebSocketStream:
     @staticmethod
     def _wait_flushed(clients: list[_Client]) -> None:
         deadline = time.monotonic() + FLUSH_S
-        # Polling a few queues for a second at most, once per run: no event is worth it.
-        while time.monotonic() < deadline and any(len(c.queue) for c in clients):
-            time.sleep(0.02)
+        for c in clients:
+            c.finished.wait(max(0.0, deadline - time.monotonic()))
 
 
 def _why_not(target: StreamTarget, e: OSError) -> str:
