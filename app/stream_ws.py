@@ -138,6 +138,10 @@ class WebSocketStream:
                 conn.send(text)
                 client.busy = False
                 client.sent += 1
+            # Everything was sent: close now, normally (1000). Left to websockets once this
+            # returns, the close could come after the server's shutdown, which tells an
+            # open connection "going away" (1001).
+            conn.close()
         except ConnectionClosed:
             pass  # the receiver left; the run goes on
         except OSError as e:  # its socket was shut at the end while it was not reading

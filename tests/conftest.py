@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -147,6 +149,31 @@ def osc_server() -> Iterator[tuple[int, list[tuple[str, tuple]]]]:
     yield server.server_address[1], got
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def receiver_joined(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Waits until the live feed the run opened last has a receiver. The feed lists a client
+    only after answering its handshake, from a thread of its own: a client that has connected
+    may not be listed yet, and frames sent before it is are not its to receive."""
+    import emocam.stream as stream
+
+    opened: list[Any] = []
+    open_stream = stream.open_stream
+
+    def keep(target: Any) -> Any:
+        opened.append(open_stream(target))
+        return opened[-1]
+
+    monkeypatch.setattr(stream, "open_stream", keep)
+
+    def wait() -> None:
+        deadline = time.monotonic() + 10.0
+        while not opened[-1].stats().clients:
+            assert time.monotonic() < deadline, "the feed never listed its receiver"
+            time.sleep(0.01)
+
+    return wait
 
 
 # --- the desktop app's tests (Qt is imported only when one of them asks) ------------------

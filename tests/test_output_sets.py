@@ -43,8 +43,11 @@ def a_run_writing(clip: SyntheticVideo, folder: Path, model_path: Path
     run = start_emocam("process", clip, "-o", folder, "--model", model_path, "-q")
     try:
         wait_for_rows(run, folder / "clip.emocam.csv", 20)
+        # Held still while the body acts, so a loaded machine cannot let it finish first.
+        run.send_signal(signal.SIGSTOP)
         yield run
     finally:
+        run.send_signal(signal.SIGCONT)
         _, err = run.communicate(timeout=120)
     assert run.returncode == 0, err
     assert json.loads((folder / "clip.emocam.json").read_text())["completed"] is True

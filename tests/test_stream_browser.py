@@ -8,7 +8,7 @@ import csv
 import json
 import re
 import socket
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -45,6 +45,7 @@ def free_port() -> int:
 
 def test_the_live_page_draws_every_faces_bars_with_the_runs_numbers(
     video_four_faces: SyntheticVideo, model_path: Path, tmp_path: Path,
+    receiver_joined: Callable[[], None],
 ) -> None:
     port = free_port()
     browser = Browser(tmp_path / "profile")
@@ -58,7 +59,7 @@ def test_the_live_page_draws_every_faces_bars_with_the_runs_numbers(
         browser.goto(url)
         browser.wait_until('document.getElementById("status").textContent'
                            '.startsWith("connected")')
-        time.sleep(0.3)  # the server registers a client just after the handshake it answers
+        receiver_joined()
 
     try:
         run_process(ProcessOptions(
