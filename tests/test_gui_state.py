@@ -350,11 +350,14 @@ def test_three_faces_and_the_performance_panel_fit_a_1366x768_window(
     window.settings.playback_speed = 0.25
     window.open_file(video_four_faces.path)
     qtbot.waitUntil(lambda: len(window.faces.cards) >= 3, timeout=20_000)
-    qtbot.wait(200)  # the layout settles
     cards = list(window.faces.cards.values())[:3]
     viewport = window.faces.parentWidget()  # the scroll area's viewport
-    bottom = max(c.mapTo(viewport, c.rect().bottomLeft()).y() for c in cards)
-    assert bottom <= viewport.height(), (bottom, viewport.height())
+
+    def bottom() -> int:
+        return max(c.mapTo(viewport, c.rect().bottomLeft()).y() for c in cards)
+
+    # The layout settles over a few event-loop turns; waited for, not slept through.
+    qtbot.waitUntil(lambda: bottom() <= viewport.height(), timeout=5_000)
     assert all(c.bars.rows() == 3 for c in cards)  # compact: the top three
     cards[0].more.click()
     assert cards[0].bars.rows() == len(window.pipeline_info["class_names"])

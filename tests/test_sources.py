@@ -205,7 +205,9 @@ def test_a_slow_reader_of_a_camera_gets_the_newest_frame_not_a_queue(video_four_
     indices = [f.index for f, _ in got]
     assert all(b - a >= 3 for a, b in itertools.pairwise(indices))  # older dropped
     for frame, captured in got[1:]:
-        assert frame.index >= captured - 2  # what we got was (nearly) the newest
+        # What we got was (nearly) the newest: a queue would be ~9 frames behind by the second
+        # read and more after. 5 frames (83 ms) leaves room for a loaded machine's scheduler.
+        assert frame.index >= captured - 5
     times = [f.time_ms for f, _ in got]
     assert all(b > a for a, b in itertools.pairwise(times))
 
