@@ -27,7 +27,7 @@ pytest.importorskip("pytestqt")
 
 from cli_helpers import photo_folder
 from gui_helpers import wait_frames
-from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMenu
 from sound_helpers import sound_of, with_sound
@@ -111,12 +111,19 @@ def test_video_with_one_face_shows_annotated_frames_and_one_face_card(
     assert len(times) >= 3 and values.shape[1] == len(card.bars._names)
 
 
-def test_four_people_get_four_face_cards(qtbot, make_window, video_four_faces):
+def test_four_people_get_four_face_cards(qtbot, make_window, video_four_faces,
+                                         video_one_face):
     window = make_window()
     window.open_file(video_four_faces.path)
     qtbot.waitUntil(lambda: len(window.faces.cards) == 4, timeout=20_000)
-    window.faces.toggle_selection(min(window.faces.cards))
+    card = window.faces.cards[min(window.faces.cards)]
+    qtbot.mouseClick(card, Qt.MouseButton.LeftButton)
     assert window.timeline.face_id == min(window.faces.cards)
+    # Another file: its "Face 1" is someone else, so nothing stays chosen.
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
+    assert window.faces.selected is None and window.timeline.face_id is None
+    assert not any(c.selected for c in window.faces.cards.values())
 
 
 def test_a_hard_cut_starts_a_new_face_card_and_is_marked_on_the_timeline(
@@ -147,6 +154,14 @@ def test_pause_holds_the_frame_and_seek_shows_the_chosen_frame(qtbot, make_windo
     with qtbot.assertNotEmitted(worker.frame_ready, wait=400):
         pass  # paused: no new frames
     assert window.playback.slider.value() == 40
+    # A click on the bar beside the handle (a page step) shows that place too.
+    slider = window.playback.slider
+    with qtbot.waitSignal(worker.frame_ready, timeout=10_000):
+        qtbot.mouseClick(slider, Qt.MouseButton.LeftButton,
+                         pos=slider.rect().center() + QPoint(slider.width() // 3, 0))
+    qtbot.waitUntil(lambda: window.last_packet.result.frame.index == slider.value(),
+                    timeout=10_000)
+    assert slider.value() > 40
     window.set_paused(False)
     qtbot.waitUntil(lambda: window.last_packet.result.frame.index > 41, timeout=10_000)
 

@@ -197,10 +197,13 @@ class FacePanel(QWidget):
         self._empty.setText(NONE_IN_PHOTO if still else IN_VIEW)
 
     def clear(self) -> None:
+        """The source is gone: its faces, and the one chosen among them, whose id would name
+        someone else in the next file."""
         for card in self.cards.values():
             card.deleteLater()
         self.cards.clear()
         self._empty.setVisible(True)
+        self.clear_selection()
 
     def _insert_index(self, face_id: int) -> int:
         # Cards stay sorted by id so they do not jump around as faces come and go.

@@ -86,7 +86,8 @@ class PlaybackBar(QWidget):
         self.button.setIcon(self.style().standardIcon(icon))
 
     def _clicked_track(self, action: int) -> None:
-        # Page steps (a click beside the handle) move the slider without sliderMoved.
-        if action in (QSlider.SliderAction.SliderPageStepAdd,
-                      QSlider.SliderAction.SliderPageStepSub):
+        # Page steps (a click beside the handle) move the slider without sliderMoved. The
+        # signal carries a plain int, which PySide6's enums do not compare equal to.
+        if action in (QSlider.SliderAction.SliderPageStepAdd.value,
+                      QSlider.SliderAction.SliderPageStepSub.value):
             self.seek_requested.emit(self.slider.sliderPosition())
