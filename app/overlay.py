@@ -24,7 +24,7 @@ from emocam.placement import (
     PlacementMemory,
     Rect,
     box_rect,
-    chip_rect,
+    place_chips,
     place_panels,
 )
 from emocam.types import FaceResult, FrameResult
@@ -142,24 +142,24 @@ def _chip_size(text: str, st: _Style) -> tuple[int, int]:
     return tw + 2 * st.pad, th + 2 * st.pad
 
 
-def _marks(result: FrameResult, st: _Style, size: tuple[int, int], opts: OverlayOptions
-           ) -> list[FaceMarks]:
-    out = []
-    for face in result.faces:
-        box = box_rect(face.box)
-        chip = None
-        if opts.show_labels:
-            text, _ = label_text(face, result.class_names, opts)
-            chip = chip_rect(box, _chip_size(text, st), size)
-        out.append(FaceMarks(face.face_id, box, chip))
-    return out
+def _marks(result: FrameResult, st: _Style, size: tuple[int, int], opts: OverlayOptions,
+           memory: PlacementMemory | None = None) -> list[FaceMarks]:
+    """Each face's box and label chip, in the order of ``result.faces``."""
+    boxes = [box_rect(face.box) for face in result.faces]
+    chips = place_chips(
+        [(face.face_id, box, _chip_size(label_text(face, result.class_names, opts)[0], st))
+         for face, box in zip(result.faces, boxes, strict=True)] if opts.show_labels else [],
+        size, memory)
+    return [FaceMarks(face.face_id, box, chips.get(face.face_id))
+            for face, box in zip(result.faces, boxes, strict=True)]
 
 
 def face_marks(result: FrameResult, frame_w: int, frame_h: int,
-               options: OverlayOptions | None = None) -> list[FaceMarks]:
+               options: OverlayOptions | None = None,
+               memory: PlacementMemory | None = None) -> list[FaceMarks]:
     """Each face's box and label chip as this renderer draws them at the frame's size."""
     return _marks(result, _style(frame_w, frame_h), (frame_w, frame_h),
-                  options or OverlayOptions())
+                  options or OverlayOptions(), memory)
 
 
 def plan_panels(result: FrameResult, frame_w: int, frame_h: int,
@@ -169,7 +169,7 @@ def plan_panels(result: FrameResult, frame_w: int, frame_h: int,
     bars it shows: the rules of :mod:`emocam.placement` at the frame's resolution."""
     opts = options or OverlayOptions()
     st = _style(frame_w, frame_h)
-    marks = _marks(result, st, (frame_w, frame_h), opts)
+    marks = _marks(result, st, (frame_w, frame_h), opts, memory)
     return place_panels(marks, _panel_sizes(st, result.class_names), (frame_w, frame_h),
                         memory)
 
@@ -282,7 +282,7 @@ def draw_annotations(image: np.ndarray, result: FrameResult, opts: OverlayOption
     """Boxes, labels and panels only, on the picture as it is (in place)."""
     fh, fw = image.shape[:2]
     st = _style(fw, fh)
-    marks = _marks(result, st, (fw, fh), opts)
+    marks = _marks(result, st, (fw, fh), opts, memory)
     if opts.show_bars:
         plan = place_panels(marks, _panel_sizes(st, result.class_names), (fw, fh), memory)
         for face in result.faces:

@@ -1,9 +1,13 @@
-"""Where each face's probability panel goes: pure geometry, shared by the app and the export.
+"""Where each face's label chip and probability panel go: pure geometry, shared by the app
+and the export.
 
 The app places panels in screen pixels (its text is drawn at screen resolution), the
 exported video in its own pixels; both call :func:`place_panels` with the sizes their text
 gives. The rules:
 
+- a face's label chip (id, emotion, %) sits against its box, above it where there is room;
+  where another face's chip is already there, under the box or inside its top edge, so no
+  face's id is hidden by another's (:func:`place_chips`);
 - a panel never covers a face box, a face's label chip or another panel when the canvas has
   room for it; the full panel is tried first, then a compact one (the likeliest classes),
   and when neither fits the face keeps only its label chip;
@@ -102,22 +106,81 @@ NO_PANEL = Placement("", 0, None)
 
 @dataclass
 class PlacementMemory:
-    """Each face's last placement: what makes panels stay put (one per video or view)."""
+    """Each face's last placement: what makes panels and label chips stay put (one per
+    video or view)."""
 
     last: dict[int, Placement] = field(default_factory=dict)
+    chips: dict[int, str] = field(default_factory=dict)  # the side of each face's chip
 
     def clear(self) -> None:
         self.last.clear()
+        self.chips.clear()
 
 
 def chip_rect(box: Rect, size: tuple[int, int], canvas: tuple[int, int]) -> Rect:
-    """Where a face's label chip goes: on top of its box, or under it when the box touches
-    the top of the canvas; kept inside the canvas sideways."""
+    """Where a face's label chip goes on its own: on top of its box, or under it when the
+    box touches the top of the canvas; kept inside the canvas sideways."""
     w, h = size
     cw, ch = canvas
     y = box.y - h if box.y - h >= 0 else min(box.bottom, ch - h)
     x = max(0, min(box.x, cw - w))
     return Rect(x, y, w, h)
+
+
+CHIP_SIDES = ("top", "below", "inside")  # "top": chip_rect's own place
+
+
+def _chip_at(side: str, box: Rect, size: tuple[int, int], canvas: tuple[int, int]
+             ) -> Rect | None:
+    """The chip on one side of its box, kept inside the canvas sideways; None when that side
+    has no room (inside: a box less than twice the chip's height)."""
+    if side == "top":
+        return chip_rect(box, size, canvas)
+    w, h = size
+    cw, ch = canvas
+    x = max(0, min(box.x, cw - w))
+    if side == "below":
+        y = box.bottom
+    elif box.h >= 2 * h:
+        y = box.y
+    else:
+        return None
+    r = Rect(x, y, w, h)
+    return r if r.inside(cw, ch) else None
+
+
+def place_chips(chips: Sequence[tuple[int, Rect, tuple[int, int]]], canvas: tuple[int, int],
+                memory: PlacementMemory | None = None) -> dict[int, Rect]:
+    """Each face's label chip by face id, from (face id, box, chip size): at its usual place
+    (:func:`chip_rect`) unless a chip placed before it is there, then under its box, then
+    inside the box's top edge, so two faces close together never hide each other's id.
+    Faces are placed in id order. With ``memory`` a chip that had to move keeps its new
+    side while that stays free, and goes back only once its usual place is clear by half
+    its height, so it does not flicker as faces move a pixel."""
+    sides = memory.chips if memory is not None else {}
+    placed: dict[int, Rect] = {}
+    chosen: dict[int, str] = {}
+    for face_id, box, size in sorted(chips, key=lambda c: c[0]):
+        taken = list(placed.values())
+        usual = chip_rect(box, size, canvas)
+        prev = sides.get(face_id, "top")
+        kept = _chip_at(prev, box, size, canvas) if prev != "top" else None
+        if _free(usual, taken, 0 if kept is None else size[1] // 2):
+            side, r = "top", usual
+        elif kept is not None and _free(kept, taken, 0):
+            side, r = prev, kept
+        else:
+            side, r = "top", usual  # nowhere free: the usual place, as before
+            for s in CHIP_SIDES[1:]:
+                c = _chip_at(s, box, size, canvas)
+                if c is not None and _free(c, taken, 0):
+                    side, r = s, c
+                    break
+        placed[face_id] = r
+        chosen[face_id] = side
+    if memory is not None:
+        memory.chips = chosen
+    return placed
 
 
 def _candidate(side: str, face: FaceMarks, size: tuple[int, int], gap: int,

@@ -22,7 +22,7 @@ from emocam.placement import (
     Placement,
     PlacementMemory,
     Rect,
-    chip_rect,
+    place_chips,
     place_panels,
 )
 from emocam.types import FrameResult
@@ -82,18 +82,19 @@ class OverlayPainter:
         fw = max(1, result.frame.image.shape[1])
         s = image.width() / fw
         size = (canvas.width(), canvas.height())
-        marks: dict[int, FaceMarks] = {}
+        boxes: dict[int, Rect] = {}
+        chip_sizes: list[tuple[int, Rect, tuple[int, int]]] = []
         for face in result.faces:
             x, y, w, h = face.box
             box = Rect(round(image.x() + x * s), round(image.y() + y * s), round(w * s),
                        round(h * s))
-            chip = None
+            boxes[face.face_id] = box
             if options.show_labels:
                 text, _ = label_text(face, result.class_names, options)
-                chip_size = (self.metrics.horizontalAdvance(text) + 2 * _PAD,
-                             self.metrics.height() + 4)
-                chip = chip_rect(box, chip_size, size)
-            marks[face.face_id] = FaceMarks(face.face_id, box, chip)
+                chip_sizes.append((face.face_id, box, (
+                    self.metrics.horizontalAdvance(text) + 2 * _PAD, self.metrics.height() + 4)))
+        chips = place_chips(chip_sizes, size, self.memory)
+        marks = {fid: FaceMarks(fid, box, chips.get(fid)) for fid, box in boxes.items()}
         panels: dict[int, Placement] = {}
         if options.show_bars and result.class_names and marks:
             panels = place_panels(list(marks.values()), self._sizes(result.class_names), size,
