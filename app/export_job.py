@@ -94,11 +94,12 @@ class ExportOutcome:
     outputs: dict[str, str]
     warning: str = ""  # e.g. no face was found (the outputs were still written)
     note: str = ""  # said after the frame count, e.g. why the video has no sound
+    ended_early: str = ""  # what of the input could not be read: photos, a video's end
 
     @classmethod
     def of(cls, result: ProcessResult, options: ProcessOptions) -> ExportOutcome:
         return cls(result.completed, result.frames, result.outputs,
-                   note=_sound_note(result, options))
+                   note=_sound_note(result, options), ended_early=result.ended_early)
 
     def message(self) -> tuple[str, str]:
         """What the banner says, and its level ("info" or "warning")."""
@@ -106,7 +107,8 @@ class ExportOutcome:
         if self.warning:
             return self.warning, "warning"
         if self.completed:
-            return f"Exported {frames_text(self.frames)}{self.note}: {files}.", "info"
+            done = f"Exported {frames_text(self.frames)}{self.note}: {files}."
+            return (f"{done} {self.ended_early}", "warning") if self.ended_early else (done, "info")
         return (f"Export cancelled after {frames_text(self.frames)}; the files written so far are "
                 f"complete and usable: {files}.", "info")
 

@@ -103,6 +103,7 @@ class ProcessResult:
     fps: float
     outputs: dict[str, str]
     streams: list[dict[str, Any]] = field(default_factory=list)  # each live feed's counts
+    ended_early: str = ""  # what of the input could not be read (the source's sentence)
 
 
 # --- inputs and outputs ----------------------------------------------------------------
@@ -198,6 +199,7 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
                          source.size)
         pipeline = stack.enter_context(Pipeline(opts.pipeline))
         result = run_frames(opts, outset, frames, facts, pipeline, describe_run(opts), stack)
+        result.ended_early = getattr(source, "ended_early", "")
     other = other_detector(opts.pipeline.detector)
     return check_result(result, src, f"faces under about {MIN_FACE_PX:.0f} px are not looked "
                         f"for; try the other detector (--detector {other}, or View > Detector "

@@ -209,6 +209,18 @@ class ImageFolderSource(Source):
         self.size = self._first_size()
         self._next = 0
 
+    @property
+    def ended_early(self) -> str:
+        """The photos that could not be read so far, in one sentence ("" if none): said at
+        the end, as a video's early end is, since each was only a log line."""
+        names = [self.files[i].name for i in sorted(self._unreadable)]
+        if not names:
+            return ""
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        return (f"{shown} in {self.name} could not be read as "
+                f"{'a photo and was' if len(names) == 1 else 'photos and were'} skipped "
+                f"({len(names)} of {len(self.files)}).")
+
     def _first_size(self) -> tuple[int, int]:
         """The size of the first image that reads: a bad first file is skipped with a
         warning, as it would be in any other place."""
@@ -233,6 +245,7 @@ class ImageFolderSource(Source):
                 image = read_image(self.files[i])
             except SourceError as e:
                 log.warning("%s Skipped.", e)
+                self._unreadable.add(i)
                 continue
             yield Frame(image, i, i * 1000.0 / self.fps, str(self.files[i]))
 

@@ -256,8 +256,13 @@ def test_export_keeps_the_sound_unless_a_privacy_view_is_on_and_says_so(
 def test_exporting_a_folder_of_photos_writes_a_folder_of_annotated_photos(
         qtbot, make_window, image_one_face, tmp_path):
     photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg")
+    (photos / "c.jpg").write_bytes(image_one_face.read_bytes()[:300])  # a damaged photo
     window = make_window()
+    window.settings.playback_speed = 4.0
     window.open_file(photos)
+    # Played to the end, the app says which photo it could not show, not only the log.
+    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    assert "c.jpg" in window.banner.text() and "skipped (1 of 3)" in window.banner.text()
     qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
     job = window._export_job()
     assert job is not None and job.suggested_output().name == "photos.emocam"
@@ -266,6 +271,8 @@ def test_exporting_a_folder_of_photos_writes_a_folder_of_annotated_photos(
     assert done.args[0].completed
     assert sorted(p.name for p in (tmp_path / "annotated").iterdir()) == ["a.jpg", "b.jpg"]
     assert (tmp_path / "annotated.csv").is_file() and (tmp_path / "annotated.json").is_file()
+    # And so does the export's own message, beside what it wrote.
+    assert "Exported 2 frames" in window.banner.text() and "c.jpg" in window.banner.text()
 
 
 def test_export_writes_its_sidecar_beside_its_own_files_not_over_a_command_line_runs(
