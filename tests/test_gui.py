@@ -145,6 +145,7 @@ def test_pause_holds_the_frame_and_seek_shows_the_chosen_frame(qtbot, make_windo
     wait_frames(qtbot, window, 3)
     window.qactions["playback.pause"].trigger()
     assert window.playback.button.isChecked()
+    assert window.status.text("fps") == ""  # the rate it ran at is not a paused video's
     worker = window.worker
     with qtbot.waitSignal(worker.frame_ready, timeout=10_000):
         window.seek(40)
@@ -173,6 +174,7 @@ def test_video_plays_to_the_end_then_play_starts_again(qtbot, make_window, video
     qtbot.waitUntil(lambda: window._ended, timeout=30_000)
     assert window.last_packet.result.frame.index == video_one_face.frame_count - 1
     assert window.playback.button.isChecked()  # shows "paused" at the end
+    assert window.status.text("fps") == ""
     window.set_paused(False)
     qtbot.waitUntil(lambda: window.last_packet.result.frame.index < 10, timeout=10_000)
 

@@ -164,6 +164,8 @@ def test_open_recent_remembers_absolute_paths_and_a_failed_open_clears_the_old_t
         assert button in window.banner.buttons
         assert not any(name in p for p in window.settings.recent_files)
     assert "0:0" not in window.playback.position.text()
+    assert not window.playback.button.isEnabled()  # nothing open: no "pause" to press
+    assert window.status.text("fps") == ""
 
 
 def test_blur_faces_and_boxes_only_cannot_both_be_ticked(make_window):

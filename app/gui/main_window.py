@@ -521,9 +521,9 @@ class MainWindow(QMainWindow):
         self.timeline.add(result)
         self.feed.send(result)
         self.playback.set_position(result.frame.index, result.frame.time_ms)
-        # A still has no frame rate: "0.0 fps" read as a fault.
-        self.status.set("fps", f"{packet.processing_fps:.1f} fps" if packet.processing_fps > 0
-                        else "")
+        # A still has no frame rate: "0.0 fps" read as a fault; nor has a paused video.
+        running = packet.processing_fps > 0 and not self.playback.button.isChecked()
+        self.status.set("fps", f"{packet.processing_fps:.1f} fps" if running else "")
         size = (packet.image.shape[1], packet.image.shape[0])
         if size != self._shown_size:  # each photo of a folder has its own
             self._shown_size = size
@@ -554,6 +554,7 @@ class MainWindow(QMainWindow):
         self._ended = True
         self.playback.set_paused(True)
         self._set_checked("playback.pause", True)
+        self.status.set("fps", "")
 
     def _on_failed(self, error: WorkerError) -> None:
         if not self._current():
@@ -607,6 +608,8 @@ class MainWindow(QMainWindow):
     def set_paused(self, paused: bool) -> None:
         self.playback.set_paused(paused)
         self._set_checked("playback.pause", paused)
+        if paused:
+            self.status.set("fps", "")  # the last rate is not this paused video's
         if self.worker is None:
             return
         if not paused and self._ended:

@@ -49,15 +49,17 @@ class PlaybackBar(QWidget):
         self.slider.setRange(0, max((frame_count or 1) - 1, 0))
         self.slider.setVisible(not self._still)
         self.button.setVisible(not self._still)
+        self.button.setEnabled(True)
         self._total = frame_count or 0
         self.position.setText("still image" if self._still else
                               f"0:00 / {self._total_text()}")
 
     def reset(self) -> None:
-        """Nothing open yet: no position, no previous file's length."""
+        """Nothing open yet: no position, no previous file's length, nothing to play."""
         self.set_range(None, 30.0)
         self.slider.setValue(0)
         self.position.setText("")
+        self.button.setEnabled(False)
 
     def _total_text(self) -> str:
         return _clock(1000 * self._total / self.fps) if self._total > 1 else "live"
