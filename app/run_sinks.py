@@ -107,28 +107,51 @@ class RunSinks:
             write_image(self.plan.annotated, image)
 
     def finish(self, completed: bool, failed: bool = False, **extra: Any) -> None:
-        """End the live feeds, write the final summary, the report and the sidecar (the CSV
-        and video close with the stack). ``failed``: an error is on its way to the user (a
-        full disk); the report is then left out, as it would only fail after it."""
+        """End the live feeds, close the video and the sidecar, write the report and, last,
+        the final summary (the CSV closes with the stack). ``failed``: an error is on its way
+        to the user (a full disk); the report is then left out, as it would only fail after
+        it. An output that cannot be finished is the error raised (the first, when the disk
+        refuses several), after a summary that says the set is not complete and names only
+        the files that were written whole."""
         self.stream_stats = [s.close().as_dict() for s in self.streams]
         if self.stream_stats:
             extra["streams"] = self.stream_stats
-        try:
-            self.summary.write(completed, **extra)
-            if self.video is not None and not failed:
-                # Closed here rather than with the stack: a video the disk could not hold is
-                # the error to report, before the report would fail on the same disk.
+        error: OutputError | None = None
+        lost: set[str] = set()
+        if self.video is not None and not failed:
+            try:
                 self.video.close()
+            except OutputError as e:
+                error, failed = e, True
+                lost.add("video")
+            except BaseException:
+                if self.sidecar is not None:
+                    self.sidecar.close(False)  # the numbers so far, for the error to follow
+                raise
+            else:
                 privacy = self.summary.run_info.get("privacy", {})
                 if privacy.get("source_sound_kept") and not self.video.sound_added:
                     privacy["source_sound_kept"] = False  # the sound could not be copied
-                    self.summary.write(completed, **extra)
-            if self.report is not None and self.plan.report is not None and not failed:
+        if self.sidecar is not None:
+            try:
+                self.sidecar.close(completed and error is None)
+            except OutputError as e:
+                error = error or e
+                lost.add("sidecar")
+        if self.report is not None and self.plan.report is not None:
+            if failed or error is not None:
+                lost.add("report")
+            else:
                 write_report(self.plan.report, self.summary.as_dict(completed, **extra),
                              self.report)
-        finally:
-            if self.sidecar is not None:
-                self.sidecar.close(completed)
+        if error is not None:
+            completed = False  # a --resume or a batch must do this input again
+            listed = (self.summary.partial_outputs if self.summary.partial_outputs is not None
+                      else self.summary.run_info.get("outputs", {}))
+            extra["outputs"] = {k: v for k, v in listed.items() if k not in lost}
+        self.summary.write(completed, **extra)
+        if error is not None:
+            raise error
 
 
 def _absolute(path: str) -> str:

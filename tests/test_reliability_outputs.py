@@ -163,6 +163,27 @@ def test_a_video_cut_short_by_a_full_disk_is_reported_not_passed_off_as_complete
     assert "Traceback" not in err
 
 
+def test_a_video_the_disk_cut_short_is_the_error_and_the_summary_claims_no_complete_set(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    # Every output on, as a user runs it: the sidecar and the report come after the video.
+    proc = start_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q",
+                        limit_bytes=100_000)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "reliability_clip.emocam.mp4" in lines[0], err
+    summary = json.loads((tmp_path / "reliability_clip.emocam.json").read_text())
+    # Not "completed": a --resume or a batch does this input again; and it lists only the
+    # files that were written whole, not the broken video or the report never written.
+    assert summary["completed"] is False
+    assert "video" not in summary["outputs"] and "report" not in summary["outputs"]
+    assert not (tmp_path / "reliability_clip.emocam.html").exists()
+    assert {"csv", "json"} <= set(summary["outputs"])
+    for path in summary["outputs"].values():
+        assert Path(path).is_file(), path
+
+
 # --- dying mid-run ---------------------------------------------------------------------------
 
 
