@@ -29,7 +29,7 @@ from types import TracebackType
 from emocam.errors import OutputError
 from emocam.locks import HELD, describe, held_sentence, holder, lock_path, process_start, stale
 from emocam.outputs import OutputPlan
-from emocam.sinks import parts_dir, staging_path, writes_in_place
+from emocam.sinks import no_space_hint, parts_dir, staging_path, writes_in_place
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,15 @@ class OutputSet:
             except OSError as e:
                 raise OutputError(f"The output {path} cannot be locked ({e.strerror or e}); "
                                   "choose a folder you can write to.") from e
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(dict(me, output=str(path)), fh)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(dict(me, output=str(path)), fh)
+            except OSError as e:
+                # A full disk: an empty lock left behind would be taken for a run's by the
+                # next one for a while.
+                lock.unlink(missing_ok=True)
+                raise OutputError(f"The output {path} cannot be written "
+                                  f"({no_space_hint(e)}).") from e
             self._locks.append(lock)
             HELD.add(lock.resolve())
             return dead

@@ -117,13 +117,15 @@ def _commit(staging: Path | None, path: Path, keep: bool) -> None:
         staging.unlink(missing_ok=True)
 
 
-def _no_space_hint(e: OSError) -> str:
+def no_space_hint(e: OSError) -> str:
+    """Why an output could not be written, and what to do: "No space left on device; free
+    some disk space or choose another folder"."""
     return f"{e.strerror or e}; " + ("choose a folder you may write to" if isinstance(
         e, PermissionError) else "free some disk space or choose another folder")
 
 
 def _reason(e: BaseException) -> str:
-    return _no_space_hint(e) if isinstance(e, OSError) and e.strerror else str(e)
+    return no_space_hint(e) if isinstance(e, OSError) and e.strerror else str(e)
 
 
 Render = Callable[[np.ndarray], object]
@@ -358,7 +360,7 @@ class CsvSink:
             self._fh = open(self._staging or self.path, "wb", buffering=0)  # noqa: SIM115
         except OSError as e:
             raise OutputError(
-                f"The CSV {self.path} cannot be created ({_no_space_hint(e)})."
+                f"The CSV {self.path} cannot be created ({no_space_hint(e)})."
             ) from e
         self._size = 0
         self._text = io.StringIO()
@@ -378,7 +380,7 @@ class CsvSink:
         except OSError as e:
             self._cut_back()
             raise OutputError(
-                f"The CSV {self.path} could not be written ({_no_space_hint(e)}); the rows "
+                f"The CSV {self.path} could not be written ({no_space_hint(e)}); the rows "
                 "before the failure are kept."
             ) from e
         self._size += whole  # counted, not asked: a pipe has no position to tell
@@ -449,7 +451,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
                 fh.write("\n")
         except OSError as e:
             raise OutputError(f"The summary {path} could not be written "
-                              f"({_no_space_hint(e)}).") from e
+                              f"({no_space_hint(e)}).") from e
         return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -460,7 +462,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as e:
-        raise OutputError(f"The summary {path} could not be written ({_no_space_hint(e)}).") from e
+        raise OutputError(f"The summary {path} could not be written ({no_space_hint(e)}).") from e
     finally:
         if tmp.exists():
             tmp.unlink()

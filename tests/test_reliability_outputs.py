@@ -132,6 +132,23 @@ def test_a_full_disk_at_the_start_is_one_sentence_and_keeps_the_old_outputs(
     assert Path("/dev/full").is_char_device()  # written in place, never renamed over
 
 
+def test_a_disk_full_before_the_first_byte_names_the_output_and_blocks_no_later_run(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    # Not even a lock's record fits: the run says which output, and leaves no empty lock
+    # for the next run (with the space freed) to take for a live run's.
+    full = run_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q",
+                      "--no-video", limit_bytes=8)
+    assert full.returncode == 2, full.stderr
+    lines = [ln for ln in full.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "reliability_clip.emocam" in lines[0], full.stderr
+    assert "disk space" in lines[0]
+    assert not list(tmp_path.glob(".*.lock"))
+    again = run_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q",
+                       "--no-video")
+    assert again.returncode == 0, again.stderr
+
+
 def test_a_disk_that_fills_mid_run_keeps_every_complete_csv_row(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:
