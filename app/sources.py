@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import stat
 import threading
@@ -115,6 +116,9 @@ def read_image(path: Path) -> np.ndarray:
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
+        if path.is_symlink() and not path.exists():
+            raise SourceError(f"The image {path} is a symbolic link to {os.readlink(path)}, "
+                              "which does not exist; point it at the real file.") from e
         raise SourceError(f"The image {path} cannot be read ({e.strerror}); check it.") from e
     _refuse_huge(path, data)
     try:
@@ -169,10 +173,14 @@ class ImageSource(Source):
 
 def videos_in(folder: Path) -> list[Path]:
     """The video files directly in ``folder``, in natural name order."""
-    return sorted(
-        (p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTS and p.is_file()),
-        key=_natural_key,
-    )
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTS and _a_file(p)),
+                  key=_natural_key)
+
+
+def _a_file(path: Path) -> bool:
+    """A file, or a link that should lead to one: a broken link is an input that fails with
+    its own sentence, not one that silently is not there."""
+    return path.is_file() or (path.is_symlink() and not path.exists())
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -192,7 +200,7 @@ class ImageFolderSource(Source):
         self.name = path.name or str(path)
         self.fps = fps
         self.files = sorted(
-            (p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()),
+            (p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS and _a_file(p)),
             key=_natural_key,
         )
         if not self.files:

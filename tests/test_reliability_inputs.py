@@ -415,6 +415,28 @@ def test_a_folder_whose_first_image_is_bad_skips_it_as_it_would_any_other(
     assert rows and {r["file"] for r in rows} == {"b.jpg"}
 
 
+def test_a_broken_link_in_a_folder_is_named_not_silently_left_out(
+    tmp_path: Path, image_one_face: Path, video_one_face, model_path: Path, capfd
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "b.jpg").write_bytes(Path(image_one_face).read_bytes())
+    (photos / "a.png").symlink_to(tmp_path / "moved-away.png")
+    run = run_cli(capfd, "process", photos, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    assert len(run.lines()) == 1 and "a.png" in run.err and "moved-away.png" in run.err
+    summary = json.loads((tmp_path / "out" / "photos.emocam.json").read_text())
+    assert summary["photos_skipped"] == ["a.png"]
+    # A folder of videos: the link is one of its inputs, and fails with its own sentence.
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "talk.mp4").write_bytes(video_one_face.path.read_bytes())
+    (videos / "gone.mp4").symlink_to(tmp_path / "gone-for-good.mp4")
+    run = run_cli(capfd, "process", videos, "-o", tmp_path / "vout", "--no-video", "--model",
+                  model_path, "-q")
+    assert run.code == 2 and "gone-for-good.mp4" in run.err and "1 of 2" in run.err, run.err
+
+
 def test_a_folder_of_images_none_of_which_reads_is_one_sentence(
     tmp_path: Path, model_path: Path, capfd
 ) -> None:
