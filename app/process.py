@@ -157,6 +157,9 @@ def _loop(
 ) -> bool:
     """Process every frame; False when stopped early (signal, Cancel)."""
     with graceful_stop() as stop:
+        if stop.requested:  # during the run's set-up
+            log.warning("%s received: stopping", stop.signal_name)
+            return False
         for frame in frames:
             if sinks.plan.kind == "folder":
                 pipeline.reset()  # separate photos share no tracks or smoothing
@@ -188,6 +191,10 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
     """Process one input; raises UserError subclasses for problems the user can fix."""
     src = opts.input
     with ExitStack() as stack:
+        # From here a Ctrl-C asks the run to stop, as in its loop: the default handler's
+        # KeyboardInterrupt could land inside a library's set-up (onnxruntime's, MediaPipe's)
+        # and be lost there, and the run went on to the end.
+        stack.enter_context(graceful_stop())
         # Path, not str: a file named "0" is a file, not camera 0.
         source = stack.enter_context(open_source(Path(src)))
         if source.is_live:

@@ -56,10 +56,18 @@ class Stop:
     signal_name = ""  # the signal that asked, for the loop to name when it stops
 
 
+_active: Stop | None = None  # the graceful stop in force on the main thread, if any
+
+
 @contextmanager
 def graceful_stop() -> Iterator[Stop]:
     """While inside, the first Ctrl-C, SIGTERM or SIGHUP asks the loop to stop after this
-    frame; a second one interrupts at once."""
+    frame; a second one interrupts at once. Entered again while inside (a run's set-up, then
+    its loop), it gives the same ``Stop``: a signal during the set-up is the loop's to see."""
+    global _active
+    if _active is not None and threading.current_thread() is threading.main_thread():
+        yield _active
+        return
     stop = Stop()
 
     def handler(signum: int, _frame: FrameType | None) -> None:
@@ -72,7 +80,14 @@ def graceful_stop() -> Iterator[Stop]:
         stop.signal_name = signal.Signals(signum).name
 
     with _stop_signals_to(handler):  # in a thread, none: a worker stops via on_frame
-        yield stop
+        main = threading.current_thread() is threading.main_thread()
+        if main:
+            _active = stop
+        try:
+            yield stop
+        finally:
+            if main:
+                _active = None
 
 
 @contextmanager

@@ -10,6 +10,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -171,6 +172,42 @@ def test_ctrl_c_in_the_first_fifth_of_a_second_ends_without_a_traceback(
     assert "Traceback" not in err and "Error" not in err, err
     assert p.returncode == 130, err
     assert err.strip().splitlines()[-1] == "emocam: interrupted."
+
+
+# A Ctrl-C at the moment the run opens its outputs, delivered by the kernel to the process.
+_CTRL_C_AS_OUTPUTS_OPEN = """
+import signal, sys
+import emocam.run_sinks
+from emocam.cli import main
+real = emocam.run_sinks.open_sinks
+def opening(*args, **kwargs):
+    signal.raise_signal(signal.SIGINT)
+    return real(*args, **kwargs)
+emocam.run_sinks.open_sinks = opening
+import emocam.process
+emocam.process.open_sinks = opening
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_while_the_run_sets_up_stops_it_before_its_first_frame(
+    tmp_path: Path, model_path: Path
+) -> None:
+    """Between the imports (where Ctrl-C ends the command at once) and the first frame, the
+    run builds its model, detector and outputs; a KeyboardInterrupt raised inside a library's
+    set-up there could be lost, and the run went on to the end. The first Ctrl-C now asks the
+    run to stop, wherever it lands, and the outputs say what happened."""
+    photo = write_photo(tmp_path / "face.png")
+    r = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_AS_OUTPUTS_OPEN, "process", str(photo), "-o",
+         str(tmp_path / "o"), "--model", str(model_path)],
+        capture_output=True, text=True, timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert r.returncode == 130, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "stopped after 0 frames" in r.stderr, r.stderr
+    summary = json.loads((tmp_path / "o" / "face.emocam.json").read_text())
+    assert summary["completed"] is False and summary["frames"] == 0
 
 
 # --- section 5: each message names its true cause ---------------------------------------------
