@@ -118,7 +118,7 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     "timeline and shares of time)")
     pp.add_argument("--detector", choices=("mediapipe", "opencv"),
                     help="face detector (default: mediapipe)")
-    pp.add_argument("--model", type=resolve_model, metavar="MODEL",
+    pp.add_argument("--model", type=_model_argument, metavar="MODEL",
                     help="emotion model: an .onnx file, or a built-in one: "
                     f"{', '.join(BUILTIN_MODELS)} (default: {CPU_DEFAULT_MODEL} on the CPU, "
                     f"{DEFAULT_MODEL} on a GPU)")
@@ -174,6 +174,15 @@ def _add_beyond(pp: argparse.ArgumentParser) -> None:
                       "(no sound)")
 
 
+
+
+def _model_argument(spec: str) -> Path:
+    # An empty name would quietly be the float reference model, not the CPU default.
+    if not spec.strip():
+        raise argparse.ArgumentTypeError(
+            f"give a model: an .onnx file or one of {', '.join(BUILTIN_MODELS)}; leave "
+            "--model out for the default")
+    return resolve_model(spec)
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -287,6 +296,10 @@ def _check_annotated_name(src: Path, out: Path) -> None:
     suffix = src.suffix.lower()
     if src.is_dir():
         return  # a folder's annotated images keep their own names
+    if out.is_dir():
+        raise UserError(f"--output-video {out} is a folder; give the annotated file's name, "
+                        f"e.g. {out / (src.stem + '.emocam' + (suffix or '.mp4'))}, or put "
+                        "the outputs in that folder with -o.")
     if suffix in IMAGE_EXTS:
         check_image_name(out)
     elif suffix in VIDEO_EXTS:

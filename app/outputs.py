@@ -16,7 +16,8 @@ those names and the checks; ``emocam.output_set`` writes a set as one, and
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -181,6 +182,22 @@ def make_folder(folder: Path) -> None:
     except OSError as e:  # a parent is a file, read-only media, no permission
         raise OutputError(f"The output folder {folder} cannot be created ({e.strerror or e}); "
                           "choose a folder you can write to.") from e
+
+
+@contextmanager
+def folder_for_plan(folder: Path | None) -> Iterator[None]:
+    """The -o folder made for the checks inside; removed again if they refuse the run and
+    this made it (and it is still empty), so a refused command leaves nothing behind."""
+    made = folder is not None and not folder.exists()
+    if folder is not None:
+        make_folder(folder)
+    try:
+        yield
+    except BaseException:
+        if made:
+            with suppress(OSError):  # not empty, or gone: left as it is
+                folder.rmdir()  # type: ignore[union-attr]
+        raise
 
 
 # --- the plan ---------------------------------------------------------------------------

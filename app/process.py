@@ -31,7 +31,7 @@ from emocam.outputs import (
     OutputRequest,
     RunFacts,
     check_request,
-    make_folder,
+    folder_for_plan,
     output_base,
     plan_for,
 )
@@ -122,10 +122,9 @@ def plan_outputs(opts: ProcessOptions, source: Source) -> OutputPlan:
     src = opts.input
     kind, images = _input_kind(source, src)
     check_request(opts.request())
-    if opts.outdir is not None:
-        make_folder(opts.outdir)
-    base = output_base(src, opts.outdir, kind == "folder")
-    return plan_for(opts.request(), kind, images, base, src, sound=sound_wanted(opts))
+    with folder_for_plan(opts.outdir):
+        base = output_base(src, opts.outdir, kind == "folder")
+        return plan_for(opts.request(), kind, images, base, src, sound=sound_wanted(opts))
 
 
 def sound_wanted(opts: ProcessOptions) -> bool:

@@ -40,6 +40,10 @@ VIDEO_EXTS = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp",
      ".ts", ".mts"}
 )
+# Photo formats OpenCV does not read: named as such, not as videos that cannot be opened.
+UNREADABLE_PHOTO_EXTS = frozenset(
+    {".heic", ".heif", ".avif", ".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf"}
+)
 DEFAULT_FPS = 30.0
 STALL_TIMEOUT_S = 5.0
 _MAX_BAD_READS = 60  # consecutive undecodable frames skipped before a video is deemed over
@@ -96,6 +100,14 @@ def open_source(
         return ImageFolderSource(path, fps=fps or 1.0)
     if path.suffix.lower() in IMAGE_EXTS:
         return ImageSource(path)
+    if path.suffix.lower() in UNREADABLE_PHOTO_EXTS:
+        try:
+            return ImageSource(path)  # a JPEG under another name still reads
+        except SourceError:
+            kind = path.suffix.lstrip(".").upper()
+            raise SourceError(
+                f"{path} is a {kind} photo, which emocam cannot read; convert it to JPEG or "
+                "PNG (most photo viewers can export it), then process that.") from None
     try:
         return VideoSource.open(path)
     except SourceError:

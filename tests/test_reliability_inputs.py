@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import run_cli, run_emocam
 from PIL import Image
 from reliability_helpers import assert_one_sentence
 from sound_helpers import with_sound
@@ -447,3 +447,28 @@ def test_a_folder_of_images_none_of_which_reads_is_one_sentence(
     run = run_cli(capfd, "process", photos, "-o", tmp_path / "out", "--model", model_path, "-q")
     assert run.code == 2 and "Traceback" not in run.err
     assert "None of the 2 images" in run.lines()[-1] and str(photos) in run.lines()[-1]
+
+
+def test_mistakes_in_naming_outputs_and_models_are_each_one_true_sentence(
+    tmp_path: Path, video_one_face, model_path: Path, capfd
+) -> None:
+    video = video_one_face.path
+    # A --json into a folder that does not exist: refused, and the -o folder the command
+    # would have made for it is not left behind, empty.
+    run = run_cli(capfd, "process", video, "-o", tmp_path / "out", "--json",
+                  tmp_path / "nowhere" / "x.json", "--model", model_path, "-q")
+    assert run.code == 2 and "nowhere" in run.err
+    assert not (tmp_path / "out").exists()
+    # --output-video naming a folder that exists: its true cause, not its missing extension.
+    (tmp_path / "clips").mkdir()
+    run = run_cli(capfd, "process", video, "--output-video", tmp_path / "clips", "--model",
+                  model_path, "-q")
+    assert run.code == 2 and "is a folder" in run.err and "extension" not in run.err
+    # An empty --model is not quietly the float reference model.
+    r = run_emocam("process", video, "-o", tmp_path / "o2", "--model", "", "-q")
+    assert r.returncode == 2 and "give a model" in r.stderr
+    # A phone's HEIC photo: named as a photo emocam cannot read, not as a broken video.
+    heic = tmp_path / "IMG_0001.heic"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(200))
+    run = run_cli(capfd, "process", heic, "-o", tmp_path / "o3", "--model", model_path, "-q")
+    assert run.code == 2 and "HEIC photo" in run.err and "JPEG" in run.err, run.err
