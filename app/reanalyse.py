@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,10 +21,18 @@ from typing import Any
 import numpy as np
 
 from emocam import columns
-from emocam.errors import SourceError, UserError, some_of
+from emocam.errors import OutputError, SourceError, UserError, some_of
 from emocam.fileprint import changed
 from emocam.output_set import OutputSet
-from emocam.outputs import REANALYSED, RunFacts, check_request, make_folder, plan_for, sidecar_stem
+from emocam.outputs import (
+    REANALYSED,
+    SUFFIX,
+    RunFacts,
+    check_request,
+    make_folder,
+    plan_for,
+    sidecar_stem,
+)
 from emocam.process import (
     ProcessOptions,
     ProcessResult,
@@ -253,6 +261,20 @@ class _Input:
     pixels: bool  # False: frames without images, so no annotated output
 
 
+def _refuse_the_recorded_runs_files(outputs: Iterable[Path], sidecar: Path) -> None:
+    """A re-analysis writing over a file of the run it replays (``NAME.emocam.csv`` beside
+    ``NAME.emocam.npz``) would leave that run's set half old, half new: refused, even with
+    --overwrite, as no output set is ever mixed."""
+    prefix = f"{sidecar_stem(sidecar)}{SUFFIX}."
+    folder = sidecar.parent.resolve()
+    for path in outputs:
+        if path.exists() and path.name.startswith(prefix) and path.parent.resolve() == folder:
+            raise OutputError(
+                f"The output {path} belongs to the run {sidecar} recorded; replacing it would "
+                "mix that run's files with this re-analysis's. Choose another name, or leave "
+                f"it out for the default ({sidecar_stem(sidecar)}{REANALYSED}.*).")
+
+
 def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Input:
     """From the source when annotated output is wanted and the source still reads as the
     run saw it, else numbers only."""
@@ -347,6 +369,7 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
         plan = plan_for(opts.request(), inp.kind, files, base, sidecar.source,
                         annotate=inp.pixels, sidecar=False, sound=sound_wanted(opts),
                         inputs=[sidecar.path])
+        _refuse_the_recorded_runs_files(plan.files(), sidecar.path)
         outset = stack.enter_context(OutputSet(plan, opts.overwrite))
         facts = RunFacts(sidecar.header.get("fps"), len(sidecar["frame_index"]), inp.size)
         desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,

@@ -125,6 +125,16 @@ def test_options_a_reanalysis_cannot_honour_are_refused(fresh_run: Path, tmp_pat
         assert not (tmp_path / "refused").exists()
 
 
+def test_a_reanalysis_never_writes_over_the_recorded_runs_own_files(fresh_run: Path) -> None:
+    csv_path = fresh_run / "people.emocam.csv"
+    before = csv_path.read_bytes()
+    r = run_emocam("process", "--reanalyse", fresh_run / "people.emocam.npz", "--overwrite",
+                   "--csv", csv_path, "--no-video", "-q")
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "people.emocam.csv" in r.stderr and "mix" in r.stderr
+    assert csv_path.read_bytes() == before  # the run's CSV still goes with its JSON and sidecar
+
+
 def test_other_smoothing_changes_smoothed_probabilities_but_not_raw_ones(
     fresh_run: Path, tmp_path: Path
 ) -> None:
