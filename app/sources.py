@@ -379,8 +379,11 @@ class VideoSource(Source):
                 return
             # Kept for a player to show: the log reaches only a terminal.
             def ended(name: object) -> str:
+                # Not only the end: a decoder that skips a damaged middle says nothing, and
+                # the frames after it then come early (read, not measured, times).
                 return (f"{name} ended after {good_until} of {self.frame_count} frames; the "
-                        "file may be truncated.")
+                        "file may be truncated, or damaged in places (the frames after a "
+                        "damaged part then carry times that are too early).")
 
             self.ended_early = ended(self.path.name)  # the player's banner has little room
             log.warning("%s", ended(self.path))
