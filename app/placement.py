@@ -99,6 +99,7 @@ class Placement:
     side: str  # one of SIDES, or "" for no panel (label chip only)
     rows: int  # classes shown; 0 = no panel
     rect: Rect | None
+    slot: int = 0  # where along its side: 0 from the face's top/left, 1 from its bottom/right
 
 
 NO_PANEL = Placement("", 0, None)
@@ -183,19 +184,24 @@ def place_chips(chips: Sequence[tuple[int, Rect, tuple[int, int]]], canvas: tupl
     return placed
 
 
+SLOTS = (0, 1)  # along a side: level with the face's top (left) edge, then its bottom (right)
+
+
 def _candidate(side: str, face: FaceMarks, size: tuple[int, int], gap: int,
-               canvas: tuple[int, int]) -> Rect | None:
+               canvas: tuple[int, int], slot: int = 0) -> Rect | None:
     """The panel's rectangle on one side of the face, slid along that side to stay inside
-    the canvas; None when that side has no room."""
+    the canvas; None when that side has no room. Slot 1 lines the panel up with the face's
+    far edge instead, so a neighbour that a panel from the near edge would clip by a few
+    pixels does not cost the face its panel."""
     w, h = size
     cw, ch = canvas
     area = face.area
     if side in ("right", "left"):
         x = area.right + gap if side == "right" else area.x - gap - w
-        y = max(0, min(face.box.y, ch - h))
+        y = max(0, min(face.box.y if slot == 0 else area.bottom - h, ch - h))
     else:
         y = area.bottom + gap if side == "below" else area.y - gap - h
-        x = max(0, min(face.box.x, cw - w))
+        x = max(0, min(face.box.x if slot == 0 else area.right - w, cw - w))
     r = Rect(x, y, w, h)
     return r if r.inside(cw, ch) else None
 
@@ -217,9 +223,10 @@ def _first_free(face: FaceMarks, sizes: PanelSizes, canvas: tuple[int, int],
         if rows < min_rows:
             break
         for side in sides:
-            r = _candidate(side, face, size, sizes.gap, canvas)
-            if r is not None and _free(r, others, margin) and _free(r, [own], own_margin):
-                return Placement(side, rows, r)
+            for slot in SLOTS:
+                r = _candidate(side, face, size, sizes.gap, canvas, slot)
+                if r is not None and _free(r, others, margin) and _free(r, [own], own_margin):
+                    return Placement(side, rows, r, slot)
     return None
 
 
@@ -239,9 +246,9 @@ def place_panels(faces: Sequence[FaceMarks], sizes: PanelSizes, canvas: tuple[in
         kept = None
         if prev is not None and prev.rows:
             size = sizes.full if prev.rows == sizes.rows else sizes.compact
-            r = _candidate(prev.side, face, size, sizes.gap, canvas)
+            r = _candidate(prev.side, face, size, sizes.gap, canvas, prev.slot)
             if r is not None and _free(r, obstacles, 0):
-                kept = Placement(prev.side, prev.rows, r)
+                kept = Placement(prev.side, prev.rows, r, prev.slot)
         # The same side first: a panel that must change size need not change side.
         sides = SIDES if prev is None or not prev.side else (
             prev.side, *(s for s in SIDES if s != prev.side))

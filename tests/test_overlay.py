@@ -111,7 +111,7 @@ def test_every_face_keeps_its_panel_while_it_moves_a_little(crowd_results):
     for res in crowd_results:
         plan = plan_panels(res, 1280, 720, memory=memory)
         for fid, p in plan.items():
-            seen.setdefault(fid, set()).add((p.side, p.rows))
+            seen.setdefault(fid, set()).add((p.side, p.rows, p.slot))
     assert len(seen) == 4
     assert all(len(places) == 1 for places in seen.values()), seen
 
@@ -123,7 +123,7 @@ def test_on_the_sample_video_panels_change_place_only_when_a_face_moves_far(samp
     history: dict[int, list] = {}
     for res in sample_results:
         for fid, p in plan_panels(res, 640, 360, memory=memory).items():
-            history.setdefault(fid, []).append((p.side, p.rows))
+            history.setdefault(fid, []).append((p.side, p.rows, p.slot))
     for places in history.values():
         changes = sum(1 for a, b in itertools.pairwise(places) if a != b)
         assert changes <= 2, places
@@ -145,6 +145,20 @@ def test_a_panel_that_must_move_takes_a_place_that_is_clearly_free():
         face = FaceMarks(1, Rect(x, 100, 80, 80))
         sides.append(place_panels([face], sizes, (720, 400), memory)[1].side)
     assert len(set(sides)) == 1, sides
+
+
+def test_a_neighbour_clipping_a_panel_by_a_few_pixels_moves_it_along_its_side():
+    """Two faces at the top left of the picture (as the app drew them, in screen pixels):
+    a panel below the first, level with its left edge, would clip the second face's box by
+    2 px; level with its right edge it fits, so the face keeps its panel."""
+    first = FaceMarks(1, Rect(75, 135, 80, 77), chip=Rect(75, 114, 132, 19))
+    second = FaceMarks(2, Rect(268, 158, 122, 124), chip=Rect(268, 139, 103, 19))
+    plan = place_panels([first, second], _sizes(195, 152), (964, 586))
+    p = plan[1]
+    assert p.rows == 8 and p.side == "below" and p.rect is not None
+    assert p.rect.right <= first.area.right  # level with its right edge, under its label
+    for m in (first, second):
+        assert p.rect.overlap(m.box) == 0 and p.rect.overlap(m.chip) == 0  # type: ignore[arg-type]
 
 
 def test_a_face_that_lost_its_panel_gets_it_back_once_there_is_room():
