@@ -51,6 +51,7 @@ from emocam.batch_manifest import (
     Outcome,
     from_summary,
     full_path,
+    made_from_another,
     made_otherwise,
     manifest_path,
     output_state,
@@ -119,6 +120,13 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
                     "finishes a batch with the options it was started with: give those, or "
                     "pass --overwrite without --resume to redo every input."
                 )
+            # Nor may it file another video's results under this one.
+            another = made_from_another(plan, src)
+            if another is not None:
+                raise UserError(
+                    f"{plan.json} holds {another}, not of {src}; --resume would count them "
+                    "as this input's. Give inputs that share a name their own -o folders, or "
+                    "pass --overwrite without --resume to process every input again.")
             outcomes.append(_skipped(src, earlier.get(full_path(src)), plan))
             continue
         outcomes.append(Outcome(str(src)))

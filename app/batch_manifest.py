@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emocam.errors import OutputError, UserError
+from emocam.fileprint import changed
 from emocam.locks import lock_path
 from emocam.outputs import OutputPlan, output_base, plan_for
 from emocam.sinks import staging_path, write_json_atomic
@@ -248,6 +249,25 @@ def made_otherwise(plan: OutputPlan, options: ProcessOptions) -> str | None:
             differ.append(f"{key.replace('_', ' ')} {'on' if privacy[key] else 'off'}, not "
                           f"{'on' if value else 'off'}")
     return "; ".join(differ) or None
+
+
+def made_from_another(plan: OutputPlan, src: Path) -> str | None:
+    """What the complete set of ``plan`` holds the results of, in words, when that is not
+    ``src`` as it is now: another input of the same name (``interview.mp4`` of another
+    folder), or this one before it was replaced (a re-export). None when it is ``src``, or
+    when the summary does not say (an older emocam's records no fingerprint)."""
+    try:
+        recorded = json.loads(plan.json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(recorded, dict):
+        return None
+    then = recorded.get("input")
+    if isinstance(then, str) and full_path(then) != full_path(src):
+        return f"the results of {then}"
+    if changed(src, recorded.get("input_print")):
+        return f"the results of {src} as it was before it changed (its size or bytes differ now)"
+    return None
 
 
 def from_summary(src: Path, plan: OutputPlan) -> Outcome:

@@ -178,7 +178,8 @@ def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFac
         **{k: run_info.get(k) for k in keep},
         "source": source, "fps": facts.fps,
         # A folder's photos have theirs in the frames' records.
-        "source_print": fingerprint(source) if kind in ("video", "image") else "",
+        "source_print": run_info.get("input_print") or (
+            fingerprint(source) if kind in ("video", "image") else ""),
         "frame_size": list(facts.size) if facts.size else None,
         "min_score": desc.config.min_score, "quality": quality,
         "emocam_version": __version__,
@@ -209,6 +210,10 @@ def open_sinks(
                     "no_frames": desc.no_frames, "blur_faces": blur,
                     "boxes_only": boxes_only},
     }
+    if plan.kind in ("video", "image") and desc.source_path:
+        # Which file, byte for byte, these results are of: a --resume later must not take
+        # them for those of another file put under the same name.
+        run_info["input_print"] = fingerprint(desc.source_path)
     if plan.kind == "video":
         # Said of sound there is: a silent source has none to keep.
         run_info["privacy"]["source_sound_kept"] = (plan.sound is not None

@@ -130,6 +130,29 @@ def test_a_second_batch_into_the_folder_keeps_the_first_ones_lines_apart(
     assert [Path(o["input"]).name for o in data["earlier_inputs"]] == ["edge.mp4"]
 
 
+def test_resume_never_takes_another_videos_results_for_an_inputs_own(
+    tmp_path: Path, short_clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Two folders of "clip.mp4" (a camera's names), or a clip re-exported under its name:
+    --resume used to skip the input as done and file the other video's results under it."""
+    first, second = tmp_path / "day1" / "clip.mp4", tmp_path / "day2" / "clip.mp4"
+    for path, clip in ((first, short_clips[0]), (second, short_clips[1])):
+        path.parent.mkdir()
+        shutil.copyfile(clip, path)
+    out = tmp_path / "out"
+    common = ("-o", out, "--jobs", "2", "--model", model_path, "--no-video", "--no-report",
+              "-q")
+    assert run_cli(capfd, "process", first, *common).code == 0
+    summary = (out / "clip.emocam.json").read_bytes()
+    run = run_cli(capfd, "process", second, *common, "--resume")
+    line = assert_one_sentence(run, "clip.emocam.json", str(first), str(second))
+    assert "--overwrite" in line
+    shutil.copyfile(short_clips[1], first)  # the first clip re-exported under its name
+    run = run_cli(capfd, "process", first, *common, "--resume")
+    assert_one_sentence(run, "clip.emocam.json", "before it changed")
+    assert (out / "clip.emocam.json").read_bytes() == summary  # nothing was filed over it
+
+
 def test_two_batches_into_one_folder_at_once_both_stay_in_its_manifest(
     tmp_path: Path, twin_clips: list[Path], short_clips: list[Path], model_path: Path,
     capfd: pytest.CaptureFixture[str]
