@@ -137,6 +137,10 @@ class _Reporter:
                 written = ", ".join(o.outputs.values())
                 tqdm.write(f"{o.input}: {frames_text(o.frames)} in {o.wall_s:.1f} s on {o.worker}; "
                            f"wrote {written}", file=sys.stdout)
+        elif o.status == PARTIAL and not o.outputs and o.message:
+            # Stopped while closing its outputs (a third Ctrl-C): no whole file to name, and
+            # its own sentence says what to do.
+            tqdm.write(f"emocam: {o.message}", file=sys.stderr)
         elif o.status == PARTIAL:
             tqdm.write(f"emocam: stopped in {o.input} after {frames_text(o.frames)}; the "
                        f"results so far were saved: {', '.join(o.outputs.values())}",

@@ -279,6 +279,28 @@ def test_a_second_ctrl_c_lets_the_running_inputs_close_their_outputs_whole(
         assert (tmp_path / f"{clip.stem}.emocam.html").is_file()
 
 
+def test_a_third_ctrl_c_never_claims_results_were_saved_when_none_were_closed(
+    tmp_path: Path, twin_clips: list[Path], model_path: Path
+) -> None:
+    proc = start_emocam("process", *twin_clips, "-o", tmp_path, "--jobs", "2",
+                        "--model", model_path, "-q")
+    wait_for_rows(proc, tmp_path / "first.emocam.csv", 30)
+    for _ in range(3):  # the third kills what is still closing its outputs
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    # Before: "the results so far were saved: " naming nothing, for an input whose files
+    # were left half closed.
+    assert not any(line.rstrip().endswith("were saved:") for line in err.splitlines()), err
+    manifest = _manifest(tmp_path)
+    for clip in twin_clips:
+        entry = manifest[clip.name]
+        if not entry["outputs"]:
+            assert "--resume" in entry["message"] and clip.name in err, (entry, err)
+
+
 def test_ctrl_c_during_inputs_one_after_another_names_those_never_started(
     tmp_path: Path, twin_clips: list[Path], model_path: Path
 ) -> None:
