@@ -307,6 +307,19 @@ def _check_annotated_name(src: Path, out: Path) -> None:
     # Another extension is opened by content (a video, else an image): the writer checks.
 
 
+def _once_each(inputs: list[Path]) -> list[Path]:
+    """Each input once: overlapping globs (``*.mp4 a*.mp4``) name a file twice, which would
+    otherwise be refused as two inputs writing the same outputs."""
+    kept: dict[str, Path] = {}
+    for path in inputs:
+        key = os.path.realpath(path)
+        if key in kept:
+            log.warning("%s is given more than once; processed once", path)
+        else:
+            kept[key] = path
+    return list(kept.values())
+
+
 def _videos_of_folders(inputs: list[Path]) -> list[Path]:
     """A folder without photos but with videos stands for its videos, each processed in turn
     (a folder of photos is one input: its photos are the frames)."""
@@ -340,7 +353,7 @@ def _tell_videos_left(folder: Path, left: list[str]) -> None:
 
 
 def _process(args: argparse.Namespace) -> int:
-    args.input = _videos_of_folders(args.input)
+    args.input = _once_each(_videos_of_folders(args.input))
     if batch_cli.wanted(args):
         return _process_batch(args)
     if len(args.input) > 1:

@@ -472,3 +472,15 @@ def test_mistakes_in_naming_outputs_and_models_are_each_one_true_sentence(
     heic.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(200))
     run = run_cli(capfd, "process", heic, "-o", tmp_path / "o3", "--model", model_path, "-q")
     assert run.code == 2 and "HEIC photo" in run.err and "JPEG" in run.err, run.err
+
+
+def test_a_file_given_twice_by_overlapping_globs_is_processed_once(
+    tmp_path: Path, video_one_face, model_path: Path, capfd
+) -> None:
+    video = video_one_face.path
+    run = run_cli(capfd, "process", video, video.parent / "." / video.name, "-o", tmp_path,
+                  "--no-video", "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    assert run.lines() == [f"emocam: {video.parent / '.' / video.name} is given more than once; "
+                           "processed once"]
+    assert (tmp_path / f"{video.stem}.emocam.csv").is_file()
