@@ -11,6 +11,7 @@ annotated video only when the source video can still be read (and frames are wan
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
@@ -147,7 +148,7 @@ class Replay:
     def info(self) -> dict[str, Any]:
         h = self.sidecar.header
         return {
-            "reanalysed_from": str(self.sidecar.path),
+            "reanalysed_from": os.path.abspath(self.sidecar.path),
             # What the run re-analysed was made with; a sidecar from before model_accuracy
             # and target_fps were recorded leaves them out, and the report says "not
             # recorded" instead of a value they never had.
