@@ -48,7 +48,8 @@ class Outcome:
 
     input: str
     status: str = NOT_STARTED
-    message: str = ""  # the sentence of a refusal or failure
+    message: str = ""  # the sentence of a refusal or failure; of a done input, what of it
+    # could not be read (a video that ended short, a folder's unreadable photos)
     frames: int = 0
     frames_with_faces: int = 0
     faces: int = 0  # distinct faces (tracks) in its summary

@@ -94,6 +94,9 @@ def run_item(
         out.outputs = result.outputs
         if result.completed:
             out.status = DONE
+            # Done, but not all of it could be read (damaged frames, photos): the manifest
+            # says so, not only a line that scrolled by.
+            out.message = result.ended_early
         else:
             out.status = PARTIAL
             out.message = (f"Stopped after {frames_text(result.frames)}; the results so far were "

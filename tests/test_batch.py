@@ -153,6 +153,22 @@ def test_resume_never_takes_another_videos_results_for_an_inputs_own(
     assert (out / "clip.emocam.json").read_bytes() == summary  # nothing was filed over it
 
 
+def test_the_manifest_says_what_of_a_done_input_could_not_be_read(
+    tmp_path: Path, short_clips: list[Path], image_one_face: Path, model_path: Path,
+    capfd: pytest.CaptureFixture[str]
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copyfile(image_one_face, photos / "1.jpg")
+    (photos / "2.jpg").write_bytes(image_one_face.read_bytes()[:300])  # damaged
+    run = run_cli(capfd, "process", photos, short_clips[0], "-o", tmp_path / "out", "--jobs",
+                  "2", "--model", model_path, "--no-video", "--no-report", "-q")
+    assert run.code == 0, run.err
+    lines = _manifest(tmp_path / "out")
+    assert lines["photos"]["status"] == "done" and "2.jpg" in lines["photos"]["message"]
+    assert lines[short_clips[0].name]["message"] == ""  # read whole
+
+
 def test_two_batches_into_one_folder_at_once_both_stay_in_its_manifest(
     tmp_path: Path, twin_clips: list[Path], short_clips: list[Path], model_path: Path,
     capfd: pytest.CaptureFixture[str]
