@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emocam.errors import OutputError, UserError
-from emocam.fileprint import changed
+from emocam.fileprint import changed, fingerprint
 from emocam.locks import lock_path
 from emocam.outputs import OutputPlan, output_base, plan_for
 from emocam.sinks import staging_path, write_json_atomic
@@ -263,12 +263,22 @@ def made_from_another(plan: OutputPlan, src: Path) -> str | None:
         return None
     if not isinstance(recorded, dict):
         return None
-    then = recorded.get("input")
-    if isinstance(then, str) and full_path(then) != full_path(src):
+    then, then_print = recorded.get("input"), recorded.get("input_print")
+    if isinstance(then_print, str) and then_print and then_print == fingerprint(src):
+        return None  # the same bytes, by whatever path they were reached
+    # An older summary's relative path says nothing from another working folder.
+    if isinstance(then, str) and os.path.isabs(then) and not _same_path(then, src):
         return f"the results of {then}"
-    if changed(src, recorded.get("input_print")):
+    if changed(src, then_print):
         return f"the results of {src} as it was before it changed (its size or bytes differ now)"
     return None
+
+
+def _same_path(a: str | Path, b: str | Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them is gone: their names decide
+        return full_path(a) == full_path(b)
 
 
 def from_summary(src: Path, plan: OutputPlan) -> Outcome:

@@ -97,6 +97,9 @@ def run_item(
             # Done, but not all of it could be read (damaged frames, photos): the manifest
             # says so, not only a line that scrolled by.
             out.message = result.ended_early
+        elif result.frames == 0:  # its files were removed: nothing to name
+            out.status, out.outputs = PARTIAL, {}
+            out.message = f"{opts.input} was stopped before its first frame; nothing was written."
         else:
             out.status = PARTIAL
             out.message = (f"Stopped after {frames_text(result.frames)}; the results so far were "

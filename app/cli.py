@@ -312,7 +312,7 @@ def _once_each(inputs: list[Path]) -> list[Path]:
     otherwise be refused as two inputs writing the same outputs."""
     kept: dict[str, Path] = {}
     for path in inputs:
-        key = os.path.realpath(path)
+        key = os.path.abspath(path)  # as a batch names inputs: two links are two inputs
         if key in kept:
             log.warning("%s is given more than once; processed once", path)
         else:
@@ -364,6 +364,10 @@ def _process(args: argparse.Namespace) -> int:
 def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
     """Tell what one run wrote; its exit status (130 when it was stopped early)."""
     written = ", ".join(result.outputs.values())
+    if not result.completed and result.frames == 0:
+        log.warning("stopped %sbefore the first frame; nothing was written (earlier outputs "
+                    "are as they were)", f"in {name} " if name else "")
+        return EXIT_INTERRUPTED
     if not result.completed:
         log.warning("stopped %safter %s; the results so far were saved: %s",
                     f"in {name} " if name else "", frames_text(result.frames), written)

@@ -109,6 +109,8 @@ class ExportOutcome:
         if self.completed:
             done = f"Exported {frames_text(self.frames)}{self.note}: {files}."
             return (f"{done} {self.ended_early}", "warning") if self.ended_early else (done, "info")
+        if self.frames == 0:
+            return "Export cancelled before the first frame; nothing was written.", "info"
         return (f"Export cancelled after {frames_text(self.frames)}; the files written so far are "
                 f"complete and usable: {files}.", "info")
 

@@ -134,6 +134,15 @@ class OutputSet:
                     log.warning("the earlier outputs were kept as they were; this run's results "
                                 "so far are in %s", ", ".join(
                                     str(p) for p, _ in self._pairs if p.exists()))
+            elif not self.completed and self.frames == 0:
+                # Stopped or failed before its first frame: an empty CSV and a video no
+                # player opens are not results. Every file here is this run's (an existing
+                # one would have been refused, or staged under --overwrite).
+                for path in self.writing.files():
+                    if path.exists() and not _is_device(path):
+                        _remove(path)
+                if self.writing.sidecar is not None:
+                    _remove(parts_dir(self.writing.sidecar))
             # After the commit: a commit that fails keeps the old set whole, these included.
             if exc_type is None and self.completed and self._overwrite:
                 self._drop_left_out()

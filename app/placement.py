@@ -6,8 +6,8 @@ exported video in its own pixels; both call :func:`place_panels` with the sizes 
 gives. The rules:
 
 - a face's label chip (id, emotion, %) sits against its box, above it where there is room;
-  where another face's chip is already there, under the box or inside its top edge, so no
-  face's id is hidden by another's (:func:`place_chips`);
+  where another face's chip is already there, under the box or inside its top edge, so a
+  face's id is not hidden by another's where there is room (:func:`place_chips`);
 - a panel never covers a face box, a face's label chip or another panel when the canvas has
   room for it; the full panel is tried first, then a compact one (the likeliest classes),
   and when neither fits the face keeps only its label chip;
@@ -154,7 +154,8 @@ def place_chips(chips: Sequence[tuple[int, Rect, tuple[int, int]]], canvas: tupl
                 memory: PlacementMemory | None = None) -> dict[int, Rect]:
     """Each face's label chip by face id, from (face id, box, chip size): at its usual place
     (:func:`chip_rect`) unless a chip placed before it is there, then under its box, then
-    inside the box's top edge, so two faces close together never hide each other's id.
+    inside the box's top edge, so two faces close together do not hide each other's id
+    (where none of those is free, the usual place).
     Faces are placed in id order. With ``memory`` a chip that had to move keeps its new
     side while that stays free, and goes back only once its usual place is clear by half
     its height, so it does not flicker as faces move a pixel."""

@@ -40,7 +40,7 @@ from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.readahead import read_ahead
 from emocam.run_sinks import RunDescription, RunSinks, open_sinks
 from emocam.sources import ImageFolderSource, ImageSource, Source, open_source
-from emocam.stopping import graceful_stop
+from emocam.stopping import Stop, graceful_stop
 from emocam.stream import StreamTarget
 from emocam.types import Frame, FrameAnalyser
 
@@ -152,10 +152,10 @@ def _frames(source: Source, kind: str, stack: ExitStack) -> Iterator[Frame]:
 
 def _loop(
     frames: Iterator[Frame], pipeline: FrameAnalyser, sinks: RunSinks, opts: ProcessOptions,
-    total: int | None, bar: tqdm,
+    total: int | None, bar: tqdm, stop: Stop,
 ) -> bool:
     """Process every frame; False when stopped early (signal, Cancel)."""
-    with graceful_stop() as stop:
+    with graceful_stop(stop) as stop:
         if stop.requested:  # during the run's set-up
             log.warning("%s received: stopping", stop.signal_name)
             return False
@@ -189,22 +189,26 @@ def load_for(opts: ProcessOptions) -> None:
 def run_process(opts: ProcessOptions) -> ProcessResult:
     """Process one input; raises UserError subclasses for problems the user can fix."""
     src = opts.input
+    stop = Stop()
     with ExitStack() as stack:
-        # From here a Ctrl-C asks the run to stop, as in its loop: the default handler's
+        # During the set-up a Ctrl-C asks the run to stop, as in its loop (not during the
+        # closing of the outputs, which must end whole): the default handler's
         # KeyboardInterrupt could land inside a library's set-up (onnxruntime's, MediaPipe's)
         # and be lost there, and the run went on to the end.
-        stack.enter_context(graceful_stop())
-        # Path, not str: a file named "0" is a file, not camera 0.
-        source = stack.enter_context(open_source(Path(src)))
-        if source.is_live:
-            raise SourceError(f"{src} is a camera; `emocam process` takes files and folders.")
-        plan = plan_outputs(opts, source)
-        outset = stack.enter_context(OutputSet(plan, opts.overwrite))
-        frames = _frames(source, plan.kind, stack)
-        facts = RunFacts(source.fps if plan.kind == "video" else None, source.frame_count,
-                         source.size)
-        pipeline = stack.enter_context(Pipeline(opts.pipeline))
-        result = run_frames(opts, outset, frames, facts, pipeline, describe_run(opts), stack)
+        with graceful_stop(stop):
+            # Path, not str: a file named "0" is a file, not camera 0.
+            source = stack.enter_context(open_source(Path(src)))
+            if source.is_live:
+                raise SourceError(f"{src} is a camera; `emocam process` takes files and "
+                                  "folders.")
+            plan = plan_outputs(opts, source)
+            outset = stack.enter_context(OutputSet(plan, opts.overwrite))
+            frames = _frames(source, plan.kind, stack)
+            facts = RunFacts(source.fps if plan.kind == "video" else None,
+                             source.frame_count, source.size)
+            pipeline = stack.enter_context(Pipeline(opts.pipeline))
+        result = run_frames(opts, outset, frames, facts, pipeline, describe_run(opts), stack,
+                            stop)
         result.ended_early = getattr(source, "ended_early", "")
     other = other_detector(opts.pipeline.detector)
     return check_result(result, src, f"faces under about {MIN_FACE_PX:.0f} px are not looked "
@@ -214,27 +218,30 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
 
 def run_frames(
     opts: ProcessOptions, outset: OutputSet, frames: Iterator[Frame], facts: RunFacts,
-    pipeline: FrameAnalyser, desc: RunDescription, stack: ExitStack,
+    pipeline: FrameAnalyser, desc: RunDescription, stack: ExitStack, stop: Stop | None = None,
 ) -> ProcessResult:
     """Write every frame's results to the planned outputs (a run or a re-analysis); the
-    caller's ``stack`` closes them, and ``outset`` puts the set in place when it completed."""
-    sinks = open_sinks(outset.plan, outset.writing, desc, pipeline, facts, stack,
-                       streams=opts.stream)
-    for feed in sinks.streams:
-        (opts.on_stream_open or log.info)(feed.describe())
-    summary = sinks.summary
-    bar = stack.enter_context(
-        tqdm(
-            total=facts.frame_count, unit="frame", file=sys.stderr,
-            disable=not opts.progress, dynamic_ncols=True, smoothing=0.1,
-            desc=opts.input.name[:30],
+    caller's ``stack`` closes them, and ``outset`` puts the set in place when it completed.
+    ``stop``: the caller's set-up's, whose requests the loop honours."""
+    stop = stop or Stop()
+    with graceful_stop(stop):
+        sinks = open_sinks(outset.plan, outset.writing, desc, pipeline, facts, stack,
+                           streams=opts.stream)
+        for feed in sinks.streams:
+            (opts.on_stream_open or log.info)(feed.describe())
+        bar = stack.enter_context(
+            tqdm(
+                total=facts.frame_count, unit="frame", file=sys.stderr,
+                disable=not opts.progress, dynamic_ncols=True, smoothing=0.1,
+                desc=opts.input.name[:30],
+            )
         )
-    )
+    summary = sinks.summary
     completed = False
     failed = True  # until the loop ends or is stopped: an error is then on its way
     t0 = time.perf_counter()
     try:
-        completed = _loop(frames, pipeline, sinks, opts, facts.frame_count, bar)
+        completed = _loop(frames, pipeline, sinks, opts, facts.frame_count, bar, stop)
         failed = False
     except KeyboardInterrupt:
         completed = failed = False

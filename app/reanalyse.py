@@ -10,6 +10,7 @@ annotated video only when the source video can still be read (and frames are wan
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -30,7 +31,7 @@ from emocam.outputs import (
     SUFFIX,
     RunFacts,
     check_request,
-    make_folder,
+    folder_for_plan,
     plan_for,
     sidecar_stem,
 )
@@ -263,17 +264,36 @@ class _Input:
 
 
 def _refuse_the_recorded_runs_files(outputs: Iterable[Path], sidecar: Path) -> None:
-    """A re-analysis writing over a file of the run it replays (``NAME.emocam.csv`` beside
-    ``NAME.emocam.npz``) would leave that run's set half old, half new: refused, even with
-    --overwrite, as no output set is ever mixed."""
-    prefix = f"{sidecar_stem(sidecar)}{SUFFIX}."
+    """A re-analysis writing over a file of the run it replays (its CSV beside its JSON and
+    sidecar) would leave that run's set half old, half new: refused, even with --overwrite,
+    as no output set is ever mixed."""
+    theirs = _recorded_outputs(sidecar)
+    stem = sidecar_stem(sidecar)
     folder = sidecar.parent.resolve()
     for path in outputs:
-        if path.exists() and path.name.startswith(prefix) and path.parent.resolve() == folder:
+        # NAME.emocam.* beside the sidecar are the run's by their names, summary or not.
+        named = path.name.startswith(f"{stem}{SUFFIX}.") and path.parent.resolve() == folder
+        if path.exists() and (named or os.path.abspath(path) in theirs):
             raise OutputError(
                 f"The output {path} belongs to the run {sidecar} recorded; replacing it would "
                 "mix that run's files with this re-analysis's. Choose another name, or leave "
-                f"it out for the default ({sidecar_stem(sidecar)}{REANALYSED}.*).")
+                f"it out for the default ({stem}{REANALYSED}.*).")
+
+
+def _recorded_outputs(sidecar: Path) -> set[str]:
+    """The files the recorded run's summary lists (an app export's NAME.csv, a --csv name),
+    from the summary beside the sidecar that names this sidecar; empty when there is none."""
+    stem = sidecar_stem(sidecar)
+    for name in (f"{stem}{SUFFIX}.json", f"{stem}.json"):
+        try:
+            listed = json.loads((sidecar.parent / name).read_text(encoding="utf-8"))["outputs"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(listed, dict) and any(
+                isinstance(v, str) and os.path.abspath(v) == os.path.abspath(sidecar)
+                for v in listed.values()):
+            return {os.path.abspath(v) for v in listed.values() if isinstance(v, str)}
+    return set()
 
 
 def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Input:
@@ -359,9 +379,9 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
     opts = replace(with_recorded_privacy(opts, sidecar), input=sidecar.source)
     check_request(opts.request())
     label_matrix(sidecar.class_names, settings.label_map)  # refused before any folder is made
-    if opts.outdir is not None:
-        make_folder(opts.outdir)
     with ExitStack() as stack:
+        # The -o folder, made for the checks and removed again if they refuse the run.
+        stack.enter_context(folder_for_plan(opts.outdir))
         replay = stack.enter_context(Replay(sidecar, settings))
         inp = _open_frames(replay, opts, stack)
         files = [Path(n) for n in dict.fromkeys(sidecar["frame_file"].tolist()) if n]

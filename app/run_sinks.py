@@ -111,45 +111,56 @@ class RunSinks:
         the final summary (the CSV closes with the stack). ``failed``: an error is on its way
         to the user (a full disk); the report is then left out, as it would only fail after
         it. An output that cannot be finished is the error raised (the first, when the disk
-        refuses several), after a summary that says the set is not complete and names only
-        the files that were written whole."""
+        refuses several). The summary is written whatever happens before it, and names only
+        the files written whole; after an error it says the set is not complete."""
         self.stream_stats = [s.close().as_dict() for s in self.streams]
         if self.stream_stats:
             extra["streams"] = self.stream_stats
         error: OutputError | None = None
         lost: set[str] = set()
-        if self.video is not None and not failed:
-            try:
-                self.video.close()
-            except OutputError as e:
-                error, failed = e, True
-                lost.add("video")
-            except BaseException:
-                if self.sidecar is not None:
-                    self.sidecar.close(False)  # the numbers so far, for the error to follow
-                raise
-            else:
-                privacy = self.summary.run_info.get("privacy", {})
-                if privacy.get("source_sound_kept") and not self.video.sound_added:
-                    privacy["source_sound_kept"] = False  # the sound could not be copied
-        if self.sidecar is not None:
-            try:
-                self.sidecar.close(completed and error is None)
-            except OutputError as e:
-                error = error or e
-                lost.add("sidecar")
-        if self.report is not None and self.plan.report is not None:
-            if failed or error is not None:
-                lost.add("report")
-            else:
-                write_report(self.plan.report, self.summary.as_dict(completed, **extra),
-                             self.report)
-        if error is not None:
-            completed = False  # a --resume or a batch must do this input again
-            listed = (self.summary.partial_outputs if self.summary.partial_outputs is not None
-                      else self.summary.run_info.get("outputs", {}))
-            extra["outputs"] = {k: v for k, v in listed.items() if k not in lost}
-        self.summary.write(completed, **extra)
+        try:
+            if self.video is not None and not failed:
+                try:
+                    self.video.close()
+                except OutputError as e:
+                    error, failed = e, True
+                    lost.add("video")
+                else:
+                    privacy = self.summary.run_info.get("privacy", {})
+                    if privacy.get("source_sound_kept") and not self.video.sound_added:
+                        privacy["source_sound_kept"] = False  # the sound could not be copied
+            if self.sidecar is not None:
+                try:
+                    self.sidecar.close(completed and error is None)
+                except OutputError as e:
+                    error = error or e
+                    lost.add("sidecar")
+            if self.report is not None and self.plan.report is not None:
+                if failed or error is not None:
+                    lost.add("report")  # left out: it would only fail on the same disk
+                else:
+                    try:
+                        write_report(self.plan.report, self.summary.as_dict(completed, **extra),
+                                     self.report)
+                    except OutputError as e:
+                        error = e
+                        lost.add("report")
+        except BaseException:
+            # Not an output's error (an interrupt, a fault): the numbers so far are kept, and
+            # the summary below says the set is not complete.
+            if self.sidecar is not None:
+                self.sidecar.close(False)  # a second close does nothing
+            completed = False
+            raise
+        finally:
+            if error is not None:
+                completed = False  # a --resume or a batch must do this input again
+            if lost:
+                listed = (self.summary.partial_outputs
+                          if self.summary.partial_outputs is not None and not completed
+                          else self.summary.run_info.get("outputs", {}))
+                extra["outputs"] = {k: v for k, v in listed.items() if k not in lost}
+            self.summary.write(completed, **extra)
         if error is not None:
             raise error
 

@@ -56,19 +56,12 @@ class Stop:
     signal_name = ""  # the signal that asked, for the loop to name when it stops
 
 
-_active: Stop | None = None  # the graceful stop in force on the main thread, if any
-
-
 @contextmanager
-def graceful_stop() -> Iterator[Stop]:
+def graceful_stop(stop: Stop | None = None) -> Iterator[Stop]:
     """While inside, the first Ctrl-C, SIGTERM or SIGHUP asks the loop to stop after this
-    frame; a second one interrupts at once. Entered again while inside (a run's set-up, then
-    its loop), it gives the same ``Stop``: a signal during the set-up is the loop's to see."""
-    global _active
-    if _active is not None and threading.current_thread() is threading.main_thread():
-        yield _active
-        return
-    stop = Stop()
+    frame; a second one interrupts at once. Given the ``Stop`` of an earlier stretch (a
+    run's set-up), it goes on with it: a request made there is still the loop's to see."""
+    stop = stop or Stop()
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         if stop.requested:
@@ -80,14 +73,7 @@ def graceful_stop() -> Iterator[Stop]:
         stop.signal_name = signal.Signals(signum).name
 
     with _stop_signals_to(handler):  # in a thread, none: a worker stops via on_frame
-        main = threading.current_thread() is threading.main_thread()
-        if main:
-            _active = stop
-        try:
-            yield stop
-        finally:
-            if main:
-                _active = None
+        yield stop
 
 
 @contextmanager

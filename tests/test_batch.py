@@ -144,6 +144,10 @@ def test_resume_never_takes_another_videos_results_for_an_inputs_own(
               "-q")
     assert run_cli(capfd, "process", first, *common).code == 0
     summary = (out / "clip.emocam.json").read_bytes()
+    # The same file reached through a linked folder is the same input: skipped as done.
+    (tmp_path / "link").symlink_to(first.parent)
+    run = run_cli(capfd, "process", tmp_path / "link" / "clip.mp4", *common, "--resume")
+    assert run.code == 0, run.err
     run = run_cli(capfd, "process", second, *common, "--resume")
     line = assert_one_sentence(run, "clip.emocam.json", str(first), str(second))
     assert "--overwrite" in line

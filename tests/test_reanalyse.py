@@ -135,6 +135,20 @@ def test_a_reanalysis_never_writes_over_the_recorded_runs_own_files(fresh_run: P
     assert csv_path.read_bytes() == before  # the run's CSV still goes with its JSON and sidecar
 
 
+def test_a_reanalysis_never_writes_over_a_named_csv_of_the_run_it_replays(
+    tmp_path: Path, model_path: Path, video_one_face
+) -> None:
+    # Named as the app's Export names them: talk.csv, talk.json beside talk.emocam.npz.
+    r = run_emocam("process", video_one_face.path, "--csv", tmp_path / "talk.csv", "--json",
+                   tmp_path / "talk.json", "--no-video", "--model", model_path, "-q")
+    assert r.returncode == 0, r.stderr
+    before = (tmp_path / "talk.csv").read_bytes()
+    r = run_emocam("process", "--reanalyse", tmp_path / "talk.emocam.npz", "--overwrite",
+                   "--csv", tmp_path / "talk.csv", "--no-video", "-q")
+    assert r.returncode == 2 and "talk.csv" in r.stderr and "mix" in r.stderr, r.stderr
+    assert (tmp_path / "talk.csv").read_bytes() == before
+
+
 def test_other_smoothing_changes_smoothed_probabilities_but_not_raw_ones(
     fresh_run: Path, tmp_path: Path
 ) -> None:

@@ -190,24 +190,31 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.parametrize("earlier", [False, True], ids=["fresh", "over an earlier set"])
 def test_ctrl_c_while_the_run_sets_up_stops_it_before_its_first_frame(
-    tmp_path: Path, model_path: Path
+    tmp_path: Path, video_one_face: SyntheticVideo, model_path: Path, earlier: bool
 ) -> None:
     """Between the imports (where Ctrl-C ends the command at once) and the first frame, the
     run builds its model, detector and outputs; a KeyboardInterrupt raised inside a library's
     set-up there could be lost, and the run went on to the end. The first Ctrl-C now asks the
-    run to stop, wherever it lands, and the outputs say what happened."""
-    photo = write_photo(tmp_path / "face.png")
+    run to stop, wherever it lands: nothing is written, and an earlier set stays as it was."""
+    out = tmp_path / "o"
+    out.mkdir()
+    old = {}
+    if earlier:
+        for name in ("one_face.emocam.csv", "one_face.emocam.json", "one_face.emocam.mp4"):
+            (out / name).write_text(f"the earlier {name}")
+            old[name] = (out / name).read_bytes()
     r = subprocess.run(
-        [sys.executable, "-c", _CTRL_C_AS_OUTPUTS_OPEN, "process", str(photo), "-o",
-         str(tmp_path / "o"), "--model", str(model_path)],
+        [sys.executable, "-c", _CTRL_C_AS_OUTPUTS_OPEN, "process", str(video_one_face.path),
+         "-o", str(out), "--overwrite", "--model", str(model_path)],
         capture_output=True, text=True, timeout=120,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert r.returncode == 130, r.stderr
     assert "Traceback" not in r.stderr
-    assert "stopped after 0 frames" in r.stderr, r.stderr
-    summary = json.loads((tmp_path / "o" / "face.emocam.json").read_text())
-    assert summary["completed"] is False and summary["frames"] == 0
+    assert "stopped before the first frame; nothing was written" in r.stderr, r.stderr
+    # No empty CSV, no video a player cannot open, no partial or lock file: only what was.
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == old
 
 
 # --- section 5: each message names its true cause ---------------------------------------------

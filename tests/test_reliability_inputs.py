@@ -484,3 +484,10 @@ def test_a_file_given_twice_by_overlapping_globs_is_processed_once(
     assert run.lines() == [f"emocam: {video.parent / '.' / video.name} is given more than once; "
                            "processed once"]
     assert (tmp_path / f"{video.stem}.emocam.csv").is_file()
+    # A link under another name is another input, with its own outputs.
+    take2 = tmp_path / "take2.mp4"
+    take2.symlink_to(video)
+    run = run_cli(capfd, "process", video, take2, "-o", tmp_path / "both", "--no-video",
+                  "--model", model_path, "-q")
+    assert run.code == 0 and "more than once" not in run.err, run.err
+    assert (tmp_path / "both" / "take2.emocam.csv").is_file()

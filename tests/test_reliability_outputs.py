@@ -163,6 +163,26 @@ def test_a_disk_that_fills_mid_run_keeps_every_complete_csv_row(
     assert len(rows) > 10
     summary = json.loads((tmp_path / "reliability_clip.emocam.json").read_text())
     assert summary["completed"] is False and summary["frames"] >= int(rows[-1][0]) + 1
+    # It names the files there are: not the report, left out after the error.
+    assert "report" not in summary["outputs"]
+    assert all(Path(p).is_file() for p in summary["outputs"].values()), summary["outputs"]
+
+
+def test_a_report_the_disk_cannot_hold_still_leaves_the_final_summary(
+    tmp_path: Path, video_one_face: SyntheticVideo, model_path: Path
+) -> None:
+    # The CSV and summary fit; the report (tens of KB) does not.
+    proc = start_emocam("process", video_one_face.path, "-o", tmp_path, "--no-video",
+                        "--no-sidecar", "--model", model_path, "-q", limit_bytes=14_000)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "one_face.emocam.html" in lines[0], err
+    summary = json.loads((tmp_path / "one_face.emocam.json").read_text())
+    # The final summary, not the checkpoint of the first frame: every frame counted, the
+    # set not complete, the report not listed.
+    assert summary["frames"] == video_one_face.frame_count
+    assert summary["completed"] is False and "report" not in summary["outputs"]
 
 
 @pytest.mark.parametrize("codec", ["mp4v", "h264"])

@@ -260,6 +260,17 @@ def test_a_receiver_that_never_reads_does_not_slow_the_run(
         in_send.append(time.perf_counter() - t0)
 
     monkeypatch.setattr(WebSocketStream, "send", timed)
+    closing: list[float] = []
+    close = WebSocketStream.close
+
+    def timed_close(self: WebSocketStream) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return close(self)
+        finally:
+            closing.append(time.perf_counter() - t0)
+
+    monkeypatch.setattr(WebSocketStream, "close", timed_close)
     port = free_port()
     held: list[socket.socket] = []
 
@@ -267,10 +278,8 @@ def test_a_receiver_that_never_reads_does_not_slow_the_run(
         held.append(stalled_client(port))
         receiver_joined()
 
-    t0 = time.perf_counter()
     run_process(options(long_video.path, tmp_path, model_path, f"ws://{HOST}:{port}",
                         on_stream_open=on_open))
-    wall = time.perf_counter() - t0
     for s in held:
         s.close()
     summary = json.loads((tmp_path / "long.emocam.json").read_text())
@@ -283,8 +292,9 @@ def test_a_receiver_that_never_reads_does_not_slow_the_run(
     # a frame's message takes well under a millisecond.
     assert len(in_send) == summary["frames"]
     assert sum(in_send) < 0.1 * summary["elapsed_s"], (sum(in_send), summary["elapsed_s"])
-    # And the end does not wait on the receiver: at most the second's grace it is given.
-    assert wall - summary["elapsed_s"] < 3.0 + 3.0, (wall, summary["elapsed_s"])
+    # And the end does not wait on the receiver: the second's grace it is given, then the
+    # server's own shutdown (timed alone: the run's set-up is no part of it).
+    assert closing and closing[0] < 1.0 + 2.0, closing
 
 
 def test_a_connection_that_never_asks_does_not_hold_up_the_end(
