@@ -204,6 +204,15 @@ _SETTING_NAMES = {"model_path": "model", "detector": "detector",
                   "min_score": "detection threshold", "uncertain_below": "uncertain below"}
 
 
+def _recorded_summary(plan: OutputPlan) -> dict[str, Any] | None:
+    """The summary of the complete set of ``plan``; None when it cannot be read."""
+    try:
+        recorded = json.loads(plan.json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
+
+
 def made_otherwise(plan: OutputPlan, options: ProcessOptions) -> str | None:
     """How the complete set of ``plan`` was made differently from what ``options`` would make
     (another model, detector, smoothing, threshold or privacy), in words; None when it was
@@ -212,11 +221,8 @@ def made_otherwise(plan: OutputPlan, options: ProcessOptions) -> str | None:
     from emocam.modelinfo import read_model_info
     from emocam.quality import resolve_uncertain_below
 
-    try:
-        recorded = json.loads(plan.json.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(recorded, dict):
+    recorded = _recorded_summary(plan)
+    if recorded is None:
         return None
     pipe, overlay = options.pipeline, options.overlay
     model = Path(pipe.model_path or default_model_for(pipe.provider)).resolve()
@@ -257,11 +263,8 @@ def made_from_another(plan: OutputPlan, src: Path) -> str | None:
     ``src`` as it is now: another input of the same name (``interview.mp4`` of another
     folder), or this one before it was replaced (a re-export). None when it is ``src``, or
     when the summary does not say (an older emocam's records no fingerprint)."""
-    try:
-        recorded = json.loads(plan.json.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(recorded, dict):
+    recorded = _recorded_summary(plan)
+    if recorded is None:
         return None
     then, then_print = recorded.get("input"), recorded.get("input_print")
     if isinstance(then_print, str) and then_print and then_print == fingerprint(src):
