@@ -247,6 +247,8 @@ def run_frames(
         completed = failed = False
     except SourceError as e:
         failed = False  # the input broke, not the outputs: the report is still written
+        if not summary.frames:
+            raise  # before any frame: no set is kept (OutputSet), so nothing to speak of
         # The input broke mid-way: say so, and that nothing processed was lost.
         raise SourceError(
             f"{str(e).rstrip('.')} (the results of the {frames_text(summary.frames)} "
