@@ -23,7 +23,7 @@ def check_input(path: Path) -> os.stat_result:
     try:
         st = path.stat()
     except OSError as e:
-        raise SourceError(_unreachable(path, e)) from e
+        raise SourceError(unreachable(path, e)) from e
     mode = st.st_mode
     if stat.S_ISFIFO(mode):
         raise SourceError(
@@ -58,7 +58,9 @@ def check_input(path: Path) -> os.stat_result:
     return st
 
 
-def _unreachable(path: Path, e: OSError) -> str:
+def unreachable(path: Path, e: OSError) -> str:
+    """Why ``path`` cannot be reached (a link to nothing, a loop, a folder not let in), in
+    one sentence."""
     if e.errno == errno.ELOOP:
         return (f"{path} is a symbolic link that leads back to itself (a loop); point it at "
                 "the real file.")

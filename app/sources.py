@@ -10,9 +10,9 @@ latest picture, never a queue of stale ones.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
-import os
 import re
 import stat
 import threading
@@ -27,7 +27,7 @@ import numpy as np
 
 from emocam.errors import SourceError, frames_text
 from emocam.imageheader import MAX_IMAGE_PIXELS, declared_size
-from emocam.inputs import check_input
+from emocam.inputs import check_input, unreachable
 from emocam.newest import NewestFrame
 from emocam.types import Frame
 
@@ -128,9 +128,8 @@ def read_image(path: Path) -> np.ndarray:
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
-        if path.is_symlink() and not path.exists():
-            raise SourceError(f"The image {path} is a symbolic link to {os.readlink(path)}, "
-                              "which does not exist; point it at the real file.") from e
+        if e.errno in (errno.ENOENT, errno.ELOOP):  # a link to nothing, a loop: their cause
+            raise SourceError(unreachable(path, e)) from e
         raise SourceError(f"The image {path} cannot be read ({e.strerror}); check it.") from e
     _refuse_huge(path, data)
     try:
