@@ -42,6 +42,14 @@ _MODEL_HINT = ("pass --model with the path of an emocam .onnx model or a built-i
                + ", ".join(BUILTIN_MODELS) + ")")
 
 
+def known_provider(requested: str) -> bool:
+    """Whether ``requested`` names an execution provider of any onnxruntime build (``auto``
+    and the short names included), whether or not this build has it."""
+    name = requested.strip()
+    return (name.lower() in ("", "auto") or name.lower() in PROVIDER_ALIASES
+            or name in ort.get_all_providers())
+
+
 def resolve_provider(requested: str | None, available: list[str]) -> tuple[str, str | None]:
     """The execution provider to use and, when the request could not be honoured, why."""
     if requested is None or requested.strip().lower() in ("", "auto"):

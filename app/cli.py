@@ -101,8 +101,8 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
     pp.add_argument("-o", "--outdir", type=Path, metavar="DIR", help="folder for all outputs")
     pp.add_argument("--output-video", type=Path, metavar="PATH",
                     help="annotated video (or image, or folder for a folder of images)")
-    pp.add_argument("--csv", type=Path, metavar="PATH", help="per-frame CSV")
-    pp.add_argument("--json", type=Path, metavar="PATH", help="JSON summary")
+    pp.add_argument("--csv", type=_file_argument, metavar="PATH", help="per-frame CSV")
+    pp.add_argument("--json", type=_file_argument, metavar="PATH", help="JSON summary")
     pp.add_argument("--no-video", action="store_true", help="write no annotated copy")
     pp.add_argument("--no-audio", action="store_true",
                     help="leave the source's sound out of the annotated video")
@@ -122,7 +122,7 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     help="emotion model: an .onnx file, or a built-in one: "
                     f"{', '.join(BUILTIN_MODELS)} (default: {CPU_DEFAULT_MODEL} on the CPU, "
                     f"{DEFAULT_MODEL} on a GPU)")
-    pp.add_argument("--provider", metavar="P",
+    pp.add_argument("--provider", metavar="P", type=_provider_argument,
                     help="onnxruntime execution provider: cpu, cuda, directml, coreml or a "
                     "full name (default: the fastest available)")
     pp.add_argument("--min-score", "--threshold", type=_probability, metavar="S",
@@ -183,6 +183,27 @@ def _model_argument(spec: str) -> Path:
             f"give a model: an .onnx file or one of {', '.join(BUILTIN_MODELS)}; leave "
             "--model out for the default")
     return resolve_model(spec)
+
+
+def _file_argument(value: str) -> Path:
+    # Path() drops a trailing slash, and the file would be written under the folder's name.
+    if value.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(
+            f"{value} names a folder; give a file name, or put the outputs in that folder "
+            "with -o")
+    return Path(value)
+
+
+def _provider_argument(value: str) -> str:
+    # A provider this build lacks (cuda on a laptop) falls back to the CPU with a warning;
+    # a name no onnxruntime knows is a typo, said now rather than run on the CPU unasked.
+    from emocam.classify import known_provider
+
+    if not known_provider(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an onnxruntime execution provider; use cpu, cuda, directml, "
+            "coreml, auto, or a full name such as CUDAExecutionProvider")
+    return value
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -385,6 +406,10 @@ def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
         for feed in result.streams:
             print(f"{prefix}live feed {feed['url']}: {feed['sent']} message(s) sent, "
                   f"{frames_text(feed['dropped'])} dropped for receivers that were behind", file=to)
+    if result.photos_skipped > 1:
+        # Each unreadable photo was a line as it came, among the progress; the end counts
+        # them where they are seen. (One was said already, and so is a video's early end.)
+        log.warning("%s", result.ended_early)
     return 0
 
 
@@ -536,6 +561,18 @@ def _native_stderr_to_devnull(enabled: bool) -> Iterator[None]:
         sys.stderr = saved
 
 
+class _AboveProgressBar(logging.StreamHandler):
+    """A message goes on its own line above the progress bar, not onto the bar's line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:
+            self.handleError(record)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -549,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=logging.INFO if verbose else logging.WARNING,
             format="emocam: %(message)s",
-            stream=sys.stderr,
+            handlers=[_AboveProgressBar(sys.stderr)],
             force=True,
         )
         # Other libraries' own notices (matplotlib's about its cache folder when the home

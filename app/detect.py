@@ -240,7 +240,8 @@ def _spans(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / max(n - 1, 1)) for i in range(n)]
 
 
-def plan_tiles(width: int, height: int, min_face: float, max_levels: int = 2) -> list[list[Tile]]:
+def plan_tiles(width: int, height: int, min_face: float, max_levels: int | None = None
+               ) -> list[list[Tile]]:
     """Tile levels below the whole frame, coarse to fine, until faces of ``min_face`` px
     are at least the full-range model's minimum in some level.
 
@@ -251,7 +252,8 @@ def plan_tiles(width: int, height: int, min_face: float, max_levels: int = 2) ->
     levels: list[list[Tile]] = []
     coarse = float(max(width, height))
     side = float(min(width, height))
-    while _FULL_RANGE_MIN * coarse > min_face and side >= 96 and len(levels) < max_levels:
+    most = math.inf if max_levels is None else max_levels
+    while _FULL_RANGE_MIN * coarse > min_face and side >= 96 and len(levels) < most:
         t = int(side)
         overlap = math.ceil(1.2 * _FULL_RANGE_MIN * coarse)
         xs, ys = _spans(width, t, overlap), _spans(height, t, overlap)
@@ -302,7 +304,7 @@ class MediaPipeDetector:
         *,
         min_score: float = DEFAULT_MIN_SCORE,
         min_face: float = MIN_FACE_PX,
-        max_levels: int = 2,
+        max_levels: int | None = None,  # None: as many as faces of min_face need
         models: Traversable | Path | None = None,
     ):
         self.min_face = float(min_face)

@@ -54,8 +54,13 @@ def check_input(path: Path) -> os.stat_result:
             "somewhere you can read."
         ) from e
     if st.st_size == 0:
-        raise SourceError(f"{path} is empty (0 bytes); it may be an unfinished copy or download.")
+        raise SourceError(empty(path))
     return st
+
+
+def empty(path: Path) -> str:
+    """That the file ``path`` holds nothing, in one sentence."""
+    return f"{path} is empty (0 bytes); it may be an unfinished copy or download."
 
 
 def unreachable(path: Path, e: OSError) -> str:

@@ -39,6 +39,7 @@ class RunFacts:
     fps: float | None  # None for photos: they have no clock
     frame_count: int | None  # None when unknown (the progress bar has no end)
     size: tuple[int, int] | None  # width, height; None when not known yet
+    video_fps: float | None = None  # the annotated video's rate, where not fps (Source.video_fps)
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,7 @@ class ProcessResult:
     outputs: dict[str, str]
     streams: list[dict[str, Any]] = field(default_factory=list)  # each live feed's counts
     ended_early: str = ""  # what of the input could not be read (the source's sentence)
+    photos_skipped: int = 0  # a folder's photos that could not be read
 
 
 # --- inputs and outputs ----------------------------------------------------------------
@@ -204,12 +205,15 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
             plan = plan_outputs(opts, source)
             outset = stack.enter_context(OutputSet(plan, opts.overwrite))
             frames = _frames(source, plan.kind, stack)
-            facts = RunFacts(source.fps if plan.kind == "video" else None,
-                             source.frame_count, source.size)
+            video = plan.kind == "video"
+            facts = RunFacts(source.fps if video else None, source.frame_count, source.size,
+                             source.video_fps if video else None)
             pipeline = stack.enter_context(Pipeline(opts.pipeline))
         result = run_frames(opts, outset, frames, facts, pipeline, describe_run(opts), stack,
                             stop)
         result.ended_early = getattr(source, "ended_early", "")
+        if isinstance(source, ImageFolderSource):
+            result.photos_skipped = source.skipped
     other = other_detector(opts.pipeline.detector)
     return check_result(result, src, f"faces under about {MIN_FACE_PX:.0f} px are not looked "
                         f"for; try the other detector (--detector {other}, or View > Detector "

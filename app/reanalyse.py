@@ -392,7 +392,8 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
                         inputs=[sidecar.path])
         _refuse_the_recorded_runs_files(plan.files(), sidecar.path)
         outset = stack.enter_context(OutputSet(plan, opts.overwrite))
-        facts = RunFacts(sidecar.header.get("fps"), len(sidecar["frame_index"]), inp.size)
+        facts = RunFacts(sidecar.header.get("fps"), len(sidecar["frame_index"]), inp.size,
+                         sidecar.header.get("video_fps"))
         desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,
                               no_frames=opts.no_frames)
         result = run_frames(opts, outset, inp.frames, facts, replay, desc, stack)

@@ -187,7 +187,7 @@ def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFac
     source = desc.source_path or desc.source
     return {
         **{k: run_info.get(k) for k in keep},
-        "source": source, "fps": facts.fps,
+        "source": source, "fps": facts.fps, "video_fps": facts.video_fps,
         # A folder's photos have theirs in the frames' records.
         "source_print": run_info.get("input_print") or (
             fingerprint(source) if kind in ("video", "image") else ""),
@@ -248,7 +248,8 @@ def open_sinks(
         if facts.size is None:
             raise ValueError("a video's frame size is needed before its writer opens")
         sinks.video = stack.enter_context(AnnotatedVideoWriter(
-            plan.annotated, facts.fps or 30.0, facts.size, sound_from=plan.sound,
+            plan.annotated, facts.video_fps or facts.fps or 30.0, facts.size,
+            sound_from=plan.sound,
             codec=desc.video_codec,
         ))
     if plan.annotated is not None and plan.kind == "folder":

@@ -69,6 +69,7 @@ def check_header(header: Any) -> None:
     if header.get("input_kind", "video") not in _KINDS:
         raise Bad("its header's input_kind is unknown")
     _number(header.get("fps"), "fps", 1e-3, 1e4)
+    _number(header.get("video_fps"), "video_fps", 1e-3, 1e4)
     _number(header.get("min_score"), "min_score", 0.0, 1.0)
     _number(header.get("smoothing_tau_s"), "smoothing_tau_s", 0.0, 1e4)
     _number(header.get("uncertain_below"), "uncertain_below", 0.0, 1.0)

@@ -161,7 +161,10 @@ class AnnotatedVideoWriter:
     """
 
     _QUEUE = 4
-    _MAX_REPEAT_S = 10.0  # a longer gap is a broken timestamp, not a still scene
+    # The sources vouch for their clocks (a file's times stay within its length, a camera's
+    # are its own clock's), so a gap is kept however long it is: a screen recording's still
+    # minute stays a minute. This bounds only a clock gone wrong (a crafted sidecar).
+    _MAX_REPEAT_S = 3600.0
 
     def __init__(
         self, path: Path, fps: float, size: tuple[int, int], background: bool = True,
@@ -180,6 +183,10 @@ class AnnotatedVideoWriter:
         self.frames = 0  # frames in the file (repeats included)
         self._t0: float | None = None  # time of the first timed frame, ms
         self._held: _Pending | None = None  # the last timed frame, written once the next is due
+        # The last timed frame's time and the step before it, ms: the last frame is shown
+        # as long as the one before it was, as the source's player shows it.
+        self._last_ms: float | None = None
+        self._last_step_ms = 0.0
         self._error: BaseException | None = None
         self._reported = False  # the caller was told: close need not say it again
         # A failing overlay is a fault in emocam, not a full disk: raised to the caller as is.
@@ -251,9 +258,14 @@ class AnnotatedVideoWriter:
             return
         if self._t0 is None:
             self._t0 = time_ms
-        slot = round((time_ms - self._t0) * self.fps / 1000.0)
-        self._flush_held(slot)
+        if self._last_ms is not None:
+            self._last_step_ms = time_ms - self._last_ms
+        self._last_ms = time_ms
+        self._flush_held(self._slot(time_ms))
         self._held = pending
+
+    def _slot(self, time_ms: float) -> int:
+        return round((time_ms - (self._t0 or 0.0)) * self.fps / 1000.0)
 
     def _flush_held(self, next_slot: int) -> None:
         """Write the held frame for every slot until ``next_slot``; none: it was superseded."""
@@ -286,7 +298,10 @@ class AnnotatedVideoWriter:
         frames (FFmpeg reports no write error, e.g. on a full disk)."""
         if self._writer is None:
             return
-        self._flush_held(self.frames + 1)
+        end = self.frames + 1
+        if self._held is not None and self._last_ms is not None:
+            end = max(end, self._slot(self._last_ms + self._last_step_ms))
+        self._flush_held(end)
         if self._thread is not None:
             self._todo.put(None)
             self._thread.join()
@@ -469,8 +484,8 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 class _FaceStats:
-    __slots__ = ("file", "first_ms", "frames", "label_counts", "last_box", "last_ms", "prob_sum",
-                 "shot", "uncertain")
+    __slots__ = ("file", "first_ms", "frames", "label_counts", "label_ms", "last_box", "last_ms",
+                 "prob_sum", "shot", "uncertain")
 
     def __init__(self, n_classes: int, time_ms: float, shot: int, file: str | None):
         self.shot = shot  # a cut starts new faces, so each face lives in one shot
@@ -478,6 +493,9 @@ class _FaceStats:
         self.last_box: tuple[float, ...] = ()
         self.frames = 0
         self.label_counts = np.zeros(n_classes, np.int64)
+        # How long each label was on screen, ms: each frame lasts until the next one, and a
+        # variable-rate video's frames do not last alike (a still part's frame, seconds).
+        self.label_ms = np.zeros(n_classes, np.float64)
         self.prob_sum = np.zeros(n_classes, np.float64)
         self.first_ms = time_ms
         self.last_ms = time_ms
@@ -513,6 +531,11 @@ class JsonSummary:
         self._shots: list[dict[str, Any]] = []
         self._schedules: dict[Any, int] = {}  # ScheduleConfig -> frames processed with it
         self.partial_outputs: dict[str, str] | None = None  # what an unfinished run names
+        # The latest frame's faces and labels wait for the next frame to say how long they
+        # lasted; the last frame lasts as long as the step before it.
+        self._latest: list[tuple[_FaceStats, int]] = []
+        self._latest_ms: float | None = None
+        self._step_ms = 0.0
 
     def add(self, result: FrameResult) -> None:
         self._add(result)
@@ -532,6 +555,12 @@ class JsonSummary:
         if result.schedule is not None:
             self._schedules[result.schedule] = self._schedules.get(result.schedule, 0) + 1
         t = result.frame.time_ms
+        if self._latest_ms is not None:
+            step = max(t - self._latest_ms, 0.0)
+            self._step_ms = step or self._step_ms
+            for st, label in self._latest:
+                st.label_ms[label] += step
+        self._latest, self._latest_ms = [], t
         file = Path(result.frame.source).name if self._photos is not None else None
         if file is not None:
             self._seen.add(file)
@@ -546,6 +575,7 @@ class JsonSummary:
             st.frames += 1
             st.last_box = tuple(face.box)
             st.label_counts[face.top_index] += 1
+            self._latest.append((st, face.top_index))
             st.prob_sum += face.probs
             st.last_ms = t
             if face.uncertain:
@@ -554,8 +584,17 @@ class JsonSummary:
     def _per_class(self, values: np.ndarray) -> dict[str, float]:
         return {n: round(float(v), 4) for n, v in zip(self.class_names, values, strict=True)}
 
+    def _share_of_time(self, st: _FaceStats) -> np.ndarray:
+        on_screen = st.label_ms.copy()
+        for latest, label in self._latest:
+            if latest is st:
+                on_screen[label] += self._step_ms
+        total = on_screen.sum()
+        # Frames with no time between them (one photo, a clock that stands still) count alike.
+        return on_screen / total if total > 0 else st.label_counts / max(1, st.frames)
+
     def _face_dict(self, st: _FaceStats) -> dict[str, Any]:
-        share = st.label_counts / max(1, st.frames)
+        share = self._share_of_time(st)
         mean = st.prob_sum / max(1, st.frames)
         where = {"file": st.file} if st.file is not None else {}
         return {
@@ -564,7 +603,7 @@ class JsonSummary:
             "frames": st.frames,
             "first_time_ms": round(st.first_ms, 1),
             "last_time_ms": round(st.last_ms, 1),
-            "top_label": self.class_names[int(np.argmax(st.label_counts))],
+            "top_label": self.class_names[int(np.argmax(share))],
             "share_of_time": self._per_class(share),
             "mean_probabilities": self._per_class(mean),
             "uncertain_frames": sum(st.uncertain.values()),

@@ -27,7 +27,7 @@ import numpy as np
 
 from emocam.errors import SourceError, frames_text
 from emocam.imageheader import MAX_IMAGE_PIXELS, declared_size
-from emocam.inputs import check_input, unreachable
+from emocam.inputs import check_input, empty, unreachable
 from emocam.newest import NewestFrame
 from emocam.types import Frame
 
@@ -57,6 +57,12 @@ class Source:
     frame_count: int | None = None  # None: unknown or endless (a camera)
     size: tuple[int, int] = (0, 0)  # width, height
     is_live: bool = False
+
+    @property
+    def video_fps(self) -> float:
+        """The rate an annotated video of this source is written at: ``fps``, unless the
+        source's rate varies and its fast parts need more."""
+        return self.fps
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -131,9 +137,11 @@ def read_image(path: Path) -> np.ndarray:
         if e.errno in (errno.ENOENT, errno.ELOOP):  # a link to nothing, a loop: their cause
             raise SourceError(unreachable(path, e)) from e
         raise SourceError(f"The image {path} cannot be read ({e.strerror}); check it.") from e
+    if not data.size:
+        raise SourceError(empty(path))
     _refuse_huge(path, data)
     try:
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     except cv2.error as e:  # OpenCV's own size limit, or a decoder that gave up loudly
         too_big = "MAX_IMAGE" in str(e)
         why = "declares more pixels than OpenCV decodes" if too_big else "cannot be decoded"
@@ -229,6 +237,11 @@ class ImageFolderSource(Source):
         self._next = 0
 
     @property
+    def skipped(self) -> int:
+        """How many photos could not be read so far."""
+        return len(self._unreadable)
+
+    @property
     def ended_early(self) -> str:
         """The photos that could not be read so far, in one sentence ("" if none): said at
         the end, as a video's early end is, since each was only a log line."""
@@ -287,12 +300,43 @@ def _sane_fps(fps: float, where: str) -> float:
     return fps
 
 
+# A forward jump of the container's clock believed without the file's length to vouch for it.
+_MAX_UNVOUCHED_JUMP_MS = 10_000.0
+
+
+# The fastest frame rate an annotated video is written at (a phone's slow motion).
+_MAX_VIDEO_FPS = 240.0
+
+
+def _clock_facts(path: Path, mean_fps: float) -> tuple[float, float]:
+    """How long the file says it is, from its first frame, in ms (0 where it does not say),
+    and the frame rate that holds each of its frames.
+
+    That rate is FFmpeg's guess of the stream's own rate, where it is above the mean. OpenCV
+    reports the mean, which a variable-rate file's slow or still parts pull down (a screen
+    recording with a still minute: 4 fps for a 30 fps picture); an annotated video written
+    at the mean would drop most frames of the fast parts."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            length_ms = max(container.duration or 0, 0) / 1000.0  # microseconds
+            stream = container.streams.video[0] if container.streams.video else None
+            guessed = float(stream.guessed_rate or 0) if stream is not None else 0.0
+    except (av.FFmpegError, OSError, ValueError):
+        return 0.0, mean_fps
+    # 5% spares a constant-rate file whose mean is rounded (29.97 against 30) a repeat now
+    # and then.
+    steady = guessed if mean_fps * 1.05 < guessed <= _MAX_VIDEO_FPS else mean_fps
+    return length_ms, steady
+
+
 class VideoSource(Source):
     """A video file, every frame in order.
 
-    Timestamps come from the container (``CAP_PROP_POS_MSEC``) while they increase, else from
-    the frame index and fps. Frames that fail to decode mid-file are skipped with a warning;
-    a file that yields no frame at all is an error.
+    Timestamps come from the container (``CAP_PROP_POS_MSEC``) while they increase and stay
+    within the file's length, else from the frame index and fps. Frames that fail to decode
+    mid-file are skipped with a warning; a file that yields no frame at all is an error.
     """
 
     def __init__(self, path: Path, cap: cv2.VideoCapture, first: np.ndarray):
@@ -310,8 +354,14 @@ class VideoSource(Source):
         self._pending: np.ndarray | None = first
         self._next = 0
         self._last_ms = -math.inf
+        # fps is the mean rate (durations, progress); video_fps the annotated video's.
+        self._length_ms, self._video_fps = _clock_facts(path, self.fps)
         self.ended_early = ""  # why the file ended before its frame count, once it has
         self._lock = threading.Lock()
+
+    @property
+    def video_fps(self) -> float:
+        return self._video_fps
 
     @classmethod
     def open(cls, path: Path) -> VideoSource:
@@ -393,8 +443,11 @@ class VideoSource(Source):
             expected, sane = index * step, math.isfinite(pos_ms) and pos_ms >= 0
         else:
             expected = self._last_ms + step
-            # Some containers report 0, garbage or jumps; those fall back to index / fps.
-            sane = math.isfinite(pos_ms) and self._last_ms < pos_ms < self._last_ms + 10_000
+            # Some containers report 0, garbage or jumps; those fall back to index / fps. A
+            # jump within the file's length is real: a screen recording sends no frame while
+            # the screen is still, a clip joined to another leaves a pause.
+            limit = max(self._last_ms + _MAX_UNVOUCHED_JUMP_MS, self._length_ms + step)
+            sane = math.isfinite(pos_ms) and self._last_ms < pos_ms < limit
         t = pos_ms if sane else expected
         self._last_ms = t
         return t

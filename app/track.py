@@ -25,6 +25,10 @@ from emocam.types import Box, FaceResult, Point
 DEFAULT_TAU_S = 0.2
 # When timestamps do not advance (a still image, a broken container), assume 30 fps.
 _FALLBACK_DT_S = 1.0 / 30.0
+# How far ahead a track's velocity is believed. Measured over a frame or two, it is mostly the
+# detector's jitter (a still face "moves" 30 px/s); after a pause in the video, a second of
+# it put a still face's box 30 px off and halved it, and the face came back with a new id.
+_PREDICT_HORIZON_MS = 300.0
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ class FaceTracker:
         """
         out = []
         for t in self._tracks:
-            dt = max(0.0, time_ms - t.time_ms)
+            dt = min(max(0.0, time_ms - t.time_ms), _PREDICT_HORIZON_MS)
             vx, vy, vs = t.velocity
             cx, cy, side = _centre_side(t.box)
             grow = max(0.5, min(2.0, (side + vs * dt) / max(side, 1e-6)))

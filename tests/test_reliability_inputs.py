@@ -142,18 +142,23 @@ def test_a_video_that_fails_mid_way_exits_2_and_keeps_the_results_so_far(
     cap.release()
 
 
-def _vfr_video(path: Path, times_ms: list[int]) -> Path:
-    """An mp4 with the given frame times (PyAV sets each frame's own timestamp), one real
-    face walking left to right."""
+def _walking_face(t: int) -> np.ndarray:
+    return render((320, 240), [Placement("astronaut", 80 + t * 0.05, 120, 100)])
+
+
+def _vfr_video(path: Path, times_ms: list[int], scene=_walking_face,
+               size: tuple[int, int] = (320, 240)) -> Path:
+    """An mp4 with the given frame times (PyAV sets each frame's own timestamp) of
+    ``scene(t)``: by default one real face walking left to right."""
     av = pytest.importorskip("av")
     from fractions import Fraction
 
     with av.open(str(path), "w") as out:
         stream = out.add_stream("mpeg4", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        (stream.width, stream.height), stream.pix_fmt = size, "yuv420p"
         stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
         for t in times_ms:
-            image = render((320, 240), [Placement("astronaut", 80 + t * 0.05, 120, 100)])
+            image = scene(t)
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             frame.pts, frame.time_base = t, Fraction(1, 1000)
             out.mux(stream.encode(frame))
@@ -192,6 +197,73 @@ def test_a_variable_frame_rate_video_keeps_its_own_clock(
         k += 1
     cap.release()
     assert abs(k / fps - (times[-1] + 200) / 1000) <= 1.5 / fps  # and lasts as long
+
+
+def test_a_pause_in_a_screen_recording_keeps_its_length_its_frames_and_its_faces(
+    tmp_path: Path, model_path: Path, capfd
+) -> None:
+    # A recorded call: the screen recorder sends no frame while nothing changes, here for 12
+    # s between two seconds at 30 fps. Two people sit still; a bar grows frame by frame, so
+    # the annotated video's frames can be told apart.
+    times = [round(i * 1000 / 30) for i in range(30)]
+    times += [times[-1] + 12_000 + round(i * 1000 / 30) for i in range(30)]
+    faces = [Placement("astronaut", 90, 110, 90), Placement("hopper", 230, 110, 90)]
+
+    def scene(t: int) -> np.ndarray:
+        image = render((320, 240), faces)
+        image[3:11, 5:5 + 5 * times.index(t) % 310] = 255
+        return image
+
+    video = _vfr_video(tmp_path / "call.mp4", times, scene)
+    out = tmp_path / "out"
+    run = run_cli(capfd, "process", video, "-o", out, "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    with open(out / "call.emocam.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    # Each frame at its own time, both people in every frame, and still the same two people
+    # after the pause (before: frames after it stamped 11 s early, and a face lost for
+    # frames and back under a new id).
+    assert sorted({round(float(r["time_ms"])) for r in rows}) == times
+    assert all(sum(r["frame"] == str(i) for r in rows) == 2 for i in range(len(times)))
+    assert len({r["face_id"] for r in rows}) == 2
+    # The annotated video lasts as long as the source, at the rate of its fast parts: every
+    # frame is in it, the last before the pause held through the pause.
+    cap = cv2.VideoCapture(str(out / "call.emocam.mp4"))
+    fps, count = cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    assert fps == pytest.approx(30, abs=0.5)
+    assert abs(count / fps - (times[-1] + 33) / 1000) <= 1.5 / fps
+    bars = []
+    for k in range(count):
+        ok, image = cap.read()
+        assert ok
+        if k in (0, 29, 200, 388, 389, count - 1):
+            bars.append(int((image[7, :, :].mean(axis=1) > 200).sum()))
+    cap.release()
+    assert bars == pytest.approx([0, 145, 145, 145, 150, 295], abs=3)
+
+
+def test_share_of_time_is_of_time_when_the_frame_rate_varies(
+    tmp_path: Path, model_path: Path, capfd
+) -> None:
+    # One face in one place: a smile for a second at 30 fps (30 frames), then a plain face for
+    # 1.6 s at 5 fps (8 frames). Counted by frames the smile would be 79% of the face's time.
+    times = [round(i * 1000 / 30) for i in range(30)] + [1000 + 200 * i for i in range(8)]
+
+    def scene(t: int) -> np.ndarray:
+        # A large frame, so that the new face is not taken for a cut to another shot.
+        return render((960, 720), [Placement("astronaut" if t < 1000 else "hopper", 480, 360,
+                                             110)])
+
+    video = _vfr_video(tmp_path / "vfr.mp4", times, scene, (960, 720))
+    run = run_cli(capfd, "process", video, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    faces = json.loads((tmp_path / "out" / "vfr.emocam.json").read_text())["faces"]
+    assert len(faces) == 1
+    (face,) = faces.values()
+    assert face["frames"] == 38
+    assert face["share_of_time"]["happiness"] == pytest.approx(1000 / 2600, abs=0.08)
+    assert face["top_label"] == "neutral"
+    assert sum(face["share_of_time"].values()) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_a_video_that_stalls_mid_way_ends_with_an_error_instead_of_hanging(
@@ -410,9 +482,27 @@ def test_a_folder_whose_first_image_is_bad_skips_it_as_it_would_any_other(
     run = run_cli(capfd, "process", photos, "-o", tmp_path / "out", "--model", model_path, "-q")
     assert run.code == 0, run.err
     assert len(run.lines()) == 1 and "a.png" in run.err and "Skipped" in run.err
+    # An empty file is named as empty (it was "cannot be decoded; it may be corrupt").
+    assert ("empty (0 bytes)" in run.err) == (bad == "empty")
     with open(tmp_path / "out" / "photos.emocam.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and {r["file"] for r in rows} == {"b.jpg"}
+
+
+def test_a_folder_with_several_unreadable_photos_counts_them_at_the_end(
+    tmp_path: Path, image_one_face: Path, model_path: Path, capfd
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.png", "c.jpg", "d.jpg"):
+        (photos / name).write_bytes(b"not a picture")
+    (photos / "b.jpg").write_bytes(Path(image_one_face).read_bytes())
+    run = run_cli(capfd, "process", photos, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    # One line each as they come, then the count, last, where it is seen (it was not said).
+    *each, last = run.lines()
+    assert len(each) == 3 and all("Skipped" in line for line in each)
+    assert "a.png, c.jpg, d.jpg in photos could not be read" in last and "(3 of 4)" in last
 
 
 def test_a_broken_link_in_a_folder_is_named_not_silently_left_out(
