@@ -353,6 +353,8 @@ class VideoSource(Source):
         self.size = (first.shape[1], first.shape[0])
         self._pending: np.ndarray | None = first
         self._next = 0
+        self._decoded = 1  # frames up to the last one decoded (not those a seek skipped)
+        self._sought = 0  # where the last seek landed
         self._last_ms = -math.inf
         # fps is the mean rate (durations, progress); video_fps the annotated video's.
         self._length_ms, self._video_fps = _clock_facts(path, self.fps)
@@ -399,7 +401,7 @@ class VideoSource(Source):
                     pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
             if not ok or image is None:
                 if not self._more_expected(bad):
-                    self._warn_if_short(bad)
+                    self._warn_if_short()
                     return
                 bad += 1
                 self._next += 1
@@ -410,6 +412,7 @@ class VideoSource(Source):
                 bad = 0
             index = self._next
             self._next += 1
+            self._decoded = max(self._decoded, self._next)
             yield Frame(image, index, self._timestamp(index, pos_ms), str(self.path))
 
     def _more_expected(self, bad: int) -> bool:
@@ -418,21 +421,26 @@ class VideoSource(Source):
             self.frame_count is not None and self._next < self.frame_count and bad < _MAX_BAD_READS
         )
 
-    def _warn_if_short(self, bad: int) -> None:
-        # The failed reads at the end count as frames read but gave nothing.
-        good_until = self._next - bad
+    def _warn_if_short(self) -> None:
+        # Where decoding stopped, not where a seek past the damage landed.
+        good_until = self._decoded
         if self.frame_count is not None and good_until < self.frame_count - 1:
             if self._count_estimated:
                 log.debug("%s ended after %d frames (%d estimated).", self.path, good_until,
                           self.frame_count)
                 return
+            # A seek past the damage (a player's slider) read nothing from where it landed.
+            n = self.frame_count
+            where = (f"ended after {good_until} of {n} frames" if good_until > self._sought
+                     else f"could not be read from frame {self._sought} of {n} on")
+
             # Kept for a player to show: the log reaches only a terminal.
             def ended(name: object) -> str:
                 # Not only the end: a decoder that skips a damaged middle says nothing, and
                 # the frames after it then come early (read, not measured, times).
-                return (f"{name} ended after {good_until} of {self.frame_count} frames; the "
-                        "file may be truncated, or damaged in places (the frames after a "
-                        "damaged part then carry times that are too early).")
+                return (f"{name} {where}; the file may be truncated, or damaged in places "
+                        "(the frames after a damaged part then carry times that are too "
+                        "early).")
 
             self.ended_early = ended(self.path.name)  # the player's banner has little room
             log.warning("%s", ended(self.path))
@@ -461,7 +469,7 @@ class VideoSource(Source):
                 return
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
             self._pending = None
-            self._next = index
+            self._next = self._sought = index
             self._last_ms = -math.inf
 
     def close(self) -> None:

@@ -29,7 +29,7 @@ from cli_helpers import photo_folder
 from gui_helpers import wait_frames
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMenu
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMenu, QMessageBox
 from sound_helpers import sound_of, with_sound
 
 from emocam.cli import build_parser
@@ -119,6 +119,14 @@ def test_four_people_get_four_face_cards(qtbot, make_window, video_four_faces,
     card = window.faces.cards[min(window.faces.cards)]
     qtbot.mouseClick(card, Qt.MouseButton.LeftButton)
     assert window.timeline.face_id == min(window.faces.cards)
+    # Another smoothing builds a new pipeline, whose ids count from 1 again in another order:
+    # the card chosen would now be someone else's, and the timeline would join two people.
+    window.settings.smoothing_tau_s = 0.5
+    window.apply_pipeline_config()
+    qtbot.waitUntil(lambda: window.faces.selected is None, timeout=20_000)
+    assert window.timeline.face_id is None
+    qtbot.waitUntil(lambda: len(window.faces.cards) == 4, timeout=20_000)
+    qtbot.mouseClick(window.faces.cards[min(window.faces.cards)], Qt.MouseButton.LeftButton)
     # Another file: its "Face 1" is someone else, so nothing stays chosen.
     window.open_file(video_one_face.path)
     qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
@@ -332,6 +340,36 @@ def test_cancelled_export_keeps_valid_partial_outputs(qtbot, make_window, video_
     summary = json.loads((tmp_path / "part.json").read_text())
     assert summary["completed"] is False and summary["frames"] == outcome.frames
     assert "cancelled" in window.banner.text()
+
+
+def test_quitting_during_an_export_asks_and_stopping_it_keeps_what_was_written(
+    qtbot, make_window, video_four_faces, tmp_path, monkeypatch
+):
+    window = make_window()
+    window.open_file(video_four_faces.path)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    window.set_paused(True)
+    answers, asked = ["No", "Yes"], []
+
+    def question(parent, title, text, *rest):
+        asked.append(text)
+        return getattr(QMessageBox.StandardButton, answers.pop(0))
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    worker = window.exports.start(tmp_path / "part.mp4")
+    # The progress dialog leaves the window usable: before, it was window-modal, and the
+    # close button and Ctrl+Q did nothing until the export ended.
+    assert not window.exports._progress.isModal()
+    qtbot.waitUntil(lambda: window.exports._progress.value() >= 2, timeout=30_000)
+    window.qactions["file.quit"].trigger()  # answered No: nothing changes
+    assert window.isVisible() and window.exports.worker is worker
+    assert "export is still running" in asked[0]
+    window.qactions["file.quit"].trigger()  # Yes: the export stops, the window closes
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
+    summary = json.loads((tmp_path / "part.json").read_text())
+    assert summary["completed"] is False
+    assert 2 <= summary["frames"] < video_four_faces.frame_count
+    assert _video_frames(tmp_path / "part.mp4") == summary["frames"]
 
 
 def test_settings_persist_from_one_window_to_the_next(qtbot, make_window, video_one_face):

@@ -365,6 +365,24 @@ def test_three_faces_and_the_performance_panel_fit_a_1366x768_window(
     assert cards[0].bars.rows() == len(window.pipeline_info["class_names"])
 
 
+def test_the_side_panel_gets_its_width_back_after_the_window_was_small(qtbot, make_window):
+    window = make_window()
+    window.resize(1280, 700)
+    window.show()
+    qtbot.waitUntil(lambda: window.dock.width() >= 300, timeout=5_000)
+    window.resize(520, 360)  # a snap to a screen corner squeezes the panel with the video
+    qtbot.waitUntil(lambda: window.width() <= 560, timeout=5_000)
+    qtbot.wait(50)
+    squeezed = window.dock.width()
+    window.resize(1280, 700)
+    # Before, Qt gave all the new room to the video: the panel stayed at the squeezed
+    # width, its percentages cut off, and that width was saved for every later start.
+    qtbot.waitUntil(lambda: window.dock.width() >= 300, timeout=5_000)
+    assert squeezed < 300
+    window.close()
+    assert window.settings.side_panel_width >= 300
+
+
 @pytest.mark.parametrize(("saved", "expected_size"), [
     (QRect(300, 200, 1880, 1000), QSize(1366 - 10, 768 - 30)),  # from a bigger monitor
     (QRect(900, 600, 800, 500), QSize(800, 500)),  # fits, but hangs off the corner

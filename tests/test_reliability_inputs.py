@@ -84,6 +84,13 @@ def test_a_truncated_avi_keeps_the_frames_before_the_damage(
     assert 5 <= len(frames) < 20
     assert [f.index for f in frames] == list(range(len(frames)))
     assert "truncated" in caplog.text and "cut.avi" in caplog.text
+    assert f"ended after {len(frames)} of 20 frames" in src.ended_early
+    # A seek past the damage (the player's slider) reads nothing there: the frames that can
+    # be read are not said to be 17 (the seek's target, as it was before).
+    with open_source(cut) as src:
+        src.seek(17)
+        assert list(src) == []
+    assert "could not be read from frame 17 of 20 on" in src.ended_early
 
 
 def test_a_matroska_recording_whose_sound_outlasts_its_picture_is_not_called_truncated(

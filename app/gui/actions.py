@@ -73,7 +73,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("file.snapshot", "Save S&napshot", "&File", lambda w: w.snapshots.dialog(),
                QKeySequence.StandardKey.Save),
     ActionSpec("file.stream", "St&ream Results...", "&File", lambda w: w.feed.dialog()),
-    ActionSpec("file.quit", "&Quit", "&File", lambda w: w.close(),
+    ActionSpec("file.quit", "&Quit", "&File", lambda w: w.quit(),
                QKeySequence.StandardKey.Quit, separator_before=True),
     ActionSpec("camera.start", "&Start Camera", "&Camera", lambda w: w.start_camera(),
                "Ctrl+K", separator_before=True),

@@ -196,7 +196,8 @@ class AboutDialog(QDialog):
 def export_progress(parent: QWidget, title: str, total: int) -> QProgressDialog:
     dialog = QProgressDialog(title, "Cancel", 0, max(total, 0), parent)
     dialog.setWindowTitle("Export")
-    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    # Not modal: the window stays usable (another file, the close button) while it runs.
+    dialog.setWindowModality(Qt.WindowModality.NonModal)
     dialog.setMinimumDuration(0)
     dialog.setAutoClose(False)
     dialog.setAutoReset(False)

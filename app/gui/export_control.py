@@ -124,7 +124,25 @@ class ExportControl(QObject):
         if self._progress is not None:
             self._progress.close()
             self._progress = None
+            # The dialog had the keyboard: without this, after an export that failed at
+            # once, Space and the shortcuts did nothing until a click in the window.
+            self._parent.activateWindow()
         self.worker = None
+
+    def may_quit(self) -> bool:
+        """Whether the window may close: with an export running, the user is asked first."""
+        if self.worker is None:
+            return True
+        done = self._progress.value() if self._progress is not None else 0
+        total = self._progress.maximum() if self._progress is not None else 0
+        where = f" ({done} of {total} frames)" if total > 0 else ""
+        answer = QMessageBox.question(
+            self._parent, "Stop the Export?",
+            f"An export is still running{where}. Stop it and quit? What it has written "
+            "so far is kept and usable; its summary says it did not finish.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def _on_progress(self, done: int, total: int) -> None:
         if self._progress is not None:

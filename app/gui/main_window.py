@@ -54,6 +54,7 @@ from emocam.gui.settings import (
     reset_keeping_history,
     save_settings,
 )
+from emocam.gui.side_width import SidePanelWidth
 from emocam.gui.snapshot import SnapshotControl
 from emocam.gui.status import StatusFields
 from emocam.gui.streaming import ResultsFeed
@@ -65,8 +66,6 @@ from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.resources import sample_video_path
 from emocam.sources import IMAGE_EXTS, VIDEO_EXTS, open_source
-
-SIDE_PANEL_WIDTH = 310
 
 VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS)) + ");;All files (*)"
 IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTS)) + ");;All files (*)"
@@ -200,8 +199,9 @@ class MainWindow(QMainWindow):
         if s.geometry is None or not self.restoreGeometry(s.geometry):
             self.resize(fit_size(DEFAULT_SIZE, self._available()))
         if s.window_state is None or not self.restoreState(s.window_state):
-            self.resizeDocks([self.dock], [SIDE_PANEL_WIDTH], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.dock], [s.side_panel_width], Qt.Orientation.Horizontal)
         self.dock.setVisible(s.show_side_panel)
+        self.side_width = SidePanelWidth(self, self.dock, s.side_panel_width)
 
     def _available(self) -> QRect:
         screen = self.screen() or QGuiApplication.primaryScreen()
@@ -498,6 +498,10 @@ class MainWindow(QMainWindow):
         if not self._current():
             return
         self.pipeline_info = info
+        # A new pipeline numbers faces from 1 again (a changed detector, model, smoothing...):
+        # the face chosen before and its line in the timeline may be someone else's now.
+        self.faces.clear_selection()
+        self.timeline.clear()
         self.models.info = info.get("model_info")
         self.perf.set_info(info)
         self.show_non_defaults()
@@ -692,7 +696,18 @@ class MainWindow(QMainWindow):
 
     # --- closing --------------------------------------------------------------------------
 
+    def quit(self) -> None:
+        """File > Quit: as the window's close button."""
+        if self.exports.may_quit():
+            self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        # The close button (a spontaneous event) asks first while an export runs; Quit has
+        # asked already, and a program's close() (tests, shutdown) does not ask.
+        if event.spontaneous() and not self.exports.may_quit():
+            event.ignore()
+            return
+        self.settings.side_panel_width = self.side_width.wanted
         self.settings.geometry = self.saveGeometry()
         self.settings.window_state = self.saveState()
         self._persist()

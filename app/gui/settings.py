@@ -27,6 +27,9 @@ MAX_RECENT = 8
 settings_file_override: str | None = None
 
 
+SIDE_PANEL_WIDTH = 310  # px: room for a face card's label and percentage
+
+
 @dataclass
 class AppSettings:
     camera_index: int = 0
@@ -35,6 +38,7 @@ class AppSettings:
     show_bars: bool = True
     show_landmarks: bool = False
     show_side_panel: bool = True
+    side_panel_width: int = SIDE_PANEL_WIDTH  # as the user left it, not as a squeeze left it
     show_uncertain: bool = True  # doubtful faces grey and "uncertain" instead of a label
     blur_faces: bool = False
     boxes_only: bool = False
@@ -60,7 +64,7 @@ class AppSettings:
 
 # What View > Reset to Defaults keeps: history and layout, not options.
 _KEPT_ON_RESET = ("recent_files", "last_dir", "record_dir", "geometry", "window_state",
-                  "camera_index")
+                  "side_panel_width", "camera_index")
 
 
 def reset_keeping_history(settings: AppSettings) -> None:
