@@ -95,11 +95,21 @@ class ExportOutcome:
     warning: str = ""  # e.g. no face was found (the outputs were still written)
     note: str = ""  # said after the frame count, e.g. why the video has no sound
     ended_early: str = ""  # what of the input could not be read: photos, a video's end
+    kind: str = "video"  # "video", "image" or "folder" (emocam.outputs' kinds)
 
     @classmethod
     def of(cls, result: ProcessResult, options: ProcessOptions) -> ExportOutcome:
+        kind = ("folder" if "images" in result.outputs else
+                "image" if "image" in result.outputs else "video")
         return cls(result.completed, result.frames, result.outputs,
-                   note=_sound_note(result, options), ended_early=result.ended_early)
+                   note=_sound_note(result, options), ended_early=result.ended_early,
+                   kind=kind)
+
+    def _what(self) -> str:
+        # A folder's frames are its photos; a photo is one.
+        if self.kind == "folder":
+            return f"{self.frames} photo" + ("" if self.frames == 1 else "s")
+        return "the photo" if self.kind == "image" else frames_text(self.frames)
 
     def message(self) -> tuple[str, str]:
         """What the banner says, and its level ("info" or "warning")."""
@@ -107,11 +117,11 @@ class ExportOutcome:
         if self.warning:
             return self.warning, "warning"
         if self.completed:
-            done = f"Exported {frames_text(self.frames)}{self.note}: {files}."
+            done = f"Exported {self._what()}{self.note}: {files}."
             return (f"{done} {self.ended_early}", "warning") if self.ended_early else (done, "info")
         if self.frames == 0:
             return "Export cancelled before the first frame; nothing was written.", "info"
-        return (f"Export cancelled after {frames_text(self.frames)}; the files written so far are "
+        return (f"Export cancelled after {self._what()}; the files written so far are "
                 f"complete and usable: {files}.", "info")
 
 

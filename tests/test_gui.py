@@ -163,14 +163,14 @@ def test_pause_holds_the_frame_and_seek_shows_the_chosen_frame(qtbot, make_windo
     with qtbot.assertNotEmitted(worker.frame_ready, wait=400):
         pass  # paused: no new frames
     assert window.playback.slider.value() == 40
-    # A click on the bar beside the handle (a page step) shows that place too.
+    # A click on the bar goes to where it was clicked (it was one page step towards it).
     slider = window.playback.slider
     with qtbot.waitSignal(worker.frame_ready, timeout=10_000):
         qtbot.mouseClick(slider, Qt.MouseButton.LeftButton,
-                         pos=slider.rect().center() + QPoint(slider.width() // 3, 0))
+                         pos=slider.rect().center() + QPoint(slider.width() // 4, 0))
     qtbot.waitUntil(lambda: window.last_packet.result.frame.index == slider.value(),
                     timeout=10_000)
-    assert slider.value() > 40
+    assert slider.value() == pytest.approx(0.75 * slider.maximum(), abs=0.06 * slider.maximum())
     window.set_paused(False)
     qtbot.waitUntil(lambda: window.last_packet.result.frame.index > 41, timeout=10_000)
 
@@ -273,6 +273,8 @@ def test_exporting_a_folder_of_photos_writes_a_folder_of_annotated_photos(
     # Played to the end, the app says which photo it could not show, not only the log.
     qtbot.waitUntil(lambda: window._ended, timeout=30_000)
     assert "c.jpg" in window.banner.text() and "skipped (1 of 3)" in window.banner.text()
+    # The bar says which photo is shown (it said "0:01 / 0:03", and nothing named it).
+    assert window.playback.position.text() == "photo 2 of 3: b.jpg"
     qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
     job = window._export_job()
     assert job is not None and job.suggested_output().name == "photos.emocam"
@@ -282,7 +284,7 @@ def test_exporting_a_folder_of_photos_writes_a_folder_of_annotated_photos(
     assert sorted(p.name for p in (tmp_path / "annotated").iterdir()) == ["a.jpg", "b.jpg"]
     assert (tmp_path / "annotated.csv").is_file() and (tmp_path / "annotated.json").is_file()
     # And so does the export's own message, beside what it wrote.
-    assert "Exported 2 frames" in window.banner.text() and "c.jpg" in window.banner.text()
+    assert "Exported 2 photos" in window.banner.text() and "c.jpg" in window.banner.text()
 
 
 def test_export_writes_its_sidecar_beside_its_own_files_not_over_a_command_line_runs(
@@ -686,3 +688,27 @@ def test_a_full_timeline_paints_the_mean_of_all_faces_with_a_gap_where_none_was_
     assert len(xs) <= plot.width() / 2 + 1
     assert any(np.isnan(ys)) and ys[-1] == pytest.approx(0.9)
     assert not timeline.grab().isNull()
+
+
+def _access_key(text: str) -> str | None:
+    """The letter after a single "&" (Alt+letter in an open menu); "&&" is a plain "&"."""
+    i = text.replace("&&", "").find("&")
+    return text.replace("&&", "")[i + 1].lower() if i >= 0 else None
+
+
+def test_each_menu_item_has_its_own_access_key_and_recent_names_keep_their_ampersand(
+    make_window, tmp_path
+):
+    window = make_window()
+    (tmp_path / "Tom & Jerry.mp4").write_bytes(b"")
+    window.settings.recent_files = [str(tmp_path / "Tom & Jerry.mp4")]
+    for menu in [a.menu() for a in window.menuBar().actions()]:
+        menu.aboutToShow.emit()  # Open Recent fills itself as it opens
+        keys = [_access_key(a.text()) for a in menu.actions() if not a.isSeparator()]
+        keys = [k for k in keys if k is not None]
+        # Before: Alt+F, R chose Stream Results over Open Recent; B, U, F and P were shared.
+        assert len(keys) == len(set(keys)), (menu.title(), sorted(keys))
+    window.recent_menu.aboutToShow.emit()
+    recent = window.recent_menu.actions()[0]
+    assert recent.text().replace("&&", "&") == str(tmp_path / "Tom & Jerry.mp4")
+    assert _access_key(recent.text()) is None

@@ -190,14 +190,14 @@ def test_a_still_image_shows_no_clock_and_no_play_button(qtbot, make_window, ima
     assert not window.qactions["playback.pause"].isEnabled()
 
 
-def test_exporting_a_photo_says_one_frame_and_a_snapshot_says_where_it_went(
+def test_exporting_a_photo_says_the_photo_and_a_snapshot_says_where_it_went(
         qtbot, make_window, image_one_face, tmp_path):
     window = make_window()
     window.open_file(image_one_face)
     qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
     with qtbot.waitSignal(window.exports.finished, timeout=60_000):
         window.exports.start(tmp_path / "photo.jpg")
-    assert "Exported 1 frame:" in window.banner.text()
+    assert "Exported the photo:" in window.banner.text()
     qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
     assert window.snapshots.save(tmp_path / "snap.png")
     assert str(tmp_path / "snap.png") in window.banner.text()

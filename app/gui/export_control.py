@@ -99,6 +99,8 @@ class ExportControl(QObject):
         if self.worker is not None:
             self._banner.show_message("An export is already running.", "info")
             return None
+        # The last export's message is not this one's.
+        self._banner.hide()
         worker = ExportWorker(job.options(output, codec or self._settings.export_codec))
         worker.progress.connect(self._on_progress)
         worker.finished_ok.connect(self._on_done)

@@ -331,7 +331,8 @@ class MainWindow(QMainWindow):
         assert self.recent_menu is not None
         self.recent_menu.clear()
         for path in self.settings.recent_files:
-            action = self.recent_menu.addAction(path)
+            # "&" would be taken as a keyboard accelerator: "Tom & Jerry" showed "Tom _Jerry".
+            action = self.recent_menu.addAction(path.replace("&", "&&"))
             action.triggered.connect(lambda _=False, p=path: self.open_file(p))
         if not self.settings.recent_files:
             self.recent_menu.addAction("No recent files").setEnabled(False)
@@ -488,7 +489,8 @@ class MainWindow(QMainWindow):
         w, h = info.size
         self.status.set("source", info.name, str(info.spec))
         self.status.set("resolution", f"{w}x{h}")
-        self.playback.set_range(info.frame_count, info.fps)
+        folder = not isinstance(info.spec, int) and Path(info.spec).is_dir()
+        self.playback.set_range(info.frame_count, info.fps, photos=folder)
         self.faces.set_still(info.frame_count == 1)
         self.timeline.set_span(clip_ms(info))
         self.setWindowTitle(f"emocam - {info.name}")
@@ -524,7 +526,8 @@ class MainWindow(QMainWindow):
         self.faces.update_result(result)
         self.timeline.add(result)
         self.feed.send(result)
-        self.playback.set_position(result.frame.index, result.frame.time_ms)
+        self.playback.set_position(result.frame.index, result.frame.time_ms,
+                                   Path(result.frame.source).name)
         # A still has no frame rate: "0.0 fps" read as a fault; nor has a paused video.
         running = packet.processing_fps > 0 and not self.playback.button.isChecked()
         self.status.set("fps", f"{packet.processing_fps:.1f} fps" if running else "")

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProxyStyle,
+    QSlider,
+    QStyle,
+    QToolButton,
+    QWidget,
+)
 
 
 def _clock(ms: float) -> str:
     s = max(0, int(ms // 1000))
     return f"{s // 60}:{s % 60:02d}"
+
+
+class _JumpToClick(QProxyStyle):
+    """A click on the seek bar goes to where it was clicked, as in video players; Qt's own
+    click moves one page towards it."""
+
+    def styleHint(self, hint: QStyle.StyleHint, *args: Any) -> int:
+        if hint == QStyle.StyleHint.SH_Slider_AbsoluteSetButtons:
+            return Qt.MouseButton.LeftButton.value
+        return super().styleHint(hint, *args)
 
 
 class PlaybackBar(QWidget):
@@ -25,11 +45,18 @@ class PlaybackBar(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.slider.setTracking(True)
+        # No base style given: one given would be owned, and deleted, with the proxy (the
+        # application's own style, so the app crashed as it closed). Its parent is the bar,
+        # which deletes it after the slider, its user (children go in creation order).
+        self._style = _JumpToClick()
+        self._style.setParent(self)
+        self.slider.setStyle(self._style)
         self.slider.sliderMoved.connect(self.seek_requested)
         self.slider.actionTriggered.connect(self._clicked_track)
         self.position = QLabel("0:00 / 0:00", self)
         self.fps = 30.0
         self._still = False
+        self._photos = False
         self._total = 0
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
@@ -39,10 +66,13 @@ class PlaybackBar(QWidget):
         self._toggled(False)
         self.set_range(None, 30.0)
 
-    def set_range(self, frame_count: int | None, fps: float, still: bool = False) -> None:
+    def set_range(self, frame_count: int | None, fps: float, still: bool = False,
+                  photos: bool = False) -> None:
         """A file gets a slider; a live source does not; a still image (``still``, or a
-        source of one frame) has nothing to play, so no button either."""
+        source of one frame) has nothing to play, so no button either. A folder's
+        (``photos``) position is the photo's place and name, not a clock."""
         self.fps = fps or 30.0
+        self._photos = photos
         self._still = still or frame_count == 1
         seekable = bool(frame_count and frame_count > 1)
         self.slider.setEnabled(seekable)
@@ -51,8 +81,7 @@ class PlaybackBar(QWidget):
         self.button.setVisible(not self._still)
         self.button.setEnabled(True)
         self._total = frame_count or 0
-        self.position.setText("still image" if self._still else
-                              f"0:00 / {self._total_text()}")
+        self.position.setText("still image" if self._still else self._place(0, 0.0))
 
     def reset(self) -> None:
         """Nothing open yet: no position, no previous file's length, nothing to play."""
@@ -64,13 +93,20 @@ class PlaybackBar(QWidget):
     def _total_text(self) -> str:
         return _clock(1000 * self._total / self.fps) if self._total > 1 else "live"
 
-    def set_position(self, index: int, time_ms: float) -> None:
+    def _place(self, index: int, time_ms: float, name: str = "") -> str:
+        if self._photos:
+            shown = name if len(name) <= 32 else f"{name[:14]}...{name[-15:]}"
+            return f"photo {index + 1} of {self._total}" + (f": {shown}" if shown else "")
+        return f"{_clock(time_ms)} / {self._total_text()}"
+
+    def set_position(self, index: int, time_ms: float, name: str = "") -> None:
+        """The frame shown: its index, time and (a folder's photo) file name."""
         if not self.slider.isSliderDown():
             self.slider.blockSignals(True)
             self.slider.setValue(index)
             self.slider.blockSignals(False)
         if not self._still:
-            self.position.setText(f"{_clock(time_ms)} / {self._total_text()}")
+            self.position.setText(self._place(index, time_ms, name))
 
     def set_paused(self, paused: bool) -> None:
         self.button.blockSignals(True)
@@ -88,8 +124,11 @@ class PlaybackBar(QWidget):
         self.button.setIcon(self.style().standardIcon(icon))
 
     def _clicked_track(self, action: int) -> None:
-        # Page steps (a click beside the handle) move the slider without sliderMoved. The
-        # signal carries a plain int, which PySide6's enums do not compare equal to.
-        if action in (QSlider.SliderAction.SliderPageStepAdd.value,
-                      QSlider.SliderAction.SliderPageStepSub.value):
+        # A click on the bar moves the slider before it counts as pressed, so without
+        # sliderMoved (a drag then sends sliderMoved itself). The signal carries a plain
+        # int, which PySide6's enums do not compare equal to.
+        click = (action == QSlider.SliderAction.SliderMove.value
+                 and not self.slider.isSliderDown())
+        if click or action in (QSlider.SliderAction.SliderPageStepAdd.value,
+                               QSlider.SliderAction.SliderPageStepSub.value):
             self.seek_requested.emit(self.slider.sliderPosition())
