@@ -198,6 +198,7 @@ def test_exporting_a_photo_says_the_photo_and_a_snapshot_says_where_it_went(
     with qtbot.waitSignal(window.exports.finished, timeout=60_000):
         window.exports.start(tmp_path / "photo.jpg")
     assert "Exported the photo:" in window.banner.text()
+    assert window.timeline.isHidden()  # a photo has no time to chart
     qtbot.waitUntil(lambda: len(window.faces.cards) == 1, timeout=20_000)
     assert window.snapshots.save(tmp_path / "snap.png")
     assert str(tmp_path / "snap.png") in window.banner.text()

@@ -569,6 +569,14 @@ def test_mistakes_in_naming_outputs_and_models_are_each_one_true_sentence(
     heic.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(200))
     run = run_cli(capfd, "process", heic, "-o", tmp_path / "o3", "--model", model_path, "-q")
     assert run.code == 2 and "HEIC photo" in run.err and "JPEG" in run.err, run.err
+    # --csv naming a folder by its slash: refused, not a CSV file written under its name.
+    r = run_emocam("process", video, "--csv", f"{tmp_path / 'tables'}/", "-o", tmp_path / "o4",
+                   "--model", model_path, "-q")
+    assert r.returncode == 2 and "names a folder" in r.stderr
+    assert not (tmp_path / "tables").exists() and not (tmp_path / "o4").exists()
+    # A provider no onnxruntime has is a typo, not a reason to run on the CPU unasked.
+    r = run_emocam("process", video, "--provider", "cdua", "-o", tmp_path / "o5", "-q")
+    assert r.returncode == 2 and "'cdua' is not an onnxruntime execution provider" in r.stderr
 
 
 def test_a_file_given_twice_by_overlapping_globs_is_processed_once(

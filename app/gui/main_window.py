@@ -492,6 +492,8 @@ class MainWindow(QMainWindow):
         folder = not isinstance(info.spec, int) and Path(info.spec).is_dir()
         self.playback.set_range(info.frame_count, info.fps, photos=folder)
         self.faces.set_still(info.frame_count == 1)
+        # A photo has no time: its chart would be an empty "last 30 s", its cards get the room.
+        self.timeline.setVisible(info.frame_count != 1)
         self.timeline.set_span(clip_ms(info))
         self.setWindowTitle(f"emocam - {info.name}")
         self._update_actions()
