@@ -21,7 +21,7 @@ from emocam.errors import OutputError, UserError
 from emocam.fileprint import fingerprint
 from emocam.locks import lock_path
 from emocam.outputs import OutputPlan, output_base, plan_for
-from emocam.sinks import staging_path, write_json_atomic
+from emocam.sinks import staging_path, summary_completed, write_json_atomic
 
 if TYPE_CHECKING:
     from emocam.process import ProcessOptions
@@ -178,13 +178,6 @@ def planned_set(src: Path, request: Any) -> OutputPlan | None:
         return None
 
 
-def _summary_completed(path: Path) -> bool:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("completed") is True
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def output_state(plan: OutputPlan | None) -> str:
     """ABSENT, COMPLETE or PARTIAL_SET for the outputs of one input."""
     if plan is None:
@@ -194,7 +187,7 @@ def output_state(plan: OutputPlan | None) -> str:
     if not any(p.exists() for p in traces):
         return ABSENT
     held = any(lock_path(p).exists() for p in files)
-    if not held and all(p.exists() for p in files) and _summary_completed(plan.json):
+    if not held and all(p.exists() for p in files) and summary_completed(plan.json) is True:
         return COMPLETE
     return PARTIAL_SET
 

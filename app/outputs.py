@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from emocam.errors import OutputError
-from emocam.sinks import check_output, writes_in_place
+from emocam.sinks import check_output, summary_completed, writes_in_place
 from emocam.sources import IMAGE_EXTS
 
 SUFFIX = ".emocam"  # every default output of NAME extends NAME.emocam
@@ -355,10 +355,13 @@ def check_plan(plan: OutputPlan, overwrite: bool) -> None:
     twice = next((p for i, p in enumerate(files) if resolved[i] in resolved[:i]), None)
     if twice is not None:
         raise OutputError(f"Two outputs are both named {twice}; give each output its own name.")
+    # A stopped run's set is the usual reason its outputs are there: --resume redoes it.
+    unfinished = (plan.json is not None and not overwrite
+                  and summary_completed(plan.json) is False)
     for p in files:
         if plan.kind == "folder" and p.parent == plan.annotated and not p.parent.exists():
             continue  # the annotated-images folder is created when the run starts
-        check_output(p, plan.inputs, overwrite)
+        check_output(p, plan.inputs, overwrite, unfinished)
 
 
 def _check_images_folder(folder: Path, images: list[Path], outside: list[Path]) -> None:

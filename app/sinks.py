@@ -46,8 +46,10 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = False) -> None:
-    """Refuse to write onto an input, or onto an existing file unless ``overwrite``."""
+def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = False,
+                 unfinished: bool = False) -> None:
+    """Refuse to write onto an input, or onto an existing file unless ``overwrite``
+    (``unfinished``: the file is of a run that did not finish, which --resume redoes)."""
     for src in inputs:
         if _same_file(path, src) or path.resolve() == src.resolve():
             raise OutputError(
@@ -58,6 +60,11 @@ def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = Fals
     who = being_written_by(path)
     if who is not None:  # --overwrite would not help: say so before it is tried
         raise OutputError(held_sentence(path, who))
+    if path.exists() and not overwrite and unfinished:
+        raise OutputError(
+            f"The output {path} is from a run that did not finish; pass --resume to redo "
+            "that run, or --overwrite to replace it."
+        )
     if path.exists() and not overwrite:
         raise OutputError(
             f"The output {path} already exists; pass --overwrite to replace it or choose "
@@ -500,6 +507,15 @@ class _FaceStats:
         self.first_ms = time_ms
         self.last_ms = time_ms
         self.uncertain: dict[str, int] = {}
+
+
+def summary_completed(path: Path) -> bool | None:
+    """Whether the summary at ``path`` says its run completed; None where none is readable."""
+    try:
+        completed = json.loads(path.read_text(encoding="utf-8")).get("completed")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return completed if isinstance(completed, bool) else None
 
 
 class JsonSummary:

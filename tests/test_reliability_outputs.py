@@ -236,6 +236,15 @@ def test_a_killed_run_leaves_a_readable_csv_and_summary(
     assert len(rows) > 30
     summary = json.loads((tmp_path / "reliability_clip.emocam.json").read_text())
     assert summary["completed"] is False and summary["frames"] >= 1
+    # Run again, the set is refused with what to do about a run that did not finish (it
+    # said only "already exists; pass --overwrite"), and --resume does it.
+    again = run_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q")
+    assert again.returncode == 2
+    assert "is from a run that did not finish; pass --resume" in again.stderr
+    redone = run_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q",
+                        "--resume")
+    assert redone.returncode == 0, redone.stderr
+    assert json.loads((tmp_path / "reliability_clip.emocam.json").read_text())["completed"]
 
 
 def test_a_killed_overwrite_leaves_the_old_outputs_intact(
