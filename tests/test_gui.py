@@ -712,3 +712,20 @@ def test_each_menu_item_has_its_own_access_key_and_recent_names_keep_their_amper
     recent = window.recent_menu.actions()[0]
     assert recent.text().replace("&&", "&") == str(tmp_path / "Tom & Jerry.mp4")
     assert _access_key(recent.text()) is None
+
+
+def test_export_of_a_folder_deleted_since_it_was_opened_says_so_without_a_save_dialog(
+    qtbot, make_window, image_one_face, tmp_path, monkeypatch
+):
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg")
+    window = make_window()
+    window.open_file(photos)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    shutil.rmtree(photos)
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: asked.append(a) or ("", ""))
+    window.exports.dialog()
+    # Before: an MP4 save dialog (a folder that is gone is no longer a folder), then an error.
+    assert asked == []
+    assert "does not exist" in window.banner.text() and str(photos) in window.banner.text()

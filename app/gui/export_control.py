@@ -14,12 +14,14 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from emocam.encoders import known_codec
+from emocam.errors import SourceError
 from emocam.export_job import ExportJob, ExportOutcome
 from emocam.gui.banner import MessageBanner
 from emocam.gui.dialogs import export_progress
 from emocam.gui.export import ExportWorker
 from emocam.gui.settings import AppSettings
 from emocam.gui.threads import BackgroundThreads
+from emocam.inputs import check_input
 
 VIDEO_FILTERS = {
     "mp4v": "MP4 video, MPEG-4: fastest to export (*.mp4)",
@@ -48,6 +50,13 @@ class ExportControl(QObject):
         if job is None:
             self._banner.show_message("Export works on a video or image file; open one "
                                       "first.", "info")
+            return
+        try:
+            # Gone since it was opened (moved, deleted, a drive unplugged): said now, not
+            # after a save dialog for the wrong kind of output (a vanished folder got MP4's).
+            check_input(job.source)
+        except SourceError as e:
+            self._banner.show_message(str(e), "error")
             return
         if job.is_folder:
             path, _ = QFileDialog.getSaveFileName(
