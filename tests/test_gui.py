@@ -171,8 +171,19 @@ def test_pause_holds_the_frame_and_seek_shows_the_chosen_frame(qtbot, make_windo
     qtbot.waitUntil(lambda: window.last_packet.result.frame.index == slider.value(),
                     timeout=10_000)
     assert slider.value() == pytest.approx(0.75 * slider.maximum(), abs=0.06 * slider.maximum())
+    # Right shows the next frame, its face keeping its id; Left the one before.
+    at = slider.value()
+    ids = [f.face_id for f in window.last_packet.result.faces]
+    window.qactions["playback.next"].trigger()
+    qtbot.waitUntil(lambda: window.last_packet.result.frame.index == at + 1, timeout=10_000)
+    assert [f.face_id for f in window.last_packet.result.faces] == ids
+    assert window.playback.button.isChecked()  # still paused
+    window.qactions["playback.previous"].trigger()
+    qtbot.waitUntil(lambda: window.last_packet.result.frame.index == at, timeout=10_000)
+    with qtbot.assertNotEmitted(worker.frame_ready, wait=400):
+        pass  # and stays there
     window.set_paused(False)
-    qtbot.waitUntil(lambda: window.last_packet.result.frame.index > 41, timeout=10_000)
+    qtbot.waitUntil(lambda: window.last_packet.result.frame.index > at + 1, timeout=10_000)
 
 
 def test_video_plays_to_the_end_then_play_starts_again(qtbot, make_window, video_one_face):

@@ -249,7 +249,8 @@ class MainWindow(QMainWindow):
         self.qactions["file.export"].setEnabled(is_file)
         self.qactions["file.snapshot"].setEnabled(self.view.has_frame())
         self.qactions["playback.pause"].setEnabled(running)
-        self.qactions["playback.restart"].setEnabled(is_file and not still)
+        for name in ("playback.restart", "playback.next", "playback.previous"):
+            self.qactions[name].setEnabled(is_file and not still)
 
     # --- options the worker needs ---------------------------------------------------------
 
@@ -639,6 +640,22 @@ class MainWindow(QMainWindow):
             self.faces.clear_selection()
             self.timeline.clear()
             self.worker.seek(index)
+
+    def step(self, frames: int) -> None:
+        """One frame on (``frames`` 1) or back (-1), paused; a folder's next or previous
+        photo. On keeps the faces' ids; back is a seek, where ids start again."""
+        if self.worker is None or self.source_info is None or self.source_info.is_live:
+            return
+        if self.last_packet is None:
+            return
+        if not self.playback.button.isChecked():
+            self.set_paused(True)
+        index = self.last_packet.result.frame.index
+        if frames > 0 and not self._ended:
+            self.worker.step()
+        elif frames < 0 and index > 0:
+            self.seek(index - 1)
+            self.set_paused(True)  # a seek from the end plays on; a step does not
 
     def _set_checked(self, action_id: str, checked: bool) -> None:
         action = getattr(self, "qactions", {}).get(action_id)  # None while menus are built

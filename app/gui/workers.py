@@ -72,6 +72,7 @@ class _Commands:
     paused: bool = False
     speed: float = 1.0
     seek: int | None = None
+    step: bool = False  # paused: show the next frame (its faces keep their ids)
     config: PipelineConfig | None = None
     overlay: OverlayOptions | None = None
     record: tuple[Path, Path] | None = None
@@ -124,6 +125,10 @@ class SourceWorker(QThread):
 
     def seek(self, index: int) -> None:
         self._command(seek=max(0, int(index)))
+
+    def step(self) -> None:
+        """Paused: the next frame, as playing would have shown it (ids and smoothing go on)."""
+        self._command(step=True)
 
     def set_config(self, config: PipelineConfig) -> None:
         self._command(config=config)
@@ -189,8 +194,8 @@ class SourceWorker(QThread):
     def _take_commands(self) -> _Commands:
         with self._lock:
             cmd = self._cmd
-            self._cmd = replace(cmd, seek=None, config=None, overlay=None, record=None,
-                                stop_record=False)
+            self._cmd = replace(cmd, seek=None, step=False, config=None, overlay=None,
+                                record=None, stop_record=False)
         return cmd
 
     def _apply(self, cmd: _Commands) -> bool:
@@ -288,6 +293,14 @@ class SourceWorker(QThread):
                 pacer.reset()
                 ended = False
                 self._step(frames)
+                continue
+            if cmd.step and cmd.paused and not ended:
+                frame = next(frames, None)
+                if frame is None:
+                    ended = True
+                    self.ended.emit(getattr(seeker.source, "ended_early", ""))
+                else:
+                    self._process(frame, time.perf_counter(), drop_if_busy=False)
                 continue
             if cmd.paused or ended:
                 if config_changed:
