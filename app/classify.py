@@ -42,22 +42,29 @@ _MODEL_HINT = ("pass --model with the path of an emocam .onnx model or a built-i
                + ", ".join(BUILTIN_MODELS) + ")")
 
 
+def _provider_name(requested: str | None) -> str | None:
+    """onnxruntime's name for a requested provider (a short name or a full one); None for
+    automatic ("", "auto")."""
+    if requested is None or requested.strip().lower() in ("", "auto"):
+        return None
+    return PROVIDER_ALIASES.get(requested.strip().lower(), requested.strip())
+
+
 def known_provider(requested: str) -> bool:
     """Whether ``requested`` names an execution provider of any onnxruntime build (``auto``
     and the short names included), whether or not this build has it."""
-    name = requested.strip()
-    return (name.lower() in ("", "auto") or name.lower() in PROVIDER_ALIASES
-            or name in ort.get_all_providers())
+    name = _provider_name(requested)
+    return name is None or name in ort.get_all_providers()
 
 
 def resolve_provider(requested: str | None, available: list[str]) -> tuple[str, str | None]:
     """The execution provider to use and, when the request could not be honoured, why."""
-    if requested is None or requested.strip().lower() in ("", "auto"):
-        for name in PREFERRED_PROVIDERS:
-            if name in available:
-                return name, None
+    name = _provider_name(requested)
+    if name is None:
+        for preferred in PREFERRED_PROVIDERS:
+            if preferred in available:
+                return preferred, None
         return CPU, None
-    name = PROVIDER_ALIASES.get(requested.strip().lower(), requested.strip())
     if name in available:
         return name, None
     reason = (

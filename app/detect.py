@@ -255,7 +255,10 @@ def plan_tiles(width: int, height: int, min_face: float, max_levels: int | None 
     most = math.inf if max_levels is None else max_levels
     while _FULL_RANGE_MIN * coarse > min_face and side >= 96 and len(levels) < most:
         t = int(side)
-        overlap = math.ceil(1.2 * _FULL_RANGE_MIN * coarse)
+        # At most half a tile: a panorama's coarse side is many tiles long, and an overlap
+        # over the tile left a step of 1 px (30000x1000: 26,940 passes). No face the coarse
+        # level missed is taller than such a frame anyway.
+        overlap = min(math.ceil(1.2 * _FULL_RANGE_MIN * coarse), t // 2)
         xs, ys = _spans(width, t, overlap), _spans(height, t, overlap)
         level = []
         for y in ys:

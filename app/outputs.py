@@ -216,12 +216,13 @@ def check_request(req: OutputRequest) -> None:
 def plan_for(
     req: OutputRequest, kind: str, images: list[Path], base: Path, src: Path,
     annotate: bool = True, sidecar: bool = True, sound: bool = True,
-    inputs: Iterable[Path] = (),
+    inputs: Iterable[Path] = (), resumable: bool = False,
 ) -> OutputPlan:
     """Every output path from a base name (``DIR/NAME.emocam``), checked before anything is
     written. ``annotate=False``: no pixels to draw on (a re-analysis without its video);
     ``sound``: the annotated video gets the source's sound; ``inputs``: other files the run
-    reads, which no output may replace."""
+    reads, which no output may replace; ``resumable``: --resume can redo an unfinished set
+    here (a run of inputs, not a re-analysis or a recording)."""
     if kind not in KINDS:
         raise ValueError(f"unknown input kind {kind!r}")
     check_request(req)
@@ -237,7 +238,7 @@ def plan_for(
                       inputs=all_inputs, left_out=left_out, report=report_path)
     if kind == "video" and annotated is not None and sound:
         plan.sound = src
-    check_plan(plan, req.overwrite)
+    check_plan(plan, req.overwrite, resumable)
     return plan
 
 
@@ -332,9 +333,9 @@ def _through_link(path: Path | None) -> Path | None:
     return path.resolve()
 
 
-def check_plan(plan: OutputPlan, overwrite: bool) -> None:
+def check_plan(plan: OutputPlan, overwrite: bool, resumable: bool = False) -> None:
     """Refuse an output that is an input, two outputs with one name, and an existing output
-    without ``overwrite``."""
+    without ``overwrite`` (naming --resume for an unfinished set, where ``resumable``)."""
     files = [p for p in (plan.csv, plan.json, plan.sidecar, plan.report) if p is not None]
     if plan.annotated is not None:
         if plan.kind == "folder":
@@ -356,7 +357,7 @@ def check_plan(plan: OutputPlan, overwrite: bool) -> None:
     if twice is not None:
         raise OutputError(f"Two outputs are both named {twice}; give each output its own name.")
     # A stopped run's set is the usual reason its outputs are there: --resume redoes it.
-    unfinished = (plan.json is not None and not overwrite
+    unfinished = (resumable and plan.json is not None and not overwrite
                   and summary_completed(plan.json) is False)
     for p in files:
         if plan.kind == "folder" and p.parent == plan.annotated and not p.parent.exists():

@@ -125,7 +125,8 @@ def plan_outputs(opts: ProcessOptions, source: Source) -> OutputPlan:
     check_request(opts.request())
     with folder_for_plan(opts.outdir):
         base = output_base(src, opts.outdir, kind == "folder")
-        return plan_for(opts.request(), kind, images, base, src, sound=sound_wanted(opts))
+        return plan_for(opts.request(), kind, images, base, src, sound=sound_wanted(opts),
+                        resumable=True)
 
 
 def sound_wanted(opts: ProcessOptions) -> bool:

@@ -33,6 +33,7 @@ from emocam import columns
 from emocam.audio import add_audio
 from emocam.encoders import DEFAULT_VIDEO_CODEC, Encoder, open_encoder
 from emocam.errors import OutputError
+from emocam.frame_steps import FrameSteps
 from emocam.locks import being_written_by, held_sentence
 from emocam.types import FrameResult
 
@@ -168,10 +169,10 @@ class AnnotatedVideoWriter:
     """
 
     _QUEUE = 4
-    # The sources vouch for their clocks (a file's times stay within its length, a camera's
-    # are its own clock's), so a gap is kept however long it is: a screen recording's still
-    # minute stays a minute. This bounds only a clock gone wrong (a crafted sidecar).
-    _MAX_REPEAT_S = 3600.0
+    # The sources vouch for their clocks (a long jump of a file's clock is believed only
+    # when the next frame carries on from it), so a still minute of a screen recording stays
+    # a minute. A longer gap is cut to this, the frames after it keeping their spacing.
+    _MAX_REPEAT_S = 600.0
 
     def __init__(
         self, path: Path, fps: float, size: tuple[int, int], background: bool = True,
@@ -190,10 +191,7 @@ class AnnotatedVideoWriter:
         self.frames = 0  # frames in the file (repeats included)
         self._t0: float | None = None  # time of the first timed frame, ms
         self._held: _Pending | None = None  # the last timed frame, written once the next is due
-        # The last timed frame's time and the step before it, ms: the last frame is shown
-        # as long as the one before it was, as the source's player shows it.
-        self._last_ms: float | None = None
-        self._last_step_ms = 0.0
+        self._steps = FrameSteps()  # the timed frames' times: how long the last one lasts
         self._error: BaseException | None = None
         self._reported = False  # the caller was told: close need not say it again
         # A failing overlay is a fault in emocam, not a full disk: raised to the caller as is.
@@ -265,10 +263,14 @@ class AnnotatedVideoWriter:
             return
         if self._t0 is None:
             self._t0 = time_ms
-        if self._last_ms is not None:
-            self._last_step_ms = time_ms - self._last_ms
-        self._last_ms = time_ms
-        self._flush_held(self._slot(time_ms))
+        self._steps.add(time_ms)
+        slot = self._slot(time_ms)
+        longest = max(int(self._MAX_REPEAT_S * self.fps), 1)
+        if slot - self.frames > longest:
+            # The gap is cut, not the frames after it: they keep their spacing from here.
+            self._t0 += (slot - self.frames - longest) * 1000.0 / self.fps
+            slot = self._slot(time_ms)
+        self._flush_held(slot)
         self._held = pending
 
     def _slot(self, time_ms: float) -> int:
@@ -279,8 +281,7 @@ class AnnotatedVideoWriter:
         if self._held is None:
             return
         pending, self._held = self._held, None
-        limit = max(int(self._MAX_REPEAT_S * self.fps), 1)
-        self._put(pending, min(max(next_slot - self.frames, 0), limit))
+        self._put(pending, max(next_slot - self.frames, 0))
 
     def _own(self, image: np.ndarray, render: Render | None, owned: bool) -> _Pending:
         if self._thread is None:
@@ -306,8 +307,9 @@ class AnnotatedVideoWriter:
         if self._writer is None:
             return
         end = self.frames + 1
-        if self._held is not None and self._last_ms is not None:
-            end = max(end, self._slot(self._last_ms + self._last_step_ms))
+        last = self._steps.last_ms
+        if self._held is not None and last is not None:
+            end = max(end, self._slot(last + self._steps.last_frame_ms()))
         self._flush_held(end)
         if self._thread is not None:
             self._todo.put(None)
@@ -548,10 +550,9 @@ class JsonSummary:
         self._schedules: dict[Any, int] = {}  # ScheduleConfig -> frames processed with it
         self.partial_outputs: dict[str, str] | None = None  # what an unfinished run names
         # The latest frame's faces and labels wait for the next frame to say how long they
-        # lasted; the last frame lasts as long as the step before it.
+        # lasted (the last frame: as long as FrameSteps says).
         self._latest: list[tuple[_FaceStats, int]] = []
-        self._latest_ms: float | None = None
-        self._step_ms = 0.0
+        self._steps = FrameSteps()
 
     def add(self, result: FrameResult) -> None:
         self._add(result)
@@ -571,12 +572,10 @@ class JsonSummary:
         if result.schedule is not None:
             self._schedules[result.schedule] = self._schedules.get(result.schedule, 0) + 1
         t = result.frame.time_ms
-        if self._latest_ms is not None:
-            step = max(t - self._latest_ms, 0.0)
-            self._step_ms = step or self._step_ms
-            for st, label in self._latest:
-                st.label_ms[label] += step
-        self._latest, self._latest_ms = [], t
+        step = self._steps.add(t)
+        for st, label in self._latest:
+            st.label_ms[label] += step or 0.0
+        self._latest = []
         file = Path(result.frame.source).name if self._photos is not None else None
         if file is not None:
             self._seen.add(file)
@@ -604,7 +603,7 @@ class JsonSummary:
         on_screen = st.label_ms.copy()
         for latest, label in self._latest:
             if latest is st:
-                on_screen[label] += self._step_ms
+                on_screen[label] += self._steps.last_frame_ms()
         total = on_screen.sum()
         # Frames with no time between them (one photo, a clock that stands still) count alike.
         return on_screen / total if total > 0 else st.label_counts / max(1, st.frames)

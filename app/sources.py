@@ -321,7 +321,7 @@ def _clock_facts(path: Path, mean_fps: float) -> tuple[float, float]:
     try:
         with av.open(str(path)) as container:
             length_ms = max(container.duration or 0, 0) / 1000.0  # microseconds
-            stream = container.streams.video[0] if container.streams.video else None
+            stream = container.streams.best("video")  # the one OpenCV reads
             guessed = float(stream.guessed_rate or 0) if stream is not None else 0.0
     except (av.FFmpegError, OSError, ValueError):
         return 0.0, mean_fps
@@ -351,7 +351,9 @@ class VideoSource(Source):
         # short of such a count is no sign of damage.
         self._count_estimated = path.suffix.lower() in _ESTIMATED_COUNT_SUFFIXES
         self.size = (first.shape[1], first.shape[0])
-        self._pending: np.ndarray | None = first
+        # A frame read but not handed out yet, with its container time (image None: the
+        # read failed): the first one, read by ``open``, or one read ahead to check a jump.
+        self._ahead: tuple[np.ndarray | None, float] | None = (first, 0.0)
         self._next = 0
         self._decoded = 1  # frames up to the last one decoded (not those a seek skipped)
         self._sought = 0  # where the last seek landed
@@ -393,13 +395,9 @@ class VideoSource(Source):
             with self._lock:
                 if self._cap is None:
                     return
-                if self._pending is not None:
-                    ok, image, pos_ms = True, self._pending, 0.0
-                    self._pending = None
-                else:
-                    ok, image = self._cap.read()
-                    pos_ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
-            if not ok or image is None:
+                image, pos_ms = self._read()
+                vouched = image is not None and self._jump_carries_on(pos_ms)
+            if image is None:
                 if not self._more_expected(bad):
                     self._warn_if_short()
                     return
@@ -413,7 +411,28 @@ class VideoSource(Source):
             index = self._next
             self._next += 1
             self._decoded = max(self._decoded, self._next)
-            yield Frame(image, index, self._timestamp(index, pos_ms), str(self.path))
+            yield Frame(image, index, self._timestamp(index, pos_ms, vouched), str(self.path))
+
+    def _read(self) -> tuple[np.ndarray | None, float]:
+        """The next frame (None: it failed to decode) and its container time; locked."""
+        assert self._cap is not None
+        if self._ahead is not None:
+            got, self._ahead = self._ahead, None
+            return got
+        ok, image = self._cap.read()
+        return (image if ok else None), self._cap.get(cv2.CAP_PROP_POS_MSEC)
+
+    def _jump_carries_on(self, pos_ms: float) -> bool:
+        """Whether a jump of the clock longer than any container glitch is real: the next
+        frame carries on from it (one bad timestamp is followed by good ones, behind it).
+        The last frame has no next: the file's length must reach it. Locked."""
+        if self._last_ms == -math.inf or not pos_ms >= self._last_ms + _MAX_UNVOUCHED_JUMP_MS:
+            return False
+        self._ahead = self._read()
+        image, next_ms = self._ahead
+        if image is None:
+            return pos_ms <= self._length_ms + 1000.0 / self.video_fps
+        return pos_ms < next_ms < pos_ms + _MAX_UNVOUCHED_JUMP_MS
 
     def _more_expected(self, bad: int) -> bool:
         # Only a known frame count says a failed read is damage rather than the end.
@@ -445,17 +464,18 @@ class VideoSource(Source):
             self.ended_early = ended(self.path.name)  # the player's banner has little room
             log.warning("%s", ended(self.path))
 
-    def _timestamp(self, index: int, pos_ms: float) -> float:
-        step = 1000.0 / self.fps
+    def _timestamp(self, index: int, pos_ms: float, vouched: bool = False) -> float:
+        """``vouched``: a long jump of the clock that the next frame carries on from."""
+        step = 1000.0 / self.video_fps
         if self._last_ms == -math.inf:
             expected, sane = index * step, math.isfinite(pos_ms) and pos_ms >= 0
         else:
             expected = self._last_ms + step
             # Some containers report 0, garbage or jumps; those fall back to index / fps. A
-            # jump within the file's length is real: a screen recording sends no frame while
+            # long jump is real when vouched for: a screen recording sends no frame while
             # the screen is still, a clip joined to another leaves a pause.
-            limit = max(self._last_ms + _MAX_UNVOUCHED_JUMP_MS, self._length_ms + step)
-            sane = math.isfinite(pos_ms) and self._last_ms < pos_ms < limit
+            sane = math.isfinite(pos_ms) and self._last_ms < pos_ms and (
+                vouched or pos_ms < self._last_ms + _MAX_UNVOUCHED_JUMP_MS)
         t = pos_ms if sane else expected
         self._last_ms = t
         return t
@@ -468,7 +488,7 @@ class VideoSource(Source):
             if self._cap is None:
                 return
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-            self._pending = None
+            self._ahead = None
             self._next = self._sought = index
             self._last_ms = -math.inf
 

@@ -25,9 +25,11 @@ from emocam.types import Box, FaceResult, Point
 DEFAULT_TAU_S = 0.2
 # When timestamps do not advance (a still image, a broken container), assume 30 fps.
 _FALLBACK_DT_S = 1.0 / 30.0
-# How far ahead a track's velocity is believed. Measured over a frame or two, it is mostly the
-# detector's jitter (a still face "moves" 30 px/s); after a pause in the video, a second of
-# it put a still face's box 30 px off and halved it, and the face came back with a new id.
+# How far ahead a track's velocity is believed: this, or twice the time it was measured
+# over (a slow live stream's frames come 0.5 s apart, and must be followed). Measured over a
+# frame or two, it is mostly the detector's jitter (a still face "moves" 30 px/s); after a
+# pause in the video, a second of it put a still face's box 30 px off and halved it, and the
+# face came back with a new id.
 _PREDICT_HORIZON_MS = 300.0
 
 
@@ -48,6 +50,7 @@ class _Track:
     score: float = 0.0
     keypoints: tuple[Point, ...] = ()
     velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # centre x, y and side, per ms
+    measured_ms: float = 0.0  # the time the velocity was last measured over
     # The last box a detector found and when: velocity is measured between these, not
     # between boxes the schedule only predicted (frames it skipped).
     seen_box: Box = field(init=False)
@@ -126,7 +129,8 @@ class FaceTracker:
         """
         out = []
         for t in self._tracks:
-            dt = min(max(0.0, time_ms - t.time_ms), _PREDICT_HORIZON_MS)
+            horizon = max(_PREDICT_HORIZON_MS, 2.0 * t.measured_ms)
+            dt = min(max(0.0, time_ms - t.time_ms), horizon)
             vx, vy, vs = t.velocity
             cx, cy, side = _centre_side(t.box)
             grow = max(0.5, min(2.0, (side + vs * dt) / max(side, 1e-6)))
@@ -192,6 +196,7 @@ class FaceTracker:
                                        self.config.tau_s)
                 if not (predicted is not None and predicted[d]):
                     track.velocity = _velocity(track, box, time_ms)
+                    track.measured_ms = max(time_ms - track.seen_ms, 0.0)
                     track.seen_box, track.seen_ms = box, time_ms
                 track.box, track.time_ms, track.missed = box, time_ms, 0
                 track.score = float(scores[d])

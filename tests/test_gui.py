@@ -465,6 +465,14 @@ def test_a_video_that_ends_before_its_frame_count_says_so_on_screen(
     window.open_file(cut)
     qtbot.waitUntil(lambda: "may be truncated" in window.banner.text(), timeout=20_000)
     assert "cut.avi ended after" in window.banner.text()
+    shown = window.last_packet.result.frame.index
+    # A seek past the damage: nothing there, and the bar goes back to the frame still shown
+    # (it stayed where it was sent, the picture and the clock elsewhere).
+    window.playback.slider.setValue(28)  # dragged there
+    window.seek(28)
+    qtbot.waitUntil(lambda: "could not be read from frame 28" in window.banner.text(),
+                    timeout=20_000)
+    qtbot.waitUntil(lambda: window.playback.slider.value() == shown, timeout=5_000)
 
 
 def test_missing_camera_offers_retry_and_the_sample_video(qtbot, make_window):

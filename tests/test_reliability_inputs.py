@@ -249,6 +249,38 @@ def test_a_pause_in_a_screen_recording_keeps_its_length_its_frames_and_its_faces
     assert bars == pytest.approx([0, 145, 145, 145, 150, 295], abs=3)
 
 
+def test_one_broken_timestamp_does_not_move_the_rest_of_the_video(tmp_path: Path) -> None:
+    # Frame 30 of 60 stamped 1,000 s (a muxer's glitch); FFmpeg then takes the file to be
+    # 1,000 s long, so its length cannot vouch for the jump. The next frame, back at 1.03 s,
+    # says it was a glitch (a pause's next frame carries on from it).
+    av = pytest.importorskip("av")
+    from fractions import Fraction
+
+    real = [round(i * 1000 / 30) for i in range(60)]
+    stamped = [*real[:30], 1_000_000, *real[31:]]
+    path = tmp_path / "glitch.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.gop_size = 1
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+        packets = []
+        for i, t in enumerate(real):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 4 * i, np.uint8),
+                                               format="bgr24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            packets += stream.encode(frame)
+        packets += stream.encode()
+        for packet, dts, pts in zip(packets, real, stamped, strict=True):
+            packet.dts, packet.pts = dts, pts
+            out.mux(packet)
+    with open_source(path) as src:
+        times = [round(f.time_ms) for f in src]
+    # Before: every frame from 30 on was stamped 1,000 s and more, and the annotated video
+    # held frame 29 for 600 s.
+    assert times == pytest.approx(real, abs=2)
+
+
 def test_share_of_time_is_of_time_when_the_frame_rate_varies(
     tmp_path: Path, model_path: Path, capfd
 ) -> None:

@@ -367,6 +367,24 @@ def test_frames_with_times_are_placed_in_time_in_the_annotated_video(tmp_path: P
     assert levels == [1, 2, 3, 3, 3, 5, 6]
 
 
+def test_a_gap_longer_than_the_writer_keeps_is_cut_and_the_frames_after_keep_their_pace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(AnnotatedVideoWriter, "_MAX_REPEAT_S", 1.0)  # stands for 10 minutes
+    # 10 fps: three frames, a gap of 5 s, ten frames, and a last one after a pause of 0.8 s.
+    times = [0, 100, 200] + [5200 + 100 * i for i in range(10)] + [6900]
+    path = tmp_path / "gap.mp4"
+    with AnnotatedVideoWriter(path, 10.0, (64, 48)) as video:
+        for i, t in enumerate(times):
+            video.write(np.full((48, 64, 3), 15 * (i + 1), np.uint8), float(t))
+    levels = [round(float(image.mean()) / 15) for image in _decoded(path)]
+    # The gap is cut to 1 s (10 slots) and each frame after it is shown once, in its own
+    # slot (before: each of them was held for the cap too). The pause before the last frame
+    # is kept, and the last frame lasts a frame, not the pause again (before: as long as
+    # the step before it).
+    assert levels == [1, 2] + [3] * 10 + list(range(4, 13)) + [13] * 8 + [14]
+
+
 def test_frames_given_to_the_writer_are_each_encoded_with_their_own_overlay(
     tmp_path: Path,
 ) -> None:

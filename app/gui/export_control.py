@@ -11,7 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMessageBox,
+    QProgressDialog,
+    QWidget,
+)
 
 from emocam.encoders import known_codec
 from emocam.errors import SourceError
@@ -44,6 +50,9 @@ class ExportControl(QObject):
         self._job = job
         self.worker: ExportWorker | None = None
         self._progress: QProgressDialog | None = None
+        self._quit_when_stopped = False  # the user chose to quit: close once it has stopped
+        self._job_is_folder = False
+        self._message = ""  # the banner's text this control showed last
 
     def dialog(self) -> None:
         job = self._job()
@@ -108,8 +117,9 @@ class ExportControl(QObject):
         if self.worker is not None:
             self._banner.show_message("An export is already running.", "info")
             return None
-        # The last export's message is not this one's.
-        self._banner.hide()
+        if self._banner.text() == self._message:
+            self._banner.hide()  # the last export's message is not this one's
+        self._job_is_folder = job.is_folder
         worker = ExportWorker(job.options(output, codec or self._settings.export_codec))
         worker.progress.connect(self._on_progress)
         worker.finished_ok.connect(self._on_done)
@@ -133,27 +143,35 @@ class ExportControl(QObject):
     def close(self) -> None:
         """The progress dialog goes; the export, if any, is forgotten (cancel it first)."""
         if self._progress is not None:
+            had_keys = QApplication.activeWindow() is self._progress
             self._progress.close()
             self._progress = None
-            # The dialog had the keyboard: without this, after an export that failed at
-            # once, Space and the shortcuts did nothing until a click in the window.
-            self._parent.activateWindow()
+            if had_keys:
+                # Without this, after an export that failed at once, Space and the
+                # shortcuts did nothing until a click in the window.
+                self._parent.activateWindow()
         self.worker = None
 
     def may_quit(self) -> bool:
-        """Whether the window may close: with an export running, the user is asked first."""
+        """Whether the window may close now. With an export running the user is asked;
+        to quit, the export is stopped first and the window closed once it has (its files
+        are closed whole, which may take a while: the window must not go before)."""
         if self.worker is None:
             return True
         done = self._progress.value() if self._progress is not None else 0
         total = self._progress.maximum() if self._progress is not None else 0
-        where = f" ({done} of {total} frames)" if total > 0 else ""
+        unit = "photos" if self._job_is_folder else "frames"
+        where = f" ({done} of {total} {unit})" if total > 0 else ""
         answer = QMessageBox.question(
             self._parent, "Stop the Export?",
             f"An export is still running{where}. Stop it and quit? What it has written "
             "so far is kept and usable; its summary says it did not finish.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+        if answer == QMessageBox.StandardButton.Yes:
+            self._quit_when_stopped = True
+            self.cancel()
+        return False
 
     def _on_progress(self, done: int, total: int) -> None:
         if self._progress is not None:
@@ -163,10 +181,21 @@ class ExportControl(QObject):
 
     def _on_done(self, outcome: ExportOutcome) -> None:
         self.close()
-        self._banner.show_message(*outcome.message())
+        self._show(*outcome.message())
         self.finished.emit(outcome)
+        self._quit_if_asked()
 
     def _on_error(self, message: str) -> None:
         self.close()
-        self._banner.show_message(message, "error")
+        self._show(message, "error")
         self.finished.emit(message)
+        self._quit_if_asked()
+
+    def _show(self, text: str, level: str) -> None:
+        self._message = text
+        self._banner.show_message(text, level)
+
+    def _quit_if_asked(self) -> None:
+        if self._quit_when_stopped:
+            self._quit_when_stopped = False
+            self._parent.close()

@@ -565,6 +565,11 @@ class MainWindow(QMainWindow):
         self.playback.set_paused(True)
         self._set_checked("playback.pause", True)
         self.status.set("fps", "")
+        if self.last_packet is not None:
+            # A seek past a damaged end found nothing there: the bar goes back to the frame
+            # still shown (it stayed where it was dragged, the clock saying otherwise).
+            frame = self.last_packet.result.frame
+            self.playback.set_position(frame.index, frame.time_ms, Path(frame.source).name)
 
     def _on_failed(self, error: WorkerError) -> None:
         if not self._current():
@@ -719,7 +724,8 @@ class MainWindow(QMainWindow):
     # --- closing --------------------------------------------------------------------------
 
     def quit(self) -> None:
-        """File > Quit: as the window's close button."""
+        """File > Quit: as the window's close button (an export running asks first, and
+        closes the window itself once it has stopped)."""
         if self.exports.may_quit():
             self.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -51,6 +51,9 @@ class PlaybackBar(QWidget):
         self._style = _JumpToClick()
         self._style.setParent(self)
         self.slider.setStyle(self._style)
+        # The wheel would seek on every notch (a trackpad sends dozens), each seek starting
+        # the faces' ids again; the bar is for clicks and drags.
+        self.slider.installEventFilter(self)
         self.slider.sliderMoved.connect(self.seek_requested)
         self.slider.actionTriggered.connect(self._clicked_track)
         self.position = QLabel("0:00 / 0:00", self)
@@ -122,6 +125,9 @@ class PlaybackBar(QWidget):
         icon = (QStyle.StandardPixmap.SP_MediaPlay if paused
                 else QStyle.StandardPixmap.SP_MediaPause)
         self.button.setIcon(self.style().standardIcon(icon))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        return watched is self.slider and event.type() == QEvent.Type.Wheel
 
     def _clicked_track(self, action: int) -> None:
         # A click on the bar moves the slider before it counts as pressed, so without

@@ -33,7 +33,7 @@ class SidePanelWidth(QObject):
         if event.type() == QEvent.Type.Resize:
             if watched is self._window:
                 # After Qt has laid the window out: it gives the new room to the video.
-                QTimer.singleShot(0, self.restore)
+                QTimer.singleShot(0, self, self.restore)  # not after the window is gone
             elif watched is self._dock and self._docked():
                 seen = (self._window.width(), self._dock.width())
                 dragged = (self._seen is not None and seen[0] == self._seen[0]
