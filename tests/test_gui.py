@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -748,3 +749,21 @@ def test_export_of_a_folder_deleted_since_it_was_opened_says_so_without_a_save_d
     # Before: an MP4 save dialog (a folder that is gone is no longer a folder), then an error.
     assert asked == []
     assert "does not exist" in window.banner.text() and str(photos) in window.banner.text()
+
+
+def test_a_folder_sent_back_to_its_first_photo_shows_it_for_a_second(
+    qtbot, make_window, image_one_face, tmp_path
+):
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg", "c.jpg")
+    window = make_window()
+    window.open_file(photos)
+    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    shown: list[tuple[int, float]] = []
+    window.worker.frame_ready.connect(
+        lambda packet: shown.append((packet.result.frame.index, time.monotonic())))
+    window.seek(0)  # from the end: plays on from the first photo
+    qtbot.waitUntil(lambda: any(i == 1 for i, _ in shown), timeout=30_000)
+    first = next(t for i, t in shown if i == 0)
+    second = next(t for i, t in shown if i == 1)
+    # Before: the photo sent to flashed, and the next came at once (the clock started there).
+    assert second - first >= 0.8

@@ -292,7 +292,11 @@ class SourceWorker(QThread):
                 frames = self._seek(seeker, cmd.seek)
                 pacer.reset()
                 ended = False
-                self._step(frames)
+                shown = self._step(frames)
+                if shown is not None:
+                    # The clock starts at the frame shown: the next is due a frame later (a
+                    # folder's next photo a second later), not at once.
+                    pacer.hold(shown.time_ms, cmd.speed, lambda _s: True)
                 continue
             if cmd.step and cmd.paused and not ended:
                 frame = next(frames, None)
@@ -326,11 +330,13 @@ class SourceWorker(QThread):
                 break
             self._process(frame, time.perf_counter(), drop_if_busy=False, decode_ms=decode_ms)
 
-    def _step(self, frames: Iterator[Frame]) -> None:
-        """Show the frame at the new position right away, paused or not."""
+    def _step(self, frames: Iterator[Frame]) -> Frame | None:
+        """Show the frame at the new position right away, paused or not; it, or None at
+        the end."""
         frame = next(frames, None)
         if frame is not None:
             self._process(frame, time.perf_counter(), drop_if_busy=False)
+        return frame
 
     def _looped_once_more(self) -> bool:
         # A video that yields no frame at all would loop without end.
