@@ -63,13 +63,18 @@ _probability = _number("a probability", 0, 1, "give a probability between 0 and 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="emocam",
+        usage="emocam [PATH | --video PATH | --camera N] [options]\n"
+              "       emocam process INPUT... [options]",
         description="Read emotions on every face in a webcam, video or image. Without a "
-        "command, opens the desktop app.",
+        "command, opens the desktop app: on PATH (a video, photo or folder) when given, "
+        "else on the webcam.",
     )
     p.add_argument("--version", action="version", version=f"emocam {__version__}")
     gui = p.add_argument_group("desktop app")
     src = gui.add_mutually_exclusive_group()
-    src.add_argument("--video", metavar="FILE", help="open the app on this video")
+    src.add_argument("--video", metavar="FILE",
+                     help="open the app on this video (or photo, or folder); a PATH alone "
+                     "does the same")
     src.add_argument("--camera", metavar="N", type=int, help="open the app on camera N")
     src.add_argument("--image", metavar="FILE", help="open the app on this image")
     gui.add_argument("--model", dest="gui_model", metavar="MODEL",
@@ -573,8 +578,20 @@ class _AboveProgressBar(logging.StreamHandler):
             self.handleError(record)
 
 
+def app_argv(argv: list[str]) -> list[str]:
+    """``emocam PATH`` (what a file manager's "Open With" runs) opens the app on the video,
+    photo or folder, as ``--video PATH`` does; it was "invalid choice"."""
+    first = argv[0] if argv else ""
+    # A path that does not exist still opens the app, which names it; a word that is no
+    # path (a mistyped command) is left for argparse to list the commands.
+    pathlike = Path(first).exists() or bool(Path(first).suffix) or "/" in first
+    if first and not first.startswith("-") and first != "process" and pathlike:
+        return ["--video", first, *argv[1:]]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = app_argv(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     _quiet_native_logs()

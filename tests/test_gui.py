@@ -30,10 +30,17 @@ from cli_helpers import photo_folder
 from gui_helpers import wait_frames
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMenu, QMessageBox
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+)
 from sound_helpers import sound_of, with_sound
 
-from emocam.cli import build_parser
+from emocam.cli import app_argv, build_parser
 from emocam.gui import settings as gui_settings
 from emocam.gui.app import close_on_signals, run, start_initial_source
 from emocam.gui.main_window import MainWindow
@@ -386,6 +393,29 @@ def test_quitting_during_an_export_asks_and_stopping_it_keeps_what_was_written(
     assert _video_frames(tmp_path / "part.mp4") == summary["frames"]
 
 
+def test_closing_the_export_window_cancels_the_export_and_the_app_carries_on(
+    qtbot, make_window, video_four_faces, tmp_path
+):
+    window = make_window()
+    window.open_file(video_four_faces.path)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    window.set_paused(True)
+    window.exports.start(tmp_path / "part.mp4")
+    qtbot.waitUntil(lambda: window.exports._progress.value() >= 2, timeout=30_000)
+    # Space meant for the video must not press Cancel: the button never takes the keyboard.
+    (cancel,) = window.exports._progress.findChildren(QPushButton)
+    assert cancel.focusPolicy() == Qt.FocusPolicy.NoFocus
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000):
+        window.exports._progress.close()  # its title bar's close button, or Alt+F4
+    # Before: the deleted dialog raised in every later call, no message came, and the app
+    # believed the export still ran (another export refused, Quit did nothing).
+    assert "cancelled" in window.banner.text()
+    assert window.exports.worker is None and window.exports.may_quit()
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
+        window.exports.start(tmp_path / "again.mp4")
+    assert done.args[0].completed
+
+
 def test_settings_persist_from_one_window_to_the_next(qtbot, make_window, video_one_face):
     first = make_window()
     first.qactions["view.boxes"].trigger()  # boxes off
@@ -508,6 +538,21 @@ def test_without_a_webcam_the_app_plays_the_sample_video(qtbot, make_window):
     assert "sample video" in window.banner.text()
 
 
+def test_emocam_with_a_path_opens_the_app_on_it(qtbot, make_window, image_one_face, tmp_path):
+    # What a file manager's "Open With" runs; it was "invalid choice (choose from
+    # 'process')". A path that does not exist opens the app too, which names it.
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg")
+    window = make_window()
+    start_initial_source(window, build_parser().parse_args(app_argv([str(photos)])))
+    qtbot.waitUntil(lambda: window.playback.position.text().startswith("photo 1 of 2"),
+                    timeout=20_000)
+    gone = make_window()
+    start_initial_source(gone, build_parser().parse_args(app_argv([str(tmp_path / "x.mp4")])))
+    qtbot.waitUntil(lambda: "x.mp4 does not exist" in gone.banner.text(), timeout=20_000)
+    # A mistyped command is still told the commands there are.
+    assert app_argv(["procss", "a.mp4"]) == ["procss", "a.mp4"]
+
+
 def _recording(qtbot, make_window, video: Path, folder: Path) -> MainWindow:
     """A window on the webcam stand-in, recording into ``folder`` for a few frames now."""
     window = make_window(camera_opener(video))
@@ -602,6 +647,9 @@ def test_snapshot_saves_the_annotated_frame(qtbot, make_window, image_one_face, 
     snap = cv2.imread(str(tmp_path / "snap.png"))
     assert snap.shape[:2] == (480, 640)
     assert (snap != cv2.imread(str(image_one_face))).any()  # the overlay is in it
+    # A name with a dot in it is still a name: "take 1.5" was refused as a ".5" picture.
+    assert window.snapshots.save(tmp_path / "take 1.5")
+    assert cv2.imread(str(tmp_path / "take 1.5.png")) is not None
 
 
 def test_about_shows_the_model_card_from_its_metadata(qtbot, make_window):

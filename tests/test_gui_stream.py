@@ -30,6 +30,9 @@ def test_stream_results_sends_the_frames_the_app_shows_and_remembers_the_address
                     timeout=10_000)
     probs = [args for a, args in got if a.endswith("/probs")]
     assert probs and all(len(p) == 8 for p in probs)
+    # A mistyped address is refused and the feed running goes on (it was stopped first).
+    assert not window.feed.start(f"{HOST}:{port}")
+    assert window.feed.sink is not None and window.status.text("stream")
     assert window.feed.start(url)  # again, its banner showing
     assert f"{HOST}:{port}" in window.banner.text()
     window.feed.start("")  # the dialog left empty: streaming stops

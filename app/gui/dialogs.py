@@ -160,8 +160,9 @@ class AboutDialog(QDialog):
         self.setWindowTitle("About emocam")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         text = (
-            f"<h3>emocam {__version__}</h3><p>Reads the emotions on every face in a webcam "
-            "or video, on your own computer; nothing is sent anywhere.</p>"
+            f"<h3>emocam {__version__}</h3><p>Reads the emotions on every face in a webcam, "
+            "a video, a photo or a folder of photos, on your own computer; nothing is sent "
+            "anywhere.</p>"
             + model_card_html(info, path, provider)
         )
         self.label = QLabel(text, self)
@@ -194,10 +195,16 @@ class AboutDialog(QDialog):
 
 
 def export_progress(parent: QWidget, title: str, total: int) -> QProgressDialog:
-    dialog = QProgressDialog(title, "Cancel", 0, max(total, 0), parent)
+    dialog = QProgressDialog(title, "", 0, max(total, 0), parent)
     dialog.setWindowTitle("Export")
     # Not modal: the window stays usable (another file, the close button) while it runs.
     dialog.setWindowModality(Qt.WindowModality.NonModal)
+    # Nor does it take the keyboard as it shows: Space meant for the video pressed its
+    # Cancel button. Its Cancel takes no keyboard focus either.
+    dialog.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+    cancel = QPushButton("Cancel", dialog)
+    cancel.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    dialog.setCancelButton(cancel)
     dialog.setMinimumDuration(0)
     dialog.setAutoClose(False)
     dialog.setAutoReset(False)

@@ -60,6 +60,10 @@ class ExportControl(QObject):
             self._banner.show_message("Export works on a video or image file; open one "
                                       "first.", "info")
             return
+        if self.worker is not None:  # said before a save dialog, not after it
+            self._banner.show_message("An export is already running; wait for it, or "
+                                      "cancel it in its window.", "info")
+            return
         try:
             # Gone since it was opened (moved, deleted, a drive unplugged): said now, not
             # after a save dialog for the wrong kind of output (a vanished folder got MP4's).
@@ -127,11 +131,17 @@ class ExportControl(QObject):
         self._progress = export_progress(self._parent, f"Exporting {job.source.name}...",
                                          job.frame_count or 0)
         self._progress.canceled.connect(self.cancel)
+        # Its own close button (or Alt+F4) cancels it and deletes it: forgotten here then,
+        # or every later use of it raised and the app believed the export still ran.
+        self._progress.destroyed.connect(self._progress_gone)
         self._progress.show()
         self.worker = worker
         self._threads.track(worker)
         worker.start()
         return worker
+
+    def _progress_gone(self) -> None:
+        self._progress = None
 
     def cancel(self) -> None:
         """Stop after the current frame; what was written stays complete and usable."""

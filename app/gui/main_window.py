@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         # Recent capture-to-screen times, for the benchmarks and the performance figures.
         self.latency_samples_ms: deque[float] = deque(maxlen=2000)
         self._fitted = False
+        self._was_maximized = False  # before full screen
         self._shown_size: tuple[int, int] | None = None  # the last frame's, for the status bar
         self._build_ui()
         # The window's other jobs, each given what it needs; none reads the window's state.
@@ -686,13 +687,21 @@ class MainWindow(QMainWindow):
 
     def toggle_fullscreen(self) -> None:
         if self.isFullScreen():
-            self.showNormal()
+            self._leave_fullscreen()
         else:
+            self._was_maximized = self.isMaximized()
             self.showFullScreen()
+
+    def _leave_fullscreen(self) -> None:
+        # Back to the window as it was: a maximised one came back at its normal size.
+        if self._was_maximized:
+            self.showMaximized()
+        else:
+            self.showNormal()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape and self.isFullScreen():
-            self.showNormal()
+            self._leave_fullscreen()
         else:
             super().keyPressEvent(event)
 

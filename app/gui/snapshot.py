@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from PySide6.QtGui import QImageWriter
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from emocam.gui.banner import MessageBanner
@@ -29,9 +30,13 @@ class SnapshotControl:
             self.save(path)
 
     def save(self, path: str | Path) -> bool:
-        """Write the frame on screen to ``path`` (.png added when it has no suffix); False,
-        said in the banner, when there is none or it cannot be written."""
-        path = Path(path).with_suffix(".png") if not Path(path).suffix else Path(path)
+        """Write the frame on screen to ``path`` (.png added unless it ends in a picture
+        type Qt writes: "take 1.5" is "take 1.5.png"); False, said in the banner, when there
+        is none or it cannot be written."""
+        path = Path(path)
+        written = {bytes(f).decode().lower() for f in QImageWriter.supportedImageFormats()}
+        if path.suffix.lower().lstrip(".") not in written:
+            path = path.with_name(path.name + ".png")
         if not self._view.has_frame():
             self._banner.show_message("There is no frame to save yet.", "info")
             return False

@@ -48,12 +48,18 @@ class ResultsFeed:
     def start(self, url: str) -> bool:
         """Replace the current feed with one to ``url`` ("" stops it); False on a bad
         address or a port in use (said in the banner)."""
+        try:
+            # Checked before the feed running now stops: a mistyped address keeps it.
+            target = parse_stream_url(url) if url else None
+        except UserError as e:
+            self._banner.show_message(str(e), "error")
+            return False
         self.stop()
-        if not url:
+        if target is None:
             return True
         try:
-            self.sink = open_stream(parse_stream_url(url))
-        except (UserError, OSError) as e:  # a bad address, a port in use
+            self.sink = open_stream(target)
+        except (UserError, OSError) as e:  # a port in use
             self._banner.show_message(str(e), "error")
             return False
         self._settings.stream_url = url
