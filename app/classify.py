@@ -38,7 +38,8 @@ PROVIDER_ALIASES = {
     "dml": "DmlExecutionProvider",
     "coreml": "CoreMLExecutionProvider",
 }
-_MODEL_HINT = ("pass --model with the path of an emocam .onnx model or a built-in name ("
+# Said where a model is chosen, in the app (Choose Model) or in a command (--model).
+_MODEL_HINT = ("choose an emocam .onnx model or a built-in one ("
                + ", ".join(BUILTIN_MODELS) + ")")
 
 

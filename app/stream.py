@@ -63,10 +63,10 @@ def parse_stream_url(text: str) -> StreamTarget:
     parts = urlsplit(text.strip())
     if parts.scheme not in SCHEMES or not text.strip().startswith(f"{parts.scheme}://"):
         raise StreamError(f"The stream address {text!r} is neither osc://HOST:PORT nor "
-                          "ws://HOST:PORT; write e.g. --stream osc://127.0.0.1:9000.")
+                          "ws://HOST:PORT; write e.g. osc://127.0.0.1:9000.")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         raise StreamError(f"The stream address {text!r} has more than a host and a port; "
-                          f"write e.g. --stream {parts.scheme}://127.0.0.1:"
+                          f"write e.g. {parts.scheme}://127.0.0.1:"
                           f"{DEFAULT_PORTS[parts.scheme]}.")
     try:
         port = parts.port

@@ -206,7 +206,7 @@ def _why_not(target: StreamTarget, e: OSError) -> str:
     where = target.netloc
     if e.errno == errno.EADDRINUSE:
         return (f"The port {target.port} on {target.host} is already in use (by another "
-                "program or another emocam); choose another, e.g. --stream "
+                "program or another emocam); choose another, e.g. "
                 f"{replace(target, port=target.port + 1).url}.")
     if e.errno == errno.EACCES:
         return (f"Listening on {where} is not allowed for this user (ports below 1024 need "

@@ -15,6 +15,11 @@ import cv2
 import numpy as np
 import pytest
 
+# Every test of the app runs offscreen, whichever file is run alone (one without this line
+# aborted in Qt when run by itself with no display); the real X11 platform has its own test,
+# which sets its own.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 from benchmarks.media import (
     Placement,
     SyntheticVideo,

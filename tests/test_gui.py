@@ -13,9 +13,6 @@ import shutil
 import signal
 import sys
 import time
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 from pathlib import Path
 
 import cv2

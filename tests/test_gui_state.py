@@ -4,11 +4,7 @@ same face ids. Driven as a user would, with the real pipeline (offscreen)."""
 
 from __future__ import annotations
 
-import os
 import re
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 from pathlib import Path
 
 import cv2

@@ -4,10 +4,6 @@ pixels (no face, label or other panel covered; each panel stays put)."""
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 import numpy as np
 import pytest
 

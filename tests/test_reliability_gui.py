@@ -8,9 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 from pathlib import Path
 
 import cv2
