@@ -279,6 +279,39 @@ def test_unknown_setting_is_one_clear_sentence(tmp_path, capsys):
     assert rc == 2 and "\n" not in err and "model.depth" in err and "widths" in err
 
 
+def test_a_resume_that_would_change_the_network_is_refused_and_the_run_kept(run, capsys):
+    config = (run / "config.yaml").read_text()
+    rc = main(["train", "--out", str(run), "--resume", "--set", "model.widths=8,24"])
+    err = capsys.readouterr().err.strip()
+    # Before: a Keras traceback, after config.yaml had been rewritten with the new widths,
+    # so that every later plain --resume failed too.
+    assert rc == 2 and "\n" not in err and "model" in err and "another --out" in err
+    assert (run / "config.yaml").read_text() == config
+
+
+@pytest.mark.parametrize("setting, said", [
+    ("learning_rate=-1", "learning_rate is -1"), ("train_limit=-5", "train_limit is -5"),
+    ("model.widths=0,0", "at least 1"),
+])
+def test_a_setting_out_of_range_is_one_sentence(tmp_path, capsys, setting, said):
+    write_ferplus_folders(tmp_path / "d")
+    rc = main(["train", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "run"), *TINY,
+               "--set", setting])
+    err = capsys.readouterr().err.strip()
+    # Before: a run that diverged (a loss of 6.6e12), or a traceback deep in NumPy or Keras.
+    assert rc == 2 and "\n" not in err and said in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_folder_that_cannot_be_made_is_said_before_the_data_is_read(tmp_path, capsys):
+    (tmp_path / "afile.txt").write_text("not a folder")
+    rc = main(["train", "--data", str(tmp_path / "none"), "--out",
+               str(tmp_path / "afile.txt" / "run"), *TINY])
+    err = capsys.readouterr().err.strip()
+    # Before: a FileExistsError traceback, after the whole dataset had been decoded.
+    assert rc == 2 and "\n" not in err and "afile.txt is a file" in err, err
+
+
 def test_broken_dataset_stops_training_with_the_file_named(tmp_path, capsys):
     write_ferplus_folders(tmp_path / "d")
     (tmp_path / "d" / "FER2013Test" / "label.csv").unlink()

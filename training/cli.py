@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import math
+import os
 import shlex
 import shutil
 import sys
@@ -145,8 +146,11 @@ def resolve_config(args: argparse.Namespace):
     for key, value in (("data", args.data), ("out", args.out), ("label_mode", args.label_mode)):
         if value:
             conf[key] = str(value)
+    saved_conf = copy.deepcopy(conf) if args.resume else None
     for item in args.set or []:
         apply_override(conf, item)
+    if saved_conf is not None:
+        _refuse_another_network(saved_conf, conf, Path(args.out))
     if not conf["data"]:
         raise ConfigError("no dataset given; pass --data PATH (fer2013.csv, the Kaggle folders "
                           "or the FER+ folders).")
@@ -156,6 +160,18 @@ def resolve_config(args: argparse.Namespace):
         raise ConfigError(f"the training settings are not valid ({e}).") from e
     _validate(cfg)
     return cfg
+
+
+def _refuse_another_network(saved: dict[str, Any], asked: dict[str, Any], run: Path) -> None:
+    """A resume goes on with the network and labels its checkpoints hold. Another (a
+    --set model.*, another --label-mode) failed deep in Keras, after its config.yaml had
+    been rewritten, so even a plain --resume failed from then on."""
+    for key in ("model", "label_mode"):
+        if _plain(saved.get(key)) != _plain(asked.get(key)):
+            raise ConfigError(
+                f"{run} was trained with {key} {_plain(saved.get(key))!r}, not "
+                f"{_plain(asked.get(key))!r}; resume it without changing {key}, or train "
+                "the new one into another --out.")
 
 
 def _validate(cfg) -> None:
@@ -169,6 +185,13 @@ def _validate(cfg) -> None:
         raise ConfigError(f"label_mode is {cfg.label_mode!r}; use one of {', '.join(LABEL_MODES)}.")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ConfigError("epochs and batch_size must be at least 1.")
+    if not all(w >= 1 for w in m.widths) or not all(b >= 1 for b in m.blocks):
+        raise ConfigError("model.widths and model.blocks must be at least 1 each.")
+    if not cfg.learning_rate > 0:
+        raise ConfigError(f"learning_rate is {cfg.learning_rate}; it must be above 0.")
+    for key in ("train_limit", "warmup_epochs"):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"{key} is {getattr(cfg, key)}; it cannot be negative.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,6 +211,19 @@ def _check_run_folder(run: Path, resume: bool) -> bool:
     return (run / "train_info.json").is_file() and not (run / "backup").exists()
 
 
+def _check_writable(run: Path) -> None:
+    """The run folder can be made and written, said in one sentence now."""
+    where = run
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    if where.exists() and not where.is_dir():
+        raise ConfigError(f"{where} is a file, so the run folder {run} cannot be made there; "
+                          "choose another --out.")
+    if not os.access(where, os.W_OK):
+        raise ConfigError(f"{where} cannot be written (read-only, or not yours), so the run "
+                          f"folder {run} cannot be made there; choose another --out.")
+
+
 def cmd_train(args: argparse.Namespace, command: str) -> int:
     import yaml
 
@@ -199,6 +235,7 @@ def cmd_train(args: argparse.Namespace, command: str) -> int:
     cfg = resolve_config(args)
     run = Path(cfg.out)
     finished = _check_run_folder(run, args.resume)
+    _check_writable(run)  # before the data's minutes of decoding, not after
     ds = prepare_data(cfg)  # a dataset problem surfaces before anything is written
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.yaml").write_text(yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False))
@@ -729,8 +766,18 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"fer-train: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:
+        # A full disk, a read-only folder: the user's place to write, not a bug.
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"fer-train: {where}{e.strerror or e}; choose another place to write (--out), "
+              "or free some space.", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("fer-train: interrupted; continue a training run with --resume.", file=sys.stderr)
+        if args.command == "train" and getattr(args, "out", None):
+            print(f"fer-train: interrupted; continue it with fer-train train --out "
+                  f"{shlex.quote(str(args.out))} --resume.", file=sys.stderr)
+        else:
+            print("fer-train: interrupted.", file=sys.stderr)
         return 130
 
 

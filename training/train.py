@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from emocam.errors import ModelError
+from emocam.errors import ModelError, UserError
 from emocam.preprocess import CropSpec, Normalization, normalize
 from emocam.training.augment import AugmentConfig, augment_batch
 from emocam.training.data import DataError, Dataset, Split, load_dataset
@@ -104,8 +104,15 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def _keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
+    try:
+        import keras
+    except (ImportError, ValueError) as e:
+        # keras imports the backend KERAS_BACKEND names: a missing one (or a misspelt
+        # name) was a traceback after the data had been decoded.
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+        raise UserError(
+            f"Keras cannot load its backend {backend!r} ({e}); install it (tensorflow, "
+            "jax or torch), or set KERAS_BACKEND to one that is installed.") from e
     return keras
 
 
