@@ -4,6 +4,7 @@ file the app's runtime loads, with metadata and a model card that tell the truth
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -310,6 +311,25 @@ def test_a_run_folder_that_cannot_be_made_is_said_before_the_data_is_read(tmp_pa
     err = capsys.readouterr().err.strip()
     # Before: a FileExistsError traceback, after the whole dataset had been decoded.
     assert rc == 2 and "\n" not in err and "afile.txt is a file" in err, err
+
+
+def test_a_second_training_into_a_run_being_trained_is_refused(tmp_path, capsys):
+    import socket
+
+    from emocam.locks import lock_path, process_start
+
+    write_ferplus_folders(tmp_path / "d")
+    run_folder = tmp_path / "run"
+    # A live process holds the run (this test's parent stands for the first training).
+    holder = os.getppid()
+    lock_path(run_folder).write_text(json.dumps({
+        "pid": holder, "host": socket.gethostname(), "started": 0,
+        "process_start": process_start(holder)}))
+    rc = main(["train", "--data", str(tmp_path / "d"), "--out", str(run_folder), *TINY])
+    err = capsys.readouterr().err.strip()
+    # Before: both trained, into one history.csv, and both crashed, leaving the run broken.
+    assert rc == 2 and "\n" not in err and f"process {holder}" in err and "another --out" in err
+    assert not run_folder.exists()
 
 
 def test_broken_dataset_stops_training_with_the_file_named(tmp_path, capsys):

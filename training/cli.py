@@ -19,8 +19,11 @@ import math
 import os
 import shlex
 import shutil
+import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -224,18 +227,62 @@ def _check_writable(run: Path) -> None:
                           f"folder {run} cannot be made there; choose another --out.")
 
 
+@contextmanager
+def _training_lock(run: Path) -> Iterator[None]:
+    """One training at a time in a run folder: two at once both trained, wrote one
+    history.csv between them and left a run neither export nor --resume could read. The
+    lock (``.RUN.lock`` beside it) names its process; a dead one's is taken over."""
+    from emocam.locks import HELD, describe, holder, lock_path, process_start, stale
+
+    lock = lock_path(run)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
+          "process_start": process_start(os.getpid())}
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            who = holder(lock)
+            if not stale(who, lock):
+                raise ConfigError(
+                    f"{run} is being trained by {describe(who).replace('emocam', 'fer-train')}"
+                    f"; wait for it to finish, or train into another --out (if it is gone, "
+                    f"delete {lock}).") from None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(me, fh)
+        break
+    else:
+        raise ConfigError(f"{run} is being trained by another fer-train; wait for it.")
+    HELD.add(lock.resolve())
+    try:
+        yield
+    finally:
+        HELD.discard(lock.resolve())
+        lock.unlink(missing_ok=True)
+
+
 def cmd_train(args: argparse.Namespace, command: str) -> int:
+    started = time.time()  # time_limit_minutes counts from here: loading the data counts too
+    cfg = resolve_config(args)
+    run = Path(cfg.out)
+    _check_run_folder(run, args.resume)
+    _check_writable(run)  # before the data's minutes of decoding, not after
+    with _training_lock(run):
+        # Looked at again under the lock: a run that finished meanwhile is only exported.
+        return _train_in(run, cfg, args, command, started,
+                         _check_run_folder(run, args.resume))
+
+
+def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, started: float,
+              finished: bool) -> int:
     import yaml
 
     from emocam.training.export import export_checkpoint, run_provenance
     from emocam.training.plots import plot_history
     from emocam.training.train import prepare_data, train
 
-    started = time.time()  # time_limit_minutes counts from here: loading the data counts too
-    cfg = resolve_config(args)
-    run = Path(cfg.out)
-    finished = _check_run_folder(run, args.resume)
-    _check_writable(run)  # before the data's minutes of decoding, not after
     ds = prepare_data(cfg)  # a dataset problem surfaces before anything is written
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.yaml").write_text(yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False))
