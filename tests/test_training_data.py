@@ -222,6 +222,17 @@ def test_second_load_comes_from_the_cache_with_equal_arrays(tmp_path, monkeypatc
             np.testing.assert_array_equal(a.votes, b.votes)
 
 
+def test_a_damaged_cache_is_decoded_again_not_a_traceback(tmp_path):
+    root = write_ferplus_folders(tmp_path / "data")
+    cache = tmp_path / "cache"
+    first = load_dataset(root, cache_dir=cache)
+    (cached,) = cache.glob("*.npz")
+    cached.write_bytes(cached.read_bytes()[:200])  # cut short: a full disk, a killed run
+    again = load_dataset(root, cache_dir=cache)  # was zipfile.BadZipFile
+    np.testing.assert_array_equal(first.train.images, again.train.images)
+    assert len(list(cache.glob("*.npz"))) == 1  # and cached again, whole
+
+
 def test_an_emotion_name_finds_its_class_in_either_datasets_classes() -> None:
     # A 7-class FER2013 model scored on photos labelled with FER+ names (and the reverse):
     # each emotion lands on the same emotion, and contempt, which FER2013 lacks, on none.

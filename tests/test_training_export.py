@@ -290,6 +290,13 @@ def test_a_resume_that_would_change_the_network_is_refused_and_the_run_kept(run,
     assert (run / "config.yaml").read_text() == config
 
 
+def test_a_config_file_with_settings_of_the_wrong_kind_is_one_sentence(tmp_path, capsys):
+    (tmp_path / "c.yaml").write_text("model: 3\n")
+    rc = main(["train", "--data", str(tmp_path), "--config", str(tmp_path / "c.yaml")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and "model holds settings" in err, err  # a traceback
+
+
 @pytest.mark.parametrize("setting, said", [
     ("learning_rate=-1", "learning_rate is -1"), ("train_limit=-5", "train_limit is -5"),
     ("model.widths=0,0", "at least 1"),

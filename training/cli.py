@@ -55,6 +55,10 @@ def _merge(base: dict[str, Any], extra: dict[str, Any], where: str) -> dict[str,
     for k, v in extra.items():
         if k not in out:
             raise ConfigError(f"{where}: unknown setting {k!r}; known: {', '.join(sorted(out))}.")
+        if isinstance(out[k], dict) and not isinstance(v, dict):
+            # "model: 3" in a config file was an AttributeError traceback.
+            raise ConfigError(f"{where}: {k} holds settings ({', '.join(sorted(out[k]))}), "
+                              f"not {v!r}.")
         out[k] = _merge(out[k], v, f"{where} ({k})") if isinstance(out[k], dict) else v
     return out
 

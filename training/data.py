@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -491,7 +492,13 @@ def load_dataset(root: Path | str, label_mode: str = "auto", cache_dir: Path | N
         cache = Path(cache_dir) / f"{layout}-{mode}-{_cache_key(root, layout, mode)}.npz"
         if cache.is_file():
             log.info("reading cached dataset %s", cache)
-            return _read_cache(cache)
+            try:
+                return _read_cache(cache)
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+                # A copy cut short (a full disk, a killed run): decoded again, not a traceback.
+                log.warning("the cached dataset %s cannot be read (%s); decoding the data "
+                            "again", cache, e)
+                cache.unlink(missing_ok=True)
     log.info("decoding %s dataset at %s (label mode %s)", layout, root, mode)
     # Both FER+ layouts have always been recorded as "ferplus".
     ds = dataset_from_raw(load_raw(root, layout), mode,
