@@ -348,6 +348,16 @@ def test_broken_dataset_stops_training_with_the_file_named(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_damaged_checkpoint_is_called_damaged_not_missing(run, tmp_path, capsys):
+    half = tmp_path / "half.keras"
+    half.write_bytes((run / "best.keras").read_bytes()[:2000])
+    assert main(["export", str(half)]) == 2
+    err = capsys.readouterr().err.strip()
+    # Keras's own words were "File not found", of a file that is there.
+    assert "half.keras is not a readable Keras model (it may be cut short" in err, err
+    assert "not found" not in err
+
+
 def test_evaluating_a_missing_model_says_so(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "none.onnx"), "--data", str(tmp_path)]) == 2
     assert "none.onnx does not exist" in capsys.readouterr().err

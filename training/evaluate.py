@@ -95,7 +95,11 @@ def load_keras(path: Path) -> Predictor:
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types for a bad file
-        raise ModelError(f"{path} is not a readable Keras model ({e}).") from e
+        # Its own words for a damaged file are "File not found", which is untrue of one
+        # that exists.
+        why = ("it may be cut short or another kind of file" if Path(path).is_file()
+               else str(e))
+        raise ModelError(f"{path} is not a readable Keras model ({why}).") from e
     cfg = load_run_config(path)
     names = _run_info(path, "train_info.json").get("class_names")
 
