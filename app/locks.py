@@ -103,6 +103,56 @@ def describe(record: dict[str, object] | None) -> str:
             f"started {when})")
 
 
+class LockHeld(Exception):
+    """A live run holds the lock; ``who`` describes it (``describe``)."""
+
+    def __init__(self, who: str) -> None:
+        super().__init__(who)
+        self.who = who
+
+
+class RecordNotWritten(Exception):
+    """The lock was made but its record could not be written (a full disk); it is gone
+    again. ``error`` is the ``OSError``."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def take(lock: Path, record: dict[str, object]) -> dict[str, object] | None:
+    """Make ``lock`` holding ``record``, taking over a dead run's; that run's record (or
+    None). Raises ``LockHeld`` while a live run holds it, ``OSError`` when it cannot be
+    made, ``RecordNotWritten`` when its record does not fit: an empty lock left behind
+    would be taken for a live run's by the next one, for a while."""
+    dead = None
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            who = holder(lock)
+            if not stale(who, lock):
+                raise LockHeld(describe(who)) from None
+            dead = who or {}
+            lock.unlink(missing_ok=True)
+            continue
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(record, fh)
+        except OSError as e:
+            lock.unlink(missing_ok=True)
+            raise RecordNotWritten(e) from e
+        HELD.add(lock.resolve())
+        return dead
+    raise LockHeld(describe(None))
+
+
+def release(lock: Path) -> None:
+    """Give back a lock this process took."""
+    HELD.discard(lock.resolve())
+    lock.unlink(missing_ok=True)
+
+
 def held_sentence(path: Path, who: str) -> str:
     """The one sentence for an output another run is writing."""
     return (f"The output {path} is being written by {who}; wait for it to finish, or if it is "

@@ -16,7 +16,6 @@ set and a new one.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -27,7 +26,18 @@ from pathlib import Path
 from types import TracebackType
 
 from emocam.errors import OutputError
-from emocam.locks import HELD, describe, held_sentence, holder, lock_path, process_start, stale
+from emocam.locks import (
+    LockHeld,
+    RecordNotWritten,
+    describe,
+    held_sentence,
+    holder,
+    lock_path,
+    process_start,
+    release,
+    stale,
+    take,
+)
 from emocam.outputs import OutputPlan
 from emocam.sinks import no_space_hint, parts_dir, staging_path, writes_in_place
 
@@ -58,40 +68,23 @@ class OutputSet:
     def _lock(self, path: Path, me: dict[str, object]) -> dict[str, object] | None:
         """Lock ``path`` with ``me``; the record of the dead run it was taken over from."""
         lock = lock_path(path)
-        dead = None
-        for _ in range(3):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                who = holder(lock)
-                if not stale(who, lock):
-                    raise OutputError(held_sentence(path, describe(who))) from None
-                dead = who or {}
-                lock.unlink(missing_ok=True)
-                continue
-            except OSError as e:
-                raise OutputError(f"The output {path} cannot be locked ({e.strerror or e}); "
-                                  "choose a folder you can write to.") from e
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(dict(me, output=str(path)), fh)
-            except OSError as e:
-                # A full disk: an empty lock left behind would be taken for a run's by the
-                # next one for a while.
-                lock.unlink(missing_ok=True)
-                raise OutputError(f"The output {path} cannot be written "
-                                  f"({no_space_hint(e)}).") from e
-            self._locks.append(lock)
-            HELD.add(lock.resolve())
-            return dead
-        raise OutputError(f"The output {path} is being written by another emocam run; wait "
-                          "for it to finish.")
+        try:
+            dead = take(lock, dict(me, output=str(path)))
+        except LockHeld as e:
+            raise OutputError(held_sentence(path, e.who)) from None
+        except RecordNotWritten as e:
+            raise OutputError(f"The output {path} cannot be written "
+                              f"({no_space_hint(e.error)}).") from e
+        except OSError as e:
+            raise OutputError(f"The output {path} cannot be locked ({e.strerror or e}); "
+                              "choose a folder you can write to.") from e
+        self._locks.append(lock)
+        return dead
 
     def _unlock(self) -> None:
         for lock in self._locks:
-            HELD.discard(lock.resolve())
             with contextlib.suppress(OSError):
-                lock.unlink()
+                release(lock)
         self._locks.clear()
 
     # --- the context ----------------------------------------------------------------

@@ -236,35 +236,24 @@ def _training_lock(run: Path) -> Iterator[None]:
     """One training at a time in a run folder: two at once both trained, wrote one
     history.csv between them and left a run neither export nor --resume could read. The
     lock (``.RUN.lock`` beside it) names its process; a dead one's is taken over."""
-    from emocam.locks import HELD, describe, holder, lock_path, process_start, stale
+    from emocam.locks import LockHeld, RecordNotWritten, lock_path, process_start, release, take
 
     lock = lock_path(run)
     lock.parent.mkdir(parents=True, exist_ok=True)
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
           "process_start": process_start(os.getpid())}
-    for _ in range(3):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            who = holder(lock)
-            if not stale(who, lock):
-                raise ConfigError(
-                    f"{run} is being trained by {describe(who).replace('emocam', 'fer-train')}"
-                    f"; wait for it to finish, or train into another --out (if it is gone, "
-                    f"delete {lock}).") from None
-            lock.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(me, fh)
-        break
-    else:
-        raise ConfigError(f"{run} is being trained by another fer-train; wait for it.")
-    HELD.add(lock.resolve())
+    try:
+        take(lock, me)
+    except LockHeld as e:
+        raise ConfigError(
+            f"{run} is being trained by {e.who.replace('emocam', 'fer-train')}; wait for it "
+            f"to finish, or train into another --out (if it is gone, delete {lock}).") from None
+    except RecordNotWritten as e:
+        raise e.error from e  # a full disk: said as any other
     try:
         yield
     finally:
-        HELD.discard(lock.resolve())
-        lock.unlink(missing_ok=True)
+        release(lock)
 
 
 def cmd_train(args: argparse.Namespace, command: str) -> int:
