@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -290,11 +291,43 @@ def test_a_resume_that_would_change_the_network_is_refused_and_the_run_kept(run,
     assert (run / "config.yaml").read_text() == config
 
 
-def test_a_config_file_with_settings_of_the_wrong_kind_is_one_sentence(tmp_path, capsys):
-    (tmp_path / "c.yaml").write_text("model: 3\n")
+@pytest.mark.parametrize("text, said", [
+    ("model: 3", "model holds settings"),
+    # The three below got as far as a comparison (or Keras) and were TypeError tracebacks.
+    ("epochs: abc", "epochs is 'abc'; it must be a whole number"),
+    ("model: {widths: 16}", "widths is 16; it must be a list of numbers"),
+    ("augment: {flip: 1}", "flip is 1; it must be true or false"),
+])
+def test_a_config_file_with_settings_of_the_wrong_kind_is_one_sentence(
+    tmp_path, capsys, text, said
+):
+    (tmp_path / "c.yaml").write_text(text + "\n")
     rc = main(["train", "--data", str(tmp_path), "--config", str(tmp_path / "c.yaml")])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and "\n" not in err and "model holds settings" in err, err  # a traceback
+    assert rc == 2 and "\n" not in err and said in err and "c.yaml" in err, err
+
+
+def test_a_checkpoint_whose_settings_another_fer_train_wrote_still_exports(
+    run, tmp_path, capsys, caplog
+):
+    import yaml
+
+    copy = tmp_path / "newer"
+    copy.mkdir()
+    shutil.copy(run / "best.keras", copy)
+    conf = yaml.safe_load((run / "config.yaml").read_text())
+    conf["a_later_setting"] = 3
+    conf["augment"]["another_one"] = True
+    (copy / "config.yaml").write_text(yaml.safe_dump(conf))
+    # Before: a ValueError traceback ("unknown setting(s)") from TrainConfig.from_dict.
+    assert main(["export", str(copy / "best.keras"), "--out", str(tmp_path / "m.onnx")]) == 0
+    assert "'a_later_setting' is not one this fer-train knows" in caplog.text
+    capsys.readouterr()
+    conf["epochs"] = "many"
+    (copy / "config.yaml").write_text(yaml.safe_dump(conf))
+    assert main(["export", str(copy / "best.keras"), "--out", str(tmp_path / "n.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "config.yaml: epochs is 'many'" in err, err
 
 
 @pytest.mark.parametrize("setting, said", [

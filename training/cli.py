@@ -29,6 +29,7 @@ from typing import Any
 
 from emocam.errors import UserError
 from emocam.resources import BUILTIN_MODELS, resolve_model
+from emocam.training.settings import ConfigError, merge, plain, read_settings
 
 log = logging.getLogger("fer-train")
 
@@ -42,25 +43,7 @@ Microsoft's FERPlus repository, laid out as its generate_training_data.py writes
 fer2013new.csv; or a .emopack file from fer-train pack. The layout is detected."""
 
 
-class ConfigError(UserError):
-    """A setting given on the command line or in a config file is wrong."""
-
-
-# ---------------------------------------------------------------------------------------------
 # Configuration: defaults < preset < --config file < --data/--out/--label-mode < --set
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any], where: str) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in extra.items():
-        if k not in out:
-            raise ConfigError(f"{where}: unknown setting {k!r}; known: {', '.join(sorted(out))}.")
-        if isinstance(out[k], dict) and not isinstance(v, dict):
-            # "model: 3" in a config file was an AttributeError traceback.
-            raise ConfigError(f"{where}: {k} holds settings ({', '.join(sorted(out[k]))}), "
-                              f"not {v!r}.")
-        out[k] = _merge(out[k], v, f"{where} ({k})") if isinstance(out[k], dict) else v
-    return out
 
 
 def _coerce(text: str, default: Any, key: str) -> Any:
@@ -106,35 +89,10 @@ def apply_override(conf: dict[str, Any], item: str) -> None:
             node = node[part]
 
 
-def _plain(obj: Any) -> Any:
-    """Tuples as lists, for YAML."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
-
-
-def _load_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        d = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise ConfigError(f"{path} cannot be read ({e.strerror}).") from e
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML ({e}).") from e
-    if d is None:
-        return {}
-    if not isinstance(d, dict):
-        raise ConfigError(f"{path} must hold a mapping of settings, e.g. 'epochs: 10'.")
-    return d
-
-
 def resolve_config(args: argparse.Namespace):
     from emocam.training.train import PRESETS, TrainConfig
 
-    defaults = _plain(TrainConfig().to_dict())
+    defaults = plain(TrainConfig().to_dict())
     if args.resume:
         if not args.out:
             raise ConfigError("--resume needs --out RUN_FOLDER, the run to continue.")
@@ -142,11 +100,11 @@ def resolve_config(args: argparse.Namespace):
         if not saved.is_file():
             raise ConfigError(f"{saved} is missing, so there is no run to resume there; "
                               "start one without --resume.")
-        conf = _merge(defaults, _load_yaml(saved), str(saved))
+        conf = merge(defaults, read_settings(saved), str(saved))
     else:
-        conf = _merge(defaults, PRESETS[args.preset], f"preset {args.preset}")
+        conf = merge(defaults, PRESETS[args.preset], f"preset {args.preset}")
         if args.config:
-            conf = _merge(conf, _load_yaml(Path(args.config)), args.config)
+            conf = merge(conf, read_settings(Path(args.config)), args.config)
         if not args.out:
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             args.out = str(Path("runs") / f"{stamp}-{args.preset}")
@@ -174,10 +132,10 @@ def _refuse_another_network(saved: dict[str, Any], asked: dict[str, Any], run: P
     --set model.*, another --label-mode) failed deep in Keras, after its config.yaml had
     been rewritten, so even a plain --resume failed from then on."""
     for key in ("model", "label_mode"):
-        if _plain(saved.get(key)) != _plain(asked.get(key)):
+        if plain(saved.get(key)) != plain(asked.get(key)):
             raise ConfigError(
-                f"{run} was trained with {key} {_plain(saved.get(key))!r}, not "
-                f"{_plain(asked.get(key))!r}; resume it without changing {key}, or train "
+                f"{run} was trained with {key} {plain(saved.get(key))!r}, not "
+                f"{plain(asked.get(key))!r}; resume it without changing {key}, or train "
                 "the new one into another --out.")
 
 
@@ -278,7 +236,7 @@ def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, start
 
     ds = prepare_data(cfg)  # a dataset problem surfaces before anything is written
     run.mkdir(parents=True, exist_ok=True)
-    (run / "config.yaml").write_text(yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False))
+    (run / "config.yaml").write_text(yaml.safe_dump(plain(cfg.to_dict()), sort_keys=False))
     if not (run / "run_info.json").is_file():
         _write_json(run / "run_info.json", run_provenance(command))
     t0 = time.time()

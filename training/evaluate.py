@@ -22,6 +22,7 @@ from emocam.errors import ModelError
 from emocam.modelinfo import ModelInfo, read_model_info
 from emocam.preprocess import Normalization, normalize
 from emocam.training.data import Dataset, Split, ferplus_argmax
+from emocam.training.settings import merge, plain, read_settings
 from emocam.training.train import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -77,9 +78,11 @@ def load_run_config(checkpoint: Path) -> TrainConfig | None:
     for name in ("config.yaml", "config.json"):
         p = checkpoint.parent / name
         if p.is_file():
-            import yaml
-
-            return TrainConfig.from_dict(yaml.safe_load(p.read_text()) or {})
+            # JSON is YAML too. Checked as a --config file is; a setting another fer-train
+            # wrote is left out with a warning, not a traceback.
+            defaults = plain(TrainConfig().to_dict())
+            conf = merge(defaults, read_settings(p), str(p), drop_unknown=True)
+            return TrainConfig.from_dict(conf)
     return None
 
 
