@@ -11,3 +11,13 @@ BEFORE_CLASSES = ("frame", "time_ms", "face_id", "x", "y", "w", "h")
 AFTER_CLASSES = ("top_label", "confidence", "uncertain", "shot")
 FILE = "file"  # first, in a folder's CSV: the photo's name
 FIXED = frozenset((FILE, *BEFORE_CLASSES, *AFTER_CLASSES))
+
+# A spreadsheet takes a cell that starts with one of these for a formula ("CSV injection"): a
+# photo named "=HYPERLINK(...).jpg" sent by someone else would run as one when the CSV opens.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def file_cell(name: str) -> str:
+    """A photo's name for the ``file`` column: one a spreadsheet would take for a formula gets
+    ``./`` before it, which names the same file and reads as text."""
+    return f"./{name}" if name.startswith(_FORMULA_STARTS) else name

@@ -418,7 +418,7 @@ class CsvSink:
 
     def write(self, result: FrameResult, file: str = "") -> None:
         fr = result.frame
-        head = [file] if self.with_file else []
+        head = [columns.file_cell(file)] if self.with_file else []
         rows = []
         for face in result.faces:
             x, y, w, h = face.box

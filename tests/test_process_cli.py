@@ -188,15 +188,19 @@ def test_without_a_model_choice_the_cpu_runs_the_int8_model_and_says_so(
 def test_a_folder_of_images_gives_annotated_images_a_csv_and_a_summary(
     image_one_face: Path, model_path: Path, tmp_path: Path
 ) -> None:
-    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg")
+    # A name a spreadsheet would run as a formula, as a photo sent by someone else may have.
+    formula = "=HYPERLINK(1).jpg"
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg", formula)
     (photos / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
     r = run_emocam("process", photos, "-o", out, "--model", model_path, "-q")
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in (out / "photos.emocam").iterdir()) == ["a.jpg", "b.jpg"]
+    assert sorted(p.name for p in (out / "photos.emocam").iterdir()) == [
+        formula, "a.jpg", "b.jpg"]
     rows = read_csv(out / "photos.emocam.csv")
-    assert [row["file"] for row in rows] == ["a.jpg", "b.jpg"]
-    assert json.loads((out / "photos.emocam.json").read_text())["frames"] == 2
+    # "./" names the same file, and a spreadsheet reads the cell as text.
+    assert [row["file"] for row in rows] == [f"./{formula}", "a.jpg", "b.jpg"]
+    assert json.loads((out / "photos.emocam.json").read_text())["frames"] == 3
 
 
 def test_several_inputs_are_processed_in_turn_and_a_bad_one_does_not_stop_the_rest(
