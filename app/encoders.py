@@ -1,4 +1,4 @@
-"""Turning BGR frames into a video file: OpenCV's MPEG-4 (mp4v) or H.264 through PyAV.
+"""Turning BGR frames into a video file: MPEG-4 part 2 (mp4v) or H.264, through PyAV.
 
 mp4v is the cheapest to write and plays in desktop players; H.264 files are about a quarter
 of the size and also play in web browsers, for ~8 ms more CPU per 720p frame on a 2-core
@@ -7,6 +7,7 @@ laptop (figures in ``docs/PROFILE.md``).
 
 from __future__ import annotations
 
+import errno
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -29,12 +30,20 @@ def known_codec(codec: str) -> str:
     return codec if codec in VIDEO_CODECS else DEFAULT_VIDEO_CODEC
 
 
-# OpenCV's mp4v writer does not open for a 1-pixel side (measured: 2x2 opens, 1x1 not).
-_MP4V_MIN_SIDE = 2
-
 # x264's "superfast": files 3.7x smaller than mp4v's for 18% less throughput at 720p;
 # "ultrafast" costs 3% but saves only 1.8x, "veryfast" saves 6x and costs 38%.
 _X264_OPTIONS = {"preset": "superfast", "crf": "23"}
+# FFmpeg's MPEG-4 part 2 encoder at a fixed quantiser of 3, against OpenCV's mp4v writer it
+# replaced, on the benchmark's 720p 4-face scene: 2.8 against 4.1 ms of CPU a frame, 43.3
+# against 41.1 dB PSNR, 26.9 against 26.5 KiB a frame; quantiser 4 gave 19.9 KiB at 40.4 dB
+# (docs/PROFILE.md, "The annotated video's encoder").
+_MPEG4_QUANTISER = 3
+_ENCODERS = {"mp4v": "mpeg4", "h264": "libx264"}
+# An MP4 written in fragments (one per keyframe: every 12 frames for mp4v, at most 250 for
+# H.264) plays up to its last fragment when the run dies before closing it; a plain MP4 keeps
+# its only index at its end, and a killed run's would not open at all.
+_FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+_MP4_FAMILY = (".mp4", ".m4v", ".mov")
 # cv2.COLOR_BGR2YUV_I420 gives BT.601 at video range; the file says so, or players would
 # assume BT.709 for HD sizes and shift the colours.
 _BT601 = 6  # AVCOL_PRI / AVCOL_TRC / AVCOL_SPC_SMPTE170M
@@ -58,60 +67,43 @@ def open_encoder(
         )
     check_video_name(shown or path)
     try:
-        if codec == "h264":
-            return _X264Encoder(path, fps, size)
-        return _OpenCvEncoder(path, fps, size)
+        return _PyAvEncoder(path, codec, fps, size)
     except (OSError, ValueError) as e:
-        raise OutputError(_why_not_written(shown or path, path, codec, size, e)) from e
+        raise OutputError(_why_not_written(shown or path, path, e)) from e
 
 
-def _why_not_written(
-    shown: Path, path: Path, codec: str, size: tuple[int, int], e: Exception
-) -> str:
-    """The true cause an encoder did not open (OpenCV's writer gives none)."""
+def _why_not_written(shown: Path, path: Path, e: Exception) -> str:
+    """The true cause an encoder did not open."""
     folder = path.parent
     if isinstance(e, PermissionError) or not os.access(folder, os.W_OK | os.X_OK):
         return (f"The video {shown} cannot be written: the folder {folder} does not let you "
                 "write in it; choose a folder you can write to.")
-    if codec == "mp4v" and min(size) < _MP4V_MIN_SIDE:
-        return (f"The video {shown} cannot be written: the {codec} codec cannot encode frames "
-                f"of {size[0]}x{size[1]} pixels (at least {_MP4V_MIN_SIDE} on each side); "
-                "pass --video-codec h264, which takes any size.")
     why = f" ({e})" if str(e) else ""
     return f"The video {shown} cannot be written{why}; check the folder is writable."
 
 
-class _OpenCvEncoder:
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]):
-        self._writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
-        if not self._writer.isOpened():
-            raise OSError("")
+class _PyAvEncoder:
+    """An FFmpeg encoder through PyAV, 4:2:0: a frame of odd width or height gets one more
+    column or row (a copy of its edge), since 4:2:0 needs even sizes."""
 
-    def write(self, image: np.ndarray) -> None:
-        self._writer.write(image)
-
-    def release(self) -> None:
-        self._writer.release()
-
-
-class _X264Encoder:
-    """libx264 through PyAV, 4:2:0: a frame of odd width or height gets one more column or
-    row (a copy of its edge), since 4:2:0 needs even sizes."""
-
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]):
+    def __init__(self, path: Path, codec: str, fps: float, size: tuple[int, int]):
         import av
 
         w, h = size
         self._pad = (h % 2, w % 2)  # bottom, right
+        fragmented = _FRAGMENTED if path.suffix.lower() in _MP4_FAMILY else {}
         try:
-            self._container: Any = av.open(str(path), "w")
+            self._container: Any = av.open(str(path), "w", options=fragmented)
         except av.FFmpegError as e:
             raise OSError(str(e)) from e
         stream = self._container.add_stream(
-            "libx264", rate=Fraction(fps).limit_denominator(1001), options=_X264_OPTIONS
+            _ENCODERS[codec], rate=Fraction(fps).limit_denominator(1001),
+            options=_X264_OPTIONS if codec == "h264" else {},
         )
         stream.width, stream.height, stream.pix_fmt = w + self._pad[1], h + self._pad[0], "yuv420p"
         cc = stream.codec_context
+        if codec == "mp4v":
+            cc.qmin = cc.qmax = _MPEG4_QUANTISER
         cc.color_primaries = cc.color_trc = cc.colorspace = _BT601
         cc.color_range = _VIDEO_RANGE
         # On two cores the other one is busy detecting: more encoder threads only add overhead.
@@ -119,7 +111,9 @@ class _X264Encoder:
         cores = available_cores()
         cc.thread_count = 1 if cores <= 2 else cores
         self._stream = stream
+        self._path = path
         self._pts = 0
+        self._bytes = 0  # of encoded pictures handed to the muxer
         self._frame_from = av.VideoFrame.from_ndarray
 
     def write(self, image: np.ndarray) -> None:
@@ -129,10 +123,20 @@ class _X264Encoder:
         frame = self._frame_from(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
         frame.pts = self._pts
         self._pts += 1
-        self._container.mux(self._stream.encode(frame))
+        self._mux(self._stream.encode(frame))
+
+    def _mux(self, packets: list[Any]) -> None:
+        self._bytes += sum(p.size for p in packets)
+        self._container.mux(packets)
 
     def release(self) -> None:
         try:
-            self._container.mux(self._stream.encode(None))
+            self._mux(self._stream.encode(None))
         finally:
             self._container.close()
+        # FFmpeg does not report a failed write of the last fragment (a full disk, a file
+        # size limit): the file must at least hold every encoded picture.
+        size = self._path.stat().st_size if self._bytes else 0
+        if size < self._bytes:
+            raise OSError(errno.ENOSPC, f"{size} of its {self._bytes} bytes of pictures "
+                          "reached the disk")

@@ -118,6 +118,8 @@ class RunSinks:
             extra["streams"] = self.stream_stats
         error: OutputError | None = None
         lost: set[str] = set()
+        if self.video is not None and self.video.broken:
+            lost.add("video")  # its write failed mid-run: the error on its way says so
         try:
             if self.video is not None and not failed:
                 try:

@@ -149,17 +149,17 @@ class _Pending:
 
 
 class AnnotatedVideoWriter:
-    """An mp4 (mp4v, or H.264 with ``codec="h264"``) written frame by frame; released on
-    close so a partial file plays.
+    """An mp4 (mp4v, or H.264 with ``codec="h264"``) written frame by frame, in fragments, so
+    the file of a run that dies plays up to its last keyframe.
 
-    Encoding runs on a background thread (OpenCV releases the GIL while it encodes), so on
+    Encoding runs on a background thread (FFmpeg runs without the GIL), so on
     a 2-core laptop it overlaps with detection instead of adding its 4-9 ms per 720p frame.
     Frames are copied into a small pool of reused buffers, so the caller may reuse its own;
     a caller that gives a frame away (``owned``) saves the copy. A ``render`` function (the
     overlay) is run on the writer's thread just before its frame is encoded, off the
     caller's critical path, and not at all for a frame that is dropped.
 
-    An mp4 from OpenCV has a constant frame rate. Given each frame's time, the writer keeps
+    The mp4 has a constant frame rate. Given each frame's time, the writer keeps
     the video in step with the source's clock: a frame is repeated until the next one is due
     and dropped when a newer one lands in the same slot. So a variable-frame-rate file, or a
     camera session whose slow frames were skipped, plays back at its real speed.
@@ -328,10 +328,18 @@ class AnnotatedVideoWriter:
         if self._render_error is not None and not failed:
             raise self._render_error
         if not complete and not self._reported:
+            if self._error is not None:
+                raise OutputError(f"The video {self.path} was not written completely "
+                                  f"({_reason(self._error)}).")
             raise OutputError(
                 f"The video {self.path} was not written completely ({stored} of {self.frames} "
                 "frames stored); the disk may be full, so free some space and run again."
             )
+
+    @property
+    def broken(self) -> bool:
+        """A write failed (a full disk): the file lacks frames, whatever happens next."""
+        return self._error is not None
 
     def _stored_frames(self) -> int:
         if self.frames == 0:
