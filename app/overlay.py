@@ -260,8 +260,8 @@ def prepare_background(image: np.ndarray, result: FrameResult, opts: OverlayOpti
     if opts.boxes_only:
         image[...] = NEUTRAL_GRAY
     elif opts.blur_faces:
-        for face in result.faces:
-            anonymise_face(image, face.box)
+        for box in [*(face.box for face in result.faces), *result.hidden]:
+            anonymise_face(image, box)
 
 
 def draw(

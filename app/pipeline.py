@@ -17,6 +17,7 @@ import numpy as np
 from emocam.classify import EmotionClassifier, default_model_for
 from emocam.cuts import CutDetector
 from emocam.detect import create_detector
+from emocam.face_trail import FaceTrail
 from emocam.governor import GovernorConfig, RateGovernor
 from emocam.preprocess import crop_faces, to_gray
 from emocam.quality import QualityConfig, judge, measure_all, resolve_uncertain_below
@@ -58,6 +59,7 @@ class Pipeline:
         # tiles cost a camera frame no more time, only a later first sight of small faces.
         self.detector = create_detector(self.config.detector, min_score=self.config.min_score)
         self.tracker = FaceTracker(TrackerConfig(tau_s=self.config.smoothing_tau_s))
+        self._trail = FaceTrail(self.tracker.config.max_missed)
         self.schedule = DetectionSchedule(self.detector, self.config.schedule)
         self.governor = (
             RateGovernor(GovernorConfig(self.config.target_fps), ladder_for(self.detector))
@@ -104,6 +106,7 @@ class Pipeline:
             log.debug("frame %d starts a new shot: new faces, full scan", frame.index)
             self.tracker.reset()
             self.schedule.reset()
+            self._trail.reset()
             self._shot += 1
         dets = self.schedule.detect(
             frame.image, self.tracker.predict(frame.time_ms), frame.time_ms
@@ -127,6 +130,7 @@ class Pipeline:
             [d.predicted for d in dets],
         )
         judge(faces, qualities, self.config.quality, self.uncertain_below)
+        hidden = self._trail.update(frame.time_ms, [(f.face_id, f.box) for f in faces])
         t4 = time.perf_counter()
         timings = {
             "detect": (t1 - t0) * 1e3,
@@ -136,7 +140,7 @@ class Pipeline:
             "track": (t4 - t3) * 1e3,
         }
         return FrameResult(frame, faces, self.class_names, timings,
-                           schedule=self.schedule.config, shot=self._shot)
+                           schedule=self.schedule.config, shot=self._shot, hidden=hidden)
 
     def idle(self, seconds: float) -> None:
         """Time the caller spent waiting for its source (pacing to real time, a camera's next
@@ -148,6 +152,7 @@ class Pipeline:
         """Start a new source: forget tracks (ids keep counting up, never reused, unless
         ``restart_ids``: a looping video's faces keep their ids on every pass)."""
         self.tracker.reset(restart_ids)
+        self._trail.reset()
         self.schedule.reset()
         self._shot = 0
         if self.cuts is not None:

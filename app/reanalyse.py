@@ -24,6 +24,7 @@ import numpy as np
 
 from emocam import columns
 from emocam.errors import OutputError, SourceError, UserError, some_of
+from emocam.face_trail import FaceTrail
 from emocam.fileprint import changed
 from emocam.output_set import OutputSet
 from emocam.outputs import (
@@ -47,7 +48,7 @@ from emocam.run_sinks import RunDescription
 from emocam.sidecar import Sidecar, load_sidecar
 from emocam.sources import open_source
 from emocam.track import smoothed
-from emocam.types import FaceQuality, FaceResult, Frame, FrameResult
+from emocam.types import Box, FaceQuality, FaceResult, Frame, FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,8 @@ class Replay:
         self._tracks: dict[int, tuple[np.ndarray, float]] = {}
         self._shots = dict(zip(sidecar["frame_index"].tolist(), sidecar["frame_shot"].tolist(),
                                strict=True))
+        self._shot = 0
+        self._trail = FaceTrail()
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -190,7 +193,7 @@ class Replay:
         kps = tuple((float(x), float(y)) for x, y in s["keypoints"][r] if not np.isnan(x))
         return FaceResult(
             face_id=face_id,
-            box=tuple(float(v) for v in s["box"][r]),  # type: ignore[arg-type]
+            box=_box(s["box"][r]),
             score=float(s["score"][r]),
             probs=self._smooth(face_id, raw, t),
             raw_probs=raw,
@@ -203,16 +206,26 @@ class Replay:
 
     def process(self, frame: Frame) -> FrameResult:
         t0 = time.perf_counter()
-        rows = [int(r) for r in self._rows.get(frame.index, ())
-                if self.sidecar["score"][r] >= self.min_score]
+        s = self.sidecar
+        recorded = [int(r) for r in self._rows.get(frame.index, ())]
+        rows = [r for r in recorded if s["score"][r] >= self.min_score]
         faces = [self._face(r) for r in rows]
         judge(faces, [self._quality(r) for r in rows], self.quality, self.uncertain_below)
+        shot = self._shots.get(frame.index, 0)
+        if shot != self._shot:
+            self._trail.reset()
+            self._shot = shot
+        # Every recorded face stays hidden, those the new threshold leaves out included: a
+        # re-analysis may hide more than its run did, never less.
+        hidden = [_box(s["box"][r]) for r in recorded if r not in rows]
+        hidden += self._trail.update(
+            frame.time_ms, [(int(s["face_id"][r]), _box(s["box"][r])) for r in recorded])
         timings = {"replay": (time.perf_counter() - t0) * 1e3}
-        return FrameResult(frame, faces, self._names, timings,
-                           shot=self._shots.get(frame.index, 0))
+        return FrameResult(frame, faces, self._names, timings, shot=shot, hidden=hidden)
 
     def reset(self) -> None:
         self._tracks.clear()
+        self._trail.reset()
 
     def close(self) -> None:
         self._tracks.clear()
@@ -222,6 +235,11 @@ class Replay:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _box(row: np.ndarray) -> Box:
+    x, y, w, h = (float(v) for v in row)
+    return (x, y, w, h)
 
 
 def _pick(value: float | None, recorded: Any, default: float) -> float:

@@ -87,6 +87,11 @@ class FrameResult:
     # Which shot of the video the frame belongs to: 0 until the first hard cut, then one
     # more per cut (emocam.cuts); a camera or a photo stays at 0.
     shot: int = 0
+    # Boxes the privacy options hide that are not faces of the results: where a face the
+    # detector missed in this frame probably is (emocam.face_trail), and in a re-analysis the
+    # faces its higher threshold leaves out. Hiding only the faces found showed a face sharp
+    # in each frame its detector missed.
+    hidden: list[Box] = field(default_factory=list)
 
     def top_label(self, face: FaceResult) -> str:
         return self.class_names[face.top_index]
