@@ -281,11 +281,21 @@ class _Input:
     pixels: bool  # False: frames without images, so no annotated output
 
 
-def _refuse_the_recorded_runs_files(outputs: Iterable[Path], sidecar: Path) -> None:
+def _refuse_the_recorded_runs_files(outputs: Iterable[Path], recorded: Sidecar) -> None:
     """A re-analysis writing over a file of the run it replays (its CSV beside its JSON and
     sidecar) would leave that run's set half old, half new: refused, even with --overwrite,
     as no output set is ever mixed."""
-    theirs = _recorded_outputs(sidecar)
+    sidecar = Path(recorded.path)
+    listed = recorded.header.get("outputs")
+    if isinstance(listed, dict):
+        paths = [Path(v) for v in listed.values() if isinstance(v, str)]
+        theirs = {os.path.abspath(p) for p in paths}
+        # A folder moved whole keeps its files beside the sidecar, under the same names.
+        was_beside = Path(str(listed.get("sidecar", ""))).parent
+        theirs |= {os.path.abspath(sidecar.parent / p.name) for p in paths
+                   if p.parent == was_beside}
+    else:
+        theirs = _recorded_outputs(sidecar)
     stem = sidecar_stem(sidecar)
     folder = sidecar.parent.resolve()
     for path in outputs:
@@ -299,8 +309,10 @@ def _refuse_the_recorded_runs_files(outputs: Iterable[Path], sidecar: Path) -> N
 
 
 def _recorded_outputs(sidecar: Path) -> set[str]:
-    """The files the recorded run's summary lists (an app export's NAME.csv, a --csv name),
-    from the summary beside the sidecar that names this sidecar; empty when there is none."""
+    """For a sidecar whose header does not list them (emocam before 2026-12-06): the files
+    the recorded run's summary lists (an app export's NAME.csv, a --csv name), from the
+    summary beside the sidecar that names this sidecar; empty when there is none. A summary
+    named after the input (``--csv out/a.csv`` beside ``video.emocam.json``) is not found."""
     stem = sidecar_stem(sidecar)
     for name in (f"{stem}{SUFFIX}.json", f"{stem}.json"):
         try:
@@ -408,7 +420,7 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
         plan = plan_for(opts.request(), inp.kind, files, base, sidecar.source,
                         annotate=inp.pixels, sidecar=False, sound=sound_wanted(opts),
                         inputs=[sidecar.path])
-        _refuse_the_recorded_runs_files(plan.files(), sidecar.path)
+        _refuse_the_recorded_runs_files(plan.files(), sidecar)
         outset = stack.enter_context(OutputSet(plan, opts.overwrite))
         facts = RunFacts(sidecar.header.get("fps"), len(sidecar["frame_index"]), inp.size,
                          sidecar.header.get("video_fps"))

@@ -183,8 +183,10 @@ def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFac
     quality = asdict(desc.config.quality)
     quality.pop("uncertain_below")  # the resolved value is in run_info
     # The privacy settings too: a re-analysis must not put back what the run kept out.
+    # And the run's files: a re-analysis must not write over them, whatever their names.
     keep = ("input_kind", "model", "model_path", "model_accuracy", "provider", "detector",
-            "class_names", "smoothing_tau_s", "target_fps", "uncertain_below", "privacy")
+            "class_names", "smoothing_tau_s", "target_fps", "uncertain_below", "privacy",
+            "outputs")
     kind = run_info.get("input_kind")
     source = desc.source_path or desc.source
     return {

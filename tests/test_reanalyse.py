@@ -149,6 +149,31 @@ def test_a_reanalysis_never_writes_over_a_named_csv_of_the_run_it_replays(
     assert (tmp_path / "talk.csv").read_bytes() == before
 
 
+def test_a_reanalysis_never_writes_over_the_files_of_a_run_whose_csv_was_named(
+    tmp_path: Path, model_path: Path, video_one_face
+) -> None:
+    # As the README shows: --csv out/a.csv, so the sidecar is a.emocam.npz while the summary
+    # and the video are named after the input. Before, a re-analysis replaced that video,
+    # summary and report, leaving a.csv and the sidecar from the run beside them.
+    out = tmp_path / "out"
+    r = run_emocam("process", video_one_face.path, "-o", out, "--csv", out / "a.csv",
+                   "--model", model_path, "-q", "--no-report")
+    assert r.returncode == 0, r.stderr
+    stem = video_one_face.path.stem
+    video, summary = out / f"{stem}.emocam.mp4", out / f"{stem}.emocam.json"
+    before = {p: p.read_bytes() for p in (video, summary)}
+    r = run_emocam("process", "--reanalyse", out / "a.emocam.npz", "--output-video", video,
+                   "--json", summary, "--overwrite", "--smoothing", "2", "-q")
+    assert r.returncode == 2 and f"{stem}.emocam.mp4" in r.stderr and "mix" in r.stderr, r.stderr
+    assert {p: p.read_bytes() for p in before} == before
+    # A folder moved whole still holds that run's files under their names.
+    moved = tmp_path / "moved"
+    out.rename(moved)
+    r = run_emocam("process", "--reanalyse", moved / "a.emocam.npz", "--json",
+                   moved / f"{stem}.emocam.json", "--overwrite", "--no-video", "-q")
+    assert r.returncode == 2 and "mix" in r.stderr, r.stderr
+
+
 def test_other_smoothing_changes_smoothed_probabilities_but_not_raw_ones(
     fresh_run: Path, tmp_path: Path
 ) -> None:
