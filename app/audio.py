@@ -1,9 +1,10 @@
 """The source's sound in the annotated video.
 
-OpenCV writes pictures only. Once the annotated video is complete, its frames and the source's
-audio streams are put together in a new file, which replaces the silent one: the picture's
-packets are copied as they are, and so is the sound when the container can carry it (AAC, MP3,
-Opus, ...); other sound (PCM, Vorbis) is re-encoded as AAC. The sound is shifted by the time
+The annotated video is written as pictures only. Once it is complete, its frames and the
+source's audio streams are put together in a new file, which replaces the silent one: the
+picture's packets are copied as they are, and so is the sound when the container can carry it
+(AAC, MP3, Opus, ... in MP4); other sound (PCM, Vorbis), or sound the chosen container refuses
+(Opus in AVI or MOV), is re-encoded as AAC. The sound is shifted by the time
 the source's picture starts and cut where the annotated video ends (a run stopped early), so
 it plays in step with the picture.
 
@@ -73,28 +74,49 @@ def add_audio(video: Path, source: Path, duration_s: float) -> bool:
     import av
 
     temp = video.with_name(f".{video.stem}.sound{video.suffix}")
+    error: Exception | None = None
     try:
-        with av.open(str(source)) as src:
-            if not src.streams.audio:
-                return False
-            with av.open(str(video)) as picture, av.open(str(temp), "w") as out:
-                _mux(picture, src, out, duration_s)
-        os.replace(temp, video)
-        return True
-    except (av.FFmpegError, OSError, ValueError) as e:
-        log.warning(
-            "The annotated video %s was kept without sound: the sound of %s could not be "
-            "copied (%s).", video, source, e,
-        )
-        return False
+        # Copied where MP4 could carry it; a container that refuses the copy (AVI or MOV and
+        # Opus) gets it re-encoded, as one that cannot carry it at all would.
+        for copy in (True, False):
+            copying = False
+            try:
+                with av.open(str(source)) as src:
+                    if not src.streams.audio:
+                        return False
+                    copying = copy and any(_copyable(a) for a in src.streams.audio)
+                    with av.open(str(video)) as picture, av.open(str(temp), "w") as out:
+                        _mux(picture, src, out, duration_s, copy)
+                os.replace(temp, video)
+                return True
+            except (av.FFmpegError, OSError, ValueError) as e:
+                error = e
+                if not copying:  # re-encoding is what failed: no other way to try
+                    break
     finally:
         temp.unlink(missing_ok=True)
+    log.warning(
+        "The annotated video %s was kept without sound: the sound of %s could not be "
+        "copied (%s).", video, source, _why(error),
+    )
+    return False
 
 
-def _mux(picture: Any, src: Any, out: Any, duration_s: float) -> None:
+def _why(error: Exception | None) -> str:
+    """FFmpeg's reason without the file it names (the hidden temporary file)."""
+    return str(getattr(error, "strerror", None) or error)
+
+
+def _copyable(stream: Any) -> bool:
+    # The format's name, not the decoder's: MP3 is decoded by "mp3float".
+    return stream.codec_context.codec.canonical_name in _MP4_AUDIO
+
+
+def _mux(picture: Any, src: Any, out: Any, duration_s: float, copy: bool) -> None:
+    """Put the picture and the sound together; ``copy``: sound MP4 carries is copied."""
     video_in = picture.streams.video[0]
     video_out = out.add_stream_from_template(video_in)
-    tracks = {stream.index: _track(stream, out) for stream in src.streams.audio}
+    tracks = {stream.index: _track(stream, out, copy) for stream in src.streams.audio}
     picture_packets = _video_packets(picture, video_in, video_out)
     sound_packets = _audio_packets(src, tracks, _picture_start(src), duration_s)
     # Both in time order, so the file's sound and picture lie side by side as players read them.
@@ -102,9 +124,8 @@ def _mux(picture: Any, src: Any, out: Any, duration_s: float) -> None:
         out.mux(packet)
 
 
-def _track(stream: Any, out: Any) -> _Track:
-    # The format's name, not the decoder's: MP3 is decoded by "mp3float".
-    if stream.codec_context.codec.canonical_name in _MP4_AUDIO:
+def _track(stream: Any, out: Any, copy: bool) -> _Track:
+    if copy and _copyable(stream):
         return _Track(stream, out.add_stream_from_template(stream), copy=True)
     encoded = out.add_stream("aac", rate=stream.codec_context.sample_rate)
     channels = stream.codec_context.layout.nb_channels

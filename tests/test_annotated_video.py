@@ -61,6 +61,25 @@ def test_the_annotated_video_plays_the_sources_sound_in_step(
     assert len(samples) / RATE == pytest.approx(2.0, abs=0.05)
 
 
+@pytest.mark.parametrize("suffix", [".avi", ".mov"])
+def test_sound_the_chosen_container_refuses_to_copy_is_re_encoded(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], picture: SyntheticVideo,
+    model_path: Path, suffix: str,
+) -> None:
+    # Opus copies into MP4, not into AVI or MOV. Before, the video was kept silent with a
+    # warning naming a hidden temporary file ("'.talk.sound.mov' returned 22").
+    src = with_sound(picture.path, tmp_path / "talk.mkv", "libopus")
+    out = tmp_path / f"talk{suffix}"
+    run = run_cli(capfd, "process", src, "--output-video", out, "--json", tmp_path / "t.json",
+                  "--csv", tmp_path / "t.csv", "--no-sidecar", "--no-report", "--model",
+                  model_path, "-q")
+    assert run.code == 0 and not run.err, run.err
+    found = sound_of(out)
+    assert found is not None and found[0] == "aac", found
+    assert onset_s(found[1]) == pytest.approx(BEEP_AT_S, abs=0.03)
+    assert json.loads((tmp_path / "t.json").read_text())["privacy"]["source_sound_kept"]
+
+
 def test_a_silent_source_is_not_said_to_have_its_sound_kept(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], picture: SyntheticVideo,
     model_path: Path,
