@@ -7,6 +7,8 @@ give the CSV two ``frame`` columns, and a reader would take one for the other).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 BEFORE_CLASSES = ("frame", "time_ms", "face_id", "x", "y", "w", "h")
 AFTER_CLASSES = ("top_label", "confidence", "uncertain", "shot")
 FILE = "file"  # first, in a folder's CSV: the photo's name
@@ -21,3 +23,9 @@ def file_cell(name: str) -> str:
     """A photo's name for the ``file`` column: one a spreadsheet would take for a formula gets
     ``./`` before it, which names the same file and reads as text."""
     return f"./{name}" if name.startswith(_FORMULA_STARTS) else name
+
+
+def formula_like(names: Iterable[str]) -> list[str]:
+    """The class names a spreadsheet would take for formulas (a column heading and every
+    ``top_label`` cell): refused where names are chosen, since a label has no "./" to add."""
+    return sorted(n for n in names if n.startswith(_FORMULA_STARTS))

@@ -99,6 +99,10 @@ class ModelInfo:
         if clash:
             raise ValueError(f"its metadata key 'class_names' names {', '.join(clash)}, "
                              "which is a column of emocam's CSV already")
+        formulas = columns.formula_like(names)
+        if formulas:
+            raise ValueError(f"its metadata key 'class_names' names {', '.join(formulas)}, "
+                             "which a spreadsheet would run as a formula")
         schema = _integer(d, "schema", SCHEMA_VERSION, 1, 10**6)
         if schema > SCHEMA_VERSION:
             raise ValueError(f"its metadata schema {schema} is newer than this emocam understands")

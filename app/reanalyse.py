@@ -103,6 +103,12 @@ def label_matrix(
             f"The label map's new name {', '.join(taken)} is already a column of the CSV; "
             "give the class another name."
         )
+    formulas = columns.formula_like(mapping.values())
+    if formulas:
+        raise LabelMapError(
+            f"The label map's new name {', '.join(formulas)} starts with a sign a spreadsheet "
+            "would run as a formula; give the class another name."
+        )
     new = [mapping.get(n, n) for n in names]
     out = tuple(dict.fromkeys(new))  # first appearance order, duplicates merged
     if out == tuple(names):

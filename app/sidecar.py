@@ -26,6 +26,7 @@ import numpy as np
 
 from emocam.errors import OutputError, SourceError
 from emocam.locks import being_written_by
+from emocam.outputs import SIDECAR_SUFFIX, SUFFIX
 from emocam.sidecar_check import Bad, check_arrays, check_header
 from emocam.sinks import parts_dir
 from emocam.types import FaceQuality, FrameResult
@@ -322,6 +323,11 @@ def load_sidecar(path: Path) -> Sidecar:
                           "finish, then re-analyse it.")
     if not path.is_file() and parts_dir(path).is_dir():
         recover(path)  # a killed run: its chunks so far are the sidecar
+    if path.is_dir():
+        inside = sorted(path.glob(f"*{SUFFIX}{SIDECAR_SUFFIX}"))
+        hint = f" (there is {inside[0].name} in it)" if len(inside) == 1 else ""
+        raise SourceError(f"{path} is a folder, not a sidecar; give the .emocam.npz file "
+                          f"that `emocam process` wrote{hint}.")
     if not path.is_file():
         raise SourceError(f"The sidecar {path} does not exist; give the .emocam.npz file that "
                           "`emocam process` wrote.")

@@ -210,6 +210,9 @@ def test_a_label_map_renames_and_merges_classes(fresh_run: Path, tmp_path: Path)
     clash = reanalyse(fresh_run, tmp_path / "clash", "--label-map", "anger=frame")
     assert clash.returncode == 2 and "frame is already a column of the CSV" in clash.stderr
     assert not (tmp_path / "clash").exists()
+    # A heading and labels a spreadsheet would run as formulas (it made a column "=x").
+    formula = reanalyse(fresh_run, tmp_path / "formula", "--label-map", "anger==x")
+    assert formula.returncode == 2 and "=x starts with a sign a spreadsheet" in formula.stderr
 
 
 def test_a_stricter_detection_threshold_drops_weaker_faces(
@@ -310,6 +313,13 @@ def test_a_file_that_is_not_a_sidecar_gives_one_sentence(tmp_path: Path) -> None
     r = run_emocam("process", "--reanalyse", bogus, "-q")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "not an emocam sidecar" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_folder_given_for_the_sidecar_is_called_a_folder(fresh_run: Path) -> None:
+    r = run_emocam("process", "--reanalyse", fresh_run, "-q")
+    # Before: "The sidecar ... does not exist", of a folder that does.
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "is a folder, not a sidecar" in r.stderr and "people.emocam.npz in it" in r.stderr
 
 
 def test_a_threshold_below_the_recorded_one_is_recorded_as_the_one_that_held(
