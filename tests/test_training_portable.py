@@ -4,12 +4,15 @@ JAX backend whose checkpoint exports under TensorFlow, a time-limited run, disti
 from __future__ import annotations
 
 import csv
+import json
 import os
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run_emocam
+from cli_helpers import run_emocam, start_emocam
 from training_helpers import write_ferplus_folders, write_kaggle_csv
 
 from emocam.training.cli import main
@@ -85,6 +88,35 @@ def test_a_jax_run_from_a_pack_exports_under_tensorflow(pack, ferplus, tmp_path)
     assert main(["-q", "export", str(run / "best.keras"), "--data", str(ferplus),
                  "--out", str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").is_file()
+
+
+@pytest.mark.train
+def test_an_interrupted_run_resumes_where_it_stopped_and_counts_both_sittings(pack, tmp_path):
+    pytest.importorskip("jax")
+    run = tmp_path / "cut"
+    env = {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    proc = start_emocam("train", "--data", pack, "--out", run, "--no-export",
+                        "--set", "epochs=1000", "--set", "patience=100000", *TINY,
+                        tool="fer-train", env=env)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if (run / "history.csv").is_file() and len(_history(run)) >= 2:
+            break
+        time.sleep(0.2)  # polling a file another process writes
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "--resume" in err, err[-2000:]
+    done = len(_history(run))
+    first_part = json.loads((run / "wall_time.json").read_text())["seconds"]
+    # Resumed for one more epoch: it goes on from the backup, not from epoch 1.
+    resumed = run_emocam("train", "--out", run, "--resume", "--no-export",
+                         "--set", f"epochs={done + 1}", tool="fer-train", env=env, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    epochs = [int(r["epoch"]) for r in _history(run)]
+    assert epochs == list(range(done + 1))
+    info = json.loads((run / "train_info.json").read_text())
+    # The card's wall time is both sittings' (it was the last one's alone).
+    assert info["sittings"] == 2 and info["wall_seconds"] > first_part
 
 
 @pytest.mark.train

@@ -170,7 +170,9 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         "",
         f"- Command: `{t.get('command')}`",
         f"- Code: commit `{t.get('commit')}`",
-        f"- Date: {t.get('date')}; wall time {_duration(t.get('wall_seconds'))} for "
+        f"- Date: {t.get('date')}; wall time {_duration(t.get('wall_seconds'))}"
+        + (f" in {t['sittings']} sittings (resumed)" if (t.get("sittings") or 1) > 1 else "")
+        + " for "
         f"{t.get('epochs')} epochs (best epoch {t.get('best_epoch')}, "
         + (f"under a {t['time_limit_minutes']:g}-minute time limit)"
            if t.get("time_limit_minutes") else f"of at most {t.get('epochs_configured')})"),

@@ -19,6 +19,7 @@ import math
 import os
 import shlex
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -214,13 +215,30 @@ def _training_lock(run: Path) -> Iterator[None]:
         release(lock)
 
 
+@contextmanager
+def _stop_on_interrupt_or_kill() -> Iterator[None]:
+    """Ctrl-C and ``kill`` stop a training with the sentence that says how to resume it, at
+    a point it can be resumed from (``train.Interruption``). A job a shell script sends to
+    the background starts with Ctrl-C ignored, so it trained on through ``kill -INT``;
+    ``kill`` ended it without a word. Hang-ups keep their own handling, so ``nohup`` still
+    keeps a run going after its terminal closes."""
+    from emocam.training.train import INTERRUPTION
+
+    before = {s: signal.signal(s, INTERRUPTION.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:  # a program that calls main() gets its own handlers back
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
 def cmd_train(args: argparse.Namespace, command: str) -> int:
     started = time.time()  # time_limit_minutes counts from here: loading the data counts too
     cfg = resolve_config(args)
     run = Path(cfg.out)
     _check_run_folder(run, args.resume)
     _check_writable(run)  # before the data's minutes of decoding, not after
-    with _training_lock(run):
+    with _stop_on_interrupt_or_kill(), _training_lock(run):
         # Looked at again under the lock: a run that finished meanwhile is only exported.
         return _train_in(run, cfg, args, command, started,
                          _check_run_folder(run, args.resume))
@@ -739,8 +757,11 @@ def main(argv: list[str] | None = None) -> int:
 
     keep_native_libraries_offline()
     args = build_parser().parse_args(argv)
+    # force: a handler another tool left on the root logger (emocam's, in one process)
+    # would write fer-train's lines to a stream that may be closed.
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+                        format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+                        force=True)
     try:
         if args.command == "train":
             return cmd_train(args, "fer-train " + shlex.join(argv))

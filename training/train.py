@@ -253,6 +253,75 @@ def time_schedule_callback(cfg: TrainConfig, started: float):
     return TimeSchedule()
 
 
+class Interruption:
+    """Ctrl-C (or ``kill``) while the network trains stops it at the next batch, never in the
+    middle of an epoch's checkpoint writes: a backup cut short there could not be loaded, and
+    the run could not be resumed. Elsewhere (decoding the data), or pressed twice, it stops
+    at once."""
+
+    def __init__(self) -> None:
+        self.fitting = False
+        self.requested = False
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self.fitting and not self.requested:
+            self.requested = True
+            log.warning("stopping after this batch, with the last epoch's backup kept whole "
+                        "(press Ctrl-C again to stop at once)")
+            return
+        raise KeyboardInterrupt
+
+    def callback(self):
+        keras = _keras()
+        asked = self
+
+        class _StopHere(keras.callbacks.Callback):
+            def _check(self) -> None:
+                if asked.requested:
+                    raise KeyboardInterrupt
+
+            def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                self._check()
+
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self._check()
+
+        return _StopHere()
+
+
+INTERRUPTION = Interruption()
+
+
+class WallClock:
+    """Training time over every sitting of a run: a resumed run's card said only its last
+    part's. Each finished epoch records the total so far beside the run (an epoch cut short
+    is trained again, so its time is not counted)."""
+
+    def __init__(self, path: Path, started: float, resumed: bool):
+        self.path, self.started = path, started
+        try:
+            if not resumed:  # a fresh start where a failed one left its file
+                raise FileNotFoundError(path)
+            saved = json.loads(path.read_text())
+            self.before, self.sitting = float(saved["seconds"]), int(saved["sittings"]) + 1
+        except (OSError, ValueError, KeyError, TypeError):
+            self.before, self.sitting = 0.0, 1
+
+    def total(self, now: float) -> float:
+        return self.before + now - self.started
+
+    def callback(self):
+        keras = _keras()
+        clock = self
+
+        class _Record(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+                clock.path.write_text(json.dumps(
+                    {"seconds": round(clock.total(time.time()), 1), "sittings": clock.sitting}))
+
+        return _Record()
+
+
 def progress_callback(epochs: int, steps: int, images: int, limit_s: float = 0.0,
                       every: float = 30.0, started: float | None = None):
     """Log progress within an epoch (images/s, ETAs) and one summary line per epoch;
@@ -448,11 +517,18 @@ def train(cfg: TrainConfig, ds: Dataset | None = None, started: float | None = N
     if cfg.time_limit_minutes > 0:
         callbacks.insert(0, time_schedule_callback(cfg, started))
     t0 = time.time()
-    model.fit(batches, validation_data=(xv, yv), epochs=cfg.epochs, callbacks=callbacks,
-              verbose=0)
-    wall = time.time() - t0
+    clock = WallClock(run / "wall_time.json", t0, resumed=(run / "backup").is_dir())
+    callbacks += [clock.callback(), INTERRUPTION.callback()]
+    INTERRUPTION.fitting = True
+    try:
+        model.fit(batches, validation_data=(xv, yv), epochs=cfg.epochs, callbacks=callbacks,
+                  verbose=0)
+    finally:
+        INTERRUPTION.fitting = False
+    wall = clock.total(time.time())
     model = keras.models.load_model(run / "best.keras", compile=False)
-    info = {"wall_seconds": round(wall, 1), "parameters": int(model.count_params()),
+    info = {"wall_seconds": round(wall, 1), "sittings": clock.sitting,
+            "parameters": int(model.count_params()),
             "macs_per_face": count_macs(model), "class_names": list(ds.class_names),
             "data": ds.description, "layout": ds.layout, "label_mode": ds.label_mode,
             "train_images": len(ds.train)}
