@@ -60,6 +60,7 @@ class Pipeline:
         self.detector = create_detector(self.config.detector, min_score=self.config.min_score)
         self.tracker = FaceTracker(TrackerConfig(tau_s=self.config.smoothing_tau_s))
         self._trail = FaceTrail(self.tracker.config.max_missed)
+        self._source: str | None = None  # the file the last frame came from
         self.schedule = DetectionSchedule(self.detector, self.config.schedule)
         self.governor = (
             RateGovernor(GovernorConfig(self.config.target_fps), ladder_for(self.detector))
@@ -100,6 +101,13 @@ class Pipeline:
 
     def process(self, frame: Frame) -> FrameResult:
         t0 = time.perf_counter()
+        if frame.source != self._source:
+            # Separate photos (a folder's) share no tracks, smoothing or hidden boxes: in the
+            # app, a folder played on kept the last photo's faces, hid the next photo's
+            # until a second look, and blurred where the last photo's faces had been.
+            if self._source is not None:
+                self.reset()
+            self._source = frame.source
         if self.governor is not None:
             self.schedule.config = self.governor.tick(t0)
         if self.cuts is not None and self.cuts.is_cut(frame.image):

@@ -162,8 +162,6 @@ def _loop(
             log.warning("%s received: stopping", stop.signal_name)
             return False
         for frame in frames:
-            if sinks.plan.kind == "folder":
-                pipeline.reset()  # separate photos share no tracks or smoothing
             sinks.write(frame, pipeline.process(frame))
             bar.update(1)
             if opts.on_frame is not None and opts.on_frame(sinks.summary.frames, total):

@@ -149,6 +149,7 @@ class Replay:
                                strict=True))
         self._shot = 0
         self._trail = FaceTrail()
+        self._source: str | None = None
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -212,6 +213,10 @@ class Replay:
 
     def process(self, frame: Frame) -> FrameResult:
         t0 = time.perf_counter()
+        if frame.source != self._source:  # separate photos share nothing, as in a run
+            if self._source is not None:
+                self.reset()
+            self._source = frame.source
         s = self.sidecar
         recorded = [int(r) for r in self._rows.get(frame.index, ())]
         rows = [r for r in recorded if s["score"][r] >= self.min_score]

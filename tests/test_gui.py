@@ -812,3 +812,36 @@ def test_a_folder_sent_back_to_its_first_photo_shows_it_for_a_second(
     second = next(t for i, t in shown if i == 1)
     # Before: the photo sent to flashed, and the next came at once (the clock started there).
     assert second - first >= 0.8
+
+
+def test_each_photo_of_a_folder_is_read_afresh_as_the_app_plays_or_steps_through_it(
+    qtbot, make_window, tmp_path
+):
+    # Grace, then the astronaut where she was, then Grace again, and the view blurring faces.
+    # Before, the app ran the photos as one video: the astronaut was not found on her photo,
+    # Grace's face showed sharp, and the blur fell where the last photo's face had been.
+    import cv2
+
+    from benchmarks.media import Placement, render
+
+    photos = tmp_path / "swap"
+    photos.mkdir()
+    for i, who in enumerate(("hopper", "astronaut", "hopper")):
+        place = Placement(who, 320 + 30 * i, 240, 180)  # one backdrop: no cut between them
+        cv2.imwrite(str(photos / f"{i}.png"), render((640, 480), [place]))
+    window = make_window()
+    window.open_file(photos)
+    qtbot.waitUntil(lambda: window.last_packet is not None, timeout=30_000)
+    window.set_paused(True)
+    with qtbot.waitSignal(window.worker.frame_ready, timeout=10_000):
+        window.seek(0)
+    qtbot.waitUntil(lambda: window.last_packet.result.frame.index == 0, timeout=10_000)
+    seen = [window.last_packet.result]
+    for i in (1, 2):
+        window.qactions["playback.next"].trigger()  # Right
+        qtbot.waitUntil(lambda i=i: window.last_packet.result.frame.index == i, timeout=10_000)
+        seen.append(window.last_packet.result)
+    assert [len(r.faces) for r in seen] == [1, 1, 1]
+    assert [r.hidden for r in seen] == [[], [], []]
+    assert len({r.faces[0].face_id for r in seen}) == 3  # a photo's face is a new face
+

@@ -649,7 +649,8 @@ class MainWindow(QMainWindow):
 
     def step(self, frames: int) -> None:
         """One frame on (``frames`` 1) or back (-1), paused; a folder's next or previous
-        photo. On keeps the faces' ids; back is a seek, where ids start again."""
+        photo. On keeps a video's faces' ids (a photo's faces are new); back is a seek, where
+        ids start again."""
         if self.worker is None or self.source_info is None or self.source_info.is_live:
             return
         if self.last_packet is None:
