@@ -2,8 +2,8 @@
 
 A detector misses a face now and then for a frame or a few (partly out of the picture,
 moving fast, turned); with ``--blur-faces`` each such frame showed that face sharp. The trail
-keeps every face it was shown for a few frames after it was last seen, moved on at the
-speed it had and grown as the guess gets older, and gives those boxes to hide. It runs after
+keeps every face it was shown for a second (at least 5 frames) after it was last seen, moved
+on at the speed it had and grown as the guess gets older, and gives those boxes to hide. It runs after
 the tracker in the pipeline and in a re-analysis alike, on the faces' ids and boxes.
 """
 
@@ -14,8 +14,13 @@ from dataclasses import dataclass
 
 from emocam.types import Box
 
-# Frames a lost face is still hidden for (the tracker keeps a missed face's id as long).
+# A lost face is still hidden for this many frames (the tracker keeps a missed face's id as
+# long), or for this long, whichever lasts longer: a face half out of the picture was missed
+# for 8 frames running at 30 fps, and shown sharp after the first 5.
 MAX_MISSED_FRAMES = 5
+MAX_MISSED_MS = 1000.0
+# How far ahead its speed is believed: beyond that, a guess of motion is worse than none.
+_MOVE_HORIZON_MS = 300.0
 # How much the box grows per frame missed (its side), to cover the guess's error: a face at
 # 70 px a frame that turns at the moment it is lost is still inside after a frame or two.
 _GROWTH_PER_FRAME = 0.25
@@ -59,7 +64,7 @@ class FaceTrail:
             if face_id in here:
                 continue
             seen.missed += 1
-            if seen.missed > self.max_missed:
+            if seen.missed > self.max_missed and time_ms - seen.time_ms > MAX_MISSED_MS:
                 del self._faces[face_id]
                 continue
             hidden.append(_guess(seen, time_ms))
@@ -72,7 +77,7 @@ def _centre(box: Box) -> tuple[float, float]:
 
 
 def _guess(seen: _Seen, time_ms: float) -> Box:
-    dt = max(time_ms - seen.time_ms, 0.0)
+    dt = min(max(time_ms - seen.time_ms, 0.0), _MOVE_HORIZON_MS)
     cx, cy = _centre(seen.box)
     cx, cy = cx + seen.velocity[0] * dt, cy + seen.velocity[1] * dt
     grow = min(1.0 + _GROWTH_PER_FRAME * seen.missed, _MAX_GROWTH)
