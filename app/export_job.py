@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from emocam.audio import has_sound
 from emocam.encoders import known_codec
 from emocam.errors import frames_text
 from emocam.outputs import (
@@ -121,13 +122,15 @@ class ExportOutcome:
             return (f"{done} {self.ended_early}", "warning") if self.ended_early else (done, "info")
         if self.frames == 0:
             return "Export cancelled before the first frame; nothing was written.", "info"
-        return (f"Export cancelled after {self._what()}; the files written so far are "
-                f"complete and usable: {files}.", "info")
+        return (f"Export cancelled after {self._what()}{self.note}; the files written so far "
+                f"are complete and usable: {files}.", "info")
 
 
 def _sound_note(result: ProcessResult, options: ProcessOptions) -> str:
-    # The privacy views drop the sound on purpose; say so, or it looks like a fault.
-    if "video" not in result.outputs or sound_wanted(options):
+    # The privacy views drop the sound on purpose; say so, or it looks like a fault (but not
+    # of a source that had none to drop).
+    if ("video" not in result.outputs or sound_wanted(options)
+            or not has_sound(Path(options.input))):
         return ""
     view = "Blur Faces" if options.overlay.blur_faces else "Boxes Only"
     return f" (without sound, as {view} is on)"

@@ -277,6 +277,12 @@ def test_export_keeps_the_sound_unless_a_privacy_view_is_on_and_says_so(
         found = sound_of(tmp_path / name)
         assert (found is None) == blur
         assert ("without sound, as Blur Faces is on" in window.banner.text()) == blur
+    # A silent source has no sound to leave out: before, the banner said it was left out.
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000):
+        window.exports.start(tmp_path / "silent.mp4")
+    assert "Exported" in window.banner.text() and "without sound" not in window.banner.text()
 
 
 def test_exporting_a_folder_of_photos_writes_a_folder_of_annotated_photos(
