@@ -91,6 +91,26 @@ def test_a_jax_run_from_a_pack_exports_under_tensorflow(pack, ferplus, tmp_path)
 
 
 @pytest.mark.train
+def test_a_jax_run_with_a_test_split_ends_exported_and_its_checkpoint_exports_too(
+    ferplus, tmp_path
+):
+    pytest.importorskip("jax")
+    pytest.importorskip("tensorflow")
+    env = {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    run = tmp_path / "jax-full"
+    # Before: a tf2onnx traceback ("Cannot convert a symbolic tf.Tensor") after training and
+    # the whole calibration, from train and from export alike.
+    proc = run_emocam("train", "--data", ferplus, "--out", run, "--set", "epochs=1", *TINY,
+                      tool="fer-train", env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (run / "model.onnx").is_file() and (run / "metrics.json").is_file()
+    again = run_emocam("export", run / "best.keras", "--data", ferplus, "--out",
+                       tmp_path / "again.onnx", tool="fer-train", env=env, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (tmp_path / "again.onnx").is_file() and "Traceback" not in again.stderr
+
+
+@pytest.mark.train
 def test_an_interrupted_run_resumes_where_it_stopped_and_counts_both_sittings(pack, tmp_path):
     pytest.importorskip("jax")
     run = tmp_path / "cut"

@@ -240,8 +240,41 @@ def cmd_train(args: argparse.Namespace, command: str) -> int:
     _check_writable(run)  # before the data's minutes of decoding, not after
     with _stop_on_interrupt_or_kill(), _training_lock(run):
         # Looked at again under the lock: a run that finished meanwhile is only exported.
-        return _train_in(run, cfg, args, command, started,
-                         _check_run_folder(run, args.resume))
+        rc = _train_in(run, cfg, args, command, started, _check_run_folder(run, args.resume))
+    if rc != _EXPORT_UNDER_TENSORFLOW:
+        return rc
+    # The run is finished and its lock given back: its export (a resume that only exports)
+    # runs where TensorFlow is Keras's backend.
+    again = ["-q"] if args.quiet else []
+    return _under_tensorflow([*again, "train", "--out", str(run), "--resume"],
+                             f"fer-train export {run / 'best.keras'} --data DATA")
+
+
+# _train_in's answer when the run is trained but Keras runs on another backend than the
+# ONNX converter needs.
+_EXPORT_UNDER_TENSORFLOW = -1
+
+
+def _keras_backend() -> str:
+    from emocam.training.train import _keras
+
+    return str(_keras().backend.backend())
+
+
+def _under_tensorflow(argv: list[str], then: str) -> int:
+    """``fer-train ARGV`` again, in a process of its own whose Keras runs on TensorFlow: the
+    ONNX export converts through it (tf2onnx), and under JAX or PyTorch it was a traceback
+    after the whole calibration. ``then``: the command to give when TensorFlow is missing."""
+    import importlib.util
+    import subprocess
+
+    backend = _keras_backend()
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ConfigError(f"Keras runs on {backend} here, and the ONNX export needs TensorFlow "
+                          f"(install it, or run {then} where it is installed).")
+    log.info("Keras runs on %s; the ONNX export runs under TensorFlow", backend)
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    return subprocess.call([sys.executable, "-m", "emocam.training.cli", *argv], env=env)
 
 
 def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, started: float,
@@ -271,6 +304,8 @@ def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, start
               f"exported ({why}); export it with: fer-train export {run / 'best.keras'} "
               "--data DATA_WITH_TEST_SPLIT")
         return 0
+    if _keras_backend() != "tensorflow":
+        return _EXPORT_UNDER_TENSORFLOW
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run.parent / ".cache"
     res = export_checkpoint(run / "best.keras", run / "model.onnx", data=cfg.data,
                             cache_dir=cache, ds=ds)
@@ -299,13 +334,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
     from emocam.training.export import export_checkpoint
 
     ckpt = Path(args.checkpoint)
     if not ckpt.exists():
         raise ConfigError(f"{ckpt} does not exist; give a run's best.keras.")
     out = _output_file(Path(args.out) if args.out else ckpt.parent / "model.onnx", ".onnx")
+    if _keras_backend() != "tensorflow":
+        return _under_tensorflow(argv, "this export")
     res = export_checkpoint(ckpt, out, data=args.data,
                             cache_dir=_cache_dir(args),
                             name=args.name, command=args.train_command, mirror=args.mirror)
@@ -781,7 +818,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_rebuild(args)
         if args.command == "detector-onnx":
             return cmd_detector_onnx(args)
-        return cmd_export(args)
+        return cmd_export(args, argv)
     except UserError as e:
         print(f"fer-train: {e}", file=sys.stderr)
         return e.exit_code
