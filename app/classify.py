@@ -186,6 +186,8 @@ class EmotionClassifier:
             raise self._fail(
                 f"has input shape {shape} but its metadata says {info.layout} {s}x{s} gray"
             )
+        # A model exported with a fixed batch (often 1) takes exactly that many faces a call.
+        self._fixed_batch = _static(shape[0]) if len(shape) == 4 else None
         out_shape = list(self._session.get_outputs()[0].shape)
         if len(out_shape) != 2:
             raise self._fail(f"has output shape {out_shape}, not (batch, classes)")
@@ -200,6 +202,9 @@ class EmotionClassifier:
         # also warms the session up so the first real frame is not slow.
         s = self.info.input_size
         try:
+            # Three faces: a fixed batch of another size is found here, not on the first
+            # frame with that many faces.
+            raw = self._raw(np.full((3, s, s), 128, np.uint8))
             probs = self.predict(np.full((1, s, s), 128, np.uint8))
         except ModelError:
             raise
@@ -210,22 +215,22 @@ class EmotionClassifier:
                 f"outputs shape {probs.shape} but its metadata names "
                 f"{self.info.num_classes} classes"
             )
+        if self.info.output == "probabilities" and (
+            raw.min() < -1e-4 or np.abs(raw.sum(axis=1) - 1.0).max() > 0.01
+        ):
+            # Logits read as probabilities were clipped at 0 and shown as confident labels.
+            raise self._fail(
+                "is said by its metadata to output probabilities, but its outputs are not "
+                f"(they range from {raw.min():.3g} to {raw.max():.3g}, rows summing to "
+                f"{raw.sum(axis=1)[0]:.3g}); set its metadata's output to logits"
+            )
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """``(N, S, S)`` uint8 crops -> ``(N, C)`` float32 probabilities (rows sum to 1)."""
-        n = len(crops)
         c = self.info.num_classes
-        if n == 0:
+        if len(crops) == 0:
             return np.zeros((0, c), np.float32)
-        if len(self._buf) < n:
-            s = self.info.input_size
-            self._buf = np.empty((max(n, 2 * len(self._buf)), s, s), np.float32)
-        x = self._buf[:n]
-        x[...] = crops  # uint8 -> float32 without a temporary
-        x = normalize(x, self.info.normalization).astype(np.float32, copy=False)
-        x = x[..., None] if self.info.layout == "NHWC" else x[:, None]
-        out = self._session_for(n).run([self._output_name], {self._input.name: x})[0]
-        out = np.asarray(out, dtype=np.float32).reshape(n, -1)
+        out = self._raw(crops)
         if out.shape[1] != c:
             raise self._fail(f"outputs {out.shape[1]} classes but its metadata names {c}")
         if self.info.output == "probabilities":
@@ -234,6 +239,30 @@ class EmotionClassifier:
         else:
             probs = softmax(out, self.info.temperature)
         return self._finite(probs)
+
+    def _raw(self, crops: np.ndarray) -> np.ndarray:
+        """The model's own outputs (logits or probabilities) for ``(N, S, S)`` uint8 crops."""
+        n = len(crops)
+        if len(self._buf) < n:
+            s = self.info.input_size
+            self._buf = np.empty((max(n, 2 * len(self._buf)), s, s), np.float32)
+        x = self._buf[:n]
+        x[...] = crops  # uint8 -> float32 without a temporary
+        x = normalize(x, self.info.normalization).astype(np.float32, copy=False)
+        x = x[..., None] if self.info.layout == "NHWC" else x[:, None]
+        b = self._fixed_batch
+        if b is None:
+            out = self._session_for(n).run([self._output_name], {self._input.name: x})[0]
+            return np.asarray(out, dtype=np.float32).reshape(n, -1)
+        parts = []
+        for i in range(0, n, b):
+            chunk = x[i : i + b]
+            if len(chunk) < b:  # padded to the batch the model takes; the padding's rows go
+                pad = np.zeros((b - len(chunk), *chunk.shape[1:]), np.float32)
+                chunk = np.concatenate([chunk, pad])
+            out = self._session.run([self._output_name], {self._input.name: chunk})[0]
+            parts.append(np.asarray(out, dtype=np.float32).reshape(b, -1)[: min(b, n - i)])
+        return np.concatenate(parts)
 
     def _finite(self, probs: np.ndarray) -> np.ndarray:
         # The one gate every result passes: the CSV, JSON and sidecar would otherwise carry

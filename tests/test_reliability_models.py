@@ -76,7 +76,24 @@ BROKEN = {
     "no metadata": (dict(metadata=""), "metadata"),
     "metadata not json": (dict(metadata="{not json"), "not valid JSON"),
     "one class name": (dict(metadata=json.dumps({"class_names": ["x"]})), "class names"),
+    # Logits said to be probabilities were clipped at 0 and shown as confident labels.
+    "logits said to be probabilities": (
+        dict(metadata=json.dumps({"class_names": list(NAMES), "output": "probabilities"})),
+        "outputs are not"),
 }
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_a_model_exported_with_a_fixed_batch_reads_any_number_of_faces(
+    tmp_path: Path, batch: int
+) -> None:
+    # Before: it loaded, then stopped on the first frame with more faces than its batch
+    # ("Got invalid dimensions for input ... Got: 4 Expected: 1"), after outputs were opened.
+    fixed = EmotionClassifier(tiny_model(tmp_path / "fixed.onnx", input_shape=[batch, 48, 48, 1],
+                                         out_shape=[batch, 3]))
+    dynamic = EmotionClassifier(tiny_model(tmp_path / "dynamic.onnx"))
+    faces = np.random.default_rng(1).integers(0, 256, (6, 48, 48), np.uint8)
+    np.testing.assert_allclose(fixed.predict(faces), dynamic.predict(faces), atol=1e-6)
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
