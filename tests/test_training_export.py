@@ -307,6 +307,13 @@ def test_a_config_file_with_settings_of_the_wrong_kind_is_one_sentence(
     assert rc == 2 and "\n" not in err and said in err and "c.yaml" in err, err
 
 
+def test_a_config_file_that_is_not_utf8_is_one_sentence(tmp_path, capsys):
+    (tmp_path / "c.yaml").write_bytes("epochs: 1\n# caf\u00e9\n".encode("latin-1"))
+    rc = main(["train", "--data", str(tmp_path), "--config", str(tmp_path / "c.yaml")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and "c.yaml is not UTF-8 text" in err, err
+
+
 def test_a_checkpoint_whose_settings_another_fer_train_wrote_still_exports(
     run, tmp_path, capsys
 ):
@@ -322,6 +329,11 @@ def test_a_checkpoint_whose_settings_another_fer_train_wrote_still_exports(
     # Before: a ValueError traceback ("unknown setting(s)") from TrainConfig.from_dict.
     assert main(["export", str(copy / "best.keras"), "--out", str(tmp_path / "m.onnx")]) == 0
     assert "'a_later_setting' is not one this fer-train knows" in capsys.readouterr().err
+    # Its run's other records damaged (an interrupted write): left out, with a warning.
+    (copy / "train_info.json").write_text("{not json")
+    (copy / "run_info.json").write_text("garbage[")
+    assert main(["export", str(copy / "best.keras"), "--out", str(tmp_path / "d.onnx")]) == 0
+    assert "train_info.json is damaged" in capsys.readouterr().err
     conf["epochs"] = "many"
     (copy / "config.yaml").write_text(yaml.safe_dump(conf))
     assert main(["export", str(copy / "best.keras"), "--out", str(tmp_path / "n.onnx")]) == 2
@@ -332,6 +344,9 @@ def test_a_checkpoint_whose_settings_another_fer_train_wrote_still_exports(
 @pytest.mark.parametrize("setting, said", [
     ("learning_rate=-1", "learning_rate is -1"), ("train_limit=-5", "train_limit is -5"),
     ("model.widths=0,0", "at least 1"),
+    # These trained whole runs: on infinities, or into a model the app refused at export.
+    ("learning_rate=inf", "learning_rate is inf"), ("normalization.std=0", "normalization.std"),
+    ("crop.scale=0", "crop.scale"), ("label_smoothing=2", "label_smoothing is 2"),
 ])
 def test_a_setting_out_of_range_is_one_sentence(tmp_path, capsys, setting, said):
     write_ferplus_folders(tmp_path / "d")
@@ -341,6 +356,18 @@ def test_a_setting_out_of_range_is_one_sentence(tmp_path, capsys, setting, said)
     # Before: a run that diverged (a loss of 6.6e12), or a traceback deep in NumPy or Keras.
     assert rc == 2 and "\n" not in err and said in err, err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.train
+def test_a_training_that_diverges_stops_and_says_so(tmp_path, capsys):
+    write_ferplus_folders(tmp_path / "d")
+    rc = main(["-q", "train", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "run"),
+               *TINY, "--set", "epochs=3", "--set", "learning_rate=1e30"])
+    err = capsys.readouterr().err.strip()
+    # Before: all its epochs at loss nan, "training took ..." and exit 0; then the export
+    # failed on NaN metadata, naming a temporary file.
+    assert rc == 2 and "diverged" in err and "lower learning_rate" in err, err
+    assert "Traceback" not in err and not (tmp_path / "run" / "model.onnx").exists()
 
 
 def test_a_run_folder_that_cannot_be_made_is_said_before_the_data_is_read(tmp_path, capsys):
@@ -428,6 +455,12 @@ def test_adjusting_an_int8_model_is_refused_before_any_data_is_read(tmp_path, ca
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "is an int8 model" in err and "fer-train quantize" in err, err
+    # Quantizing it again was a traceback (an ONNX "single static assignment" error).
+    argv = ["quantize", str(resolve_model("ferplus-int8")), "--data", str(tmp_path / "none"),
+            "--out", str(tmp_path / "q.onnx")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "is an int8 model; start from the float model" in err, err
 
 
 def test_a_model_written_where_a_checksum_list_names_it_keeps_the_list_true(tmp_path, capsys):
@@ -459,6 +492,17 @@ def test_temperature_fit_recovers_the_temperature_that_made_the_labels():
     assert 1.8 < t < 2.2
     assert expected_calibration_error(softmax(logits, t), labels) < expected_calibration_error(
         softmax(logits), labels)
+
+
+def test_a_model_whose_confidence_says_nothing_flags_all_its_labels_when_mostly_wrong():
+    # A near-chance model (a one-epoch run: 28% right at any confidence). Before: a
+    # threshold of 0, so the app called none of its labels uncertain.
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(8), 3000)
+    labels = rng.integers(0, 8, 3000)
+    assert fit_uncertain_below(probs, labels)["uncertain_below"] == 1.0
+    right = probs.argmax(axis=1)  # always right, whatever its confidence: nothing to flag
+    assert fit_uncertain_below(probs, right)["uncertain_below"] == 0.0
 
 
 def test_uncertain_threshold_sits_where_labels_become_more_often_wrong_than_right():

@@ -153,11 +153,33 @@ def _validate(cfg) -> None:
         raise ConfigError("epochs and batch_size must be at least 1.")
     if not all(w >= 1 for w in m.widths) or not all(b >= 1 for b in m.blocks):
         raise ConfigError("model.widths and model.blocks must be at least 1 each.")
-    if not cfg.learning_rate > 0:
-        raise ConfigError(f"learning_rate is {cfg.learning_rate}; it must be above 0.")
-    for key in ("train_limit", "warmup_epochs"):
-        if getattr(cfg, key) < 0:
-            raise ConfigError(f"{key} is {getattr(cfg, key)}; it cannot be negative.")
+    if not 0 < cfg.learning_rate < math.inf:
+        raise ConfigError(f"learning_rate is {cfg.learning_rate}; it must be a number above 0.")
+    for key in ("train_limit", "warmup_epochs", "mixup", "time_limit_minutes"):
+        if not 0 <= getattr(cfg, key) < math.inf:
+            raise ConfigError(f"{key} is {getattr(cfg, key)}; it must be a number, 0 or more.")
+    for key, top in (("label_smoothing", "under 1"), ("teacher_weight", "at most 1")):
+        value = getattr(cfg, key)
+        if not (0 <= value < 1 if key == "label_smoothing" else 0 <= value <= 1):
+            raise ConfigError(f"{key} is {value}; it must be 0 or more and {top}.")
+    if not 0 < cfg.teacher_temperature < math.inf:
+        raise ConfigError(f"teacher_temperature is {cfg.teacher_temperature}; it must be a "
+                          "number above 0.")
+    _the_app_would_read(cfg)
+
+
+def _the_app_would_read(cfg) -> None:
+    """The normalisation and crop the model will carry, checked by the app's own reader
+    now: "crop.scale=0" trained a whole run whose export the app then refused, and
+    "normalization.std=0" trained on infinities."""
+    from emocam.modelinfo import METADATA_KEY, ModelInfo, ModelInfoError, info_from_metadata
+
+    carried = ModelInfo(class_names=("a", "b"), normalization=cfg.normalization, crop=cfg.crop)
+    try:
+        info_from_metadata({METADATA_KEY: carried.to_json()})
+    except ModelInfoError as e:
+        why = str(e).removeprefix("cannot be used: its metadata key ")
+        raise ConfigError(f"the setting {why}; emocam could not use the model.") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,7 +187,10 @@ def _validate(cfg) -> None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    # Whole or not at all: one cut short by an interrupt would be read as damaged.
+    part = path.with_name(f".{path.name}.part")
+    part.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(part, path)
 
 
 def _check_run_folder(run: Path, resume: bool) -> bool:
@@ -404,11 +429,13 @@ def _target(model: Path, out: str | None) -> Path:
 
 def cmd_quantize(args: argparse.Namespace) -> int:
     from emocam.training.export import load_eval_data
+    from emocam.training.onnx_weights import refuse_int8
     from emocam.training.quantize import quantize_int8
 
     model = _exported_onnx(args.model)
     out = _output_file(Path(args.out) if args.out else model.with_name(f"{model.stem}-int8.onnx"),
                        ".onnx")
+    refuse_int8(model)  # before the data's minutes of decoding
     ds = load_eval_data(args.data, None, _cache_dir(args), model, ("test",))
     f = quantize_int8(model, ds, out, max_drop=args.max_drop / 100)
     print(f"{out}: {f['protocol']} accuracy {f['accuracy_fp32'] * 100:.2f}% -> "

@@ -87,8 +87,21 @@ def load_run_config(checkpoint: Path) -> TrainConfig | None:
 
 
 def _run_info(checkpoint: Path, name: str) -> dict[str, Any]:
-    p = checkpoint.parent / name
-    return json.loads(p.read_text()) if p.is_file() else {}
+    return run_facts(checkpoint.parent / name)
+
+
+def run_facts(path: Path) -> dict[str, Any]:
+    """A JSON file a run keeps beside its checkpoint (run_info.json, train_info.json), or {}
+    when it is missing or damaged: what it records (the command, the class names) is left
+    out with a warning, and the checkpoint still evaluates and exports."""
+    if not path.is_file():
+        return {}
+    try:
+        facts = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        log.warning("%s is damaged (%s); what it records is left out", path, e)
+        return {}
+    return facts if isinstance(facts, dict) else {}
 
 
 def load_keras(path: Path) -> Predictor:
@@ -231,8 +244,11 @@ def fit_uncertain_below(probs: np.ndarray, labels: np.ndarray, floor: float = 0.
     conf = np.clip(probs.max(axis=1).astype(np.float64), 1e-6, 1 - 1e-6)
     correct = (probs.argmax(axis=1) == labels).astype(np.float64)
     a, b = _logistic_fit(np.log(conf / (1 - conf)), correct)
-    if b <= 0:  # confidence says nothing about correctness: no threshold is meaningful
-        t = 0.0
+    if b <= 0:
+        # Confidence says nothing about correctness: every label is as likely right as the
+        # model's accuracy, so all are uncertain when that is under the floor (a near-chance
+        # model flagged none before) and none are otherwise.
+        t = 1.0 if correct.mean() < floor else 0.0
     else:
         z = (np.log(floor / (1 - floor)) - a) / b
         t = float(1 / (1 + np.exp(-z)))

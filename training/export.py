@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 import os
 import platform
@@ -34,6 +33,7 @@ from emocam.training.evaluate import (
     fit_uncertain_below,
     load_keras,
     load_onnx,
+    run_facts,
 )
 from emocam.training.train import TrainConfig
 
@@ -178,10 +178,6 @@ def check_parity(keras_logits: np.ndarray, onnx_logits: np.ndarray, out: Path) -
 # The whole export
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def _history_epochs(run: Path) -> tuple[int, int]:
     """(epochs trained, best epoch by val_acc), 0 when unknown."""
     from emocam.training.plots import read_history
@@ -255,8 +251,8 @@ def _metrics(evaluation: dict[str, Any], calib: dict[str, Any], params: int, mac
 
 def _training_info(run: Path, cfg: TrainConfig, ds: Dataset, primary: str,
                    command: str | None) -> dict[str, Any]:
-    prov = _read_json(run / "run_info.json")
-    tinfo = _read_json(run / "train_info.json")
+    prov = run_facts(run / "run_info.json")
+    tinfo = run_facts(run / "train_info.json")
     epochs, best = _history_epochs(run)
     return {
         "data": ds.description.split(" (")[0].split(" from ")[0],
@@ -320,6 +316,9 @@ def export_checkpoint(checkpoint: Path, out: Path, data: str | Path | None = Non
     cfg = pred.config or TrainConfig()
     ds = ds or load_eval_data(data, pred.config, cache_dir, checkpoint, ("valid", "test"))
     pred.class_names = pred.class_names or ds.class_names
+    if not np.isfinite(pred.logits(ds.valid.images[:64], mirror)).all():
+        raise ModelError(f"{checkpoint} gives outputs that are not numbers (NaN or infinity): "
+                         "its training diverged; train it again with a lower learning_rate.")
     log.info("calibrating on %d validation images", int((ds.valid.labels >= 0).sum()))
     calib = calibration(pred, ds, mirror)
     keras_test = pred.logits(ds.test.images, mirror)

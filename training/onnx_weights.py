@@ -58,9 +58,7 @@ def keras_from_onnx(path: Path, sample: np.ndarray) -> Any:
 
     info = read_model_info(path)
     proto = onnx.load(str(path))
-    if any(n.op_type in ("DequantizeLinear", "QLinearConv", "ConvInteger")
-           for n in proto.graph.node):
-        raise ModelError(f"{path} is an int8 model; start from the float model beside it.")
+    refuse_int8(path, proto)
     model = make_model(info.num_classes, info.input_size, _model_config(info, path))
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
     convs = [[inits[i] for i in n.input[1:]] for n in proto.graph.node if n.op_type == "Conv"]
@@ -93,3 +91,14 @@ def keras_from_onnx(path: Path, sample: np.ndarray) -> Any:
         mean, var = out.mean(axis=axes), out.var(axis=axes)
         bn.set_weights([np.sqrt(var + bn.epsilon), beta + mean, mean, var])
     return model
+
+
+def refuse_int8(path: Path, proto: Any = None) -> None:
+    """``ModelError`` when the model at ``path`` is an int8 one: what rebuilds, fine-tunes or
+    quantizes a model starts from the float model (quantizing one twice was a traceback)."""
+    import onnx
+
+    proto = proto if proto is not None else onnx.load(str(path))
+    if any(n.op_type in ("DequantizeLinear", "QLinearConv", "ConvInteger")
+           for n in proto.graph.node):
+        raise ModelError(f"{path} is an int8 model; start from the float model beside it.")

@@ -81,9 +81,11 @@ def read_settings(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        d = yaml.safe_load(path.read_text())
+        d = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigError(f"{path} cannot be read ({e.strerror}).") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {e.start}); save it as UTF-8.") from e
     except yaml.YAMLError as e:
         raise ConfigError(f"{path} is not valid YAML ({e}).") from e
     if d is None:

@@ -292,6 +292,26 @@ class Interruption:
 INTERRUPTION = Interruption()
 
 
+def _divergence(keras: Any):
+    """Stops a fit whose loss is no longer a number (NaN or infinite): it ran on to its
+    last epoch before, ended "successfully", and its export then failed on NaN metadata."""
+
+    class _Stop(keras.callbacks.Callback):
+        epoch: int | None = None
+        _now = 0
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self._now = epoch
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.epoch = self._now
+                self.model.stop_training = True
+
+    return _Stop()
+
+
 class WallClock:
     """Training time over every sitting of a run: a resumed run's card said only its last
     part's. Each finished epoch records the total so far beside the run (an epoch cut short
@@ -518,13 +538,19 @@ def train(cfg: TrainConfig, ds: Dataset | None = None, started: float | None = N
         callbacks.insert(0, time_schedule_callback(cfg, started))
     t0 = time.time()
     clock = WallClock(run / "wall_time.json", t0, resumed=(run / "backup").is_dir())
-    callbacks += [clock.callback(), INTERRUPTION.callback()]
+    diverged = _divergence(keras)
+    callbacks += [clock.callback(), INTERRUPTION.callback(), diverged]
     INTERRUPTION.fitting = True
     try:
         model.fit(batches, validation_data=(xv, yv), epochs=cfg.epochs, callbacks=callbacks,
                   verbose=0)
     finally:
         INTERRUPTION.fitting = False
+    if diverged.epoch is not None:
+        raise UserError(
+            f"the training diverged: its loss stopped being a number in epoch "
+            f"{diverged.epoch + 1}; train again into another --out with a lower "
+            f"learning_rate (it was {cfg.learning_rate:g}).")
     wall = clock.total(time.time())
     model = keras.models.load_model(run / "best.keras", compile=False)
     info = {"wall_seconds": round(wall, 1), "sittings": clock.sitting,
