@@ -207,9 +207,8 @@ def test_second_load_comes_from_the_cache_with_equal_arrays(tmp_path, monkeypatc
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(np, "load", recording_load)
-    # Decoding again would fail: the cache must answer without touching the images.
-    for png in root.rglob("*.png"):
-        png.write_bytes(b"not an image")
+    # Decoding again would fail: the cache must answer without reading an image.
+    monkeypatch.setattr(cv2, "imread", lambda *a, **k: pytest.fail("an image was decoded"))
     second = load_dataset(root, cache_dir=cache)
     assert calls and all(c.get("allow_pickle") is False for c in calls)
     assert second.class_names == first.class_names and second.label_mode == first.label_mode
@@ -220,6 +219,18 @@ def test_second_load_comes_from_the_cache_with_equal_arrays(tmp_path, monkeypatc
         np.testing.assert_array_equal(a.labels, b.labels)
         if a.votes is not None:
             np.testing.assert_array_equal(a.votes, b.votes)
+
+
+def test_images_added_to_a_folder_dataset_are_read_not_served_from_the_old_cache(tmp_path):
+    root = tmp_path / "kaggle"
+    write_kaggle_folders(root)
+    cache = tmp_path / "cache"
+    before = load_dataset(root, cache_dir=cache)
+    sad = root / "test" / "sad"
+    (sad / "PrivateTest_10.jpg").write_bytes((sad / "PrivateTest_7.jpg").read_bytes())
+    after = load_dataset(root, cache_dir=cache)
+    # Before: the cache was keyed on the dataset's CSVs, and a folder release has none.
+    assert len(after.test) == len(before.test) + 1
 
 
 def test_a_damaged_cache_is_decoded_again_not_a_traceback(tmp_path):
