@@ -58,6 +58,16 @@ def test_a_fer2013_csv_packs_with_its_labels(tmp_path):
                           labels)
 
 
+def test_a_pack_is_never_written_over_the_pack_it_reads(pack, tmp_path, capsys):
+    copy = tmp_path / "p.emopack"
+    copy.write_bytes(pack.read_bytes())
+    # Before: it was replaced by its train split alone, its valid split gone.
+    rc = main(["-q", "pack", str(copy), "-o", str(copy), "--splits", "train"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "is the pack being read" in err, err
+    assert copy.read_bytes() == pack.read_bytes()
+
+
 def test_a_damaged_pack_is_one_sentence_naming_it(pack, tmp_path, capsys):
     bad = tmp_path / "bad.emopack"
     bad.write_bytes(pack.read_bytes()[: pack.stat().st_size // 2])

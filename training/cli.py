@@ -456,6 +456,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from emocam.training.pack import PACK_SUFFIX, SPLITS, write_pack
 
     out = _output_file(Path(args.out), PACK_SUFFIX, "-o")
+    if out.exists() and out.resolve() == Path(args.data).resolve():
+        raise ConfigError(f"-o {out} is the pack being read; write the new pack to another "
+                          "file.")
     wanted = [p for p in args.splits.replace(" ", "").split(",") if p]
     unknown = [p for p in wanted if p not in SPLITS]
     if unknown or "train" not in wanted:
