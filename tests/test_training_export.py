@@ -160,6 +160,11 @@ def test_evaluate_gives_the_same_figures_for_onnx_and_keras(run, tmp_path, capsy
         assert onnx_m["protocols"][proto]["confusion"] == keras_m["protocols"][proto][
             "confusion"]
     assert json.loads((tmp_path / "keras" / "metrics.json").read_text())["tta_flip"] is True
+    # A run's model.onnx, like its checkpoint, is scored on the run's data when none is given
+    # (it said the run had no config beside it, with config.yaml right there).
+    assert main(["-q", "evaluate", str(run / "model.onnx"), "--out", str(tmp_path / "own")]) == 0
+    own = json.loads((tmp_path / "own" / "metrics.json").read_text())
+    assert own["protocols"]["majority"]["accuracy"] == onnx_m["protocols"]["majority"]["accuracy"]
     # Choosing between models is done on validation, which evaluate scores on request.
     assert main(["-q", "evaluate", str(run / "model.onnx"), "--data", data, "--split", "valid",
                  "--out", str(tmp_path / "valid")]) == 0

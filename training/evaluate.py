@@ -141,7 +141,9 @@ def load_onnx(path: Path) -> Predictor:
         # Scores for argmax and calibration: log-probabilities stand in for logits.
         return np.log(np.clip(y, 1e-12, None)) if info.output == "probabilities" else y
 
-    return Predictor(path, "onnx", info.normalization, run, info.class_names, info)
+    # A run's model.onnx sits beside the run's config: its data, when none is given.
+    return Predictor(path, "onnx", info.normalization, run, info.class_names, info,
+                     load_run_config(path))
 
 
 def load_predictor(path: Path | str) -> Predictor:
