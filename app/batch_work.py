@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emocam.batch_manifest import DONE, PARTIAL, REFUSED, Outcome
+from emocam.batch_manifest import DONE, FAILED, PARTIAL, REFUSED, Outcome
 from emocam.errors import UserError, frames_text
 
 if TYPE_CHECKING:
@@ -90,6 +90,14 @@ def run_item(
     except OSError as e:  # disk full, permission denied: the user's environment
         where = f" ({e.filename})" if e.filename else ""
         out.status, out.message = REFUSED, f"{e.strerror or e}{where}."
+    except Exception as e:
+        # A fault in emocam: the same error on every retry, and a worker that died of it
+        # left the manifest only "exited with status 1". Said, and not tried again.
+        log.exception("%s failed on %s", worker, opts.input)
+        out.status = FAILED
+        first = str(e).splitlines()[0][:200] if str(e) else ""
+        out.message = (f"emocam failed on it ({type(e).__name__}: {first}); this is a fault in "
+                       "emocam, not in the input: please report it with the log above.")
     else:
         out.outputs = result.outputs
         if result.completed:
