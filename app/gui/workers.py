@@ -293,6 +293,9 @@ class SourceWorker(QThread):
                 pacer.reset()
                 ended = False
                 shown = self._step(frames)
+                if shown is not None and cmd.step and cmd.paused:
+                    # Right pressed before the seek was done (Home, Right): it was lost.
+                    shown = self._step(frames) or shown
                 if shown is not None:
                     # The clock starts at the frame shown: the next is due a frame later (a
                     # folder's next photo a second later), not at once.
