@@ -8,6 +8,7 @@ laptop (figures in ``docs/PROFILE.md``).
 from __future__ import annotations
 
 import errno
+import math
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -82,6 +83,20 @@ def _why_not_written(shown: Path, path: Path, e: Exception) -> str:
     return f"The video {shown} cannot be written{why}; check the folder is writable."
 
 
+# MPEG-4 part 2 counts time in ticks of at most 16 bits: a rate's numerator must fit (OpenCV
+# chose such a rate itself; 100000/1001 fps was refused).
+_MPEG4_MAX_TICKS = 65535
+
+
+def _rate(fps: float, codec: str) -> Fraction:
+    """The stream's frame rate: exact for the usual ones (30000/1001), else the nearest the
+    codec can store."""
+    rate = Fraction(fps).limit_denominator(1001)
+    if codec == "mp4v" and rate.numerator > _MPEG4_MAX_TICKS:
+        rate = Fraction(fps).limit_denominator(max(1, _MPEG4_MAX_TICKS // math.ceil(fps)))
+    return rate
+
+
 class _PyAvEncoder:
     """An FFmpeg encoder through PyAV, 4:2:0: a frame of odd width or height gets one more
     column or row (a copy of its edge), since 4:2:0 needs even sizes."""
@@ -97,7 +112,7 @@ class _PyAvEncoder:
         except av.FFmpegError as e:
             raise OSError(str(e)) from e
         stream = self._container.add_stream(
-            _ENCODERS[codec], rate=Fraction(fps).limit_denominator(1001),
+            _ENCODERS[codec], rate=_rate(fps, codec),
             options=_X264_OPTIONS if codec == "h264" else {},
         )
         stream.width, stream.height, stream.pix_fmt = w + self._pad[1], h + self._pad[0], "yuv420p"
@@ -110,6 +125,14 @@ class _PyAvEncoder:
         # In a batch, a worker's share of the cores is its machine.
         cores = available_cores()
         cc.thread_count = 1 if cores <= 2 else cores
+        try:
+            # Opened now, not at the first frame on the writer's thread: a rate or size the
+            # encoder refuses is this sentence, before any work.
+            self._container.start_encoding()
+        except av.FFmpegError as e:
+            self._container.close()
+            raise ValueError(f"the {codec} encoder refuses {w}x{h} at {fps:g} fps: "
+                             f"{e.strerror or e}") from e
         self._stream = stream
         self._path = path
         self._pts = 0

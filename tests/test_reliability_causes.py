@@ -220,6 +220,26 @@ def test_ctrl_c_while_the_run_sets_up_stops_it_before_its_first_frame(
 # --- section 5: each message names its true cause ---------------------------------------------
 
 
+@pytest.mark.parametrize("fps", [100000 / 1001, 90.017])
+def test_a_high_frame_rate_video_is_annotated_with_the_default_codec(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], fps: float
+) -> None:
+    clip = tmp_path / "fast.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), fps, (160, 120))
+    for v in range(10):
+        writer.write(np.full((120, 160, 3), 20 * v, np.uint8))
+    writer.release()
+    run = run_cli(capfd, "process", clip, "-o", tmp_path / "out", "-q", "--no-sidecar")
+    # Before: "could not be written (Invalid argument: 'avcodec_open2(\"mpeg4\", {})'
+    # returned 22)", as MPEG-4 part 2 stores a rate's numerator in 16 bits.
+    assert "could not be written" not in run.err and "cannot be written" not in run.err
+    cap = cv2.VideoCapture(str(tmp_path / "out" / "fast.emocam.mp4"))
+    frames = 0
+    while cap.grab():
+        frames += 1
+    assert frames >= 10 and abs(cap.get(cv2.CAP_PROP_FPS) - fps) < 0.05
+
+
 def test_a_1x1_video_is_annotated_with_the_default_codec(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
