@@ -312,6 +312,14 @@ def test_a_config_file_with_settings_of_the_wrong_kind_is_one_sentence(
     assert rc == 2 and "\n" not in err and said in err and "c.yaml" in err, err
 
 
+def test_a_number_written_as_yaml_reads_it_is_taken_as_one(tmp_path, capsys):
+    # YAML 1.1 reads "1e-3" as text: it was refused as "not a number".
+    (tmp_path / "c.yaml").write_text("learning_rate: 1e-3\n")
+    rc = main(["train", "--data", str(tmp_path / "none"), "--config", str(tmp_path / "c.yaml")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "learning_rate" not in err and "none does not exist" in err, err
+
+
 def test_a_config_file_that_is_not_utf8_is_one_sentence(tmp_path, capsys):
     (tmp_path / "c.yaml").write_bytes("epochs: 1\n# caf\u00e9\n".encode("latin-1"))
     rc = main(["train", "--data", str(tmp_path), "--config", str(tmp_path / "c.yaml")])

@@ -133,7 +133,9 @@ def test_an_interrupted_run_resumes_where_it_stopped_and_counts_both_sittings(pa
         if (run / "history.csv").is_file() and len(_history(run)) >= 2:
             break
         time.sleep(0.2)  # polling a file another process writes
-    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    # A kill (Ctrl-C goes the same way; a test run may have been started with it ignored,
+    # which fer-train then keeps).
+    proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "--resume" in err, err[-2000:]
     done = len(_history(run))

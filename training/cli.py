@@ -243,13 +243,16 @@ def _training_lock(run: Path) -> Iterator[None]:
 @contextmanager
 def _stop_on_interrupt_or_kill() -> Iterator[None]:
     """Ctrl-C and ``kill`` stop a training with the sentence that says how to resume it, at
-    a point it can be resumed from (``train.Interruption``). A job a shell script sends to
-    the background starts with Ctrl-C ignored, so it trained on through ``kill -INT``;
-    ``kill`` ended it without a word. Hang-ups keep their own handling, so ``nohup`` still
-    keeps a run going after its terminal closes."""
+    a point it can be resumed from (``train.Interruption``); ``kill`` ended it without a
+    word. A Ctrl-C that the process was started to ignore (a background job of a script)
+    stays ignored, as hang-ups keep theirs (``nohup``)."""
     from emocam.training.train import INTERRUPTION
 
-    before = {s: signal.signal(s, INTERRUPTION.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    INTERRUPTION.reset()  # one of an earlier main() in this process is not this one's
+    watched = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        watched.append(signal.SIGINT)
+    before = {s: signal.signal(s, INTERRUPTION.handle) for s in watched}
     try:
         yield
     finally:  # a program that calls main() gets its own handlers back
@@ -299,7 +302,17 @@ def _under_tensorflow(argv: list[str], then: str) -> int:
                           f"(install it, or run {then} where it is installed).")
     log.info("Keras runs on %s; the ONNX export runs under TensorFlow", backend)
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    return subprocess.call([sys.executable, "-m", "emocam.training.cli", *argv], env=env)
+    child = subprocess.Popen([sys.executable, "-m", "emocam.training.cli", *argv], env=env)
+    # The child is the work now: a Ctrl-C reaches it from the terminal and it stops in its
+    # own way (this process waiting on, not killing it mid-write); a kill is passed on.
+    before = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+              signal.SIGTERM: signal.signal(signal.SIGTERM,
+                                            lambda signum, frame: child.terminate())}
+    try:
+        return child.wait()
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, started: float,

@@ -3,6 +3,7 @@ checked against its setting's type, so a mistake in a YAML file is one sentence 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from pathlib import Path
@@ -49,6 +50,9 @@ def _of_settings_type(value: Any, default: Any, key: str, where: str) -> Any:
     elif isinstance(default, int):
         ok, want = number(value, int), "a whole number"
     elif isinstance(default, float):
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as text, not a number
+            with contextlib.suppress(ValueError):
+                value = float(value)
         ok, want = number(value, (int, float)), "a number"
         value = float(value) if ok else value
     elif isinstance(default, (list, tuple)):

@@ -260,6 +260,9 @@ class Interruption:
     at once."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.fitting = False
         self.requested = False
 
@@ -336,8 +339,11 @@ class WallClock:
 
         class _Record(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                clock.path.write_text(json.dumps(
+                # Whole or not at all: a write cut short would start the count again at 0.
+                part = clock.path.with_name(clock.path.name + ".part")
+                part.write_text(json.dumps(
                     {"seconds": round(clock.total(time.time()), 1), "sittings": clock.sitting}))
+                os.replace(part, clock.path)
 
         return _Record()
 
