@@ -90,14 +90,16 @@ def run_item(
     except OSError as e:  # disk full, permission denied: the user's environment
         where = f" ({e.filename})" if e.filename else ""
         out.status, out.message = REFUSED, f"{e.strerror or e}{where}."
+    except MemoryError:
+        raise  # the worker dies of it, and the input is tried again on a fresh one
     except Exception as e:
-        # A fault in emocam: the same error on every retry, and a worker that died of it
-        # left the manifest only "exited with status 1". Said, and not tried again.
+        # An error emocam has no sentence for: the same on every retry, and a worker that
+        # died of it left the manifest only "exited with status 1". Said, not tried again.
         log.exception("%s failed on %s", worker, opts.input)
         out.status = FAILED
         first = str(e).splitlines()[0][:200] if str(e) else ""
-        out.message = (f"emocam failed on it ({type(e).__name__}: {first}); this is a fault in "
-                       "emocam, not in the input: please report it with the log above.")
+        out.message = (f"emocam could not process it ({type(e).__name__}: {first}); if the "
+                       "input plays elsewhere, please report this with the log.")
     else:
         out.outputs = result.outputs
         if result.completed:

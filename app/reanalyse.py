@@ -300,10 +300,10 @@ def _refuse_the_recorded_runs_files(outputs: Iterable[Path], recorded: Sidecar) 
     listed = recorded.header.get("outputs")
     if isinstance(listed, dict):
         paths = [Path(v) for v in listed.values() if isinstance(v, str)]
-        theirs = {os.path.abspath(p) for p in paths}
+        theirs = {os.path.realpath(p) for p in paths}
         # A folder moved whole keeps its files beside the sidecar, under the same names.
         was_beside = Path(str(listed.get("sidecar", ""))).parent
-        theirs |= {os.path.abspath(sidecar.parent / p.name) for p in paths
+        theirs |= {os.path.realpath(sidecar.parent / p.name) for p in paths
                    if p.parent == was_beside}
     else:
         theirs = _recorded_outputs(sidecar)
@@ -312,7 +312,7 @@ def _refuse_the_recorded_runs_files(outputs: Iterable[Path], recorded: Sidecar) 
     for path in outputs:
         # NAME.emocam.* beside the sidecar are the run's by their names, summary or not.
         named = path.name.startswith(f"{stem}{SUFFIX}.") and path.parent.resolve() == folder
-        if path.exists() and (named or os.path.abspath(path) in theirs):
+        if path.exists() and (named or os.path.realpath(path) in theirs):
             raise OutputError(
                 f"The output {path} belongs to the run {sidecar} recorded; replacing it would "
                 "mix that run's files with this re-analysis's. Choose another name, or leave "
@@ -331,9 +331,9 @@ def _recorded_outputs(sidecar: Path) -> set[str]:
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if isinstance(listed, dict) and any(
-                isinstance(v, str) and os.path.abspath(v) == os.path.abspath(sidecar)
+                isinstance(v, str) and os.path.realpath(v) == os.path.realpath(sidecar)
                 for v in listed.values()):
-            return {os.path.abspath(v) for v in listed.values() if isinstance(v, str)}
+            return {os.path.realpath(v) for v in listed.values() if isinstance(v, str)}
     return set()
 
 

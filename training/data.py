@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import os
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -448,15 +449,22 @@ def detect_layout(root: Path) -> str:
     )
 
 
+_DATA_SUFFIXES = frozenset({".csv", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+
 def _cache_key(root: Path, layout: str, mode: str) -> str:
     """Changes with every file of the dataset (its name, size and time), images included: a
     key over its CSVs alone kept serving a Kaggle-folders dataset as it was before images
     were added (stat-ing FER+'s 35,887 images takes a fraction of a second)."""
     h = hashlib.sha256(f"{CACHE_VERSION}|{root.resolve()}|{layout}|{mode}".encode())
-    # Hidden files are left out: a cache kept inside the dataset's folder must not move it.
-    files = (sorted(p for p in root.rglob("*") if p.is_file() and not any(
-        part.startswith(".") for part in p.relative_to(root).parts)) if root.is_dir()
-        else [root])
+    # Only what a layout reads (a cache or a run kept inside the dataset's folder must not
+    # move it), through linked folders too.
+    files = sorted(
+        Path(top) / name
+        for top, dirs, names in os.walk(root, followlinks=True)
+        for name in names
+        if Path(name).suffix.lower() in _DATA_SUFFIXES and not name.startswith(".")
+    ) if root.is_dir() else [root]
     for p in files:
         st = p.stat()
         h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())

@@ -141,9 +141,11 @@ def load_onnx(path: Path) -> Predictor:
         # Scores for argmax and calibration: log-probabilities stand in for logits.
         return np.log(np.clip(y, 1e-12, None)) if info.output == "probabilities" else y
 
-    # A run's model.onnx sits beside the run's config: its data, when none is given.
+    # A run's model.onnx sits beside the run's config: its data, when none is given. Only in
+    # a run folder (run_info.json): a config.json beside a user's own model is not ours.
+    in_run = (Path(path).parent / "run_info.json").is_file()
     return Predictor(path, "onnx", info.normalization, run, info.class_names, info,
-                     load_run_config(path))
+                     load_run_config(path) if in_run else None)
 
 
 def load_predictor(path: Path | str) -> Predictor:
