@@ -113,7 +113,7 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     help="leave the source's sound out of the annotated video")
     pp.add_argument("--video-codec", choices=VIDEO_CODECS, default=DEFAULT_VIDEO_CODEC,
                     help="the annotated video's codec: mp4v is the fastest to write; h264 "
-                    "gives files about a quarter the size that also play in web browsers "
+                    "gives files about a third the size that also play in web browsers "
                     f"(default: {DEFAULT_VIDEO_CODEC})")
     pp.add_argument("--no-sidecar", action="store_true",
                     help="write no sidecar (NAME.emocam.npz beside the CSV: the numbers "

@@ -1,6 +1,6 @@
 """Turning BGR frames into a video file: MPEG-4 part 2 (mp4v) or H.264, through PyAV.
 
-mp4v is the cheapest to write and plays in desktop players; H.264 files are about a quarter
+mp4v is the cheapest to write and plays in desktop players; H.264 files are about a third
 of the size and also play in web browsers, for ~8 ms more CPU per 720p frame on a 2-core
 laptop (figures in ``docs/PROFILE.md``).
 """
@@ -32,8 +32,11 @@ def known_codec(codec: str) -> str:
 
 
 # x264's "superfast": files 3.7x smaller than mp4v's for 18% less throughput at 720p;
-# "ultrafast" costs 3% but saves only 1.8x, "veryfast" saves 6x and costs 38%.
-_X264_OPTIONS = {"preset": "superfast", "crf": "23"}
+# "ultrafast" costs 3% but saves only 1.8x, "veryfast" saves 6x and costs 38%. No B-frames:
+# a fragmented MP4 has no edit list to hide their two frames of delay, and the picture played
+# 2 frames behind its sound and its CSV times; without them the files are 36% larger
+# (9.9 against 7.3 KiB a 720p frame), still a third of mp4v's.
+_X264_OPTIONS = {"preset": "superfast", "crf": "23", "bf": "0"}
 # FFmpeg's MPEG-4 part 2 encoder at a fixed quantiser of 3, against OpenCV's mp4v writer it
 # replaced, on the benchmark's 720p 4-face scene: 2.8 against 4.1 ms of CPU a frame, 43.3
 # against 41.1 dB PSNR, 26.9 against 26.5 KiB a frame; quantiser 4 gave 19.9 KiB at 40.4 dB

@@ -194,6 +194,10 @@ def test_an_h264_video_is_smaller_and_keeps_every_frame_the_overlay_and_the_soun
         # What web browsers play: H.264 in 4:2:0, tagged with the colours it was made with.
         assert (video.name, video.pix_fmt) == ("h264", "yuv420p")
         assert video.colorspace == 6 and video.color_range == 1  # BT.601, video range
+        # Frame 0 at 0 s, with the sound: B-frames put every picture 2 frames late (a
+        # fragmented MP4 has no edit list to take their delay back).
+        stream = c.streams.video[0]
+        assert float(stream.start_time * stream.time_base) == pytest.approx(0.0, abs=1e-3)
     assert frames_in(outs["h264"]) == 60
     summary = json.loads((tmp_path / "h264" / "talk.emocam.json").read_text())
     assert summary["video_codec"] == "h264"
