@@ -10,6 +10,7 @@ own limit (``CV_IO_MAX_IMAGE_PIXELS``, 2^30 pixels) still applies when decoding.
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 # Enough for a 200-megapixel phone photo (16320x12240); a decoded BGR copy of the largest
 # allowed image takes 750 MB.
@@ -78,3 +79,30 @@ def _webp_size(head: bytes) -> tuple[int, int] | None:
         (bits,) = struct.unpack("<I", head[21:25])
         return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
     return None
+
+
+def still_format(head: bytes) -> str | None:
+    """The still-image format the first bytes of a file show (``"jpeg"``, ``"png"``,
+    ``"webp"``, ``"bmp"``, ``"tiff"``), whatever its name says; None for anything else, GIF
+    included (it may be animated: a video)."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "webp"
+    if head.startswith(b"BM") and len(head) >= 26:
+        return "bmp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    return None
+
+
+def still_format_of(path: Path) -> str | None:
+    """:func:`still_format` of the file at ``path`` (None when it cannot be read: the reader
+    that follows says why)."""
+    try:
+        with open(path, "rb") as fh:
+            return still_format(fh.read(32))
+    except OSError:
+        return None

@@ -13,8 +13,9 @@ from pathlib import Path
 import cv2
 
 from emocam.errors import OutputError
+from emocam.imageheader import still_format_of
 
-# Containers both video codecs (mp4v through OpenCV, H.264 through PyAV) were seen to write
+# Containers both video codecs (through PyAV) were seen to write
 # and read back; WebM and FLV take neither codec, MPEG-TS loses mp4v frames.
 VIDEO_CONTAINERS = (".mp4", ".m4v", ".mov", ".mkv", ".avi")
 
@@ -39,3 +40,12 @@ def check_image_name(path: Path) -> None:
 
 def _extension(path: Path) -> str:
     return f"'{path.suffix}'" if path.suffix else "a name without an extension"
+
+
+def annotated_image_suffix(src: Path) -> str:
+    """The annotated copy of a photo keeps its type where OpenCV writes it; a ``.jfif`` (or a
+    photo without an extension) becomes a ``.jpg`` when it is a JPEG, else a ``.png``."""
+    suffix = src.suffix.lower()
+    if suffix and cv2.haveImageWriter(f"x{suffix}"):
+        return suffix
+    return ".jpg" if still_format_of(src) == "jpeg" else ".png"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from emocam.errors import OutputError
+from emocam.outputnames import annotated_image_suffix
 from emocam.sinks import check_output, summary_completed, writes_in_place
 from emocam.sources import IMAGE_EXTS
 
@@ -248,7 +249,7 @@ def _paths(req: OutputRequest, kind: str, base: Path, src: Path, annotate: bool 
     it at (None: not written)."""
     default_annotated = {
         "video": base.with_name(base.name + ".mp4"),
-        "image": base.with_name(base.name + src.suffix.lower()),
+        "image": base.with_name(base.name + annotated_image_suffix(src)),
         "folder": base,
     }[kind]
     frames_wanted = annotate and not (req.no_video or req.no_frames)

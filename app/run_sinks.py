@@ -26,6 +26,7 @@ from emocam.audio import has_sound
 from emocam.encoders import DEFAULT_VIDEO_CODEC
 from emocam.errors import OutputError
 from emocam.fileprint import fingerprint
+from emocam.outputnames import annotated_image_suffix
 from emocam.outputs import OutputPlan, RunFacts
 from emocam.overlay import OverlayOptions, PlacementMemory, draw
 from emocam.pipeline import PipelineConfig
@@ -102,7 +103,11 @@ class RunSinks:
         if self.overlay is not None:
             draw(image, result, self.overlay, self.panels)  # in place: the frame is ours
         if self.plan.kind == "folder":
-            write_image(self.plan.annotated / name, image)
+            # Under its own name; a type OpenCV cannot write gets one it can after it
+            # (IMG_1.HEIC.jpg: the name stays unique when IMG_1.jpg is there too).
+            suffix = annotated_image_suffix(Path(frame.source))
+            write_image(self.plan.annotated / (name if name.lower().endswith(suffix) else
+                                               name + suffix), image)
         else:
             write_image(self.plan.annotated, image)
 

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from emocam.errors import SourceError, frames_text
-from emocam.imageheader import MAX_IMAGE_PIXELS, declared_size
+from emocam.imageheader import MAX_IMAGE_PIXELS, declared_size, still_format_of
 from emocam.inputs import check_input, empty, unreachable
 from emocam.newest import NewestFrame
 from emocam.types import Frame
@@ -34,7 +34,8 @@ from emocam.types import Frame
 log = logging.getLogger(__name__)
 
 IMAGE_EXTS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pbm"}
+    {".jpg", ".jpeg", ".jfif", ".jpe", ".jif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2",
+     ".pgm", ".ppm", ".pbm"}
 )
 VIDEO_EXTS = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp",
@@ -104,16 +105,13 @@ def open_source(
     st = check_input(path)  # the true cause for a loop, a pipe, a device, no permission
     if stat.S_ISDIR(st.st_mode):
         return ImageFolderSource(path, fps=fps or 1.0)
-    if path.suffix.lower() in IMAGE_EXTS:
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_EXTS or suffix in UNREADABLE_PHOTO_EXTS:
         return ImageSource(path)
-    if path.suffix.lower() in UNREADABLE_PHOTO_EXTS:
-        try:
-            return ImageSource(path)  # a JPEG under another name still reads
-        except SourceError:
-            kind = path.suffix.lstrip(".").upper()
-            raise SourceError(
-                f"{path} is a {kind} photo, which emocam cannot read; convert it to JPEG or "
-                "PNG (most photo viewers can export it), then process that.") from None
+    if suffix not in VIDEO_EXTS and still_format_of(path) is not None:
+        # A photo with no extension, or another one: FFmpeg would open it as a one-frame
+        # video, sideways (no EXIF rotation) and annotated into an .mp4.
+        return ImageSource(path)
     try:
         return VideoSource.open(path)
     except SourceError:
@@ -151,6 +149,11 @@ def read_image(path: Path) -> np.ndarray:
             f"The image {path} is too large to decode in the memory available; scale it down."
         ) from e
     if image is None:
+        if path.suffix.lower() in UNREADABLE_PHOTO_EXTS:
+            kind = path.suffix.lstrip(".").upper()
+            raise SourceError(
+                f"{path} is a {kind} photo, which emocam cannot read; convert it to JPEG or "
+                "PNG (most photo viewers can export it), then process that.")
         raise SourceError(f"The image {path} cannot be decoded; it may be corrupt or not an image.")
     return image
 
@@ -218,8 +221,10 @@ class ImageFolderSource(Source):
         self.path = path
         self.name = path.name or str(path)
         self.fps = fps
+        # Photos emocam cannot read (an iPhone's HEIC) are listed, to be named as skipped.
+        photos = IMAGE_EXTS | UNREADABLE_PHOTO_EXTS
         self.files = sorted(
-            (p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS and _a_file(p)),
+            (p for p in path.iterdir() if p.suffix.lower() in photos and _a_file(p)),
             key=_natural_key,
         )
         if not self.files:
@@ -264,6 +269,14 @@ class ImageFolderSource(Source):
                 self._unreadable.add(i)
                 continue
             return (first.shape[1], first.shape[0])
+        kinds = {p.suffix.lstrip(".").upper() for p in self.files
+                 if p.suffix.lower() in UNREADABLE_PHOTO_EXTS}
+        if len(kinds) == 1 and all(p.suffix.lower() in UNREADABLE_PHOTO_EXTS for p in self.files):
+            n, kind = len(self.files), kinds.pop()
+            raise SourceError(
+                f"The folder {self.path} holds only {kind} photos ({n}), which emocam cannot "
+                "read; convert them to JPEG or PNG (most photo viewers can export them), then "
+                "process that folder.")
         raise SourceError(f"None of the {len(self.files)} images in the folder {self.path} "
                           "can be read; check they are photos (JPEG, PNG, ...) and readable.")
 

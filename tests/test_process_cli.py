@@ -203,6 +203,29 @@ def test_a_folder_of_images_gives_annotated_images_a_csv_and_a_summary(
     assert json.loads((out / "photos.emocam.json").read_text())["frames"] == 3
 
 
+def test_a_folder_of_phone_and_browser_photos_is_read_and_its_heic_photos_named(
+    image_one_face: Path, model_path: Path, tmp_path: Path
+) -> None:
+    photos = photo_folder(tmp_path / "phone", image_one_face, "a.jpg", "a.jfif", "IMG_2.HEIC")
+    (photos / "IMG_3.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")  # a real one's start
+    out = tmp_path / "out"
+    r = run_emocam("process", photos, "-o", out, "--model", model_path, "-q")
+    # Before: the .jfif photo was left out without a word, a JPEG named .HEIC was not
+    # annotated (OpenCV writes no .HEIC), and the real HEIC was "cannot be decoded".
+    assert r.returncode == 0, r.stderr
+    assert "IMG_3.HEIC is a HEIC photo, which emocam cannot read; convert it" in r.stderr
+    assert sorted(p.name for p in (out / "phone.emocam").iterdir()) == [
+        "IMG_2.HEIC.jpg", "a.jfif.jpg", "a.jpg"]
+    summary = json.loads((out / "phone.emocam.json").read_text())
+    assert summary["frames"] == 3 and summary["photos_skipped"] == ["IMG_3.HEIC"]
+    # A folder of HEIC photos alone is one sentence saying what to do.
+    heic = tmp_path / "heic"
+    heic.mkdir()
+    (heic / "IMG_9.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    r = run_emocam("process", heic, "-o", out, "--model", model_path, "-q")
+    assert r.returncode == 2 and "holds only HEIC photos (1)" in r.stderr, r.stderr
+
+
 def test_several_inputs_are_processed_in_turn_and_a_bad_one_does_not_stop_the_rest(
     image_one_face: Path, video_face_at_edge: SyntheticVideo, model_path: Path, tmp_path: Path
 ) -> None:

@@ -118,6 +118,14 @@ def test_exif_rotation_of_a_photo_is_applied(tmp_path: Path) -> None:
     (frame,) = list(open_source(path))
     assert frame.image.shape[:2] == (40, 20)  # shown upright: portrait
     assert frame.image[:10].mean() > 200  # the white band is now on top
+    # The same photo as a browser saves it (.jfif), or with no extension at all: before,
+    # FFmpeg opened it as a one-frame video, lying on its side.
+    for name in ("phone.jfif", "phone"):
+        (tmp_path / name).write_bytes(path.read_bytes())
+        source = open_source(tmp_path / name)
+        (frame,) = list(source)
+        assert source.frame_count == 1 and type(source).__name__ == "ImageSource"
+        assert frame.image.shape[:2] == (40, 20) and frame.image[:10].mean() > 200
 
 
 def test_a_folder_gives_its_images_in_natural_order(tmp_path: Path) -> None:
