@@ -40,6 +40,7 @@ from emocam.locks import (
 )
 from emocam.outputs import OutputPlan
 from emocam.sinks import no_space_hint, parts_dir, staging_path, writes_in_place
+from emocam.stopping import uninterrupted
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,11 @@ class OutputSet:
 
     def _commit(self) -> None:
         """Each staged file over its old one; the old set stays whole until the last of
-        them is complete."""
+        them is complete, and a Ctrl-C waits for the last rename."""
+        with uninterrupted():
+            self._replace_all()
+
+    def _replace_all(self) -> None:
         for new, final in self._pairs:
             if not new.exists():
                 continue

@@ -34,6 +34,7 @@ from emocam.report import write_report
 from emocam.report_data import ReportCollector
 from emocam.sidecar import SidecarWriter
 from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary
+from emocam.stopping import uninterrupted
 from emocam.stream import StreamSink, StreamTarget, open_streams
 from emocam.types import Frame, FrameAnalyser, FrameResult
 
@@ -147,8 +148,9 @@ class RunSinks:
                     lost.add("report")  # left out: it would only fail on the same disk
                 else:
                     try:
-                        write_report(self.plan.report, self.summary.as_dict(completed, **extra),
-                                     self.report)
+                        with uninterrupted():  # whole, or not begun
+                            write_report(self.plan.report,
+                                         self.summary.as_dict(completed, **extra), self.report)
                     except OutputError as e:
                         error = e
                         lost.add("report")

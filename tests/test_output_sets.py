@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli, start_emocam
+from cli_helpers import emocam_command, run_cli, run_emocam, start_emocam
 from reliability_helpers import assert_one_sentence, wait_for_rows
 
 from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
@@ -161,6 +161,47 @@ def test_ctrl_c_during_an_overwrite_keeps_the_old_set_and_names_the_partial_one(
     assert summary["outputs"]["csv"] == str(partial["clip.emocam.csv"])
     assert summary["outputs"]["video"] == str(partial["clip.emocam.mp4"])
     assert load_sidecar(partial["clip.emocam.npz"]).header["completed"] is False
+
+
+def test_ctrl_c_while_a_finished_overwrite_is_put_in_place_leaves_one_whole_set(
+    tmp_path: Path, model_path: Path
+) -> None:
+    # strace slows each rename down (0.4 s) so that the Ctrl-C lands among them; emocam is
+    # unchanged. Before: the video and CSV were the new run's, the summary, sidecar and
+    # report the old one's, and --resume took that set as done.
+    from network_trace import strace_unusable_reason
+
+    reason = strace_unusable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    clip = write_video(tmp_path / "clip.mp4", (320, 180), scaled(four_faces_plan(20), 0.25))
+    out = tmp_path / "out"
+    first = run_emocam("process", clip, "-o", out, "--model", model_path, "-q")
+    assert first.returncode == 0, first.stderr
+    old = {name: (out / name).read_bytes() for name in SET}
+    slow = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=rename,renameat,renameat2",
+            "-e", "inject=rename,renameat,renameat2:delay_enter=400000"]
+    proc = subprocess.Popen(
+        [*slow, *emocam_command("process", clip, "-o", out, "--overwrite", "--smoothing",
+                                "0.8", "--model", model_path, "-q")],
+        stderr=subprocess.PIPE, text=True)
+    staged = [staging_path(out / name) for name in SET]
+    deadline = time.monotonic() + 120
+    seen_all = False
+    while True:  # until some staged files are in place and some are still to go
+        there = sum(p.exists() for p in staged)
+        seen_all = seen_all or there == len(staged)
+        if seen_all and 0 < there < len(staged):
+            break
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.005)  # polling files another process renames
+    emocam_pid = int(subprocess.check_output(["pgrep", "-P", str(proc.pid)]).split()[0])
+    os.kill(emocam_pid, signal.SIGINT)
+    proc.communicate(timeout=120)
+    new = {name: (out / name).read_bytes() for name in SET}
+    assert all(new[name] != old[name] for name in SET), "a file of the old set is still there"
+    assert json.loads(new["clip.emocam.json"])["smoothing_tau_s"] == 0.8
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
 
 
 def test_a_glob_beside_an_earlier_runs_outputs_processes_the_videos_alone(
