@@ -94,7 +94,12 @@ class Manifest:
 
     def write(self, path: Path) -> None:
         if self.inputs:
-            self.earlier = still_standing(read_earlier(path), self.inputs, self.replaced)
+            try:
+                written = path.stat().st_mtime
+            except OSError:
+                written = None
+            self.earlier = still_standing(read_earlier(path), self.inputs, self.replaced,
+                                          written)
         # Atomic: a reader (or a --resume after a power cut) never sees half a manifest.
         write_json_atomic(path, self.as_dict())
 
@@ -135,10 +140,12 @@ def read_earlier(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def still_standing(earlier: dict[str, dict[str, Any]], inputs: list[Path],
-                   replaced: set[str]) -> list[dict[str, Any]]:
+                   replaced: set[str], written: float | None = None) -> list[dict[str, Any]]:
     """The earlier lines a new batch keeps: of inputs it does not run, whose outputs it may
-    not replace (``replaced``: full paths) and are still on disk. A line without outputs (an
-    input never started, or that failed) describes nothing in the folder and goes."""
+    not replace (``replaced``: full paths) and are on disk as the line describes them: all
+    there, none changed since the earlier manifest was ``written`` (its time). A line without
+    outputs (an input never started, or that failed) describes nothing and goes; so does one
+    whose set another run has since replaced or removed in part."""
     ours = {full_path(p) for p in inputs}
     kept = []
     for name, line in earlier.items():
@@ -146,13 +153,22 @@ def still_standing(earlier: dict[str, dict[str, Any]], inputs: list[Path],
         if name in ours or not isinstance(outputs, dict) or not outputs:
             continue
         files = [full_path(str(f)) for f in outputs.values()]
-        if any(f in replaced for f in files) or not any(Path(f).exists() for f in files):
+        if any(f in replaced for f in files) or not all(
+                _unchanged_since(Path(f), written) for f in files):
             continue
         try:
             kept.append(_absolute(dict(line)))
         except (KeyError, TypeError, AttributeError):
             continue  # a damaged line: nothing to keep
     return kept
+
+
+def _unchanged_since(path: Path, written: float | None) -> bool:
+    try:
+        changed = path.stat().st_mtime
+    except OSError:
+        return False  # gone
+    return written is None or changed <= written + 1.0  # a coarse clock's second
 
 
 # --- the state of an input's outputs ------------------------------------------------------

@@ -128,6 +128,14 @@ def test_a_second_batch_into_the_folder_keeps_the_first_ones_lines_apart(
     data = json.loads((tmp_path / MANIFEST_NAME).read_text(encoding="utf-8"))
     assert [Path(o["input"]).name for o in data["inputs"]] == ["four.mp4"]
     assert [Path(o["input"]).name for o in data["earlier_inputs"]] == ["edge.mp4"]
+    # An input another run (not a batch) has since redone with other settings: its line no
+    # longer describes its files, and goes (it was kept, with the old figures).
+    time.sleep(1.1)  # past the manifest's time, on a clock of whole seconds
+    assert run_cli(capfd, "process", edge, *common[:1], tmp_path, *common[4:], "-q",
+                   "--overwrite", "--smoothing", "0.5").code == 0
+    assert run_cli(capfd, "process", four, *common, "-q", "--overwrite").code == 0
+    data = json.loads((tmp_path / MANIFEST_NAME).read_text(encoding="utf-8"))
+    assert "earlier_inputs" not in data
 
 
 def test_resume_never_takes_another_videos_results_for_an_inputs_own(
