@@ -12,6 +12,7 @@ row short: Linux can stop a write at a page boundary). A write that fails (disk 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import logging
@@ -128,8 +129,9 @@ def _commit(staging: Path | None, path: Path, keep: bool) -> None:
 def no_space_hint(e: OSError) -> str:
     """Why an output could not be written, and what to do: "No space left on device; free
     some disk space or choose another folder"."""
-    return f"{e.strerror or e}; " + ("choose a folder you may write to" if isinstance(
-        e, PermissionError) else "free some disk space or choose another folder")
+    cannot_write = isinstance(e, PermissionError) or e.errno == errno.EROFS
+    return f"{e.strerror or e}; " + ("choose a folder you may write to" if cannot_write
+                                     else "free some disk space or choose another folder")
 
 
 def _reason(e: BaseException) -> str:

@@ -61,7 +61,7 @@ def parse_stream_url(text: str) -> StreamTarget:
     """``osc://127.0.0.1:9000``, ``ws://:8765`` (the loopback address), ``ws://0.0.0.0:8765``
     (every interface, on purpose). Without a host the feed stays on this machine."""
     parts = urlsplit(text.strip())
-    if parts.scheme not in SCHEMES or not text.strip().startswith(f"{parts.scheme}://"):
+    if parts.scheme not in SCHEMES or not text.strip().lower().startswith(f"{parts.scheme}://"):
         raise StreamError(f"The stream address {text!r} is neither osc://HOST:PORT nor "
                           "ws://HOST:PORT; write e.g. osc://127.0.0.1:9000.")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
@@ -74,8 +74,10 @@ def parse_stream_url(text: str) -> StreamTarget:
         port = -1
     if port is None:
         port = DEFAULT_PORTS[parts.scheme]
-    if not 0 <= port <= 65535:
-        raise StreamError(f"The port in the stream address {text!r} is not a number from 0 "
+    # OSC to port 0 sends to nothing; a WebSocket server on port 0 takes a free port, which
+    # its first line names.
+    if not (1 if parts.scheme == "osc" else 0) <= port <= 65535:
+        raise StreamError(f"The port in the stream address {text!r} is not a number from 1 "
                           "to 65535.")
     return StreamTarget(parts.scheme, parts.hostname or LOOPBACK, port)
 

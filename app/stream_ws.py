@@ -85,6 +85,7 @@ class WebSocketStream:
         except OSError as e:
             raise StreamError(_why_not(target, e)) from e
         self.port = int(self._server.socket.getsockname()[1])  # the real one for port 0
+        self._stats.url = replace(self.target, port=self.port).url  # as the summary says it
         self._thread = threading.Thread(target=self._server.serve_forever, name="stream-ws",
                                         daemon=True)
         self._thread.start()

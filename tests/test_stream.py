@@ -56,8 +56,10 @@ def test_a_stream_address_without_a_host_stays_on_this_machine() -> None:
     assert parse_stream_url("osc://:9001") == StreamTarget("osc", HOST, 9001)
     assert parse_stream_url("ws://") == StreamTarget("ws", HOST, 8765)
     assert parse_stream_url("ws://0.0.0.0:80") == StreamTarget("ws", "0.0.0.0", 80)
+    assert parse_stream_url("WS://:8765") == StreamTarget("ws", HOST, 8765)  # as typed
+    # osc://h:0 sent to no port, with "frames dropped for receivers that were behind".
     for bad in ("http://127.0.0.1:80", "127.0.0.1:9000", "osc://h:99999", "ws://h:80/x",
-                "osc://h:port"):
+                "osc://h:port", "osc://127.0.0.1:0"):
         with pytest.raises(StreamError):
             parse_stream_url(bad)
 
