@@ -321,9 +321,23 @@ _MAX_UNVOUCHED_JUMP_MS = 10_000.0
 _MAX_VIDEO_FPS = 240.0
 
 
-def _clock_facts(path: Path, mean_fps: float) -> tuple[float, float]:
+def _track_ms(stream: Any) -> float:
+    """How long a track says it is, in ms (0 where it does not say): its own duration, or
+    the DURATION tag Matroska keeps per track ("00:00:05.000000000")."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base) * 1000.0
+    tag = (stream.metadata or {}).get("DURATION", "")
+    try:
+        h, m, sec = tag.split(":")
+        return (int(h) * 3600 + int(m) * 60 + float(sec)) * 1000.0
+    except ValueError:
+        return 0.0
+
+
+def _clock_facts(path: Path, mean_fps: float) -> tuple[float, float, float]:
     """How long the file says it is, from its first frame, in ms (0 where it does not say),
-    and the frame rate that holds each of its frames.
+    the frame rate that holds each of its frames, and how long its picture track says it is
+    (0 where it does not say).
 
     That rate is FFmpeg's guess of the stream's own rate, where it is above the mean. OpenCV
     reports the mean, which a variable-rate file's slow or still parts pull down (a screen
@@ -336,12 +350,13 @@ def _clock_facts(path: Path, mean_fps: float) -> tuple[float, float]:
             length_ms = max(container.duration or 0, 0) / 1000.0  # microseconds
             stream = container.streams.best("video")  # the one OpenCV reads
             guessed = float(stream.guessed_rate or 0) if stream is not None else 0.0
+            picture_ms = _track_ms(stream) if stream is not None else 0.0
     except (av.FFmpegError, OSError, ValueError):
-        return 0.0, mean_fps
+        return 0.0, mean_fps, 0.0
     # 5% spares a constant-rate file whose mean is rounded (29.97 against 30) a repeat now
     # and then.
     steady = guessed if mean_fps * 1.05 < guessed <= _MAX_VIDEO_FPS else mean_fps
-    return length_ms, steady
+    return length_ms, steady, picture_ms
 
 
 class VideoSource(Source):
@@ -372,7 +387,7 @@ class VideoSource(Source):
         self._sought = 0  # where the last seek landed
         self._last_ms = -math.inf
         # fps is the mean rate (durations, progress); video_fps the annotated video's.
-        self._length_ms, self._video_fps = _clock_facts(path, self.fps)
+        self._length_ms, self._video_fps, self._picture_ms = _clock_facts(path, self.fps)
         self.ended_early = ""  # why the file ended before its frame count, once it has
         self._lock = threading.Lock()
 
@@ -458,6 +473,19 @@ class VideoSource(Source):
         good_until = self._decoded
         if self.frame_count is not None and good_until < self.frame_count - 1:
             if self._count_estimated:
+                # No frame count, but a length: a download cut short ended at 2.6 s of a
+                # declared 5.0 without a word. The picture track's own, where it says; else
+                # the file's, which sound running on after the picture (OBS) can pass by a
+                # little, hence the margin: a second, or a tenth of the length.
+                declared = self._picture_ms or self._length_ms
+                frames3 = 3000.0 / self.video_fps
+                margin = frames3 if self._picture_ms else max(1000.0, 0.1 * declared, frames3)
+                if declared and declared - self._last_ms > margin:
+                    self.ended_early = (
+                        f"{self.path.name} ended at {self._last_ms / 1000:.1f} s of the "
+                        f"{declared / 1000:.1f} s it declares; the file may be truncated.")
+                    log.warning("%s", self.ended_early.replace(self.path.name, str(self.path), 1))
+                    return
                 log.debug("%s ended after %d frames (%d estimated).", self.path, good_until,
                           self.frame_count)
                 return

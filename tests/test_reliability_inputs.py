@@ -107,6 +107,23 @@ def test_a_matroska_recording_whose_sound_outlasts_its_picture_is_not_called_tru
     assert "truncated" not in caplog.text
 
 
+def test_a_matroska_download_cut_short_says_where_it_ends(
+    tmp_path: Path, video_face_at_edge: SyntheticVideo, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A browser's download cut off at 60%: Matroska stores no frame count, and the run ended
+    # early without a word ("completed", the AVI of the same damage was named).
+    mkv = with_sound(video_face_at_edge.path, tmp_path / "talk.mkv", "aac",
+                     seconds=video_face_at_edge.frame_count / video_face_at_edge.fps)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(mkv.read_bytes()[: int(mkv.stat().st_size * 0.6)])
+    with caplog.at_level(logging.WARNING), open_source(cut) as src:
+        frames = list(src)
+        said = src.ended_early
+    assert 0 < len(frames) < video_face_at_edge.frame_count
+    assert "cut.mkv ended at" in said and "the file may be truncated" in said, said
+    assert "truncated" in caplog.text
+
+
 class _FakeSplit(Source):
     """A real video whose reader then fails, as a file on a disconnected drive does."""
 
