@@ -61,17 +61,20 @@ class Encoder(Protocol):
 
 
 def open_encoder(
-    path: Path, codec: str, fps: float, size: tuple[int, int], shown: Path | None = None
+    path: Path, codec: str, fps: float, size: tuple[int, int], shown: Path | None = None,
+    pixel_aspect: Fraction = Fraction(1),
 ) -> Encoder:
     """An encoder writing ``path``; ``OutputError`` naming ``shown`` (the file the user asked
-    for, when ``path`` is its temporary stand-in) when the file cannot be created."""
+    for, when ``path`` is its temporary stand-in) when the file cannot be created.
+    ``pixel_aspect``: the pixels' shape the file declares (the source's, for anamorphic
+    video)."""
     if codec not in VIDEO_CODECS:
         raise OutputError(
             f"Unknown video codec {codec!r}; choose one of {', '.join(VIDEO_CODECS)}."
         )
     check_video_name(shown or path)
     try:
-        return _PyAvEncoder(path, codec, fps, size)
+        return _PyAvEncoder(path, codec, fps, size, pixel_aspect)
     except (OSError, ValueError) as e:
         raise OutputError(_why_not_written(shown or path, path, e)) from e
 
@@ -104,7 +107,8 @@ class _PyAvEncoder:
     """An FFmpeg encoder through PyAV, 4:2:0: a frame of odd width or height gets one more
     column or row (a copy of its edge), since 4:2:0 needs even sizes."""
 
-    def __init__(self, path: Path, codec: str, fps: float, size: tuple[int, int]):
+    def __init__(self, path: Path, codec: str, fps: float, size: tuple[int, int],
+                 pixel_aspect: Fraction = Fraction(1)):
         import av
 
         w, h = size
@@ -122,6 +126,8 @@ class _PyAvEncoder:
         cc = stream.codec_context
         if codec == "mp4v":
             cc.qmin = cc.qmax = _MPEG4_QUANTISER
+        if pixel_aspect != 1:  # else a 16:9 DVD picture played squeezed to 3:2
+            cc.sample_aspect_ratio = pixel_aspect
         cc.color_primaries = cc.color_trc = cc.colorspace = _BT601
         cc.color_range = _VIDEO_RANGE
         # On two cores the other one is busy detecting: more encoder threads only add overhead.

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 
 from emocam.errors import OutputError
@@ -41,6 +42,7 @@ class RunFacts:
     frame_count: int | None  # None when unknown (the progress bar has no end)
     size: tuple[int, int] | None  # width, height; None when not known yet
     video_fps: float | None = None  # the annotated video's rate, where not fps (Source.video_fps)
+    pixel_aspect: Fraction = Fraction(1)  # the source's pixels' shape (Source.pixel_aspect)
 
 
 @dataclass(frozen=True)

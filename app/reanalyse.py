@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +249,15 @@ class Replay:
         self.close()
 
 
+def _pixel_aspect(recorded: Any) -> Fraction:
+    """The recorded pixel shape ("32/27"); square for a sidecar from before it was kept."""
+    try:
+        value = Fraction(str(recorded))
+    except (ValueError, ZeroDivisionError):
+        return Fraction(1)
+    return value if 0.25 <= value <= 4 else Fraction(1)
+
+
 def _box(row: np.ndarray) -> Box:
     x, y, w, h = (float(v) for v in row)
     return (x, y, w, h)
@@ -434,7 +444,8 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
         _refuse_the_recorded_runs_files(plan.files(), sidecar)
         outset = stack.enter_context(OutputSet(plan, opts.overwrite))
         facts = RunFacts(sidecar.header.get("fps"), len(sidecar["frame_index"]), inp.size,
-                         sidecar.header.get("video_fps"))
+                         sidecar.header.get("video_fps"),
+                         _pixel_aspect(sidecar.header.get("pixel_aspect")))
         desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,
                               no_frames=opts.no_frames)
         result = run_frames(opts, outset, inp.frames, facts, replay, desc, stack)

@@ -199,6 +199,7 @@ def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFac
     return {
         **{k: run_info.get(k) for k in keep},
         "source": source, "fps": facts.fps, "video_fps": facts.video_fps,
+        "pixel_aspect": str(facts.pixel_aspect),
         # A folder's photos have theirs in the frames' records.
         "source_print": run_info.get("input_print") or (
             fingerprint(source) if kind in ("video", "image") else ""),
@@ -260,6 +261,7 @@ def open_sinks(
             raise ValueError("a video's frame size is needed before its writer opens")
         sinks.video = stack.enter_context(AnnotatedVideoWriter(
             plan.annotated, facts.video_fps or facts.fps or 30.0, facts.size,
+            pixel_aspect=facts.pixel_aspect,
             sound_from=plan.sound,
             codec=desc.video_codec,
         ))

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,7 @@ class AnnotatedVideoWriter:
     def __init__(
         self, path: Path, fps: float, size: tuple[int, int], background: bool = True,
         sound_from: Path | None = None, codec: str = DEFAULT_VIDEO_CODEC,
+        pixel_aspect: Fraction = Fraction(1),
     ):
         self.path = Path(path)
         self.sound_from = sound_from
@@ -188,7 +190,7 @@ class AnnotatedVideoWriter:
         self._staging = _write_target(self.path)
         self._file = self._staging or self.path
         self._writer: Encoder | None = open_encoder(
-            self._file, codec, self.fps, size, shown=self.path
+            self._file, codec, self.fps, size, shown=self.path, pixel_aspect=pixel_aspect
         )
         self.frames = 0  # frames in the file (repeats included)
         self._t0: float | None = None  # time of the first timed frame, ms

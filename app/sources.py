@@ -18,6 +18,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
+from fractions import Fraction
 from os import PathLike, fspath
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,12 @@ class Source:
         """The rate an annotated video of this source is written at: ``fps``, unless the
         source's rate varies and its fast parts need more."""
         return self.fps
+
+    @property
+    def pixel_aspect(self) -> Fraction:
+        """The shape of the source's pixels, width over height, which its annotated video
+        keeps: 1 (square) but for anamorphic video (a DVD's 16:9 picture stored 720x480)."""
+        return Fraction(1)
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -334,10 +341,11 @@ def _track_ms(stream: Any) -> float:
         return 0.0
 
 
-def _clock_facts(path: Path, mean_fps: float) -> tuple[float, float, float]:
+def _clock_facts(path: Path, mean_fps: float) -> tuple[float, float, float, Fraction]:
     """How long the file says it is, from its first frame, in ms (0 where it does not say),
-    the frame rate that holds each of its frames, and how long its picture track says it is
-    (0 where it does not say).
+    the frame rate that holds each of its frames, how long its picture track says it is (0
+    where it does not say), and the shape of its pixels (width over height: 32/27 for a
+    16:9 DVD picture stored 720x480; 1 where it does not say).
 
     That rate is FFmpeg's guess of the stream's own rate, where it is above the mean. OpenCV
     reports the mean, which a variable-rate file's slow or still parts pull down (a screen
@@ -351,12 +359,14 @@ def _clock_facts(path: Path, mean_fps: float) -> tuple[float, float, float]:
             stream = container.streams.best("video")  # the one OpenCV reads
             guessed = float(stream.guessed_rate or 0) if stream is not None else 0.0
             picture_ms = _track_ms(stream) if stream is not None else 0.0
+            sar = stream.sample_aspect_ratio if stream is not None else None
     except (av.FFmpegError, OSError, ValueError):
-        return 0.0, mean_fps, 0.0
+        return 0.0, mean_fps, 0.0, Fraction(1)
     # 5% spares a constant-rate file whose mean is rounded (29.97 against 30) a repeat now
     # and then.
     steady = guessed if mean_fps * 1.05 < guessed <= _MAX_VIDEO_FPS else mean_fps
-    return length_ms, steady, picture_ms
+    pixel = Fraction(sar) if sar and 0.25 <= sar <= 4 else Fraction(1)
+    return length_ms, steady, picture_ms, pixel
 
 
 class VideoSource(Source):
@@ -387,13 +397,18 @@ class VideoSource(Source):
         self._sought = 0  # where the last seek landed
         self._last_ms = -math.inf
         # fps is the mean rate (durations, progress); video_fps the annotated video's.
-        self._length_ms, self._video_fps, self._picture_ms = _clock_facts(path, self.fps)
+        (self._length_ms, self._video_fps, self._picture_ms,
+         self._pixel_aspect) = _clock_facts(path, self.fps)
         self.ended_early = ""  # why the file ended before its frame count, once it has
         self._lock = threading.Lock()
 
     @property
     def video_fps(self) -> float:
         return self._video_fps
+
+    @property
+    def pixel_aspect(self) -> Fraction:
+        return self._pixel_aspect
 
     @classmethod
     def open(cls, path: Path) -> VideoSource:
