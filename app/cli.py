@@ -234,6 +234,11 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
     from emocam.track import DEFAULT_TAU_S
 
     streams = tuple(parse_stream_url(u) for u in args.stream)
+    twice = [t.url for i, t in enumerate(streams) if t in streams[:i]]
+    if twice:
+        # Given twice, an OSC feed sent every frame twice, and a WebSocket one was refused
+        # as "already in use (by another program)".
+        raise UserError(f"--stream {twice[0]} is given twice; give each feed once.")
     return ProcessOptions(
         input=args.input[0] if args.input else args.reanalyse,
         outdir=args.outdir,

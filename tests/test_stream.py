@@ -80,6 +80,11 @@ def test_a_bad_stream_address_is_one_sentence(capfd: pytest.CaptureFixture[str],
                   "http://127.0.0.1:9000")
     assert_one_sentence(run, "osc://HOST:PORT", "ws://HOST:PORT")
     assert list(tmp_path.iterdir()) == []
+    # The same feed twice sent every OSC frame twice (and a WebSocket's "port in use").
+    run = run_cli(capfd, "process", video_face_at_edge, "-o", tmp_path, "--stream",
+                  "osc://:9123", "--stream", "osc://127.0.0.1:9123")
+    assert_one_sentence(run, "osc://127.0.0.1:9123 is given twice")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_port_in_use_is_one_sentence(capfd: pytest.CaptureFixture[str],
