@@ -426,6 +426,7 @@ class LocalPool:
 
 
 def progress_bar(items: list[WorkItem], enabled: bool) -> tqdm:
+    enabled = enabled and bool(items)  # every input settled already: no "0/0 inputs" bar
     total = sum(frame_count(Path(i.options.input)) for i in items) if enabled else None
     return tqdm(total=total or None, unit="frame", file=sys.stderr, disable=not enabled,
                 dynamic_ncols=True, smoothing=0.1, desc=f"0/{len(items)} inputs")
