@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -203,7 +204,10 @@ def output_state(plan: OutputPlan | None) -> str:
     if not any(p.exists() for p in traces):
         return ABSENT
     held = any(lock_path(p).exists() for p in files)
-    if not held and all(p.exists() for p in files) and summary_completed(plan.json) is True:
+    if (not held and all(p.exists() for p in files) and summary_completed(plan.json) is True
+            and (plan.sidecar is None or zipfile.is_zipfile(plan.sidecar))):
+        # The sidecar is checked too (cheaply: an .npz is a zip): a damaged one was taken
+        # for part of a complete set, and --resume skipped the input.
         return COMPLETE
     return PARTIAL_SET
 

@@ -245,6 +245,14 @@ def test_resume_skips_a_done_input_and_redoes_a_partial_one(
     assert _csv(tmp_path, first) == _csv(tmp_path, second)
     assert _leftovers(tmp_path) == []
 
+    # A sidecar damaged since (8 bytes of text) makes its set not complete: redone, where
+    # --resume used to skip it.
+    (tmp_path / "second.emocam.npz").write_text("damaged!")
+    run = run_cli(capfd, "process", *twin_clips, *common[:-1], "--resume")
+    assert run.code == 0, run.err
+    assert f"{second}: done by an earlier run" not in run.out
+    assert (tmp_path / "second.emocam.npz").stat().st_size > 100
+
     # Resumed with another smoothing, the folder would hold two kinds of results: refused.
     (tmp_path / "first.emocam.html").unlink()
     run = run_cli(capfd, "process", *twin_clips, *common, "--resume", "--smoothing", "0.5")
