@@ -60,6 +60,7 @@ from emocam.batch_manifest import (
 )
 from emocam.batch_work import WorkItem, run_item
 from emocam.errors import UserError, some_of
+from emocam.sinks import staging_path
 from emocam.stopping import counted_stops
 
 if TYPE_CHECKING:
@@ -127,6 +128,13 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
                     f"{plan.json} holds {another}, not of {src}; --resume would count them "
                     "as this input's. Give inputs that share a name their own -o folders, or "
                     "pass --overwrite without --resume to process every input again.")
+            left = [staging_path(f) for f in plan.files() if staging_path(f).exists()]
+            if left:
+                # A later --overwrite of it that was stopped: its files were left unsaid.
+                log.warning("%s is done, and the results of a later run of it that was "
+                            "stopped are beside it (%s%s); delete them, or pass --overwrite "
+                            "to redo it.", src, left[0].name,
+                            f" and {len(left) - 1} more" if len(left) > 1 else "")
             outcomes.append(_skipped(src, earlier.get(full_path(src)), plan))
             continue
         outcomes.append(Outcome(str(src)))
