@@ -176,11 +176,9 @@ def _unchanged_since(path: Path, written: float | None) -> bool:
 
 
 def _kind(src: Path) -> str:
-    from emocam.sources import IMAGE_EXTS
+    from emocam.sources import input_kind
 
-    if src.is_dir():
-        return "folder"
-    return "image" if src.suffix.lower() in IMAGE_EXTS else "video"
+    return input_kind(src)
 
 
 def planned_set(src: Path, request: Any) -> OutputPlan | None:

@@ -234,7 +234,9 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
     from emocam.track import DEFAULT_TAU_S
 
     streams = tuple(parse_stream_url(u) for u in args.stream)
-    twice = [t.url for i, t in enumerate(streams) if t in streams[:i]]
+    # Two WebSocket servers on one port clash whatever hosts they name (0.0.0.0 takes all).
+    twice = [t.url for i, t in enumerate(streams) if any(
+        o == t or (o.scheme == t.scheme == "ws" and o.port == t.port) for o in streams[:i])]
     if twice:
         # Given twice, an OSC feed sent every frame twice, and a WebSocket one was refused
         # as "already in use (by another program)".
@@ -321,19 +323,20 @@ def _run_chosen(args: argparse.Namespace) -> ProcessResult:
 def _check_annotated_name(src: Path, out: Path) -> None:
     """Refuse, before any work, an annotated-output name whose type cannot be written (the
     writer would fail at the first frame, OpenCV's image encoder with a traceback)."""
-    from emocam.outputnames import check_image_name, check_video_name
-    from emocam.sources import IMAGE_EXTS, VIDEO_EXTS
+    from emocam.outputnames import annotated_image_suffix, check_image_name, check_video_name
+    from emocam.sources import VIDEO_EXTS, input_kind
 
-    suffix = src.suffix.lower()
-    if src.is_dir():
+    kind = input_kind(src)
+    if kind == "folder":
         return  # a folder's annotated images keep their own names
+    suffix = annotated_image_suffix(src) if kind == "image" else ".mp4"
     if out.is_dir():
         raise UserError(f"--output-video {out} is a folder; give the annotated file's name, "
-                        f"e.g. {out / (src.stem + '.emocam' + (suffix or '.mp4'))}, or put "
-                        "the outputs in that folder with -o.")
-    if suffix in IMAGE_EXTS:
+                        f"e.g. {out / (src.stem + '.emocam' + suffix)}, or put the outputs in "
+                        "that folder with -o.")
+    if kind == "image":
         check_image_name(out)
-    elif suffix in VIDEO_EXTS:
+    elif src.suffix.lower() in VIDEO_EXTS:
         check_video_name(out)
     # Another extension is opened by content (a video, else an image): the writer checks.
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from emocam.audio import has_sound
 from emocam.encoders import known_codec
 from emocam.errors import frames_text
+from emocam.outputnames import annotated_image_suffix
 from emocam.outputs import (
     default_output,
     export_names,
@@ -24,7 +25,7 @@ from emocam.outputs import (
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.process import ProcessOptions, ProcessResult, sound_wanted
-from emocam.sources import IMAGE_EXTS
+from emocam.sources import IMAGE_EXTS, input_kind
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class ExportJob:
 
     @property
     def is_photo(self) -> bool:
-        return self.source.suffix.lower() in IMAGE_EXTS
+        return input_kind(self.source) == "image"
 
     @property
     def is_folder(self) -> bool:
@@ -50,7 +51,7 @@ class ExportJob:
         would name its annotated copy."""
         if self.is_folder:
             return output_base(self.source, None, is_folder=True)  # photos.emocam/
-        ext = self.source.suffix.lower().lstrip(".") if self.is_photo else "mp4"
+        ext = annotated_image_suffix(self.source).lstrip(".") if self.is_photo else "mp4"
         return default_output(self.source, None, ext)
 
     def options(self, output: Path, codec: str) -> ProcessOptions:
@@ -62,7 +63,7 @@ class ExportJob:
             csv, json_path = (output.with_name(output.name + ext) for ext in (".csv", ".json"))
             sidecar = sidecar_beside(csv)
         elif self.is_photo and output.suffix.lower() not in IMAGE_EXTS:
-            video = video.with_suffix(self.source.suffix.lower())  # a photo's copy keeps its type
+            video = video.with_suffix(annotated_image_suffix(self.source))  # a photo's type
         # The whole set is named after the file the user chose, the sidecar too: beside the
         # source it would replace the sidecar of a command-line run of the same video.
         return ProcessOptions(input=self.source, output_video=video, csv=csv, json=json_path,

@@ -117,6 +117,11 @@ class OutputSet:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        # A Ctrl-C waits for the set to be in place, the earlier set's left-out files gone.
+        with uninterrupted():
+            self._end(exc_type)
+
+    def _end(self, exc_type: type[BaseException] | None) -> None:
         try:
             if self._staged:
                 if exc_type is None and self.completed:
@@ -177,11 +182,7 @@ class OutputSet:
 
     def _commit(self) -> None:
         """Each staged file over its old one; the old set stays whole until the last of
-        them is complete, and a Ctrl-C waits for the last rename."""
-        with uninterrupted():
-            self._replace_all()
-
-    def _replace_all(self) -> None:
+        them is complete."""
         for new, final in self._pairs:
             if not new.exists():
                 continue

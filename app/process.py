@@ -40,7 +40,7 @@ from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.readahead import read_ahead
 from emocam.run_sinks import RunDescription, RunSinks, open_sinks
 from emocam.sources import ImageFolderSource, ImageSource, Source, open_source
-from emocam.stopping import Stop, graceful_stop
+from emocam.stopping import HeldSignals, Stop, graceful_stop
 from emocam.stream import StreamTarget
 from emocam.types import Frame, FrameAnalyser
 
@@ -191,6 +191,7 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
     src = opts.input
     stop = Stop()
     with ExitStack() as stack:
+        held = stack.enter_context(HeldSignals())  # first in, last out: see run_frames
         # During the set-up a Ctrl-C asks the run to stop, as in its loop (not during the
         # closing of the outputs, which must end whole): the default handler's
         # KeyboardInterrupt could land inside a library's set-up (onnxruntime's, MediaPipe's)
@@ -209,7 +210,7 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
                              source.video_fps if video else None, source.pixel_aspect)
             pipeline = stack.enter_context(Pipeline(opts.pipeline))
         result = run_frames(opts, outset, frames, facts, pipeline, describe_run(opts), stack,
-                            stop)
+                            stop, held)
         result.ended_early = getattr(source, "ended_early", "")
         if isinstance(source, ImageFolderSource):
             result.photos_skipped = source.skipped
@@ -222,10 +223,12 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
 def run_frames(
     opts: ProcessOptions, outset: OutputSet, frames: Iterator[Frame], facts: RunFacts,
     pipeline: FrameAnalyser, desc: RunDescription, stack: ExitStack, stop: Stop | None = None,
+    held: HeldSignals | None = None,
 ) -> ProcessResult:
     """Write every frame's results to the planned outputs (a run or a re-analysis); the
     caller's ``stack`` closes them, and ``outset`` puts the set in place when it completed.
-    ``stop``: the caller's set-up's, whose requests the loop honours."""
+    ``stop``: the caller's set-up's, whose requests the loop honours. ``held``: entered
+    first in ``stack``; it holds signals from the loop's end, while the outputs close."""
     stop = stop or Stop()
     with graceful_stop(stop):
         sinks = open_sinks(outset.plan, outset.writing, desc, pipeline, facts, stack,
@@ -258,6 +261,8 @@ def run_frames(
             "before it were saved)."
         ) from e
     finally:
+        if held is not None:
+            held.hold()  # from here the outputs close: a Ctrl-C waits for them
         elapsed = time.perf_counter() - t0
         fps = summary.frames / elapsed if elapsed > 0 else 0.0
         if completed and bar.total is not None and bar.n < bar.total:

@@ -26,7 +26,6 @@ from emocam.audio import has_sound
 from emocam.encoders import DEFAULT_VIDEO_CODEC
 from emocam.errors import OutputError
 from emocam.fileprint import fingerprint
-from emocam.outputnames import annotated_image_suffix
 from emocam.outputs import OutputPlan, RunFacts
 from emocam.overlay import OverlayOptions, PlacementMemory, draw
 from emocam.pipeline import PipelineConfig
@@ -56,7 +55,10 @@ class RunDescription:
 
 
 def write_image(path: Path, image: np.ndarray) -> None:
-    ok, buf = cv2.imencode(path.suffix or ".png", image)
+    """``image`` as ``path``'s type; a name of a type OpenCV cannot write (a folder's
+    ``a.jfif``, or a JPEG named ``IMG_1.HEIC``) keeps its name and holds a JPEG."""
+    suffix = path.suffix if path.suffix and cv2.haveImageWriter(f"x{path.suffix}") else ".jpg"
+    ok, buf = cv2.imencode(suffix, image)
     if not ok:
         raise OutputError(f"The image {path} cannot be encoded; use a .jpg or .png name.")
     buf.tofile(path)
@@ -104,11 +106,7 @@ class RunSinks:
         if self.overlay is not None:
             draw(image, result, self.overlay, self.panels)  # in place: the frame is ours
         if self.plan.kind == "folder":
-            # Under its own name; a type OpenCV cannot write gets one it can after it
-            # (IMG_1.HEIC.jpg: the name stays unique when IMG_1.jpg is there too).
-            suffix = annotated_image_suffix(Path(frame.source))
-            write_image(self.plan.annotated / (name if name.lower().endswith(suffix) else
-                                               name + suffix), image)
+            write_image(self.plan.annotated / name, image)
         else:
             write_image(self.plan.annotated, image)
 

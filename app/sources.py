@@ -46,6 +46,7 @@ VIDEO_EXTS = frozenset(
 UNREADABLE_PHOTO_EXTS = frozenset(
     {".heic", ".heif", ".avif", ".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf"}
 )
+PHONE_PHOTO_EXTS = frozenset({".heic", ".heif", ".avif"})
 DEFAULT_FPS = 30.0
 STALL_TIMEOUT_S = 5.0
 _MAX_BAD_READS = 60  # consecutive undecodable frames skipped before a video is deemed over
@@ -92,6 +93,20 @@ class Source:
         return f"<{type(self).__name__} {self.name!r} {self.size[0]}x{self.size[1]}>"
 
 
+def input_kind(path: Path) -> str:
+    """"folder", "image" or "video": what emocam takes ``path`` for, decided in this one
+    place for the run, its output names, the app's export and a batch's --resume. A photo is
+    known by its extension, or, without one, by its first bytes: FFmpeg opened such a photo
+    as a one-frame video, sideways (no EXIF rotation), annotated into an .mp4. (Only without
+    one: an .mjpeg camera stream starts as a JPEG does.)"""
+    if path.is_dir():
+        return "folder"
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_EXTS or (not suffix and still_format_of(path) is not None):
+        return "image"
+    return "video"
+
+
 def open_source(
     spec: str | int | PathLike[str],
     *,
@@ -113,11 +128,7 @@ def open_source(
     if stat.S_ISDIR(st.st_mode):
         return ImageFolderSource(path, fps=fps or 1.0)
     suffix = path.suffix.lower()
-    if suffix in IMAGE_EXTS or suffix in UNREADABLE_PHOTO_EXTS:
-        return ImageSource(path)
-    if suffix not in VIDEO_EXTS and still_format_of(path) is not None:
-        # A photo with no extension, or another one: FFmpeg would open it as a one-frame
-        # video, sideways (no EXIF rotation) and annotated into an .mp4.
+    if input_kind(path) == "image" or suffix in UNREADABLE_PHOTO_EXTS:
         return ImageSource(path)
     try:
         return VideoSource.open(path)
@@ -228,8 +239,9 @@ class ImageFolderSource(Source):
         self.path = path
         self.name = path.name or str(path)
         self.fps = fps
-        # Photos emocam cannot read (an iPhone's HEIC) are listed, to be named as skipped.
-        photos = IMAGE_EXTS | UNREADABLE_PHOTO_EXTS
+        # A phone's HEIC photos are listed, to be named as skipped; a camera's RAW files are
+        # not (they come with a JPEG of the same shot).
+        photos = IMAGE_EXTS | PHONE_PHOTO_EXTS
         self.files = sorted(
             (p for p in path.iterdir() if p.suffix.lower() in photos and _a_file(p)),
             key=_natural_key,
@@ -277,8 +289,8 @@ class ImageFolderSource(Source):
                 continue
             return (first.shape[1], first.shape[0])
         kinds = {p.suffix.lstrip(".").upper() for p in self.files
-                 if p.suffix.lower() in UNREADABLE_PHOTO_EXTS}
-        if len(kinds) == 1 and all(p.suffix.lower() in UNREADABLE_PHOTO_EXTS for p in self.files):
+                 if p.suffix.lower() in PHONE_PHOTO_EXTS}
+        if len(kinds) == 1 and all(p.suffix.lower() in PHONE_PHOTO_EXTS for p in self.files):
             n, kind = len(self.files), kinds.pop()
             raise SourceError(
                 f"The folder {self.path} holds only {kind} photos ({n}), which emocam cannot "

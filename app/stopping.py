@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS
 
@@ -105,16 +106,38 @@ def uninterrupted() -> Iterator[None]:
         return
     # Handlers that only take note: a blocked signal mask is per thread, and any of the
     # run's other threads could take the signal and have the main thread's handler raise.
-    caught: list[int] = []
-    before = {s: signal.signal(s, lambda signum, _f: caught.append(signum))
-              for s in (signal.SIGINT, *STOP_SIGNALS)}
-    try:
+    with HeldSignals() as held:
+        held.hold()
         yield
-    finally:
-        for s, handler in before.items():
+
+
+class HeldSignals:
+    """Ctrl-C, SIGTERM and SIGHUP noted instead of acted on from ``hold()`` until the end of
+    the ``with``, then handed to the handler that was there. A run enters it first, so that
+    it ends last, and holds from the end of its frame loop: a Ctrl-C while its outputs are
+    closed and its set put in place waits for that, instead of leaving a summary that calls
+    a finished set unfinished beside a report that says otherwise. An error on its way ends
+    the run anyway: a held signal is then dropped, not raised over it."""
+
+    def __init__(self) -> None:
+        self._before: dict[int, Any] = {}
+        self._caught: list[int] = []
+
+    def __enter__(self) -> HeldSignals:
+        return self
+
+    def hold(self) -> None:
+        if self._before or threading.current_thread() is not threading.main_thread():
+            return  # held already; elsewhere signals do not land
+        self._before = {s: signal.signal(s, lambda signum, _f: self._caught.append(signum))
+                        for s in (signal.SIGINT, *STOP_SIGNALS)}
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        for s, handler in self._before.items():
             signal.signal(s, handler)
-        if caught:
-            signal.raise_signal(caught[0])  # now, to the handler that was there
+        self._before = {}
+        if self._caught and exc_type is None:
+            signal.raise_signal(self._caught[0])  # now, to the handler that was there
 
 
 @dataclass

@@ -32,6 +32,18 @@ def test_a_photos_annotated_copy_keeps_the_photos_type():
     assert job.options(Path("/out/copy.png"), "mp4v").output_video == Path("/out/copy.png")
 
 
+def test_a_browser_photo_or_one_without_an_extension_is_exported_as_a_photo(
+    tmp_path: Path, image_one_face: Path
+):
+    # Before: .jfif was suggested as face.emocam.jfif, which OpenCV cannot write (a cv2
+    # traceback), and a photo without an extension as an .mp4.
+    for name in ("face.jfif", "face"):
+        (tmp_path / name).write_bytes(image_one_face.read_bytes())
+        job = ExportJob(tmp_path / name, 1, PipelineConfig(), OverlayOptions())
+        assert job.is_photo, name
+        assert job.suggested_output() == tmp_path / "face.emocam.jpg", name
+
+
 def test_files_of_the_user_beside_the_chosen_name_are_named_before_an_export_replaces_them(
     tmp_path: Path,
 ):

@@ -211,13 +211,29 @@ def test_a_folder_of_phone_and_browser_photos_is_read_and_its_heic_photos_named(
     out = tmp_path / "out"
     r = run_emocam("process", photos, "-o", out, "--model", model_path, "-q")
     # Before: the .jfif photo was left out without a word, a JPEG named .HEIC was not
-    # annotated (OpenCV writes no .HEIC), and the real HEIC was "cannot be decoded".
+    # annotated (a traceback: OpenCV writes no .HEIC), and the real HEIC was "cannot be
+    # decoded". Each annotated copy keeps its photo's name, as a JPEG where OpenCV writes
+    # no such type.
     assert r.returncode == 0, r.stderr
     assert "IMG_3.HEIC is a HEIC photo, which emocam cannot read; convert it" in r.stderr
-    assert sorted(p.name for p in (out / "phone.emocam").iterdir()) == [
-        "IMG_2.HEIC.jpg", "a.jfif.jpg", "a.jpg"]
+    annotated = out / "phone.emocam"
+    assert sorted(p.name for p in annotated.iterdir()) == ["IMG_2.HEIC", "a.jfif", "a.jpg"]
+    assert cv2.imread(str(annotated / "IMG_2.HEIC")) is not None
+    # Run again over it: the annotated folder is known as emocam's own (not "files emocam
+    # did not write"), and replaced whole.
+    r = run_emocam("process", photos, "-o", out, "--model", model_path, "-q", "--overwrite")
+    assert r.returncode == 0, r.stderr
     summary = json.loads((out / "phone.emocam.json").read_text())
     assert summary["frames"] == 3 and summary["photos_skipped"] == ["IMG_3.HEIC"]
+    # A photo with no extension is a photo: annotated as a JPEG, and an .mp4 name for its
+    # annotated copy is one sentence (it was a cv2.error traceback).
+    bare = tmp_path / "bare"
+    bare.write_bytes(image_one_face.read_bytes())
+    r = run_emocam("process", bare, "-o", out, "--model", model_path, "-q")
+    assert r.returncode == 0 and (out / "bare.emocam.jpg").is_file(), r.stderr
+    r = run_emocam("process", bare, "--output-video", tmp_path / "bare.mp4", "--json",
+                   tmp_path / "b.json", "--model", model_path, "-q")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "bare.mp4" in r.stderr
     # A folder of HEIC photos alone is one sentence saying what to do.
     heic = tmp_path / "heic"
     heic.mkdir()

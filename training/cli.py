@@ -309,10 +309,15 @@ def _under_tensorflow(argv: list[str], then: str) -> int:
               signal.SIGTERM: signal.signal(signal.SIGTERM,
                                             lambda signum, frame: child.terminate())}
     try:
-        return child.wait()
+        rc = child.wait()
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
+    if rc < 0:  # ended by a signal (the kill passed on): said as an interrupt is
+        print("fer-train: the export was stopped; run the command again to export.",
+              file=sys.stderr)
+        return 130
+    return rc
 
 
 def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, started: float,

@@ -452,6 +452,18 @@ def detect_layout(root: Path) -> str:
 _DATA_SUFFIXES = frozenset({".csv", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 
 
+def _data_files(root: Path) -> Iterator[Path]:
+    seen: set[tuple[int, int]] = set()  # a link back up the tree is walked once
+    for top, dirs, names in os.walk(root, followlinks=True):
+        st = os.stat(top)
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        yield from (Path(top) / n for n in names
+                    if Path(n).suffix.lower() in _DATA_SUFFIXES and not n.startswith("."))
+
+
 def _cache_key(root: Path, layout: str, mode: str) -> str:
     """Changes with every file of the dataset (its name, size and time), images included: a
     key over its CSVs alone kept serving a Kaggle-folders dataset as it was before images
@@ -459,12 +471,7 @@ def _cache_key(root: Path, layout: str, mode: str) -> str:
     h = hashlib.sha256(f"{CACHE_VERSION}|{root.resolve()}|{layout}|{mode}".encode())
     # Only what a layout reads (a cache or a run kept inside the dataset's folder must not
     # move it), through linked folders too.
-    files = sorted(
-        Path(top) / name
-        for top, dirs, names in os.walk(root, followlinks=True)
-        for name in names
-        if Path(name).suffix.lower() in _DATA_SUFFIXES and not name.startswith(".")
-    ) if root.is_dir() else [root]
+    files = sorted(_data_files(root)) if root.is_dir() else [root]
     for p in files:
         st = p.stat()
         h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,8 @@ def _of_settings_type(value: Any, default: Any, key: str, where: str) -> Any:
     elif isinstance(default, float):
         if isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as text, not a number
             with contextlib.suppress(ValueError):
-                value = float(value)
+                parsed = float(value)
+                value = parsed if math.isfinite(parsed) else value
         ok, want = number(value, (int, float)), "a number"
         value = float(value) if ok else value
     elif isinstance(default, (list, tuple)):
