@@ -315,7 +315,8 @@ def test_a_config_file_with_settings_of_the_wrong_kind_is_one_sentence(
 def test_a_number_written_as_yaml_reads_it_is_taken_as_one(tmp_path, capsys):
     # YAML 1.1 reads "1e-3" as text: it was refused as "not a number".
     (tmp_path / "c.yaml").write_text("learning_rate: 1e-3\n")
-    rc = main(["train", "--data", str(tmp_path / "none"), "--config", str(tmp_path / "c.yaml")])
+    rc = main(["train", "--data", str(tmp_path / "none"), "--config", str(tmp_path / "c.yaml"),
+               "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "learning_rate" not in err and "none does not exist" in err, err
 
