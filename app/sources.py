@@ -107,6 +107,15 @@ def input_kind(path: Path) -> str:
     return "video"
 
 
+def _plays_as_video(path: Path) -> bool:
+    """Whether FFmpeg reads more than one picture from ``path``."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        return cap.isOpened() and cap.grab() and cap.grab()
+    finally:
+        cap.release()
+
+
 def open_source(
     spec: str | int | PathLike[str],
     *,
@@ -129,7 +138,15 @@ def open_source(
         return ImageFolderSource(path, fps=fps or 1.0)
     suffix = path.suffix.lower()
     if input_kind(path) == "image" or suffix in UNREADABLE_PHOTO_EXTS:
-        return ImageSource(path)
+        try:
+            return ImageSource(path)
+        except SourceError:
+            if still_format_of(path) is None and _plays_as_video(path):
+                # "cannot be decoded; it may be corrupt" was untrue of a good video.
+                raise SourceError(
+                    f"{path} is a video under a photo's name; rename it to a video's name "
+                    f"(e.g. {path.stem}.mp4) and process that.") from None
+            raise
     try:
         return VideoSource.open(path)
     except SourceError:

@@ -152,6 +152,7 @@ def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path | str | int]:
     (tmp / "broken.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * 500)
     (tmp / "talks").mkdir()
     (tmp / "talks" / "talk.mp4").write_bytes(data)
+    (tmp / "clip.jpg").write_bytes(data)
     return {
         "missing": tmp / "nope.mp4",
         "empty folder": tmp / "empty dir",
@@ -161,6 +162,7 @@ def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path | str | int]:
         "truncated video": tmp / "cut.mp4",
         "corrupt image": tmp / "broken.jpg",
         "folder of videos": tmp / "talks",
+        "video named as a photo": tmp / "clip.jpg",
     }
 
 
@@ -175,6 +177,7 @@ def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path | str | int]:
         "truncated video",
         "corrupt image",
         "folder of videos",
+        "video named as a photo",
     ],
 )
 def test_every_bad_input_is_one_sentence_naming_it(
@@ -187,6 +190,10 @@ def test_every_bad_input_is_one_sentence_naming_it(
     assert str(spec) in msg and msg.endswith(".") and "\n" not in msg
     if case == "folder of videos":  # says what to do with them
         assert "1 video(s)" in msg and "emocam process" in msg
+    if case == "video named as a photo":  # it said "may be corrupt", of a good video
+        assert "is a video under a photo's name" in msg and "clip.mp4" in msg
+    if case == "corrupt image":  # a broken JPEG is still called one
+        assert "cannot be decoded" in msg
 
 
 def test_a_camera_that_does_not_open_is_named() -> None:
