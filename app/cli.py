@@ -234,9 +234,11 @@ def _process_options(args: argparse.Namespace) -> ProcessOptions:
     from emocam.track import DEFAULT_TAU_S
 
     streams = tuple(parse_stream_url(u) for u in args.stream)
-    # Two WebSocket servers on one port clash whatever hosts they name (0.0.0.0 takes all).
+    # Two WebSocket servers on one port clash whatever hosts they name (0.0.0.0 takes all);
+    # port 0 gives each a free one of its own.
     twice = [t.url for i, t in enumerate(streams) if any(
-        o == t or (o.scheme == t.scheme == "ws" and o.port == t.port) for o in streams[:i])]
+        (o == t and t.port != 0) or (o.scheme == t.scheme == "ws" and o.port == t.port != 0)
+        for o in streams[:i])]
     if twice:
         # Given twice, an OSC feed sent every frame twice, and a WebSocket one was refused
         # as "already in use (by another program)".

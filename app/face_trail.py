@@ -4,9 +4,8 @@ A detector misses a face now and then for a frame or a few (partly out of the pi
 moving fast, turned); with ``--blur-faces`` each such frame showed that face sharp. The trail
 keeps every face it was shown for a second (at least 5 frames) after it was last seen, over
 both its last place and where its speed would take it, grown as the guess gets older, and
-gives those boxes to hide. It
-runs after the tracker in the pipeline and in a re-analysis alike, on the faces' ids and
-boxes.
+gives those boxes to hide. It runs after the tracker in the pipeline and in a re-analysis
+alike, on the faces' ids and boxes.
 """
 
 from __future__ import annotations

@@ -40,7 +40,6 @@ from emocam.locks import (
 )
 from emocam.outputs import OutputPlan
 from emocam.sinks import no_space_hint, parts_dir, staging_path, writes_in_place
-from emocam.stopping import uninterrupted
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +116,7 @@ class OutputSet:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        # A Ctrl-C waits for the set to be in place, the earlier set's left-out files gone.
-        with uninterrupted():
-            self._end(exc_type)
-
-    def _end(self, exc_type: type[BaseException] | None) -> None:
+        # A run holds Ctrl-C meanwhile (stopping.HeldSignals): the set ends whole.
         try:
             if self._staged:
                 if exc_type is None and self.completed:

@@ -48,6 +48,7 @@ from emocam.quality import QualityConfig, judge, resolve_uncertain_below
 from emocam.run_sinks import RunDescription
 from emocam.sidecar import Sidecar, load_sidecar
 from emocam.sources import open_source
+from emocam.stopping import HeldSignals
 from emocam.track import smoothed
 from emocam.types import Box, FaceQuality, FaceResult, Frame, FrameResult
 
@@ -431,6 +432,7 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
     check_request(opts.request())
     label_matrix(sidecar.class_names, settings.label_map)  # refused before any folder is made
     with ExitStack() as stack:
+        held = stack.enter_context(HeldSignals())  # first in, last out: see run_frames
         # The -o folder, made for the checks and removed again if they refuse the run.
         stack.enter_context(folder_for_plan(opts.outdir))
         replay = stack.enter_context(Replay(sidecar, settings))
@@ -448,7 +450,7 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
                          _pixel_aspect(sidecar.header.get("pixel_aspect")))
         desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,
                               no_frames=opts.no_frames)
-        result = run_frames(opts, outset, inp.frames, facts, replay, desc, stack)
+        result = run_frames(opts, outset, inp.frames, facts, replay, desc, stack, held=held)
     return check_result(result, opts.input,
                         "the sidecar records none that passes the detection threshold; give "
                         "a lower --threshold (as low as the recorded run's), or process the "

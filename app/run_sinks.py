@@ -33,7 +33,6 @@ from emocam.report import write_report
 from emocam.report_data import ReportCollector
 from emocam.sidecar import SidecarWriter
 from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary
-from emocam.stopping import uninterrupted
 from emocam.stream import StreamSink, StreamTarget, open_streams
 from emocam.types import Frame, FrameAnalyser, FrameResult
 
@@ -146,9 +145,8 @@ class RunSinks:
                     lost.add("report")  # left out: it would only fail on the same disk
                 else:
                     try:
-                        with uninterrupted():  # whole, or not begun
-                            write_report(self.plan.report,
-                                         self.summary.as_dict(completed, **extra), self.report)
+                        write_report(self.plan.report, self.summary.as_dict(completed, **extra),
+                                     self.report)
                     except OutputError as e:
                         error = e
                         lost.add("report")

@@ -94,23 +94,6 @@ def _stop_signals_to(handler: Callable[[int, FrameType | None], None]) -> Iterat
             signal.signal(s, h)
 
 
-@contextmanager
-def uninterrupted() -> Iterator[None]:
-    """Ctrl-C, SIGTERM and SIGHUP held back while inside (in the main thread; elsewhere
-    signals do not land anyway) and acted on as it ends: for steps that must end whole. A
-    Ctrl-C among the renames that put a new output set in place left it half old, half new;
-    one inside the report's plotting was lost in a library's cleanup, or left a summary that
-    named a report never written."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    # Handlers that only take note: a blocked signal mask is per thread, and any of the
-    # run's other threads could take the signal and have the main thread's handler raise.
-    with HeldSignals() as held:
-        held.hold()
-        yield
-
-
 class HeldSignals:
     """Ctrl-C, SIGTERM and SIGHUP noted instead of acted on from ``hold()`` until the end of
     the ``with``, then handed to the handler that was there. A run enters it first, so that

@@ -158,10 +158,12 @@ def _validate(cfg) -> None:
     for key in ("train_limit", "warmup_epochs", "mixup", "time_limit_minutes"):
         if not 0 <= getattr(cfg, key) < math.inf:
             raise ConfigError(f"{key} is {getattr(cfg, key)}; it must be a number, 0 or more.")
-    for key, top in (("label_smoothing", "under 1"), ("teacher_weight", "at most 1")):
-        value = getattr(cfg, key)
-        if not (0 <= value < 1 if key == "label_smoothing" else 0 <= value <= 1):
-            raise ConfigError(f"{key} is {value}; it must be 0 or more and {top}.")
+    if not 0 <= cfg.label_smoothing < 1:
+        raise ConfigError(f"label_smoothing is {cfg.label_smoothing}; it must be 0 or more "
+                          "and under 1.")
+    if not 0 <= cfg.teacher_weight <= 1:
+        raise ConfigError(f"teacher_weight is {cfg.teacher_weight}; it must be 0 or more and "
+                          "at most 1.")
     if not 0 < cfg.teacher_temperature < math.inf:
         raise ConfigError(f"teacher_temperature is {cfg.teacher_temperature}; it must be a "
                           "number above 0.")

@@ -449,7 +449,7 @@ def detect_layout(root: Path) -> str:
     )
 
 
-_DATA_SUFFIXES = frozenset({".csv", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+_DATA_SUFFIXES = frozenset({".csv", *IMAGE_SUFFIXES})  # what the layouts read
 
 
 def _data_files(root: Path) -> Iterator[Path]:
@@ -465,9 +465,9 @@ def _data_files(root: Path) -> Iterator[Path]:
 
 
 def _cache_key(root: Path, layout: str, mode: str) -> str:
-    """Changes with every file of the dataset (its name, size and time), images included: a
-    key over its CSVs alone kept serving a Kaggle-folders dataset as it was before images
-    were added (stat-ing FER+'s 35,887 images takes a fraction of a second)."""
+    """Changes with every image and CSV of the dataset (its name, size and time): a key
+    over its CSVs alone kept serving a Kaggle-folders dataset as it was before images were
+    added (stat-ing FER+'s 35,887 images takes a fraction of a second)."""
     h = hashlib.sha256(f"{CACHE_VERSION}|{root.resolve()}|{layout}|{mode}".encode())
     # Only what a layout reads (a cache or a run kept inside the dataset's folder must not
     # move it), through linked folders too.
