@@ -81,10 +81,40 @@ def _webp_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
+def animated(head: bytes) -> bool:
+    """Whether the first bytes of a WebP or PNG file (64 KB is plenty) say it is an animation:
+    a picture sequence FFmpeg plays, of which OpenCV's image reader gives only the first."""
+    if head.startswith(b"RIFF") and head[8:16] == b"WEBPVP8X" and len(head) > 20:
+        return bool(head[20] & 0x02)  # the VP8X flags' animation bit
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        i = 8
+        while i + 8 <= len(head):  # an APNG's acTL chunk comes before the first IDAT
+            (length,) = struct.unpack(">I", head[i : i + 4])
+            kind = head[i + 4 : i + 8]
+            if kind == b"acTL":
+                return True
+            if kind in (b"IDAT", b"IEND"):
+                return False
+            i += 12 + length
+    return False
+
+
+def animated_file(path: Path) -> bool:
+    """:func:`animated` of the file at ``path`` (False when it cannot be read: the reader
+    that follows says why)."""
+    try:
+        with open(path, "rb") as fh:
+            return animated(fh.read(1 << 16))
+    except OSError:
+        return False
+
+
 def still_format(head: bytes) -> str | None:
     """The still-image format the first bytes of a file show (``"jpeg"``, ``"png"``,
-    ``"webp"``, ``"bmp"``, ``"tiff"``), whatever its name says; None for anything else, GIF
-    included (it may be animated: a video)."""
+    ``"webp"``, ``"bmp"``, ``"tiff"``), whatever its name says; None for anything else: GIF
+    (it may be animated), an animated WebP or PNG (videos, to FFmpeg)."""
+    if animated(head):
+        return None
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -103,6 +133,6 @@ def still_format_of(path: Path) -> str | None:
     that follows says why)."""
     try:
         with open(path, "rb") as fh:
-            return still_format(fh.read(32))
+            return still_format(fh.read(1 << 16))
     except OSError:
         return None

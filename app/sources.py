@@ -27,7 +27,12 @@ import cv2
 import numpy as np
 
 from emocam.errors import SourceError, frames_text
-from emocam.imageheader import MAX_IMAGE_PIXELS, declared_size, still_format_of
+from emocam.imageheader import (
+    MAX_IMAGE_PIXELS,
+    animated_file,
+    declared_size,
+    still_format_of,
+)
 from emocam.inputs import check_input, empty, unreachable
 from emocam.newest import NewestFrame
 from emocam.types import Frame
@@ -98,11 +103,14 @@ def input_kind(path: Path) -> str:
     place for the run, its output names, the app's export and a batch's --resume. A photo is
     known by its extension, or, without one, by its first bytes: FFmpeg opened such a photo
     as a one-frame video, sideways (no EXIF rotation), annotated into an .mp4. (Only without
-    one: an .mjpeg camera stream starts as a JPEG does.)"""
+    one: an .mjpeg camera stream starts as a JPEG does.) An animated WebP or PNG is a video:
+    read as a photo, all but its first picture went unseen."""
     if path.is_dir():
         return "folder"
     suffix = path.suffix.lower()
-    if suffix in IMAGE_EXTS or (not suffix and still_format_of(path) is not None):
+    if suffix in IMAGE_EXTS:
+        return "video" if animated_file(path) else "image"
+    if not suffix and still_format_of(path) is not None:
         return "image"
     return "video"
 
@@ -328,6 +336,9 @@ class ImageFolderSource(Source):
                 log.warning("%s Skipped.", e)
                 self._unreadable.add(i)
                 continue
+            if animated_file(self.files[i]):  # on its own it plays as a video
+                log.warning("%s is an animation; in a folder only its first picture is read. "
+                            "Process it on its own to read every picture.", self.files[i])
             yield Frame(image, i, i * 1000.0 / self.fps, str(self.files[i]))
 
     def seek(self, index: int) -> None:

@@ -128,6 +128,32 @@ def test_exif_rotation_of_a_photo_is_applied(tmp_path: Path) -> None:
         assert frame.image.shape[:2] == (40, 20) and frame.image[:10].mean() > 200
 
 
+def test_an_animated_webp_or_png_plays_every_picture_and_a_folder_says_it_reads_one(
+    tmp_path: Path, image_one_face: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    face = np.asarray(Image.open(image_one_face).convert("RGB"))
+    pictures = [Image.fromarray(np.roll(face, 12 * i, axis=1)) for i in range(6)]
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    for name in ("wave.webp", "wave.png"):
+        pictures[0].save(folder / name, save_all=True, append_images=pictures[1:],
+                         duration=100, loop=0)
+        # Before: read as a photo, the face's five other pictures went unseen, unsaid.
+        with open_source(folder / name) as source:
+            frames = list(source)
+        assert len(frames) == 6 and not source.is_live
+        assert [f.time_ms for f in frames] == pytest.approx([0, 100, 200, 300, 400, 500])
+        assert np.abs(frames[3].image.astype(int) - frames[0].image).mean() > 5
+    pictures[0].save(folder / "still.webp")  # one picture stays a photo
+    assert type(open_source(folder / "still.webp")).__name__ == "ImageSource"
+    # In a folder of photos each file is one picture; the animations are named.
+    with caplog.at_level(logging.WARNING), open_source(folder) as source:
+        assert len(list(source)) == 3
+    said = [r.getMessage() for r in caplog.records if "animation" in r.getMessage()]
+    assert len(said) == 2 and all("on its own" in s for s in said)
+    assert {Path(s.split(" is an animation")[0]).name for s in said} == {"wave.png", "wave.webp"}
+
+
 def test_a_folder_gives_its_images_in_natural_order(tmp_path: Path) -> None:
     for i in (10, 2, 1):
         _write(tmp_path / f"img{i}.png", np.full((8, 8, 3), i, np.uint8))
