@@ -14,6 +14,7 @@ from cli_helpers import run_cli, run_emocam
 from sound_helpers import BEEP_AT_S, RATE, onset_s, sound_of, with_sound
 
 from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
+from emocam.encoders import open_encoder
 from emocam.process import ProcessOptions, run_process
 
 pytestmark = pytest.mark.timeout(120)
@@ -267,3 +268,21 @@ def test_an_odd_sized_video_is_written_in_h264_with_every_pixel(
     # 4:2:0 needs even sizes: the last column and row are repeated, none is cut.
     assert ok and first.shape == (362, 642, 3)
     assert frames_in(tmp_path / "out" / "odd.emocam.mp4") == 10
+
+
+def test_an_h264_video_cut_off_by_a_crash_keeps_all_but_its_last_second(
+    tmp_path: Path, image_one_face: Path
+) -> None:
+    face = cv2.resize(cv2.imread(str(image_one_face)), (320, 320))
+    path = tmp_path / "run.emocam.mp4"
+    encoder = open_encoder(path, "h264", 30.0, (320, 320))
+    for i in range(150):  # 5 s of a face moving slowly: no scene cut, so no early keyframe
+        encoder.write(np.roll(face, i, axis=1))
+    crashed = tmp_path / "crashed.mp4"
+    crashed.write_bytes(path.read_bytes())  # what a SIGKILL here would leave
+    encoder.release()
+    # Before: fragments ended at keyframes only, and x264 puts them up to 250 frames apart:
+    # the crashed file held no frame at all.
+    assert frames_in(crashed) >= 150 - 30 - 15  # the last second, and the encoder's delay
+    assert frames_in(path) == 150
+
