@@ -31,7 +31,7 @@ from emocam.errors import (
     some_of,
 )
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
-from emocam.stopping import ends_at_once
+from emocam.stopping import ends_at_once, ours
 from emocam.types import DEFAULT_MIN_SCORE
 
 if TYPE_CHECKING:
@@ -94,15 +94,21 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
 
     pp = sub.add_parser(
         "process",
+        # Named here: argparse would build it from the main parser's two-line usage, and
+        # every error and the help began with both lines run together.
+        prog="emocam process",
+        usage="%(prog)s INPUT... [options]",  # a mistake's sentence, not 13 lines above it
         help="annotate a video, an image or a folder of images and write CSV/JSON results",
         description="Write an annotated copy (NAME.emocam.mp4 or the image's type), a "
         "per-frame CSV (NAME.emocam.csv; for a single photo only with --csv, its JSON holds "
         "every face), a JSON summary (NAME.emocam.json), a report (NAME.emocam.html) and a "
         "sidecar of the raw numbers for --reanalyse (NAME.emocam.npz) next to the input, or "
-        "into -o DIR. Several inputs are processed one after the other.",
+        "into -o DIR. Several inputs are processed one after the other (or side by side, "
+        "with --jobs or --dask).",
     )
     pp.add_argument("input", type=Path, nargs="*",
-                    help="video file, image file or folder of images (one or more)")
+                    help="video file, image file, folder of images or folder of videos (one "
+                    "or more)")
     pp.add_argument("-o", "--outdir", type=Path, metavar="DIR", help="folder for all outputs")
     pp.add_argument("--output-video", type=Path, metavar="PATH",
                     help="annotated video (or image, or folder for a folder of images)")
@@ -607,7 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_native_logs()
     # SIGTERM and SIGHUP (the terminal closed, an ssh session dropped) end a run the way
     # Ctrl-C does: outputs closed, summary marked incomplete.
-    for signum in STOP_SIGNALS:
+    for signum in ours(STOP_SIGNALS):
         signal.signal(signum, _raise_interrupt)
     with _native_stderr_to_devnull(not verbose):
         logging.basicConfig(

@@ -22,6 +22,20 @@ from typing import Any
 
 from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS
 
+# The stop signals this process was started with ignored, looked at when this module is
+# first imported (the command's entry point does that before anything else): Ctrl-C in a
+# script's background job (`emocam process ... &`), hang-ups under `nohup`. They stay ignored
+# for the whole run, as whoever started it meant; before, a nohup run stopped when its
+# terminal closed, and a background job obeyed the Ctrl-C it was started deaf to once its
+# frames began.
+INHERITED_IGNORED = frozenset(
+    s for s in (signal.SIGINT, *STOP_SIGNALS) if signal.getsignal(s) is signal.SIG_IGN)
+
+
+def ours(signals: tuple[int, ...] = (signal.SIGINT, *STOP_SIGNALS)) -> tuple[int, ...]:
+    """Of ``signals``, those emocam may handle: not those it was started to ignore."""
+    return tuple(s for s in signals if s not in INHERITED_IGNORED)
+
 
 def _end_now(_signum: int, _frame: FrameType | None) -> None:
     # Not an exception: see the module's docstring. sys.stderr, not descriptor 2: the command
@@ -84,7 +98,7 @@ def _stop_signals_to(handler: Callable[[int, FrameType | None], None]) -> Iterat
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, *STOP_SIGNALS)}
+    old = {s: signal.getsignal(s) for s in ours()}
     for s in old:
         signal.signal(s, handler)
     try:
@@ -113,7 +127,7 @@ class HeldSignals:
         if self._before or threading.current_thread() is not threading.main_thread():
             return  # held already; elsewhere signals do not land
         self._before = {s: signal.signal(s, lambda signum, _f: self._caught.append(signum))
-                        for s in (signal.SIGINT, *STOP_SIGNALS)}
+                        for s in ours()}
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         for s, handler in self._before.items():

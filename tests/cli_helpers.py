@@ -112,14 +112,19 @@ def _environment(env: Mapping[str, str] | None) -> dict[str, str]:
     return {"GLOG_minloglevel": "2", **(os.environ if env is None else env)}
 
 
-def _child_setup(limit_bytes: int | None) -> Callable[[], None]:
+def _child_setup(limit_bytes: int | None,
+                 ignoring: Sequence[int] = ()) -> Callable[[], None]:
     """Ctrl-C as a terminal delivers it and, if asked, a file-size limit (a disk that fills
     up, without root). A suite started in the background (``nohup pytest &``) runs with
     SIGINT ignored, which children inherit; emocam then rightly ignores Ctrl-C too, and the
-    tests of Ctrl-C would fail for a reason that is not emocam's."""
+    tests of Ctrl-C would fail for a reason that is not emocam's. ``ignoring``: signals the
+    child is started deaf to, as a script's background job is to SIGINT, or ``nohup``'s to
+    SIGHUP."""
 
     def setup() -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        for signum in ignoring:
+            signal.signal(signum, signal.SIG_IGN)
         if limit_bytes is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
 
@@ -140,14 +145,15 @@ def run_emocam(*args: object, tool: str = "emocam", timeout: float = 120,
 
 def start_emocam(*args: object, tool: str = "emocam", env: Mapping[str, str] | None = None,
                  limit_bytes: int | None = None, new_session: bool = False,
-                 console_script: bool = False) -> subprocess.Popen[str]:
+                 console_script: bool = False,
+                 ignoring: Sequence[int] = ()) -> subprocess.Popen[str]:
     """``tool ARGS`` started and left running, to stop, kill or watch; stdout and stderr are
     pipes. ``new_session``: its own process group, so a signal to the group reaches its
-    children too, as Ctrl-C in a terminal does."""
+    children too, as Ctrl-C in a terminal does. ``ignoring``: see ``_child_setup``."""
     return subprocess.Popen(
         emocam_command(*args, tool=tool, console_script=console_script),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=_environment(env), preexec_fn=_child_setup(limit_bytes),
+        text=True, env=_environment(env), preexec_fn=_child_setup(limit_bytes, ignoring),
         start_new_session=new_session,
     )
 

@@ -626,6 +626,14 @@ def test_mistakes_in_naming_outputs_and_models_are_each_one_true_sentence(
     # A provider no onnxruntime has is a typo, not a reason to run on the CPU unasked.
     r = run_emocam("process", video, "--provider", "cdua", "-o", tmp_path / "o5", "-q")
     assert r.returncode == 2 and "'cdua' is not an onnxruntime execution provider" in r.stderr
+    # Said under one short usage line; before, 13 lines of options came first, headed by the
+    # app's and the command's usage run together ("... [options] process [-h] [-o DIR]").
+    assert r.stderr.splitlines()[:2] == [
+        "usage: emocam process INPUT... [options]",
+        "emocam process: error: argument --provider: 'cdua' is not an onnxruntime execution "
+        "provider; use cpu, cuda, directml, coreml, auto, or a full name such as "
+        "CUDAExecutionProvider"], r.stderr
+    assert len(r.stderr.splitlines()) == 2
 
 
 def test_a_file_given_twice_by_overlapping_globs_is_processed_once(

@@ -250,6 +250,23 @@ def test_a_killed_run_leaves_a_readable_csv_and_summary(
     assert json.loads((tmp_path / "reliability_clip.emocam.json").read_text())["completed"]
 
 
+def test_signals_a_run_was_started_to_ignore_stay_ignored_once_its_frames_begin(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    # `nohup emocam process ... &` from a script: deaf to hang-ups (nohup) and to Ctrl-C (a
+    # non-interactive shell's background job). Before, both stopped the run once its
+    # frames began: a closed terminal ended the nohup run it was meant to outlive.
+    proc = start_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q",
+                        ignoring=(signal.SIGINT, signal.SIGHUP))
+    wait_for_rows(proc, tmp_path / "reliability_clip.emocam.csv", 40)
+    for signum in (signal.SIGHUP, signal.SIGINT):
+        proc.send_signal(signum)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    summary = json.loads((tmp_path / "reliability_clip.emocam.json").read_text())
+    assert summary["completed"] is True and summary["frames"] == clip.frame_count
+
+
 def test_a_killed_overwrite_leaves_the_old_outputs_intact(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:

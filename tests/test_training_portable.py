@@ -82,6 +82,22 @@ def _history(run: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.is_file() else []
+
+
+def _running(pids: list[int], module: str) -> bool:
+    """Whether one of ``pids`` runs ``module``: started, past the fork before its exec."""
+    for pid in pids:
+        try:
+            if module in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                return True
+        except OSError:
+            continue  # gone already
+    return False
+
+
 @pytest.mark.train
 def test_a_jax_run_from_a_pack_exports_under_tensorflow(pack, ferplus, tmp_path):
     pytest.importorskip("jax")
@@ -98,6 +114,21 @@ def test_a_jax_run_from_a_pack_exports_under_tensorflow(pack, ferplus, tmp_path)
     assert main(["-q", "export", str(run / "best.keras"), "--data", str(ferplus),
                  "--out", str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").is_file()
+    # Exported from a JAX process, the conversion runs in a TensorFlow child; a terminal's
+    # Ctrl-C (to the whole process group) stops it, and is said as a stop whenever it lands:
+    # in the child's start, Python's own traceback ended it with status 1.
+    proc = start_emocam("export", run / "best.keras", "--data", ferplus, "--out",
+                        tmp_path / "stopped.onnx", tool="fer-train", env=env, new_session=True)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if _running(_children(proc.pid), "emocam.training.cli"):
+            break
+        time.sleep(0.05)  # polling for the child; there is no event to wait on
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and not (tmp_path / "stopped.onnx").exists(), (
+        proc.returncode, err[-2000:])
 
 
 @pytest.mark.train

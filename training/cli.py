@@ -304,18 +304,26 @@ def _under_tensorflow(argv: list[str], then: str) -> int:
                           f"(install it, or run {then} where it is installed).")
     log.info("Keras runs on %s; the ONNX export runs under TensorFlow", backend)
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    child = subprocess.Popen([sys.executable, "-m", "emocam.training.cli", *argv], env=env)
     # The child is the work now: a Ctrl-C reaches it from the terminal and it stops in its
-    # own way (this process waiting on, not killing it mid-write); a kill is passed on.
-    before = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
-              signal.SIGTERM: signal.signal(signal.SIGTERM,
-                                            lambda signum, frame: child.terminate())}
+    # own way (this process waiting on, not killing it mid-write); a kill is passed on. Here
+    # a Ctrl-C is only noted, from before the child starts (one landing between the two was
+    # a KeyboardInterrupt here while the child went on); a handler, unlike an ignoring, does
+    # not pass to the child. (A process started deaf to Ctrl-C keeps its child so.) One
+    # landing while the child's Python starts ends it with Python's own traceback and status
+    # 1: this process says what it was.
+    heard: list[int] = []
+    deaf = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    before = {signal.SIGINT: signal.signal(
+        signal.SIGINT, signal.SIG_IGN if deaf else lambda signum, frame: heard.append(signum))}
     try:
+        child = subprocess.Popen([sys.executable, "-m", "emocam.training.cli", *argv], env=env)
+        before[signal.SIGTERM] = signal.signal(signal.SIGTERM,
+                                               lambda signum, frame: child.terminate())
         rc = child.wait()
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
-    if rc < 0:  # ended by a signal (the kill passed on): said as an interrupt is
+    if rc < 0 or (heard and rc != 0):  # ended by a signal, or by a Ctrl-C as it started
         print("fer-train: the export was stopped; run the command again to export.",
               file=sys.stderr)
         return 130

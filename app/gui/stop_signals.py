@@ -17,6 +17,8 @@ from types import FrameType
 
 from PySide6.QtCore import QObject, QSocketNotifier
 
+from emocam.stopping import ours
+
 log = logging.getLogger(__name__)
 
 SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None)
@@ -35,7 +37,7 @@ class StopOnSignal(QObject):
         for sock in (self._read, self._write):
             sock.setblocking(False)
         self._old_fd = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
-        self._old = {s: signal.signal(s, _ignore_here) for s in SIGNALS}
+        self._old = {s: signal.signal(s, _ignore_here) for s in ours(SIGNALS)}
         self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._wake)
 
