@@ -7,12 +7,14 @@ import csv
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from cli_helpers import run_emocam
 from conftest import TWO_SHOTS_SHOT as SHOT
 
-from benchmarks.media import SyntheticVideo
+from benchmarks.media import SyntheticVideo, head_image
+from emocam.cuts import CutDetector
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.sources import open_source
 from emocam.types import FrameResult
@@ -41,6 +43,24 @@ def test_a_new_shot_gives_the_person_in_it_a_new_face_with_their_own_emotions(
     blind = _run(video_two_shots, model_path, detect_cuts=False)
     assert blind[0].faces[0].face_id == blind[SHOT].faces[0].face_id
     assert not np.array_equal(blind[SHOT].faces[0].probs, blind[SHOT].faces[0].raw_probs)
+
+
+def test_a_cut_between_two_equally_bright_shots_is_seen() -> None:
+    # An orange set, then a blue one, a face in the same place: their grey levels differ by
+    # 7 of 255, and the grey thumbnail saw one shot (the new person's rows began 2 frames
+    # late, under the last shot's id).
+    def shot(name: str, background: tuple[int, int, int]) -> list[np.ndarray]:
+        face = cv2.resize(head_image(name), (240, 240))
+        frames = []
+        for i in range(10):
+            frame = np.full((360, 640, 3), background, np.uint8)
+            frame[60:300, 200 + 2 * i:440 + 2 * i] = face  # a face drifting to the right
+            frames.append(frame)
+        return frames
+
+    frames = shot("astronaut", (200, 120, 40)) + shot("hopper", (30, 60, 200))
+    detector = CutDetector()
+    assert [i for i, f in enumerate(frames) if detector.is_cut(f)] == [10]
 
 
 def test_one_continuous_shot_keeps_its_faces(
