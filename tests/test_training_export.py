@@ -434,6 +434,10 @@ def test_a_damaged_checkpoint_is_called_damaged_not_missing(run, tmp_path, capsy
 def test_evaluating_a_missing_model_says_so(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "none.onnx"), "--data", str(tmp_path)]) == 2
     assert "none.onnx does not exist" in capsys.readouterr().err
+    # A mistyped built-in name is told which names there are (it was told only of files).
+    assert main(["compare", "ferplus", "ferplus-larg", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "ferplus-larg does not exist" in err and "ferplus-large-int8, fer2013" in err, err
 
 
 @pytest.mark.parametrize("args, said", [

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from emocam.errors import UserError
+from emocam.errors import ModelError, UserError
 from emocam.resources import BUILTIN_MODELS, resolve_model
 from emocam.training.settings import ConfigError, merge, plain, read_settings
 
@@ -371,11 +371,20 @@ def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, start
     return 0
 
 
+def _model(name: str) -> Path:
+    """A model file, or a built-in's name as the app takes it."""
+    path = resolve_model(name)
+    if not path.exists():
+        raise ModelError(f"{name} does not exist; give a .keras checkpoint, an .onnx file or "
+                         f"a built-in model's name ({', '.join(BUILTIN_MODELS)}).")
+    return path
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from emocam.training.evaluate import evaluate, format_report, load_predictor, write_reports
     from emocam.training.export import load_eval_data
 
-    model = resolve_model(args.model)  # a file, or a built-in's name as the app takes it
+    model = _model(args.model)
     default_out = f"eval-{model.stem}" + ("" if args.split == "test" else f"-{args.split}")
     out = _output_folder(Path(args.out) if args.out else Path(default_out), "--out")
     pred = load_predictor(model)
@@ -631,7 +640,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     from emocam.training.export import load_eval_data
 
-    paths = [resolve_model(m) for m in [args.baseline, *args.candidates]]
+    paths = [_model(m) for m in [args.baseline, *args.candidates]]
     preds = [load_predictor(p) for p in paths]
     ds = load_eval_data(args.data, preds[0].config,
                         _cache_dir(args), paths[0], (args.split,))
@@ -732,8 +741,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a model, then evaluate and export it.\n\n" + DATA_HELP)
     t.add_argument("--data", help="fer2013.csv, the Kaggle train/ test/ folders or FER+ folders")
     t.add_argument("--preset", choices=("quick", "full", "teacher"), default="full",
-                   help="quick: a smoke run of minutes; full: the shipped model (default); "
-                        "teacher: a 4x larger model to distil from, for a GPU")
+                   help="quick: a smoke run of minutes; full: the shipped model's network "
+                        "and recipe, from scratch (default; the shipped weights came from a "
+                        "GPU lease with distillation, python -m emocam.training.lease: see "
+                        "the model card); teacher: a 4x larger model to distil from, for a GPU")
     t.add_argument("--label-mode", choices=LABEL_MODES,
                    help="FER+: majority or distribution (auto: distribution); FER2013: fer2013")
     t.add_argument("--out", help="run folder (default runs/<time>-<preset>)")
