@@ -61,6 +61,13 @@ def test_a_cut_between_two_equally_bright_shots_is_seen() -> None:
     frames = shot("astronaut", (200, 120, 40)) + shot("hopper", (30, 60, 200))
     detector = CutDetector()
     assert [i for i, f in enumerate(frames) if detector.is_cut(f)] == [10]
+    # A light changing colour every 10 frames in one shot, warm to cool and back at the
+    # same brightness, is no cut: it scales each channel of the whole picture.
+    warm, cool = np.array([1.35, 1.0, 0.65]), np.array([0.65, 1.0, 1.35])  # BGR gains
+    lit = [np.clip(f * (cool if (i // 5) % 2 else warm), 0, 255).astype(np.uint8)
+           for i, f in enumerate(shot("astronaut", (128, 128, 128)) * 2)]
+    detector = CutDetector()
+    assert [i for i, f in enumerate(lit) if detector.is_cut(f)] == []
 
 
 def test_one_continuous_shot_keeps_its_faces(
