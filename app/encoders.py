@@ -46,7 +46,7 @@ _ENCODERS = {"mp4v": "mpeg4", "h264": "libx264"}
 # An MP4 written in fragments plays up to its last fragment when the run dies before closing
 # it; a plain MP4 keeps its only index at its end, and a killed run's would not open at all.
 # A fragment ends at each keyframe and after at most a second (H.264's keyframes can be 250
-# frames apart, all lost to a kill; a fragment may start between keyframes: +0.1% in size),
+# frames apart, all lost to a kill; a fragment may start between keyframes: +0.1-0.8% in size),
 # and goes to the file at once: a 256 KB write buffer held seconds of a small picture.
 _FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof",
                "frag_duration": "1000000", "flush_packets": "1"}  # microseconds

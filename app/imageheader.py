@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 # Enough for a 200-megapixel phone photo (16320x12240); a decoded BGR copy of the largest
 # allowed image takes 750 MB.
@@ -81,40 +82,56 @@ def _webp_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
-def animated(head: bytes) -> bool:
-    """Whether the first bytes of a WebP or PNG file (64 KB is plenty) say it is an animation:
-    a picture sequence FFmpeg plays, of which OpenCV's image reader gives only the first."""
-    if head.startswith(b"RIFF") and head[8:16] == b"WEBPVP8X" and len(head) > 20:
-        return bool(head[20] & 0x02)  # the VP8X flags' animation bit
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        i = 8
-        while i + 8 <= len(head):  # an APNG's acTL chunk comes before the first IDAT
-            (length,) = struct.unpack(">I", head[i : i + 4])
-            kind = head[i + 4 : i + 8]
-            if kind == b"acTL":
-                return True
-            if kind in (b"IDAT", b"IEND"):
-                return False
-            i += 12 + length
+def animated_file(path: Path) -> bool:
+    """Whether the file at ``path`` is an animated PNG or WebP of two pictures or more: a
+    picture sequence FFmpeg plays, of which OpenCV's image reader gives only the first. Read
+    by walking the chunk headers (seeking past their data), since an APNG's animation chunk
+    may follow large metadata. False when it cannot be read: the reader that follows says
+    why."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+            if head.startswith(b"\x89PNG\r\n\x1a\n"):
+                return _apng_pictures(fh) >= 2
+            if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+                return _webp_pictures(fh) >= 2
+    except (OSError, struct.error):
+        pass
     return False
 
 
-def animated_file(path: Path) -> bool:
-    """:func:`animated` of the file at ``path`` (False when it cannot be read: the reader
-    that follows says why)."""
-    try:
-        with open(path, "rb") as fh:
-            return animated(fh.read(1 << 16))
-    except OSError:
-        return False
+def _apng_pictures(fh: BinaryIO) -> int:
+    """The picture count an APNG's acTL chunk declares (it comes before the first IDAT);
+    1 for a plain PNG."""
+    fh.seek(8)
+    while header := fh.read(8):
+        length, kind = struct.unpack(">I4s", header)
+        if kind == b"acTL":
+            (pictures,) = struct.unpack(">I", fh.read(4))
+            return pictures
+        if kind in (b"IDAT", b"IEND"):
+            break
+        fh.seek(length + 4, 1)  # the data and its CRC
+    return 1
+
+
+def _webp_pictures(fh: BinaryIO) -> int:
+    """How many animation frames (ANMF chunks) a WebP holds, counting up to 2."""
+    fh.seek(12)
+    frames = 0
+    while frames < 2 and (header := fh.read(8)):
+        kind, size = struct.unpack("<4sI", header)
+        if kind in (b"VP8 ", b"VP8L"):  # a still picture's data: no animation
+            break
+        frames += kind == b"ANMF"
+        fh.seek(size + (size & 1), 1)  # chunks are padded to an even size
+    return max(frames, 1)
 
 
 def still_format(head: bytes) -> str | None:
     """The still-image format the first bytes of a file show (``"jpeg"``, ``"png"``,
-    ``"webp"``, ``"bmp"``, ``"tiff"``), whatever its name says; None for anything else: GIF
-    (it may be animated), an animated WebP or PNG (videos, to FFmpeg)."""
-    if animated(head):
-        return None
+    ``"webp"``, ``"bmp"``, ``"tiff"``), whatever its name says; None for anything else, GIF
+    included (it may be animated: a video)."""
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -129,10 +146,11 @@ def still_format(head: bytes) -> str | None:
 
 
 def still_format_of(path: Path) -> str | None:
-    """:func:`still_format` of the file at ``path`` (None when it cannot be read: the reader
-    that follows says why)."""
+    """:func:`still_format` of the file at ``path``, None for an animation (a video, to
+    FFmpeg) and when it cannot be read (the reader that follows says why)."""
     try:
         with open(path, "rb") as fh:
-            return still_format(fh.read(1 << 16))
+            found = still_format(fh.read(32))
     except OSError:
         return None
+    return None if found in ("png", "webp") and animated_file(path) else found

@@ -160,9 +160,14 @@ def open_source(
     except SourceError:
         # Perhaps an image with an unusual name: take it if it decodes as one.
         try:
-            return ImageSource(path)
+            image = ImageSource(path)
         except SourceError:
             pass
+        else:
+            if animated_file(path):  # an FFmpeg older than OpenCV 5's plays no animated WebP
+                log.warning("%s is an animation this OpenCV cannot play; only its first "
+                            "picture is read.", path)
+            return image
         raise
 
 
@@ -282,6 +287,7 @@ class ImageFolderSource(Source):
             raise SourceError(f"The folder {path} contains no images ({exts}, ...); {hint}.")
         self.frame_count = len(self.files)
         self._unreadable: set[int] = set()  # found so when looking for the first size
+        self._animations: set[int] = set()  # named already
         self.size = self._first_size()
         self._next = 0
 
@@ -336,7 +342,8 @@ class ImageFolderSource(Source):
                 log.warning("%s Skipped.", e)
                 self._unreadable.add(i)
                 continue
-            if animated_file(self.files[i]):  # on its own it plays as a video
+            if i not in self._animations and animated_file(self.files[i]):
+                self._animations.add(i)  # said once, not at each pass (the app seeks back)
                 log.warning("%s is an animation; in a folder only its first picture is read. "
                             "Process it on its own to read every picture.", self.files[i])
             yield Frame(image, i, i * 1000.0 / self.fps, str(self.files[i]))

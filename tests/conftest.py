@@ -5,6 +5,7 @@ and the runs several test modules read."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,13 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+
+# A suite started in the background (`nohup pytest &`, a CI runner) inherits an ignored
+# Ctrl-C, and emocam keeps an ignoring it was started with (emocam.stopping, read when it is
+# first imported, below): the app's in-process tests of Ctrl-C would fail for a reason that is
+# not emocam's. The suite hears Ctrl-C as a terminal's would.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Every test of the app runs offscreen, whichever file is run alone (one without this line
 # aborted in Qt when run by itself with no display); the real X11 platform has its own test,

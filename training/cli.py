@@ -30,6 +30,7 @@ from typing import Any
 
 from emocam.errors import ModelError, UserError
 from emocam.resources import BUILTIN_MODELS, resolve_model
+from emocam.stopping import ours
 from emocam.training.settings import ConfigError, merge, plain, read_settings
 
 log = logging.getLogger("fer-train")
@@ -246,15 +247,13 @@ def _training_lock(run: Path) -> Iterator[None]:
 def _stop_on_interrupt_or_kill() -> Iterator[None]:
     """Ctrl-C and ``kill`` stop a training with the sentence that says how to resume it, at
     a point it can be resumed from (``train.Interruption``); ``kill`` ended it without a
-    word. A Ctrl-C that the process was started to ignore (a background job of a script)
-    stays ignored, as hang-ups keep theirs (``nohup``)."""
+    word. One the process was started to ignore (a background job of a script ignores
+    Ctrl-C) stays ignored (``emocam.stopping.ours``), as hang-ups keep theirs (``nohup``)."""
     from emocam.training.train import INTERRUPTION
 
     INTERRUPTION.reset()  # one of an earlier main() in this process is not this one's
-    watched = [signal.SIGTERM]
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        watched.append(signal.SIGINT)
-    before = {s: signal.signal(s, INTERRUPTION.handle) for s in watched}
+    before = {s: signal.signal(s, INTERRUPTION.handle)
+              for s in ours((signal.SIGTERM, signal.SIGINT))}
     try:
         yield
     finally:  # a program that calls main() gets its own handlers back
@@ -312,7 +311,7 @@ def _under_tensorflow(argv: list[str], then: str) -> int:
     # landing while the child's Python starts ends it with Python's own traceback and status
     # 1: this process says what it was.
     heard: list[int] = []
-    deaf = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    deaf = not ours((signal.SIGINT,))
     before = {signal.SIGINT: signal.signal(
         signal.SIGINT, signal.SIG_IGN if deaf else lambda signum, frame: heard.append(signum))}
     try:
@@ -323,7 +322,8 @@ def _under_tensorflow(argv: list[str], then: str) -> int:
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
-    if rc < 0 or (heard and rc != 0):  # ended by a signal, or by a Ctrl-C as it started
+    # Ended by a signal, or by a Ctrl-C as it started (one it took in its stride, it said).
+    if rc < 0 or (heard and rc not in (0, 130)):
         print("fer-train: the export was stopped; run the command again to export.",
               file=sys.stderr)
         return 130
