@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from emocam import __version__, batch_cli
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
@@ -60,6 +60,17 @@ _fps = _number("a frame rate", 1, 1000, "the target frame rate must be between 1
 _probability = _number("a probability", 0, 1, "give a probability between 0 and 1")
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser: it names an option it does not know itself, under its own usage
+    line; left to the main parser, that came under the app's two-line usage."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="emocam",
@@ -84,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                      f"{DEFAULT_MODEL} on a GPU)")
     gui.add_argument("-v", "--verbose", action="store_true",
                      help="log details, the native libraries' own lines included")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     _add_process(sub)
     return p
 

@@ -634,6 +634,10 @@ def test_mistakes_in_naming_outputs_and_models_are_each_one_true_sentence(
         "provider; use cpu, cuda, directml, coreml, auto, or a full name such as "
         "CUDAExecutionProvider"], r.stderr
     assert len(r.stderr.splitlines()) == 2
+    r = run_emocam("process", video, "--provder", "cpu", "-o", tmp_path / "o5", "-q")
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        "usage: emocam process INPUT... [options]",
+        "emocam process: error: unrecognized arguments: --provder cpu"], r.stderr
 
 
 def test_a_file_given_twice_by_overlapping_globs_is_processed_once(
