@@ -114,15 +114,16 @@ def _environment(env: Mapping[str, str] | None) -> dict[str, str]:
 
 def _child_setup(limit_bytes: int | None,
                  ignoring: Sequence[int] = ()) -> Callable[[], None]:
-    """Ctrl-C as a terminal delivers it and, if asked, a file-size limit (a disk that fills
-    up, without root). A suite started in the background (``nohup pytest &``) runs with
-    SIGINT ignored, which children inherit; emocam then rightly ignores Ctrl-C too, and the
-    tests of Ctrl-C would fail for a reason that is not emocam's. ``ignoring``: signals the
-    child is started deaf to, as a script's background job is to SIGINT, or ``nohup``'s to
-    SIGHUP."""
+    """Ctrl-C, SIGTERM and SIGHUP as a terminal delivers them and, if asked, a file-size
+    limit (a disk that fills up, without root). A suite started in the background (``nohup
+    pytest &``) runs with SIGINT and SIGHUP ignored, which children inherit; emocam then
+    rightly ignores them too, and the tests of stopping would fail for a reason that is not
+    emocam's. ``ignoring``: signals the child is started deaf to, as a script's background
+    job is to SIGINT, or ``nohup``'s to SIGHUP."""
 
     def setup() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
         for signum in ignoring:
             signal.signal(signum, signal.SIG_IGN)
         if limit_bytes is not None:
