@@ -84,20 +84,25 @@ def _webp_size(head: bytes) -> tuple[int, int] | None:
 
 def animated_file(path: Path) -> bool:
     """Whether the file at ``path`` is an animated PNG or WebP of two pictures or more: a
-    picture sequence FFmpeg plays, of which OpenCV's image reader gives only the first. Read
-    by walking the chunk headers (seeking past their data), since an APNG's animation chunk
-    may follow large metadata. False when it cannot be read: the reader that follows says
-    why."""
+    picture sequence FFmpeg plays, of which OpenCV's image reader gives only the first."""
+    return pictures_in(path) >= 2
+
+
+def pictures_in(path: Path, most: int = 2) -> int:
+    """How many pictures an animated PNG or WebP at ``path`` holds (a WebP's counted up to
+    ``most``), 1 for any other file, or 0 when it cannot be read (the reader that follows
+    says why). Read by walking the chunk headers, seeking past their data: an APNG's
+    animation chunk may follow large metadata."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
             if head.startswith(b"\x89PNG\r\n\x1a\n"):
-                return _apng_pictures(fh) >= 2
+                return _apng_pictures(fh)
             if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-                return _webp_pictures(fh) >= 2
+                return _webp_pictures(fh, most)
     except (OSError, struct.error):
-        pass
-    return False
+        return 0
+    return 1
 
 
 def _apng_pictures(fh: BinaryIO) -> int:
@@ -115,11 +120,11 @@ def _apng_pictures(fh: BinaryIO) -> int:
     return 1
 
 
-def _webp_pictures(fh: BinaryIO) -> int:
-    """How many animation frames (ANMF chunks) a WebP holds, counting up to 2."""
+def _webp_pictures(fh: BinaryIO, most: int) -> int:
+    """How many animation frames (ANMF chunks) a WebP holds, counting up to ``most``."""
     fh.seek(12)
     frames = 0
-    while frames < 2 and (header := fh.read(8)):
+    while frames < most and (header := fh.read(8)):
         kind, size = struct.unpack("<4sI", header)
         if kind in (b"VP8 ", b"VP8L"):  # a still picture's data: no animation
             break

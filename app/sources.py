@@ -31,6 +31,7 @@ from emocam.imageheader import (
     MAX_IMAGE_PIXELS,
     animated_file,
     declared_size,
+    pictures_in,
     still_format_of,
 )
 from emocam.inputs import check_input, empty, unreachable
@@ -356,6 +357,15 @@ class ImageFolderSource(Source):
 
 
 _ESTIMATED_COUNT_SUFFIXES = frozenset({".mkv", ".webm"})
+_FORWARD_ONLY_SUFFIXES = frozenset({".webp", ".png"})  # animations, when played as videos
+
+
+def _capture(path: Path) -> cv2.VideoCapture:
+    cap = cv2.VideoCapture(str(path))
+    # A phone held upright stores its picture lying down with a rotation flag; show it as
+    # the phone did. OpenCV 4.11 turned this off by default, 4.12 and 5.0 on.
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    return cap
 
 
 def _sane_fps(fps: float, where: str) -> float:
@@ -431,6 +441,14 @@ class VideoSource(Source):
         self.fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS), str(path))
         n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
         self.frame_count = int(n) if math.isfinite(n) and n > 0 else None
+        # An animated WebP or PNG: FFmpeg counts none of its pictures and cannot seek in it
+        # (a seek gave the next picture in order): the file says how many, and a seek reads
+        # forward from its start. Before, the app showed such a file as "live".
+        pictures = (pictures_in(path, most=1 << 20)
+                    if path.suffix.lower() in _FORWARD_ONLY_SUFFIXES else 0)
+        self._forward_only = pictures >= 2
+        if self._forward_only and self.frame_count is None:
+            self.frame_count = pictures
         # Matroska (.mkv, .webm: OBS's default) stores no frame count: OpenCV estimates one
         # from the file's duration, which the longest track sets, often the sound. Ending
         # short of such a count is no sign of damage.
@@ -459,7 +477,7 @@ class VideoSource(Source):
 
     @classmethod
     def open(cls, path: Path) -> VideoSource:
-        cap = cv2.VideoCapture(str(path))
+        cap = _capture(path)
         if not cap.isOpened():
             cap.release()
             raise SourceError(
@@ -467,9 +485,6 @@ class VideoSource(Source):
                 "or an image (.jpg, .png) file, check that it is not corrupt, or convert it "
                 "to H.264 MP4 if it uses a codec this build cannot decode."
             )
-        # A phone held upright stores its picture lying down with a rotation flag; show it
-        # as the phone did. OpenCV 4.11 turned this off by default, 4.12 and 5.0 on.
-        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         ok, first = cap.read()
         if not ok or first is None:
             cap.release()
@@ -590,7 +605,13 @@ class VideoSource(Source):
         with self._lock:
             if self._cap is None:
                 return
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+            if self._forward_only:
+                self._cap.release()
+                self._cap = _capture(self.path)
+                for _ in range(index):
+                    self._cap.grab()
+            else:
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
             self._ahead = None
             self._next = self._sought = index
             self._last_ms = -math.inf

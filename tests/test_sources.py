@@ -146,6 +146,16 @@ def test_an_animated_webp_or_png_plays_every_picture_and_a_folder_says_it_reads_
         assert len(frames) == 6 and not source.is_live
         assert [f.time_ms for f in frames] == pytest.approx([0, 100, 200, 300, 400, 500])
         assert np.abs(frames[3].image.astype(int) - frames[0].image).mean() > 5
+        # Its length is known and it seeks, as a video does. FFmpeg counts no pictures in
+        # it and cannot seek it: the app showed it as "live", and a seek gave the next
+        # picture in order.
+        with open_source(folder / name) as source:
+            assert source.frame_count == 6
+            for index in (4, 1):
+                source.seek(index)
+                frame = next(iter(source))
+                assert frame.index == index and frame.time_ms == pytest.approx(100 * index)
+                assert np.abs(frame.image.astype(int) - frames[index].image).mean() < 1
     pictures[0].save(folder / "still.webp")  # one picture stays a photo
     assert type(open_source(folder / "still.webp")).__name__ == "ImageSource"
     # In a folder of photos each file is one picture; the animations are named.
