@@ -53,6 +53,9 @@ UNREADABLE_PHOTO_EXTS = frozenset(
     {".heic", ".heif", ".avif", ".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf"}
 )
 PHONE_PHOTO_EXTS = frozenset({".heic", ".heif", ".avif"})
+# The photo types that may hold an animation (a video to FFmpeg): only these are opened to
+# look, not every JPEG of a folder.
+_MAY_ANIMATE = frozenset({".png", ".webp"})
 DEFAULT_FPS = 30.0
 STALL_TIMEOUT_S = 5.0
 _MAX_BAD_READS = 60  # consecutive undecodable frames skipped before a video is deemed over
@@ -110,7 +113,7 @@ def input_kind(path: Path) -> str:
         return "folder"
     suffix = path.suffix.lower()
     if suffix in IMAGE_EXTS:
-        return "video" if animated_file(path) else "image"
+        return "video" if suffix in _MAY_ANIMATE and animated_file(path) else "image"
     if not suffix and still_format_of(path) is not None:
         return "image"
     return "video"
@@ -343,7 +346,8 @@ class ImageFolderSource(Source):
                 log.warning("%s Skipped.", e)
                 self._unreadable.add(i)
                 continue
-            if i not in self._animations and animated_file(self.files[i]):
+            if (i not in self._animations and self.files[i].suffix.lower() in _MAY_ANIMATE
+                    and animated_file(self.files[i])):
                 self._animations.add(i)  # said once, not at each pass (the app seeks back)
                 log.warning("%s is an animation; in a folder only its first picture is read. "
                             "Process it on its own to read every picture.", self.files[i])
@@ -357,7 +361,6 @@ class ImageFolderSource(Source):
 
 
 _ESTIMATED_COUNT_SUFFIXES = frozenset({".mkv", ".webm"})
-_FORWARD_ONLY_SUFFIXES = frozenset({".webp", ".png"})  # animations, when played as videos
 
 
 def _capture(path: Path) -> cv2.VideoCapture:
@@ -444,8 +447,7 @@ class VideoSource(Source):
         # An animated WebP or PNG: FFmpeg counts none of its pictures and cannot seek in it
         # (a seek gave the next picture in order): the file says how many, and a seek reads
         # forward from its start. Before, the app showed such a file as "live".
-        pictures = (pictures_in(path, most=1 << 20)
-                    if path.suffix.lower() in _FORWARD_ONLY_SUFFIXES else 0)
+        pictures = pictures_in(path, most=1 << 20)  # by content: a name may have no suffix
         self._forward_only = pictures >= 2
         if self._forward_only and self.frame_count is None:
             self.frame_count = pictures
