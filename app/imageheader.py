@@ -83,16 +83,16 @@ def _webp_size(head: bytes) -> tuple[int, int] | None:
 
 
 def animated_file(path: Path) -> bool:
-    """Whether the file at ``path`` is an animated PNG or WebP of two pictures or more: a
-    picture sequence FFmpeg plays, of which OpenCV's image reader gives only the first."""
+    """Whether the file at ``path`` is an animated PNG, WebP or GIF of two pictures or more:
+    a picture sequence FFmpeg plays, of which OpenCV's image reader gives only the first."""
     return pictures_in(path) >= 2
 
 
 def pictures_in(path: Path, most: int = 2) -> int:
-    """How many pictures an animated PNG or WebP at ``path`` holds (a WebP's counted up to
-    ``most``), 1 for any other file, or 0 when it cannot be read (the reader that follows
-    says why). Read by walking the chunk headers, seeking past their data: an APNG's
-    animation chunk may follow large metadata."""
+    """How many pictures an animated PNG, WebP or GIF at ``path`` holds (a WebP's or GIF's
+    counted up to ``most``), 1 for any other file, or 0 when it cannot be read (the reader
+    that follows says why). Read by walking the chunk headers, seeking past their data: an
+    APNG's animation chunk may follow large metadata."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
@@ -100,7 +100,9 @@ def pictures_in(path: Path, most: int = 2) -> int:
                 return _apng_pictures(fh)
             if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
                 return _webp_pictures(fh, most)
-    except (OSError, struct.error):
+            if head[:6] in (b"GIF87a", b"GIF89a"):
+                return _gif_pictures(fh, most)
+    except (OSError, struct.error, ValueError):  # ValueError: a GIF cut short in its header
         return 0
     return 1
 
@@ -133,10 +135,38 @@ def _webp_pictures(fh: BinaryIO, most: int) -> int:
     return max(frames, 1)
 
 
+def _gif_pictures(fh: BinaryIO, most: int) -> int:
+    """How many images a GIF holds, counting up to ``most``: its blocks are walked (an
+    extension or an image is a chain of sub-blocks, each led by its length) to the trailer
+    or the end of a file cut short."""
+    fh.seek(10)
+    (flags,) = fh.read(1)
+    fh.seek(2, 1)  # background colour, pixel aspect
+    if flags & 0x80:  # a global colour table
+        fh.seek(3 << ((flags & 7) + 1), 1)
+    images = 0
+    while images < most and (kind := fh.read(1)):
+        if kind == b"\x2c":  # an image: its descriptor, colour table, LZW code size, data
+            descriptor = fh.read(9)
+            if len(descriptor) < 9:
+                break
+            images += 1
+            if descriptor[8] & 0x80:
+                fh.seek(3 << ((descriptor[8] & 7) + 1), 1)
+            fh.seek(1, 1)
+        elif kind == b"\x21":  # an extension: its label, then sub-blocks
+            fh.seek(1, 1)
+        else:  # the trailer (0x3b), or bytes no GIF has
+            break
+        while (size := fh.read(1)) and size[0]:
+            fh.seek(size[0], 1)
+    return max(images, 1)
+
+
 def still_format(head: bytes) -> str | None:
     """The still-image format the first bytes of a file show (``"jpeg"``, ``"png"``,
-    ``"webp"``, ``"bmp"``, ``"tiff"``), whatever its name says; None for anything else, GIF
-    included (it may be animated: a video)."""
+    ``"webp"``, ``"bmp"``, ``"tiff"``, ``"gif"``), whatever its name says; None for anything
+    else."""
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -147,6 +177,8 @@ def still_format(head: bytes) -> str | None:
         return "bmp"
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "tiff"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
     return None
 
 
@@ -158,4 +190,4 @@ def still_format_of(path: Path) -> str | None:
             found = still_format(fh.read(32))
     except OSError:
         return None
-    return None if found in ("png", "webp") and animated_file(path) else found
+    return None if found in ("png", "webp", "gif") and animated_file(path) else found

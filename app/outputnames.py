@@ -44,8 +44,9 @@ def _extension(path: Path) -> str:
 
 def annotated_image_suffix(src: Path) -> str:
     """The annotated copy of a photo keeps its type where OpenCV writes it; a ``.jfif`` (or a
-    photo without an extension) becomes a ``.jpg`` when it is a JPEG, else a ``.png``."""
+    photo without an extension) becomes a ``.jpg`` when it is a JPEG, else a ``.png``, as a
+    GIF does (256 colours would band the drawn bars' anti-aliasing and the photo)."""
     suffix = src.suffix.lower()
-    if suffix and cv2.haveImageWriter(f"x{suffix}"):
+    if suffix and suffix != ".gif" and cv2.haveImageWriter(f"x{suffix}"):
         return suffix
     return ".jpg" if still_format_of(src) == "jpeg" else ".png"

@@ -55,8 +55,10 @@ class RunDescription:
 
 def write_image(path: Path, image: np.ndarray) -> None:
     """``image`` as ``path``'s type; a name of a type OpenCV cannot write (a folder's
-    ``a.jfif``, or a JPEG named ``IMG_1.HEIC``) keeps its name and holds a JPEG."""
-    suffix = path.suffix if path.suffix and cv2.haveImageWriter(f"x{path.suffix}") else ".jpg"
+    ``a.jfif``, or a JPEG named ``IMG_1.HEIC``) keeps its name and holds a JPEG, as a GIF's
+    does (OpenCV 5 writes GIFs, in 256 colours that band a photo; 4.x writes none)."""
+    suffix = path.suffix if path.suffix.lower() not in ("", ".gif") else ".jpg"
+    suffix = suffix if cv2.haveImageWriter(f"x{suffix}") else ".jpg"
     ok, buf = cv2.imencode(suffix, image)
     if not ok:
         raise OutputError(f"The image {path} cannot be encoded; use a .jpg or .png name.")

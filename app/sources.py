@@ -32,6 +32,7 @@ from emocam.imageheader import (
     animated_file,
     declared_size,
     pictures_in,
+    still_format,
     still_format_of,
 )
 from emocam.inputs import check_input, empty, unreachable
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_EXTS = frozenset(
     {".jpg", ".jpeg", ".jfif", ".jpe", ".jif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2",
-     ".pgm", ".ppm", ".pbm"}
+     ".pgm", ".ppm", ".pbm", ".gif"}
 )
 VIDEO_EXTS = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp",
@@ -55,7 +56,7 @@ UNREADABLE_PHOTO_EXTS = frozenset(
 PHONE_PHOTO_EXTS = frozenset({".heic", ".heif", ".avif"})
 # The photo types that may hold an animation (a video to FFmpeg): only these are opened to
 # look, not every JPEG of a folder.
-_MAY_ANIMATE = frozenset({".png", ".webp"})
+_MAY_ANIMATE = frozenset({".png", ".webp", ".gif"})
 DEFAULT_FPS = 30.0
 STALL_TIMEOUT_S = 5.0
 _MAX_BAD_READS = 60  # consecutive undecodable frames skipped before a video is deemed over
@@ -107,8 +108,9 @@ def input_kind(path: Path) -> str:
     place for the run, its output names, the app's export and a batch's --resume. A photo is
     known by its extension, or, without one, by its first bytes: FFmpeg opened such a photo
     as a one-frame video, sideways (no EXIF rotation), annotated into an .mp4. (Only without
-    one: an .mjpeg camera stream starts as a JPEG does.) An animated WebP or PNG is a video:
-    read as a photo, all but its first picture went unseen."""
+    one: an .mjpeg camera stream starts as a JPEG does.) An animated WebP, PNG or GIF is a
+    video: read as a photo, all but its first picture went unseen; a still GIF is a photo (it
+    was a one-frame .mp4)."""
     if path.is_dir():
         return "folder"
     suffix = path.suffix.lower()
@@ -200,6 +202,8 @@ def read_image(path: Path) -> np.ndarray:
         raise SourceError(
             f"The image {path} is too large to decode in the memory available; scale it down."
         ) from e
+    if image is None and still_format(data[:8].tobytes()) == "gif":
+        image = _first_picture(path)  # OpenCV before 4.11 reads no GIF; its FFmpeg does
     if image is None:
         if path.suffix.lower() in UNREADABLE_PHOTO_EXTS:
             kind = path.suffix.lstrip(".").upper()
@@ -208,6 +212,15 @@ def read_image(path: Path) -> np.ndarray:
                 "PNG (most photo viewers can export it), then process that.")
         raise SourceError(f"The image {path} cannot be decoded; it may be corrupt or not an image.")
     return image
+
+
+def _first_picture(path: Path) -> np.ndarray | None:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        ok, image = cap.read()
+        return image if ok else None
+    finally:
+        cap.release()
 
 
 def _refuse_huge(path: Path, data: np.ndarray) -> None:

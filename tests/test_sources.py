@@ -130,14 +130,14 @@ def test_exif_rotation_of_a_photo_is_applied(tmp_path: Path) -> None:
         assert frame.image.shape[:2] == (40, 20) and frame.image[:10].mean() > 200
 
 
-def test_an_animated_webp_or_png_plays_every_picture_and_a_folder_says_it_reads_one(
+def test_an_animated_webp_png_or_gif_plays_every_picture_and_a_folder_says_it_reads_one(
     tmp_path: Path, image_one_face: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     face = np.asarray(Image.open(image_one_face).convert("RGB"))
     pictures = [Image.fromarray(np.roll(face, 12 * i, axis=1)) for i in range(6)]
     folder = tmp_path / "saved"
     folder.mkdir()
-    for name in ("wave.webp", "wave.png"):
+    for name in ("wave.webp", "wave.png", "wave.gif"):
         pictures[0].save(folder / name, save_all=True, append_images=pictures[1:],
                          duration=100, loop=0)
         # Before: read as a photo, the face's five other pictures went unseen, unsaid.
@@ -158,12 +158,22 @@ def test_an_animated_webp_or_png_plays_every_picture_and_a_folder_says_it_reads_
                 assert np.abs(frame.image.astype(int) - frames[index].image).mean() < 1
     pictures[0].save(folder / "still.webp")  # one picture stays a photo
     assert type(open_source(folder / "still.webp")).__name__ == "ImageSource"
-    # In a folder of photos each file is one picture; the animations are named.
+    # A still GIF is a photo (it was a one-frame video, annotated into an .mp4), with its
+    # colours.
+    pictures[0].save(folder / "still.gif")
+    with open_source(folder / "still.gif") as source:
+        assert type(source).__name__ == "ImageSource"
+        assert input_kind(folder / "still.gif") == "image"
+        (still,) = list(source)
+    assert np.abs(still.image.astype(int) - frames[0].image).mean() < 3
+    # In a folder of photos each file is one picture (GIFs were not listed at all); the
+    # animations are named.
     with caplog.at_level(logging.WARNING), open_source(folder) as source:
-        assert len(list(source)) == 3
+        assert len(list(source)) == 5
     said = [r.getMessage() for r in caplog.records if "animation" in r.getMessage()]
-    assert len(said) == 2 and all("on its own" in s for s in said)
-    assert {Path(s.split(" is an animation")[0]).name for s in said} == {"wave.png", "wave.webp"}
+    assert len(said) == 3 and all("on its own" in s for s in said)
+    assert ({Path(s.split(" is an animation")[0]).name for s in said}
+            == {"wave.png", "wave.webp", "wave.gif"})
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

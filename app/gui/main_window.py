@@ -67,7 +67,9 @@ from emocam.pipeline import PipelineConfig
 from emocam.resources import sample_video_path
 from emocam.sources import IMAGE_EXTS, VIDEO_EXTS, open_source
 
-VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS)) + ");;All files (*)"
+# A GIF is listed with the videos too: most are animations (a still one opens as a photo).
+VIDEO_FILTER = ("Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS | {".gif"}))
+                + ");;All files (*)")
 IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTS)) + ");;All files (*)"
 
 
