@@ -179,12 +179,14 @@ class DetectionSchedule:
         # overwritten; waiting for it (never skipping it) keeps file results deterministic.
         scanned = self._collect()
         rgb = self._to_rgb(image_bgr)
+        whole: list[Detection] = []  # a full scan's whole-frame finds
         if full:
-            scanned = self._scan(det, rgb, full=True)
+            whole, scanned = self._scan(det, rgb, full=True)
+            scanned += whole
         elif scan and self.config.background_scan:
             self._submit(rgb)
         elif scan:
-            scanned = self._scan(det, rgb, full=False)
+            scanned = self._scan(det, rgb, full=False)[1]
         seeds = [p.box for p in known if p.missed <= self.config.max_missed]
         new = [d for d in merge(scanned) if not any(_same_face(d.box, b) for b in seeds)]
         found = det.redetect(rgb, seeds + [d.box for d in new]) if seeds or new else []
@@ -193,12 +195,20 @@ class DetectionSchedule:
             # was, in every video measured, a one-frame phantom (a neck, a collar) shown for
             # a single frame under a new id; real faces down to 28 px at 1080p confirm.
             return merge(found)
-        # A photo or a video's first frame has no second look: the full-range model's own
-        # box stands, as it sees smaller faces than the mosaic's short-range one.
-        missed = [d for d in new if not any(_same_face(d.box, f.box) for f in found)]
+        # A photo or a video's first frame has no later look: the full-range model's own box
+        # stands where the mosaic's short-range model does not see the face (it sees fewer
+        # small faces), unless only a tile saw it, weakly, and the second look is no better.
+        unsure = [d for d in new if _tile_guess(d, whole, found)]
+        found = [f for f in found if not any(_same_face(f.box, d.box) for d in unsure)]
+        missed = [d for d in new if d not in unsure
+                  and not any(_same_face(d.box, f.box) for f in found)]
         return merge(found + missed)
 
-    def _scan(self, det: PassDetector, rgb: np.ndarray, full: bool) -> list[Detection]:
+    def _scan(
+        self, det: PassDetector, rgb: np.ndarray, full: bool
+    ) -> tuple[list[Detection], list[Detection]]:
+        """The scan's raw finds: those of the whole frame, then those of tiles (a full scan
+        runs every pass; a partial one its share, all given as the second list)."""
         s = min(1.0, self.config.scale)
         small = rgb
         if s < 1.0:
@@ -206,18 +216,21 @@ class DetectionSchedule:
         h, w = small.shape[:2]
         levels = det.pass_levels(w, h)
         if full:
-            chosen = [p for level in levels for p in level]
+            parts = [levels[0], [p for level in levels[1:] for p in level]]
         else:
-            chosen = [self._next(levels) for _ in range(max(1, self.config.passes_per_scan))]
-        dets = det.run_passes(small, chosen)
-        return dets if s >= 1.0 else [_scaled(d, 1.0 / s) for d in dets]
+            parts = [[], [self._next(levels) for _ in range(max(1, self.config.passes_per_scan))]]
+        found = [det.run_passes(small, chosen) for chosen in parts]
+        if s < 1.0:
+            found = [[_scaled(d, 1.0 / s) for d in dets] for dets in found]
+        return found[0], found[1]
 
     def _submit(self, rgb: np.ndarray) -> None:
         if self._scanner is None:
             self._scanner = cast(PassDetector, self.detector).twin()
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="face-scan")
         assert self._pool is not None
-        self._pending = self._pool.submit(self._scan, self._scanner, rgb, False)
+        scanner = self._scanner
+        self._pending = self._pool.submit(lambda: self._scan(scanner, rgb, False)[1])
 
     def _collect(self) -> list[Detection]:
         pending, self._pending = self._pending, None
@@ -250,6 +263,22 @@ class DetectionSchedule:
         if self._rgb is None or self._rgb.shape != (h, w, 3):
             self._rgb = np.empty((h, w, 3), np.uint8)
         return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB, dst=self._rgb)
+
+
+# A face only a tile saw, below this score, needs the mosaic's second look at this score or
+# more. In photos of 12 megapixels and more the finest tiles see face-like details (a glove,
+# a patch: scores 0.50-0.64, second looks 0.50-0.57, in an astronaut's photo 3000-8000 px
+# wide: 16 false faces, now none); of 605 real faces found at 20-110 px in group photos, 601
+# pass (docs/BENCHMARKS.md, "False faces in large photos").
+_SURE_SCORE = 0.7
+_CONFIRM_SCORE = 0.6
+
+
+def _tile_guess(d: Detection, whole: Sequence[Detection], found: Sequence[Detection]) -> bool:
+    """Whether ``d`` is a weak find of a tile alone that the second look does not back."""
+    if d.score >= _SURE_SCORE or any(_same_face(d.box, w.box) for w in whole):
+        return False
+    return not any(f.score >= _CONFIRM_SCORE and _same_face(d.box, f.box) for f in found)
 
 
 def _same_face(a: Box, b: Box) -> bool:

@@ -232,6 +232,25 @@ def test_the_detector_starts_without_loading_plotting_or_audio_libraries() -> No
     assert out.strip().splitlines()[-1] == "NoneType NoneType"
 
 
+@pytest.mark.parametrize("side", [4000, 8000])
+def test_a_large_photo_of_one_person_shows_one_face(
+    tmp_path: Path, model_path: Path, capfd, side: int
+) -> None:
+    # A phone-sized photo of one person: the finest tiles saw a glove, the shuttle and a
+    # patch as faces (before: 3 false faces at 4000 px, 7 at 8000 px, each given an emotion).
+    from skimage import data
+
+    photo = tmp_path / "astronaut.jpg"
+    big = cv2.resize(data.astronaut()[:, :, ::-1], (side, side), interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(photo), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    run = run_cli(capfd, "process", photo, "-o", tmp_path / "out", "--model", model_path,
+                  "-q", "--no-video")
+    assert run.code == 0, run.err
+    faces = json.loads((tmp_path / "out" / "astronaut.emocam.json").read_text())["faces"]
+    (face,) = faces.values()
+    assert face["last_box"][2] > side / 8  # her own face, not a detail
+
+
 def test_a_missing_system_library_is_named_not_called_a_corrupt_model() -> None:
     """On a fresh Debian 12 without libgles2, MediaPipe's loader raised this OSError and
     emocam said the detector file was corrupt, so reinstalling never helped."""
