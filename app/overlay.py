@@ -223,6 +223,31 @@ def _draw_bars(
         )
 
 
+def _draw_tie(image: np.ndarray, p: Placement, area: Rect, color: Color, st: _Style) -> None:
+    """The panel's edge that faces its face, in the face's colour, joined to the face's
+    marks across the gap: a panel between two faces, as near one as the other, was read as
+    the wrong face's (a QA pass, six faces in 720p)."""
+    r = p.rect
+    assert r is not None
+    t = max(2, st.thickness + 1)
+    if p.side in ("left", "right"):
+        edge = r.right - 1 if p.side == "left" else r.x
+        face_edge = area.x if p.side == "left" else area.right
+        top, bottom = max(r.y, area.y), min(r.bottom, area.bottom)
+        cv2.line(image, (edge, r.y), (edge, r.bottom - 1), color, t)
+        if top < bottom:
+            y = (top + bottom) // 2
+            cv2.line(image, (edge, y), (face_edge, y), color, t)
+    elif p.side in ("above", "below"):
+        edge = r.bottom - 1 if p.side == "above" else r.y
+        face_edge = area.y if p.side == "above" else area.bottom
+        left, right = max(r.x, area.x), min(r.right, area.right)
+        cv2.line(image, (r.x, edge), (r.right - 1, edge), color, t)
+        if left < right:
+            x = (left + right) // 2
+            cv2.line(image, (x, edge), (x, face_edge), color, t)
+
+
 def _draw_face(image: np.ndarray, face: FaceResult, class_names: tuple[str, ...],
                options: OverlayOptions, st: _Style, chip: Rect | None) -> None:
     """One face's box, landmarks and label chip."""
@@ -285,11 +310,13 @@ def draw_annotations(image: np.ndarray, result: FrameResult, opts: OverlayOption
     marks = _marks(result, st, (fw, fh), opts, memory)
     if opts.show_bars:
         plan = place_panels(marks, _panel_sizes(st, result.class_names), (fw, fh), memory)
-        for face in result.faces:
+        for face, mark in zip(result.faces, marks, strict=True):
             p = plan.get(face.face_id)
             if p is not None and p.rect is not None:
                 _draw_bars(image, face, result.class_names, st, opts.panel_opacity, p.rect,
                            p.rows)
+                _draw_tie(image, p, mark.area, label_text(face, result.class_names, opts)[1],
+                          st)
     # Boxes and labels last, so no panel ever hides who a face is.
     for face, mark in zip(result.faces, marks, strict=True):
         _draw_face(image, face, result.class_names, opts, st, mark.chip)

@@ -299,10 +299,12 @@ def test_a_chosen_model_and_rate_are_shown_and_reset_to_defaults_undoes_them(
     window.models.set("fer2013")
     qtbot.waitUntil(lambda: "FER2013" in window.status.text("settings"), timeout=10_000)
     assert "60 fps" in window.status.text("settings")
+    assert "FER2013" in window.banner.text()
     settings = window.settings
     window.qactions["view.reset"].trigger()
     assert window.settings is settings  # reset in place: export, recording and feed hold it
     assert window.status.text("settings") == ""
+    assert window.banner.text() == ""  # it named FER2013 over the default's results
     assert window.settings.model_path == "" and window.settings.target_fps == 0.0
     assert window.qactions["view.boxes"].isChecked() and window.settings.show_boxes
     qtbot.waitUntil(lambda: len(window.pipeline_info.get("class_names", ())) == 8,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -17,6 +18,7 @@ from benchmarks.media import Placement, portraits, render
 from emocam.overlay import (
     OverlayOptions,
     PlacementMemory,
+    class_color,
     draw,
     face_marks,
     plan_panels,
@@ -228,8 +230,32 @@ def test_the_exported_panel_is_nearly_opaque_over_a_busy_background():
     res.frame.image[:, ::2] = 255  # white stripes
     r = plan_panels(res, w, h)[1].rect
     draw(res.frame.image, res, OverlayOptions(show_labels=False))
-    stripes = res.frame.image[r.y : r.bottom, r.x : r.x + 2, :]  # the margin before the text
+    # The margin after the text (the edge facing the face is drawn in the face's colour).
+    stripes = res.frame.image[r.y : r.bottom, r.right - 2 : r.right, :]
     assert stripes.max() <= 255 * 0.2
+
+
+def test_each_panel_is_joined_to_its_own_face_in_its_colour():
+    """A panel set between two faces, as near one as the other, was read as the wrong
+    face's: its facing edge and a tie across the gap are drawn in its face's colour."""
+    w, h = SIZES["720p"]
+    res = result_for((w, h), [(300.0, 200.0, 160.0, 160.0), (900.0, 200.0, 160.0, 160.0)])
+    res.faces[1] = replace(res.faces[1], probs=np.eye(len(NAMES), dtype=np.float32)[0])
+    plan = plan_panels(res, w, h)
+    draw(res.frame.image, res, OverlayOptions(show_labels=False))
+    image = res.frame.image
+    for face in res.faces:
+        place = plan[face.face_id]
+        r = place.rect
+        assert r is not None and place.side in ("right", "below")
+        colour = class_color(NAMES[face.top_index], face.top_index)
+        x0, y0, bw, bh = (round(v) for v in face.box)
+        if place.side == "right":  # the gap between face and panel, and the panel's edge
+            gap, edge = image[y0 : y0 + bh, x0 + bw + 2 : r.x - 1], image[r.y : r.bottom, r.x]
+        else:
+            gap, edge = image[y0 + bh + 2 : r.y - 1, x0 : x0 + bw], image[r.y, r.x : r.right]
+        assert gap.size and np.all(gap == colour, axis=-1).any()
+        assert np.all(edge == colour, axis=-1).mean() > 0.9
 
 
 def test_text_grows_with_resolution_and_stays_readable_at_480p() -> None:

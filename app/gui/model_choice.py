@@ -35,6 +35,7 @@ class ModelChoice(QObject):
         self._parent = parent
         self._settings = settings
         self._banner = banner
+        self._said = ""  # the banner this object showed last, while it may still be shown
         self._threads = threads
         self._changed = changed
         self._provider = provider
@@ -95,6 +96,7 @@ class ModelChoice(QObject):
         self.override = ""
         if not path:
             self._settings.model_path = ""
+            self._unsay()
             self._use()
             return
 
@@ -102,7 +104,8 @@ class ModelChoice(QObject):
             self._settings.model_path = path
             self.info = info
             self._use()
-            self._banner.show_message(f"Using the model {info.name} from {path}.", "info")
+            self._said = f"Using the model {info.name} from {path}."
+            self._banner.show_message(self._said, "info")
 
         def reject(error: Exception) -> None:
             self._banner.show_message(str(error), "error")
@@ -113,6 +116,14 @@ class ModelChoice(QObject):
         """Back to automatic (View > Reset to Defaults; the settings are reset apart)."""
         self.override = ""
         self.info = None
+        self._unsay()
+
+    def _unsay(self) -> None:
+        # The banner naming a model chosen before is no longer true (it named FER2013 over
+        # the default's eight emotions after a reset); a banner about anything else stays.
+        if self._said and self._banner.text() == self._said:
+            self._banner.hide()
+        self._said = ""
 
     def about_dialog(self) -> None:
         path = self.path()
