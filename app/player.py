@@ -16,6 +16,10 @@ from emocam.types import Frame
 # A frame due longer ago than this is not caught up with: the clock restarts at it, so a
 # slow CPU plays on at the speed it can instead of rushing through a backlog.
 FAR_BEHIND_S = 0.25
+# Faster than real time, a frame due longer ago than this is passed over: 4x asks for the
+# clip in a quarter of its length, which every frame through the pipeline does not give (a
+# QA pass's 720p clip of six faces played at 1.4x).
+PASS_OVER_LATE_S = 0.02
 # The longest single wait while holding a frame: a command (seek, pause, speed) is noticed
 # at least this often even when nothing wakes the waiter.
 MAX_WAIT_S = 0.05
@@ -32,9 +36,22 @@ class Pacer:
     def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self._clock = clock
         self._anchor: tuple[float, float] | None = None  # (wall time s, media time ms)
+        self._shown: float | None = None  # wall time the last frame held was let through
 
     def reset(self) -> None:
         self._anchor = None
+        self._shown = None
+
+    def passes_over(self, time_ms: float, speed: float) -> bool:
+        """Whether to pass over the frame at ``time_ms`` unprocessed: only faster than real
+        time (at 1x and slower every frame is read, at the pace the machine can), when it
+        is already late, and while a frame was shown under ``FAR_BEHIND_S`` ago, so the
+        picture moves on even where decoding alone cannot keep up."""
+        if speed <= 1.0 or self._anchor is None or self._shown is None:
+            return False
+        now = self._clock()
+        due = self._anchor[0] + (time_ms - self._anchor[1]) / 1000.0 / speed
+        return now - due > PASS_OVER_LATE_S and now - self._shown < FAR_BEHIND_S
 
     def hold(self, time_ms: float, speed: float, wait: Callable[[float], bool]) -> None:
         """Return once the frame at ``time_ms`` is due. ``wait(seconds)`` sleeps at most that
@@ -42,14 +59,14 @@ class Pacer:
         now = self._clock()
         if self._anchor is None:
             self._anchor = (now, time_ms)
-            return
-        due = self._anchor[0] + (time_ms - self._anchor[1]) / 1000.0 / speed
-        if due - now < -FAR_BEHIND_S:
-            self._anchor = (now, time_ms)
-            return
-        while (left := due - self._clock()) > 0:
-            if wait(min(left, MAX_WAIT_S)):
-                break
+        else:
+            due = self._anchor[0] + (time_ms - self._anchor[1]) / 1000.0 / speed
+            if due - now < -FAR_BEHIND_S:
+                self._anchor = (now, time_ms)
+            while (left := due - self._clock()) > 0:
+                if wait(min(left, MAX_WAIT_S)):
+                    break
+        self._shown = self._clock()
 
 
 class Seeker:
