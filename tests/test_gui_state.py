@@ -103,6 +103,32 @@ def test_the_timeline_starts_afresh_when_the_model_has_other_classes(qtbot):
     assert not timeline.grab().isNull()  # painted without a ValueError
 
 
+def test_a_step_back_in_a_clip_keeps_its_whole_timeline_and_replays_over_it(qtbot):
+    # Before, one step back (a seek) emptied the whole clip's plot.
+    names = ("neutral", "happiness", "surprise")
+    timeline = EmotionTimeline()
+    qtbot.addWidget(timeline)
+    timeline.set_span(3000.0)  # a 3 s clip, shown whole
+    for k in range(90):
+        timeline.add(_result(k * 33.0, names))
+    timeline.set_face(1)
+    timeline.forget_faces()  # the seek back to frame 60: faces are numbered afresh
+    times, values = timeline.series()
+    assert len(times) == 90 and np.isnan(values).all()  # face 1's line ends there
+    timeline.set_face(None)
+    assert not np.isnan(timeline.series()[1]).any()  # the mean of all faces still holds
+    for k in range(60, 70):  # played again: each frame replaces the last pass's
+        timeline.add(_result(k * 33.0, names))
+    times, _ = timeline.series()
+    assert list(times) == [k * 33.0 for k in range(90)]
+    timeline.set_face(1)
+    assert (~np.isnan(timeline.series()[1][:, 0])).sum() == 10  # face 1 since the seek
+    # A long video's last 30 s start afresh, as before.
+    timeline.set_span(None)
+    timeline.forget_faces()
+    assert len(timeline.series()[0]) == 0
+
+
 def test_switching_to_the_7_class_model_keeps_the_timeline_and_cards_going(
         qtbot, make_window, video_one_face):
     window = make_window()

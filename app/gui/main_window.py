@@ -646,7 +646,7 @@ class MainWindow(QMainWindow):
             # Ids count from 1 again after a seek (gui.workers): the face chosen before and
             # its line in the timeline may be someone else's from here on.
             self.faces.clear_selection()
-            self.timeline.clear()
+            self.timeline.forget_faces()
             self.worker.seek(index)
 
     def step(self, frames: int) -> None:

@@ -38,6 +38,7 @@ class EmotionTimeline(QWidget):
         # (time, probabilities by face id, their mean or None when no face was seen)
         self._history: deque[tuple[float, dict[int, np.ndarray], np.ndarray | None]] = deque()
         self._cuts: deque[float] = deque()  # times of the hard cuts in the window
+        self._last_t: float | None = None  # the newest frame added since a seek
         self._shot = 0
         self._last_repaint = 0.0
         self._repaint_timer = QTimer(self)
@@ -58,6 +59,21 @@ class EmotionTimeline(QWidget):
     def clear(self) -> None:
         self._history.clear()
         self._cuts.clear()
+        self._last_t = None
+        self._shot = 0
+        self.update()
+
+    def forget_faces(self) -> None:
+        """After a seek, where faces are numbered afresh: no face's line from before goes on
+        under its old number. The whole clip's mean over all faces still holds, so it stays
+        until playback passes over it again (before, one step back emptied the plot); the
+        last 30 s of a long video start afresh."""
+        if not self._clip:
+            self.clear()
+            return
+        self._history = deque((t, {}, mean) for t, _, mean in self._history)
+        self._last_t = None
+        self._shot = 0  # the cut detector counts shots from 0 again
         self.update()
 
     def set_face(self, face_id: int | None) -> None:
@@ -66,18 +82,31 @@ class EmotionTimeline(QWidget):
 
     def add(self, result: FrameResult) -> None:
         t = result.frame.time_ms
-        if self._history and (t < self._history[-1][0] or result.class_names != self._names):
-            # Seeked backwards, a new source, or a model with other classes: the old lines
-            # would not line up with the new ones.
-            self._history.clear()
-            self._cuts.clear()
-        elif self._history and result.shot > self._shot:  # after a seek it counts from 0
+        if self._history and (result.class_names != self._names
+                              or (t < self._history[-1][0] and not self._clip)):
+            # A new source, a model with other classes, or a long video seeked backwards:
+            # the old lines would not line up with the new ones.
+            self.clear()
+        replay = bool(self._clip and self._history and t <= self._history[-1][0])
+        if (self._history and result.shot > self._shot  # after a seek it counts from 0
+                and not any(abs(c - t) < 1.0 for c in self._cuts)):
             self._cuts.append(t)
         self._shot = result.shot
         self._names = result.class_names
         faces = {f.face_id: f.probs.copy() for f in result.faces}
         mean = np.mean(list(faces.values()), axis=0) if faces else None
-        self._history.append((t, faces, mean))
+        if replay:
+            # A clip played again over the plot: this frame replaces what the last pass drew
+            # since the previous frame, and the plot's later part stays until it is reached.
+            lo = self._last_t if self._last_t is not None else t - 0.5
+            kept = [h for h in self._history if not lo < h[0] <= t]
+            at = sum(1 for h in kept if h[0] < t)
+            kept.insert(at, (t, faces, mean))
+            self._history = deque(kept)
+            self._cuts = deque(sorted(c for c in self._cuts if not (lo < c < t)))
+        else:
+            self._history.append((t, faces, mean))
+        self._last_t = t
         while self._history and self._history[0][0] < t - self.window_ms:
             self._history.popleft()
         while self._cuts and self._cuts[0] < t - self.window_ms:
