@@ -240,7 +240,7 @@ def test_export_as_h264_is_chosen_by_file_type_and_remembered(
 ):
     offered = []
 
-    def save_as(parent, title, folder, filters, selected):
+    def save_as(parent, title, folder, filters, selected, options=None):
         offered.append(selected)
         h264 = next(f for f in filters.split(";;") if "H.264" in f)
         return str(tmp_path / f"out{len(offered)}.mp4"), h264
@@ -259,6 +259,33 @@ def test_export_as_h264_is_chosen_by_file_type_and_remembered(
         assert int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") in (b"avc1", b"h264")
         cap.release()
         assert _video_frames(tmp_path / out) == video_one_face.frame_count
+
+
+def test_exporting_over_an_earlier_export_asks_once_naming_every_file(
+    qtbot, make_window, image_one_face, tmp_path, monkeypatch
+):
+    window = make_window()
+    window.open_file(image_one_face)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    copy = tmp_path / f"copy{image_one_face.suffix}"
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000):
+        window.exports.start(copy)
+    options, asked = [], []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, options=None, **k: options_seen(options) or (str(copy), ""))
+
+    def options_seen(o):
+        options.append(o)
+
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text, *rest: asked.append(text)
+                        or QMessageBox.StandardButton.No)
+    window.exports.dialog()
+    # Before: the save dialog asked about the typed name, then the app about the others.
+    assert options == [QFileDialog.Option.DontConfirmOverwrite]
+    (text,) = asked
+    assert copy.name in text and "copy.json" in text and "copy.csv" in text
+    assert window.exports.worker is None  # answered No: nothing was started
 
 
 def test_export_keeps_the_sound_unless_a_privacy_view_is_on_and_says_so(

@@ -35,6 +35,10 @@ VIDEO_FILTERS = {
 }
 
 
+# The app asks about every file an export replaces at once (``_may_replace``).
+_ASK_ONCE = QFileDialog.Option.DontConfirmOverwrite
+
+
 class ExportControl(QObject):
     finished = Signal(object)  # ExportOutcome or an error message (str)
 
@@ -74,13 +78,14 @@ class ExportControl(QObject):
         if job.is_folder:
             path, _ = QFileDialog.getSaveFileName(
                 self._parent, "Export Annotated Photos to a New Folder",
-                str(job.suggested_output()), "Folder of annotated photos (*)")
+                str(job.suggested_output()), "Folder of annotated photos (*)",
+                options=_ASK_ONCE)
             if path and self._may_replace(job, Path(path)):
                 self.start(Path(path))
             return
         if job.is_photo:
             path, _ = QFileDialog.getSaveFileName(self._parent, "Export Annotated Copy",
-                                                  str(job.suggested_output()))
+                                                  str(job.suggested_output()), options=_ASK_ONCE)
             if path and self._may_replace(job, Path(path)):
                 self.start(Path(path))
             return
@@ -88,7 +93,7 @@ class ExportControl(QObject):
         codec = known_codec(self._settings.export_codec)
         path, chosen = QFileDialog.getSaveFileName(
             self._parent, "Export Annotated Copy", str(job.suggested_output()),
-            ";;".join(VIDEO_FILTERS.values()), VIDEO_FILTERS.get(codec, ""),
+            ";;".join(VIDEO_FILTERS.values()), VIDEO_FILTERS.get(codec, ""), options=_ASK_ONCE,
         )
         if path and self._may_replace(job, Path(path)):
             codec = next((c for c, f in VIDEO_FILTERS.items() if f == chosen), codec)
@@ -96,17 +101,18 @@ class ExportControl(QObject):
             self.start(Path(path), codec)
 
     def _may_replace(self, job: ExportJob, output: Path) -> bool:
-        """The save dialog asked only about the name typed; the files written beside it
-        (CSV, JSON, ...) may be the user's own: ask before replacing them."""
-        others = job.replaced_by(output)
+        """One question for every file the export would replace: the name typed and the
+        files written beside it (CSV, JSON, ...), which may be the user's own. (The save
+        dialog's own question, about the typed name alone, came first: two questions.)"""
+        others = ([output] if output.exists() else []) + job.replaced_by(output)
         if not others:
             return True
         names = "\n".join(f"  {p.name}" for p in others)
         answer = QMessageBox.question(
             self._parent, "Replace Files?",
-            f"Exporting to {output.name} also writes files beside it, and these already exist "
-            f"in {output.parent}; they will be replaced (or removed, when the export replaces "
-            f"the set they belong to):\n\n{names}\n\nGo on?",
+            f"Exporting to {output.name} writes files that already exist in {output.parent}; "
+            "they will be replaced (or removed, when the export replaces the set they belong "
+            f"to):\n\n{names}\n\nGo on?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
