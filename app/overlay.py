@@ -26,6 +26,7 @@ from emocam.placement import (
     box_rect,
     place_chips,
     place_panels,
+    tie,
 )
 from emocam.types import FaceResult, FrameResult
 
@@ -224,28 +225,8 @@ def _draw_bars(
 
 
 def _draw_tie(image: np.ndarray, p: Placement, area: Rect, color: Color, st: _Style) -> None:
-    """The panel's edge that faces its face, in the face's colour, joined to the face's
-    marks across the gap: a panel between two faces, as near one as the other, was read as
-    the wrong face's (a QA pass, six faces in 720p)."""
-    r = p.rect
-    assert r is not None
-    t = max(2, st.thickness + 1)
-    if p.side in ("left", "right"):
-        edge = r.right - 1 if p.side == "left" else r.x
-        face_edge = area.x if p.side == "left" else area.right
-        top, bottom = max(r.y, area.y), min(r.bottom, area.bottom)
-        cv2.line(image, (edge, r.y), (edge, r.bottom - 1), color, t)
-        if top < bottom:
-            y = (top + bottom) // 2
-            cv2.line(image, (edge, y), (face_edge, y), color, t)
-    elif p.side in ("above", "below"):
-        edge = r.bottom - 1 if p.side == "above" else r.y
-        face_edge = area.y if p.side == "above" else area.bottom
-        left, right = max(r.x, area.x), min(r.right, area.right)
-        cv2.line(image, (r.x, edge), (r.right - 1, edge), color, t)
-        if left < right:
-            x = (left + right) // 2
-            cv2.line(image, (x, edge), (x, face_edge), color, t)
+    for a, b in tie(p, area):
+        cv2.line(image, a, b, color, max(2, st.thickness + 1))
 
 
 def _draw_face(image: np.ndarray, face: FaceResult, class_names: tuple[str, ...],

@@ -274,3 +274,35 @@ def place_panels(faces: Sequence[FaceMarks], sizes: PanelSizes, canvas: tuple[in
     if memory is not None:
         memory.last = dict(out)
     return out
+
+
+Segment = tuple[tuple[int, int], tuple[int, int]]
+
+
+def tie(place: Placement, area: Rect) -> list[Segment]:
+    """The lines that join a panel to its face: the panel's edge that faces the face, and a
+    line across the gap to the face's marks (``area``) where the two overlap along that
+    edge. A panel between two faces, as near one as the other, was read as the wrong face's
+    (a QA pass, six faces in 720p); both renderers draw these in the face's colour."""
+    r = place.rect
+    if r is None:
+        return []
+    if place.side in ("left", "right"):
+        edge = r.right - 1 if place.side == "left" else r.x
+        face_edge = area.x if place.side == "left" else area.right
+        lines = [((edge, r.y), (edge, r.bottom - 1))]
+        top, bottom = max(r.y, area.y), min(r.bottom, area.bottom)
+        if top < bottom:
+            y = (top + bottom) // 2
+            lines.append(((edge, y), (face_edge, y)))
+        return lines
+    if place.side in ("above", "below"):
+        edge = r.bottom - 1 if place.side == "above" else r.y
+        face_edge = area.y if place.side == "above" else area.bottom
+        lines = [((r.x, edge), (r.right - 1, edge))]
+        left, right = max(r.x, area.x), min(r.right, area.right)
+        if left < right:
+            x = (left + right) // 2
+            lines.append(((x, edge), (x, face_edge)))
+        return lines
+    return []

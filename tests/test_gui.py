@@ -708,6 +708,7 @@ def test_the_built_in_models_are_listed_by_name_and_can_be_switched(
                         and window.pipeline_info.get("model_path") == str(shipped[v]),
                         timeout=10_000)
         assert f"{len(window.pipeline_info['class_names'])} emotions" in label
+        assert label.startswith(f"{value}: ")  # the name --model and the README use
 
 
 def test_view_built_in_model_marks_the_model_in_force_even_when_given_as_a_file(

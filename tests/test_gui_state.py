@@ -460,3 +460,17 @@ def test_4x_plays_a_clip_in_well_under_half_its_length(qtbot, make_window, tmp_p
     start = time.perf_counter()
     qtbot.waitUntil(lambda: window._ended, timeout=30_000)
     assert time.perf_counter() - start < 0.4 * 10.0  # at 4x: 2.5 s
+
+
+def test_escape_leaves_full_screen_wherever_the_keyboard_is(qtbot, make_window, video_one_face):
+    from PySide6.QtCore import Qt
+
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 1)
+    for focus in (window.playback.slider, window.view):
+        window.toggle_fullscreen()
+        qtbot.waitUntil(window.isFullScreen, timeout=5_000)
+        focus.setFocus()
+        qtbot.keyClick(focus, Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=5_000)

@@ -113,3 +113,29 @@ def test_a_new_source_forgets_where_panels_were():
     painter.memory.last[1] = object()  # type: ignore[assignment]
     painter.reset()
     assert not painter.memory.last
+
+
+def test_each_panel_on_screen_is_joined_to_its_face_in_its_colour(qtbot, sample_results):
+    from emocam.overlay import label_text
+    from emocam.placement import tie
+
+    result = sample_results[0]
+    view, image = show(qtbot, result, (960, 540))
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(rgb.constBits(), np.uint8).reshape(
+        rgb.height(), rgb.bytesPerLine())[:, : rgb.width() * 3].reshape(rgb.height(), -1, 3)
+    layout = view.overlay.layout
+    joined = 0
+    for face in result.faces:
+        place = layout.panels.get(face.face_id)
+        if place is None or place.rect is None:
+            continue
+        bgr = label_text(face, result.class_names, OverlayOptions())[1]
+        lines = tie(place, layout.marks[face.face_id].area)
+        assert len(lines) == 2  # the facing edge and the line across the gap
+        (x0, y0), (x1, y1) = lines[1]
+        x, y = (x0 + x1) // 2, (y0 + y1) // 2
+        near = pixels[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).astype(int)
+        assert (np.abs(near - bgr[::-1]).sum(axis=1) < 60).any()
+        joined += 1
+    assert joined == 2

@@ -22,7 +22,7 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QGuiApplication,
-    QKeyEvent,
+    QShortcut,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -148,6 +148,9 @@ class MainWindow(QMainWindow):
         self.view = VideoView(self)
         self.view.painted.connect(self._on_painted)
         self.view.double_clicked.connect(self.toggle_fullscreen)
+        # A shortcut, not a key handler: the slider or a face card has the keyboard as often
+        # as not, and took Escape before the window saw it.
+        QShortcut(Qt.Key.Key_Escape, self, self._escape)
         self.playback = PlaybackBar(self)
         self.playback.play_toggled.connect(self.set_paused)
         self.playback.seek_requested.connect(self.seek)
@@ -702,11 +705,9 @@ class MainWindow(QMainWindow):
         else:
             self.showNormal()
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Escape and self.isFullScreen():
+    def _escape(self) -> None:
+        if self.isFullScreen():
             self._leave_fullscreen()
-        else:
-            super().keyPressEvent(event)
 
     # A video, photo or folder dropped from the file manager opens as File > Open does.
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

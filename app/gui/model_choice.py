@@ -67,11 +67,17 @@ class ModelChoice(QObject):
     def builtin_choices(self) -> list[tuple[str, str]]:
         """The models shipped with emocam, named from their own metadata; the first entry
         leaves the choice to emocam (int8 on the CPU, the float model on a GPU)."""
-        auto = _builtin_info(self._default())
-        choices = [(f"Automatic: {auto.name if auto else 'built-in'} on this machine", "")]
+        default = self._default()
+        auto = _builtin_info(default)
+        short = next((name for name, path in builtin_models().items()
+                      if path.resolve() == default.resolve()), "built-in")
+        choices = [(f"Automatic: {short} ({auto.name if auto else 'built-in'}) on this machine",
+                    "")]
+        # Each led by the name --model, the README and the app's messages use for it.
         for name, path in builtin_models().items():
             info = _builtin_info(path)
-            choices.append((f"{info.name}: {info.num_classes} emotions" if info else name, name))
+            choices.append(
+                (f"{name}: {info.name}, {info.num_classes} emotions" if info else name, name))
         return choices
 
     def builtin_in_force(self) -> str | None:

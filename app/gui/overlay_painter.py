@@ -24,6 +24,7 @@ from emocam.placement import (
     Rect,
     place_chips,
     place_panels,
+    tie,
 )
 from emocam.types import FrameResult
 
@@ -112,6 +113,10 @@ class OverlayPainter:
             place = layout.panels.get(face.face_id)
             if place is not None and place.rect is not None:
                 self._panel(p, place, names, face.probs.tolist(), face.top_index)
+                bgr = label_text(face, names, options)[1]
+                p.setPen(QPen(QColor(bgr[2], bgr[1], bgr[0]), 2))
+                for a, b in tie(place, layout.marks[face.face_id].area):
+                    p.drawLine(QPointF(*a), QPointF(*b))
         # Boxes and labels last, so no panel ever hides who a face is.
         for face in result.faces:
             mark = layout.marks[face.face_id]
