@@ -284,6 +284,7 @@ class SourceWorker(QThread):
         seeker = Seeker(source, lambda: self._open(self.spec))
         pacer = Pacer()
         ended = False
+        passed: Frame | None = None  # the last frame read, when it was passed over
         while not self._stop.is_set():
             cmd = self._take_commands()
             config_changed = cmd.config is not None and cmd.config != self._config
@@ -291,6 +292,7 @@ class SourceWorker(QThread):
             if cmd.seek is not None:
                 frames = self._seek(seeker, cmd.seek)
                 pacer.reset()
+                passed = None
                 ended = False
                 shown = self._step(frames)
                 if shown is not None and cmd.step and cmd.paused:
@@ -323,13 +325,19 @@ class SourceWorker(QThread):
             if frame is None and self.loop and self._looped_once_more():
                 frames = self._seek(seeker, 0)
                 pacer.reset()
+                passed = None
                 continue
             if frame is None:
+                if passed is not None:  # the end shows the last frame, passed over or not
+                    self._process(passed, time.perf_counter(), drop_if_busy=False)
+                    passed = None
                 ended = True
                 self.ended.emit(getattr(seeker.source, "ended_early", ""))
                 continue
             if pacer.passes_over(frame.time_ms, cmd.speed):
-                continue  # 2x or 4x on a machine that cannot read every frame that fast
+                passed = frame  # 2x or 4x on a machine that cannot read every frame that fast
+                continue
+            passed = None
             pacer.hold(frame.time_ms, cmd.speed, lambda s, speed=cmd.speed: self._held(s, speed))
             if self._stop.is_set():
                 break
