@@ -137,6 +137,14 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
                             f" and {len(left) - 1} more" if len(left) > 1 else "")
             outcomes.append(_skipped(src, earlier.get(full_path(src)), plan))
             continue
+        if state == COMPLETE and plan is not None and not opts.overwrite:
+            # Said before any work, with the flag that skips it: "pass --overwrite" alone led
+            # a user to redo a whole batch of complete inputs.
+            outcomes.append(Outcome(str(src), REFUSED, message=(
+                f"{src} was processed already (its outputs in {plan.json.parent} are "
+                "complete); pass --resume to skip the inputs already done, or --overwrite to "
+                "redo them.")))
+            continue
         outcomes.append(Outcome(str(src)))
         # Outputs there before the batch are the user's: replaced only with --overwrite, or
         # by --resume when they are a partial set. Any found later are this batch's own.
@@ -154,25 +162,28 @@ def _skipped(src: Path, earlier: dict[str, Any] | None, plan: Any) -> Outcome:
     if earlier is not None:
         fields = {k: v for k, v in earlier.items() if k in Outcome.__dataclass_fields__}
         out = Outcome(**fields)
-        if out.status in (DONE, REFUSED):  # a refusal with complete outputs: no face
+        # A refusal with complete outputs (no face) is said again; any other refusal (its
+        # outputs existed, a rerun without --resume) is not this set's story: its summary is.
+        if out.status == DONE or (out.status == REFUSED and out.outputs):
             out.skipped = True
             return out
     return from_summary(src, plan)
 
 
 def tell_skipped(manifest: Manifest, on_outcome: OnOutcome) -> None:
-    """Each input --resume skips is told once, as a run's outcome is."""
+    """Each input settled before any work (skipped by --resume, or refused as done already)
+    is told once, as a run's outcome is."""
     for outcome in manifest.outcomes:
-        if outcome.skipped:
+        if outcome.skipped or outcome.status == REFUSED:
             on_outcome(outcome)
 
 
 def frame_count(src: Path) -> int:
     """The input's frames as its container says (0 when unknown): the progress bar's total."""
     if src.is_dir():
-        from emocam.sources import IMAGE_EXTS
+        from emocam.sources import photos_in
 
-        return sum(1 for p in src.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        return len(photos_in(src))
     import cv2
 
     cap = cv2.VideoCapture(str(src))

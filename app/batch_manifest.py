@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emocam.errors import OutputError, UserError
-from emocam.fileprint import fingerprint
+from emocam.fileprint import input_fingerprint
 from emocam.locks import lock_path
 from emocam.outputs import OutputPlan, output_base, plan_for
 from emocam.sinks import staging_path, summary_completed, write_json_atomic
@@ -279,14 +279,15 @@ def made_from_another(plan: OutputPlan, src: Path) -> str | None:
         return None
     then, then_print = recorded.get("input"), recorded.get("input_print")
     # Read once: the fingerprint reads up to 8 MB of the input.
-    now = fingerprint(src) if isinstance(then_print, str) and then_print else ""
+    now = input_fingerprint(src) if isinstance(then_print, str) and then_print else ""
     if now and now == then_print:
         return None  # the same bytes, by whatever path they were reached
     # An older summary's relative path says nothing from another working folder.
     if isinstance(then, str) and os.path.isabs(then) and not _same_path(then, src):
         return f"the results of {then}"
-    if now:  # the same path, other bytes
-        return f"the results of {src} as it was before it changed (its size or bytes differ now)"
+    if now:  # the same path, other bytes (a folder: other photos)
+        what = "its photos differ now" if src.is_dir() else "its size or bytes differ now"
+        return f"the results of {src} as it was before it changed ({what})"
     return None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 SAMPLE = 4 << 20  # bytes hashed at each end of a file larger than twice this
@@ -36,6 +37,32 @@ def fingerprint(path: Path | str) -> str:
     except OSError:
         return ""
     return f"{st.st_size}:{h.hexdigest()}"
+
+
+def folder_fingerprint(photos: Sequence[Path]) -> str:
+    """``"photos:N:HASH"`` of a folder's photos: their names, sizes and times of change (not
+    their bytes: a folder of a thousand phone photos would be gigabytes to read before a
+    --resume could skip it). A photo added, removed or saved over changes it."""
+    h = hashlib.blake2b(digest_size=8)
+    for path in photos:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # a link to nothing: named as skipped when the folder is read
+        h.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "replace"))
+    return f"photos:{len(photos)}:{h.hexdigest()}"
+
+
+def input_fingerprint(path: Path) -> str:
+    """:func:`fingerprint` of a file, :func:`folder_fingerprint` of a folder's photos."""
+    if path.is_dir():
+        from emocam.sources import photos_in
+
+        try:
+            return folder_fingerprint(photos_in(path))
+        except OSError:
+            return ""
+    return fingerprint(path)
 
 
 def changed(path: Path | str, recorded: object) -> bool:

@@ -25,7 +25,7 @@ from emocam import __version__
 from emocam.audio import has_sound
 from emocam.encoders import DEFAULT_VIDEO_CODEC
 from emocam.errors import OutputError
-from emocam.fileprint import fingerprint
+from emocam.fileprint import fingerprint, input_fingerprint
 from emocam.outputs import OutputPlan, RunFacts
 from emocam.overlay import OverlayOptions, PlacementMemory, draw
 from emocam.pipeline import PipelineConfig
@@ -199,8 +199,8 @@ def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFac
         "source": source, "fps": facts.fps, "video_fps": facts.video_fps,
         "pixel_aspect": str(facts.pixel_aspect),
         # A folder's photos have theirs in the frames' records.
-        "source_print": run_info.get("input_print") or (
-            fingerprint(source) if kind in ("video", "image") else ""),
+        "source_print": (run_info.get("input_print") or fingerprint(source)
+                         if kind in ("video", "image") else ""),
         "frame_size": list(facts.size) if facts.size else None,
         "min_score": desc.config.min_score, "quality": quality,
         "emocam_version": __version__,
@@ -231,10 +231,11 @@ def open_sinks(
                     "no_frames": desc.no_frames, "blur_faces": blur,
                     "boxes_only": boxes_only},
     }
-    if plan.kind in ("video", "image") and desc.source_path:
-        # Which file, byte for byte, these results are of: a --resume later must not take
-        # them for those of another file put under the same name.
-        run_info["input_print"] = fingerprint(desc.source_path)
+    if plan.kind in ("video", "image", "folder") and desc.source_path:
+        # Which file, byte for byte, these results are of (a folder: which photos): a
+        # --resume later must not take them for those of another input under the same name,
+        # nor of this one changed since (a folder that gained photos was skipped as done).
+        run_info["input_print"] = input_fingerprint(Path(desc.source_path))
     if plan.kind == "video":
         # Said of sound there is: a silent source has none to keep.
         run_info["privacy"]["source_sound_kept"] = (plan.sound is not None

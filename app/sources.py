@@ -264,6 +264,20 @@ def videos_in(folder: Path) -> list[Path]:
                   key=_natural_key)
 
 
+def photos_in(folder: Path) -> list[Path]:
+    """The photos a folder run reads, in natural name order: its image files (not its
+    subfolders'), but not an earlier run's annotated copies beside them (NAME.emocam.jpg:
+    read as one more photo, its drawn face counted again). A phone's HEIC photos are
+    listed, to be named as skipped; a camera's RAW files are not (they come with a JPEG of
+    the same shot)."""
+    from emocam.outputs import is_output_name
+
+    photos = IMAGE_EXTS | PHONE_PHOTO_EXTS
+    return sorted((p for p in folder.iterdir()
+                   if p.suffix.lower() in photos and _a_file(p) and not is_output_name(p)),
+                  key=_natural_key)
+
+
 def _a_file(path: Path) -> bool:
     """A file, or a link that should lead to one: a broken link is an input that fails with
     its own sentence, not one that silently is not there."""
@@ -286,13 +300,7 @@ class ImageFolderSource(Source):
         self.path = path
         self.name = path.name or str(path)
         self.fps = fps
-        # A phone's HEIC photos are listed, to be named as skipped; a camera's RAW files are
-        # not (they come with a JPEG of the same shot).
-        photos = IMAGE_EXTS | PHONE_PHOTO_EXTS
-        self.files = sorted(
-            (p for p in path.iterdir() if p.suffix.lower() in photos and _a_file(p)),
-            key=_natural_key,
-        )
+        self.files = photos_in(path)
         if not self.files:
             exts = ".jpg, .png, .webp, .bmp, .tif"  # the common ones, not the first by name
             videos = len(videos_in(path))

@@ -368,3 +368,44 @@ def test_dask_without_the_cluster_extra_is_one_sentence_naming_the_install(
     assert run.code == 2 and "Traceback" not in run.err
     assert run.lines() == ['emocam: --dask needs Dask, which the plain install leaves out; '
                            'install it with `pip install "emocam[cluster]"`.']
+
+
+def test_a_rerun_without_resume_says_how_to_skip_the_done_inputs_and_resume_then_does(
+    tmp_path: Path, short_clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    common = ("-o", tmp_path, "--jobs", "2", "--model", model_path, "--no-video", "-q")
+    assert run_cli(capfd, "process", *short_clips, *common).code == 0
+    done_before = (tmp_path / "close.emocam.csv").stat().st_mtime_ns
+    run = run_cli(capfd, "process", *short_clips, *common)
+    assert run.code == 2
+    assert all(f"{clip} was processed already" in run.err for clip in short_clips)
+    assert "--resume to skip the inputs already done" in run.err
+    # Before: the refusal ("already exists; pass --overwrite") was kept in the manifest and
+    # every later --resume repeated it and ended with status 2.
+    run = run_cli(capfd, "process", *short_clips, *common[:-1], "--resume")
+    assert run.code == 0, run.err
+    assert all(f"{clip}: done by an earlier run" in run.out for clip in short_clips)
+    assert {_manifest(tmp_path)[c.name]["status"] for c in short_clips} == {"done"}
+    assert (tmp_path / "close.emocam.csv").stat().st_mtime_ns == done_before
+
+
+def test_resume_sees_a_folder_of_photos_that_gained_a_photo_and_an_annotated_copy_is_no_photo(
+    tmp_path: Path, image_one_face: Path, model_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    photos = tmp_path / "party"
+    photos.mkdir()
+    shutil.copyfile(image_one_face, photos / f"a{image_one_face.suffix}")
+    common = ("-o", tmp_path / "out", "--model", model_path, "--no-video", "-q")
+    # One photo processed on its own first: its annotated copy lands beside it.
+    assert run_cli(capfd, "process", photos / f"a{image_one_face.suffix}", "-q",
+                   "--model", model_path).code == 0
+    assert any(".emocam." in p.name for p in photos.iterdir())
+    assert run_cli(capfd, "process", photos, *common, "--resume").code == 0
+    summary = json.loads((tmp_path / "out" / "party.emocam.json").read_text())
+    assert summary["frames"] == 1  # before: 2, the annotated copy read as one more photo
+    run = run_cli(capfd, "process", photos, *common[:-1], "--resume")
+    assert run.code == 0 and "done by an earlier run" in run.out
+    # A photo added since: before, --resume skipped the folder as done, its new photo unread.
+    shutil.copyfile(image_one_face, photos / f"b{image_one_face.suffix}")
+    run = run_cli(capfd, "process", photos, *common, "--resume")
+    assert_one_sentence(run, "party.emocam.json", "before it changed", "its photos differ now")
