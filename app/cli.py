@@ -213,6 +213,11 @@ def _file_argument(value: str) -> Path:
         raise argparse.ArgumentTypeError(
             f"{value} names a folder; give a file name, or put the outputs in that folder "
             "with -o")
+    if value == "-":  # the usual name of standard output (it wrote a file named "-")
+        if not Path("/dev/stdout").exists():
+            raise argparse.ArgumentTypeError(
+                "- (standard output) cannot be written on this system; give a file name")
+        return Path("/dev/stdout")
     return Path(value)
 
 

@@ -63,6 +63,8 @@ def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = Fals
     who = being_written_by(path)
     if who is not None:  # --overwrite would not help: say so before it is tried
         raise OutputError(held_sentence(path, who))
+    if writes_in_place(path):
+        return  # a pipe or terminal (/dev/stdout): nothing there is replaced
     if path.exists() and not overwrite and unfinished:
         raise OutputError(
             f"The output {path} is from a run that did not finish; pass --resume to redo "

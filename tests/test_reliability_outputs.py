@@ -90,6 +90,12 @@ def test_a_csv_sent_to_stdout_is_the_csv_alone_piped_or_redirected(
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out.csv").read_text() == piped.stdout
     assert Path("/dev/stdout").is_symlink() or not Path("/dev/stdout").exists()
+    # "-" is standard output too (it wrote a file named "-"), and a pipe needs no --overwrite
+    # (it was refused as an output that "already exists").
+    dash = run_emocam("process", image_one_face, "--csv", "-", "--json", tmp_path / "d.json",
+                      "--no-video", "--no-sidecar", "--model", model_path)
+    assert dash.returncode == 0, dash.stderr
+    assert dash.stdout == piped.stdout and not Path("-").exists()
 
 
 def test_an_output_given_as_a_link_is_replaced_through_the_link(
