@@ -60,6 +60,7 @@ def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = Fals
             )
     if path.is_dir():
         raise OutputError(f"The output {path} is a folder; give a file name instead.")
+    _check_name_length(path)
     who = being_written_by(path)
     if who is not None:  # --overwrite would not help: say so before it is tried
         raise OutputError(held_sentence(path, who))
@@ -78,6 +79,28 @@ def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = Fals
     if not path.parent.is_dir():
         raise OutputError(f"The folder {path.parent} for the output {path} does not exist; "
                           "create it first, or name a folder that exists.")
+
+
+# The most a hidden name written beside an output adds to its name: ".NAME.PID.tmp" (a pid
+# has up to 7 digits); the staged copy ".STEM.partial.EXT" and the lock ".NAME.lock" add less.
+_HIDDEN_EXTRA = len("..1234567.tmp")
+
+
+def _check_name_length(path: Path) -> None:
+    """Refuse, before anything is written, an output whose name or the hidden names beside
+    it are longer than the folder's file system takes (255 bytes on most): a 78-character
+    Japanese title (234 bytes) failed at its last file, leaving a broken set."""
+    try:
+        limit = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # Windows, or a folder not there yet
+        limit = 255
+    size = len(os.fsencode(path.name))
+    if size + _HIDDEN_EXTRA > limit:
+        raise OutputError(
+            f"The output name {path.name} is {size} bytes long, too long for its folder's file "
+            f"system with the hidden names emocam writes beside it ({limit - _HIDDEN_EXTRA} "
+            "bytes at most); rename the input shorter, or name the outputs with --csv, --json "
+            "and --output-video.")
 
 
 def staging_path(path: Path) -> Path:

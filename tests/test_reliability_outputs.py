@@ -450,3 +450,19 @@ def test_a_failing_overlay_reaches_the_caller_as_itself_not_as_a_full_disk(
         for _ in range(10):  # the writer's thread reports on a later call, or on closing
             time.sleep(0.05)
             video.write(np.zeros((48, 64, 3), np.uint8))
+
+
+def test_an_input_whose_output_names_are_too_long_is_refused_before_anything_is_written(
+    tmp_path: Path, image_one_face: Path, model_path: Path, capfd
+) -> None:
+    # A downloaded title of 78 Japanese characters: 234 bytes, under the 255 a name may have,
+    # but its hidden ".NAME.emocam.json.PID.tmp" was not. Before: the run failed at its last
+    # file, leaving a CSV of headers, an empty video and no summary.
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    title = ("東京の会議で話す宇宙飛行士のインタビュー" * 4)[:78]
+    photo = folder / f"{title}{image_one_face.suffix}"
+    photo.write_bytes(image_one_face.read_bytes())
+    run = run_cli(capfd, "process", photo, "--model", model_path)
+    assert_one_sentence(run, "too long", "rename the input shorter", "--csv")
+    assert sorted(p.name for p in folder.iterdir()) == [photo.name]
