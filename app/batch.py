@@ -44,6 +44,7 @@ from emocam.batch_manifest import (
     COMPLETE,
     DONE,
     FAILED,
+    NOT_STARTED,
     PARTIAL,
     PARTIAL_SET,
     REFUSED,
@@ -112,7 +113,14 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
         opts = replace(bopts.options, input=src, progress=False)
         plan = planned_set(src, opts.request())
         state = output_state(plan)
-        if bopts.resume and state == COMPLETE and plan is not None:
+        line = earlier.get(full_path(src))
+        # Complete, yet the last batch into this folder was to run it and did not get to it:
+        # that batch replaced complete sets (--overwrite), and --resume carries on with it. The
+        # set there is the one it was replacing (made with its earlier settings: --resume
+        # refused it as "made with other settings", with no way on but redoing every input).
+        replacing = (bopts.resume and state == COMPLETE and line is not None
+                     and line.get("status") in (NOT_STARTED, PARTIAL))
+        if bopts.resume and state == COMPLETE and plan is not None and not replacing:
             # Skipping a set made with other settings would leave a folder of mixed results.
             otherwise = made_otherwise(plan, opts)
             if otherwise is not None:
@@ -135,9 +143,9 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
                             "stopped are beside it (%s%s); delete them, or pass --overwrite "
                             "to redo it.", src, left[0].name,
                             f" and {len(left) - 1} more" if len(left) > 1 else "")
-            outcomes.append(_skipped(src, earlier.get(full_path(src)), plan))
+            outcomes.append(_skipped(src, line, plan))
             continue
-        if state == COMPLETE and plan is not None and not opts.overwrite:
+        if state == COMPLETE and plan is not None and not opts.overwrite and not replacing:
             # Said before any work, with the flag that skips it: "pass --overwrite" alone led
             # a user to redo a whole batch of complete inputs.
             outcomes.append(Outcome(str(src), REFUSED, message=(
@@ -148,7 +156,7 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
         outcomes.append(Outcome(str(src)))
         # Outputs there before the batch are the user's: replaced only with --overwrite, or
         # by --resume when they are a partial set. Any found later are this batch's own.
-        may_replace = (opts.overwrite or state == ABSENT
+        may_replace = (opts.overwrite or state == ABSENT or replacing
                        or (bopts.resume and state == PARTIAL_SET))
         items.append(WorkItem(i, opts, may_replace))
         if may_replace and plan is not None:

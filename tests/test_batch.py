@@ -409,3 +409,36 @@ def test_resume_sees_a_folder_of_photos_that_gained_a_photo_and_an_annotated_cop
     shutil.copyfile(image_one_face, photos / f"b{image_one_face.suffix}")
     run = run_cli(capfd, "process", photos, *common, "--resume")
     assert_one_sentence(run, "party.emocam.json", "before it changed", "its photos differ now")
+
+
+def test_resume_carries_on_an_overwrite_with_new_settings_that_was_killed(
+    tmp_path: Path, short_clips: list[Path], twin_clips: list[Path], model_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    inputs = [short_clips[0], twin_clips[0], short_clips[2]]
+    common = ("-o", tmp_path, "--jobs", "1", "--model", model_path, "--no-video",
+              "--no-report", "-q")
+    assert run_cli(capfd, "process", *inputs, *common).code == 0  # smoothing 0.2
+    first_batch = _manifest(tmp_path)[""]["started"]
+    proc = start_emocam("process", *inputs, *common, "--overwrite", "--smoothing", "0.5",
+                        new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            manifest = _manifest(tmp_path)
+            if (manifest[""]["started"] != first_batch
+                    and manifest[inputs[0].name]["status"] == "done"):
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the machine went down mid-batch
+    proc.communicate(timeout=60)
+    # Before: "first.emocam.json was made with other settings (smoothing (s) 0.2, not 0.5)",
+    # status 2, and no way on but --overwrite, redoing the inputs already done.
+    run = run_cli(capfd, "process", *inputs, *common, "--resume", "--smoothing", "0.5")
+    assert run.code == 0, run.err
+    for clip in inputs:
+        summary = json.loads((tmp_path / f"{clip.stem}.emocam.json").read_text())
+        assert summary["completed"] and summary["smoothing_tau_s"] == 0.5, clip
+    assert _leftovers(tmp_path) == []
