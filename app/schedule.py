@@ -30,6 +30,7 @@ Holding a target frame rate by moving along ``LADDER`` is ``emocam.governor``.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -188,6 +189,11 @@ class DetectionSchedule:
         elif scan:
             scanned = self._scan(det, rgb, full=False)[1]
         seeds = [p.box for p in known if p.missed <= self.config.max_missed]
+        # A face whose prediction moved it a good part of its side is also looked for where
+        # it was: after a frame rate falls (a phone video: 20 fps, then 3), its velocity is
+        # carried six frames' time ahead, a face side past it, and it was lost for a frame.
+        seeds += [p.last_box for p in known if p.missed <= self.config.max_missed
+                  and p.last_box is not None and _moved_far(p.box, p.last_box)]
         new = [d for d in merge(scanned) if not any(_same_face(d.box, b) for b in seeds)]
         found = det.redetect(rgb, seeds + [d.box for d in new]) if seeds or new else []
         if not full:
@@ -279,6 +285,14 @@ def _tile_guess(d: Detection, whole: Sequence[Detection], found: Sequence[Detect
     if d.score >= _SURE_SCORE or any(_same_face(d.box, w.box) for w in whole):
         return False
     return not any(f.score >= _CONFIRM_SCORE and _same_face(d.box, f.box) for f in found)
+
+
+def _moved_far(box: Box, was: Box) -> bool:
+    """Whether ``box`` lies more than a third of its side from ``was`` (the mosaic's window,
+    2.4 sides wide, then no longer holds the face whole where it was)."""
+    (x, y, w, h), (px, py, pw, ph) = box, was
+    side = max(w, h, 1.0)
+    return math.hypot(x + w / 2 - px - pw / 2, y + h / 2 - py - ph / 2) > side / 3
 
 
 def _same_face(a: Box, b: Box) -> bool:

@@ -69,6 +69,7 @@ class TrackPrediction:
     score: float
     keypoints: tuple[Point, ...]
     missed: int  # frames since the face was last detected (0: seen in the latest frame)
+    last_box: Box | None = None  # where it was when last seen, before being moved on
 
 
 def _centre_side(box: Box) -> tuple[float, float, float]:
@@ -139,7 +140,7 @@ class FaceTracker:
                 (cx + vx * dt + (px - cx) * grow, cy + vy * dt + (py - cy) * grow)
                 for px, py in t.keypoints
             )
-            out.append(TrackPrediction(t.face_id, box, t.score, kps, t.missed))
+            out.append(TrackPrediction(t.face_id, box, t.score, kps, t.missed, t.box))
         return out
 
     def _match(self, boxes: np.ndarray) -> dict[int, int]:

@@ -267,3 +267,37 @@ def test_a_third_detector_is_scheduled_by_what_it_says_it_can_do(
         schedule.close()
     assert third.redetected > 0  # its passes and re-detection were used, not `detect` whole
     assert len(faces[0]) == 4  # the first frame, scanned whole, finds every face
+
+
+def test_a_moving_face_stays_found_when_the_frame_rate_falls(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """A phone video at 20 fps that drops to 3 fps (low light): the face's velocity, measured
+    over 50 ms, was carried 300 ms ahead, a face side past it, and the face was missing
+    from the first slow frame (no row, no box)."""
+    from fractions import Fraction
+
+    import av
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    person = cv2.resize(data.astronaut()[:, :, ::-1], (200, 200))  # her face: ~40 px
+    path = tmp_path / "slows_down.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 400, 300, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        t = 0
+        for i, gap_ms in enumerate([50] * 10 + [300] * 10):
+            picture = np.full((300, 400, 3), 60, np.uint8)
+            picture[50:250, 20 + 8 * i : 220 + 8 * i] = person
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="bgr24")
+            frame.pts, frame.time_base = t, stream.time_base
+            out.mux(stream.encode(frame))
+            t += gap_ms
+        out.mux(stream.encode(None))
+    results = run(pipeline, path)
+    assert len(results) == 20
+    assert [len(r.faces) for r in results] == [1] * 20
+    assert len({r.faces[0].face_id for r in results}) == 1
