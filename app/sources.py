@@ -204,6 +204,14 @@ def read_image(path: Path) -> np.ndarray:
         ) from e
     if image is None and still_format(data[:8].tobytes()) == "gif":
         image = _first_picture(path)  # OpenCV before 4.11 reads no GIF; its FFmpeg does
+    if image is None and still_format(data[:8].tobytes()) == "jpeg":
+        # A JPEG cut short (a copy that stopped): imdecode gives nothing where imread, as
+        # photo viewers do, gives the part there is (imread cannot open every path, so it
+        # comes second).
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is not None:
+            log.warning("The image %s is damaged or cut short; the part of it that could be "
+                        "decoded was read (its lower part may be grey).", path)
     if image is None:
         if path.suffix.lower() in UNREADABLE_PHOTO_EXTS:
             kind = path.suffix.lstrip(".").upper()

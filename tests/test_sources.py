@@ -340,3 +340,22 @@ def test_the_camera_menu_lists_the_cameras_found_and_the_chosen_one_even_if_miss
     assert camera_choices(found, 2) == [("Laptop (0)", 0), ("USB (2)", 2)]
     assert camera_choices(found, 1)[-1] == ("Camera 1 (not found)", 1)
     assert camera_choices(None, 1) == [("Searching... (camera 1)", 1)]
+
+
+def test_a_jpeg_cut_short_gives_the_part_there_is_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A copy that stopped half-way: photo viewers show its upper part; emocam refused it.
+    import matplotlib
+
+    hopper = next(Path(matplotlib.get_data_path()).rglob("grace_hopper.jpg"))
+    whole = hopper.read_bytes()
+    cut = tmp_path / "copied.jpg"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with caplog.at_level(logging.WARNING), open_source(cut) as source:
+        (frame,) = list(source)
+    full = np.asarray(Image.open(hopper).convert("RGB"))[:, :, ::-1]
+    assert frame.image.shape == full.shape
+    top = frame.image[: full.shape[0] // 4].astype(int)
+    assert np.abs(top - full[: full.shape[0] // 4]).mean() < 3  # her hat and face are there
+    assert "copied.jpg is damaged or cut short" in caplog.text
