@@ -286,6 +286,15 @@ def photos_in(folder: Path) -> list[Path]:
                   key=_natural_key)
 
 
+def _folders_of_photos(folder: Path) -> list[str]:
+    """The names of ``folder``'s subfolders that hold photos (said when it holds none)."""
+    try:
+        return sorted((d.name for d in folder.iterdir() if d.is_dir() and photos_in(d)),
+                      key=lambda n: _natural_key(Path(n)))
+    except OSError:
+        return []
+
+
 def _a_file(path: Path) -> bool:
     """A file, or a link that should lead to one: a broken link is an input that fails with
     its own sentence, not one that silently is not there."""
@@ -312,10 +321,14 @@ class ImageFolderSource(Source):
         if not self.files:
             exts = ".jpg, .png, .webp, .bmp, .tif"  # the common ones, not the first by name
             videos = len(videos_in(path))
+            inner = [] if videos else _folders_of_photos(path)
             hint = (
                 f"it holds {videos} video(s): open one of them, or give the folder to "
                 "`emocam process`, which processes each" if videos
-                else "choose a folder of photos, or a video file"
+                else f"its subfolders are not searched, and {', '.join(inner[:3])}"
+                f"{' and more' if len(inner) > 3 else ''} hold photos: open one of them, or "
+                f"give them all to `emocam process` ({path / '*'})"
+                if inner else "choose a folder of photos, or a video file"
             )
             raise SourceError(f"The folder {path} contains no images ({exts}, ...); {hint}.")
         self.frame_count = len(self.files)

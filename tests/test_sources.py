@@ -359,3 +359,15 @@ def test_a_jpeg_cut_short_gives_the_part_there_is_and_says_so(
     top = frame.image[: full.shape[0] // 4].astype(int)
     assert np.abs(top - full[: full.shape[0] // 4]).mean() < 3  # her hat and face are there
     assert "copied.jpg is damaged or cut short" in caplog.text
+
+
+def test_a_folder_whose_photos_are_in_subfolders_says_so(tmp_path: Path,
+                                                         image_one_face: Path) -> None:
+    for day in ("day1", "day2"):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / image_one_face.name).write_bytes(image_one_face.read_bytes())
+    with pytest.raises(SourceError) as err:
+        open_source(tmp_path)
+    # Before: "contains no images", as if the photos were not there at all.
+    assert "subfolders are not searched" in str(err.value)
+    assert "day1, day2 hold photos" in str(err.value) and str(tmp_path / "*") in str(err.value)
