@@ -474,3 +474,24 @@ def test_escape_leaves_full_screen_wherever_the_keyboard_is(qtbot, make_window, 
         focus.setFocus()
         qtbot.keyClick(focus, Qt.Key.Key_Escape)
         qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=5_000)
+
+
+def test_a_narrow_window_shows_each_status_field_whole_and_leaves_out_the_least_needed(
+        qtbot, make_window, video_four_faces):
+    from emocam.gui.status import ShortenedLabel
+
+    window = make_window()
+    window.open_file(video_four_faces.path)
+    wait_frames(qtbot, window, 3)
+    window.resize(420, 320)
+    labels = window.status.labels
+    qtbot.waitUntil(lambda: "provider" in window.status.hidden, timeout=5_000)
+    qtbot.wait(200)  # a few more frames' updates
+    # Before, every field was cut at its edge: "latency 1" for 15 ms, "detecto".
+    for name, label in labels.items():
+        if label.isVisible() and not isinstance(label, ShortenedLabel):
+            assert label.width() >= label.sizeHint().width() - 1, name
+    assert labels["source"].isVisible() and labels["faces"].isVisible()
+    window.resize(1600, 900)
+    qtbot.waitUntil(lambda: not window.status.hidden, timeout=5_000)
+    assert labels["provider"].isVisible() and labels["detector"].isVisible()

@@ -3,7 +3,7 @@ not the defaults, faces, REC and the live feed."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
@@ -13,6 +13,11 @@ FIELDS = ("source", "resolution", "fps", "latency", "detector", "provider", "set
 # cut off mid-word at the window's edge; the narrowest each may become: the file's name keeps
 # more room than the note on kept settings.
 SHORTENED = {"source": 160, "settings": 60}
+# Where the bar cannot show every field whole, these give way first, in this order: what the
+# status bar is for (which file, how many faces, whether it keeps up, recording) stays.
+# Before, every field was cut at its edge: "latency 1" for 15 ms, "detecto".
+GIVE_WAY = ("provider", "resolution", "detector", "latency", "stream", "settings", "fps")
+_SPACING = 8  # between two fields, and the bar's own margins and size grip
 
 
 class ShortenedLabel(QLabel):
@@ -56,8 +61,10 @@ class ShortenedLabel(QLabel):
             self.setToolTip(whole)
 
 
-class StatusFields:
+class StatusFields(QObject):
     def __init__(self, bar: QStatusBar) -> None:
+        super().__init__(bar)
+        self.bar = bar
         self.labels: dict[str, QLabel] = {}
         for name in FIELDS:
             label = (ShortenedLabel(bar, SHORTENED[name]) if name in SHORTENED
@@ -66,17 +73,49 @@ class StatusFields:
             bar.addPermanentWidget(label)
             self.labels[name] = label
         self.labels["rec"].setStyleSheet("color: #e53935; font-weight: bold;")
+        self.hidden: set[str] = set()  # fields given way for lack of room
+        bar.installEventFilter(self)
         self.clear()
 
     def set(self, name: str, text: str, tooltip: str = "") -> None:
         label = self.labels[name]
         if isinstance(label, ShortenedLabel):
             label.set_text(text, tooltip)
-            return
-        if label.text() != text:
-            label.setText(text)
-        if tooltip:
-            label.setToolTip(tooltip)
+        else:
+            if label.text() != text:
+                label.setText(text)
+            if tooltip:
+                label.setToolTip(tooltip)
+        self.fit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.bar and event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+    def fit(self) -> None:
+        """Show whole every field there is room for, giving way in ``GIVE_WAY``'s order."""
+        def width(name: str) -> int:
+            label = self.labels[name]
+            hint = (label.minimumSizeHint() if isinstance(label, ShortenedLabel)
+                    else label.sizeHint())
+            return hint.width() + _SPACING
+
+        shown = [n for n in FIELDS if self.text(n)]
+        room = self.bar.width() - 2 * _SPACING
+        need = sum(width(n) for n in shown)
+        hidden = set()
+        for name in GIVE_WAY:
+            if need <= room:
+                break
+            if name in shown:
+                hidden.add(name)
+                need -= width(name)
+        for name, label in self.labels.items():
+            visible = bool(self.text(name)) and name not in hidden
+            if label.isVisibleTo(self.bar) != visible:
+                label.setVisible(visible)
+        self.hidden = hidden
 
     def text(self, name: str) -> str:
         """The field's whole text, however much of it the bar has room to show."""
