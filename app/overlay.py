@@ -59,8 +59,8 @@ _PALETTE: tuple[Color, ...] = (
 )
 
 __all__ = ["COMPACT_ROWS", "NEUTRAL_GRAY", "UNCERTAIN_COLOR", "OverlayOptions", "Placement",
-           "PlacementMemory", "Rect", "class_color", "draw", "label_text", "panel_order",
-           "plan_panels", "prepare_background"]
+           "PlacementMemory", "Rect", "class_color", "draw", "id_text", "label_text",
+           "panel_order", "plan_panels", "prepare_background"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,12 @@ def label_text(face: FaceResult, class_names: tuple[str, ...], options: OverlayO
         return f"#{face.face_id} uncertain ({face.uncertain})", UNCERTAIN_COLOR
     name = class_names[top]
     return f"#{face.face_id} {name} {face.probs[top] * 100:.0f}%", class_color(name, top)
+
+
+def id_text(face: FaceResult) -> str:
+    """The chip of a face whose whole label has no room: its id alone (its box keeps the
+    emotion's colour)."""
+    return f"#{face.face_id}"
 
 
 def panel_order(probs: Sequence[float], rows: int) -> list[int]:
@@ -147,12 +153,15 @@ def _marks(result: FrameResult, st: _Style, size: tuple[int, int], opts: Overlay
            memory: PlacementMemory | None = None) -> list[FaceMarks]:
     """Each face's box and label chip, in the order of ``result.faces``."""
     boxes = [box_rect(face.box) for face in result.faces]
+    sizes = {face.face_id: _chip_size(label_text(face, result.class_names, opts)[0], st)
+             for face in result.faces}
     chips = place_chips(
-        [(face.face_id, box, _chip_size(label_text(face, result.class_names, opts)[0], st))
+        [(face.face_id, box, sizes[face.face_id])
          for face, box in zip(result.faces, boxes, strict=True)] if opts.show_labels else [],
-        size, memory)
-    return [FaceMarks(face.face_id, box, chips.get(face.face_id))
-            for face, box in zip(result.faces, boxes, strict=True)]
+        size, memory, {f.face_id: _chip_size(id_text(f), st) for f in result.faces})
+    return [FaceMarks(face.face_id, box, chip, chip is not None and chip.w < sizes[face.face_id][0])
+            for face, box in zip(result.faces, boxes, strict=True)
+            for chip in [chips.get(face.face_id)]]
 
 
 def face_marks(result: FrameResult, frame_w: int, frame_h: int,
@@ -230,10 +239,12 @@ def _draw_tie(image: np.ndarray, p: Placement, area: Rect, color: Color, st: _St
 
 
 def _draw_face(image: np.ndarray, face: FaceResult, class_names: tuple[str, ...],
-               options: OverlayOptions, st: _Style, chip: Rect | None) -> None:
+               options: OverlayOptions, st: _Style, mark: FaceMarks) -> None:
     """One face's box, landmarks and label chip."""
     x, y, w, h = face.box
     text, color = label_text(face, class_names, options)
+    text = id_text(face) if mark.short else text
+    chip = mark.chip
     if options.show_boxes:
         p0 = (round(x), round(y))
         p1 = (round(x + w), round(y + h))
@@ -300,4 +311,4 @@ def draw_annotations(image: np.ndarray, result: FrameResult, opts: OverlayOption
                           st)
     # Boxes and labels last, so no panel ever hides who a face is.
     for face, mark in zip(result.faces, marks, strict=True):
-        _draw_face(image, face, result.class_names, opts, st, mark.chip)
+        _draw_face(image, face, result.class_names, opts, st, mark)

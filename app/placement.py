@@ -20,6 +20,7 @@ Faces are placed in id order, so an older face keeps its place when a new one ar
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -88,6 +89,7 @@ class FaceMarks:
     face_id: int
     box: Rect
     chip: Rect | None = None
+    short: bool = False  # the chip holds the face's id alone: its whole label had no room
 
     @property
     def area(self) -> Rect:
@@ -151,15 +153,40 @@ def _chip_at(side: str, box: Rect, size: tuple[int, int], canvas: tuple[int, int
 
 
 def place_chips(chips: Sequence[tuple[int, Rect, tuple[int, int]]], canvas: tuple[int, int],
-                memory: PlacementMemory | None = None) -> dict[int, Rect]:
+                memory: PlacementMemory | None = None,
+                short: dict[int, tuple[int, int]] | None = None) -> dict[int, Rect]:
     """Each face's label chip by face id, from (face id, box, chip size): at its usual place
     (:func:`chip_rect`) unless a chip placed before it is there, then under its box, then
     inside the box's top edge, so two faces close together do not hide each other's id
     (where none of those is free, the usual place).
+    Where whole chips still cover each other, those faces get a chip of their ``short``
+    size (the id alone) and all are placed again: in a crowd of small faces, whole labels
+    ("#3 happiness 100%") covered each other's ids (sixteen faces in a small window).
     Faces are placed in id order. With ``memory`` a chip that had to move keeps its new
     side while that stays free, and goes back only once its usual place is clear by half
     its height, so it does not flicker as faces move a pixel."""
     sides = memory.chips if memory is not None else {}
+    sizes = {face_id: size for face_id, _, size in chips}
+    boxes = {face_id: box for face_id, box, _ in chips}
+    for _ in range(4):
+        placed, chosen = _place_chips(
+            [(face_id, box, sizes[face_id]) for face_id, box, _ in chips], canvas, sides)
+        covered = {k for i, j in itertools.combinations(placed, 2)
+                   if placed[i].overlap(placed[j]) for k in (i, j)}
+        # ... and the whole chips that hold the places where those ids alone would go.
+        room = [chip_rect(boxes[i], short[i], canvas) for i in covered if short and i in short]
+        covered |= {i for i, r in placed.items() if any(r.overlap(u) for u in room)}
+        shorter = {i for i in covered if short and i in short and sizes[i] != short[i]}
+        if not shorter:
+            break
+        sizes.update({i: short[i] for i in shorter})  # type: ignore[index]
+    if memory is not None:
+        memory.chips = chosen
+    return placed
+
+
+def _place_chips(chips: Sequence[tuple[int, Rect, tuple[int, int]]], canvas: tuple[int, int],
+                 sides: dict[int, str]) -> tuple[dict[int, Rect], dict[int, str]]:
     placed: dict[int, Rect] = {}
     chosen: dict[int, str] = {}
     for face_id, box, size in sorted(chips, key=lambda c: c[0]):
@@ -180,9 +207,7 @@ def place_chips(chips: Sequence[tuple[int, Rect, tuple[int, int]]], canvas: tupl
                     break
         placed[face_id] = r
         chosen[face_id] = side
-    if memory is not None:
-        memory.chips = chosen
-    return placed
+    return placed, chosen
 
 
 SLOTS = (0, 1)  # along a side: level with the face's top (left) edge, then its bottom (right)

@@ -370,3 +370,18 @@ def test_faces_close_together_never_hide_each_others_label(approaching_results):
     assert crowded >= 3, "the faces never came close enough to test anything"
     for face_sides in sides.values():
         assert sum(1 for x, y in itertools.pairwise(face_sides) if x != y) <= 1, sides
+
+
+def test_in_a_crowd_a_label_with_no_room_keeps_the_faces_id_and_covers_no_other():
+    """Sixteen small faces close together: whole labels ("#3 happiness 100%") had nowhere
+    free and covered each other's ids; where a whole one has no room, the id alone goes."""
+    w, h = 480, 270
+    boxes = [(40.0 + 70 * c, 30.0 + 60 * r, 34.0, 34.0) for r in range(4) for c in range(4)]
+    res = result_for((w, h), boxes)
+    marks = face_marks(res, w, h, OverlayOptions(show_bars=False))
+    chips = [m.chip for m in marks]
+    assert all(c is not None for c in chips)
+    for a, b in itertools.combinations(chips, 2):
+        assert a.overlap(b) == 0, (a, b)  # type: ignore[union-attr]
+    assert any(m.short for m in marks) and not all(m.short for m in marks)
+    draw(res.frame.image, res, OverlayOptions(show_bars=False))  # drawn without a fault

@@ -15,7 +15,7 @@ from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 
 from emocam.gui.palette import class_color
-from emocam.overlay import COMPACT_ROWS, OverlayOptions, label_text, panel_order
+from emocam.overlay import COMPACT_ROWS, OverlayOptions, id_text, label_text, panel_order
 from emocam.placement import (
     FaceMarks,
     PanelSizes,
@@ -76,6 +76,9 @@ class OverlayPainter:
                           compact=(w, 2 * _PAD + compact * self.row_h),
                           rows=rows, compact_rows=compact, gap=6, hysteresis=self.row_h)
 
+    def _chip_size(self, text: str) -> tuple[int, int]:
+        return self.metrics.horizontalAdvance(text) + 2 * _PAD, self.metrics.height() + 4
+
     def plan(self, result: FrameResult, options: OverlayOptions, image: QRect,
              canvas: QRect) -> OverlayLayout:
         """Face marks and panel placements for a frame shown in ``image`` (a part of
@@ -85,6 +88,7 @@ class OverlayPainter:
         size = (canvas.width(), canvas.height())
         boxes: dict[int, Rect] = {}
         chip_sizes: list[tuple[int, Rect, tuple[int, int]]] = []
+        short: dict[int, tuple[int, int]] = {}
         for face in result.faces:
             x, y, w, h = face.box
             box = Rect(round(image.x() + x * s), round(image.y() + y * s), round(w * s),
@@ -92,10 +96,12 @@ class OverlayPainter:
             boxes[face.face_id] = box
             if options.show_labels:
                 text, _ = label_text(face, result.class_names, options)
-                chip_sizes.append((face.face_id, box, (
-                    self.metrics.horizontalAdvance(text) + 2 * _PAD, self.metrics.height() + 4)))
-        chips = place_chips(chip_sizes, size, self.memory)
-        marks = {fid: FaceMarks(fid, box, chips.get(fid)) for fid, box in boxes.items()}
+                chip_sizes.append((face.face_id, box, self._chip_size(text)))
+                short[face.face_id] = self._chip_size(id_text(face))
+        chips = place_chips(chip_sizes, size, self.memory, short)
+        widths = {fid: size[0] for fid, _, size in chip_sizes}
+        marks = {fid: FaceMarks(fid, box, chip, chip is not None and chip.w < widths[fid])
+                 for fid, box in boxes.items() for chip in [chips.get(fid)]}
         panels: dict[int, Placement] = {}
         if options.show_bars and result.class_names and marks:
             panels = place_panels(list(marks.values()), self._sizes(result.class_names), size,
@@ -121,6 +127,7 @@ class OverlayPainter:
         for face in result.faces:
             mark = layout.marks[face.face_id]
             text, bgr = label_text(face, names, options)
+            text = id_text(face) if mark.short else text
             color = QColor(bgr[2], bgr[1], bgr[0])
             if options.show_boxes:
                 p.setPen(QPen(color, 2))
