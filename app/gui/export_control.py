@@ -55,7 +55,6 @@ class ExportControl(QObject):
         self.worker: ExportWorker | None = None
         self._progress: QProgressDialog | None = None
         self._quit_when_stopped = False  # the user chose to quit: close once it has stopped
-        self._job_is_folder = False
         self._message = ""  # the banner's text this control showed last
 
     def dialog(self) -> None:
@@ -129,7 +128,6 @@ class ExportControl(QObject):
             return None
         if self._banner.text() == self._message:
             self._banner.hide()  # the last export's message is not this one's
-        self._job_is_folder = job.is_folder
         worker = ExportWorker(job.options(output, codec or self._settings.export_codec))
         worker.progress.connect(self._on_progress)
         worker.finished_ok.connect(self._on_done)
@@ -174,14 +172,12 @@ class ExportControl(QObject):
         are closed whole, which may take a while: the window must not go before)."""
         if self.worker is None:
             return True
-        done = self._progress.value() if self._progress is not None else 0
-        total = self._progress.maximum() if self._progress is not None else 0
-        unit = "photos" if self._job_is_folder else "frames"
-        where = f" ({done} of {total} {unit})" if total > 0 else ""
+        # No count here: the question stays open while the export goes on, and a count
+        # frozen when it opened ("77 of 1800 frames") was soon untrue; its window has it.
         answer = QMessageBox.question(
             self._parent, "Stop the Export?",
-            f"An export is still running{where}. Stop it and quit? What it has written "
-            "so far is kept and usable; its summary says it did not finish.",
+            "An export is still running (its window shows how far). Stop it and quit? What "
+            "it has written so far is kept and usable; its summary says it did not finish.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
         if answer == QMessageBox.StandardButton.Yes:
