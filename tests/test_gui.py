@@ -432,6 +432,10 @@ def test_closing_the_export_window_cancels_the_export_and_the_app_carries_on(
     window.set_paused(True)
     window.exports.start(tmp_path / "part.mp4")
     qtbot.waitUntil(lambda: window.exports._progress.value() >= 2, timeout=30_000)
+    # Not over the middle of the video, where it hid the faces for the whole export.
+    view = window.view
+    centre = view.mapToGlobal(view.rect().center())
+    assert not window.exports._progress.frameGeometry().contains(centre)
     # Space meant for the video must not press Cancel: the button never takes the keyboard.
     (cancel,) = window.exports._progress.findChildren(QPushButton)
     assert cancel.focusPolicy() == Qt.FocusPolicy.NoFocus

@@ -209,4 +209,9 @@ def export_progress(parent: QWidget, title: str, total: int) -> QProgressDialog:
     dialog.setAutoClose(False)
     dialog.setAutoReset(False)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    # In the window's lower right corner, not over the middle of the video, where it hid
+    # the faces the export is of for as long as it ran.
+    window, hint = parent.window().geometry(), dialog.sizeHint()
+    dialog.move(max(window.left(), window.right() - hint.width() - 24),
+                max(window.top(), window.bottom() - hint.height() - 48))
     return dialog
