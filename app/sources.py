@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import logging
 import math
+import os
 import re
 import stat
 import threading
@@ -346,13 +347,25 @@ class ImageFolderSource(Source):
     def ended_early(self) -> str:
         """The photos that could not be read so far, in one sentence ("" if none): said at
         the end, as a video's early end is, since each was only a log line."""
-        names = [self.files[i].name for i in sorted(self._unreadable)]
-        if not names:
+        if not self._unreadable:
             return ""
-        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        return (f"{shown} in {self.name} could not be read as "
-                f"{'a photo and was' if len(names) == 1 else 'photos and were'} skipped "
-                f"({len(names)} of {len(self.files)}).")
+        # A photo deleted or moved while the folder played is said as such: "could not be
+        # read as a photo" sent the user looking for damage in a file that was gone.
+        gone = [i for i in sorted(self._unreadable) if not os.path.lexists(self.files[i])]
+        bad = [i for i in sorted(self._unreadable) if i not in gone]
+        parts = []
+        for group, what in ((bad, ("could not be read as a photo and was",
+                                   "could not be read as photos and were")),
+                            (gone, ("was gone (deleted or moved) when its turn came and was",
+                                    "were gone (deleted or moved) when their turn came and "
+                                    "were"))):
+            if group:
+                names = [self.files[i].name for i in group]
+                shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more"
+                                                if len(names) > 3 else "")
+                parts.append(f"{shown} {what[len(names) > 1]} skipped")
+        total = len(self._unreadable)
+        return (f"In {self.name}, {'; '.join(parts)} ({total} of {len(self.files)}).")
 
     def _first_size(self) -> tuple[int, int]:
         """The size of the first image that reads: a bad first file is skipped with a

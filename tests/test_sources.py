@@ -371,3 +371,20 @@ def test_a_folder_whose_photos_are_in_subfolders_says_so(tmp_path: Path,
     # Before: "contains no images", as if the photos were not there at all.
     assert "subfolders are not searched" in str(err.value)
     assert "day1, day2 hold photos" in str(err.value) and str(tmp_path / "*") in str(err.value)
+
+
+def test_a_photo_deleted_while_its_folder_plays_is_said_to_be_gone(
+    tmp_path: Path, image_one_face: Path
+) -> None:
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}{image_one_face.suffix}").write_bytes(image_one_face.read_bytes())
+    (tmp_path / "d.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * 500)  # damaged
+    with open_source(tmp_path) as source:
+        frames = iter(source)
+        next(frames)
+        (tmp_path / f"c{image_one_face.suffix}").unlink()  # deleted while it plays
+        assert len(list(frames)) == 1
+    # Before: "could not be read as photos" of both, sending the user to look for damage.
+    said = source.ended_early
+    assert f"c{image_one_face.suffix} was gone (deleted or moved)" in said
+    assert "d.jpg could not be read as a photo" in said and "(2 of 4)" in said
