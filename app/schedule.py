@@ -288,8 +288,9 @@ def _tile_guess(d: Detection, whole: Sequence[Detection], found: Sequence[Detect
 
 
 def _moved_far(box: Box, was: Box) -> bool:
-    """Whether ``box`` lies more than a third of its side from ``was`` (the mosaic's window,
-    2.4 sides wide, then no longer holds the face whole where it was)."""
+    """Whether ``box`` lies more than a third of its side from ``was``: a face still where
+    it was would then sit off-centre in the mosaic's window around ``box``, near or past its
+    edge (the window is 2.4 sides wide), where it is cut and not taken."""
     (x, y, w, h), (px, py, pw, ph) = box, was
     side = max(w, h, 1.0)
     return math.hypot(x + w / 2 - px - pw / 2, y + h / 2 - py - ph / 2) > side / 3
