@@ -887,3 +887,19 @@ def test_each_photo_of_a_folder_is_read_afresh_as_the_app_plays_or_steps_through
     window.qactions["playback.next"].trigger()
     qtbot.waitUntil(lambda: window.last_packet.result.frame.index == 1, timeout=10_000)
 
+
+
+def test_left_steps_back_past_a_photo_that_cannot_be_read(
+    qtbot, make_window, image_one_face, tmp_path
+):
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "c.jpg")
+    (photos / "b.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * 300)  # damaged
+    window = make_window()
+    window.settings.playback_speed = 4.0
+    window.open_file(photos)
+    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    assert window.last_packet.result.frame.index == 2  # c.jpg
+    window.step(-1)
+    # Before: Left sought b.jpg, which went on to c.jpg again: stuck.
+    qtbot.waitUntil(lambda: window.last_packet.result.frame.index == 0, timeout=10_000)
+    assert window.playback.position.text() == "photo 1 of 3: a.jpg"

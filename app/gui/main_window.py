@@ -434,6 +434,7 @@ class MainWindow(QMainWindow):
         self.worker = worker
         self.threads.track(worker)
         self._ended = False
+        self._shown_frames: set[int] = set()  # a folder's photos shown: where Left goes back to
         self.playback.set_paused(False)
         self._set_checked("playback.pause", False)
         self.status.clear()
@@ -530,6 +531,7 @@ class MainWindow(QMainWindow):
         self.worker.frame_shown()
         self.last_packet = packet
         result = packet.result
+        self._shown_frames.add(result.frame.index)
         self.view.set_frame(packet.image, result, packet.overlay)
         self._painted_after = packet.captured_at
         self.faces.update_result(result)
@@ -666,7 +668,12 @@ class MainWindow(QMainWindow):
         if frames > 0 and not self._ended:
             self.worker.step()
         elif frames < 0 and index > 0:
-            self.seek(index - 1)
+            # Back to the last frame shown before this one: a folder's unreadable photo is
+            # never shown, and a seek to it went on to the next readable one, the photo
+            # Left was pressed on (Left was stuck there).
+            photos = self.playback.is_photos()
+            before = [i for i in self._shown_frames if i < index] if photos else []
+            self.seek(max(before) if before else index - 1)
             self.set_paused(True)  # a seek from the end plays on; a step does not
 
     def _set_checked(self, action_id: str, checked: bool) -> None:

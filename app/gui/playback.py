@@ -86,6 +86,10 @@ class PlaybackBar(QWidget):
         self._total = frame_count or 0
         self.position.setText("still image" if self._still else self._place(0, 0.0))
 
+    def is_photos(self) -> bool:
+        """Whether the position is a folder's photo (not a video's frame)."""
+        return self._photos
+
     def reset(self) -> None:
         """Nothing open yet: no position, no previous file's length, nothing to play."""
         self.set_range(None, 30.0)
