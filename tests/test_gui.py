@@ -97,6 +97,11 @@ def test_a_photo_without_faces_says_why_there_may_be_none(qtbot, make_window, tm
     shown = window.faces.findChild(QLabel)
     assert shown.isVisibleTo(window.faces) and "64 px" in shown.text()
     assert "View > Detector" in shown.text()
+    # Said once the photo was looked at, not while it loads (a large one takes seconds).
+    window.faces.set_still(True)
+    assert shown.text() == "Looking for faces..."
+    window.faces.update_result(window.last_packet.result)
+    assert "No face found" in shown.text()
 
 
 def test_video_with_one_face_shows_annotated_frames_and_one_face_card(
@@ -306,7 +311,9 @@ def test_export_keeps_the_sound_unless_a_privacy_view_is_on_and_says_so(
         assert ("without sound, as Blur Faces is on" in window.banner.text()) == blur
     # A silent source has no sound to leave out: before, the banner said it was left out.
     window.open_file(video_one_face.path)
-    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    qtbot.waitUntil(lambda: window.source_info is not None
+                    and window.source_info.name == video_one_face.path.name
+                    and window.qactions["file.export"].isEnabled(), timeout=10_000)
     with qtbot.waitSignal(window.exports.finished, timeout=60_000):
         window.exports.start(tmp_path / "silent.mp4")
     assert "Exported" in window.banner.text() and "without sound" not in window.banner.text()
@@ -903,3 +910,23 @@ def test_left_steps_back_past_a_photo_that_cannot_be_read(
     # Before: Left sought b.jpg, which went on to c.jpg again: stuck.
     qtbot.waitUntil(lambda: window.last_packet.result.frame.index == 0, timeout=10_000)
     assert window.playback.position.text() == "photo 1 of 3: a.jpg"
+
+
+def test_a_file_that_fails_to_open_leaves_what_plays_playing(
+    qtbot, make_window, video_one_face, tmp_path
+):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff" + b"\0" * 300)
+    window = make_window()
+    window.settings.playback_speed = 0.5
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    playing = window.worker
+    window.open_file(broken)
+    qtbot.waitUntil(lambda: "broken.jpg" in window.banner.text(), timeout=10_000)
+    # Before: the video stopped, and its cards and timeline were emptied, for a file that
+    # then failed.
+    assert window.worker is playing and window.faces.cards
+    shown = window.last_packet.result.frame.index
+    qtbot.waitUntil(lambda: window.last_packet.result.frame.index > shown, timeout=10_000)
+    assert "Open Another Image..." in window.banner.buttons

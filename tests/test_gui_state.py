@@ -173,10 +173,19 @@ def test_open_recent_remembers_absolute_paths_and_a_failed_open_clears_the_old_t
     assert recent.is_absolute() and recent == video_one_face.path.absolute()
     assert video_one_face.path.name in window.windowTitle()
     monkeypatch.chdir(tmp_path)
-    window.open_file(tmp_path / "gone.mp4")
+    # A recent file moved away, opened while the video plays: said, and the video plays on
+    # under its own title.
+    gone = tmp_path / "gone.mp4"
+    window.settings.add_recent(str(gone))
+    window.open_file(gone)
+    qtbot.waitUntil(lambda: "gone.mp4" in window.banner.text(), timeout=10_000)
+    assert video_one_face.path.name in window.windowTitle()
+    assert not any("gone.mp4" in p for p in window.settings.recent_files)
+    # With nothing playing, a failed open leaves no old title behind.
+    window.stop_source()
+    window.open_file(gone)
     qtbot.waitUntil(lambda: "gone.mp4" in window.banner.text(), timeout=10_000)
     assert video_one_face.path.name not in window.windowTitle()
-    assert not any("gone.mp4" in p for p in window.settings.recent_files)
     # A damaged file is dropped from Open Recent once it fails, and the banner offers a
     # dialog for the same kind of file.
     for name, button in (("broken.mp4", "Open Another Video..."),
@@ -495,3 +504,23 @@ def test_a_narrow_window_shows_each_status_field_whole_and_leaves_out_the_least_
     window.resize(1600, 900)
     qtbot.waitUntil(lambda: not window.status.hidden, timeout=5_000)
     assert labels["provider"].isVisible() and labels["detector"].isVisible()
+
+
+def test_the_play_button_follows_a_dark_themes_text_colour(qtbot):
+    from PySide6.QtGui import QColor, QPalette
+
+    from emocam.gui.playback import PlaybackBar
+
+    bar = PlaybackBar()
+    qtbot.addWidget(bar)
+    palette = bar.palette()
+    palette.setColor(QPalette.ColorRole.Button, QColor(62, 62, 65))
+    palette.setColor(QPalette.ColorRole.ButtonText, QColor(235, 235, 235))
+    bar.setPalette(palette)
+    for paused in (False, True):
+        bar.set_paused(paused)
+        image = bar.button.icon().pixmap(16, 16).toImage()
+        drawn = [QColor(image.pixel(x, y)) for x in range(16) for y in range(16)
+                 if QColor.fromRgba(image.pixel(x, y)).alpha() > 200]
+        # Before: the style's icons were black on the dark button (1.8:1).
+        assert drawn and min(c.lightness() for c in drawn) > 180, paused

@@ -156,6 +156,7 @@ class FaceCard(QFrame):
 
 
 IN_VIEW = "No faces in view."
+LOOKING = "Looking for faces..."
 NONE_IN_PHOTO = (f"No face found in this image. Faces under about {MIN_FACE_PX:.0f} px are not "
                  "looked for; View > Detector has the other detector.")
 
@@ -171,6 +172,7 @@ class FacePanel(QWidget):
         self.selected: int | None = None
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
+        self._still = False
         self._empty = QLabel(IN_VIEW, self)
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._empty.setWordWrap(True)
@@ -189,12 +191,17 @@ class FacePanel(QWidget):
                 self.cards[face.face_id] = card
                 self._layout.insertWidget(self._insert_index(face.face_id), card)
             card.update_face(face, result.class_names)
+        if self._still:
+            self._empty.setText(NONE_IN_PHOTO)  # looked, and found none
         self._empty.setVisible(not self.cards)
         self._restyle()
 
     def set_still(self, still: bool) -> None:
-        """A photo has one frame to find faces in: where none is found, say why it may be."""
-        self._empty.setText(NONE_IN_PHOTO if still else IN_VIEW)
+        """A photo has one frame to find faces in: where none is found, say why it may be,
+        once it has been looked at (a large photo takes seconds, and "No face found" showed
+        over it all the while)."""
+        self._still = still
+        self._empty.setText(LOOKING if still else IN_VIEW)
 
     def clear(self) -> None:
         """The source is gone: its faces, and the one chosen among them, whose id would name

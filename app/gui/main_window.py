@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from emocam.cameras import CameraInfo, probe_cameras
+from emocam.errors import SourceError
 from emocam.export_job import ExportJob
 from emocam.gui.actions import build_menus, set_checked_quietly
 from emocam.gui.banner import MessageBanner
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         self._fallback_to_sample = False
         self._last_spec: str | int | None = None  # reopened when a new model fixes a failure
         self._last_loop = False
+        self._opening: str | None = None  # a file tried before it replaces what plays
         self._ended = False
         self._painted_after: float | None = None
         self._latency_ms = 0.0
@@ -395,7 +397,45 @@ class MainWindow(QMainWindow):
             self.settings.add_recent(str(path))
         self.settings.last_dir = str(path.parent)
         self._persist()
-        self._start(str(path), loop=_is_sample(path))
+        self._start_checked(str(path), loop=_is_sample(path))
+
+    def _start_checked(self, spec: str, loop: bool) -> None:
+        """Open a file; while another source plays, the file is opened once off the GUI
+        thread first, and one that fails is said in the banner while what plays goes on
+        (before, the video stopped and its cards and timeline were emptied for a damaged
+        photo or a recent file moved away)."""
+        if self.worker is None or self.source_info is None:
+            self._start(spec, loop)
+            return
+        self._opening = spec
+        self.statusBar().showMessage(f"Opening {_short(spec)}...")
+
+        def trial() -> None:
+            source = self.open_fn(spec)
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()
+
+        def opened(_: object) -> None:
+            if self._opening == spec:  # not overtaken by another file opened since
+                self._opening = None
+                self.statusBar().clearMessage()
+                self._start(spec, loop)
+
+        def failed(error: Exception) -> None:
+            if self._opening != spec:
+                return
+            self._opening = None
+            self.statusBar().clearMessage()
+            if not isinstance(error, SourceError):
+                self._start(spec, loop)  # the worker says it as it always has
+                return
+            if spec in self.settings.recent_files:  # it would fail again from Recent
+                self.settings.recent_files.remove(spec)
+                self._persist()
+            self.banner.show_message(str(error), "error", dict([self._open_another(spec)]))
+
+        self.threads.run(trial, opened, failed)
 
     def open_sample(self) -> None:
         path = sample_video_path()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap, QPolygonF
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -126,9 +127,15 @@ class PlaybackBar(QWidget):
         self.play_toggled.emit(paused)
 
     def _update_icon(self, paused: bool) -> None:
-        icon = (QStyle.StandardPixmap.SP_MediaPlay if paused
-                else QStyle.StandardPixmap.SP_MediaPause)
-        self.button.setIcon(self.style().standardIcon(icon))
+        self.button.setIcon(_media_icon(paused, self.palette().color(QPalette.ColorRole.ButtonText),
+                                        self.button.iconSize().height(),
+                                        self.devicePixelRatioF()))
+
+    def changeEvent(self, event: QEvent) -> None:
+        # A desktop switched to a dark theme: the icon follows the button's text colour.
+        if event.type() == QEvent.Type.PaletteChange:
+            self._update_icon(self.button.isChecked())
+        super().changeEvent(event)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         return watched is self.slider and event.type() == QEvent.Type.Wheel
@@ -142,3 +149,28 @@ class PlaybackBar(QWidget):
         if click or action in (QSlider.SliderAction.SliderPageStepAdd.value,
                                QSlider.SliderAction.SliderPageStepSub.value):
             self.seek_requested.emit(self.slider.sliderPosition())
+
+
+def _media_icon(play: bool, colour: QColor, size: int, ratio: float) -> QIcon:
+    """A play triangle or two pause bars in ``colour``. The style's own media icons are
+    black whatever the palette: on a dark theme's button they could hardly be seen (1.8:1)."""
+    side = max(8, size)
+    pixmap = QPixmap(round(side * ratio), round(side * ratio))
+    pixmap.setDevicePixelRatio(ratio)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    try:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(colour)
+        m = side * 0.2
+        if play:
+            p.drawPolygon(QPolygonF([QPointF(m, m), QPointF(side - m, side / 2),
+                                     QPointF(m, side - m)]))
+        else:
+            bar = (side - 2 * m) / 3
+            p.drawRect(QRectF(m, m, bar, side - 2 * m))
+            p.drawRect(QRectF(side - m - bar, m, bar, side - 2 * m))
+    finally:
+        p.end()
+    return QIcon(pixmap)
