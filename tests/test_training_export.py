@@ -719,3 +719,17 @@ def test_the_adjustment_rule_takes_the_largest_tau_within_its_cost_then_the_smal
     choice, _ = choose(logits, labels, prior, FERPLUS_CLASSES, 0, {"contempt": 0.5}, tau=0)
     offset = choice.adjustment.offsets["contempt"]
     assert contempt_recall(offset) >= 0.5 > contempt_recall(offset - OFFSET_STEP)
+
+
+def test_an_own_small_dataset_quantizes_whatever_its_size(tmp_path):
+    """An own-faces dataset of 1,495 training images: the calibration batches came out 136
+    and 135 images, which the percentile calibrator could not stack (a traceback)."""
+    from emocam.training.quantize import int8_graph
+
+    source = model_file("emocam-ferplus.onnx")
+    info = read_model_info(source)
+    faces = np.resize(face_images(8), (1495, 48, 48)).astype(np.float32)
+    calibration = normalize(faces, info.normalization)[..., None].astype(np.float32)
+    out = tmp_path / "int8.onnx"
+    int8_graph(source, out, calibration)
+    assert out.is_file() and out.stat().st_size < source.stat().st_size
