@@ -296,6 +296,38 @@ def test_a_resume_that_would_change_the_network_is_refused_and_the_run_kept(run,
     assert (run / "config.yaml").read_text() == config
 
 
+def test_a_resume_on_data_of_other_classes_is_refused_and_the_run_kept(run, tmp_path, capsys):
+    config = (run / "config.yaml").read_text()
+    write_kaggle_csv(tmp_path / "fer2013.csv")  # 7 classes; the run has FER+'s 8
+    rc = main(["-q", "train", "--out", str(run), "--resume", "--data",
+               str(tmp_path / "fer2013.csv")])
+    err = capsys.readouterr().err.strip()
+    # Before: a Keras traceback, after config.yaml had been rewritten to name that data, so
+    # that every later plain --resume failed too.
+    assert rc == 2 and "\n" not in err and "8 classes" in err and "has 7" in err, err
+    assert (run / "config.yaml").read_text() == config
+    assert main(["-q", "train", "--out", str(run), "--resume", "--no-export"]) == 0
+
+
+def test_an_export_with_data_of_other_classes_is_one_sentence(run, tmp_path, capsys):
+    write_kaggle_csv(tmp_path / "fer2013.csv")
+    rc = main(["-q", "export", str(run / "best.keras"), "--data", str(tmp_path / "fer2013.csv"),
+               "--out", str(tmp_path / "m.onnx")])
+    err = capsys.readouterr().err.strip()
+    # Before: it calibrated and converted first, then named a temporary file.
+    assert rc == 2 and "\n" not in err and "export it with" in err, err
+    assert "best.keras has 8 outputs" in err and not (tmp_path / "m.onnx").exists()
+
+
+def test_a_finished_run_is_not_trained_on_by_a_resume_with_more_epochs(run, capsys):
+    config = (run / "config.yaml").read_text()
+    rc = main(["-q", "train", "--out", str(run), "--resume", "--no-export", "--set", "epochs=99"])
+    err = capsys.readouterr().err.strip()
+    # Before: it only re-exported, while config.yaml and the card claimed 99 epochs.
+    assert rc == 2 and "finished training already" in err and "epochs" in err
+    assert "init_weights=" in err and (run / "config.yaml").read_text() == config
+
+
 @pytest.mark.parametrize("text, said", [
     ("model: 3", "model holds settings"),
     # The three below got as far as a comparison (or Keras) and were TypeError tracebacks.
@@ -361,6 +393,9 @@ def test_a_checkpoint_whose_settings_another_fer_train_wrote_still_exports(
     # These trained whole runs: on infinities, or into a model the app refused at export.
     ("learning_rate=inf", "learning_rate is inf"), ("normalization.std=0", "normalization.std"),
     ("crop.scale=0", "crop.scale"), ("label_smoothing=2", "label_smoothing is 2"),
+    # These were tracebacks from NumPy or Keras.
+    ("seed=-1", "seed is -1"), ("model.dropout=1.5", "model.dropout"),
+    ("model.stem=0", "model.stem is 0"), ("augment.rotation=-400", "augment.rotation"),
 ])
 def test_a_setting_out_of_range_is_one_sentence(tmp_path, capsys, setting, said):
     write_ferplus_folders(tmp_path / "d")

@@ -285,3 +285,32 @@ def test_a_lease_run_brings_home_checkpoints_that_export(pack, ferplus, tmp_path
     assert main(["-q", "export", str(tmp_path / "home" / "kd1b" / "best.keras"), "--data",
                  str(ferplus), "--out", str(tmp_path / "kd1b.onnx")]) == 0
     assert (results / "phase1-students.tar").is_file() and (tmp_path / "kd1b.onnx").is_file()
+
+
+@pytest.mark.train
+def test_a_time_limited_run_resumed_goes_on_down_its_schedule(pack, tmp_path):
+    """A lease stopped near its end and resumed: the time limit counted afresh from the
+    resume, and the learning rate went back up to its peak for another whole limit."""
+    pytest.importorskip("jax")
+    run = tmp_path / "lease"
+    env = {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    proc = start_emocam("train", "--data", pack, "--out", run, "--no-export",
+                        "--set", "epochs=100000", "--set", "patience=100000",
+                        "--set", "time_limit_minutes=0.5", *TINY, tool="fer-train", env=env)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if (run / "wall_time.json").is_file() and json.loads(
+                (run / "wall_time.json").read_text())["seconds"] >= 12:
+            break
+        time.sleep(0.2)  # polling a file another process writes
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    before = [float(r["lr"]) for r in _history(run)]
+    resumed = run_emocam("train", "--out", run, "--resume", "--no-export", tool="fer-train",
+                         env=env, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = [float(r["lr"]) for r in _history(run)][len(before):]
+    assert after and after[0] <= before[-1] * 1.05  # on down the cosine, not back at the peak
+    wall = json.loads((run / "wall_time.json").read_text())["seconds"]
+    assert wall < 0.5 * 60 + 20  # one limit for both sittings (an epoch may overrun it)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -113,6 +114,10 @@ def resolve_config(args: argparse.Namespace):
     for key, value in (("data", args.data), ("out", args.out), ("label_mode", args.label_mode)):
         if value:
             conf[key] = str(value)
+    if args.data:
+        # Kept whole in the run's settings: a resume, export or evaluate from another folder
+        # read "../data" from there ("does not exist", or worse, other data).
+        conf["data"] = str(Path(args.data).expanduser().absolute())
     saved_conf = copy.deepcopy(conf) if args.resume else None
     for item in args.set or []:
         apply_override(conf, item)
@@ -141,6 +146,47 @@ def _refuse_another_network(saved: dict[str, Any], asked: dict[str, Any], run: P
                 "the new one into another --out.")
 
 
+def _recorded_classes(run: Path) -> list[str] | None:
+    """The classes ``run`` was trained on, where it says (runs before this was kept: None)."""
+    for name in ("run_info.json", "train_info.json"):
+        try:
+            names = json.loads((run / name).read_text()).get("class_names")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(names, list) and names:
+            return [str(n) for n in names]
+    return None
+
+
+def _refuse_other_classes(run: Path, cfg: Any, classes: list[str]) -> None:
+    """A resume on data of other classes failed deep in Keras (a logits layer of 8 given 7),
+    after config.yaml had been rewritten to name that data, so every plain --resume after it
+    failed too. Said now, with nothing written."""
+    recorded = _recorded_classes(run)
+    if recorded is not None and recorded != classes:
+        raise ConfigError(
+            f"{run} was trained on {len(recorded)} classes ({', '.join(recorded)}), and the "
+            f"data {cfg.data} has {len(classes)} ({', '.join(classes)}); resume it with the data "
+            "it was trained on, or train on this data into another --out.")
+
+
+def _refuse_new_settings(run: Path, cfg: Any) -> None:
+    """A finished run cannot train on: a --resume of it with other settings (more epochs)
+    re-exported it unchanged while its config.yaml and card claimed the new ones."""
+    try:
+        saved = plain(read_settings(run / "config.yaml"))
+    except (OSError, ConfigError):
+        return
+    asked = plain(cfg.to_dict())
+    changed = sorted(k for k in asked if k not in ("data", "out", "cache_dir")
+                     and k in saved and saved[k] != asked[k])
+    if changed:
+        raise ConfigError(
+            f"{run} finished training already, so {', '.join(changed)} cannot change; train "
+            f"on from its weights into another --out (--set init_weights={run / 'best.keras'}), "
+            "or resume it without new settings to export it again.")
+
+
 def _validate(cfg) -> None:
     m = cfg.model
     if len(m.widths) != len(m.blocks) or not m.widths:
@@ -159,6 +205,21 @@ def _validate(cfg) -> None:
     for key in ("train_limit", "warmup_epochs", "mixup", "time_limit_minutes"):
         if not 0 <= getattr(cfg, key) < math.inf:
             raise ConfigError(f"{key} is {getattr(cfg, key)}; it must be a number, 0 or more.")
+    if cfg.cache_dir and Path(cfg.cache_dir).exists() and not Path(cfg.cache_dir).is_dir():
+        raise ConfigError(f"cache_dir {cfg.cache_dir} is a file; give a folder for the decoded "
+                          "dataset's cache (or leave it out: beside the run).")
+    if cfg.seed < 0:
+        raise ConfigError(f"seed is {cfg.seed}; it must be 0 or more.")
+    if not 0 <= m.dropout < 1 or not 0 <= m.spatial_dropout < 1:
+        raise ConfigError(f"model.dropout ({m.dropout}) and model.spatial_dropout "
+                          f"({m.spatial_dropout}) must be 0 or more and under 1.")
+    if m.stem < 1:
+        raise ConfigError(f"model.stem is {m.stem}; it must be at least 1.")
+    negative = [f"augment.{k}" for k, v in dataclasses.asdict(cfg.augment).items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and not v >= 0]
+    if negative:
+        raise ConfigError(f"{', '.join(negative)} must be 0 or more (each is a range either "
+                          "side of none, or a chance).")
     if not 0 <= cfg.label_smoothing < 1:
         raise ConfigError(f"label_smoothing is {cfg.label_smoothing}; it must be 0 or more "
                           "and under 1.")
@@ -339,10 +400,18 @@ def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, start
     from emocam.training.train import prepare_data, train
 
     ds = prepare_data(cfg)  # a dataset problem surfaces before anything is written
+    if args.resume:
+        _refuse_other_classes(run, cfg, list(ds.class_names))
+    if finished:
+        _refuse_new_settings(run, cfg)
     run.mkdir(parents=True, exist_ok=True)
-    (run / "config.yaml").write_text(yaml.safe_dump(plain(cfg.to_dict()), sort_keys=False))
-    if not (run / "run_info.json").is_file():
-        _write_json(run / "run_info.json", run_provenance(command))
+    if not finished:  # a finished run's settings are the ones it was trained with
+        (run / "config.yaml").write_text(yaml.safe_dump(plain(cfg.to_dict()), sort_keys=False))
+    if not args.resume or not (run / "run_info.json").is_file():
+        # A fresh start writes its own: one left by an attempt that failed at once into the
+        # same --out named that attempt's command in the card.
+        _write_json(run / "run_info.json",
+                    {**run_provenance(command), "class_names": list(ds.class_names)})
     t0 = time.time()
     exporting = not args.no_export and len(ds.test) > 0
     if finished:

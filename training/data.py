@@ -540,9 +540,14 @@ def _write_cache(path: Path, ds: Dataset) -> None:
         if s.votes is not None:
             arrays[f"{name}_votes"] = s.votes
     meta = np.array([ds.layout, ds.label_mode, ds.description, *ds.class_names])
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, meta=meta, **arrays)
-    tmp.replace(path)
+    # This process's own name: two trainings that decoded the same data at once wrote one
+    # ".tmp.npz", and the second to finish found it gone ("No such file or directory").
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    try:
+        np.savez_compressed(tmp, meta=meta, **arrays)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _read_cache(path: Path) -> Dataset:

@@ -317,12 +317,14 @@ def evaluate(pred: Predictor, ds: Dataset, tta_flip: bool = False, split: str = 
     }
 
 
-def check_classes(pred: Predictor, ds: Dataset, split: Split) -> None:
+def check_classes(pred: Predictor, ds: Dataset, split: Split, doing: str = "evaluate") -> None:
+    """``ModelError`` unless the model's outputs are the dataset's classes (``doing``: what
+    the user asked, for the sentence)."""
     probe = pred.logits(split.images[:1])
     if probe.shape[1] != len(ds.class_names):
         raise ModelError(
             f"{pred.path} has {probe.shape[1]} outputs but {ds.description} has "
-            f"{len(ds.class_names)} classes; evaluate it on the dataset it was trained for."
+            f"{len(ds.class_names)} classes; {doing} it with the dataset it was trained on."
         )
     if pred.class_names and tuple(pred.class_names) != tuple(ds.class_names):
         raise ModelError(

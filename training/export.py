@@ -27,6 +27,7 @@ from emocam.training.data import DataError, Dataset, load_dataset
 from emocam.training.evaluate import (
     PROTOCOLS,
     Predictor,
+    check_classes,
     evaluate,
     expected_calibration_error,
     fit_temperature,
@@ -103,8 +104,8 @@ def _gpu_names() -> list[str]:
 
         return [tf.config.experimental.get_device_details(g).get("device_name", g.name)
                 for g in tf.config.list_physical_devices("GPU")]
-    except (ImportError, RuntimeError):
-        return []
+    except (ImportError, RuntimeError, ValueError):  # ValueError: a KERAS_BACKEND mistyped,
+        return []  # which Keras's own import then says in one sentence
 
 
 def run_provenance(command: str) -> dict[str, Any]:
@@ -315,6 +316,9 @@ def export_checkpoint(checkpoint: Path, out: Path, data: str | Path | None = Non
     pred = load_predictor_keras(checkpoint)
     cfg = pred.config or TrainConfig()
     ds = ds or load_eval_data(data, pred.config, cache_dir, checkpoint, ("valid", "test"))
+    # Said before the calibration: a 7-class model given FER+ was an IndexError in it, and an
+    # 8-class one given FER2013 failed after the conversion, naming a temporary file.
+    check_classes(pred, ds, ds.valid, "export")
     pred.class_names = pred.class_names or ds.class_names
     if not np.isfinite(pred.logits(ds.valid.images[:64], mirror)).all():
         raise ModelError(f"{checkpoint} gives outputs that are not numbers (NaN or infinity): "

@@ -158,9 +158,14 @@ class AugmentedBatches:
                 return x, y
 
             def on_epoch_end(self) -> None:
-                self.epoch += 1
-                self.order = np.random.default_rng([self.cfg.seed, 0, self.epoch]).permutation(
-                    len(self.split))
+                self.start_at(self.epoch + 1)
+
+            def start_at(self, epoch: int) -> None:
+                """The order and augmentation of ``epoch`` (0: the first) come next."""
+                self.epoch = epoch
+                self.order = (np.random.default_rng([self.cfg.seed, 0, epoch]) if epoch
+                              else np.random.default_rng([self.cfg.seed, 0])).permutation(
+                                  len(self.split))
 
         return _Impl(*args, **kwargs)
 
@@ -315,6 +320,14 @@ def _divergence(keras: Any):
     return _Stop()
 
 
+def _resumed_epoch(backup: Path) -> int:
+    """The epoch a run resumed from its backup goes on with (0: a fresh start)."""
+    try:
+        return max(0, int(json.loads((backup / "training_metadata.json").read_text())["epoch"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
 class WallClock:
     """Training time over every sitting of a run: a resumed run's card said only its last
     part's. Each finished epoch records the total so far beside the run (an epoch cut short
@@ -453,7 +466,8 @@ def _load_initial_weights(model: Any, path: Path, seed: int, sample: np.ndarray)
     from emocam.training.onnx_weights import keras_from_onnx
 
     if not path.is_file():
-        raise DataError(f"The initial weights {path} do not exist; give a .keras checkpoint "
+        what = "are a folder" if path.is_dir() else "do not exist"
+        raise DataError(f"The initial weights {path} {what}; give a .keras checkpoint "
                         "or an .onnx model fer-train exported.")
     if path.suffix not in (".keras", ".onnx"):
         raise DataError(f"The initial weights {path} are neither a .keras checkpoint nor an "
@@ -528,6 +542,14 @@ def train(cfg: TrainConfig, ds: Dataset | None = None, started: float | None = N
         )
     log.info("model: %d parameters, %.1f M multiply-adds per face", model.count_params(),
              count_macs(model) / 1e6)
+    t0 = time.time()
+    clock = WallClock(run / "wall_time.json", t0, resumed=(run / "backup").is_dir())
+    # A time limit covers every sitting of the run: a resume counted it afresh from its own
+    # start, and its learning rate went back up to the peak for another whole limit.
+    started -= clock.before
+    resumed_at = _resumed_epoch(run / "backup")
+    if resumed_at:
+        batches.start_at(resumed_at)  # not epoch 1's order and augmentation again
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run / "backup")),
         # A resumed run must not overwrite best.keras with a worse epoch.
@@ -542,8 +564,6 @@ def train(cfg: TrainConfig, ds: Dataset | None = None, started: float | None = N
     ]
     if cfg.time_limit_minutes > 0:
         callbacks.insert(0, time_schedule_callback(cfg, started))
-    t0 = time.time()
-    clock = WallClock(run / "wall_time.json", t0, resumed=(run / "backup").is_dir())
     diverged = _divergence(keras)
     callbacks += [clock.callback(), INTERRUPTION.callback(), diverged]
     INTERRUPTION.fitting = True
