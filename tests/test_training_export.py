@@ -768,3 +768,17 @@ def test_an_own_small_dataset_quantizes_whatever_its_size(tmp_path):
     out = tmp_path / "int8.onnx"
     int8_graph(source, out, calibration)
     assert out.is_file() and out.stat().st_size < source.stat().st_size
+
+
+@pytest.mark.train
+def test_a_run_started_again_after_a_failed_start_records_its_own_command(tmp_path, capsys):
+    data = write_ferplus_folders(tmp_path / "d")
+    out = tmp_path / "run"
+    common = ["-q", "train", "--data", str(data), "--out", str(out), "--no-export", *TINY,
+              "--set", "epochs=1"]
+    assert main([*common, "--set", f"teacher={tmp_path / 'missing.onnx'}"]) == 2
+    capsys.readouterr()
+    assert main([*common, "--set", "seed=7"]) == 0
+    # Before: the card's command was the failed attempt's (with its missing teacher).
+    command = json.loads((out / "run_info.json").read_text())["command"]
+    assert "seed=7" in command and "missing.onnx" not in command
