@@ -146,6 +146,23 @@ def _refuse_another_network(saved: dict[str, Any], asked: dict[str, Any], run: P
                 "the new one into another --out.")
 
 
+def _warn_no_exporter() -> None:
+    """Said at the start, not after hours of training: the ONNX export needs TensorFlow."""
+    import importlib.util
+
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend == "tensorflow":
+        return
+    try:
+        missing = importlib.util.find_spec("tensorflow") is None
+    except (ImportError, ValueError):  # a stand-in module, or one half there
+        missing = True
+    if missing:
+        log.warning("Keras runs on %s and TensorFlow is not installed here, so this run will "
+                    "not be exported to ONNX at its end; its checkpoint is kept for fer-train "
+                    "export where TensorFlow is (pass --no-export to leave this out).", backend)
+
+
 def _recorded_classes(run: Path) -> list[str] | None:
     """The classes ``run`` was trained on, where it says (runs before this was kept: None)."""
     for name in ("run_info.json", "train_info.json"):
@@ -399,6 +416,8 @@ def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, start
     from emocam.training.plots import plot_history
     from emocam.training.train import prepare_data, train
 
+    if not args.no_export and not finished:
+        _warn_no_exporter()
     ds = prepare_data(cfg)  # a dataset problem surfaces before anything is written
     if args.resume:
         _refuse_other_classes(run, cfg, list(ds.class_names))
