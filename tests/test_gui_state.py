@@ -524,3 +524,14 @@ def test_the_play_button_follows_a_dark_themes_text_colour(qtbot):
                  if QColor.fromRgba(image.pixel(x, y)).alpha() > 200]
         # Before: the style's icons were black on the dark button (1.8:1).
         assert drawn and min(c.lightness() for c in drawn) > 180, paused
+
+
+def test_end_shows_the_last_frame_paused(qtbot, make_window, video_one_face):
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    window.qactions["playback.end"].trigger()  # End: it did nothing
+    last = video_one_face.frame_count - 1
+    qtbot.waitUntil(lambda: window.last_packet.result.frame.index == last, timeout=10_000)
+    assert window.playback.button.isChecked()  # paused there
+    assert window.qactions["playback.end"].shortcut().toString() == "End"

@@ -110,6 +110,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("playback.pause", "&Pause", "&Playback", lambda w, on: w.set_paused(on),
                "Space", checkable=True),
     ActionSpec("playback.restart", "&Restart", "&Playback", lambda w: w.seek(0), "Home"),
+    ActionSpec("playback.end", "Go to &End", "&Playback", lambda w: w.go_to_end(), "End"),
     ActionSpec("playback.next", "&Next Frame", "&Playback", lambda w: w.step(1), "Right"),
     ActionSpec("playback.previous", "Pre&vious Frame", "&Playback", lambda w: w.step(-1),
                "Left"),

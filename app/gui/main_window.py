@@ -679,6 +679,14 @@ class MainWindow(QMainWindow):
             self.seek(0)  # play after the end starts again
         self.worker.set_paused(paused)
 
+    def go_to_end(self) -> None:
+        """The last frame (a folder's last photo), paused: End, as in video players."""
+        info = self.source_info
+        if self.worker is None or info is None or info.is_live or not info.frame_count:
+            return
+        self.seek(info.frame_count - 1)
+        self.set_paused(True)  # a seek from the end plays on; End stays there
+
     def seek(self, index: int) -> None:
         if self.worker is not None and self.source_info and not self.source_info.is_live:
             if self._ended:
