@@ -483,6 +483,10 @@ def test_escape_leaves_full_screen_wherever_the_keyboard_is(qtbot, make_window, 
         focus.setFocus()
         qtbot.keyClick(focus, Qt.Key.Key_Escape)
         qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=5_000)
+    # Out of full screen, Escape dismisses the banner (its Dismiss button takes no keyboard).
+    window.banner.show_message("Something to say.", "info")
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert window.banner.text() == ""
 
 
 def test_a_narrow_window_shows_each_status_field_whole_and_leaves_out_the_least_needed(

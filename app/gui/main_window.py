@@ -761,8 +761,12 @@ class MainWindow(QMainWindow):
             self.showNormal()
 
     def _escape(self) -> None:
+        """Escape leaves full screen, else dismisses the banner (no keyboard reached its
+        Dismiss button)."""
         if self.isFullScreen():
             self._leave_fullscreen()
+        elif self.banner.isVisible():
+            self.banner.hide()
 
     # A video, photo or folder dropped from the file manager opens as File > Open does.
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
