@@ -820,8 +820,15 @@ def test_each_menu_item_has_its_own_access_key_and_recent_names_keep_their_amper
         assert len(keys) == len(set(keys)), (menu.title(), sorted(keys))
     window.recent_menu.aboutToShow.emit()
     recent = window.recent_menu.actions()[0]
-    assert recent.text().replace("&&", "&") == str(tmp_path / "Tom & Jerry.mp4")
+    assert recent.text().replace("&&", "&").endswith("Tom & Jerry.mp4")
+    assert recent.toolTip() == str(tmp_path / "Tom & Jerry.mp4")
     assert _access_key(recent.text()) is None
+    # A long path is shortened in its middle: the menu was as wide as the screen.
+    deep = tmp_path / ("a" * 120) / ("b" * 100 + ".mp4")
+    window.settings.recent_files = [str(deep)]
+    window.recent_menu.aboutToShow.emit()
+    (recent, *_) = window.recent_menu.actions()
+    assert len(recent.text()) < 80 and "…" in recent.text() and recent.toolTip() == str(deep)
 
 
 def test_export_of_a_folder_deleted_since_it_was_opened_says_so_without_a_save_dialog(

@@ -339,9 +339,16 @@ class MainWindow(QMainWindow):
     def fill_recent_menu(self) -> None:
         assert self.recent_menu is not None
         self.recent_menu.clear()
+        metrics = self.recent_menu.fontMetrics()
         for path in self.settings.recent_files:
+            # At most 60 characters' width, its middle left out: a long path made the menu as
+            # wide as the screen, over the File menu itself. The whole path is its tip.
+            shown = metrics.elidedText(path, Qt.TextElideMode.ElideMiddle,
+                                       metrics.averageCharWidth() * 60)
             # "&" would be taken as a keyboard accelerator: "Tom & Jerry" showed "Tom _Jerry".
-            action = self.recent_menu.addAction(path.replace("&", "&&"))
+            action = self.recent_menu.addAction(shown.replace("&", "&&"))
+            action.setToolTip(path)
+            action.setStatusTip(path)
             action.triggered.connect(lambda _=False, p=path: self.open_file(p))
         if not self.settings.recent_files:
             self.recent_menu.addAction("No recent files").setEnabled(False)
