@@ -466,6 +466,7 @@ class MainWindow(QMainWindow):
             self.start_camera()
 
     def _start(self, spec: str | int, loop: bool = False) -> None:
+        self._opening = None  # a file still being tried is overtaken by this source
         self.stop_source()
         self._last_spec, self._last_loop = spec, loop
         self.banner.hide()
