@@ -691,8 +691,16 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     adjustment = Adjustment(choice.adjustment.tau, {**choice.adjustment.offsets, **offsets})
     shift = adjustment.shift(prior, names)
     accuracy = _accuracy(plain + shift, labels[ok])
+    alone = _accuracy(plain, labels[ok])
     print(f"validation ({proto}, {int(ok.sum())} images): the network alone "
-          f"{_accuracy(plain, labels[ok]) * 100:.2f}%")
+          f"{alone * 100:.2f}%")
+    if (alone - accuracy) * 100 > args.max_cost:
+        # --max-cost bounds the tau it chooses, not what --min-recall or --offset ask: a
+        # recall asked of contempt cost 12 points unsaid.
+        log.warning("this adjustment costs %.2f points of validation accuracy (%.2f%% -> "
+                    "%.2f%%), more than --max-cost %g; the recall asked (--min-recall) or the "
+                    "offsets given cost it.", (alone - accuracy) * 100, alone * 100,
+                    accuracy * 100, args.max_cost)
     for c in tried:
         rec = ", ".join(f"{k} {v:.0%}" for k, v in c.recall.items())
         print(f"  tau {c.adjustment.tau:<4g} {c.accuracy * 100:.2f}%  recall {rec}")
