@@ -558,7 +558,7 @@ def test_a_folder_with_several_unreadable_photos_counts_them_at_the_end(
     # One line each as they come, then the count, last, where it is seen (it was not said).
     *each, last = run.lines()
     assert len(each) == 3 and all("Skipped" in line for line in each)
-    assert "a.png, c.jpg, d.jpg in photos could not be read" in last and "(3 of 4)" in last
+    assert "In photos, a.png, c.jpg, d.jpg could not be read" in last and "(3 of 4)" in last
 
 
 def test_a_broken_link_in_a_folder_is_named_not_silently_left_out(

@@ -333,15 +333,20 @@ class WallClock:
     part's. Each finished epoch records the total so far beside the run (an epoch cut short
     is trained again, so its time is not counted)."""
 
-    def __init__(self, path: Path, started: float, resumed: bool):
+    def __init__(self, path: Path, started: float, resumed: bool,
+                 command_started: float | None = None):
         self.path, self.started = path, started
+        # The time limit's clock counts from each command's start (loading the data and
+        # compiling included), so it is kept apart from the training time.
+        self.command_started = started if command_started is None else command_started
         try:
             if not resumed:  # a fresh start where a failed one left its file
                 raise FileNotFoundError(path)
             saved = json.loads(path.read_text())
             self.before, self.sitting = float(saved["seconds"]), int(saved["sittings"]) + 1
+            self.limit_before = float(saved.get("limit_seconds", self.before))
         except (OSError, ValueError, KeyError, TypeError):
-            self.before, self.sitting = 0.0, 1
+            self.before, self.sitting, self.limit_before = 0.0, 1, 0.0
 
     def total(self, now: float) -> float:
         return self.before + now - self.started
@@ -354,8 +359,11 @@ class WallClock:
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 # Whole or not at all: a write cut short would start the count again at 0.
                 part = clock.path.with_name(clock.path.name + ".part")
+                now = time.time()
                 part.write_text(json.dumps(
-                    {"seconds": round(clock.total(time.time()), 1), "sittings": clock.sitting}))
+                    {"seconds": round(clock.total(now), 1), "sittings": clock.sitting,
+                     "limit_seconds": round(clock.limit_before + now - clock.command_started,
+                                            1)}))
                 os.replace(part, clock.path)
 
         return _Record()
@@ -543,10 +551,12 @@ def train(cfg: TrainConfig, ds: Dataset | None = None, started: float | None = N
     log.info("model: %d parameters, %.1f M multiply-adds per face", model.count_params(),
              count_macs(model) / 1e6)
     t0 = time.time()
-    clock = WallClock(run / "wall_time.json", t0, resumed=(run / "backup").is_dir())
-    # A time limit covers every sitting of the run: a resume counted it afresh from its own
-    # start, and its learning rate went back up to the peak for another whole limit.
-    started -= clock.before
+    clock = WallClock(run / "wall_time.json", t0, resumed=(run / "backup").is_dir(),
+                      command_started=started)
+    # A time limit covers every sitting of the run, up to the last epoch each finished: a
+    # resume counted it afresh from its own start, and its learning rate went back up to the
+    # peak for another whole limit.
+    started -= clock.limit_before
     resumed_at = _resumed_epoch(run / "backup")
     if resumed_at:
         batches.start_at(resumed_at)  # not epoch 1's order and augmentation again
