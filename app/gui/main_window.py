@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self._last_spec: str | int | None = None  # reopened when a new model fixes a failure
         self._last_loop = False
         self._opening: str | None = None  # a file tried before it replaces what plays
+        self._shown_frames: set[int] = set()  # a folder's photos shown: where Left goes back to
         self._ended = False
         self._painted_after: float | None = None
         self._latency_ms = 0.0
@@ -482,7 +483,7 @@ class MainWindow(QMainWindow):
         self.worker = worker
         self.threads.track(worker)
         self._ended = False
-        self._shown_frames: set[int] = set()  # a folder's photos shown: where Left goes back to
+        self._shown_frames = set()
         self.playback.set_paused(False)
         self._set_checked("playback.pause", False)
         self.status.clear()
