@@ -382,12 +382,12 @@ def _videos_of_folders(inputs: list[Path]) -> list[Path]:
     """A folder without photos but with videos stands for its videos, each processed in turn
     (a folder of photos is one input: its photos are the frames)."""
     from emocam.outputs import is_output_name
-    from emocam.sources import IMAGE_EXTS, videos_in
+    from emocam.sources import photos_in, videos_in
 
     out: list[Path] = []
     for path in inputs:
         try:
-            photos = path.is_dir() and any(p.suffix.lower() in IMAGE_EXTS for p in path.iterdir())
+            photos = path.is_dir() and bool(photos_in(path))  # what a folder run would read
             videos = videos_in(path) if path.is_dir() else []
         except OSError:  # unreadable: opening it as the input names the cause
             photos, videos = False, []

@@ -203,9 +203,10 @@ def read_image(path: Path) -> np.ndarray:
         raise SourceError(
             f"The image {path} is too large to decode in the memory available; scale it down."
         ) from e
-    if image is None and still_format(data[:8].tobytes()) == "gif":
+    kind = still_format(data[:8].tobytes()) if image is None else None
+    if kind == "gif":
         image = _first_picture(path)  # OpenCV before 4.11 reads no GIF; its FFmpeg does
-    if image is None and still_format(data[:8].tobytes()) == "jpeg":
+    elif kind == "jpeg":
         # A JPEG cut short (a copy that stopped): imdecode gives nothing where imread, as
         # photo viewers do, gives the part there is (imread cannot open every path, so it
         # comes second).
@@ -224,7 +225,7 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def _first_picture(path: Path) -> np.ndarray | None:
-    cap = cv2.VideoCapture(str(path))
+    cap = _capture(path)
     try:
         ok, image = cap.read()
         return image if ok else None
@@ -323,14 +324,16 @@ class ImageFolderSource(Source):
             exts = ".jpg, .png, .webp, .bmp, .tif"  # the common ones, not the first by name
             videos = len(videos_in(path))
             inner = [] if videos else _folders_of_photos(path)
-            hint = (
-                f"it holds {videos} video(s): open one of them, or give the folder to "
-                "`emocam process`, which processes each" if videos
-                else f"its subfolders are not searched, and {', '.join(inner[:3])}"
-                f"{' and more' if len(inner) > 3 else ''} hold photos: open one of them, or "
-                f"give them all to `emocam process` ({path / '*'})"
-                if inner else "choose a folder of photos, or a video file"
-            )
+            if videos:
+                hint = (f"it holds {videos} video(s): open one of them, or give the folder to "
+                        "`emocam process`, which processes each")
+            elif inner:
+                more = " and more" if len(inner) > 3 else ""
+                hint = (f"its subfolders are not searched, and {', '.join(inner[:3])}{more} "
+                        "hold photos: open one of them, or give them all to `emocam process` "
+                        f"({path / '*'})")
+            else:
+                hint = "choose a folder of photos, or a video file"
             raise SourceError(f"The folder {path} contains no images ({exts}, ...); {hint}.")
         self.frame_count = len(self.files)
         self._unreadable: set[int] = set()  # found so when looking for the first size
@@ -499,9 +502,9 @@ class VideoSource(Source):
         self.fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS), str(path))
         n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
         self.frame_count = int(n) if math.isfinite(n) and n > 0 else None
-        # An animated WebP or PNG: FFmpeg counts none of its pictures and cannot seek in it
-        # (a seek gave the next picture in order): the file says how many, and a seek reads
-        # forward from its start. Before, the app showed such a file as "live".
+        # An animated WebP, PNG or GIF: FFmpeg counts none of a WebP's or PNG's pictures and
+        # cannot seek in them (a seek gave the next picture in order): the file says how many,
+        # and a seek reads forward from its start. Before, the app showed such a file as "live".
         pictures = pictures_in(path, most=1 << 20)  # by content: a name may have no suffix
         self._forward_only = pictures >= 2
         if self._forward_only and self.frame_count is None:

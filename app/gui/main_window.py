@@ -438,10 +438,7 @@ class MainWindow(QMainWindow):
             if not isinstance(error, SourceError):
                 self._start(spec, loop)  # the worker says it as it always has
                 return
-            if spec in self.settings.recent_files:  # it would fail again from Recent
-                self.settings.recent_files.remove(spec)
-                self._persist()
-            self.banner.show_message(str(error), "error", dict([self._open_another(spec)]))
+            self._file_failed(spec, str(error))
 
         self.threads.run(trial, opened, failed)
 
@@ -640,17 +637,20 @@ class MainWindow(QMainWindow):
                 actions["Use the Built-in Model"] = lambda: self.models.set("")
             self.banner.show_message(error.message, "error", actions)
         elif error.kind == "source":
-            spec = self._last_spec
-            if isinstance(spec, str) and spec in self.settings.recent_files:
-                # Open Recent would offer it again, and fail again, at every start.
-                self.settings.recent_files.remove(spec)
-                self._persist()
-            self.banner.show_message(error.message, "error", dict([self._open_another(spec)]))
+            self._file_failed(self._last_spec, error.message)
         else:
             self.banner.show_message(error.message, "error")
         if error.fatal and self.worker is not None:
             self._show_stopped("Not running")
             self.view.clear("Nothing to show.")
+
+    def _file_failed(self, spec: str | int | None, message: str) -> None:
+        """A file that could not be opened: said, with a dialog for another of its kind, and
+        left out of Open Recent, which would offer it again, and fail again, at every start."""
+        if isinstance(spec, str) and spec in self.settings.recent_files:
+            self.settings.recent_files.remove(spec)
+            self._persist()
+        self.banner.show_message(message, "error", dict([self._open_another(spec)]))
 
     def _open_another(self, spec: str | int | None) -> tuple[str, Callable[[], None]]:
         """The banner's button after a file failed: a dialog for the same kind of input."""

@@ -79,14 +79,16 @@ class StatusFields(QObject):
 
     def set(self, name: str, text: str, tooltip: str = "") -> None:
         label = self.labels[name]
+        changed = self.text(name) != text
         if isinstance(label, ShortenedLabel):
             label.set_text(text, tooltip)
         else:
-            if label.text() != text:
+            if changed:
                 label.setText(text)
             if tooltip:
                 label.setToolTip(tooltip)
-        self.fit()
+        if changed:  # set for every frame, mostly to the same text
+            self.fit()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.bar and event.type() == QEvent.Type.Resize:
