@@ -16,13 +16,17 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
 from gui_helpers import wait_frames
-from PySide6.QtCore import QRect, QSize
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QFileDialog, QPushButton
 
 from emocam.gui.face_panel import FaceCard
 from emocam.gui.screen_fit import fit_geometry
 from emocam.gui.timeline import EmotionTimeline
+from emocam.sources import open_source
 from emocam.types import FaceResult, Frame, FrameResult
+
+MISSING_CAMERA = 9  # probing is 0-4; no machine has camera 9 by accident
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_settings")]
 
@@ -198,6 +202,47 @@ def test_open_recent_remembers_absolute_paths_and_a_failed_open_clears_the_old_t
     assert "0:0" not in window.playback.position.text()
     assert not window.playback.button.isEnabled()  # nothing open: no "pause" to press
     assert window.status.text("fps") == ""
+
+
+def test_a_missing_webcam_asked_for_while_a_video_plays_leaves_it_playing(
+        qtbot, make_window, video_one_face, video_four_faces):
+    opens: list[object] = []
+
+    def counted(spec):
+        opens.append(spec)
+        return open_source(spec)
+
+    window = make_window(counted)
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    # A file opened while another plays is tried first, and the source tried is the one
+    # that plays: it is opened once.
+    window.open_file(video_four_faces.path)
+    qtbot.waitUntil(lambda: window.source_info is not None
+                    and window.source_info.name == video_four_faces.path.name, timeout=10_000)
+    wait_frames(qtbot, window, 2)
+    assert opens.count(str(video_four_faces.path.absolute())) == 1
+    # Ctrl+K on a machine without that camera: said, and the video plays on (before, it
+    # stopped, and its cards and timeline were emptied).
+    window.settings.camera_index = MISSING_CAMERA
+    window.qactions["camera.start"].trigger()
+    qtbot.waitUntil(lambda: "Camera 9" in window.banner.text(), timeout=10_000)
+    assert video_four_faces.path.name in window.windowTitle()
+    wait_frames(qtbot, window, 2)
+    # The banner's buttons are reached from the keyboard: Tab, then Enter.
+    window.activateWindow()
+    window.view.setFocus()
+    for _ in range(len(window.banner.buttons) + 1):
+        if isinstance(QApplication.focusWidget(), QPushButton) and (
+                QApplication.focusWidget().text() == "Retry"):
+            break
+        QTest.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is window.banner.buttons["Retry"]
+    tries = opens.count(MISSING_CAMERA)
+    QTest.keyClick(window.banner.buttons["Retry"], Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: opens.count(MISSING_CAMERA) > tries, timeout=10_000)
+    qtbot.waitUntil(lambda: "Camera 9" in window.banner.text(), timeout=10_000)
+    wait_frames(qtbot, window, 2)
 
 
 def test_blur_faces_and_boxes_only_cannot_both_be_ticked(make_window):

@@ -128,6 +128,18 @@ def test_wrong_pixel_count_names_the_file_and_row(tmp_path):
     _one_sentence(e, "fer2013.csv row 3", "2299 values")
 
 
+def test_rows_of_an_unknown_usage_are_said_not_dropped_unsaid(tmp_path, caplog):
+    write_kaggle_csv(tmp_path / "fer2013.csv")
+    lines = (tmp_path / "fer2013.csv").read_text().splitlines()
+    for i in (1, 2):
+        label, pixels, _ = lines[i].split(",")
+        lines[i] = ",".join([label, pixels, "Trainig"])  # misspelt by hand
+    (tmp_path / "fer2013.csv").write_text("\n".join(lines) + "\n")
+    with caplog.at_level("WARNING"):
+        load_dataset(tmp_path)
+    assert "2 rows with Usage 'Trainig' are left out" in caplog.text
+
+
 def test_bad_label_names_the_file_and_row(tmp_path):
     write_kaggle_csv(tmp_path / "fer2013.csv")
     lines = (tmp_path / "fer2013.csv").read_text().splitlines()

@@ -296,6 +296,24 @@ def test_a_resume_that_would_change_the_network_is_refused_and_the_run_kept(run,
     assert (run / "config.yaml").read_text() == config
 
 
+def test_a_resume_reads_its_config_file_and_label_mode_as_it_reads_set(run, tmp_path, capsys):
+    config = (run / "config.yaml").read_text()
+    (tmp_path / "more.yaml").write_text("epochs: 99\n")
+    # Before: --config was not read on --resume, and the run "resumed" with its old epochs.
+    rc = main(["-q", "train", "--out", str(run), "--resume", "--no-export",
+               "--config", str(tmp_path / "more.yaml")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "finished training already" in err and "epochs" in err, err
+    # Before: another --label-mode passed the network check, applied before it was made.
+    rc = main(["-q", "train", "--out", str(run), "--resume", "--label-mode", "majority"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "label_mode" in err and "another --out" in err, err
+    assert (run / "config.yaml").read_text() == config
+    # The command that started a run, --resume added, still goes on (its --preset unread).
+    assert main(["-q", "train", "--out", str(run), "--resume", "--no-export",
+                 "--preset", "quick"]) == 0
+
+
 def test_a_resume_on_data_of_other_classes_is_refused_and_the_run_kept(run, tmp_path, capsys):
     config = (run / "config.yaml").read_text()
     write_kaggle_csv(tmp_path / "fer2013.csv")  # 7 classes; the run has FER+'s 8

@@ -104,13 +104,23 @@ def resolve_config(args: argparse.Namespace):
             raise ConfigError(f"{saved} is missing, so there is no run to resume there; "
                               "start one without --resume.")
         conf = merge(defaults, read_settings(saved), str(saved))
+        saved_conf = copy.deepcopy(conf)
+        if args.preset is not None:
+            # A preset is a new run's starting point; the run's own settings go on (the
+            # command that started it, with --resume added, must still work).
+            log.info("--preset %s is not read on --resume: %s keeps the settings in %s.",
+                     args.preset, args.out, saved)
     else:
-        conf = merge(defaults, PRESETS[args.preset], f"preset {args.preset}")
-        if args.config:
-            conf = merge(conf, read_settings(Path(args.config)), args.config)
+        saved_conf = None
+        preset = args.preset or "full"
+        conf = merge(defaults, PRESETS[preset], f"preset {preset}")
         if not args.out:
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            args.out = str(Path("runs") / f"{stamp}-{args.preset}")
+            args.out = str(Path("runs") / f"{stamp}-{preset}")
+    # On --resume too, as --set is (it was silently ignored): settings that would change
+    # the network or a finished run are refused below as theirs are.
+    if args.config:
+        conf = merge(conf, read_settings(Path(args.config)), args.config)
     for key, value in (("data", args.data), ("out", args.out), ("label_mode", args.label_mode)):
         if value:
             conf[key] = str(value)
@@ -118,7 +128,6 @@ def resolve_config(args: argparse.Namespace):
         # Kept whole in the run's settings: a resume, export or evaluate from another folder
         # read "../data" from there ("does not exist", or worse, other data).
         conf["data"] = str(Path(args.data).expanduser().absolute())
-    saved_conf = copy.deepcopy(conf) if args.resume else None
     for item in args.set or []:
         apply_override(conf, item)
     if saved_conf is not None:
@@ -836,7 +845,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train a model, then evaluate and export it.\n\n" + DATA_HELP)
     t.add_argument("--data", help="fer2013.csv, the Kaggle train/ test/ folders or FER+ folders")
-    t.add_argument("--preset", choices=("quick", "full", "teacher"), default="full",
+    t.add_argument("--preset", choices=("quick", "full", "teacher"),
                    help="quick: a smoke run of minutes; full: the shipped model's network "
                         "and recipe, from scratch (default; the shipped weights came from a "
                         "GPU lease with distillation, python -m emocam.training.lease: see "

@@ -262,6 +262,11 @@ def _raw_split(images: list[np.ndarray], where: str, *, votes: list[np.ndarray] 
 
 def raw_kaggle_csv(path: Path) -> RawDataset:
     groups = _read_kaggle_csv(path)
+    known = ("Training", "PublicTest", "PrivateTest")
+    for usage in sorted(set(groups) - set(known)):
+        # A misspelt or empty Usage would otherwise shrink a split unsaid.
+        log.warning("%s: %d rows with Usage %r are left out (Usage must be one of %s).",
+                    path, len(groups[usage][1]), usage, ", ".join(known))
     splits = {}
     for name, usage in (("train", "Training"), ("valid", "PublicTest"), ("test", "PrivateTest")):
         imgs, labels = groups.get(usage, ([], []))

@@ -37,7 +37,10 @@ class MessageBanner(QFrame):
         self.buttons = {}
         for title, callback in {**(actions or {}), "Dismiss": self.hide}.items():
             button = QPushButton(title, self)
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep Space for play/pause
+            # Reached with Tab and pressed with Enter (Space stays play/pause, a window
+            # shortcut); a click leaves the keyboard's focus where it was.
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            button.setAutoDefault(True)
             button.clicked.connect(lambda _=False, cb=callback: self._run(cb))
             self._layout.addWidget(button)
             self.buttons[title] = button

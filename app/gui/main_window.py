@@ -91,6 +91,22 @@ def _short(spec: str | int) -> str:
     return f"camera {spec}" if isinstance(spec, int) else Path(spec).name
 
 
+def _first_then(source: Any, open_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """An opener that gives ``source`` (already open; None: none) the first time, then
+    opens anew (a seek back reopens a video)."""
+    waiting = [source] if source is not None else []
+
+    def open_(spec: Any) -> Any:
+        return waiting.pop() if waiting else open_fn(spec)
+    return open_
+
+
+def _close(source: Any) -> None:
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
+
+
 def dropped_path(mime: QMimeData) -> Path | None:
     """The first local file or folder among dropped links; a web page's link is not one."""
     for url in mime.urls():
@@ -407,28 +423,30 @@ class MainWindow(QMainWindow):
         self._persist()
         self._start_checked(str(path), loop=_is_sample(path))
 
-    def _start_checked(self, spec: str, loop: bool) -> None:
-        """Open a file; while another source plays, the file is opened once off the GUI
-        thread first, and one that fails is said in the banner while what plays goes on
-        (before, the video stopped and its cards and timeline were emptied for a damaged
-        photo or a recent file moved away)."""
-        if self.worker is None or self.source_info is None:
+    def _start_checked(self, spec: str | int, loop: bool = False) -> None:
+        """Open a file or camera; while a file plays, the new source is opened off the GUI
+        thread first, and one that fails (a damaged photo, a recent file moved away, no
+        webcam) is said in the banner while what plays goes on (before, the video stopped
+        and its cards and timeline were emptied). The source opened is the one that plays:
+        a camera is not opened twice, which is slow on some systems."""
+        playing = self.source_info
+        if self.worker is None or playing is None or playing.is_live:
+            # A camera in use cannot be tried beside itself (the device is busy).
             self._start(spec, loop)
             return
         self._opening = spec
         self.statusBar().showMessage(f"Opening {_short(spec)}...")
 
-        def trial() -> None:
-            source = self.open_fn(spec)
-            close = getattr(source, "close", None)
-            if callable(close):
-                close()
+        def trial() -> Any:
+            return self.open_fn(spec)
 
-        def opened(_: object) -> None:
-            if self._opening == spec:  # not overtaken by another file opened since
-                self._opening = None
-                self.statusBar().clearMessage()
-                self._start(spec, loop)
+        def opened(source: Any) -> None:
+            if self._opening != spec:  # overtaken by another source opened since
+                _close(source)
+                return
+            self._opening = None
+            self.statusBar().clearMessage()
+            self._start(spec, loop, opened=source)
 
         def failed(error: Exception) -> None:
             if self._opening != spec:
@@ -437,8 +455,11 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
             if not isinstance(error, SourceError):
                 self._start(spec, loop)  # the worker says it as it always has
-                return
-            self._file_failed(spec, str(error))
+            elif isinstance(spec, int):
+                self.banner.show_message(str(error), "error",
+                                         {"Retry": lambda: self.start_camera(spec)})
+            else:
+                self._file_failed(spec, str(error))
 
         self.threads.run(trial, opened, failed)
 
@@ -456,21 +477,23 @@ class MainWindow(QMainWindow):
         # Kept for the next start only once it opens (_on_opened): a camera that failed would
         # greet every later start with its error.
         self._fallback_to_sample = fallback_to_sample
-        self._start(self.settings.camera_index if index is None else int(index))
+        self._start_checked(self.settings.camera_index if index is None else int(index))
 
     def restart_camera(self) -> None:
         self._persist()
         if self.source_info is not None and self.source_info.is_live:
             self.start_camera()
 
-    def _start(self, spec: str | int, loop: bool = False) -> None:
+    def _start(self, spec: str | int, loop: bool = False, opened: Any = None) -> None:
+        """Play ``spec`` (``opened``: its source, already open) in place of what plays."""
         self._opening = None  # a file still being tried is overtaken by this source
         self.stop_source()
         self._last_spec, self._last_loop = spec, loop
         self.banner.hide()
         live = isinstance(spec, int)
         worker = SourceWorker(spec, self.pipeline_config(live), self.overlay_options(),
-                              self.settings.playback_speed, open_fn=self.open_fn, loop=loop)
+                              self.settings.playback_speed,
+                              open_fn=_first_then(opened, self.open_fn), loop=loop)
         worker.opened.connect(self._on_opened)
         worker.pipeline_ready.connect(self._on_pipeline)
         worker.frame_ready.connect(self._on_frame)
