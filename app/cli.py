@@ -441,8 +441,13 @@ def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
         rate = f" at {result.fps:.1f} fps" if result.frames > 1 else ""
         print(f"{prefix}{frames_text(result.frames)}{rate}; wrote {written}", file=to)
         for feed in result.streams:
+            unheard = feed.get("unheard")
+            # Without it the counts did not add up to the frames of a late receiver's run.
+            nobody = (f", {frames_text(unheard)} offered while no receiver was connected"
+                      if unheard else "")
             print(f"{prefix}live feed {feed['url']}: {feed['sent']} message(s) sent, "
-                  f"{frames_text(feed['dropped'])} dropped for receivers that were behind", file=to)
+                  f"{frames_text(feed['dropped'])} dropped for receivers that were behind"
+                  f"{nobody}", file=to)
     if result.photos_skipped > 1:
         # Each unreadable photo was a line as it came, among the progress; the end counts
         # them where they are seen. (One was said already, and so is a video's early end.)

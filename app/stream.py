@@ -175,12 +175,17 @@ class StreamStats:
     sent: int = 0  # messages (OSC: frame bundles; WebSocket: frames times clients) sent
     dropped: int = 0  # frames a receiver never got because it was behind
     clients: int | None = None  # WebSocket: receivers that connected during the run
+    # WebSocket: frames offered while no receiver was connected (one receiver all along:
+    # frames = sent + dropped + unheard).
+    unheard: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = {"url": self.url, "frames": self.frames, "sent": self.sent,
                "dropped": self.dropped}
         if self.clients is not None:
             out["clients"] = self.clients
+        if self.unheard is not None:
+            out["unheard"] = self.unheard
         return out
 
 

@@ -59,7 +59,7 @@ class WebSocketStream:
         self._page = page_html().encode("utf-8")
         self._clients: list[_Client] = []
         self._lock = threading.Lock()
-        self._stats = StreamStats(target.url, clients=0)
+        self._stats = StreamStats(target.url, clients=0, unheard=0)
         self._gone = StreamStats(target.url)  # what clients that left were sent and lost
         self._closing = False  # set under the lock: a client joining then is turned away
         # Every connection from its first byte (websockets lists only those past their
@@ -102,6 +102,7 @@ class WebSocketStream:
         with self._lock:
             clients = list(self._clients)
         if not clients:
+            self._stats.unheard = (self._stats.unheard or 0) + 1
             return  # nobody listens: nothing to encode
         text = json.dumps(frame_message(result, file), separators=(",", ":"))
         for c in clients:

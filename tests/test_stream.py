@@ -293,7 +293,7 @@ def test_a_receiver_that_never_reads_does_not_slow_the_run(
     feed = summary["streams"][0]
     assert feed["clients"] == 1
     assert feed["dropped"] > 0  # the receiver fell behind, and the summary says by how much
-    assert feed["sent"] + feed["dropped"] == summary["frames"]
+    assert feed["sent"] + feed["dropped"] == summary["frames"] and feed["unheard"] == 0
     # A send that waited on this receiver would block for good once it stops reading (after
     # ~60 frames); one that waited a little per frame would show here. Encoding and queueing
     # a frame's message takes well under a millisecond.
@@ -324,3 +324,7 @@ def test_a_connection_that_never_asks_does_not_hold_up_the_end(
     assert held[0].recv(1) == b""  # cut by the server, not left to time out
     held[0].close()
     assert wall - summary["elapsed_s"] < 3.0, (wall, summary["elapsed_s"])
+    # No receiver ever joined: every frame is counted as offered to nobody (before, the
+    # counts said nothing of them and did not add up to the frames).
+    feed = summary["streams"][0]
+    assert (feed["sent"], feed["dropped"], feed["unheard"]) == (0, 0, summary["frames"])
