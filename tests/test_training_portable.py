@@ -314,3 +314,26 @@ def test_a_time_limited_run_resumed_goes_on_down_its_schedule(pack, tmp_path):
     assert after and after[0] <= before[-1] * 1.05  # on down the cosine, not back at the peak
     wall = json.loads((run / "wall_time.json").read_text())["seconds"]
     assert wall < 0.5 * 60 + 20  # one limit for both sittings (an epoch may overrun it)
+
+
+def test_the_progress_eta_counts_each_epochs_validation(monkeypatch, caplog):
+    pytest.importorskip("keras")
+    from emocam.training import train
+
+    clock = [1000.0]
+    monkeypatch.setattr(train.time, "time", lambda: clock[0])
+    progress = train.progress_callback(epochs=3, steps=10, images=100, every=0.0)
+    progress.on_train_begin()
+    for epoch in range(2):
+        progress.on_epoch_begin(epoch)
+        for batch in range(10):
+            clock[0] += 1.0  # 10 s of batches
+            progress.on_train_batch_end(batch)
+        clock[0] += 20.0  # then 20 s of validation
+        progress.on_epoch_end(epoch, {})
+    with caplog.at_level("INFO", logger="emocam.training.train"):
+        progress.on_epoch_begin(2)
+        clock[0] += 1.0
+        progress.on_train_batch_end(0)
+    # The last epoch: 9 s of batches and 20 s of validation left (before: 9 s, a third).
+    assert "epoch ends in 29 s" in caplog.text, caplog.text
