@@ -50,6 +50,7 @@ from emocam.batch_manifest import (
     REFUSED,
     Manifest,
     Outcome,
+    done_already,
     from_summary,
     full_path,
     made_from_another,
@@ -148,10 +149,7 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
         if state == COMPLETE and plan is not None and not opts.overwrite and not replacing:
             # Said before any work, with the flag that skips it: "pass --overwrite" alone led
             # a user to redo a whole batch of complete inputs.
-            outcomes.append(Outcome(str(src), REFUSED, message=(
-                f"{src} was processed already (its outputs in {plan.json.parent} are "
-                "complete); pass --resume to skip the inputs already done, or --overwrite to "
-                "redo them.")))
+            outcomes.append(Outcome(str(src), REFUSED, message=done_already(src, plan)))
             continue
         outcomes.append(Outcome(str(src)))
         # Outputs there before the batch are the user's: replaced only with --overwrite, or

@@ -210,6 +210,13 @@ def output_state(plan: OutputPlan | None) -> str:
     return PARTIAL_SET
 
 
+def done_already(src: Path, plan: OutputPlan) -> str:
+    """The sentence for an input whose outputs are complete, given again without --resume or
+    --overwrite: "pass --overwrite" alone led a user to redo a whole batch."""
+    return (f"{src} was processed already (its outputs in {plan.json.parent} are complete); "
+            "pass --resume to skip the inputs already done, or --overwrite to redo them.")
+
+
 _SETTING_NAMES = {"model_path": "model", "detector": "detector",
                   "smoothing_tau_s": "smoothing (s)", "target_fps": "target fps",
                   "min_score": "detection threshold", "uncertain_below": "uncertain below"}

@@ -186,7 +186,8 @@ def _add_beyond(pp: argparse.ArgumentParser) -> None:
                        "anger=negative,disgust=negative")
     privacy = pp.add_argument_group("privacy")
     privacy.add_argument("--no-frames", action="store_true",
-                         help="keep no frames at all: only CSV, JSON and sidecar numbers")
+                         help="keep no frames at all: only numbers (CSV, JSON, sidecar, and the "
+                              "report without pictures)")
     # A voice identifies a person as a face does: both modes below also drop the sound.
     hide = privacy.add_mutually_exclusive_group()
     hide.add_argument("--blur-faces", action="store_true",
@@ -499,6 +500,7 @@ def _leave_out_earlier_outputs(inputs: list[Path]) -> list[Path]:
 
 def _process_several(args: argparse.Namespace) -> int:
     """Each input in turn; one that fails is reported in its sentence and the rest go on."""
+    from emocam.batch_manifest import COMPLETE, done_already, output_state, planned_set
     from emocam.process import run_process
 
     # Left out first: a glob beside an earlier run's outputs takes them in, and the check
@@ -510,6 +512,13 @@ def _process_several(args: argparse.Namespace) -> int:
     _load_ahead(opts, args.input)
     failed: list[Path] = []
     for path in args.input:
+        if not opts.overwrite:
+            plan = planned_set(path, replace(opts, input=path).request())
+            if plan is not None and output_state(plan) == COMPLETE:
+                # As a batch says it: the flag that skips it, not only --overwrite.
+                print(f"emocam: {done_already(path, plan)}", file=sys.stderr)
+                failed.append(path)
+                continue
         try:
             result = run_process(replace(opts, input=path))
         except UserError as e:

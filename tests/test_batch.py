@@ -370,10 +370,14 @@ def test_dask_without_the_cluster_extra_is_one_sentence_naming_the_install(
                            'install it with `pip install "emocam[cluster]"`.']
 
 
+@pytest.mark.parametrize("jobs", [("--jobs", "2"), ()], ids=["jobs", "one-by-one"])
 def test_a_rerun_without_resume_says_how_to_skip_the_done_inputs_and_resume_then_does(
-    tmp_path: Path, short_clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, short_clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str],
+    jobs: tuple[str, ...],
 ) -> None:
-    common = ("-o", tmp_path, "--jobs", "2", "--model", model_path, "--no-video", "-q")
+    # Without --jobs the inputs run one by one, outside the batch: it said only "already
+    # exists; pass --overwrite".
+    common = ("-o", tmp_path, *jobs, "--model", model_path, "--no-video", "-q")
     assert run_cli(capfd, "process", *short_clips, *common).code == 0
     done_before = (tmp_path / "close.emocam.csv").stat().st_mtime_ns
     run = run_cli(capfd, "process", *short_clips, *common)

@@ -381,6 +381,7 @@ def progress_callback(epochs: int, steps: int, images: int, limit_s: float = 0.0
             # An epoch's time after its last batch (validation, checkpoints), measured on
             # the last epoch: left out, the ETAs fell short by a tenth or more.
             self.tail = 0.0
+            self.last_epoch_s = 0.0
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch, self.started, self.last = epoch, time.time(), time.time()
@@ -393,8 +394,12 @@ def progress_callback(epochs: int, steps: int, images: int, limit_s: float = 0.0
             self.last = now
             done = batch + 1
             rate = done * images / steps / (now - self.started)
-            epoch_eta = (steps - done) * (now - self.started) / done + self.tail
             per_epoch = (now - self.started) * steps / done + self.tail
+            if self.last_epoch_s and done < steps / 4:
+                # A few batches say little (a slow first one gave "ends in 3461 s" for a
+                # 48-s epoch): the last whole epoch says more.
+                per_epoch = self.last_epoch_s
+            epoch_eta = max(per_epoch - (now - self.started), 0.0)
             run_eta = epoch_eta + (epochs - self.epoch - 1) * per_epoch
             if limit_s > 0:
                 run_eta = min(run_eta, max(limit_s - (now - self.t0), 0.0))
@@ -406,6 +411,7 @@ def progress_callback(epochs: int, steps: int, images: int, limit_s: float = 0.0
             logs = logs or {}
             secs = time.time() - self.started
             self.tail = time.time() - self.batch_end
+            self.last_epoch_s = secs
             log.info("epoch %d/%d (%.0f s, %.0f images/s): loss %.4f acc %.4f, val_loss %.4f "
                      "val_acc %.4f", epoch + 1, epochs, secs, images / max(secs, 1e-9),
                      logs.get("loss", float("nan")), logs.get("acc", float("nan")),
