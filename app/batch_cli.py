@@ -17,6 +17,7 @@ from emocam.errors import (
     inputs_text,
     not_all_processed,
 )
+from emocam.inputs import shown_name
 
 if TYPE_CHECKING:
     from emocam.batch_manifest import Manifest, Outcome
@@ -156,14 +157,15 @@ class _Reporter:
         skipped = [o for o in done if o.skipped]
         where = str(path)
         if manifest.stopped:
-            left = [o.input for o in outcomes if o.status in (PARTIAL, NOT_STARTED)]
+            left = [shown_name(Path(o.input)) for o in outcomes
+                    if o.status in (PARTIAL, NOT_STARTED)]
             print(f"emocam: the batch was stopped; {len(done)} of "
                   f"{inputs_text(len(outcomes))} {'is' if len(done) == 1 else 'are'} "
                   f"done, and {where} lists the partial and unstarted ones: "
                   f"{', '.join(left)}.", file=sys.stderr)
             return EXIT_INTERRUPTED
         if len(done) < len(outcomes):
-            others = [o.input for o in outcomes if o.status != DONE]
+            others = [shown_name(Path(o.input)) for o in outcomes if o.status != DONE]
             print(f"emocam: {not_all_processed(len(outcomes), others)}", file=sys.stderr)
             return 2
         if not self.quiet:

@@ -501,6 +501,7 @@ def _leave_out_earlier_outputs(inputs: list[Path]) -> list[Path]:
 def _process_several(args: argparse.Namespace) -> int:
     """Each input in turn; one that fails is reported in its sentence and the rest go on."""
     from emocam.batch_manifest import COMPLETE, done_already, output_state, planned_set
+    from emocam.inputs import shown_name
     from emocam.process import run_process
 
     # Left out first: a glob beside an earlier run's outputs takes them in, and the check
@@ -533,7 +534,7 @@ def _process_several(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
     if failed:
         # "No face was found" still wrote its outputs: the sentence above says which it was.
-        print(f"emocam: {not_all_processed(len(args.input), list(map(str, failed)))}",
+        print(f"emocam: {not_all_processed(len(args.input), list(map(shown_name, failed)))}",
               file=sys.stderr)
         return 2
     if not args.quiet:

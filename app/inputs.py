@@ -18,8 +18,31 @@ from emocam.errors import SourceError
 _WHAT = "emocam reads video and image files and folders of images"
 
 
+def shown_name(path: Path) -> str:
+    """``path`` as text that can be printed and written to a CSV: a name that is not UTF-8
+    (Latin-1 ``caf\xe9.mp4`` from an old camera or archive) shows its odd bytes escaped."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def utf8_named(path: Path) -> bool:
+    """Whether ``path``'s name is UTF-8 text: OpenCV crashed the whole process (a
+    segmentation fault) on any other, and the CSV and report could not hold it."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def not_utf8(path: Path) -> str:
+    return (f"The name of {shown_name(path)} is not UTF-8 text, which the video and image "
+            "libraries cannot open; rename it (convmv -f latin1 -t utf8 renames such files).")
+
+
 def check_input(path: Path) -> os.stat_result:
     """The input's ``stat``; ``SourceError`` naming the true cause when it cannot be read."""
+    if not utf8_named(path):
+        raise SourceError(not_utf8(path))
     try:
         st = path.stat()
     except OSError as e:

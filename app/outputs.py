@@ -268,10 +268,11 @@ def _paths(req: OutputRequest, kind: str, base: Path, src: Path, annotate: bool 
     default_sidecar = (sidecar_beside(beside) if beside is not None
                        else base.with_name(base.name + SIDECAR_SUFFIX))
     sidecar_path = (req.sidecar or default_sidecar) if keep_numbers else None
-    # A summary sent to a device (/dev/stdout) has no folder for a report beside it.
-    report_path = (req.report or report_name(json_path)
-                   if not req.no_report and (req.report or _regular(json_path)) else None)
     default_json = base.with_name(base.name + ".json")
+    # A summary sent to a device (/dev/stdout) has no folder for a report beside it: the
+    # report goes where it would have been (before, it was left out unsaid).
+    report_path = None if req.no_report else (
+        req.report or report_name(json_path if _regular(json_path) else default_json))
     defaults = {"annotated": default_annotated, "csv": base.with_name(base.name + ".csv"),
                 "json": default_json, "sidecar": base.with_name(base.name + SIDECAR_SUFFIX),
                 "report": report_name(default_json)}

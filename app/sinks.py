@@ -155,9 +155,14 @@ def _commit(staging: Path | None, path: Path, keep: bool) -> None:
 def no_space_hint(e: OSError) -> str:
     """Why an output could not be written, and what to do: "No space left on device; free
     some disk space or choose another folder"."""
-    cannot_write = isinstance(e, PermissionError) or e.errno == errno.EROFS
-    return f"{e.strerror or e}; " + ("choose a folder you may write to" if cannot_write
-                                     else "free some disk space or choose another folder")
+    if isinstance(e, PermissionError) or e.errno == errno.EROFS:
+        hint = "choose a folder you may write to"
+    elif e.errno == errno.EPIPE:
+        # An output sent to a pipe whose reader stopped (| head): no disk is involved.
+        hint = "the program reading it stopped before the end; write it to a file instead"
+    else:
+        hint = "free some disk space or choose another folder"
+    return f"{e.strerror or e}; {hint}"
 
 
 def _reason(e: BaseException) -> str:
@@ -550,6 +555,9 @@ class _FaceStats:
 
 def summary_completed(path: Path) -> bool | None:
     """Whether the summary at ``path`` says its run completed; None where none is readable."""
+    if writes_in_place(path):
+        # /dev/stdout into a pipe opens the pipe's reading end: reading it waited for good.
+        return None
     try:
         completed = json.loads(path.read_text(encoding="utf-8")).get("completed")
     except (OSError, ValueError, AttributeError):

@@ -36,7 +36,7 @@ from emocam.imageheader import (
     still_format,
     still_format_of,
 )
-from emocam.inputs import check_input, empty, unreachable
+from emocam.inputs import check_input, empty, not_utf8, unreachable, utf8_named
 from emocam.newest import NewestFrame
 from emocam.types import Frame
 
@@ -284,8 +284,15 @@ def photos_in(folder: Path) -> list[Path]:
 
     photos = IMAGE_EXTS | PHONE_PHOTO_EXTS
     return sorted((p for p in folder.iterdir()
-                   if p.suffix.lower() in photos and _a_file(p) and not is_output_name(p)),
+                   if p.suffix.lower() in photos and _a_file(p) and not is_output_name(p)
+                   and utf8_named(p)),
                   key=_natural_key)
+
+
+def photos_not_utf8(folder: Path) -> list[Path]:
+    """A folder's photos that ``photos_in`` leaves out for their names (said by the run)."""
+    photos = IMAGE_EXTS | PHONE_PHOTO_EXTS
+    return [p for p in folder.iterdir() if not utf8_named(p) and p.suffix.lower() in photos]
 
 
 def _folders_of_photos(folder: Path) -> list[str]:
@@ -320,6 +327,10 @@ class ImageFolderSource(Source):
         self.name = path.name or str(path)
         self.fps = fps
         self.files = photos_in(path)
+        odd = photos_not_utf8(path)
+        if odd:
+            log.warning("%s; left out of this folder's photos%s.", not_utf8(odd[0]).rstrip("."),
+                        f", with {len(odd) - 1} more so named" if len(odd) > 1 else "")
         if not self.files:
             exts = ".jpg, .png, .webp, .bmp, .tif"  # the common ones, not the first by name
             videos = len(videos_in(path))

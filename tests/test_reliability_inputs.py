@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 from pathlib import Path
 
 import cv2
@@ -71,6 +72,33 @@ def test_a_bad_input_ends_with_one_sentence_naming_it_and_exit_code_2(
     run = run_cli(capfd, "process", path, "-o", tmp_path / "out", "--model", model_path, "-q")
     assert_one_sentence(run, path.name)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_name_that_is_not_utf8_is_one_sentence_and_the_other_inputs_go_on(
+    tmp_path: Path, video_face_at_edge: SyntheticVideo, image_one_face: Path, model_path: Path
+) -> None:
+    latin1 = os.fsdecode(b"caf\xe9")  # a name written by an old camera or archive tool
+    videos, photos = tmp_path / "videos", tmp_path / "photos"
+    videos.mkdir()
+    photos.mkdir()
+    try:
+        (videos / f"b_{latin1}.mp4").write_bytes(video_face_at_edge.path.read_bytes())
+        (photos / f"{latin1}.jpg").write_bytes(image_one_face.read_bytes())
+    except (OSError, UnicodeError):
+        pytest.skip("this file system keeps names UTF-8")
+    (videos / "a.mp4").write_bytes(video_face_at_edge.path.read_bytes())
+    (photos / "ok.jpg").write_bytes(image_one_face.read_bytes())
+    # Before: OpenCV ended the process with a segmentation fault and no word (videos), or a
+    # UnicodeEncodeError traceback left half a set (photos); the inputs after it never ran.
+    run = run_emocam("process", videos, "-o", tmp_path / "v", "--model", model_path, "-q")
+    assert run.returncode == 2, run.stderr
+    assert "b_caf\\xe9.mp4 is not UTF-8 text" in run.stderr and "Traceback" not in run.stderr
+    assert (tmp_path / "v" / "a.emocam.json").is_file()
+    run = run_emocam("process", photos, "-o", tmp_path / "p", "--model", model_path, "-q")
+    assert run.returncode == 0, run.stderr
+    assert "caf\\xe9.jpg is not UTF-8 text" in run.stderr and "left out" in run.stderr
+    rows = list(csv.DictReader((tmp_path / "p" / "photos.emocam.csv").open()))
+    assert {r["file"] for r in rows} == {"ok.jpg"}
 
 
 def test_a_truncated_avi_keeps_the_frames_before_the_damage(

@@ -98,6 +98,35 @@ def test_a_csv_sent_to_stdout_is_the_csv_alone_piped_or_redirected(
     assert dash.stdout == piped.stdout and not Path("-").exists()
 
 
+def test_a_summary_piped_to_stdout_is_written_and_its_report_kept(
+    tmp_path: Path, image_one_face: Path, model_path: Path
+) -> None:
+    # Before: the earlier-summary check read /dev/stdout, the pipe's reading end, and waited
+    # for good before any work; and the report was left out unsaid.
+    run = run_emocam("process", image_one_face, "-o", tmp_path, "--json", "-", "--model",
+                     model_path, timeout=60)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["completed"] is True and len(summary["faces"]) == 1
+    report = Path(summary["outputs"]["report"])
+    assert report.parent == tmp_path and report.is_file()
+
+
+def test_a_csv_piped_to_a_reader_that_stops_early_is_not_called_a_disk_problem(
+    tmp_path: Path, video_one_face: SyntheticVideo, model_path: Path
+) -> None:
+    proc = start_emocam("process", video_one_face.path, "-o", tmp_path, "--csv", "-",
+                        "--no-video", "-q", "--model", model_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith("frame,")  # as `| head -1` reads it
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 2
+    # Before: "(Broken pipe; free some disk space or choose another folder)".
+    assert "Broken pipe; the program reading it stopped before the end" in err, err
+    assert "disk space" not in err
+
+
 def test_an_output_given_as_a_link_is_replaced_through_the_link(
     tmp_path: Path, image_one_face: Path, model_path: Path
 ) -> None:
