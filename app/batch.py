@@ -168,9 +168,12 @@ def _skipped(src: Path, earlier: dict[str, Any] | None, plan: Any) -> Outcome:
     if earlier is not None:
         fields = {k: v for k, v in earlier.items() if k in Outcome.__dataclass_fields__}
         out = Outcome(**fields)
-        # A refusal with complete outputs (no face) is said again; any other refusal (its
-        # outputs existed, a rerun without --resume) is not this set's story: its summary is.
-        if out.status == DONE or (out.status == REFUSED and out.outputs):
+        # An input without faces, which batches before this one refused with its outputs
+        # complete, is done; any other refusal (its outputs existed, a rerun without
+        # --resume) is not this set's story: its summary is.
+        if out.status == REFUSED and out.outputs:
+            out.status = DONE
+        if out.status == DONE:
             out.skipped = True
             return out
     return from_summary(src, plan)

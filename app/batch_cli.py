@@ -124,16 +124,13 @@ class _Reporter:
 
         from emocam.batch_manifest import DONE, PARTIAL
 
-        if o.skipped and o.status != DONE:
-            # A refusal with complete outputs (no face): its sentence again, not "done".
-            said = (o.message or f"{o.input} was refused").rstrip(".")
-            tqdm.write(f"emocam: {said} (found by an earlier run; its outputs are complete, so "
-                       "it was not run again).", file=sys.stderr)
-        elif o.skipped:
+        if o.skipped:
             if not self.quiet:
                 tqdm.write(f"{o.input}: done by an earlier run (its outputs are complete); "
                            "skipped", file=sys.stdout)
         elif o.status == DONE:
+            if o.frames and not o.frames_with_faces and o.message:
+                tqdm.write(f"emocam: {o.message}", file=sys.stderr)  # no face in it
             if not self.quiet:
                 written = ", ".join(o.outputs.values())
                 tqdm.write(f"{o.input}: {frames_text(o.frames)} in {o.wall_s:.1f} s on {o.worker}; "

@@ -83,8 +83,10 @@ def run_item(
                    on_frame=on_frame)
     try:
         result = run_process(opts)
-    except NoFacesFound as e:  # its outputs are complete: the sentence says so
-        out.status, out.message, out.outputs = REFUSED, str(e), e.outputs
+    except NoFacesFound as e:
+        # Done: its outputs are complete, and a batch with B-roll in it could never end
+        # with status 0 (it was refused). Its sentence is still said.
+        out.status, out.message, out.outputs, out.frames = DONE, str(e), e.outputs, e.frames
     except UserError as e:
         out.status, out.message = REFUSED, str(e)
     except OSError as e:  # disk full, permission denied: the user's environment

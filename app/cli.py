@@ -502,7 +502,7 @@ def _process_several(args: argparse.Namespace) -> int:
     """Each input in turn; one that fails is reported in its sentence and the rest go on."""
     from emocam.batch_manifest import COMPLETE, done_already, output_state, planned_set
     from emocam.inputs import shown_name
-    from emocam.process import run_process
+    from emocam.process import NoFacesFound, run_process
 
     # Left out first: a glob beside an earlier run's outputs takes them in, and the check
     # below would refuse them as outputs of this run.
@@ -522,6 +522,11 @@ def _process_several(args: argparse.Namespace) -> int:
                 continue
         try:
             result = run_process(replace(opts, input=path))
+        except NoFacesFound as e:
+            # Its outputs are complete: among several inputs it is done, and said (alone,
+            # a run without a face still ends with status 2).
+            print(f"emocam: {e}", file=sys.stderr)
+            continue
         except UserError as e:
             print(f"emocam: {e}", file=sys.stderr)
             failed.append(path)

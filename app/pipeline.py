@@ -137,7 +137,10 @@ class Pipeline:
             boxes, [d.score for d in dets], probs, frame.time_ms, [d.keypoints for d in dets],
             [d.predicted for d in dets],
         )
-        judge(faces, qualities, self.config.quality, self.uncertain_below)
+        judge(faces, qualities, self.config.quality, self.uncertain_below)  # in dets' order
+        # Faces in id order in every output (the CSV listed 1, 2 in one frame and 2, 1 in
+        # the next, as the detector found them, which broke diffs and row-wise joins).
+        faces.sort(key=lambda f: f.face_id)
         hidden = self._trail.update(frame.time_ms, [(f.face_id, f.box) for f in faces])
         t4 = time.perf_counter()
         timings = {

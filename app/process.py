@@ -52,9 +52,11 @@ log = logging.getLogger(__name__)
 class NoFacesFound(UserError):
     """The run finished but no frame had a face (the outputs are kept: ``outputs``)."""
 
-    def __init__(self, message: str, outputs: dict[str, str] | None = None) -> None:
+    def __init__(self, message: str, outputs: dict[str, str] | None = None,
+                 frames: int = 0) -> None:
         super().__init__(message)
         self.outputs = dict(outputs or {})
+        self.frames = frames
 
 
 @dataclass
@@ -215,9 +217,10 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
         if isinstance(source, ImageFolderSource):
             result.photos_skipped = source.skipped
     other = other_detector(opts.pipeline.detector)
-    return check_result(result, src, f"faces under about {MIN_FACE_PX:.0f} px are not looked "
-                        f"for; try the other detector (--detector {other}, or View > Detector "
-                        "in the app), or an input where faces are larger and in view")
+    return check_result(result, src, f"faces much smaller than {MIN_FACE_PX:.0f} px, turned "
+                        f"away or covered may be missed; try the other detector (--detector "
+                        f"{other}, or View > Detector in the app), or an input where faces are "
+                        "larger and in view")
 
 
 def run_frames(
@@ -294,6 +297,6 @@ def check_result(result: ProcessResult, src: Path, what_to_do: str) -> ProcessRe
         raise NoFacesFound(
             f"No face was found in {_in_frames(result.frames)} of {src} (the outputs were "
             f"still written); {what_to_do}.",
-            result.outputs,
+            result.outputs, result.frames,
         )
     return result

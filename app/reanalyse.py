@@ -224,6 +224,7 @@ class Replay:
         rows = [r for r in recorded if s["score"][r] >= self.min_score]
         faces = [self._face(r) for r in rows]
         judge(faces, [self._quality(r) for r in rows], self.quality, self.uncertain_below)
+        faces.sort(key=lambda f: f.face_id)  # as the run lists them (runs before: as found)
         shot = self._shots.get(frame.index, 0)
         if shot != self._shot:
             self._trail.reset()

@@ -52,9 +52,9 @@ class SidecarWriter:
 
     While the run goes on, each chunk is one small compressed file in a hidden folder beside
     the sidecar (``.NAME.emocam.npz.parts/``), written whole and renamed into place, after
-    the first frame and then every ``CHUNK_S`` seconds or ``CHUNK_ROWS`` face rows. On close
-    the chunks are joined, array by array and chunk by chunk, into the one ``.npz`` file,
-    written under a temporary name and renamed over, so the sidecar is never seen
+    the first frame and then every 2-30 seconds (see ``CHUNK_S``) or ``CHUNK_ROWS`` face
+    rows. On close the chunks are joined, array by array and chunk by chunk, into the one
+    ``.npz`` file, written under a temporary name and renamed over, so the sidecar is never seen
     half-written. A run that is killed leaves its chunks: ``load_sidecar`` joins them into
     the sidecar so far.
 
@@ -63,9 +63,13 @@ class SidecarWriter:
     before chunking the whole run was held, about 400 MB an hour.
     """
 
-    # A killed run loses at most the last CHUNK_S of numbers; an 8-hour run leaves ~1,000
-    # chunks to join. CHUNK_ROWS bounds the memory held: ~1 KB a row while in lists.
+    # A chunk is written every twentieth of the time run so far, between CHUNK_MIN_S and
+    # CHUNK_S: a killed run loses at most that much of its numbers (a fixed 30 s lost the
+    # whole of a short run's, the CSV keeping them), and an 8-hour run leaves ~1,000 chunks
+    # to join. CHUNK_ROWS bounds the memory held: ~1 KB a row while in lists.
     CHUNK_S = 30.0
+    CHUNK_MIN_S = 2.0
+    CHUNK_SHARE = 1 / 20
     CHUNK_ROWS = 5_000
 
     def __init__(self, path: Path, header: dict[str, Any], optional: bool = True):
@@ -78,6 +82,7 @@ class SidecarWriter:
         self.parts = parts_dir(self.path)
         self._chunks = 0
         self._flushed_at: float | None = None
+        self._started_at: float | None = None
         self._closed = False
         self._reset()
         try:
@@ -123,7 +128,11 @@ class SidecarWriter:
             for key, value in zip(_FACE_ARRAYS, row, strict=True):
                 self._faces[key].append(value)
         now = time.monotonic()
-        if (self._flushed_at is None or now - self._flushed_at >= self.CHUNK_S
+        if self._started_at is None:
+            self._started_at = now
+        every = min(max((now - self._started_at) * self.CHUNK_SHARE, self.CHUNK_MIN_S),
+                    self.CHUNK_S)
+        if (self._flushed_at is None or now - self._flushed_at >= every
                 or len(self._faces["frame"]) >= self.CHUNK_ROWS):
             self._flushed_at = now
             self._flush()

@@ -371,6 +371,25 @@ def test_dask_without_the_cluster_extra_is_one_sentence_naming_the_install(
 
 
 @pytest.mark.parametrize("jobs", [("--jobs", "2"), ()], ids=["jobs", "one-by-one"])
+def test_a_video_without_faces_among_others_is_said_and_the_batch_still_ends_well(
+    tmp_path: Path, short_clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str],
+    jobs: tuple[str, ...],
+) -> None:
+    blank = write_video(tmp_path / "broll.mp4", (320, 240), [[]] * 10).path
+    common = ("-o", tmp_path / "out", *jobs, "--model", model_path, "--no-video", "-q")
+    run = run_cli(capfd, "process", short_clips[0], blank, *common)
+    # Before: refused, exit 2, and every --resume after it exit 2 again: a batch with B-roll
+    # in it could never end well.
+    assert run.code == 0, run.err
+    assert "No face was found in any of the 10 frames" in run.err and "broll.mp4" in run.err
+    assert (tmp_path / "out" / "broll.emocam.json").is_file()
+    if jobs:
+        assert _manifest(tmp_path / "out")["broll.mp4"]["status"] == "done"
+    run = run_cli(capfd, "process", short_clips[0], blank, *common, "--resume")
+    assert run.code == 0, run.err
+
+
+@pytest.mark.parametrize("jobs", [("--jobs", "2"), ()], ids=["jobs", "one-by-one"])
 def test_a_rerun_without_resume_says_how_to_skip_the_done_inputs_and_resume_then_does(
     tmp_path: Path, short_clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str],
     jobs: tuple[str, ...],

@@ -64,6 +64,10 @@ def test_the_csv_has_one_row_per_face_and_probabilities_that_sum_to_one(four_fac
         frame = int(row["frame"])
         assert float(row["time_ms"]) == pytest.approx(frame * 1000 / video.fps, abs=1.0)
         assert row["shot"] == "0"  # one continuous shot
+    # Each frame's faces in id order, so two runs' CSVs diff and join row by row (they came
+    # as the detector found them: 1, 2 in one frame, 2, 1 in the next).
+    keys = [(int(r["frame"]), int(r["face_id"])) for r in rows]
+    assert keys == sorted(keys)
 
 
 def test_all_four_faces_are_found_in_nearly_every_frame(four_face_run) -> None:

@@ -92,6 +92,21 @@ def test_a_killed_run_keeps_the_sidecar_so_far_and_it_can_be_reanalysed(
     assert "the run re-analysed had stopped before the end" in report
 
 
+def test_a_short_run_killed_loses_seconds_of_numbers_not_all_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [0.0]
+    monkeypatch.setattr("emocam.sidecar.time.monotonic", lambda: clock[0])
+    path = tmp_path / "short.emocam.npz"
+    writer = SidecarWriter(path, _header())
+    for result in _results(100, faces=1):  # 10 s at 10 fps, then killed (never closed)
+        writer.add(result)
+        clock[0] += 0.1
+    # Before: a chunk every 30 s kept the first frame alone (the CSV kept all 100).
+    numbers = load_sidecar(path)
+    assert len(numbers["frame_index"]) >= 100 - 21, len(numbers["frame_index"])
+
+
 def test_the_chunks_of_a_run_killed_before_an_upgrade_are_still_joined(tmp_path: Path) -> None:
     path = tmp_path / "old.emocam.npz"
     writer = SidecarWriter(path, _header())

@@ -157,8 +157,9 @@ class FaceCard(QFrame):
 
 IN_VIEW = "No faces in view."
 LOOKING = "Looking for faces..."
-NONE_IN_PHOTO = (f"No face found in this image. Faces under about {MIN_FACE_PX:.0f} px are not "
-                 "looked for; View > Detector has the other detector.")
+NONE_IN_PHOTO = (f"No face found in this image. Faces much smaller than {MIN_FACE_PX:.0f} px, "
+                 "turned away or covered may be missed; View > Detector has the other "
+                 "detector.")
 
 
 class FacePanel(QWidget):
