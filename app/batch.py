@@ -62,6 +62,7 @@ from emocam.batch_manifest import (
 )
 from emocam.batch_work import WorkItem, run_item
 from emocam.errors import UserError, some_of
+from emocam.inputs import utf8_named
 from emocam.sinks import staging_path
 from emocam.stopping import counted_stops
 
@@ -193,6 +194,8 @@ def frame_count(src: Path) -> int:
         from emocam.sources import photos_in
 
         return len(photos_in(src))
+    if not utf8_named(src):
+        return 0  # OpenCV ends the process on such a name; its run says why it is refused
     import cv2
 
     cap = cv2.VideoCapture(str(src))

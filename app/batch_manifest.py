@@ -210,6 +210,12 @@ def output_state(plan: OutputPlan | None) -> str:
     return PARTIAL_SET
 
 
+def complete_set(src: Path, request: Any) -> OutputPlan | None:
+    """The outputs of ``src`` when a run of it with ``request`` left them complete."""
+    plan = planned_set(src, request)
+    return plan if output_state(plan) == COMPLETE else None
+
+
 def done_already(src: Path, plan: OutputPlan) -> str:
     """The sentence for an input whose outputs are complete, given again without --resume or
     --overwrite: "pass --overwrite" alone led a user to redo a whole batch."""

@@ -383,12 +383,13 @@ def _videos_of_folders(inputs: list[Path]) -> list[Path]:
     """A folder without photos but with videos stands for its videos, each processed in turn
     (a folder of photos is one input: its photos are the frames)."""
     from emocam.outputs import is_output_name
-    from emocam.sources import photos_in, videos_in
+    from emocam.sources import photos_in, photos_not_utf8, videos_in
 
     out: list[Path] = []
     for path in inputs:
         try:
-            photos = path.is_dir() and bool(photos_in(path))  # what a folder run would read
+            # What a folder run would read (or name as left out for their names).
+            photos = path.is_dir() and bool(photos_in(path) or photos_not_utf8(path))
             videos = videos_in(path) if path.is_dir() else []
         except OSError:  # unreadable: opening it as the input names the cause
             photos, videos = False, []
@@ -500,7 +501,7 @@ def _leave_out_earlier_outputs(inputs: list[Path]) -> list[Path]:
 
 def _process_several(args: argparse.Namespace) -> int:
     """Each input in turn; one that fails is reported in its sentence and the rest go on."""
-    from emocam.batch_manifest import COMPLETE, done_already, output_state, planned_set
+    from emocam.batch_manifest import complete_set, done_already
     from emocam.inputs import shown_name
     from emocam.process import NoFacesFound, run_process
 
@@ -513,13 +514,12 @@ def _process_several(args: argparse.Namespace) -> int:
     _load_ahead(opts, args.input)
     failed: list[Path] = []
     for path in args.input:
-        if not opts.overwrite:
-            plan = planned_set(path, replace(opts, input=path).request())
-            if plan is not None and output_state(plan) == COMPLETE:
-                # As a batch says it: the flag that skips it, not only --overwrite.
-                print(f"emocam: {done_already(path, plan)}", file=sys.stderr)
-                failed.append(path)
-                continue
+        done = None if opts.overwrite else complete_set(path, replace(opts, input=path).request())
+        if done is not None:
+            # As a batch says it: the flag that skips it, not only --overwrite.
+            print(f"emocam: {done_already(path, done)}", file=sys.stderr)
+            failed.append(path)
+            continue
         try:
             result = run_process(replace(opts, input=path))
         except NoFacesFound as e:
@@ -538,7 +538,6 @@ def _process_several(args: argparse.Namespace) -> int:
                       "process on them to process them.", file=sys.stderr)
             return EXIT_INTERRUPTED
     if failed:
-        # "No face was found" still wrote its outputs: the sentence above says which it was.
         print(f"emocam: {not_all_processed(len(args.input), list(map(shown_name, failed)))}",
               file=sys.stderr)
         return 2

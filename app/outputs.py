@@ -269,10 +269,12 @@ def _paths(req: OutputRequest, kind: str, base: Path, src: Path, annotate: bool 
                        else base.with_name(base.name + SIDECAR_SUFFIX))
     sidecar_path = (req.sidecar or default_sidecar) if keep_numbers else None
     default_json = base.with_name(base.name + ".json")
-    # A summary sent to a device (/dev/stdout) has no folder for a report beside it: the
-    # report goes where it would have been (before, it was left out unsaid).
-    report_path = None if req.no_report else (
-        req.report or report_name(json_path if _regular(json_path) else default_json))
+    # A summary sent to a device (/dev/stdout) has no folder for a report beside it: with
+    # -o the report goes where it would have been (it was left out unsaid); without, none is
+    # written beside the input (`--json /dev/null` is how some leave the summary out).
+    beside_json = (report_name(json_path) if _regular(json_path)
+                   else report_name(default_json) if req.outdir is not None else None)
+    report_path = None if req.no_report else (req.report or beside_json)
     defaults = {"annotated": default_annotated, "csv": base.with_name(base.name + ".csv"),
                 "json": default_json, "sidecar": base.with_name(base.name + SIDECAR_SUFFIX),
                 "report": report_name(default_json)}

@@ -36,6 +36,7 @@ from emocam.audio import add_audio
 from emocam.encoders import DEFAULT_VIDEO_CODEC, Encoder, open_encoder
 from emocam.errors import OutputError
 from emocam.frame_steps import FrameSteps
+from emocam.inputs import shown_name, utf8_named
 from emocam.locks import being_written_by, held_sentence
 from emocam.types import FrameResult
 
@@ -60,6 +61,10 @@ def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = Fals
             )
     if path.is_dir():
         raise OutputError(f"The output {path} is a folder; give a file name instead.")
+    if not utf8_named(path):
+        # OpenCV, which reads the annotated video back, ended the process on such a name.
+        raise OutputError(f"The output {shown_name(path)} is named in text that is not UTF-8; "
+                          "choose a name (and folder) in UTF-8.")
     _check_name_length(path)
     who = being_written_by(path)
     if who is not None:  # --overwrite would not help: say so before it is tried

@@ -280,19 +280,20 @@ def photos_in(folder: Path) -> list[Path]:
     read as one more photo, its drawn face counted again). A phone's HEIC photos are
     listed, to be named as skipped; a camera's RAW files are not (they come with a JPEG of
     the same shot)."""
-    from emocam.outputs import is_output_name
-
-    photos = IMAGE_EXTS | PHONE_PHOTO_EXTS
-    return sorted((p for p in folder.iterdir()
-                   if p.suffix.lower() in photos and _a_file(p) and not is_output_name(p)
-                   and utf8_named(p)),
-                  key=_natural_key)
+    return sorted((p for p in _photo_files(folder) if utf8_named(p)), key=_natural_key)
 
 
 def photos_not_utf8(folder: Path) -> list[Path]:
     """A folder's photos that ``photos_in`` leaves out for their names (said by the run)."""
+    return [p for p in _photo_files(folder) if not utf8_named(p)]
+
+
+def _photo_files(folder: Path) -> list[Path]:
+    from emocam.outputs import is_output_name
+
     photos = IMAGE_EXTS | PHONE_PHOTO_EXTS
-    return [p for p in folder.iterdir() if not utf8_named(p) and p.suffix.lower() in photos]
+    return [p for p in folder.iterdir()
+            if p.suffix.lower() in photos and _a_file(p) and not is_output_name(p)]
 
 
 def _folders_of_photos(folder: Path) -> list[str]:

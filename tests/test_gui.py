@@ -570,6 +570,20 @@ def test_unplugged_camera_shows_a_message_with_retry(qtbot, make_window, video_o
     wait_frames(qtbot, window, 2)
 
 
+def test_a_damaged_file_opened_while_the_camera_runs_leaves_the_camera_running(
+        qtbot, make_window, video_one_face, tmp_path):
+    window = make_window(camera_opener(video_one_face.path))
+    window.start_camera(0)
+    wait_frames(qtbot, window, 2)
+    broken = tmp_path / "broken.jpg"
+    broken.write_text("not a picture")
+    window.open_file(broken)
+    qtbot.waitUntil(lambda: "broken.jpg" in window.banner.text(), timeout=10_000)
+    # The file was tried first: the camera goes on, its cards kept.
+    assert window.source_info is not None and window.source_info.is_live
+    wait_frames(qtbot, window, 2)
+
+
 def test_without_a_webcam_the_app_plays_the_sample_video(qtbot, make_window):
     window = make_window()
     window.settings.camera_index = MISSING_CAMERA

@@ -94,6 +94,14 @@ def test_a_name_that_is_not_utf8_is_one_sentence_and_the_other_inputs_go_on(
     assert run.returncode == 2, run.stderr
     assert "b_caf\\xe9.mp4 is not UTF-8 text" in run.stderr and "Traceback" not in run.stderr
     assert (tmp_path / "v" / "a.emocam.json").is_file()
+    # A batch's progress bar counted its frames with OpenCV first: the same crash.
+    run = run_emocam("process", videos, "-o", tmp_path / "j", "--jobs", "2", "--model",
+                     model_path)
+    assert run.returncode == 2 and "b_caf\\xe9.mp4 is not UTF-8 text" in run.stderr, run.stderr
+    # An output folder so named: OpenCV read the annotated video back, and crashed.
+    run = run_emocam("process", videos / "a.mp4", "-o", tmp_path / latin1, "--model",
+                     model_path, "-q")
+    assert run.returncode == 2 and "named in text that is not UTF-8" in run.stderr, run.stderr
     run = run_emocam("process", photos, "-o", tmp_path / "p", "--model", model_path, "-q")
     assert run.returncode == 0, run.stderr
     assert "caf\\xe9.jpg is not UTF-8 text" in run.stderr and "left out" in run.stderr

@@ -8,6 +8,7 @@ import signal
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -96,7 +97,8 @@ def test_a_short_run_killed_loses_seconds_of_numbers_not_all_of_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [0.0]
-    monkeypatch.setattr("emocam.sidecar.time.monotonic", lambda: clock[0])
+    # The sidecar's clock alone (time.monotonic of the whole process stays as it is).
+    monkeypatch.setattr("emocam.sidecar.time", SimpleNamespace(monotonic=lambda: clock[0]))
     path = tmp_path / "short.emocam.npz"
     writer = SidecarWriter(path, _header())
     for result in _results(100, faces=1):  # 10 s at 10 fps, then killed (never closed)

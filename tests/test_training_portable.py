@@ -9,6 +9,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -321,7 +322,7 @@ def test_the_progress_eta_counts_each_epochs_validation(monkeypatch, caplog):
     from emocam.training import train
 
     clock = [1000.0]
-    monkeypatch.setattr(train.time, "time", lambda: clock[0])
+    monkeypatch.setattr(train, "time", SimpleNamespace(time=lambda: clock[0]))
     progress = train.progress_callback(epochs=3, steps=10, images=100, every=0.0)
     progress.on_train_begin()
     for epoch in range(2):
@@ -337,3 +338,7 @@ def test_the_progress_eta_counts_each_epochs_validation(monkeypatch, caplog):
         progress.on_train_batch_end(0)
     # The last epoch: 9 s of batches and 20 s of validation left (before: 9 s, a third).
     assert "epoch ends in 29 s" in caplog.text, caplog.text
+    with caplog.at_level("INFO", logger="emocam.training.train"):
+        clock[0] += 4.0  # 5 of 10 batches in 5 s: from this epoch's own pace from here on
+        progress.on_train_batch_end(4)
+    assert "epoch ends in 25 s" in caplog.text, caplog.text  # 5 s of batches + 20 s

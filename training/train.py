@@ -378,8 +378,9 @@ def progress_callback(epochs: int, steps: int, images: int, limit_s: float = 0.0
     class Progress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.t0 = started if started is not None else time.time()
-            # An epoch's time after its last batch (validation, checkpoints), measured on
-            # the last epoch: left out, the ETAs fell short by a tenth or more.
+            # An epoch's time after its last batch (validation, and the callbacks that run
+            # before this one), measured on the last epoch: left out, the ETAs fell short by
+            # a tenth or more.
             self.tail = 0.0
             self.last_epoch_s = 0.0
 

@@ -131,7 +131,9 @@ class MainWindow(QMainWindow):
         self._fallback_to_sample = False
         self._last_spec: str | int | None = None  # reopened when a new model fixes a failure
         self._last_loop = False
-        self._opening: str | None = None  # a file tried before it replaces what plays
+        # The source being tried before it replaces what plays: one token per try, so that a
+        # second try of the same source (Ctrl+K twice) is told from the first.
+        self._opening: object | None = None
         self._shown_frames: set[int] = set()  # a folder's photos shown: where Left goes back to
         self._ended = False
         self._painted_after: float | None = None
@@ -430,18 +432,19 @@ class MainWindow(QMainWindow):
         and its cards and timeline were emptied). The source opened is the one that plays:
         a camera is not opened twice, which is slow on some systems."""
         playing = self.source_info
-        if self.worker is None or playing is None or playing.is_live:
-            # A camera in use cannot be tried beside itself (the device is busy).
+        if (self.worker is None or playing is None
+                or (playing.is_live and isinstance(spec, int))):
+            # A camera in use cannot be tried beside another (or itself: the device is busy).
             self._start(spec, loop)
             return
-        self._opening = spec
+        token = self._opening = object()
         self.statusBar().showMessage(f"Opening {_short(spec)}...")
 
         def trial() -> Any:
             return self.open_fn(spec)
 
         def opened(source: Any) -> None:
-            if self._opening != spec:  # overtaken by another source opened since
+            if self._opening is not token:  # overtaken since, or the window closed
                 _close(source)
                 return
             self._opening = None
@@ -449,7 +452,7 @@ class MainWindow(QMainWindow):
             self._start(spec, loop, opened=source)
 
         def failed(error: Exception) -> None:
-            if self._opening != spec:
+            if self._opening is not token:
                 return
             self._opening = None
             self.statusBar().clearMessage()
@@ -848,6 +851,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop every thread and wait for it: nothing may outlive the window."""
+        self._opening = None  # a source still being tried is closed when its try ends
         self.exports.cancel()
         self.stop_source()
         self.threads.stop_all(timeout_ms)
