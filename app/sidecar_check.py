@@ -122,6 +122,11 @@ def check_arrays(arrays: dict[str, np.ndarray], n_classes: int) -> None:
     """Types, shapes and values of every array, and their lengths against each other."""
     n_frames = len(arrays["frame_index"]) if arrays["frame_index"].ndim else -1
     n_faces = len(arrays["frame"]) if arrays["frame"].ndim else -1
+    probs = arrays["raw_probs"]
+    if probs.ndim == 2 and probs.shape[1] != n_classes:
+        # Said as the two disagree (it was "raw_probs has the shape (134, 8)").
+        raise Bad(f"its header names {n_classes} classes, and its probabilities hold "
+                  f"{probs.shape[1]}")
     for key, spec in _FRAME_SPECS.items():
         _check_array(key, arrays[key], n_frames, spec, n_classes)
     for key, spec in _FACE_SPECS.items():
@@ -130,9 +135,11 @@ def check_arrays(arrays: dict[str, np.ndarray], n_classes: int) -> None:
         raise Bad("its frames are recorded more than once")
     if (arrays["frame_index"] < 0).any() or (arrays["frame_shot"] < 0).any():
         raise Bad("its frame numbers are negative")
+    if not np.isin(arrays["frame"], arrays["frame_index"]).all():
+        # Faces of frames it does not record were left out unsaid ("No face was found").
+        raise Bad("its faces belong to frames it does not record")
     if np.abs(arrays["box"]).max(initial=0.0) > MAX_COORD:
         raise Bad("its face boxes lie far outside any frame")
-    probs = arrays["raw_probs"]
     if ((probs < 0) | (probs > 1)).any():
         raise Bad("its probabilities are not between 0 and 1")
     if ((arrays["score"] < 0) | (arrays["score"] > 1)).any():

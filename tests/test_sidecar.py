@@ -250,7 +250,7 @@ def test_a_crafted_array_is_one_sentence(
 
 
 @pytest.mark.parametrize("change", ["nan box", "huge box", "1-d keypoints", "fewer times",
-                                    "a .npy renamed"])
+                                    "a .npy renamed", "faces of frames not recorded"])
 def test_the_damage_seen_in_the_wild_is_one_sentence(
     good_sidecar: Path, tmp_path: Path, capfd, change: str
 ) -> None:
@@ -267,6 +267,8 @@ def test_the_damage_seen_in_the_wild_is_one_sentence(
             arrays["box"][0, 2] = 1e30
         elif change == "1-d keypoints":
             arrays["keypoints"] = arrays["keypoints"].reshape(-1)
+        elif change == "faces of frames not recorded":
+            arrays["frame"] = arrays["frame"] + 1000  # was "No face was found"
         else:
             arrays["time_ms"] = arrays["time_ms"][:-1]
         np.savez(crafted, **arrays)
