@@ -27,6 +27,7 @@ from cli_helpers import photo_folder
 from gui_helpers import wait_frames
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -129,6 +130,24 @@ def test_four_people_get_four_face_cards(qtbot, make_window, video_four_faces,
     card = window.faces.cards[min(window.faces.cards)]
     qtbot.mouseClick(card, Qt.MouseButton.LeftButton)
     assert window.timeline.face_id == min(window.faces.cards)
+    # From the keyboard too (Tab reached no card): Enter on a card chooses it, and Enter on
+    # its arrow shows every emotion.
+    window.activateWindow()
+    window.set_paused(True)  # the cards stay put while the keys go round
+    window.view.setFocus()
+    target = window.faces.cards[max(window.faces.cards)]
+    for _ in range(4 * len(window.faces.cards) + 4):
+        if QApplication.focusWidget() is target:
+            break
+        QTest.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is target
+    QTest.keyClick(target, Qt.Key.Key_Return)
+    assert window.timeline.face_id == max(window.faces.cards) and target.selected
+    QTest.keyClick(target, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is target.more
+    QTest.keyClick(target.more, Qt.Key.Key_Enter)
+    assert target.more.isChecked()
+    window.set_paused(False)
     # Another smoothing builds a new pipeline, whose ids count from 1 again in another order:
     # the card chosen would now be someone else's, and the timeline would join two people.
     window.settings.smoothing_tau_s = 0.5

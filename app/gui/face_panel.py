@@ -6,8 +6,8 @@ on a card shows all of its classes."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from emocam.detect import MIN_FACE_PX
@@ -93,6 +93,11 @@ class EmotionBars(QWidget):
         return [f"{self._names[i]} {self._shown[i]}%" for i in order]
 
 
+_ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+# The keyboard's focus shows as a dashed edge (a frame draws no focus mark of its own).
+_FOCUS_STYLE = "FaceCard:focus { border: 1px dashed palette(highlight); }"
+
+
 class FaceCard(QFrame):
     clicked = Signal(int)
 
@@ -107,7 +112,11 @@ class FaceCard(QFrame):
         self.more = QToolButton(self)
         self.more.setAutoRaise(True)
         self.more.setCheckable(True)
-        self.more.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # Reached with Tab and pressed with Enter, as the card itself is (Space stays
+        # play/pause, a window shortcut); a click leaves the keyboard's focus where it was.
+        self.more.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.more.installEventFilter(self)
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.more.toggled.connect(self.show_all)
         self.show_all(False)
         head = QHBoxLayout()
@@ -121,6 +130,7 @@ class FaceCard(QFrame):
         layout.addWidget(self.bars)
         self.top_label = ""
         self.selected = False
+        self.setStyleSheet(_FOCUS_STYLE)
 
     def update_face(self, face: FaceResult, names: tuple[str, ...]) -> None:
         top = face.top_index
@@ -147,12 +157,25 @@ class FaceCard(QFrame):
         if selected == self.selected:
             return  # restyling every frame would cost a style recomputation each time
         self.selected = selected
-        self.setStyleSheet("FaceCard { border: 2px solid palette(highlight); }"
-                           if selected else "")
+        self.setStyleSheet(("FaceCard { border: 2px solid palette(highlight); } "
+                            if selected else "") + _FOCUS_STYLE)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.clicked.emit(self.face_id)
         super().mousePressEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in _ENTER:
+            self.clicked.emit(self.face_id)  # as a click: this face's line in the timeline
+            return
+        super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (watched is self.more and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent) and event.key() in _ENTER):
+            self.more.toggle()
+            return True
+        return False
 
 
 IN_VIEW = "No faces in view."
