@@ -383,13 +383,13 @@ def _videos_of_folders(inputs: list[Path]) -> list[Path]:
     """A folder without photos but with videos stands for its videos, each processed in turn
     (a folder of photos is one input: its photos are the frames)."""
     from emocam.outputs import is_output_name
-    from emocam.sources import photos_in, photos_not_utf8, videos_in
+    from emocam.sources import photo_files, videos_in
 
     out: list[Path] = []
     for path in inputs:
         try:
             # What a folder run would read (or name as left out for their names).
-            photos = path.is_dir() and bool(photos_in(path) or photos_not_utf8(path))
+            photos = path.is_dir() and bool(photo_files(path))
             videos = videos_in(path) if path.is_dir() else []
         except OSError:  # unreadable: opening it as the input names the cause
             photos, videos = False, []

@@ -280,15 +280,17 @@ def photos_in(folder: Path) -> list[Path]:
     read as one more photo, its drawn face counted again). A phone's HEIC photos are
     listed, to be named as skipped; a camera's RAW files are not (they come with a JPEG of
     the same shot)."""
-    return sorted((p for p in _photo_files(folder) if utf8_named(p)), key=_natural_key)
+    return _readable_names(photo_files(folder))
 
 
-def photos_not_utf8(folder: Path) -> list[Path]:
-    """A folder's photos that ``photos_in`` leaves out for their names (said by the run)."""
-    return [p for p in _photo_files(folder) if not utf8_named(p)]
+def _readable_names(files: list[Path]) -> list[Path]:
+    """``files`` but those named in text other than UTF-8 (a folder run says it leaves
+    them out), in natural name order."""
+    return sorted((p for p in files if utf8_named(p)), key=_natural_key)
 
 
-def _photo_files(folder: Path) -> list[Path]:
+def photo_files(folder: Path) -> list[Path]:
+    """A folder's photo files, whatever their names' encoding (see ``photos_in``)."""
     from emocam.outputs import is_output_name
 
     photos = IMAGE_EXTS | PHONE_PHOTO_EXTS
@@ -327,8 +329,9 @@ class ImageFolderSource(Source):
         self.path = path
         self.name = path.name or str(path)
         self.fps = fps
-        self.files = photos_in(path)
-        odd = photos_not_utf8(path)
+        found = photo_files(path)
+        self.files = _readable_names(found)
+        odd = [p for p in found if p not in self.files]
         if odd:
             log.warning("%s; left out of this folder's photos%s.", not_utf8(odd[0]).rstrip("."),
                         f", with {len(odd) - 1} more so named" if len(odd) > 1 else "")
