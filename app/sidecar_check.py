@@ -133,11 +133,21 @@ def check_arrays(arrays: dict[str, np.ndarray], n_classes: int) -> None:
         _check_array(key, arrays[key], n_faces, spec, n_classes)
     if len(np.unique(arrays["frame_index"])) != n_frames:
         raise Bad("its frames are recorded more than once")
+    # Every source emocam reads numbers its frames and stamps their times in order, and a
+    # re-analysis smooths over the time between frames: frames or times out of order (an
+    # edited or spliced file) gave a CSV whose first frame came at the end of the video.
+    if (np.diff(arrays["frame_index"]) <= 0).any() or (np.diff(arrays["frame"]) < 0).any():
+        raise Bad("its frames are not in order")
+    if (np.diff(arrays["frame_time_ms"]) < 0).any():
+        raise Bad("its frame times go backwards")
     if (arrays["frame_index"] < 0).any() or (arrays["frame_shot"] < 0).any():
         raise Bad("its frame numbers are negative")
     if not np.isin(arrays["frame"], arrays["frame_index"]).all():
         # Faces of frames it does not record were left out unsaid ("No face was found").
         raise Bad("its faces belong to frames it does not record")
+    at = np.searchsorted(arrays["frame_index"], arrays["frame"])
+    if (arrays["time_ms"] != arrays["frame_time_ms"][at]).any():
+        raise Bad("its faces' times are not their frames' times")
     if np.abs(arrays["box"]).max(initial=0.0) > MAX_COORD:
         raise Bad("its face boxes lie far outside any frame")
     if ((probs < 0) | (probs > 1)).any():

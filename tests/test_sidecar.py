@@ -250,7 +250,8 @@ def test_a_crafted_array_is_one_sentence(
 
 
 @pytest.mark.parametrize("change", ["nan box", "huge box", "1-d keypoints", "fewer times",
-                                    "a .npy renamed", "faces of frames not recorded"])
+                                    "a .npy renamed", "faces of frames not recorded",
+                                    "frames reversed", "times reversed", "a face's time moved"])
 def test_the_damage_seen_in_the_wild_is_one_sentence(
     good_sidecar: Path, tmp_path: Path, capfd, change: str
 ) -> None:
@@ -269,6 +270,13 @@ def test_the_damage_seen_in_the_wild_is_one_sentence(
             arrays["keypoints"] = arrays["keypoints"].reshape(-1)
         elif change == "faces of frames not recorded":
             arrays["frame"] = arrays["frame"] + 1000  # was "No face was found"
+        # These three re-analysed into a CSV whose first frame came at the video's end.
+        elif change == "frames reversed":
+            arrays["frame_index"] = arrays["frame_index"][::-1].copy()
+        elif change == "times reversed":
+            arrays["frame_time_ms"] = arrays["frame_time_ms"][::-1].copy()
+        elif change == "a face's time moved":
+            arrays["time_ms"][3] += 5000.0
         else:
             arrays["time_ms"] = arrays["time_ms"][:-1]
         np.savez(crafted, **arrays)
