@@ -150,6 +150,18 @@ def test_bad_label_names_the_file_and_row(tmp_path):
     _one_sentence(e, "fer2013.csv row 5", "label 9")
 
 
+def test_a_stray_quote_is_named_with_its_row(tmp_path):
+    write_kaggle_csv(tmp_path / "fer2013.csv")
+    lines = (tmp_path / "fer2013.csv").read_text().splitlines()
+    label, pixels, usage = lines[3].split(",")
+    lines[3] = ",".join([label, '"' + pixels, usage])  # a quote opened, never closed
+    (tmp_path / "fer2013.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as e:
+        load_dataset(tmp_path)
+    # It was "row 4: the pixels field holds something that is not a number".
+    _one_sentence(e, "fer2013.csv row 4", "quote")
+
+
 def test_missing_label_csv_names_the_file(tmp_path):
     write_ferplus_folders(tmp_path)
     (tmp_path / "FER2013Valid" / "label.csv").unlink()

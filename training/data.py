@@ -173,6 +173,11 @@ def _decode_image(path: Path) -> np.ndarray:
 
 
 def _parse_pixels(text: str, where: str) -> np.ndarray:
+    if "\n" in text:
+        # A stray quote makes the csv module read the lines after it into this field; its
+        # numbers then were "something that is not a number", which hid the quote.
+        raise DataError(f"{where}: a quote (\") in it is not closed, so the lines after it "
+                        "were read as its pixels; remove the quote.")
     try:
         px = np.array(text.split(), dtype=np.int64)
     except ValueError as e:
