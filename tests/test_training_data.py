@@ -159,7 +159,7 @@ def test_a_stray_quote_is_named_with_its_row(tmp_path):
     with pytest.raises(DataError) as e:
         load_dataset(tmp_path)
     # It was "row 4: the pixels field holds something that is not a number".
-    _one_sentence(e, "fer2013.csv row 4", "quote")
+    _one_sentence(e, "fer2013.csv row 4", "(\") in it is not closed")
 
 
 def test_missing_label_csv_names_the_file(tmp_path):
