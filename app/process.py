@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from emocam.detect import MIN_FACE_PX, other_detector
 from emocam.encoders import DEFAULT_VIDEO_CODEC
-from emocam.errors import SourceError, UserError, frames_text
+from emocam.errors import OutputError, SourceError, UserError, frames_text
 from emocam.output_set import OutputSet
 from emocam.outputs import (
     OutputPlan,
@@ -254,6 +254,12 @@ def run_frames(
         failed = False
     except KeyboardInterrupt:
         completed = failed = False
+    except OutputError as e:
+        if not summary.frames:
+            raise
+        # An output refused mid-run (a full disk) ends it: the others are cut short too.
+        raise OutputError(f"{str(e).rstrip('.')}; the run stopped after "
+                          f"{frames_text(summary.frames)}, so its outputs are not complete.") from e
     except SourceError as e:
         failed = False  # the input broke, not the outputs: the report is still written
         if not summary.frames:

@@ -122,6 +122,7 @@ class RunSinks:
         if self.stream_stats:
             extra["streams"] = self.stream_stats
         error: OutputError | None = None
+        interrupted = False
         lost: set[str] = set()
         if self.video is not None and self.video.broken:
             lost.add("video")  # its write failed mid-run: the error on its way says so
@@ -157,7 +158,7 @@ class RunSinks:
             # the summary below says the set is not complete.
             if self.sidecar is not None:
                 self.sidecar.close(False)  # a second close does nothing
-            completed = False
+            completed, interrupted = False, True
             raise
         finally:
             if error is not None:
@@ -167,7 +168,16 @@ class RunSinks:
                           if self.summary.partial_outputs is not None and not completed
                           else self.summary.run_info.get("outputs", {}))
                 extra["outputs"] = {k: v for k, v in listed.items() if k not in lost}
-            self.summary.write(completed, **extra)
+            try:
+                self.summary.write(completed, **extra)
+            except OutputError as e:
+                if not (failed or interrupted or error is not None):
+                    raise
+                # The error on its way stays the one said: a disk that refused an output
+                # mid-run refuses the summary too, and saying only that hid what stopped the
+                # run. The summary left is the run's last checkpoint, which says the set is
+                # not complete (or none, before the first).
+                log.info("%s", e)
         if error is not None:
             raise error
 

@@ -193,12 +193,13 @@ class SidecarWriter:
             message = (str(e).rstrip(".") if isinstance(e, OutputError) else
                        f"The sidecar {self.path} could not be written "
                        f"({self._what_to_do(e)})")
+            if not completed:
+                # After a failed run: the other outputs are no more complete than this one.
+                log.info("%s", message)
+                return
             message += "; the CSV and JSON are complete" + (
                 ", only --reanalyse needs the sidecar" if self.optional else "")
-            if completed:
-                raise OutputError(f"{message}.") from e
-            log.info("%s", message)
-            return
+            raise OutputError(f"{message}.") from e
         shutil.rmtree(self.parts, ignore_errors=True)
 
 

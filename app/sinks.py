@@ -399,7 +399,7 @@ class AnnotatedVideoWriter:
         except OutputError as e:
             if exc_type is None:
                 raise
-            log.warning("%s", e)  # the error already on its way matters more
+            log.info("%s", e)  # the error on its way says the set is not complete
 
 
 def csv_header(class_names: Sequence[str], with_file: bool = False) -> list[str]:

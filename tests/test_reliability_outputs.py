@@ -256,6 +256,24 @@ def test_a_video_the_disk_cut_short_is_the_error_and_the_summary_claims_no_compl
         assert Path(path).is_file(), path
 
 
+def test_a_disk_that_refuses_everything_mid_run_names_what_stopped_the_run(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    # Files of 5.5 kB at most, as on a disk that fills mid-run: the CSV and the video fail
+    # after some frames.
+    proc = start_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q",
+                        limit_bytes=5500)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    # The output that stopped the run, and that the others are cut short: before, only "The
+    # summary ... could not be written" was said, as if the rest were whole.
+    assert len(lines) == 1 and "stopped after" in lines[0], err
+    assert "not complete" in lines[0] and "The summary" not in lines[0], err
+    summary = json.loads((tmp_path / "reliability_clip.emocam.json").read_text())
+    assert summary["completed"] is False
+
+
 # --- dying mid-run ---------------------------------------------------------------------------
 
 
