@@ -9,7 +9,6 @@ summary says ``completed: true``; it is partial when any of them, a staged parti
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from emocam.errors import OutputError, UserError
 from emocam.fileprint import input_fingerprint
+from emocam.jsonread import count, read_object
 from emocam.locks import lock_path
 from emocam.outputs import OutputPlan, output_base, plan_for
 from emocam.sinks import staging_path, summary_completed, write_json_atomic
@@ -132,11 +132,11 @@ def manifest_path(outdir: Path | None, inputs: list[Path]) -> Path:
 def read_earlier(path: Path) -> dict[str, dict[str, Any]]:
     """The earlier manifest's lines by input, those it kept from batches before it included
     (empty when there is none or it is damaged)."""
+    data = read_object(path) or {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         lines = [*data.get("earlier_inputs", []), *data["inputs"]]
         return {full_path(d["input"]): d for d in lines if isinstance(d, dict)}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
@@ -230,11 +230,7 @@ _SETTING_NAMES = {"model_path": "model", "detector": "detector",
 
 def _recorded_summary(plan: OutputPlan) -> dict[str, Any] | None:
     """The summary of the complete set of ``plan``; None when it cannot be read."""
-    try:
-        recorded = json.loads(plan.json.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return recorded if isinstance(recorded, dict) else None
+    return read_object(plan.json)
 
 
 def made_otherwise(plan: OutputPlan, options: ProcessOptions) -> str | None:
@@ -313,10 +309,9 @@ def _same_path(a: str | Path, b: str | Path) -> bool:
 
 def from_summary(src: Path, plan: OutputPlan) -> Outcome:
     """An input skipped by --resume, described from its complete outputs."""
-    try:
-        data = json.loads(plan.json.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = {}
-    return Outcome(str(src), DONE, frames=int(data.get("frames", 0)),
-                   frames_with_faces=int(data.get("frames_with_faces", 0)),
-                   faces=len(data.get("faces", {})), skipped=True, outputs=plan.outputs())
+    data = read_object(plan.json) or {}
+    faces = data.get("faces")
+    return Outcome(str(src), DONE, frames=count(data, "frames"),
+                   frames_with_faces=count(data, "frames_with_faces"),
+                   faces=len(faces) if isinstance(faces, dict | list) else 0, skipped=True,
+                   outputs=plan.outputs())

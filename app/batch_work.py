@@ -8,7 +8,6 @@ user hears that in one sentence instead of a model load and a cryptic error late
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from emocam.batch_manifest import DONE, FAILED, PARTIAL, REFUSED, Outcome
 from emocam.errors import UserError, frames_text
+from emocam.jsonread import count, read_object
 
 if TYPE_CHECKING:
     from emocam.process import ProcessOptions
@@ -126,10 +126,10 @@ def _add_counts(out: Outcome) -> None:
     path = out.outputs.get("json")
     if not path:
         return
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    data = read_object(Path(path))
+    if data is None:
         return
-    out.frames = int(data.get("frames", 0))
-    out.frames_with_faces = int(data.get("frames_with_faces", 0))
-    out.faces = len(data.get("faces", {}))
+    faces = data.get("faces")
+    out.frames = count(data, "frames")
+    out.frames_with_faces = count(data, "frames_with_faces")
+    out.faces = len(faces) if isinstance(faces, dict | list) else 0

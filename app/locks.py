@@ -6,12 +6,15 @@ an output asks here first.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import sys
 import time
 from pathlib import Path
+
+from emocam.jsonread import read_object
 
 # The locks this process holds: a lock naming our own pid that is not among them was left by
 # an earlier process that had the same pid (a container's emocam is often pid 1 every time).
@@ -66,11 +69,7 @@ def process_start(pid: int) -> str | None:
 
 def holder(lock: Path) -> dict[str, object] | None:
     """The run named in a lock file; None when it cannot be read (being written, or junk)."""
-    try:
-        data = json.loads(lock.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_object(lock)
 
 
 def stale(record: dict[str, object] | None, lock: Path) -> bool:
@@ -97,8 +96,11 @@ def describe(record: dict[str, object] | None) -> str:
     if not record or record.get("pid") is None:  # unreadable: nothing more to say
         return "another emocam run"
     started = record.get("started")
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if isinstance(
-        started, int | float) else "an unknown time"
+    when = "an unknown time"
+    if isinstance(started, int | float) and not isinstance(started, bool):
+        # A damaged lock's 1e300 or NaN stays "an unknown time".
+        with contextlib.suppress(OverflowError, ValueError, OSError):
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
     return (f"another emocam run (process {record.get('pid')} on {record.get('host')}, "
             f"started {when})")
 

@@ -10,7 +10,6 @@ annotated video only when the source video can still be read (and frames are wan
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -27,6 +26,7 @@ from emocam import columns
 from emocam.errors import OutputError, SourceError, UserError, some_of
 from emocam.face_trail import FaceTrail
 from emocam.fileprint import changed
+from emocam.jsonread import read_object
 from emocam.output_set import OutputSet
 from emocam.outputs import (
     REANALYSED,
@@ -338,10 +338,7 @@ def _recorded_outputs(sidecar: Path) -> set[str]:
     named after the input (``--csv out/a.csv`` beside ``video.emocam.json``) is not found."""
     stem = sidecar_stem(sidecar)
     for name in (f"{stem}{SUFFIX}.json", f"{stem}.json"):
-        try:
-            listed = json.loads((sidecar.parent / name).read_text(encoding="utf-8"))["outputs"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
+        listed = (read_object(sidecar.parent / name) or {}).get("outputs")
         if isinstance(listed, dict) and any(
                 isinstance(v, str) and os.path.realpath(v) == os.path.realpath(sidecar)
                 for v in listed.values()):

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from emocam.errors import OutputError, SourceError
+from emocam.jsonread import read_object
 from emocam.locks import being_written_by
 from emocam.outputs import SIDECAR_SUFFIX, SUFFIX
 from emocam.sidecar_check import Bad, check_arrays, check_header
@@ -281,11 +282,8 @@ def recover(path: Path) -> bool:
     """Join the chunks a killed run left for ``path`` into the sidecar so far; False when
     there are none."""
     parts = parts_dir(path)
-    try:
-        header = json.loads((parts / "header.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if not isinstance(header, dict):
+    header = read_object(parts / "header.json")
+    if header is None:
         return False
     header["completed"] = False
     try:

@@ -37,6 +37,7 @@ from emocam.encoders import DEFAULT_VIDEO_CODEC, Encoder, open_encoder
 from emocam.errors import OutputError
 from emocam.frame_steps import FrameSteps
 from emocam.inputs import shown_name, utf8_named
+from emocam.jsonread import read_object
 from emocam.locks import being_written_by, held_sentence
 from emocam.types import FrameResult
 
@@ -563,10 +564,7 @@ def summary_completed(path: Path) -> bool | None:
     if writes_in_place(path):
         # /dev/stdout into a pipe opens the pipe's reading end: reading it waited for good.
         return None
-    try:
-        completed = json.loads(path.read_text(encoding="utf-8")).get("completed")
-    except (OSError, ValueError, AttributeError):
-        return None
+    completed = (read_object(path) or {}).get("completed")
     return completed if isinstance(completed, bool) else None
 
 

@@ -252,6 +252,39 @@ def test_an_output_set_written_by_an_interrupted_run_is_not_locked_forever(
     assert not list(tmp_path.glob(".*.lock"))
 
 
+@pytest.mark.parametrize("damage", ["summary nested deeply", "lock of 1e300 seconds",
+                                    "batch manifest nested deeply"])
+def test_a_damaged_summary_lock_or_manifest_is_one_sentence(
+    tmp_path: Path, image_one_face: Path, model_path: Path, capfd, damage: str
+) -> None:
+    # Each was a traceback (RecursionError, OverflowError) where a rerun read it back.
+    photo = tmp_path / "face.png"
+    photo.write_bytes(image_one_face.read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    deep = "[" * 100_000 + "]" * 100_000
+    args: list[object] = ["process", photo, "-o", out, "--model", model_path, "-q"]
+    if damage == "summary nested deeply":
+        (out / "face.emocam.json").write_text(deep)
+    elif damage == "lock of 1e300 seconds":
+        # Process 1 lives on every host, so the lock holds and its run is described.
+        lock_path(out / "face.emocam.json").write_text(json.dumps(
+            {"pid": 1, "host": socket.gethostname(), "started": 1e300}))
+    else:
+        other = tmp_path / "other.png"
+        other.write_bytes(image_one_face.read_bytes())
+        args = ["process", photo, other, "-o", out, "--model", model_path, "-q", "--jobs",
+                "2"]
+        assert run_cli(capfd, *args).code == 0
+        (out / "emocam-batch.json").write_text(deep)
+        args.append("--resume")
+    run = run_cli(capfd, *args)
+    if damage == "batch manifest nested deeply":
+        assert run.code == 0 and "Traceback" not in run.err, run.err
+    else:
+        assert_one_sentence(run, str(out / "face.emocam."))
+
+
 def test_an_overwrite_of_a_folder_of_photos_replaces_its_annotated_folder_whole(
     tmp_path: Path, image_one_face: Path, model_path: Path, capfd
 ) -> None:
