@@ -50,6 +50,7 @@ from emocam.batch_manifest import (
     REFUSED,
     Manifest,
     Outcome,
+    changed_since,
     done_already,
     from_summary,
     full_path,
@@ -152,6 +153,11 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
             # a user to redo a whole batch of complete inputs.
             outcomes.append(Outcome(str(src), REFUSED, message=done_already(src, plan)))
             continue
+        if bopts.resume and state == PARTIAL_SET and plan is not None:
+            changed = changed_since(plan)
+            if changed:
+                log.warning("%s: its outputs were changed after its run (%s); it is done "
+                            "again.", src, ", ".join(changed))
         outcomes.append(Outcome(str(src)))
         # Outputs there before the batch are the user's: replaced only with --overwrite, or
         # by --resume when they are a partial set. Any found later are this batch's own.

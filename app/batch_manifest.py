@@ -203,11 +203,33 @@ def output_state(plan: OutputPlan | None) -> str:
         return ABSENT
     held = any(lock_path(p).exists() for p in files)
     if (not held and all(p.exists() for p in files) and summary_completed(plan.json) is True
-            and (plan.sidecar is None or zipfile.is_zipfile(plan.sidecar))):
+            and (plan.sidecar is None or zipfile.is_zipfile(plan.sidecar))
+            and not changed_since(plan)):
         # The sidecar is checked too (cheaply: an .npz is a zip): a damaged one was taken
         # for part of a complete set, and --resume skipped the input.
         return COMPLETE
     return PARTIAL_SET
+
+
+def changed_since(plan: OutputPlan) -> list[str]:
+    """The files of a finished set whose size is not the one its summary recorded (emptied,
+    cut short, written over), as "NAME (N bytes, not M)". A summary from before sizes were
+    recorded vouches for none, so nothing is said of them."""
+    recorded = (read_object(plan.json) or {}).get("output_bytes")
+    if not isinstance(recorded, dict):
+        return []
+    changed = []
+    for kind, path in plan.outputs().items():
+        want = recorded.get(kind)
+        if not isinstance(want, int) or isinstance(want, bool):
+            continue
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            continue  # a missing file is found missing
+        if size != want:
+            changed.append(f"{Path(path).name} ({size} bytes, not {want})")
+    return changed
 
 
 def complete_set(src: Path, request: Any) -> OutputPlan | None:

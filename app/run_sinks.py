@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -163,6 +164,8 @@ class RunSinks:
         finally:
             if error is not None:
                 completed = False  # a --resume or a batch must do this input again
+            if completed:
+                extra["output_bytes"] = output_sizes(self.plan)
             if lost:
                 listed = (self.summary.partial_outputs
                           if self.summary.partial_outputs is not None and not completed
@@ -180,6 +183,24 @@ class RunSinks:
                 log.info("%s", e)
         if error is not None:
             raise error
+
+
+def output_sizes(plan: OutputPlan) -> dict[str, int]:
+    """The size of each file of a finished set but its summary, by kind (``csv``,
+    ``video``...), as its summary records them: a --resume then knows a set emptied or cut
+    since (a CSV saved over by hand, a copy cut short) from a whole one. Devices
+    (``/dev/stdout``) and the annotated photos' folder have none."""
+    sizes = {}
+    for kind, path in plan.outputs().items():
+        if kind == "json":
+            continue
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            sizes[kind] = st.st_size
+    return sizes
 
 
 def _absolute(path: str) -> str:

@@ -412,6 +412,27 @@ def test_a_rerun_without_resume_says_how_to_skip_the_done_inputs_and_resume_then
     assert (tmp_path / "close.emocam.csv").stat().st_mtime_ns == done_before
 
 
+@pytest.mark.parametrize("jobs", [("--jobs", "2"), ()], ids=["jobs", "one-by-one"])
+def test_resume_redoes_an_input_whose_outputs_were_emptied_or_cut_since(
+    tmp_path: Path, short_clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str],
+    jobs: tuple[str, ...],
+) -> None:
+    common = ("-o", tmp_path, *jobs, "--model", model_path, "--no-video")
+    assert run_cli(capfd, "process", *short_clips, *common, "-q").code == 0
+    first, second = (c.stem for c in short_clips[:2])
+    csv = tmp_path / f"{first}.emocam.csv"
+    csv.write_bytes(b"")  # saved over by hand, a copy cut short
+    report = tmp_path / f"{second}.emocam.html"
+    report.write_bytes(report.read_bytes()[:100])
+    run = run_cli(capfd, "process", *short_clips, *common, "--resume")
+    assert run.code == 0, run.err
+    # Before: both "done by an earlier run (its outputs are complete)", left as they were.
+    assert f"{first}.emocam.csv (0 bytes, not" in run.err, run.err
+    assert f"{second}.emocam.html (100 bytes, not" in run.err, run.err
+    assert len(csv.read_text().splitlines()) > 1
+    assert report.stat().st_size > 100
+
+
 def test_resume_sees_a_folder_of_photos_that_gained_a_photo_and_an_annotated_copy_is_no_photo(
     tmp_path: Path, image_one_face: Path, model_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
