@@ -38,6 +38,7 @@ from emocam.imageheader import (
 )
 from emocam.inputs import check_input, empty, not_utf8, unreachable, utf8_named
 from emocam.newest import NewestFrame
+from emocam.picture_sizes import PictureSizes
 from emocam.types import Frame
 
 log = logging.getLogger(__name__)
@@ -541,6 +542,8 @@ class VideoSource(Source):
          self._pixel_aspect) = _clock_facts(path, self.fps)
         self.ended_early = ""  # why the file ended before its frame count, once it has
         self._lock = threading.Lock()
+        # A picture that changes size mid-way: OpenCV squeezes it into the first size.
+        self._sizes = PictureSizes(path, self.size)
 
     @property
     def video_fps(self) -> float:
@@ -591,6 +594,7 @@ class VideoSource(Source):
             index = self._next
             self._next += 1
             self._decoded = max(self._decoded, self._next)
+            image = self._sizes.fit(image, index)
             yield Frame(image, index, self._timestamp(index, pos_ms, vouched), str(self.path))
 
     def _read(self) -> tuple[np.ndarray | None, float]:
@@ -692,6 +696,7 @@ class VideoSource(Source):
             self._last_ms = -math.inf
 
     def close(self) -> None:
+        self._sizes.close()
         # A read hung on a lost network drive holds the lock; closing must not hang with it.
         if not self._lock.acquire(timeout=2.0):
             log.warning("%s is stuck in a read; leaving it to the operating system.", self.path)

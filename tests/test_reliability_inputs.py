@@ -693,3 +693,48 @@ def test_a_file_given_twice_by_overlapping_globs_is_processed_once(
                   "--model", model_path, "-q")
     assert run.code == 0 and "more than once" not in run.err, run.err
     assert (tmp_path / "both" / "take2.emocam.csv").is_file()
+
+
+def _ts_of_astronaut(path: Path, size: tuple[int, int], frames: int) -> bytes:
+    """An H.264 MPEG-TS of the astronaut's face at ``size``: TS files joined end to end play
+    on, as a conference recording whose picture size changes does."""
+    import av
+    from skimage import data
+
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[0:300, 100:400]
+    w, h = size
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        side = int(h * 0.8)
+        for i in range(frames):
+            frame = np.full((h, w, 3), 60, np.uint8)
+            frame[10:10 + side, 10 + i:10 + i + side] = cv2.resize(face, (side, side))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def test_a_video_whose_picture_changes_size_keeps_its_faces_shape(
+    tmp_path: Path, model_path: Path, capfd
+) -> None:
+    # 4:3, then the same face in a picture twice as wide: OpenCV squeezes the second part
+    # into 480x360, which halved the face's width and read the smile as surprise, unsaid.
+    video = tmp_path / "call.ts"
+    video.write_bytes(_ts_of_astronaut(tmp_path / "a.ts", (480, 360), 30)
+                      + _ts_of_astronaut(tmp_path / "b.ts", (960, 360), 30))
+    run = run_cli(capfd, "process", video, "-o", tmp_path / "out", "--model", model_path,
+                  "--no-video", "--no-report", "-q")
+    assert run.code == 0, run.err
+    assert "changes its picture size at frame 30 (960x360" in run.err, run.err
+    with open(tmp_path / "out" / "call.emocam.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    before = [r for r in rows if int(r["frame"]) < 30]
+    after = [r for r in rows if int(r["frame"]) >= 30]
+    assert before and after
+    assert {r["top_label"] for r in before} == {r["top_label"] for r in after} == {"happiness"}
+    # Shown at its own shape, half the size: square boxes, half as wide as before.
+    ratio = np.median([float(r["w"]) for r in after]) / np.median([float(r["w"]) for r in before])
+    assert 0.4 < ratio < 0.6, ratio
