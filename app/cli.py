@@ -20,6 +20,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from emocam import __version__, batch_cli
+from emocam.display import display_problem
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.errors import (
     EXIT_INTERRUPTED,
@@ -557,20 +558,10 @@ def _process_batch(args: argparse.Namespace) -> int:
     return batch_cli.run(args, args.input, _process_options(args))
 
 
-def _no_display() -> bool:
-    """On Linux and the BSDs Qt needs an X11 or Wayland display unless a platform is chosen;
-    without one it aborts with a paragraph about plugins."""
-    if sys.platform == "darwin" or sys.platform.startswith(("win", "cygwin")):
-        return False
-    env = os.environ
-    return not any(env.get(k) for k in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
-
-
 def _gui(args: argparse.Namespace) -> int:
-    if _no_display():
-        print("emocam: The desktop app needs a display, and none is set (DISPLAY or "
-              "WAYLAND_DISPLAY); start it in a desktop session, or use `emocam process VIDEO` "
-              "for files.", file=sys.stderr)
+    problem = display_problem()
+    if problem is not None:
+        print(f"emocam: {problem}", file=sys.stderr)
         return 2
     try:
         from emocam.gui.app import run

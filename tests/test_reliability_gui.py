@@ -149,6 +149,25 @@ def test_the_app_without_a_display_says_so_in_one_sentence(tmp_path) -> None:
     assert err.splitlines() == [err.strip()] and "needs a display" in err
 
 
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="X11/Wayland platforms only")
+@pytest.mark.parametrize("display", [{"DISPLAY": ":57"},
+                                     {"WAYLAND_DISPLAY": "wayland-57", "XDG_RUNTIME_DIR": "/tmp"}],
+                         ids=["x11", "wayland"])
+def test_the_app_with_a_display_nothing_answers_at_says_so_in_one_sentence(
+    tmp_path, display: dict[str, str]
+) -> None:
+    # An ssh session without X forwarding, a container's or a stale DISPLAY: Qt aborted
+    # (status 134) with a paragraph that blamed xcb-cursor0.
+    assert not os.path.exists("/tmp/.X11-unix/X57") and not os.path.exists("/tmp/wayland-57")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    app = start_emocam(env=_away_from_home({**env, **display}, tmp_path))
+    _, err = app.communicate(timeout=60)
+    assert app.returncode == 2, err
+    assert err.splitlines() == [err.strip()], err
+    assert "cannot reach the display" in err and next(iter(display.values())) in err
+
+
 def test_a_qt_failure_at_start_reaches_the_user_though_native_noise_is_hidden(tmp_path) -> None:
     """Descriptor 2 goes to /dev/null in `emocam`; Qt's own fatal message must still show."""
     app = start_emocam(env=_away_from_home({**os.environ, "QT_QPA_PLATFORM": "no-such-platform"},
