@@ -517,6 +517,28 @@ def test_an_output_that_cannot_be_written_is_one_sentence_before_any_work(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.onnx"]  # nothing written
 
 
+@pytest.mark.parametrize("command, needs", [
+    (["calibrate", "{model}", "--out", "{tmp}/c.onnx", "--temperature", "0.9"], "onnx"),
+    (["train", "--data", "{tmp}/none", "--out", "{tmp}/run"], "PyYAML"),
+])
+def test_a_command_without_the_training_extras_says_how_to_install_them(
+    tmp_path, capsys, monkeypatch, model_path, command, needs
+):
+    # A plain `pip install .` has none of them: these were ModuleNotFoundError tracebacks,
+    # calibrate's after copying the model, unchanged, to the name asked for.
+    import importlib.util
+
+    real = importlib.util.find_spec
+    blocked = {"onnx", "yaml"}
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in blocked else real(name, *a))
+    argv = [a.format(model=model_path, tmp=tmp_path) for a in command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and needs in err and 'pip install "emocam[train]"' in err, err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
 def test_adjusting_an_int8_model_is_refused_before_any_data_is_read(tmp_path, capsys):
     from emocam.resources import resolve_model
 

@@ -961,6 +961,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# The modules of the training extras (pip install "emocam[train]") each command imports;
+# the ONNX export's own (TensorFlow, tf2onnx) are said by the export, which may run apart.
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "train": ("yaml", "keras"), "export": ("keras",), "rebuild": ("keras", "onnx"),
+    "calibrate": ("onnx",), "quantize": ("onnx",), "adjust": ("onnx",),
+    "detector-onnx": ("onnx", "tf2onnx", "tensorflow"),
+}
+_PACKAGE_OF = {"yaml": "PyYAML"}
+
+
+def _missing_extras(command: str) -> list[str]:
+    import importlib.util
+
+    return [_PACKAGE_OF.get(m, m) for m in _NEEDS.get(command, ())
+            if importlib.util.find_spec(m) is None]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # onnxruntime (the export's parity check, evaluation) would report usage to Microsoft.
@@ -973,6 +990,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S",
                         force=True)
+    missing = _missing_extras(args.command)
+    if missing:
+        # Before anything is written: a run folder, or a copy of the model under --out
+        # (calibrate), was left by a ModuleNotFoundError traceback.
+        print(f"fer-train: {args.command} needs {', '.join(missing)}, which come(s) with the "
+              'training extras; install them with pip install "emocam[train]".',
+              file=sys.stderr)
+        return 2
     try:
         if args.command == "train":
             return cmd_train(args, "fer-train " + shlex.join(argv))
