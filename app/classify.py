@@ -188,6 +188,11 @@ class EmotionClassifier:
             )
         # A model exported with a fixed batch (often 1) takes exactly that many faces a call.
         self._fixed_batch = _static(shape[0]) if len(shape) == 4 else None
+        if len(self._session.get_outputs()) != 1:
+            # Which one holds the classes' scores cannot be known: the first was read, and
+            # a model with probabilities first and logits second gave squashed numbers.
+            raise self._fail(f"has {len(self._session.get_outputs())} outputs, not one "
+                             "(the classes' logits or probabilities); export it with one")
         out_shape = list(self._session.get_outputs()[0].shape)
         if len(out_shape) != 2:
             raise self._fail(f"has output shape {out_shape}, not (batch, classes)")
@@ -204,7 +209,8 @@ class EmotionClassifier:
         try:
             # Three faces: a fixed batch of another size is found here, not on the first
             # frame with that many faces.
-            raw = self._raw(np.full((3, s, s), 128, np.uint8))
+            # Gray, black and white: three rows that logits would hardly all make sums of 1.
+            raw = self._raw(np.stack([np.full((s, s), v, np.uint8) for v in (128, 0, 255)]))
             probs = self.predict(np.full((1, s, s), 128, np.uint8))
         except ModelError:
             raise
@@ -224,6 +230,15 @@ class EmotionClassifier:
                 "is said by its metadata to output probabilities, but its outputs are not "
                 f"(they range from {raw.min():.3g} to {raw.max():.3g}, rows summing to "
                 f"{raw.sum(axis=1)[0]:.3g}); set its metadata's output to logits"
+            )
+        if self.info.output == "logits" and (
+            raw.min() >= 0.0 and raw.max() <= 1.0 and np.abs(raw.sum(axis=1) - 1.0).max() < 1e-3
+        ):
+            # Probabilities read as logits went through softmax again: a 0.9988 smile was
+            # shown as 0.30, every face flagged low confidence.
+            raise self._fail(
+                "is said by its metadata to output logits, but its outputs are probabilities "
+                "already (each row sums to 1); set its metadata's output to probabilities"
             )
 
     def predict(self, crops: np.ndarray) -> np.ndarray:

@@ -32,8 +32,11 @@ def tiny_model(
     classes: int = 3,
     out_shape: list[object] | None = None,
     metadata: str | None = None,
+    softmax: bool = False,
+    second_output: bool = False,
 ) -> Path:
-    """A one-op model: flatten a 48x48 gray crop (NHWC) and multiply by a weight matrix."""
+    """A one-op model: flatten a 48x48 gray crop (NHWC) and multiply by a weight matrix;
+    ``softmax``: its output is probabilities; ``second_output``: the logits come second."""
     input_shape = input_shape or ["N", 48, 48, 1]
     pixels = int(np.prod([d for d in input_shape[1:] if isinstance(d, int)]))
     w = helper.make_tensor(
@@ -41,14 +44,17 @@ def tiny_model(
         np.random.default_rng(0).normal(0, 1e-3, pixels * classes).astype(np.float32),
     )
     shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, pixels])
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["flat"]),
+             helper.make_node("MatMul", ["flat", "w"], ["logits"])]
+    outputs = ["logits"]
+    if softmax or second_output:
+        nodes.append(helper.make_node("Softmax", ["logits"], ["probs"], axis=1))
+        outputs = ["probs", "logits"] if second_output else ["probs"]
     graph = helper.make_graph(
-        [
-            helper.make_node("Reshape", ["x", "shape"], ["flat"]),
-            helper.make_node("MatMul", ["flat", "w"], ["logits"]),
-        ],
-        "tiny",
+        nodes, "tiny",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, input_shape)],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, out_shape or ["N", classes])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, out_shape or ["N", classes])
+         for name in outputs],
         initializer=[w, shape],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -80,6 +86,10 @@ BROKEN = {
     "logits said to be probabilities": (
         dict(metadata=json.dumps({"class_names": list(NAMES), "output": "probabilities"})),
         "outputs are not"),
+    # Probabilities said to be logits went through softmax again: every face low confidence.
+    "probabilities said to be logits": (dict(softmax=True), "probabilities already"),
+    # Probabilities first, logits second: the first was read, squashed, unsaid.
+    "two outputs": (dict(second_output=True), "has 2 outputs"),
 }
 
 
