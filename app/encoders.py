@@ -82,6 +82,14 @@ def open_encoder(
         raise OutputError(_why_not_written(shown or path, path, e)) from e
 
 
+class EncoderRefused(ValueError):
+    """An encoder that will not take a frame size or rate; ``codec``: which one."""
+
+    def __init__(self, codec: str, message: str) -> None:
+        super().__init__(message)
+        self.codec = codec
+
+
 def _why_not_written(shown: Path, path: Path, e: Exception) -> str:
     """The true cause an encoder did not open."""
     folder = path.parent
@@ -89,6 +97,11 @@ def _why_not_written(shown: Path, path: Path, e: Exception) -> str:
         return (f"The video {shown} cannot be written: the folder {folder} does not let you "
                 "write in it; choose a folder you can write to.")
     why = f" ({e})" if str(e) else ""
+    if isinstance(e, EncoderRefused):
+        # The folder is not the matter (it was "check the folder is writable").
+        others = " or ".join(f"--video-codec {c}" for c in VIDEO_CODECS if c != e.codec)
+        return (f"The video {shown} cannot be written{why}; choose another codec ({others}), "
+                "or pass --no-video.")
     return f"The video {shown} cannot be written{why}; check the folder is writable."
 
 
@@ -143,8 +156,8 @@ class _PyAvEncoder:
             self._container.start_encoding()
         except av.FFmpegError as e:
             self._container.close()
-            raise ValueError(f"the {codec} encoder refuses {w}x{h} at {fps:g} fps: "
-                             f"{e.strerror or e}") from e
+            raise EncoderRefused(codec, f"the {codec} encoder refuses {w}x{h} at {fps:g} fps: "
+                                        f"{e.strerror or e}") from e
         self._stream = stream
         self._path = path
         self._pts = 0

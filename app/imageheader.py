@@ -16,6 +16,10 @@ from typing import BinaryIO
 # Enough for a 200-megapixel phone photo (16320x12240); a decoded BGR copy of the largest
 # allowed image takes 750 MB.
 MAX_IMAGE_PIXELS = 250_000_000
+# A video's frames are decoded, queued, drawn on and encoded several at a time: 70 megapixels
+# a frame holds a 12K picture (11520x5760, the largest 360-degree cameras'); a 20 MB video of
+# 16000x16000 frames took 7-11 GB of memory.
+MAX_VIDEO_PIXELS = 70_000_000
 
 # JPEG start-of-frame markers (SOF0-SOF15, except DHT, JPG and DAC, which share the range).
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}

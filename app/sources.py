@@ -30,6 +30,7 @@ import numpy as np
 from emocam.errors import SourceError, frames_text
 from emocam.imageheader import (
     MAX_IMAGE_PIXELS,
+    MAX_VIDEO_PIXELS,
     animated_file,
     declared_size,
     pictures_in,
@@ -563,6 +564,13 @@ class VideoSource(Source):
                 "or an image (.jpg, .png) file, check that it is not corrupt, or convert it "
                 "to H.264 MP4 if it uses a codec this build cannot decode."
             )
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if w * h > MAX_VIDEO_PIXELS:  # before a frame is decoded: it may not fit in memory
+            cap.release()
+            raise SourceError(
+                f"The video {path} has frames of {w}x{h} pixels ({w * h / 1e6:,.0f} "
+                f"megapixels), more than the {MAX_VIDEO_PIXELS / 1e6:.0f} megapixels a frame "
+                "emocam decodes; scale it down first (for example to 3840 pixels wide).")
         ok, first = cap.read()
         if not ok or first is None:
             cap.release()

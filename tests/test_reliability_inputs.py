@@ -738,3 +738,37 @@ def test_a_video_whose_picture_changes_size_keeps_its_faces_shape(
     # Shown at its own shape, half the size: square boxes, half as wide as before.
     ratio = np.median([float(r["w"]) for r in after]) / np.median([float(r["w"]) for r in before])
     assert 0.4 < ratio < 0.6, ratio
+
+
+def test_a_video_of_frames_too_large_to_hold_is_refused_before_decoding(
+    tmp_path: Path, model_path: Path, capfd
+) -> None:
+    # A 20 MB video of 16000x16000 frames took 7-11 GB of memory; photos had a cap, videos none.
+    video = tmp_path / "huge.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (9000, 8000))
+    writer.write(np.full((8000, 9000, 3), 90, np.uint8))
+    writer.release()
+    run = run_cli(capfd, "process", video, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert_one_sentence(run, str(video), "9000x8000", "70 megapixels", "scale it down")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_frame_size_the_video_codec_refuses_names_the_other_codec(
+    tmp_path: Path, model_path: Path, capfd, image_one_face: Path
+) -> None:
+    # MPEG-4 part 2 (mp4v, the default) takes no picture wider than 8191: it was "check the
+    # folder is writable".
+    face = cv2.resize(cv2.imread(str(image_one_face)), (480, 480))
+    frame = np.full((480, 8500, 3), 90, np.uint8)
+    frame[:, :480] = face
+    video = tmp_path / "wide.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (8500, 480))
+    for _ in range(2):
+        writer.write(frame)
+    writer.release()
+    run = run_cli(capfd, "process", video, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert_one_sentence(run, "mp4v encoder refuses 8500x480", "--video-codec h264",
+                        "--no-video")
+    run = run_cli(capfd, "process", video, "-o", tmp_path / "out", "--model", model_path, "-q",
+                  "--video-codec", "h264")
+    assert "Traceback" not in run.err and (tmp_path / "out" / "wide.emocam.mp4").is_file(), run.err
