@@ -167,6 +167,23 @@ def _gif_pictures(fh: BinaryIO, most: int) -> int:
     return max(images, 1)
 
 
+def tiff_pages(data: bytes | memoryview, most: int = 2) -> int:
+    """How many pages (image file directories) a TIFF's bytes chain, up to ``most``; 1 when
+    the chain cannot be followed in ``data`` (a damaged file, or pages beyond it)."""
+    order = "<" if bytes(memoryview(data)[:2]) == b"II" else ">"
+    pages, seen = 0, set()
+    try:
+        (offset,) = struct.unpack_from(f"{order}I", data, 4)
+        while offset and offset not in seen and pages < most:
+            seen.add(offset)
+            (entries,) = struct.unpack_from(f"{order}H", data, offset)
+            pages += 1
+            (offset,) = struct.unpack_from(f"{order}I", data, offset + 2 + 12 * entries)
+    except struct.error:
+        pass
+    return max(pages, 1)
+
+
 def still_format(head: bytes) -> str | None:
     """The still-image format the first bytes of a file show (``"jpeg"``, ``"png"``,
     ``"webp"``, ``"bmp"``, ``"tiff"``, ``"gif"``), whatever its name says; None for anything

@@ -36,6 +36,7 @@ from emocam.imageheader import (
     pictures_in,
     still_format,
     still_format_of,
+    tiff_pages,
 )
 from emocam.inputs import check_input, empty, not_utf8, unreachable, utf8_named
 from emocam.newest import NewestFrame
@@ -217,13 +218,31 @@ def read_image(path: Path) -> np.ndarray:
             log.warning("The image %s is damaged or cut short; the part of it that could be "
                         "decoded was read (its lower part may be grey).", path)
     if image is None:
-        if path.suffix.lower() in UNREADABLE_PHOTO_EXTS:
+        # Unless this OpenCV has a reader for its kind (OpenCV 5 reads AVIF): then it is the
+        # file that is damaged (a cut AVIF was "an AVIF photo, which emocam cannot read").
+        if path.suffix.lower() in UNREADABLE_PHOTO_EXTS and not _has_reader(path):
             kind = path.suffix.lstrip(".").upper()
+            article = "an" if kind[0] in "AEIOU" else "a"
             raise SourceError(
-                f"{path} is a {kind} photo, which emocam cannot read; convert it to JPEG or "
-                "PNG (most photo viewers can export it), then process that.")
+                f"{path} is {article} {kind} photo, which emocam cannot read; convert it to "
+                "JPEG or PNG (most photo viewers can export it), then process that.")
         raise SourceError(f"The image {path} cannot be decoded; it may be corrupt or not an image.")
+    if still_format(data[:8].tobytes()) == "tiff":
+        pages = tiff_pages(memoryview(data), most=1000)  # not a copy of the whole file
+        if pages >= 2:
+            # A scanner's or fax's multi-page TIFF: the faces on the other pages were not
+            # looked for, unsaid.
+            log.warning("The image %s holds %s pages; only its first is read (save each page "
+                        "as an image of its own to read the others).", path,
+                        f"{pages}" if pages < 1000 else "1000 or more")
     return image
+
+
+def _has_reader(path: Path) -> bool:
+    try:
+        return bool(cv2.haveImageReader(str(path)))
+    except cv2.error:
+        return False
 
 
 def _first_picture(path: Path) -> np.ndarray | None:

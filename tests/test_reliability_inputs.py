@@ -772,3 +772,28 @@ def test_a_frame_size_the_video_codec_refuses_names_the_other_codec(
     run = run_cli(capfd, "process", video, "-o", tmp_path / "out", "--model", model_path, "-q",
                   "--video-codec", "h264")
     assert "Traceback" not in run.err and (tmp_path / "out" / "wide.emocam.mp4").is_file(), run.err
+
+
+def test_a_multi_page_tiff_says_only_its_first_page_is_read(
+    tmp_path: Path, model_path: Path, capfd, image_one_face: Path
+) -> None:
+    # A scanner's multi-page TIFF: pages 2 and 3 (faces) went unread without a word.
+    face = Image.open(image_one_face).convert("RGB")
+    blank = Image.new("RGB", face.size, (200, 200, 200))
+    tiff = tmp_path / "scan.tif"
+    blank.save(tiff, save_all=True, append_images=[face, face])  # uncompressed: pages far in
+    run = run_cli(capfd, "process", tiff, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert "holds 3 pages; only its first is read" in run.err, run.err
+
+
+@pytest.mark.skipif(not cv2.haveImageWriter("x.avif"), reason="this OpenCV writes no AVIF")
+def test_a_damaged_avif_is_called_damaged_where_avif_is_read(
+    tmp_path: Path, model_path: Path, capfd, image_one_face: Path
+) -> None:
+    whole = tmp_path / "whole.avif"
+    assert cv2.imwrite(str(whole), cv2.imread(str(image_one_face)))
+    cut = tmp_path / "cut.avif"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    run = run_cli(capfd, "process", cut, "-o", tmp_path / "out", "--model", model_path, "-q")
+    # It was "is a AVIF photo, which emocam cannot read", though a whole one reads.
+    assert_one_sentence(run, str(cut), "cannot be decoded", "corrupt")
