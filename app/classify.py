@@ -112,6 +112,10 @@ def _check_file(path: Path) -> None:
         raise ModelError(f"The emotion model path {path} is a folder, not a file; {_MODEL_HINT}.")
     if not os.access(path, os.R_OK):
         raise ModelError(f"The emotion model file {path} cannot be read; check its permissions.")
+    if path.suffix.lower() in (".keras", ".h5"):
+        # A training checkpoint: it was "not a valid ONNX model".
+        raise ModelError(f"The emotion model file {path} is a Keras checkpoint; export it to "
+                         f"ONNX with `fer-train export {path}`, then give the .onnx file.")
 
 
 def _static(dim: object) -> int | None:

@@ -89,11 +89,17 @@ class ModelInfo:
         if not isinstance(d, dict):
             raise ValueError("its metadata is not a JSON object")
         names = d.get("class_names")
-        if not isinstance(names, list) or len(names) < 2 or not all(
-            isinstance(n, str) and n.strip() for n in names
-        ):
+        if not isinstance(names, list) or len(names) < 2:
             raise ValueError("its metadata lacks a list of at least two class names")
-        if len(set(names)) != len(names):
+        if not all(isinstance(n, str) and n.strip() for n in names):
+            raise ValueError("its metadata key 'class_names' holds a name that is empty or "
+                             "not text")
+        if any(n != n.strip() or not n.isprintable() for n in names):
+            # They head CSV columns: "neutral\n" split the header line for a line reader.
+            raise ValueError("its metadata key 'class_names' holds a name with spaces at its "
+                             "ends or a line break")
+        if len({n.casefold() for n in names}) != len(names):
+            # "Neutral" and "neutral" are one class to a reader of the CSV.
             raise ValueError("its metadata key 'class_names' names a class twice")
         clash = sorted(set(names) & columns.FIXED)
         if clash:

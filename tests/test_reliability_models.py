@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from cli_helpers import run_cli
@@ -86,6 +87,14 @@ BROKEN = {
     "logits said to be probabilities": (
         dict(metadata=json.dumps({"class_names": list(NAMES), "output": "probabilities"})),
         "outputs are not"),
+    # An empty name was "lacks a list of at least two class names"; a line break split the
+    # CSV's header for a line reader; two names of one class were two columns.
+    "an empty class name": (dict(metadata=json.dumps({"class_names": ["neutral", " ", "sad"]})),
+                            "holds a name that is empty"),
+    "a line break in a name": (
+        dict(metadata=json.dumps({"class_names": ["neutral", "happy\n", "sad"]})), "line break"),
+    "one class twice": (
+        dict(metadata=json.dumps({"class_names": ["neutral", "Neutral", "sad"]})), "twice"),
     # Probabilities said to be logits went through softmax again: every face low confidence.
     "probabilities said to be logits": (dict(softmax=True), "probabilities already"),
     # Probabilities first, logits second: the first was read, squashed, unsaid.
@@ -219,3 +228,16 @@ def test_a_label_csv_naming_a_missing_image_names_the_row(tmp_path: Path) -> Non
         load_dataset(tmp_path)
     msg = str(err.value)
     assert "FER2013Train" in msg and "label.csv row 4" in msg and "fer0000003.png" in msg
+
+
+def test_a_keras_checkpoint_given_as_the_model_says_how_to_export_it(
+    tmp_path: Path, capfd
+) -> None:
+    checkpoint = tmp_path / "best.keras"
+    checkpoint.write_bytes(b"PK\x03\x04 a Keras zip")
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), np.full((64, 64, 3), 90, np.uint8))
+    run = run_cli(capfd, "process", photo, "-o", tmp_path / "out", "--model", checkpoint)
+    # It was "not a valid ONNX model (it may be truncated or another kind of file)".
+    assert_one_sentence(run, str(checkpoint), "Keras checkpoint", "fer-train export")
+
