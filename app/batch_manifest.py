@@ -132,7 +132,13 @@ def manifest_path(outdir: Path | None, inputs: list[Path]) -> Path:
 def read_earlier(path: Path) -> dict[str, dict[str, Any]]:
     """The earlier manifest's lines by input, those it kept from batches before it included
     (empty when there is none or it is damaged)."""
-    data = read_object(path) or {}
+    data = read_object(path)
+    if data is None:
+        if path.exists():
+            # Replaced by this batch's: the earlier batches' lines go, which is said.
+            log.warning("%s cannot be read (it is damaged); this batch writes a new one, "
+                        "without the earlier batches' lines.", path)
+        return {}
     try:
         lines = [*data.get("earlier_inputs", []), *data["inputs"]]
         return {full_path(d["input"]): d for d in lines if isinstance(d, dict)}

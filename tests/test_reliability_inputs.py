@@ -158,6 +158,11 @@ def test_a_matroska_download_cut_short_says_where_it_ends(
     assert 0 < len(frames) < video_face_at_edge.frame_count
     assert "cut.mkv ended at" in said and "the file may be truncated" in said, said
     assert "truncated" in caplog.text
+    # And in its summary, where a script or a batch looks (it was said on the terminal only).
+    result = run_process(ProcessOptions(input=cut, outdir=tmp_path / "out", no_video=True,
+                                        no_report=True, progress=False))
+    summary = json.loads(Path(result.outputs["json"]).read_text())
+    assert "cut.mkv ended at" in summary["input_warning"], summary.get("input_warning")
 
 
 class _FakeSplit(Source):
