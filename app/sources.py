@@ -523,6 +523,25 @@ def _clock_facts(path: Path, mean_fps: float) -> tuple[float, float, float, Frac
     return length_ms, steady, picture_ms, pixel
 
 
+def _no_pictures(path: Path) -> str | None:
+    """Why a media file holds nothing to read, when that is why OpenCV read nothing: sound
+    alone (an .m4a renamed, a screen recorder's sound track), or a picture track without a
+    frame (a recording stopped at once). Those were called corrupt or of an unknown codec."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return ("holds sound only, no pictures" if container.streams.audio
+                        else "holds no pictures")
+            stream = container.streams.video[0]
+            if any(packet.size for packet in container.demux(stream)):
+                return None
+            return "holds no frames (its recording may have stopped before the first)"
+    except (av.FFmpegError, OSError, ValueError):
+        return None
+
+
 class VideoSource(Source):
     """A video file, every frame in order.
 
@@ -578,6 +597,9 @@ class VideoSource(Source):
         cap = _capture(path)
         if not cap.isOpened():
             cap.release()
+            empty_media = _no_pictures(path)
+            if empty_media:
+                raise SourceError(f"The video {path} {empty_media}; give a video with pictures.")
             raise SourceError(
                 f"{path} cannot be opened as a video; use a video (.mp4, .avi, .mov, .mkv) "
                 "or an image (.jpg, .png) file, check that it is not corrupt, or convert it "
@@ -593,6 +615,9 @@ class VideoSource(Source):
         ok, first = cap.read()
         if not ok or first is None:
             cap.release()
+            empty_media = _no_pictures(path)
+            if empty_media:
+                raise SourceError(f"The video {path} {empty_media}; give a video with pictures.")
             raise SourceError(
                 f"The video {path} opens but no frame can be decoded; "
                 "the file may be corrupt or truncated."

@@ -802,3 +802,31 @@ def test_a_damaged_avif_is_called_damaged_where_avif_is_read(
     run = run_cli(capfd, "process", cut, "-o", tmp_path / "out", "--model", model_path, "-q")
     # It was "is a AVIF photo, which emocam cannot read", though a whole one reads.
     assert_one_sentence(run, str(cut), "cannot be decoded", "corrupt")
+
+
+@pytest.mark.parametrize("kind", ["sound only", "no frame"])
+def test_a_video_without_pictures_says_so(tmp_path: Path, model_path: Path, capfd,
+                                          kind: str) -> None:
+    # Both were called corrupt, or of a codec this build cannot decode.
+    import av
+
+    if kind == "sound only":  # an .m4a renamed, a recorder's sound track
+        video = tmp_path / "talk.mp4"
+        with av.open(str(video), "w") as out:
+            stream = out.add_stream("aac", rate=16000)
+            stream.layout = "mono"
+            for i in range(20):
+                frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                                   layout="mono")
+                frame.sample_rate, frame.pts = 16000, i * 1024
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+        said = "holds sound only, no pictures"
+    else:  # a recording stopped before its first frame
+        video = tmp_path / "stopped.avi"
+        cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, (320, 240)).release()
+        said = "holds no frames"
+    run = run_cli(capfd, "process", video, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert_one_sentence(run, str(video), said)
