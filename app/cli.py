@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"emocam {__version__}")
     gui = p.add_argument_group("desktop app")
     src = gui.add_mutually_exclusive_group()
-    src.add_argument("--video", metavar="FILE",
+    src.add_argument("--video", metavar="PATH",
                      help="open the app on this video (or photo, or folder); a PATH alone "
                      "does the same")
     src.add_argument("--camera", metavar="N", type=int, help="open the app on camera N")
