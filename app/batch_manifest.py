@@ -99,8 +99,9 @@ class Manifest:
                 written = path.stat().st_mtime
             except OSError:
                 written = None
-            self.earlier = still_standing(read_earlier(path), self.inputs, self.replaced,
-                                          written)
+            # Quiet: prepare() said already if the earlier manifest is damaged.
+            self.earlier = still_standing(read_earlier(path, quiet=True), self.inputs,
+                                          self.replaced, written)
         # Atomic: a reader (or a --resume after a power cut) never sees half a manifest.
         write_json_atomic(path, self.as_dict())
 
@@ -129,12 +130,12 @@ def manifest_path(outdir: Path | None, inputs: list[Path]) -> Path:
     return folder / MANIFEST_NAME
 
 
-def read_earlier(path: Path) -> dict[str, dict[str, Any]]:
+def read_earlier(path: Path, quiet: bool = False) -> dict[str, dict[str, Any]]:
     """The earlier manifest's lines by input, those it kept from batches before it included
-    (empty when there is none or it is damaged)."""
+    (empty when there is none or it is damaged, which is said unless ``quiet``)."""
     data = read_object(path)
     if data is None:
-        if path.exists():
+        if path.exists() and not quiet:
             # Replaced by this batch's: the earlier batches' lines go, which is said.
             log.warning("%s cannot be read (it is damaged); this batch writes a new one, "
                         "without the earlier batches' lines.", path)

@@ -114,8 +114,9 @@ def _check_file(path: Path) -> None:
         raise ModelError(f"The emotion model file {path} cannot be read; check its permissions.")
     if path.suffix.lower() in (".keras", ".h5"):
         # A training checkpoint: it was "not a valid ONNX model".
-        raise ModelError(f"The emotion model file {path} is a Keras checkpoint; export it to "
-                         f"ONNX with `fer-train export {path}`, then give the .onnx file.")
+        raise ModelError(f"The emotion model file {path} is a Keras checkpoint; emocam runs "
+                         f"ONNX models: export it (a fer-train checkpoint: `fer-train export "
+                         f"{path}`), then give the .onnx file.")
 
 
 def _static(dim: object) -> int | None:
@@ -192,11 +193,14 @@ class EmotionClassifier:
             )
         # A model exported with a fixed batch (often 1) takes exactly that many faces a call.
         self._fixed_batch = _static(shape[0]) if len(shape) == 4 else None
-        if len(self._session.get_outputs()) != 1:
+        scores = [o for o in self._session.get_outputs() if len(o.shape) == 2
+                  and _static(o.shape[1]) in (None, info.num_classes)]
+        if len(scores) > 1:
             # Which one holds the classes' scores cannot be known: the first was read, and
-            # a model with probabilities first and logits second gave squashed numbers.
-            raise self._fail(f"has {len(self._session.get_outputs())} outputs, not one "
-                             "(the classes' logits or probabilities); export it with one")
+            # a model with probabilities first and logits second gave squashed numbers. (A
+            # second output of another shape, an embedding, is left alone.)
+            raise self._fail(f"has {len(scores)} outputs that could be the classes' scores "
+                             "(logits or probabilities); export it with one")
         out_shape = list(self._session.get_outputs()[0].shape)
         if len(out_shape) != 2:
             raise self._fail(f"has output shape {out_shape}, not (batch, classes)")

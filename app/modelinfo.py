@@ -14,6 +14,7 @@ import functools
 import json
 import math
 import os
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -94,10 +95,12 @@ class ModelInfo:
         if not all(isinstance(n, str) and n.strip() for n in names):
             raise ValueError("its metadata key 'class_names' holds a name that is empty or "
                              "not text")
-        if any(n != n.strip() or not n.isprintable() for n in names):
+        if any(n != n.strip() or any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in n)
+               for n in names):
             # They head CSV columns: "neutral\n" split the header line for a line reader.
+            # (Joiners and other format characters belong to names in some scripts.)
             raise ValueError("its metadata key 'class_names' holds a name with spaces at its "
-                             "ends or a line break")
+                             "ends, a line break or another control character")
         if len({n.casefold() for n in names}) != len(names):
             # "Neutral" and "neutral" are one class to a reader of the CSV.
             raise ValueError("its metadata key 'class_names' names a class twice")

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    import av.packet
+    import av.video.stream
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +39,15 @@ class SizeChange:
     size: tuple[int, int]  # width, height
 
 
+# A reader this many frames or fewer beyond the scan waits for it (reading in order, the scan
+# is nearly always ahead); one further beyond (a seek across a long file) is not held up: its
+# frames are shown as OpenCV gives them until the scan passes them.
+_WAIT_WITHIN = 300
+
+
 class PictureSizes:
-    """The stored size of each frame of ``path`` (frame numbers as OpenCV counts them),
-    found in a background thread; ``fit`` waits for it only as far as the frame asked for."""
+    """The stored size of each frame of ``path`` (frame numbers as OpenCV counts them: from
+    the first keyframe), found in a background thread."""
 
     def __init__(self, path: Path, first_size: tuple[int, int]) -> None:
         self.path = path
@@ -57,11 +67,15 @@ class PictureSizes:
             self._stop = True
             self._cond.notify_all()
 
-    def size_at(self, index: int) -> tuple[int, int]:
-        """The stored size of frame ``index``; waits until the scan has passed it."""
+    def size_at(self, index: int) -> tuple[int, int] | None:
+        """The stored size of frame ``index``; None where it is not known (beyond where the
+        scan got to, or too far beyond to wait for)."""
         with self._cond:
-            while not self._done and self._scanned <= index:
+            while (not self._done and not self._stop and self._scanned <= index
+                   and index - self._scanned < _WAIT_WITHIN):
                 self._cond.wait(1.0)
+            if index >= self._scanned:
+                return None
             size = self.first_size
             for change in self.changes:
                 if change.frame > index:
@@ -74,10 +88,11 @@ class PictureSizes:
         its picture was stored in, letterboxed inside the first size."""
         if not self.changes and self._done:
             return image
-        w, h = self.size_at(index)
+        size = self.size_at(index)
         fw, fh = self.first_size
-        if (w, h) == (fw, fh) or image.shape[1] != fw or image.shape[0] != fh:
+        if size is None or size == (fw, fh) or image.shape[1] != fw or image.shape[0] != fh:
             return image
+        w, h = size
         self._say_changes(index)
         scale = min(fw / w, fh / h)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
@@ -91,7 +106,8 @@ class PictureSizes:
         with self._cond:
             new = [c for c in self.changes[self._told:] if c.frame <= index]
             self._told += len(new)
-        for change in new:
+        if new and self._told == len(new):  # the first: what happens from there on
+            change = new[0]
             log.warning(
                 "%s changes its picture size at frame %d (%dx%d, the first frames %dx%d); "
                 "the frames from there are shown at their own shape inside the first size, "
@@ -101,7 +117,9 @@ class PictureSizes:
     def _scan(self) -> None:
         try:
             self._scan_keyframes()
-        except Exception as e:  # a damaged file: OpenCV's reading says what is wrong
+            with self._cond:
+                self._scanned = 1 << 62  # every frame: the file is read to its end
+        except Exception as e:  # damage: the sizes are known as far as the scan got
             log.debug("the picture sizes of %s could not be scanned: %s", self.path, e)
         finally:
             with self._cond:
@@ -113,58 +131,52 @@ class PictureSizes:
 
         with av.open(str(self.path)) as container:
             stream = container.streams.best("video")
-            if stream is None or stream.codec_context.name not in _INTER_CODECS:
+            if stream is None or stream.codec_context.codec.canonical_name not in _INTER_CODECS:
                 return
-            ctx = stream.codec_context
-            ctx.skip_frame = "NONKEY"
-            # Keyframes sent to the decoder whose picture has not come out yet, as (pts,
-            # frame number): up to the first of them, every frame's size is known.
-            pending: deque[tuple[int | None, int]] = deque()
             size: tuple[int, int] | None = None
-            packets = keys = 0
+            frames = keys = 0
             for packet in container.demux(stream):
-                if packet.size == 0:
+                if packet.size == 0 or packet.is_discard:
                     continue
                 if packet.is_keyframe:
                     keys += 1
-                    if packets >= 60 and keys > packets // 2:
+                    if frames >= 60 and keys > frames // 2:
                         # All-intra (some cameras' "All-I"): the scan would decode the whole
                         # video a second time, and hold the reading back.
                         log.debug("%s is intra-coded; its picture sizes are not scanned.",
                                   self.path)
                         return
-                    pending.append((packet.pts, packets))
-                    for frame in ctx.decode(packet):
-                        size = self._see(frame, pending, size)
-                packets += 1
-                self._known(pending[0][1] if pending else packets)
+                    new = _keyframe_size(stream, packet)
+                    if size is None:
+                        if new != self.first_size:
+                            # Turned (a phone's rotation tag) or otherwise not as OpenCV
+                            # shows it: sizes and frames cannot be matched, so none changes.
+                            return
+                        size = new
+                    elif new is not None and new != size:
+                        size = new
+                        with self._cond:
+                            self.changes.append(SizeChange(frames, new))
+                elif size is None:
+                    continue  # before the first keyframe: OpenCV hands out none of these
+                frames += 1
+                with self._cond:
+                    self._scanned = frames
+                    self._cond.notify_all()
                 if self._stop:
                     return
-            for frame in ctx.decode(None):
-                size = self._see(frame, pending, size)
 
-    def _known(self, frames: int) -> None:
-        with self._cond:
-            self._scanned = max(self._scanned, frames)
-            self._cond.notify_all()
 
-    def _see(self, frame: object, pending: deque[tuple[int | None, int]],
-             size: tuple[int, int] | None) -> tuple[int, int]:
-        """Take a keyframe's picture out of ``pending``; the size from it on."""
-        pts = getattr(frame, "pts", None)
-        at = pending[0][1] if pending else 0
-        while pending:  # in order: those before it came out without a picture
-            key_pts, at = pending.popleft()
-            if pts is None or key_pts == pts:
-                break
-        new = (int(frame.width), int(frame.height))  # type: ignore[attr-defined]
-        if size is None:
-            if new != self.first_size:
-                # Turned (a phone's rotation tag) or otherwise not as OpenCV shows it: the
-                # sizes cannot be matched to its frames, so none is changed.
-                raise RuntimeError(f"its first picture is {new}, OpenCV's {self.first_size}")
-            return new
-        if new != size:
-            with self._cond:
-                self.changes.append(SizeChange(at, new))
-        return new
+def _keyframe_size(stream: av.video.stream.VideoStream,
+                   packet: av.packet.Packet) -> tuple[int, int] | None:
+    """The picture size of one keyframe, decoded alone by a decoder of its own: the stream's
+    decoder would hold the picture back until the next keyframe (B-frames), and the reader
+    waited for that, to the end of a file with one keyframe."""
+    import av
+
+    ctx = av.CodecContext.create(stream.codec_context.codec.name, "r")
+    if stream.codec_context.extradata:
+        ctx.extradata = stream.codec_context.extradata
+    for frame in [*ctx.decode(packet), *ctx.decode(None)]:
+        return int(frame.width), int(frame.height)
+    return None

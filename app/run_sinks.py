@@ -33,7 +33,7 @@ from emocam.pipeline import PipelineConfig
 from emocam.report import write_report
 from emocam.report_data import ReportCollector
 from emocam.sidecar import SidecarWriter
-from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary
+from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary, writes_in_place
 from emocam.stream import StreamSink, StreamTarget, open_streams
 from emocam.types import Frame, FrameAnalyser, FrameResult
 
@@ -192,7 +192,7 @@ def output_sizes(plan: OutputPlan) -> dict[str, int]:
     (``/dev/stdout``) and the annotated photos' folder have none."""
     sizes = {}
     for kind, path in plan.outputs().items():
-        if kind == "json":
+        if kind == "json" or writes_in_place(Path(path)):  # /dev/stdout into a file, say
             continue
         try:
             st = os.stat(path)

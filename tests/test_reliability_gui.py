@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -166,6 +167,30 @@ def test_the_app_with_a_display_nothing_answers_at_says_so_in_one_sentence(
     assert app.returncode == 2, err
     assert err.splitlines() == [err.strip()], err
     assert "cannot reach the display" in err and next(iter(display.values())) in err
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 here")
+def test_an_x_server_listening_on_ipv6_only_is_reachable() -> None:
+    # libxcb connects over IPv6 too: checking IPv4 alone would refuse a working display.
+    from emocam.display import x11_reachable
+
+    names = []
+    for name in ("localhost", "ip6-localhost"):
+        try:
+            if socket.getaddrinfo(name, None, socket.AF_INET6):
+                names.append(name)
+        except OSError:
+            pass
+    if not names:
+        pytest.skip("no host name here leads to the IPv6 loopback")
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as server:
+        try:
+            server.bind(("::1", 6000 + 95))
+        except OSError:
+            pytest.skip("no IPv6 loopback, or its port is taken")
+        server.listen()
+        assert x11_reachable(f"{names[0]}:95")
+    assert not x11_reachable("localhost:96")
 
 
 def test_a_qt_failure_at_start_reaches_the_user_though_native_noise_is_hidden(tmp_path) -> None:

@@ -98,7 +98,7 @@ BROKEN = {
     # Probabilities said to be logits went through softmax again: every face low confidence.
     "probabilities said to be logits": (dict(softmax=True), "probabilities already"),
     # Probabilities first, logits second: the first was read, squashed, unsaid.
-    "two outputs": (dict(second_output=True), "has 2 outputs"),
+    "two outputs": (dict(second_output=True), "has 2 outputs that could be"),
 }
 
 

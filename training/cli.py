@@ -994,9 +994,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         # Before anything is written: a run folder, or a copy of the model under --out
         # (calibrate), was left by a ModuleNotFoundError traceback.
-        print(f"fer-train: {args.command} needs {', '.join(missing)}, which come(s) with the "
-              'training extras; install them with pip install "emocam[train]".',
-              file=sys.stderr)
+        print(f"fer-train: {args.command} needs {' and '.join(missing)}, of the training "
+              'extras; install them with pip install "emocam[train]".', file=sys.stderr)
         return 2
     try:
         if args.command == "train":
