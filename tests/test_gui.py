@@ -537,6 +537,26 @@ def test_a_video_dropped_on_the_window_opens_and_a_web_link_does_not(
     assert window.settings.recent_files[0] == str(video_one_face.path)
 
 
+def test_what_reading_a_file_warns_of_is_shown_on_screen(
+    qtbot, make_window, image_one_face, video_one_face, tmp_path
+):
+    # A multi-page TIFF's other pages: the warning reached only a terminal, and a user who
+    # started the app from a menu saw the blank first page and "no face", nothing more.
+    from PIL import Image
+
+    face = Image.open(image_one_face).convert("RGB")
+    tiff = tmp_path / "scan.tif"
+    Image.new("RGB", face.size, (200, 200, 200)).save(tiff, save_all=True,
+                                                      append_images=[face, face])
+    window = make_window()
+    window.open_file(video_one_face.path)  # another file on screen while the TIFF is tried
+    qtbot.waitUntil(lambda: window.last_packet is not None, timeout=20_000)
+    window.open_file(tiff)
+    qtbot.waitUntil(lambda: "holds 3 pages" in window.banner.text(), timeout=20_000)
+    assert "scan.tif holds 3 pages; only its first is read" in window.banner.text()
+    assert str(tmp_path) not in window.banner.text()  # the name, not the whole path
+
+
 def test_a_video_that_ends_before_its_frame_count_says_so_on_screen(
     qtbot, make_window, video_one_face, tmp_path
 ):

@@ -43,6 +43,7 @@ from emocam.gui.actions import build_menus, set_checked_quietly
 from emocam.gui.banner import MessageBanner
 from emocam.gui.export_control import ExportControl
 from emocam.gui.face_panel import FacePanel
+from emocam.gui.input_notes import InputNotes, names, shown
 from emocam.gui.model_choice import ModelChoice
 from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.playback import PlaybackBar
@@ -166,6 +167,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("emocam")
         self.setAcceptDrops(True)
         self.banner = MessageBanner(self)
+        self.input_notes = InputNotes(self)
+        self.input_notes.noted.connect(self._on_input_note)
+        self._notes_said: set[str] = set()
         self.view = VideoView(self)
         self.view.painted.connect(self._on_painted)
         self.view.double_clicked.connect(self.toggle_fullscreen)
@@ -493,6 +497,10 @@ class MainWindow(QMainWindow):
         self.stop_source()
         self._last_spec, self._last_loop = spec, loop
         self.banner.hide()
+        self._notes_said = set()
+        if not isinstance(spec, int):  # said while it was tried, before it played
+            for text in self.input_notes.of(Path(spec)):
+                self._on_input_note(text)
         live = isinstance(spec, int)
         worker = SourceWorker(spec, self.pipeline_config(live), self.overlay_options(),
                               self.settings.playback_speed,
@@ -554,6 +562,14 @@ class MainWindow(QMainWindow):
         """The running camera's worker, for Camera > Record; None when no camera runs."""
         live = self.source_info is not None and self.source_info.is_live
         return self.worker if live else None
+
+    def _on_input_note(self, text: str) -> None:
+        spec = self._last_spec
+        if spec is None or isinstance(spec, int) or not names(text, Path(spec)):
+            return
+        if text not in self._notes_said:
+            self._notes_said.add(text)
+            self.banner.show_message(shown(text, Path(spec)), "warning")
 
     def _current(self) -> bool:
         """True when a signal comes from the worker now in use (not one being retired)."""
@@ -857,4 +873,5 @@ class MainWindow(QMainWindow):
         self.threads.stop_all(timeout_ms)
         self.exports.close()
         self.feed.stop()
+        self.input_notes.close()
 
