@@ -239,6 +239,10 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def _has_reader(path: Path) -> bool:
+    """Whether this OpenCV reads photos of ``path``'s kind: AVIF alone of those phones make,
+    where OpenCV 5 has libavif (whose check of a file's start also takes a HEIC's)."""
+    if path.suffix.lower() != ".avif":
+        return False
     try:
         return bool(cv2.haveImageReader(str(path)))
     except cv2.error:
