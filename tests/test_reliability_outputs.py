@@ -235,17 +235,25 @@ def test_a_video_cut_short_by_a_full_disk_is_reported_not_passed_off_as_complete
     assert "Traceback" not in err
 
 
-def test_a_video_the_disk_cut_short_is_the_error_and_the_summary_claims_no_complete_set(
-    tmp_path: Path, clip: SyntheticVideo, model_path: Path
-) -> None:
-    # Every output on, as a user runs it: the sidecar and the report come after the video.
-    proc = start_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q",
-                        limit_bytes=100_000)
+def _run_on_a_small_disk(folder: Path, clip: SyntheticVideo, model_path: Path,
+                         limit: int) -> tuple[str, dict]:
+    """A run whose files may grow to ``limit`` bytes, as on a disk that fills: its one line
+    of error (exit 2) and the summary it left. Every output on, as a user runs it: the
+    sidecar and the report come after the video."""
+    proc = start_emocam("process", clip, "-o", folder, "--model", model_path, "-q",
+                        limit_bytes=limit)
     _, err = proc.communicate(timeout=90)
     assert proc.returncode == 2, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "reliability_clip.emocam.mp4" in lines[0], err
-    summary = json.loads((tmp_path / "reliability_clip.emocam.json").read_text())
+    assert len(lines) == 1, err
+    return lines[0], json.loads((folder / "reliability_clip.emocam.json").read_text())
+
+
+def test_a_video_the_disk_cut_short_is_the_error_and_the_summary_claims_no_complete_set(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    line, summary = _run_on_a_small_disk(tmp_path, clip, model_path, 100_000)
+    assert "reliability_clip.emocam.mp4" in line
     # Not "completed": a --resume or a batch does this input again; and it lists only the
     # files that were written whole, not the broken video or the report never written.
     assert summary["completed"] is False
@@ -259,18 +267,11 @@ def test_a_video_the_disk_cut_short_is_the_error_and_the_summary_claims_no_compl
 def test_a_disk_that_refuses_everything_mid_run_names_what_stopped_the_run(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:
-    # Files of 5.5 kB at most, as on a disk that fills mid-run: the CSV and the video fail
-    # after some frames.
-    proc = start_emocam("process", clip, "-o", tmp_path, "--model", model_path, "-q",
-                        limit_bytes=5500)
-    _, err = proc.communicate(timeout=90)
-    assert proc.returncode == 2, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    # The output that stopped the run, and that the others are cut short: before, only "The
-    # summary ... could not be written" was said, as if the rest were whole.
-    assert len(lines) == 1 and "stopped after" in lines[0], err
-    assert "not complete" in lines[0] and "The summary" not in lines[0], err
-    summary = json.loads((tmp_path / "reliability_clip.emocam.json").read_text())
+    # Files of 5.5 kB at most: the CSV and the video fail after some frames. Said is the
+    # output that stopped the run, and that the others are cut short: before, only "The
+    # summary ... could not be written", as if the rest were whole.
+    line, summary = _run_on_a_small_disk(tmp_path, clip, model_path, 5500)
+    assert "stopped after" in line and "not complete" in line and "The summary" not in line
     assert summary["completed"] is False
 
 
