@@ -340,7 +340,8 @@ def from_summary(src: Path, plan: OutputPlan) -> Outcome:
     """An input skipped by --resume, described from its complete outputs."""
     data = read_object(plan.json) or {}
     faces = data.get("faces")
+    warning = data.get("input_warning")  # a video cut short: kept when the manifest was lost
     return Outcome(str(src), DONE, frames=count(data, "frames"),
                    frames_with_faces=count(data, "frames_with_faces"),
                    faces=len(faces) if isinstance(faces, dict | list) else 0, skipped=True,
-                   outputs=plan.outputs())
+                   outputs=plan.outputs(), message=warning if isinstance(warning, str) else "")

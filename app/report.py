@@ -79,6 +79,10 @@ def _what_ran(summary: dict[str, Any]) -> str:
     rows = [
         ("input", summary.get("input")),
         ("completed", _completed(summary)),
+        # A video cut short: "completed" says it was read to its end, which came early.
+        # (A folder's unreadable photos have their own row.)
+        ("input could not be read whole", None if summary.get("photos_skipped")
+         else summary.get("input_warning") or None),
         ("model", summary.get("model")),
         ("model accuracy", _accuracy(summary)),
         ("detector", summary.get("detector")),

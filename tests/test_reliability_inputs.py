@@ -161,9 +161,11 @@ def test_a_matroska_download_cut_short_says_where_it_ends(
     assert "truncated" in caplog.text
     # And in its summary, where a script or a batch looks (it was said on the terminal only).
     result = run_process(ProcessOptions(input=cut, outdir=tmp_path / "out", no_video=True,
-                                        no_report=True, progress=False))
+                                        progress=False))
     summary = json.loads(Path(result.outputs["json"]).read_text())
     assert "cut.mkv ended at" in summary["input_warning"], summary.get("input_warning")
+    # And in its report, which said "completed: yes" and nothing more.
+    assert "cut.mkv ended at" in Path(result.outputs["report"]).read_text()
 
 
 class _FakeSplit(Source):
