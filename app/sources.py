@@ -319,8 +319,12 @@ def photo_files(folder: Path) -> list[Path]:
     from emocam.outputs import is_output_name
 
     photos = IMAGE_EXTS | PHONE_PHOTO_EXTS
+    # A file without a suffix (a camera's or a scanner's dump: 0001, 0002) is a photo by
+    # its content, as it is when given alone.
     return [p for p in folder.iterdir()
-            if p.suffix.lower() in photos and _a_file(p) and not is_output_name(p)]
+            if (p.suffix.lower() in photos or (not p.suffix and _a_file(p)
+                                               and still_format_of(p) is not None))
+            and _a_file(p) and not is_output_name(p)]
 
 
 def _folders_of_photos(folder: Path) -> list[str]:

@@ -216,6 +216,17 @@ def test_a_folder_gives_its_images_in_natural_order(tmp_path: Path) -> None:
     assert [f.index for f in frames] == [0, 1, 3]
 
 
+def test_a_folder_of_photos_without_suffixes_is_read_by_their_content(tmp_path: Path) -> None:
+    # A camera's or a scanner's dump (0001, 0002, 0010): "contains no images", though each
+    # file given alone was read.
+    for i in (10, 2, 1):
+        path = tmp_path / f"{i:04d}"
+        _write(tmp_path / "x.jpg", np.full((8, 8, 3), i * 20, np.uint8)).rename(path)
+    (tmp_path / "README").write_text("not an image")
+    with open_source(tmp_path) as src:
+        assert [Path(f.source).name for f in src] == ["0001", "0002", "0010"]
+
+
 def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path | str | int]:
     (tmp / "empty dir").mkdir()
     (tmp / "only text").mkdir()
