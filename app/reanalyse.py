@@ -113,6 +113,15 @@ def label_matrix(
         )
     new = [mapping.get(n, n) for n in names]
     out = tuple(dict.fromkeys(new))  # first appearance order, duplicates merged
+    folded: dict[str, str] = {}
+    for name in out:
+        other = folded.setdefault(name.casefold(), name)
+        if other != name:
+            # "contempt=Neutral" beside neutral made two columns, one class to a reader.
+            raise LabelMapError(
+                f"The label map's new name {name if name in mapping.values() else other} "
+                f"differs from the class {other if name in mapping.values() else name} only "
+                "in case; write it as that class to merge them, or give another name.")
     if out == tuple(names):
         return out, None
     m = np.zeros((len(names), len(out)), np.float32)

@@ -213,6 +213,10 @@ def test_a_label_map_renames_and_merges_classes(fresh_run: Path, tmp_path: Path)
     # A heading and labels a spreadsheet would run as formulas (it made a column "=x").
     formula = reanalyse(fresh_run, tmp_path / "formula", "--label-map", "anger==x")
     assert formula.returncode == 2 and "=x starts with a sign a spreadsheet" in formula.stderr
+    # One class to a reader of the CSV, two columns: "Neutral" beside "neutral".
+    case = reanalyse(fresh_run, tmp_path / "case", "--label-map", "contempt=Neutral")
+    assert case.returncode == 2, case.stderr
+    assert "Neutral differs from the class neutral only in case" in case.stderr
 
 
 def test_a_stricter_detection_threshold_drops_weaker_faces(
