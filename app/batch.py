@@ -112,6 +112,7 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
     outcomes: list[Outcome] = []
     items: list[WorkItem] = []
     replaced: set[str] = set()  # the outputs this batch may write over, as full paths
+    untouched: set[str] = set()  # refused as done: their earlier lines still describe them
     for i, src in enumerate(bopts.inputs):
         opts = replace(bopts.options, input=src, progress=False)
         plan = planned_set(src, opts.request())
@@ -152,6 +153,7 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
             # Said before any work, with the flag that skips it: "pass --overwrite" alone led
             # a user to redo a whole batch of complete inputs.
             outcomes.append(Outcome(str(src), REFUSED, message=done_already(src, plan)))
+            untouched.add(full_path(src))
             continue
         if bopts.resume and state == PARTIAL_SET and plan is not None:
             changed = changed_since(plan)
@@ -167,7 +169,10 @@ def prepare(bopts: BatchOptions, engine: str) -> Prepared:
         if may_replace and plan is not None:
             replaced.update(full_path(f) for f in plan.files())
     # The earlier lines it keeps are chosen at each write (the first comes before any work).
-    manifest = Manifest(engine, outcomes, inputs=list(bopts.inputs), replaced=replaced)
+    # A rerun that forgot --resume keeps the earlier lines of the inputs it refused as done
+    # (they were replaced by "refused", 0 frames, and a --resume then lost their times).
+    manifest = Manifest(engine, outcomes, inputs=list(bopts.inputs), replaced=replaced,
+                        untouched=untouched)
     return Prepared(items, manifest, path)
 
 

@@ -76,6 +76,8 @@ class Manifest:
     # meanwhile keeps its lines too.
     inputs: list[Path] = field(default_factory=list)
     replaced: set[str] = field(default_factory=set)
+    # Inputs refused as done (a rerun without --resume): their earlier lines are kept.
+    untouched: set[str] = field(default_factory=set)
 
     @property
     def all_done(self) -> bool:
@@ -101,7 +103,7 @@ class Manifest:
                 written = None
             # Quiet: prepare() said already if the earlier manifest is damaged.
             self.earlier = still_standing(read_earlier(path, quiet=True), self.inputs,
-                                          self.replaced, written)
+                                          self.replaced, written, self.untouched)
         # Atomic: a reader (or a --resume after a power cut) never sees half a manifest.
         write_json_atomic(path, self.as_dict())
 
@@ -140,21 +142,33 @@ def read_earlier(path: Path, quiet: bool = False) -> dict[str, dict[str, Any]]:
             log.warning("%s cannot be read (it is damaged); this batch writes a new one, "
                         "without the earlier batches' lines.", path)
         return {}
+    by_input: dict[str, dict[str, Any]] = {}
     try:
-        lines = [*data.get("earlier_inputs", []), *data["inputs"]]
-        return {full_path(d["input"]): d for d in lines if isinstance(d, dict)}
+        for line in [*data.get("earlier_inputs", []), *data["inputs"]]:
+            if not isinstance(line, dict):
+                continue
+            name = full_path(line["input"])
+            kept = by_input.get(name)
+            # A refusal that left an input's outputs alone (a rerun without --resume) does
+            # not hide the earlier line that describes them.
+            if kept and kept.get("outputs") and line.get("status") == REFUSED and not (
+                    line.get("outputs")):
+                continue
+            by_input[name] = line
     except (ValueError, KeyError, TypeError, AttributeError):
         return {}
+    return by_input
 
 
 def still_standing(earlier: dict[str, dict[str, Any]], inputs: list[Path],
-                   replaced: set[str], written: float | None = None) -> list[dict[str, Any]]:
+                   replaced: set[str], written: float | None = None,
+                   untouched: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """The earlier lines a new batch keeps: of inputs it does not run, whose outputs it may
     not replace (``replaced``: full paths) and are on disk as the line describes them: all
     there, none changed since the earlier manifest was ``written`` (its time). A line without
     outputs (an input never started, or that failed) describes nothing and goes; so does one
     whose set another run has since replaced or removed in part."""
-    ours = {full_path(p) for p in inputs}
+    ours = {full_path(p) for p in inputs} - untouched  # ``untouched``: refused as done
     kept = []
     for name, line in earlier.items():
         outputs = line.get("outputs")

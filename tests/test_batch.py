@@ -405,10 +405,17 @@ def test_a_rerun_without_resume_says_how_to_skip_the_done_inputs_and_resume_then
     assert "--resume to skip the inputs already done" in run.err
     # Before: the refusal ("already exists; pass --overwrite") was kept in the manifest and
     # every later --resume repeated it and ended with status 2.
+    if jobs:
+        # The forgotten --resume kept the first batch's lines of the inputs it refused: they
+        # were replaced by "refused" with 0 frames, and the --resume after it lost their times.
+        earlier = json.loads((tmp_path / MANIFEST_NAME).read_text())["earlier_inputs"]
+        assert {Path(line["input"]).name for line in earlier} == {c.name for c in short_clips}
     run = run_cli(capfd, "process", *short_clips, *common[:-1], "--resume")
     assert run.code == 0, run.err
     assert all(f"{clip}: done by an earlier run" in run.out for clip in short_clips)
     assert {_manifest(tmp_path)[c.name]["status"] for c in short_clips} == {"done"}
+    if jobs:
+        assert all(_manifest(tmp_path)[c.name]["wall_s"] > 0 for c in short_clips)
     assert (tmp_path / "close.emocam.csv").stat().st_mtime_ns == done_before
 
 
