@@ -43,6 +43,10 @@ class SizeChange:
 # is nearly always ahead); one further beyond (a seek across a long file) is not held up: its
 # frames are shown as OpenCV gives them until the scan passes them.
 _WAIT_WITHIN = 300
+# The scan runs at most this many frames ahead of the last frame asked for: the reader then
+# finds the file's bytes in the cache the scan filled, instead of a disk reading the file
+# twice at two places (a hard disk's head went back and forth between them).
+_LEAD = 900
 
 
 class PictureSizes:
@@ -54,6 +58,7 @@ class PictureSizes:
         self.first_size = first_size
         self.changes: list[SizeChange] = []
         self._scanned = 0  # frames whose size is known
+        self._wanted = 0  # the furthest frame asked for
         self._done = False
         self._told = 0  # changes said so far
         self._stop = False
@@ -71,6 +76,9 @@ class PictureSizes:
         """The stored size of frame ``index``; None where it is not known (beyond where the
         scan got to, or too far beyond to wait for)."""
         with self._cond:
+            if index > self._wanted:
+                self._wanted = index
+                self._cond.notify_all()  # a scan far enough ahead waits for this
             while (not self._done and not self._stop and self._scanned <= index
                    and index - self._scanned < _WAIT_WITHIN):
                 self._cond.wait(1.0)
@@ -163,6 +171,8 @@ class PictureSizes:
                 with self._cond:
                     self._scanned = frames
                     self._cond.notify_all()
+                    while frames > self._wanted + _LEAD and not self._stop:
+                        self._cond.wait(1.0)
                 if self._stop:
                     return
 
