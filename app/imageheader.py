@@ -194,7 +194,9 @@ def still_format(head: bytes) -> str | None:
         return "png"
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "webp"
-    if head.startswith(b"BM") and len(head) >= 26:
+    # A bitmap's info header has one of these sizes: a text file beginning "BM" is no image.
+    if head.startswith(b"BM") and len(head) >= 26 and int.from_bytes(head[14:18], "little") in (
+            12, 40, 52, 56, 64, 108, 124):
         return "bmp"
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "tiff"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,10 +44,13 @@ class SizeChange:
 # is nearly always ahead); one further beyond (a seek across a long file) is not held up: its
 # frames are shown as OpenCV gives them until the scan passes them.
 _WAIT_WITHIN = 300
-# The scan runs at most this many frames ahead of the last frame asked for: the reader then
-# finds the file's bytes in the cache the scan filled, instead of a disk reading the file
-# twice at two places (a hard disk's head went back and forth between them).
+# While frames are being read, the scan runs at most this many frames ahead of the last one
+# asked for: the reader then finds the file's bytes in the cache the scan filled, instead of
+# a disk reading the file twice at two places (a hard disk's head went back and forth).
+# Once no frame has been asked for this long (a pause, a source not read at all), it runs on
+# to the end: a seek far ahead then finds the sizes known, and the thread ends.
 _LEAD = 900
+_IDLE_S = 1.0
 
 
 class PictureSizes:
@@ -59,6 +63,7 @@ class PictureSizes:
         self.changes: list[SizeChange] = []
         self._scanned = 0  # frames whose size is known
         self._wanted = 0  # the furthest frame asked for
+        self._asked_at = time.monotonic()  # when a frame was last asked for
         self._done = False
         self._told = 0  # changes said so far
         self._stop = False
@@ -76,6 +81,7 @@ class PictureSizes:
         """The stored size of frame ``index``; None where it is not known (beyond where the
         scan got to, or too far beyond to wait for)."""
         with self._cond:
+            self._asked_at = time.monotonic()
             if index > self._wanted:
                 self._wanted = index
                 self._cond.notify_all()  # a scan far enough ahead waits for this
@@ -171,8 +177,9 @@ class PictureSizes:
                 with self._cond:
                     self._scanned = frames
                     self._cond.notify_all()
-                    while frames > self._wanted + _LEAD and not self._stop:
-                        self._cond.wait(1.0)
+                    while (frames > self._wanted + _LEAD and not self._stop
+                           and time.monotonic() - self._asked_at < _IDLE_S):
+                        self._cond.wait(_IDLE_S / 4)
                 if self._stop:
                     return
 

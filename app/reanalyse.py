@@ -99,7 +99,8 @@ def label_matrix(
             f"The label map names {', '.join(unknown)}, which the model does not have "
             f"(its classes: {', '.join(names)})."
         )
-    taken = sorted(set(mapping.values()) & columns.FIXED)
+    fixed = {c.casefold() for c in columns.FIXED}
+    taken = sorted(n for n in set(mapping.values()) if n.casefold() in fixed)
     if taken:
         raise LabelMapError(
             f"The label map's new name {', '.join(taken)} is already a column of the CSV; "
@@ -116,12 +117,17 @@ def label_matrix(
     folded: dict[str, str] = {}
     for name in out:
         other = folded.setdefault(name.casefold(), name)
-        if other != name:
-            # "contempt=Neutral" beside neutral made two columns, one class to a reader.
+        if other == name:
+            continue
+        # "contempt=Neutral" beside neutral made two columns, one class to a reader.
+        if other in names or name in names:
+            cls, new_name = (other, name) if other in names else (name, other)
             raise LabelMapError(
-                f"The label map's new name {name if name in mapping.values() else other} "
-                f"differs from the class {other if name in mapping.values() else name} only "
-                "in case; write it as that class to merge them, or give another name.")
+                f"The label map's new name {new_name} differs from the class {cls} only in "
+                "case; write it as that class to merge them, or give another name.")
+        raise LabelMapError(
+            f"The label map's new names {other} and {name} differ only in case; spell them "
+            "alike to merge the classes, or give other names.")
     if out == tuple(names):
         return out, None
     m = np.zeros((len(names), len(out)), np.float32)

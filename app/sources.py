@@ -319,12 +319,16 @@ def photo_files(folder: Path) -> list[Path]:
     from emocam.outputs import is_output_name
 
     photos = IMAGE_EXTS | PHONE_PHOTO_EXTS
-    # A file without a suffix (a camera's or a scanner's dump: 0001, 0002) is a photo by
-    # its content, as it is when given alone.
-    return [p for p in folder.iterdir()
-            if (p.suffix.lower() in photos or (not p.suffix and _a_file(p)
-                                               and still_format_of(p) is not None))
-            and _a_file(p) and not is_output_name(p)]
+    entries = list(folder.iterdir())
+    found = [p for p in entries
+             if p.suffix.lower() in photos and _a_file(p) and not is_output_name(p)]
+    if found or any(p.suffix.lower() in VIDEO_EXTS for p in entries):
+        return found
+    # A folder of files without suffixes (a camera's or a scanner's dump: 0001, 0002): its
+    # photos are known by their content, as each is when given alone. Only there: opening
+    # every file of any folder cost seconds on a network drive, and one such JPEG made a
+    # folder of videos a folder of photos.
+    return [p for p in entries if not p.suffix and p.is_file() and still_format_of(p)]
 
 
 def _folders_of_photos(folder: Path) -> list[str]:

@@ -557,6 +557,17 @@ def test_what_reading_a_file_warns_of_is_shown_on_screen(
     assert str(tmp_path) not in window.banner.text()  # the name, not the whole path
 
 
+def test_a_warning_is_shown_only_for_the_file_it_names() -> None:
+    from emocam.gui.input_notes import names
+
+    # A folder named "trip" is not named by "trip.tif" beside it, nor a video by its backup.
+    assert names("The image /p/trip/a.jpg is damaged or cut short", Path("/p/trip"))
+    assert not names("The image /p/trip.tif holds 3 pages", Path("/p/trip"))
+    assert not names("/p/trip2/a.jpg could not be read", Path("/p/trip"))
+    assert not names("/v/talk.mp4.bak ended after 3 of 9 frames", Path("/v/talk.mp4"))
+    assert names("/v/talk.mp4 ended after 3 of 9 frames", Path("/v/talk.mp4"))
+
+
 def test_a_video_that_ends_before_its_frame_count_says_so_on_screen(
     qtbot, make_window, video_one_face, tmp_path
 ):

@@ -217,6 +217,10 @@ def test_a_label_map_renames_and_merges_classes(fresh_run: Path, tmp_path: Path)
     case = reanalyse(fresh_run, tmp_path / "case", "--label-map", "contempt=Neutral")
     assert case.returncode == 2, case.stderr
     assert "Neutral differs from the class neutral only in case" in case.stderr
+    case = reanalyse(fresh_run, tmp_path / "case2", "--label-map", "anger=Mad,disgust=mad")
+    assert case.returncode == 2 and "new names Mad and mad differ only in case" in case.stderr
+    clash = reanalyse(fresh_run, tmp_path / "clash2", "--label-map", "anger=FRAME")
+    assert clash.returncode == 2 and "FRAME is already a column of the CSV" in clash.stderr
 
 
 def test_a_stricter_detection_threshold_drops_weaker_faces(

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import time
 from pathlib import Path
 
 import cv2
@@ -719,7 +720,8 @@ def _ts_of_astronaut(path: Path, size: tuple[int, int], frames: int, drop: int =
         side = int(h * 0.8)
         for i in range(frames):
             frame = np.full((h, w, 3), 60, np.uint8)
-            frame[10:10 + side, 10 + i:10 + i + side] = cv2.resize(face, (side, side))
+            x = 10 + i % max(1, w - side - 20)  # walking, back at the left at the edge
+            frame[10:10 + side, x:x + side] = cv2.resize(face, (side, side))
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
                 if drop:
                     drop -= 1
@@ -844,3 +846,20 @@ def test_a_video_without_pictures_says_so(tmp_path: Path, model_path: Path, capf
         said = "holds no frames"
     run = run_cli(capfd, "process", video, "-o", tmp_path / "out", "--model", model_path, "-q")
     assert_one_sentence(run, str(video), said)
+
+
+def test_a_seek_far_ahead_after_a_pause_finds_the_picture_size_known(tmp_path: Path) -> None:
+    # While frames are read the scan keeps near them (the reader then finds the bytes in
+    # its cache); paused, it runs on. A review found a pause then a seek 40 s ahead showing
+    # the frames after a size change squeezed, unsaid, when the scan waited for reading.
+    video = tmp_path / "long call.ts"
+    video.write_bytes(_ts_of_astronaut(tmp_path / "a.ts", (160, 120), 1300)
+                      + _ts_of_astronaut(tmp_path / "b.ts", (320, 120), 20))
+    with open_source(video) as src:
+        next(iter(src))
+        time.sleep(2.0)  # paused
+        src.seek(1305)
+        frames = [f.image for f in src]
+    assert len(frames) >= 15  # (OpenCV seeks in an MPEG-TS to the keyframe before)
+    # Each at its own shape: 320x120 inside 160x120, bars above and below.
+    assert all((image.max(axis=(1, 2)) == 0).sum() >= 50 for image in frames)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from emocam.cameras import CameraInfo, camera_choices
 from emocam.errors import SourceError
-from emocam.sources import CameraSource, VideoSource, input_kind, open_source
+from emocam.sources import CameraSource, VideoSource, input_kind, open_source, photos_in
 
 
 def test_a_video_file_gives_every_frame_it_was_written_with(video_one_face) -> None:
@@ -223,8 +223,16 @@ def test_a_folder_of_photos_without_suffixes_is_read_by_their_content(tmp_path: 
         path = tmp_path / f"{i:04d}"
         _write(tmp_path / "x.jpg", np.full((8, 8, 3), i * 20, np.uint8)).rename(path)
     (tmp_path / "README").write_text("not an image")
+    (tmp_path / "NOTES").write_text("BMW service notes: a text file that starts like a BMP")
     with open_source(tmp_path) as src:
         assert [Path(f.source).name for f in src] == ["0001", "0002", "0010"]
+    # Only in a folder of such files: one beside videos (or photos with suffixes) leaves the
+    # folder what it was (a review found a folder of videos turned into one of photos).
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "talk.mp4").write_bytes(b"")
+    (tmp_path / "0001").rename(videos / "cover")
+    assert photos_in(videos) == []
 
 
 def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path | str | int]:

@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
         self.input_notes = InputNotes(self)
         self.input_notes.noted.connect(self._on_input_note)
         self._notes_said: set[str] = set()
+        self._tried_since = 0.0  # when the file being tried began to open
         self.view = VideoView(self)
         self.view.painted.connect(self._on_painted)
         self.view.double_clicked.connect(self.toggle_fullscreen)
@@ -442,6 +443,7 @@ class MainWindow(QMainWindow):
             self._start(spec, loop)
             return
         token = self._opening = object()
+        self._tried_since = time.monotonic()  # its warnings from here on are shown
         self.statusBar().showMessage(f"Opening {_short(spec)}...")
 
         def trial() -> Any:
@@ -498,8 +500,8 @@ class MainWindow(QMainWindow):
         self._last_spec, self._last_loop = spec, loop
         self.banner.hide()
         self._notes_said = set()
-        if not isinstance(spec, int):  # said while it was tried, before it played
-            for text in self.input_notes.of(Path(spec)):
+        if opened is not None and not isinstance(spec, int):  # said while it was tried
+            for text in self.input_notes.of(Path(spec), self._tried_since):
                 self._on_input_note(text)
         live = isinstance(spec, int)
         worker = SourceWorker(spec, self.pipeline_config(live), self.overlay_options(),
@@ -566,6 +568,10 @@ class MainWindow(QMainWindow):
     def _on_input_note(self, text: str) -> None:
         spec = self._last_spec
         if spec is None or isinstance(spec, int) or not names(text, Path(spec)):
+            return
+        # Not over an error, or a message with buttons of its own (Retry, an export's
+        # Open Folder): those matter more than a warning about the file.
+        if self.banner.text() and (self.banner.level == "error" or len(self.banner.buttons) > 1):
             return
         if text not in self._notes_said:
             self._notes_said.add(text)
@@ -868,10 +874,10 @@ class MainWindow(QMainWindow):
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop every thread and wait for it: nothing may outlive the window."""
         self._opening = None  # a source still being tried is closed when its try ends
+        self.input_notes.close()  # first: no warning is forwarded to a window going away
         self.exports.cancel()
         self.stop_source()
         self.threads.stop_all(timeout_ms)
         self.exports.close()
         self.feed.stop()
-        self.input_notes.close()
 
