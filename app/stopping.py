@@ -32,6 +32,20 @@ INHERITED_IGNORED = frozenset(
     s for s in (signal.SIGINT, *STOP_SIGNALS) if signal.getsignal(s) is signal.SIG_IGN)
 
 
+# Set by a parent that starts its child with Ctrl-C blocked for the child's start only: a
+# Ctrl-C while a child's Python started was Python's own traceback (fer-train's export under
+# TensorFlow). Blocked, not ignored: one landing meanwhile waits, and is acted on when the
+# child's entry point unblocks it (``hear_ctrl_c_if_asked``).
+HEAR_AFTER_START = "EMOCAM_HEARS_CTRL_C_AFTER_START"
+
+
+def hear_ctrl_c_if_asked() -> None:
+    """In a child started with Ctrl-C blocked: unblock it. One that came meanwhile is raised
+    here, as KeyboardInterrupt: call it where that is handled."""
+    if os.environ.pop(HEAR_AFTER_START, None) == "1" and hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def ours(signals: tuple[int, ...] = (signal.SIGINT, *STOP_SIGNALS)) -> tuple[int, ...]:
     """Of ``signals``, those emocam may handle: not those it was started to ignore."""
     return tuple(s for s in signals if s not in INHERITED_IGNORED)

@@ -342,3 +342,24 @@ def test_the_progress_eta_counts_each_epochs_validation(monkeypatch, caplog):
         clock[0] += 4.0  # 5 of 10 batches in 5 s: from this epoch's own pace from here on
         progress.on_train_batch_end(4)
     assert "epoch ends in 25 s" in caplog.text, caplog.text  # 5 s of batches + 20 s
+
+
+def test_a_ctrl_c_while_the_export_child_starts_is_no_traceback(capfd, tmp_path):
+    # The export under TensorFlow runs in a child; a Ctrl-C from the terminal while its
+    # Python started (a second or so of imports) was Python's own KeyboardInterrupt
+    # traceback. It starts with Ctrl-C blocked: the Ctrl-C waits for its entry point, and
+    # stops it there, as one.
+    from emocam.training.cli import start_child
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        child = start_child(["evaluate", str(tmp_path / "none.onnx"), "--data", str(tmp_path)],
+                            dict(os.environ), deaf=False)
+        time.sleep(0.05)  # well inside its Python's start
+        child.send_signal(signal.SIGINT)
+        rc = child.wait(timeout=120)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    err = capfd.readouterr().err
+    assert rc == 130 and "fer-train: interrupted." in err, (rc, err)
+    assert "Traceback" not in err, err

@@ -31,7 +31,7 @@ from typing import Any
 
 from emocam.errors import ModelError, UserError
 from emocam.resources import BUILTIN_MODELS, resolve_model
-from emocam.stopping import ours
+from emocam.stopping import HEAR_AFTER_START, hear_ctrl_c_if_asked, ours
 from emocam.training.settings import ConfigError, merge, plain, read_settings
 
 log = logging.getLogger("fer-train")
@@ -377,12 +377,29 @@ def _keras_backend() -> str:
     return str(_keras().backend.backend())
 
 
+def start_child(argv: list[str], env: dict[str, str], deaf: bool) -> Any:
+    """``fer-train ARGV`` in a process of its own, with Ctrl-C blocked until its entry point
+    unblocks it (``emocam.stopping.hear_ctrl_c_if_asked``): the mask passes through exec, so
+    one landing while its Python starts waits for that, instead of being Python's own
+    traceback. ``deaf``: this process ignores Ctrl-C, and the child keeps it so."""
+    import subprocess
+
+    block = not deaf and hasattr(signal, "pthread_sigmask")
+    if block:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return subprocess.Popen([sys.executable, "-m", "emocam.training.cli", *argv],
+                                env={**env, HEAR_AFTER_START: "1"} if block else env)
+    finally:
+        if block:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _under_tensorflow(argv: list[str], then: str) -> int:
     """``fer-train ARGV`` again, in a process of its own whose Keras runs on TensorFlow: the
     ONNX export converts through it (tf2onnx), and under JAX or PyTorch it was a traceback
     after the whole calibration. ``then``: the command to give when TensorFlow is missing."""
     import importlib.util
-    import subprocess
 
     backend = _keras_backend()
     if importlib.util.find_spec("tensorflow") is None:
@@ -392,17 +409,16 @@ def _under_tensorflow(argv: list[str], then: str) -> int:
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
     # The child is the work now: a Ctrl-C reaches it from the terminal and it stops in its
     # own way (this process waiting on, not killing it mid-write); a kill is passed on. Here
-    # a Ctrl-C is only noted, from before the child starts (one landing between the two was
-    # a KeyboardInterrupt here while the child went on); a handler, unlike an ignoring, does
-    # not pass to the child. (A process started deaf to Ctrl-C keeps its child so.) One
-    # landing while the child's Python starts ends it with Python's own traceback and status
-    # 1: this process says what it was.
+    # a Ctrl-C is only noted (one landing between the two was a KeyboardInterrupt here while
+    # the child went on); a handler, unlike an ignoring, does not pass to the child. The
+    # child starts with Ctrl-C blocked until its entry point (see start_child). (A process
+    # started deaf to Ctrl-C keeps its child so.)
     heard: list[int] = []
     deaf = not ours((signal.SIGINT,))
     before = {signal.SIGINT: signal.signal(
         signal.SIGINT, signal.SIG_IGN if deaf else lambda signum, frame: heard.append(signum))}
     try:
-        child = subprocess.Popen([sys.executable, "-m", "emocam.training.cli", *argv], env=env)
+        child = start_child(argv, env, deaf)
         before[signal.SIGTERM] = signal.signal(signal.SIGTERM,
                                                lambda signum, frame: child.terminate())
         rc = child.wait()
@@ -998,6 +1014,8 @@ def main(argv: list[str] | None = None) -> int:
               'extras; install them with pip install "emocam[train]".', file=sys.stderr)
         return 2
     try:
+        # A child of the export's: a Ctrl-C held back while it started is raised here.
+        hear_ctrl_c_if_asked()
         if args.command == "train":
             return cmd_train(args, "fer-train " + shlex.join(argv))
         if args.command == "evaluate":
