@@ -353,9 +353,16 @@ def _same_path(a: str | Path, b: str | Path) -> bool:
 def from_summary(src: Path, plan: OutputPlan) -> Outcome:
     """An input skipped by --resume, described from its complete outputs."""
     data = read_object(plan.json) or {}
-    faces = data.get("faces")
     warning = data.get("input_warning")  # a video cut short: kept when the manifest was lost
-    return Outcome(str(src), DONE, frames=count(data, "frames"),
-                   frames_with_faces=count(data, "frames_with_faces"),
-                   faces=len(faces) if isinstance(faces, dict | list) else 0, skipped=True,
-                   outputs=plan.outputs(), message=warning if isinstance(warning, str) else "")
+    out = Outcome(str(src), DONE, skipped=True, outputs=plan.outputs(),
+                  message=warning if isinstance(warning, str) else "")
+    take_counts(out, data)
+    return out
+
+
+def take_counts(out: Outcome, summary: dict[str, Any]) -> None:
+    """``out``'s frames and faces from its run's summary (0 where it does not say)."""
+    faces = summary.get("faces")
+    out.frames = count(summary, "frames")
+    out.frames_with_faces = count(summary, "frames_with_faces")
+    out.faces = len(faces) if isinstance(faces, dict | list) else 0

@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emocam.batch_manifest import DONE, FAILED, PARTIAL, REFUSED, Outcome
+from emocam.batch_manifest import DONE, FAILED, PARTIAL, REFUSED, Outcome, take_counts
 from emocam.errors import UserError, frames_text
-from emocam.jsonread import count, read_object
+from emocam.jsonread import read_object
 
 if TYPE_CHECKING:
     from emocam.process import ProcessOptions
@@ -127,9 +127,5 @@ def _add_counts(out: Outcome) -> None:
     if not path:
         return
     data = read_object(Path(path))
-    if data is None:
-        return
-    faces = data.get("faces")
-    out.frames = count(data, "frames")
-    out.frames_with_faces = count(data, "frames_with_faces")
-    out.faces = len(faces) if isinstance(faces, dict | list) else 0
+    if data is not None:
+        take_counts(out, data)

@@ -535,23 +535,25 @@ def _clock_facts(path: Path, mean_fps: float) -> tuple[float, float, float, Frac
     return length_ms, steady, picture_ms, pixel
 
 
-def _no_pictures(path: Path) -> str | None:
-    """Why a media file holds nothing to read, when that is why OpenCV read nothing: sound
-    alone (an .m4a renamed, a screen recorder's sound track), or a picture track without a
-    frame (a recording stopped at once). Those were called corrupt or of an unknown codec."""
+def _refuse_without_pictures(path: Path) -> None:
+    """Say so when a media file holds nothing to read, if that is why OpenCV read nothing:
+    sound alone (an .m4a renamed, a screen recorder's sound track), or a picture track
+    without a frame (a recording stopped at once). Those were called corrupt or of an
+    unknown codec."""
     import av
 
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                return ("holds sound only, no pictures" if container.streams.audio
-                        else "holds no pictures")
-            stream = container.streams.video[0]
-            if any(packet.size for packet in container.demux(stream)):
-                return None
-            return "holds no frames (its recording may have stopped before the first)"
+                why = ("holds sound only, no pictures" if container.streams.audio
+                       else "holds no pictures")
+            elif any(p.size for p in container.demux(container.streams.video[0])):
+                return
+            else:
+                why = "holds no frames (its recording may have stopped before the first)"
     except (av.FFmpegError, OSError, ValueError):
-        return None
+        return
+    raise SourceError(f"The video {path} {why}; give a video with pictures.")
 
 
 class VideoSource(Source):
@@ -609,9 +611,7 @@ class VideoSource(Source):
         cap = _capture(path)
         if not cap.isOpened():
             cap.release()
-            empty_media = _no_pictures(path)
-            if empty_media:
-                raise SourceError(f"The video {path} {empty_media}; give a video with pictures.")
+            _refuse_without_pictures(path)
             raise SourceError(
                 f"{path} cannot be opened as a video; use a video (.mp4, .avi, .mov, .mkv) "
                 "or an image (.jpg, .png) file, check that it is not corrupt, or convert it "
@@ -627,9 +627,7 @@ class VideoSource(Source):
         ok, first = cap.read()
         if not ok or first is None:
             cap.release()
-            empty_media = _no_pictures(path)
-            if empty_media:
-                raise SourceError(f"The video {path} {empty_media}; give a video with pictures.")
+            _refuse_without_pictures(path)
             raise SourceError(
                 f"The video {path} opens but no frame can be decoded; "
                 "the file may be corrupt or truncated."
