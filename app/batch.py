@@ -26,7 +26,6 @@ import logging
 import multiprocessing as mp
 import os
 import signal
-import sys
 import threading
 import time
 from collections import deque
@@ -64,6 +63,7 @@ from emocam.batch_manifest import (
 from emocam.batch_work import WorkItem, run_item
 from emocam.errors import UserError, some_of
 from emocam.inputs import utf8_named
+from emocam.progress import progress_bar
 from emocam.sinks import staging_path
 from emocam.stopping import counted_stops
 
@@ -467,11 +467,10 @@ class LocalPool:
 # --- the batch ----------------------------------------------------------------------------
 
 
-def progress_bar(items: list[WorkItem], enabled: bool) -> tqdm:
+def batch_progress_bar(items: list[WorkItem], enabled: bool) -> tqdm:
     enabled = enabled and bool(items)  # every input settled already: no "0/0 inputs" bar
     total = sum(frame_count(Path(i.options.input)) for i in items) if enabled else None
-    return tqdm(total=total or None, unit="frame", file=sys.stderr, disable=not enabled,
-                dynamic_ncols=True, smoothing=0.1, desc=f"0/{len(items)} inputs")
+    return progress_bar(total or None, f"0/{len(items)} inputs", enabled)
 
 
 def run_batch(bopts: BatchOptions, on_outcome: OnOutcome) -> Manifest:
@@ -485,7 +484,7 @@ def run_batch(bopts: BatchOptions, on_outcome: OnOutcome) -> Manifest:
     tell_skipped(manifest, on_outcome)
     settled = [0]
 
-    with progress_bar(prep.items, bopts.progress) as bar:
+    with batch_progress_bar(prep.items, bopts.progress) as bar:
 
         def told(outcome: Outcome) -> None:
             settled[0] += 1

@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from emocam import cores
-from emocam.batch import BatchOptions, OnOutcome, prepare, progress_bar, tell_skipped
+from emocam.batch import BatchOptions, OnOutcome, batch_progress_bar, prepare, tell_skipped
 from emocam.batch_manifest import FAILED, NOT_STARTED, Manifest, Outcome
 from emocam.batch_work import WorkItem, run_item
 from emocam.errors import UserError
@@ -176,7 +176,7 @@ def run_on_dask(bopts: BatchOptions, address: str, on_outcome: OnOutcome,
     prep = prepare(bopts, engine)
     manifest, outcomes = prep.manifest, prep.manifest.outcomes
     with connect(address, workers, bopts.retries, announce) as client, \
-            progress_bar(prep.items, bopts.progress) as bar:
+            batch_progress_bar(prep.items, bopts.progress) as bar:
         prep.path.parent.mkdir(parents=True, exist_ok=True)
         manifest.write(prep.path)  # once the cluster answers: every input not started yet
         tell_skipped(manifest, on_outcome)

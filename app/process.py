@@ -12,7 +12,6 @@ output so the CSV is valid, the video plays and the summary says ``completed: fa
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -37,6 +36,7 @@ from emocam.outputs import (
 )
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import Pipeline, PipelineConfig
+from emocam.progress import progress_bar
 from emocam.readahead import read_ahead
 from emocam.run_sinks import RunDescription, RunSinks, open_sinks
 from emocam.sources import ImageFolderSource, ImageSource, Source, open_source
@@ -239,12 +239,7 @@ def run_frames(
         for feed in sinks.streams:
             (opts.on_stream_open or log.info)(feed.describe())
         bar = stack.enter_context(
-            tqdm(
-                total=facts.frame_count, unit="frame", file=sys.stderr,
-                disable=not opts.progress, dynamic_ncols=True, smoothing=0.1,
-                desc=opts.input.name[:30],
-            )
-        )
+            progress_bar(facts.frame_count, opts.input.name[:30], opts.progress))
     summary = sinks.summary
     completed = False
     failed = True  # until the loop ends or is stopped: an error is then on its way

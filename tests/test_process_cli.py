@@ -53,6 +53,16 @@ def test_a_video_gives_an_annotated_video_like_the_input(four_face_run) -> None:
     assert fps == pytest.approx(video.fps, abs=0.01)
 
 
+def test_progress_written_to_a_log_file_is_lines_not_a_redrawn_bar(four_face_run) -> None:
+    """stderr is a pipe here, as in a ``nohup`` log or CI: a bar redrawn with carriage
+    returns made one unreadable line there. Each state is a line of its own instead."""
+    r, _, video = four_face_run
+    assert "\r" not in r.stderr
+    bar = [ln for ln in r.stderr.splitlines() if ln.startswith("four_faces.mp4:")]
+    assert 1 <= len(bar) <= 3, r.stderr  # one every 30 s: the start and the end here
+    assert f"{video.frame_count}/{video.frame_count}" in bar[-1]
+
+
 def test_the_csv_has_one_row_per_face_and_probabilities_that_sum_to_one(four_face_run) -> None:
     _, out, video = four_face_run
     rows = read_csv(out / "four_faces.emocam.csv")
