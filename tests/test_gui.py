@@ -690,6 +690,24 @@ def test_recording_a_camera_session_writes_the_whole_output_set_and_can_be_reana
     assert len(_csv_rows(Path(again.outputs["csv"]))) == len(rows)
 
 
+def test_record_switched_off_at_once_after_on_leaves_nothing_recording(
+        qtbot, make_window, video_one_face, tmp_path):
+    # Off within the same frame as on: the worker took the stop before the start and
+    # recorded until the window closed, with the menu unchecked and no REC shown.
+    window = make_window(camera_opener(video_one_face.path))
+    window.settings.record_dir = str(tmp_path)
+    window.start_camera(0)
+    qtbot.waitUntil(lambda: window.qactions["camera.record"].isEnabled(), timeout=10_000)
+    window.qactions["camera.record"].trigger()  # both before the worker's next frame
+    window.qactions["camera.record"].trigger()
+    wait_frames(qtbot, window, 3)
+    sizes = {p: p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()}
+    wait_frames(qtbot, window, 6)
+    assert {p: p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()} == sizes
+    assert not window.qactions["camera.record"].isChecked()
+    assert window.status.text("rec") == ""
+
+
 def test_recording_into_a_folder_that_cannot_be_made_says_why_and_records_nothing(
         qtbot, make_window, video_one_face, tmp_path):
     blocker = tmp_path / "not-a-folder"

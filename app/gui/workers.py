@@ -140,7 +140,7 @@ class SourceWorker(QThread):
         self._command(record=(Path(video), Path(csv)), stop_record=False)
 
     def stop_recording(self) -> None:
-        self._command(stop_record=True)
+        self._command(stop_record=True, record=None)  # a start not yet taken is undone
 
     def frame_shown(self) -> None:
         with self._lock:
