@@ -500,6 +500,29 @@ def test_settings_of_another_schema_version_are_not_misread(isolated_settings):
     assert gui_settings.load_settings().show_boxes is True
 
 
+def test_a_hand_edited_or_damaged_settings_file_still_opens_the_app_and_plays(
+        qtbot, make_window, video_one_face, isolated_settings, caplog):
+    # A schema that is no number was a traceback before the window opened; a speed of 0
+    # divided by zero at the first frame; "hd" as the camera's resolution, a detection
+    # threshold of 7 and a smoothing of nan were taken as they were.
+    isolated_settings.write_text(
+        "[General]\nschema=x1\n", encoding="utf-8")
+    assert gui_settings.load_settings() == gui_settings.AppSettings()
+    isolated_settings.write_text(
+        "[General]\nschema=1\nplayback_speed=0\ncamera_resolution=hd\nmin_score=7\n"
+        "smoothing_tau_s=nan\ndetector=dlib\nshow_boxes=false\n", encoding="utf-8")
+    window = make_window()
+    assert window.settings.show_boxes is False  # the sound settings are kept
+    fresh = gui_settings.AppSettings()
+    for name in ("playback_speed", "camera_resolution", "min_score", "smoothing_tau_s",
+                 "detector"):
+        assert getattr(window.settings, name) == getattr(fresh, name)
+        assert f"setting {name}=" in caplog.text
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 3)
+    assert window.banner.level != "error", window.banner.text()
+
+
 def test_unreadable_video_shows_a_message_naming_the_file(qtbot, make_window, tmp_path):
     bad = tmp_path / "holiday.mp4"
     bad.write_bytes(b"this is not a video" * 100)

@@ -8,11 +8,14 @@ option changes; nothing else touches QSettings, so tests isolate settings by poi
 from __future__ import annotations
 
 import logging
+import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from emocam.encoders import DEFAULT_VIDEO_CODEC
+from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
 from emocam.track import DEFAULT_TAU_S
 from emocam.types import DEFAULT_MIN_SCORE
 
@@ -110,24 +113,51 @@ def _coerce(value: object, default: object) -> object:
     return str(value)
 
 
+def _within(low: float, high: float) -> Callable[[object], bool]:
+    return lambda v: isinstance(v, (int, float)) and math.isfinite(v) and low <= v <= high
+
+
+# What a value read back must be for the window to run on it. The file is a user's to edit
+# (or a crash's to cut): a speed of 0 divided by zero at the first frame, a resolution "hd"
+# stopped the camera, a min_score of 7 found no face, all without a word.
+_SANE: dict[str, Callable[[object], bool]] = {
+    "camera_index": _within(0, 63),
+    "camera_resolution": lambda v: v == "default" or bool(
+        re.fullmatch(r"[1-9][0-9]{1,4}x[1-9][0-9]{1,4}", str(v))),
+    "side_panel_width": _within(1, 10_000),
+    "smoothing_tau_s": _within(0.0, 10.0),
+    "min_score": _within(0.0, 1.0),
+    "target_fps": _within(0.0, 1000.0),
+    "detector": lambda v: v in ("mediapipe", "opencv"),
+    "playback_speed": _within(0.05, 16.0),
+    "export_codec": lambda v: v in VIDEO_CODECS,
+}
+
+
 def load_settings(qs: QSettings | None = None) -> AppSettings:
     qs = qs or make_qsettings()
     settings = AppSettings()
     stored = qs.value("schema", None)
     if stored is None:
         return settings
-    if int(stored) != SCHEMA_VERSION:
+    if str(stored).strip() != str(SCHEMA_VERSION):
         # A different schema may mean different meanings; start clean rather than guess.
-        log.info("settings schema %s is not %s; using defaults", stored, SCHEMA_VERSION)
+        log.warning("The settings file %s is of another version (%s); using the defaults.",
+                    qs.fileName(), stored)
         return settings
     for f in fields(AppSettings):
         if not qs.contains(f.name):
             continue
         default = getattr(settings, f.name)
         try:
-            setattr(settings, f.name, _coerce(qs.value(f.name), default))
+            value = _coerce(qs.value(f.name), default)
         except (TypeError, ValueError):
-            log.warning("ignoring unreadable setting %s", f.name)
+            value = None
+        if value is None or not _SANE.get(f.name, lambda _: True)(value):
+            log.warning("The setting %s=%s in %s cannot be used; using %s instead.",
+                        f.name, qs.value(f.name), qs.fileName(), default)
+            continue
+        setattr(settings, f.name, value)
     return settings
 
 
