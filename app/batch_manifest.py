@@ -105,7 +105,7 @@ class Manifest:
             self.earlier = still_standing(read_earlier(path, quiet=True), self.inputs,
                                           self.replaced, written, self.untouched)
         # Atomic: a reader (or a --resume after a power cut) never sees half a manifest.
-        write_json_atomic(path, self.as_dict())
+        write_json_atomic(path, self.as_dict(), what="batch manifest")
 
 
 def full_path(path: str | Path) -> str:
@@ -137,7 +137,7 @@ def read_earlier(path: Path, quiet: bool = False) -> dict[str, dict[str, Any]]:
     (empty when there is none or it is damaged, which is said unless ``quiet``)."""
     data = read_object(path)
     if data is None:
-        if path.exists() and not quiet:
+        if path.is_file() and not quiet:  # a folder in its place is said when written
             # Replaced by this batch's: the earlier batches' lines go, which is said.
             log.warning("%s cannot be read (it is damaged); this batch writes a new one, "
                         "without the earlier batches' lines.", path)

@@ -166,6 +166,12 @@ def no_space_hint(e: OSError) -> str:
     elif e.errno == errno.EPIPE:
         # An output sent to a pipe whose reader stopped (| head): no disk is involved.
         hint = "the program reading it stopped before the end; write it to a file instead"
+    elif e.errno == errno.EISDIR:
+        hint = "a folder of that name is in the way; rename it or choose another name"
+    elif e.errno == errno.ENOTDIR:
+        hint = "part of the path is a file, not a folder; choose another folder"
+    elif e.errno == errno.ENAMETOOLONG:
+        hint = "choose a shorter name or a folder nearer the root"
     else:
         hint = "free some disk space or choose another folder"
     return f"{e.strerror or e}; {hint}"
@@ -512,9 +518,9 @@ def _finite(data: Any) -> Any:
     return data
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_json_atomic(path: Path, data: Any, what: str = "summary") -> None:
     """Write JSON to a temporary file beside ``path`` and rename it over, so a reader never
-    sees half a file."""
+    sees half a file. ``what``: the file's name in a failure's sentence."""
     path = Path(path)
     if writes_in_place(path):
         try:
@@ -522,7 +528,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
                 json.dump(_finite(data), fh, indent=2, sort_keys=False, allow_nan=False)
                 fh.write("\n")
         except OSError as e:
-            raise OutputError(f"The summary {path} could not be written "
+            raise OutputError(f"The {what} {path} could not be written "
                               f"({no_space_hint(e)}).") from e
         return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -534,7 +540,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as e:
-        raise OutputError(f"The summary {path} could not be written ({no_space_hint(e)}).") from e
+        raise OutputError(f"The {what} {path} could not be written ({no_space_hint(e)}).") from e
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -350,6 +350,18 @@ def test_ctrl_c_during_inputs_one_after_another_names_those_never_started(
     assert not (tmp_path / "second.emocam.csv").exists()
 
 
+def test_a_folder_where_the_manifest_goes_is_named_as_such_not_as_a_full_disk(
+    short_clips: list[Path], tmp_path: Path, model_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # It was "The summary .../emocam-batch.json could not be written (Is a directory; free
+    # some disk space or choose another folder)": the wrong file and the wrong advice.
+    (tmp_path / MANIFEST_NAME).mkdir()
+    run = run_cli(capfd, "process", *short_clips[:2], "-o", tmp_path, "--jobs", "2",
+                  "--model", model_path, "--no-video", "-q")
+    line = assert_one_sentence(run, "batch manifest", MANIFEST_NAME, "folder of that name")
+    assert "summary" not in line and "disk space" not in line
+
+
 def test_jobs_with_a_reanalysis_is_one_sentence(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
