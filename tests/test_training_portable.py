@@ -78,6 +78,17 @@ def test_a_damaged_pack_is_one_sentence_naming_it(pack, tmp_path, capsys):
     assert "Traceback" not in err and len(err.splitlines()) == 1
 
 
+def test_a_misspelt_keras_backend_is_one_sentence_before_the_data_is_read(pack, tmp_path):
+    # rebuild imported Keras itself after decoding the data: a ValueError traceback.
+    env = {**os.environ, "KERAS_BACKEND": "jaxx"}
+    model = Path(__file__).parents[1] / "models" / "emocam-ferplus.onnx"
+    r = run_emocam("-q", "rebuild", model, "--data", pack,
+                   "--out", tmp_path / "x.keras", tool="fer-train", env=env)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert len(lines) == 1 and "'jaxx'" in lines[0] and "KERAS_BACKEND" in lines[0], r.stderr
+
+
 def _history(run: Path) -> list[dict[str, str]]:
     with (run / "history.csv").open(newline="") as f:
         return list(csv.DictReader(f))
@@ -183,6 +194,22 @@ def test_an_interrupted_run_resumes_where_it_stopped_and_counts_both_sittings(pa
     info = json.loads((run / "train_info.json").read_text())
     # The card's wall time is both sittings' (it was the last one's alone).
     assert info["sittings"] == 2 and info["wall_seconds"] > first_part
+
+
+@pytest.mark.train
+def test_a_resume_goes_on_past_a_run_record_damaged_beyond_json(pack, tmp_path, capsys):
+    # Nested 100,000 levels deep, the records a resume reads raised RecursionError (which is
+    # no ValueError): a traceback, where a damaged record is otherwise warned of and passed.
+    pytest.importorskip("tensorflow")
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--data", str(pack), "--out", str(run), "--no-export",
+                 "--set", "epochs=1", *TINY]) == 0
+    for name in ("run_info.json", "wall_time.json"):
+        (run / name).write_text("[" * 100_000 + "]" * 100_000)
+    capsys.readouterr()
+    rc = main(["-q", "train", "--out", str(run), "--resume", "--no-export"])
+    err = capsys.readouterr().err
+    assert rc == 0 and "Traceback" not in err, err[-2000:]
 
 
 @pytest.mark.train

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from emocam.errors import ModelError, UserError
+from emocam.jsonread import read_object
 from emocam.resources import BUILTIN_MODELS, resolve_model
 from emocam.stopping import HEAR_AFTER_START, hear_ctrl_c_if_asked, ours
 from emocam.training.settings import ConfigError, merge, plain, read_settings
@@ -175,10 +176,7 @@ def _warn_no_exporter() -> None:
 def _recorded_classes(run: Path) -> list[str] | None:
     """The classes ``run`` was trained on, where it says (runs before this was kept: None)."""
     for name in ("run_info.json", "train_info.json"):
-        try:
-            names = json.loads((run / name).read_text()).get("class_names")
-        except (OSError, ValueError, AttributeError):
-            continue
+        names = (read_object(run / name) or {}).get("class_names")
         if isinstance(names, list) and names:
             return [str(n) for n in names]
     return None
@@ -372,9 +370,9 @@ _EXPORT_UNDER_TENSORFLOW = -1
 
 
 def _keras_backend() -> str:
-    from emocam.training.train import _keras
+    from emocam.training.keras_import import keras_module
 
-    return str(_keras().backend.backend())
+    return str(keras_module().backend.backend())
 
 
 def start_child(argv: list[str], env: dict[str, str], deaf: bool) -> Any:
@@ -813,11 +811,13 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from emocam.training.adjust import recorded_shift
     from emocam.training.evaluate import load_predictor
     from emocam.training.export import load_eval_data
+    from emocam.training.keras_import import keras_module
     from emocam.training.onnx_weights import SAMPLE_IMAGES, keras_from_onnx, sample_images
 
     model = _exported_onnx(args.model)
     out = _output_file(Path(args.out) if args.out else Path(f"{model.stem}.keras"), ".keras")
     info = read_model_info(model)
+    keras_module()  # a backend that cannot load is said before the data is decoded
     ds = load_eval_data(args.data, None, _cache_dir(args), model)
     net = keras_from_onnx(model, sample_images(ds.train.images, info.normalization))
     # Validation faces: none of them were in the sample batch normalisation was measured on.

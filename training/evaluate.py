@@ -19,6 +19,7 @@ import numpy as np
 
 from emocam.classify import softmax
 from emocam.errors import ModelError
+from emocam.jsonread import read_object
 from emocam.modelinfo import ModelInfo, read_model_info
 from emocam.preprocess import Normalization, normalize
 from emocam.training.data import Dataset, Split, ferplus_argmax
@@ -96,18 +97,17 @@ def run_facts(path: Path) -> dict[str, Any]:
     out with a warning, and the checkpoint still evaluates and exports."""
     if not path.is_file():
         return {}
-    try:
-        facts = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        log.warning("%s is damaged (%s); what it records is left out", path, e)
+    facts = read_object(path)
+    if facts is None:
+        log.warning("%s is damaged; what it records is left out", path)
         return {}
-    return facts if isinstance(facts, dict) else {}
+    return facts
 
 
 def load_keras(path: Path) -> Predictor:
-    from emocam.training.train import _keras
+    from emocam.training.keras_import import keras_module
 
-    keras = _keras()
+    keras = keras_module()
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types for a bad file

@@ -189,9 +189,9 @@ def run_phase(jobs: list[Job], data: str, runs: Path, minutes: float, teachers: 
 
 def _slim_copy(src: Path, dst: Path) -> None:
     """The checkpoint without optimizer state (a third of the size), for the trip home."""
-    import keras
+    from emocam.training.keras_import import keras_module
 
-    keras.models.load_model(src, compile=False).save(dst)
+    keras_module().models.load_model(src, compile=False).save(dst)
 
 
 def collect(jobs: list[Job], runs: Path, results: Path, name: str) -> None:

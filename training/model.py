@@ -12,16 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from emocam.training.keras_import import keras_module
+
 if TYPE_CHECKING:
     import keras
 
 
 def _keras():
     # Imported on first use: ModelConfig is plain data that tools without TensorFlow read.
-    import keras
-    from keras import layers
-
-    return keras, layers
+    keras = keras_module()
+    return keras, keras.layers
 
 
 @dataclass(frozen=True)

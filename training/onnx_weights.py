@@ -48,13 +48,15 @@ def keras_from_onnx(path: Path, sample: np.ndarray) -> Any:
     """The Keras network ``path`` was exported from, computing the same logits (less any
     recorded logit adjustment). ``sample``: normalised NHWC training images, a few hundred,
     that batch normalisation's statistics are measured on."""
-    import keras
     import onnx
-    from keras import layers
     from onnx import numpy_helper
 
     from emocam.training.adjust import recorded_shift
+    from emocam.training.keras_import import keras_module
     from emocam.training.model import make_model
+
+    keras = keras_module()
+    layers = keras.layers
 
     info = read_model_info(path)
     proto = onnx.load(str(path))

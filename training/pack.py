@@ -140,7 +140,7 @@ def pack_family(path: Path) -> str:
         with zipfile.ZipFile(path) as z:
             meta = json.loads(z.read("pack.json"))
         family = meta["layout"]
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as e:
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError, RecursionError) as e:
         raise PackError(f"{path} is damaged or not a dataset pack; make it again with "
                         "fer-train pack.") from e
     if family not in ("ferplus", "fer2013"):
@@ -177,6 +177,7 @@ def read_pack(path: Path) -> RawDataset:
         raise PackError(f"{path} does not exist; give the file fer-train pack wrote.") from e
     except PackError:
         raise
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, lzma.LZMAError, TypeError) as e:
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, lzma.LZMAError, TypeError,
+            RecursionError) as e:
         raise PackError(damaged) from e
     return RawDataset(tuple(meta["class_names"]), meta["layout"], meta["description"], splits)

@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 
 from emocam.errors import ModelError, UserError
+from emocam.jsonread import count, read_object
 from emocam.preprocess import CropSpec, Normalization, normalize
 from emocam.training.augment import AugmentConfig, augment_batch
 from emocam.training.data import DataError, Dataset, Split, load_dataset
+from emocam.training.keras_import import keras_module
 from emocam.training.model import ModelConfig
 
 log = logging.getLogger(__name__)
@@ -102,25 +104,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import keras
-    except (ImportError, ValueError) as e:
-        # keras imports the backend KERAS_BACKEND names: a missing one (or a misspelt
-        # name) was a traceback after the data had been decoded.
-        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-        raise UserError(
-            f"Keras cannot load its backend {backend!r} ({e}); install it (tensorflow, "
-            "jax or torch), or set KERAS_BACKEND to one that is installed.") from e
-    return keras
-
-
 class AugmentedBatches:
     """Batches of augmented, normalised training images (a ``keras.utils.PyDataset``)."""
 
     def __new__(cls, *args, **kwargs):
-        keras = _keras()
+        keras = keras_module()
 
         class _Impl(keras.utils.PyDataset):
             def __init__(self, split: Split, cfg: TrainConfig, weights: np.ndarray | None,
@@ -208,7 +196,7 @@ def eval_arrays(split: Split, norm: Normalization) -> tuple[np.ndarray, np.ndarr
 
 def _loss(cfg: TrainConfig, split: Split):
     """Cross-entropy on logits, with the class-prior shift of logit adjustment if asked."""
-    keras = _keras()
+    keras = keras_module()
     if cfg.logit_adjustment <= 0:
         return keras.losses.CategoricalCrossentropy(from_logits=True)
     from emocam.training.adjust import class_prior
@@ -226,7 +214,7 @@ def time_schedule_callback(cfg: TrainConfig, started: float):
     """Warm-up then cosine over ``cfg.time_limit_minutes`` from ``started``, set at each
     epoch's start (the JAX backend reads optimizer variables only then), and a stop before
     the time runs out."""
-    keras = _keras()
+    keras = keras_module()
     limit = cfg.time_limit_minutes * 60.0
     warm = 0.03  # of the time
 
@@ -280,7 +268,7 @@ class Interruption:
         raise KeyboardInterrupt
 
     def callback(self):
-        keras = _keras()
+        keras = keras_module()
         asked = self
 
         class _StopHere(keras.callbacks.Callback):
@@ -322,10 +310,7 @@ def _divergence(keras: Any):
 
 def _resumed_epoch(backup: Path) -> int:
     """The epoch a run resumed from its backup goes on with (0: a fresh start)."""
-    try:
-        return max(0, int(json.loads((backup / "training_metadata.json").read_text())["epoch"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
+    return count(read_object(backup / "training_metadata.json") or {}, "epoch")
 
 
 class WallClock:
@@ -342,17 +327,19 @@ class WallClock:
         try:
             if not resumed:  # a fresh start where a failed one left its file
                 raise FileNotFoundError(path)
-            saved = json.loads(path.read_text())
+            saved = read_object(path)
+            if saved is None:
+                raise ValueError(path)
             self.before, self.sitting = float(saved["seconds"]), int(saved["sittings"]) + 1
             self.limit_before = float(saved.get("limit_seconds", self.before))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, OverflowError):
             self.before, self.sitting, self.limit_before = 0.0, 1, 0.0
 
     def total(self, now: float) -> float:
         return self.before + now - self.started
 
     def callback(self):
-        keras = _keras()
+        keras = keras_module()
         clock = self
 
         class _Record(keras.callbacks.Callback):
@@ -373,7 +360,7 @@ def progress_callback(epochs: int, steps: int, images: int, limit_s: float = 0.0
                       every: float = 30.0, started: float | None = None):
     """Log progress within an epoch (images/s, ETAs) and one summary line per epoch;
     ``limit_s`` counts from ``started`` (default: the start of training)."""
-    keras = _keras()
+    keras = keras_module()
 
     class Progress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -437,14 +424,14 @@ class _NoStrategy:
 
 
 def _strategy():
-    if _keras().backend.backend() != "tensorflow":
+    if keras_module().backend.backend() != "tensorflow":
         # One device; float32 (the small model gains little from mixed precision).
         return _NoStrategy()
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
-        _keras().mixed_precision.set_global_policy("mixed_float16")
+        keras_module().mixed_precision.set_global_policy("mixed_float16")
         if len(gpus) > 1:
             return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
@@ -481,7 +468,7 @@ def _load_initial_weights(model: Any, path: Path, seed: int, sample: np.ndarray)
     ``logits`` layer is copied and the head starts fresh. An ONNX file is rebuilt as the
     network it was exported from first, its batch normalisation measured on ``sample``.
     """
-    keras = _keras()
+    keras = keras_module()
     from emocam.training.model import transfer_weights
     from emocam.training.onnx_weights import keras_from_onnx
 
@@ -518,7 +505,7 @@ def train(cfg: TrainConfig, ds: Dataset | None = None, started: float | None = N
     ``started``: when the command began, where ``time_limit_minutes`` counts from (default:
     now, before Keras is imported and the data loaded)."""
     started = time.time() if started is None else started
-    keras = _keras()
+    keras = keras_module()
     from emocam.training.model import count_macs, make_model
     from emocam.training.onnx_weights import sample_images
 

@@ -1,0 +1,25 @@
+"""Keras, imported on first use, with a failure to load its backend said in one sentence.
+
+Keras imports the backend ``KERAS_BACKEND`` names when it is first imported: a missing one or
+a misspelt name raised ImportError or ValueError from deep inside it, after fer-train had
+already decoded the data. Every module of the training tool imports Keras through here.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+from emocam.errors import UserError
+
+
+def keras_module() -> ModuleType:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    try:
+        import keras
+    except (ImportError, ValueError) as e:
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+        raise UserError(
+            f"Keras cannot load its backend {backend!r} ({e}); install it (tensorflow, "
+            "jax or torch), or set KERAS_BACKEND to one that is installed.") from e
+    return keras
