@@ -7,6 +7,7 @@ thread and ``emocam.gui.export_control`` asks for a name and shows the outcome.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,14 @@ from emocam.outputs import (
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.process import ProcessOptions, ProcessResult, sound_wanted
+from emocam.resources import sample_video_path
 from emocam.sources import IMAGE_EXTS, input_kind
+
+
+def _may_write_beside(source: Path) -> bool:
+    if source.resolve() == sample_video_path().resolve():
+        return False
+    return os.access(source.resolve().parent, os.W_OK)
 
 
 @dataclass(frozen=True)
@@ -46,13 +54,19 @@ class ExportJob:
         """A folder of photos: its annotated copy is a folder of annotated photos."""
         return self.source.is_dir()
 
-    def suggested_output(self) -> Path:
+    def suggested_output(self, elsewhere: Path | None = None) -> Path:
         """Where the save dialog starts: beside the source, named as ``emocam process``
-        would name its annotated copy."""
+        would name its annotated copy; in ``elsewhere`` (the last folder used) when the
+        source is the bundled sample, whose folder is inside the installed package, or its
+        folder may not be written to (a camera's card, a shared drive)."""
         if self.is_folder:
-            return output_base(self.source, None, is_folder=True)  # photos.emocam/
-        ext = annotated_image_suffix(self.source).lstrip(".") if self.is_photo else "mp4"
-        return default_output(self.source, None, ext)
+            beside = output_base(self.source, None, is_folder=True)  # photos.emocam/
+        else:
+            ext = annotated_image_suffix(self.source).lstrip(".") if self.is_photo else "mp4"
+            beside = default_output(self.source, None, ext)
+        if elsewhere is not None and not _may_write_beside(self.source):
+            return elsewhere / beside.name
+        return beside
 
     def options(self, output: Path, codec: str) -> ProcessOptions:
         """The run that writes ``output`` plus its .csv, .json, .npz and .html beside it; a

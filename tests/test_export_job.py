@@ -92,3 +92,13 @@ def test_a_folder_of_photos_is_exported_to_a_folder_with_its_csv_and_json_beside
     assert (opts.output_video, opts.csv, opts.json, opts.sidecar) == (
         out / "annotated", out / "annotated.csv", out / "annotated.json",
         out / "annotated.emocam.npz")
+
+
+def test_the_bundled_sample_is_exported_to_the_users_folder_not_into_the_package(tmp_path):
+    # The save dialog started in the installed package's assets folder (site-packages).
+    from emocam.resources import sample_video_path
+
+    sample = ExportJob(sample_video_path(), 180, PipelineConfig(), OverlayOptions())
+    assert sample.suggested_output(tmp_path) == tmp_path / "sample.emocam.mp4"
+    own = ExportJob(tmp_path / "talk.mp4", 1, PipelineConfig(), OverlayOptions())
+    assert own.suggested_output(Path.home()) == tmp_path / "talk.emocam.mp4"

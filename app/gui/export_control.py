@@ -77,27 +77,31 @@ class ExportControl(QObject):
         if job.is_folder:
             path, _ = QFileDialog.getSaveFileName(
                 self._parent, "Export Annotated Photos to a New Folder",
-                str(job.suggested_output()), "Folder of annotated photos (*)",
+                str(job.suggested_output(self._elsewhere())), "Folder of annotated photos (*)",
                 options=_ASK_ONCE)
             if path and self._may_replace(job, Path(path)):
                 self.start(Path(path))
             return
         if job.is_photo:
-            path, _ = QFileDialog.getSaveFileName(self._parent, "Export Annotated Copy",
-                                                  str(job.suggested_output()), options=_ASK_ONCE)
+            path, _ = QFileDialog.getSaveFileName(
+                self._parent, "Export Annotated Copy",
+                str(job.suggested_output(self._elsewhere())), options=_ASK_ONCE)
             if path and self._may_replace(job, Path(path)):
                 self.start(Path(path))
             return
         # The file type chooses the codec; the choice is remembered for the next export.
         codec = known_codec(self._settings.export_codec)
         path, chosen = QFileDialog.getSaveFileName(
-            self._parent, "Export Annotated Copy", str(job.suggested_output()),
+            self._parent, "Export Annotated Copy", str(job.suggested_output(self._elsewhere())),
             ";;".join(VIDEO_FILTERS.values()), VIDEO_FILTERS.get(codec, ""), options=_ASK_ONCE,
         )
         if path and self._may_replace(job, Path(path)):
             codec = next((c for c, f in VIDEO_FILTERS.items() if f == chosen), codec)
             self._settings.export_codec = codec
             self.start(Path(path), codec)
+
+    def _elsewhere(self) -> Path:
+        return Path(self._settings.last_dir or Path.home())
 
     def _may_replace(self, job: ExportJob, output: Path) -> bool:
         """One question for every file the export would replace: the name typed and the
