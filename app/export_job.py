@@ -137,6 +137,12 @@ class ExportOutcome:
             return (f"{done} {self.ended_early}", "warning") if self.ended_early else (done, "info")
         if self.frames == 0:
             return "Export cancelled before the first frame; nothing was written.", "info"
+        if any(Path(p).name.startswith(".") for p in self.outputs.values()):
+            # Staged beside an earlier export it was replacing: the earlier set is kept as it
+            # was, and these names are hidden in a file manager (OutputSet).
+            return (f"Export cancelled after {self._what()}{self.note}; the files it replaced "
+                    "are unchanged, and what it wrote so far is kept beside them under hidden "
+                    f"names (rename them to keep them): {files}.", "info")
         return (f"Export cancelled after {self._what()}{self.note}; the files written so far "
                 f"are complete and usable: {files}.", "info")
 

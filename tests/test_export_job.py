@@ -76,6 +76,10 @@ def test_the_outcome_says_how_many_frames_and_whether_it_was_cancelled():
     assert ExportOutcome(True, 1, files).message() == ("Exported 1 frame: a.mp4, a.csv.", "info")
     text, level = ExportOutcome(False, 3, files).message()
     assert text.startswith("Export cancelled after 3 frames;") and level == "info"
+    # Cancelled while replacing an earlier export: its results so far are hidden files.
+    staged = {"csv": "/v/.a.emocam.partial.csv", "json": "/v/.a.emocam.partial.json"}
+    text, _ = ExportOutcome(False, 3, staged).message()
+    assert "unchanged" in text and "hidden" in text and "usable" not in text
     assert ExportOutcome(True, -1, files, "No face was found.").message() == (
         "No face was found.", "warning")
 
