@@ -379,9 +379,12 @@ def test_a_chosen_model_and_rate_are_shown_and_reset_to_defaults_undoes_them(
     window.settings.target_fps = 60.0
     window.apply_pipeline_config()
     window.qactions["view.boxes"].trigger()  # boxes off
+    window.settings.playback_speed = 0.5  # it looked like a slow machine, unsaid
+    window.apply_speed()
     window.models.set("fer2013")
     qtbot.waitUntil(lambda: "FER2013" in window.status.text("settings"), timeout=10_000)
     assert "60 fps" in window.status.text("settings")
+    assert "speed 0.5x" in window.status.text("settings")
     assert "FER2013" in window.banner.text()
     settings = window.settings
     window.qactions["view.reset"].trigger()
@@ -389,6 +392,7 @@ def test_a_chosen_model_and_rate_are_shown_and_reset_to_defaults_undoes_them(
     assert window.status.text("settings") == ""
     assert window.banner.text() == ""  # it named FER2013 over the default's results
     assert window.settings.model_path == "" and window.settings.target_fps == 0.0
+    assert window.settings.playback_speed == 1.0
     assert window.qactions["view.boxes"].isChecked() and window.settings.show_boxes
     qtbot.waitUntil(lambda: len(window.pipeline_info.get("class_names", ())) == 8,
                     timeout=20_000)

@@ -335,8 +335,8 @@ class MainWindow(QMainWindow):
         self.show_non_defaults()
 
     def show_non_defaults(self) -> None:
-        """A chosen model or target rate is remembered from one start to the next; the
-        status bar says so, as View > Reset to Defaults undoes it."""
+        """A chosen model, target rate or speed is remembered from one start to the next;
+        the status bar says so, as View > Reset to Defaults undoes it."""
         text = non_defaults(self.settings, self.models.display_name())
         tip = ("Chosen in the View menu and kept from one start to the next; "
                "View > Reset to Defaults goes back to the defaults.") if text else ""

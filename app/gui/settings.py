@@ -80,10 +80,13 @@ def reset_keeping_history(settings: AppSettings) -> None:
 
 def non_defaults(settings: AppSettings, model_name: str = "") -> str:
     """The remembered choices a user may not expect on the next start: a model (named
-    ``model_name`` when one is chosen) and a target frame rate; "" when none."""
+    ``model_name`` when one is chosen), a target frame rate and a playback speed (a video
+    at half speed looked like a slow machine); "" when none."""
     parts = [f"model: {model_name}"] if model_name else []
     if settings.target_fps:
         parts.append(f"target {settings.target_fps:g} fps")
+    if settings.playback_speed != 1.0:
+        parts.append(f"speed {settings.playback_speed:g}x")
     return " · ".join(parts)
 
 
