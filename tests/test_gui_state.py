@@ -590,3 +590,53 @@ def test_end_shows_the_last_frame_paused(qtbot, make_window, video_one_face):
     qtbot.waitUntil(lambda: window.last_packet.result.frame.index == last, timeout=10_000)
     assert window.playback.button.isChecked()  # paused there
     assert window.qactions["playback.end"].shortcut().toString() == "End"
+
+
+def test_the_clock_reaches_the_end_and_a_paused_step_shows_the_csvs_frame_number(
+        qtbot, make_window, video_one_face):
+    # At the last frame it read 0:01 / 0:02, and a step while paused changed nothing shown.
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    last = video_one_face.frame_count - 1
+    window.go_to_end()
+    qtbot.waitUntil(lambda: window.playback.position.text() == f"0:02 / 0:02 · frame {last}",
+                    timeout=10_000)
+    window.step(-1)
+    qtbot.waitUntil(lambda: window.playback.position.text().endswith(f"frame {last - 1}"),
+                    timeout=10_000)
+    window.set_paused(False)
+    assert "frame" not in window.playback.position.text()
+
+
+def test_the_seek_bar_keeps_its_width_from_photo_to_photo(qtbot, make_window, image_one_face,
+                                                          tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "b, a much longer holiday photo name.jpg", "c.jpg"):
+        (folder / name).write_bytes(image_one_face.read_bytes())
+    window = make_window()
+    window.open_file(folder)
+    widths = []
+    for i in range(3):
+        qtbot.waitUntil(lambda i=i: window.playback.position.text().startswith(
+            f"photo {i + 1} of 3"), timeout=20_000)
+        QApplication.processEvents()
+        widths.append(window.playback.slider.width())
+        window.step(1)
+    assert widths[2] == widths[1]  # after the long name, a short one does not widen it
+
+
+def test_a_folder_of_one_photo_and_videos_names_the_photo_and_the_videos_left_out(
+        qtbot, make_window, image_one_face, video_one_face, tmp_path):
+    # It said "still image", and the videos beside the photo were left out unsaid.
+    folder = tmp_path / "Fotos März"
+    folder.mkdir()
+    (folder / "été.jpg").write_bytes(image_one_face.read_bytes())
+    (folder / "talk.mp4").write_bytes(video_one_face.path.read_bytes())
+    window = make_window()
+    window.open_file(folder)
+    qtbot.waitUntil(lambda: window.playback.position.text() == "photo 1 of 1: été.jpg",
+                    timeout=20_000)
+    qtbot.waitUntil(lambda: "talk.mp4 is not part of that" in window.banner.text(),
+                    timeout=10_000)

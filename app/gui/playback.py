@@ -58,6 +58,9 @@ class PlaybackBar(QWidget):
         self.slider.sliderMoved.connect(self.seek_requested)
         self.slider.actionTriggered.connect(self._clicked_track)
         self.position = QLabel("0:00 / 0:00", self)
+        # The frame the label describes; None when nothing is open.
+        self._shown: tuple[int, float, str] | None = (0, 0.0, "")
+        self._paused = False
         self.fps = 30.0
         self._still = False
         self._photos = False
@@ -85,7 +88,11 @@ class PlaybackBar(QWidget):
         self.button.setVisible(not self._still)
         self.button.setEnabled(True)
         self._total = frame_count or 0
-        self.position.setText("still image" if self._still else self._place(0, 0.0))
+        self.position.setMinimumWidth(0)  # the last source's widest text is not this one's
+        self._shown = (0, 0.0, "")
+        # A folder of one photo is still, but its photo is named as any folder's is.
+        self.position.setText("still image" if self._still and not photos
+                              else self._place(0, 0.0))
 
     def is_photos(self) -> bool:
         """Whether the position is a folder's photo (not a video's frame)."""
@@ -95,6 +102,7 @@ class PlaybackBar(QWidget):
         """Nothing open yet: no position, no previous file's length, nothing to play."""
         self.set_range(None, 30.0)
         self.slider.setValue(0)
+        self._shown = None
         self.position.setText("")
         self.button.setEnabled(False)
 
@@ -105,7 +113,20 @@ class PlaybackBar(QWidget):
         if self._photos:
             shown = name if len(name) <= 32 else f"{name[:14]}...{name[-15:]}"
             return f"photo {index + 1} of {self._total}" + (f": {shown}" if shown else "")
-        return f"{_clock(time_ms)} / {self._total_text()}"
+        # The last frame shows the whole length, as players do (it showed 0:05 / 0:06).
+        at_end = self._total > 1 and index >= self._total - 1
+        clock = f"{self._total_text() if at_end else _clock(time_ms)} / {self._total_text()}"
+        # Paused, each step shows: the frame's number is the CSV's "frame" column.
+        return f"{clock} · frame {index}" if self._paused and self._total > 1 else clock
+
+    def _show_place(self) -> None:
+        if (self._still and not self._photos) or self._shown is None:
+            return
+        self.position.setText(self._place(*self._shown))
+        # Never narrower within one source: the seek bar jumped with each photo's name.
+        wanted = self.position.sizeHint().width()
+        if wanted > self.position.minimumWidth():
+            self.position.setMinimumWidth(wanted)
 
     def set_position(self, index: int, time_ms: float, name: str = "") -> None:
         """The frame shown: its index, time and (a folder's photo) file name."""
@@ -113,17 +134,21 @@ class PlaybackBar(QWidget):
             self.slider.blockSignals(True)
             self.slider.setValue(index)
             self.slider.blockSignals(False)
-        if not self._still:
-            self.position.setText(self._place(index, time_ms, name))
+        self._shown = (index, time_ms, name)
+        self._show_place()
 
     def set_paused(self, paused: bool) -> None:
         self.button.blockSignals(True)
         self.button.setChecked(paused)
         self.button.blockSignals(False)
         self._update_icon(paused)
+        self._paused = paused
+        self._show_place()
 
     def _toggled(self, paused: bool) -> None:
         self._update_icon(paused)
+        self._paused = paused
+        self._show_place()
         self.play_toggled.emit(paused)
 
     def _update_icon(self, paused: bool) -> None:
