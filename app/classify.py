@@ -39,8 +39,8 @@ PROVIDER_ALIASES = {
     "coreml": "CoreMLExecutionProvider",
 }
 # Said where a model is chosen, in the app (Choose Model) or in a command (--model).
-_MODEL_HINT = ("choose an emocam .onnx model or a built-in one ("
-               + ", ".join(BUILTIN_MODELS) + ")")
+_MODEL_HINT = ("choose an emocam .onnx model or a built-in one (View > Built-in Model in the "
+               "app; --model " + ", ".join(BUILTIN_MODELS) + " in a command)")
 
 
 def _provider_name(requested: str | None) -> str | None:

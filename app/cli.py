@@ -29,7 +29,6 @@ from emocam.errors import (
     frames_text,
     inputs_text,
     not_all_processed,
-    some_of,
 )
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
 from emocam.stopping import ends_at_once, ours
@@ -397,20 +396,10 @@ def _videos_of_folders(inputs: list[Path]) -> list[Path]:
         # Annotated copies from an earlier run in the same folder are outputs, not inputs.
         videos = [v for v in videos if not is_output_name(v)]
         if photos:
-            _tell_videos_left(path, [v.name for v in videos])
-            videos = []  # a folder of photos is one input, its photos the frames
+            videos = []  # a folder of photos is one input, its photos the frames (the
+            # videos beside them are said as left out when it is opened)
         out.extend(videos or [path])
     return out
-
-
-def _tell_videos_left(folder: Path, left: list[str]) -> None:
-    """Videos beside a folder's photos are not part of that input: the user is told so
-    rather than left to find them unprocessed."""
-    if left:
-        one = len(left) == 1
-        log.warning("%s is processed as a folder of photos; its %s %s not part of that (give "
-                    "%s by name to process %s)", folder, some_of(left),
-                    "is" if one else "are", "it" if one else "them", "it" if one else "them")
 
 
 def _process(args: argparse.Namespace) -> int:

@@ -129,7 +129,9 @@ class ExportOutcome:
 
     def message(self) -> tuple[str, str]:
         """What the banner says, and its level ("info" or "warning")."""
-        files = ", ".join(self.outputs.values())
+        # A folder's annotated photos: "photos.emocam/" (with the sentence's full stop,
+        # "photos.emocam." read as a file's name).
+        files = ", ".join(p + os.sep if Path(p).is_dir() else p for p in self.outputs.values())
         if self.warning:
             return self.warning, "warning"
         if self.completed:

@@ -76,8 +76,9 @@ class OutputSet:
             raise OutputError(f"The output {path} cannot be written "
                               f"({no_space_hint(e.error)}).") from e
         except OSError as e:
-            raise OutputError(f"The output {path} cannot be locked ({e.strerror or e}); "
-                              "choose a folder you can write to.") from e
+            # Taking the lock is the first write into the folder: said as a write.
+            raise OutputError(f"The output {path} cannot be written "
+                              f"({no_space_hint(e)}).") from e
         self._locks.append(lock)
         return dead
 

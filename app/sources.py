@@ -27,7 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from emocam.errors import SourceError, frames_text
+from emocam.errors import SourceError, frames_text, some_of
 from emocam.imageheader import (
     MAX_IMAGE_PIXELS,
     MAX_VIDEO_PIXELS,
@@ -299,6 +299,20 @@ def videos_in(folder: Path) -> list[Path]:
                   key=_natural_key)
 
 
+def _tell_videos_left(folder: Path) -> None:
+    """Videos beside a folder's photos are not part of that input: said (in the app's
+    banner too), rather than left for the user to find unprocessed."""
+    from emocam.outputs import is_output_name
+
+    left = [v.name for v in videos_in(folder) if not is_output_name(v)]
+    if left:
+        one = len(left) == 1
+        log.warning("%s is read as a folder of photos; its %s %s not part of that (open %s "
+                    "or give %s by name to process %s)", folder, some_of(left),
+                    "is" if one else "are", "it" if one else "them", "it" if one else "them",
+                    "it" if one else "them")
+
+
 def photos_in(folder: Path) -> list[Path]:
     """The photos a folder run reads, in natural name order: its image files (not its
     subfolders'), but not an earlier run's annotated copies beside them (NAME.emocam.jpg:
@@ -373,17 +387,20 @@ class ImageFolderSource(Source):
             videos = len(videos_in(path))
             inner = [] if videos else _folders_of_photos(path)
             if videos:
+                # Said in the app's banner, which shows text as it is: no backquotes.
                 hint = (f"it holds {videos} video(s): open one of them, or give the folder to "
-                        "`emocam process`, which processes each")
+                        "the command emocam process, which processes each")
             elif inner:
                 more = " and more" if len(inner) > 3 else ""
                 hint = (f"its subfolders are not searched, and {', '.join(inner[:3])}{more} "
-                        "hold photos: open one of them, or give them all to `emocam process` "
+                        "hold photos: open one of them, or give them all to the command emocam "
+                        "process "
                         f"({path / '*'})")
             else:
                 hint = "choose a folder of photos, or a video file"
             raise SourceError(f"The folder {path} contains no images ({exts}, ...); {hint}.")
         self.frame_count = len(self.files)
+        _tell_videos_left(path)
         self._unreadable: set[int] = set()  # found so when looking for the first size
         self._animations: set[int] = set()  # named already
         self.size = self._first_size()
@@ -612,6 +629,11 @@ class VideoSource(Source):
         if not cap.isOpened():
             cap.release()
             _refuse_without_pictures(path)
+            if path.suffix.lower() in VIDEO_EXTS:  # "use a video" to a .mp4 helps no one
+                raise SourceError(
+                    f"{path} cannot be opened as a video: it may be damaged or not a video "
+                    "at all, or use a codec this build cannot decode; check that it plays in a "
+                    "video player, or convert it to H.264 MP4.")
             raise SourceError(
                 f"{path} cannot be opened as a video; use a video (.mp4, .avi, .mov, .mkv) "
                 "or an image (.jpg, .png) file, check that it is not corrupt, or convert it "
@@ -824,7 +846,7 @@ class CameraSource(Source):
             cap.release()
             raise SourceError(
                 f"{name} cannot be opened; check that it is connected and not in use by "
-                "another app, or pick another camera."
+                "another app."
             )
         # One buffered frame: a driver queue would hand out old pictures.
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)

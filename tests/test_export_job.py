@@ -106,3 +106,10 @@ def test_the_bundled_sample_is_exported_to_the_users_folder_not_into_the_package
     assert sample.suggested_output(tmp_path) == tmp_path / "sample.emocam.mp4"
     own = ExportJob(tmp_path / "talk.mp4", 1, PipelineConfig(), OverlayOptions())
     assert own.suggested_output(Path.home()) == tmp_path / "talk.emocam.mp4"
+
+
+def test_a_folder_of_annotated_photos_is_named_as_a_folder_in_the_outcome(tmp_path):
+    folder = tmp_path / "my photos.emocam"
+    folder.mkdir()
+    text, _ = ExportOutcome(True, 3, {"video": str(folder), "csv": f"{folder}.csv"}).message()
+    assert f"{folder}/, {folder}.csv." in text
