@@ -22,12 +22,13 @@ _RC = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
 
 
 def class_colors(class_names: Sequence[str]) -> list[str]:
-    """One colour per class, the same in every plot and in the page's legend."""
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
+    """One colour per class, the same in every plot and in the page's legend, and the same
+    as on the annotated video and in the app (matplotlib's own had anger blue, the video's
+    red)."""
+    from emocam.overlay import class_color
 
-    cmap = colormaps["tab10" if len(class_names) <= 10 else "tab20"]
-    return [to_hex(cmap(i % cmap.N)) for i in range(len(class_names))]
+    return ["#{2:02x}{1:02x}{0:02x}".format(*class_color(name, i))  # BGR
+            for i, name in enumerate(class_names)]
 
 
 def _svg(fig: object) -> str:

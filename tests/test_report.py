@@ -140,3 +140,16 @@ def test_no_report_writes_none_and_reanalyse_rewrites_it(
         for name in summary["class_names"]:
             assert report.faces[fid][f"share_of_time.{name}"] == face["share_of_time"][name]
     assert "re-analysed from" in (tmp_path / "interview.reanalysed.html").read_text()
+
+
+def test_each_emotion_has_the_colour_it_has_on_the_video_and_in_the_app(plain_run: Path) -> None:
+    # The report took matplotlib's palette: anger was blue there, red on the video.
+    from emocam.overlay import class_color
+
+    page = (plain_run / "interview.emocam.html").read_text(encoding="utf-8")
+    swatches = dict((name, colour) for colour, name in re.findall(
+        r'class="swatch" style="background:(#[0-9a-f]{6})"></span>([a-z]+)', page))
+    assert set(swatches) >= {"happiness", "anger", "neutral"}
+    for name, colour in swatches.items():
+        b, g, r = class_color(name, 0)
+        assert colour == f"#{r:02x}{g:02x}{b:02x}", name

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from cli_helpers import NAMES
 
 from benchmarks.browser import BROWSER
 from emocam.report_plots import class_colors
@@ -40,7 +41,7 @@ def test_the_report_renders_in_a_browser_with_its_timelines_and_no_errors(
     # The timelines and the shares are drawn in the classes' colours: the first two faces'
     # top labels fill whole bands of the picture.
     drawn = 0
-    for hex_colour in class_colors(["c"] * 8):
+    for hex_colour in class_colors(NAMES):
         rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
         drawn += int((np.abs(image[..., ::-1].astype(int) - rgb).sum(axis=2) < 30).sum())
     assert drawn > 50_000, drawn  # two full-width bars and at least one filled timeline
