@@ -25,6 +25,13 @@ def file_cell(name: str) -> str:
     return f"./{name}" if name.startswith(_FORMULA_STARTS) else name
 
 
+def taken_names(names: Iterable[str]) -> list[str]:
+    """The class names that are a column of the CSV already, in any case ("Frame" and
+    "frame" are one column to a reader that matches headings without case)."""
+    fixed = {c.casefold() for c in FIXED}
+    return sorted({n for n in names if n.casefold() in fixed})
+
+
 def formula_like(names: Iterable[str]) -> list[str]:
     """The class names a spreadsheet would take for formulas (a column heading and every
     ``top_label`` cell): refused where names are chosen, since a label has no "./" to add."""

@@ -104,7 +104,7 @@ class ModelInfo:
         if len({n.casefold() for n in names}) != len(names):
             # "Neutral" and "neutral" are one class to a reader of the CSV.
             raise ValueError("its metadata key 'class_names' names a class twice")
-        clash = sorted(set(names) & columns.FIXED)
+        clash = columns.taken_names(names)
         if clash:
             raise ValueError(f"its metadata key 'class_names' names {', '.join(clash)}, "
                              "which is a column of emocam's CSV already")

@@ -99,8 +99,7 @@ def label_matrix(
             f"The label map names {', '.join(unknown)}, which the model does not have "
             f"(its classes: {', '.join(names)})."
         )
-    fixed = {c.casefold() for c in columns.FIXED}
-    taken = sorted(n for n in set(mapping.values()) if n.casefold() in fixed)
+    taken = columns.taken_names(mapping.values())
     if taken:
         raise LabelMapError(
             f"The label map's new name {', '.join(taken)} is already a column of the CSV; "

@@ -95,6 +95,10 @@ BROKEN = {
         dict(metadata=json.dumps({"class_names": ["neutral", "happy\n", "sad"]})), "line break"),
     "one class twice": (
         dict(metadata=json.dumps({"class_names": ["neutral", "Neutral", "sad"]})), "twice"),
+    # "Frame" was taken, and a label map's "Frame" refused: one rule for both now.
+    "a class named as a column in other case": (
+        dict(metadata=json.dumps({"class_names": ["neutral", "Frame", "sad"]})),
+        "a column of emocam's CSV"),
     # Probabilities said to be logits went through softmax again: every face low confidence.
     "probabilities said to be logits": (dict(softmax=True), "probabilities already"),
     # Probabilities first, logits second: the first was read, squashed, unsaid.
