@@ -640,3 +640,19 @@ def test_a_folder_of_one_photo_and_videos_names_the_photo_and_the_videos_left_ou
                     timeout=20_000)
     qtbot.waitUntil(lambda: "talk.mp4 is not part of that" in window.banner.text(),
                     timeout=10_000)
+
+
+def test_landmarks_are_greyed_and_say_why_under_the_detector_that_finds_none(
+        qtbot, make_window, video_one_face):
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    landmarks = window.qactions["view.landmarks"]
+    assert landmarks.isEnabled()
+    window.settings.detector = "opencv"
+    window.apply_pipeline_config()
+    qtbot.waitUntil(lambda: not landmarks.isEnabled(), timeout=10_000)
+    assert "MediaPipe" in landmarks.text()
+    window.settings.detector = "mediapipe"
+    window.apply_pipeline_config()
+    qtbot.waitUntil(landmarks.isEnabled, timeout=10_000)

@@ -612,6 +612,11 @@ class MainWindow(QMainWindow):
         self.perf.set_info(info)
         self.show_non_defaults()
         self.status.set("detector", f"detector: {info.get('detector', '?')}")
+        # Haar finds boxes alone: Landmarks on showed nothing, and nothing said why.
+        landmarks = self.qactions["view.landmarks"]
+        has_points = info.get("detector") != "opencv"
+        landmarks.setEnabled(has_points)
+        landmarks.setText("&Landmarks" if has_points else "&Landmarks (MediaPipe detector only)")
         provider = str(info.get("provider", "?")).removesuffix("ExecutionProvider")
         self.status.set("provider", f"on {provider}", str(info.get("model_path", "")))
         reason = info.get("provider_fallback_reason")
