@@ -656,3 +656,27 @@ def test_landmarks_are_greyed_and_say_why_under_the_detector_that_finds_none(
     window.settings.detector = "mediapipe"
     window.apply_pipeline_config()
     qtbot.waitUntil(landmarks.isEnabled, timeout=10_000)
+
+
+def test_the_smallest_window_overlaps_nothing_and_shows_the_whole_message(
+        qtbot, make_window, video_one_face):
+    # At its minimum size a long message was cut off, the playback bar was drawn over the
+    # video, and the face cards' percentages went under a sideways scroll bar.
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    window.banner.show_message("Camera 0 cannot be opened; check that it is connected and not "
+                               "in use by another app. Playing the bundled sample video "
+                               "instead.", "warning", {"Retry Camera": lambda: None})
+    window.resize(200, 150)  # Qt keeps it at its minimum
+    QApplication.processEvents()
+    wait_frames(qtbot, window, 2)
+
+    def on_window(w) -> QRect:
+        return QRect(w.mapTo(window, w.rect().topLeft()), w.size())
+
+    label = window.banner.label
+    assert label.height() >= label.heightForWidth(label.width())
+    assert not on_window(window.playback).intersects(on_window(window.view))
+    assert not on_window(window.banner).intersects(on_window(window.view))
+    assert window.dock.widget().width() >= 230

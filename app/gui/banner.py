@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 _STYLES = {
@@ -49,6 +50,18 @@ class MessageBanner(QFrame):
                            " QLabel { color: white; }")
         self.label.setText(text)
         self.show()
+        self._fit_text()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_text()
+
+    def _fit_text(self) -> None:
+        # A wrapped sentence's height follows the width, which Qt's minimum sizes do not: in
+        # a narrow window the sentence was cut off and the playback bar drawn over the video.
+        need = self.label.heightForWidth(max(1, self.label.width()))
+        if need > 0 and need != self.label.minimumHeight():
+            self.label.setMinimumHeight(need)
 
     def text(self) -> str:
         return "" if self.isHidden() else self.label.text()

@@ -56,7 +56,7 @@ from emocam.gui.settings import (
     reset_keeping_history,
     save_settings,
 )
-from emocam.gui.side_width import SidePanelWidth
+from emocam.gui.side_width import MIN_SIDE_WIDTH, SidePanelWidth
 from emocam.gui.snapshot import SnapshotControl
 from emocam.gui.status import StatusFields
 from emocam.gui.streaming import ResultsFeed
@@ -194,6 +194,8 @@ class MainWindow(QMainWindow):
         self.faces.selection_changed.connect(self.timeline.set_face)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
+        # The cards fit the panel's width: a sideways scroll bar hid their percentages.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.faces)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         # A tooltip, not a line of text: the panel's height is for the cards.
@@ -204,6 +206,9 @@ class MainWindow(QMainWindow):
         # Cards first; the timeline gets what they leave, but never less than its minimum.
         side_layout.addWidget(scroll, 3)
         side_layout.addWidget(self.timeline, 2)
+        # Narrower, the cards' percentages went under a scroll bar and the legend was cut:
+        # a small window keeps the panel readable and gives up video (or hides it: P).
+        side.setMinimumWidth(MIN_SIDE_WIDTH)
         self.dock = QDockWidget("Faces", self)
         self.dock.setObjectName("facesDock")
         self.dock.setWidget(side)

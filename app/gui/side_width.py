@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 # The video's share is never taken below this to widen the panel.
 MIN_VIDEO_WIDTH = 320
+# The panel is never narrower: a card's name, bar and percentage, and the legend, fit.
+MIN_SIDE_WIDTH = 230
 
 
 class SidePanelWidth(QObject):
