@@ -19,14 +19,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from emocam.errors import OutputError
-from emocam.report_data import ReportCollector
+from emocam.report_data import ReportCollector, Thumbnail
 from emocam.report_plots import Layout, class_colors, shares_svg, timeline_layout, timeline_svg
 
 log = logging.getLogger(__name__)
+
+MAX_SECTIONS = 100  # faces with a section of their own; the others are a table's rows
 
 _CSS = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 980px;
@@ -121,15 +122,12 @@ def _legend(names: list[str], colors: list[str]) -> str:
                            for n, c in zip(names, colors, strict=True)) + "</p>"
 
 
-def _thumb(image: np.ndarray | None) -> str:
-    if image is None:
+def _thumb(thumb: Thumbnail | None) -> str:
+    if thumb is None:
         return ""
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    if not ok:
-        return ""
-    data = base64.b64encode(buf.tobytes()).decode("ascii")
-    return (f'<img alt="the face at its most confident moment" width="{image.shape[1]}" '
-            f'height="{image.shape[0]}" src="data:image/jpeg;base64,{data}">')
+    data = base64.b64encode(thumb.jpeg).decode("ascii")
+    return (f'<img alt="the face at its most confident moment" width="{thumb.width}" '
+            f'height="{thumb.height}" src="data:image/jpeg;base64,{data}">')
 
 
 def _face_section(fid: str, face: dict[str, Any], summary: dict[str, Any],
@@ -172,6 +170,32 @@ def _face_section(fid: str, face: dict[str, Any], summary: dict[str, Any],
     return "\n".join(head)
 
 
+def _with_sections(faces: dict[str, Any]) -> list[str]:
+    """The faces that get a section of their own (thumbnail, table, timeline), in id order:
+    the ``MAX_SECTIONS`` seen longest. A 20-minute run whose tracker started 3,438 faces
+    (people leaving and coming back, faces lost for a frame) took 168 s and 1.2 GB to write
+    a 59 MB page; a folder gives one face per photo."""
+    if len(faces) <= MAX_SECTIONS:
+        return list(faces)
+    longest = sorted(faces, key=lambda f: -int(faces[f].get("frames") or 0))[:MAX_SECTIONS]
+    chosen = set(longest)
+    return [f for f in faces if f in chosen]
+
+
+def _other_faces(ids: list[str], faces: dict[str, Any]) -> str:
+    rows = []
+    for fid in ids:
+        face = faces[fid]
+        where = (_e(face["file"]) if "file" in face else
+                 f"{_seconds(face['first_time_ms'])} to {_seconds(face['last_time_ms'])}")
+        rows.append(f'<tr id="face-{_e(fid)}"><td>{_e(fid)}</td><td>{where}</td>'
+                    f'<td class="num">{_e(face["frames"])}</td>'
+                    f"<td>{_e(face['top_label'])}</td></tr>")
+    return (f"<h2>Other faces ({len(ids)})</h2><table><tr><th>face</th><th>"
+            f"{'photo' if 'file' in faces[ids[0]] else 'on screen'}</th><th>frames</th>"
+            f"<th>mostly</th></tr>{''.join(rows)}</table>")
+
+
 def render_report(summary: dict[str, Any], data: ReportCollector | None) -> str:
     """The whole page, from the run's JSON summary and its per-frame series."""
     names = list(summary["class_names"])
@@ -190,16 +214,23 @@ def render_report(summary: dict[str, Any], data: ReportCollector | None) -> str:
         f"<h2>Faces ({len(faces)})</h2>",
     ]
     if faces:
-        ids = list(faces)
+        ids = _with_sections(faces)
         shares = np.array([[faces[f]["share_of_time"][n] for n in names] for f in ids])
         parts.append(_legend(names, colors))
         parts.append(shares_svg([f"face {f}" for f in ids], shares, names, colors))
         parts.append('<p class="note">Share of time: how often each emotion was the face\'s '
                      "top label. Timelines: the smoothed probabilities, stacked, over the "
                      "whole video; a gap is time off screen.</p>")
+        others = [f for f in faces if f not in set(ids)]
+        if others:
+            parts.append(f'<p class="note">The {len(ids)} faces seen longest have a section '
+                         f"each; the other {len(others)} are listed at the end. Every face is "
+                         "in the JSON summary and the CSV.</p>")
         layout = timeline_layout(duration_s, cuts_s)
         parts += [_face_section(f, faces[f], summary, data, colors, duration_s, cuts_s,
                                 layout) for f in ids]
+        if others:
+            parts.append(_other_faces(others, faces))
     else:
         parts.append("<p>No face was found.</p>")
     parts.append("</body></html>\n")

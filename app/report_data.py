@@ -4,7 +4,9 @@ moment (only when the run keeps frames; blurred under ``--blur-faces``, none und
 ``--boxes-only``).
 
 Memory grows by 4 bytes per class per face per frame (about 15 MB for an hour of four faces
-at 30 fps); the plots are drawn from at most ``BINS`` means per face.
+at 30 fps), and by a few kB per face for its thumbnail, kept as a JPEG (a 112-pixel picture
+was 37 kB: a run of thousands of short-lived faces, or a folder of thousands of photos, held
+hundreds of MB of them); the plots are drawn from at most ``BINS`` means per face.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ class _Rows:
     """A float32 table that grows by doubling (one row per frame a face is seen)."""
 
     def __init__(self, width: int):
-        self._data = np.empty((256, width), np.float32)
+        # Small at first: most faces of a long run are seen for a few frames only.
+        self._data = np.empty((16, width), np.float32)
         self.n = 0
 
     def append(self, row: np.ndarray) -> None:
@@ -39,6 +42,15 @@ class _Rows:
         return self._data[: self.n]
 
 
+@dataclass(frozen=True)
+class Thumbnail:
+    """A face's picture, at most THUMB_PX a side, as the JPEG the report embeds."""
+
+    jpeg: bytes
+    width: int
+    height: int
+
+
 @dataclass
 class FaceSeries:
     """One face over the run: time (s) and probabilities per frame, and its best moment."""
@@ -46,7 +58,7 @@ class FaceSeries:
     table: _Rows
     best_confidence: float = -1.0
     best_time_ms: float = 0.0
-    thumbnail: np.ndarray | None = None  # BGR, at most THUMB_PX a side
+    thumbnail: Thumbnail | None = None
 
     @property
     def times_s(self) -> np.ndarray:
@@ -82,8 +94,8 @@ class ReportCollector:
                     series.thumbnail = thumbnail(image, face.box, self.blur)
 
 
-def thumbnail(image: np.ndarray, box: Box, blur: bool) -> np.ndarray | None:
-    """The face and a margin around it, cut out and shrunk (a copy: the frame goes on)."""
+def thumbnail(image: np.ndarray, box: Box, blur: bool) -> Thumbnail | None:
+    """The face and a margin around it, cut out, shrunk and compressed (the frame goes on)."""
     fh, fw = image.shape[:2]
     x, y, w, h = box
     m = _MARGIN * max(w, h)
@@ -98,4 +110,5 @@ def thumbnail(image: np.ndarray, box: Box, blur: bool) -> np.ndarray | None:
     if scale < 1:
         size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-    return crop
+    ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return Thumbnail(buf.tobytes(), crop.shape[1], crop.shape[0]) if ok else None

@@ -153,3 +153,25 @@ def test_each_emotion_has_the_colour_it_has_on_the_video_and_in_the_app(plain_ru
     for name, colour in swatches.items():
         b, g, r = class_color(name, 0)
         assert colour == f"#{r:02x}{g:02x}{b:02x}", name
+
+
+def test_a_run_of_many_faces_gives_sections_to_those_seen_longest_and_lists_the_rest(
+    video_two_shots: Path, model_path: Path, tmp_path: Path,
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A 20-minute run whose tracker started 3,438 faces wrote one section (thumbnail and a
+    # matplotlib timeline) each: 168 s after the progress bar's end, 1.2 GB, a 59 MB page.
+    # Here the limit is one section, and the interview has more faces than that.
+    from emocam import report
+
+    monkeypatch.setattr(report, "MAX_SECTIONS", 1)
+    summary, page = process(capfd, video_two_shots, tmp_path, model_path)
+    faces = summary["faces"]
+    assert len(faces) >= 2
+    longest = max(faces, key=lambda f: faces[f]["frames"])
+    shown = read_report(page)
+    assert set(shown.faces) == {longest} and shown.svgs == 2  # the shares and its timeline
+    text = page.read_text(encoding="utf-8")
+    assert f"Other faces ({len(faces) - 1})" in text
+    for fid in set(faces) - {longest}:
+        assert f'<tr id="face-{fid}">' in text
