@@ -408,11 +408,13 @@ def _process(args: argparse.Namespace) -> int:
         return _process_batch(args)
     if len(args.input) > 1:
         return _process_several(args)
-    return _report(_run_chosen(args), args.quiet)
+    return _report(_run_chosen(args), args.quiet, more_to_come=False)
 
 
-def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
-    """Tell what one run wrote; its exit status (130 when it was stopped early)."""
+def _report(result: ProcessResult, quiet: bool, name: str = "",
+            more_to_come: bool = True) -> int:
+    """Tell what one run wrote; its exit status (130 when it was stopped early, or a stop
+    came as it ended and ``more_to_come``)."""
     written = ", ".join(result.outputs.values())
     if not result.completed and result.frames == 0:
         log.warning("stopped %sbefore the first frame; nothing was written (earlier outputs "
@@ -444,7 +446,15 @@ def _report(result: ProcessResult, quiet: bool, name: str = "") -> int:
         # Each unreadable photo was a line as it came, among the progress; the end counts
         # them where they are seen. (One was said already, and so is a video's early end.)
         log.warning("%s", result.ended_early)
+    if result.stopped_after:
+        log.warning("%s came while the outputs %swere being closed; they are complete",
+                    _stop_name(result.stopped_after), f"of {name} " if name else "")
+        return EXIT_INTERRUPTED if more_to_come else 0
     return 0
+
+
+def _stop_name(signal_name: str) -> str:
+    return "Ctrl-C" if signal_name == "SIGINT" else signal_name
 
 
 def _check_several(args: argparse.Namespace, given: int) -> None:
@@ -521,7 +531,8 @@ def _process_several(args: argparse.Namespace) -> int:
             print(f"emocam: {e}", file=sys.stderr)
             failed.append(path)
             continue
-        if _report(result, args.quiet, str(path)) == EXIT_INTERRUPTED:
+        more = path != args.input[-1]
+        if _report(result, args.quiet, str(path), more_to_come=more) == EXIT_INTERRUPTED:
             later = args.input[args.input.index(path) + 1:]  # left alone
             if later:
                 print(f"emocam: stopped before {', '.join(map(str, later))}; run emocam "

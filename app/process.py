@@ -107,6 +107,9 @@ class ProcessResult:
     streams: list[dict[str, Any]] = field(default_factory=list)  # each live feed's counts
     ended_early: str = ""  # what of the input could not be read (the source's sentence)
     photos_skipped: int = 0  # a folder's photos that could not be read
+    # A stop signal that came while the outputs of a completed run were closed (its name):
+    # the outputs are complete, and nothing more is to be started.
+    stopped_after: str = ""
 
 
 # --- inputs and outputs ----------------------------------------------------------------
@@ -216,6 +219,7 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
         result.ended_early = getattr(source, "ended_early", "")
         if isinstance(source, ImageFolderSource):
             result.photos_skipped = source.skipped
+    result.stopped_after = held.late
     other = other_detector(opts.pipeline.detector)
     return check_result(result, src, f"faces much smaller than {MIN_FACE_PX:.0f} px, turned "
                         f"away or covered may be missed; try the other detector (--detector "

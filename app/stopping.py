@@ -128,11 +128,16 @@ class HeldSignals:
     it ends last, and holds from the end of its frame loop: a Ctrl-C while its outputs are
     closed and its set put in place waits for that, instead of leaving a summary that calls
     a finished set unfinished beside a report that says otherwise. An error on its way ends
-    the run anyway: a held signal is then dropped, not raised over it."""
+    the run anyway: a held signal is then dropped, not raised over it.
+
+    A signal held while a run that completed closed is not raised either (the default
+    handler's KeyboardInterrupt said "interrupted", status 130, of complete outputs): it is
+    in ``late``, for the caller to say so and to start nothing more."""
 
     def __init__(self) -> None:
         self._before: dict[int, Any] = {}
         self._caught: list[int] = []
+        self.late = ""  # the name of the signal held, once the ``with`` has ended
 
     def __enter__(self) -> HeldSignals:
         return self
@@ -148,7 +153,7 @@ class HeldSignals:
             signal.signal(s, handler)
         self._before = {}
         if self._caught and exc_type is None:
-            signal.raise_signal(self._caught[0])  # now, to the handler that was there
+            self.late = signal.Signals(self._caught[0]).name
 
 
 @dataclass

@@ -197,7 +197,10 @@ def test_ctrl_c_while_a_finished_overwrite_is_put_in_place_leaves_one_whole_set(
         time.sleep(0.005)  # polling files another process renames
     emocam_pid = int(subprocess.check_output(["pgrep", "-P", str(proc.pid)]).split()[0])
     os.kill(emocam_pid, signal.SIGINT)
-    proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
+    # The set is whole, and said so: it was "emocam: interrupted.", status 130.
+    assert proc.returncode == 0, err
+    assert "Ctrl-C came while the outputs were being closed; they are complete" in err
     new = {name: (out / name).read_bytes() for name in SET}
     assert all(new[name] != old[name] for name in SET), "a file of the old set is still there"
     assert json.loads(new["clip.emocam.json"])["smoothing_tau_s"] == 0.8
