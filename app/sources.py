@@ -345,13 +345,31 @@ def photo_files(folder: Path) -> list[Path]:
     return [p for p in entries if not p.suffix and p.is_file() and still_format_of(p)]
 
 
-def _folders_of_photos(folder: Path) -> list[str]:
-    """The names of ``folder``'s subfolders that hold photos (said when it holds none)."""
-    try:
-        return sorted((d.name for d in folder.iterdir() if d.is_dir() and photos_in(d)),
-                      key=lambda n: _natural_key(Path(n)))
-    except OSError:
-        return []
+def _folders_of_photos(folder: Path, depth: int = 3, looked: int = 2000) -> list[str]:
+    """The subfolders of ``folder`` that hold photos, up to ``depth`` levels down, as paths
+    from it ("set0/sub0"), nearest first (said when it holds none). Photos two levels down
+    were "choose a folder of photos". At most ``looked`` folders are opened (a network
+    drive's tree), and the search stops at the first level that has some."""
+    level = [folder]
+    for _ in range(depth):
+        found, below = [], []
+        for parent in level:
+            try:
+                subs = sorted((d for d in parent.iterdir() if d.is_dir()), key=_natural_key)
+            except OSError:
+                continue
+            for d in subs:
+                looked -= 1
+                if looked < 0:
+                    return [str(f.relative_to(folder)) for f in found]
+                try:
+                    (found if photos_in(d) else below).append(d)
+                except OSError:
+                    continue
+        if found:
+            return [str(f.relative_to(folder)) for f in found]
+        level = below
+    return []
 
 
 def _a_file(path: Path) -> bool:
@@ -392,10 +410,10 @@ class ImageFolderSource(Source):
                         "the command emocam process, which processes each")
             elif inner:
                 more = " and more" if len(inner) > 3 else ""
+                stars = Path(*["*"] * len(Path(inner[0]).parts))  # all at one depth
                 hint = (f"its subfolders are not searched, and {', '.join(inner[:3])}{more} "
                         "hold photos: open one of them, or give them all to the command emocam "
-                        "process "
-                        f"({path / '*'})")
+                        f"process ({path / stars})")
             else:
                 hint = "choose a folder of photos, or a video file"
             raise SourceError(f"The folder {path} contains no images ({exts}, ...); {hint}.")

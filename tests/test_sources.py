@@ -392,6 +392,19 @@ def test_a_folder_whose_photos_are_in_subfolders_says_so(tmp_path: Path,
     assert "day1, day2 hold photos" in str(err.value) and str(tmp_path / "*") in str(err.value)
 
 
+def test_a_folder_whose_photos_are_two_levels_down_names_them_and_the_glob(
+        tmp_path: Path, image_one_face: Path) -> None:
+    # It was "choose a folder of photos", as if there were none.
+    for trip in ("2024/spain", "2024/italy", "2025/norway"):
+        (tmp_path / trip).mkdir(parents=True)
+        (tmp_path / trip / image_one_face.name).write_bytes(image_one_face.read_bytes())
+    with pytest.raises(SourceError) as err:
+        open_source(tmp_path)
+    said = str(err.value)
+    assert "2024/italy, 2024/spain, 2025/norway hold photos" in said, said
+    assert str(tmp_path / "*" / "*") in said
+
+
 def test_a_photo_deleted_while_its_folder_plays_is_said_to_be_gone(
     tmp_path: Path, image_one_face: Path
 ) -> None:
