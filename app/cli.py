@@ -1,7 +1,9 @@
 """The ``emocam`` command: ``emocam process INPUT`` headless, or the desktop app.
 
-Thin on purpose: it parses arguments, turns user errors into one sentence and an exit code,
-and hands the work to ``emocam.process`` or ``emocam.gui``.
+It parses arguments, checks the inputs and outputs a command names against each other
+(several inputs, folders of videos, earlier runs' outputs), turns user errors into one
+sentence and an exit code, and hands the work to ``emocam.process``, ``emocam.batch_cli``,
+``emocam.reanalyse`` or ``emocam.gui``.
 """
 
 from __future__ import annotations

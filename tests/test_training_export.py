@@ -822,3 +822,19 @@ def test_a_run_started_again_after_a_failed_start_records_its_own_command(tmp_pa
     # Before: the card's command was the failed attempt's (with its missing teacher).
     command = json.loads((out / "run_info.json").read_text())["command"]
     assert "seed=7" in command and "missing.onnx" not in command
+
+
+def test_a_keras_checkpoint_evaluated_without_keras_names_the_extras_not_a_backend(
+    tmp_path, capsys, monkeypatch
+):
+    # A plain `pip install .`: it said "Keras cannot load its backend 'tensorflow'; install
+    # it (tensorflow, jax or torch)", and tensorflow alone would not have helped.
+    import sys
+
+    checkpoint = tmp_path / "best.keras"
+    checkpoint.write_bytes(b"PK\x05\x06" + b"\0" * 18)  # never read: Keras is missing
+    monkeypatch.setitem(sys.modules, "keras", None)  # what an uninstalled package gives
+    assert main(["evaluate", str(checkpoint), "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Keras is not installed" in err
+    assert 'pip install "emocam[train]"' in err, err

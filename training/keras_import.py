@@ -17,9 +17,18 @@ def keras_module() -> ModuleType:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     try:
         import keras
+    except ModuleNotFoundError as e:
+        if e.name != "keras":
+            raise _no_backend(e) from e
+        # A .keras file given to evaluate or compare, without the training extras.
+        raise UserError('Keras is not installed; install the training extras: pip install '
+                        '"emocam[train]".') from e
     except (ImportError, ValueError) as e:
-        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-        raise UserError(
-            f"Keras cannot load its backend {backend!r} ({e}); install it (tensorflow, "
-            "jax or torch), or set KERAS_BACKEND to one that is installed.") from e
+        raise _no_backend(e) from e
     return keras
+
+
+def _no_backend(e: Exception) -> UserError:
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return UserError(f"Keras cannot load its backend {backend!r} ({e}); install it (tensorflow, "
+                     "jax or torch), or set KERAS_BACKEND to one that is installed.")
