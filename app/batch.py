@@ -209,9 +209,11 @@ def frame_count(src: Path) -> int:
         return 0  # OpenCV ends the process on such a name; its run says why it is refused
     import cv2
 
+    from emocam.sources import counted_frames
+
     cap = cv2.VideoCapture(str(src))
     try:
-        return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT))) if cap.isOpened() else 0
+        return (counted_frames(src, cap) or 0) if cap.isOpened() else 0
     finally:
         cap.release()
 

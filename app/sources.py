@@ -591,6 +591,17 @@ def _refuse_without_pictures(path: Path) -> None:
     raise SourceError(f"The video {path} {why}; give a video with pictures.")
 
 
+def counted_frames(path: Path, cap: cv2.VideoCapture) -> int | None:
+    """The frames of the video ``cap`` reads from ``path``, as its container says; None
+    where it does not. An animated WebP or PNG: FFmpeg counts none of its pictures, and the
+    file says how many (before, the app showed such a file as "live")."""
+    n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+    if math.isfinite(n) and n > 0:
+        return int(n)
+    pictures = pictures_in(path, most=1 << 20)  # by content: a name may have no suffix
+    return pictures if pictures >= 2 else None
+
+
 class VideoSource(Source):
     """A video file, every frame in order.
 
@@ -604,15 +615,10 @@ class VideoSource(Source):
         self.name = path.name
         self._cap = cap
         self.fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS), str(path))
-        n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
-        self.frame_count = int(n) if math.isfinite(n) and n > 0 else None
-        # An animated WebP, PNG or GIF: FFmpeg counts none of a WebP's or PNG's pictures and
-        # cannot seek in them (a seek gave the next picture in order): the file says how many,
-        # and a seek reads forward from its start. Before, the app showed such a file as "live".
-        pictures = pictures_in(path, most=1 << 20)  # by content: a name may have no suffix
-        self._forward_only = pictures >= 2
-        if self._forward_only and self.frame_count is None:
-            self.frame_count = pictures
+        self.frame_count = counted_frames(path, cap)
+        # An animated WebP, PNG or GIF cannot be sought in (a seek gave the next picture in
+        # order): a seek reads forward from its start.
+        self._forward_only = pictures_in(path, most=1 << 20) >= 2
         # Matroska (.mkv, .webm: OBS's default) stores no frame count: OpenCV estimates one
         # from the file's duration, which the longest track sets, often the sound. Ending
         # short of such a count is no sign of damage.
