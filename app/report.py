@@ -15,15 +15,16 @@ from __future__ import annotations
 import base64
 import html
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from emocam import atomic
 from emocam.errors import OutputError
 from emocam.report_data import ReportCollector, Thumbnail
 from emocam.report_plots import Layout, class_colors, shares_svg, timeline_layout, timeline_svg
+from emocam.sinks import no_space_hint
 
 log = logging.getLogger(__name__)
 
@@ -240,12 +241,7 @@ def render_report(summary: dict[str, Any], data: ReportCollector | None) -> str:
 def write_report(path: Path, summary: dict[str, Any], data: ReportCollector | None) -> None:
     """Write the report atomically (a reader never sees half a page)."""
     text = render_report(summary, data)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic.write_text(path, text)
     except OSError as e:
-        raise OutputError(f"The report {path} could not be written ({e.strerror or e}; free "
-                          "some disk space or choose another folder).") from e
-    finally:
-        tmp.unlink(missing_ok=True)
+        raise OutputError(f"The report {path} could not be written ({no_space_hint(e)}).") from e

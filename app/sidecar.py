@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from emocam import atomic
 from emocam.errors import OutputError, SourceError
 from emocam.jsonread import read_object
 from emocam.locks import being_written_by
@@ -205,9 +206,7 @@ class SidecarWriter:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(data))
 
 
 def _chunk_files(parts: Path) -> list[Path]:
@@ -228,7 +227,7 @@ def join_parts(parts: Path, path: Path, header: dict[str, Any]) -> None:
                 n = shapes.get(key, (0, *a.shape[1:]))[0]
                 shapes[key] = (n + a.shape[0], *a.shape[1:])
                 dtypes[key] = np.promote_types(dtypes.get(key, a.dtype), a.dtype)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = atomic.temporary_name(path)
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
             with zf.open("header.npy", "w") as fh:

@@ -31,7 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from emocam import columns
+from emocam import atomic, columns
 from emocam.audio import add_audio
 from emocam.encoders import DEFAULT_VIDEO_CODEC, Encoder, open_encoder
 from emocam.errors import OutputError
@@ -531,19 +531,12 @@ def write_json_atomic(path: Path, data: Any, what: str = "summary") -> None:
             raise OutputError(f"The {what} {path} could not be written "
                               f"({no_space_hint(e)}).") from e
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with atomic.replacing(path, durable=True) as fh:
             json.dump(_finite(data), fh, indent=2, sort_keys=False, allow_nan=False)
             fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except OSError as e:
         raise OutputError(f"The {what} {path} could not be written ({no_space_hint(e)}).") from e
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 class _FaceStats:

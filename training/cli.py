@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from emocam import atomic
 from emocam.errors import ModelError, UserError
 from emocam.jsonread import read_object
 from emocam.resources import BUILTIN_MODELS, resolve_model
@@ -276,9 +277,7 @@ def _the_app_would_read(cfg) -> None:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     # Whole or not at all: one cut short by an interrupt would be read as damaged.
-    part = path.with_name(f".{path.name}.part")
-    part.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(part, path)
+    atomic.write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def _check_run_folder(run: Path, resume: bool) -> bool:

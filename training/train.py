@@ -7,7 +7,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from emocam import atomic
 from emocam.errors import ModelError, UserError
 from emocam.jsonread import count, read_object
 from emocam.preprocess import CropSpec, Normalization, normalize
@@ -345,13 +345,11 @@ class WallClock:
         class _Record(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 # Whole or not at all: a write cut short would start the count again at 0.
-                part = clock.path.with_name(clock.path.name + ".part")
                 now = time.time()
-                part.write_text(json.dumps(
+                atomic.write_text(clock.path, json.dumps(
                     {"seconds": round(clock.total(now), 1), "sittings": clock.sitting,
                      "limit_seconds": round(clock.limit_before + now - clock.command_started,
                                             1)}))
-                os.replace(part, clock.path)
 
         return _Record()
 
