@@ -89,6 +89,13 @@ def test_a_misspelt_keras_backend_is_one_sentence_before_the_data_is_read(pack, 
     assert len(lines) == 1 and "'jaxx'" in lines[0] and "KERAS_BACKEND" in lines[0], r.stderr
 
 
+def _one_epoch(pack: Path, run: Path, *settings: str) -> Path:
+    """``run``, trained in this process for one epoch of the tiny network."""
+    assert main(["-q", "train", "--data", str(pack), "--out", str(run), "--no-export",
+                 "--set", "epochs=1", *TINY, *settings]) == 0
+    return run
+
+
 def _history(run: Path) -> list[dict[str, str]]:
     with (run / "history.csv").open(newline="") as f:
         return list(csv.DictReader(f))
@@ -201,9 +208,7 @@ def test_a_resume_goes_on_past_a_run_record_damaged_beyond_json(pack, tmp_path, 
     # Nested 100,000 levels deep, the records a resume reads raised RecursionError (which is
     # no ValueError): a traceback, where a damaged record is otherwise warned of and passed.
     pytest.importorskip("tensorflow")
-    run = tmp_path / "run"
-    assert main(["-q", "train", "--data", str(pack), "--out", str(run), "--no-export",
-                 "--set", "epochs=1", *TINY]) == 0
+    run = _one_epoch(pack, tmp_path / "run")
     for name in ("run_info.json", "wall_time.json"):
         (run / name).write_text("[" * 100_000 + "]" * 100_000)
     capsys.readouterr()
@@ -229,13 +234,10 @@ def test_a_time_limited_run_stops_in_time_with_its_schedule_annealed(pack, tmp_p
 @pytest.mark.train
 def test_a_student_distils_from_a_teacher_checkpoint(pack, tmp_path, capsys):
     pytest.importorskip("tensorflow")
-    teacher = tmp_path / "teacher"
-    assert main(["-q", "train", "--data", str(pack), "--out", str(teacher), "--no-export",
-                 "--set", "epochs=1", *TINY]) == 0
-    student = tmp_path / "student"
-    assert main(["-q", "train", "--data", str(pack), "--out", str(student), "--no-export",
-                 "--set", "epochs=1", "--set", f"teacher={teacher / 'best.keras'}",
-                 "--set", "teacher_weight=0.5", "--set", "logit_adjustment=0.5", *TINY]) == 0
+    teacher = _one_epoch(pack, tmp_path / "teacher")
+    student = _one_epoch(pack, tmp_path / "student", "--set",
+                         f"teacher={teacher / 'best.keras'}", "--set", "teacher_weight=0.5",
+                         "--set", "logit_adjustment=0.5")
     assert (student / "best.keras").is_file()
     # With teacher_flip a teacher's soft target is the same for a face and its mirror image.
     from emocam.training.data import load_dataset
