@@ -64,7 +64,7 @@ from emocam.batch_work import WorkItem, run_item
 from emocam.errors import UserError, some_of
 from emocam.inputs import utf8_named
 from emocam.progress import progress_bar
-from emocam.sinks import staging_path
+from emocam.staging import staging_path
 from emocam.stopping import counted_stops
 
 if TYPE_CHECKING:

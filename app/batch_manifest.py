@@ -22,7 +22,8 @@ from emocam.fileprint import input_fingerprint
 from emocam.jsonread import count, read_object
 from emocam.locks import lock_path
 from emocam.outputs import OutputPlan, output_base, plan_for
-from emocam.sinks import staging_path, summary_completed, write_json_atomic
+from emocam.staging import staging_path
+from emocam.summary import summary_completed, write_json_atomic
 
 if TYPE_CHECKING:
     from emocam.process import ProcessOptions

@@ -427,7 +427,7 @@ def _report(result: ProcessResult, quiet: bool, name: str = "",
                     f"in {name} " if name else "", frames_text(result.frames), written)
         return EXIT_INTERRUPTED
     if not quiet:
-        from emocam.sinks import writes_in_place
+        from emocam.staging import writes_in_place
 
         # An output sent to /dev/stdout owns it: the summary then goes where messages go.
         to = sys.stderr if any(writes_in_place(Path(p)) for p in result.outputs.values()) \

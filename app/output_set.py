@@ -39,7 +39,7 @@ from emocam.locks import (
     take,
 )
 from emocam.outputs import OutputPlan
-from emocam.sinks import no_space_hint, parts_dir, staging_path, writes_in_place
+from emocam.staging import no_space_hint, parts_dir, staging_path, writes_in_place
 
 log = logging.getLogger(__name__)
 

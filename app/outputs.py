@@ -24,8 +24,9 @@ from pathlib import Path
 
 from emocam.errors import OutputError
 from emocam.outputnames import annotated_image_suffix
-from emocam.sinks import check_output, summary_completed, writes_in_place
 from emocam.sources import IMAGE_EXTS
+from emocam.staging import check_output, writes_in_place
+from emocam.summary import summary_completed
 
 SUFFIX = ".emocam"  # every default output of NAME extends NAME.emocam
 REANALYSED = ".reanalysed"  # a re-analysis's outputs: NAME.reanalysed.*

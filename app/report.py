@@ -24,7 +24,7 @@ from emocam import atomic
 from emocam.errors import OutputError
 from emocam.report_data import ReportCollector, Thumbnail
 from emocam.report_plots import Layout, class_colors, shares_svg, timeline_layout, timeline_svg
-from emocam.sinks import no_space_hint
+from emocam.staging import no_space_hint
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from emocam import __version__
 from emocam.audio import has_sound
+from emocam.csv_sink import CsvSink
 from emocam.encoders import DEFAULT_VIDEO_CODEC
 from emocam.errors import OutputError
 from emocam.fileprint import fingerprint, input_fingerprint
@@ -33,9 +34,11 @@ from emocam.pipeline import PipelineConfig
 from emocam.report import write_report
 from emocam.report_data import ReportCollector
 from emocam.sidecar import SidecarWriter
-from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary, writes_in_place
+from emocam.staging import writes_in_place
 from emocam.stream import StreamSink, StreamTarget, open_streams
+from emocam.summary import JsonSummary
 from emocam.types import Frame, FrameAnalyser, FrameResult
+from emocam.video_writer import AnnotatedVideoWriter
 
 log = logging.getLogger(__name__)
 

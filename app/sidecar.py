@@ -30,7 +30,7 @@ from emocam.jsonread import read_object
 from emocam.locks import being_written_by
 from emocam.outputs import SIDECAR_SUFFIX, SUFFIX
 from emocam.sidecar_check import Bad, check_arrays, check_header
-from emocam.sinks import parts_dir
+from emocam.staging import parts_dir
 from emocam.types import FaceQuality, FrameResult
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from reliability_helpers import assert_one_sentence, wait_for_rows
 from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
 from emocam.locks import lock_path
 from emocam.sidecar import load_sidecar
-from emocam.sinks import staging_path
+from emocam.staging import staging_path
 
 pytestmark = pytest.mark.timeout(180)
 

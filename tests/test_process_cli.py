@@ -451,7 +451,7 @@ def test_a_stop_signal_that_lands_inside_a_write_to_stderr_still_stops_cleanly()
 def test_the_video_writer_keeps_every_frame_even_when_the_caller_reuses_its_buffer(
     tmp_path: Path,
 ) -> None:
-    from emocam.sinks import AnnotatedVideoWriter
+    from emocam.video_writer import AnnotatedVideoWriter
 
     buf = np.empty((240, 320, 3), np.uint8)
     levels = [20 * i + 20 for i in range(10)]

@@ -22,8 +22,11 @@ from hypothesis import strategies as st
 from reliability_helpers import assert_one_sentence, wait_for_rows
 
 from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
-from emocam.sinks import AnnotatedVideoWriter, CsvSink, JsonSummary, staging_path
+from emocam.csv_sink import CsvSink
+from emocam.staging import staging_path
+from emocam.summary import JsonSummary
 from emocam.types import FaceResult, Frame, FrameResult
+from emocam.video_writer import AnnotatedVideoWriter
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from benchmarks.media import Placement, render
+from emocam.csv_sink import CsvSink
 from emocam.overlay import UNCERTAIN_COLOR, OverlayOptions, draw
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.quality import QualityConfig, head_turn, uncertain_reason
-from emocam.sinks import CsvSink
 from emocam.types import FaceQuality, Frame, FrameResult
 
 
