@@ -378,7 +378,7 @@ def test_a_ctrl_c_while_the_export_child_starts_is_no_traceback(capfd, tmp_path)
     # Python started (a second or so of imports) was Python's own KeyboardInterrupt
     # traceback. It starts with Ctrl-C blocked: the Ctrl-C waits for its entry point, and
     # stops it there, as one.
-    from emocam.training.cli import start_child
+    from emocam.training.tf_child import start_child
 
     before = signal.getsignal(signal.SIGINT)
     try:

@@ -11,17 +11,12 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
-import datetime as dt
-import json
 import logging
 import math
-import os
 import shlex
 import shutil
 import signal
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -29,16 +24,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from emocam import atomic
 from emocam.errors import ModelError, UserError
-from emocam.jsonread import read_object
 from emocam.resources import BUILTIN_MODELS, resolve_model
-from emocam.stopping import HEAR_AFTER_START, hear_ctrl_c_if_asked, ours
-from emocam.training.settings import ConfigError, merge, plain, read_settings
+from emocam.stopping import hear_ctrl_c_if_asked, ours
+from emocam.training.run_config import (
+    LABEL_MODES,
+    refuse_new_settings,
+    refuse_other_classes,
+    resolve_config,
+)
+from emocam.training.run_folder import check_run_folder, check_writable, training_lock, write_json
+from emocam.training.settings import ConfigError, plain
+from emocam.training.tf_child import (
+    EXPORT_UNDER_TENSORFLOW,
+    keras_backend,
+    under_tensorflow,
+    warn_no_exporter,
+)
 
 log = logging.getLogger("fer-train")
 
-LABEL_MODES = ("auto", "fer2013", "majority", "distribution")
 
 DATA_HELP = """\
 Data (--data): FER2013 from Kaggle, as the original fer2013.csv or the folder release
@@ -48,283 +53,9 @@ Microsoft's FERPlus repository, laid out as its generate_training_data.py writes
 fer2013new.csv; or a .emopack file from fer-train pack. The layout is detected."""
 
 
-# Configuration: defaults < preset < --config file < --data/--out/--label-mode < --set
-
-
-def _coerce(text: str, default: Any, key: str) -> Any:
-    """``text`` as the type of the setting's default value."""
-    try:
-        if isinstance(default, bool):
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                raise ValueError
-            return text.lower() in ("true", "1", "yes", "on")
-        if isinstance(default, (tuple, list)):
-            kind = type(default[0]) if default else int
-            return [kind(p) for p in text.replace(" ", "").split(",") if p]
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-    except ValueError as e:
-        kind = "true/false" if isinstance(default, bool) else (
-            "a comma-separated list" if isinstance(default, (tuple, list))
-            else type(default).__name__)
-        raise ConfigError(f"--set {key}={text}: the value must be {kind}.") from e
-    return text
-
-
-def apply_override(conf: dict[str, Any], item: str) -> None:
-    """Apply one ``key=value`` (dotted keys reach nested settings) to ``conf`` in place."""
-    key, sep, text = item.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"--set {item}: write it as key=value, e.g. --set epochs=10.")
-    node = conf
-    parts = key.strip().split(".")
-    for depth, part in enumerate(parts):
-        if not isinstance(node, dict) or part not in node:
-            known = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
-            raise ConfigError(f"--set {item}: {'.'.join(parts[: depth + 1])} is not a setting; "
-                              f"known here: {known}.")
-        if depth == len(parts) - 1:
-            if isinstance(node[part], dict):
-                raise ConfigError(f"--set {item}: {key} is a group; set one of its fields, "
-                                  f"e.g. {key}.{next(iter(node[part]))}=...")
-            node[part] = _coerce(text.strip(), node[part], key)
-        else:
-            node = node[part]
-
-
-def resolve_config(args: argparse.Namespace):
-    from emocam.training.train import PRESETS, TrainConfig
-
-    defaults = plain(TrainConfig().to_dict())
-    if args.resume:
-        if not args.out:
-            raise ConfigError("--resume needs --out RUN_FOLDER, the run to continue.")
-        saved = Path(args.out) / "config.yaml"
-        if not saved.is_file():
-            raise ConfigError(f"{saved} is missing, so there is no run to resume there; "
-                              "start one without --resume.")
-        conf = merge(defaults, read_settings(saved), str(saved))
-        saved_conf = copy.deepcopy(conf)
-        if args.preset is not None:
-            # A preset is a new run's starting point; the run's own settings go on (the
-            # command that started it, with --resume added, must still work).
-            log.info("--preset %s is not read on --resume: %s keeps the settings in %s.",
-                     args.preset, args.out, saved)
-    else:
-        saved_conf = None
-        preset = args.preset or "full"
-        conf = merge(defaults, PRESETS[preset], f"preset {preset}")
-        if not args.out:
-            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            args.out = str(Path("runs") / f"{stamp}-{preset}")
-    # On --resume too, as --set is (it was silently ignored): settings that would change
-    # the network or a finished run are refused below as theirs are.
-    if args.config:
-        conf = merge(conf, read_settings(Path(args.config)), args.config)
-    for key, value in (("data", args.data), ("out", args.out), ("label_mode", args.label_mode)):
-        if value:
-            conf[key] = str(value)
-    if args.data:
-        # Kept whole in the run's settings: a resume, export or evaluate from another folder
-        # read "../data" from there ("does not exist", or worse, other data).
-        conf["data"] = str(Path(args.data).expanduser().absolute())
-    for item in args.set or []:
-        apply_override(conf, item)
-    if saved_conf is not None:
-        _refuse_another_network(saved_conf, conf, Path(args.out))
-    if not conf["data"]:
-        raise ConfigError("no dataset given; pass --data PATH (fer2013.csv, the Kaggle folders "
-                          "or the FER+ folders).")
-    try:
-        cfg = TrainConfig.from_dict(conf)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"the training settings are not valid ({e}).") from e
-    _validate(cfg)
-    return cfg
-
-
-def _refuse_another_network(saved: dict[str, Any], asked: dict[str, Any], run: Path) -> None:
-    """A resume goes on with the network and labels its checkpoints hold. Another (a
-    --set model.*, another --label-mode) failed deep in Keras, after its config.yaml had
-    been rewritten, so even a plain --resume failed from then on."""
-    for key in ("model", "label_mode"):
-        if plain(saved.get(key)) != plain(asked.get(key)):
-            raise ConfigError(
-                f"{run} was trained with {key} {plain(saved.get(key))!r}, not "
-                f"{plain(asked.get(key))!r}; resume it without changing {key}, or train "
-                "the new one into another --out.")
-
-
-def _warn_no_exporter() -> None:
-    """Said at the start, not after hours of training: the ONNX export needs TensorFlow."""
-    import importlib.util
-
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    if backend == "tensorflow":
-        return
-    try:
-        missing = importlib.util.find_spec("tensorflow") is None
-    except (ImportError, ValueError):  # a stand-in module, or one half there
-        missing = True
-    if missing:
-        log.warning("Keras runs on %s and TensorFlow is not installed here, so this run will "
-                    "not be exported to ONNX at its end; its checkpoint is kept for fer-train "
-                    "export where TensorFlow is (pass --no-export to leave this out).", backend)
-
-
-def _recorded_classes(run: Path) -> list[str] | None:
-    """The classes ``run`` was trained on, where it says (runs before this was kept: None)."""
-    for name in ("run_info.json", "train_info.json"):
-        names = (read_object(run / name) or {}).get("class_names")
-        if isinstance(names, list) and names:
-            return [str(n) for n in names]
-    return None
-
-
-def _refuse_other_classes(run: Path, cfg: Any, classes: list[str]) -> None:
-    """A resume on data of other classes failed deep in Keras (a logits layer of 8 given 7),
-    after config.yaml had been rewritten to name that data, so every plain --resume after it
-    failed too. Said now, with nothing written."""
-    recorded = _recorded_classes(run)
-    if recorded is not None and recorded != classes:
-        raise ConfigError(
-            f"{run} was trained on {len(recorded)} classes ({', '.join(recorded)}), and the "
-            f"data {cfg.data} has {len(classes)} ({', '.join(classes)}); resume it with the data "
-            "it was trained on, or train on this data into another --out.")
-
-
-def _refuse_new_settings(run: Path, cfg: Any) -> None:
-    """A finished run cannot train on: a --resume of it with other settings (more epochs)
-    re-exported it unchanged while its config.yaml and card claimed the new ones."""
-    try:
-        saved = plain(read_settings(run / "config.yaml"))
-    except (OSError, ConfigError):
-        return
-    asked = plain(cfg.to_dict())
-    changed = sorted(k for k in asked if k not in ("data", "out", "cache_dir")
-                     and k in saved and saved[k] != asked[k])
-    if changed:
-        raise ConfigError(
-            f"{run} finished training already, so {', '.join(changed)} cannot change; train "
-            f"on from its weights into another --out (--set init_weights={run / 'best.keras'}), "
-            "or resume it without new settings to export it again.")
-
-
-def _validate(cfg) -> None:
-    m = cfg.model
-    if len(m.widths) != len(m.blocks) or not m.widths:
-        raise ConfigError(f"model.widths ({len(m.widths)} stages) and model.blocks "
-                          f"({len(m.blocks)} stages) must list the same number of stages.")
-    if m.block not in ("plain", "separable"):
-        raise ConfigError(f"model.block is {m.block!r}; use plain or separable.")
-    if cfg.label_mode not in LABEL_MODES:
-        raise ConfigError(f"label_mode is {cfg.label_mode!r}; use one of {', '.join(LABEL_MODES)}.")
-    if cfg.epochs < 1 or cfg.batch_size < 1:
-        raise ConfigError("epochs and batch_size must be at least 1.")
-    if not all(w >= 1 for w in m.widths) or not all(b >= 1 for b in m.blocks):
-        raise ConfigError("model.widths and model.blocks must be at least 1 each.")
-    if not 0 < cfg.learning_rate < math.inf:
-        raise ConfigError(f"learning_rate is {cfg.learning_rate}; it must be a number above 0.")
-    for key in ("train_limit", "warmup_epochs", "mixup", "time_limit_minutes"):
-        if not 0 <= getattr(cfg, key) < math.inf:
-            raise ConfigError(f"{key} is {getattr(cfg, key)}; it must be a number, 0 or more.")
-    if cfg.cache_dir and Path(cfg.cache_dir).exists() and not Path(cfg.cache_dir).is_dir():
-        raise ConfigError(f"cache_dir {cfg.cache_dir} is a file; give a folder for the decoded "
-                          "dataset's cache (or leave it out: beside the run).")
-    if cfg.seed < 0:
-        raise ConfigError(f"seed is {cfg.seed}; it must be 0 or more.")
-    if not 0 <= m.dropout < 1 or not 0 <= m.spatial_dropout < 1:
-        raise ConfigError(f"model.dropout ({m.dropout}) and model.spatial_dropout "
-                          f"({m.spatial_dropout}) must be 0 or more and under 1.")
-    if m.stem < 1:
-        raise ConfigError(f"model.stem is {m.stem}; it must be at least 1.")
-    negative = [f"augment.{k}" for k, v in dataclasses.asdict(cfg.augment).items()
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and not v >= 0]
-    if negative:
-        raise ConfigError(f"{', '.join(negative)} must be 0 or more (each is a range either "
-                          "side of none, or a chance).")
-    if not 0 <= cfg.label_smoothing < 1:
-        raise ConfigError(f"label_smoothing is {cfg.label_smoothing}; it must be 0 or more "
-                          "and under 1.")
-    if not 0 <= cfg.teacher_weight <= 1:
-        raise ConfigError(f"teacher_weight is {cfg.teacher_weight}; it must be 0 or more and "
-                          "at most 1.")
-    if not 0 < cfg.teacher_temperature < math.inf:
-        raise ConfigError(f"teacher_temperature is {cfg.teacher_temperature}; it must be a "
-                          "number above 0.")
-    _the_app_would_read(cfg)
-
-
-def _the_app_would_read(cfg) -> None:
-    """The normalisation and crop the model will carry, checked by the app's own reader
-    now: "crop.scale=0" trained a whole run whose export the app then refused, and
-    "normalization.std=0" trained on infinities."""
-    from emocam.modelinfo import METADATA_KEY, ModelInfo, ModelInfoError, info_from_metadata
-
-    carried = ModelInfo(class_names=("a", "b"), normalization=cfg.normalization, crop=cfg.crop)
-    try:
-        info_from_metadata({METADATA_KEY: carried.to_json()})
-    except ModelInfoError as e:
-        why = str(e).removeprefix("cannot be used: its metadata key ")
-        raise ConfigError(f"the setting {why}; emocam could not use the model.") from None
-
-
 # ---------------------------------------------------------------------------------------------
-# Commands
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    # Whole or not at all: one cut short by an interrupt would be read as damaged.
-    atomic.write_text(path, json.dumps(data, indent=2) + "\n")
-
-
-def _check_run_folder(run: Path, resume: bool) -> bool:
-    """True when the run already finished training (a resume then only re-exports)."""
-    started = any((run / n).exists() for n in ("best.keras", "backup", "history.csv"))
-    if started and not resume:
-        raise ConfigError(f"{run} already holds a training run; pass --resume to continue it "
-                          "or choose another --out.")
-    return (run / "train_info.json").is_file() and not (run / "backup").exists()
-
-
-def _check_writable(run: Path) -> None:
-    """The run folder can be made and written, said in one sentence now."""
-    where = run
-    while not where.exists() and where != where.parent:
-        where = where.parent
-    if where.exists() and not where.is_dir():
-        raise ConfigError(f"{where} is a file, so the run folder {run} cannot be made there; "
-                          "choose another --out.")
-    if not os.access(where, os.W_OK):
-        raise ConfigError(f"{where} cannot be written (read-only, or not yours), so the run "
-                          f"folder {run} cannot be made there; choose another --out.")
-
-
-@contextmanager
-def _training_lock(run: Path) -> Iterator[None]:
-    """One training at a time in a run folder: two at once both trained, wrote one
-    history.csv between them and left a run neither export nor --resume could read. The
-    lock (``.RUN.lock`` beside it) names its process; a dead one's is taken over."""
-    from emocam.locks import LockHeld, RecordNotWritten, lock_path, process_start, release, take
-
-    lock = lock_path(run)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
-          "process_start": process_start(os.getpid())}
-    try:
-        take(lock, me)
-    except LockHeld as e:
-        raise ConfigError(
-            f"{run} is being trained by {e.who.replace('emocam', 'fer-train')}; wait for it "
-            f"to finish, or train into another --out (if it is gone, delete {lock}).") from None
-    except RecordNotWritten as e:
-        raise e.error from e  # a full disk: said as any other
-    try:
-        yield
-    finally:
-        release(lock)
+# Commands (the settings: emocam.training.run_config; the run folder: run_folder; the export
+# under TensorFlow: tf_child)
 
 
 @contextmanager
@@ -349,85 +80,18 @@ def cmd_train(args: argparse.Namespace, command: str) -> int:
     started = time.time()  # time_limit_minutes counts from here: loading the data counts too
     cfg = resolve_config(args)
     run = Path(cfg.out)
-    _check_run_folder(run, args.resume)
-    _check_writable(run)  # before the data's minutes of decoding, not after
-    with _stop_on_interrupt_or_kill(), _training_lock(run):
+    check_run_folder(run, args.resume)
+    check_writable(run)  # before the data's minutes of decoding, not after
+    with _stop_on_interrupt_or_kill(), training_lock(run):
         # Looked at again under the lock: a run that finished meanwhile is only exported.
-        rc = _train_in(run, cfg, args, command, started, _check_run_folder(run, args.resume))
-    if rc != _EXPORT_UNDER_TENSORFLOW:
+        rc = _train_in(run, cfg, args, command, started, check_run_folder(run, args.resume))
+    if rc != EXPORT_UNDER_TENSORFLOW:
         return rc
     # The run is finished and its lock given back: its export (a resume that only exports)
     # runs where TensorFlow is Keras's backend.
     again = ["-q"] if args.quiet else []
-    return _under_tensorflow([*again, "train", "--out", str(run), "--resume"],
+    return under_tensorflow([*again, "train", "--out", str(run), "--resume"],
                              f"fer-train export {run / 'best.keras'} --data DATA")
-
-
-# _train_in's answer when the run is trained but Keras runs on another backend than the
-# ONNX converter needs.
-_EXPORT_UNDER_TENSORFLOW = -1
-
-
-def _keras_backend() -> str:
-    from emocam.training.keras_import import keras_module
-
-    return str(keras_module().backend.backend())
-
-
-def start_child(argv: list[str], env: dict[str, str], deaf: bool) -> Any:
-    """``fer-train ARGV`` in a process of its own, with Ctrl-C blocked until its entry point
-    unblocks it (``emocam.stopping.hear_ctrl_c_if_asked``): the mask passes through exec, so
-    one landing while its Python starts waits for that, instead of being Python's own
-    traceback. ``deaf``: this process ignores Ctrl-C, and the child keeps it so."""
-    import subprocess
-
-    block = not deaf and hasattr(signal, "pthread_sigmask")
-    if block:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        return subprocess.Popen([sys.executable, "-m", "emocam.training.cli", *argv],
-                                env={**env, HEAR_AFTER_START: "1"} if block else env)
-    finally:
-        if block:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
-def _under_tensorflow(argv: list[str], then: str) -> int:
-    """``fer-train ARGV`` again, in a process of its own whose Keras runs on TensorFlow: the
-    ONNX export converts through it (tf2onnx), and under JAX or PyTorch it was a traceback
-    after the whole calibration. ``then``: the command to give when TensorFlow is missing."""
-    import importlib.util
-
-    backend = _keras_backend()
-    if importlib.util.find_spec("tensorflow") is None:
-        raise ConfigError(f"Keras runs on {backend} here, and the ONNX export needs TensorFlow "
-                          f"(install it, or run {then} where it is installed).")
-    log.info("Keras runs on %s; the ONNX export runs under TensorFlow", backend)
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    # The child is the work now: a Ctrl-C reaches it from the terminal and it stops in its
-    # own way (this process waiting on, not killing it mid-write); a kill is passed on. Here
-    # a Ctrl-C is only noted (one landing between the two was a KeyboardInterrupt here while
-    # the child went on); a handler, unlike an ignoring, does not pass to the child. The
-    # child starts with Ctrl-C blocked until its entry point (see start_child). (A process
-    # started deaf to Ctrl-C keeps its child so.)
-    heard: list[int] = []
-    deaf = not ours((signal.SIGINT,))
-    before = {signal.SIGINT: signal.signal(
-        signal.SIGINT, signal.SIG_IGN if deaf else lambda signum, frame: heard.append(signum))}
-    try:
-        child = start_child(argv, env, deaf)
-        before[signal.SIGTERM] = signal.signal(signal.SIGTERM,
-                                               lambda signum, frame: child.terminate())
-        rc = child.wait()
-    finally:
-        for signum, handler in before.items():
-            signal.signal(signum, handler)
-    # Ended by a signal, or by a Ctrl-C as it started (one it took in its stride, it said).
-    if rc < 0 or (heard and rc not in (0, 130)):
-        print("fer-train: the export was stopped; run the command again to export.",
-              file=sys.stderr)
-        return 130
-    return rc
 
 
 def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, started: float,
@@ -439,19 +103,19 @@ def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, start
     from emocam.training.train import prepare_data, train
 
     if not args.no_export and not finished:
-        _warn_no_exporter()
+        warn_no_exporter()
     ds = prepare_data(cfg)  # a dataset problem surfaces before anything is written
     if args.resume:
-        _refuse_other_classes(run, cfg, list(ds.class_names))
+        refuse_other_classes(run, cfg, list(ds.class_names))
     if finished:
-        _refuse_new_settings(run, cfg)
+        refuse_new_settings(run, cfg)
     run.mkdir(parents=True, exist_ok=True)
     if not finished:  # a finished run's settings are the ones it was trained with
         (run / "config.yaml").write_text(yaml.safe_dump(plain(cfg.to_dict()), sort_keys=False))
     if not args.resume or not (run / "run_info.json").is_file():
         # A fresh start writes its own: one left by an attempt that failed at once into the
         # same --out named that attempt's command in the card.
-        _write_json(run / "run_info.json",
+        write_json(run / "run_info.json",
                     {**run_provenance(command), "class_names": list(ds.class_names)})
     t0 = time.time()
     exporting = not args.no_export and len(ds.test) > 0
@@ -467,8 +131,8 @@ def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, start
               f"exported ({why}); export it with: fer-train export {run / 'best.keras'} "
               "--data DATA_WITH_TEST_SPLIT")
         return 0
-    if _keras_backend() != "tensorflow":
-        return _EXPORT_UNDER_TENSORFLOW
+    if keras_backend() != "tensorflow":
+        return EXPORT_UNDER_TENSORFLOW
     cache = Path(cfg.cache_dir) if cfg.cache_dir else run.parent / ".cache"
     res = export_checkpoint(run / "best.keras", run / "model.onnx", data=cfg.data,
                             cache_dir=cache, ds=ds)
@@ -513,8 +177,8 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
     if not ckpt.exists():
         raise ConfigError(f"{ckpt} does not exist; give a run's best.keras.")
     out = _output_file(Path(args.out) if args.out else ckpt.parent / "model.onnx", ".onnx")
-    if _keras_backend() != "tensorflow":
-        return _under_tensorflow(argv, "this export")
+    if keras_backend() != "tensorflow":
+        return under_tensorflow(argv, "this export")
     res = export_checkpoint(ckpt, out, data=args.data,
                             cache_dir=_cache_dir(args),
                             name=args.name, command=args.train_command, mirror=args.mirror)
@@ -623,7 +287,6 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    import dataclasses
 
     from emocam.modelinfo import TEMPERATURES, read_model_info
     from emocam.training.export import set_metadata
@@ -668,7 +331,6 @@ def _class_values(items: list[str] | None, flag: str, names: tuple[str, ...]
 
 
 def cmd_adjust(args: argparse.Namespace) -> int:
-    import dataclasses
 
     from emocam.modelinfo import read_model_info
     from emocam.training.adjust import (
