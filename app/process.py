@@ -53,10 +53,11 @@ class NoFacesFound(UserError):
     """The run finished but no frame had a face (the outputs are kept: ``outputs``)."""
 
     def __init__(self, message: str, outputs: dict[str, str] | None = None,
-                 frames: int = 0) -> None:
+                 frames: int = 0, stopped_after: str = "") -> None:
         super().__init__(message)
         self.outputs = dict(outputs or {})
         self.frames = frames
+        self.stopped_after = stopped_after  # as ProcessResult's: nothing more is to start
 
 
 @dataclass
@@ -219,7 +220,7 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
         result.ended_early = getattr(source, "ended_early", "")
         if isinstance(source, ImageFolderSource):
             result.photos_skipped = source.skipped
-    result.stopped_after = held.late
+    result.stopped_after = result.stopped_after or held.late
     other = other_detector(opts.pipeline.detector)
     return check_result(result, src, f"faces much smaller than {MIN_FACE_PX:.0f} px, turned "
                         f"away or covered may be missed; try the other detector (--detector "
@@ -288,8 +289,13 @@ def run_frames(
         outset.completed = completed
     # A stopped run that was to replace an old set: its results are under the partial names.
     where = outset.plan if completed else outset.writing
-    return ProcessResult(completed, summary.frames, summary.frames_with_faces, fps,
-                         where.outputs(), sinks.stream_stats)
+    result = ProcessResult(completed, summary.frames, summary.frames_with_faces, fps,
+                           where.outputs(), sinks.stream_stats)
+    if completed and stop.requested:
+        # Asked for after the last frame was read, before the outputs closed (HeldSignals
+        # holds from there): the run is complete, and nothing more is to start.
+        result.stopped_after = stop.signal_name
+    return result
 
 
 def _in_frames(n: int) -> str:
@@ -306,6 +312,6 @@ def check_result(result: ProcessResult, src: Path, what_to_do: str) -> ProcessRe
         raise NoFacesFound(
             f"No face was found in {_in_frames(result.frames)} of {src} (the outputs were "
             f"still written); {what_to_do}.",
-            result.outputs, result.frames,
+            result.outputs, result.frames, result.stopped_after,
         )
     return result

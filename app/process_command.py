@@ -307,6 +307,9 @@ def _process_several(args: argparse.Namespace) -> int:
             # Its outputs are complete: among several inputs it is done, and said (alone,
             # a run without a face still ends with status 2).
             print(f"emocam: {e}", file=sys.stderr)
+            if e.stopped_after and path != args.input[-1]:
+                log.warning("%s came as its outputs were closed", _stop_name(e.stopped_after))
+                return _stopped_before(args.input, path)
             continue
         except UserError as e:
             print(f"emocam: {e}", file=sys.stderr)
@@ -314,11 +317,7 @@ def _process_several(args: argparse.Namespace) -> int:
             continue
         more = path != args.input[-1]
         if _report(result, args.quiet, str(path), more_to_come=more) == EXIT_INTERRUPTED:
-            later = args.input[args.input.index(path) + 1:]  # left alone
-            if later:
-                print(f"emocam: stopped before {', '.join(map(str, later))}; run emocam "
-                      "process on them to process them.", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return _stopped_before(args.input, path)
     if failed:
         print(f"emocam: {not_all_processed(len(args.input), list(map(shown_name, failed)))}",
               file=sys.stderr)
@@ -326,6 +325,15 @@ def _process_several(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{inputs_text(len(args.input))} processed.")
     return 0
+
+
+def _stopped_before(inputs: list[Path], path: Path) -> int:
+    """Say which inputs after ``path`` were left alone by a stop; the status to end with."""
+    later = inputs[inputs.index(path) + 1:]
+    if later:
+        print(f"emocam: stopped before {', '.join(map(str, later))}; run emocam process on "
+              "them to process them.", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _process_batch(args: argparse.Namespace) -> int:

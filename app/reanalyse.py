@@ -463,7 +463,7 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
         desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,
                               no_frames=opts.no_frames)
         result = run_frames(opts, outset, inp.frames, facts, replay, desc, stack, held=held)
-    result.stopped_after = held.late
+    result.stopped_after = result.stopped_after or held.late
     return check_result(result, opts.input,
                         "the sidecar records none that passes the detection threshold; give "
                         "a lower --threshold (as low as the recorded run's), or process the "

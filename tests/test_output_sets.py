@@ -419,3 +419,44 @@ def test_a_lock_whose_pid_now_belongs_to_another_process_is_stale(
         other.wait()
     assert run.code == 0, run.err
     assert "no longer running" in run.err
+
+
+@pytest.mark.parametrize("faces", [True, False], ids=["faces", "no face"])
+def test_a_ctrl_c_as_the_first_inputs_outputs_close_starts_no_later_input(
+    tmp_path: Path, model_path: Path, capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, faces: bool,
+) -> None:
+    # The Ctrl-C lands while the first input's outputs are closed (sent from there: a person
+    # cannot aim that well). Its outputs end complete, and the second input is not started;
+    # of an input without a face the stop was dropped and the next input ran.
+    import cv2
+    import numpy as np
+
+    from emocam import run_sinks
+
+    inputs = []
+    for name in ("a", "b"):
+        path = tmp_path / f"{name}.mp4"
+        if faces:
+            write_video(path, (320, 180), scaled(four_faces_plan(6), 0.25))
+        else:
+            w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+            for _ in range(5):
+                w.write(np.full((48, 64, 3), 128, np.uint8))
+            w.release()
+        inputs.append(path)
+    finish = run_sinks.RunSinks.finish
+
+    def finish_with_a_ctrl_c(self, *args, **kwargs):
+        if "a.mp4" in str(self.plan):
+            os.kill(os.getpid(), signal.SIGINT)
+        return finish(self, *args, **kwargs)
+
+    monkeypatch.setattr(run_sinks.RunSinks, "finish", finish_with_a_ctrl_c)
+    out = tmp_path / "out"
+    run = run_cli(capfd, "process", *inputs, "-o", out, "--model", model_path, "-q",
+                  "--no-video")
+    assert run.code == 130, run.err
+    assert "Ctrl-C came" in run.err and "stopped before" in run.err and "b.mp4" in run.err
+    assert json.loads((out / "a.emocam.json").read_text())["completed"] is True
+    assert not list(out.glob("b.*"))
