@@ -48,5 +48,6 @@ def progress_bar(total: int | None, desc: str, enabled: bool,
     if _is_terminal(stream) or not enabled:
         return tqdm(total=total, unit="frame", file=stream, disable=not enabled,
                     dynamic_ncols=True, smoothing=0.1, desc=desc)
+    # maxinterval too: tqdm's monitor thread redraws a bar every maxinterval (10 s) else.
     return tqdm(total=total, unit="frame", file=_Lines(stream), mininterval=LINE_EVERY_S,
-                ncols=100, ascii=True, smoothing=0.1, desc=desc)
+                maxinterval=LINE_EVERY_S, ncols=100, ascii=True, smoothing=0.1, desc=desc)
