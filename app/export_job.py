@@ -8,6 +8,7 @@ thread and ``emocam.gui.export_control`` asks for a name and shows the outcome.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +29,21 @@ from emocam.pipeline import PipelineConfig
 from emocam.process import ProcessOptions, ProcessResult, sound_wanted
 from emocam.resources import sample_video_path
 from emocam.sources import IMAGE_EXTS, input_kind
+from emocam.staging import is_staged
+
+
+def _package_folder() -> Path:
+    return sample_video_path().resolve().parent
+
+
+def _may_write_in(folder: Path) -> bool:
+    return folder.is_dir() and os.access(folder, os.W_OK)
 
 
 def _may_write_beside(source: Path) -> bool:
     if source.resolve() == sample_video_path().resolve():
         return False
-    return os.access(source.resolve().parent, os.W_OK)
+    return _may_write_in(source.resolve().parent)
 
 
 @dataclass(frozen=True)
@@ -54,19 +64,21 @@ class ExportJob:
         """A folder of photos: its annotated copy is a folder of annotated photos."""
         return self.source.is_dir()
 
-    def suggested_output(self, elsewhere: Path | None = None) -> Path:
+    def suggested_output(self, elsewhere: Sequence[Path] = ()) -> Path:
         """Where the save dialog starts: beside the source, named as ``emocam process``
-        would name its annotated copy; in ``elsewhere`` (the last folder used) when the
-        source is the bundled sample, whose folder is inside the installed package, or its
-        folder may not be written to (a camera's card, a shared drive)."""
+        would name its annotated copy; in the first of ``elsewhere`` (the last folder used,
+        the user's Videos folder, ...) that may be written to when the source is the bundled
+        sample, whose folder is inside the installed package, or its folder may not be
+        written to (a camera's card, a shared drive)."""
         if self.is_folder:
             beside = output_base(self.source, None, is_folder=True)  # photos.emocam/
         else:
             ext = annotated_image_suffix(self.source).lstrip(".") if self.is_photo else "mp4"
             beside = default_output(self.source, None, ext)
-        if elsewhere is not None and not _may_write_beside(self.source):
-            return elsewhere / beside.name
-        return beside
+        if _may_write_beside(self.source):
+            return beside
+        usable = [d for d in elsewhere if _may_write_in(d) and d.resolve() != _package_folder()]
+        return usable[0] / beside.name if usable else beside
 
     def options(self, output: Path, codec: str) -> ProcessOptions:
         """The run that writes ``output`` plus its .csv, .json, .npz and .html beside it; a
@@ -139,7 +151,7 @@ class ExportOutcome:
             return (f"{done} {self.ended_early}", "warning") if self.ended_early else (done, "info")
         if self.frames == 0:
             return "Export cancelled before the first frame; nothing was written.", "info"
-        if any(Path(p).name.startswith(".") for p in self.outputs.values()):
+        if any(is_staged(Path(p)) for p in self.outputs.values()):
             # Staged beside an earlier export it was replacing: the earlier set is kept as it
             # was, and these names are hidden in a file manager (OutputSet).
             return (f"Export cancelled after {self._what()}{self.note}; the files it replaced "

@@ -376,7 +376,7 @@ def _open_frames(replay: Replay, opts: ProcessOptions, stack: ExitStack) -> _Inp
                     replay.sidecar.source)
         return numbers_only
     try:
-        source = stack.enter_context(open_source(replay.sidecar.source))
+        source = stack.enter_context(open_source(replay.sidecar.source, tell_left_out=False))
     except UserError as e:
         log.warning("%s; writing the numbers, no annotated copy", str(e).rstrip("."))
         return numbers_only

@@ -222,11 +222,15 @@ def render_report(summary: dict[str, Any], data: ReportCollector | None) -> str:
         parts.append('<p class="note">Share of time: how often each emotion was the face\'s '
                      "top label. Timelines: the smoothed probabilities, stacked, over the "
                      "whole video; a gap is time off screen.</p>")
-        others = [f for f in faces if f not in set(ids)]
+        shown = set(ids)
+        others = [f for f in faces if f not in shown]
         if others:
-            parts.append(f'<p class="note">The {len(ids)} faces seen longest have a section '
-                         f"each; the other {len(others)} are listed at the end. Every face is "
-                         "in the JSON summary and the CSV.</p>")
+            # A folder's faces are one photo each: none is seen longer than another.
+            which = ("first" if summary.get("input_kind") in ("folder", "image")
+                     else "seen longest")
+            parts.append(f'<p class="note">The {len(ids)} faces {which} have a section each; '
+                         f"the other {len(others)} are listed at the end. Every face is in "
+                         "the JSON summary and the CSV.</p>")
         layout = timeline_layout(duration_s, cuts_s)
         parts += [_face_section(f, faces[f], summary, data, colors, duration_s, cuts_s,
                                 layout) for f in ids]

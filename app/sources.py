@@ -140,11 +140,14 @@ def open_source(
     size: tuple[int, int] | None = None,
     fps: float | None = None,
     stall_timeout_s: float = STALL_TIMEOUT_S,
+    tell_left_out: bool = True,
 ) -> Source:
     """Open a camera (an index: ``0`` or ``"0"``), a video, an image or a folder of images.
 
     ``size`` asks a camera for a resolution (it may pick the nearest it has); ``fps`` sets
-    the frame rate of an image folder (default 1: photos a second apart).
+    the frame rate of an image folder (default 1: photos a second apart). ``tell_left_out``:
+    a folder says which videos beside its photos it leaves out (not to a re-analysis, whose
+    photos are the recorded run's).
     """
     if isinstance(spec, bool):
         raise SourceError(f"{spec!r} is not a camera index, video, image or folder.")
@@ -153,7 +156,7 @@ def open_source(
     path = Path(fspath(spec)).expanduser()
     st = check_input(path)  # the true cause for a loop, a pipe, a device, no permission
     if stat.S_ISDIR(st.st_mode):
-        return ImageFolderSource(path, fps=fps or 1.0)
+        return ImageFolderSource(path, fps=fps or 1.0, tell_left_out=tell_left_out)
     suffix = path.suffix.lower()
     if input_kind(path) == "image" or suffix in UNREADABLE_PHOTO_EXTS:
         try:
@@ -390,7 +393,7 @@ class ImageFolderSource(Source):
     matching the file list.
     """
 
-    def __init__(self, path: Path, fps: float = 1.0):
+    def __init__(self, path: Path, fps: float = 1.0, tell_left_out: bool = True):
         self.path = path
         self.name = path.name or str(path)
         self.fps = fps
@@ -418,7 +421,8 @@ class ImageFolderSource(Source):
                 hint = "choose a folder of photos, or a video file"
             raise SourceError(f"The folder {path} contains no images ({exts}, ...); {hint}.")
         self.frame_count = len(self.files)
-        _tell_videos_left(path)
+        if tell_left_out:
+            _tell_videos_left(path)
         self._unreadable: set[int] = set()  # found so when looking for the first size
         self._animations: set[int] = set()  # named already
         self.size = self._first_size()
@@ -591,14 +595,17 @@ def _refuse_without_pictures(path: Path) -> None:
     raise SourceError(f"The video {path} {why}; give a video with pictures.")
 
 
-def counted_frames(path: Path, cap: cv2.VideoCapture) -> int | None:
+def counted_frames(path: Path, cap: cv2.VideoCapture, pictures: int | None = None
+                   ) -> int | None:
     """The frames of the video ``cap`` reads from ``path``, as its container says; None
     where it does not. An animated WebP or PNG: FFmpeg counts none of its pictures, and the
-    file says how many (before, the app showed such a file as "live")."""
+    file says how many (``pictures``, where the caller counted them already; before, the
+    app showed such a file as "live")."""
     n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
     if math.isfinite(n) and n > 0:
         return int(n)
-    pictures = pictures_in(path, most=1 << 20)  # by content: a name may have no suffix
+    if pictures is None:
+        pictures = pictures_in(path, most=1 << 20)  # by content: a name may have no suffix
     return pictures if pictures >= 2 else None
 
 
@@ -615,10 +622,11 @@ class VideoSource(Source):
         self.name = path.name
         self._cap = cap
         self.fps = _sane_fps(cap.get(cv2.CAP_PROP_FPS), str(path))
-        self.frame_count = counted_frames(path, cap)
         # An animated WebP, PNG or GIF cannot be sought in (a seek gave the next picture in
         # order): a seek reads forward from its start.
-        self._forward_only = pictures_in(path, most=1 << 20) >= 2
+        pictures = pictures_in(path, most=1 << 20)
+        self._forward_only = pictures >= 2
+        self.frame_count = counted_frames(path, cap, pictures)
         # Matroska (.mkv, .webm: OBS's default) stores no frame count: OpenCV estimates one
         # from the file's duration, which the longest track sets, often the sound. Ending
         # short of such a count is no sign of damage.

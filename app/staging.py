@@ -90,6 +90,12 @@ def staging_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial{path.suffix}")
 
 
+def is_staged(path: Path) -> bool:
+    """Whether ``path`` is named as ``staging_path`` names a rewritten output."""
+    name = Path(path).name
+    return name.startswith(".") and ".partial" in name
+
+
 def parts_dir(path: Path) -> Path:
     """Where the sidecar ``path`` keeps its chunks while its run goes on."""
     return path.with_name(f".{path.name}.parts")

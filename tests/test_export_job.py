@@ -103,9 +103,11 @@ def test_the_bundled_sample_is_exported_to_the_users_folder_not_into_the_package
     from emocam.resources import sample_video_path
 
     sample = ExportJob(sample_video_path(), 180, PipelineConfig(), OverlayOptions())
-    assert sample.suggested_output(tmp_path) == tmp_path / "sample.emocam.mp4"
+    # The last folder used is the package's own (the sample was opened): the next one.
+    elsewhere = [sample_video_path().parent, tmp_path / "gone", tmp_path]
+    assert sample.suggested_output(elsewhere) == tmp_path / "sample.emocam.mp4"
     own = ExportJob(tmp_path / "talk.mp4", 1, PipelineConfig(), OverlayOptions())
-    assert own.suggested_output(Path.home()) == tmp_path / "talk.emocam.mp4"
+    assert own.suggested_output([Path.home()]) == tmp_path / "talk.emocam.mp4"
 
 
 def test_a_folder_of_annotated_photos_is_named_as_a_folder_in_the_outcome(tmp_path):

@@ -18,17 +18,21 @@ def keras_module() -> ModuleType:
     try:
         import keras
     except ModuleNotFoundError as e:
-        if e.name != "keras":
+        if (e.name or "").split(".")[0] == _backend():
             raise _no_backend(e) from e
-        # A .keras file given to evaluate or compare, without the training extras.
-        raise UserError('Keras is not installed; install the training extras: pip install '
-                        '"emocam[train]".') from e
+        # Keras itself, or one of its own dependencies (optree, namex, h5py): a .keras file
+        # given to evaluate or compare without the training extras.
+        raise UserError(f"Keras cannot be imported ({e}); install the training extras: pip "
+                        'install "emocam[train]".') from e
     except (ImportError, ValueError) as e:
         raise _no_backend(e) from e
     return keras
 
 
+def _backend() -> str:
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
 def _no_backend(e: Exception) -> UserError:
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    return UserError(f"Keras cannot load its backend {backend!r} ({e}); install it (tensorflow, "
-                     "jax or torch), or set KERAS_BACKEND to one that is installed.")
+    return UserError(f"Keras cannot load its backend {_backend()!r} ({e}); install it "
+                     "(tensorflow, jax or torch), or set KERAS_BACKEND to one that is installed.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QStandardPaths, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -100,8 +100,11 @@ class ExportControl(QObject):
             self._settings.export_codec = codec
             self.start(Path(path), codec)
 
-    def _elsewhere(self) -> Path:
-        return Path(self._settings.last_dir or Path.home())
+    def _elsewhere(self) -> list[Path]:
+        """Where to save when not beside the source: the last folder used (often the
+        source's own, which may not be written to), the user's Videos folder, home."""
+        videos = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
+        return [Path(p) for p in (self._settings.last_dir, videos, str(Path.home())) if p]
 
     def _may_replace(self, job: ExportJob, output: Path) -> bool:
         """One question for every file the export would replace: the name typed and the
