@@ -37,7 +37,7 @@ from emocam.sidecar import SidecarWriter
 from emocam.staging import writes_in_place
 from emocam.stream import StreamSink, StreamTarget, open_streams
 from emocam.summary import JsonSummary
-from emocam.types import Frame, FrameAnalyser, FrameResult
+from emocam.types import DEFAULT_FPS, Frame, FrameAnalyser, FrameResult
 from emocam.video_writer import AnnotatedVideoWriter
 
 log = logging.getLogger(__name__)
@@ -293,7 +293,7 @@ def open_sinks(
         if facts.size is None:
             raise ValueError("a video's frame size is needed before its writer opens")
         sinks.video = stack.enter_context(AnnotatedVideoWriter(
-            plan.annotated, facts.video_fps or facts.fps or 30.0, facts.size,
+            plan.annotated, facts.video_fps or facts.fps or DEFAULT_FPS, facts.size,
             pixel_aspect=facts.pixel_aspect,
             sound_from=plan.sound,
             codec=desc.video_codec,

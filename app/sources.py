@@ -41,7 +41,7 @@ from emocam.imageheader import (
 from emocam.inputs import check_input, empty, not_utf8, unreachable, utf8_named
 from emocam.newest import NewestFrame
 from emocam.picture_sizes import PictureSizes
-from emocam.types import Frame
+from emocam.types import DEFAULT_FPS, Frame
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ PHONE_PHOTO_EXTS = frozenset({".heic", ".heif", ".avif"})
 # The photo types that may hold an animation (a video to FFmpeg): only these are opened to
 # look, not every JPEG of a folder.
 _MAY_ANIMATE = frozenset({".png", ".webp", ".gif"})
-DEFAULT_FPS = 30.0
 STALL_TIMEOUT_S = 5.0
 _MAX_BAD_READS = 60  # consecutive undecodable frames skipped before a video is deemed over
 

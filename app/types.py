@@ -114,6 +114,9 @@ class FrameAnalyser(Protocol):
 
 # A detection scoring below this is not kept as a face (``--min-score`` changes it).
 DEFAULT_MIN_SCORE = 0.5
+# The frame rate of a source that does not say its own (a video without one, a camera that
+# has not yet measured it).
+DEFAULT_FPS = 30.0
 
 
 @runtime_checkable

@@ -23,6 +23,7 @@ from emocam.encoders import DEFAULT_VIDEO_CODEC, Encoder, open_encoder
 from emocam.errors import OutputError
 from emocam.frame_steps import FrameSteps
 from emocam.staging import commit, failure_reason, write_target
+from emocam.types import DEFAULT_FPS
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class AnnotatedVideoWriter:
         self.sound_from = sound_from
         self.sound_added = False  # set on close: whether the file got the source's sound
         self.size = size  # width, height
-        self.fps = fps if fps and fps > 0 else 30.0
+        self.fps = fps if fps and fps > 0 else DEFAULT_FPS
         self._staging = write_target(self.path)
         self._file = self._staging or self.path
         self._writer: Encoder | None = open_encoder(

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from emocam.types import DEFAULT_FPS
+
 
 def _clock(ms: float) -> str:
     s = max(0, int(ms // 1000))
@@ -61,7 +63,7 @@ class PlaybackBar(QWidget):
         # The frame the label describes; None when nothing is open.
         self._shown: tuple[int, float, str] | None = (0, 0.0, "")
         self._paused = False
-        self.fps = 30.0
+        self.fps = DEFAULT_FPS
         self._still = False
         self._photos = False
         self._total = 0
@@ -71,14 +73,14 @@ class PlaybackBar(QWidget):
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.position)
         self._toggled(False)
-        self.set_range(None, 30.0)
+        self.set_range(None, DEFAULT_FPS)
 
     def set_range(self, frame_count: int | None, fps: float, still: bool = False,
                   photos: bool = False) -> None:
         """A file gets a slider; a live source does not; a still image (``still``, or a
         source of one frame) has nothing to play, so no button either. A folder's
         (``photos``) position is the photo's place and name, not a clock."""
-        self.fps = fps or 30.0
+        self.fps = fps or DEFAULT_FPS
         self._photos = photos
         self._still = still or frame_count == 1
         seekable = bool(frame_count and frame_count > 1)
@@ -100,7 +102,7 @@ class PlaybackBar(QWidget):
 
     def reset(self) -> None:
         """Nothing open yet: no position, no previous file's length, nothing to play."""
-        self.set_range(None, 30.0)
+        self.set_range(None, DEFAULT_FPS)
         self.slider.setValue(0)
         self._shown = None
         self.position.setText("")

@@ -29,7 +29,7 @@ from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.player import Pacer, Seeker
 from emocam.recorder import Recorder
 from emocam.sources import Source, open_source
-from emocam.types import Frame, FrameResult
+from emocam.types import DEFAULT_FPS, Frame, FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -418,7 +418,7 @@ class SourceWorker(QThread):
 
     def _start_recorder(self, video: Path, csv: Path) -> None:
         self._stop_recorder()
-        self._recorder = Recorder(video, csv, fps=self._fps or 30.0, config=self._config,
+        self._recorder = Recorder(video, csv, fps=self._fps or DEFAULT_FPS, config=self._config,
                                   source_name=self._source.name if self._source else "camera")
 
     def _write_recording(self, image: np.ndarray, result: FrameResult) -> None:
