@@ -680,3 +680,24 @@ def test_the_smallest_window_overlaps_nothing_and_shows_the_whole_message(
     assert not on_window(window.playback).intersects(on_window(window.view))
     assert not on_window(window.banner).intersects(on_window(window.view))
     assert window.dock.widget().width() >= 230
+
+
+def test_a_larger_desktop_font_keeps_the_cards_names_and_percentages_apart(
+        qtbot, make_window, video_one_face):
+    # Sizes fixed for Qt's 9-point default: at an 11-point desktop font (Ubuntu's) the names
+    # ran into their bars and "100%" was cut; at 14 points the rows overlapped.
+    window = make_window()
+    font = window.font()
+    font.setPointSize(14)
+    window.setFont(font)
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: bool(window.faces.cards), timeout=20_000)
+    wait_frames(qtbot, window, 2)
+    card = next(iter(window.faces.cards.values()))
+    fm = card.bars.fontMetrics()
+    assert fm.height() > 16  # the font took: its lines are taller than the old fixed rows
+    names = window.pipeline_info["model_info"].class_names
+    widest = max(fm.horizontalAdvance(n) for n in names) + fm.horizontalAdvance("100%")
+    assert card.bars.minimumSizeHint().width() > widest
+    assert card.bars.width() >= card.bars.minimumSizeHint().width()
+    assert card.bars.height() >= card.bars.rows() * fm.height()

@@ -25,9 +25,11 @@ def percents(probs: np.ndarray) -> np.ndarray:
 
 class EmotionBars(QWidget):
     """Horizontal bars labelled with the class name and percentage: the likeliest
-    ``COMPACT_ROWS`` classes when compact, else one per class in the model's order."""
+    ``COMPACT_ROWS`` classes when compact, else one per class in the model's order.
 
-    ROW = 16
+    Rows and columns are measured in the window's font: in pixels fixed for Qt's 9-point
+    default, a desktop's 11-point font (Ubuntu's) ran the names into their bars and cut
+    "100%"."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,30 +61,42 @@ class EmotionBars(QWidget):
         n = len(self._names)
         return min(n, COMPACT_ROWS) if self.compact else n
 
+    def _row(self) -> int:
+        return self.fontMetrics().height() + 4
+
+    def _columns(self) -> tuple[int, int]:
+        """The widths of the names' column and the percentages'."""
+        fm = self.fontMetrics()
+        names = max((fm.horizontalAdvance(n) for n in self._names), default=0)
+        return names + fm.averageCharWidth(), fm.horizontalAdvance("100%") + 2
+
     def sizeHint(self) -> QSize:
-        return QSize(220, self.ROW * max(self.rows(), 1))
+        label_w, pct_w = self._columns()
+        return QSize(label_w + pct_w + 100, self._row() * max(self.rows(), 1))
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(160, self.ROW * max(self.rows(), 1))
+        label_w, pct_w = self._columns()
+        return QSize(label_w + pct_w + 40, self._row() * max(self.rows(), 1))
 
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        label_w, pct_w = 72, 38
+        label_w, pct_w = self._columns()
+        row_h = self._row()
         bar_w = max(self.width() - label_w - pct_w - 8, 10)
         text = self.palette().windowText().color()
         probs = self._probs.tolist()
         for row, i in enumerate(panel_order(probs, self.rows())):
             name, prob = self._names[i], probs[i]
-            y = row * self.ROW
+            y = row * row_h
             p.setPen(text)
-            p.drawText(QRectF(0, y, label_w, self.ROW),
+            p.drawText(QRectF(0, y, label_w, row_h),
                        Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name)
-            track = QRectF(label_w, y + 3, bar_w, self.ROW - 6)
+            track = QRectF(label_w, y + row_h * 0.2, bar_w, row_h * 0.6)
             p.fillRect(track, QColor(128, 128, 128, 40))
             p.fillRect(QRectF(track.x(), track.y(), bar_w * float(prob), track.height()),
                        class_color(name, i))
-            p.drawText(QRectF(label_w + bar_w + 4, y, pct_w, self.ROW),
+            p.drawText(QRectF(label_w + bar_w + 4, y, pct_w, row_h),
                        Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                        f"{self._shown[i]}%")
         p.end()

@@ -208,7 +208,10 @@ class MainWindow(QMainWindow):
         side_layout.addWidget(self.timeline, 2)
         # Narrower, the cards' percentages went under a scroll bar and the legend was cut:
         # a small window keeps the panel readable and gives up video (or hides it: P).
-        side.setMinimumWidth(MIN_SIDE_WIDTH)
+        # (A card's header sets the width: measured in the window's font, which a desktop
+        # may make larger than Qt's default.)
+        header = self.fontMetrics().horizontalAdvance("Face 00   happiness  100%  >") + 60
+        side.setMinimumWidth(max(MIN_SIDE_WIDTH, header))
         self.dock = QDockWidget("Faces", self)
         self.dock.setObjectName("facesDock")
         self.dock.setWidget(side)

@@ -44,7 +44,7 @@ class EmotionTimeline(QWidget):
         self._repaint_timer = QTimer(self)
         self._repaint_timer.setSingleShot(True)
         self._repaint_timer.timeout.connect(self._repaint)
-        self.setMinimumHeight(140)
+        self.setMinimumHeight(max(140, 8 * self.fontMetrics().height()))
 
     def sizeHint(self) -> QSize:
         return QSize(260, 180)
@@ -153,12 +153,17 @@ class EmotionTimeline(QWidget):
         p.setPen(text)
         span = (f"whole clip ({self.window_ms / 1000:.0f} s)" if self._clip
                 else f"last {self.window_ms / 1000:.0f} s")
-        p.drawText(QRectF(4, 0, self.width() - 8, 16), Qt.AlignmentFlag.AlignLeft,
+        # Every size from the font: fixed for Qt's 9-point default, a desktop's larger font
+        # cut the title and the axis numbers and ran the legend's rows into each other.
+        fm = p.fontMetrics()
+        line = fm.height() + 2
+        p.drawText(QRectF(4, 0, self.width() - 8, line), Qt.AlignmentFlag.AlignLeft,
                    f"{title} - {span}")
-        legend_h = self._legend_rows(p) * 16
-        plot = QRectF(30, 20, max(self.width() - 36, 10),
-                      max(self.height() - 28 - legend_h, 10))
-        self._draw_axes(p, plot, text)
+        legend_h = self._legend_rows(p) * line
+        axis_w = fm.horizontalAdvance("100") + 4
+        plot = QRectF(axis_w + 4, line + 4, max(self.width() - axis_w - 10, 10),
+                      max(self.height() - line - 12 - legend_h, 10))
+        self._draw_axes(p, plot, text, axis_w)
         times, values = self.series()
         if len(times) >= 2:
             # Fill from the left until the window is full, then scroll.
@@ -176,13 +181,15 @@ class EmotionTimeline(QWidget):
                                 class_color(self._names[c], int(c)), width)
         self._draw_legend(p, QRectF(4, plot.bottom() + 6, self.width() - 8, legend_h))
 
-    def _draw_axes(self, p: QPainter, plot: QRectF, text: QColor) -> None:
-        p.setPen(QPen(QColor(128, 128, 128, 90), 1))
+    def _draw_axes(self, p: QPainter, plot: QRectF, text: QColor, axis_w: float) -> None:
+        half = p.fontMetrics().height() / 2
         for frac in (0.0, 0.5, 1.0):
             y = plot.bottom() - frac * plot.height()
+            p.setPen(QPen(QColor(128, 128, 128, 90), 1))
             p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
-            p.drawText(QRectF(0, y - 7, 26, 14), Qt.AlignmentFlag.AlignRight,
-                       f"{frac:.0%}".replace("%", ""))
+            p.setPen(text)  # in the grid's faint grey the numbers were hard to read
+            p.drawText(QRectF(0, y - half, axis_w, 2 * half), Qt.AlignmentFlag.AlignRight
+                       | Qt.AlignmentFlag.AlignVCenter, f"{frac:.0%}".replace("%", ""))
 
     def _draw_cuts(self, p: QPainter, plot: QRectF, t_end: float, text: QColor) -> None:
         # A dashed line through the plot and a notch above it, where no curve can hide it.
@@ -216,24 +223,30 @@ class EmotionTimeline(QWidget):
     def _legend_rows(self, p: QPainter) -> int:
         rows, x, width = 1, 0.0, self.width() - 8
         for name in self._names:
-            w = p.fontMetrics().horizontalAdvance(name) + 16
+            w = p.fontMetrics().horizontalAdvance(name) + self._swatch(p) + 8
             if x + w > width and x > 0:
                 rows, x = rows + 1, 0.0
             x += w
         return rows
 
+    @staticmethod
+    def _swatch(p: QPainter) -> int:
+        return max(8, p.fontMetrics().ascent() // 2 + 2)
+
     def _draw_legend(self, p: QPainter, area: QRectF) -> None:
-        x, y, row_h = area.left(), area.top(), 16
         metrics = p.fontMetrics()
+        x, y, row_h = area.left(), area.top(), metrics.height() + 2
+        box = self._swatch(p)
         p.setPen(self.palette().windowText().color())
         for c, name in enumerate(self._names):
-            w = metrics.horizontalAdvance(name) + 16
+            w = metrics.horizontalAdvance(name) + box + 8
             if x + w > area.right() and x > area.left():
                 x, y = area.left(), y + row_h
             if y + row_h > area.bottom() + 1:
                 break
-            p.fillRect(QRectF(x, y + 4, 8, 8), class_color(name, c))
-            p.drawText(QRectF(x + 10, y, w, row_h), Qt.AlignmentFlag.AlignLeft, name)
+            p.fillRect(QRectF(x, y + (row_h - box) / 2, box, box), class_color(name, c))
+            p.drawText(QRectF(x + box + 2, y, w, row_h),
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
             x += w
 
 
