@@ -14,6 +14,7 @@ from typing import Any
 import onnxruntime as ort
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -189,8 +190,13 @@ class AboutDialog(QDialog):
     def _toggle_details(self, on: bool) -> None:
         self.details.setVisible(on)
         self.details_button.setText("Hide Details" if on else "Details...")
-        # Never taller than a 768-px screen's room, Close button included.
-        self.resize(self.width(), min(640, self.sizeHint().height()) if on
+        # Never taller than the screen's free room, Close button included: at 1.5x on a
+        # 1366x768 screen the details' fixed minimum pushed Close off the bottom edge.
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        room = screen.availableGeometry().height() - 60 if screen is not None else 640
+        others = self.sizeHint().height() - self.details.sizeHint().height()
+        self.details.setMinimumHeight(max(80, min(220, room - others)))
+        self.resize(self.width(), min(room, 640, self.sizeHint().height()) if on
                     else self.minimumSizeHint().height())
 
 
