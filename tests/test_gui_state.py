@@ -701,3 +701,17 @@ def test_a_larger_desktop_font_keeps_the_cards_names_and_percentages_apart(
     assert card.bars.minimumSizeHint().width() > widest
     assert card.bars.width() >= card.bars.minimumSizeHint().width()
     assert card.bars.height() >= card.bars.rows() * fm.height()
+
+
+def test_a_screen_reader_hears_each_face_and_the_playback_controls(
+        qtbot, make_window, video_one_face):
+    # Every control but the dock's close button had no accessible name; a card's bars are
+    # painted, so a reader heard nothing of the emotions.
+    window = make_window()
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: bool(window.faces.cards), timeout=20_000)
+    wait_frames(qtbot, window, 2)
+    card = next(iter(window.faces.cards.values()))
+    assert re.fullmatch(rf"Face {card.face_id}: {card.top_label} \d+%.*", card.accessibleName())
+    assert card.bars.accessibleName().startswith(card.top_label)
+    assert window.playback.button.accessibleName() and window.playback.slider.accessibleName()

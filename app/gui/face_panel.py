@@ -160,11 +160,19 @@ class FaceCard(QFrame):
             f"{doubt}"
         )
         self.bars.set_probs(names, face.probs)
+        # What a screen reader says of the card (its bars are painted, not text): the face,
+        # its label and the likeliest rows, as the card shows them.
+        spoken = (f"Face {face.face_id}: {self.top_label} {percents(face.probs)[top]}%"
+                  + (f", uncertain ({face.uncertain})" if face.uncertain else ""))
+        if spoken != self.accessibleName():
+            self.setAccessibleName(spoken)
+            self.bars.setAccessibleName(", ".join(self.bars.row_texts()))
 
     def show_all(self, on: bool) -> None:
         """All classes (the arrow pressed) or the likeliest three."""
         self.more.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
         self.more.setToolTip("Show fewer emotions" if on else "Show every emotion")
+        self.more.setAccessibleName(self.more.toolTip())
         self.bars.set_compact(not on)
 
     def set_selected(self, selected: bool) -> None:

@@ -44,8 +44,10 @@ class PlaybackBar(QWidget):
         self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.button.setCheckable(True)
         self.button.setToolTip("Pause / play (Space)")
+        self.button.setAccessibleName("Pause or play")
         self.button.toggled.connect(self._toggled)
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setAccessibleName("Position in the video")
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.slider.setTracking(True)
         # No base style given: one given would be owned, and deleted, with the proxy (the
