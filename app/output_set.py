@@ -16,6 +16,7 @@ set and a new one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -76,8 +77,10 @@ class OutputSet:
             raise OutputError(f"The output {path} cannot be written "
                               f"({no_space_hint(e.error)}).") from e
         except OSError as e:
-            # Taking the lock is the first write into the folder: said as a write.
-            raise OutputError(f"The output {path} cannot be written "
+            # Taking the lock is the first write into the folder: said as a write, of the
+            # lock itself where the trouble is its own name (a folder named as it).
+            what = lock if e.errno in (errno.EISDIR, errno.ENAMETOOLONG) else path
+            raise OutputError(f"The output {what} cannot be written "
                               f"({no_space_hint(e)}).") from e
         self._locks.append(lock)
         return dead
