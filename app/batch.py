@@ -202,14 +202,14 @@ def tell_skipped(manifest: Manifest, on_outcome: OnOutcome) -> None:
 def frame_count(src: Path) -> int:
     """The input's frames as its container says (0 when unknown): the progress bar's total."""
     if src.is_dir():
-        from emocam.sources import photos_in
+        from emocam.photo_folder import photos_in
 
         return len(photos_in(src))
     if not utf8_named(src):
         return 0  # OpenCV ends the process on such a name; its run says why it is refused
     import cv2
 
-    from emocam.sources import counted_frames
+    from emocam.video_source import counted_frames
 
     cap = cv2.VideoCapture(str(src))
     try:

@@ -198,7 +198,7 @@ def _unchanged_since(path: Path, written: float | None) -> bool:
 
 
 def _kind(src: Path) -> str:
-    from emocam.sources import input_kind
+    from emocam.input_kinds import input_kind
 
     return input_kind(src)
 

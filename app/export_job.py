@@ -15,6 +15,7 @@ from pathlib import Path
 from emocam.audio import has_sound
 from emocam.encoders import known_codec
 from emocam.errors import frames_text
+from emocam.input_kinds import IMAGE_EXTS, input_kind
 from emocam.outputnames import annotated_image_suffix
 from emocam.outputs import (
     default_output,
@@ -28,7 +29,6 @@ from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.process import ProcessOptions, ProcessResult, sound_wanted
 from emocam.resources import sample_video_path
-from emocam.sources import IMAGE_EXTS, input_kind
 from emocam.staging import is_staged
 
 

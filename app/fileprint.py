@@ -56,7 +56,7 @@ def folder_fingerprint(photos: Sequence[Path]) -> str:
 def input_fingerprint(path: Path) -> str:
     """:func:`fingerprint` of a file, :func:`folder_fingerprint` of a folder's photos."""
     if path.is_dir():
-        from emocam.sources import photos_in
+        from emocam.photo_folder import photos_in
 
         try:
             return folder_fingerprint(photos_in(path))

@@ -1,7 +1,7 @@
 """Keeping only the newest frame of a live source, read on its own thread.
 
 A slow consumer gets the latest picture, never a queue of stale ones. The camera
-(``emocam.sources.CameraSource``) reads its driver through this, and the app's source worker
+(``emocam.camera_source.CameraSource``) reads its driver through this, and the app's source worker
 reads any live source through it, so its loop answers commands while no frame comes.
 """
 

@@ -23,8 +23,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from emocam.errors import OutputError
+from emocam.input_kinds import IMAGE_EXTS
 from emocam.outputnames import annotated_image_suffix
-from emocam.sources import IMAGE_EXTS
 from emocam.staging import check_output, writes_in_place
 from emocam.summary import summary_completed
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
-from emocam.sources import Source
+from emocam.source_base import Source
 from emocam.types import Frame
 
 # A frame due longer ago than this is not caught up with: the clock restarts at it, so a

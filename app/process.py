@@ -35,11 +35,14 @@ from emocam.outputs import (
     plan_for,
 )
 from emocam.overlay import OverlayOptions
+from emocam.photo_folder import ImageFolderSource
+from emocam.photo_source import ImageSource
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.progress import progress_bar
 from emocam.readahead import read_ahead
 from emocam.run_sinks import RunDescription, RunSinks, open_sinks
-from emocam.sources import ImageFolderSource, ImageSource, Source, open_source
+from emocam.source_base import Source
+from emocam.sources import open_source
 from emocam.stopping import HeldSignals, Stop, graceful_stop
 from emocam.stream import StreamTarget
 from emocam.types import Frame, FrameAnalyser

@@ -130,8 +130,8 @@ def _run_chosen(args: argparse.Namespace) -> ProcessResult:
 def _check_annotated_name(src: Path, out: Path) -> None:
     """Refuse, before any work, an annotated-output name whose type cannot be written (the
     writer would fail at the first frame, OpenCV's image encoder with a traceback)."""
+    from emocam.input_kinds import VIDEO_EXTS, input_kind
     from emocam.outputnames import annotated_image_suffix, check_image_name, check_video_name
-    from emocam.sources import VIDEO_EXTS, input_kind
 
     kind = input_kind(src)
     if kind == "folder":
@@ -164,7 +164,7 @@ def _videos_of_folders(inputs: list[Path]) -> list[Path]:
     """A folder without photos but with videos stands for its videos, each processed in turn
     (a folder of photos is one input: its photos are the frames)."""
     from emocam.outputs import is_output_name
-    from emocam.sources import photo_files, videos_in
+    from emocam.photo_folder import photo_files, videos_in
 
     out: list[Path] = []
     for path in inputs:

@@ -32,10 +32,11 @@ from PySide6.QtWidgets import QApplication
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from media import Scene, write_scene
 
+from emocam.camera_source import CameraSource
 from emocam.gui import settings as gui_settings
 from emocam.gui.main_window import MainWindow
 from emocam.resources import resolve_model
-from emocam.sources import CameraSource, open_source
+from emocam.sources import open_source
 
 CAMERA_FPS = 30.0
 

@@ -36,7 +36,8 @@ from timing import read_frames
 
 from emocam.gui import settings as gui_settings
 from emocam.gui.main_window import MainWindow
-from emocam.sources import Source, open_source
+from emocam.source_base import Source
+from emocam.sources import open_source
 from emocam.types import Frame
 
 

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 from sound_helpers import sound_of, with_sound
 
+from emocam.camera_source import CameraSource
 from emocam.cli import app_argv, build_parser
 from emocam.gui import settings as gui_settings
 from emocam.gui.app import close_on_signals, run, start_initial_source
@@ -47,7 +48,7 @@ from emocam.process import ProcessOptions, run_process
 from emocam.reanalyse import ReanalyseSettings, run_reanalyse
 from emocam.resources import builtin_models, sample_video_path
 from emocam.sidecar import load_sidecar
-from emocam.sources import CameraSource, open_source
+from emocam.sources import open_source
 from emocam.types import FaceResult, Frame, FrameResult
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_settings")]

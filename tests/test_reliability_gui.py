@@ -21,8 +21,9 @@ pytest.importorskip("pytestqt")
 from cli_helpers import start_emocam
 from reliability_helpers import Resources
 
+from emocam.camera_source import CameraSource
 from emocam.resources import sample_video_path
-from emocam.sources import CameraSource, open_source
+from emocam.sources import open_source
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(120),
               pytest.mark.usefixtures("isolated_settings")]

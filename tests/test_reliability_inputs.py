@@ -22,7 +22,8 @@ from sound_helpers import with_sound
 from benchmarks.media import Placement, SyntheticVideo, TruthFace, match_faces, render
 from emocam.errors import SourceError
 from emocam.process import ProcessOptions, run_process
-from emocam.sources import Source, open_source
+from emocam.source_base import Source
+from emocam.sources import open_source
 
 pytestmark = pytest.mark.timeout(120)
 

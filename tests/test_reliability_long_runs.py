@@ -12,9 +12,10 @@ import pytest
 from reliability_helpers import Resources
 
 from benchmarks.media import Placement, SyntheticVideo, render
+from emocam.camera_source import CameraSource
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.process import ProcessOptions, run_process
-from emocam.sources import CameraSource, open_source
+from emocam.sources import open_source
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -15,9 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from emocam.camera_source import CameraSource
 from emocam.cameras import CameraInfo, camera_choices
 from emocam.errors import SourceError
-from emocam.sources import CameraSource, VideoSource, input_kind, open_source, photos_in
+from emocam.input_kinds import input_kind
+from emocam.photo_folder import photos_in
+from emocam.sources import open_source
+from emocam.video_source import VideoSource
 
 
 def test_a_video_file_gives_every_frame_it_was_written_with(video_one_face) -> None:

@@ -64,10 +64,11 @@ from emocam.gui.threads import BackgroundThreads
 from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
 from emocam.gui.workers import Packet, SourceInfo, SourceWorker, WorkerError
+from emocam.input_kinds import IMAGE_EXTS, VIDEO_EXTS
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.resources import sample_video_path
-from emocam.sources import IMAGE_EXTS, VIDEO_EXTS, open_source
+from emocam.sources import open_source
 
 # A GIF is listed with the videos too: most are animations (a still one opens as a photo).
 VIDEO_FILTER = ("Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS | {".gif"}))

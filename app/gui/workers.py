@@ -28,7 +28,8 @@ from emocam.overlay import OverlayOptions, PlacementMemory, draw_annotations, pr
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.player import Pacer, Seeker
 from emocam.recorder import Recorder
-from emocam.sources import Source, open_source
+from emocam.source_base import Source
+from emocam.sources import open_source
 from emocam.types import DEFAULT_FPS, Frame, FrameResult
 
 log = logging.getLogger(__name__)

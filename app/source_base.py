@@ -1,0 +1,52 @@
+"""``Source``: what every source of frames is (a camera, a video, a photo, a folder of photos):
+an iterable of ``Frame`` objects that is also a context manager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+
+from emocam.errors import SourceError
+from emocam.types import DEFAULT_FPS, Frame
+
+
+class Source:
+    """Frames from somewhere. Iterate for frames; ``close()`` (or ``with``) when done."""
+
+    name: str = ""
+    fps: float = DEFAULT_FPS
+    frame_count: int | None = None  # None: unknown or endless (a camera)
+    size: tuple[int, int] = (0, 0)  # width, height
+    is_live: bool = False
+
+    @property
+    def video_fps(self) -> float:
+        """The rate an annotated video of this source is written at: ``fps``, unless the
+        source's rate varies and its fast parts need more."""
+        return self.fps
+
+    @property
+    def pixel_aspect(self) -> Fraction:
+        """The shape of the source's pixels, width over height, which its annotated video
+        keeps: 1 (square) but for anamorphic video (a DVD's 16:9 picture stored 720x480)."""
+        return Fraction(1)
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def seek(self, index: int) -> None:
+        """Make the next frame the one at ``index`` (files only)."""
+        raise SourceError(f"{self.name} is live; it cannot seek.")
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.size[0]}x{self.size[1]}>"
