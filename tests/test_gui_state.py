@@ -715,3 +715,18 @@ def test_a_screen_reader_hears_each_face_and_the_playback_controls(
     assert re.fullmatch(rf"Face {card.face_id}: {card.top_label} \d+%.*", card.accessibleName())
     assert card.bars.accessibleName().startswith(card.top_label)
     assert window.playback.button.accessibleName() and window.playback.slider.accessibleName()
+
+
+def test_face_boxes_off_keeps_the_label_that_says_whose_panel_is_whose(
+        qtbot, make_window, video_one_face):
+    # The labels went with the boxes: the panels floated beside faces with no id or line.
+    window = make_window()
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: bool(window.faces.cards), timeout=20_000)
+    window.qactions["view.boxes"].trigger()  # boxes off
+    wait_frames(qtbot, window, 3)
+    marks = window.view.overlay.layout.marks
+    assert marks and all(m.chip is not None for m in marks.values())
+    window.qactions["view.bars"].trigger()  # the panels off too: nothing to match
+    wait_frames(qtbot, window, 3)
+    assert all(m.chip is None for m in window.view.overlay.layout.marks.values())

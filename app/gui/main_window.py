@@ -309,7 +309,9 @@ class MainWindow(QMainWindow):
 
     def overlay_options(self) -> OverlayOptions:
         s = self.settings
-        return OverlayOptions(show_boxes=s.show_boxes, show_labels=s.show_boxes,
+        # Face Boxes off keeps each face's label while its panel shows: without it the
+        # panels floated beside faces with nothing to say whose they were.
+        return OverlayOptions(show_boxes=s.show_boxes, show_labels=s.show_boxes or s.show_bars,
                               show_bars=s.show_bars, show_landmarks=s.show_landmarks,
                               show_uncertain=s.show_uncertain, blur_faces=s.blur_faces,
                               boxes_only=s.boxes_only)
