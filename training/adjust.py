@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from emocam import atomic
 from emocam.errors import ModelError
 from emocam.modelinfo import ModelInfo
 
@@ -170,7 +171,10 @@ def write_shift(model: Path, out: Path, delta: np.ndarray, info: ModelInfo) -> N
     bias = _bias(proto, info.num_classes, model)
     value = numpy_helper.to_array(bias).astype(np.float32) + delta.astype(np.float32)
     bias.CopyFrom(numpy_helper.from_array(value, bias.name))
-    tmp = out.with_name(out.name + ".part")
-    onnx.save(proto, str(tmp))
-    set_metadata(tmp, info)
-    tmp.replace(out)  # a reader never sees half a model
+    tmp = atomic.temporary_name(out)
+    try:
+        onnx.save(proto, str(tmp))
+        set_metadata(tmp, info)
+        tmp.replace(out)  # a reader never sees half a model
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk or a Ctrl-C leaves nothing beside it
