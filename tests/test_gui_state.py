@@ -730,3 +730,15 @@ def test_face_boxes_off_keeps_the_label_that_says_whose_panel_is_whose(
     window.qactions["view.bars"].trigger()  # the panels off too: nothing to match
     wait_frames(qtbot, window, 3)
     assert all(m.chip is None for m in window.view.overlay.layout.marks.values())
+
+
+def test_tab_moves_between_things_that_show_the_focus(qtbot, make_window, video_one_face):
+    # The cards' scroll area took a Tab stop of its own, which nothing on screen showed.
+    from PySide6.QtWidgets import QScrollArea
+
+    window = make_window()
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: bool(window.faces.cards), timeout=20_000)
+    stops = [w for w in window.findChildren(QScrollArea) if w.isVisible()
+             and w.focusPolicy() & Qt.FocusPolicy.TabFocus]
+    assert not stops

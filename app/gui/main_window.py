@@ -199,6 +199,8 @@ class MainWindow(QMainWindow):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.faces)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        # Tab goes to the cards themselves: the area around them was a stop nothing showed.
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         # A tooltip, not a line of text: the panel's height is for the cards.
         scroll.setToolTip("Click a face card to follow that face in the timeline.")
         side = QWidget(self)
