@@ -37,6 +37,7 @@ class EmotionBars(QWidget):
         self._names: tuple[str, ...] = ()
         self._probs = np.zeros(0, np.float32)
         self._shown = np.zeros(0, np.int32)
+        self._measured: tuple[object, tuple[int, int]] = (None, (0, 0))
 
     def set_probs(self, names: tuple[str, ...], probs: np.ndarray) -> None:
         probs = np.asarray(probs, np.float32)
@@ -65,10 +66,15 @@ class EmotionBars(QWidget):
         return self.fontMetrics().height() + 4
 
     def _columns(self) -> tuple[int, int]:
-        """The widths of the names' column and the percentages'."""
-        fm = self.fontMetrics()
-        names = max((fm.horizontalAdvance(n) for n in self._names), default=0)
-        return names + fm.averageCharWidth(), fm.horizontalAdvance("100%") + 2
+        """The widths of the names' column and the percentages' (measured once per model
+        and font, not at every repaint)."""
+        key = (self._names, self.font().key())
+        if self._measured[0] != key:
+            fm = self.fontMetrics()
+            names = max((fm.horizontalAdvance(n) for n in self._names), default=0)
+            self._measured = (key, (names + fm.averageCharWidth(),
+                                    fm.horizontalAdvance("100%") + 2))
+        return self._measured[1]
 
     def sizeHint(self) -> QSize:
         label_w, pct_w = self._columns()
