@@ -4,6 +4,8 @@ what is wrong with a broken one. The datasets are tiny copies written by the tes
 from __future__ import annotations
 
 import csv
+import zipfile
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -104,6 +106,50 @@ def test_argmax_of_votes_keeps_ambiguous_images_and_drops_unknown():
     assert ferplus_argmax(np.array([2, 0, 0, 0, 0, 0, 0, 0, 7, 1])) == -1
     d = ferplus_distribution(np.array([6, 0, 1, 2, 0, 0, 0, 0, 1, 0]))
     np.testing.assert_allclose(d, [0.75, 0, 0, 0.25, 0, 0, 0, 0])
+
+
+def _zipped(folder: Path, zip_path: Path, wrap: str = "") -> Path:
+    """``folder``'s files in a zip, under ``wrap/`` when given (as zipping the folder
+    itself gives), with the folder entries an archiver writes."""
+    with zipfile.ZipFile(zip_path, "w") as z:
+        for p in sorted(folder.rglob("*")):
+            name = str(Path(wrap) / p.relative_to(folder)) if wrap else str(p.relative_to(folder))
+            z.write(p, name + "/" if p.is_dir() else name)
+    return zip_path
+
+
+@pytest.mark.parametrize("layout", ["ferplus", "kaggle-folders", "kaggle-csv"])
+@pytest.mark.parametrize("wrap", ["", "FERPlus-master"])
+def test_a_zip_of_the_dataset_reads_as_its_folder_does(tmp_path, layout, wrap):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    {"ferplus": write_ferplus_folders, "kaggle-folders": write_kaggle_folders,
+     "kaggle-csv": lambda root: write_kaggle_csv(root / "fer2013.csv")}[layout](folder)
+    zipped = _zipped(folder, tmp_path / "download.zip", wrap)
+    from_folder = load_dataset(folder)
+    from_zip = load_dataset(zipped)
+    assert from_zip.layout == layout == from_folder.layout
+    for name in ("train", "valid", "test"):
+        a, b = getattr(from_folder, name), getattr(from_zip, name)
+        assert len(b) > 0
+        np.testing.assert_array_equal(a.images, b.images)
+        np.testing.assert_array_equal(a.targets, b.targets)
+
+
+def test_a_zip_that_is_damaged_or_holds_no_dataset_is_one_sentence(tmp_path):
+    cut = tmp_path / "ferplus.zip"
+    _zipped(write_ferplus_folders(tmp_path / "data"), cut)
+    cut.write_bytes(cut.read_bytes()[:100])  # a download cut short
+    with pytest.raises(DataError) as e:
+        load_dataset(cut)
+    _one_sentence(e, str(cut), "not a zip archive", "download it again")
+    other = tmp_path / "holiday.zip"
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.txt").write_text("hi")
+    _zipped(tmp_path / "photos", other)
+    with pytest.raises(DataError) as e:
+        load_dataset(other)
+    _one_sentence(e, "holiday.zip", "holds no dataset emocam knows")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,7 +278,7 @@ def test_second_load_comes_from_the_cache_with_equal_arrays(tmp_path, monkeypatc
 
     monkeypatch.setattr(np, "load", recording_load)
     # Decoding again would fail: the cache must answer without reading an image.
-    monkeypatch.setattr(cv2, "imread", lambda *a, **k: pytest.fail("an image was decoded"))
+    monkeypatch.setattr(cv2, "imdecode", lambda *a, **k: pytest.fail("an image was decoded"))
     second = load_dataset(root, cache_dir=cache)
     assert calls and all(c.get("allow_pickle") is False for c in calls)
     assert second.class_names == first.class_names and second.label_mode == first.label_mode

@@ -50,7 +50,8 @@ Data (--data): FER2013 from Kaggle, as the original fer2013.csv or the folder re
 (train/<class>/*.jpg, test/<class>/PublicTest_* and PrivateTest_*); FER+ labels from
 Microsoft's FERPlus repository, laid out as its generate_training_data.py writes them
 (FER2013Train/, FER2013Valid/, FER2013Test/, each with label.csv), or fer2013.csv beside
-fer2013new.csv; or a .emopack file from fer-train pack. The layout is detected."""
+fer2013new.csv; any of these as a .zip, read without unpacking it (Kaggle's download
+as it comes); or a .emopack file from fer-train pack. The layout is detected."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -521,7 +522,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a model, then evaluate and export it",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train a model, then evaluate and export it.\n\n" + DATA_HELP)
-    t.add_argument("--data", help="fer2013.csv, the Kaggle train/ test/ folders or FER+ folders")
+    t.add_argument("--data", help="fer2013.csv, the Kaggle train/ test/ folders or FER+ folders, "
+                   "or a .zip of them")
     t.add_argument("--preset", choices=("quick", "full", "teacher"),
                    help="quick: a smoke run of minutes; full: the shipped model's network "
                         "and recipe, from scratch (default; the shipped weights came from a "
@@ -574,7 +576,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("pack", help="write a dataset as one compact lossless file (for "
                        "moving it to a training machine); --data accepts it")
-    k.add_argument("data", help="fer2013.csv, the Kaggle train/ test/ folders or FER+ folders")
+    k.add_argument("data", help="fer2013.csv, the Kaggle train/ test/ folders or FER+ folders, "
+                   "or a .zip of them")
     k.add_argument("-o", "--out", required=True, help="the .emopack file to write")
     k.add_argument("--splits", default="train,valid,test",
                    help="which splits to keep (default train,valid,test; train,valid is "

@@ -1,6 +1,6 @@
 """Reading FER2013 and FER+ in the three layouts people hold, with an npz cache.
 
-Layouts (detected from what is on disk):
+Layouts (detected from what is on disk, or inside a ``.zip`` of it, read in place):
 - ``kaggle-csv``: ``fer2013.csv`` with ``emotion,pixels,Usage`` rows.
 - ``kaggle-folders``: ``train/<class>/*.jpg`` and ``test/<class>/*``; the ``PublicTest_`` and
   ``PrivateTest_`` prefixes in ``test/`` give the canonical validation and test splits.
@@ -42,6 +42,9 @@ KAGGLE_FOLDER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise",
 IMAGE_SIDE = 48
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
 CACHE_VERSION = 2
+
+# A folder on disk, or one inside a dataset's zip: both walk and open alike.
+Where = Path | zipfile.Path
 
 
 def class_index(name: str, class_names: Sequence[str]) -> int | None:
@@ -163,8 +166,14 @@ def _ferplus_split(images: np.ndarray, votes: np.ndarray, mode: str, where: str)
 # Decoding
 
 
-def _decode_image(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+def _decode_image(path: Where) -> np.ndarray:
+    # Bytes, then decoded: the same for a file in a zip and for a path imread cannot open
+    # (Windows and a name outside the ANSI code page).
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path} cannot be read ({e.strerror or e}).") from e
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE) if data else None
     if img is None:
         raise DataError(f"{path} is not a readable image; remove it or replace it.")
     if img.shape != (IMAGE_SIDE, IMAGE_SIDE):
@@ -193,7 +202,7 @@ def _parse_pixels(text: str, where: str) -> np.ndarray:
 
 
 @contextmanager
-def _open_csv(path: Path) -> Iterator[TextIO]:
+def _open_csv(path: Where) -> Iterator[TextIO]:
     """Open a dataset CSV; a file that is not text, not CSV or not readable becomes one
     ``DataError`` naming it (and the line, when known) instead of a decoder's exception."""
     line: list[int] = [0]
@@ -226,7 +235,7 @@ class _LineCounting:
         return text
 
 
-def _read_kaggle_rows(path: Path) -> list[tuple[str, np.ndarray, int]]:
+def _read_kaggle_rows(path: Where) -> list[tuple[str, np.ndarray, int]]:
     """``(Usage, image, label)`` for every row of ``fer2013.csv``, in file order."""
     rows: list[tuple[str, np.ndarray, int]] = []
     with _open_csv(path) as f:
@@ -246,7 +255,7 @@ def _read_kaggle_rows(path: Path) -> list[tuple[str, np.ndarray, int]]:
     return rows
 
 
-def _read_kaggle_csv(path: Path) -> dict[str, tuple[list[np.ndarray], list[int]]]:
+def _read_kaggle_csv(path: Where) -> dict[str, tuple[list[np.ndarray], list[int]]]:
     """Rows of ``fer2013.csv`` grouped by Usage, in file order."""
     out: dict[str, tuple[list[np.ndarray], list[int]]] = {}
     for usage, img, label in _read_kaggle_rows(path):
@@ -265,7 +274,7 @@ def _raw_split(images: list[np.ndarray], where: str, *, votes: list[np.ndarray] 
                     None if labels is None else np.asarray(labels, dtype=np.int64))
 
 
-def raw_kaggle_csv(path: Path) -> RawDataset:
+def raw_kaggle_csv(path: Where) -> RawDataset:
     groups = _read_kaggle_csv(path)
     known = ("Training", "PublicTest", "PrivateTest")
     for usage in sorted(set(groups) - set(known)):
@@ -279,7 +288,7 @@ def raw_kaggle_csv(path: Path) -> RawDataset:
     return RawDataset(FER2013_CLASSES, "fer2013", f"FER2013 from {path}", splits)
 
 
-def raw_kaggle_folders(root: Path) -> RawDataset:
+def raw_kaggle_folders(root: Where) -> RawDataset:
     groups: dict[str, tuple[list[np.ndarray], list[int]]] = {
         "train": ([], []), "valid": ([], []), "test": ([], []),
     }
@@ -294,8 +303,8 @@ def raw_kaggle_folders(root: Path) -> RawDataset:
             )
         for cls in names:
             label = KAGGLE_FOLDER_CLASSES.index(cls)
-            for p in sorted((folder / cls).iterdir()):
-                if p.suffix.lower() not in IMAGE_SUFFIXES:
+            for p in sorted((folder / cls).iterdir(), key=lambda p: p.name):
+                if Path(p.name).suffix.lower() not in IMAGE_SUFFIXES:
                     continue
                 if part == "train":
                     key = "train"
@@ -310,7 +319,7 @@ def raw_kaggle_folders(root: Path) -> RawDataset:
     return RawDataset(FER2013_CLASSES, "fer2013", f"FER2013 (Kaggle folders) from {root}", splits)
 
 
-def _read_label_csv(path: Path) -> list[tuple[int, str, np.ndarray]]:
+def _read_label_csv(path: Where) -> list[tuple[int, str, np.ndarray]]:
     """``(row number, image name, votes)`` for every row of a FER+ ``label.csv``."""
     rows = []
     with _open_csv(path) as f:
@@ -332,7 +341,7 @@ def _read_label_csv(path: Path) -> list[tuple[int, str, np.ndarray]]:
     return rows
 
 
-def raw_ferplus_folders(root: Path) -> RawDataset:
+def raw_ferplus_folders(root: Where) -> RawDataset:
     splits = {}
     for name, part in (("train", "FER2013Train"), ("valid", "FER2013Valid"),
                        ("test", "FER2013Test")):
@@ -354,7 +363,7 @@ def raw_ferplus_folders(root: Path) -> RawDataset:
     return RawDataset(FERPLUS_CLASSES, "ferplus", f"FER+ from {root}", splits)
 
 
-def raw_ferplus_csv(fer_csv: Path, new_csv: Path) -> RawDataset:
+def raw_ferplus_csv(fer_csv: Where, new_csv: Where) -> RawDataset:
     if not fer_csv.is_file():
         raise DataError(f"{fer_csv} is missing; fer2013new.csv needs the fer2013.csv beside it.")
     rows = _read_kaggle_rows(fer_csv)
@@ -443,8 +452,15 @@ def detect_layout(root: Path) -> str:
             return f"{pack_family(root)}-pack"
         if root.suffix.lower() == ".csv":
             return "ferplus-csv" if (root.parent / "fer2013new.csv").is_file() else "kaggle-csv"
-        raise DataError(f"{root} is a file but neither fer2013.csv nor a {PACK_SUFFIX} pack; "
-                        "unzip the dataset and give its folder.")
+        if root.suffix.lower() == ".zip":
+            with _opened(root) as where:
+                return _folder_layout(where)
+        raise DataError(f"{root} is a file but neither fer2013.csv, a {PACK_SUFFIX} pack nor a "
+                        ".zip of the dataset; give the folder that holds the dataset.")
+    return _folder_layout(root)
+
+
+def _folder_layout(root: Where) -> str:
     if (root / "FER2013Train").is_dir():
         return "ferplus"
     if (root / "fer2013.csv").is_file() and (root / "fer2013new.csv").is_file():
@@ -457,6 +473,37 @@ def detect_layout(root: Path) -> str:
         f"{root} holds no dataset emocam knows: expected fer2013.csv, train/ and test/ class "
         "folders, or FER+'s FER2013Train/ Valid/ Test/ folders."
     )
+
+
+def _zip_root(path: Path) -> zipfile.Path:
+    """The folder inside a dataset's zip that holds it: the zip's top, or the one folder at
+    its top (an archive made by zipping the dataset's folder)."""
+    try:
+        top = zipfile.Path(zipfile.ZipFile(path))
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DataError(f"{path} is not a zip archive that can be read ({e}); download it "
+                        "again, or unzip it and give its folder.") from e
+    entries = [e for e in top.iterdir() if not e.name.startswith((".", "__MACOSX"))]
+    try:
+        _folder_layout(top)
+    except DataError:
+        if len(entries) == 1 and entries[0].is_dir():
+            return entries[0]
+    return top
+
+
+@contextmanager
+def _opened(root: Path) -> Iterator[Where]:
+    """Where the dataset's files are: ``root`` itself, or the inside of its zip (closed
+    after)."""
+    if not (root.is_file() and root.suffix.lower() == ".zip"):
+        yield root
+        return
+    where = _zip_root(root)
+    try:
+        yield where
+    finally:
+        where.root.close()
 
 
 _DATA_SUFFIXES = frozenset({".csv", *IMAGE_SUFFIXES})  # what the layouts read
@@ -494,14 +541,15 @@ def load_raw(root: Path | str, layout: str | None = None) -> RawDataset:
     layout = layout or detect_layout(root)
     if layout.endswith("-pack"):
         return read_pack(root)
-    if layout == "kaggle-csv":
-        return raw_kaggle_csv(root if root.is_file() else root / "fer2013.csv")
-    if layout == "kaggle-folders":
-        return raw_kaggle_folders(root)
-    if layout == "ferplus":
-        return raw_ferplus_folders(root)
-    base = root.parent if root.is_file() else root
-    return raw_ferplus_csv(base / "fer2013.csv", base / "fer2013new.csv")
+    with _opened(root) as where:
+        if layout == "kaggle-csv":
+            return raw_kaggle_csv(where if where.is_file() else where / "fer2013.csv")
+        if layout == "kaggle-folders":
+            return raw_kaggle_folders(where)
+        if layout == "ferplus":
+            return raw_ferplus_folders(where)
+        base = where.parent if where.is_file() else where
+        return raw_ferplus_csv(base / "fer2013.csv", base / "fer2013new.csv")
 
 
 def load_dataset(root: Path | str, label_mode: str = "auto", cache_dir: Path | None = None
