@@ -237,11 +237,21 @@ def _free(r: Rect, obstacles: Iterable[Rect], margin: int) -> bool:
     return all(grown.overlap(o) == 0 for o in obstacles)
 
 
+def _clear_of_edge(r: Rect, side: str, canvas: tuple[int, int], margin: int) -> bool:
+    """``r`` stands ``margin`` clear of the picture's edge it grows toward (the one that
+    ends it on ``side``; along that side it slides)."""
+    cw, ch = canvas
+    return {"below": r.bottom <= ch - margin, "above": r.y >= margin,
+            "right": r.right <= cw - margin, "left": r.x >= margin}[side]
+
+
 def _first_free(face: FaceMarks, sizes: PanelSizes, canvas: tuple[int, int],
                 obstacles: list[Rect], margin: int, sides: Sequence[str],
-                min_rows: int = 1, own_margin: int | None = None) -> Placement | None:
+                min_rows: int = 1, own_margin: int | None = None,
+                edge_margin: int = 0) -> Placement | None:
     """The first side with room: ``margin`` clear all round it, but ``own_margin`` (default:
-    the same) from the face's own marks, which a panel sits only ``gap`` beside."""
+    the same) from the face's own marks, which a panel sits only ``gap`` beside, and
+    ``edge_margin`` from the picture's edge."""
     own = face.area
     others = [o for o in obstacles if o != own]
     own_margin = margin if own_margin is None else own_margin
@@ -251,7 +261,8 @@ def _first_free(face: FaceMarks, sizes: PanelSizes, canvas: tuple[int, int],
         for side in sides:
             for slot in SLOTS:
                 r = _candidate(side, face, size, sizes.gap, canvas, slot)
-                if r is not None and _free(r, others, margin) and _free(r, [own], own_margin):
+                if (r is not None and _free(r, others, margin) and _free(r, [own], own_margin)
+                        and _clear_of_edge(r, side, canvas, edge_margin)):
                     return Placement(side, rows, r, slot)
     return None
 
@@ -280,9 +291,14 @@ def place_panels(faces: Sequence[FaceMarks], sizes: PanelSizes, canvas: tuple[in
             prev.side, *(s for s in SIDES if s != prev.side))
         if kept is not None and kept.rows == sizes.rows:
             choice = kept
-        elif kept is not None:  # compact now: grow back only once clearly free
-            choice = _first_free(face, sizes, canvas, obstacles, sizes.hysteresis, sides,
-                                 min_rows=kept.rows + 1) or kept
+        elif kept is not None:  # compact now: grow back where it is, once clearly free of
+            # the others and of the picture's edge (a jump to another side would move it as
+            # well as grow it); from its own marks the usual gap: a panel always sits that
+            # close to them, so asking the margin there kept it compact for good on a still
+            # frame (a paused video in a window made small, then large again).
+            choice = _first_free(face, sizes, canvas, obstacles, sizes.hysteresis,
+                                 (kept.side,), min_rows=kept.rows + 1, own_margin=0,
+                                 edge_margin=sizes.hysteresis) or kept
         else:
             # Clear room from the others; from its own marks only the usual gap (counting the
             # margin from them too, a face left with its label never got a panel back).

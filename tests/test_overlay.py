@@ -175,6 +175,18 @@ def test_a_face_that_lost_its_panel_gets_it_back_once_there_is_room():
     assert alone.rows == sizes.rows
 
 
+def test_a_compact_panel_grows_back_on_the_same_frame_once_the_picture_has_room():
+    """A paused video in a window made small, then large again: the face does not move, so
+    its compact panel still fits where it was; it kept 3 rows for good, asked to stand a
+    margin clear of the face it always sits a gap beside."""
+    sizes = _sizes(100, 160)
+    memory = PlacementMemory()
+    small = place_panels([FaceMarks(1, Rect(40, 20, 60, 60))], sizes, (220, 130), memory)[1]
+    assert small.rows == 3
+    big = place_panels([FaceMarks(1, Rect(160, 60, 180, 180))], sizes, (960, 540), memory)[1]
+    assert big.rows == sizes.rows
+
+
 def test_panels_placed_under_another_model_are_placed_again_with_the_new_classes():
     memory = PlacementMemory()
     face = FaceMarks(1, Rect(100, 100, 80, 80))
@@ -385,3 +397,4 @@ def test_in_a_crowd_a_label_with_no_room_keeps_the_faces_id_and_covers_no_other(
         assert a.overlap(b) == 0, (a, b)  # type: ignore[union-attr]
     assert any(m.short for m in marks) and not all(m.short for m in marks)
     draw(res.frame.image, res, OverlayOptions(show_bars=False))  # drawn without a fault
+
