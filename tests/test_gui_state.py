@@ -742,3 +742,55 @@ def test_tab_moves_between_things_that_show_the_focus(qtbot, make_window, video_
     stops = [w for w in window.findChildren(QScrollArea) if w.isVisible()
              and w.focusPolicy() & Qt.FocusPolicy.TabFocus]
     assert not stops
+
+
+
+def _strongest(widget, background, xs: tuple[float, float], ys: tuple[float, float]):
+    """The pixel that stands out most from ``background`` in a part of ``widget`` (given as
+    fractions of its size): in a region where only one emotion's line or bar is drawn, the
+    colour it was drawn in (the others blend it into the background at its edges)."""
+    from emocam.gui.palette import contrast
+
+    image = widget.grab().toImage()
+    w, h = image.width(), image.height()
+    pixels = [image.pixelColor(x, y) for x in range(int(xs[0] * w), int(xs[1] * w))
+              for y in range(int(ys[0] * h), int(ys[1] * h))]
+    return max(contrast(c, background) for c in pixels)
+
+
+@pytest.mark.parametrize("window_rgb", [(239, 239, 239), (255, 255, 255), (45, 45, 48)])
+def test_every_emotions_line_and_bar_stands_out_from_a_light_or_dark_theme(qtbot, window_rgb):
+    # On a light desktop theme (Qt's default, Windows', GNOME's) neutral's light grey line
+    # and bar and surprise's yellow were all but invisible: contrast 1.5 against the window.
+    from PySide6.QtGui import QColor, QPalette
+
+    from emocam.gui.face_panel import EmotionBars
+    from emocam.gui.palette import MIN_CONTRAST
+
+    names = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
+             "contempt")
+    background = QColor(*window_rgb)
+    palette = QPalette()
+    palette.setColor(QPalette.ColorRole.Window, background)
+    palette.setColor(QPalette.ColorRole.WindowText, QColor(*(255 - v for v in window_rgb)))
+    for k, name in enumerate(names):
+        probs = np.eye(len(names), dtype=np.float32)[k]  # this emotion alone, at 100%
+        face = FaceResult(1, (0.0, 0.0, 10.0, 10.0), 0.9, probs, probs)
+        timeline = EmotionTimeline()
+        qtbot.addWidget(timeline)
+        timeline.setPalette(palette)
+        timeline.resize(300, 240)
+        timeline.set_span(60 * 33.0)  # a 2 s clip: its lines run the plot's whole width
+        for i in range(60):
+            timeline.add(FrameResult(Frame(np.zeros((4, 4, 3), np.uint8), i, i * 33.0),
+                                     [face], names))
+        # Its line runs along the plot's top (100%), right of the axis numbers.
+        assert _strongest(timeline, background, (0.4, 0.9), (0.08, 0.3)) >= MIN_CONTRAST, name
+        bars = EmotionBars()
+        qtbot.addWidget(bars)
+        bars.setPalette(palette)
+        bars.set_probs(names, probs)
+        bars.resize(260, bars.sizeHint().height())
+        # Its bar is the first row's, full: the middle of the row, between name and percent.
+        top_row = (0.0, 1 / bars.rows())
+        assert _strongest(bars, background, (0.45, 0.6), top_row) >= MIN_CONTRAST, name

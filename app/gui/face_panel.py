@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from emocam.detect import MIN_FACE_PX
-from emocam.gui.palette import class_color
+from emocam.gui.palette import class_color, class_color_on
 from emocam.overlay import panel_order
 from emocam.types import FaceResult, FrameResult
 
@@ -91,6 +91,7 @@ class EmotionBars(QWidget):
         row_h = self._row()
         bar_w = max(self.width() - label_w - pct_w - 8, 10)
         text = self.palette().windowText().color()
+        background = self.palette().window().color()
         probs = self._probs.tolist()
         for row, i in enumerate(panel_order(probs, self.rows())):
             name, prob = self._names[i], probs[i]
@@ -101,7 +102,7 @@ class EmotionBars(QWidget):
             track = QRectF(label_w, y + row_h * 0.2, bar_w, row_h * 0.6)
             p.fillRect(track, QColor(128, 128, 128, 40))
             p.fillRect(QRectF(track.x(), track.y(), bar_w * float(prob), track.height()),
-                       class_color(name, i))
+                       class_color_on(name, i, background))
             p.drawText(QRectF(label_w + bar_w + 4, y, pct_w, row_h),
                        Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                        f"{self._shown[i]}%")

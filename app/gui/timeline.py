@@ -15,7 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
 
-from emocam.gui.palette import class_color
+from emocam.gui.palette import class_color_on
 from emocam.types import FrameResult
 
 WINDOW_MS = 30_000.0
@@ -149,6 +149,7 @@ class EmotionTimeline(QWidget):
     def _paint(self, p: QPainter) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         text = self.palette().windowText().color()
+        background = self.palette().window().color()
         title = "All faces (mean)" if self.face_id is None else f"Face {self.face_id}"
         p.setPen(text)
         span = (f"whole clip ({self.window_ms / 1000:.0f} s)" if self._clip
@@ -178,7 +179,7 @@ class EmotionTimeline(QWidget):
             for rank, c in enumerate(np.argsort(-means, kind="stable")):
                 width = LINE_WIDTHS[rank] if rank < len(LINE_WIDTHS) else LINE_PX
                 self._draw_line(p, plot, times, values[:, c], t_end,
-                                class_color(self._names[c], int(c)), width)
+                                class_color_on(self._names[c], int(c), background), width)
         self._draw_legend(p, QRectF(4, plot.bottom() + 6, self.width() - 8, legend_h))
 
     def _draw_axes(self, p: QPainter, plot: QRectF, text: QColor, axis_w: float) -> None:
@@ -238,13 +239,15 @@ class EmotionTimeline(QWidget):
         x, y, row_h = area.left(), area.top(), metrics.height() + 2
         box = self._swatch(p)
         p.setPen(self.palette().windowText().color())
+        background = self.palette().window().color()
         for c, name in enumerate(self._names):
             w = metrics.horizontalAdvance(name) + box + 8
             if x + w > area.right() and x > area.left():
                 x, y = area.left(), y + row_h
             if y + row_h > area.bottom() + 1:
                 break
-            p.fillRect(QRectF(x, y + (row_h - box) / 2, box, box), class_color(name, c))
+            p.fillRect(QRectF(x, y + (row_h - box) / 2, box, box),
+                       class_color_on(name, c, background))
             p.drawText(QRectF(x + box + 2, y, w, row_h),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
             x += w
