@@ -24,10 +24,12 @@ _RC = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
 def class_colors(class_names: Sequence[str]) -> list[str]:
     """One colour per class, the same in every plot and in the page's legend, and the same
     as on the annotated video and in the app (matplotlib's own had anger blue, the video's
-    red)."""
+    red), darkened where it would fade into the white page (neutral's grey, surprise's
+    yellow), as the app does on a light theme."""
+    from emocam.contrast import WHITE, readable_on
     from emocam.overlay import class_color
 
-    return ["#{2:02x}{1:02x}{0:02x}".format(*class_color(name, i))  # BGR
+    return ["#{:02x}{:02x}{:02x}".format(*readable_on(class_color(name, i)[::-1], WHITE))
             for i, name in enumerate(class_names)]
 
 

@@ -749,13 +749,14 @@ def _strongest(widget, background, xs: tuple[float, float], ys: tuple[float, flo
     """The pixel that stands out most from ``background`` in a part of ``widget`` (given as
     fractions of its size): in a region where only one emotion's line or bar is drawn, the
     colour it was drawn in (the others blend it into the background at its edges)."""
-    from emocam.gui.palette import contrast
+    from emocam.contrast import contrast
 
     image = widget.grab().toImage()
     w, h = image.width(), image.height()
     pixels = [image.pixelColor(x, y) for x in range(int(xs[0] * w), int(xs[1] * w))
               for y in range(int(ys[0] * h), int(ys[1] * h))]
-    return max(contrast(c, background) for c in pixels)
+    rgb = (background.red(), background.green(), background.blue())
+    return max(contrast((c.red(), c.green(), c.blue()), rgb) for c in pixels)
 
 
 @pytest.mark.parametrize("window_rgb", [(239, 239, 239), (255, 255, 255), (45, 45, 48)])
@@ -764,8 +765,8 @@ def test_every_emotions_line_and_bar_stands_out_from_a_light_or_dark_theme(qtbot
     # and bar and surprise's yellow were all but invisible: contrast 1.5 against the window.
     from PySide6.QtGui import QColor, QPalette
 
+    from emocam.contrast import MIN_CONTRAST
     from emocam.gui.face_panel import EmotionBars
-    from emocam.gui.palette import MIN_CONTRAST
 
     names = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
              "contempt")

@@ -143,7 +143,11 @@ def test_no_report_writes_none_and_reanalyse_rewrites_it(
 
 
 def test_each_emotion_has_the_colour_it_has_on_the_video_and_in_the_app(plain_run: Path) -> None:
-    # The report took matplotlib's palette: anger was blue there, red on the video.
+    # The report took matplotlib's palette: anger was blue there, red on the video. Its
+    # page is white, so a colour that would fade into it (neutral's light grey) is darker.
+    import colorsys
+
+    from emocam.contrast import MIN_CONTRAST, WHITE, contrast
     from emocam.overlay import class_color
 
     page = (plain_run / "interview.emocam.html").read_text(encoding="utf-8")
@@ -151,8 +155,15 @@ def test_each_emotion_has_the_colour_it_has_on_the_video_and_in_the_app(plain_ru
         r'class="swatch" style="background:(#[0-9a-f]{6})"></span>([a-z]+)', page))
     assert set(swatches) >= {"happiness", "anger", "neutral"}
     for name, colour in swatches.items():
-        b, g, r = class_color(name, 0)
-        assert colour == f"#{r:02x}{g:02x}{b:02x}", name
+        drawn = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        video = class_color(name, 0)[::-1]
+        assert contrast(drawn, WHITE) >= MIN_CONTRAST, name
+        if drawn != video:  # darkened, not another colour
+            assert all(d <= v for d, v in zip(drawn, video, strict=True)), name
+            h1, _, s1 = colorsys.rgb_to_hls(*(v / 255 for v in video))
+            h2, _, _ = colorsys.rgb_to_hls(*(d / 255 for d in drawn))
+            assert s1 < 0.05 or abs(h1 - h2) < 0.03, name
+    assert swatches["anger"] == "#{:02x}{:02x}{:02x}".format(*class_color("anger", 0)[::-1])
 
 
 def test_a_run_of_many_faces_gives_sections_to_those_seen_longest_and_lists_the_rest(
