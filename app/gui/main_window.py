@@ -64,7 +64,7 @@ from emocam.gui.threads import BackgroundThreads
 from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
 from emocam.gui.workers import Packet, SourceInfo, SourceWorker, WorkerError
-from emocam.input_kinds import IMAGE_EXTS, VIDEO_EXTS
+from emocam.input_kinds import IMAGE_EXTS, VIDEO_EXTS, input_kind
 from emocam.overlay import OverlayOptions
 from emocam.pipeline import PipelineConfig
 from emocam.resources import sample_video_path
@@ -720,10 +720,10 @@ class MainWindow(QMainWindow):
 
     def _open_another(self, spec: str | int | None) -> tuple[str, Callable[[], None]]:
         """The banner's button after a file failed: a dialog for the same kind of input."""
-        path = Path(str(spec)) if spec is not None else None
-        if path is not None and path.is_dir():
+        kind = input_kind(Path(str(spec))) if spec is not None else "video"
+        if kind == "folder":
             return "Open Another Folder...", self.open_folder_dialog
-        if path is not None and path.suffix.lower() in IMAGE_EXTS:
+        if kind == "image":
             return "Open Another Image...", self.open_image_dialog
         return "Open Another Video...", self.open_video_dialog
 
