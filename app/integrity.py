@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
+from emocam import atomic
 from emocam.errors import ModelError, OutputError
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,6 @@ def relist(path: Path) -> bool:
     sums = path.parent / SUMS
     if listed_digest(path.parent, path.name) is None:
         return False
-    tmp = sums.with_name(f".{SUMS}.tmp")
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         lines = sums.read_text(encoding="utf-8").splitlines()
@@ -96,10 +95,9 @@ def relist(path: Path) -> bool:
             parts = line.split()
             if len(parts) == 2 and parts[1].lstrip("*") == path.name:
                 lines[i] = f"{digest}  {parts[1]}"
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(tmp, sums)  # a list cut short would call every file after it damaged
+        # Whole or not at all: a list cut short would call every file after it damaged.
+        atomic.write_text(sums, "\n".join(lines) + "\n")
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise OutputError(
             f"{path} was written, but its line in {sums} could not be updated "
             f"({e.strerror or e}), so emocam would refuse it as damaged; update it with "

@@ -14,7 +14,6 @@ import errno
 import json
 import logging
 import math
-import os
 import shutil
 import time
 import zipfile
@@ -167,13 +166,10 @@ class SidecarWriter:
         if not self._frames:
             return
         chunk = self.parts / f"{self._chunks:06d}.npz"
-        tmp = chunk.with_name(f".{chunk.name}.tmp")
         try:
-            with open(tmp, "wb") as fh:
+            with atomic.replacing(chunk, binary=True) as fh:
                 np.savez_compressed(fh, **self._arrays())
-            os.replace(tmp, chunk)
         except OSError as e:
-            tmp.unlink(missing_ok=True)
             raise OutputError(f"The sidecar {self.path} could not be written "
                               f"({self._what_to_do(e)}).") from e
         self._chunks += 1
@@ -227,18 +223,14 @@ def join_parts(parts: Path, path: Path, header: dict[str, Any]) -> None:
                 n = shapes.get(key, (0, *a.shape[1:]))[0]
                 shapes[key] = (n + a.shape[0], *a.shape[1:])
                 dtypes[key] = np.promote_types(dtypes.get(key, a.dtype), a.dtype)
-    tmp = atomic.temporary_name(path)
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-            with zf.open("header.npy", "w") as fh:
-                np.lib.format.write_array(fh, np.array(json.dumps(header)))
-            n_classes = len(header.get("class_names", ()))
-            shapes.setdefault("raw_probs", (0, n_classes))  # no face at all: still n columns
-            for key in _CHUNK_ARRAYS:
-                _join_array(zf, key, chunks, shapes, dtypes)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic.replacing(path, binary=True) as out, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        with zf.open("header.npy", "w") as fh:
+            np.lib.format.write_array(fh, np.array(json.dumps(header)))
+        n_classes = len(header.get("class_names", ()))
+        shapes.setdefault("raw_probs", (0, n_classes))  # no face at all: still n columns
+        for key in _CHUNK_ARRAYS:
+            _join_array(zf, key, chunks, shapes, dtypes)
 
 
 def _join_array(zf: zipfile.ZipFile, key: str, chunks: list[Path],

@@ -24,6 +24,7 @@ from typing import TextIO
 import cv2
 import numpy as np
 
+from emocam.atomic import replacing
 from emocam.errors import UserError
 from emocam.training.pack import PACK_SUFFIX, SPLITS, RawDataset, RawSplit, pack_family, read_pack
 
@@ -598,14 +599,10 @@ def _write_cache(path: Path, ds: Dataset) -> None:
         if s.votes is not None:
             arrays[f"{name}_votes"] = s.votes
     meta = np.array([ds.layout, ds.label_mode, ds.description, *ds.class_names])
-    # This process's own name: two trainings that decoded the same data at once wrote one
-    # ".tmp.npz", and the second to finish found it gone ("No such file or directory").
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    try:
-        np.savez_compressed(tmp, meta=meta, **arrays)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # Under this process's own hidden name: two trainings that decoded the same data at once
+    # wrote one ".tmp.npz", and the second to finish found it gone ("No such file").
+    with replacing(path, binary=True) as fh:
+        np.savez_compressed(fh, meta=meta, **arrays)
 
 
 def _read_cache(path: Path) -> Dataset:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emocam.atomic import replacing
 from emocam.errors import UserError
 
 PACK_SUFFIX = ".emopack"
@@ -109,23 +110,19 @@ def write_pack(ds: RawDataset, path: Path) -> int:
     meta = {"format": FORMAT, "version": VERSION, "class_names": list(ds.class_names),
             "layout": ds.layout, "description": ds.description,
             "splits": {name: len(s) for name, s in ds.splits.items()}}
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
-            z.writestr("pack.json", json.dumps(meta, indent=2))
-            for name, s in ds.splits.items():
-                res = med_residuals(s.images)
-                z.writestr(f"{name}.images.xz",
-                           lzma.compress(res.tobytes(), preset=9 | lzma.PRESET_EXTREME))
-                z.writestr(f"{name}.shape.npy", _npy(np.asarray(s.images.shape, np.int64)))
-                if s.votes is not None:
-                    z.writestr(f"{name}.votes.npy", _npy(np.rint(s.votes).astype(np.uint8)))
-                if s.labels is not None:
-                    z.writestr(f"{name}.labels.npy", _npy(s.labels.astype(np.uint8)))
-        tmp.replace(path)
-    except BaseException:  # Ctrl-C, a full disk: no half-written file is left beside it
-        tmp.unlink(missing_ok=True)
-        raise
+    # Ctrl-C, a full disk: no half-written file is left beside it.
+    with replacing(path, binary=True) as fh, \
+            zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("pack.json", json.dumps(meta, indent=2))
+        for name, s in ds.splits.items():
+            res = med_residuals(s.images)
+            z.writestr(f"{name}.images.xz",
+                       lzma.compress(res.tobytes(), preset=9 | lzma.PRESET_EXTREME))
+            z.writestr(f"{name}.shape.npy", _npy(np.asarray(s.images.shape, np.int64)))
+            if s.votes is not None:
+                z.writestr(f"{name}.votes.npy", _npy(np.rint(s.votes).astype(np.uint8)))
+            if s.labels is not None:
+                z.writestr(f"{name}.labels.npy", _npy(s.labels.astype(np.uint8)))
     return path.stat().st_size
 
 
