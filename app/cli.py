@@ -136,8 +136,8 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                     f"{', '.join(BUILTIN_MODELS)} (default: {CPU_DEFAULT_MODEL} on the CPU, "
                     f"{DEFAULT_MODEL} on a GPU)")
     pp.add_argument("--provider", metavar="P", type=_provider_argument,
-                    help="onnxruntime execution provider: cpu, cuda, directml, coreml or a "
-                    "full name (default: the fastest available)")
+                    help="onnxruntime execution provider: cpu, cuda, directml, coreml, auto "
+                    "(the fastest available, the default) or a full name")
     pp.add_argument("--min-score", "--threshold", type=_probability, metavar="S",
                     help=f"minimum face detection score (default: {DEFAULT_MIN_SCORE}; when "
                     "re-analysing: "
@@ -169,8 +169,8 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
 def _add_beyond(pp: argparse.ArgumentParser) -> None:
     again = pp.add_argument_group("re-analysis (no detector or classifier is run)")
     again.add_argument("--reanalyse", "--reanalyze", type=Path, metavar="SIDECAR",
-                       help="re-render CSV, JSON and (if the source still reads) video from "
-                       "a NAME.emocam.npz, with new --smoothing, --threshold, "
+                       help="re-render CSV, JSON, report and (if the source still reads) "
+                       "video from a NAME.emocam.npz, with new --smoothing, --threshold, "
                        "--uncertain-below or --label-map")
     again.add_argument("--label-map", metavar="OLD=NEW,...", default="",
                        help="rename classes; classes given one name are merged, e.g. "
