@@ -420,6 +420,29 @@ def test_cancelled_export_keeps_valid_partial_outputs(qtbot, make_window, video_
     assert "cancelled" in window.banner.text()
 
 
+def test_escape_in_the_export_window_cancels_it_and_cancel_cannot_be_pressed_twice(
+        qtbot, make_window, video_four_faces, tmp_path):
+    # Only a click could cancel: nothing in the window takes the keyboard (so that Space
+    # meant for the video does not press Cancel), and Escape did nothing there. Once
+    # cancelled, the button stayed live for the seconds the files took to close.
+    window = make_window()
+    window.open_file(video_four_faces.path)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    window.set_paused(True)
+    window.exports.start(tmp_path / "part.mp4")
+    progress = window.exports._progress
+    qtbot.waitUntil(lambda: progress.value() >= 2, timeout=30_000)
+    progress.activateWindow()  # the user clicks its title bar
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is progress, timeout=5_000)
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
+        QTest.keyClick(progress, Qt.Key.Key_Escape)
+        (cancel,) = progress.findChildren(QPushButton)
+        assert not cancel.isEnabled() and "closing the files" in progress.labelText()
+        assert progress.isVisible()  # saying so until the files are closed
+    assert not done.args[0].completed
+    assert "cancelled" in window.banner.text()
+
+
 def test_quitting_during_an_export_asks_and_stopping_it_keeps_what_was_written(
     qtbot, make_window, video_four_faces, tmp_path, monkeypatch
 ):

@@ -14,7 +14,7 @@ from typing import Any
 import onnxruntime as ort
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -211,6 +211,14 @@ def export_progress(parent: QWidget, title: str, total: int) -> QProgressDialog:
     cancel = QPushButton("Cancel", dialog)
     cancel.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     dialog.setCancelButton(cancel)
+    # Once the user brings it forward, Escape cancels as in any dialog. Qt made an Escape
+    # shortcut for the constructor's button and another for this one: two shortcuts on one
+    # key are ambiguous and neither fires, so only a click could cancel. Theirs are left
+    # off (not deleted: Qt keeps a pointer to the last) for one of ours.
+    for made_by_qt in dialog.findChildren(QShortcut):
+        made_by_qt.setEnabled(False)
+    escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), dialog)
+    escape.activated.connect(lambda: cancel.isEnabled() and cancel.click())
     dialog.setMinimumDuration(0)
     dialog.setAutoClose(False)
     dialog.setAutoReset(False)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMessageBox,
     QProgressDialog,
+    QPushButton,
     QWidget,
 )
 
@@ -159,7 +160,13 @@ class ExportControl(QObject):
         if self.worker is not None:
             self.worker.cancel()
             if self._progress is not None:
-                self._progress.setLabelText("Cancelling after this frame...")
+                # Closing the files (the video, the sidecar joined, the report) takes
+                # seconds: a Cancel still live over it looked unheard.
+                self._progress.setLabelText("Cancelling: closing the files written so "
+                                            "far...")
+                for button in self._progress.findChildren(QPushButton):
+                    button.setEnabled(False)
+                self._progress.show()  # Qt's cancel hides it; it stays until they are
 
     def close(self) -> None:
         """The progress dialog goes; the export, if any, is forgotten (cancel it first)."""
