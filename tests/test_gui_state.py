@@ -61,6 +61,8 @@ def test_the_status_bar_gives_each_photos_own_size_and_no_frame_rate_for_a_still
     window.open_file(folder)
     small = f"{image.shape[1] // 2}x{image.shape[0] // 2}"
     qtbot.waitUntil(lambda: window.status.text("resolution") == small, timeout=20_000)
+    # Its chart counts photos: "whole clip (2 s)" was two photos.
+    assert window.timeline.heading() == "All faces (mean) - all 2 photos"
     window.open_file(image_one_face)
     wait_frames(qtbot, window, 1)
     assert window.status.text("fps") == ""

@@ -609,7 +609,7 @@ class MainWindow(QMainWindow):
         self.faces.set_still(info.frame_count == 1)
         # A photo has no time: its chart would be an empty "last 30 s", its cards get the room.
         self.timeline.setVisible(info.frame_count != 1)
-        self.timeline.set_span(clip_ms(info))
+        self.timeline.set_span(clip_ms(info), photos=info.frame_count if folder else None)
         self.setWindowTitle(f"emocam - {info.name}")
         self._update_actions()
 

@@ -33,6 +33,7 @@ class EmotionTimeline(QWidget):
         super().__init__(parent)
         self.window_ms = window_ms
         self._clip = False  # the window spans a whole (short) clip
+        self._photos: int | None = None  # a folder of this many photos, one a second
         self.face_id: int | None = None  # None: mean over all faces in each frame
         self._names: tuple[str, ...] = ()
         # (time, probabilities by face id, their mean or None when no face was seen)
@@ -49,11 +50,13 @@ class EmotionTimeline(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(260, 180)
 
-    def set_span(self, clip_ms: float | None) -> None:
+    def set_span(self, clip_ms: float | None, photos: int | None = None) -> None:
         """Show the whole of a clip shorter than the usual window (the lines then use the
-        plot's width instead of a sliver of it); None: the usual last 30 s."""
+        plot's width instead of a sliver of it); None: the usual last 30 s. ``photos``: a
+        folder of that many photos, one a second, titled in photos, not seconds."""
         self.window_ms = min(WINDOW_MS, clip_ms) if clip_ms else WINDOW_MS
         self._clip = clip_ms is not None and clip_ms <= WINDOW_MS
+        self._photos = photos
         self.update()
 
     def clear(self) -> None:
@@ -146,20 +149,28 @@ class EmotionTimeline(QWidget):
             # paint of the window ("Cannot destroy paint device that is being painted").
             p.end()
 
+    def heading(self) -> str:
+        """Whose lines and over what: "Face 2 - last 30 s", "All faces (mean) - all 8 photos"."""
+        who = "All faces (mean)" if self.face_id is None else f"Face {self.face_id}"
+        if self._photos is not None:  # "whole clip (8 s)" was eight photos
+            span = (f"all {self._photos} photos" if self._clip
+                    else f"last {self.window_ms / 1000:.0f} photos")
+        else:
+            span = (f"whole clip ({self.window_ms / 1000:.0f} s)" if self._clip
+                    else f"last {self.window_ms / 1000:.0f} s")
+        return f"{who} - {span}"
+
     def _paint(self, p: QPainter) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         text = self.palette().windowText().color()
         background = self.palette().window().color()
-        title = "All faces (mean)" if self.face_id is None else f"Face {self.face_id}"
         p.setPen(text)
-        span = (f"whole clip ({self.window_ms / 1000:.0f} s)" if self._clip
-                else f"last {self.window_ms / 1000:.0f} s")
         # Every size from the font: fixed for Qt's 9-point default, a desktop's larger font
         # cut the title and the axis numbers and ran the legend's rows into each other.
         fm = p.fontMetrics()
         line = fm.height() + 2
         p.drawText(QRectF(4, 0, self.width() - 8, line), Qt.AlignmentFlag.AlignLeft,
-                   f"{title} - {span}")
+                   self.heading())
         legend_h = self._legend_rows(p) * line
         axis_w = fm.horizontalAdvance("100") + 4
         plot = QRectF(axis_w + 4, line + 4, max(self.width() - axis_w - 10, 10),
