@@ -56,8 +56,12 @@ def _alive(pid: int) -> bool:
 
 
 def process_start(pid: int) -> str | None:
-    """When process ``pid`` started, in the kernel's ticks (Linux), or None where unknown:
-    with the pid it names one process, even after the pid is reused."""
+    """When process ``pid`` started, or None where unknown: with the pid it names one
+    process, even after the pid is reused. In the kernel's ticks on Linux; elsewhere (no
+    /proc) psutil's creation time: without one, a killed run's lock held for good once
+    Windows or macOS gave its pid to another process."""
+    if sys.platform != "linux":
+        return _created(pid)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -65,6 +69,16 @@ def process_start(pid: int) -> str | None:
     # The command name (field 2) may hold spaces and parentheses: count from its end.
     fields = stat[stat.rfind(")") + 2 :].split()
     return fields[19] if len(fields) > 19 else None
+
+
+def _created(pid: int) -> str | None:
+    import psutil
+
+    try:
+        # To the hundredth: the same process gives the same text each time it is asked.
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except (psutil.Error, OSError):
+        return None
 
 
 def holder(lock: Path) -> dict[str, object] | None:

@@ -180,24 +180,39 @@ class OutputSet:
         return not others
 
     def _commit(self) -> None:
-        """Each staged file over its old one; the old set stays whole until the last of
-        them is complete."""
-        for new, final in self._pairs:
-            if not new.exists():
-                continue
-            try:
-                if new.is_dir():
+        """Each staged file over its old one, all or none: the old files are moved aside
+        first, then the new ones put in place, and a refusal on the way puts every old file
+        back. On Windows a file another program has open (a CSV in Excel) cannot be moved
+        or replaced: one by one, the set became the new video beside the old CSV, summary
+        and sidecar."""
+        pairs = [(new, final) for new, final in self._pairs if new.exists()]
+        aside: list[tuple[Path, Path]] = []  # (final, where the old file waits)
+        placed: list[tuple[Path, Path]] = []  # (staged, final)
+        final = Path()
+        try:
+            for _, final in pairs:
+                if final.exists() or final.is_symlink():
                     old = final.with_name(f".{final.name}.old")
                     _remove(old)
-                    if final.exists():
-                        os.replace(final, old)
-                    os.replace(new, final)
-                    _remove(old)
-                else:
-                    os.replace(new, final)
-            except OSError as e:
-                raise OutputError(f"The output {final} could not be replaced "
-                                  f"({e.strerror or e}); the new one is in {new}.") from e
+                    os.replace(final, old)
+                    aside.append((final, old))
+            for new, final in pairs:
+                os.replace(new, final)
+                placed.append((new, final))
+        except OSError as e:
+            for new, done in reversed(placed):
+                with contextlib.suppress(OSError):
+                    os.replace(done, new)
+            for done, old in reversed(aside):
+                with contextlib.suppress(OSError):
+                    os.replace(old, done)
+            raise OutputError(
+                f"The output {final} could not be replaced ({e.strerror or e}); if another "
+                "program has it open, close it there and run again. The earlier outputs are "
+                "kept as they were; this run's are in "
+                f"{', '.join(str(n) for n, _ in pairs)}.") from e
+        for _, old in aside:
+            _remove(old)
         if self.plan.sidecar is not None:
             # A killed run's sidecar chunks under the final name: its set is replaced now.
             _remove(parts_dir(self.plan.sidecar))

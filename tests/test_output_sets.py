@@ -207,6 +207,42 @@ def test_ctrl_c_while_a_finished_overwrite_is_put_in_place_leaves_one_whole_set(
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
 
 
+def test_an_overwrite_that_cannot_replace_one_file_keeps_the_whole_old_set(
+    tmp_path: Path, model_path: Path, capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Windows refuses to move or replace a file another program has open (the CSV in
+    # Excel). The files were put in place one by one: the new video stood beside the old
+    # CSV, summary and sidecar, and the old summary still said complete.
+    clip = write_video(tmp_path / "clip.mp4", (320, 180), scaled(four_faces_plan(12), 0.25))
+    out = tmp_path / "out"
+    first = run_cli(capfd, "process", clip, "-o", out, "--model", model_path, "-q")
+    assert first.code == 0, first.err
+    old = {name: (out / name).read_bytes() for name in SET}
+    real_replace = os.replace
+    held = out / "clip.emocam.csv"  # open in a spreadsheet
+
+    def windows_replace(src: object, dst: object) -> None:
+        if held in (Path(str(src)), Path(str(dst))):
+            raise PermissionError(13, "The process cannot access the file because it is "
+                                      "being used by another process")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", windows_replace)
+    again = run_cli(capfd, "process", clip, "-o", out, "--overwrite", "--smoothing", "0.8",
+                    "--model", model_path, "-q")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert_one_sentence(again, str(held), "close it there")
+    for name, data in old.items():
+        assert (out / name).read_bytes() == data, f"{name} of the old set was replaced"
+    # The new set waits whole under the partial names the message gives.
+    for name in SET:
+        assert str(staging_path(out / name)) in again.err
+    staged = json.loads(staging_path(out / "clip.emocam.json").read_text())
+    assert staged["completed"] is True and staged["smoothing_tau_s"] == 0.8
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".old")]
+
+
 def test_a_glob_beside_an_earlier_runs_outputs_processes_the_videos_alone(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
@@ -401,17 +437,31 @@ def test_a_lock_left_by_an_earlier_process_with_this_ones_pid_is_stale(
     assert not list(tmp_path.glob(".*.lock"))
 
 
+@pytest.mark.parametrize("system", ["linux", "darwin"])
 def test_a_lock_whose_pid_now_belongs_to_another_process_is_stale(
-    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd,
+    monkeypatch: pytest.MonkeyPatch, system: str,
 ) -> None:
     """The pid of a killed run, given since to another program: that program is alive, but
-    it started after the lock was written, so the lock is stale."""
+    it started after the lock was written, so the lock is stale. Without /proc (macOS,
+    Windows) the lock recorded no start, and held for good."""
+    from types import SimpleNamespace
+
+    from emocam import locks
+
+    monkeypatch.setattr(locks, "sys", SimpleNamespace(platform=system))
+    if system != "linux":  # nor has it /proc
+        monkeypatch.setattr(locks, "Path", lambda p: Path(p) if not str(p).startswith(
+            "/proc/") else tmp_path / "no" / str(p).lstrip("/"))
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         for name in SET[:2]:
+            # What the killed run recorded of itself, on this system.
+            started = locks.process_start(os.getpid())
+            assert started is not None and started == locks.process_start(os.getpid())
             lock_path(tmp_path / name).write_text(json.dumps(
                 {"pid": other.pid, "host": socket.gethostname(), "started": time.time() - 60,
-                 "process_start": "1"}))
+                 "process_start": started}))
         run = run_cli(capfd, "process", clip, "-o", tmp_path, "--no-video",
                       "--model", model_path, "-q")
     finally:
