@@ -5,6 +5,7 @@ slow consumer gets the latest picture, never a queue of stale ones.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -73,10 +74,7 @@ class CameraSource(Source):
         cap = cv2.VideoCapture(index)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(
-                f"{name} cannot be opened; check that it is connected and not in use by "
-                "another app."
-            )
+            raise SourceError(f"{name} cannot be opened; {_what_to_check()}.")
         # One buffered frame: a driver queue would hand out old pictures.
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         if size is not None:
@@ -135,3 +133,13 @@ class CameraSource(Source):
             log.warning("%s did not stop in time; leaving it to the operating system.", self.name)
             return
         self._cap.release()
+
+
+def _what_to_check(platform: str | None = None) -> str:
+    """What to look at when a camera does not open. On macOS the usual first cause is a
+    permission not (yet) given, which OpenCV says only on the terminal's stderr."""
+    checks = "check that it is connected and not in use by another app"
+    if (platform or sys.platform) == "darwin":
+        checks += (", and that the app emocam runs from (your terminal, for one) may use the "
+                   "camera: System Settings > Privacy & Security > Camera; then Retry")
+    return checks

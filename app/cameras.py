@@ -41,9 +41,16 @@ def _may_exist(index: int) -> bool:
     return True
 
 
-def probe_cameras(indices: range = PROBE_INDICES) -> list[CameraInfo]:
+def probe_cameras(indices: range = PROBE_INDICES, in_use: int | None = None
+                  ) -> list[CameraInfo]:
+    """The cameras that open. ``in_use`` (the app's own) is listed without being opened:
+    Windows' and macOS's capture APIs let one user hold a webcam, so a search opening it
+    as the app did took it, and the app fell back to the sample video."""
     found = []
     for i in indices:
+        if i == in_use:
+            found.append(CameraInfo(i, camera_name(i)))
+            continue
         if not _may_exist(i):
             continue
         cap = cv2.VideoCapture(i)

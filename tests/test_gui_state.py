@@ -249,6 +249,28 @@ def test_a_missing_webcam_asked_for_while_a_video_plays_leaves_it_playing(
     wait_frames(qtbot, window, 2)
 
 
+def test_the_camera_search_waits_until_the_first_source_has_opened_or_failed(
+        qtbot, make_window, video_one_face, monkeypatch):
+    # At start the app opens camera 0 while a search opened cameras 0-4: on Windows and
+    # macOS the search could take the webcam and the app played the sample video instead.
+    from emocam import cameras
+
+    searches: list[int | None] = []
+    real = cameras.probe_cameras
+    monkeypatch.setattr("emocam.gui.main_window.probe_cameras",
+                        lambda **kw: searches.append(kw.get("in_use")) or real(**kw))
+    window = make_window()
+    qtbot.wait(300)
+    assert searches == [] and window.cameras is None  # the menu says "Searching..."
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: window.cameras is not None, timeout=20_000)
+    assert searches == [None]
+    window.settings.camera_index = MISSING_CAMERA
+    window.qactions["camera.start"].trigger()
+    qtbot.waitUntil(lambda: "Camera 9" in window.banner.text(), timeout=10_000)
+    assert searches == [None]  # once: Search Again is the user's
+
+
 def test_blur_faces_and_boxes_only_cannot_both_be_ticked(make_window):
     window = make_window()
     blur, boxes = window.qactions["view.blur_faces"], window.qactions["view.boxes_only"]

@@ -424,3 +424,33 @@ def test_a_photo_deleted_while_its_folder_plays_is_said_to_be_gone(
     said = source.ended_early
     assert f"c{image_one_face.suffix} was gone (deleted or moved)" in said
     assert "d.jpg could not be read as a photo" in said and "(2 of 4)" in said
+
+
+def test_the_camera_in_use_is_listed_without_being_opened_a_second_time(monkeypatch):
+    # Windows' and macOS's capture APIs let one user hold a webcam: a search that opened
+    # the app's own camera took it from the app (or failed to list it).
+    from types import SimpleNamespace
+
+    from emocam import cameras
+
+    opened: list[int] = []
+    real = cv2.VideoCapture
+
+    def capture(index: int, *args: object) -> cv2.VideoCapture:
+        opened.append(index)
+        return real()  # opens nothing, as for a missing device
+
+    monkeypatch.setattr(cameras, "sys", SimpleNamespace(platform="win32"))  # no /dev to read
+    monkeypatch.setattr(cameras.cv2, "VideoCapture", capture)
+    found = cameras.probe_cameras(range(3), in_use=1)
+    assert opened == [0, 2]
+    assert [c.index for c in found] == [1]
+
+
+def test_a_camera_that_does_not_open_on_a_mac_names_the_camera_permission():
+    # OpenCV says "not authorized to capture video" on stderr only: the user heard
+    # "connected and not in use" and looked in the wrong place.
+    from emocam.camera_source import _what_to_check
+
+    assert "Privacy & Security > Camera" in _what_to_check("darwin")
+    assert "Privacy" not in _what_to_check("linux")

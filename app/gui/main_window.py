@@ -160,7 +160,9 @@ class MainWindow(QMainWindow):
                                           self.qactions["camera.record"], self._camera)
         self._restore_window()
         self._update_actions()
-        self.probe_cameras()
+        # The search for cameras waits for the first source to open or fail: at start the
+        # app opens camera 0 too, and on Windows and macOS only one of two opens gets it.
+        self._search_pending = True
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -398,11 +400,16 @@ class MainWindow(QMainWindow):
         self._persist()
 
     def probe_cameras(self) -> None:
-        live = self.source_info is not None and self.source_info.is_live
-        if live:  # a camera in use by us would not open a second time
-            self.statusBar().showMessage("Stop the camera to search for others.", 5000)
-            return
-        self.threads.run(probe_cameras, self._cameras_found, None)
+        """Search for cameras off the GUI thread, listing the one in use (or being opened)
+        without opening it a second time."""
+        self._search_pending = False
+        spec = self._last_spec if self.worker is not None else None
+        in_use = spec if isinstance(spec, int) else None
+        self.threads.run(lambda: probe_cameras(in_use=in_use), self._cameras_found, None)
+
+    def _search_once_settled(self) -> None:
+        if self._search_pending:
+            self.probe_cameras()
 
     def _cameras_found(self, cameras: list[CameraInfo]) -> None:
         self.cameras = cameras
@@ -612,6 +619,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_span(clip_ms(info), photos=info.frame_count if folder else None)
         self.setWindowTitle(f"emocam - {info.name}")
         self._update_actions()
+        self._search_once_settled()
 
     def _on_pipeline(self, info: dict[str, Any]) -> None:
         if not self._current():
@@ -696,6 +704,7 @@ class MainWindow(QMainWindow):
             return
         if error.kind == "source" and error.is_live:
             self._camera_failed(error.message)
+            self._search_once_settled()
             return
         if error.kind == "model":
             actions = {"Choose Model...": self.models.choose_dialog}
@@ -709,6 +718,7 @@ class MainWindow(QMainWindow):
         if error.fatal and self.worker is not None:
             self._show_stopped("Not running")
             self.view.clear("Nothing to show.")
+        self._search_once_settled()
 
     def _file_failed(self, spec: str | int | None, message: str) -> None:
         """A file that could not be opened: said, with a dialog for another of its kind, and
