@@ -249,22 +249,35 @@ def _check_several(args: argparse.Namespace, given: int) -> None:
                         "give a folder with -o DIR instead.")
     from emocam.outputs import default_outputs, output_base
 
-    seen: dict[Path, Path] = {}
-    inputs = {p.resolve(): p for p in args.input}
+    seen: dict[str, Path] = {}
+    inputs = {_file_key(p): p for p in args.input}
     for path in args.input:
         base = output_base(path, args.outdir, path.is_dir())
-        if base.resolve() in seen:
-            raise UserError(f"{seen[base.resolve()]} and {path} would write the same outputs "
+        if _file_key(base) in seen:
+            raise UserError(f"{seen[_file_key(base)]} and {path} would write the same outputs "
                             f"({base}.*); process them into separate folders.")
-        seen[base.resolve()] = path
+        seen[_file_key(base)] = path
         # An earlier run's output given again (a shell glob over a folder): the run of
         # ``path`` would replace it before it is read.
         for out in default_outputs(path, args.outdir, path.is_dir()):
-            other = inputs.get(out.resolve())
+            other = inputs.get(_file_key(out))
             if other is not None and other != path:
                 raise UserError(f"{other} is an output of {path} in this run and would be "
                                 "replaced before it is read; leave earlier outputs out of the "
                                 "inputs, or write into another folder with -o DIR.")
+
+
+# macOS's and Windows' disks ignore the case of names (as a rule: a volume may be made
+# otherwise, where refusing two names alike but for case costs a second folder).
+CASE_BLIND_DISKS = sys.platform in ("darwin", "win32")
+
+
+def _file_key(path: Path) -> str:
+    """One key per file the system would open for ``path``: on a disk that ignores case,
+    day1/Interview.mp4 and day2/interview.mp4 into one -o folder wrote one set of outputs
+    (the second refused as done already, or, with --overwrite, replacing the first's)."""
+    key = os.path.normcase(str(path.resolve()))
+    return key.casefold() if CASE_BLIND_DISKS else key
 
 
 def _leave_out_earlier_outputs(inputs: list[Path]) -> list[Path]:

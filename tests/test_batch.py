@@ -505,3 +505,27 @@ def test_resume_carries_on_an_overwrite_with_new_settings_that_was_killed(
         summary = json.loads((tmp_path / f"{clip.stem}.emocam.json").read_text())
         assert summary["completed"] and summary["smoothing_tau_s"] == 0.5, clip
     assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("case_blind", [True, False], ids=["macOS/Windows disk", "Linux disk"])
+def test_two_inputs_named_alike_but_for_case_into_one_folder_are_refused_where_case_is_ignored(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], image_one_face: Path,
+    monkeypatch: pytest.MonkeyPatch, case_blind: bool,
+) -> None:
+    # On macOS's and Windows' disks out/Interview.emocam.* and out/interview.emocam.* are
+    # one set of files: the second input was refused as done already, or replaced the
+    # first's results under --overwrite.
+    from emocam import process_command
+
+    monkeypatch.setattr(process_command, "CASE_BLIND_DISKS", case_blind)
+    for folder, name in (("day1", "Interview.jpg"), ("day2", "interview.jpg")):
+        (tmp_path / folder).mkdir()
+        shutil.copy(image_one_face, tmp_path / folder / name)
+    run = run_cli(capfd, "process", tmp_path / "day1" / "Interview.jpg",
+                  tmp_path / "day2" / "interview.jpg", "-o", tmp_path / "out", "--no-video",
+                  "--no-report", "-q")
+    if case_blind:
+        assert_one_sentence(run, "Interview.jpg and", "would write the same outputs")
+        assert not (tmp_path / "out").exists()
+    else:  # a disk that tells them apart keeps them apart
+        assert run.code == 0, run.err
