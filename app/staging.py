@@ -111,10 +111,12 @@ def writes_in_place(path: Path) -> bool:
     if not (path.is_file() or path.is_dir()):
         return True
     # A regular file reached through /proc (/dev/stdout -> /proc/self/fd/1 -> a file the shell
-    # opened): a file under /dev/shm, say, is staged and renamed as anywhere else.
+    # opened) or macOS's /dev/fd (/dev/stdout -> fd/1, which is no link: it reads as the
+    # file itself): a file under /dev/shm, say, is staged and renamed as anywhere else.
     hop = path.absolute()
     for _ in range(8):
-        if hop.parts[1:2] == ("proc",):
+        if hop.parts[1:2] == ("proc",) or (hop.parent.name, hop.parent.parent.name) == (
+                "fd", "dev"):
             return True
         if not hop.is_symlink():
             return False
