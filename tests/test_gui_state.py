@@ -508,7 +508,7 @@ def test_a_saved_window_is_shrunk_and_moved_onto_a_1366x768_screen(saved, expect
 
 def test_two_emotions_on_the_same_line_both_show_on_the_timeline(qtbot):
     """One face happy, one neutral: their mean lines coincide at 50%; both colours show."""
-    from emocam.gui.palette import class_color
+    from emocam.gui.palette import class_color_on
 
     names = ("neutral", "happiness")
     timeline = EmotionTimeline()
@@ -525,7 +525,7 @@ def test_two_emotions_on_the_same_line_both_show_on_the_timeline(qtbot):
     rgb = rgb.reshape(image.height(), -1)[:, : 3 * image.width()].reshape(image.height(), -1, 3)
     plot = rgb[20 : 20 + 100, 40:280].astype(int)  # the plot's middle, legend left out
     for c, name in enumerate(names):
-        q = class_color(name, c)
+        q = class_color_on(name, c, timeline.palette().window().color())  # as drawn there
         near = np.abs(plot - np.array([q.red(), q.green(), q.blue()])).sum(axis=2) < 40
         assert near.sum() > 100, name  # a line's worth of pixels in that colour
 
