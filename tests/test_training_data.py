@@ -239,7 +239,23 @@ def test_kaggle_folders_without_test_images_say_which_split(tmp_path):
         p.unlink()
     with pytest.raises(DataError) as e:
         load_dataset(tmp_path)
-    _one_sentence(e, str(tmp_path), "test split")
+    # Which split, and how its photos are told apart: by their names' prefix.
+    _one_sentence(e, str(tmp_path), "no test images", "PrivateTest_*.jpg")
+
+
+def test_class_folders_may_use_ferplus_names_any_case_beside_a_tools_hidden_folder(tmp_path):
+    # A user's own photos in folders named as FER+ names them (or "Happy") were refused,
+    # and so was a notebook's .ipynb_checkpoints beside them.
+    write_kaggle_folders(tmp_path)
+    expected = load_dataset(tmp_path)
+    for part in ("train", "test"):
+        for old, new in (("angry", "anger"), ("happy", "Happiness"), ("sad", "SAD")):
+            if (tmp_path / part / old).is_dir():
+                (tmp_path / part / old).rename(tmp_path / part / new)
+        (tmp_path / part / ".ipynb_checkpoints").mkdir()
+    renamed = load_dataset(tmp_path)
+    for name in ("train", "valid", "test"):  # the same photos, read in another order
+        assert sorted(getattr(renamed, name).labels) == sorted(getattr(expected, name).labels)
 
 
 def test_unknown_layout_and_wrong_label_mode_are_refused(tmp_path):

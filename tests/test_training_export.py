@@ -185,6 +185,16 @@ def test_evaluate_gives_the_same_figures_for_onnx_and_keras(run, tmp_path, capsy
     assert "accuracy" in capsys.readouterr().out
     assert main(["-q", "evaluate", str(run / "model.onnx"), "--data", str(pack)]) == 2
     assert f"{pack} has no test images" in capsys.readouterr().err
+    # Another model's evaluation, or a training run, is not written over: the second run's
+    # figures went beside the first's confusion matrices, and a run's metrics.json was
+    # replaced unsaid.
+    for taken, words in ((tmp_path / "onnx", "holds the evaluation of"),
+                         (run, "holds a training run")):
+        before = (taken / "metrics.json").read_bytes()
+        assert main(["-q", "evaluate", str(run / "best.keras"), "--data", data,
+                     "--out", str(taken)]) == 2
+        assert words in capsys.readouterr().err
+        assert (taken / "metrics.json").read_bytes() == before
     # Exporting and quantizing score the test split: refused in the same sentence, no traceback.
     assert main(["-q", "export", str(run / "best.keras"), "--data", str(pack),
                  "--out", str(tmp_path / "from-pack.onnx")]) == 2
@@ -239,6 +249,34 @@ def test_a_fer2013_model_can_start_from_a_ferplus_checkpoint(run, tmp_path):
     assert rc == 0
     sess, meta = _session(tmp_path / "ft" / "model.onnx")
     assert ModelInfo.from_json(meta).num_classes == 7 == sess.get_outputs()[0].shape[-1]
+
+
+@pytest.mark.train
+def test_a_fer2013_head_keeps_the_ferplus_weights_of_the_classes_both_have(run, caplog):
+    # The head started from chance: fine-tuned on a user's 7-class photos, the shipped FER+
+    # model became a 30% model where it had read 49% of them.
+    import logging
+
+    import keras
+
+    from emocam.training.data import FER2013_CLASSES, class_index
+    from emocam.training.evaluate import load_run_config
+    from emocam.training.model import make_model
+    from emocam.training.train import _load_initial_weights
+
+    source = keras.models.load_model(run / "best.keras", compile=False)
+    cfg = load_run_config(run / "best.keras")
+    assert cfg is not None
+    target = make_model(7, 48, cfg.model)
+    faces = normalize(face_images(8, seed=5).astype(np.float32), cfg.normalization)[..., None]
+    with caplog.at_level(logging.INFO, logger="emocam.training.train"):
+        _load_initial_weights(target, run / "best.keras", 0, faces, FER2013_CLASSES)
+    assert "7 kept by name" in caplog.text
+    theirs, ours = source.predict(faces, verbose=0), target.predict(faces, verbose=0)
+    for j, name in enumerate(FER2013_CLASSES):  # angry is FER+'s anger, happy happiness...
+        i = class_index(name, FERPLUS_CLASSES)
+        assert i is not None
+        np.testing.assert_allclose(ours[:, j], theirs[:, i], atol=1e-4)
 
 
 @pytest.mark.train
@@ -325,6 +363,17 @@ def test_a_resume_on_data_of_other_classes_is_refused_and_the_run_kept(run, tmp_
     assert rc == 2 and "\n" not in err and "8 classes" in err and "has 7" in err, err
     assert (run / "config.yaml").read_text() == config
     assert main(["-q", "train", "--out", str(run), "--resume", "--no-export"]) == 0
+
+
+def test_a_resume_on_other_data_of_the_same_classes_says_so(run, tmp_path, capsys):
+    # It went on unsaid, and the run's card then described the new data as the run's.
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    other = write_ferplus_folders(tmp_path / "other")
+    assert main(["-q", "train", "--out", str(copy), "--resume", "--no-export", "--data",
+                 str(other)]) == 0
+    err = capsys.readouterr().err
+    assert f"not on {run.parent / 'ferplus'}" in err and "mix the two" in err, err
 
 
 def test_an_export_with_data_of_other_classes_is_one_sentence(run, tmp_path, capsys):

@@ -160,11 +160,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from emocam.training.export import load_eval_data
 
     model = _model(args.model)
-    default_out = f"eval-{model.stem}" + ("" if args.split == "test" else f"-{args.split}")
-    out = _output_folder(Path(args.out) if args.out else Path(default_out), "--out")
+    # A run's files are all model.onnx and best.keras: two runs' evaluations went into one
+    # eval-model folder, the second's figures beside the first's confusion matrices.
+    named = f"{model.parent.name}-{model.stem}" if model.stem in ("model", "best") else model.stem
+    default_out = f"eval-{named}" + ("" if args.split == "test" else f"-{args.split}")
+    out = _evaluation_folder(Path(args.out) if args.out else Path(default_out), model)
     pred = load_predictor(model)
     ds = load_eval_data(args.data, pred.config, _cache_dir(args), model, (args.split,))
     metrics = evaluate(pred, ds, tta_flip=args.tta_flip, split=args.split)
+    for old in out.glob("confusion_*"):  # an earlier evaluation's protocols, of this model
+        old.unlink()
     write_reports(metrics, out)
     print(format_report(metrics))
     print(f"\nwrote {out}/metrics.json, report.txt and confusion_*.png/txt")
@@ -219,6 +224,23 @@ def _output_file(out: Path, suffix: str, flag: str = "--out") -> Path:
 def _output_folder(out: Path, flag: str) -> Path:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{flag} {out} is a file; give a folder.")
+    return out
+
+
+def _evaluation_folder(out: Path, model: Path) -> Path:
+    """Where ``evaluate`` writes: refused, before any work, when it holds a training run
+    (whose metrics.json it would replace) or another model's evaluation."""
+    from emocam.jsonread import read_object
+
+    _output_folder(out, "--out")
+    if any((out / n).exists() for n in ("best.keras", "history.csv", "config.yaml")):
+        raise ConfigError(f"--out {out} holds a training run, whose metrics.json this "
+                          "evaluation would replace; give another folder.")
+    earlier = read_object(out / "metrics.json") if (out / "metrics.json").is_file() else None
+    theirs = earlier.get("model") if earlier else None
+    if isinstance(theirs, str) and Path(theirs).resolve() != model.resolve():
+        raise ConfigError(f"--out {out} holds the evaluation of {theirs}; give another folder "
+                          f"(or remove that one) to evaluate {model.name}.")
     return out
 
 

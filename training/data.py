@@ -295,15 +295,19 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
     }
     for part in ("train", "test"):
         folder = root / part
-        names = sorted(p.name for p in folder.iterdir() if p.is_dir())
-        unknown = [c for c in names if c not in KAGGLE_FOLDER_CLASSES]
+        # Hidden folders are a tool's (.ipynb_checkpoints), not a class.
+        names = sorted(p.name for p in folder.iterdir() if p.is_dir()
+                       and not p.name.startswith((".", "__")))
+        unknown = [c for c in names if _folder_class(c) is None]
         if unknown:
             raise DataError(
                 f"{folder} has class folder(s) {', '.join(unknown)}; expected "
-                f"{', '.join(KAGGLE_FOLDER_CLASSES)}."
+                f"{', '.join(KAGGLE_FOLDER_CLASSES)} (or FER+'s names for them: anger, "
+                "happiness, sadness; FER2013 has no contempt)."
             )
         for cls in names:
-            label = KAGGLE_FOLDER_CLASSES.index(cls)
+            label = _folder_class(cls)
+            assert label is not None
             for p in sorted((folder / cls).iterdir(), key=lambda p: p.name):
                 if Path(p.name).suffix.lower() not in IMAGE_SUFFIXES:
                     continue
@@ -315,9 +319,27 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
                     key = "test"
                 groups[key][0].append(_decode_image(p))
                 groups[key][1].append(label)
+    where = {"train": f"{root / 'train'}/CLASS/*.jpg",
+             "valid": f"{root / 'test'}/CLASS/PublicTest_*.jpg",
+             "test": f"{root / 'test'}/CLASS/PrivateTest_*.jpg"}
+    for k in ("valid", "test"):
+        if not groups[k][0]:
+            # "holds no images" sent people looking for photos that were there, named
+            # otherwise: the split is told by the file name's prefix.
+            raise DataError(f"{root} has no {k} images: in this layout they are {where[k]} "
+                            "(the validation photos choose the checkpoint, the test photos "
+                            "are scored once).")
     splits = {k: _raw_split(groups[k][0], f"{root} ({k} split)", labels=groups[k][1])
               for k in ("train", "valid", "test")}
     return RawDataset(FER2013_CLASSES, "fer2013", f"FER2013 (Kaggle folders) from {root}", splits)
+
+
+def _folder_class(name: str) -> int | None:
+    """The FER2013 label of a class folder: its Kaggle name or FER+'s name for the same
+    emotion, in any case."""
+    key = name.lower()
+    key = FERPLUS_TO_FER2013.get(key, key)
+    return KAGGLE_FOLDER_CLASSES.index(key) if key in KAGGLE_FOLDER_CLASSES else None
 
 
 def _read_label_csv(path: Where) -> list[tuple[int, str, np.ndarray]]:

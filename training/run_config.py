@@ -104,6 +104,12 @@ def resolve_config(args: argparse.Namespace):
         apply_override(conf, item)
     if saved_conf is not None:
         _refuse_another_network(saved_conf, conf, Path(args.out))
+        if saved_conf.get("data") and plain(saved_conf["data"]) != plain(conf["data"]):
+            # The same data moved (a pack of it, another machine's path) is usual; other data
+            # of the same classes went on unsaid, and the card then described the new data.
+            log.warning("resuming %s on %s, not on %s, the data it started on: if that is "
+                        "other data, its checkpoints and card will mix the two.", args.out,
+                        conf["data"], saved_conf["data"])
     if not conf["data"]:
         raise ConfigError("no dataset given; pass --data PATH (fer2013.csv, the Kaggle folders "
                           "or the FER+ folders).")
