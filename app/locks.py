@@ -72,8 +72,10 @@ def process_start(pid: int) -> str | None:
 
 
 def _created(pid: int) -> str | None:
-    import psutil
-
+    try:
+        import psutil
+    except ImportError:  # an install without it: such a lock then holds, as before
+        return None
     try:
         # To the hundredth: the same process gives the same text each time it is asked.
         return f"{psutil.Process(pid).create_time():.2f}"

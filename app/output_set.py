@@ -111,6 +111,7 @@ class OutputSet:
                 log.warning("taking over %s %s from %s, which is no longer running",
                             "the output" if len(paths) == 1 else "the outputs",
                             ", ".join(paths), describe(dead))
+            self._put_back_moved_aside()
             for partial, _ in self._pairs:
                 _remove(partial)  # a dead run's partial set: we hold the lock now
         except BaseException:
@@ -146,6 +147,30 @@ class OutputSet:
                 self._drop_left_out()
         finally:
             self._unlock()
+
+    def _put_back_moved_aside(self) -> None:
+        """A run killed in the middle of its commit left the earlier set's files moved aside
+        (``.NAME.old``). Where none of its new files had been put in place yet, the earlier
+        set goes back whole; else the set is neither (this run writes a new one) and the
+        moved-aside files go."""
+        if not self._staged:
+            return  # nothing here to put back over: a run not replacing a set writes new
+        finals = [f for f in self.plan.files() if not _is_device(f)]
+        aside = [(f, f.with_name(f".{f.name}.old")) for f in finals]
+        aside = [(f, old) for f, old in aside if old.exists() or old.is_symlink()]
+        if not aside:
+            return
+        # A file moved aside whose name holds a file again was replaced: the commit had got
+        # to putting its own files in place, after moving every earlier one aside.
+        if any(final.exists() or final.is_symlink() for final, _ in aside):
+            for _, old in aside:
+                _remove(old)
+            return
+        for final, old in aside:
+            with contextlib.suppress(OSError):
+                os.replace(old, final)
+        log.warning("put back %s, moved aside by a run that stopped while it replaced them",
+                    ", ".join(str(f) for f, _ in aside))
 
     def _drop_left_out(self) -> None:
         """An earlier set's files that this run does not write again (its sidecar under
@@ -203,14 +228,19 @@ class OutputSet:
             for new, done in reversed(placed):
                 with contextlib.suppress(OSError):
                     os.replace(done, new)
+            stuck = []
             for done, old in reversed(aside):
-                with contextlib.suppress(OSError):
+                try:
                     os.replace(old, done)
+                except OSError:
+                    stuck.append(str(old))
+            earlier = ("The earlier outputs are kept as they were" if not stuck else
+                       "Of the earlier outputs, " + ", ".join(stuck) + " could not be put "
+                       "back (the next run into this folder does)")
             raise OutputError(
                 f"The output {final} could not be replaced ({e.strerror or e}); if another "
-                "program has it open, close it there and run again. The earlier outputs are "
-                "kept as they were; this run's are in "
-                f"{', '.join(str(n) for n, _ in pairs)}.") from e
+                f"program has it open, close it there and run again. {earlier}; this run's "
+                f"are in {', '.join(str(n) for n, _ in pairs)}.") from e
         for _, old in aside:
             _remove(old)
         if self.plan.sidecar is not None:

@@ -101,6 +101,9 @@ def parts_dir(path: Path) -> Path:
     return path.with_name(f".{path.name}.parts")
 
 
+DEV_FD = Path("/dev/fd")  # macOS's (and the BSDs') descriptors, each a file of its own
+
+
 def writes_in_place(path: Path) -> bool:
     """A device, pipe or terminal (``/dev/stdout``, also when the shell sends it to a file):
     written where it is, never staged beside or renamed over (that would replace the link
@@ -115,8 +118,7 @@ def writes_in_place(path: Path) -> bool:
     # file itself): a file under /dev/shm, say, is staged and renamed as anywhere else.
     hop = path.absolute()
     for _ in range(8):
-        if hop.parts[1:2] == ("proc",) or (hop.parent.name, hop.parent.parent.name) == (
-                "fd", "dev"):
+        if hop.parts[1:2] == ("proc",) or hop.parent == DEV_FD:
             return True
         if not hop.is_symlink():
             return False

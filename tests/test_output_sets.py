@@ -243,6 +243,37 @@ def test_an_overwrite_that_cannot_replace_one_file_keeps_the_whole_old_set(
     assert not [p.name for p in out.iterdir() if p.name.endswith(".old")]
 
 
+def test_an_earlier_set_a_killed_commit_had_moved_aside_is_put_back(
+    tmp_path: Path, model_path: Path, capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A run killed between moving the earlier set aside and putting its own in place left
+    # no outputs under their names, the earlier ones hidden as .NAME.old for good.
+    clip = write_video(tmp_path / "clip.mp4", (320, 180), scaled(four_faces_plan(12), 0.25))
+    out = tmp_path / "out"
+    assert run_cli(capfd, "process", clip, "-o", out, "--model", model_path, "-q").code == 0
+    old = {name: (out / name).read_bytes() for name in SET}
+    for name in SET:  # its own files still under partial names, two old ones moved aside
+        staging_path(out / name).write_bytes(b"the killed run's")
+    for name in SET[:2]:
+        (out / name).rename(out / f".{name}.old")
+    real_replace = os.replace
+
+    def refuse_the_csv(src: object, dst: object) -> None:
+        if Path(str(dst)) == out / "clip.emocam.csv" and ".partial" in str(src):
+            raise PermissionError(13, "in use")  # so that this run, too, keeps the old set
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuse_the_csv)
+    again = run_cli(capfd, "process", clip, "-o", out, "--overwrite", "--model", model_path,
+                    "-q")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert again.code == 2 and "put back" in again.err, again.err
+    for name, data in old.items():
+        assert (out / name).read_bytes() == data, name
+    assert not list(out.glob(".*.old"))
+
+
 def test_a_glob_beside_an_earlier_runs_outputs_processes_the_videos_alone(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:

@@ -519,18 +519,22 @@ def test_an_input_whose_output_names_are_too_long_is_refused_before_anything_is_
     assert sorted(p.name for p in folder.iterdir()) == [photo.name]
 
 
-def test_standard_output_sent_to_a_file_is_written_in_place_on_macos_too(tmp_path: Path) -> None:
+def test_standard_output_sent_to_a_file_is_written_in_place_on_macos_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # macOS's /dev/stdout is a link to fd/1, and /dev/fd/1 is no link: it reads as the file
     # the shell opened. Taken for that file, "--csv - > results.csv" was refused as an
     # output that "already exists", and --overwrite would have staged it inside /dev.
+    from emocam import staging
     from emocam.staging import writes_in_place
 
     dev = tmp_path / "dev"
+    monkeypatch.setattr(staging, "DEV_FD", dev / "fd")  # this machine's /dev, as macOS has it
     (dev / "fd").mkdir(parents=True)
     (dev / "fd" / "1").write_text("")  # the file the shell opened, as stat sees it
     (dev / "stdout").symlink_to("fd/1")
     assert writes_in_place(dev / "stdout")
-    elsewhere = tmp_path / "results" / "fd.csv"
-    elsewhere.parent.mkdir()
+    # An ordinary file is staged as ever, in a folder called fd too (a checkout of the tool).
+    elsewhere = tmp_path / "home" / "dev" / "fd" / "results.csv"
+    elsewhere.parent.mkdir(parents=True)
     elsewhere.write_text("")
-    assert not writes_in_place(elsewhere)  # an ordinary file is staged as ever
+    assert not writes_in_place(elsewhere)

@@ -162,7 +162,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model = _model(args.model)
     # A run's files are all model.onnx and best.keras: two runs' evaluations went into one
     # eval-model folder, the second's figures beside the first's confusion matrices.
-    named = f"{model.parent.name}-{model.stem}" if model.stem in ("model", "best") else model.stem
+    named = (f"{model.resolve().parent.name}-{model.stem}" if model.stem in ("model", "best")
+             else model.stem)
     default_out = f"eval-{named}" + ("" if args.split == "test" else f"-{args.split}")
     out = _evaluation_folder(Path(args.out) if args.out else Path(default_out), model)
     pred = load_predictor(model)
@@ -238,7 +239,8 @@ def _evaluation_folder(out: Path, model: Path) -> Path:
                           "evaluation would replace; give another folder.")
     earlier = read_object(out / "metrics.json") if (out / "metrics.json").is_file() else None
     theirs = earlier.get("model") if earlier else None
-    if isinstance(theirs, str) and Path(theirs).resolve() != model.resolve():
+    # Recorded as typed, maybe relative to another folder: the same file by its last parts.
+    if isinstance(theirs, str) and Path(theirs).parts[-2:] != model.resolve().parts[-2:]:
         raise ConfigError(f"--out {out} holds the evaluation of {theirs}; give another folder "
                           f"(or remove that one) to evaluate {model.name}.")
     return out

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -172,8 +173,9 @@ def _decode_image(path: Where) -> np.ndarray:
     # (Windows and a name outside the ANSI code page).
     try:
         data = path.read_bytes()
-    except OSError as e:
-        raise DataError(f"{path} cannot be read ({e.strerror or e}).") from e
+    except (OSError, zipfile.BadZipFile, zlib.error, RuntimeError) as e:
+        # RuntimeError: an encrypted member; the others a damaged file or zip member.
+        raise DataError(f"{path} cannot be read ({getattr(e, 'strerror', None) or e}).") from e
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE) if data else None
     if img is None:
         raise DataError(f"{path} is not a readable image; remove it or replace it.")
@@ -217,8 +219,8 @@ def _open_csv(path: Where) -> Iterator[TextIO]:
         ) from e
     except csv.Error as e:
         raise DataError(f"{path} line {line[0] or 1} is not valid CSV ({e}).") from e
-    except OSError as e:
-        raise DataError(f"{path} cannot be read ({e.strerror or e}).") from e
+    except (OSError, zipfile.BadZipFile, zlib.error, RuntimeError) as e:
+        raise DataError(f"{path} cannot be read ({getattr(e, 'strerror', None) or e}).") from e
 
 
 class _LineCounting:
@@ -319,9 +321,9 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
                     key = "test"
                 groups[key][0].append(_decode_image(p))
                 groups[key][1].append(label)
-    where = {"train": f"{root / 'train'}/CLASS/*.jpg",
-             "valid": f"{root / 'test'}/CLASS/PublicTest_*.jpg",
-             "test": f"{root / 'test'}/CLASS/PrivateTest_*.jpg"}
+    top = str(root).rstrip("/")  # a folder in a zip is named with a slash at its end
+    where = {"train": f"{top}/train/CLASS/*.jpg", "valid": f"{top}/test/CLASS/PublicTest_*.jpg",
+             "test": f"{top}/test/CLASS/PrivateTest_*.jpg"}
     for k in ("valid", "test"):
         if not groups[k][0]:
             # "holds no images" sent people looking for photos that were there, named
@@ -506,12 +508,15 @@ def _zip_root(path: Path) -> zipfile.Path:
     except (zipfile.BadZipFile, OSError) as e:
         raise DataError(f"{path} is not a zip archive that can be read ({e}); download it "
                         "again, or unzip it and give its folder.") from e
-    entries = [e for e in top.iterdir() if not e.name.startswith((".", "__MACOSX"))]
     try:
+        entries = [e for e in top.iterdir() if not e.name.startswith((".", "__MACOSX"))]
         _folder_layout(top)
     except DataError:
         if len(entries) == 1 and entries[0].is_dir():
             return entries[0]
+    except BaseException:
+        top.root.close()
+        raise
     return top
 
 

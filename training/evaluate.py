@@ -305,7 +305,7 @@ def evaluate(pred: Predictor, ds: Dataset, tta_flip: bool = False, split: str = 
     logits = pred.logits(part.images, tta_flip)
     protocols = score(logits, part, ds, temperature, split)
     return {
-        "model": str(pred.path),
+        "model": str(Path(pred.path).resolve()),
         "data": ds.description,
         "split": split,
         "class_names": list(ds.class_names),

@@ -208,9 +208,10 @@ def calibration(pred: Predictor, ds: Dataset, mirror: bool = False) -> dict[str,
         # A few hundred validation faces (a user's own) fit a temperature that made the
         # test split's confidences worse (7.8% -> 13.6%), and the card printed it unsaid.
         log.warning("the temperature %.2f fitted on %d validation images makes the test "
-                    "split's calibration worse (ECE %.1f%% -> %.1f%%); with so few, consider "
-                    "fer-train calibrate MODEL --temperature 1", t, len(yv), 100 * before,
-                    100 * after)
+                    "split's calibration worse (ECE %.1f%% -> %.1f%%)%s", t, len(yv),
+                    100 * before, 100 * after,
+                    "; with so few, consider fer-train calibrate MODEL --temperature 1"
+                    if len(yv) < 1000 else "")
     return {
         "temperature": round(t, 4),
         "fitted_on": f"validation split, {len(yv)} images, minimum NLL of softmax(logits / T)",

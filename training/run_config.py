@@ -104,12 +104,6 @@ def resolve_config(args: argparse.Namespace):
         apply_override(conf, item)
     if saved_conf is not None:
         _refuse_another_network(saved_conf, conf, Path(args.out))
-        if saved_conf.get("data") and plain(saved_conf["data"]) != plain(conf["data"]):
-            # The same data moved (a pack of it, another machine's path) is usual; other data
-            # of the same classes went on unsaid, and the card then described the new data.
-            log.warning("resuming %s on %s, not on %s, the data it started on: if that is "
-                        "other data, its checkpoints and card will mix the two.", args.out,
-                        conf["data"], saved_conf["data"])
     if not conf["data"]:
         raise ConfigError("no dataset given; pass --data PATH (fer2013.csv, the Kaggle folders "
                           "or the FER+ folders).")
@@ -145,13 +139,21 @@ def _recorded_classes(run: Path) -> list[str] | None:
 def refuse_other_classes(run: Path, cfg: Any, classes: list[str]) -> None:
     """A resume on data of other classes failed deep in Keras (a logits layer of 8 given 7),
     after config.yaml had been rewritten to name that data, so every plain --resume after it
-    failed too. Said now, with nothing written."""
+    failed too. Said now, with nothing written. Other data of the same classes is said too:
+    the same data moved (a pack of it, another machine's path) is usual, but other data went
+    on unsaid, and the card then described it as the run's."""
     recorded = _recorded_classes(run)
     if recorded is not None and recorded != classes:
         raise ConfigError(
             f"{run} was trained on {len(recorded)} classes ({', '.join(recorded)}), and the "
             f"data {cfg.data} has {len(classes)} ({', '.join(classes)}); resume it with the data "
             "it was trained on, or train on this data into another --out.")
+    saved = (read_settings(run / "config.yaml") if (run / "config.yaml").is_file() else {})
+    started_on = saved.get("data") if isinstance(saved, dict) else None
+    if started_on and str(started_on) != str(cfg.data):
+        log.warning("resuming %s on %s, not on %s, the data it started on: if that is other "
+                    "data, its checkpoints and card will mix the two.", run, cfg.data,
+                    started_on)
 
 
 def refuse_new_settings(run: Path, cfg: Any) -> None:

@@ -480,14 +480,17 @@ def _load_initial_weights(model: Any, path: Path, seed: int, sample: np.ndarray,
     if path.suffix not in (".keras", ".onnx"):
         raise DataError(f"The initial weights {path} are neither a .keras checkpoint nor an "
                         ".onnx model fer-train exported.")
-    try:
-        source = (keras_from_onnx(path, sample) if path.suffix == ".onnx"
-                  else keras.models.load_model(path, compile=False))
-    except ModelError as e:
-        raise DataError(f"init_weights: {e}") from e
-    except Exception as e:  # Keras raises many types for a bad file, "File not found" among
-        raise DataError(f"The initial weights {path} are not a readable Keras model (it may "
-                        "be cut short or another kind of file).") from e
+    if path.suffix == ".onnx":
+        try:
+            source = keras_from_onnx(path, sample)
+        except ModelError as e:
+            raise DataError(f"init_weights: {e}") from e
+    else:
+        try:
+            source = keras.models.load_model(path, compile=False)
+        except Exception as e:  # Keras raises many types for a bad file, "File not found" too
+            raise DataError(f"The initial weights {path} are not a readable Keras model (it "
+                            "may be cut short or another kind of file).") from e
     try:
         fresh = transfer_weights(source, model, seed)
     except ValueError as e:
@@ -500,14 +503,17 @@ def _load_initial_weights(model: Any, path: Path, seed: int, sample: np.ndarray,
                   if a.name != "logits")
     head = ""
     if fresh:
-        kept = _keep_shared_classes(source, model, _source_classes(path), class_names)
+        theirs = _source_classes(path)
+        kept = _keep_shared_classes(source, model, theirs, class_names)
         head = (f"; classifier head {source.output.shape[-1]} -> {model.output.shape[-1]} "
                 f"classes, {len(kept)} kept by name ({', '.join(kept) or 'none'})")
         if not kept:
             # Fine-tuning then starts from chance: 30% on a user's photos where the model
             # it came from read 49%.
-            log.warning("none of the classes of %s is among the data's (%s): its classifier "
-                        "starts from chance", path, ", ".join(class_names))
+            why = ("none of its classes is among the data's" if theirs else
+                   "its class names cannot be read (no train_info.json beside it)")
+            log.warning("the classifier of %s starts from chance: %s (%s)", path, why,
+                        ", ".join(class_names))
     log.info("starting from the weights of %s%s%s", path, ", widened" if widened else "",
              head)
 
@@ -535,8 +541,9 @@ def _keep_shared_classes(source: Any, model: Any, theirs: tuple[str, ...],
 
     src, dst = source.get_layer("logits"), model.get_layer("logits")
     (s_kernel, s_bias), (kernel, bias) = src.get_weights(), dst.get_weights()
-    if len(theirs) != s_kernel.shape[1] or len(ours) != kernel.shape[1]:
-        return []
+    if (len(theirs) != s_kernel.shape[1] or len(ours) != kernel.shape[1]
+            or s_kernel.shape[0] != kernel.shape[0]):
+        return []  # names unknown, or a widened network: its features are others
     kept = []
     for j, name in enumerate(ours):
         i = class_index(name, theirs)
