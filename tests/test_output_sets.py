@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from cli_helpers import emocam_command, run_cli, run_emocam, start_emocam
+from cli_helpers import CliRun, emocam_command, run_cli, run_emocam, start_emocam
 from reliability_helpers import assert_one_sentence, wait_for_rows
 
 from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
@@ -207,23 +207,25 @@ def test_ctrl_c_while_a_finished_overwrite_is_put_in_place_leaves_one_whole_set(
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
 
 
-def test_an_overwrite_that_cannot_replace_one_file_keeps_the_whole_old_set(
+def _a_set_then_an_overwrite_refused(
     tmp_path: Path, model_path: Path, capfd: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Windows refuses to move or replace a file another program has open (the CSV in
-    # Excel). The files were put in place one by one: the new video stood beside the old
-    # CSV, summary and sidecar, and the old summary still said complete.
+    monkeypatch: pytest.MonkeyPatch, refused: object, before: object = None,
+) -> tuple[Path, dict[str, bytes], CliRun]:
+    """A small clip's outputs, then an --overwrite of them (smoothing 0.8) during which
+    ``os.replace`` refuses what ``refused(src, dst)`` says, as Windows refuses a file open
+    in another program; ``before(out)`` acts between the two. The folder, the first set's
+    bytes and the second run."""
     clip = write_video(tmp_path / "clip.mp4", (320, 180), scaled(four_faces_plan(12), 0.25))
     out = tmp_path / "out"
     first = run_cli(capfd, "process", clip, "-o", out, "--model", model_path, "-q")
     assert first.code == 0, first.err
     old = {name: (out / name).read_bytes() for name in SET}
+    if callable(before):
+        before(out)
     real_replace = os.replace
-    held = out / "clip.emocam.csv"  # open in a spreadsheet
 
     def windows_replace(src: object, dst: object) -> None:
-        if held in (Path(str(src)), Path(str(dst))):
+        if callable(refused) and refused(Path(str(src)), Path(str(dst))):
             raise PermissionError(13, "The process cannot access the file because it is "
                                       "being used by another process")
         real_replace(src, dst)
@@ -232,6 +234,19 @@ def test_an_overwrite_that_cannot_replace_one_file_keeps_the_whole_old_set(
     again = run_cli(capfd, "process", clip, "-o", out, "--overwrite", "--smoothing", "0.8",
                     "--model", model_path, "-q")
     monkeypatch.setattr(os, "replace", real_replace)
+    return out, old, again
+
+
+def test_an_overwrite_that_cannot_replace_one_file_keeps_the_whole_old_set(
+    tmp_path: Path, model_path: Path, capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Windows refuses to move or replace a file another program has open (the CSV in
+    # Excel). The files were put in place one by one: the new video stood beside the old
+    # CSV, summary and sidecar, and the old summary still said complete.
+    held = tmp_path / "out" / "clip.emocam.csv"  # open in a spreadsheet
+    out, old, again = _a_set_then_an_overwrite_refused(
+        tmp_path, model_path, capfd, monkeypatch, lambda src, dst: held in (src, dst))
     assert_one_sentence(again, str(held), "close it there")
     for name, data in old.items():
         assert (out / name).read_bytes() == data, f"{name} of the old set was replaced"
@@ -249,25 +264,17 @@ def test_an_earlier_set_a_killed_commit_had_moved_aside_is_put_back(
 ) -> None:
     # A run killed between moving the earlier set aside and putting its own in place left
     # no outputs under their names, the earlier ones hidden as .NAME.old for good.
-    clip = write_video(tmp_path / "clip.mp4", (320, 180), scaled(four_faces_plan(12), 0.25))
-    out = tmp_path / "out"
-    assert run_cli(capfd, "process", clip, "-o", out, "--model", model_path, "-q").code == 0
-    old = {name: (out / name).read_bytes() for name in SET}
-    for name in SET:  # its own files still under partial names, two old ones moved aside
-        staging_path(out / name).write_bytes(b"the killed run's")
-    for name in SET[:2]:
-        (out / name).rename(out / f".{name}.old")
-    real_replace = os.replace
+    def killed_in_its_commit(out: Path) -> None:
+        for name in SET:  # its own files still under partial names, two old ones aside
+            staging_path(out / name).write_bytes(b"the killed run's")
+        for name in SET[:2]:
+            (out / name).rename(out / f".{name}.old")
 
-    def refuse_the_csv(src: object, dst: object) -> None:
-        if Path(str(dst)) == out / "clip.emocam.csv" and ".partial" in str(src):
-            raise PermissionError(13, "in use")  # so that this run, too, keeps the old set
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", refuse_the_csv)
-    again = run_cli(capfd, "process", clip, "-o", out, "--overwrite", "--model", model_path,
-                    "-q")
-    monkeypatch.setattr(os, "replace", real_replace)
+    # This run, too, is refused its CSV's place, so that it must keep the earlier set.
+    out, old, again = _a_set_then_an_overwrite_refused(
+        tmp_path, model_path, capfd, monkeypatch,
+        lambda src, dst: dst == tmp_path / "out" / "clip.emocam.csv" and ".partial" in src.name,
+        killed_in_its_commit)
     assert again.code == 2 and "put back" in again.err, again.err
     for name, data in old.items():
         assert (out / name).read_bytes() == data, name
