@@ -134,6 +134,9 @@ def test_four_people_get_four_face_cards(qtbot, make_window, video_four_faces,
     # From the keyboard too (Tab reached no card): Enter on a card chooses it, and Enter on
     # its arrow shows every emotion.
     window.activateWindow()
+    # Keys go to the active window only: on a loaded machine the activation came after the
+    # first Tabs, which then went nowhere (a failed CI run).
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
     window.set_paused(True)  # the cards stay put while the keys go round
     window.view.setFocus()
     target = window.faces.cards[max(window.faces.cards)]

@@ -233,6 +233,9 @@ def test_a_missing_webcam_asked_for_while_a_video_plays_leaves_it_playing(
     wait_frames(qtbot, window, 2)
     # The banner's buttons are reached from the keyboard: Tab, then Enter.
     window.activateWindow()
+    # Keys go to the active window only: on a loaded machine the activation came after the
+    # first Tabs, which then went nowhere (a failed CI run).
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
     window.set_paused(True)  # the face cards, also in the Tab order, stay put meanwhile
     window.view.setFocus()
     for _ in range(len(window.banner.buttons) + 3 * len(window.faces.cards) + 2):
