@@ -5,6 +5,8 @@ Colours are (r, g, b) in 0-255."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 RGB = tuple[int, int, int]
 
 # WCAG's least contrast for the parts of a graphic that carry meaning (1.4.11).
@@ -26,6 +28,7 @@ def contrast(a: RGB, b: RGB) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
+@lru_cache(maxsize=256)  # asked at every repaint of every card and line: a few pairs in all
 def readable_on(rgb: RGB, background: RGB) -> RGB:
     """``rgb``, darkened on a light background (lightened on a dark one) just enough to
     stand out from it by ``MIN_CONTRAST``; unchanged where it already does."""

@@ -156,7 +156,7 @@ class OutputSet:
         if not self._staged:
             return  # nothing here to put back over: a run not replacing a set writes new
         finals = [f for f in self.plan.files() if not _is_device(f)]
-        aside = [(f, f.with_name(f".{f.name}.old")) for f in finals]
+        aside = [(f, _moved_aside(f)) for f in finals]
         aside = [(f, old) for f, old in aside if old.exists() or old.is_symlink()]
         if not aside:
             return
@@ -217,7 +217,7 @@ class OutputSet:
         try:
             for _, final in pairs:
                 if final.exists() or final.is_symlink():
-                    old = final.with_name(f".{final.name}.old")
+                    old = _moved_aside(final)
                     _remove(old)
                     os.replace(final, old)
                     aside.append((final, old))
@@ -246,6 +246,11 @@ class OutputSet:
         if self.plan.sidecar is not None:
             # A killed run's sidecar chunks under the final name: its set is replaced now.
             _remove(parts_dir(self.plan.sidecar))
+
+
+def _moved_aside(final: Path) -> Path:
+    """Where a commit keeps an earlier set's file until its own are all in place."""
+    return final.with_name(f".{final.name}.old")
 
 
 def _is_device(path: Path) -> bool:

@@ -105,17 +105,9 @@ def run_facts(path: Path) -> dict[str, Any]:
 
 
 def load_keras(path: Path) -> Predictor:
-    from emocam.training.keras_import import keras_module
+    from emocam.training.keras_import import load_keras_file
 
-    keras = keras_module()
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as e:  # Keras raises many types for a bad file
-        # Its own words for a damaged file are "File not found", which is untrue of one
-        # that exists.
-        why = ("it may be cut short or another kind of file" if Path(path).is_file()
-               else str(e))
-        raise ModelError(f"{path} is not a readable Keras model ({why}).") from e
+    model = load_keras_file(path)
     cfg = load_run_config(path)
     names = _run_info(path, "train_info.json").get("class_names")
 

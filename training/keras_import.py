@@ -8,9 +8,11 @@ already decoded the data. Every module of the training tool imports Keras throug
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from emocam.errors import UserError
+from emocam.errors import ModelError, UserError
 
 
 def keras_module() -> ModuleType:
@@ -27,6 +29,19 @@ def keras_module() -> ModuleType:
     except (ImportError, ValueError) as e:
         raise _no_backend(e) from e
     return keras
+
+
+def load_keras_file(path: Path) -> Any:
+    """The Keras model in ``path``; a damaged or foreign file is a ``ModelError`` naming it."""
+    keras = keras_module()
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as e:  # Keras raises many types for a bad file
+        # Its own words for a damaged file are "File not found", which is untrue of one
+        # that exists.
+        why = ("it may be cut short or another kind of file" if Path(path).is_file()
+               else str(e))
+        raise ModelError(f"{path} is not a readable Keras model ({why}).") from e
 
 
 def _backend() -> str:

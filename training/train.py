@@ -469,7 +469,7 @@ def _load_initial_weights(model: Any, path: Path, seed: int, sample: np.ndarray,
     others start fresh. An ONNX file is rebuilt as the network it was exported from first,
     its batch normalisation measured on ``sample``.
     """
-    keras = keras_module()
+    from emocam.training.keras_import import load_keras_file
     from emocam.training.model import transfer_weights
     from emocam.training.onnx_weights import keras_from_onnx
 
@@ -480,17 +480,11 @@ def _load_initial_weights(model: Any, path: Path, seed: int, sample: np.ndarray,
     if path.suffix not in (".keras", ".onnx"):
         raise DataError(f"The initial weights {path} are neither a .keras checkpoint nor an "
                         ".onnx model fer-train exported.")
-    if path.suffix == ".onnx":
-        try:
-            source = keras_from_onnx(path, sample)
-        except ModelError as e:
-            raise DataError(f"init_weights: {e}") from e
-    else:
-        try:
-            source = keras.models.load_model(path, compile=False)
-        except Exception as e:  # Keras raises many types for a bad file, "File not found" too
-            raise DataError(f"The initial weights {path} are not a readable Keras model (it "
-                            "may be cut short or another kind of file).") from e
+    try:
+        source = (keras_from_onnx(path, sample) if path.suffix == ".onnx"
+                  else load_keras_file(path))
+    except ModelError as e:
+        raise DataError(f"init_weights: {e}") from e
     try:
         fresh = transfer_weights(source, model, seed)
     except ValueError as e:
@@ -510,8 +504,9 @@ def _load_initial_weights(model: Any, path: Path, seed: int, sample: np.ndarray,
         if not kept:
             # Fine-tuning then starts from chance: 30% on a user's photos where the model
             # it came from read 49%.
-            why = ("none of its classes is among the data's" if theirs else
-                   "its class names cannot be read (no train_info.json beside it)")
+            why = ("its class names cannot be read (no train_info.json beside it)"
+                   if not theirs else "the network is widened, so its classifier's inputs "
+                   "are new" if widened else "none of its classes is among the data's")
             log.warning("the classifier of %s starts from chance: %s (%s)", path, why,
                         ", ".join(class_names))
     log.info("starting from the weights of %s%s%s", path, ", widened" if widened else "",
@@ -528,8 +523,9 @@ def _source_classes(path: Path) -> tuple[str, ...]:
             return tuple(read_model_info(path).class_names)
         except (ModelInfoError, OSError):
             return ()
-    names = read_object(path.parent / "train_info.json") or {}
-    found = names.get("class_names")
+    from emocam.training.evaluate import run_facts
+
+    found = run_facts(path.parent / "train_info.json").get("class_names")
     return tuple(str(n) for n in found) if isinstance(found, list) else ()
 
 

@@ -17,6 +17,6 @@ def class_color(name: str, index: int) -> QColor:
 def class_color_on(name: str, index: int, background: QColor) -> QColor:
     """A class's colour for a line or bar drawn on ``background`` (a window's): on a light
     theme neutral's grey and surprise's yellow are darkened (emocam.contrast)."""
-    b, g, r = overlay_bgr(name, index)
-    return QColor(*readable_on((r, g, b), (background.red(), background.green(),
-                                            background.blue())))
+    c = class_color(name, index)
+    return QColor(*readable_on((c.red(), c.green(), c.blue()),
+                               (background.red(), background.green(), background.blue())))
