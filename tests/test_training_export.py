@@ -887,3 +887,25 @@ def test_a_keras_checkpoint_evaluated_without_keras_names_the_extras_not_a_backe
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "Keras cannot be imported" in err
     assert 'pip install "emocam[train]"' in err, err
+
+
+@pytest.mark.train
+def test_a_built_in_model_is_taken_by_name_to_start_from_and_to_learn_from(run, tmp_path):
+    # "ferplus" said "does not exist" here, where evaluate, compare and the app take it.
+    base = run.parent
+    rc = main(["-q", "train", "--data", str(base / "ferplus"), "--preset", "full",
+               "--no-export", "--out", str(tmp_path / "ft"), "--set",
+               f"cache_dir={base / 'cache'}", "--set", "init_weights=ferplus", "--set",
+               "teacher=ferplus-large-int8", "--set", "batch_size=16", "--set", "epochs=1",
+               "--set", "warmup_epochs=0"])
+    assert rc == 0 and (tmp_path / "ft" / "best.keras").is_file()
+
+
+def test_a_built_in_name_is_taken_by_the_commands_that_change_a_model(tmp_path, capsys,
+                                                                      monkeypatch):
+    rc = main(["-q", "calibrate", "ferplus", "--temperature", "1.2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "shipped models" in err and "--out" in err, err
+    assert main(["-q", "calibrate", "ferplus", "--temperature", "1.2", "--out",
+                 str(tmp_path / "mine.onnx")]) == 0
+    assert read_model_info(tmp_path / "mine.onnx").temperature == 1.2

@@ -201,12 +201,20 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _exported_onnx(text: str) -> Path:
-    model = Path(text)
+    """An exported model: a file, or a built-in's name as the app and ``evaluate`` take it."""
+    model = resolve_model(text)
     if not model.exists():
-        raise ConfigError(f"{model} does not exist; give a model fer-train exported.")
+        raise ConfigError(f"{model} does not exist; give a model fer-train exported or a "
+                          f"built-in model's name ({', '.join(BUILTIN_MODELS)}).")
     if not model.is_file() or model.suffix != ".onnx":
         raise ConfigError(f"{model} is not an .onnx file; give a model fer-train exported.")
     return model
+
+
+def _beside(model: Path, name: str, given: str) -> Path:
+    """Where a command writes a file made from ``model`` when no --out is given: beside it,
+    or in the current folder for a built-in's name (not into the installed package)."""
+    return Path(name) if given in BUILTIN_MODELS else model.with_name(name)
 
 
 def _output_file(out: Path, suffix: str, flag: str = "--out") -> Path:
@@ -269,8 +277,8 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from emocam.training.quantize import quantize_int8
 
     model = _exported_onnx(args.model)
-    out = _output_file(Path(args.out) if args.out else model.with_name(f"{model.stem}-int8.onnx"),
-                       ".onnx")
+    out = _output_file(Path(args.out) if args.out
+                       else _beside(model, f"{model.stem}-int8.onnx", args.model), ".onnx")
     refuse_int8(model)  # before the data's minutes of decoding
     ds = load_eval_data(args.data, None, _cache_dir(args), model, ("test",))
     f = quantize_int8(model, ds, out, max_drop=args.max_drop / 100)
@@ -591,9 +599,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("quantize", help="an int8 variant of an exported .onnx model, written "
                        "only when it keeps its accuracy")
-    q.add_argument("model")
+    q.add_argument("model", help="a float .onnx model fer-train exported, or a built-in's name")
     q.add_argument("--data", required=True, help="the dataset the model was trained on")
-    q.add_argument("--out", help="ONNX file to write (default: MODEL-int8.onnx beside it)")
+    q.add_argument("--out", help="ONNX file to write (default: MODEL-int8.onnx beside it; in "
+                   "the current folder for a built-in's name)")
     q.add_argument("--max-drop", type=float, default=0.3, metavar="POINTS",
                    help="largest accuracy loss allowed, in points (default 0.3)")
     q.add_argument("--cache-dir", help="where decoded datasets are cached")
@@ -609,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("calibrate", help="set an exported model's temperature and uncertain "
                        "threshold (e.g. fitted on faces from your own cameras)")
-    c.add_argument("model")
+    c.add_argument("model", help="an .onnx model fer-train exported, or a built-in's name")
     c.add_argument("--temperature", type=float, help="softmax(logits / T)")
     c.add_argument("--uncertain-below", type=float, metavar="P",
                    help="show a face as uncertain below this calibrated probability")
@@ -618,7 +627,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser(
         "adjust", help="shift an exported model's logits towards rare classes (post-hoc logit "
         "adjustment), chosen on the validation split")
-    a.add_argument("model", help="a float .onnx model fer-train exported")
+    a.add_argument("model", help="a float .onnx model fer-train exported, or a built-in's "
+                   "name")
     a.add_argument("--data", required=True, help="the dataset the model was trained on (its "
                    "training split gives the class prior, its validation split the choice)")
     a.add_argument("--out", help="ONNX file to write (default: the model, replaced)")
@@ -652,7 +662,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser(
         "rebuild", help="the Keras checkpoint of an exported .onnx model (to train it further, "
         "or to distil from it on a GPU, where a teacher runs as Keras)")
-    r.add_argument("model", help="a float .onnx model fer-train exported")
+    r.add_argument("model", help="a float .onnx model fer-train exported, or a built-in's "
+                   "name")
     r.add_argument("--data", required=True, help="the dataset the model was trained on (batch "
                    "normalisation is measured on its training images)")
     r.add_argument("--out", help="the .keras file to write (default: MODEL.keras here)")

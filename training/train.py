@@ -19,6 +19,7 @@ from emocam import atomic
 from emocam.errors import ModelError, UserError
 from emocam.jsonread import count, read_object
 from emocam.preprocess import CropSpec, Normalization, normalize
+from emocam.resources import resolve_model
 from emocam.training.augment import AugmentConfig, augment_batch
 from emocam.training.data import DataError, Dataset, Split, load_dataset
 from emocam.training.keras_import import keras_module
@@ -43,7 +44,9 @@ class TrainConfig:
     train_limit: int = 0  # use only the first N training images (smoke runs)
     data_workers: int = 1  # threads preparing batches
     cache_dir: str = ""
-    init_weights: str = ""  # start from this Keras checkpoint's weights (fine-tuning)
+    # start from these weights (fine-tuning): a .keras checkpoint, an exported .onnx, or a
+    # built-in model's name (ferplus)
+    init_weights: str = ""
     # Stop after this many minutes (0: no limit), counted from the command's start, so that
     # loading the data and teachers and compiling count too; the learning rate then follows a
     # cosine over the time, not the epochs, so a run on a machine lent for a fixed time ends
@@ -570,7 +573,8 @@ def train(cfg: TrainConfig, ds: Dataset | None = None, started: float | None = N
     weights = _class_weights(ds.train, n) if cfg.class_weighting else None
     teachers = None
     if cfg.teacher:
-        paths = [Path(p.strip()) for p in cfg.teacher.split(",") if p.strip()]
+        # A built-in's name, as the app takes it (ferplus-large), or a file.
+        paths = [resolve_model(p.strip()) for p in cfg.teacher.split(",") if p.strip()]
         teachers = Teachers(paths, cfg.teacher_temperature, ds.class_names, cfg.teacher_flip)
         log.info("distilling from %d teacher(s), weight %.2f, temperature %.2f%s", len(paths),
                  cfg.teacher_weight, cfg.teacher_temperature,
@@ -581,7 +585,7 @@ def train(cfg: TrainConfig, ds: Dataset | None = None, started: float | None = N
     with _strategy().scope():
         model = make_model(n, ds.train.images.shape[1], cfg.model)
         if cfg.init_weights:
-            _load_initial_weights(model, Path(cfg.init_weights), cfg.seed,
+            _load_initial_weights(model, resolve_model(cfg.init_weights), cfg.seed,
                                   sample_images(ds.train.images, cfg.normalization),
                                   tuple(ds.class_names))
         if cfg.time_limit_minutes > 0:
