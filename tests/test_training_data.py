@@ -27,6 +27,7 @@ from emocam.training.data import (
     ferplus_argmax,
     ferplus_distribution,
     ferplus_majority,
+    is_own_data,
     load_dataset,
 )
 
@@ -342,3 +343,15 @@ def test_an_emotion_name_finds_its_class_in_either_datasets_classes() -> None:
         fer2013_name = FER2013_CLASSES[index]
         assert ferplus_name.startswith(fer2013_name[:3])  # happiness/happy, anger/angry...
         assert FERPLUS_CLASSES[class_index(fer2013_name, FERPLUS_CLASSES)] == ferplus_name
+
+
+@pytest.mark.parametrize("write", [
+    lambda root, own: write_kaggle_folders(root, **({"train_name": "me_{}.jpg"} if own else {})),
+    lambda root, own: write_ferplus_folders(root, **({"image_name": "me_{}.png"} if own else {})),
+], ids=["FER2013's folders", "FER+'s folders"])
+def test_your_photos_in_a_public_layout_are_told_from_the_public_set(tmp_path, write):
+    # A model trained on them was carded as FER2013 (or FER+): its licence, its figures.
+    write(tmp_path / "theirs", False)
+    write(tmp_path / "mine", True)
+    assert not is_own_data(load_dataset(tmp_path / "theirs").description)
+    assert is_own_data(load_dataset(tmp_path / "mine").description)

@@ -15,6 +15,7 @@ from training_helpers import (
     int8_weight_range,
     write_ferplus_folders,
     write_kaggle_csv,
+    write_kaggle_folders,
 )
 
 from emocam.classify import softmax
@@ -909,3 +910,16 @@ def test_a_built_in_name_is_taken_by_the_commands_that_change_a_model(tmp_path, 
     assert main(["-q", "calibrate", "ferplus", "--temperature", "1.2", "--out",
                  str(tmp_path / "mine.onnx")]) == 0
     assert read_model_info(tmp_path / "mine.onnx").temperature == 1.2
+
+
+@pytest.mark.train
+def test_a_model_of_your_own_photos_is_not_carded_as_fer2013(tmp_path):
+    # Its card gave your photos FER2013's licence, its published figures and its name.
+    write_kaggle_folders(tmp_path / "mine", train_name="me_{}.jpg")
+    rc = main(["-q", "train", "--data", str(tmp_path / "mine"), "--preset", "quick",
+               "--out", str(tmp_path / "run"), *TINY])
+    assert rc == 0
+    card = (tmp_path / "run" / "model.md").read_text()
+    assert "your own photos" in card and "PrivateTest_*" in card
+    assert "FER2013 images" not in card and "published figures" not in card
+    assert "FER2013" not in read_model_info(tmp_path / "run" / "model.onnx").name

@@ -61,8 +61,10 @@ def votes_for_label(label: int, i: int) -> list[int]:
     return v
 
 
-def write_ferplus_folders(root: Path, n_train: int = 24, n_eval: int = 10) -> Path:
-    """FER+'s own layout; each split's first rows are the hand-checked VOTE_CASES."""
+def write_ferplus_folders(root: Path, n_train: int = 24, n_eval: int = 10,
+                          image_name: str = "fer{:07d}.png") -> Path:
+    """FER+'s own layout; each split's first rows are the hand-checked VOTE_CASES.
+    ``image_name`` other than FER+'s makes them your photos."""
     imgs = face_images(n_train + 2 * n_eval)
     k = 0
     for part, n in (("FER2013Train", n_train), ("FER2013Valid", n_eval),
@@ -71,7 +73,7 @@ def write_ferplus_folders(root: Path, n_train: int = 24, n_eval: int = 10) -> Pa
         folder.mkdir(parents=True)
         rows = []
         for i in range(n):
-            name = f"fer{k:07d}.png"
+            name = image_name.format(k)
             cv2.imwrite(str(folder / name), imgs[k])
             votes = VOTE_CASES[i][0] if i < len(VOTE_CASES) else votes_for_label(i % 8, i)
             rows.append([name, "(0, 0, 48, 48)", *votes])
@@ -94,10 +96,11 @@ def write_kaggle_csv(path: Path, counts=(6, 3, 4)) -> tuple[np.ndarray, np.ndarr
     return imgs, labels
 
 
-def write_kaggle_folders(root: Path) -> None:
+def write_kaggle_folders(root: Path, train_name: str = "Training_{}.jpg") -> None:
+    """FER2013's folder layout; ``train_name`` other than FER2013's makes them your photos."""
     imgs = face_images(10, seed=2)
-    files = [("train/happy/Training_1.jpg", 0), ("train/happy/Training_2.jpg", 1),
-             ("train/sad/Training_3.jpg", 2), ("train/angry/Training_4.jpg", 3),
+    files = [(f"train/happy/{train_name.format(1)}", 0), (f"train/happy/{train_name.format(2)}", 1),
+             (f"train/sad/{train_name.format(3)}", 2), (f"train/angry/{train_name.format(4)}", 3),
              ("test/happy/PublicTest_5.jpg", 4), ("test/neutral/PublicTest_6.jpg", 5),
              ("test/sad/PrivateTest_7.jpg", 6), ("test/surprise/PrivateTest_8.jpg", 7),
              ("test/happy/PrivateTest_9.jpg", 8)]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from emocam.modelinfo import ModelInfo
+from emocam.training.data import is_own_data
 from emocam.training.evaluate import confusion_text
 
 # Published figures on the same test sets, for context (see the papers for their protocols).
@@ -67,7 +68,7 @@ def _mirror_lines(t: dict[str, Any]) -> list[str]:
             "above count both passes. Every figure on this card is of that graph."]
 
 
-def _results(info: ModelInfo, evaluation: dict[str, Any]) -> list[str]:
+def _results(info: ModelInfo, evaluation: dict[str, Any], own: bool) -> list[str]:
     protos = evaluation["protocols"]
     lines = ["| protocol | test images | accuracy | macro-F1 |", "|---|---|---|---|"]
     for key, rep in protos.items():
@@ -77,7 +78,7 @@ def _results(info: ModelInfo, evaluation: dict[str, Any]) -> list[str]:
     for key, rep in protos.items():
         lines.append(f"- **{key}**: {rep['description']}.")
     primary = evaluation["primary"]
-    if primary in REFERENCES:
+    if primary in REFERENCES and not own:  # FER2013's figures are not on your photos
         lines += ["", f"For context, published figures on this test set: {REFERENCES[primary]}."]
     rep = protos[primary]
     lines += ["", f"Per class ({primary}):", "",
@@ -90,7 +91,12 @@ def _results(info: ModelInfo, evaluation: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _licence(plus: bool) -> list[str]:
+def _licence(plus: bool, own: bool) -> list[str]:
+    if own:
+        return ["- The training images are the photos this model was trained on, not FER2013: "
+                "their licence, and the consent of the people in them, are for whoever trained "
+                "it to state here.",
+                "- The code that trained and exports the model is emocam's (MIT)."]
     lines = ["- The training images are the FER2013 images (ICML 2013 representation-learning "
              "challenge, distributed through Kaggle). They were collected from the web and are "
              "released for research use only; this model inherits that restriction, so check it "
@@ -106,6 +112,7 @@ def _licence(plus: bool) -> list[str]:
 def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
     m, t = info.metrics, info.training
     plus = "argmax_votes" in evaluation["protocols"]
+    own = is_own_data(str(t.get("data", "")))
     calib = evaluation.get("calibration") or {}
     names = ", ".join(info.class_names)
     lines = [
@@ -146,10 +153,11 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         "",
         "## Data and protocol",
         "",
-        f"- Data: {t.get('data')} ({t.get('data_layout')} layout), {t.get('train_images')} "
+        (f"- Data: your own photos in {'FER+' if plus else 'FER2013'}'s folder layout, " if own else
+         f"- Data: {t.get('data')} ({t.get('data_layout')} layout), ") + f"{t.get('train_images')} "
         f"training images used, {t.get('valid_images')} validation, {t.get('test_images')} test.",
         f"- Training labels: `{t.get('label_mode')}`"
-        + (" (the normalised FER+ vote distribution over the 8 emotions, single votes dropped)"
+        + (" (the normalised vote distribution over the 8 emotions, single votes dropped)"
            if t.get("label_mode") == "distribution" else "") + ".",
         f"- Headline protocol: {t.get('protocol')}.",
         "- Model selection: the epoch with the best validation accuracy; the test split was "
@@ -157,7 +165,7 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         "",
         "## Test results",
         "",
-        *_results(info, evaluation),
+        *_results(info, evaluation, own),
         "",
         "## Calibration",
         "",
@@ -184,7 +192,7 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         "",
         "## Licence",
         "",
-        *_licence(plus),
+        *_licence(plus, own),
         "",
         "## Intended use and limits",
         "",
@@ -193,12 +201,14 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         "- An expression is not an emotion: the model reports how a face looks in one frame, "
         "not what a person feels. Do not use it to make decisions about people (hiring, "
         "policing, education, health, credit) or for surveillance.",
-        "- FER2013 faces are web images, mostly frontal, 48x48 gray, skewed in age, ethnicity "
-        "and pose; accuracy is lower on profiles, occlusions (masks, hands, glasses), poor "
-        "light and groups the data under-represents.",
+        ("- The training photos decide which faces it reads well: accuracy is lower on the "
+         "poses, light and people they lack." if own else
+         "- FER2013 faces are web images, mostly frontal, 48x48 gray, skewed in age, ethnicity "
+         "and pose; accuracy is lower on profiles, occlusions (masks, hands, glasses), poor "
+         "light and groups the data under-represents."),
         "- Rare classes are weak: see the per-class recall above"
-        + (" (contempt and disgust have very few training images)." if plus else
-           " (disgust has very few training images)."),
+        + ("." if own else " (contempt and disgust have very few training images)." if plus
+           else " (disgust has very few training images)."),
         "- The crop framing matters: the app frames faces as the metadata says; other framings "
         "cost accuracy.",
         "",

@@ -444,9 +444,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from emocam.training.compare import ROUNDS, paired_difference
     from emocam.training.data import DataError
     from emocam.training.evaluate import (
-        PROTOCOLS,
         check_classes,
         class_report,
+        describe_protocol,
         eval_labels,
         load_predictor,
         protocols_for,
@@ -459,7 +459,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                         _cache_dir(args), paths[0], (args.split,))
     part = getattr(ds, args.split)
     proto = protocols_for(part)[0]
-    protocol = PROTOCOLS[proto].split(" (")[0]
+    protocol = describe_protocol(proto, ds).split(" (")[0]
     labels = eval_labels(part, proto)
     ok = labels >= 0
     labels = labels[ok]

@@ -14,6 +14,7 @@ import csv
 import hashlib
 import logging
 import os
+import re
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -43,7 +44,12 @@ FERPLUS_VOTE_COLUMNS = 10  # 8 emotions, unknown, not-a-face
 KAGGLE_FOLDER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 IMAGE_SIDE = 48
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: photos in FER2013's folder layout are told from FER2013 itself
+# Photos laid out as FER2013's folders are FER2013 only when they carry its file names: a
+# card must not give a user's own photos FER2013's licence and published figures.
+OWN_PHOTOS = "Your photos"
+_FER2013_FILE = re.compile(r"(Training|PublicTest|PrivateTest)_\d+\.jpg")
+_FERPLUS_FILE = re.compile(r"fer\d{7}\.png")
 
 # A folder on disk, or one inside a dataset's zip: both walk and open alike.
 Where = Path | zipfile.Path
@@ -295,6 +301,7 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
     groups: dict[str, tuple[list[np.ndarray], list[int]]] = {
         "train": ([], []), "valid": ([], []), "test": ([], []),
     }
+    fer2013 = True
     for part in ("train", "test"):
         folder = root / part
         # Hidden folders are a tool's (.ipynb_checkpoints), not a class.
@@ -321,6 +328,7 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
                     key = "test"
                 groups[key][0].append(_decode_image(p))
                 groups[key][1].append(label)
+                fer2013 = fer2013 and bool(_FER2013_FILE.fullmatch(p.name))
     top = str(root).rstrip("/")  # a folder in a zip is named with a slash at its end
     where = {"train": f"{top}/train/CLASS/*.jpg", "valid": f"{top}/test/CLASS/PublicTest_*.jpg",
              "test": f"{top}/test/CLASS/PrivateTest_*.jpg"}
@@ -333,7 +341,13 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
                             "are scored once).")
     splits = {k: _raw_split(groups[k][0], f"{root} ({k} split)", labels=groups[k][1])
               for k in ("train", "valid", "test")}
-    return RawDataset(FER2013_CLASSES, "fer2013", f"FER2013 (Kaggle folders) from {root}", splits)
+    name = "FER2013 (Kaggle folders)" if fer2013 else f"{OWN_PHOTOS} (FER2013's folder layout)"
+    return RawDataset(FER2013_CLASSES, "fer2013", f"{name} from {root}", splits)
+
+
+def is_own_data(description: str) -> bool:
+    """Whether a dataset's description names a user's own photos, not FER2013 or FER+."""
+    return description.startswith(OWN_PHOTOS)
 
 
 def _folder_class(name: str) -> int | None:
@@ -368,6 +382,7 @@ def _read_label_csv(path: Where) -> list[tuple[int, str, np.ndarray]]:
 
 def raw_ferplus_folders(root: Where) -> RawDataset:
     splits = {}
+    ferplus = True
     for name, part in (("train", "FER2013Train"), ("valid", "FER2013Valid"),
                        ("test", "FER2013Test")):
         folder = root / part
@@ -377,6 +392,7 @@ def raw_ferplus_folders(root: Where) -> RawDataset:
         rows = _read_label_csv(label_csv)
         images = []
         for i, image_name, _ in rows:
+            ferplus = ferplus and bool(_FERPLUS_FILE.fullmatch(image_name))
             p = folder / image_name
             if not p.is_file():
                 raise DataError(
@@ -385,7 +401,8 @@ def raw_ferplus_folders(root: Where) -> RawDataset:
         if not images:
             raise DataError(f"{label_csv} lists no images.")
         splits[name] = _raw_split(images, str(folder), votes=[v for _, _, v in rows])
-    return RawDataset(FERPLUS_CLASSES, "ferplus", f"FER+ from {root}", splits)
+    name = "FER+" if ferplus else f"{OWN_PHOTOS} (FER+'s folder layout)"
+    return RawDataset(FERPLUS_CLASSES, "ferplus", f"{name} from {root}", splits)
 
 
 def raw_ferplus_csv(fer_csv: Where, new_csv: Where) -> RawDataset:

@@ -22,7 +22,7 @@ from emocam.errors import ModelError
 from emocam.jsonread import read_object
 from emocam.modelinfo import ModelInfo, read_model_info
 from emocam.preprocess import Normalization, normalize
-from emocam.training.data import Dataset, Split, ferplus_argmax
+from emocam.training.data import Dataset, Split, ferplus_argmax, is_own_data
 from emocam.training.settings import merge, plain, read_settings
 from emocam.training.train import TrainConfig
 
@@ -40,6 +40,18 @@ PROTOCOLS = {
     "published FER+ figures)",
     "privatetest": "FER2013 PrivateTest (the standard FER2013 test set), one label per image",
 }
+# Your own photos in FER2013's or FER+'s folder layout: the same scoring, not their test sets.
+OWN_PROTOCOLS = {
+    "majority": "majority vote of the test folder's label.csv counts (FER+'s rule: single "
+    "votes dropped, one emotion holds more than half of the rest)",
+    "argmax_votes": "plain argmax of the test folder's label.csv counts",
+    "privatetest": "the test photos (test/CLASS/PrivateTest_*), one label per image",
+}
+
+
+def describe_protocol(proto: str, ds: Dataset) -> str:
+    """What a protocol scores on ``ds``, as the cards and reports say it."""
+    return (OWN_PROTOCOLS if is_own_data(ds.description) else PROTOCOLS)[proto]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,7 +292,7 @@ def score(logits: np.ndarray, split: Split, ds: Dataset, temperature: float = 1.
         labels = eval_labels(split, proto)
         ok = labels >= 0
         rep = class_report(labels[ok], logits[ok].argmax(axis=1), ds.class_names)
-        rep["description"] = PROTOCOLS[proto] + (
+        rep["description"] = describe_protocol(proto, ds) + (
             "" if split_name == "test" else f"; scored here on the {split_name} split instead")
         rep["ece"] = expected_calibration_error(softmax(logits[ok], temperature), labels[ok])
         out[proto] = rep

@@ -23,11 +23,11 @@ import numpy as np
 from emocam.classify import softmax
 from emocam.errors import ModelError
 from emocam.modelinfo import METADATA_KEY, ModelInfo
-from emocam.training.data import DataError, Dataset, load_dataset
+from emocam.training.data import DataError, Dataset, is_own_data, load_dataset
 from emocam.training.evaluate import (
-    PROTOCOLS,
     Predictor,
     check_classes,
+    describe_protocol,
     evaluate,
     expected_calibration_error,
     fit_temperature,
@@ -268,7 +268,7 @@ def _training_info(run: Path, cfg: TrainConfig, ds: Dataset, primary: str,
     return {
         "data": ds.description.split(" (")[0].split(" from ")[0],
         "data_layout": ds.layout,
-        "protocol": PROTOCOLS[primary],
+        "protocol": describe_protocol(primary, ds),
         "label_mode": ds.label_mode,
         "train_images": tinfo.get("train_images", len(ds.train)),
         "valid_images": len(ds.valid),
@@ -289,6 +289,11 @@ def _training_info(run: Path, cfg: TrainConfig, ds: Dataset, primary: str,
         "learning_rate": cfg.learning_rate,
         "seed": cfg.seed,
     }
+
+
+def _data_name(ds: Dataset, plus: bool) -> str:
+    """The data a model is named after, as the app shows its name."""
+    return "own-photos" if is_own_data(ds.description) else "FER+" if plus else "FER2013"
 
 
 def default_cache_dir() -> Path:
@@ -349,8 +354,7 @@ def export_checkpoint(checkpoint: Path, out: Path, data: str | Path | None = Non
             class_names=tuple(ds.class_names), input_size=int(ds.test.images.shape[1]),
             layout="NHWC", normalization=cfg.normalization, crop=cfg.crop, output="logits",
             temperature=calib["temperature"], uncertain_below=calib["uncertain_below"],
-            name=name or f"emocam {'FER+' if plus else 'FER2013'} CNN "
-                         f"({params / 1000:.0f}k parameters)",
+            name=name or f"emocam {_data_name(ds, plus)} CNN ({params / 1000:.0f}k parameters)",
         )
         set_metadata(tmp_onnx, info)
         onnx_pred = load_onnx(tmp_onnx)
