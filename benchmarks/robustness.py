@@ -64,10 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("data", help="FER+ or FER2013 (folders, CSV or a pack with its test split)")
     ap.add_argument("--model", action="append", required=True)
     ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--split", choices=("test", "valid"), default="test",
+                    help="valid: whether a change under test is the network's or the split's")
     args = ap.parse_args(argv)
     ds = load_dataset(args.data, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
-    ok = ds.test.labels >= 0  # FER+: the images with a majority vote
-    images, labels = ds.test.images[ok], ds.test.labels[ok]
+    part = getattr(ds, args.split)
+    ok = part.labels >= 0  # FER+: the images with a majority vote
+    images, labels = part.images[ok], part.labels[ok]
     rows = {}
     for model in args.model:
         pred = load_predictor(resolve_model(model))
