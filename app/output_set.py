@@ -40,7 +40,14 @@ from emocam.locks import (
     take,
 )
 from emocam.outputs import OutputPlan
-from emocam.staging import no_space_hint, parts_dir, staging_path, writes_in_place
+from emocam.staging import (
+    moved_aside_path,
+    no_space_hint,
+    parts_dir,
+    put_back_moved_aside,
+    staging_path,
+    writes_in_place,
+)
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +118,9 @@ class OutputSet:
                 log.warning("taking over %s %s from %s, which is no longer running",
                             "the output" if len(paths) == 1 else "the outputs",
                             ", ".join(paths), describe(dead))
-            self._put_back_moved_aside()
+            if self._staged:  # a set neither old nor new, which this run replaces
+                for old in put_back_moved_aside(self.plan.files()):
+                    _remove(old)
             for partial, _ in self._pairs:
                 _remove(partial)  # a dead run's partial set: we hold the lock now
         except BaseException:
@@ -147,30 +156,6 @@ class OutputSet:
                 self._drop_left_out()
         finally:
             self._unlock()
-
-    def _put_back_moved_aside(self) -> None:
-        """A run killed in the middle of its commit left the earlier set's files moved aside
-        (``.NAME.old``). Where none of its new files had been put in place yet, the earlier
-        set goes back whole; else the set is neither (this run writes a new one) and the
-        moved-aside files go."""
-        if not self._staged:
-            return  # nothing here to put back over: a run not replacing a set writes new
-        finals = [f for f in self.plan.files() if not _is_device(f)]
-        aside = [(f, _moved_aside(f)) for f in finals]
-        aside = [(f, old) for f, old in aside if old.exists() or old.is_symlink()]
-        if not aside:
-            return
-        # A file moved aside whose name holds a file again was replaced: the commit had got
-        # to putting its own files in place, after moving every earlier one aside.
-        if any(final.exists() or final.is_symlink() for final, _ in aside):
-            for _, old in aside:
-                _remove(old)
-            return
-        for final, old in aside:
-            with contextlib.suppress(OSError):
-                os.replace(old, final)
-        log.warning("put back %s, moved aside by a run that stopped while it replaced them",
-                    ", ".join(str(f) for f, _ in aside))
 
     def _drop_left_out(self) -> None:
         """An earlier set's files that this run does not write again (its sidecar under
@@ -217,7 +202,7 @@ class OutputSet:
         try:
             for _, final in pairs:
                 if final.exists() or final.is_symlink():
-                    old = _moved_aside(final)
+                    old = moved_aside_path(final)
                     _remove(old)
                     os.replace(final, old)
                     aside.append((final, old))
@@ -246,11 +231,6 @@ class OutputSet:
         if self.plan.sidecar is not None:
             # A killed run's sidecar chunks under the final name: its set is replaced now.
             _remove(parts_dir(self.plan.sidecar))
-
-
-def _moved_aside(final: Path) -> Path:
-    """Where a commit keeps an earlier set's file until its own are all in place."""
-    return final.with_name(f".{final.name}.old")
 
 
 def _is_device(path: Path) -> bool:

@@ -25,7 +25,7 @@ from pathlib import Path
 from emocam.errors import OutputError
 from emocam.input_kinds import IMAGE_EXTS
 from emocam.outputnames import annotated_image_suffix
-from emocam.staging import check_output, writes_in_place
+from emocam.staging import check_output, put_back_moved_aside, writes_in_place
 from emocam.summary import summary_completed
 
 SUFFIX = ".emocam"  # every default output of NAME extends NAME.emocam
@@ -363,6 +363,8 @@ def check_plan(plan: OutputPlan, overwrite: bool, resumable: bool = False) -> No
     twice = next((p for i, p in enumerate(files) if resolved[i] in resolved[:i]), None)
     if twice is not None:
         raise OutputError(f"Two outputs are both named {twice}; give each output its own name.")
+    # Before anything is judged there: a commit killed half-way hid the earlier set.
+    put_back_moved_aside(files)
     # A stopped run's set is the usual reason its outputs are there: --resume redoes it.
     unfinished = (resumable and plan.json is not None and not overwrite
                   and summary_completed(plan.json) is False)

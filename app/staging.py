@@ -10,6 +10,7 @@ what to do (``no_space_hint``).
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 from emocam.errors import OutputError
 from emocam.inputs import shown_name, utf8_named
 from emocam.locks import being_written_by, held_sentence
+
+log = logging.getLogger(__name__)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -99,6 +102,34 @@ def is_staged(path: Path) -> bool:
 def parts_dir(path: Path) -> Path:
     """Where the sidecar ``path`` keeps its chunks while its run goes on."""
     return path.with_name(f".{path.name}.parts")
+
+
+def moved_aside_path(final: Path) -> Path:
+    """Where a commit keeps an earlier set's file until its own are all in place."""
+    return final.with_name(f".{final.name}.old")
+
+
+def put_back_moved_aside(finals: Iterable[Path]) -> list[Path]:
+    """An earlier set's files that a run killed in the middle of its commit left moved aside
+    (``.NAME.old``): put back where none of that run's own files had been put in place yet,
+    so the earlier set is there again whole (a run finding no outputs wrote a new set beside
+    them, hidden for good). Returns the moved-aside files left, where the killed run had
+    begun to put its own in place: that set is neither, and a run replacing it drops them."""
+    finals = [f for f in finals if not writes_in_place(f)]
+    aside = [(f, moved_aside_path(f)) for f in finals]
+    aside = [(f, old) for f, old in aside if old.exists() or old.is_symlink()]
+    if not aside or any(being_written_by(f) is not None for f in finals):
+        return []  # a run committing now holds the set: its files are its own business
+    if any(final.exists() or final.is_symlink() for final, _ in aside):
+        return [old for _, old in aside]
+    for final, old in aside:
+        try:
+            os.replace(old, final)
+        except OSError:
+            continue
+    log.warning("put back %s, moved aside by a run that stopped while it replaced them",
+                ", ".join(str(f) for f, _ in aside))
+    return []
 
 
 DEV_FD = Path("/dev/fd")  # macOS's (and the BSDs') descriptors, each a file of its own

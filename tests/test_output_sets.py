@@ -281,6 +281,27 @@ def test_an_earlier_set_a_killed_commit_had_moved_aside_is_put_back(
     assert not list(out.glob(".*.old"))
 
 
+def test_a_set_a_killed_commit_had_wholly_moved_aside_is_back_before_the_next_run(
+    tmp_path: Path, model_path: Path, capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Killed after moving every earlier file aside and before putting any of its own in
+    # place, a run left no outputs under their names: the next run, finding none, wrote a
+    # new set and the earlier one stayed hidden as .NAME.old for good.
+    clip = write_video(tmp_path / "clip.mp4", (320, 180), scaled(four_faces_plan(12), 0.25))
+    out = tmp_path / "out"
+    assert run_cli(capfd, "process", clip, "-o", out, "--model", model_path, "-q").code == 0
+    old = {name: (out / name).read_bytes() for name in SET}
+    for name in SET:
+        staging_path(out / name).write_bytes(b"the killed run's")
+        (out / name).rename(out / f".{name}.old")
+    again = run_cli(capfd, "process", clip, "-o", out, "--model", model_path, "-q")
+    assert again.code == 2 and "put back" in again.err and "already exists" in again.err, \
+        again.err
+    for name, data in old.items():
+        assert (out / name).read_bytes() == data, name
+    assert not list(out.glob(".*.old"))
+
+
 def test_a_glob_beside_an_earlier_runs_outputs_processes_the_videos_alone(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
