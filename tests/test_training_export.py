@@ -974,3 +974,22 @@ def test_an_int8_model_is_refused_for_a_real_loss_not_for_one_image_of_a_small_t
                  str(tmp_path / "lossy.onnx")]) == 2
     assert "2 of 2 test images" in capsys.readouterr().err
     assert not (tmp_path / "lossy.onnx").exists()
+
+
+@pytest.mark.train
+def test_tensorflow_says_nothing_of_cuda_on_a_machine_without_a_gpu(run, tmp_path):
+    # Its C++ core wrote "E ... failed call to cuInit: CUDA error" to every command's
+    # terminal here, which reads as a fault; the user's own TF_CPP_MIN_LOG_LEVEL brings it back.
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["KERAS_BACKEND"] = "tensorflow"
+    done = subprocess.run(
+        [sys.executable, "-m", "emocam.training.cli", "evaluate", str(run / "best.keras"),
+         "--data", str(run.parent / "ferplus"), "--cache-dir", str(run.parent / "cache"),
+         "--out", str(tmp_path / "eval")],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "cuda" not in done.stderr.lower(), done.stderr
+    assert "accuracy" in done.stdout

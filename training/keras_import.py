@@ -8,17 +8,31 @@ already decoded the data. Every module of the training tool imports Keras throug
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from emocam.console import native_stderr_to_devnull
 from emocam.errors import ModelError, UserError
 
 
 def keras_module() -> ModuleType:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    # TensorFlow's start-up chatter, written by its C++ core straight to descriptor 2 whatever
+    # its log level: on a machine without a GPU, "E ... failed call to cuInit: CUDA error",
+    # which reads as a fault. Said only where the user set TF_CPP_MIN_LOG_LEVEL to see it.
+    chatter = "TF_CPP_MIN_LOG_LEVEL" in os.environ
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import keras
+        with native_stderr_to_devnull(not chatter):
+            import keras
+
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                tf.config.list_physical_devices()  # where the CUDA probe speaks
     except ModuleNotFoundError as e:
         if (e.name or "").split(".")[0] == _backend():
             raise _no_backend(e) from e
