@@ -254,14 +254,26 @@ def _gui(args: argparse.Namespace) -> int:
 
 def app_argv(argv: list[str]) -> list[str]:
     """``emocam PATH`` (what a file manager's "Open With" runs) opens the app on the video,
-    photo or folder, as ``--video PATH`` does; it was "invalid choice"."""
-    first = argv[0] if argv else ""
+    photo or folder, as ``--video PATH`` does; it was "invalid choice". The app's own
+    options may come first (``emocam -v PATH``, ``emocam --model ferplus PATH``)."""
+    i = _first_word(argv)
+    first = argv[i] if i < len(argv) else ""
     # A path that does not exist still opens the app, which names it; a word that is no
     # path (a mistyped command) is left for argparse to list the commands.
     pathlike = Path(first).exists() or bool(Path(first).suffix) or "/" in first
-    if first and not first.startswith("-") and first != "process" and pathlike:
-        return ["--video", first, *argv[1:]]
+    if first and first != "process" and pathlike:
+        return [*argv[:i], "--video", first, *argv[i + 1:]]
     return argv
+
+
+def _first_word(argv: list[str]) -> int:
+    """Where the first word that is neither an app option nor an option's value stands."""
+    taking = {s for a in build_parser()._actions if a.option_strings and a.nargs != 0
+              for s in a.option_strings}
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
+        i += 2 if argv[i] in taking else 1
+    return i
 
 
 def main(argv: Sequence[str] | None = None) -> int:

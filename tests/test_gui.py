@@ -706,6 +706,10 @@ def test_emocam_with_a_path_opens_the_app_on_it(qtbot, make_window, image_one_fa
     qtbot.waitUntil(lambda: "x.mp4 does not exist" in gone.banner.text(), timeout=20_000)
     # A mistyped command is still told the commands there are.
     assert app_argv(["procss", "a.mp4"]) == ["procss", "a.mp4"]
+    # The app's own options before the path ("invalid choice" too), the model's name taken
+    # as the option's value, not as the path.
+    args = build_parser().parse_args(app_argv(["-v", "--model", "ferplus", str(photos)]))
+    assert args.verbose and args.gui_model == "ferplus" and args.video == str(photos)
 
 
 def _recording(qtbot, make_window, video: Path, folder: Path) -> MainWindow:
