@@ -13,13 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from emocam.track import TrackerConfig
 from emocam.types import Box
 
-# A lost face is still hidden for this many frames (the tracker keeps a missed face's id as
-# long), or for this long, whichever lasts longer: a face half out of the picture was missed
-# for 8 frames running at 30 fps, and shown sharp after the first 5.
-MAX_MISSED_FRAMES = 5
-MAX_MISSED_MS = 1000.0
 # How far ahead its speed is believed: beyond that, a guess of motion is worse than none.
 _MOVE_HORIZON_MS = 300.0
 # How much the box grows per frame missed (its side), to cover the guess's error: a face at
@@ -39,8 +35,11 @@ class _Seen:
 class FaceTrail:
     """Faces' last sightings, and where the ones missing from a frame probably are."""
 
-    def __init__(self, max_missed: int = MAX_MISSED_FRAMES):
-        self.max_missed = max_missed
+    def __init__(self, config: TrackerConfig):
+        # As long as the tracker keeps a missed face's id (frames or time, whichever lasts
+        # longer): a face half out of the picture was missed for 8 frames running at 30 fps,
+        # and shown sharp after the first 5.
+        self.max_missed, self.max_missed_ms = config.max_missed, config.max_missed_ms
         self._faces: dict[int, _Seen] = {}
 
     def reset(self) -> None:
@@ -65,7 +64,7 @@ class FaceTrail:
             if face_id in here:
                 continue
             seen.missed += 1
-            if seen.missed > self.max_missed and time_ms - seen.time_ms > MAX_MISSED_MS:
+            if seen.missed > self.max_missed and time_ms - seen.time_ms > self.max_missed_ms:
                 del self._faces[face_id]
                 continue
             hidden.append(_guess(seen, time_ms))

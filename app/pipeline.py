@@ -59,7 +59,7 @@ class Pipeline:
         # tiles cost a camera frame no more time, only a later first sight of small faces.
         self.detector = create_detector(self.config.detector, min_score=self.config.min_score)
         self.tracker = FaceTracker(TrackerConfig(tau_s=self.config.smoothing_tau_s))
-        self._trail = FaceTrail(self.tracker.config.max_missed)
+        self._trail = FaceTrail(self.tracker.config)
         self._source: str | None = None  # the file the last frame came from
         self.schedule = DetectionSchedule(self.detector, self.config.schedule)
         self.governor = (

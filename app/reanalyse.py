@@ -49,7 +49,7 @@ from emocam.run_sinks import RunDescription
 from emocam.sidecar import Sidecar, load_sidecar
 from emocam.sources import open_source
 from emocam.stopping import HeldSignals
-from emocam.track import smoothed
+from emocam.track import TrackerConfig, smoothed
 from emocam.types import Box, FaceQuality, FaceResult, Frame, FrameResult
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class Replay:
         self._shots = dict(zip(sidecar["frame_index"].tolist(), sidecar["frame_shot"].tolist(),
                                strict=True))
         self._shot = 0
-        self._trail = FaceTrail()
+        self._trail = FaceTrail(TrackerConfig())  # the recorded ids are the tracker's
         self._source: str | None = None
 
     @property

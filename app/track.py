@@ -37,7 +37,11 @@ _PREDICT_HORIZON_MS = 300.0
 class TrackerConfig:
     tau_s: float = DEFAULT_TAU_S
     iou_threshold: float = 0.2
-    max_missed: int = 5  # frames a track survives without a matching detection
+    # A track survives without a matching detection for this many frames or this long,
+    # whichever lasts longer: at 25 fps five frames are 0.2 s, and a detector that lost a
+    # turned head for 6 frames split one person into two ids for the whole clip.
+    max_missed: int = 5
+    max_missed_ms: float = 1000.0
 
 
 @dataclass
@@ -213,15 +217,16 @@ class FaceTracker:
                     keypoints=keypoints[d] if keypoints is not None else (),
                 )
             )
-        self._age(matched_tracks)
+        self._age(matched_tracks, time_ms)
         return results
 
-    def _age(self, matched: set[int]) -> None:
+    def _age(self, matched: set[int], time_ms: float) -> None:
         kept = []
         for i, t in enumerate(self._tracks):
             if i not in matched:
                 t.missed += 1
-                if t.missed > self.config.max_missed:
+                if (t.missed > self.config.max_missed
+                        and time_ms - t.time_ms > self.config.max_missed_ms):
                     continue
             kept.append(t)
         self._tracks = kept

@@ -109,9 +109,9 @@ def test_a_face_missed_for_a_few_frames_keeps_its_id_and_new_faces_get_new_ids()
     for i in range(1, 4):  # the detector blinks
         assert tr.update([], [], np.empty((0, C), np.float32), i * 33.0) == []
     assert tr.update(box, [0.9], p, 4 * 33.0)[0].face_id == first
-    for i in range(5, 15):  # the person leaves
+    for i in range(5, 45):  # the person leaves, for over a second
         tr.update([], [], np.empty((0, C), np.float32), i * 33.0)
-    again = tr.update(box, [0.9], p, 15 * 33.0)[0].face_id
+    again = tr.update(box, [0.9], p, 45 * 33.0)[0].face_id
     assert again != first
     tr.reset()
     assert tr.update(box, [0.9], p, 16 * 33.0)[0].face_id not in (first, again)
@@ -147,3 +147,30 @@ def test_a_moving_real_face_keeps_one_id_through_the_video(
         detector.close()
     assert len(ids) >= 0.95 * video_one_face.frame_count
     assert len(set(ids)) == 1
+
+
+@pytest.mark.parametrize("gone", [7, 40], ids=["hidden 0.28 s", "away 1.6 s"])
+def test_a_face_hidden_for_a_moment_keeps_its_id_and_one_away_gets_a_new_one(
+        tmp_path, gone: int) -> None:
+    # At 25 fps five frames are 0.2 s: a face the detector lost for 6 frames (a hand, a
+    # turn of the head) came back as a second person for the rest of the clip.
+    from benchmarks.media import Placement, write_video
+    from emocam.detect import create_detector
+    from emocam.sources import open_source
+
+    face = [Placement("hopper", cx=320, cy=240, side=180)]
+    plan = [face] * 25 + [[]] * gone + [face] * 25
+    video = write_video(tmp_path / "hidden.mp4", (640, 480), plan, fps=25.0)
+    detector = create_detector("mediapipe")
+    tracker = FaceTracker()
+    ids = set()
+    try:
+        with open_source(str(video)) as src:
+            for frame in src:
+                dets = detector.detect(frame.image, frame.time_ms)
+                probs = np.tile(one_hot_ish(0), (len(dets), 1))
+                ids |= {f.face_id for f in tracker.update(
+                    [d.box for d in dets], [d.score for d in dets], probs, frame.time_ms)}
+    finally:
+        detector.close()
+    assert len(ids) == (1 if gone < 25 else 2), ids
