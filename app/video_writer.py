@@ -53,7 +53,8 @@ class AnnotatedVideoWriter:
 
     The mp4 has a constant frame rate. Given each frame's time, the writer keeps
     the video in step with the source's clock: a frame is repeated until the next one is due
-    and dropped when a newer one lands in the same slot. So a variable-frame-rate file, or a
+    and dropped when a newer one lands in the same slot (one that is due there but was
+    rounded into it goes a slot late instead). So a variable-frame-rate file, or a
     camera session whose slow frames were skipped, plays back at its real speed.
 
     With ``sound_from`` (the source video), the finished file gets the source's sound, cut
@@ -163,11 +164,20 @@ class AnnotatedVideoWriter:
             # The gap is cut, not the frames after it: they keep their spacing from here.
             self._t0 += (slot - self.frames - longest) * 1000.0 / self.fps
             slot = self._slot(time_ms)
+        if self._held is not None and slot <= self.frames <= self._position(time_ms):
+            # A jittery clock (a phone's few ms around 33 ms, at 30 fps) rounds two frames
+            # into one slot now and then, and the first was dropped: this one goes in the
+            # next slot instead, less than a slot late, and the frames after it catch up.
+            slot = self.frames + 1
         self._flush_held(slot)
         self._held = pending
 
+    def _position(self, time_ms: float) -> float:
+        """Where ``time_ms`` falls in the video, in slots."""
+        return (time_ms - (self._t0 or 0.0)) * self.fps / 1000.0
+
     def _slot(self, time_ms: float) -> int:
-        return round((time_ms - (self._t0 or 0.0)) * self.fps / 1000.0)
+        return round(self._position(time_ms))
 
     def _flush_held(self, next_slot: int) -> None:
         """Write the held frame for every slot until ``next_slot``; none: it was superseded."""

@@ -312,6 +312,48 @@ def test_a_pause_in_a_screen_recording_keeps_its_length_its_frames_and_its_faces
     assert bars == pytest.approx([0, 145, 145, 145, 150, 295], abs=3)
 
 
+@pytest.mark.parametrize("kind", ["jittery 30 fps", "25 fps with a 4 fps stretch"])
+def test_a_variable_rate_video_is_annotated_at_its_fast_rate_with_every_frame(
+    tmp_path: Path, model_path: Path, capfd, kind: str
+) -> None:
+    # A phone's clock a few ms either side of 33 ms: the writer rounded two frames into one
+    # slot now and then and dropped one. 25 fps with a slow stretch: FFmpeg's guess of its
+    # rate is 100 fps, and each frame was written 4 times.
+    rng = np.random.default_rng(3)
+    if kind.startswith("jittery"):
+        times = sorted({round(i * 1000 / 30 + rng.uniform(-4, 4)) for i in range(90)})
+        rate = 30
+    else:
+        times = [40 * i for i in range(30)] + [1160 + 250 * i for i in range(1, 9)]
+        times += [times[-1] + 40 * i for i in range(1, 31)]
+        rate = 25
+    times = [t - times[0] for t in times]
+    faces = [Placement("astronaut", 160, 130, 100)]
+
+    def scene(t: int) -> np.ndarray:
+        image = render((320, 240), faces)
+        for bit in range(7):  # each frame's index in white blocks
+            if times.index(t) >> bit & 1:
+                image[2:18, 4 + 24 * bit:20 + 24 * bit] = 255
+        return image
+
+    video = _vfr_video(tmp_path / "phone.mp4", times, scene)
+    out = tmp_path / "out"
+    run = run_cli(capfd, "process", video, "-o", out, "--model", model_path, "-q")
+    assert run.code == 0, run.err
+    cap = cv2.VideoCapture(str(out / "phone.emocam.mp4"))
+    fps, count = cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    shown = set()
+    for _ in range(count):
+        ok, image = cap.read()
+        assert ok
+        shown.add(sum(1 << bit for bit in range(7) if image[10, 12 + 24 * bit].mean() > 200))
+    cap.release()
+    assert fps == pytest.approx(rate, abs=0.5)
+    assert shown == set(range(len(times)))  # every frame of the source, none dropped
+    assert abs(count / fps - (times[-1] + 1000 / rate) / 1000) <= 1.5 / fps
+
+
 def test_one_broken_timestamp_does_not_move_the_rest_of_the_video(tmp_path: Path) -> None:
     # Frame 30 of 60 stamped 1,000 s (a muxer's glitch); FFmpeg then takes the file to be
     # 1,000 s long, so its length cannot vouch for the jump. The next frame, back at 1.03 s,
