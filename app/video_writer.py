@@ -164,10 +164,11 @@ class AnnotatedVideoWriter:
             # The gap is cut, not the frames after it: they keep their spacing from here.
             self._t0 += (slot - self.frames - longest) * 1000.0 / self.fps
             slot = self._slot(time_ms)
-        if self._held is not None and slot <= self.frames <= self._position(time_ms):
+        if self._held is not None and slot <= self.frames < self._position(time_ms):
             # A jittery clock (a phone's few ms around 33 ms, at 30 fps) rounds two frames
             # into one slot now and then, and the first was dropped: this one goes in the
             # next slot instead, less than a slot late, and the frames after it catch up.
+            # (One that is due a full slot later than it stands gives way to the next.)
             slot = self.frames + 1
         self._flush_held(slot)
         self._held = pending

@@ -432,16 +432,17 @@ def _decoded(path: Path) -> list[np.ndarray]:
 
 def test_frames_with_times_are_placed_in_time_in_the_annotated_video(tmp_path: Path) -> None:
     # Frames at 0, 40, 80, 200, 210, 240 ms into a 25 fps file (a slot every 40 ms): the one
-    # at 80 ms is repeated until 200 ms, and the one at 210 ms lands in the same slot as the
-    # one at 200 ms, which it replaces rather than pushing every later frame out of step.
+    # at 80 ms is repeated until 200 ms; the one at 210 ms, rounded into the slot of the one
+    # at 200 ms, goes a slot late, where the one at 240 ms is due and takes its place,
+    # rather than pushing every later frame out of step.
     times = [0, 40, 80, 200, 210, 240]
     path = tmp_path / "timed.mp4"
     with AnnotatedVideoWriter(path, 25.0, (64, 48)) as video:
         for i, t in enumerate(times):
             video.write(np.full((48, 64, 3), 30 * (i + 1), np.uint8), float(t))
     levels = [round(float(image.mean()) / 30) for image in _decoded(path)]
-    # Slots of 40 ms: 0 -> frame 1, 40 -> 2, 80..160 -> 3 (repeated), 200 -> 5, 240 -> 6.
-    assert levels == [1, 2, 3, 3, 3, 5, 6]
+    # Slots of 40 ms: 0 -> frame 1, 40 -> 2, 80..160 -> 3 (repeated), 200 -> 4, 240 -> 6.
+    assert levels == [1, 2, 3, 3, 3, 4, 6]
 
 
 def test_a_gap_longer_than_the_writer_keeps_is_cut_and_the_frames_after_keep_their_pace(
@@ -483,8 +484,8 @@ def test_frames_given_to_the_writer_are_each_encoded_with_their_own_overlay(
             video.write(np.full((48, 64, 3), 10, np.uint8), float(t), render=overlay(i),
                         owned=True)
     bars = [int((image[24, :, 1] > 128).sum()) // 8 - 1 for image in _decoded(path)]
-    assert bars == [0, 1, 2, 2, 2, 4, 5]
-    assert sorted(painted) == [0, 1, 2, 4, 5]
+    assert bars == [0, 1, 2, 2, 2, 3, 5]
+    assert sorted(painted) == [0, 1, 2, 3, 5]
 
 
 def test_a_failing_overlay_reaches_the_caller_as_itself_not_as_a_full_disk(
