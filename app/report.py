@@ -219,9 +219,13 @@ def render_report(summary: dict[str, Any], data: ReportCollector | None) -> str:
         shares = np.array([[faces[f]["share_of_time"][n] for n in names] for f in ids])
         parts.append(_legend(names, colors))
         parts.append(shares_svg([f"face {f}" for f in ids], shares, names, colors))
-        parts.append('<p class="note">Share of time: how often each emotion was the face\'s '
-                     "top label. Timelines: the smoothed probabilities, stacked, over the "
-                     "whole video; a gap is time off screen.</p>")
+        # Said as the numbers are made (JsonSummary): by duration, not by frame count, which
+        # differ on a variable-rate video.
+        parts.append('<p class="note">Share of time: for how much of its time on screen each '
+                     "emotion was the face's top label, each frame counted for as long as it "
+                     "is shown (a variable-rate video's frames do not last alike). Timelines: "
+                     "the smoothed probabilities, stacked, over the whole video; a gap is time "
+                     "off screen.</p>")
         shown = set(ids)
         others = [f for f in faces if f not in shown]
         if others:
