@@ -77,6 +77,21 @@ def _completed(summary: dict[str, Any]) -> str:
     return "yes"
 
 
+def _photo_rows(summary: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """A folder's photos that gave no faces, or fewer than they hold, by name and why
+    (the JSON summary's account of them)."""
+    reasons = summary.get("photos_skipped_reasons") or {}
+    # A summary from before reasons were kept names the photos only.
+    skipped = [f"{n} ({reasons[n]})" if n in reasons else n
+               for n in summary.get("photos_skipped") or []]
+    return [
+        ("photos that could not be read", "; ".join(skipped) or None),
+        ("animations, their first picture only read",
+         ", ".join(summary.get("photos_first_picture_only") or []) or None),
+        ("photos without a face", ", ".join(summary.get("photos_without_faces") or []) or None),
+    ]
+
+
 def _what_ran(summary: dict[str, Any]) -> str:
     rows = [
         ("input", summary.get("input")),
@@ -98,8 +113,7 @@ def _what_ran(summary: dict[str, Any]) -> str:
         ("speed", f"{summary.get('fps_achieved')} fps" if summary.get("fps_achieved")
          else None),
         ("shots", len(summary.get("shots") or []) or None),
-        ("photos that could not be read", ", ".join(summary.get("photos_skipped") or [])
-         or None),
+        *_photo_rows(summary),
     ]
     if summary.get("reanalysed_from"):
         rows.append(("re-analysed from", summary["reanalysed_from"]))
