@@ -182,6 +182,8 @@ class Replay:
             # recorded" instead of a value they never had.
             **{k: h.get(k) for k in ("model", "model_path", "provider", "detector")},
             **{k: h[k] for k in ("model_accuracy", "target_fps") if k in h},
+            # False: the run stopped before the end of its input, so this re-analysis
+            # covers only part of it, and its summary is not "completed" (JsonSummary).
             "recorded_completed": h.get("completed") is not False,
             "class_names": list(self._names),
             "label_map": self.label_map,

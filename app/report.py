@@ -70,10 +70,10 @@ def _accuracy(summary: dict[str, Any]) -> str:
 
 
 def _completed(summary: dict[str, Any]) -> str:
-    if not summary.get("completed"):
-        return "no: stopped before the end"
     if summary.get("recorded_completed") is False:  # a re-analysis of a stopped run
         return "no: the run re-analysed had stopped before the end"
+    if not summary.get("completed"):
+        return "no: stopped before the end"
     return "yes"
 
 

@@ -200,9 +200,12 @@ class JsonSummary:
         # completes (and is renamed into place), never the old set's.
         outputs = ({} if completed or self.partial_outputs is None
                    else {"outputs": self.partial_outputs})
+        # A re-analysis of a run that stopped early ran to its end, and still covers only what
+        # that run read: not the whole input, which is what "completed" tells a script.
+        whole = completed and self.run_info.get("recorded_completed") is not False
         warning = self.read_notes.warning
         return {
-            "completed": completed,
+            "completed": whole,
             **self.run_info,
             **outputs,
             **({"input_warning": warning} if warning else {}),
@@ -213,7 +216,7 @@ class JsonSummary:
             "mean_timings_ms": timings,
             # Where each shot of a video begins (one entry when it has no hard cut).
             "shots": self._shots,
-            **self._photo_account(completed),
+            **self._photo_account(whole),
             **self._detection(),
             "faces": {str(k): self._face_dict(v) for k, v in sorted(self._faces.items())},
         }
