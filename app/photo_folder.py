@@ -17,8 +17,9 @@ from emocam.imageheader import (
     still_format_of,
 )
 from emocam.input_kinds import IMAGE_EXTS, MAY_ANIMATE, PHONE_PHOTO_EXTS, VIDEO_EXTS
-from emocam.inputs import not_utf8, utf8_named
+from emocam.inputs import not_utf8, shown_name, utf8_named
 from emocam.photo_source import read_image
+from emocam.read_notes import ReadNotes
 from emocam.source_base import Source
 from emocam.types import Frame
 
@@ -131,6 +132,9 @@ class ImageFolderSource(Source):
         found = photo_files(path)
         self.files = _readable_names(found)
         odd = [p for p in found if p not in self.files]
+        # Named in the summary too: a terminal line was the only trace of them.
+        self._left_out = {shown_name(Path(p.name)): "its name is not UTF-8 text, which the "
+                          "image libraries cannot open; rename it" for p in odd}
         if odd:
             log.warning("%s; left out of this folder's photos%s.", not_utf8(odd[0]).rstrip("."),
                         f", with {len(odd) - 1} more so named" if len(odd) > 1 else "")
@@ -154,7 +158,9 @@ class ImageFolderSource(Source):
         self.frame_count = len(self.files)
         if tell_left_out:
             _tell_videos_left(path)
-        self._unreadable: set[int] = set()  # found so when looking for the first size
+        # Photos that could not be read, by index, and why (found so when looking for the
+        # first size, or when their turn came).
+        self._unreadable: dict[int, str] = {}
         self._animations: set[int] = set()  # named already
         self.size = self._first_size()
         self._next = 0
@@ -172,7 +178,7 @@ class ImageFolderSource(Source):
             return ""
         # A photo deleted or moved while the folder played is said as such: "could not be
         # read as a photo" sent the user looking for damage in a file that was gone.
-        gone = [i for i in sorted(self._unreadable) if not os.path.lexists(self.files[i])]
+        gone = [i for i in sorted(self._unreadable) if self._gone(i)]
         bad = [i for i in sorted(self._unreadable) if i not in gone]
         parts = []
         for group, what in ((bad, ("could not be read as a photo and was",
@@ -188,6 +194,26 @@ class ImageFolderSource(Source):
         total = len(self._unreadable)
         return (f"In {self.name}, {'; '.join(parts)} ({total} of {len(self.files)}).")
 
+    def read_notes(self) -> ReadNotes:
+        """What of the folder was not read whole so far: each photo skipped and why, the
+        animations of which only the first picture was read."""
+        skipped = {self.files[i].name: self._why(i) for i in sorted(self._unreadable)}
+        return ReadNotes(self.ended_early, {**skipped, **self._left_out},
+                         tuple(self.files[i].name for i in sorted(self._animations)))
+
+    def _why(self, i: int) -> str:
+        if self._gone(i):
+            return "gone (deleted or moved) when its turn came"
+        return self._unreadable[i]
+
+    def _gone(self, i: int) -> bool:
+        return not os.path.lexists(self.files[i])
+
+    def _skip(self, i: int, error: SourceError) -> None:
+        log.warning("%s Skipped.", error)
+        # The sentence without the folder's path, which the summary names once.
+        self._unreadable[i] = str(error).replace(str(self.files[i]), self.files[i].name)
+
     def _first_size(self) -> tuple[int, int]:
         """The size of the first image that reads: a bad first file is skipped with a
         warning, as it would be in any other place."""
@@ -195,8 +221,7 @@ class ImageFolderSource(Source):
             try:
                 first = read_image(path)
             except SourceError as e:
-                log.warning("%s Skipped.", e)
-                self._unreadable.add(i)
+                self._skip(i, e)
                 continue
             return (first.shape[1], first.shape[0])
         kinds = {p.suffix.lstrip(".").upper() for p in self.files
@@ -219,8 +244,7 @@ class ImageFolderSource(Source):
             try:
                 image = read_image(self.files[i])
             except SourceError as e:
-                log.warning("%s Skipped.", e)
-                self._unreadable.add(i)
+                self._skip(i, e)
                 continue
             if (i not in self._animations and self.files[i].suffix.lower() in MAY_ANIMATE
                     and animated_file(self.files[i])):

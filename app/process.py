@@ -39,6 +39,7 @@ from emocam.photo_folder import ImageFolderSource
 from emocam.photo_source import ImageSource
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.progress import progress_bar
+from emocam.read_notes import ReadNotes
 from emocam.readahead import read_ahead
 from emocam.run_sinks import RunDescription, RunSinks, open_sinks
 from emocam.source_base import Source
@@ -219,8 +220,8 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
                              source.video_fps if video else None, source.pixel_aspect)
             pipeline = stack.enter_context(Pipeline(opts.pipeline))
         result = run_frames(opts, outset, frames, facts, pipeline, describe_run(opts), stack,
-                            stop, held, said_of_input=lambda: getattr(source, "ended_early", ""))
-        result.ended_early = getattr(source, "ended_early", "")
+                            stop, held, said_of_input=source.read_notes)
+        result.ended_early = source.ended_early
         if isinstance(source, ImageFolderSource):
             result.photos_skipped = source.skipped
     result.stopped_after = result.stopped_after or held.late
@@ -234,7 +235,7 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
 def run_frames(
     opts: ProcessOptions, outset: OutputSet, frames: Iterator[Frame], facts: RunFacts,
     pipeline: FrameAnalyser, desc: RunDescription, stack: ExitStack, stop: Stop | None = None,
-    held: HeldSignals | None = None, said_of_input: Callable[[], str] = lambda: "",
+    held: HeldSignals | None = None, said_of_input: Callable[[], ReadNotes] = ReadNotes,
 ) -> ProcessResult:
     """Write every frame's results to the planned outputs (a run or a re-analysis); the
     caller's ``stack`` closes them, and ``outset`` puts the set in place when it completed.
@@ -284,11 +285,11 @@ def run_frames(
             bar.refresh()
         bar.close()
         outset.frames = summary.frames
-        # What of the input could not be read (a video cut short): in the summary too, not
-        # only on the terminal, where a batch or a script does not look.
-        note = said_of_input()
-        sinks.finish(completed, failed, fps_achieved=round(fps, 2), elapsed_s=round(elapsed, 3),
-                     **({"input_warning": note} if note else {}))
+        # What of the input could not be read (a video cut short, photos skipped): in the
+        # summary and the sidecar too, not only on the terminal, where a batch or a script
+        # does not look.
+        sinks.finish(completed, failed, said_of_input(), fps_achieved=round(fps, 2),
+                     elapsed_s=round(elapsed, 3))
         outset.completed = completed
     # A stopped run that was to replace an old set: its results are under the partial names.
     where = outset.plan if completed else outset.writing

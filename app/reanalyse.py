@@ -45,6 +45,7 @@ from emocam.process import (
     sound_wanted,
 )
 from emocam.quality import QualityConfig, judge, resolve_uncertain_below
+from emocam.read_notes import ReadNotes
 from emocam.run_sinks import RunDescription
 from emocam.sidecar import Sidecar, load_sidecar
 from emocam.sources import open_source
@@ -181,6 +182,8 @@ class Replay:
             # recorded" instead of a value they never had.
             **{k: h.get(k) for k in ("model", "model_path", "provider", "detector")},
             **{k: h[k] for k in ("model_accuracy", "target_fps") if k in h},
+            # False: the run stopped before the end of its input, so this re-analysis
+            # covers only part of it, and its summary is not "completed" (JsonSummary).
             "recorded_completed": h.get("completed") is not False,
             "class_names": list(self._names),
             "label_map": self.label_map,
@@ -462,7 +465,9 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
                          _pixel_aspect(sidecar.header.get("pixel_aspect")))
         desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,
                               no_frames=opts.no_frames)
-        result = run_frames(opts, outset, inp.frames, facts, replay, desc, stack, held=held)
+        # What the run could not read, as it recorded it: the numbers do not show it.
+        result = run_frames(opts, outset, inp.frames, facts, replay, desc, stack, held=held,
+                            said_of_input=lambda: ReadNotes.from_header(sidecar.header))
     result.stopped_after = result.stopped_after or held.late
     return check_result(result, opts.input,
                         "the sidecar records none that passes the detection threshold; give "

@@ -70,11 +70,26 @@ def _accuracy(summary: dict[str, Any]) -> str:
 
 
 def _completed(summary: dict[str, Any]) -> str:
-    if not summary.get("completed"):
-        return "no: stopped before the end"
     if summary.get("recorded_completed") is False:  # a re-analysis of a stopped run
         return "no: the run re-analysed had stopped before the end"
+    if not summary.get("completed"):
+        return "no: stopped before the end"
     return "yes"
+
+
+def _photo_rows(summary: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """A folder's photos that gave no faces, or fewer than they hold, by name and why
+    (the JSON summary's account of them)."""
+    reasons = summary.get("photos_skipped_reasons") or {}
+    # A summary from before reasons were kept names the photos only.
+    skipped = [f"{n} ({reasons[n]})" if n in reasons else n
+               for n in summary.get("photos_skipped") or []]
+    return [
+        ("photos that could not be read", "; ".join(skipped) or None),
+        ("animations, their first picture only read",
+         ", ".join(summary.get("photos_first_picture_only") or []) or None),
+        ("photos without a face", ", ".join(summary.get("photos_without_faces") or []) or None),
+    ]
 
 
 def _what_ran(summary: dict[str, Any]) -> str:
@@ -98,8 +113,7 @@ def _what_ran(summary: dict[str, Any]) -> str:
         ("speed", f"{summary.get('fps_achieved')} fps" if summary.get("fps_achieved")
          else None),
         ("shots", len(summary.get("shots") or []) or None),
-        ("photos that could not be read", ", ".join(summary.get("photos_skipped") or [])
-         or None),
+        *_photo_rows(summary),
     ]
     if summary.get("reanalysed_from"):
         rows.append(("re-analysed from", summary["reanalysed_from"]))
@@ -219,9 +233,13 @@ def render_report(summary: dict[str, Any], data: ReportCollector | None) -> str:
         shares = np.array([[faces[f]["share_of_time"][n] for n in names] for f in ids])
         parts.append(_legend(names, colors))
         parts.append(shares_svg([f"face {f}" for f in ids], shares, names, colors))
-        parts.append('<p class="note">Share of time: how often each emotion was the face\'s '
-                     "top label. Timelines: the smoothed probabilities, stacked, over the "
-                     "whole video; a gap is time off screen.</p>")
+        # Said as the numbers are made (JsonSummary): by duration, not by frame count, which
+        # differ on a variable-rate video.
+        parts.append('<p class="note">Share of time: for how much of its time on screen each '
+                     "emotion was the face's top label, each frame counted for as long as it "
+                     "is shown (a variable-rate video's frames do not last alike). Timelines: "
+                     "the smoothed probabilities, stacked, over the whole video; a gap is time "
+                     "off screen.</p>")
         shown = set(ids)
         others = [f for f in faces if f not in shown]
         if others:

@@ -31,6 +31,7 @@ from emocam.fileprint import fingerprint, input_fingerprint
 from emocam.outputs import OutputPlan, RunFacts
 from emocam.overlay import OverlayOptions, PlacementMemory, draw
 from emocam.pipeline import PipelineConfig
+from emocam.read_notes import ReadNotes
 from emocam.report import write_report
 from emocam.report_data import ReportCollector
 from emocam.sidecar import SidecarWriter
@@ -115,13 +116,17 @@ class RunSinks:
         else:
             write_image(self.plan.annotated, image)
 
-    def finish(self, completed: bool, failed: bool = False, **extra: Any) -> None:
+    def finish(self, completed: bool, failed: bool = False, notes: ReadNotes | None = None,
+               **extra: Any) -> None:
         """End the live feeds, close the video and the sidecar, write the report and, last,
         the final summary (the CSV closes with the stack). ``failed``: an error is on its way
         to the user (a full disk); the report is then left out, as it would only fail after
         it. An output that cannot be finished is the error raised (the first, when the disk
         refuses several). The summary is written whatever happens before it, and names only
-        the files written whole; after an error it says the set is not complete."""
+        the files written whole; after an error it says the set is not complete. ``notes``:
+        what of the input could not be read, said by the summary and kept by the sidecar."""
+        notes = notes or ReadNotes()
+        self.summary.read_notes = notes
         self.stream_stats = [s.close().as_dict() for s in self.streams]
         if self.stream_stats:
             extra["streams"] = self.stream_stats
@@ -143,7 +148,7 @@ class RunSinks:
                         privacy["source_sound_kept"] = False  # the sound could not be copied
             if self.sidecar is not None:
                 try:
-                    self.sidecar.close(completed and error is None)
+                    self.sidecar.close(completed and error is None, notes.as_header())
                 except OutputError as e:
                     error = error or e
                     lost.add("sidecar")

@@ -175,14 +175,16 @@ class SidecarWriter:
         self._chunks += 1
         self._reset()
 
-    def close(self, completed: bool) -> None:
-        """Join the chunks into the sidecar. A failure is an ``OutputError`` after a completed
-        run; after a failed one it is only logged, so the error that stopped the run stays the
-        one shown (the chunks stay, for ``load_sidecar`` to join later)."""
+    def close(self, completed: bool, notes: dict[str, Any] | None = None) -> None:
+        """Join the chunks into the sidecar, its header with ``notes`` (what of the input
+        could not be read, ``ReadNotes.as_header``: known only now). A failure is an
+        ``OutputError`` after a completed run; after a failed one it is only logged, so the
+        error that stopped the run stays the one shown (the chunks stay, for ``load_sidecar``
+        to join later)."""
         if self._closed:
             return
         self._closed = True
-        self.header["completed"] = completed
+        self.header.update(notes or {}, completed=completed)
         try:
             self._flush()
             join_parts(self.parts, self.path, self.header)

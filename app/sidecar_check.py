@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from emocam import read_notes
 from emocam.quality import QualityConfig
 
 MAX_COORD = 1e6  # pixels: far beyond any frame; a larger box is damage, not a face
@@ -95,9 +96,22 @@ def check_header(header: Any) -> None:
         raise Bad("its header's quality settings are not emocam's")
     for key, value in quality.items():
         _number(value, f"quality {key}", 0.0, MAX_COORD, optional=False)
-    for key in ("model", "model_path", "provider", "detector", "source_print"):
+    for key in ("model", "model_path", "provider", "detector", "source_print",
+                read_notes.WARNING):
         if header.get(key) is not None and not isinstance(header[key], str):
             raise Bad(f"its header's {key} is not text")
+    _check_read_notes(header)
+
+
+def _check_read_notes(header: dict[str, Any]) -> None:
+    """What the run could not read: photos with their reasons, photo names (none in a
+    sidecar from before they were kept)."""
+    skipped = header.get(read_notes.SKIPPED, {})
+    if not isinstance(skipped, dict) or not all(isinstance(v, str) for v in skipped.values()):
+        raise Bad(f"its header's {read_notes.SKIPPED} are not photos with their reasons")
+    first = header.get(read_notes.FIRST_PICTURE_ONLY, [])
+    if not isinstance(first, list) or not all(isinstance(v, str) for v in first):
+        raise Bad(f"its header's {read_notes.FIRST_PICTURE_ONLY} are not photo names")
 
 
 def _check_array(key: str, a: np.ndarray, n: int, spec: tuple[str, tuple[int, ...], bool],

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 from emocam.errors import SourceError
+from emocam.read_notes import ReadNotes
 from emocam.types import DEFAULT_FPS, Frame
 
 
@@ -19,6 +20,7 @@ class Source:
     frame_count: int | None = None  # None: unknown or endless (a camera)
     size: tuple[int, int] = (0, 0)  # width, height
     is_live: bool = False
+    ended_early: str = ""  # why the input ended before its end, once it has (one sentence)
 
     @property
     def video_fps(self) -> float:
@@ -34,6 +36,10 @@ class Source:
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
+
+    def read_notes(self) -> ReadNotes:
+        """What of the input could not be read so far, as its outputs record it."""
+        return ReadNotes(self.ended_early)
 
     def seek(self, index: int) -> None:
         """Make the next frame the one at ``index`` (files only)."""

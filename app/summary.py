@@ -19,6 +19,7 @@ from emocam import atomic
 from emocam.errors import OutputError
 from emocam.frame_steps import FrameSteps
 from emocam.jsonread import read_object
+from emocam.read_notes import ReadNotes
 from emocam.staging import no_space_hint, write_target, writes_in_place
 from emocam.types import FrameResult
 
@@ -99,7 +100,9 @@ class JsonSummary:
         """``photos``: a folder's photo names, for its faces' files and the photos skipped."""
         self.path = Path(path)
         self._photos = list(photos) if photos is not None else None
-        self._seen: set[str] = set()
+        self._seen: dict[str, bool] = {}  # a folder's photos read, in order: with a face?
+        # What of the input could not be read: known at the end (RunSinks.finish sets it).
+        self.read_notes = ReadNotes()
         # None: a device or a pipe, which gets the one final summary and no checkpoints.
         self._checkpoint_path = (None if writes_in_place(self.path) else
                                  write_target(self.path) or self.path)
@@ -142,7 +145,7 @@ class JsonSummary:
         self._latest = []
         file = Path(result.frame.source).name if self._photos is not None else None
         if file is not None:
-            self._seen.add(file)
+            self._seen[file] = self._seen.get(file, False) or bool(result.faces)
         if not self._shots or result.shot != self._shots[-1]["shot"]:
             self._shots.append({"shot": result.shot, "first_frame": result.frame.index,
                                 "first_time_ms": round(t, 1)})
@@ -197,10 +200,15 @@ class JsonSummary:
         # completes (and is renamed into place), never the old set's.
         outputs = ({} if completed or self.partial_outputs is None
                    else {"outputs": self.partial_outputs})
+        # A re-analysis of a run that stopped early ran to its end, and still covers only what
+        # that run read: not the whole input, which is what "completed" tells a script.
+        whole = completed and self.run_info.get("recorded_completed") is not False
+        warning = self.read_notes.warning
         return {
-            "completed": completed,
+            "completed": whole,
             **self.run_info,
             **outputs,
+            **({"input_warning": warning} if warning else {}),
             **extra,
             "frames": self.frames,
             "frames_with_faces": self.frames_with_faces,
@@ -208,17 +216,27 @@ class JsonSummary:
             "mean_timings_ms": timings,
             # Where each shot of a video begins (one entry when it has no hard cut).
             "shots": self._shots,
-            **self._photos_skipped(completed),
+            **self._photo_account(whole),
             **self._detection(),
             "faces": {str(k): self._face_dict(v) for k, v in sorted(self._faces.items())},
         }
 
-    def _photos_skipped(self, completed: bool) -> dict[str, Any]:
-        """A folder's photos that could not be read (named on stderr as they were met)."""
-        if self._photos is None or not completed:
+    def _photo_account(self, whole: bool) -> dict[str, Any]:
+        """What became of each photo of a folder read whole: those that could not be read
+        and why (named on stderr as they were met), those read in part, those without a face;
+        the others have faces, named in ``faces``. Before the end, the photos not reached yet
+        are none of these."""
+        if self._photos is None or not whole:
             return {}
-        return {"photos": len(self._photos),
-                "photos_skipped": [n for n in self._photos if n not in self._seen]}
+        known = self.read_notes.skipped
+        # A name left out of the list (not UTF-8) is still a photo of the folder.
+        photos = list(dict.fromkeys([*self._photos, *known]))
+        skipped = {n: known.get(n, "could not be read") for n in photos if n not in self._seen}
+        return {"photos": len(photos),
+                "photos_skipped": list(skipped),
+                "photos_skipped_reasons": skipped,
+                "photos_first_picture_only": list(self.read_notes.first_picture_only),
+                "photos_without_faces": [n for n, faces in self._seen.items() if not faces]}
 
     def _detection(self) -> dict[str, Any]:
         """How much detection the frames got: with --target-fps it varies, and a reader of

@@ -514,3 +514,42 @@ def test_a_read_only_home_folder_adds_no_line_to_a_quiet_run(
                    "-q", env=env)
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""  # matplotlib's and onnxruntime's notices about it are not ours
+
+
+def test_a_folders_summary_accounts_for_every_photo_in_it(
+    image_one_face: Path, model_path: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg")
+    cv2.imwrite(str(photos / "b_blank.png"), np.full((240, 320, 3), 128, np.uint8))
+    (photos / "c_corrupt.jpg").write_bytes(b"\xff\xd8 not a photo")
+    face = Image.open(image_one_face).convert("RGB")
+    face.save(photos / "d_anim.gif", save_all=True, duration=100,
+              append_images=[face.transpose(Image.Transpose.FLIP_LEFT_RIGHT)])
+    odd = "e_caf\\xe9.jpg"
+    try:
+        (photos / os.fsdecode(b"e_caf\xe9.jpg")).write_bytes(image_one_face.read_bytes())
+    except (OSError, UnicodeError):
+        odd = ""  # this file system keeps names UTF-8
+    r = run_emocam("process", photos, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "out" / "photos.emocam.json").read_text())
+    # Before: the photo of an odd name and the animation were said on the terminal only, and
+    # the photo without a face was named in the sidecar only.
+    skipped = ["c_corrupt.jpg", *([odd] if odd else [])]
+    assert summary["photos"] == 4 + len(skipped) - 1 and summary["frames"] == 3
+    assert summary["photos_skipped"] == skipped
+    reasons = summary["photos_skipped_reasons"]
+    assert "cannot be decoded" in reasons["c_corrupt.jpg"]
+    assert not odd or "not UTF-8" in reasons[odd]
+    assert summary["photos_first_picture_only"] == ["d_anim.gif"]
+    assert summary["photos_without_faces"] == ["b_blank.png"]
+    with_faces = {f["file"] for f in summary["faces"].values()}
+    assert with_faces == {"a.jpg", "d_anim.gif"}
+    # Every photo is one of: read with faces, read without, skipped.
+    assert len(with_faces) + len(summary["photos_without_faces"]) + len(skipped) == \
+        summary["photos"]
+    report = (tmp_path / "out" / "photos.emocam.html").read_text()
+    for name in ("c_corrupt.jpg", "d_anim.gif", "b_blank.png"):
+        assert name in report.split("<h2>Faces")[0], name

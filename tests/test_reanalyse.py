@@ -339,3 +339,42 @@ def test_a_threshold_below_the_recorded_one_is_recorded_as_the_one_that_held(
     s_fresh = json.loads((fresh_run / "people.emocam.json").read_text())
     s_again = json.loads((tmp_path / "people.reanalysed.json").read_text())
     assert s_again["min_score"] == s_fresh["min_score"] == 0.5
+
+
+def test_a_reanalysis_still_names_the_photos_and_video_the_run_could_not_read(
+    image_one_face: Path, video_face_at_edge, model_path: Path, tmp_path: Path
+) -> None:
+    # Before: the re-analysed summary said "photos: 1, photos_skipped: []" and no
+    # input_warning, and its report lost the row naming the damaged photo.
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg")
+    (photos / "d_corrupt.jpg").write_bytes(b"\xff\xd8 not a photo")
+    r = run_emocam("process", photos, "-o", tmp_path / "run", "--model", model_path, "-q")
+    assert r.returncode == 0, r.stderr
+    r = run_emocam("process", "--reanalyse", tmp_path / "run" / "photos.emocam.npz", "-o",
+                   tmp_path / "again", "-q")
+    assert r.returncode == 0, r.stderr
+    run = json.loads((tmp_path / "run" / "photos.emocam.json").read_text())
+    again = json.loads((tmp_path / "again" / "photos.reanalysed.json").read_text())
+    assert again["photos"] == run["photos"] == 2
+    assert again["photos_skipped"] == run["photos_skipped"] == ["d_corrupt.jpg"]
+    assert "d_corrupt.jpg could not be read" in again["input_warning"]
+    assert again["input_warning"] == run["input_warning"]
+    report = (tmp_path / "again" / "photos.reanalysed.html").read_text()
+    assert "photos that could not be read" in report and "d_corrupt.jpg" in report
+    # A video cut short: its re-analysis says so as its run did.
+    from sound_helpers import with_sound
+
+    clip = video_face_at_edge
+    mkv = with_sound(clip.path, tmp_path / "talk.mkv", "aac",
+                     seconds=clip.frame_count / clip.fps)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(mkv.read_bytes()[: int(mkv.stat().st_size * 0.6)])
+    r = run_emocam("process", cut, "-o", tmp_path / "cut", "--model", model_path, "-q",
+                   "--no-video")
+    assert r.returncode == 0, r.stderr
+    r = run_emocam("process", "--reanalyse", tmp_path / "cut" / "cut.emocam.npz", "-o",
+                   tmp_path / "cut-again", "-q")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "cut-again" / "cut.reanalysed.json").read_text())
+    assert "cut.mkv ended at" in summary.get("input_warning", ""), summary
+    assert "cut.mkv ended at" in (tmp_path / "cut-again" / "cut.reanalysed.html").read_text()

@@ -79,6 +79,17 @@ def test_the_reports_numbers_are_the_json_summarys(plain_run: Path) -> None:
     assert re.search(r"\d+\.\d+% \(majority, \d+ images\)", text)  # the model's accuracy
 
 
+def test_the_report_says_its_shares_are_of_time_not_of_frames(plain_run: Path) -> None:
+    # The shares weigh each frame by how long it is shown (a variable-rate video's still
+    # part: one frame for seconds); the note said "how often", which a reader takes for a
+    # count of frames (on a VFR file: 45.9% of the time, 14.3% of the frames).
+    text = (plain_run / "interview.emocam.html").read_text()
+    note = re.search(r'<p class="note">Share of time:(.*?)</p>', text, re.S)
+    assert note is not None
+    assert "how often" not in note.group(1)
+    assert "as long as it is shown" in note.group(1)
+
+
 def test_the_report_fetches_nothing(plain_run: Path) -> None:
     text = (plain_run / "interview.emocam.html").read_text()
     for src in re.findall(r'\bsrc="([^"]*)"', text):

@@ -86,9 +86,10 @@ def test_a_killed_run_keeps_the_sidecar_so_far_and_it_can_be_reanalysed(
     numbers = load_sidecar(sidecar)
     assert numbers.header["completed"] is False and len(numbers["frame_index"]) >= 1
     assert (tmp_path / "sidecar_clip.reanalysed.csv").is_file()
-    # Its summary and report do not call the analysis complete.
+    # Its summary and report do not call the analysis complete: a script that checks
+    # "completed" before taking a set as whole must not take this part of the video for it.
     summary = json.loads((tmp_path / "sidecar_clip.reanalysed.json").read_text())
-    assert summary["recorded_completed"] is False
+    assert summary["completed"] is False and summary["recorded_completed"] is False
     report = (tmp_path / "sidecar_clip.reanalysed.html").read_text()
     assert "the run re-analysed had stopped before the end" in report
 
