@@ -32,7 +32,7 @@ _AAC_BIT_RATE = 160_000
 _AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 8: "7.1"}
 
 
-def _seconds(value: int | None, time_base: Fraction | None) -> float:
+def stream_seconds(value: int | None, time_base: Fraction | None) -> float:
     """A stream time in seconds; 0 when the container does not say."""
     if value is None or time_base is None:
         return 0.0
@@ -54,7 +54,7 @@ def _picture_start(container: Any) -> float:
     if not container.streams.video:
         return 0.0
     stream = container.streams.video[0]
-    return _seconds(stream.start_time, stream.time_base)
+    return stream_seconds(stream.start_time, stream.time_base)
 
 
 def has_sound(source: Path) -> bool:
@@ -141,7 +141,7 @@ def _video_packets(picture: Any, stream: Any, output: Any) -> Iterator[tuple[flo
         # Matroska gives H.264's first packets no dts (it would be before zero): they are
         # the keyframe, and without them no frame decodes. Their pts orders them.
         when = packet.dts if packet.dts is not None else packet.pts
-        t = _seconds(when, packet.time_base)
+        t = stream_seconds(when, packet.time_base)
         packet.stream = output
         yield t, packet
 

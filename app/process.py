@@ -217,7 +217,8 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
             frames = _frames(source, plan.kind, stack)
             video = plan.kind == "video"
             facts = RunFacts(source.fps if video else None, source.frame_count, source.size,
-                             source.video_fps if video else None, source.pixel_aspect)
+                             source.video_fps if video else None, source.pixel_aspect,
+                             source.first_frame_ms)
             pipeline = stack.enter_context(Pipeline(opts.pipeline))
         result = run_frames(opts, outset, frames, facts, pipeline, describe_run(opts), stack,
                             stop, held, said_of_input=source.read_notes)

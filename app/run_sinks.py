@@ -230,7 +230,7 @@ def sidecar_header(desc: RunDescription, run_info: dict[str, Any], facts: RunFac
     # And the run's files: a re-analysis must not write over them, whatever their names.
     keep = ("input_kind", "model", "model_path", "model_accuracy", "provider", "detector",
             "class_names", "smoothing_tau_s", "target_fps", "uncertain_below", "privacy",
-            "outputs")
+            "outputs", "first_frame_ms")
     kind = run_info.get("input_kind")
     source = desc.source_path or desc.source
     return {
@@ -276,6 +276,9 @@ def open_sinks(
         # nor of this one changed since (a folder that gained photos was skipped as done).
         run_info["input_print"] = input_fingerprint(Path(desc.source_path))
     if plan.kind == "video":
+        # The rows' times count from the first frame; a player's (and a transcript's) from
+        # the file's start, which is earlier where the sound begins before the picture.
+        run_info["first_frame_ms"] = facts.first_frame_ms
         # Said of sound there is: a silent source has none to keep.
         run_info["privacy"]["source_sound_kept"] = (plan.sound is not None
                                                     and has_sound(plan.sound))

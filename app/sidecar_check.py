@@ -75,6 +75,7 @@ def check_header(header: Any) -> None:
     _number(header.get("smoothing_tau_s"), "smoothing_tau_s", 0.0, 1e4)
     _number(header.get("uncertain_below"), "uncertain_below", 0.0, 1.0)
     _number(header.get("target_fps"), "target_fps", 0.0, 1e4)
+    _number(header.get("first_frame_ms"), "first_frame_ms", 0.0, 1e10)
     accuracy = header.get("model_accuracy")
     if accuracy is not None:
         if not isinstance(accuracy, dict):

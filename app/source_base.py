@@ -21,6 +21,9 @@ class Source:
     size: tuple[int, int] = (0, 0)  # width, height
     is_live: bool = False
     ended_early: str = ""  # why the input ended before its end, once it has (one sentence)
+    # Where the first frame stands on the file's own timeline (a video whose sound starts
+    # first); frames' times count from the first frame.
+    first_frame_ms: float = 0.0
 
     @property
     def video_fps(self) -> float:

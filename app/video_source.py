@@ -8,6 +8,7 @@ import logging
 import math
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from emocam.audio import stream_seconds
 from emocam.errors import SourceError, frames_text
 from emocam.imageheader import (
     MAX_VIDEO_PIXELS,
@@ -74,34 +76,50 @@ def _track_ms(stream: Any) -> float:
         return 0.0
 
 
-def _clock_facts(path: Path, mean_fps: float) -> tuple[float, float, float, Fraction]:
-    """How long the file says it is, from its first frame, in ms (0 where it does not say),
-    the frame rate that holds each of its frames, how long its picture track says it is (0
-    where it does not say), and the shape of its pixels (width over height: 32/27 for a
-    16:9 DVD picture stored 720x480; 1 where it does not say).
+@dataclass(frozen=True)
+class ClockFacts:
+    """What a video file says of its clock, beyond OpenCV's mean rate."""
 
-    That rate is FFmpeg's guess of the stream's own rate, where it is above the mean. OpenCV
-    reports the mean, which a variable-rate file's slow or still parts pull down (a screen
-    recording with a still minute: 4 fps for a 30 fps picture); an annotated video written
-    at the mean would drop most frames of the fast parts."""
+    length_ms: float = 0.0  # how long the file says it is, from its first frame (0: unsaid)
+    steady_fps: float = 0.0  # the rate that holds each of its frames (see _clock_facts)
+    picture_ms: float = 0.0  # how long its picture track says it is (0: unsaid)
+    pixel_aspect: Fraction = Fraction(1)  # its pixels' width over height (1: unsaid)
+    # Where its first frame stands on the file's own timeline, as a player shows it: a file
+    # whose sound starts before its picture (an editor's export) has the picture's start
+    # here, which the frames' times (counted from the first frame) leave out.
+    first_frame_ms: float = 0.0
+
+
+def _clock_facts(path: Path, mean_fps: float) -> ClockFacts:
+    """The file's clock as PyAV reads it (``ClockFacts``).
+
+    The steady rate is FFmpeg's guess of the stream's own rate, where it is above the mean.
+    OpenCV reports the mean, which a variable-rate file's slow or still parts pull down (a
+    screen recording with a still minute: 4 fps for a 30 fps picture); an annotated video
+    written at the mean would drop most frames of the fast parts."""
     import av
 
     try:
         with av.open(str(path)) as container:
             length_ms = max(container.duration or 0, 0) / 1000.0  # microseconds
             stream = container.streams.best("video")  # the one OpenCV reads
-            guessed = float(stream.guessed_rate or 0) if stream is not None else 0.0
-            picture_ms = _track_ms(stream) if stream is not None else 0.0
-            sar = stream.sample_aspect_ratio if stream is not None else None
+            if stream is None:
+                return ClockFacts(length_ms, mean_fps)
+            guessed = float(stream.guessed_rate or 0)
+            picture_ms = _track_ms(stream)
+            sar = stream.sample_aspect_ratio
+            begins = container.start_time  # microseconds; None where unsaid
+            first_ms = (1000.0 * stream_seconds(stream.start_time, stream.time_base)
+                        - begins / 1000.0 if begins is not None else 0.0)
             # 5% spares a constant-rate file whose mean is rounded (29.97 against 30) a
             # repeat now and then.
-            if stream is not None and guessed > mean_fps * 1.05:
+            if guessed > mean_fps * 1.05:
                 guessed = min(guessed, _fast_parts_rate(container, stream) or guessed)
     except (av.FFmpegError, OSError, ValueError):
-        return 0.0, mean_fps, 0.0, Fraction(1)
+        return ClockFacts(steady_fps=mean_fps)
     steady = guessed if mean_fps * 1.05 < guessed <= _MAX_VIDEO_FPS else mean_fps
     pixel = Fraction(sar) if sar and 0.25 <= sar <= 4 else Fraction(1)
-    return length_ms, steady, picture_ms, pixel
+    return ClockFacts(length_ms, steady, picture_ms, pixel, round(max(first_ms, 0.0), 1))
 
 
 # The packets whose times are read for a variable-rate file's fast parts: a few minutes of
@@ -194,8 +212,10 @@ class VideoSource(Source):
         self._sought = 0  # where the last seek landed
         self._last_ms = -math.inf
         # fps is the mean rate (durations, progress); video_fps the annotated video's.
-        (self._length_ms, self._video_fps, self._picture_ms,
-         self._pixel_aspect) = _clock_facts(path, self.fps)
+        clock = _clock_facts(path, self.fps)
+        self._length_ms, self._video_fps = clock.length_ms, clock.steady_fps
+        self._picture_ms, self._pixel_aspect = clock.picture_ms, clock.pixel_aspect
+        self.first_frame_ms = clock.first_frame_ms
         self.ended_early = ""  # why the file ended before its frame count, once it has
         self._lock = threading.Lock()
         # A picture that changes size mid-way: OpenCV squeezes it into the first size.

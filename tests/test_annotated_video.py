@@ -53,6 +53,9 @@ def test_the_annotated_video_plays_the_sources_sound_in_step(
     assert found is not None, "the annotated video has no sound"
     summary = json.loads((tmp_path / "out" / "talk.emocam.json").read_text())
     assert summary["privacy"]["source_sound_kept"] is True
+    # The rows' times count from the first frame; where it stands on the file's own clock
+    # (a player's, a transcript's) is said, or a late picture's offset is lost for good.
+    assert summary["first_frame_ms"] == pytest.approx(1000 * picture_starts_s, abs=1)
     name, samples = found
     assert name == kept_as
     # Frame 0 of the annotated video is the source's first picture: the beep moves with it.
@@ -168,14 +171,17 @@ def test_a_re_analysis_keeps_the_sound(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], picture: SyntheticVideo,
     model_path: Path,
 ) -> None:
-    src = with_sound(picture.path, tmp_path / "talk.mp4", "aac")
+    src = with_sound(picture.path, tmp_path / "talk.mp4", "aac", picture_starts_s=0.5)
     out = tmp_path / "out"
     assert run_cli(capfd, "process", src, "-o", out, "--model", model_path, "-q").code == 0
     run = run_cli(capfd, "process", "--reanalyse", out / "talk.emocam.npz", "-o", out, "-q",
                   "--smoothing", "0")
     assert run.code == 0, run.err
     found = sound_of(out / "talk.reanalysed.mp4")
-    assert found is not None and onset_s(found[1]) == pytest.approx(BEEP_AT_S, abs=0.025)
+    assert found is not None and onset_s(found[1]) == pytest.approx(BEEP_AT_S - 0.5, abs=0.025)
+    # Where the picture starts on the file's clock, as the run recorded it.
+    summary = json.loads((out / "talk.reanalysed.json").read_text())
+    assert summary["first_frame_ms"] == pytest.approx(500, abs=1)
 
 
 def test_an_h264_video_is_smaller_and_keeps_every_frame_the_overlay_and_the_sound(
