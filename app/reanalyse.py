@@ -463,7 +463,7 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
         facts = RunFacts(sidecar.header.get("fps"), len(sidecar["frame_index"]), inp.size,
                          sidecar.header.get("video_fps"),
                          _pixel_aspect(sidecar.header.get("pixel_aspect")),
-                         sidecar.header.get("first_frame_ms") or 0.0)
+                         sidecar.header.get("first_frame_ms"))
         desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,
                               no_frames=opts.no_frames)
         # What the run could not read, as it recorded it: the numbers do not show it.

@@ -278,7 +278,8 @@ def open_sinks(
     if plan.kind == "video":
         # The rows' times count from the first frame; a player's (and a transcript's) from
         # the file's start, which is earlier where the sound begins before the picture.
-        run_info["first_frame_ms"] = facts.first_frame_ms
+        if facts.first_frame_ms is not None:
+            run_info["first_frame_ms"] = facts.first_frame_ms
         # Said of sound there is: a silent source has none to keep.
         run_info["privacy"]["source_sound_kept"] = (plan.sound is not None
                                                     and has_sound(plan.sound))
