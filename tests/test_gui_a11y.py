@@ -1,0 +1,104 @@
+"""The app for a user who uses the keyboard alone, a large font, a dark theme or who does
+not tell some colours apart: driven as that user would, with the real pipeline (offscreen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+
+pytest.importorskip("PySide6.QtWidgets")
+pytest.importorskip("pytestqt")
+
+from gui_helpers import wait_frames
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from benchmarks.media import Placement, render
+
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_settings")]
+
+LONG_FPS = 10
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two and a half minutes at 10 fps of one real face, drifting across the frame."""
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), LONG_FPS, (320, 240))
+    frames = [render((320, 240), [Placement("astronaut", 120 + x, 120, 110)], seed=7)
+              for x in range(0, 80, 4)]
+    for i in range(150 * LONG_FPS):
+        writer.write(frames[(i // 10) % len(frames)])
+    writer.release()
+    return path
+
+
+def _press(qtbot, window, key: Qt.Key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    QTest.keyClick(QApplication.focusWidget() or window, key, modifier)
+
+
+def _active(qtbot, window) -> None:
+    window.activateWindow()
+    # Keys go to the active window only (the activation can come late on a loaded machine).
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
+
+
+def _shows(qtbot, window, text: str) -> None:
+    qtbot.waitUntil(lambda: window.playback.position.text().endswith(text)
+                    or f"{text}:" in window.playback.position.text(), timeout=20_000)
+
+
+def test_the_keyboard_reaches_far_into_a_long_clip_in_a_few_presses(qtbot, make_window,
+                                                                     long_clip):
+    # Right went one frame on and nothing went further: 2 minutes in took 1200 presses.
+    window = make_window()
+    window.open_file(long_clip)
+    wait_frames(qtbot, window, 2)
+    _active(qtbot, window)
+    _press(qtbot, window, Qt.Key.Key_Space)  # paused: each place shows its frame number
+    _press(qtbot, window, Qt.Key.Key_Home)
+    _shows(qtbot, window, "frame 0")
+    _press(qtbot, window, Qt.Key.Key_PageDown)
+    _press(qtbot, window, Qt.Key.Key_PageDown)  # pressed before the first seek is shown
+    _shows(qtbot, window, "frame 1200")
+    assert window.playback.position.text().startswith("2:00 / 2:30")
+    for _ in range(3):
+        _press(qtbot, window, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    _shows(qtbot, window, "frame 1350")
+    _press(qtbot, window, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    _shows(qtbot, window, "frame 1300")
+    _press(qtbot, window, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    _shows(qtbot, window, "frame 1499")  # past the end: the last frame, as End
+    _press(qtbot, window, Qt.Key.Key_PageUp)
+    _shows(qtbot, window, "frame 899")
+    assert window.playback.button.isChecked()  # still paused where the keys left it
+    # The keys are in the Playback menu, where a user finds them.
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Playback")
+    titles = [a.text() for a in menu.actions()]
+    assert "&Forward 5 Seconds" in titles and "Back 1 M&inute" in titles
+
+
+def test_a_folders_coarse_jumps_go_ten_photos_at_a_time(qtbot, make_window, image_one_face,
+                                                       tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    image = cv2.imread(str(image_one_face))
+    for k in range(12):
+        cv2.imwrite(str(folder / f"p{k:02d}.jpg"), image)
+    window = make_window()
+    window.open_file(folder)
+    wait_frames(qtbot, window, 1)
+    _active(qtbot, window)
+    _press(qtbot, window, Qt.Key.Key_Space)
+    _press(qtbot, window, Qt.Key.Key_Home)
+    _shows(qtbot, window, "photo 1 of 12")
+    assert window.qactions["playback.forward"].text() == "&Forward 10 Photos"
+    _press(qtbot, window, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    _shows(qtbot, window, "photo 11 of 12")
+    _press(qtbot, window, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    _shows(qtbot, window, "photo 12 of 12")
+    _press(qtbot, window, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    _shows(qtbot, window, "photo 2 of 12")
