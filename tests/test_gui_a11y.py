@@ -102,3 +102,86 @@ def test_a_folders_coarse_jumps_go_ten_photos_at_a_time(qtbot, make_window, imag
     _shows(qtbot, window, "photo 12 of 12")
     _press(qtbot, window, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
     _shows(qtbot, window, "photo 2 of 12")
+
+
+def _rgb(image, x: int, y: int) -> tuple[int, int, int]:
+    c = image.pixelColor(x, y)
+    return c.red(), c.green(), c.blue()
+
+
+def _palette(window_rgb: tuple[int, int, int], highlight_rgb: tuple[int, int, int]):
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    text = (20, 20, 20) if sum(window_rgb) > 380 else (235, 235, 235)
+    for role, rgb in ((QPalette.ColorRole.Window, window_rgb),
+                      (QPalette.ColorRole.Base, window_rgb),
+                      (QPalette.ColorRole.WindowText, text), (QPalette.ColorRole.Text, text),
+                      (QPalette.ColorRole.Highlight, highlight_rgb)):
+        palette.setColor(role, QColor(*rgb))
+    return palette
+
+
+# Qt's default light palette, and a dark theme whose highlight stood 1.7:1 from its window.
+THEMES = {"light": ((239, 239, 239), (48, 140, 198)), "dark": ((53, 53, 53), (42, 95, 140))}
+
+
+@pytest.mark.parametrize("theme", sorted(THEMES))
+def test_a_face_card_chosen_with_the_keyboard_shows_its_focus_and_its_choice(
+        qtbot, make_window, video_four_faces, theme):
+    # Enter chose the card and nothing showed it: the focus style replaced the selection's
+    # edge, and on a dark theme the edge stood 1.7:1 from the window and the focus not at all.
+    from emocam.contrast import MIN_CONTRAST, contrast
+
+    window_rgb, highlight = THEMES[theme]
+    window = make_window()
+    window.setPalette(_palette(window_rgb, highlight))
+    window.open_file(video_four_faces.path)
+    qtbot.waitUntil(lambda: len(window.faces.cards) >= 2, timeout=20_000)
+    _active(qtbot, window)
+    window.set_paused(True)
+    card = window.faces.cards[min(window.faces.cards)]
+    card.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(card.hasFocus, timeout=5_000)
+    QTest.keyClick(card, Qt.Key.Key_Return)
+    assert card.selected
+    image = card.grab().toImage()
+    ratio = card.devicePixelRatioF()
+    mid_x = int(image.width() * 0.5)
+    edge = _rgb(image, mid_x, int(1 * ratio))  # the chosen card's edge
+    ring = [_rgb(image, x, int(4 * ratio)) for x in range(8, image.width() - 8)]
+    assert contrast(edge, window_rgb) >= MIN_CONTRAST, (theme, edge)
+    # The focus: a dashed ring inside the edge, its dashes as plain as the edge.
+    dashes = [c for c in ring if contrast(c, window_rgb) >= MIN_CONTRAST and c != edge]
+    assert len(dashes) > len(ring) // 4, theme
+    # Another card, chosen by neither, has neither.
+    other = window.faces.cards[max(window.faces.cards)]
+    plain = other.grab().toImage()
+    assert all(contrast(_rgb(plain, x, int(y * ratio)), window_rgb) < MIN_CONTRAST
+               for x in range(8, plain.width() - 8, 7) for y in (1, 4))
+
+
+def test_the_message_bars_buttons_show_the_keyboards_focus_plainly(qtbot, make_window):
+    from emocam.contrast import MIN_CONTRAST, contrast
+
+    window = make_window()
+    window.banner.show_message("Something went wrong.", "error", {"Retry": lambda: None})
+    _active(qtbot, window)
+    dismiss = window.banner.buttons["Dismiss"]
+    window.banner.buttons["Retry"].setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(lambda: window.banner.buttons["Retry"].hasFocus(), timeout=5_000)
+    banner = window.banner
+    before = banner.grab().toImage()
+    QTest.keyClick(window.banner.buttons["Retry"], Qt.Key.Key_Tab)
+    assert dismiss.hasFocus()
+    after = banner.grab().toImage()
+    ratio = banner.devicePixelRatioF()
+    box = dismiss.geometry()
+    y = int((box.top() + box.height() // 2) * ratio)
+    xs = [int((box.left() + dx) * ratio) for dx in (0, 1)]
+    # The edge of the focused button against the same place unfocused (WCAG 2.4.13's
+    # "change of contrast") and against the bar's colour around it.
+    changed = max(contrast(_rgb(after, x, y), _rgb(before, x, y)) for x in xs)
+    assert changed >= MIN_CONTRAST
+    bar = _rgb(after, int((box.left() - 3) * ratio), y)
+    assert max(contrast(_rgb(after, x, y), bar) for x in xs) >= MIN_CONTRAST
