@@ -185,3 +185,27 @@ def test_the_message_bars_buttons_show_the_keyboards_focus_plainly(qtbot, make_w
     assert changed >= MIN_CONTRAST
     bar = _rgb(after, int((box.left() - 3) * ratio), y)
     assert max(contrast(_rgb(after, x, y), bar) for x in xs) >= MIN_CONTRAST
+
+
+def test_ctrl_e_during_an_export_brings_its_window_forward_where_escape_cancels(
+        qtbot, make_window, video_four_faces, tmp_path):
+    # The export's window opened without the keyboard and its Cancel took no focus: Ctrl+E
+    # in the main window said only "cancel it in its window", which no key could reach.
+    from PySide6.QtWidgets import QPushButton
+
+    window = make_window()
+    window.open_file(video_four_faces.path)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    window.set_paused(True)
+    window.exports.start(tmp_path / "part.mp4")
+    progress = window.exports._progress
+    qtbot.waitUntil(lambda: progress.value() >= 2, timeout=30_000)
+    _active(qtbot, window)
+    QTest.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is progress, timeout=5_000)
+    (cancel,) = progress.findChildren(QPushButton)
+    assert QApplication.focusWidget() is cancel
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
+        QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
+    assert not done.args[0].completed
+    assert "cancelled" in window.banner.text()

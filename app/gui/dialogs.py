@@ -206,10 +206,11 @@ def export_progress(parent: QWidget, title: str, total: int) -> QProgressDialog:
     # Not modal: the window stays usable (another file, the close button) while it runs.
     dialog.setWindowModality(Qt.WindowModality.NonModal)
     # Nor does it take the keyboard as it shows: Space meant for the video pressed its
-    # Cancel button. Its Cancel takes no keyboard focus either.
+    # Cancel button. Brought forward (File > Export again, a click on it), its Cancel takes
+    # the keyboard's focus as any dialog's button does.
     dialog.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
     cancel = QPushButton("Cancel", dialog)
-    cancel.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    cancel.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
     dialog.setCancelButton(cancel)
     # Once the user brings it forward, Escape cancels as in any dialog. Qt made an Escape
     # shortcut for the constructor's button and another for this one: two shortcuts on one
