@@ -209,3 +209,53 @@ def test_ctrl_e_during_an_export_brings_its_window_forward_where_escape_cancels(
         QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
     assert not done.args[0].completed
     assert "cancelled" in window.banner.text()
+
+
+def _ink_rows(image, rect, row: int, row_h: int) -> int:
+    """Rows of light (text) pixels in one row of a dark panel."""
+    import numpy as np
+    from PySide6.QtGui import QImage
+
+    gray = image.convertToFormat(QImage.Format.Format_Grayscale8)
+    pixels = np.frombuffer(gray.constBits(), np.uint8).reshape(gray.height(),
+                                                              gray.bytesPerLine())
+    y0 = rect.y + 5 + row * row_h
+    rows = np.nonzero((pixels[y0:y0 + row_h, rect.x + 5:rect.x + 75] > 120).any(axis=1))[0]
+    return int(rows.max() - rows.min() + 1) if len(rows) else 0
+
+
+def test_the_labels_over_the_video_follow_a_large_desktop_font(qtbot, make_window,
+                                                               video_four_faces):
+    # A 16-point desktop font gave 21 px menus and still 12 px labels over the faces.
+    from PySide6.QtGui import QFont, QFontInfo
+
+    window = make_window()
+    big = QFont(window.font())
+    big.setPointSize(16)
+    window.setFont(big)
+    menu_px = QFontInfo(window.menuBar().font()).pixelSize()
+    assert menu_px >= 20
+    window.resize(1280, 720)
+    window.open_file(video_four_faces.path)
+    wait_frames(qtbot, window, 3)
+    window.set_paused(True)
+    wait_frames(qtbot, window, 0)
+    view = window.view
+    image = view.grab().toImage()
+    layout = view.overlay.layout
+    names = window.last_packet.result.class_names
+    heights = [_ink_rows(image, p.rect, 0, view.overlay.row_h)
+               for p in layout.panels.values() if p.rect is not None]
+    assert heights, "no panel was shown"
+    # The first row's text (the likeliest emotion's name and percentage) as tall as the
+    # menus' letters: more than the 12 px it was.
+    assert min(heights) >= 15, heights
+    assert view.overlay.font.pixelSize() == menu_px
+    # The larger panels still cover no face, label or other panel.
+    rects = {i: p.rect for i, p in layout.panels.items() if p.rect is not None}
+    for i, r in rects.items():
+        assert r.inside(*layout.canvas)
+        for m in layout.marks.values():
+            assert r.overlap(m.box) == 0 and (m.chip is None or r.overlap(m.chip) == 0)
+        assert all(j == i or r.overlap(o) == 0 for j, o in rects.items())
+    assert len(names) == 8
