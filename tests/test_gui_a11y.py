@@ -259,3 +259,26 @@ def test_the_labels_over_the_video_follow_a_large_desktop_font(qtbot, make_windo
             assert r.overlap(m.box) == 0 and (m.chip is None or r.overlap(m.chip) == 0)
         assert all(j == i or r.overlap(o) == 0 for j, o in rects.items())
     assert len(names) == 8
+
+
+def test_about_details_on_a_small_screen_keep_the_close_button_on_it(qtbot, make_window):
+    # The dialog grew downwards from where it stood: on a 1024x600 screen at 1.25x its
+    # lower part, Close included, was below the screen's edge.
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from emocam.gui.dialogs import AboutDialog
+
+    window = make_window()
+    window.qactions["help.about"].trigger()
+    qtbot.waitUntil(lambda: any(isinstance(w, AboutDialog) and w.isVisible()
+                                for w in QApplication.topLevelWidgets()), timeout=20_000)
+    about = next(w for w in QApplication.topLevelWidgets() if isinstance(w, AboutDialog))
+    area = about.screen().availableGeometry()
+    about.move(about.x(), area.bottom() - about.frameGeometry().height() - 10)  # low down
+    QTest.keyClick(about.details_button, Qt.Key.Key_Space)  # Details...
+    assert about.details.isVisible()
+    close = about.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Close)
+    shown = close.rect().translated(close.mapToGlobal(close.rect().topLeft()))
+    assert area.contains(shown), (area, shown)
+    assert area.contains(about.geometry())
+    about.close()
