@@ -489,9 +489,14 @@ def test_closing_the_export_window_cancels_the_export_and_the_app_carries_on(
     view = window.view
     centre = view.mapToGlobal(view.rect().center())
     assert not window.exports._progress.frameGeometry().contains(centre)
-    # Space meant for the video must not press Cancel: the button never takes the keyboard.
+    # Space meant for the video must not press Cancel: the window opens without the keyboard
+    # (its Cancel takes it only once the window is brought forward).
     (cancel,) = window.exports._progress.findChildren(QPushButton)
-    assert cancel.focusPolicy() == Qt.FocusPolicy.NoFocus
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
+    QTest.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Space)
+    assert QApplication.focusWidget() is not cancel
+    assert window.exports.worker is not None and cancel.isEnabled()
     with qtbot.waitSignal(window.exports.finished, timeout=60_000):
         window.exports._progress.close()  # its title bar's close button, or Alt+F4
     # Before: the deleted dialog raised in every later call, no message came, and the app

@@ -34,6 +34,7 @@ class ActionSpec:
     setting: str | None = None  # AppSettings field that holds the checked state
     separator_before: bool = False
     after_choices: bool = False  # placed below the menu's submenus of choices
+    more_shortcuts: tuple[str, ...] = ()  # other keys for the same action
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,21 @@ def provider_choices() -> list[tuple[str, str]]:
     names = ort.get_available_providers()
     return [("Automatic (fastest)", "")] + [
         (n.removesuffix("ExecutionProvider"), n) for n in names]
+
+
+# Coarse jumps: (seconds in a video, photos in a folder, whose photos have no clock).
+JUMPS: dict[str, tuple[float, int]] = {"short": (5.0, 10), "long": (60.0, 100)}
+# What the jumps are called in a folder ("Forward 5 Seconds" would not say what they do).
+PHOTO_TITLES: dict[str, str] = {
+    "playback.forward": "&Forward 10 Photos",
+    "playback.back": "&Back 10 Photos",
+    "playback.forward_long": "Forward 100 &Photos",
+    "playback.back_long": "Back 100 P&hotos",
+}
+
+
+def _back(jump: tuple[float, int]) -> tuple[float, int]:
+    return -jump[0], -jump[1]
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -114,6 +130,18 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("playback.next", "&Next Frame", "&Playback", lambda w: w.step(1), "Right"),
     ActionSpec("playback.previous", "Pre&vious Frame", "&Playback", lambda w: w.step(-1),
                "Left"),
+    # Coarse seeking as players offer it: Shift+arrow a few seconds (VLC's "very short
+    # jump", mpv's and YouTube's arrows: 3-5 s), Ctrl+arrow a minute (VLC's "medium jump",
+    # mpv's Up/Down); PageDown/PageUp too, the keys a focused seek bar pages with.
+    ActionSpec("playback.forward", "&Forward 5 Seconds", "&Playback",
+               lambda w: w.jump(*JUMPS["short"]), "Shift+Right", separator_before=True),
+    ActionSpec("playback.back", "&Back 5 Seconds", "&Playback",
+               lambda w: w.jump(*_back(JUMPS["short"])), "Shift+Left"),
+    ActionSpec("playback.forward_long", "Forward 1 &Minute", "&Playback",
+               lambda w: w.jump(*JUMPS["long"]), "Ctrl+Right", more_shortcuts=("PgDown",)),
+    ActionSpec("playback.back_long", "Back 1 M&inute", "&Playback",
+               lambda w: w.jump(*_back(JUMPS["long"])), "Ctrl+Left",
+               more_shortcuts=("PgUp",)),
     ActionSpec("help.about", "&About emocam", "&Help", lambda w: w.models.about_dialog()),
 )
 
@@ -185,7 +213,8 @@ def _make_action(window: MainWindow, menu: QMenu, spec: ActionSpec) -> QAction:
     action = QAction(spec.title, window)
     action.setObjectName(spec.id)
     if spec.shortcut is not None:
-        action.setShortcut(QKeySequence(spec.shortcut))
+        action.setShortcuts([QKeySequence(spec.shortcut),
+                             *(QKeySequence(k) for k in spec.more_shortcuts)])
     if spec.checkable:
         action.setCheckable(True)
         if spec.setting:
@@ -202,6 +231,13 @@ def _make_action(window: MainWindow, menu: QMenu, spec: ActionSpec) -> QAction:
         action.triggered.connect(lambda _=False, s=spec: s.callback(window))
     menu.addAction(action)
     return action
+
+
+def title_jumps(actions: dict[str, QAction], photos: bool) -> None:
+    """Name the coarse jumps in photos for a folder, in seconds for a video."""
+    for spec in ACTIONS:
+        if spec.id in PHOTO_TITLES:
+            actions[spec.id].setText(PHOTO_TITLES[spec.id] if photos else spec.title)
 
 
 def set_checked_quietly(action: QAction, checked: bool) -> None:

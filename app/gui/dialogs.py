@@ -13,7 +13,7 @@ from typing import Any
 
 import onnxruntime as ort
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from emocam import __version__
+from emocam.gui.screen_fit import fit_geometry
 from emocam.modelinfo import ModelInfo
 
 # Figures that are fractions, shown as percentages; every other number is shown as it is
@@ -196,8 +197,24 @@ class AboutDialog(QDialog):
         room = screen.availableGeometry().height() - 60 if screen is not None else 640
         others = self.sizeHint().height() - self.details.sizeHint().height()
         self.details.setMinimumHeight(max(80, min(220, room - others)))
-        self.resize(self.width(), min(room, 640, self.sizeHint().height()) if on
-                    else self.minimumSizeHint().height())
+        height = (min(room, 640, self.sizeHint().height()) if on
+                  else self.minimumSizeHint().height())
+        self.resize(self.width(), height)
+        if screen is not None:
+            self._move_onto(screen.availableGeometry(), QSize(self.width(), height))
+
+    def _move_onto(self, area: QRect, size: QSize) -> None:
+        # Grown downwards from where it was, its lower part (Close too) was off the bottom
+        # of a 1024x600 screen at 1.25x: moved up as far as the free room needs.
+        frame, inner = self.frameGeometry(), self.geometry()
+        decoration = frame.size() - inner.size()
+        size, corner = fit_geometry(QRect(frame.topLeft(), size + decoration),
+                                    QRect(inner.topLeft(), size), area,
+                                    self.minimumSizeHint())
+        if size != self.size():
+            self.resize(size)
+        if corner != frame.topLeft():
+            self.move(corner)  # move() places the frame's corner
 
 
 def export_progress(parent: QWidget, title: str, total: int) -> QProgressDialog:
@@ -206,10 +223,11 @@ def export_progress(parent: QWidget, title: str, total: int) -> QProgressDialog:
     # Not modal: the window stays usable (another file, the close button) while it runs.
     dialog.setWindowModality(Qt.WindowModality.NonModal)
     # Nor does it take the keyboard as it shows: Space meant for the video pressed its
-    # Cancel button. Its Cancel takes no keyboard focus either.
+    # Cancel button. Brought forward (File > Export again, a click on it), its Cancel takes
+    # the keyboard's focus as any dialog's button does.
     dialog.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
     cancel = QPushButton("Cancel", dialog)
-    cancel.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    cancel.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
     dialog.setCancelButton(cancel)
     # Once the user brings it forward, Escape cancels as in any dialog. Qt made an Escape
     # shortcut for the constructor's button and another for this one: two shortcuts on one

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QStandardPaths, Signal
+from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -65,8 +65,9 @@ class ExportControl(QObject):
                                       "first.", "info")
             return
         if self.worker is not None:  # said before a save dialog, not after it
-            self._banner.show_message("An export is already running; wait for it, or "
-                                      "cancel it in its window.", "info")
+            self.bring_forward()
+            self._banner.show_message("An export is already running: its window is in "
+                                      "front, where Escape cancels it.", "info")
             return
         try:
             # Gone since it was opened (moved, deleted, a drive unplugged): said now, not
@@ -100,6 +101,19 @@ class ExportControl(QObject):
             codec = next((c for c, f in VIDEO_FILTERS.items() if f == chosen), codec)
             self._settings.export_codec = codec
             self.start(Path(path), codec)
+
+    def bring_forward(self) -> None:
+        """The running export's window in front with the keyboard's focus on its Cancel,
+        so a keyboard user can reach it (it opens without taking the keyboard)."""
+        progress = self._progress
+        if progress is None:
+            return
+        progress.show()
+        progress.raise_()
+        progress.activateWindow()
+        for button in progress.findChildren(QPushButton):
+            if button.isEnabled():
+                button.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
 
     def _elsewhere(self) -> list[Path]:
         """Where to save when not beside the source: the last folder used (often the

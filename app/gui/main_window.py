@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from emocam.cameras import CameraInfo, probe_cameras
 from emocam.errors import SourceError
 from emocam.export_job import ExportJob
-from emocam.gui.actions import build_menus, set_checked_quietly
+from emocam.gui.actions import PHOTO_TITLES, build_menus, set_checked_quietly, title_jumps
 from emocam.gui.banner import MessageBanner
 from emocam.gui.export_control import ExportControl
 from emocam.gui.face_panel import FacePanel
@@ -137,6 +137,9 @@ class MainWindow(QMainWindow):
         # second try of the same source (Ctrl+K twice) is told from the first.
         self._opening: object | None = None
         self._shown_frames: set[int] = set()  # a folder's photos shown: where Left goes back to
+        # Where the last seek goes until a frame from there is shown: a jump pressed again
+        # before then goes on from there (three quick Shift+Right were one jump of 5 s).
+        self._seek_target: int | None = None
         self._ended = False
         self._painted_after: float | None = None
         self._latency_ms = 0.0
@@ -294,8 +297,10 @@ class MainWindow(QMainWindow):
         self.qactions["file.export"].setEnabled(is_file)
         self.qactions["file.snapshot"].setEnabled(self.view.has_frame())
         self.qactions["playback.pause"].setEnabled(running)
-        for name in ("playback.restart", "playback.next", "playback.previous"):
+        for name in ("playback.restart", "playback.next", "playback.previous",
+                     *PHOTO_TITLES):
             self.qactions[name].setEnabled(is_file and not still)
+        title_jumps(self.qactions, self.playback.is_photos())
 
     # --- options the worker needs ---------------------------------------------------------
 
@@ -537,6 +542,7 @@ class MainWindow(QMainWindow):
         self.threads.track(worker)
         self._ended = False
         self._shown_frames = set()
+        self._seek_target = None
         self.playback.set_paused(False)
         self._set_checked("playback.pause", False)
         self.status.clear()
@@ -652,6 +658,7 @@ class MainWindow(QMainWindow):
         self.last_packet = packet
         result = packet.result
         self._shown_frames.add(result.frame.index)
+        self._arrived(result.frame.index)
         self.view.set_frame(packet.image, result, packet.overlay)
         self._painted_after = packet.captured_at
         self.faces.update_result(result)
@@ -785,7 +792,33 @@ class MainWindow(QMainWindow):
             # its line in the timeline may be someone else's from here on.
             self.faces.clear_selection()
             self.timeline.forget_faces()
+            self._seek_target = max(0, index)
             self.worker.seek(index)
+
+    def _arrived(self, index: int) -> None:
+        # The frame a seek went to, or one soon after it (a folder's unreadable photo is
+        # passed over; playing goes on). Frames from before the seek, still on their way,
+        # are elsewhere: more than a second before or after it.
+        target = self._seek_target
+        if target is not None and 0 <= index - target <= max(2, round(self.playback.fps)):
+            self._seek_target = None
+
+    def jump(self, seconds: float, photos: int) -> None:
+        """Seconds on (positive) or back in a video, or photos in a folder, from the frame
+        shown (or the one a seek is on its way to). Playing or paused stays as it was; past
+        the end is the last frame, as End."""
+        info = self.source_info
+        if self.worker is None or info is None or info.is_live or self.last_packet is None:
+            return
+        here = (self._seek_target if self._seek_target is not None
+                else self.last_packet.result.frame.index)
+        count = info.frame_count or 0
+        offset = photos if self.playback.is_photos() else round(seconds * self.playback.fps)
+        target = max(0, here + offset)
+        if count and target >= count - 1:
+            self.go_to_end()
+        elif target != here:
+            self.seek(target)
 
     def step(self, frames: int) -> None:
         """One frame on (``frames`` 1) or back (-1), paused; a folder's next or previous

@@ -1,8 +1,9 @@
 """Paints the face overlay in the video view, at screen resolution.
 
 The video is scaled to the window, but its overlay is not: boxes follow the faces on screen
-while the text is drawn at a fixed pixel size (``FONT_PX``), so labels read the same on a
-360p clip shown large and on a 4K video shown small. What to draw comes from
+while the text is drawn at the window's font size (never under ``FONT_PX``), so labels read
+the same on a 360p clip shown large and on a 4K video shown small, and as large as the
+menus for a user who chose a large desktop font. What to draw comes from
 ``emocam.overlay`` and where panels go from ``emocam.placement``, the rules the exported
 video follows at its own resolution; this module only turns them into QPainter calls.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontInfo, QFontMetrics, QPainter, QPen
 
 from emocam.gui.palette import class_color
 from emocam.overlay import COMPACT_ROWS, OverlayOptions, id_text, label_text, panel_order
@@ -28,7 +29,7 @@ from emocam.placement import (
 )
 from emocam.types import FrameResult
 
-FONT_PX = 12  # text height on screen, whatever the video's size
+FONT_PX = 12  # least text height on screen, whatever the video's size
 PANEL_BG = QColor(14, 14, 18, 235)  # nearly opaque: rows read over any background
 _PAD = 5
 _BAR_W = 64
@@ -50,15 +51,23 @@ def _rect(r: Rect) -> QRect:
 class OverlayPainter:
     """One per view; remembers each face's panel placement so panels stay put."""
 
-    def __init__(self) -> None:
-        self.font = QFont()
-        self.font.setPixelSize(FONT_PX)
+    def __init__(self, font: QFont | None = None) -> None:
+        self.memory = PlacementMemory()
+        self.layout: OverlayLayout | None = None
+        self.follow_font(font if font is not None else QFont())
+
+    def follow_font(self, font: QFont) -> None:
+        """Text as tall as ``font`` (the window's) draws it, 12 px at least: a low-vision
+        user's 16-point desktop font gave 21 px menus and still 12 px labels."""
+        self.font = QFont(font)
+        self.font.setPixelSize(max(FONT_PX, QFontInfo(font).pixelSize()))
         self.bold = QFont(self.font)
         self.bold.setBold(True)
         self.metrics = QFontMetrics(self.font)
-        self.memory = PlacementMemory()
-        self.layout: OverlayLayout | None = None
         self.row_h = self.metrics.height() + 4  # one bar of a panel, on screen
+        # Bars as long for their text as at 12 px; panels are placed again at their size.
+        self.bar_w = round(_BAR_W * self.font.pixelSize() / FONT_PX)
+        self.memory.clear()
 
     def reset(self) -> None:
         """A new source: no face keeps a place from the previous one."""
@@ -69,7 +78,7 @@ class OverlayPainter:
         bold = QFontMetrics(self.bold)
         name_w = max(bold.horizontalAdvance(n) for n in names)
         pct_w = bold.horizontalAdvance("100%")
-        w = _PAD * 5 + name_w + _BAR_W + pct_w
+        w = _PAD * 5 + name_w + self.bar_w + pct_w
         rows = len(names)
         compact = min(COMPACT_ROWS, rows)
         return PanelSizes(full=(w, 2 * _PAD + rows * self.row_h),
@@ -163,11 +172,11 @@ class OverlayPainter:
             p.setPen(QColor(255, 255, 255) if i == top else QColor(215, 215, 215))
             left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
             p.drawText(QRect(r.x() + _PAD, y, name_w, self.row_h), left, names[i])
-            track = QRectF(bar_x, y + self.row_h * 0.25, _BAR_W, self.row_h * 0.5)
+            track = QRectF(bar_x, y + self.row_h * 0.25, self.bar_w, self.row_h * 0.5)
             p.fillRect(track, QColor(70, 70, 76))
             value = min(1.0, max(0.0, probs[i]))
-            p.fillRect(QRectF(track.x(), track.y(), _BAR_W * value, track.height()),
+            p.fillRect(QRectF(track.x(), track.y(), self.bar_w * value, track.height()),
                        class_color(names[i], i))
             right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-            p.drawText(QRect(int(bar_x + _BAR_W + _PAD), y, pct_w, self.row_h), right,
+            p.drawText(QRect(int(bar_x + self.bar_w + _PAD), y, pct_w, self.row_h), right,
                        f"{value * 100:.0f}%")

@@ -7,7 +7,7 @@ import time
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -58,7 +58,7 @@ class VideoView(QWidget):
         self._frame: np.ndarray | None = None  # the picture under the overlay, BGR
         self._result: FrameResult | None = None
         self._options = OverlayOptions()
-        self.overlay = OverlayPainter()
+        self.overlay = OverlayPainter(self.font())
         self._placeholder = "Open a video, an image or a camera to start."
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 180)
@@ -121,6 +121,13 @@ class VideoView(QWidget):
         self.paint_ms = (time.perf_counter() - started) * 1e3
         if not self._image.isNull():
             self.painted.emit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # The desktop's font made larger while the app runs: the labels follow it.
+        if event.type() == QEvent.Type.FontChange:
+            self.overlay.follow_font(self.font())
+            self.update()
+        super().changeEvent(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         self.double_clicked.emit()

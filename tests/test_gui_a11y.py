@@ -1,0 +1,284 @@
+"""The app for a user who uses the keyboard alone, a large font, a dark theme or who does
+not tell some colours apart: driven as that user would, with the real pipeline (offscreen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+
+pytest.importorskip("PySide6.QtWidgets")
+pytest.importorskip("pytestqt")
+
+from gui_helpers import wait_frames
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from benchmarks.media import Placement, render
+
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_settings")]
+
+LONG_FPS = 10
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two and a half minutes at 10 fps of one real face, drifting across the frame."""
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), LONG_FPS, (320, 240))
+    frames = [render((320, 240), [Placement("astronaut", 120 + x, 120, 110)], seed=7)
+              for x in range(0, 80, 4)]
+    for i in range(150 * LONG_FPS):
+        writer.write(frames[(i // 10) % len(frames)])
+    writer.release()
+    return path
+
+
+def _press(qtbot, window, key: Qt.Key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    QTest.keyClick(QApplication.focusWidget() or window, key, modifier)
+
+
+def _active(qtbot, window) -> None:
+    window.activateWindow()
+    # Keys go to the active window only (the activation can come late on a loaded machine).
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
+
+
+def _shows(qtbot, window, text: str) -> None:
+    qtbot.waitUntil(lambda: window.playback.position.text().endswith(text)
+                    or f"{text}:" in window.playback.position.text(), timeout=20_000)
+
+
+def test_the_keyboard_reaches_far_into_a_long_clip_in_a_few_presses(qtbot, make_window,
+                                                                     long_clip):
+    # Right went one frame on and nothing went further: 2 minutes in took 1200 presses.
+    window = make_window()
+    window.open_file(long_clip)
+    wait_frames(qtbot, window, 2)
+    _active(qtbot, window)
+    _press(qtbot, window, Qt.Key.Key_Space)  # paused: each place shows its frame number
+    _press(qtbot, window, Qt.Key.Key_Home)
+    _shows(qtbot, window, "frame 0")
+    _press(qtbot, window, Qt.Key.Key_PageDown)
+    _press(qtbot, window, Qt.Key.Key_PageDown)  # pressed before the first seek is shown
+    _shows(qtbot, window, "frame 1200")
+    assert window.playback.position.text().startswith("2:00 / 2:30")
+    for _ in range(3):
+        _press(qtbot, window, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    _shows(qtbot, window, "frame 1350")
+    _press(qtbot, window, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    _shows(qtbot, window, "frame 1300")
+    _press(qtbot, window, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    _shows(qtbot, window, "frame 1499")  # past the end: the last frame, as End
+    _press(qtbot, window, Qt.Key.Key_PageUp)
+    _shows(qtbot, window, "frame 899")
+    assert window.playback.button.isChecked()  # still paused where the keys left it
+    # The keys are in the Playback menu, where a user finds them.
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Playback")
+    titles = [a.text() for a in menu.actions()]
+    assert "&Forward 5 Seconds" in titles and "Back 1 M&inute" in titles
+
+
+def test_a_folders_coarse_jumps_go_ten_photos_at_a_time(qtbot, make_window, image_one_face,
+                                                       tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    image = cv2.imread(str(image_one_face))
+    for k in range(12):
+        cv2.imwrite(str(folder / f"p{k:02d}.jpg"), image)
+    window = make_window()
+    window.open_file(folder)
+    wait_frames(qtbot, window, 1)
+    _active(qtbot, window)
+    _press(qtbot, window, Qt.Key.Key_Space)
+    _press(qtbot, window, Qt.Key.Key_Home)
+    _shows(qtbot, window, "photo 1 of 12")
+    assert window.qactions["playback.forward"].text() == "&Forward 10 Photos"
+    _press(qtbot, window, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    _shows(qtbot, window, "photo 11 of 12")
+    _press(qtbot, window, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    _shows(qtbot, window, "photo 12 of 12")
+    _press(qtbot, window, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    _shows(qtbot, window, "photo 2 of 12")
+
+
+def _rgb(image, x: int, y: int) -> tuple[int, int, int]:
+    c = image.pixelColor(x, y)
+    return c.red(), c.green(), c.blue()
+
+
+def _palette(window_rgb: tuple[int, int, int], highlight_rgb: tuple[int, int, int]):
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    text = (20, 20, 20) if sum(window_rgb) > 380 else (235, 235, 235)
+    for role, rgb in ((QPalette.ColorRole.Window, window_rgb),
+                      (QPalette.ColorRole.Base, window_rgb),
+                      (QPalette.ColorRole.WindowText, text), (QPalette.ColorRole.Text, text),
+                      (QPalette.ColorRole.Highlight, highlight_rgb)):
+        palette.setColor(role, QColor(*rgb))
+    return palette
+
+
+# Qt's default light palette, and a dark theme whose highlight stood 1.7:1 from its window.
+THEMES = {"light": ((239, 239, 239), (48, 140, 198)), "dark": ((53, 53, 53), (42, 95, 140))}
+
+
+@pytest.mark.parametrize("theme", sorted(THEMES))
+def test_a_face_card_chosen_with_the_keyboard_shows_its_focus_and_its_choice(
+        qtbot, make_window, video_four_faces, theme):
+    # Enter chose the card and nothing showed it: the focus style replaced the selection's
+    # edge, and on a dark theme the edge stood 1.7:1 from the window and the focus not at all.
+    from emocam.contrast import MIN_CONTRAST, contrast
+
+    window_rgb, highlight = THEMES[theme]
+    window = make_window()
+    window.setPalette(_palette(window_rgb, highlight))
+    window.open_file(video_four_faces.path)
+    qtbot.waitUntil(lambda: len(window.faces.cards) >= 2, timeout=20_000)
+    _active(qtbot, window)
+    window.set_paused(True)
+    card = window.faces.cards[min(window.faces.cards)]
+    card.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(card.hasFocus, timeout=5_000)
+    QTest.keyClick(card, Qt.Key.Key_Return)
+    assert card.selected
+    image = card.grab().toImage()
+    ratio = card.devicePixelRatioF()
+    mid_x = int(image.width() * 0.5)
+    edge = _rgb(image, mid_x, int(1 * ratio))  # the chosen card's edge
+    ring = [_rgb(image, x, int(4 * ratio)) for x in range(8, image.width() - 8)]
+    assert contrast(edge, window_rgb) >= MIN_CONTRAST, (theme, edge)
+    # The focus: a dashed ring inside the edge, its dashes as plain as the edge.
+    dashes = [c for c in ring if contrast(c, window_rgb) >= MIN_CONTRAST and c != edge]
+    assert len(dashes) > len(ring) // 4, theme
+    # Another card, chosen by neither, has neither.
+    other = window.faces.cards[max(window.faces.cards)]
+    plain = other.grab().toImage()
+    assert all(contrast(_rgb(plain, x, int(y * ratio)), window_rgb) < MIN_CONTRAST
+               for x in range(8, plain.width() - 8, 7) for y in (1, 4))
+
+
+def test_the_message_bars_buttons_show_the_keyboards_focus_plainly(qtbot, make_window):
+    from emocam.contrast import MIN_CONTRAST, contrast
+
+    window = make_window()
+    window.banner.show_message("Something went wrong.", "error", {"Retry": lambda: None})
+    _active(qtbot, window)
+    dismiss = window.banner.buttons["Dismiss"]
+    window.banner.buttons["Retry"].setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(lambda: window.banner.buttons["Retry"].hasFocus(), timeout=5_000)
+    banner = window.banner
+    before = banner.grab().toImage()
+    QTest.keyClick(window.banner.buttons["Retry"], Qt.Key.Key_Tab)
+    assert dismiss.hasFocus()
+    after = banner.grab().toImage()
+    ratio = banner.devicePixelRatioF()
+    box = dismiss.geometry()
+    y = int((box.top() + box.height() // 2) * ratio)
+    xs = [int((box.left() + dx) * ratio) for dx in (0, 1)]
+    # The edge of the focused button against the same place unfocused (WCAG 2.4.13's
+    # "change of contrast") and against the bar's colour around it.
+    changed = max(contrast(_rgb(after, x, y), _rgb(before, x, y)) for x in xs)
+    assert changed >= MIN_CONTRAST
+    bar = _rgb(after, int((box.left() - 3) * ratio), y)
+    assert max(contrast(_rgb(after, x, y), bar) for x in xs) >= MIN_CONTRAST
+
+
+def test_ctrl_e_during_an_export_brings_its_window_forward_where_escape_cancels(
+        qtbot, make_window, video_four_faces, tmp_path):
+    # The export's window opened without the keyboard and its Cancel took no focus: Ctrl+E
+    # in the main window said only "cancel it in its window", which no key could reach.
+    from PySide6.QtWidgets import QPushButton
+
+    window = make_window()
+    window.open_file(video_four_faces.path)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    window.set_paused(True)
+    window.exports.start(tmp_path / "part.mp4")
+    progress = window.exports._progress
+    qtbot.waitUntil(lambda: progress.value() >= 2, timeout=30_000)
+    _active(qtbot, window)
+    QTest.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is progress, timeout=5_000)
+    (cancel,) = progress.findChildren(QPushButton)
+    assert QApplication.focusWidget() is cancel
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
+        QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
+    assert not done.args[0].completed
+    assert "cancelled" in window.banner.text()
+
+
+def _ink_rows(image, rect, row: int, row_h: int) -> int:
+    """Rows of light (text) pixels in one row of a dark panel."""
+    import numpy as np
+    from PySide6.QtGui import QImage
+
+    gray = image.convertToFormat(QImage.Format.Format_Grayscale8)
+    pixels = np.frombuffer(gray.constBits(), np.uint8).reshape(gray.height(),
+                                                              gray.bytesPerLine())
+    y0 = rect.y + 5 + row * row_h
+    rows = np.nonzero((pixels[y0:y0 + row_h, rect.x + 5:rect.x + 75] > 120).any(axis=1))[0]
+    return int(rows.max() - rows.min() + 1) if len(rows) else 0
+
+
+def test_the_labels_over_the_video_follow_a_large_desktop_font(qtbot, make_window,
+                                                               video_four_faces):
+    # A 16-point desktop font gave 21 px menus and still 12 px labels over the faces.
+    from PySide6.QtGui import QFont, QFontInfo
+
+    window = make_window()
+    big = QFont(window.font())
+    big.setPointSize(16)
+    window.setFont(big)
+    menu_px = QFontInfo(window.menuBar().font()).pixelSize()
+    assert menu_px >= 20
+    window.resize(1280, 720)
+    window.open_file(video_four_faces.path)
+    wait_frames(qtbot, window, 3)
+    window.set_paused(True)
+    wait_frames(qtbot, window, 0)
+    view = window.view
+    image = view.grab().toImage()
+    layout = view.overlay.layout
+    names = window.last_packet.result.class_names
+    heights = [_ink_rows(image, p.rect, 0, view.overlay.row_h)
+               for p in layout.panels.values() if p.rect is not None]
+    assert heights, "no panel was shown"
+    # The first row's text (the likeliest emotion's name and percentage) as tall as the
+    # menus' letters: more than the 12 px it was.
+    assert min(heights) >= 15, heights
+    assert view.overlay.font.pixelSize() == menu_px
+    # The larger panels still cover no face, label or other panel.
+    rects = {i: p.rect for i, p in layout.panels.items() if p.rect is not None}
+    for i, r in rects.items():
+        assert r.inside(*layout.canvas)
+        for m in layout.marks.values():
+            assert r.overlap(m.box) == 0 and (m.chip is None or r.overlap(m.chip) == 0)
+        assert all(j == i or r.overlap(o) == 0 for j, o in rects.items())
+    assert len(names) == 8
+
+
+def test_about_details_on_a_small_screen_keep_the_close_button_on_it(qtbot, make_window):
+    # The dialog grew downwards from where it stood: on a 1024x600 screen at 1.25x its
+    # lower part, Close included, was below the screen's edge.
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from emocam.gui.dialogs import AboutDialog
+
+    window = make_window()
+    window.qactions["help.about"].trigger()
+    qtbot.waitUntil(lambda: any(isinstance(w, AboutDialog) and w.isVisible()
+                                for w in QApplication.topLevelWidgets()), timeout=20_000)
+    about = next(w for w in QApplication.topLevelWidgets() if isinstance(w, AboutDialog))
+    area = about.screen().availableGeometry()
+    about.move(about.x(), area.bottom() - about.frameGeometry().height() - 10)  # low down
+    QTest.keyClick(about.details_button, Qt.Key.Key_Space)  # Details...
+    assert about.details.isVisible()
+    close = about.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Close)
+    shown = close.rect().translated(close.mapToGlobal(close.rect().topLeft()))
+    assert area.contains(shown), (area, shown)
+    assert area.contains(about.geometry())
+    about.close()
