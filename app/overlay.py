@@ -47,6 +47,15 @@ _NAMED_COLORS: dict[str, Color] = {
     "fear": (200, 80, 170),
     "contempt": (140, 110, 220),
 }
+# A second cue beside colour for a chart's lines, by name: the emotions colour blindness
+# confuses (deuteranopia: happiness, surprise, anger and disgust one olive; sadness and fear;
+# neutral and contempt) each get their own dashes. Other class names take them in turn.
+DASHES = ("solid", "dash", "dot", "dashdot")
+_NAMED_DASHES: dict[str, str] = {
+    "neutral": "solid", "happiness": "solid", "happy": "solid", "sadness": "solid",
+    "sad": "solid", "anger": "dash", "angry": "dash", "fear": "dash", "surprise": "dot",
+    "contempt": "dot", "disgust": "dashdot",
+}
 COMPACT_ROWS = 3  # bars shown when the full panel would cover a face or another panel
 UNCERTAIN_COLOR: Color = (150, 150, 150)
 NEUTRAL_GRAY = 64  # the boxes-only background, in every channel
@@ -58,9 +67,9 @@ _PALETTE: tuple[Color, ...] = (
     (48, 130, 245), (180, 30, 145), (240, 240, 70), (230, 50, 240),
 )
 
-__all__ = ["COMPACT_ROWS", "NEUTRAL_GRAY", "UNCERTAIN_COLOR", "OverlayOptions", "Placement",
-           "PlacementMemory", "Rect", "class_color", "draw", "id_text", "label_text",
-           "panel_order", "plan_panels", "prepare_background"]
+__all__ = ["COMPACT_ROWS", "DASHES", "NEUTRAL_GRAY", "UNCERTAIN_COLOR", "OverlayOptions",
+           "Placement", "PlacementMemory", "Rect", "class_color", "class_dash", "draw", "id_text",
+           "label_text", "panel_order", "plan_panels", "prepare_background"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,11 @@ class _Style:
 
 def class_color(name: str, index: int) -> Color:
     return _NAMED_COLORS.get(name.lower(), _PALETTE[index % len(_PALETTE)])
+
+
+def class_dash(name: str, index: int) -> str:
+    """A class's line pattern, one of ``DASHES``."""
+    return _NAMED_DASHES.get(name.lower(), DASHES[index % len(DASHES)])
 
 
 def label_text(face: FaceResult, class_names: tuple[str, ...], options: OverlayOptions

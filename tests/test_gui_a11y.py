@@ -282,3 +282,31 @@ def test_about_details_on_a_small_screen_keep_the_close_button_on_it(qtbot, make
     assert area.contains(shown), (area, shown)
     assert area.contains(about.geometry())
     about.close()
+
+
+def test_a_colour_blind_reader_tells_the_timelines_lines_apart_by_their_dashes(
+        qtbot, make_window, video_one_face):
+    # Under deuteranopia happiness, surprise, anger and disgust are one olive, sadness and
+    # fear one blue, neutral and contempt one grey: the lines carried no other cue.
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 10)
+    timeline = window.timeline
+    image = timeline.grab().toImage()
+    background = timeline.palette().window().color()
+
+    def pattern(sample) -> tuple[bool, ...]:
+        """Along the middle of a legend entry's line sample: where its line is drawn."""
+        y = round(sample.center().y())
+        return tuple(
+            max(abs(image.pixelColor(x, y).red() - background.red()),
+                abs(image.pixelColor(x, y).green() - background.green()),
+                abs(image.pixelColor(x, y).blue() - background.blue())) > 40
+            for x in range(round(sample.left()) + 1, round(sample.right()) - 1))
+
+    names = timeline.class_names
+    drawn = {names[c]: pattern(sample) for c, sample, _ in timeline.legend_samples()}
+    assert set(drawn) == set(names)  # every class in the legend
+    for alike in (("happiness", "surprise", "anger", "disgust"), ("sadness", "fear"),
+                  ("neutral", "contempt")):
+        assert len({drawn[n] for n in alike}) == len(alike), alike

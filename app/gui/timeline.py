@@ -15,7 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
 
-from emocam.gui.palette import class_color_on
+from emocam.gui.palette import class_color_on, class_pen_style
 from emocam.types import FrameResult
 
 WINDOW_MS = 30_000.0
@@ -149,6 +149,11 @@ class EmotionTimeline(QWidget):
             # paint of the window ("Cannot destroy paint device that is being painted").
             p.end()
 
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The classes of the lines shown (the model's)."""
+        return self._names
+
     def heading(self) -> str:
         """Whose lines and over what: "Face 2 - last 30 s", "All faces (mean) - all 8 photos"."""
         who = "All faces (mean)" if self.face_id is None else f"Face {self.face_id}"
@@ -167,14 +172,9 @@ class EmotionTimeline(QWidget):
         p.setPen(text)
         # Every size from the font: fixed for Qt's 9-point default, a desktop's larger font
         # cut the title and the axis numbers and ran the legend's rows into each other.
-        fm = p.fontMetrics()
-        line = fm.height() + 2
-        p.drawText(QRectF(4, 0, self.width() - 8, line), Qt.AlignmentFlag.AlignLeft,
+        plot, _, axis_w = self._layout()
+        p.drawText(QRectF(4, 0, self.width() - 8, plot.top() - 4), Qt.AlignmentFlag.AlignLeft,
                    self.heading())
-        legend_h = self._legend_rows(p) * line
-        axis_w = fm.horizontalAdvance("100") + 4
-        plot = QRectF(axis_w + 4, line + 4, max(self.width() - axis_w - 10, 10),
-                      max(self.height() - line - 12 - legend_h, 10))
         self._draw_axes(p, plot, text, axis_w)
         times, values = self.series()
         if len(times) >= 2:
@@ -190,8 +190,18 @@ class EmotionTimeline(QWidget):
             for rank, c in enumerate(np.argsort(-means, kind="stable")):
                 width = LINE_WIDTHS[rank] if rank < len(LINE_WIDTHS) else LINE_PX
                 self._draw_line(p, plot, times, values[:, c], t_end,
-                                class_color_on(self._names[c], int(c), background), width)
-        self._draw_legend(p, QRectF(4, plot.bottom() + 6, self.width() - 8, legend_h))
+                                self._pen(int(c), background, width))
+        self._draw_legend(p)
+
+    def _layout(self) -> tuple[QRectF, QRectF, float]:
+        """The plot, the legend under it and the axis numbers' width, sized by the font."""
+        fm = self.fontMetrics()
+        line = fm.height() + 2
+        legend_h = self._legend_rows() * line
+        axis_w = fm.horizontalAdvance("100") + 4
+        plot = QRectF(axis_w + 4, line + 4, max(self.width() - axis_w - 10, 10),
+                      max(self.height() - line - 12 - legend_h, 10))
+        return plot, QRectF(4, plot.bottom() + 6, self.width() - 8, legend_h), axis_w
 
     def _draw_axes(self, p: QPainter, plot: QRectF, text: QColor, axis_w: float) -> None:
         half = p.fontMetrics().height() / 2
@@ -215,8 +225,14 @@ class EmotionTimeline(QWidget):
                                      QPointF(x + 4, plot.top() - 6), QPointF(x, plot.top())]))
             p.setBrush(Qt.BrushStyle.NoBrush)
 
+    def _pen(self, c: int, background: QColor, width: float) -> QPen:
+        """Class ``c``'s line: its colour and its dashes, which a colour-blind reader goes by."""
+        pen = QPen(class_color_on(self._names[c], c, background), width)
+        pen.setStyle(class_pen_style(self._names[c], c))
+        return pen
+
     def _draw_line(self, p: QPainter, plot: QRectF, times: np.ndarray, vals: np.ndarray,
-                   t_end: float, color: QColor, width: float = 1.6) -> None:
+                   t_end: float, pen: QPen) -> None:
         path = QPainterPath()
         pen_down = False
         for x, v in zip(*_columns(plot, times, vals, t_end, self.window_ms), strict=True):
@@ -229,39 +245,49 @@ class EmotionTimeline(QWidget):
             else:
                 path.moveTo(pt)
                 pen_down = True
-        p.setPen(QPen(color, width))
+        p.setPen(pen)
         p.drawPath(path)
 
-    def _legend_rows(self, p: QPainter) -> int:
+    def _legend_rows(self) -> int:
         rows, x, width = 1, 0.0, self.width() - 8
         for name in self._names:
-            w = p.fontMetrics().horizontalAdvance(name) + self._swatch(p) + 8
+            w = self.fontMetrics().horizontalAdvance(name) + self._sample_w() + 8
             if x + w > width and x > 0:
                 rows, x = rows + 1, 0.0
             x += w
         return rows
 
-    @staticmethod
-    def _swatch(p: QPainter) -> int:
-        return max(8, p.fontMetrics().ascent() // 2 + 2)
+    def _sample_w(self) -> int:
+        """A legend entry's line sample: long enough to show its dashes."""
+        return max(22, 2 * self.fontMetrics().ascent())
 
-    def _draw_legend(self, p: QPainter, area: QRectF) -> None:
-        metrics = p.fontMetrics()
+    def legend_samples(self) -> list[tuple[int, QRectF, QRectF]]:
+        """Where each class's line sample and name go in the legend: (class, sample, name)."""
+        area = self._layout()[1]
+        metrics = self.fontMetrics()
         x, y, row_h = area.left(), area.top(), metrics.height() + 2
-        box = self._swatch(p)
-        p.setPen(self.palette().windowText().color())
-        background = self.palette().window().color()
+        sample = self._sample_w()
+        out = []
         for c, name in enumerate(self._names):
-            w = metrics.horizontalAdvance(name) + box + 8
+            w = metrics.horizontalAdvance(name) + sample + 8
             if x + w > area.right() and x > area.left():
                 x, y = area.left(), y + row_h
             if y + row_h > area.bottom() + 1:
                 break
-            p.fillRect(QRectF(x, y + (row_h - box) / 2, box, box),
-                       class_color_on(name, c, background))
-            p.drawText(QRectF(x + box + 2, y, w, row_h),
-                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+            out.append((c, QRectF(x, y, sample, row_h), QRectF(x + sample + 3, y, w, row_h)))
             x += w
+        return out
+
+    def _draw_legend(self, p: QPainter) -> None:
+        text = self.palette().windowText().color()
+        background = self.palette().window().color()
+        for c, sample, label in self.legend_samples():
+            p.setPen(self._pen(c, background, LINE_WIDTHS[-1]))
+            mid = sample.center().y()
+            p.drawLine(QPointF(sample.left(), mid), QPointF(sample.right(), mid))
+            p.setPen(text)
+            p.drawText(label, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                       self._names[c])
 
 
 def _columns(plot: QRectF, times: np.ndarray, vals: np.ndarray, t_end: float,
