@@ -119,7 +119,7 @@ class OutputSet:
                             "the output" if len(paths) == 1 else "the outputs",
                             ", ".join(paths), describe(dead))
             if self._staged:  # a set neither old nor new, which this run replaces
-                for old in put_back_moved_aside(self.plan.files()):
+                for old in put_back_moved_aside(self.plan.files(), ours=True):
                     _remove(old)
             for partial, _ in self._pairs:
                 _remove(partial)  # a dead run's partial set: we hold the lock now

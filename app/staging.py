@@ -109,16 +109,17 @@ def moved_aside_path(final: Path) -> Path:
     return final.with_name(f".{final.name}.old")
 
 
-def put_back_moved_aside(finals: Iterable[Path]) -> list[Path]:
+def put_back_moved_aside(finals: Iterable[Path], ours: bool = False) -> list[Path]:
     """An earlier set's files that a run killed in the middle of its commit left moved aside
     (``.NAME.old``): put back where none of that run's own files had been put in place yet,
     so the earlier set is there again whole (a run finding no outputs wrote a new set beside
     them, hidden for good). Returns the moved-aside files left, where the killed run had
-    begun to put its own in place: that set is neither, and a run replacing it drops them."""
+    begun to put its own in place: that set is neither, and a run replacing it drops them.
+    ``ours``: the caller holds the set's locks itself (else a run holding them is let be)."""
     finals = [f for f in finals if not writes_in_place(f)]
     aside = [(f, moved_aside_path(f)) for f in finals]
     aside = [(f, old) for f, old in aside if old.exists() or old.is_symlink()]
-    if not aside or any(being_written_by(f) is not None for f in finals):
+    if not aside or (not ours and any(being_written_by(f) is not None for f in finals)):
         return []  # a run committing now holds the set: its files are its own business
     if any(final.exists() or final.is_symlink() for final, _ in aside):
         return [old for _, old in aside]

@@ -302,6 +302,24 @@ def test_a_set_a_killed_commit_had_wholly_moved_aside_is_back_before_the_next_ru
     assert not list(out.glob(".*.old"))
 
 
+def test_a_set_a_killed_commit_had_half_replaced_is_replaced_whole_by_the_next_overwrite(
+    tmp_path: Path, model_path: Path, capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Killed after putting one of its own files in place: that folder's set is neither the
+    # earlier one nor the killed run's, and an --overwrite replaces it, leaving no .old file.
+    clip = write_video(tmp_path / "clip.mp4", (320, 180), scaled(four_faces_plan(12), 0.25))
+    out = tmp_path / "out"
+    assert run_cli(capfd, "process", clip, "-o", out, "--model", model_path, "-q").code == 0
+    for name in SET:
+        (out / name).rename(out / f".{name}.old")
+    (out / SET[0]).write_bytes(b"the killed run's")
+    again = run_cli(capfd, "process", clip, "-o", out, "--overwrite", "--model", model_path,
+                    "-q")
+    assert again.code == 0, again.err
+    assert not list(out.glob(".*.old"))
+    assert json.loads((out / "clip.emocam.json").read_text())["completed"] is True
+
+
 def test_a_glob_beside_an_earlier_runs_outputs_processes_the_videos_alone(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
 ) -> None:
