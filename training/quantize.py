@@ -3,9 +3,9 @@
 onnxruntime's static quantization (QDQ, per-channel int8 weights in 7 bits, uint8 activations
 with percentile calibration on training images) roughly halves the classifier's CPU time. The
 variant is evaluated on the same test protocol as its source and written only when it
-loses at most ``max_drop`` accuracy (0.3 points by default), or a loss chance alone would give
-on that test set (a paired bootstrap's 95% interval reaches no loss; one image of a user's 233
-is 0.43 points): a faster model that reads faces worse is not worth shipping.
+loses at most ``max_drop`` accuracy (0.3 points by default), or a single test image where
+the test set is so small that one image is more (one of a user's 233 photos is 0.43 points):
+a faster model that reads faces worse is not worth shipping.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import numpy as np
 from emocam.errors import ModelError
 from emocam.modelinfo import ModelInfo
 from emocam.preprocess import normalize
-from emocam.training.compare import PairedDifference, paired_difference
 from emocam.training.data import Dataset
-from emocam.training.evaluate import eval_labels, evaluate, load_onnx
+from emocam.training.evaluate import evaluate, load_onnx
 from emocam.training.export import set_metadata
 
 log = logging.getLogger(__name__)
@@ -115,14 +114,6 @@ def int8_graph(source: Path, out: Path, calibration: np.ndarray) -> None:
         )
 
 
-def _paired(src: Any, q: Any, ds: Dataset, protocol: str) -> PairedDifference:
-    """Both models' answers on the test images ``protocol`` scores, paired image by image."""
-    labels = eval_labels(ds.test, protocol)
-    ok = labels >= 0
-    right = [pred.logits(ds.test.images[ok]).argmax(axis=1) == labels[ok] for pred in (src, q)]
-    return paired_difference(*right)
-
-
 def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DROP,
                   calibration_images: int = CALIBRATION_IMAGES) -> dict[str, Any]:
     """Write ``out``, the int8 variant of the exported model ``source``; returns the figures
@@ -142,21 +133,19 @@ def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DR
         after = evaluation["protocols"][primary]["accuracy"]
         figures = {"accuracy_fp32": before, "accuracy_int8": after, "protocol": primary,
                    "bytes_fp32": source.stat().st_size, "bytes_int8": q.stat().st_size}
+        images = int(evaluation["protocols"][primary]["images"])
+        lost = round((before - after) * images)
+        # One image is more than the allowed drop on a small test set (one of a user's 233
+        # photos is 0.43 points): a loss of one image is never judged a loss.
+        if before - after > max_drop and lost > 1:
+            raise ModelError(
+                f"The int8 variant of {source} loses {(before - after) * 100:.2f} points of "
+                f"accuracy ({before * 100:.2f}% -> {after * 100:.2f}%, {lost} of {images} test "
+                f"images), more than {max_drop * 100:.2f}; {out} was not written.")
         if before - after > max_drop:
-            paired = _paired(src, load_onnx(q), ds, primary)
-            lost = paired.only_baseline - paired.only_candidate
-            if paired.high < 0:
-                raise ModelError(
-                    f"The int8 variant of {source} loses {(before - after) * 100:.2f} points of "
-                    f"accuracy ({before * 100:.2f}% -> {after * 100:.2f}%, {lost} of "
-                    f"{paired.images} test images), more than {max_drop * 100:.2f}; {out} was "
-                    "not written.")
-            # On a small test set one image is more than the allowed drop: a loss chance
-            # alone gives is not judged a loss.
-            log.warning("the int8 variant loses %.2f points (%d of %d test images), more than "
-                        "%.2f, but within chance (95%% interval of the difference %+.2f to "
-                        "%+.2f points); written", (before - after) * 100, lost, paired.images,
-                        max_drop * 100, paired.low * 100, paired.high * 100)
+            log.warning("the int8 variant loses %.2f points, more than %.2f, but that is one "
+                        "test image of %d; written", (before - after) * 100, max_drop * 100,
+                        images)
         metrics = _int8_metrics(info.metrics, evaluation, before, calibration_images, ds,
                                 source)
         set_metadata(q, dataclasses.replace(info, name=f"{info.name} int8", metrics=metrics))
