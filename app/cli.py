@@ -266,12 +266,19 @@ def app_argv(argv: list[str]) -> list[str]:
     return argv
 
 
+_SOURCES = ("--video", "--camera", "--image")
+
+
 def _first_word(argv: list[str]) -> int:
-    """Where the first word that is neither an app option nor an option's value stands."""
+    """Where the first word that is neither an app option nor an option's value stands;
+    past the end where a source is named already (``--video a.mp4 b.mp4`` stays an error)
+    or ``--`` ends the options."""
     taking = {s for a in build_parser()._actions if a.option_strings and a.nargs != 0
               for s in a.option_strings}
     i = 0
     while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
+        if argv[i] == "--" or argv[i].split("=")[0] in _SOURCES:
+            return len(argv)
         i += 2 if argv[i] in taking else 1
     return i
 

@@ -715,6 +715,8 @@ def test_emocam_with_a_path_opens_the_app_on_it(qtbot, make_window, image_one_fa
     # as the option's value, not as the path.
     args = build_parser().parse_args(app_argv(["-v", "--model", "ferplus", str(photos)]))
     assert args.verbose and args.gui_model == "ferplus" and args.video == str(photos)
+    # A source named already is not named again by a second path (argparse says so).
+    assert app_argv(["--video", "a.mp4", "b.mp4"]) == ["--video", "a.mp4", "b.mp4"]
 
 
 def _recording(qtbot, make_window, video: Path, folder: Path) -> MainWindow:

@@ -22,8 +22,9 @@ def keras_module() -> ModuleType:
         return sys.modules["keras"]
     # TensorFlow's start-up chatter, written by its C++ core straight to descriptor 2 whatever
     # its log level: on a machine without a GPU, "E ... failed call to cuInit: CUDA error",
-    # which reads as a fault. Said only where the user set TF_CPP_MIN_LOG_LEVEL to see it.
-    chatter = "TF_CPP_MIN_LOG_LEVEL" in os.environ
+    # which reads as a fault. Kept where the user set TF_CPP_MIN_LOG_LEVEL to see it, and on a
+    # machine with an NVIDIA device, where CUDA's complaints say why training runs on the CPU.
+    chatter = "TF_CPP_MIN_LOG_LEVEL" in os.environ or Path("/dev/nvidiactl").exists()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         with native_stderr_to_devnull(not chatter):
