@@ -143,7 +143,14 @@ def _fast_parts_rate(container: Any, stream: Any) -> float | None:
     if len(steps) < 8:
         return None
     close = steps[steps <= 1.5 * np.percentile(steps, 10)]
-    return 1000.0 / float(np.median(close))
+    # The mean, not the median: stamps rounded to a coarse time base (1/16000 s, 1 ms) put
+    # the median a little off (59.9 for 60 fps), and one slot too few a second drops frames.
+    measured = 1000.0 / float(np.mean(close))
+    # FFmpeg's guess holds every stamp exactly: the fast parts' rate is one of its fractions.
+    guessed = float(stream.guessed_rate or 0)
+    fractions = [guessed / k for k in range(1, 9) if guessed]
+    near = [f for f in fractions if abs(f - measured) <= 0.01 * measured]
+    return near[0] if near else measured
 
 
 def _refuse_without_pictures(path: Path) -> None:
