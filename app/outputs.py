@@ -44,9 +44,9 @@ class RunFacts:
     size: tuple[int, int] | None  # width, height; None when not known yet
     video_fps: float | None = None  # the annotated video's rate, where not fps (Source.video_fps)
     pixel_aspect: Fraction = Fraction(1)  # the source's pixels' shape (Source.pixel_aspect)
-    # Where the first frame stands on the file's timeline; None where unknown (a sidecar
-    # written before it was recorded).
-    first_frame_ms: float | None = 0.0
+    # Where the first frame stands on the file's timeline; None where there is no file's
+    # timeline (a camera) or it is unknown (a sidecar written before it was recorded).
+    first_frame_ms: float | None = None
 
 
 @dataclass(frozen=True)

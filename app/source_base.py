@@ -22,8 +22,8 @@ class Source:
     is_live: bool = False
     ended_early: str = ""  # why the input ended before its end, once it has (one sentence)
     # Where the first frame stands on the file's own timeline (a video whose sound starts
-    # first); frames' times count from the first frame.
-    first_frame_ms: float = 0.0
+    # first); frames' times count from the first frame. None: no file, no such timeline.
+    first_frame_ms: float | None = None
 
     @property
     def video_fps(self) -> float:

@@ -86,8 +86,8 @@ class ClockFacts:
     pixel_aspect: Fraction = Fraction(1)  # its pixels' width over height (1: unsaid)
     # Where its first frame stands on the file's own timeline, as a player shows it: a file
     # whose sound starts before its picture (an editor's export) has the picture's start
-    # here, which the frames' times (counted from the first frame) leave out.
-    first_frame_ms: float = 0.0
+    # here, which the frames' times (counted from the first frame) leave out. None: unsaid.
+    first_frame_ms: float | None = None
 
 
 def _clock_facts(path: Path, mean_fps: float) -> ClockFacts:
@@ -110,7 +110,7 @@ def _clock_facts(path: Path, mean_fps: float) -> ClockFacts:
             sar = stream.sample_aspect_ratio
             begins = container.start_time  # microseconds; None where unsaid
             first_ms = (1000.0 * stream_seconds(stream.start_time, stream.time_base)
-                        - begins / 1000.0 if begins is not None else 0.0)
+                        - begins / 1000.0 if begins is not None else None)
             # 5% spares a constant-rate file whose mean is rounded (29.97 against 30) a
             # repeat now and then.
             if guessed > mean_fps * 1.05:
@@ -119,7 +119,8 @@ def _clock_facts(path: Path, mean_fps: float) -> ClockFacts:
         return ClockFacts(steady_fps=mean_fps)
     steady = guessed if mean_fps * 1.05 < guessed <= _MAX_VIDEO_FPS else mean_fps
     pixel = Fraction(sar) if sar and 0.25 <= sar <= 4 else Fraction(1)
-    return ClockFacts(length_ms, steady, picture_ms, pixel, round(max(first_ms, 0.0), 1))
+    return ClockFacts(length_ms, steady, picture_ms, pixel,
+                      None if first_ms is None else round(max(first_ms, 0.0), 1))
 
 
 # The packets whose times are read for a variable-rate file's fast parts: a few minutes of

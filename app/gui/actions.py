@@ -34,7 +34,6 @@ class ActionSpec:
     setting: str | None = None  # AppSettings field that holds the checked state
     separator_before: bool = False
     after_choices: bool = False  # placed below the menu's submenus of choices
-    more_shortcuts: tuple[str, ...] = ()  # other keys for the same action
 
 
 @dataclass(frozen=True)
@@ -132,16 +131,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Left"),
     # Coarse seeking as players offer it: Shift+arrow a few seconds (VLC's "very short
     # jump", mpv's and YouTube's arrows: 3-5 s), Ctrl+arrow a minute (VLC's "medium jump",
-    # mpv's Up/Down); PageDown/PageUp too, the keys a focused seek bar pages with.
+    # mpv's Up/Down). Not PageDown/PageUp: the face cards' list pages with them.
     ActionSpec("playback.forward", "&Forward 5 Seconds", "&Playback",
                lambda w: w.jump(*JUMPS["short"]), "Shift+Right", separator_before=True),
     ActionSpec("playback.back", "&Back 5 Seconds", "&Playback",
                lambda w: w.jump(*_back(JUMPS["short"])), "Shift+Left"),
     ActionSpec("playback.forward_long", "Forward 1 &Minute", "&Playback",
-               lambda w: w.jump(*JUMPS["long"]), "Ctrl+Right", more_shortcuts=("PgDown",)),
+               lambda w: w.jump(*JUMPS["long"]), "Ctrl+Right"),
     ActionSpec("playback.back_long", "Back 1 M&inute", "&Playback",
-               lambda w: w.jump(*_back(JUMPS["long"])), "Ctrl+Left",
-               more_shortcuts=("PgUp",)),
+               lambda w: w.jump(*_back(JUMPS["long"])), "Ctrl+Left"),
     ActionSpec("help.about", "&About emocam", "&Help", lambda w: w.models.about_dialog()),
 )
 
@@ -213,8 +211,7 @@ def _make_action(window: MainWindow, menu: QMenu, spec: ActionSpec) -> QAction:
     action = QAction(spec.title, window)
     action.setObjectName(spec.id)
     if spec.shortcut is not None:
-        action.setShortcuts([QKeySequence(spec.shortcut),
-                             *(QKeySequence(k) for k in spec.more_shortcuts)])
+        action.setShortcut(QKeySequence(spec.shortcut))
     if spec.checkable:
         action.setCheckable(True)
         if spec.setting:

@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         # Where the last seek goes until a frame from there is shown: a jump pressed again
         # before then goes on from there (three quick Shift+Right were one jump of 5 s).
         self._seek_target: int | None = None
+        self._sought_at = 0.0  # when the last seek was asked (time.monotonic)
         self._ended = False
         self._painted_after: float | None = None
         self._latency_ms = 0.0
@@ -792,7 +793,7 @@ class MainWindow(QMainWindow):
             # its line in the timeline may be someone else's from here on.
             self.faces.clear_selection()
             self.timeline.forget_faces()
-            self._seek_target = max(0, index)
+            self._seek_target, self._sought_at = max(0, index), time.monotonic()
             self.worker.seek(index)
 
     def _arrived(self, index: int) -> None:
@@ -810,13 +811,18 @@ class MainWindow(QMainWindow):
         info = self.source_info
         if self.worker is None or info is None or info.is_live or self.last_packet is None:
             return
-        here = (self._seek_target if self._seek_target is not None
-                else self.last_packet.result.frame.index)
+        shown = self.last_packet.result.frame.index
+        # Quick presses add up from the place a seek is on its way to; one that never
+        # arrived (a run of unreadable photos passed over) is not counted from a second on.
+        on_its_way = (self._seek_target is not None
+                      and time.monotonic() - self._sought_at < 1.0)
+        here = self._seek_target if on_its_way and self._seek_target is not None else shown
         count = info.frame_count or 0
         offset = photos if self.playback.is_photos() else round(seconds * self.playback.fps)
         target = max(0, here + offset)
         if count and target >= count - 1:
-            self.go_to_end()
+            if shown < count - 1:  # at the end already: nothing to seek (ids would restart)
+                self.go_to_end()
         elif target != here:
             self.seek(target)
 
