@@ -135,7 +135,7 @@ class Pipeline:
         t3 = time.perf_counter()
         faces = self.tracker.update(
             boxes, [d.score for d in dets], probs, frame.time_ms, [d.keypoints for d in dets],
-            [d.predicted for d in dets],
+            [d.predicted for d in dets], crops,
         )
         judge(faces, qualities, self.config.quality, self.uncertain_below)  # in dets' order
         # Faces in id order in every output (the CSV listed 1, 2 in one frame and 2, 1 in
