@@ -4,6 +4,7 @@ what is wrong with a broken one. The datasets are tiny copies written by the tes
 from __future__ import annotations
 
 import csv
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from emocam.training.data import (
     ferplus_argmax,
     ferplus_distribution,
     ferplus_majority,
+    has_own_photos,
     is_own_data,
     load_dataset,
 )
@@ -353,5 +355,16 @@ def test_your_photos_in_a_public_layout_are_told_from_the_public_set(tmp_path, w
     # A model trained on them was carded as FER2013 (or FER+): its licence, its figures.
     write(tmp_path / "theirs", False)
     write(tmp_path / "mine", True)
-    assert not is_own_data(load_dataset(tmp_path / "theirs").description)
+    assert not has_own_photos(load_dataset(tmp_path / "theirs").description)
     assert is_own_data(load_dataset(tmp_path / "mine").description)
+
+
+def test_fer2013_with_a_photo_of_your_own_added_is_both(tmp_path):
+    # One photo of yours among FER2013's made the whole set "your photos": a card then left
+    # out FER2013's research-only licence.
+    write_kaggle_folders(tmp_path)
+    shutil.copyfile(tmp_path / "train" / "happy" / "Training_1.jpg",
+                    tmp_path / "train" / "happy" / "me_1.jpg")
+    description = load_dataset(tmp_path).description
+    assert description.startswith("FER2013") and has_own_photos(description)
+    assert not is_own_data(description)

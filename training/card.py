@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from emocam.modelinfo import ModelInfo
-from emocam.training.data import is_own_data
+from emocam.training.data import has_own_photos, is_own_data
 from emocam.training.evaluate import confusion_text
 
 # Published figures on the same test sets, for context (see the papers for their protocols).
@@ -91,12 +91,14 @@ def _results(info: ModelInfo, evaluation: dict[str, Any], own: bool) -> list[str
     return lines
 
 
-def _licence(plus: bool, own: bool) -> list[str]:
+_YOURS = ("their licence, and the consent of the people in them, are for whoever trained it "
+          "to state here.")
+
+
+def _licence(plus: bool, own: bool, some_own: bool) -> list[str]:
     if own:
         return ["- The training images are the photos this model was trained on, not FER2013: "
-                "their licence, and the consent of the people in them, are for whoever trained "
-                "it to state here.",
-                "- The code that trained and exports the model is emocam's (MIT)."]
+                + _YOURS, "- The code that trained and exports the model is emocam's (MIT)."]
     lines = ["- The training images are the FER2013 images (ICML 2013 representation-learning "
              "challenge, distributed through Kaggle). They were collected from the web and are "
              "released for research use only; this model inherits that restriction, so check it "
@@ -105,6 +107,8 @@ def _licence(plus: bool, own: bool) -> list[str]:
         lines.append("- The labels are Microsoft's FER+ relabelling (10 crowd annotators per "
                      "image), MIT licence, Copyright (c) Microsoft Corporation (FER+'s "
                      "LICENSE.md, shipped with the data as FERPLUS_LICENSE.md).")
+    if some_own:
+        lines.append("- Some training images are photos added to them, not FER2013's: " + _YOURS)
     lines.append("- The code that trained and exports the model is emocam's (MIT).")
     return lines
 
@@ -113,6 +117,7 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
     m, t = info.metrics, info.training
     plus = "argmax_votes" in evaluation["protocols"]
     own = is_own_data(str(t.get("data", "")))
+    some_own = has_own_photos(str(t.get("data", ""))) and not own
     calib = evaluation.get("calibration") or {}
     names = ", ".join(info.class_names)
     lines = [
@@ -192,7 +197,7 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         "",
         "## Licence",
         "",
-        *_licence(plus, own),
+        *_licence(plus, own, some_own),
         "",
         "## Intended use and limits",
         "",

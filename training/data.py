@@ -48,7 +48,8 @@ CACHE_VERSION = 3  # 3: photos in FER2013's folder layout are told from FER2013 
 # Photos laid out as FER2013's folders are FER2013 only when they carry its file names: a
 # card must not give a user's own photos FER2013's licence and published figures.
 OWN_PHOTOS = "Your photos"
-_FER2013_FILE = re.compile(r"(Training|PublicTest|PrivateTest)_\d+\.jpg")
+WITH_OWN = "with your photos"  # FER2013 or FER+ with some photos of the user's own added
+_FER2013_FILE = re.compile(r"Training_\d+\.jpg")
 _FERPLUS_FILE = re.compile(r"fer\d{7}\.png")
 
 # A folder on disk, or one inside a dataset's zip: both walk and open alike.
@@ -301,7 +302,7 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
     groups: dict[str, tuple[list[np.ndarray], list[int]]] = {
         "train": ([], []), "valid": ([], []), "test": ([], []),
     }
-    fer2013 = True
+    public: list[bool] = []  # each training image: named as FER2013's are
     for part in ("train", "test"):
         folder = root / part
         # Hidden folders are a tool's (.ipynb_checkpoints), not a class.
@@ -328,7 +329,8 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
                     key = "test"
                 groups[key][0].append(_decode_image(p))
                 groups[key][1].append(label)
-                fer2013 = fer2013 and bool(_FER2013_FILE.fullmatch(p.name))
+                if part == "train":  # the test photos' names are the layout's, whoever's
+                    public.append(bool(_FER2013_FILE.fullmatch(p.name)))
     top = str(root).rstrip("/")  # a folder in a zip is named with a slash at its end
     where = {"train": f"{top}/train/CLASS/*.jpg", "valid": f"{top}/test/CLASS/PublicTest_*.jpg",
              "test": f"{top}/test/CLASS/PrivateTest_*.jpg"}
@@ -341,13 +343,29 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
                             "are scored once).")
     splits = {k: _raw_split(groups[k][0], f"{root} ({k} split)", labels=groups[k][1])
               for k in ("train", "valid", "test")}
-    name = "FER2013 (Kaggle folders)" if fer2013 else f"{OWN_PHOTOS} (FER2013's folder layout)"
+    name = _named("FER2013", "(Kaggle folders)", "(FER2013's folder layout)", public)
     return RawDataset(FER2013_CLASSES, "fer2013", f"{name} from {root}", splits)
 
 
+def _named(dataset: str, layout: str, own_layout: str, public: list[bool]) -> str:
+    """The public set's name where every image carries its names, your photos where none
+    does, and the set "with your photos" where some do (its licence still holds for them)."""
+    if all(public):
+        return f"{dataset} {layout}"
+    if not any(public):
+        return f"{OWN_PHOTOS} {own_layout}"
+    return f"{dataset} {WITH_OWN} {layout}"
+
+
 def is_own_data(description: str) -> bool:
-    """Whether a dataset's description names a user's own photos, not FER2013 or FER+."""
+    """Whether a dataset's description names a user's own photos alone, not FER2013 or FER+
+    (nor one of them with photos of the user's added: ``has_own_photos``)."""
     return description.startswith(OWN_PHOTOS)
+
+
+def has_own_photos(description: str) -> bool:
+    """Whether any of a dataset's images are the user's own."""
+    return is_own_data(description) or WITH_OWN in description
 
 
 def _folder_class(name: str) -> int | None:
@@ -382,7 +400,7 @@ def _read_label_csv(path: Where) -> list[tuple[int, str, np.ndarray]]:
 
 def raw_ferplus_folders(root: Where) -> RawDataset:
     splits = {}
-    ferplus = True
+    public: list[bool] = []  # each image: named as FER+'s are
     for name, part in (("train", "FER2013Train"), ("valid", "FER2013Valid"),
                        ("test", "FER2013Test")):
         folder = root / part
@@ -392,7 +410,7 @@ def raw_ferplus_folders(root: Where) -> RawDataset:
         rows = _read_label_csv(label_csv)
         images = []
         for i, image_name, _ in rows:
-            ferplus = ferplus and bool(_FERPLUS_FILE.fullmatch(image_name))
+            public.append(bool(_FERPLUS_FILE.fullmatch(image_name)))
             p = folder / image_name
             if not p.is_file():
                 raise DataError(
@@ -401,7 +419,7 @@ def raw_ferplus_folders(root: Where) -> RawDataset:
         if not images:
             raise DataError(f"{label_csv} lists no images.")
         splits[name] = _raw_split(images, str(folder), votes=[v for _, _, v in rows])
-    name = "FER+" if ferplus else f"{OWN_PHOTOS} (FER+'s folder layout)"
+    name = _named("FER+", "", "(FER+'s folder layout)", public).rstrip()
     return RawDataset(FERPLUS_CLASSES, "ferplus", f"{name} from {root}", splits)
 
 
@@ -477,8 +495,10 @@ def dataset_from_raw(raw: RawDataset, mode: str, layout: str) -> Dataset:
                 raise DataError(f"{raw.description}: the {name} split has no labels.")
             parts.append(Split(s.images, np.eye(n, dtype=np.float32)[s.labels], s.labels))
     label_mode = mode if raw.layout == "ferplus" else "fer2013"
-    desc = (f"{raw.description.replace('FER+ ', f'FER+ ({mode}) ', 1)}"
-            if raw.layout == "ferplus" else raw.description)
+    # "FER+ (distribution) from ...": the label mode after the data's name, which a card
+    # takes up to the first bracket ("FER+ with your photos" kept whole).
+    desc = (raw.description.replace(" from ", f" ({mode}) from ", 1)
+            if raw.description.startswith("FER+") else raw.description)
     return Dataset(raw.class_names, *parts, layout, label_mode, desc)
 
 
