@@ -24,7 +24,7 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
 from cli_helpers import photo_folder
-from gui_helpers import wait_frames
+from gui_helpers import export_under_way, wait_frames
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
@@ -429,12 +429,7 @@ def test_escape_in_the_export_window_cancels_it_and_cancel_cannot_be_pressed_twi
     # meant for the video does not press Cancel), and Escape did nothing there. Once
     # cancelled, the button stayed live for the seconds the files took to close.
     window = make_window()
-    window.open_file(video_four_faces.path)
-    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
-    window.set_paused(True)
-    window.exports.start(tmp_path / "part.mp4")
-    progress = window.exports._progress
-    qtbot.waitUntil(lambda: progress.value() >= 2, timeout=30_000)
+    progress = export_under_way(qtbot, window, video_four_faces.path, tmp_path / "part.mp4")
     progress.activateWindow()  # the user clicks its title bar
     qtbot.waitUntil(lambda: QApplication.activeWindow() is progress, timeout=5_000)
     with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:

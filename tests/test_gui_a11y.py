@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
-from gui_helpers import wait_frames
+from gui_helpers import assert_panels_clear, export_under_way, wait_frames
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -195,12 +195,7 @@ def test_ctrl_e_during_an_export_brings_its_window_forward_where_escape_cancels(
     from PySide6.QtWidgets import QPushButton
 
     window = make_window()
-    window.open_file(video_four_faces.path)
-    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
-    window.set_paused(True)
-    window.exports.start(tmp_path / "part.mp4")
-    progress = window.exports._progress
-    qtbot.waitUntil(lambda: progress.value() >= 2, timeout=30_000)
+    progress = export_under_way(qtbot, window, video_four_faces.path, tmp_path / "part.mp4")
     _active(qtbot, window)
     QTest.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: QApplication.activeWindow() is progress, timeout=5_000)
@@ -234,8 +229,7 @@ def test_the_labels_over_the_video_follow_a_large_desktop_font(qtbot, make_windo
     big = QFont(window.font())
     big.setPointSize(16)
     window.setFont(big)
-    menu_px = QFontInfo(window.menuBar().font()).pixelSize()
-    assert menu_px >= 20
+    assert QFontInfo(window.menuBar().font()).pixelSize() >= 20  # the menus' letters
     window.resize(1280, 720)
     window.open_file(video_four_faces.path)
     wait_frames(qtbot, window, 3)
@@ -251,14 +245,7 @@ def test_the_labels_over_the_video_follow_a_large_desktop_font(qtbot, make_windo
     # The first row's text (the likeliest emotion's name and percentage) as tall as the
     # menus' letters: more than the 12 px it was.
     assert min(heights) >= 15, heights
-    assert view.overlay.font.pixelSize() == menu_px
-    # The larger panels still cover no face, label or other panel.
-    rects = {i: p.rect for i, p in layout.panels.items() if p.rect is not None}
-    for i, r in rects.items():
-        assert r.inside(*layout.canvas)
-        for m in layout.marks.values():
-            assert r.overlap(m.box) == 0 and (m.chip is None or r.overlap(m.chip) == 0)
-        assert all(j == i or r.overlap(o) == 0 for j, o in rects.items())
+    assert_panels_clear(layout)  # the larger panels still cover no face, label or panel
     assert len(names) == 8
 
 

@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
+from gui_helpers import assert_panels_clear
 from PySide6.QtGui import QImage
 
 from emocam.gui.overlay_painter import OverlayPainter
@@ -87,12 +88,7 @@ def test_panels_on_screen_cover_no_face_label_or_panel_and_stay_put(qtbot, sampl
         view.set_frame(result.frame.image, result, OverlayOptions())
         view.grab()  # paints
         layout = view.overlay.layout
-        rects = {i: p.rect for i, p in layout.panels.items() if p.rect is not None}
-        for i, r in rects.items():
-            assert r.inside(*layout.canvas)
-            for m in layout.marks.values():
-                assert r.overlap(m.box) == 0 and (m.chip is None or r.overlap(m.chip) == 0)
-            assert all(j == i or r.overlap(o) == 0 for j, o in rects.items())
+        for i in assert_panels_clear(layout):
             places.setdefault(i, set()).add((layout.panels[i].side, layout.panels[i].rows))
     assert len(places) == 2
     assert all(len(p) <= 2 for p in places.values()), places
