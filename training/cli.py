@@ -277,6 +277,8 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from emocam.training.quantize import quantize_int8
 
     model = _exported_onnx(args.model)
+    if not 0 <= args.max_drop <= 100:
+        raise ConfigError(f"--max-drop {args.max_drop:g}: give points of accuracy, 0 to 100.")
     out = _output_file(Path(args.out) if args.out
                        else _beside(model, f"{model.stem}-int8.onnx", args.model), ".onnx")
     refuse_int8(model)  # before the data's minutes of decoding
