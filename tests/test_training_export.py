@@ -927,6 +927,13 @@ def test_a_model_of_your_own_photos_is_not_carded_as_fer2013(tmp_path):
     assert "your own photos" in card and "PrivateTest_*" in card
     assert "FER2013 images" not in card and "published figures" not in card
     assert "FER2013" not in read_model_info(tmp_path / "run" / "model.onnx").name
+    # Started from another model's weights, it carries what restricts that one's images.
+    rc = main(["-q", "train", "--data", str(tmp_path / "mine"), "--preset", "quick",
+               "--out", str(tmp_path / "tuned"), "--set",
+               f"init_weights={tmp_path / 'run' / 'best.keras'}", *TINY])
+    assert rc == 0
+    card = (tmp_path / "tuned" / "model.md").read_text()
+    assert "Started from the weights of" in card and "restricts this model too" in card
 
 
 def _ferplus_labelled_by(root: Path, test_images: np.ndarray, labels: np.ndarray) -> Path:

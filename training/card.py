@@ -113,6 +113,27 @@ def _licence(plus: bool, own: bool, some_own: bool) -> list[str]:
     return lines
 
 
+def _ancestry(t: dict[str, Any]) -> list[str]:
+    """The models this one's weights came from or learned from, as the run named them."""
+    lines = []
+    if t.get("init_weights"):
+        lines.append(f"- Started from the weights of `{t['init_weights']}`.")
+    if t.get("teacher"):
+        lines.append(f"- Distilled from `{t['teacher']}`.")
+    return lines
+
+
+def _inherited_licence(t: dict[str, Any]) -> list[str]:
+    """A model started from or taught by another carries what restricts that one's images:
+    a card of your own photos said only that their licence was yours to state."""
+    sources = [str(t[k]) for k in ("init_weights", "teacher") if t.get(k)]
+    if not sources:
+        return []
+    return [f"- Its weights started from, or learned from, {' and '.join(sources)}: whatever "
+            "restricts the images those were trained on restricts this model too (emocam's "
+            "built-in models were trained on FER2013's images, for research use only)."]
+
+
 def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
     m, t = info.metrics, info.training
     plus = "argmax_votes" in evaluation["protocols"]
@@ -163,7 +184,10 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         f"training images used, {t.get('valid_images')} validation, {t.get('test_images')} test.",
         f"- Training labels: `{t.get('label_mode')}`"
         + (" (the normalised vote distribution over the 8 emotions, single votes dropped)"
-           if t.get("label_mode") == "distribution" else "") + ".",
+           if t.get("label_mode") == "distribution" else "")
+        + (f", blended with the teachers' softmax (weight {t.get('teacher_weight'):g})"
+           if t.get("teacher") else "") + ".",
+        *_ancestry(t),
         f"- Headline protocol: {t.get('protocol')}.",
         "- Model selection: the epoch with the best validation accuracy; the test split was "
         "used only for the figures below.",
@@ -198,6 +222,7 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
         "## Licence",
         "",
         *_licence(plus, own, some_own),
+        *_inherited_licence(t),
         "",
         "## Intended use and limits",
         "",

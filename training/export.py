@@ -288,6 +288,10 @@ def _training_info(run: Path, cfg: TrainConfig, ds: Dataset, primary: str,
         "batch_size": cfg.batch_size,
         "learning_rate": cfg.learning_rate,
         "seed": cfg.seed,
+        # What the weights owe to other models: the licence of their training images too.
+        "init_weights": cfg.init_weights,
+        "teacher": cfg.teacher,
+        "teacher_weight": cfg.teacher_weight,
     }
 
 
