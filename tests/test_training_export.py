@@ -1003,3 +1003,14 @@ def test_tensorflow_says_nothing_of_cuda_on_a_machine_without_a_gpu(run, tmp_pat
     assert done.returncode == 0, done.stderr
     assert "cuda" not in done.stderr.lower(), done.stderr
     assert "accuracy" in done.stdout
+
+
+def test_a_mistyped_model_to_start_from_is_said_before_the_data_is_read(tmp_path, capsys):
+    # Said after minutes of decoding FER+, and without the built-in names to choose from.
+    data = write_ferplus_folders(tmp_path / "d")
+    for key in ("init_weights", "teacher"):
+        rc = main(["train", "--data", str(data), "--out", str(tmp_path / key), "--set",
+                   f"{key}=ferplsu"])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"{key}=ferplsu does not exist" in err and "ferplus-large" in err
+        assert not (tmp_path / key).exists()  # nothing begun

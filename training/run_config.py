@@ -215,7 +215,21 @@ def _validate(cfg) -> None:
     if not 0 < cfg.teacher_temperature < math.inf:
         raise ConfigError(f"teacher_temperature is {cfg.teacher_temperature}; it must be a "
                           "number above 0.")
+    _models_there(cfg)
     _the_app_would_read(cfg)
+
+
+def _models_there(cfg) -> None:
+    """The models a run starts from or learns from, found before the data's minutes of
+    decoding: a mistyped name was said only after them, and without the built-in names."""
+    from emocam.resources import BUILTIN_MODELS, resolve_model
+
+    named = [("init_weights", cfg.init_weights)] if cfg.init_weights else []
+    named += [("teacher", t.strip()) for t in cfg.teacher.split(",") if t.strip()]
+    for key, name in named:
+        if not resolve_model(name).is_file():
+            raise ConfigError(f"{key}={name} does not exist; give a .keras checkpoint, an .onnx "
+                              f"model or a built-in model's name ({', '.join(BUILTIN_MODELS)}).")
 
 
 def _the_app_would_read(cfg) -> None:
