@@ -368,3 +368,21 @@ def test_fer2013_with_a_photo_of_your_own_added_is_both(tmp_path):
     description = load_dataset(tmp_path).description
     assert description.startswith("FER2013") and has_own_photos(description)
     assert not is_own_data(description)
+
+
+def test_your_folders_say_what_would_train_or_score_otherwise_than_you_think(tmp_path, caplog):
+    # Each passed unsaid: a phone's .heic photos left out, a class with no photo (never
+    # learnt), a test photo without its prefix, training photos among the test photos.
+    write_kaggle_folders(tmp_path, train_name="me_{}.jpg")
+    (tmp_path / "train" / "sad" / "IMG_2.heic").write_bytes(b"not read here")
+    shutil.copyfile(tmp_path / "train" / "happy" / "me_1.jpg",
+                    tmp_path / "test" / "happy" / "PrivateTest_me_1.jpg")
+    shutil.copyfile(tmp_path / "test" / "sad" / "PrivateTest_7.jpg",
+                    tmp_path / "test" / "sad" / "IMG_7.jpg")
+    with caplog.at_level("WARNING"):
+        load_dataset(tmp_path)
+    said = caplog.text
+    assert "left out 1 files that are not PNG, JPEG or BMP" in said and "IMG_2.heic" in said
+    assert "no training photos of disgust, fear, surprise, neutral" in said
+    assert "named neither PublicTest_ nor PrivateTest_ (test/sad/IMG_7.jpg)" in said
+    assert "1 validation or test photos are also training photos" in said

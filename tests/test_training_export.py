@@ -1014,3 +1014,17 @@ def test_a_mistyped_model_to_start_from_is_said_before_the_data_is_read(tmp_path
         err = capsys.readouterr().err
         assert rc == 2 and f"{key}=ferplsu does not exist" in err and "ferplus-large" in err
         assert not (tmp_path / key).exists()  # nothing begun
+
+
+@pytest.mark.train
+def test_a_checkpoint_and_its_export_of_one_name_each_get_their_evaluation(
+        run, tmp_path, monkeypatch):
+    # mine.keras and mine.onnx both went to eval-mine, and the second was refused there.
+    shutil.copyfile(run / "best.keras", tmp_path / "mine.keras")
+    shutil.copyfile(run / "model.onnx", tmp_path / "mine.onnx")
+    monkeypatch.chdir(tmp_path)
+    for name in ("mine.keras", "mine.onnx"):
+        assert main(["-q", "evaluate", name, "--data", str(run.parent / "ferplus"),
+                     "--cache-dir", str(run.parent / "cache")]) == 0
+    assert (tmp_path / "eval-mine-keras" / "metrics.json").is_file()
+    assert (tmp_path / "eval-mine" / "metrics.json").is_file()

@@ -164,6 +164,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     # eval-model folder, the second's figures beside the first's confusion matrices.
     named = (f"{model.resolve().parent.name}-{model.stem}" if model.stem in ("model", "best")
              else model.stem)
+    # mine.keras and its export mine.onnx are two models: one folder refused the second.
+    named += "-keras" if model.suffix == ".keras" else ""
     default_out = f"eval-{named}" + ("" if args.split == "test" else f"-{args.split}")
     out = _evaluation_folder(Path(args.out) if args.out else Path(default_out), model)
     pred = load_predictor(model)
@@ -378,7 +380,12 @@ def cmd_adjust(args: argparse.Namespace) -> int:
         recorded_shift,
         write_shift,
     )
-    from emocam.training.evaluate import eval_labels, load_predictor, protocols_for
+    from emocam.training.evaluate import (
+        describe_protocol,
+        eval_labels,
+        load_predictor,
+        protocols_for,
+    )
     from emocam.training.export import load_eval_data
 
     model = _exported_onnx(args.model)
@@ -411,7 +418,8 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     shift = adjustment.shift(prior, names)
     accuracy = _accuracy(plain + shift, labels[ok])
     alone = _accuracy(plain, labels[ok])
-    print(f"validation ({proto}, {int(ok.sum())} images): the network alone "
+    print(f"validation ({describe_protocol(proto, ds).split(' (')[0]}, scored on the "
+          f"validation split, {int(ok.sum())} images): the network alone "
           f"{alone * 100:.2f}%")
     if (alone - accuracy) * 100 > args.max_cost:
         # --max-cost bounds the tau it chooses, not what --min-recall or --offset ask: a
@@ -461,7 +469,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                         _cache_dir(args), paths[0], (args.split,))
     part = getattr(ds, args.split)
     proto = protocols_for(part)[0]
-    protocol = describe_protocol(proto, ds).split(" (")[0]
+    protocol = describe_protocol(proto, ds).split(" (")[0] + (
+        "" if args.split == "test" else f", scored on the {args.split} split")
     labels = eval_labels(part, proto)
     ok = labels >= 0
     labels = labels[ok]

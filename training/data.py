@@ -166,7 +166,8 @@ def _ferplus_split(images: np.ndarray, votes: np.ndarray, mode: str, where: str)
         targets.append(t)
         labels.append(mv)
     if not keep_img:
-        raise DataError(f"{where} has no image with a usable FER+ label.")
+        raise DataError(f"{where} has no image with a usable FER+ label (an emotion needs "
+                        "two votes or more).")
     return Split(np.stack(keep_img), np.stack(targets), np.asarray(labels, dtype=np.int64))
 
 
@@ -303,6 +304,8 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
         "train": ([], []), "valid": ([], []), "test": ([], []),
     }
     public: list[bool] = []  # each training image: named as FER2013's are
+    other_files: list[str] = []  # left out: not a kind of image read here (a phone's .heic)
+    unprefixed: list[str] = []  # test photos named neither PublicTest_ nor PrivateTest_
     for part in ("train", "test"):
         folder = root / part
         # Hidden folders are a tool's (.ipynb_checkpoints), not a class.
@@ -313,13 +316,16 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
             raise DataError(
                 f"{folder} has class folder(s) {', '.join(unknown)}; expected "
                 f"{', '.join(KAGGLE_FOLDER_CLASSES)} (or FER+'s names for them: anger, "
-                "happiness, sadness; FER2013 has no contempt)."
+                "happiness, sadness; FER2013 has no contempt: for it, lay the photos out as "
+                "FER+'s folders)."
             )
         for cls in names:
             label = _folder_class(cls)
             assert label is not None
             for p in sorted((folder / cls).iterdir(), key=lambda p: p.name):
                 if Path(p.name).suffix.lower() not in IMAGE_SUFFIXES:
+                    if not p.name.startswith("."):  # a tool's (.DS_Store), not a photo
+                        other_files.append(f"{part}/{cls}/{p.name}")
                     continue
                 if part == "train":
                     key = "train"
@@ -327,6 +333,8 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
                     key = "valid"
                 else:
                     key = "test"
+                    if not p.name.startswith("PrivateTest_"):
+                        unprefixed.append(f"{part}/{cls}/{p.name}")
                 groups[key][0].append(_decode_image(p))
                 groups[key][1].append(label)
                 if part == "train":  # the test photos' names are the layout's, whoever's
@@ -343,8 +351,42 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
                             "are scored once).")
     splits = {k: _raw_split(groups[k][0], f"{root} ({k} split)", labels=groups[k][1])
               for k in ("train", "valid", "test")}
+    _say_what_the_folders_hold(root, splits, other_files, unprefixed, own=not all(public))
     name = _named("FER2013", "(Kaggle folders)", "(FER2013's folder layout)", public)
     return RawDataset(FER2013_CLASSES, "fer2013", f"{name} from {root}", splits)
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _say_what_the_folders_hold(root: Where, splits: dict[str, RawSplit], other_files: list[str],
+                               unprefixed: list[str], own: bool) -> None:
+    """What a user's own folders hold that trains or scores otherwise than they think: each
+    of these passed unsaid (photos left out, a class never learnt, training photos scored as
+    test photos, which overstates the model). FER2013's own overlaps between its splits are
+    the benchmark's, not said."""
+    if other_files:
+        log.warning("%s: left out %d files that are not PNG, JPEG or BMP images (%s); convert "
+                    "them to JPEG to use them", root, len(other_files), _some(other_files))
+    train = splits["train"]
+    empty = [FER2013_CLASSES[c] for c in range(len(FER2013_CLASSES))
+             if train.labels is not None and not (train.labels == c).any()]
+    if empty:
+        log.warning("%s: no training photos of %s; the model will not learn %s", root,
+                    ", ".join(empty), "them" if len(empty) > 1 else "it")
+    if unprefixed:
+        log.warning("%s: %d photos in test/ are named neither PublicTest_ nor PrivateTest_ "
+                    "(%s); they are scored as test photos", root, len(unprefixed),
+                    _some(unprefixed))
+    if not own:
+        return
+    seen = {hashlib.sha1(im.tobytes()).digest() for im in train.images}
+    again = sum(hashlib.sha1(im.tobytes()).digest() in seen
+                for k in ("valid", "test") for im in splits[k].images)
+    if again:
+        log.warning("%s: %d validation or test photos are also training photos; their figures "
+                    "overstate the model", root, again)
 
 
 def _named(dataset: str, layout: str, own_layout: str, public: list[bool]) -> str:
@@ -391,7 +433,8 @@ def _read_label_csv(path: Where) -> list[tuple[int, str, np.ndarray]]:
             try:
                 votes = np.array([float(v) for v in row[2:]], dtype=np.float32)
             except ValueError as e:
-                raise DataError(f"{path} row {i}: a vote count is not a number.") from e
+                first = " (label.csv has no header line)" if i == 1 else ""
+                raise DataError(f"{path} row {i}: a vote count is not a number{first}.") from e
             if (votes < 0).any():
                 raise DataError(f"{path} row {i}: a vote count is negative.")
             rows.append((i, row[0], votes))

@@ -210,7 +210,8 @@ def calibration(pred: Predictor, ds: Dataset, mirror: bool = False) -> dict[str,
         log.warning("the temperature %.2f fitted on %d validation images makes the test "
                     "split's calibration worse (ECE %.1f%% -> %.1f%%)%s", t, len(yv),
                     100 * before, 100 * after,
-                    "; with so few, consider fer-train calibrate MODEL --temperature 1"
+                    # Not "use T = 1": a choice made on the test split is no test any more.
+                    "; so few validation images fit it poorly: more of them would fit it better"
                     if len(yv) < 1000 else "")
     return {
         "temperature": round(t, 4),
