@@ -1028,3 +1028,12 @@ def test_a_checkpoint_and_its_export_of_one_name_each_get_their_evaluation(
                      "--cache-dir", str(run.parent / "cache")]) == 0
     assert (tmp_path / "eval-mine-keras" / "metrics.json").is_file()
     assert (tmp_path / "eval-mine" / "metrics.json").is_file()
+
+
+def test_comparing_the_8_class_default_on_7_class_photos_says_which_model_to_use(
+        tmp_path, capsys):
+    # It said "evaluate it with the dataset it was trained on", to a compare.
+    write_kaggle_folders(tmp_path / "mine", train_name="me_{}.jpg")
+    rc = main(["-q", "compare", "ferplus", "fer2013", "--data", str(tmp_path / "mine")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "compare it with data of its classes" in err and "fer2013" in err, err

@@ -479,7 +479,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                         "scores; give data that has them.")
     answers = []
     for pred in preds:
-        check_classes(pred, ds, part)
+        check_classes(pred, ds, part, "compare")
         logits = pred.logits(part.images, args.tta_flip)[ok]
         if args.without_adjustment and pred.info is not None:
             logits = logits - recorded_shift(pred.info, pred.path)

@@ -328,7 +328,9 @@ def check_classes(pred: Predictor, ds: Dataset, split: Split, doing: str = "eval
     if probe.shape[1] != len(ds.class_names):
         raise ModelError(
             f"{pred.path} has {probe.shape[1]} outputs but {ds.description} has "
-            f"{len(ds.class_names)} classes; {doing} it with the dataset it was trained on."
+            f"{len(ds.class_names)} classes; {doing} it with data of its classes"
+            + (" (your 7-class photos: the built-in fer2013 model; for all 8, lay them out as "
+               "FER+'s folders)" if len(ds.class_names) == 7 else "") + "."
         )
     if pred.class_names and tuple(pred.class_names) != tuple(ds.class_names):
         raise ModelError(
