@@ -61,7 +61,9 @@ class ModelInfo:
         acc = m.get("test_accuracy")
         images = m.get("test_images")
         protocol = m.get("test_protocol")
+        test_set = m.get("test_set")  # the data scored on: "FER+", "Your photos"
         return {
+            "test_set": test_set if isinstance(test_set, str) else None,
             "test_accuracy": (float(acc) if isinstance(acc, int | float)
                               and not isinstance(acc, bool) and 0.0 <= acc <= 1.0 else None),
             "test_protocol": protocol if isinstance(protocol, str) else None,

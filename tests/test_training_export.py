@@ -926,7 +926,8 @@ def test_a_model_of_your_own_photos_is_not_carded_as_fer2013(tmp_path):
     card = (tmp_path / "run" / "model.md").read_text()
     assert "your own photos" in card and "PrivateTest_*" in card
     assert "FER2013 images" not in card and "published figures" not in card
-    assert "FER2013" not in read_model_info(tmp_path / "run" / "model.onnx").name
+    info = read_model_info(tmp_path / "run" / "model.onnx")
+    assert "FER2013" not in info.name and info.accuracy["test_set"] == "Your photos"
     # Started from another model's weights, it carries what restricts that one's images.
     rc = main(["-q", "train", "--data", str(tmp_path / "mine"), "--preset", "quick",
                "--out", str(tmp_path / "tuned"), "--set",
@@ -976,6 +977,8 @@ def test_an_int8_model_is_refused_for_a_real_loss_not_for_one_image_of_a_small_t
     assert main(["-q", "quantize", "ferplus", "--data", str(data), "--out",
                  str(tmp_path / "small.onnx")]) == 0
     assert (tmp_path / "small.onnx").is_file()
+    # Its figure is said to be of the data it was scored on, not of the source's.
+    assert read_model_info(tmp_path / "small.onnx").accuracy["test_set"] == "FER+"
     assert "loses 0.43 points, more than 0.30, but that is one test image of 233" in \
         capsys.readouterr().err
     lossy = np.concatenate([agree[:231], differ[:2]])  # two images: a loss

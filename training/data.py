@@ -405,6 +405,12 @@ def is_own_data(description: str) -> bool:
     return description.startswith(OWN_PHOTOS)
 
 
+def data_name(description: str) -> str:
+    """A dataset's name alone ("FER+", "Your photos", "FER2013 with your photos"), as a model
+    records what it was trained and scored on."""
+    return description.split(" (")[0].split(" from ")[0]
+
+
 def has_own_photos(description: str) -> bool:
     """Whether any of a dataset's images are the user's own."""
     return is_own_data(description) or WITH_OWN in description

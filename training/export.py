@@ -23,7 +23,7 @@ import numpy as np
 from emocam.classify import softmax
 from emocam.errors import ModelError
 from emocam.modelinfo import METADATA_KEY, ModelInfo
-from emocam.training.data import DataError, Dataset, is_own_data, load_dataset
+from emocam.training.data import DataError, Dataset, data_name, is_own_data, load_dataset
 from emocam.training.evaluate import (
     Predictor,
     check_classes,
@@ -267,7 +267,7 @@ def _training_info(run: Path, cfg: TrainConfig, ds: Dataset, primary: str,
     tinfo = run_facts(run / "train_info.json")
     epochs, best = _history_epochs(run)
     return {
-        "data": ds.description.split(" (")[0].split(" from ")[0],
+        "data": data_name(ds.description),
         "data_layout": ds.layout,
         "protocol": describe_protocol(primary, ds),
         "label_mode": ds.label_mode,
@@ -368,7 +368,8 @@ def export_checkpoint(checkpoint: Path, out: Path, data: str | Path | None = Non
         evaluation = evaluate(onnx_pred, ds)
         info = dataclasses.replace(
             info,
-            metrics=_metrics(evaluation, calib, params, macs) | {"parity_max_abs_diff": diff},
+            metrics=_metrics(evaluation, calib, params, macs)
+            | {"parity_max_abs_diff": diff, "test_set": data_name(ds.description)},
             training=_training_info(checkpoint.parent, cfg, ds, evaluation["primary"], command)
             | {"mirror_averaged": mirror},
         )
