@@ -935,6 +935,11 @@ def test_a_model_of_your_own_photos_is_not_carded_as_fer2013(tmp_path):
     assert rc == 0
     card = (tmp_path / "tuned" / "model.md").read_text()
     assert "Started from the weights of" in card and "restricts this model too" in card
+    # Calibrated in place, the model's card says its figures are of the model before.
+    assert main(["-q", "calibrate", str(tmp_path / "tuned" / "model.onnx"), "--temperature",
+                 "1"]) == 0
+    card = (tmp_path / "tuned" / "model.md").read_text()
+    assert "> Changed since this card was written: temperature" in card.splitlines()[2]
 
 
 def _ferplus_labelled_by(root: Path, test_images: np.ndarray, labels: np.ndarray) -> Path:

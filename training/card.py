@@ -249,3 +249,16 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
 def write_card(info: ModelInfo, evaluation: dict[str, Any], path: Path) -> Path:
     path.write_text(render_card(info, evaluation))
     return path
+
+
+def note_change(model: Path, what: str) -> str:
+    """Say on the card beside ``model`` (written by its export) that the model changed since,
+    under its title: a calibrated or adjusted model's card still gave the old temperature and
+    test figures. Returns the note for the command's message ("" where there is no card)."""
+    card = model.with_suffix(".md")
+    if not card.is_file():
+        return ""
+    title, _, rest = card.read_text().partition("\n")
+    card.write_text(f"{title}\n\n> Changed since this card was written: {what}; the figures "
+                    f"below are of the model before.\n{rest}")
+    return f"; {card} says it changed since"

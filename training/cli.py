@@ -326,6 +326,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
 
     from emocam.modelinfo import TEMPERATURES, read_model_info
+    from emocam.training.card import note_change
     from emocam.training.export import set_metadata
 
     model = _exported_onnx(args.model)
@@ -346,8 +347,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if out != model:
         shutil.copyfile(model, out)
     set_metadata(out, new)
+    noted = note_change(out, f"temperature {info.temperature:g} -> {new.temperature:g}, "
+                        f"uncertain below {info.uncertain_below} -> {new.uncertain_below} "
+                        "(fer-train calibrate)") if out == model else ""
     print(f"{out}: temperature {info.temperature:g} -> {new.temperature:g}, uncertain below "
-          f"{info.uncertain_below} -> {new.uncertain_below}{_relisted(out)}")
+          f"{info.uncertain_below} -> {new.uncertain_below}{_relisted(out)}{noted}")
     return 0
 
 
@@ -380,6 +384,7 @@ def cmd_adjust(args: argparse.Namespace) -> int:
         recorded_shift,
         write_shift,
     )
+    from emocam.training.card import note_change
     from emocam.training.evaluate import (
         describe_protocol,
         eval_labels,
@@ -442,8 +447,10 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     metrics["valid_accuracy"] = round(accuracy, 4)
     new = dataclasses.replace(info, training=training, metrics=metrics)
     write_shift(model, out, shift - before, new)
+    noted = note_change(out, f"logit adjustment {adjustment.describe()} (fer-train adjust); "
+                        "its test figures are no longer these") if out == model else ""
     print(f"{out}: logit adjustment {adjustment.describe()}; validation accuracy "
-          f"{accuracy * 100:.2f}%{_relisted(out)}. Its test figures were dropped from the "
+          f"{accuracy * 100:.2f}%{_relisted(out)}{noted}. Its test figures were dropped from the "
           "metadata: measure them with fer-train evaluate, recalibrate with fer-train "
           "calibrate, and quantize it again for int8.")
     return 0
