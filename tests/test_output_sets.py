@@ -281,19 +281,29 @@ def test_an_earlier_set_a_killed_commit_had_moved_aside_is_put_back(
     assert not list(out.glob(".*.old"))
 
 
+def _a_set_all_moved_aside(tmp_path: Path, model_path: Path,
+                           capfd: pytest.CaptureFixture[str]
+                           ) -> tuple[Path, Path, dict[str, bytes]]:
+    """A small clip's outputs, each then moved aside as a commit moves them: the clip, the
+    folder and the set's bytes."""
+    clip = write_video(tmp_path / "clip.mp4", (320, 180), scaled(four_faces_plan(12), 0.25))
+    out = tmp_path / "out"
+    assert run_cli(capfd, "process", clip, "-o", out, "--model", model_path, "-q").code == 0
+    old = {name: (out / name).read_bytes() for name in SET}
+    for name in SET:
+        (out / name).rename(out / f".{name}.old")
+    return clip, out, old
+
+
 def test_a_set_a_killed_commit_had_wholly_moved_aside_is_back_before_the_next_run(
     tmp_path: Path, model_path: Path, capfd: pytest.CaptureFixture[str],
 ) -> None:
     # Killed after moving every earlier file aside and before putting any of its own in
     # place, a run left no outputs under their names: the next run, finding none, wrote a
     # new set and the earlier one stayed hidden as .NAME.old for good.
-    clip = write_video(tmp_path / "clip.mp4", (320, 180), scaled(four_faces_plan(12), 0.25))
-    out = tmp_path / "out"
-    assert run_cli(capfd, "process", clip, "-o", out, "--model", model_path, "-q").code == 0
-    old = {name: (out / name).read_bytes() for name in SET}
+    clip, out, old = _a_set_all_moved_aside(tmp_path, model_path, capfd)
     for name in SET:
         staging_path(out / name).write_bytes(b"the killed run's")
-        (out / name).rename(out / f".{name}.old")
     again = run_cli(capfd, "process", clip, "-o", out, "--model", model_path, "-q")
     assert again.code == 2 and "put back" in again.err and "already exists" in again.err, \
         again.err
@@ -307,11 +317,7 @@ def test_a_set_a_killed_commit_had_half_replaced_is_replaced_whole_by_the_next_o
 ) -> None:
     # Killed after putting one of its own files in place: that folder's set is neither the
     # earlier one nor the killed run's, and an --overwrite replaces it, leaving no .old file.
-    clip = write_video(tmp_path / "clip.mp4", (320, 180), scaled(four_faces_plan(12), 0.25))
-    out = tmp_path / "out"
-    assert run_cli(capfd, "process", clip, "-o", out, "--model", model_path, "-q").code == 0
-    for name in SET:
-        (out / name).rename(out / f".{name}.old")
+    clip, out, _ = _a_set_all_moved_aside(tmp_path, model_path, capfd)
     (out / SET[0]).write_bytes(b"the killed run's")
     again = run_cli(capfd, "process", clip, "-o", out, "--overwrite", "--model", model_path,
                     "-q")
