@@ -917,12 +917,14 @@ def test_a_built_in_name_is_taken_by_the_commands_that_change_a_model(tmp_path, 
 
 
 @pytest.mark.train
-def test_a_model_of_your_own_photos_is_not_carded_as_fer2013(tmp_path):
+def test_a_model_of_your_own_photos_is_not_carded_as_fer2013(tmp_path, capsys):
     # Its card gave your photos FER2013's licence, its published figures and its name.
     write_kaggle_folders(tmp_path / "mine", train_name="me_{}.jpg")
     rc = main(["-q", "train", "--data", str(tmp_path / "mine"), "--preset", "quick",
                "--out", str(tmp_path / "run"), *TINY])
     assert rc == 0
+    # One epoch on four photos learns nothing, and is said to (its card read as a fit).
+    assert "has not learnt from Your photos" in capsys.readouterr().err
     card = (tmp_path / "run" / "model.md").read_text()
     assert "your own photos" in card and "PrivateTest_*" in card
     assert "FER2013 images" not in card and "published figures" not in card

@@ -366,6 +366,7 @@ def export_checkpoint(checkpoint: Path, out: Path, data: str | Path | None = Non
         diff = check_parity(keras_test, onnx_pred.logits(ds.test.images), out)
         log.info("ONNX matches Keras on %d test images (max |diff| %.1e)", len(ds.test), diff)
         evaluation = evaluate(onnx_pred, ds)
+        _say_if_no_better_than_one_answer(evaluation, ds)
         info = dataclasses.replace(
             info,
             metrics=_metrics(evaluation, calib, params, macs)
@@ -380,6 +381,20 @@ def export_checkpoint(checkpoint: Path, out: Path, data: str | Path | None = Non
     card = write_card(info, evaluation, out.with_suffix(".md"))
     log.info("wrote %s and %s", out, card)
     return ExportResult(out, card, info, evaluation)
+
+
+def _say_if_no_better_than_one_answer(evaluation: dict[str, Any], ds: Dataset) -> None:
+    """A model that scores no better than always giving the test split's commonest label has
+    learnt nothing from the data: its card, with a temperature fitted at the edge of the
+    search and "uncertain" on every face, read as a fitted model."""
+    rep = evaluation["protocols"][evaluation["primary"]]
+    counts = {c: v["support"] for c, v in rep["per_class"].items()}
+    commonest = max(counts, key=lambda c: counts[c])
+    share = counts[commonest] / max(sum(counts.values()), 1)
+    if rep["accuracy"] <= share:
+        log.warning("the model scores %.1f%% on the test split, no better than always answering "
+                    "%s (%.1f%%): it has not learnt from %s; train for longer or on more photos",
+                    100 * rep["accuracy"], commonest, 100 * share, data_name(ds.description))
 
 
 def load_predictor_keras(checkpoint: Path) -> Predictor:
