@@ -18,8 +18,9 @@ from emocam.errors import ModelError, UserError
 
 
 def keras_module() -> ModuleType:
-    if "keras" in sys.modules:
-        return sys.modules["keras"]
+    loaded = sys.modules.get("keras")  # None there: an import that fails, said below
+    if loaded is not None:
+        return loaded
     # TensorFlow's start-up chatter, written by its C++ core straight to descriptor 2 whatever
     # its log level: on a machine without a GPU, "E ... failed call to cuInit: CUDA error",
     # which reads as a fault. Kept where the user set TF_CPP_MIN_LOG_LEVEL to see it, and on a
