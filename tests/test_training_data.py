@@ -386,3 +386,14 @@ def test_your_folders_say_what_would_train_or_score_otherwise_than_you_think(tmp
     assert "no training photos of disgust, fear, surprise, neutral" in said
     assert "named neither PublicTest_ nor PrivateTest_ (test/sad/IMG_7.jpg)" in said
     assert "1 validation or test photos are also training photos" in said
+
+
+def test_fer_plus_with_your_test_photos_alone_is_fer_plus_for_its_training_images(tmp_path):
+    # Whose the training images are decides the licence; the test photos' names did too.
+    write_ferplus_folders(tmp_path)
+    test = tmp_path / "FER2013Test"
+    rows = (test / "label.csv").read_text().replace("fer00000", "me_fer00000")
+    for image in test.glob("fer*.png"):
+        image.rename(test / f"me_{image.name}")
+    (test / "label.csv").write_text(rows)
+    assert not has_own_photos(load_dataset(tmp_path).description)

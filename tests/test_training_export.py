@@ -944,8 +944,10 @@ def test_a_model_of_your_own_photos_is_not_carded_as_fer2013(tmp_path, capsys):
     assert "> Changed since this card was written: temperature" in card.splitlines()[2]
 
 
-def _ferplus_labelled_by(root: Path, test_images: np.ndarray, labels: np.ndarray) -> Path:
-    """FER+ folders whose test split is ``test_images`` with ``labels`` (10 votes each)."""
+def _ferplus_labelled_by(root: Path, test_images: np.ndarray, labels: np.ndarray,
+                         name: str = "fer{:07d}.png") -> Path:
+    """FER+ folders whose test split is ``test_images`` with ``labels`` (10 votes each),
+    the images named as ``name`` says (FER+'s names by default)."""
     train = face_images(64, seed=4)
     for part, images, classes in (("FER2013Train", train, np.arange(64) % 8),
                                   ("FER2013Valid", train[:8], np.arange(8)),
@@ -953,8 +955,8 @@ def _ferplus_labelled_by(root: Path, test_images: np.ndarray, labels: np.ndarray
         (root / part).mkdir(parents=True)
         rows = []
         for k, (image, c) in enumerate(zip(images, classes, strict=True)):
-            cv2.imwrite(str(root / part / f"fer{k:07d}.png"), image)
-            rows.append([f"fer{k:07d}.png", "(0, 0, 48, 48)", *np.eye(10, dtype=int)[c] * 10])
+            cv2.imwrite(str(root / part / name.format(k)), image)
+            rows.append([name.format(k), "(0, 0, 48, 48)", *np.eye(10, dtype=int)[c] * 10])
         with (root / part / "label.csv").open("w", newline="") as f:
             csv.writer(f).writerows(rows)
     return root
@@ -1047,3 +1049,18 @@ def test_comparing_the_8_class_default_on_7_class_photos_says_which_model_to_use
     rc = main(["-q", "compare", "ferplus", "fer2013", "--data", str(tmp_path / "mine")])
     err = capsys.readouterr().err
     assert rc == 2 and "compare it with data of its classes" in err and "fer2013" in err, err
+
+
+def test_a_built_in_quantized_on_your_photos_says_its_figure_is_of_them(tmp_path):
+    # The About box said "63.8% correct on its test images (FER+ majority vote, 213 images)"
+    # of the built-in quantized on a user's photos: the training's protocol, not the data.
+    pytest.importorskip("PySide6.QtWidgets")
+    from emocam.gui.dialogs import accuracy_line
+
+    faces = face_images(12, seed=5)
+    data = _ferplus_labelled_by(tmp_path / "mine", faces, np.arange(12) % 8, "me_{}.png")
+    out = tmp_path / "mine-int8.onnx"
+    assert main(["-q", "quantize", "ferplus", "--data", str(data), "--out", str(out),
+                 "--max-drop", "100"]) == 0
+    line = accuracy_line(read_model_info(out))
+    assert "Your photos, majority" in line and "12 images" in line, line

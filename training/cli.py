@@ -344,12 +344,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         temperature=info.temperature if args.temperature is None else args.temperature,
         uncertain_below=(info.uncertain_below if args.uncertain_below is None
                          else args.uncertain_below))
-    if out != model:
+    if out.resolve() != model.resolve():
         shutil.copyfile(model, out)
     set_metadata(out, new)
     noted = note_change(out, f"temperature {info.temperature:g} -> {new.temperature:g}, "
                         f"uncertain below {info.uncertain_below} -> {new.uncertain_below} "
-                        "(fer-train calibrate)") if out == model else ""
+                        "(fer-train calibrate)") if out.resolve() == model.resolve() else ""
     print(f"{out}: temperature {info.temperature:g} -> {new.temperature:g}, uncertain below "
           f"{info.uncertain_below} -> {new.uncertain_below}{_relisted(out)}{noted}")
     return 0
@@ -447,8 +447,9 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     metrics["valid_accuracy"] = round(accuracy, 4)
     new = dataclasses.replace(info, training=training, metrics=metrics)
     write_shift(model, out, shift - before, new)
+    in_place = out.resolve() == model.resolve()
     noted = note_change(out, f"logit adjustment {adjustment.describe()} (fer-train adjust); "
-                        "its test figures are no longer these") if out == model else ""
+                        "its test figures are no longer these") if in_place else ""
     print(f"{out}: logit adjustment {adjustment.describe()}; validation accuracy "
           f"{accuracy * 100:.2f}%{_relisted(out)}{noted}. Its test figures were dropped from the "
           "metadata: measure them with fer-train evaluate, recalibrate with fer-train "

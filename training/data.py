@@ -44,7 +44,9 @@ FERPLUS_VOTE_COLUMNS = 10  # 8 emotions, unknown, not-a-face
 KAGGLE_FOLDER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 IMAGE_SIDE = 48
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
-CACHE_VERSION = 3  # 3: photos in FER2013's folder layout are told from FER2013 itself
+# 3: photos in FER2013's folder layout told from FER2013 itself; 4: and FER2013 with some
+# of yours added (a cache of 3 named such a set yours alone, dropping FER2013's licence)
+CACHE_VERSION = 4
 # Photos laid out as FER2013's folders are FER2013 only when they carry its file names: a
 # card must not give a user's own photos FER2013's licence and published figures.
 OWN_PHOTOS = "Your photos"
@@ -351,7 +353,7 @@ def raw_kaggle_folders(root: Where) -> RawDataset:
                             "are scored once).")
     splits = {k: _raw_split(groups[k][0], f"{root} ({k} split)", labels=groups[k][1])
               for k in ("train", "valid", "test")}
-    _say_what_the_folders_hold(root, splits, other_files, unprefixed, own=not all(public))
+    _say_what_the_folders_hold(root, splits, other_files, unprefixed, public)
     name = _named("FER2013", "(Kaggle folders)", "(FER2013's folder layout)", public)
     return RawDataset(FER2013_CLASSES, "fer2013", f"{name} from {root}", splits)
 
@@ -361,11 +363,11 @@ def _some(names: list[str]) -> str:
 
 
 def _say_what_the_folders_hold(root: Where, splits: dict[str, RawSplit], other_files: list[str],
-                               unprefixed: list[str], own: bool) -> None:
+                               unprefixed: list[str], public: list[bool]) -> None:
     """What a user's own folders hold that trains or scores otherwise than they think: each
     of these passed unsaid (photos left out, a class never learnt, training photos scored as
-    test photos, which overstates the model). FER2013's own overlaps between its splits are
-    the benchmark's, not said."""
+    test photos, which overstates the model). ``public``: each training image, whether it is
+    FER2013's; FER2013's own overlaps between its splits are the benchmark's, not said."""
     if other_files:
         log.warning("%s: left out %d files that are not PNG, JPEG or BMP images (%s); convert "
                     "them to JPEG to use them", root, len(other_files), _some(other_files))
@@ -379,9 +381,11 @@ def _say_what_the_folders_hold(root: Where, splits: dict[str, RawSplit], other_f
         log.warning("%s: %d photos in test/ are named neither PublicTest_ nor PrivateTest_ "
                     "(%s); they are scored as test photos", root, len(unprefixed),
                     _some(unprefixed))
-    if not own:
+    # Your own training photos only: FER2013's overlaps are the benchmark's, not yours.
+    seen = {hashlib.sha1(im.tobytes()).digest()
+            for im, theirs in zip(train.images, public, strict=True) if not theirs}
+    if not seen:
         return
-    seen = {hashlib.sha1(im.tobytes()).digest() for im in train.images}
     again = sum(hashlib.sha1(im.tobytes()).digest() in seen
                 for k in ("valid", "test") for im in splits[k].images)
     if again:
@@ -449,7 +453,7 @@ def _read_label_csv(path: Where) -> list[tuple[int, str, np.ndarray]]:
 
 def raw_ferplus_folders(root: Where) -> RawDataset:
     splits = {}
-    public: list[bool] = []  # each image: named as FER+'s are
+    public: list[bool] = []  # each training image: named as FER+'s are
     for name, part in (("train", "FER2013Train"), ("valid", "FER2013Valid"),
                        ("test", "FER2013Test")):
         folder = root / part
@@ -459,7 +463,8 @@ def raw_ferplus_folders(root: Where) -> RawDataset:
         rows = _read_label_csv(label_csv)
         images = []
         for i, image_name, _ in rows:
-            public.append(bool(_FERPLUS_FILE.fullmatch(image_name)))
+            if name == "train":  # as in FER2013's layout: the training images decide
+                public.append(bool(_FERPLUS_FILE.fullmatch(image_name)))
             p = folder / image_name
             if not p.is_file():
                 raise DataError(

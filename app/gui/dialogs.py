@@ -90,8 +90,14 @@ def accuracy_line(info: ModelInfo) -> str:
     acc = info.metrics.get("test_accuracy")
     if not isinstance(acc, (int, float)):
         return "not recorded in the model"
-    protocol = str(info.training.get("protocol") or info.metrics.get("test_protocol") or "")
-    protocol = protocol.split(" (")[0]  # the name, not the definition in brackets
+    scored_on = info.accuracy["test_set"]
+    if scored_on and scored_on != info.training.get("data"):
+        # Scored on other data than it was trained on (a built-in quantized on your photos):
+        # its training's protocol is not the one its figure is of.
+        protocol = f"{scored_on}, {info.metrics.get('test_protocol') or ''}".rstrip(", ")
+    else:
+        protocol = str(info.training.get("protocol") or info.metrics.get("test_protocol") or "")
+        protocol = protocol.split(" (")[0]  # the name, not the definition in brackets
     images = info.metrics.get("test_images")
     how = ", ".join(x for x in (protocol, f"{images:,} images" if isinstance(images, int)
                                 else "") if x)
