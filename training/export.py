@@ -296,7 +296,7 @@ def _training_info(run: Path, cfg: TrainConfig, ds: Dataset, primary: str,
     }
 
 
-def _data_name(ds: Dataset, plus: bool) -> str:
+def _name_in_model(ds: Dataset, plus: bool) -> str:
     """The data a model is named after, as the app shows its name."""
     return "own-photos" if is_own_data(ds.description) else "FER+" if plus else "FER2013"
 
@@ -359,7 +359,7 @@ def export_checkpoint(checkpoint: Path, out: Path, data: str | Path | None = Non
             class_names=tuple(ds.class_names), input_size=int(ds.test.images.shape[1]),
             layout="NHWC", normalization=cfg.normalization, crop=cfg.crop, output="logits",
             temperature=calib["temperature"], uncertain_below=calib["uncertain_below"],
-            name=name or f"emocam {_data_name(ds, plus)} CNN ({params / 1000:.0f}k parameters)",
+            name=name or f"emocam {_name_in_model(ds, plus)} CNN ({params / 1000:.0f}k parameters)",
         )
         set_metadata(tmp_onnx, info)
         onnx_pred = load_onnx(tmp_onnx)
