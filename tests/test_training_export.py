@@ -547,8 +547,8 @@ def test_evaluating_a_missing_model_says_so(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, said", [
     (["calibrate", "{model}", "--out", "{tmp}", "--temperature", "1"], "must end in .onnx"),
-    (["calibrate", "{model}", "--out", "{tmp}/no/c.onnx", "--temperature", "1"],
-     "does not exist; create it"),
+    (["calibrate", "{model}", "--out", "{model}/c.onnx", "--temperature", "1"],
+     "is a file, not a folder"),
     (["calibrate", "{model}", "--out", "{tmp}/c.onnx", "--temperature", "inf"], "0.001 to 1000"),
     (["calibrate", "{tmp}/none.onnx", "--temperature", "1"], "none.onnx does not exist"),
     (["export", "{tmp}/none.keras"], "none.keras does not exist"),
@@ -1042,13 +1042,55 @@ def test_a_checkpoint_and_its_export_of_one_name_each_get_their_evaluation(
     assert (tmp_path / "eval-mine" / "metrics.json").is_file()
 
 
-def test_comparing_the_8_class_default_on_7_class_photos_says_which_model_to_use(
+LEFT_OUT = "contempt, which the data does not have, is left out of the model's answers"
+
+
+def test_the_8_class_default_scores_7_class_photos_over_their_classes(tmp_path, capsys):
+    # It refused ("has 8 outputs but ... 7 classes"), naming the 7-class built-in instead.
+    from emocam.training.data import FER2013_CLASSES, class_index, load_dataset
+
+    mine = tmp_path / "mine"
+    write_kaggle_folders(mine, train_name="me_{}.jpg")
+    out = tmp_path / "eval"
+    assert main(["-q", "evaluate", "ferplus", "--data", str(mine), "--out", str(out)]) == 0
+    assert LEFT_OUT in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["class_match"]["left_out"] == ["contempt"]
+    assert metrics["class_match"]["scored_over"] == list(FER2013_CLASSES)
+    assert LEFT_OUT in (out / "report.txt").read_text()
+    assert LEFT_OUT in (out / "confusion_privatetest.txt").read_text()
+    # Its answers are the likeliest of the photos' seven classes, found by name.
+    test = load_dataset(mine, cache_dir=tmp_path / "cache").test
+    logits = _logits(model_file("emocam-ferplus.onnx"), test.images)
+    columns = [class_index(c, FERPLUS_CLASSES) for c in FER2013_CLASSES]
+    answers = logits[:, columns].argmax(axis=1)
+    confusion = np.zeros((7, 7), int)
+    np.add.at(confusion, (test.labels, answers), 1)
+    assert metrics["protocols"]["privatetest"]["confusion"] == confusion.tolist()
+
+
+def test_comparing_the_8_class_default_on_7_class_photos_leaves_contempt_out(
         tmp_path, capsys):
-    # It said "evaluate it with the dataset it was trained on", to a compare.
+    # It refused, and told a compare to "evaluate it with the dataset it was trained on".
     write_kaggle_folders(tmp_path / "mine", train_name="me_{}.jpg")
-    rc = main(["-q", "compare", "ferplus", "fer2013", "--data", str(tmp_path / "mine")])
-    err = capsys.readouterr().err
-    assert rc == 2 and "compare it with data of its classes" in err and "fer2013" in err, err
+    rc = main(["-q", "compare", "ferplus", "fer2013", "--data", str(tmp_path / "mine"),
+               "--split", "test"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    baseline = out.split("baseline ")[1].split("recall")[0]
+    candidate = out.split("emocam-fer2013.onnx: ")[1]
+    assert "emocam-ferplus.onnx" in baseline and "classes: " + LEFT_OUT in baseline, out
+    assert "left out" not in candidate, out  # the 7-class model answers them all
+
+
+def test_a_7_class_model_on_data_with_contempt_is_one_sentence(tmp_path, capsys):
+    data = write_ferplus_folders(tmp_path / "ferplus")
+    for command in (["evaluate", "fer2013", "--out", str(tmp_path / "eval")],
+                    ["compare", "ferplus", "fer2013"]):
+        assert main(["-q", *command, "--data", str(data)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "emocam-fer2013.onnx has no class for contempt" in err, err
+    assert not (tmp_path / "eval").exists()
 
 
 def test_a_built_in_quantized_on_your_photos_says_its_figure_is_of_them(tmp_path):
@@ -1064,3 +1106,64 @@ def test_a_built_in_quantized_on_your_photos_says_its_figure_is_of_them(tmp_path
                  "--max-drop", "100"]) == 0
     line = accuracy_line(read_model_info(out))
     assert "Your photos, majority" in line and "12 images" in line, line
+
+
+def test_an_int8_or_adjusted_file_has_a_card_of_what_it_was_made_from(tmp_path, capsys):
+    # quantize, and adjust or calibrate into a new file, wrote the model alone: its card was
+    # the source's, or none, and nothing said what the file was, nor what it may be used for.
+    faces = face_images(12, seed=5)
+    data = _ferplus_labelled_by(tmp_path / "mine", faces, np.arange(12) % 8, "me_{}.png")
+    shipped = model_file("emocam-ferplus.md").read_text()
+    assert main(["-q", "quantize", "ferplus", "--data", str(data), "--out",
+                 str(tmp_path / "q.onnx"), "--max-drop", "100"]) == 0
+    assert f"card {tmp_path / 'q.md'}" in capsys.readouterr().out
+    head, _, carried = (tmp_path / "q.md").read_text().partition("\n---\n")
+    assert head.startswith("# emocam FER+ CNN 298k int8\n")
+    assert "made from `emocam-ferplus.onnx` by `fer-train quantize`: quantized to int8" in head
+    assert "points" in head.split("a drop of ")[1].split("\n")[0]
+    assert "the test split of Your photos" in head and "12 of 12 images" in head
+    assert "research use only" in head  # the licence of FER2013's images, which it keeps
+    assert carried.strip() == shipped.strip()
+    assert main(["-q", "adjust", "ferplus", "--data", str(data), "--tau", "0", "--offset",
+                 "contempt=1", "--out", str(tmp_path / "a.onnx")]) == 0
+    head, _, carried = (tmp_path / "a.md").read_text().partition("\n---\n")
+    assert "by `fer-train adjust`: logits adjusted by contempt +1" in head
+    assert "on the validation split of Your photos" in head and "8 images" in head
+    assert "test figures below are of `emocam-ferplus.onnx`, not of this file" in head
+    assert carried.strip() == shipped.strip()
+    # Calibrated in turn, it carries that card, which carries the shipped one.
+    assert main(["-q", "calibrate", str(tmp_path / "a.onnx"), "--temperature", "1.3",
+                 "--fitted-on", "our 3 cameras", "--out", str(tmp_path / "c.onnx")]) == 0
+    head, _, carried = (tmp_path / "c.md").read_text().partition("\n---\n")
+    assert ("made from `a.onnx` by `fer-train calibrate`: temperature changed from 0.9 to "
+            "1.3, chosen on our 3 cameras") in head
+    assert "ECE) below are of temperature 0.9" in head
+    assert carried.strip() == (tmp_path / "a.md").read_text().strip()
+
+
+def test_a_copy_of_a_shipped_int8_model_carries_its_float_models_card(tmp_path, capsys):
+    out = tmp_path / "new" / "folder" / "mine.onnx"  # made, as other tools make theirs
+    assert main(["-q", "calibrate", "ferplus-int8", "--temperature", "1.2", "--out",
+                 str(out)]) == 0
+    head, _, carried = out.with_suffix(".md").read_text().partition("\n---\n")
+    assert "`emocam-ferplus-int8.onnx` is the int8 variant of `emocam-ferplus.onnx`" in head
+    assert "86.32% (majority, 3137 test images of FER+)" in head
+    assert carried.strip() == model_file("emocam-ferplus.md").read_text().strip()
+
+
+def test_an_export_into_a_path_under_a_file_is_one_sentence(tmp_path, capsys):
+    (tmp_path / "best.keras").write_bytes(b"")  # never read: refused before any work
+    (tmp_path / "notes").write_text("a file")
+    assert main(["export", str(tmp_path / "best.keras"), "--out",
+                 str(tmp_path / "notes" / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{tmp_path / 'notes'} is a file, not a folder" in err, err
+
+
+@pytest.mark.train
+def test_an_export_into_a_missing_folder_makes_it(run, tmp_path, capsys):
+    # It was refused: "the folder ... does not exist; create it first".
+    out = tmp_path / "models" / "mine" / "m.onnx"
+    assert main(["-q", "export", str(run / "best.keras"), "--data", str(run.parent / "ferplus"),
+                 "--cache-dir", str(run.parent / "cache"), "--out", str(out)]) == 0
+    assert out.is_file() and out.with_suffix(".md").is_file()

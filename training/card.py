@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emocam.modelinfo import ModelInfo
+from emocam.errors import ModelError
+from emocam.modelinfo import ModelInfo, read_model_info
 from emocam.training.data import has_own_photos, is_own_data
 from emocam.training.evaluate import confusion_text
 
@@ -248,6 +250,86 @@ def render_card(info: ModelInfo, evaluation: dict[str, Any]) -> str:
 
 def write_card(info: ModelInfo, evaluation: dict[str, Any], path: Path) -> Path:
     path.write_text(render_card(info, evaluation))
+    return path
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """How fer-train made a model file from another (quantize; calibrate and adjust into a
+    new file), for that file's card."""
+
+    source: Path  # the model it was made from
+    command: str  # "quantize", "calibrate", "adjust"
+    change: str  # what was changed, with the figures that say by how much
+    figures: str  # the data its own figures are of, and which of the carried ones still hold
+
+
+def headline(info: ModelInfo) -> str:
+    """The test accuracy a model's metadata records, with what it was measured on:
+    "86.32% (majority, 3137 test images of FER+)"; "" where it records none."""
+    a = info.accuracy
+    if a["test_accuracy"] is None:
+        return ""
+    on = a["test_set"] or info.training.get("data")
+    how = ", ".join(x for x in (a["test_protocol"], f"{a['test_images']} test images"
+                                if a["test_images"] is not None else "") if x)
+    return f"{_pct(a['test_accuracy'])}" + (f" ({how}{f' of {on}' if on else ''})" if how
+                                             else f" (on {on})" if on else "")
+
+
+def _source_card(source: Path) -> tuple[Path | None, str]:
+    """The card beside ``source``, or, for an int8 file without one (the shipped int8
+    models), the card of the float model it was quantized from, beside it."""
+    card = source.with_suffix(".md")
+    if card.is_file():
+        return card, ""
+    try:
+        quantized = read_model_info(source).metrics.get("quantization")
+    except ModelError:
+        return None, ""
+    name = quantized.get("source") if isinstance(quantized, dict) else None
+    if isinstance(name, str) and name and source.with_name(name).with_suffix(".md").is_file():
+        return (source.with_name(name).with_suffix(".md"),
+                f"`{source.name}` is the int8 variant of `{name}`. ")
+    return None, ""
+
+
+def write_derived_card(info: ModelInfo, made: Derivation, path: Path,
+                       evaluation: dict[str, Any] | None = None) -> Path:
+    """The card of a model file made from another (``info``: its metadata): what it was made
+    from and what changed, the data its figures are of and the licence it inherits, above
+    the source's card carried unchanged. A source without a card: this file's own card,
+    rendered from its metadata, where its ``evaluation`` is known (a quantization)."""
+    t = info.training
+    plus = "contempt" in info.class_names or str(t.get("data", "")).startswith("FER+")
+    own = is_own_data(str(t.get("data", "")))
+    some_own = has_own_photos(str(t.get("data", ""))) and not own
+    card, via = _source_card(made.source)
+    if card is not None:
+        below = (f"{via}Below, the card of `{card.with_suffix('.onnx').name}`, carried "
+                 "unchanged: its figures are of that model, except where said above.")
+        carried = card.read_text()
+    elif evaluation is not None:
+        below = "Below, this file's own card, written from its metadata."
+        carried = render_card(info, evaluation)
+    else:
+        below = (f"`{made.source.name}` has no card beside it; its metadata (View > About "
+                 "in the app) holds its figures.")
+        carried = ""
+    lines = [
+        f"# {info.name}",
+        "",
+        f"`{path.with_suffix('.onnx').name}` was made from `{made.source.name}` by "
+        f"`fer-train {made.command}`: {made.change}.",
+        "",
+        f"- Its figures: {made.figures}",
+        f"- Licence: it inherits that of `{made.source.name}`:",
+        *[f"  {line}" for line in (*_licence(plus, own, some_own), *_inherited_licence(t))],
+        "",
+        below,
+        "",
+    ]
+    path.write_text("\n".join(lines) + (f"\n---\n\n{carried}" if carried else ""))
     return path
 
 

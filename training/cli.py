@@ -170,7 +170,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = _evaluation_folder(Path(args.out) if args.out else Path(default_out), model)
     pred = load_predictor(model)
     ds = load_eval_data(args.data, pred.config, _cache_dir(args), model, (args.split,))
-    metrics = evaluate(pred, ds, tta_flip=args.tta_flip, split=args.split)
+    metrics = evaluate(pred, ds, tta_flip=args.tta_flip, split=args.split, by_name=True)
     for old in out.glob("confusion_*"):  # an earlier evaluation's protocols, of this model
         old.unlink()
     write_reports(metrics, out)
@@ -221,14 +221,19 @@ def _beside(model: Path, name: str, given: str) -> Path:
 
 def _output_file(out: Path, suffix: str, flag: str = "--out") -> Path:
     """A file a command is about to write: refused in one sentence before any work when it
-    cannot be (a folder there, no folder for it, the wrong kind of name)."""
+    cannot be (a folder there, a file where its folder would be, the wrong kind of name).
+    Its folder is made where missing, as other tools make theirs."""
     if out.suffix != suffix:
         raise ConfigError(f"{flag} {out} must end in {suffix}.")
     if out.is_dir():
         raise ConfigError(f"{flag} {out} is a folder; give a file name ending in {suffix}.")
-    if not out.parent.is_dir():
-        raise ConfigError(f"{flag} {out}: the folder {out.parent} does not exist; create it "
-                          "first.")
+    # The nearest part of the path that exists must be a folder: mkdir's own error named
+    # neither the flag nor the file in the way.
+    there = next((p for p in out.parents if p.exists()), Path("."))
+    if not there.is_dir():
+        raise ConfigError(f"{flag} {out}: {there} is a file, not a folder; give a path "
+                          "inside a folder.")
+    out.parent.mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -288,7 +293,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     f = quantize_int8(model, ds, out, max_drop=args.max_drop / 100)
     print(f"{out}: {f['protocol']} accuracy {f['accuracy_fp32'] * 100:.2f}% -> "
           f"{f['accuracy_int8'] * 100:.2f}%, {f['bytes_fp32'] / 1e6:.2f} -> "
-          f"{f['bytes_int8'] / 1e6:.2f} MB{_relisted(out)}")
+          f"{f['bytes_int8'] / 1e6:.2f} MB; card {f['card']}{_relisted(out)}")
     return 0
 
 
@@ -326,7 +331,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
 
     from emocam.modelinfo import TEMPERATURES, read_model_info
-    from emocam.training.card import note_change
+    from emocam.training.card import note_change, write_derived_card
     from emocam.training.export import set_metadata
 
     model = _exported_onnx(args.model)
@@ -344,15 +349,46 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         temperature=info.temperature if args.temperature is None else args.temperature,
         uncertain_below=(info.uncertain_below if args.uncertain_below is None
                          else args.uncertain_below))
-    if out.resolve() != model.resolve():
+    in_place = out.resolve() == model.resolve()
+    if not in_place:
         shutil.copyfile(model, out)
     set_metadata(out, new)
-    noted = note_change(out, f"temperature {info.temperature:g} -> {new.temperature:g}, "
-                        f"uncertain below {info.uncertain_below} -> {new.uncertain_below} "
-                        "(fer-train calibrate)") if out.resolve() == model.resolve() else ""
+    where = f", chosen on {args.fitted_on}" if args.fitted_on else ""
+    if in_place:
+        noted = note_change(out, f"temperature {info.temperature:g} -> {new.temperature:g}, "
+                            f"uncertain below {info.uncertain_below} -> {new.uncertain_below}"
+                            f"{where} (fer-train calibrate)")
+    else:
+        card = write_derived_card(new, _calibration(model, info, new, args.fitted_on),
+                                  out.with_suffix(".md"))
+        noted = f"; card {card}"
     print(f"{out}: temperature {info.temperature:g} -> {new.temperature:g}, uncertain below "
           f"{info.uncertain_below} -> {new.uncertain_below}{_relisted(out)}{noted}")
     return 0
+
+
+def _calibration(model: Path, old: Any, new: Any, fitted_on: str | None) -> Any:
+    """What a calibrated copy's card says changed, and which of its source's figures hold."""
+    from emocam.training.card import Derivation, headline
+
+    changed = [f"temperature changed from {old.temperature:g} to {new.temperature:g}"
+               if new.temperature != old.temperature else "",
+               f"uncertain threshold changed from {old.uncertain_below} to "
+               f"{new.uncertain_below}" if new.uncertain_below != old.uncertain_below else ""]
+    change = ", ".join(c for c in changed if c) or "temperature and threshold kept"
+    change += (f", chosen on {fitted_on}" if fitted_on else
+               ", set by hand (fer-train saw no data; --fitted-on records the faces they were "
+               "chosen on)")
+    recorded = headline(old)
+    figures = (f"its accuracy is `{model.name}`'s{f', {recorded}' if recorded else ''}, as "
+               "its metadata records (a temperature does not change which class wins)")
+    if new.temperature != old.temperature:
+        figures += (f"; the calibration errors (ECE) below are of temperature "
+                    f"{old.temperature:g}, not of this file's {new.temperature:g}")
+    if new.uncertain_below != old.uncertain_below:
+        figures += (f"; the share of faces flagged uncertain below is of threshold "
+                    f"{old.uncertain_below}, not of this file's {new.uncertain_below}")
+    return Derivation(model, "calibrate", change, figures + ".")
 
 
 def _class_values(items: list[str] | None, flag: str, names: tuple[str, ...]
@@ -384,7 +420,8 @@ def cmd_adjust(args: argparse.Namespace) -> int:
         recorded_shift,
         write_shift,
     )
-    from emocam.training.card import note_change
+    from emocam.training.card import Derivation, note_change, write_derived_card
+    from emocam.training.data import data_name
     from emocam.training.evaluate import (
         describe_protocol,
         eval_labels,
@@ -448,8 +485,18 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     new = dataclasses.replace(info, training=training, metrics=metrics)
     write_shift(model, out, shift - before, new)
     in_place = out.resolve() == model.resolve()
-    noted = note_change(out, f"logit adjustment {adjustment.describe()} (fer-train adjust); "
-                        "its test figures are no longer these") if in_place else ""
+    if in_place:
+        noted = note_change(out, f"logit adjustment {adjustment.describe()} (fer-train "
+                            "adjust); its test figures are no longer these")
+    else:
+        card = write_derived_card(new, Derivation(
+            model, "adjust", f"logits adjusted by {adjustment.describe()}, {rule}",
+            f"validation accuracy {alone * 100:.2f}% (the network without any adjustment) -> "
+            f"{accuracy * 100:.2f}% on the validation split of {data_name(ds.description)} "
+            f"({describe_protocol(proto, ds).split(' (')[0]}, {int(ok.sum())} images); the "
+            f"test figures below are of `{model.name}`, not of this file: measure its own "
+            "with fer-train evaluate."), out.with_suffix(".md"))
+        noted = f"; card {card}"
     print(f"{out}: logit adjustment {adjustment.describe()}; validation accuracy "
           f"{accuracy * 100:.2f}%{_relisted(out)}{noted}. Its test figures were dropped from the "
           "metadata: measure them with fer-train evaluate, recalibrate with fer-train "
@@ -462,11 +509,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from emocam.training.compare import ROUNDS, paired_difference
     from emocam.training.data import DataError
     from emocam.training.evaluate import (
-        check_classes,
         class_report,
         describe_protocol,
         eval_labels,
         load_predictor,
+        match_classes,
         protocols_for,
     )
     from emocam.training.export import load_eval_data
@@ -485,27 +532,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not len(labels):
         raise DataError(f"{ds.description} has no {args.split} images that the {protocol} "
                         "scores; give data that has them.")
-    answers = []
+    answers, notes = [], []
     for pred in preds:
-        check_classes(pred, ds, part, "compare")
+        match = match_classes(pred, ds, part, "compare")
         logits = pred.logits(part.images, args.tta_flip)[ok]
         if args.without_adjustment and pred.info is not None:
             logits = logits - recorded_shift(pred.info, pred.path)
-        answers.append(logits.argmax(axis=1))
+        answers.append(match.pick(logits).argmax(axis=1))
+        notes.append(f"\n  classes: {match.note}" if match.note else "")
     base = answers[0]
     base_classes = class_report(labels, base, ds.class_names)["per_class"]
     print(f"{ds.description}, {args.split} split: {protocol}, {len(labels)} images"
           + (", each face averaged with its mirror" if args.tta_flip else "")
           + (", logit adjustments undone" if args.without_adjustment else "")
           + f"; 95% intervals of each difference from {ROUNDS} resamplings of the images.")
-    print(f"baseline {paths[0]}: {(base == labels).mean() * 100:.2f}%\n  recall: " + ", ".join(
-        f"{name} {c['recall'] * 100:.0f}% of {c['support']}"
-        for name, c in base_classes.items() if c["support"]))
-    for path, answer in zip(paths[1:], answers[1:], strict=True):
+    recall = ", ".join(f"{name} {c['recall'] * 100:.0f}% of {c['support']}"
+                       for name, c in base_classes.items() if c["support"])
+    print(f"baseline {paths[0]}: {(base == labels).mean() * 100:.2f}%{notes[0]}\n  recall: "
+          f"{recall}")
+    for path, answer, note in zip(paths[1:], answers[1:], notes[1:], strict=True):
         d = paired_difference(base == labels, answer == labels)
         print(f"{path}: {d.candidate * 100:.2f}%, {d.difference * 100:+.2f} points "
               f"(95% {d.low * 100:+.2f} to {d.high * 100:+.2f}): {d.verdict}; right here "
-              f"alone on {d.only_candidate} images, the baseline alone on {d.only_baseline}")
+              f"alone on {d.only_candidate} images, the baseline alone on {d.only_baseline}"
+              f"{note}")
         mine = class_report(labels, answer, ds.class_names)["per_class"]
         print("  recall (the baseline's): " + ", ".join(
             f"{name} {c['recall'] * 100:.0f}% ({base_classes[name]['recall'] * 100:.0f}%)"
@@ -606,7 +656,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("export", help="convert a checkpoint to ONNX with metadata and a card")
     x.add_argument("checkpoint")
-    x.add_argument("--out", help="ONNX file to write (default: model.onnx in the run folder)")
+    x.add_argument("--out", help="ONNX file to write, its card (.md) beside it (default: "
+                   "model.onnx in the run folder); a missing folder is made")
     x.add_argument("--data", help="dataset (default: the one the run was trained on)")
     x.add_argument("--cache-dir", help="where decoded datasets are cached")
     x.add_argument("--name", help="model name stored in the metadata")
@@ -621,7 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("model", help="a float .onnx model fer-train exported, or a built-in's name")
     q.add_argument("--data", required=True, help="the dataset the model was trained on")
     q.add_argument("--out", help="ONNX file to write (default: MODEL-int8.onnx beside it; in "
-                   "the current folder for a built-in's name)")
+                   "the current folder for a built-in's name), with its card (.md) beside it")
     q.add_argument("--max-drop", type=float, default=0.3, metavar="POINTS",
                    help="largest accuracy loss allowed, in points (default 0.3)")
     q.add_argument("--cache-dir", help="where decoded datasets are cached")
@@ -641,7 +692,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--temperature", type=float, help="softmax(logits / T)")
     c.add_argument("--uncertain-below", type=float, metavar="P",
                    help="show a face as uncertain below this calibrated probability")
-    c.add_argument("--out", help="ONNX file to write (default: the model, changed in place)")
+    c.add_argument("--out", help="ONNX file to write (default: the model, changed in place); "
+                   "it gets a card (.md) that says what it was made from and what changed")
+    c.add_argument("--fitted-on", metavar="TEXT", help="the faces the values were chosen on, "
+                   "for the card (e.g. \"400 faces from our 3 cameras\")")
 
     a = sub.add_parser(
         "adjust", help="shift an exported model's logits towards rare classes (post-hoc logit "
@@ -650,7 +704,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "name")
     a.add_argument("--data", required=True, help="the dataset the model was trained on (its "
                    "training split gives the class prior, its validation split the choice)")
-    a.add_argument("--out", help="ONNX file to write (default: the model, replaced)")
+    a.add_argument("--out", help="ONNX file to write (default: the model, replaced); it gets "
+                   "a card (.md) that says what it was made from and what changed")
     a.add_argument("--tau", type=float, help="the prior correction -tau*log(prior) (default: "
                    "the largest, in steps of 0.05, costing at most --max-cost; 0 removes it)")
     a.add_argument("--max-cost", type=float, default=0.75, metavar="POINTS",

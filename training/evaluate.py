@@ -22,7 +22,7 @@ from emocam.errors import ModelError
 from emocam.jsonread import read_object
 from emocam.modelinfo import ModelInfo, read_model_info
 from emocam.preprocess import Normalization, normalize
-from emocam.training.data import Dataset, Split, ferplus_argmax, is_own_data
+from emocam.training.data import Dataset, Split, class_index, ferplus_argmax, is_own_data
 from emocam.training.settings import merge, plain, read_settings
 from emocam.training.train import TrainConfig
 
@@ -299,20 +299,26 @@ def score(logits: np.ndarray, split: Split, ds: Dataset, temperature: float = 1.
     return out
 
 
-def evaluate(pred: Predictor, ds: Dataset, tta_flip: bool = False, split: str = "test"
-             ) -> dict[str, Any]:
+def evaluate(pred: Predictor, ds: Dataset, tta_flip: bool = False, split: str = "test",
+             by_name: bool = False) -> dict[str, Any]:
     """Figures of ``pred`` on one split of ``ds`` (``metrics.json`` content): the test split,
-    or the validation split, the one choices between models may be made on."""
+    or the validation split, the one choices between models may be made on. ``by_name``
+    scores a model with more classes than the data over the classes they share
+    (``match_classes``); otherwise its classes must be the data's."""
     part: Split = getattr(ds, split)
-    check_classes(pred, ds, part)
+    match = match_classes(pred, ds, part) if by_name else check_classes(pred, ds, part)
     temperature = pred.info.temperature if pred.info else 1.0
-    logits = pred.logits(part.images, tta_flip)
+    logits = match.pick(pred.logits(part.images, tta_flip))
     protocols = score(logits, part, ds, temperature, split)
+    for rep in protocols.values():
+        # The confusion files and the report say it beside each figure, not only once.
+        rep["description"] += f"; {match.note}" if match.note else ""
     return {
         "model": str(Path(pred.path).resolve()),
         "data": ds.description,
         "split": split,
         "class_names": list(ds.class_names),
+        **({"class_match": match.record()} if match.note else {}),
         "tta_flip": tta_flip,
         "temperature": temperature,
         "primary": protocols_for(part)[0],
@@ -321,22 +327,98 @@ def evaluate(pred: Predictor, ds: Dataset, tta_flip: bool = False, split: str = 
     }
 
 
-def check_classes(pred: Predictor, ds: Dataset, split: Split, doing: str = "evaluate") -> None:
-    """``ModelError`` unless the model's outputs are the dataset's classes (``doing``: what
-    the user asked, for the sentence)."""
-    probe = pred.logits(split.images[:1])
-    if probe.shape[1] != len(ds.class_names):
+@dataclass(frozen=True)
+class ClassMatch:
+    """Which of a model's outputs answers for each of the data's classes, matched by name
+    (FER+'s and FER2013's names alike: ``data.class_index``)."""
+
+    model_classes: tuple[str, ...]
+    data_classes: tuple[str, ...]
+    columns: tuple[int, ...]  # the model's output of each data class, in the data's order
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """The model's classes the data does not have (FER+'s contempt in FER2013)."""
+        return tuple(c for i, c in enumerate(self.model_classes) if i not in self.columns)
+
+    @property
+    def note(self) -> str:
+        """What the scoring did, for the report and the results files; "" where the model's
+        classes are the data's, in its order."""
+        if not self.left_out:
+            return ("" if self.columns == tuple(range(len(self.model_classes)))
+                    else "the model's classes matched to the data's by name")
+        return (f"{', '.join(self.left_out)}, which the data does not have, "
+                f"{'is' if len(self.left_out) == 1 else 'are'} left out of the model's answers "
+                f"(its answer is the likeliest of the data's {len(self.data_classes)} "
+                "classes)")
+
+    def pick(self, logits: np.ndarray) -> np.ndarray:
+        """The model's logits of the data's classes, in the data's order."""
+        return logits if not self.note else logits[:, list(self.columns)]
+
+    def record(self) -> dict[str, Any]:
+        """As metrics.json keeps it: the figures are over the matched classes only."""
+        return {"model_classes": list(self.model_classes),
+                "scored_over": list(self.data_classes),
+                "left_out": list(self.left_out), "note": self.note}
+
+
+def _outputs(pred: Predictor, ds: Dataset, split: Split, doing: str) -> int:
+    """The model's number of outputs, refused in one sentence when its class names (where
+    it has them) are not as many."""
+    n = int(pred.logits(split.images[:1]).shape[1])
+    if pred.class_names and len(pred.class_names) != n:
+        raise ModelError(f"{pred.path} has {n} outputs but names {len(pred.class_names)} "
+                         f"classes; export it again before you {doing} it.")
+    return n
+
+
+def _other_count(pred: Predictor, ds: Dataset, n: int, doing: str) -> ModelError:
+    return ModelError(
+        f"{pred.path} has {n} outputs but {ds.description} has "
+        f"{len(ds.class_names)} classes; {doing} it with data of its classes"
+        + (" (your 7-class photos: the built-in fer2013 model; for all 8, lay them out as "
+           "FER+'s folders)" if len(ds.class_names) == 7 else "") + "."
+    )
+
+
+def match_classes(pred: Predictor, ds: Dataset, split: Split, doing: str = "evaluate"
+                  ) -> ClassMatch:
+    """Each of the data's classes found among the model's by name; ``ModelError`` where one
+    is not (or where a model without class names has another number of outputs). A model
+    with classes the data lacks (the 8-class FER+ model on FER2013's 7) is scored over the
+    data's: its answer is the likeliest of those."""
+    n = _outputs(pred, ds, split, doing)
+    if not pred.class_names:
+        if n != len(ds.class_names):
+            raise _other_count(pred, ds, n, doing)
+        return ClassMatch(tuple(ds.class_names), tuple(ds.class_names), tuple(range(n)))
+    found = [class_index(c, pred.class_names) for c in ds.class_names]
+    missing = [c for c, i in zip(ds.class_names, found, strict=True) if i is None]
+    if missing:
         raise ModelError(
-            f"{pred.path} has {probe.shape[1]} outputs but {ds.description} has "
-            f"{len(ds.class_names)} classes; {doing} it with data of its classes"
-            + (" (your 7-class photos: the built-in fer2013 model; for all 8, lay them out as "
-               "FER+'s folders)" if len(ds.class_names) == 7 else "") + "."
+            f"{pred.path} has no class for {', '.join(missing)} of {ds.description} (its "
+            f"classes are {', '.join(pred.class_names)}); {doing} it with data of its classes."
         )
+    return ClassMatch(tuple(pred.class_names), tuple(ds.class_names),
+                      tuple(i for i in found if i is not None))
+
+
+def check_classes(pred: Predictor, ds: Dataset, split: Split, doing: str = "evaluate"
+                  ) -> ClassMatch:
+    """``ModelError`` unless the model's outputs are the dataset's classes, in its order
+    (``doing``: what the user asked, for the sentence): what an export and a quantization
+    write must say the data's classes."""
+    n = _outputs(pred, ds, split, doing)
+    if n != len(ds.class_names):
+        raise _other_count(pred, ds, n, doing)
     if pred.class_names and tuple(pred.class_names) != tuple(ds.class_names):
         raise ModelError(
             f"{pred.path} was trained for classes {', '.join(pred.class_names)}, which are not "
             f"those of {ds.description}."
         )
+    return ClassMatch(tuple(ds.class_names), tuple(ds.class_names), tuple(range(n)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,6 +441,8 @@ def format_report(metrics: dict[str, Any]) -> str:
              f"split: {split}" + (" (validation: the protocols below apply to it as to the "
                                   "test split)" if split == "valid" else ""),
              f"test-time flip augmentation: {'on' if metrics['tta_flip'] else 'off'}"]
+    if "class_match" in metrics:  # scored over the classes the model and the data share
+        lines.append(f"classes: {metrics['class_match']['note']}")
     for proto, rep in metrics["protocols"].items():
         lines += ["", f"[{proto}] {rep['description']}",
                   f"  images {rep['images']} of {metrics['images_total']}: "

@@ -21,8 +21,9 @@ import numpy as np
 from emocam.errors import ModelError
 from emocam.modelinfo import ModelInfo
 from emocam.preprocess import normalize
+from emocam.training.card import Derivation, write_derived_card
 from emocam.training.data import Dataset, data_name
-from emocam.training.evaluate import evaluate, load_onnx
+from emocam.training.evaluate import describe_protocol, evaluate, load_onnx
 from emocam.training.export import set_metadata
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,23 @@ def _int8_metrics(source_metrics: dict[str, Any], evaluation: dict[str, Any], be
         "source_test_accuracy": round(before, 4),
     }
     return m
+
+
+def _derivation(source: Path, ds: Dataset, evaluation: dict[str, Any], before: float,
+                metrics: dict[str, Any]) -> Derivation:
+    """What the int8 file's card says of how it was made and of what its figures are."""
+    primary = evaluation["primary"]
+    rep = evaluation["protocols"][primary]
+    return Derivation(
+        source, "quantize",
+        f"quantized to int8 ({metrics['quantization']['method']}); {primary} accuracy "
+        f"{before * 100:.2f}% -> {rep['accuracy'] * 100:.2f}% on the same {rep['images']} "
+        f"test images, a drop of {(before - rep['accuracy']) * 100:.2f} points",
+        f"its test accuracy {rep['accuracy'] * 100:.2f}% and macro-F1 "
+        f"{rep['macro_f1'] * 100:.2f}% (in its metadata, as the app shows them) are of "
+        f"the test split of {data_name(ds.description)}: {describe_protocol(primary, ds)}, "
+        f"{rep['images']} of {evaluation['images_total']} images. Its temperature and "
+        f"uncertain threshold are `{source.name}`'s.")
 
 
 def int8_graph(source: Path, out: Path, calibration: np.ndarray) -> None:
@@ -151,9 +169,14 @@ def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DR
                         images)
         metrics = _int8_metrics(info.metrics, evaluation, before, calibration_images, ds,
                                 source)
-        set_metadata(q, dataclasses.replace(info, name=f"{info.name} int8", metrics=metrics))
+        int8 = dataclasses.replace(info, name=f"{info.name} int8", metrics=metrics)
+        set_metadata(q, int8)
         q.replace(out)
     figures["bytes_int8"] = out.stat().st_size  # with the final metadata
+    evaluation["model"] = str(out)
+    figures["card"] = write_derived_card(int8, _derivation(source, ds, evaluation, before,
+                                                           metrics), out.with_suffix(".md"),
+                                         evaluation)
     log.info("wrote %s: %.2f%% -> %.2f%% (%s), %d -> %d bytes", out, before * 100,
              after * 100, primary, figures["bytes_fp32"], figures["bytes_int8"])
     return figures
