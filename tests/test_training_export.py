@@ -1129,7 +1129,7 @@ def test_an_int8_or_adjusted_file_has_a_card_of_what_it_was_made_from(tmp_path, 
     head, _, carried = (tmp_path / "a.md").read_text().partition("\n---\n")
     assert "by `fer-train adjust`: logits adjusted by contempt +1" in head
     assert "on the validation split of Your photos" in head and "8 images" in head
-    assert "test figures below are of `emocam-ferplus.onnx`, not of this file" in head
+    assert "`emocam-ferplus.onnx`'s test figures are not this file's" in head
     assert carried.strip() == shipped.strip()
     # Calibrated in turn, it carries that card, which carries the shipped one.
     assert main(["-q", "calibrate", str(tmp_path / "a.onnx"), "--temperature", "1.3",
@@ -1137,7 +1137,7 @@ def test_an_int8_or_adjusted_file_has_a_card_of_what_it_was_made_from(tmp_path, 
     head, _, carried = (tmp_path / "c.md").read_text().partition("\n---\n")
     assert ("made from `a.onnx` by `fer-train calibrate`: temperature changed from 0.9 to "
             "1.3, chosen on our 3 cameras") in head
-    assert "ECE) below are of temperature 0.9" in head
+    assert "(ECE) recorded for `a.onnx` are of temperature 0.9, not of this file's 1.3" in head
     assert carried.strip() == (tmp_path / "a.md").read_text().strip()
 
 

@@ -383,11 +383,12 @@ def _calibration(model: Path, old: Any, new: Any, fitted_on: str | None) -> Any:
     figures = (f"its accuracy is `{model.name}`'s{f', {recorded}' if recorded else ''}, as "
                "its metadata records (a temperature does not change which class wins)")
     if new.temperature != old.temperature:
-        figures += (f"; the calibration errors (ECE) below are of temperature "
-                    f"{old.temperature:g}, not of this file's {new.temperature:g}")
+        figures += (f"; the calibration errors (ECE) recorded for `{model.name}` are of "
+                    f"temperature {old.temperature:g}, not of this file's {new.temperature:g}")
     if new.uncertain_below != old.uncertain_below:
-        figures += (f"; the share of faces flagged uncertain below is of threshold "
-                    f"{old.uncertain_below}, not of this file's {new.uncertain_below}")
+        figures += (f"; the share of faces flagged uncertain recorded for `{model.name}` is "
+                    f"of threshold {old.uncertain_below}, not of this file's "
+                    f"{new.uncertain_below}")
     return Derivation(model, "calibrate", change, figures + ".")
 
 
@@ -493,9 +494,9 @@ def cmd_adjust(args: argparse.Namespace) -> int:
             model, "adjust", f"logits adjusted by {adjustment.describe()}, {rule}",
             f"validation accuracy {alone * 100:.2f}% (the network without any adjustment) -> "
             f"{accuracy * 100:.2f}% on the validation split of {data_name(ds.description)} "
-            f"({describe_protocol(proto, ds).split(' (')[0]}, {int(ok.sum())} images); the "
-            f"test figures below are of `{model.name}`, not of this file: measure its own "
-            "with fer-train evaluate."), out.with_suffix(".md"))
+            f"({describe_protocol(proto, ds).split(' (')[0]}, {int(ok.sum())} images); "
+            f"`{model.name}`'s test figures are not this file's: measure its own with "
+            "fer-train evaluate."), out.with_suffix(".md"))
         noted = f"; card {card}"
     print(f"{out}: logit adjustment {adjustment.describe()}; validation accuracy "
           f"{accuracy * 100:.2f}%{_relisted(out)}{noted}. Its test figures were dropped from the "
@@ -644,7 +645,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="test-split (or validation) figures of a model")
     e.add_argument("model", help="a .keras checkpoint, an .onnx file or a built-in model's "
                                  f"name ({', '.join(BUILTIN_MODELS)})")
-    e.add_argument("--data", help="dataset (default: the one the run was trained on)")
+    e.add_argument("--data", help="dataset (default: the one the run was trained on); a "
+                   "model with a class the data lacks (FER+'s contempt in FER2013) is scored "
+                   "over the data's classes, matched by name")
     e.add_argument("--tta-flip", action="store_true",
                    help="average the logits of each image and its mirror")
     e.add_argument("--split", choices=("test", "valid"), default="test",
@@ -723,7 +726,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("baseline", help="a .keras checkpoint, an .onnx file or a built-in model's "
                                     f"name ({', '.join(BUILTIN_MODELS)})")
     v.add_argument("candidates", nargs="+", metavar="candidate", help="models to compare with it")
-    v.add_argument("--data", help="dataset (default: the one the baseline was trained on)")
+    v.add_argument("--data", help="dataset (default: the one the baseline was trained on); "
+                   "each model is scored over the data's classes, matched by name")
     v.add_argument("--split", choices=("valid", "test"), default="valid",
                    help="the validation split (the default: the one to choose models on) or test")
     v.add_argument("--tta-flip", action="store_true",

@@ -23,7 +23,7 @@ from emocam.modelinfo import ModelInfo
 from emocam.preprocess import normalize
 from emocam.training.card import Derivation, write_derived_card
 from emocam.training.data import Dataset, data_name
-from emocam.training.evaluate import describe_protocol, evaluate, load_onnx
+from emocam.training.evaluate import check_classes, describe_protocol, evaluate, load_onnx
 from emocam.training.export import set_metadata
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,7 @@ def quantize_int8(source: Path, ds: Dataset, out: Path, max_drop: float = MAX_DR
     src = load_onnx(source)
     info = src.info
     assert info is not None  # load_onnx refuses a model without emocam metadata
+    check_classes(src, ds, ds.test, "quantize")  # its file will name the data's classes
     base = evaluate(src, ds)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
