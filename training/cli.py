@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import logging
 import math
+import os
 import shlex
 import shutil
 import signal
@@ -815,6 +816,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"fer-train: {e}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:
+        # What it printed went to a reader that stopped (| head): what it writes to files is
+        # written, and the reader has had what it wanted. Quiet, as other tools are; stdout
+        # is pointed away so the interpreter's own flush at exit does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as e:
         # A full disk, a read-only folder: the user's place to write, not a bug.
         where = f"{e.filename}: " if e.filename else ""
