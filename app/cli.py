@@ -22,7 +22,13 @@ from emocam import __version__, batch_cli
 from emocam.console import AboveProgressBar, native_stderr_to_devnull, quiet_native_logs
 from emocam.display import display_problem
 from emocam.encoders import DEFAULT_VIDEO_CODEC, VIDEO_CODECS
-from emocam.errors import EXIT_INTERRUPTED, STOP_SIGNALS, UserError
+from emocam.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_READER_GONE,
+    STOP_SIGNALS,
+    UserError,
+    quiet_closed_stdout,
+)
 from emocam.process_command import run_process_command
 from emocam.resources import BUILTIN_MODELS, CPU_DEFAULT_MODEL, DEFAULT_MODEL, resolve_model
 from emocam.stopping import ours
@@ -316,6 +322,9 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("emocam: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        quiet_closed_stdout()
+        return EXIT_READER_GONE
     except OSError as e:
         # Disk full, permission denied and the like: the user's environment, not a bug.
         where = f"{e.filename}: " if e.filename else ""

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import sys
 
 # Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it), with outputs closed.
 EXIT_INTERRUPTED = 130
+# What was printed went to a reader that stopped (| head): 128 + SIGPIPE, as shells report
+# a tool the pipe ended.
+EXIT_READER_GONE = 141
 # What stops a run as Ctrl-C does: `kill` (SIGTERM), and a terminal closed or an ssh session
 # dropped (SIGHUP, which Windows does not have).
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def quiet_closed_stdout() -> None:
+    """After a BrokenPipeError on standard output: the reader has had what it wanted and
+    what goes to files is written, so nothing is said (other tools say nothing either).
+    Standard output is pointed at the null device, or the interpreter's own flush at exit
+    would complain of the broken pipe after all."""
+    # No real stdout (a GUI build, a test's capture): nothing to point away.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 class UserError(Exception):

@@ -130,6 +130,22 @@ def test_a_csv_piped_to_a_reader_that_stops_early_is_not_called_a_disk_problem(
     assert "disk space" not in err
 
 
+
+def test_a_finished_run_whose_closing_lines_meet_a_stopped_reader_ends_quietly(
+    tmp_path: Path, image_one_face: Path, model_path: Path
+) -> None:
+    """emocam process photo.jpg | head -c 1: every output was written; only the lines after
+    them had no reader. It said "emocam: Broken pipe." with status 2, as if the run failed."""
+    proc = start_emocam("process", image_one_face, "-o", tmp_path, "--model", model_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141
+    assert "Broken pipe" not in err and "Traceback" not in err, err
+    summary = json.loads(next(tmp_path.glob("*.emocam.json")).read_text())
+    assert summary["completed"] is True and len(summary["faces"]) == 1
+
+
 def test_an_output_given_as_a_link_is_replaced_through_the_link(
     tmp_path: Path, image_one_face: Path, model_path: Path
 ) -> None:

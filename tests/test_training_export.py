@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from cli_helpers import start_emocam
 from training_helpers import (
     face_images,
     int8_weight_range,
@@ -1169,20 +1170,16 @@ def test_an_export_into_a_missing_folder_makes_it(run, tmp_path, capsys):
     assert out.is_file() and out.with_suffix(".md").is_file()
 
 
+
 def test_figures_piped_into_a_reader_that_stops_end_quietly(tmp_path):
     """fer-train compare ... | head: the reader stopped after the lines it wanted. It said
     "Broken pipe; choose another place to write (--out), or free some space", as for a full
     disk."""
-    import subprocess
-    import sys
-
     data = write_ferplus_folders(tmp_path / "ferplus")
-    p = subprocess.Popen(
-        [sys.executable, "-m", "emocam.training.cli", "compare", "ferplus", "ferplus-int8",
-         "--data", str(data), "--cache-dir", str(tmp_path / "cache")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = start_emocam("compare", "ferplus", "ferplus-int8", "--data", data, "--cache-dir",
+                     tmp_path / "cache", tool="fer-train")
     assert p.stdout is not None and p.stderr is not None
     p.stdout.close()  # the reader is gone before the first line
-    said = p.stderr.read().decode()
+    said = p.stderr.read()
     assert p.wait(timeout=120) == 141
     assert "Broken pipe" not in said and "Traceback" not in said

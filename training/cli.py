@@ -14,7 +14,6 @@ import argparse
 import dataclasses
 import logging
 import math
-import os
 import shlex
 import shutil
 import signal
@@ -25,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from emocam.errors import ModelError, UserError
+from emocam.errors import EXIT_READER_GONE, ModelError, UserError, quiet_closed_stdout
 from emocam.resources import BUILTIN_MODELS, resolve_model
 from emocam.stopping import hear_ctrl_c_if_asked, ours
 from emocam.training.run_config import (
@@ -817,11 +816,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fer-train: {e}", file=sys.stderr)
         return e.exit_code
     except BrokenPipeError:
-        # What it printed went to a reader that stopped (| head): what it writes to files is
-        # written, and the reader has had what it wanted. Quiet, as other tools are; stdout
-        # is pointed away so the interpreter's own flush at exit does not complain either.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        quiet_closed_stdout()
+        return EXIT_READER_GONE
     except OSError as e:
         # A full disk, a read-only folder: the user's place to write, not a bug.
         where = f"{e.filename}: " if e.filename else ""
