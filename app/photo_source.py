@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from emocam.errors import SourceError
+from emocam.heif_turn import heif_view, shown_upright
 from emocam.imageheader import (
     MAX_IMAGE_PIXELS,
     declared_size,
@@ -32,7 +33,8 @@ log = logging.getLogger("emocam.sources")
 
 def read_image(path: Path) -> np.ndarray:
     """Any image file as BGR uint8: gray, alpha and 16-bit are converted; EXIF rotation is
-    applied (``IMREAD_COLOR`` does that); any characters in the path work (``imdecode``)."""
+    applied (``IMREAD_COLOR`` does that), and an AVIF's own (``heif_turn``); any characters
+    in the path work (``imdecode``)."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
@@ -73,6 +75,9 @@ def read_image(path: Path) -> np.ndarray:
                 f"{path} is {article} {kind} photo, which emocam cannot read; convert it to "
                 "JPEG or PNG (most photo viewers can export it), then process that.")
         raise SourceError(f"The image {path} cannot be decoded; it may be corrupt or not an image.")
+    view = heif_view(memoryview(data))  # an AVIF's turn: OpenCV applies EXIF's only
+    if view is not None:
+        image = shown_upright(image, view)
     if still_format(data[:8].tobytes()) == "tiff":
         pages = tiff_pages(memoryview(data), most=1000)  # not a copy of the whole file
         if pages >= 2:

@@ -543,6 +543,43 @@ def test_an_exif_rotated_photo_is_annotated_upright(odd_images_run) -> None:
     assert image.shape[:2] == (640, 480)  # portrait, as the phone showed it
 
 
+@pytest.mark.skipif(not cv2.haveImageWriter("x.avif"), reason="this OpenCV reads no AVIF")
+def test_an_avif_photo_taken_upright_is_read_and_annotated_upright(
+    tmp_path: Path, model_path: Path
+) -> None:
+    features = pytest.importorskip("PIL.features")
+    if not features.check("avif"):
+        pytest.skip("this Pillow writes no AVIF")
+    # Off-centre, so a mirror the wrong way round moves the face away from its truth.
+    truth = TruthFace(170, 250, 170)
+    upright = Image.fromarray(cv2.cvtColor(
+        render((480, 640), [Placement("hopper", truth.cx, truth.cy, truth.side)], seed=5),
+        cv2.COLOR_BGR2RGB))
+    # EXIF orientation -> how the picture is stored; Pillow writes the orientation as the
+    # AVIF's own turn and mirror (irot, imir), as a phone's camera does.
+    stored_as = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90,
+                 8: Image.Transpose.ROTATE_270, 5: Image.Transpose.TRANSPOSE}
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    for orientation, transpose in stored_as.items():
+        stored = upright.transpose(transpose)
+        exif = stored.getexif()
+        exif[0x0112] = orientation
+        stored.save(folder / f"turned {orientation}.avif", exif=exif.tobytes(), quality=90)
+    opts = ProcessOptions(folder, outdir=tmp_path / "out", progress=False)
+    opts.pipeline.model_path = model_path
+    run_process(opts)
+    with open(tmp_path / "out" / "phone.emocam.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for orientation in stored_as:
+        name = f"turned {orientation}.avif"
+        boxes = _boxes(rows, name)
+        # Before: read on its side or upside down, the face boxed where no one sees it.
+        assert len(boxes) == 1 and match_faces(boxes, [truth]) == [0], (name, boxes)
+        annotated = cv2.imread(str(tmp_path / "out" / "phone.emocam" / name))
+        assert annotated.shape[:2] == (640, 480), name  # portrait, as the phone showed it
+
+
 def test_fifty_faces_in_one_frame_are_all_classified(odd_images_run) -> None:
     _, rows, truth, _ = odd_images_run
     found = match_faces(_boxes(rows, "fifty.jpg"), truth["fifty.jpg"])
