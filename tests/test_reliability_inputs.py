@@ -21,6 +21,7 @@ from sound_helpers import with_sound
 
 from benchmarks.media import Placement, SyntheticVideo, TruthFace, match_faces, render
 from emocam.errors import SourceError
+from emocam.photo_source import ImageSource
 from emocam.process import ProcessOptions, run_process
 from emocam.source_base import Source
 from emocam.sources import open_source
@@ -578,6 +579,12 @@ def test_an_avif_photo_taken_upright_is_read_and_annotated_upright(
         assert len(boxes) == 1 and match_faces(boxes, [truth]) == [0], (name, boxes)
         annotated = cv2.imread(str(tmp_path / "out" / "phone.emocam" / name))
         assert annotated.shape[:2] == (640, 480), name  # portrait, as the phone showed it
+    # Copied without its name's extension it is still a photo, known by its content (it was
+    # FFmpeg's one-frame video, annotated into an .mp4).
+    bare = tmp_path / "IMG_0003"
+    bare.write_bytes((folder / "turned 6.avif").read_bytes())
+    source = open_source(bare)
+    assert isinstance(source, ImageSource) and source.size == (480, 640)
 
 
 def test_fifty_faces_in_one_frame_are_all_classified(odd_images_run) -> None:
