@@ -559,7 +559,8 @@ def test_an_avif_photo_taken_upright_is_read_and_annotated_upright(
     # EXIF orientation -> how the picture is stored; Pillow writes the orientation as the
     # AVIF's own turn and mirror (irot, imir), as a phone's camera does.
     stored_as = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90,
-                 8: Image.Transpose.ROTATE_270, 5: Image.Transpose.TRANSPOSE}
+                 8: Image.Transpose.ROTATE_270, 5: Image.Transpose.TRANSPOSE,
+                 2: Image.Transpose.FLIP_LEFT_RIGHT}
     folder = tmp_path / "phone"
     folder.mkdir()
     for orientation, transpose in stored_as.items():
