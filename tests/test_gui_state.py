@@ -856,3 +856,7 @@ def test_an_anamorphic_video_is_shown_as_wide_as_players_show_it_with_boxes_on_f
     assert (box.x + box.w / 2 - picture.x()) / picture.width() == pytest.approx(600 / 854,
                                                                                 abs=0.03)
     assert (box.y + box.h / 2 - picture.y()) / picture.height() == pytest.approx(0.5, abs=0.05)
+    # A snapshot is the picture as shown, not as stored.
+    assert window.snapshots.save(tmp_path / "snap.png")
+    snap = cv2.imread(str(tmp_path / "snap.png"))
+    assert snap.shape[:2] == (480, 853)

@@ -99,12 +99,17 @@ class VideoView(QWidget):
 
     def current_image(self) -> QImage:
         """The frame shown, with its overlay drawn at the frame's own resolution (as an
-        export draws it): what a snapshot saves."""
-        if self._frame is None or self._result is None:
-            return self._image
-        annotated = self._frame.copy()
-        draw_annotations(annotated, self._result, self._options)
-        return bgr_to_qimage(annotated)
+        export draws it), as wide as it is shown: what a snapshot saves."""
+        image = self._image
+        if self._frame is not None and self._result is not None:
+            annotated = self._frame.copy()
+            draw_annotations(annotated, self._result, self._options)
+            image = bgr_to_qimage(annotated)
+        if self._pixel_aspect != 1.0 and not image.isNull():  # a PNG's pixels are square
+            image = image.scaled(round(image.width() * self._pixel_aspect), image.height(),
+                                 Qt.AspectRatioMode.IgnoreAspectRatio,
+                                 Qt.TransformationMode.SmoothTransformation)
+        return image
 
     def image_rect(self) -> QRect:
         size = self._image.size()
