@@ -186,8 +186,8 @@ def tiff_pages(data: bytes | memoryview, most: int = 2) -> int:
 
 def still_format(head: bytes) -> str | None:
     """The still-image format the first bytes of a file show (``"jpeg"``, ``"png"``,
-    ``"webp"``, ``"bmp"``, ``"tiff"``, ``"gif"``), whatever its name says; None for anything
-    else."""
+    ``"webp"``, ``"bmp"``, ``"tiff"``, ``"gif"``, and a phone's ``"heic"``, ``"heif"`` or
+    ``"avif"`` from 32 bytes), whatever its name says; None for anything else."""
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -202,7 +202,29 @@ def still_format(head: bytes) -> str | None:
         return "tiff"
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "gif"
+    if head[4:8] == b"ftyp":
+        return _heif_format(head)
     return None
+
+
+# The brands of HEIF-family photos (ISO/IEC 23008-12, AV1 Image File Format): a video's ftyp
+# names others (isom, mp42, qt).
+_AVIF_BRANDS = frozenset({b"avif"})
+_HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis"})
+_HEIF_BRANDS = frozenset({b"mif1", b"mif2"})
+
+
+def _heif_format(head: bytes) -> str | None:
+    """"avif", "heic" or "heif" by the brands of the ftyp box at the start of ``head``: its
+    major brand first, then those it is compatible with (up to the end of ``head``)."""
+    end = min(int.from_bytes(head[:4], "big"), len(head))
+    brands = [head[8:12]] + [head[i : i + 4] for i in range(16, end - 3, 4)]
+    for brand in brands:
+        if brand in _AVIF_BRANDS:
+            return "avif"
+        if brand in _HEIC_BRANDS:
+            return "heic"
+    return "heif" if any(b in _HEIF_BRANDS for b in brands) else None
 
 
 def still_format_of(path: Path) -> str | None:

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from emocam.errors import SourceError
+from emocam.heif_turn import heif_view, shown_upright
 from emocam.imageheader import (
     MAX_IMAGE_PIXELS,
     declared_size,
@@ -32,7 +33,8 @@ log = logging.getLogger("emocam.sources")
 
 def read_image(path: Path) -> np.ndarray:
     """Any image file as BGR uint8: gray, alpha and 16-bit are converted; EXIF rotation is
-    applied (``IMREAD_COLOR`` does that); any characters in the path work (``imdecode``)."""
+    applied (``IMREAD_COLOR`` does that), and an AVIF's own (``heif_turn``); any characters
+    in the path work (``imdecode``)."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
@@ -52,7 +54,7 @@ def read_image(path: Path) -> np.ndarray:
         raise SourceError(
             f"The image {path} is too large to decode in the memory available; scale it down."
         ) from e
-    kind = still_format(data[:8].tobytes()) if image is None else None
+    kind = still_format(data[:32].tobytes()) if image is None else None
     if kind == "gif":
         image = _first_picture(path)  # OpenCV before 4.11 reads no GIF; its FFmpeg does
     elif kind == "jpeg":
@@ -64,15 +66,25 @@ def read_image(path: Path) -> np.ndarray:
             log.warning("The image %s is damaged or cut short; the part of it that could be "
                         "decoded was read (its lower part may be grey).", path)
     if image is None:
+        # Known by its content first: an iPhone's HEIC saved or renamed as .jpg was "cannot
+        # be decoded; it may be corrupt or not an image".
+        by_content = kind in ("heic", "heif", "avif")
+        unread = (kind.upper() if by_content and kind is not None
+                  else path.suffix.lstrip(".").upper()
+                  if path.suffix.lower() in UNREADABLE_PHOTO_EXTS else None)
         # Unless this OpenCV has a reader for its kind (OpenCV 5 reads AVIF): then it is the
         # file that is damaged (a cut AVIF was "an AVIF photo, which emocam cannot read").
-        if path.suffix.lower() in UNREADABLE_PHOTO_EXTS and not _has_reader(path):
-            kind = path.suffix.lstrip(".").upper()
-            article = "an" if kind[0] in "AEIOU" else "a"
+        if unread is not None and not _has_reader(path, unread):
+            article = "an" if unread[0] in "AEIOU" else "a"
+            named = (" (whatever its name says)"
+                     if by_content and path.suffix.lower() not in UNREADABLE_PHOTO_EXTS else "")
             raise SourceError(
-                f"{path} is {article} {kind} photo, which emocam cannot read; convert it to "
-                "JPEG or PNG (most photo viewers can export it), then process that.")
+                f"{path} is {article} {unread} photo{named}, which emocam cannot read; convert "
+                "it to JPEG or PNG (most photo viewers can export it), then process that.")
         raise SourceError(f"The image {path} cannot be decoded; it may be corrupt or not an image.")
+    view = heif_view(memoryview(data))  # an AVIF's turn: OpenCV applies EXIF's only
+    if view is not None:
+        image = shown_upright(image, view)
     if still_format(data[:8].tobytes()) == "tiff":
         pages = tiff_pages(memoryview(data), most=1000)  # not a copy of the whole file
         if pages >= 2:
@@ -84,10 +96,11 @@ def read_image(path: Path) -> np.ndarray:
     return image
 
 
-def _has_reader(path: Path) -> bool:
-    """Whether this OpenCV reads photos of ``path``'s kind: AVIF alone of those phones make,
-    where OpenCV 5 has libavif (whose check of a file's start also takes a HEIC's)."""
-    if path.suffix.lower() != ".avif":
+def _has_reader(path: Path, kind: str) -> bool:
+    """Whether this OpenCV reads photos of ``path``'s ``kind`` ("AVIF"): AVIF alone of those
+    phones make, where OpenCV 5 has libavif (whose check of a file's start also takes a
+    HEIC's, so the kind is asked first)."""
+    if kind != "AVIF":
         return False
     try:
         return bool(cv2.haveImageReader(str(path)))

@@ -822,3 +822,41 @@ def test_every_emotions_line_and_bar_stands_out_from_a_light_or_dark_theme(qtbot
         # Its bar is the first row's, full: the middle of the row, between name and percent.
         top_row = (0.0, 1 / bars.rows())
         assert _strongest(bars, background, (0.45, 0.6), top_row) >= MIN_CONTRAST, name
+
+
+def test_an_anamorphic_video_is_shown_as_wide_as_players_show_it_with_boxes_on_faces(
+        qtbot, make_window, tmp_path: Path):
+    # A 16:9 picture stored 720x480 with pixels 32:27 wide (a DVD, a DV camcorder's film).
+    from fractions import Fraction
+
+    av = pytest.importorskip("av")
+    from benchmarks.media import Placement, render
+
+    shown = render((854, 480), [Placement("hopper", 600, 240, 170)], seed=2)
+    stored = cv2.resize(shown, (720, 480), interpolation=cv2.INTER_AREA)
+    video = tmp_path / "dv.mp4"
+    with av.open(str(video), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 720, 480, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(32, 27)
+        for _ in range(20):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(stored, format="bgr24")))
+        out.mux(stream.encode(None))
+    window = make_window()
+    window.open_file(video)
+    wait_frames(qtbot, window, 3)
+    qtbot.waitUntil(lambda: window.view.overlay.layout is not None
+                    and bool(window.view.overlay.layout.marks), timeout=20_000)
+    picture = window.view.image_rect()
+    # Before: the stored 3:2, everyone 16% too narrow.
+    assert picture.width() / picture.height() == pytest.approx(16 / 9, rel=0.01)
+    (box,) = window.view.overlay.layout.marks.values()
+    box = box.box
+    # The box on the face where the picture shows it (600 of 854 across, mid-height).
+    assert (box.x + box.w / 2 - picture.x()) / picture.width() == pytest.approx(600 / 854,
+                                                                                abs=0.03)
+    assert (box.y + box.h / 2 - picture.y()) / picture.height() == pytest.approx(0.5, abs=0.05)
+    # A snapshot is the picture as shown, not as stored.
+    assert window.snapshots.save(tmp_path / "snap.png")
+    snap = cv2.imread(str(tmp_path / "snap.png"))
+    assert snap.shape[:2] == (480, 853)

@@ -21,6 +21,7 @@ from sound_helpers import with_sound
 
 from benchmarks.media import Placement, SyntheticVideo, TruthFace, match_faces, render
 from emocam.errors import SourceError
+from emocam.photo_source import ImageSource
 from emocam.process import ProcessOptions, run_process
 from emocam.source_base import Source
 from emocam.sources import open_source
@@ -541,6 +542,50 @@ def test_an_exif_rotated_photo_is_annotated_upright(odd_images_run) -> None:
     *_, annotated = odd_images_run
     image = cv2.imdecode(np.fromfile(annotated / "phone.jpg", np.uint8), cv2.IMREAD_COLOR)
     assert image.shape[:2] == (640, 480)  # portrait, as the phone showed it
+
+
+@pytest.mark.skipif(not cv2.haveImageWriter("x.avif"), reason="this OpenCV reads no AVIF")
+def test_an_avif_photo_taken_upright_is_read_and_annotated_upright(
+    tmp_path: Path, model_path: Path
+) -> None:
+    features = pytest.importorskip("PIL.features")
+    if not features.check("avif"):
+        pytest.skip("this Pillow writes no AVIF")
+    # Off-centre, so a mirror the wrong way round moves the face away from its truth.
+    truth = TruthFace(170, 250, 170)
+    upright = Image.fromarray(cv2.cvtColor(
+        render((480, 640), [Placement("hopper", truth.cx, truth.cy, truth.side)], seed=5),
+        cv2.COLOR_BGR2RGB))
+    # EXIF orientation -> how the picture is stored; Pillow writes the orientation as the
+    # AVIF's own turn and mirror (irot, imir), as a phone's camera does.
+    stored_as = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90,
+                 8: Image.Transpose.ROTATE_270, 5: Image.Transpose.TRANSPOSE,
+                 2: Image.Transpose.FLIP_LEFT_RIGHT}
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    for orientation, transpose in stored_as.items():
+        stored = upright.transpose(transpose)
+        exif = stored.getexif()
+        exif[0x0112] = orientation
+        stored.save(folder / f"turned {orientation}.avif", exif=exif.tobytes(), quality=90)
+    opts = ProcessOptions(folder, outdir=tmp_path / "out", progress=False)
+    opts.pipeline.model_path = model_path
+    run_process(opts)
+    with open(tmp_path / "out" / "phone.emocam.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for orientation in stored_as:
+        name = f"turned {orientation}.avif"
+        boxes = _boxes(rows, name)
+        # Before: read on its side or upside down, the face boxed where no one sees it.
+        assert len(boxes) == 1 and match_faces(boxes, [truth]) == [0], (name, boxes)
+        annotated = cv2.imread(str(tmp_path / "out" / "phone.emocam" / name))
+        assert annotated.shape[:2] == (640, 480), name  # portrait, as the phone showed it
+    # Copied without its name's extension it is still a photo, known by its content (it was
+    # FFmpeg's one-frame video, annotated into an .mp4).
+    bare = tmp_path / "IMG_0003"
+    bare.write_bytes((folder / "turned 6.avif").read_bytes())
+    source = open_source(bare)
+    assert isinstance(source, ImageSource) and source.size == (480, 640)
 
 
 def test_fifty_faces_in_one_frame_are_all_classified(odd_images_run) -> None:

@@ -251,6 +251,10 @@ def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path | str | int]:
     (tmp / "talks").mkdir()
     (tmp / "talks" / "talk.mp4").write_bytes(data)
     (tmp / "clip.jpg").write_bytes(data)
+    # An iPhone's HEIC saved as .jpg, or copied without a name's extension: its ftyp box.
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(2000)
+    (tmp / "IMG_0001.jpg").write_bytes(heic)
+    (tmp / "IMG_0002").write_bytes(heic)
     return {
         "missing": tmp / "nope.mp4",
         "empty folder": tmp / "empty dir",
@@ -261,6 +265,8 @@ def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path | str | int]:
         "corrupt image": tmp / "broken.jpg",
         "folder of videos": tmp / "talks",
         "video named as a photo": tmp / "clip.jpg",
+        "HEIC named as a JPEG": tmp / "IMG_0001.jpg",
+        "HEIC without an extension": tmp / "IMG_0002",
     }
 
 
@@ -276,6 +282,8 @@ def _bad_inputs(tmp: Path, video: Path) -> dict[str, Path | str | int]:
         "corrupt image",
         "folder of videos",
         "video named as a photo",
+        "HEIC named as a JPEG",
+        "HEIC without an extension",
     ],
 )
 def test_every_bad_input_is_one_sentence_naming_it(
@@ -292,6 +300,8 @@ def test_every_bad_input_is_one_sentence_naming_it(
         assert "is a video under a photo's name" in msg and "clip.mp4" in msg
     if case == "corrupt image":  # a broken JPEG is still called one
         assert "cannot be decoded" in msg
+    if case.startswith("HEIC"):  # it was "cannot be decoded", or "cannot be opened as a video"
+        assert "is a HEIC photo (whatever its name says)" in msg and "convert it to JPEG" in msg
 
 
 def test_a_camera_that_does_not_open_is_named() -> None:

@@ -616,6 +616,7 @@ class MainWindow(QMainWindow):
             self.settings.camera_index = info.spec
             self._persist()
         w, h = info.size
+        self.view.set_pixel_aspect(info.pixel_aspect)
         self.status.set("source", info.name, str(info.spec))
         self.status.set("resolution", f"{w}x{h}")
         folder = not isinstance(info.spec, int) and Path(info.spec).is_dir()

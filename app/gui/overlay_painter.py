@@ -92,16 +92,17 @@ class OverlayPainter:
              canvas: QRect) -> OverlayLayout:
         """Face marks and panel placements for a frame shown in ``image`` (a part of
         ``canvas``, the widget); updates the placement memory."""
-        fw = max(1, result.frame.image.shape[1])
-        s = image.width() / fw
+        # Each axis on its own: an anamorphic video's pixels are shown wider than tall.
+        sx = image.width() / max(1, result.frame.image.shape[1])
+        sy = image.height() / max(1, result.frame.image.shape[0])
         size = (canvas.width(), canvas.height())
         boxes: dict[int, Rect] = {}
         chip_sizes: list[tuple[int, Rect, tuple[int, int]]] = []
         short: dict[int, tuple[int, int]] = {}
         for face in result.faces:
             x, y, w, h = face.box
-            box = Rect(round(image.x() + x * s), round(image.y() + y * s), round(w * s),
-                       round(h * s))
+            box = Rect(round(image.x() + x * sx), round(image.y() + y * sy), round(w * sx),
+                       round(h * sy))
             boxes[face.face_id] = box
             if options.show_labels:
                 text, _ = label_text(face, result.class_names, options)
@@ -143,11 +144,12 @@ class OverlayPainter:
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.drawRect(_rect(mark.box))
             if options.show_landmarks:
-                s = image.width() / max(1, result.frame.image.shape[1])
+                sx = image.width() / max(1, result.frame.image.shape[1])
+                sy = image.height() / max(1, result.frame.image.shape[0])
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(QColor(255, 255, 0))
                 for kx, ky in face.keypoints:
-                    p.drawEllipse(QPointF(image.x() + kx * s, image.y() + ky * s), 2.5, 2.5)
+                    p.drawEllipse(QPointF(image.x() + kx * sx, image.y() + ky * sy), 2.5, 2.5)
             if mark.chip is not None:
                 p.fillRect(_rect(mark.chip), color)
                 p.setFont(self.font)

@@ -65,6 +65,13 @@ class VideoView(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.frames_shown = 0
         self.paint_ms = 0.0  # the last paint: the picture scaled, its overlay drawn
+        self._pixel_aspect = 1.0
+
+    def set_pixel_aspect(self, aspect: float) -> None:
+        """Show pixels ``aspect`` times as wide as tall, as players show an anamorphic video
+        (a DVD's 16:9 picture stored 720x480 was shown squeezed to 3:2, people too narrow)."""
+        self._pixel_aspect = aspect if aspect > 0 else 1.0
+        self.update()
 
     def sizeHint(self) -> QSize:
         return QSize(960, 540)
@@ -92,15 +99,23 @@ class VideoView(QWidget):
 
     def current_image(self) -> QImage:
         """The frame shown, with its overlay drawn at the frame's own resolution (as an
-        export draws it): what a snapshot saves."""
-        if self._frame is None or self._result is None:
-            return self._image
-        annotated = self._frame.copy()
-        draw_annotations(annotated, self._result, self._options)
-        return bgr_to_qimage(annotated)
+        export draws it), as wide as it is shown: what a snapshot saves."""
+        image = self._image
+        if self._frame is not None and self._result is not None:
+            annotated = self._frame.copy()
+            draw_annotations(annotated, self._result, self._options)
+            image = bgr_to_qimage(annotated)
+        if self._pixel_aspect != 1.0 and not image.isNull():  # a PNG's pixels are square
+            image = image.scaled(round(image.width() * self._pixel_aspect), image.height(),
+                                 Qt.AspectRatioMode.IgnoreAspectRatio,
+                                 Qt.TransformationMode.SmoothTransformation)
+        return image
 
     def image_rect(self) -> QRect:
-        return fit_rect(self._image.size(), self.rect())
+        size = self._image.size()
+        if self._pixel_aspect != 1.0:
+            size = QSize(round(size.width() * self._pixel_aspect), size.height())
+        return fit_rect(size, self.rect())
 
     def paintEvent(self, event: QPaintEvent) -> None:
         started = time.perf_counter()

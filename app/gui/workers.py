@@ -45,6 +45,8 @@ class SourceInfo:
     fps: float
     frame_count: int | None
     is_live: bool
+    # Its pixels' width over height: 32/27 for a DVD's 16:9 picture stored 720x480.
+    pixel_aspect: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ class SourceWorker(QThread):
             source = self._source = self._open(self.spec)
             self.opened.emit(SourceInfo(self.spec, source.name, tuple(source.size),
                                         float(source.fps or 0.0), source.frame_count,
-                                        source.is_live))
+                                        source.is_live, float(source.pixel_aspect)))
             self._pipeline = Pipeline(self._config)
             self.pipeline_ready.emit(self._info(self._pipeline))
             if source.is_live:
