@@ -280,6 +280,9 @@ def open_sinks(
         # the file's start, which is earlier where the sound begins before the picture.
         if facts.first_frame_ms is not None:
             run_info["first_frame_ms"] = facts.first_frame_ms
+        # The boxes are in stored pixels; a player shows an anamorphic picture (a 16:9 DVD
+        # stored 720x480) wider, and without this a script could not put boxes where it does.
+        run_info["pixel_aspect"] = str(facts.pixel_aspect)
         # Said of sound there is: a silent source has none to keep.
         run_info["privacy"]["source_sound_kept"] = (plan.sound is not None
                                                     and has_sound(plan.sound))

@@ -250,6 +250,9 @@ def test_an_anamorphic_video_keeps_the_shape_of_its_pixels(
             video = c.streams.video[0]
             assert video.sample_aspect_ratio == Fraction(32, 27), codec
             assert video.display_aspect_ratio == Fraction(16, 9), codec
+        # A script putting the CSV's boxes (stored pixels) on the picture as shown needs it.
+        summary = json.loads((tmp_path / codec / "dv.emocam.json").read_text())
+        assert Fraction(summary["pixel_aspect"]) == Fraction(32, 27)
 
 
 def test_an_odd_sized_video_is_written_in_h264_with_every_pixel(
