@@ -117,7 +117,9 @@ def _palette(window_rgb: tuple[int, int, int], highlight_rgb: tuple[int, int, in
     text = (20, 20, 20) if sum(window_rgb) > 380 else (235, 235, 235)
     for role, rgb in ((QPalette.ColorRole.Window, window_rgb),
                       (QPalette.ColorRole.Base, window_rgb),
+                      (QPalette.ColorRole.Button, window_rgb),
                       (QPalette.ColorRole.WindowText, text), (QPalette.ColorRole.Text, text),
+                      (QPalette.ColorRole.ButtonText, text),
                       (QPalette.ColorRole.Highlight, highlight_rgb)):
         palette.setColor(role, QColor(*rgb))
     return palette
@@ -298,3 +300,81 @@ def test_a_colour_blind_reader_tells_the_timelines_lines_apart_by_their_dashes(
     for alike in (("happiness", "surprise", "anger", "disgust"), ("sadness", "fear"),
                   ("neutral", "contempt")):
         assert len({drawn[n] for n in alike}) == len(alike), alike
+
+
+def _tab(qtbot, window, backwards: bool = False):
+    QTest.keyClick(QApplication.focusWidget() or window,
+                   Qt.Key.Key_Backtab if backwards else Qt.Key.Key_Tab)
+    return QApplication.focusWidget()
+
+
+def _on_frame(qtbot, window, index: int) -> None:
+    """Frame ``index`` shown, and the seek bar there too."""
+    _shows(qtbot, window, f"frame {index}")
+    assert window.playback.slider.value() == index
+
+
+def test_tab_reaches_the_play_button_and_the_seek_bar_before_the_cards_and_their_keys_work(
+        qtbot, make_window, long_clip):
+    # Tab went to the face cards alone: the seek bar and the play button took no focus.
+    window = make_window()
+    window.open_file(long_clip)
+    qtbot.waitUntil(lambda: bool(window.faces.cards), timeout=20_000)
+    _active(qtbot, window)
+    play, bar = window.playback.button, window.playback.slider
+    assert _tab(qtbot, window) is play
+    QTest.keyClick(play, Qt.Key.Key_Return)  # Enter presses it, as Space does anywhere
+    assert play.isChecked() and window.qactions["playback.pause"].isChecked()
+    assert _tab(qtbot, window) is bar
+    QTest.keyClick(bar, Qt.Key.Key_Home)
+    _on_frame(qtbot, window, 0)
+    # A screen reader's slider keys: Up and Down as Right and Left, PageUp a coarse jump,
+    # each a seek of the Playback menu's (its own were a page of 10 frames, or no seek).
+    QTest.keyClick(bar, Qt.Key.Key_Up)
+    _on_frame(qtbot, window, 1)
+    QTest.keyClick(bar, Qt.Key.Key_PageUp)
+    _on_frame(qtbot, window, 51)
+    QTest.keyClick(bar, Qt.Key.Key_Up, Qt.KeyboardModifier.ControlModifier)
+    _on_frame(qtbot, window, 651)
+    QTest.keyClick(bar, Qt.Key.Key_Down)
+    _on_frame(qtbot, window, 650)
+    QTest.keyClick(bar, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    _on_frame(qtbot, window, 700)
+    assert play.isChecked()  # still paused where the keys left it
+    # Then the cards, by face id, each followed by its button; Shift+Tab goes back.
+    cards = [window.faces.cards[i] for i in sorted(window.faces.cards)]
+    for card in cards:
+        assert _tab(qtbot, window) is card
+        assert _tab(qtbot, window) is card.more
+    assert _tab(qtbot, window, backwards=True) is cards[-1]
+
+
+@pytest.mark.parametrize("theme", sorted(THEMES))
+def test_the_play_button_and_the_seek_bar_show_the_keyboards_focus_plainly(
+        qtbot, make_window, video_one_face, theme):
+
+    from emocam.contrast import MIN_CONTRAST, contrast
+
+    window_rgb, highlight = THEMES[theme]
+    window = make_window()
+    window.setPalette(_palette(window_rgb, highlight))
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    window.set_paused(True)
+    _active(qtbot, window)
+    for control in (window.playback.button, window.playback.slider):
+        window.faces.setFocus()
+        before = control.grab().toImage()
+        control.setFocus(Qt.FocusReason.TabFocusReason)
+        qtbot.waitUntil(control.hasFocus, timeout=5_000)
+        after = control.grab().toImage()
+        background = control.palette().color(control.backgroundRole()).getRgb()[:3]
+        y = int(1 * control.devicePixelRatioF())
+        row = range(4, after.width() - 4)
+        # The ring along the top edge: a change of 3:1 where it is drawn (WCAG 2.4.13),
+        # each dash 3:1 from what it is drawn on.
+        dashes = [x for x in row
+                  if contrast(_rgb(after, x, y), _rgb(before, x, y)) >= MIN_CONTRAST
+                  and contrast(_rgb(after, x, y), background) >= MIN_CONTRAST]
+        assert len(dashes) > len(row) // 4, (theme, type(control).__name__)
+
