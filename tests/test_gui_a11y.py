@@ -378,3 +378,52 @@ def test_the_play_button_and_the_seek_bar_show_the_keyboards_focus_plainly(
                   and contrast(_rgb(after, x, y), background) >= MIN_CONTRAST]
         assert len(dashes) > len(row) // 4, (theme, type(control).__name__)
 
+
+def test_a_screen_reader_hears_a_face_card_as_a_toggle_button_told_of_real_changes_only(
+        qtbot, make_window, monkeypatch):
+    # A card was a "border" with no state, and its name (with the percentage) changed at 13
+    # a second as the sample played: a reader on it would have read each one.
+    from PySide6.QtGui import QAccessible, QAccessibleActionInterface
+
+    from emocam.gui.face_panel import FaceCard
+
+    told: dict[int, list[str]] = {}
+    send = QAccessible.updateAccessibility
+
+    def listen(event) -> None:
+        card = event.object()
+        if isinstance(card, FaceCard):
+            told.setdefault(card.face_id, []).append(event.type().name)
+        send(event)
+
+    monkeypatch.setattr(QAccessible, "updateAccessibility", staticmethod(listen))
+    window = make_window()
+    window.open_sample()  # its first face's share of neutral moves by a point or two a frame
+    qtbot.waitUntil(lambda: bool(window.faces.cards), timeout=20_000)
+    names: dict[int, set[str]] = {}
+    shown: dict[int, set[str]] = {}
+    start = window.view.frames_shown
+    while window.view.frames_shown < start + 60:
+        for face_id, card in window.faces.cards.items():
+            names.setdefault(face_id, set()).add(card.accessibleName())
+            shown.setdefault(face_id, set()).add(card.description())
+        qtbot.wait(10)
+    for face_id, seen in names.items():
+        assert seen == {f"Face {face_id}"}  # the name never changes
+    # Told of a change far less often than the card's text changed (each time, before).
+    changes = sum(len(s) for s in shown.values())
+    described = sum(kinds.count("DescriptionChanged") for kinds in told.values())
+    assert changes > 2 * len(shown), shown  # the shares did move
+    assert 1 <= described <= changes // 2, (told, shown)
+    card = window.faces.cards[min(window.faces.cards)]
+    reader = QAccessible.queryAccessibleInterface(card)
+    assert reader.role() == QAccessible.Role.Button
+    assert reader.state().checkable and not reader.state().checked
+    assert reader.text(QAccessible.Text.Name) == f"Face {card.face_id}"
+    # What it reads is the card as shown now: its label and percentage.
+    assert reader.text(QAccessible.Text.Description) == card.description()
+    assert card.description().startswith(f"{card.top_label} ")
+    # Pressed as Enter or a click: the timeline follows the face, and the reader hears it.
+    reader.actionInterface().doAction(QAccessibleActionInterface.pressAction())
+    assert window.faces.selected == card.face_id and reader.state().checked
+    assert told[card.face_id][-1] == "StateChanged"

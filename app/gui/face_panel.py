@@ -8,6 +8,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QAccessible,
+    QAccessibleEvent,
+    QAccessibleStateChangeEvent,
     QColor,
     QFocusEvent,
     QKeyEvent,
@@ -129,6 +132,10 @@ class EmotionBars(QWidget):
 # ring just inside it, so both show at once (a focus style that replaced the edge hid the
 # choice Enter had just made). The edge sits outside the contents' margins, the ring within.
 SELECTED_PX = 3
+# A screen reader is told the card changed when its label or doubt changes, or its share by
+# this many points since last told: told of each percentage, it heard 13 a second while the
+# sample video played (what it reads when it asks is always the card's own, as shown).
+TELL_STEP = 10
 
 
 def _rgb(c: QColor) -> tuple[int, int, int]:
@@ -175,6 +182,15 @@ class FaceCard(QFrame):
         layout.addWidget(self.bars)
         self.top_label = ""
         self.selected = False
+        # Its name stays; what it reads changes (description(), emocam.gui.face_card_access).
+        self.setAccessibleName(f"Face {face_id}")
+        self._spoken = ""
+        self._told: tuple[str, int, str] | None = None  # label, percentage, doubt
+
+    def description(self) -> str:
+        """What a screen reader says of the card after its name and role: its label and
+        percentage, and its doubt, as the card shows them."""
+        return self._spoken
 
     def update_face(self, face: FaceResult, names: tuple[str, ...]) -> None:
         top = face.top_index
@@ -191,13 +207,17 @@ class FaceCard(QFrame):
             f"{doubt}"
         )
         self.bars.set_probs(names, face.probs)
-        # What a screen reader says of the card (its bars are painted, not text): the face,
-        # its label and the likeliest rows, as the card shows them.
-        spoken = (f"Face {face.face_id}: {self.top_label} {shown}%"
-                  + (f", uncertain ({face.uncertain})" if face.uncertain else ""))
-        if spoken != self.accessibleName():
-            self.setAccessibleName(spoken)
+        # What a screen reader says of the card (its bars are painted, not text): its label
+        # and the likeliest rows, as the card shows them.
+        self._spoken = (f"{self.top_label} {shown}%"
+                        + (f", uncertain ({face.uncertain})" if face.uncertain else ""))
+        told = self._told
+        if (told is None or told[0] != self.top_label or told[2] != face.uncertain
+                or abs(told[1] - shown) >= TELL_STEP):
+            self._told = (self.top_label, shown, face.uncertain)
             self.bars.setAccessibleName(", ".join(self.bars.row_texts()))
+            QAccessible.updateAccessibility(
+                QAccessibleEvent(self, QAccessible.Event.DescriptionChanged))
 
     def show_all(self, on: bool) -> None:
         """All classes (the arrow pressed) or the likeliest three."""
@@ -211,6 +231,9 @@ class FaceCard(QFrame):
             return  # repainting every frame would cost the GUI thread for nothing
         self.selected = selected
         self.update()
+        changed = QAccessible.State()
+        changed.checked = True
+        QAccessible.updateAccessibility(QAccessibleStateChangeEvent(self, changed))
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from emocam.cameras import CameraInfo, probe_cameras
 from emocam.errors import SourceError
 from emocam.export_job import ExportJob
+from emocam.gui import face_card_access
 from emocam.gui.actions import (
     PHOTO_TITLES,
     build_menus,
@@ -203,6 +204,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.playback)
         self.setCentralWidget(central)
 
+        face_card_access.install()
         self.faces = FacePanel(self, tab_after=self.playback.slider)
         self.timeline = EmotionTimeline(self)
         self.faces.selection_changed.connect(self.timeline.set_face)
