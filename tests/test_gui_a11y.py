@@ -350,7 +350,7 @@ def test_tab_reaches_the_play_button_and_the_seek_bar_before_the_cards_and_their
 
 
 @pytest.mark.parametrize("theme", sorted(THEMES))
-def test_the_play_button_and_the_seek_bar_show_the_keyboards_focus_plainly(
+def test_the_play_button_seek_bar_and_cards_arrow_show_the_keyboards_focus_plainly(
         qtbot, make_window, video_one_face, theme):
 
     from emocam.contrast import MIN_CONTRAST, contrast
@@ -362,7 +362,9 @@ def test_the_play_button_and_the_seek_bar_show_the_keyboards_focus_plainly(
     wait_frames(qtbot, window, 2)
     window.set_paused(True)
     _active(qtbot, window)
-    for control in (window.playback.button, window.playback.slider):
+    qtbot.waitUntil(lambda: bool(window.faces.cards), timeout=20_000)
+    arrow = next(iter(window.faces.cards.values())).more  # a face card's "show every emotion"
+    for control in (window.playback.button, window.playback.slider, arrow):
         window.faces.setFocus()
         before = control.grab().toImage()
         control.setFocus(Qt.FocusReason.TabFocusReason)
@@ -376,7 +378,7 @@ def test_the_play_button_and_the_seek_bar_show_the_keyboards_focus_plainly(
         dashes = [x for x in row
                   if contrast(_rgb(after, x, y), _rgb(before, x, y)) >= MIN_CONTRAST
                   and contrast(_rgb(after, x, y), background) >= MIN_CONTRAST]
-        assert len(dashes) > len(row) // 4, (theme, type(control).__name__)
+        assert len(dashes) > len(row) // 4, (theme, control.accessibleName())
 
 
 def test_a_screen_reader_hears_a_face_card_as_a_toggle_button_told_of_real_changes_only(

@@ -20,11 +20,17 @@ from PySide6.QtGui import (
     QPalette,
     QPen,
 )
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from emocam.contrast import readable_on
 from emocam.detect import MIN_FACE_PX
-from emocam.gui.keyboard_focus import ENTER, FOCUS_PX, click_on_enter, paint_focus_ring
+from emocam.gui.keyboard_focus import (
+    ENTER,
+    FOCUS_PX,
+    RingedToolButton,
+    click_on_enter,
+    paint_focus_ring,
+)
 from emocam.gui.palette import class_color, class_color_on
 from emocam.overlay import panel_order
 from emocam.types import FaceResult, FrameResult
@@ -160,7 +166,7 @@ class FaceCard(QFrame):
         self.title = QLabel(self)
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.bars = EmotionBars(self)
-        self.more = QToolButton(self)
+        self.more = RingedToolButton(self)
         self.more.setAutoRaise(True)
         self.more.setCheckable(True)
         # Reached with Tab and pressed with Enter, as the card itself is (Space stays

@@ -8,8 +8,8 @@ theme's highlight (1.7:1 on a dark theme's window)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt
-from PySide6.QtGui import QKeyEvent, QPainter, QPen
-from PySide6.QtWidgets import QAbstractButton, QWidget
+from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QAbstractButton, QToolButton, QWidget
 
 ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 FOCUS_PX = 2
@@ -52,3 +52,12 @@ def click_on_enter(button: QAbstractButton) -> None:
     Space, which is the window's play/pause."""
     clicks = _EnterClicks(button)
     button.installEventFilter(clicks)
+
+
+class RingedToolButton(QToolButton):
+    """A tool button that shows the keyboard's focus with the ring (the style's own was a
+    faint tint of the highlight: on a dark theme the face cards' arrow hardly changed)."""
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        focus_ring_after_paint(self)

@@ -22,11 +22,10 @@ from PySide6.QtWidgets import (
     QProxyStyle,
     QSlider,
     QStyle,
-    QToolButton,
     QWidget,
 )
 
-from emocam.gui.keyboard_focus import click_on_enter, focus_ring_after_paint
+from emocam.gui.keyboard_focus import RingedToolButton, click_on_enter, focus_ring_after_paint
 from emocam.types import DEFAULT_FPS
 
 _Key = Qt.Key
@@ -62,12 +61,6 @@ class _JumpToClick(QProxyStyle):
         return super().styleHint(hint, *args)
 
 
-class _PlayButton(QToolButton):
-    def paintEvent(self, event: QPaintEvent) -> None:
-        super().paintEvent(event)
-        focus_ring_after_paint(self)
-
-
 class _SeekSlider(QSlider):
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
@@ -83,7 +76,7 @@ class PlaybackBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.button = _PlayButton(self)
+        self.button = RingedToolButton(self)
         # Reached with Tab, pressed with Enter (Space is the window's play/pause anywhere);
         # a click leaves the keyboard's focus where it was, as the face cards' buttons do.
         self.button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
