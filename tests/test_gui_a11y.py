@@ -325,6 +325,10 @@ def test_tab_reaches_the_play_button_and_the_seek_bar_before_the_cards_and_their
     assert _tab(qtbot, window) is play
     QTest.keyClick(play, Qt.Key.Key_Return)  # Enter presses it, as Space does anywhere
     assert play.isChecked() and window.qactions["playback.pause"].isChecked()
+    QTest.keyClick(play, Qt.Key.Key_Space)  # once: the window's key, not the button's too
+    assert not play.isChecked() and not window.qactions["playback.pause"].isChecked()
+    QTest.keyClick(play, Qt.Key.Key_Enter)
+    assert play.isChecked()
     assert _tab(qtbot, window) is bar
     QTest.keyClick(bar, Qt.Key.Key_Home)
     _on_frame(qtbot, window, 0)
