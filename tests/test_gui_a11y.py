@@ -433,3 +433,29 @@ def test_a_screen_reader_hears_a_face_card_as_a_toggle_button_told_of_real_chang
     reader.actionInterface().doAction(QAccessibleActionInterface.pressAction())
     assert window.faces.selected == card.face_id and reader.state().checked
     assert told[card.face_id][-1] == "StateChanged"
+
+
+def test_tab_goes_through_the_face_cards_by_number_whichever_came_first(
+        qtbot, make_window, video_one_face):
+    # Cards joined the keyboard's round as they were made: a face 5 seen after faces 7 and 8
+    # came last, below them on the screen.
+    from dataclasses import replace
+
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    window.set_paused(True)
+    result = window.last_packet.result
+    face = result.faces[0]
+    for ids in ((7, 8), (5, 7, 8)):  # the real face, numbered as a later frame may number it
+        window.faces.update_result(replace(result, faces=[replace(face, face_id=i)
+                                                          for i in ids]))
+        # Shown, and the card of the face gone deleted, once the event loop has run.
+        qtbot.waitUntil(lambda: all(c.isVisible() for c in window.faces.cards.values()),
+                        timeout=5_000)
+    _active(qtbot, window)
+    window.playback.slider.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(window.playback.slider.hasFocus, timeout=5_000)
+    order = [_tab(qtbot, window) for _ in range(6)]
+    cards = window.faces.cards
+    assert order == [cards[5], cards[5].more, cards[7], cards[7].more, cards[8], cards[8].more]
