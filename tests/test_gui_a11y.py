@@ -441,21 +441,33 @@ def test_tab_goes_through_the_face_cards_by_number_whichever_came_first(
     # came last, below them on the screen.
     from dataclasses import replace
 
+    from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
+
+    from emocam.gui.face_panel import FacePanel
+
     window = make_window()
     window.open_file(video_one_face.path)
     wait_frames(qtbot, window, 2)
-    window.set_paused(True)
     result = window.last_packet.result
     face = result.faces[0]
-    for ids in ((7, 8), (5, 7, 8)):  # the real face, numbered as a later frame may number it
-        window.faces.update_result(replace(result, faces=[replace(face, face_id=i)
-                                                          for i in ids]))
-        # Shown, and the card of the face gone deleted, once the event loop has run.
-        qtbot.waitUntil(lambda: all(c.isVisible() for c in window.faces.cards.values()),
+    # A panel of the test's own (the window's follows its video), after a control of its own.
+    side = QWidget()
+    qtbot.addWidget(side)
+    before = QPushButton("before", side)
+    panel = FacePanel(side, tab_after=before)
+    layout = QVBoxLayout(side)
+    layout.addWidget(before)
+    layout.addWidget(panel)
+    side.show()
+    for ids in ((7, 8), (5, 7, 8)):  # the real face, numbered as later frames may number it
+        panel.update_result(replace(result, faces=[replace(face, face_id=i) for i in ids]))
+        # Shown once the event loop has run.
+        qtbot.waitUntil(lambda: all(c.isVisible() for c in panel.cards.values()),
                         timeout=5_000)
-    _active(qtbot, window)
-    window.playback.slider.setFocus(Qt.FocusReason.TabFocusReason)
-    qtbot.waitUntil(window.playback.slider.hasFocus, timeout=5_000)
-    order = [_tab(qtbot, window) for _ in range(6)]
-    cards = window.faces.cards
+    side.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is side, timeout=5_000)
+    before.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(before.hasFocus, timeout=5_000)
+    order = [_tab(qtbot, side) for _ in range(6)]
+    cards = panel.cards
     assert order == [cards[5], cards[5].more, cards[7], cards[7].more, cards[8], cards[8].more]
