@@ -172,8 +172,9 @@ class ImageFolderSource(Source):
 
     @property
     def ended_early(self) -> str:
-        """The photos that could not be read so far, in one sentence ("" if none): said at
-        the end, as a video's early end is, since each was only a log line."""
+        """The photos that could not be read so far, and those left out for their names, in
+        one sentence ("" if none could not be read): said at the end, as a video's early end
+        is, since each was only a log line."""
         if not self._unreadable:
             return ""
         # A photo deleted or moved while the folder played is said as such: "could not be
@@ -187,12 +188,18 @@ class ImageFolderSource(Source):
                                     "were gone (deleted or moved) when their turn came and "
                                     "were"))):
             if group:
-                names = [self.files[i].name for i in group]
-                shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more"
-                                                if len(names) > 3 else "")
-                parts.append(f"{shown} {what[len(names) > 1]} skipped")
-        total = len(self._unreadable)
-        return (f"In {self.name}, {'; '.join(parts)} ({total} of {len(self.files)}).")
+                parts.append(f"{some_of([self.files[i].name for i in group])} "
+                             f"{what[len(group) > 1]} skipped")
+        # Counted over every photo of the folder, those left out for their names too, as the
+        # summary's "photos" and "photos_skipped" count them (it said "1 of 7" beside 8).
+        if self._left_out:
+            left = list(self._left_out)
+            why = ("was left out for a name that is not UTF-8 text",
+                   "were left out for names that are not UTF-8 text")
+            parts.append(f"{some_of(left)} {why[len(left) > 1]}")
+        total = len(self._unreadable) + len(self._left_out)
+        return (f"In {self.name}, {'; '.join(parts)} "
+                f"({total} of {len(self.files) + len(self._left_out)}).")
 
     def read_notes(self) -> ReadNotes:
         """What of the folder was not read whole so far: each photo skipped and why, the

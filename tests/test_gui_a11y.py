@@ -117,7 +117,9 @@ def _palette(window_rgb: tuple[int, int, int], highlight_rgb: tuple[int, int, in
     text = (20, 20, 20) if sum(window_rgb) > 380 else (235, 235, 235)
     for role, rgb in ((QPalette.ColorRole.Window, window_rgb),
                       (QPalette.ColorRole.Base, window_rgb),
+                      (QPalette.ColorRole.Button, window_rgb),
                       (QPalette.ColorRole.WindowText, text), (QPalette.ColorRole.Text, text),
+                      (QPalette.ColorRole.ButtonText, text),
                       (QPalette.ColorRole.Highlight, highlight_rgb)):
         palette.setColor(role, QColor(*rgb))
     return palette
@@ -298,3 +300,174 @@ def test_a_colour_blind_reader_tells_the_timelines_lines_apart_by_their_dashes(
     for alike in (("happiness", "surprise", "anger", "disgust"), ("sadness", "fear"),
                   ("neutral", "contempt")):
         assert len({drawn[n] for n in alike}) == len(alike), alike
+
+
+def _tab(qtbot, window, backwards: bool = False):
+    QTest.keyClick(QApplication.focusWidget() or window,
+                   Qt.Key.Key_Backtab if backwards else Qt.Key.Key_Tab)
+    return QApplication.focusWidget()
+
+
+def _on_frame(qtbot, window, index: int) -> None:
+    """Frame ``index`` shown, and the seek bar there too."""
+    _shows(qtbot, window, f"frame {index}")
+    assert window.playback.slider.value() == index
+
+
+def test_tab_reaches_the_play_button_and_the_seek_bar_before_the_cards_and_their_keys_work(
+        qtbot, make_window, long_clip):
+    # Tab went to the face cards alone: the seek bar and the play button took no focus.
+    window = make_window()
+    window.open_file(long_clip)
+    qtbot.waitUntil(lambda: bool(window.faces.cards), timeout=20_000)
+    _active(qtbot, window)
+    play, bar = window.playback.button, window.playback.slider
+    assert _tab(qtbot, window) is play
+    QTest.keyClick(play, Qt.Key.Key_Return)  # Enter presses it, as Space does anywhere
+    assert play.isChecked() and window.qactions["playback.pause"].isChecked()
+    QTest.keyClick(play, Qt.Key.Key_Space)  # once: the window's key, not the button's too
+    assert not play.isChecked() and not window.qactions["playback.pause"].isChecked()
+    QTest.keyClick(play, Qt.Key.Key_Enter)
+    assert play.isChecked()
+    assert _tab(qtbot, window) is bar
+    QTest.keyClick(bar, Qt.Key.Key_Home)
+    _on_frame(qtbot, window, 0)
+    # A screen reader's slider keys: Up and Down as Right and Left, PageUp a coarse jump,
+    # each a seek of the Playback menu's (its own were a page of 10 frames, or no seek).
+    QTest.keyClick(bar, Qt.Key.Key_Up)
+    _on_frame(qtbot, window, 1)
+    QTest.keyClick(bar, Qt.Key.Key_PageUp)
+    _on_frame(qtbot, window, 51)
+    QTest.keyClick(bar, Qt.Key.Key_Up, Qt.KeyboardModifier.ControlModifier)
+    _on_frame(qtbot, window, 651)
+    QTest.keyClick(bar, Qt.Key.Key_Down)
+    _on_frame(qtbot, window, 650)
+    QTest.keyClick(bar, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    _on_frame(qtbot, window, 700)
+    assert play.isChecked()  # still paused where the keys left it
+    # Then the cards, by face id, each followed by its button; Shift+Tab goes back.
+    cards = [window.faces.cards[i] for i in sorted(window.faces.cards)]
+    for card in cards:
+        assert _tab(qtbot, window) is card
+        assert _tab(qtbot, window) is card.more
+    assert _tab(qtbot, window, backwards=True) is cards[-1]
+
+
+@pytest.mark.parametrize("theme", sorted(THEMES))
+def test_the_play_button_seek_bar_and_cards_arrow_show_the_keyboards_focus_plainly(
+        qtbot, make_window, video_one_face, theme):
+
+    from emocam.contrast import MIN_CONTRAST, contrast
+
+    window_rgb, highlight = THEMES[theme]
+    window = make_window()
+    window.setPalette(_palette(window_rgb, highlight))
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    window.set_paused(True)
+    _active(qtbot, window)
+    qtbot.waitUntil(lambda: bool(window.faces.cards), timeout=20_000)
+    arrow = next(iter(window.faces.cards.values())).more  # a face card's "show every emotion"
+    for control in (window.playback.button, window.playback.slider, arrow):
+        window.faces.setFocus()
+        before = control.grab().toImage()
+        control.setFocus(Qt.FocusReason.TabFocusReason)
+        qtbot.waitUntil(control.hasFocus, timeout=5_000)
+        after = control.grab().toImage()
+        background = control.palette().color(control.backgroundRole()).getRgb()[:3]
+        y = int(1 * control.devicePixelRatioF())
+        row = range(4, after.width() - 4)
+        # The ring along the top edge: a change of 3:1 where it is drawn (WCAG 2.4.13),
+        # each dash 3:1 from what it is drawn on.
+        dashes = [x for x in row
+                  if contrast(_rgb(after, x, y), _rgb(before, x, y)) >= MIN_CONTRAST
+                  and contrast(_rgb(after, x, y), background) >= MIN_CONTRAST]
+        assert len(dashes) > len(row) // 4, (theme, control.accessibleName())
+
+
+def test_a_screen_reader_hears_a_face_card_as_a_toggle_button_told_of_real_changes_only(
+        qtbot, make_window, monkeypatch):
+    # A card was a "border" with no state, and its name (with the percentage) changed at 13
+    # a second as the sample played: a reader on it would have read each one.
+    from PySide6.QtGui import QAccessible, QAccessibleActionInterface
+
+    from emocam.gui.face_panel import FaceCard
+
+    told: dict[int, list[str]] = {}
+    send = QAccessible.updateAccessibility
+
+    def listen(event) -> None:
+        card = event.object()
+        if isinstance(card, FaceCard):
+            told.setdefault(card.face_id, []).append(event.type().name)
+        send(event)
+
+    monkeypatch.setattr(QAccessible, "updateAccessibility", staticmethod(listen))
+    window = make_window()
+    window.open_sample()  # its first face's share of neutral moves by a point or two a frame
+    qtbot.waitUntil(lambda: bool(window.faces.cards), timeout=20_000)
+    names: dict[int, set[str]] = {}
+    shown: dict[int, set[str]] = {}
+    start = window.view.frames_shown
+    while window.view.frames_shown < start + 60:
+        for face_id, card in window.faces.cards.items():
+            names.setdefault(face_id, set()).add(card.accessibleName())
+            shown.setdefault(face_id, set()).add(card.description())
+        qtbot.wait(10)
+    for face_id, seen in names.items():
+        assert seen == {f"Face {face_id}"}  # the name never changes
+    # Told of a change far less often than the card's text changed (each time, before).
+    changes = sum(len(s) for s in shown.values())
+    described = sum(kinds.count("DescriptionChanged") for kinds in told.values())
+    assert changes > 2 * len(shown), shown  # the shares did move
+    assert 1 <= described <= changes // 2, (told, shown)
+    card = window.faces.cards[min(window.faces.cards)]
+    reader = QAccessible.queryAccessibleInterface(card)
+    assert reader.role() == QAccessible.Role.Button
+    assert reader.state().checkable and not reader.state().checked
+    assert reader.text(QAccessible.Text.Name) == f"Face {card.face_id}"
+    # What it reads is the card as shown now: its label and percentage.
+    assert reader.text(QAccessible.Text.Description) == card.description()
+    assert card.description().startswith(f"{card.top_label} ")
+    # Pressed as Enter or a click: the timeline follows the face, and the reader hears it.
+    reader.actionInterface().doAction(QAccessibleActionInterface.pressAction())
+    assert window.faces.selected == card.face_id and reader.state().checked
+    assert told[card.face_id][-1] == "StateChanged"
+
+
+def test_tab_goes_through_the_face_cards_by_number_whichever_came_first(
+        qtbot, make_window, video_one_face):
+    # Cards joined the keyboard's round as they were made: a face 5 seen after faces 7 and 8
+    # came last, below them on the screen.
+    from dataclasses import replace
+
+    from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
+
+    from emocam.gui.face_panel import FacePanel
+
+    window = make_window()
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 2)
+    result = window.last_packet.result
+    face = result.faces[0]
+    # A panel of the test's own (the window's follows its video), after a control of its own.
+    side = QWidget()
+    qtbot.addWidget(side)
+    before = QPushButton("before", side)
+    panel = FacePanel(side, tab_after=before)
+    layout = QVBoxLayout(side)
+    layout.addWidget(before)
+    layout.addWidget(panel)
+    side.show()
+    for ids in ((7, 8), (5, 7, 8)):  # the real face, numbered as later frames may number it
+        panel.update_result(replace(result, faces=[replace(face, face_id=i) for i in ids]))
+        # Shown once the event loop has run.
+        qtbot.waitUntil(lambda: all(c.isVisible() for c in panel.cards.values()),
+                        timeout=5_000)
+    side.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is side, timeout=5_000)
+    before.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(before.hasFocus, timeout=5_000)
+    order = [_tab(qtbot, side) for _ in range(6)]
+    cards = panel.cards
+    assert order == [cards[5], cards[5].more, cards[7], cards[7].more, cards[8], cards[8].more]

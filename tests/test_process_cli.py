@@ -540,6 +540,10 @@ def test_a_folders_summary_accounts_for_every_photo_in_it(
     skipped = ["c_corrupt.jpg", *([odd] if odd else [])]
     assert summary["photos"] == 4 + len(skipped) - 1 and summary["frames"] == 3
     assert summary["photos_skipped"] == skipped
+    # The sentence the report and the app show counts them alike: it said "1 of 4" of the
+    # photos whose names could be read, beside "photos": 5.
+    assert summary["input_warning"].endswith(f"({len(skipped)} of {summary['photos']}).")
+    assert not odd or odd in summary["input_warning"]
     reasons = summary["photos_skipped_reasons"]
     assert "cannot be decoded" in reasons["c_corrupt.jpg"]
     assert not odd or "not UTF-8" in reasons[odd]

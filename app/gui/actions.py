@@ -237,6 +237,16 @@ def title_jumps(actions: dict[str, QAction], photos: bool) -> None:
             actions[spec.id].setText(PHOTO_TITLES[spec.id] if photos else spec.title)
 
 
+def run_shortcut(actions: dict[str, QAction], keys: QKeySequence) -> bool:
+    """Run the enabled action whose shortcut is ``keys`` (a key pressed on a control that
+    stands for a window's key); whether there was one."""
+    for action in actions.values():
+        if action.isEnabled() and not action.shortcut().isEmpty() and action.shortcut() == keys:
+            action.trigger()
+            return True
+    return False
+
+
 def set_checked_quietly(action: QAction, checked: bool) -> None:
     """Show ``checked`` without calling the action's callback (the state changed elsewhere:
     a failure, a reset)."""

@@ -45,6 +45,7 @@ class MessageBanner(QFrame):
             self._layout.removeWidget(button)
             button.deleteLater()
         self.buttons = {}
+        button_before: QWidget = self.label
         for title, callback in {**(actions or {}), "Dismiss": self.hide}.items():
             button = QPushButton(title, self)
             # Reached with Tab and pressed with Enter (Space stays play/pause, a window
@@ -53,6 +54,10 @@ class MessageBanner(QFrame):
             button.setAutoDefault(True)
             button.clicked.connect(lambda _=False, cb=callback: self._run(cb))
             self._layout.addWidget(button)
+            # Tab reaches them first, as they are seen (above the video and its controls);
+            # made now, they came last, after the face cards.
+            QWidget.setTabOrder(button_before, button)
+            button_before = button
             self.buttons[title] = button
         self.level = level
         self.setStyleSheet(f"#messageBanner {{{_STYLES.get(level, _STYLES['info'])}}}"

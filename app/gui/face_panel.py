@@ -6,8 +6,11 @@ on a card shows all of its classes."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QAccessible,
+    QAccessibleEvent,
+    QAccessibleStateChangeEvent,
     QColor,
     QFocusEvent,
     QKeyEvent,
@@ -17,10 +20,17 @@ from PySide6.QtGui import (
     QPalette,
     QPen,
 )
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from emocam.contrast import readable_on
 from emocam.detect import MIN_FACE_PX
+from emocam.gui.keyboard_focus import (
+    ENTER,
+    FOCUS_PX,
+    RingedToolButton,
+    click_on_enter,
+    paint_focus_ring,
+)
 from emocam.gui.palette import class_color, class_color_on
 from emocam.overlay import panel_order
 from emocam.types import FaceResult, FrameResult
@@ -124,13 +134,14 @@ class EmotionBars(QWidget):
         return [f"{self._names[i]} {self._shown[i]}%" for i in order]
 
 
-_ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-# The card chosen has a solid edge in the theme's highlight; the keyboard's focus a dashed
-# ring in the text's colour just inside it, so both show at once (a focus style that
-# replaced the edge hid the choice Enter had just made). The edge sits outside the
-# contents' margins, the ring within them.
+# The card chosen has a solid edge in the theme's highlight; the keyboard's focus the app's
+# ring just inside it, so both show at once (a focus style that replaced the edge hid the
+# choice Enter had just made). The edge sits outside the contents' margins, the ring within.
 SELECTED_PX = 3
-FOCUS_PX = 2
+# A screen reader is told the card changed when its label or doubt changes, or its share by
+# this many points since last told: told of each percentage, it heard 13 a second while the
+# sample video played (what it reads when it asks is always the card's own, as shown).
+TELL_STEP = 10
 
 
 def _rgb(c: QColor) -> tuple[int, int, int]:
@@ -155,13 +166,13 @@ class FaceCard(QFrame):
         self.title = QLabel(self)
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.bars = EmotionBars(self)
-        self.more = QToolButton(self)
+        self.more = RingedToolButton(self)
         self.more.setAutoRaise(True)
         self.more.setCheckable(True)
         # Reached with Tab and pressed with Enter, as the card itself is (Space stays
         # play/pause, a window shortcut); a click leaves the keyboard's focus where it was.
         self.more.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        self.more.installEventFilter(self)
+        click_on_enter(self.more)
         self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.more.toggled.connect(self.show_all)
         self.show_all(False)
@@ -177,10 +188,20 @@ class FaceCard(QFrame):
         layout.addWidget(self.bars)
         self.top_label = ""
         self.selected = False
+        # Its name stays; what it reads changes (description(), emocam.gui.face_card_access).
+        self.setAccessibleName(f"Face {face_id}")
+        self._spoken = ""
+        self._told: tuple[str, int, str] | None = None  # label, percentage, doubt
+
+    def description(self) -> str:
+        """What a screen reader says of the card after its name and role: its label and
+        percentage, and its doubt, as the card shows them."""
+        return self._spoken
 
     def update_face(self, face: FaceResult, names: tuple[str, ...]) -> None:
         top = face.top_index
         self.top_label = names[top]
+        shown = int(percents(face.probs)[top])
         color = class_color(self.top_label, top).name()
         # The doubt the video's label shows ("uncertain (low confidence)") is said here too,
         # on a line of its own: beside the label it was cut off at the panel's usual width.
@@ -188,17 +209,21 @@ class FaceCard(QFrame):
                  if face.uncertain else "")
         self.title.setText(
             f"<b>Face {face.face_id}</b> &nbsp; <span style='background:{color}; color:#111'>"
-            f"<b>&nbsp;{self.top_label}&nbsp;</b></span> {percents(face.probs)[top]}%"
+            f"<b>&nbsp;{self.top_label}&nbsp;</b></span> {shown}%"
             f"{doubt}"
         )
         self.bars.set_probs(names, face.probs)
-        # What a screen reader says of the card (its bars are painted, not text): the face,
-        # its label and the likeliest rows, as the card shows them.
-        spoken = (f"Face {face.face_id}: {self.top_label} {percents(face.probs)[top]}%"
-                  + (f", uncertain ({face.uncertain})" if face.uncertain else ""))
-        if spoken != self.accessibleName():
-            self.setAccessibleName(spoken)
+        # What a screen reader says of the card (its bars are painted, not text): its label
+        # and the likeliest rows, as the card shows them.
+        self._spoken = (f"{self.top_label} {shown}%"
+                        + (f", uncertain ({face.uncertain})" if face.uncertain else ""))
+        told = self._told
+        if (told is None or told[0] != self.top_label or told[2] != face.uncertain
+                or abs(told[1] - shown) >= TELL_STEP):
+            self._told = (self.top_label, shown, face.uncertain)
             self.bars.setAccessibleName(", ".join(self.bars.row_texts()))
+            QAccessible.updateAccessibility(
+                QAccessibleEvent(self, QAccessible.Event.DescriptionChanged))
 
     def show_all(self, on: bool) -> None:
         """All classes (the arrow pressed) or the likeliest three."""
@@ -212,6 +237,9 @@ class FaceCard(QFrame):
             return  # repainting every frame would cost the GUI thread for nothing
         self.selected = selected
         self.update()
+        changed = QAccessible.State()
+        changed.checked = True
+        QAccessible.updateAccessibility(QAccessibleStateChangeEvent(self, changed))
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
@@ -227,11 +255,8 @@ class FaceCard(QFrame):
                 half = SELECTED_PX / 2
                 p.drawRect(box.adjusted(half, half, -half, -half))
             if self.hasFocus():
-                pen = QPen(self.palette().color(QPalette.ColorRole.WindowText), FOCUS_PX,
-                           Qt.PenStyle.DashLine)
-                p.setPen(pen)
                 inset = SELECTED_PX + FOCUS_PX / 2
-                p.drawRect(box.adjusted(inset, inset, -inset, -inset))
+                paint_focus_ring(p, self, box.adjusted(inset, inset, -inset, -inset))
         finally:
             p.end()
 
@@ -248,17 +273,10 @@ class FaceCard(QFrame):
         super().mousePressEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in _ENTER:
+        if event.key() in ENTER:
             self.clicked.emit(self.face_id)  # as a click: this face's line in the timeline
             return
         super().keyPressEvent(event)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (watched is self.more and event.type() == QEvent.Type.KeyPress
-                and isinstance(event, QKeyEvent) and event.key() in _ENTER):
-            self.more.toggle()
-            return True
-        return False
 
 
 IN_VIEW = "No faces in view."
@@ -273,8 +291,11 @@ class FacePanel(QWidget):
 
     selection_changed = Signal(object)  # face id or None
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None,
+                 tab_after: QWidget | None = None) -> None:
+        """``tab_after``: the control Tab goes from to the first card."""
         super().__init__(parent)
+        self.tab_after = tab_after
         self.cards: dict[int, FaceCard] = {}
         self.selected: int | None = None
         self._layout = QVBoxLayout(self)
@@ -290,6 +311,7 @@ class FacePanel(QWidget):
         seen = {f.face_id for f in result.faces}
         for face_id in [i for i in self.cards if i not in seen]:
             self.cards.pop(face_id).deleteLater()
+        added = False
         for face in sorted(result.faces, key=lambda f: f.face_id):
             card = self.cards.get(face.face_id)
             if card is None:
@@ -297,7 +319,10 @@ class FacePanel(QWidget):
                 card.clicked.connect(self.toggle_selection)
                 self.cards[face.face_id] = card
                 self._layout.insertWidget(self._insert_index(face.face_id), card)
+                added = True
             card.update_face(face, result.class_names)
+        if added:
+            self._order_tabs()
         if self._still:
             self._empty.setText(NONE_IN_PHOTO)  # looked, and found none
         self._empty.setVisible(not self.cards)
@@ -318,6 +343,19 @@ class FacePanel(QWidget):
         self.cards.clear()
         self._empty.setVisible(True)
         self.clear_selection()
+
+    def _order_tabs(self) -> None:
+        # Tab goes through the cards as they are shown, by face id: a card made later (a face
+        # that came, ids restarted by a seek) came after the others, wherever it stood.
+        # Qt orders only widgets that take the focus, one at a time (a card's own button
+        # stays where it was unless moved with it): the first card after ``tab_after``.
+        before = self.tab_after
+        for face_id in sorted(self.cards):
+            card = self.cards[face_id]
+            if before is not None:
+                QWidget.setTabOrder(before, card)
+            QWidget.setTabOrder(card, card.more)
+            before = card.more
 
     def _insert_index(self, face_id: int) -> int:
         # Cards stay sorted by id so they do not jump around as faces come and go.

@@ -39,7 +39,14 @@ from PySide6.QtWidgets import (
 from emocam.cameras import CameraInfo, probe_cameras
 from emocam.errors import SourceError
 from emocam.export_job import ExportJob
-from emocam.gui.actions import PHOTO_TITLES, build_menus, set_checked_quietly, title_jumps
+from emocam.gui import face_card_access
+from emocam.gui.actions import (
+    PHOTO_TITLES,
+    build_menus,
+    run_shortcut,
+    set_checked_quietly,
+    title_jumps,
+)
 from emocam.gui.banner import MessageBanner
 from emocam.gui.export_control import ExportControl
 from emocam.gui.face_panel import FacePanel
@@ -187,6 +194,7 @@ class MainWindow(QMainWindow):
         self.playback = PlaybackBar(self)
         self.playback.play_toggled.connect(self.set_paused)
         self.playback.seek_requested.connect(self.seek)
+        self.playback.key_pressed.connect(lambda keys: run_shortcut(self.qactions, keys))
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 4)
@@ -196,7 +204,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.playback)
         self.setCentralWidget(central)
 
-        self.faces = FacePanel(self)
+        face_card_access.install()
+        self.faces = FacePanel(self, tab_after=self.playback.slider)
         self.timeline = EmotionTimeline(self)
         self.faces.selection_changed.connect(self.timeline.set_face)
         scroll = QScrollArea(self)

@@ -4,19 +4,46 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap, QPolygonF
+from PySide6.QtCore import QEvent, QKeyCombination, QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QIcon,
+    QKeyEvent,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPixmap,
+    QPolygonF,
+)
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProxyStyle,
     QSlider,
     QStyle,
-    QToolButton,
     QWidget,
 )
 
+from emocam.gui.keyboard_focus import RingedToolButton, click_on_enter, focus_ring_after_paint
 from emocam.types import DEFAULT_FPS
+
+_Key = Qt.Key
+_SHIFT = Qt.KeyboardModifier.ShiftModifier
+_HELD = (_SHIFT | Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+         | Qt.KeyboardModifier.MetaModifier)
+# The keys a focused seek bar takes, as the window's keys they stand for (what a screen
+# reader's user tries on a slider: Up and Down as Right and Left, PageUp and PageDown a
+# coarse jump); the Playback menu's shortcuts alone turn them into seeks. Its own handling
+# moved the bar without seeking (Up, Down) or by a page of 10 frames, a rule of its own.
+_AS_WINDOW_KEY: dict[_Key, tuple[_Key, Qt.KeyboardModifier]] = {
+    _Key.Key_Up: (_Key.Key_Right, Qt.KeyboardModifier.NoModifier),
+    _Key.Key_Down: (_Key.Key_Left, Qt.KeyboardModifier.NoModifier),
+    _Key.Key_PageUp: (_Key.Key_Right, _SHIFT),
+    _Key.Key_PageDown: (_Key.Key_Left, _SHIFT),
+    **{k: (k, Qt.KeyboardModifier.NoModifier)
+       for k in (_Key.Key_Right, _Key.Key_Left, _Key.Key_Home, _Key.Key_End)},
+}
 
 
 def _clock(ms: float) -> str:
@@ -34,21 +61,33 @@ class _JumpToClick(QProxyStyle):
         return super().styleHint(hint, *args)
 
 
+class _SeekSlider(QSlider):
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        focus_ring_after_paint(self)
+
+
 class PlaybackBar(QWidget):
     play_toggled = Signal(bool)  # True = paused
     seek_requested = Signal(int)  # frame index
+    # A key pressed on the focused seek bar, as the window's key it stands for: the window
+    # runs the Playback menu's action of that shortcut.
+    key_pressed = Signal(QKeySequence)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.button = QToolButton(self)
-        self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.button = RingedToolButton(self)
+        # Reached with Tab, pressed with Enter (Space is the window's play/pause anywhere);
+        # a click leaves the keyboard's focus where it was, as the face cards' buttons do.
+        self.button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        click_on_enter(self.button)
         self.button.setCheckable(True)
         self.button.setToolTip("Pause / play (Space)")
         self.button.setAccessibleName("Pause or play")
         self.button.toggled.connect(self._toggled)
-        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider = _SeekSlider(Qt.Orientation.Horizontal, self)
         self.slider.setAccessibleName("Position in the video")
-        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.slider.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.slider.setTracking(True)
         # No base style given: one given would be owned, and deleted, with the proxy (the
         # application's own style, so the app crashed as it closed). Its parent is the bar,
@@ -57,7 +96,7 @@ class PlaybackBar(QWidget):
         self._style.setParent(self)
         self.slider.setStyle(self._style)
         # The wheel would seek on every notch (a trackpad sends dozens), each seek starting
-        # the faces' ids again; the bar is for clicks and drags.
+        # the faces' ids again; the bar is for clicks, drags and the keys of _AS_WINDOW_KEY.
         self.slider.installEventFilter(self)
         self.slider.sliderMoved.connect(self.seek_requested)
         self.slider.actionTriggered.connect(self._clicked_track)
@@ -167,7 +206,19 @@ class PlaybackBar(QWidget):
         super().changeEvent(event)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        return watched is self.slider and event.type() == QEvent.Type.Wheel
+        if watched is not self.slider:
+            return False
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            as_key = _AS_WINDOW_KEY.get(Qt.Key(event.key()))
+            if as_key is None:
+                return False
+            key, modifier = as_key
+            # Right, Left, Home, End reach here only where their menu action is disabled
+            # (the window's shortcut goes first): the bar must not move without a seek.
+            held = event.modifiers() & _HELD  # not the keypad's arrows' own flag
+            self.key_pressed.emit(QKeySequence(QKeyCombination(held | modifier, key)))
+            return True
+        return event.type() == QEvent.Type.Wheel
 
     def _clicked_track(self, action: int) -> None:
         # A click on the bar moves the slider before it counts as pressed, so without
