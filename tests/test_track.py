@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -171,3 +172,79 @@ def test_a_face_hidden_for_a_moment_keeps_its_id_and_no_one_else_takes_it(
     before, after = set().union(*found[:25]), set().union(*found[25 + gone:])
     assert len(before) == len(after) == 1, found
     assert len(before | after) == ids, found
+
+
+def face_ids(tmp_path, model_path, plan: list[list]) -> list[dict[str, int]]:
+    """A 25 fps 720p video of ``plan`` run through the pipeline: per frame, each portrait's
+    face id (a portrait the detector missed is left out)."""
+    from benchmarks.media import write_video
+    from emocam.pipeline import Pipeline, PipelineConfig
+    from emocam.sources import open_source
+
+    video = write_video(tmp_path / "scene.mp4", (1280, 720), plan, fps=25.0)
+    out = []
+    with Pipeline(PipelineConfig(model_path=model_path)) as pipeline, \
+            open_source(video) as src:
+        for frame in src:
+            faces = pipeline.process(frame).faces
+            found = match_faces([f.box for f in faces], video.faces[frame.index])
+            out.append({pl.portrait: faces[i].face_id
+                        for pl, i in zip(plan[frame.index], found, strict=True) if i is not None})
+    return out
+
+
+def walk(portrait: str, x0: float, step: float, frames: range) -> list[list]:
+    """``portrait`` walking along y = 360 at ``step`` px a frame, seen in ``frames`` only."""
+    from benchmarks.media import Placement
+
+    return [[Placement(portrait, cx=x0 + step * i, cy=360, side=140)] if i in frames else []
+            for i in range(frames.stop)]
+
+
+@pytest.mark.parametrize(("hidden", "step", "same_id"), [(13, 16, True), (38, 8, False)],
+                         ids=["behind a pillar 0.5 s", "gone 1.5 s"])
+def test_a_face_that_moves_while_hidden_keeps_its_id_for_up_to_a_second(
+        tmp_path, model_path, hidden: int, step: float, same_id: bool) -> None:
+    # Walking behind a pillar, it comes out 200 px (0.5 s at 400 px/s) or 300 px (1.5 s at
+    # 200 px/s) on from where it went in. Matched by its last box alone, it came back a second
+    # person.
+    plan = walk("hopper", 300, step, range(20 + hidden + 20))
+    plan[20:20 + hidden] = [[]] * hidden
+    ids = face_ids(tmp_path, model_path, plan)
+    before = {f["hopper"] for f in ids[:20] if f}
+    after = {f["hopper"] for f in ids[20 + hidden:] if f}
+    assert len(before) == len(after) == 1, ids
+    assert (before == after) is same_id, ids
+
+
+@pytest.mark.parametrize("hidden", [13], ids=["0.5 s"])
+def test_two_faces_that_swap_places_while_hidden_keep_their_own_ids(
+        tmp_path, model_path, hidden: int) -> None:
+    from benchmarks.media import Placement
+
+    def pair(hopper_x: float, astronaut_x: float) -> list:
+        return [Placement("hopper", cx=hopper_x, cy=360, side=140),
+                Placement("astronaut", cx=astronaut_x, cy=360, side=140)]
+
+    plan = [pair(440, 840)] * 20 + [[]] * hidden + [pair(840, 440)] * 20
+    ids = face_ids(tmp_path, model_path, plan)
+    for who in ("hopper", "astronaut"):
+        before = {f[who] for f in ids[:20] if who in f}
+        after = {f[who] for f in ids[20 + hidden:] if who in f}
+        assert len(before) == 1 and before == after, (who, ids)
+
+
+def test_a_face_that_looks_the_same_takes_back_an_id_only_from_within_reach() -> None:
+    # The same crop 150 px on after 3 frames (0.1 s) could be the face that went; across the
+    # frame it is someone else (or a photo of them), not a face that moved 5 m/s.
+    from benchmarks.media import head_image
+
+    crop = cv2.cvtColor(cv2.resize(head_image("hopper"), (48, 48)), cv2.COLOR_BGR2GRAY)
+    p = one_hot_ish(0)[None]
+    for x, same in ((250.0, True), (1000.0, False)):
+        tr = FaceTracker()
+        first = tr.update([(100.0, 100.0, 140.0, 140.0)], [0.9], p, 0.0, crops=crop[None])
+        for i in range(1, 4):
+            tr.update([], [], np.empty((0, C), np.float32), i * 33.0, crops=crop[:0])
+        again = tr.update([(x, 100.0, 140.0, 140.0)], [0.9], p, 4 * 33.0, crops=crop[None])
+        assert (again[0].face_id == first[0].face_id) is same
