@@ -217,21 +217,46 @@ def test_a_face_that_moves_while_hidden_keeps_its_id_for_up_to_a_second(
     assert (before == after) is same_id, ids
 
 
-@pytest.mark.parametrize("hidden", [13], ids=["0.5 s"])
 def test_two_faces_that_swap_places_while_hidden_keep_their_own_ids(
-        tmp_path, model_path, hidden: int) -> None:
+        tmp_path, model_path) -> None:
+    # Gone 0.5 s, each comes back where the other was: matched where they had been and by
+    # look, both came back as new faces; by place alone they would have swapped ids.
     from benchmarks.media import Placement
 
     def pair(hopper_x: float, astronaut_x: float) -> list:
         return [Placement("hopper", cx=hopper_x, cy=360, side=140),
                 Placement("astronaut", cx=astronaut_x, cy=360, side=140)]
 
+    hidden = 13
     plan = [pair(440, 840)] * 20 + [[]] * hidden + [pair(840, 440)] * 20
     ids = face_ids(tmp_path, model_path, plan)
     for who in ("hopper", "astronaut"):
         before = {f[who] for f in ids[:20] if who in f}
         after = {f[who] for f in ids[20 + hidden:] if who in f}
         assert len(before) == 1 and before == after, (who, ids)
+
+
+def test_a_face_missed_for_two_frames_keeps_its_id_when_it_comes_back_blurred(
+        tmp_path, model_path) -> None:
+    # A quick turn of the head: the detector loses the face for two frames and finds it again
+    # smeared. A blink this short is followed by place alone, however the face looks: in the
+    # sample clip at --threshold 0.89 a face back after 3 frames correlated 0.48 with its look.
+    from benchmarks.media import Placement, render
+    from emocam.pipeline import Pipeline, PipelineConfig
+    from emocam.sources import open_source
+
+    face, smear = Placement("hopper", cx=640, cy=360, side=140), np.full((1, 31), 1 / 31)
+    video = tmp_path / "blink.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), 25.0, (1280, 720))
+    for i in range(30):
+        image = render((1280, 720), [] if i in (15, 16) else [face])
+        writer.write(cv2.filter2D(image, -1, smear) if i in (17, 18, 19) else image)
+    writer.release()
+    with Pipeline(PipelineConfig(model_path=model_path)) as pipeline, \
+            open_source(video) as src:
+        found = [[f.face_id for f in pipeline.process(frame).faces] for frame in src]
+    assert found[15] == found[16] == [] and found[17], found
+    assert {i for ids in found for i in ids} == {found[0][0]}, found
 
 
 def test_a_face_that_looks_the_same_takes_back_an_id_only_from_within_reach() -> None:
