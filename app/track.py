@@ -67,8 +67,9 @@ class TrackerConfig:
     # A face not overlapping where a missing one was last seen takes its id only looking
     # more like it, and only within reach (``_reach``): a face that walked behind a pillar or
     # past someone came back elsewhere as a second person. Of 1,476 web photos' faces, each
-    # cropped twice with a detector's jitter, the same face passed 0.7 98% of the time against
-    # the mean of its last five looks, different people 0.75% (0.6: 99.5%, 3.3%).
+    # cropped six times with a detector's jitter, the same face passed 0.7 98% of the time
+    # against the running mean of five looks, different people 0.74% (0.6: 99.6%, 3.3%;
+    # benchmarks/track_likeness.py).
     move_likeness: float = 0.7
 
 
