@@ -207,8 +207,8 @@ class FaceTracker:
 
     def _match_moved(self, boxes: np.ndarray, looks: list[np.ndarray | None], time_ms: float,
                      pairs: dict[int, int], used: set[int]) -> None:
-        """Faces no track overlaps take the ids of tracks not found in this frame that they
-        look like (``move_likeness``) and could have reached since, most alike first."""
+        """Faces left unmatched take the ids of tracks left unmatched that they look like
+        (``move_likeness``) and could have reached since, most alike first."""
         scored = []
         for d in range(len(boxes)):
             if d in pairs or looks[d] is None:
