@@ -43,6 +43,10 @@ _REACH_SIDES_PER_S = 8.0
 # crop moves with the detector's box (a still face's correlated 0.54-0.96 frame to frame in
 # a 720p clip), their mean far less.
 _LOOK_WEIGHT = 0.3
+# ... learnt only from a face scored near the best it has had: going behind a pillar, a face
+# half hidden was still found for 7 frames (scores 0.85 down to 0.53, 0.8-0.92 in full view),
+# and its look had become the half face's, like no one when it came out.
+_LOOK_SCORE_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,9 @@ class TrackerConfig:
     # 0.98-1.0 in a QA's clips, another at 0.31-0.45; of 393 web photos' faces, different
     # people passed 3.1% of the time at 0.6.
     revive_likeness: float = 0.6
-    # A face not overlapping where a missing one was last seen takes its id only looking
-    # more like it, and only within reach (``_reach``): a face that walked behind a pillar or
-    # past someone came back elsewhere as a second person. Of 1,476 web photos' faces, each
+    # A face that appeared since a missing one was last seen takes its id, wherever it is,
+    # only looking more like it and within reach (``_reach``): a face that walked behind a
+    # pillar or past someone came back elsewhere as a second person. Of 1,476 web photos' faces, each
     # cropped six times with a detector's jitter, the same face passed 0.7 98% of the time
     # against the running mean of five looks, different people 0.74% (0.6: 99.6%, 3.3%;
     # benchmarks/track_likeness.py).
@@ -84,14 +88,16 @@ class _Track:
     keypoints: tuple[Point, ...] = ()
     velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # centre x, y and side, per ms
     measured_ms: float = 0.0  # the time the velocity was last measured over
-    look: np.ndarray | None = None  # the face when a detector last found it (``_look``)
+    look: np.ndarray | None = None  # the face as detectors found it (``_remembered``)
+    best_score: float = 0.0  # the highest detector score it has had
     # The last box a detector found and when: velocity is measured between these, not
     # between boxes the schedule only predicted (frames it skipped).
     seen_box: Box = field(init=False)
     seen_ms: float = field(init=False)
+    born_ms: float = field(init=False)  # when a detector first found it
 
     def __post_init__(self) -> None:
-        self.seen_box, self.seen_ms = self.box, self.time_ms
+        self.seen_box, self.seen_ms, self.born_ms = self.box, self.time_ms, self.time_ms
 
 
 @dataclass(frozen=True)
@@ -177,11 +183,9 @@ class FaceTracker:
             out.append(TrackPrediction(t.face_id, box, t.score, kps, t.missed, t.box))
         return out
 
-    def _match(self, boxes: np.ndarray, looks: list[np.ndarray | None], time_ms: float
-               ) -> dict[int, int]:
+    def _match(self, boxes: np.ndarray, looks: list[np.ndarray | None]) -> dict[int, int]:
         """Detection index -> track index, greedily by descending IoU: first the tracks
-        seen lately, then the ones lost for longer, each only by a face that looks like it;
-        then faces left over take back a missing track's id from afar (``_match_moved``)."""
+        seen lately, then the ones lost for longer, each only by a face that looks like it."""
         if not self._tracks or len(boxes) == 0:
             return {}
         prev = np.array([t.box for t in self._tracks], dtype=np.float64)
@@ -202,28 +206,37 @@ class FaceTracker:
                     continue
                 pairs[d] = t
                 used.add(t)
-        self._match_moved(boxes, looks, time_ms, pairs, used)
         return pairs
 
-    def _match_moved(self, boxes: np.ndarray, looks: list[np.ndarray | None], time_ms: float,
-                     pairs: dict[int, int], used: set[int]) -> None:
-        """Faces left unmatched take the ids of tracks left unmatched that they look like
-        (``move_likeness``) and could have reached since, most alike first."""
+    def _rejoin(self, found: dict[int, _Track], boxes: np.ndarray,
+                looks: list[np.ndarray | None], matched: set[int], time_ms: float) -> set[int]:
+        """Faces ``found`` by a detector this frame (detection index -> its track) that
+        appeared since a missing face was last seen take its id where they look like it
+        (``move_likeness``) and could have got there (``_reach``), most alike first; returns
+        the missing tracks so taken. A face that walked behind a pillar or past someone comes
+        out elsewhere, half hidden at first: its first frames look like no one, and it takes
+        the id back a few frames on."""
         scored = []
-        for d in range(len(boxes)):
-            if d in pairs or looks[d] is None:
-                continue
-            for t, track in enumerate(self._tracks):
-                if t in used or track.look is None:
+        for d, track in found.items():
+            for i, gone in enumerate(self._tracks):
+                if (i in matched or gone.look is None or looks[d] is None
+                        or gone.seen_ms >= track.born_ms):  # seen together: two people
                     continue
-                likeness = float(track.look @ looks[d])
+                likeness = float(gone.look @ looks[d])
                 if (likeness >= self.config.move_likeness
-                        and _distance(track.seen_box, boxes[d]) <= _reach(track, time_ms)):
-                    scored.append((likeness, d, t))
-        for _, d, t in sorted(scored, reverse=True):
-            if d not in pairs and t not in used:
-                pairs[d] = t
-                used.add(t)
+                        and _distance(gone.seen_box, boxes[d]) <= _reach(gone, time_ms)):
+                    scored.append((likeness, d, i))
+        taken: set[int] = set()
+        joined: set[int] = set()
+        for _, d, i in sorted(scored, reverse=True):
+            if d in joined or i in taken:
+                continue
+            gone, track = self._tracks[i], found[d]
+            track.face_id, track.look = gone.face_id, _remembered(gone.look, looks[d])
+            track.best_score = max(track.best_score, gone.best_score)
+            taken.add(i)
+            joined.add(d)
+        return taken
 
     def update(
         self,
@@ -242,19 +255,18 @@ class FaceTracker:
         """
         box_arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         looks = [_look(crops[d]) if crops is not None else None for d in range(len(box_arr))]
-        pairs = self._match(box_arr, looks, time_ms)
-        results: list[FaceResult] = []
+        pairs = self._match(box_arr, looks)
         matched_tracks: set[int] = set()
+        tracks: list[_Track] = []
+        found: dict[int, _Track] = {}  # detections a detector made, not the schedule's guesses
         for d in range(len(box_arr)):
             box: Box = tuple(float(v) for v in box_arr[d])  # type: ignore[assignment]
-            raw = raw_probs[d]
+            raw, score = raw_probs[d], float(scores[d])
             t_idx = pairs.get(d)
             if t_idx is None:
                 track = _Track(self._next_id, box, smoothed(None, raw, 0.0, 0.0), time_ms)
                 self._next_id += 1
-                track.score = float(scores[d])
-                track.keypoints = keypoints[d] if keypoints is not None else ()
-                track.look = looks[d]
+                track.look, track.best_score = looks[d], score
                 self._tracks.append(track)
                 matched_tracks.add(len(self._tracks) - 1)
             else:
@@ -262,30 +274,40 @@ class FaceTracker:
                 track.probs = smoothed(track.probs, raw, (time_ms - track.time_ms) / 1000.0,
                                        self.config.tau_s)
                 if not (predicted is not None and predicted[d]):
-                    track.look = _remembered(track.look, looks[d])
+                    if score >= _LOOK_SCORE_SHARE * track.best_score:
+                        track.look = _remembered(track.look, looks[d])
+                    track.best_score = max(track.best_score, score)
                     track.velocity = _velocity(track, box, time_ms)
                     track.measured_ms = max(time_ms - track.seen_ms, 0.0)
                     track.seen_box, track.seen_ms = box, time_ms
                 track.box, track.time_ms, track.missed = box, time_ms, 0
-                track.score = float(scores[d])
-                track.keypoints = keypoints[d] if keypoints is not None else ()
                 matched_tracks.add(t_idx)
-            results.append(
-                FaceResult(
-                    face_id=track.face_id,
-                    box=box,
-                    score=float(scores[d]),
-                    probs=track.probs,
-                    raw_probs=raw,
-                    keypoints=keypoints[d] if keypoints is not None else (),
-                )
+            track.score = score
+            track.keypoints = keypoints[d] if keypoints is not None else ()
+            tracks.append(track)
+            if not (predicted is not None and predicted[d]):
+                found[d] = track
+        taken = self._rejoin(found, box_arr, looks, matched_tracks, time_ms)
+        self._age(matched_tracks, taken, time_ms)
+        return [
+            FaceResult(
+                face_id=track.face_id,
+                box=track.box,
+                score=track.score,
+                probs=track.probs,
+                raw_probs=raw_probs[d],
+                keypoints=track.keypoints,
             )
-        self._age(matched_tracks, time_ms)
-        return results
+            for d, track in enumerate(tracks)
+        ]
 
-    def _age(self, matched: set[int], time_ms: float) -> None:
+    def _age(self, matched: set[int], taken: set[int], time_ms: float) -> None:
+        """Count a frame missed by the tracks not ``matched``; drop those ``taken`` by a face
+        that came back, and those missing too long."""
         kept = []
         for i, t in enumerate(self._tracks):
+            if i in taken:
+                continue
             if i not in matched:
                 t.missed += 1
                 if (t.missed > self.config.max_missed
