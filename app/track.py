@@ -44,7 +44,7 @@ _REACH_SIDES_PER_S = 8.0
 # a 720p clip), their mean far less.
 _LOOK_WEIGHT = 0.3
 # ... learnt only from a face scored near the best it has had: going behind a pillar, a face
-# half hidden was still found for 7 frames (scores 0.85 down to 0.53, 0.8-0.92 in full view),
+# half hidden was still found for 7 frames (scores 0.85 down to 0.53, 0.79-0.92 in full view),
 # and its look had become the half face's, like no one when it came out.
 _LOOK_SCORE_SHARE = 0.9
 
@@ -70,10 +70,10 @@ class TrackerConfig:
     revive_likeness: float = 0.6
     # A face that appeared since a missing one was last seen takes its id, wherever it is,
     # only looking more like it and within reach (``_reach``): a face that walked behind a
-    # pillar or past someone came back elsewhere as a second person. Of 1,476 web photos' faces, each
-    # cropped six times with a detector's jitter, the same face passed 0.7 98% of the time
-    # against the running mean of five looks, different people 0.74% (0.6: 99.6%, 3.3%;
-    # benchmarks/track_likeness.py).
+    # pillar or past someone came back elsewhere as a second person. Of 1,476 web photos'
+    # faces, each cropped six times with a detector's jitter, the same face passed 0.7 98% of
+    # the time against the running mean of five looks, different people 0.74% (0.6: 99.6%,
+    # 3.3%; benchmarks/track_likeness.py).
     move_likeness: float = 0.7
 
 
