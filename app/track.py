@@ -216,11 +216,13 @@ class FaceTracker:
         the missing tracks so taken. A face that walked behind a pillar or past someone comes
         out elsewhere, half hidden at first: its first frames look like no one, and it takes
         the id back a few frames on."""
+        missing = [(i, t) for i, t in enumerate(self._tracks)
+                   if i not in matched and t.look is not None]
         scored = []
         for d, track in found.items():
-            for i, gone in enumerate(self._tracks):
-                if (i in matched or gone.look is None or looks[d] is None
-                        or gone.seen_ms >= track.born_ms):  # seen together: two people
+            for i, gone in missing:
+                # Found in one frame, they are two people.
+                if looks[d] is None or gone.seen_ms >= track.born_ms:
                     continue
                 likeness = float(gone.look @ looks[d])
                 if (likeness >= self.config.move_likeness
