@@ -174,22 +174,27 @@ def test_a_face_hidden_for_a_moment_keeps_its_id_and_no_one_else_takes_it(
     assert len(before | after) == ids, found
 
 
+def faces_per_frame(video, model_path) -> list[list]:
+    """Each frame's FaceResults, as the pipeline gives them for ``video``."""
+    from emocam.pipeline import Pipeline, PipelineConfig
+    from emocam.sources import open_source
+
+    with Pipeline(PipelineConfig(model_path=model_path)) as pipeline, \
+            open_source(video) as src:
+        return [pipeline.process(frame).faces for frame in src]
+
+
 def face_ids(tmp_path, model_path, plan: list[list]) -> list[dict[str, int]]:
     """A 25 fps 720p video of ``plan`` run through the pipeline: per frame, each portrait's
     face id (a portrait the detector missed is left out)."""
     from benchmarks.media import write_video
-    from emocam.pipeline import Pipeline, PipelineConfig
-    from emocam.sources import open_source
 
     video = write_video(tmp_path / "scene.mp4", (1280, 720), plan, fps=25.0)
     out = []
-    with Pipeline(PipelineConfig(model_path=model_path)) as pipeline, \
-            open_source(video) as src:
-        for frame in src:
-            faces = pipeline.process(frame).faces
-            found = match_faces([f.box for f in faces], video.faces[frame.index])
-            out.append({pl.portrait: faces[i].face_id
-                        for pl, i in zip(plan[frame.index], found, strict=True) if i is not None})
+    for index, faces in enumerate(faces_per_frame(video, model_path)):
+        found = match_faces([f.box for f in faces], video.faces[index])
+        out.append({pl.portrait: faces[i].face_id
+                    for pl, i in zip(plan[index], found, strict=True) if i is not None})
     return out
 
 
@@ -225,12 +230,7 @@ def write_mp4(path, images) -> None:
 
 
 def ids_per_frame(video, model_path) -> list[list[int]]:
-    from emocam.pipeline import Pipeline, PipelineConfig
-    from emocam.sources import open_source
-
-    with Pipeline(PipelineConfig(model_path=model_path)) as pipeline, \
-            open_source(video) as src:
-        return [[f.face_id for f in pipeline.process(frame).faces] for frame in src]
+    return [[f.face_id for f in faces] for faces in faces_per_frame(video, model_path)]
 
 
 def test_a_face_that_walks_behind_a_pillar_has_its_id_back_once_it_is_out(
