@@ -83,6 +83,9 @@ class ProcessOptions:
     sidecar_optional: bool = True
     overwrite: bool = False
     progress: bool = True
+    # The bar's words before its count; "" is the input's name. Among several inputs run one
+    # at a time, which of them it is (emocam.batch_progress.going_text).
+    progress_text: str = ""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     overlay: OverlayOptions = field(default_factory=OverlayOptions)
     # Called after each frame with (frames done, total or None); returning True stops the
@@ -261,7 +264,8 @@ def run_frames(
         for feed in sinks.streams:
             (opts.on_stream_open or log.info)(feed.describe())
         bar = stack.enter_context(
-            progress_bar(count.total, opts.input.name[:30], opts.progress, unit=count.unit,
+            progress_bar(count.total, opts.progress_text or opts.input.name[:30],
+                         opts.progress, unit=count.unit,
                          initial=count.before))
     summary = sinks.summary
     completed = False

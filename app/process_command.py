@@ -297,6 +297,7 @@ def _leave_out_earlier_outputs(inputs: list[Path]) -> list[Path]:
 def _process_several(args: argparse.Namespace) -> int:
     """Each input in turn; one that fails is reported in its sentence and the rest go on."""
     from emocam.batch_manifest import complete_set, done_already
+    from emocam.batch_progress import going_text
     from emocam.inputs import shown_name
     from emocam.process import NoFacesFound, run_process
 
@@ -308,7 +309,7 @@ def _process_several(args: argparse.Namespace) -> int:
     opts = _process_options(args)
     _load_ahead(opts, args.input)
     failed: list[Path] = []
-    for path in args.input:
+    for i, path in enumerate(args.input):
         done = None if opts.overwrite else complete_set(path, replace(opts, input=path).request())
         if done is not None:
             # As a batch says it: the flag that skips it, not only --overwrite.
@@ -316,7 +317,9 @@ def _process_several(args: argparse.Namespace) -> int:
             failed.append(path)
             continue
         try:
-            result = run_process(replace(opts, input=path))
+            # As a batch's bar says it: how many are finished, and which is going.
+            said = going_text(i, len(args.input), [shown_name(Path(path.name))])
+            result = run_process(replace(opts, input=path, progress_text=said))
         except NoFacesFound as e:
             # Its outputs are complete: among several inputs it is done, and said (alone,
             # a run without a face still ends with status 2).
