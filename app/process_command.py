@@ -223,10 +223,11 @@ def _report(result: ProcessResult, quiet: bool, name: str = "",
             print(f"{prefix}live feed {feed['url']}: {feed['sent']} message(s) sent, "
                   f"{frames_text(feed['dropped'])} dropped for receivers that were behind"
                   f"{nobody}", file=to)
-    if result.photos_skipped > 1 and result.ended_early:
+    if result.photos_skipped and result.ended_early:
         # Each photo not read was a line as it came, among the progress; the end counts
-        # them where they are seen, in the bar's count of the folder's photos. (One was
-        # said already, and so is a video's early end.)
+        # them where they are seen, in the bar's count of the folder's photos ("1 of 8"
+        # beside 8/8), as a batch does beside each input's line. (A video's early end was
+        # said already, as it came.)
         log.warning("%s", result.ended_early)
     if result.stopped_after:
         log.warning("%s came while the outputs %swere being closed; they are complete",
