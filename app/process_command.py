@@ -223,11 +223,11 @@ def _report(result: ProcessResult, quiet: bool, name: str = "",
             print(f"{prefix}live feed {feed['url']}: {feed['sent']} message(s) sent, "
                   f"{frames_text(feed['dropped'])} dropped for receivers that were behind"
                   f"{nobody}", file=to)
-    if result.photos_skipped and result.ended_early:
+    if result.ended_early and result.photos_skipped > (1 if quiet else 0):
         # Each photo not read was a line as it came, among the progress; the end counts
         # them where they are seen, in the bar's count of the folder's photos ("1 of 8"
-        # beside 8/8), as a batch does beside each input's line. (A video's early end was
-        # said already, as it came.)
+        # beside 8/8), as a batch does beside each input's line. Without a bar (-q), one
+        # was said already. (A video's early end was said already, as it came.)
         log.warning("%s", result.ended_early)
     if result.stopped_after:
         log.warning("%s came while the outputs %swere being closed; they are complete",
