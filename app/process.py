@@ -47,6 +47,7 @@ from emocam.sources import open_source
 from emocam.stopping import HeldSignals, Stop, graceful_stop
 from emocam.stream import StreamTarget
 from emocam.types import Frame, FrameAnalyser
+from emocam.video_source import VideoSource
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,8 @@ def count_of(source: Source) -> Count:
     """What the bar of a run of ``source`` counts: a folder's photos, else frames."""
     if isinstance(source, ImageFolderSource):
         return Count(source.photos, "photo", before=source.left_out, by_place=True)
+    if isinstance(source, VideoSource):
+        return Count(source.frames_expected)
     return Count(source.frame_count)
 
 
