@@ -35,8 +35,6 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
 from emocam import cores
 from emocam.batch_manifest import (
     ABSENT,
@@ -60,10 +58,9 @@ from emocam.batch_manifest import (
     planned_set,
     read_earlier,
 )
+from emocam.batch_progress import BatchBar
 from emocam.batch_work import WorkItem, run_item
 from emocam.errors import UserError, some_of
-from emocam.inputs import utf8_named
-from emocam.progress import progress_bar
 from emocam.staging import staging_path
 from emocam.stopping import counted_stops
 
@@ -199,25 +196,6 @@ def tell_skipped(manifest: Manifest, on_outcome: OnOutcome) -> None:
             on_outcome(outcome)
 
 
-def frame_count(src: Path) -> int:
-    """The input's frames as its container says (0 when unknown): the progress bar's total."""
-    if src.is_dir():
-        from emocam.photo_folder import photos_in
-
-        return len(photos_in(src))
-    if not utf8_named(src):
-        return 0  # OpenCV ends the process on such a name; its run says why it is refused
-    import cv2
-
-    from emocam.video_source import counted_frames
-
-    cap = cv2.VideoCapture(str(src))
-    try:
-        return (counted_frames(src, cap) or 0) if cap.isOpened() else 0
-    finally:
-        cap.release()
-
-
 # --- the worker process -------------------------------------------------------------------
 
 
@@ -298,14 +276,14 @@ class _Worker:
     proc: BaseProcess
     conn: Connection
     item: WorkItem | None = None
-    frames: int = 0  # frames of the current item already counted on the bar
+    frames: int = 0  # frames of the current item done, as it last said
     killed: bool = False  # by the user's third Ctrl-C
 
 
 class LocalPool:
     """N worker processes and the inputs handed to them."""
 
-    def __init__(self, jobs: int, retries: int, bar: tqdm, on_outcome: OnOutcome) -> None:
+    def __init__(self, jobs: int, retries: int, bar: BatchBar, on_outcome: OnOutcome) -> None:
         self.jobs = jobs
         self.retries = retries
         self.bar = bar
@@ -376,8 +354,9 @@ class LocalPool:
     def _dispatch(self, pending: deque[WorkItem]) -> None:
         for w in self._workers:
             if w.item is None and pending and not self.stopping:
-                w.item, w.frames = pending.popleft(), 0
+                w.item = pending.popleft()
                 w.conn.send(w.item)
+                self.bar.started(w.item)
 
     def _serve(self, pending: deque[WorkItem], outcomes: list[Outcome]) -> None:
         by_conn = {w.conn: w for w in self._workers}
@@ -403,13 +382,13 @@ class LocalPool:
         if kind == "log":
             log.log(msg[1], "%s", msg[2])
         elif kind == "progress" and w.item is not None:
-            self.bar.update(msg[2] - w.frames)
             w.frames = msg[2]
+            self.bar.frames(msg[1], msg[2])
         elif kind == "done":
             outcome: Outcome = msg[2]
-            self.bar.update(outcome.frames - w.frames)
             outcomes[msg[1]] = outcome
             w.item, w.frames = None, 0
+            self.bar.ended(msg[1], outcome)
             self.on_outcome(outcome)
 
     def _died(self, w: _Worker, pending: deque[WorkItem], outcomes: list[Outcome]) -> None:
@@ -423,7 +402,7 @@ class LocalPool:
         if item is None:
             log.warning("%s %s while idle", w.name, how)
         else:
-            self.bar.update(-w.frames)  # the retry counts its frames again
+            self.bar.lost(item.index)  # the retry counts its frames again
             if w.killed:
                 outcome = Outcome(
                     str(item.options.input), PARTIAL, frames=w.frames, worker=w.name,
@@ -431,6 +410,7 @@ class LocalPool:
                     message=f"{item.options.input} was stopped while its outputs were being "
                     "closed (a third Ctrl-C); they are partial, for a rerun with --resume.")
                 outcomes[item.index] = outcome
+                self.bar.ended(item.index, outcome)
                 self.on_outcome(outcome)
             elif item.attempt <= self.retries and not self.stopping:
                 log.warning("%s %s while processing %s; trying it again on another worker "
@@ -445,6 +425,7 @@ class LocalPool:
                     "kept for a rerun with --resume.",
                 )
                 outcomes[item.index] = outcome
+                self.bar.ended(item.index, outcome)
                 self.on_outcome(outcome)
         if pending and not self.stopping:
             self._spawn()
@@ -469,12 +450,6 @@ class LocalPool:
 # --- the batch ----------------------------------------------------------------------------
 
 
-def batch_progress_bar(items: list[WorkItem], enabled: bool) -> tqdm:
-    enabled = enabled and bool(items)  # every input settled already: no "0/0 inputs" bar
-    total = sum(frame_count(Path(i.options.input)) for i in items) if enabled else None
-    return progress_bar(total or None, f"0/{len(items)} inputs", enabled)
-
-
 def run_batch(bopts: BatchOptions, on_outcome: OnOutcome) -> Manifest:
     """Run every input of the batch on ``bopts.jobs`` local workers; the manifest is
     written after every outcome and at the end."""
@@ -484,13 +459,10 @@ def run_batch(bopts: BatchOptions, on_outcome: OnOutcome) -> Manifest:
     prep.path.parent.mkdir(parents=True, exist_ok=True)
     manifest.write(prep.path)
     tell_skipped(manifest, on_outcome)
-    settled = [0]
 
-    with batch_progress_bar(prep.items, bopts.progress) as bar:
+    with BatchBar(prep.items, bopts.progress) as bar:
 
         def told(outcome: Outcome) -> None:
-            settled[0] += 1
-            bar.set_description_str(f"{settled[0]}/{len(prep.items)} inputs")
             on_outcome(outcome)
             manifest.write(prep.path)
 

@@ -26,8 +26,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from emocam import cores
-from emocam.batch import BatchOptions, OnOutcome, batch_progress_bar, prepare, tell_skipped
+from emocam.batch import BatchOptions, OnOutcome, prepare, tell_skipped
 from emocam.batch_manifest import FAILED, NOT_STARTED, Manifest, Outcome
+from emocam.batch_progress import BatchBar
 from emocam.batch_work import WorkItem, run_item
 from emocam.errors import UserError
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 LOCAL = "local"
 _STOP_POLL_S = 1.0  # a task asks the scheduler whether to stop at most this often
+_PROGRESS_EVERY_S = 1.0  # a task tells the client its frames at most this often
 
 
 try:  # the cluster extra; without it, --dask is refused in one sentence (_import_distributed)
@@ -100,7 +102,22 @@ def dask_task(item: WorkItem, stop_name: str, threads_by_host: dict[str, int]) -
             last[0], last[1] = now, stop.is_set()
         return bool(last[1])
 
-    return run_item(item, name, should_stop, check_access=True)
+    topic = _progress_topic(stop_name)
+    worker.log_event(topic, (item.index, 0))  # started: the client names it as going
+    said = [time.monotonic()]
+
+    def on_progress(frames: int) -> None:
+        # Through the scheduler, as the stop event comes: a few messages a second at most.
+        now = time.monotonic()
+        if now - said[0] >= _PROGRESS_EVERY_S:
+            said[0] = now
+            worker.log_event(topic, (item.index, frames))
+
+    return run_item(item, name, should_stop, on_progress, check_access=True)
+
+
+def _progress_topic(stop_name: str) -> str:
+    return f"{stop_name}-progress"
 
 
 def _attempts_name(stop_name: str, item: WorkItem) -> str:
@@ -176,28 +193,35 @@ def run_on_dask(bopts: BatchOptions, address: str, on_outcome: OnOutcome,
     prep = prepare(bopts, engine)
     manifest, outcomes = prep.manifest, prep.manifest.outcomes
     with connect(address, workers, bopts.retries, announce) as client, \
-            batch_progress_bar(prep.items, bopts.progress) as bar:
+            BatchBar(prep.items, bopts.progress) as bar:
         prep.path.parent.mkdir(parents=True, exist_ok=True)
         manifest.write(prep.path)  # once the cluster answers: every input not started yet
         tell_skipped(manifest, on_outcome)
         stop = Event(f"emocam-stop-{uuid.uuid4().hex}", client=client)
         threads = _threads_by_host(client)
+        by_index = {item.index: item for item in prep.items}
+
+        def heard(event: tuple[float, tuple[int, int]]) -> None:
+            index, frames = event[1]
+            if frames == 0:  # a task's start, or its retry's on another worker
+                bar.lost(index)
+                bar.started(by_index[index])
+            bar.frames(index, frames)
+
+        client.subscribe_topic(_progress_topic(stop.name), heard)
         for item in prep.items:
             Variable(_attempts_name(stop.name, item), client=client).set(0)
         futures = {client.submit(dask_task, item, stop.name, threads, pure=False,
                                  key=f"emocam-{item.index}-{uuid.uuid4().hex[:8]}"): item
                    for item in prep.items}
         pending = as_completed(futures)
-        settled = 0
         while True:
             try:
                 for fut in pending:
                     item = futures[fut]
                     outcome = _outcome(fut, item, KilledWorker, bopts.retries)
                     outcomes[item.index] = outcome
-                    settled += 1
-                    bar.update(outcome.frames)
-                    bar.set_description_str(f"{settled}/{len(prep.items)} inputs")
+                    bar.ended(item.index, outcome)
                     if outcome.status != NOT_STARTED:
                         on_outcome(outcome)
                     manifest.write(prep.path)

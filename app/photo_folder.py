@@ -166,6 +166,17 @@ class ImageFolderSource(Source):
         self._next = 0
 
     @property
+    def photos(self) -> int:
+        """Every photo of the folder, those left out for their names too: the summary's
+        ``photos`` and the progress bar's total."""
+        return len(self.files) + len(self._left_out)
+
+    @property
+    def left_out(self) -> int:
+        """The folder's photos left out for their names (never read, each said at the start)."""
+        return len(self._left_out)
+
+    @property
     def skipped(self) -> int:
         """How many photos could not be read so far."""
         return len(self._unreadable)
@@ -198,8 +209,7 @@ class ImageFolderSource(Source):
                    "were left out for names that are not UTF-8 text")
             parts.append(f"{some_of(left)} {why[len(left) > 1]}")
         total = len(self._unreadable) + len(self._left_out)
-        return (f"In {self.name}, {'; '.join(parts)} "
-                f"({total} of {len(self.files) + len(self._left_out)}).")
+        return f"In {self.name}, {'; '.join(parts)} ({total} of {self.photos})."
 
     def read_notes(self) -> ReadNotes:
         """What of the folder was not read whole so far: each photo skipped and why, the

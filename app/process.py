@@ -38,7 +38,7 @@ from emocam.overlay import OverlayOptions
 from emocam.photo_folder import ImageFolderSource
 from emocam.photo_source import ImageSource
 from emocam.pipeline import Pipeline, PipelineConfig
-from emocam.progress import progress_bar
+from emocam.progress import Count, progress_bar
 from emocam.read_notes import ReadNotes
 from emocam.readahead import read_ahead
 from emocam.run_sinks import RunDescription, RunSinks, open_sinks
@@ -47,6 +47,7 @@ from emocam.sources import open_source
 from emocam.stopping import HeldSignals, Stop, graceful_stop
 from emocam.stream import StreamTarget
 from emocam.types import Frame, FrameAnalyser
+from emocam.video_source import VideoSource
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ class ProcessOptions:
     sidecar_optional: bool = True
     overwrite: bool = False
     progress: bool = True
+    # The bar's words before its count; "" is the input's name. Among several inputs run one
+    # at a time, which of them it is (emocam.batch_progress.going_text).
+    progress_text: str = ""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     overlay: OverlayOptions = field(default_factory=OverlayOptions)
     # Called after each frame with (frames done, total or None); returning True stops the
@@ -111,7 +115,8 @@ class ProcessResult:
     outputs: dict[str, str]
     streams: list[dict[str, Any]] = field(default_factory=list)  # each live feed's counts
     ended_early: str = ""  # what of the input could not be read (the source's sentence)
-    photos_skipped: int = 0  # a folder's photos that could not be read
+    # A folder's photos not read: those that could not be, and those left out for their names.
+    photos_skipped: int = 0
     # A stop signal that came while the outputs of a completed run were closed (its name):
     # the outputs are complete, and nothing more is to be started.
     stopped_after: str = ""
@@ -162,9 +167,18 @@ def _frames(source: Source, kind: str, stack: ExitStack) -> Iterator[Frame]:
     return frames
 
 
+def count_of(source: Source) -> Count:
+    """What the bar of a run of ``source`` counts: a folder's photos, else frames."""
+    if isinstance(source, ImageFolderSource):
+        return Count(source.photos, "photo", before=source.left_out, by_place=True)
+    if isinstance(source, VideoSource):
+        return Count(source.frames_expected)
+    return Count(source.frame_count)
+
+
 def _loop(
     frames: Iterator[Frame], pipeline: FrameAnalyser, sinks: RunSinks, opts: ProcessOptions,
-    total: int | None, bar: tqdm, stop: Stop,
+    total: int | None, bar: tqdm, stop: Stop, count: Count,
 ) -> bool:
     """Process every frame; False when stopped early (signal, Cancel)."""
     with graceful_stop(stop) as stop:
@@ -173,7 +187,7 @@ def _loop(
             return False
         for frame in frames:
             sinks.write(frame, pipeline.process(frame))
-            bar.update(1)
+            bar.update(count.at(sinks.summary.frames, frame.index) - bar.n)
             if opts.on_frame is not None and opts.on_frame(sinks.summary.frames, total):
                 stop.requested = True
             if stop.requested:
@@ -221,10 +235,11 @@ def run_process(opts: ProcessOptions) -> ProcessResult:
                              source.first_frame_ms)
             pipeline = stack.enter_context(Pipeline(opts.pipeline))
         result = run_frames(opts, outset, frames, facts, pipeline, describe_run(opts), stack,
-                            stop, held, said_of_input=source.read_notes)
+                            stop, held, said_of_input=source.read_notes,
+                            count=count_of(source))
         result.ended_early = source.ended_early
         if isinstance(source, ImageFolderSource):
-            result.photos_skipped = source.skipped
+            result.photos_skipped = source.skipped + source.left_out
     result.stopped_after = result.stopped_after or held.late
     other = other_detector(opts.pipeline.detector)
     return check_result(result, src, f"faces much smaller than {MIN_FACE_PX:.0f} px, turned "
@@ -237,25 +252,30 @@ def run_frames(
     opts: ProcessOptions, outset: OutputSet, frames: Iterator[Frame], facts: RunFacts,
     pipeline: FrameAnalyser, desc: RunDescription, stack: ExitStack, stop: Stop | None = None,
     held: HeldSignals | None = None, said_of_input: Callable[[], ReadNotes] = ReadNotes,
+    count: Count | None = None,
 ) -> ProcessResult:
     """Write every frame's results to the planned outputs (a run or a re-analysis); the
     caller's ``stack`` closes them, and ``outset`` puts the set in place when it completed.
     ``stop``: the caller's set-up's, whose requests the loop honours. ``held``: entered
-    first in ``stack``; it holds signals from the loop's end, while the outputs close."""
+    first in ``stack``; it holds signals from the loop's end, while the outputs close.
+    ``count``: what the bar counts (default: the input's frames, ``facts.frame_count``)."""
     stop = stop or Stop()
+    count = count or Count(facts.frame_count)
     with graceful_stop(stop):
         sinks = open_sinks(outset.plan, outset.writing, desc, pipeline, facts, stack,
                            streams=opts.stream)
         for feed in sinks.streams:
             (opts.on_stream_open or log.info)(feed.describe())
         bar = stack.enter_context(
-            progress_bar(facts.frame_count, opts.input.name[:30], opts.progress))
+            progress_bar(count.total, opts.progress_text or opts.input.name[:30],
+                         opts.progress, unit=count.unit,
+                         initial=count.before))
     summary = sinks.summary
     completed = False
     failed = True  # until the loop ends or is stopped: an error is then on its way
     t0 = time.perf_counter()
     try:
-        completed = _loop(frames, pipeline, sinks, opts, facts.frame_count, bar, stop)
+        completed = _loop(frames, pipeline, sinks, opts, facts.frame_count, bar, stop, count)
         failed = False
     except KeyboardInterrupt:
         completed = failed = False
@@ -279,10 +299,11 @@ def run_frames(
             held.hold()  # from here the outputs close: a Ctrl-C waits for them
         elapsed = time.perf_counter() - t0
         fps = summary.frames / elapsed if elapsed > 0 else 0.0
-        if completed and bar.total is not None and bar.n < bar.total:
-            # The count was the container's estimate (Matroska, damage already warned of):
-            # a run that read its source to the end shows as done.
-            bar.total = bar.n
+        if completed and bar.total is not None and bar.n != bar.total:
+            # A video's count was the container's estimate (Matroska, damage already warned
+            # of), a folder's last photos could not be read: a run that read its input to
+            # the end shows as done, in the summary's count.
+            bar.n = bar.total = count.at_end(bar.n)
             bar.refresh()
         bar.close()
         outset.frames = summary.frames

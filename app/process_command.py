@@ -223,9 +223,11 @@ def _report(result: ProcessResult, quiet: bool, name: str = "",
             print(f"{prefix}live feed {feed['url']}: {feed['sent']} message(s) sent, "
                   f"{frames_text(feed['dropped'])} dropped for receivers that were behind"
                   f"{nobody}", file=to)
-    if result.photos_skipped > 1:
-        # Each unreadable photo was a line as it came, among the progress; the end counts
-        # them where they are seen. (One was said already, and so is a video's early end.)
+    if result.ended_early and result.photos_skipped > (1 if quiet else 0):
+        # Each photo not read was a line as it came, among the progress; the end counts
+        # them where they are seen, in the bar's count of the folder's photos ("1 of 8"
+        # beside 8/8), as a batch does beside each input's line. Without a bar (-q), one
+        # was said already. (A video's early end was said already, as it came.)
         log.warning("%s", result.ended_early)
     if result.stopped_after:
         log.warning("%s came while the outputs %swere being closed; they are complete",
@@ -296,6 +298,7 @@ def _leave_out_earlier_outputs(inputs: list[Path]) -> list[Path]:
 def _process_several(args: argparse.Namespace) -> int:
     """Each input in turn; one that fails is reported in its sentence and the rest go on."""
     from emocam.batch_manifest import complete_set, done_already
+    from emocam.batch_progress import going_text
     from emocam.inputs import shown_name
     from emocam.process import NoFacesFound, run_process
 
@@ -307,7 +310,7 @@ def _process_several(args: argparse.Namespace) -> int:
     opts = _process_options(args)
     _load_ahead(opts, args.input)
     failed: list[Path] = []
-    for path in args.input:
+    for i, path in enumerate(args.input):
         done = None if opts.overwrite else complete_set(path, replace(opts, input=path).request())
         if done is not None:
             # As a batch says it: the flag that skips it, not only --overwrite.
@@ -315,7 +318,9 @@ def _process_several(args: argparse.Namespace) -> int:
             failed.append(path)
             continue
         try:
-            result = run_process(replace(opts, input=path))
+            # As a batch's bar says it: how many are finished, and which is going.
+            said = going_text(i, len(args.input), [shown_name(Path(path.name))])
+            result = run_process(replace(opts, input=path, progress_text=said))
         except NoFacesFound as e:
             # Its outputs are complete: among several inputs it is done, and said (alone,
             # a run without a face still ends with status 2).

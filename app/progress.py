@@ -9,6 +9,7 @@ seconds, each input's last state once more at its end.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import TextIO
 
 from tqdm import tqdm
@@ -40,14 +41,42 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Count:
+    """What a run's bar counts, in the units its summary counts them.
+
+    A video's frames: ``total`` is what its container says (None: a stream, or a container
+    that says nothing), an estimate that a run read to its end brings down to what it read.
+    A folder's photos (``by_place``): ``total`` is every photo of the folder, as the
+    summary's ``photos`` counts them; a photo that cannot be read moves the bar on as one
+    that is read does, those left out for their names are counted before the first
+    (``before``), and a completed run ends at the total (it ended 6/6 beside "2 of 8").
+    """
+
+    total: int | None
+    unit: str = "frame"
+    before: int = 0
+    by_place: bool = False
+
+    def at(self, done: int, index: int) -> int:
+        """The bar's count once frame ``index`` is done, the ``done``-th read."""
+        return self.before + index + 1 if self.by_place else done
+
+    def at_end(self, done: int) -> int:
+        """The bar's count (and its total) once a run has read its input to the end."""
+        return self.total if self.by_place and self.total is not None else done
+
+
 def progress_bar(total: int | None, desc: str, enabled: bool,
-                 stream: TextIO | None = None) -> tqdm:
-    """A bar counting frames (``total``: None where the count is unknown); ``enabled``
-    False gives a bar that writes nothing, so the loop that updates it stays the same."""
+                 stream: TextIO | None = None, unit: str = "frame", initial: int = 0) -> tqdm:
+    """A bar counting frames (``total``: None where the count is unknown: tqdm then shows
+    the count and the time so far, no end); ``enabled`` False gives a bar that writes
+    nothing, so the loop that updates it stays the same."""
     stream = stream or sys.stderr
     if _is_terminal(stream) or not enabled:
-        return tqdm(total=total, unit="frame", file=stream, disable=not enabled,
+        return tqdm(total=total, unit=unit, file=stream, disable=not enabled, initial=initial,
                     dynamic_ncols=True, smoothing=0.1, desc=desc)
     # maxinterval too: tqdm's monitor thread redraws a bar every maxinterval (10 s) else.
-    return tqdm(total=total, unit="frame", file=_Lines(stream), mininterval=LINE_EVERY_S,
-                maxinterval=LINE_EVERY_S, ncols=100, ascii=True, smoothing=0.1, desc=desc)
+    return tqdm(total=total, unit=unit, file=_Lines(stream), mininterval=LINE_EVERY_S,
+                maxinterval=LINE_EVERY_S, ncols=100, ascii=True, smoothing=0.1, desc=desc,
+                initial=initial)

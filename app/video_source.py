@@ -234,6 +234,18 @@ class VideoSource(Source):
         return self._video_fps
 
     @property
+    def frames_expected(self) -> int | None:
+        """The frames a progress bar can count towards: the container's count, but not
+        Matroska's estimate from its longest track, often the sound (a recording's bar said
+        0/76 of its 30 frames): there the picture track's own length where it says, else
+        none (the bar shows the frames and the time so far)."""
+        if not self._count_estimated:
+            return self.frame_count
+        if self._picture_ms:
+            return max(1, round(self._picture_ms * self.fps / 1000.0))
+        return None
+
+    @property
     def pixel_aspect(self) -> Fraction:
         return self._pixel_aspect
 

@@ -181,6 +181,43 @@ def test_the_manifest_says_what_of_a_done_input_could_not_be_read(
     assert lines[short_clips[0].name]["message"] == ""  # read whole
 
 
+def _bar_lines(err: str) -> list[str]:
+    return [ln for ln in err.splitlines() if ln.split(":")[0].startswith(("0/", "1/", "2/"))]
+
+
+@pytest.mark.parametrize("side_by_side", [False, True], ids=["one at a time", "--jobs 2"])
+def test_several_inputs_show_which_is_going_and_end_where_their_summaries_do(
+    tmp_path: Path, short_clips: list[Path], image_one_face: Path, model_path: Path,
+    capfd: pytest.CaptureFixture[str], side_by_side: bool
+) -> None:
+    # Before: one at a time, each bar named its input alone; on workers, the bar said
+    # "0/2 inputs" and not which, and ended at 22/23 (a photo that could not be read was
+    # never counted), with no "(1 of 3)" for the folder at the end.
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("1.jpg", "3.jpg"):
+        shutil.copyfile(image_one_face, photos / name)
+    (photos / "2.jpg").write_bytes(image_one_face.read_bytes()[:300])  # damaged
+    clip = short_clips[0]  # 20 frames
+    jobs = ("--jobs", "2") if side_by_side else ()
+    run = run_cli(capfd, "process", clip, photos, "-o", tmp_path / "out", *jobs, "--model",
+                  model_path, "--no-video", "--no-report")
+    assert run.code == 0, run.err
+    bar = _bar_lines(run.err)
+    going = [ln.split(":")[1] for ln in bar if "; going: " in ln]
+    assert any(clip.name in g for g in going) and any("photos" in g for g in going), bar
+    if not side_by_side:
+        assert bar[0].startswith(f"0/2 inputs finished; going: {clip.name}:"), bar
+        assert any(ln.startswith("1/2 inputs finished; going: photos:") for ln in bar), bar
+    if side_by_side:  # one bar over both: every frame and every photo, counted to the end
+        assert bar[-1].startswith("2/2 inputs finished:") and " 23/23 " in bar[-1], bar
+    else:  # a bar each, of its own frames or photos
+        assert " 20/20 " in [ln for ln in bar if clip.name in ln][-1], bar
+        assert " 3/3 " in bar[-1] and "photo/s" in bar[-1], bar
+    assert "emocam: In photos, 2.jpg could not be read as a photo and was skipped (1 of 3)." \
+        in run.err, run.err
+
+
 def test_two_batches_into_one_folder_at_once_both_stay_in_its_manifest(
     tmp_path: Path, twin_clips: list[Path], short_clips: list[Path], model_path: Path,
     capfd: pytest.CaptureFixture[str]

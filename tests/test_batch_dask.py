@@ -169,3 +169,16 @@ def test_ctrl_c_in_the_terminal_stops_a_local_cluster_batch_with_its_inputs_part
     assert [o["status"] for o in manifest["inputs"]] == ["partial"]
     summary = json.loads((out / "long.emocam.json").read_text(encoding="utf-8"))
     assert summary["completed"] is False and summary["frames"] == manifest["inputs"][0]["frames"]
+
+
+def test_a_dask_batch_shows_which_inputs_are_going_and_their_frames_as_they_run(
+    tmp_path: Path, clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Before: the bar said "0/2 inputs" and moved only as inputs ended, never naming them.
+    run = run_cli(capfd, "process", *clips, "-o", tmp_path, "--dask", "local", "--model",
+                  model_path, "--no-video", "--no-report")
+    assert run.code == 0, run.err
+    bar = [ln for ln in run.lines() if ln[:4] in ("0/2 ", "1/2 ", "2/2 ")]
+    going = " ".join(ln.split(":")[1] for ln in bar if "; going: " in ln)
+    assert all(clip.name in going for clip in clips), bar
+    assert bar[-1].startswith("2/2 inputs finished:") and " 40/40 " in bar[-1], bar

@@ -557,3 +557,37 @@ def test_a_folders_summary_accounts_for_every_photo_in_it(
     report = (tmp_path / "out" / "photos.emocam.html").read_text()
     for name in ("c_corrupt.jpg", "d_anim.gif", "b_blank.png"):
         assert name in report.split("<h2>Faces")[0], name
+
+
+def _bar_lines(stderr: str, name: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if ln.startswith(f"{name}:")]
+
+
+def test_a_folders_progress_counts_its_photos_as_its_summary_does(
+    image_one_face: Path, model_path: Path, tmp_path: Path
+) -> None:
+    # Before: the bar started at 0/5 (the photos whose names could be read) and ended at
+    # 3/3 (those that were read), beside the summary's "photos": 6 and "(3 of 6)".
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg", "d.jpg")
+    (photos / "c_broken.jpg").write_bytes(image_one_face.read_bytes()[:300])
+    (photos / "z_broken.jpg").write_bytes(image_one_face.read_bytes()[:300])  # the last
+    try:
+        (photos / os.fsdecode(b"e_caf\xe9.jpg")).write_bytes(image_one_face.read_bytes())
+        odd = 1
+    except (OSError, UnicodeError):
+        odd = 0  # this file system keeps names UTF-8
+    total = 5 + odd
+    r = run_emocam("process", photos, "-o", tmp_path / "out", "--no-video", "--model",
+                   model_path)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "out" / "photos.emocam.json").read_text())
+    assert summary["photos"] == total and summary["frames"] == 3
+    bar = _bar_lines(r.stderr, "photos")
+    assert bar and all(f"/{total} " in ln for ln in bar), r.stderr
+    assert f"{odd}/{total} " in bar[0] and f"{total}/{total} " in bar[-1], r.stderr
+    assert "photo/s" in bar[-1]
+    assert r.stderr.rstrip().endswith(f"({2 + odd} of {total})."), r.stderr
+    quiet = run_emocam("process", photos, "-o", tmp_path / "out", "--no-video", "--model",
+                       model_path, "-q", "--overwrite")
+    assert quiet.returncode == 0 and not _bar_lines(quiet.stderr, "photos"), quiet.stderr
+    assert quiet.stderr.rstrip().endswith(f"({2 + odd} of {total})."), quiet.stderr

@@ -147,6 +147,22 @@ def test_a_matroska_recording_whose_sound_outlasts_its_picture_is_not_called_tru
     assert "truncated" not in caplog.text
 
 
+def test_a_matroska_recordings_progress_counts_its_picture_not_its_longer_sound(
+    tmp_path: Path, video_face_at_edge: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    # Matroska stores no frame count; OpenCV's, from the sound that runs on, is 2.5 times
+    # too many: the bar said 0/76 of its 30 frames, and 30/30 at the end.
+    n = video_face_at_edge.frame_count
+    mkv = with_sound(video_face_at_edge.path, tmp_path / "obs.mkv", "aac",
+                     seconds=2.5 * n / video_face_at_edge.fps)
+    run = run_cli(capfd, "process", mkv, "-o", tmp_path / "out", "--model", model_path,
+                  "--no-video", "--no-report")
+    assert run.code == 0, run.err
+    bar = [ln for ln in run.lines() if ln.startswith("obs.mkv:")]
+    assert bar and all(f"/{n} " in ln for ln in bar), bar
+    assert f" {n}/{n} " in bar[-1], bar
+
+
 def test_a_matroska_download_cut_short_says_where_it_ends(
     tmp_path: Path, video_face_at_edge: SyntheticVideo, caplog: pytest.LogCaptureFixture
 ) -> None:

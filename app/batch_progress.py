@@ -1,0 +1,137 @@
+"""What several inputs show while they run, in one story whether they run one at a time or
+side by side (``--jobs``, ``--dask``): how many inputs are settled of how many, and which
+are going now, before the bar; each input's outcome a line above it as it ends; the inputs
+that failed named at the end (``emocam.batch_cli``, ``emocam.process_command``).
+
+One at a time, each input has a bar of its own frames. Side by side, one bar counts every
+input's frames: a folder's as its photos, every photo of it, as its summary counts them (a
+photo that cannot be read is counted once its folder is done); a video's as its container
+says, brought down to what was read once it is done (an estimate, as one input's bar does).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from emocam.batch_manifest import DONE, Outcome
+from emocam.batch_work import WorkItem
+from emocam.inputs import shown_name, utf8_named
+from emocam.progress import progress_bar
+
+_NAMES_SHOWN = 2  # the inputs going named before the bar; the others counted
+_NAME_CHARS = 24  # a long name's start and end, so the bar keeps its line
+
+
+def frame_count(src: Path) -> int:
+    """The input's frames as its container says (0 when unknown), a folder's photos as its
+    summary counts them: its share of a batch's bar."""
+    if src.is_dir():
+        from emocam.photo_folder import photo_files
+
+        return len(photo_files(src))  # those left out for their names too
+    if not utf8_named(src):
+        return 0  # OpenCV ends the process on such a name; its run says why it is refused
+    import cv2
+
+    from emocam.video_source import counted_frames
+
+    cap = cv2.VideoCapture(str(src))
+    try:
+        return (counted_frames(src, cap) or 0) if cap.isOpened() else 0
+    finally:
+        cap.release()
+
+
+def _short(name: str) -> str:
+    if len(name) <= _NAME_CHARS:
+        return name
+    half = (_NAME_CHARS - 3) // 2
+    return f"{name[:half]}...{name[-half:]}"
+
+
+def going_text(settled: int, n: int, going: Sequence[str]) -> str:
+    """The words before a bar of several inputs: "1/3 inputs finished; going: b.mp4"
+    (finished: done or failed, each said in a line as it ended)."""
+    text = f"{settled}/{n} inputs finished"
+    if not going:
+        return text
+    names = ", ".join(_short(g) for g in going[:_NAMES_SHOWN])
+    more = f" and {len(going) - _NAMES_SHOWN} more" if len(going) > _NAMES_SHOWN else ""
+    return f"{text}; going: {names}{more}"
+
+
+class BatchBar:
+    """The one bar of inputs run side by side, fed by whoever runs them: which started,
+    the frames each has done so far, how each ended. Thread-safe: a Dask client hears of
+    the inputs going in a thread of its own."""
+
+    def __init__(self, items: list[WorkItem], enabled: bool) -> None:
+        enabled = enabled and bool(items)  # every input settled already: no "0/0" bar
+        self._n = len(items)
+        self._share = {i.index: frame_count(Path(i.options.input)) for i in items} \
+            if enabled else {}
+        self._folders = {i.index for i in items if Path(i.options.input).is_dir()}
+        self._going: dict[int, str] = {}
+        self._counted: dict[int, int] = {}  # frames on the bar of each input going
+        self._ended: set[int] = set()
+        self._settled = 0
+        self._lock = threading.Lock()
+        self.bar = progress_bar(sum(self._share.values()) or None, going_text(0, self._n, []),
+                                enabled)
+
+    def __enter__(self) -> BatchBar:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.bar.close()
+
+    def _show(self) -> None:
+        self.bar.set_description_str(
+            going_text(self._settled, self._n, list(self._going.values())))
+
+    def started(self, item: WorkItem) -> None:
+        with self._lock:
+            if item.index in self._ended:
+                return  # heard of after its end (a cluster's message late)
+            self._going[item.index] = shown_name(Path(Path(item.options.input).name))
+            self._counted.setdefault(item.index, 0)
+            self._show()
+
+    def frames(self, index: int, frames: int) -> None:
+        """``frames`` of input ``index`` are done (its run's count so far)."""
+        with self._lock:
+            if index not in self._going:
+                return  # a late report of an input that ended
+            self.bar.update(frames - self._counted[index])
+            self._counted[index] = frames
+
+    def lost(self, index: int) -> None:
+        """Input ``index`` stopped without an outcome (its worker died): a retry counts
+        its frames again."""
+        with self._lock:
+            self.bar.update(-self._counted.pop(index, 0))
+            self._going.pop(index, None)
+            self._show()
+
+    def ended(self, index: int, outcome: Outcome) -> None:
+        with self._lock:
+            self._ended.add(index)
+            self._end(index, outcome)
+
+    def _end(self, index: int, outcome: Outcome) -> None:
+        counted = self._counted.pop(index, 0)
+        self._going.pop(index, None)
+        share = self._share.get(index, 0)
+        done = outcome.frames
+        if outcome.status == DONE and not outcome.skipped and self.bar.total is not None:
+            if index in self._folders:
+                done = max(share, done)  # its photos not read are counted, as in its summary
+            else:  # the container's count was an estimate: the share is what was read
+                self.bar.total += done - share
+        self.bar.update(done - counted)
+        self._settled += 1
+        self._show()
