@@ -52,6 +52,7 @@ from emocam.gui.export_control import ExportControl
 from emocam.gui.face_panel import FacePanel
 from emocam.gui.input_notes import InputNotes, names, shown
 from emocam.gui.model_choice import ModelChoice
+from emocam.gui.navigation import Navigation
 from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.playback import PlaybackBar
 from emocam.gui.recording import RecordingControl
@@ -143,12 +144,7 @@ class MainWindow(QMainWindow):
         # The source being tried before it replaces what plays: one token per try, so that a
         # second try of the same source (Ctrl+K twice) is told from the first.
         self._opening: object | None = None
-        self._shown_frames: set[int] = set()  # a folder's photos shown: where Left goes back to
-        # Where the last seek goes until a frame from there is shown: a jump pressed again
-        # before then goes on from there (three quick Shift+Right were one jump of 5 s).
-        self._seek_target: int | None = None
-        self._sought_at = 0.0  # when the last seek was asked (time.monotonic)
-        self._ended = False
+        self.navigation = Navigation(self)
         self._painted_after: float | None = None
         self._latency_ms = 0.0
         # Recent capture-to-screen times, for the benchmarks and the performance figures.
@@ -270,7 +266,7 @@ class MainWindow(QMainWindow):
         if not self._fitted:
             self._fitted = True
             # A restored layout may have shown the panel while the window was hidden.
-            self._set_checked("view.perf_panel", not self.perf_dock.isHidden())
+            self.set_checked("view.perf_panel", not self.perf_dock.isHidden())
             self.fit_to_screen()
             # The window manager adds its frame (title bar, borders) some time after the
             # window shows, around where the client area was put: a restored window at the
@@ -342,7 +338,7 @@ class MainWindow(QMainWindow):
         setattr(self.settings, name, on)
         if on and getattr(self.settings, other):
             setattr(self.settings, other, False)
-            self._set_checked(f"view.{other}", False)
+            self.set_checked(f"view.{other}", False)
         self.apply_overlay()
 
     def apply_overlay(self) -> None:
@@ -550,11 +546,9 @@ class MainWindow(QMainWindow):
         worker.recording_stopped.connect(self.recording.stopped)
         self.worker = worker
         self.threads.track(worker)
-        self._ended = False
-        self._shown_frames = set()
-        self._seek_target = None
+        self.navigation.reset()
         self.playback.set_paused(False)
-        self._set_checked("playback.pause", False)
+        self.set_checked("playback.pause", False)
         self.status.clear()
         self.setWindowTitle(f"emocam - {_short(spec)}")
         self.playback.reset()
@@ -668,8 +662,7 @@ class MainWindow(QMainWindow):
         self.worker.frame_shown()
         self.last_packet = packet
         result = packet.result
-        self._shown_frames.add(result.frame.index)
-        self._arrived(result.frame.index)
+        self.navigation.shown(result.frame.index)
         self.view.set_frame(packet.image, result, packet.overlay)
         self._painted_after = packet.captured_at
         self.faces.update_result(result)
@@ -707,9 +700,9 @@ class MainWindow(QMainWindow):
             return
         if early:
             self.banner.show_message(early, "warning")
-        self._ended = True
+        self.navigation.ended = True
         self.playback.set_paused(True)
-        self._set_checked("playback.pause", True)
+        self.set_checked("playback.pause", True)
         self.status.set("fps", "")
         if self.last_packet is not None:
             # A seek past a damaged end found nothing there: the bar goes back to the frame
@@ -769,96 +762,24 @@ class MainWindow(QMainWindow):
         self.banner.show_message(message, "error",
                                  {**retry, "Open the Sample Video": self.open_sample})
 
-    # --- playback -------------------------------------------------------------------------
+    # --- playback (the Playback menu's and the bar's; tests call them too) -----------------
 
     def set_paused(self, paused: bool) -> None:
-        self.playback.set_paused(paused)
-        self._set_checked("playback.pause", paused)
-        if paused:
-            self.status.set("fps", "")  # the last rate is not this paused video's
-        if self.worker is None:
-            return
-        if not paused and self._ended:
-            self.seek(0)  # play after the end starts again
-        self.worker.set_paused(paused)
-
-    def go_to_end(self) -> None:
-        """The last frame (a folder's last photo), paused: End, as in video players."""
-        info = self.source_info
-        if self.worker is None or info is None or info.is_live or not info.frame_count:
-            return
-        self.seek(info.frame_count - 1)
-        self.set_paused(True)  # a seek from the end plays on; End stays there
+        self.navigation.set_paused(paused)
 
     def seek(self, index: int) -> None:
-        if self.worker is not None and self.source_info and not self.source_info.is_live:
-            if self._ended:
-                # At the end the worker waits, showing "paused"; a seek (Home, the slider)
-                # plays on from the new place, and the button and menu must say so.
-                self.playback.set_paused(False)
-                self._set_checked("playback.pause", False)
-                self.worker.set_paused(False)
-            self._ended = False
-            # Ids count from 1 again after a seek (gui.workers): the face chosen before and
-            # its line in the timeline may be someone else's from here on.
-            self.faces.clear_selection()
-            self.timeline.forget_faces()
-            self._seek_target, self._sought_at = max(0, index), time.monotonic()
-            self.worker.seek(index)
-
-    def _arrived(self, index: int) -> None:
-        # The frame a seek went to, or one soon after it (a folder's unreadable photo is
-        # passed over; playing goes on). Frames from before the seek, still on their way,
-        # are elsewhere: more than a second before or after it.
-        target = self._seek_target
-        if target is not None and 0 <= index - target <= max(2, round(self.playback.fps)):
-            self._seek_target = None
-
-    def jump(self, seconds: float, photos: int) -> None:
-        """Seconds on (positive) or back in a video, or photos in a folder, from the frame
-        shown (or the one a seek is on its way to). Playing or paused stays as it was; past
-        the end is the last frame, as End."""
-        info = self.source_info
-        if self.worker is None or info is None or info.is_live or self.last_packet is None:
-            return
-        shown = self.last_packet.result.frame.index
-        # Quick presses add up from the place a seek is on its way to; one that never
-        # arrived (a run of unreadable photos passed over) is not counted from a second on.
-        on_its_way = (self._seek_target is not None
-                      and time.monotonic() - self._sought_at < 1.0)
-        here = self._seek_target if on_its_way and self._seek_target is not None else shown
-        count = info.frame_count or 0
-        offset = photos if self.playback.is_photos() else round(seconds * self.playback.fps)
-        target = max(0, here + offset)
-        if count and target >= count - 1:
-            if shown < count - 1:  # at the end already: nothing to seek (ids would restart)
-                self.go_to_end()
-        elif target != here:
-            self.seek(target)
+        self.navigation.seek(index)
 
     def step(self, frames: int) -> None:
-        """One frame on (``frames`` 1) or back (-1), paused; a folder's next or previous
-        photo. On keeps a video's faces' ids (a photo's faces are new); back is a seek, where
-        ids start again."""
-        if self.worker is None or self.source_info is None or self.source_info.is_live:
-            return
-        if self.last_packet is None:
-            return
-        if not self.playback.button.isChecked():
-            self.set_paused(True)
-        index = self.last_packet.result.frame.index
-        if frames > 0 and not self._ended:
-            self.worker.step()
-        elif frames < 0 and index > 0:
-            # Back to the last frame shown before this one: a folder's unreadable photo is
-            # never shown, and a seek to it went on to the next readable one, the photo
-            # Left was pressed on (Left was stuck there).
-            photos = self.playback.is_photos()
-            before = [i for i in self._shown_frames if i < index] if photos else []
-            self.seek(max(before) if before else index - 1)
-            self.set_paused(True)  # a seek from the end plays on; a step does not
+        self.navigation.step(frames)
 
-    def _set_checked(self, action_id: str, checked: bool) -> None:
+    def go_to_end(self) -> None:
+        self.navigation.go_to_end()
+
+    def jump(self, seconds: float, photos: int) -> None:
+        self.navigation.jump(seconds, photos)
+
+    def set_checked(self, action_id: str, checked: bool) -> None:
         action = getattr(self, "qactions", {}).get(action_id)  # None while menus are built
         if action is not None:
             set_checked_quietly(action, checked)
@@ -874,11 +795,11 @@ class MainWindow(QMainWindow):
         if not self.isVisible() or self.isMinimized():
             return
         self.settings.show_side_panel = visible
-        self._set_checked("view.side_panel", visible)
+        self.set_checked("view.side_panel", visible)
 
     def _perf_visibility(self, visible: bool) -> None:
         if self.isVisible() and not self.isMinimized():
-            self._set_checked("view.perf_panel", visible)
+            self.set_checked("view.perf_panel", visible)
 
     def toggle_fullscreen(self) -> None:
         if self.isFullScreen():
