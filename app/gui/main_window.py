@@ -53,17 +53,12 @@ from emocam.gui.face_panel import FacePanel
 from emocam.gui.input_notes import InputNotes, names, shown
 from emocam.gui.model_choice import ModelChoice
 from emocam.gui.navigation import Navigation
+from emocam.gui.options import Options
 from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.playback import PlaybackBar
 from emocam.gui.recording import RecordingControl
 from emocam.gui.screen_fit import DEFAULT_SIZE, fit_geometry, fit_size
-from emocam.gui.settings import (
-    AppSettings,
-    load_settings,
-    non_defaults,
-    reset_keeping_history,
-    save_settings,
-)
+from emocam.gui.settings import AppSettings, load_settings
 from emocam.gui.side_width import MIN_SIDE_WIDTH, SidePanelWidth
 from emocam.gui.snapshot import SnapshotControl
 from emocam.gui.status import StatusFields
@@ -74,7 +69,6 @@ from emocam.gui.video_view import VideoView
 from emocam.gui.workers import Packet, SourceInfo, SourceWorker, WorkerError
 from emocam.input_kinds import IMAGE_EXTS, VIDEO_EXTS, input_kind
 from emocam.overlay import OverlayOptions
-from emocam.pipeline import PipelineConfig
 from emocam.resources import sample_video_path
 from emocam.sources import open_source
 
@@ -145,6 +139,7 @@ class MainWindow(QMainWindow):
         # second try of the same source (Ctrl+K twice) is told from the first.
         self._opening: object | None = None
         self.navigation = Navigation(self)
+        self.options = Options(self)
         self._painted_after: float | None = None
         self._latency_ms = 0.0
         # Recent capture-to-screen times, for the benchmarks and the performance figures.
@@ -308,82 +303,6 @@ class MainWindow(QMainWindow):
             self.qactions[name].setEnabled(is_file and not still)
         title_jumps(self.qactions, self.playback.is_photos())
 
-    # --- options the worker needs ---------------------------------------------------------
-
-    def pipeline_config(self, live: bool) -> PipelineConfig:
-        s = self.settings
-        return PipelineConfig(
-            model_path=self.models.config_path(),
-            detector=s.detector,
-            provider=s.provider or None,
-            min_score=s.min_score,
-            smoothing_tau_s=s.smoothing_tau_s,
-            live=live,
-            target_fps=s.target_fps or None,
-        )
-
-    def overlay_options(self) -> OverlayOptions:
-        s = self.settings
-        # Face Boxes off keeps each face's label while its panel shows: without it the
-        # panels floated beside faces with nothing to say whose they were.
-        return OverlayOptions(show_boxes=s.show_boxes, show_labels=s.show_boxes or s.show_bars,
-                              show_bars=s.show_bars, show_landmarks=s.show_landmarks,
-                              show_uncertain=s.show_uncertain, blur_faces=s.blur_faces,
-                              boxes_only=s.boxes_only)
-
-    def set_privacy_view(self, name: str, on: bool) -> None:
-        """Blur Faces and Boxes Only: one at most, as on the command line (the second
-        would hide what the first shows)."""
-        other = {"blur_faces": "boxes_only", "boxes_only": "blur_faces"}[name]
-        setattr(self.settings, name, on)
-        if on and getattr(self.settings, other):
-            setattr(self.settings, other, False)
-            self.set_checked(f"view.{other}", False)
-        self.apply_overlay()
-
-    def apply_overlay(self) -> None:
-        if self.worker is not None:
-            self.worker.set_overlay(self.overlay_options())
-        self._persist()
-
-    def apply_pipeline_config(self) -> None:
-        if self.worker is not None and self.source_info is not None:
-            self.worker.set_config(self.pipeline_config(self.source_info.is_live))
-        self._persist()
-
-    def apply_speed(self) -> None:
-        if self.worker is not None:
-            self.worker.set_speed(self.settings.playback_speed)
-        self._persist()
-
-    def _persist(self) -> None:
-        save_settings(self.settings)
-        self.show_non_defaults()
-
-    def show_non_defaults(self) -> None:
-        """A chosen model, target rate or speed is remembered from one start to the next;
-        the status bar says so, as View > Reset to Defaults undoes it."""
-        text = non_defaults(self.settings, self.models.display_name())
-        tip = ("Chosen in the View menu and kept from one start to the next; "
-               "View > Reset to Defaults goes back to the defaults.") if text else ""
-        self.status.set("settings", text, tip)
-
-    def reset_to_defaults(self) -> None:
-        """Every option back to its default; the window's layout and the recent files stay."""
-        reset_keeping_history(self.settings)
-        fresh = self.settings
-        self.models.reset()
-        for action in self.qactions.values():
-            setting = action.property("setting")
-            if setting:
-                set_checked_quietly(action, bool(getattr(fresh, setting)))
-        self.dock.setVisible(fresh.show_side_panel)
-        if self.worker is not None:
-            self.worker.set_overlay(self.overlay_options())
-            self.worker.set_speed(fresh.playback_speed)
-        self.apply_pipeline_config()
-        self.statusBar().showMessage("Options reset to their defaults.", 5000)
-
     # --- menus that list what is there now -------------------------------------------------
 
     def fill_recent_menu(self) -> None:
@@ -408,7 +327,7 @@ class MainWindow(QMainWindow):
 
     def _clear_recent(self) -> None:
         self.settings.recent_files = []
-        self._persist()
+        self.options.persist()
 
     def probe_cameras(self) -> None:
         """Search for cameras off the GUI thread, listing the one in use (or being opened)
@@ -458,7 +377,7 @@ class MainWindow(QMainWindow):
         if path.exists():  # a name that is not there would greet every later start from Recent
             self.settings.add_recent(str(path))
         self.settings.last_dir = str(path.parent)
-        self._persist()
+        self.options.persist()
         self._start_checked(str(path), loop=_is_sample(path))
 
     def _start_checked(self, spec: str | int, loop: bool = False) -> None:
@@ -520,7 +439,7 @@ class MainWindow(QMainWindow):
         self._start_checked(self.settings.camera_index if index is None else int(index))
 
     def restart_camera(self) -> None:
-        self._persist()
+        self.options.persist()
         if self.source_info is not None and self.source_info.is_live:
             self.start_camera()
 
@@ -535,7 +454,8 @@ class MainWindow(QMainWindow):
             for text in self.input_notes.of(Path(spec), self._tried_since):
                 self._on_input_note(text)
         live = isinstance(spec, int)
-        worker = SourceWorker(spec, self.pipeline_config(live), self.overlay_options(),
+        worker = SourceWorker(spec, self.options.pipeline_config(live),
+                              self.options.overlay_options(),
                               self.settings.playback_speed,
                               open_fn=_first_then(opened, self.open_fn), loop=loop)
         worker.opened.connect(self._on_opened)
@@ -587,8 +507,8 @@ class MainWindow(QMainWindow):
         info = self.source_info
         if info is None or info.is_live:
             return None
-        return ExportJob(Path(str(info.spec)), info.frame_count, self.pipeline_config(False),
-                         self.overlay_options())
+        return ExportJob(Path(str(info.spec)), info.frame_count,
+                         self.options.pipeline_config(False), self.options.overlay_options())
 
     def _camera(self) -> SourceWorker | None:
         """The running camera's worker, for Camera > Record; None when no camera runs."""
@@ -617,7 +537,7 @@ class MainWindow(QMainWindow):
         self.source_info = info
         if info.is_live and isinstance(info.spec, int) and info.spec != self.settings.camera_index:
             self.settings.camera_index = info.spec
-            self._persist()
+            self.options.persist()
         w, h = info.size
         self.view.set_pixel_aspect(info.pixel_aspect)
         self.status.set("source", info.name, str(info.spec))
@@ -642,7 +562,7 @@ class MainWindow(QMainWindow):
         self.timeline.clear()
         self.models.info = info.get("model_info")
         self.perf.set_info(info)
-        self.show_non_defaults()
+        self.options.show_non_defaults()
         self.status.set("detector", f"detector: {info.get('detector', '?')}")
         # Haar finds boxes alone: Landmarks on showed nothing, and nothing said why.
         landmarks = self.qactions["view.landmarks"]
@@ -736,7 +656,7 @@ class MainWindow(QMainWindow):
         left out of Open Recent, which would offer it again, and fail again, at every start."""
         if isinstance(spec, str) and spec in self.settings.recent_files:
             self.settings.recent_files.remove(spec)
-            self._persist()
+            self.options.persist()
         self.banner.show_message(message, "error", dict([self._open_another(spec)]))
 
     def _open_another(self, spec: str | int | None) -> tuple[str, Callable[[], None]]:
@@ -773,6 +693,15 @@ class MainWindow(QMainWindow):
     def step(self, frames: int) -> None:
         self.navigation.step(frames)
 
+    def overlay_options(self) -> OverlayOptions:
+        return self.options.overlay_options()
+
+    def apply_pipeline_config(self) -> None:
+        self.options.apply_pipeline_config()
+
+    def apply_speed(self) -> None:
+        self.options.apply_speed()
+
     def go_to_end(self) -> None:
         self.navigation.go_to_end()
 
@@ -788,7 +717,7 @@ class MainWindow(QMainWindow):
 
     def show_side_panel(self, on: bool) -> None:
         self.dock.setVisible(on)
-        self._persist()
+        self.options.persist()
 
     def _dock_visibility(self, visible: bool) -> None:
         # The dock's own close button hides it too; keep the menu and setting in step.
@@ -845,8 +774,8 @@ class MainWindow(QMainWindow):
             # The source stopped because the model failed.
             self._start(self._last_spec, self._last_loop)
         else:
-            self.apply_pipeline_config()
-        self._persist()
+            self.options.apply_pipeline_config()
+        self.options.persist()
 
     # --- closing --------------------------------------------------------------------------
 
@@ -865,7 +794,7 @@ class MainWindow(QMainWindow):
         self.settings.side_panel_width = self.side_width.wanted
         self.settings.geometry = self.saveGeometry()
         self.settings.window_state = self.saveState()
-        self._persist()
+        self.options.persist()
         self.shutdown()
         super().closeEvent(event)
 
