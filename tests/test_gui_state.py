@@ -260,7 +260,7 @@ def test_the_camera_search_waits_until_the_first_source_has_opened_or_failed(
 
     searches: list[int | None] = []
     real = cameras.probe_cameras
-    monkeypatch.setattr("emocam.gui.main_window.probe_cameras",
+    monkeypatch.setattr("emocam.gui.camera_search.probe_cameras",
                         lambda **kw: searches.append(kw.get("in_use")) or real(**kw))
     window = make_window()
     qtbot.wait(300)

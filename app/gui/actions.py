@@ -94,7 +94,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Ctrl+K", separator_before=True),
     ActionSpec("camera.stop", "S&top", "&Camera", lambda w: w.stop(), "Ctrl+Shift+K"),
     ActionSpec("camera.search", "Search for &Cameras", "&Camera",
-               lambda w: w.probe_cameras()),
+               lambda w: w.camera_search.probe()),
     ActionSpec("camera.record", "&Record", "&Camera", lambda w, on: w.recording.toggle(on),
                "Ctrl+R", checkable=True),
     ActionSpec("view.boxes", "Face &Boxes", "&View", lambda w, on: w.options.apply_overlay(),
@@ -187,8 +187,7 @@ def build_menus(window: MainWindow, bar: QMenuBar) -> dict[str, QAction]:
     for spec in (a for a in ACTIONS if not a.after_choices):
         menu = menus[spec.menu]
         if spec.id == "file.quit":
-            window.recent_menu = menu.addMenu("Open &Recent")
-            window.recent_menu.aboutToShow.connect(window.fill_recent_menu)
+            window.recent_menu = menu.addMenu("Open &Recent")  # filled by gui.recent_menu
         if spec.separator_before:
             menu.addSeparator()
         actions[spec.id] = _make_action(window, menu, spec)

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from emocam.cameras import CameraInfo, probe_cameras
+from emocam.cameras import CameraInfo
 from emocam.errors import SourceError
 from emocam.export_job import ExportJob
 from emocam.gui import face_card_access
@@ -48,6 +48,7 @@ from emocam.gui.actions import (
     title_jumps,
 )
 from emocam.gui.banner import MessageBanner
+from emocam.gui.camera_search import CameraSearch
 from emocam.gui.export_control import ExportControl
 from emocam.gui.face_panel import FacePanel
 from emocam.gui.input_notes import InputNotes, names, shown
@@ -56,6 +57,7 @@ from emocam.gui.navigation import Navigation
 from emocam.gui.options import Options
 from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.playback import PlaybackBar
+from emocam.gui.recent_menu import RecentMenu
 from emocam.gui.recording import RecordingControl
 from emocam.gui.screen_fit import DEFAULT_SIZE, fit_geometry, fit_size
 from emocam.gui.settings import AppSettings, load_settings
@@ -129,7 +131,6 @@ class MainWindow(QMainWindow):
         self.source_info: SourceInfo | None = None
         self.pipeline_info: dict[str, Any] = {}
         self.last_packet: Packet | None = None
-        self.cameras: list[CameraInfo] | None = None
         self.recent_menu: QMenu | None = None
         self.threads = BackgroundThreads(self)
         self._fallback_to_sample = False
@@ -157,14 +158,15 @@ class MainWindow(QMainWindow):
         self.models = ModelChoice(self, self.settings, self.banner, self.threads,
                                   self._model_changed,
                                   lambda: str(self.pipeline_info.get("provider", "")))
+        self.camera_search = CameraSearch(self.threads, self.statusBar(), self._camera_in_use)
         self.qactions = build_menus(self, self.menuBar())
+        assert self.recent_menu is not None  # made by build_menus, in the File menu
+        self.recent = RecentMenu(self.recent_menu, self.settings, self.open_file,
+                                 self.options.persist)
         self.recording = RecordingControl(self.settings, self.banner, self.status,
                                           self.qactions["camera.record"], self._camera)
         self._restore_window()
         self._update_actions()
-        # The search for cameras waits for the first source to open or fail: at start the
-        # app opens camera 0 too, and on Windows and macOS only one of two opens gets it.
-        self._search_pending = True
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -302,49 +304,6 @@ class MainWindow(QMainWindow):
                      *PHOTO_TITLES):
             self.qactions[name].setEnabled(is_file and not still)
         title_jumps(self.qactions, self.playback.is_photos())
-
-    # --- menus that list what is there now -------------------------------------------------
-
-    def fill_recent_menu(self) -> None:
-        assert self.recent_menu is not None
-        self.recent_menu.clear()
-        metrics = self.recent_menu.fontMetrics()
-        for path in self.settings.recent_files:
-            # At most 60 characters' width, its middle left out: a long path made the menu as
-            # wide as the screen, over the File menu itself. The whole path is its tip.
-            shown = metrics.elidedText(path, Qt.TextElideMode.ElideMiddle,
-                                       metrics.averageCharWidth() * 60)
-            # "&" would be taken as a keyboard accelerator: "Tom & Jerry" showed "Tom _Jerry".
-            action = self.recent_menu.addAction(shown.replace("&", "&&"))
-            action.setToolTip(path)
-            action.setStatusTip(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_file(p))
-        if not self.settings.recent_files:
-            self.recent_menu.addAction("No recent files").setEnabled(False)
-        else:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear List").triggered.connect(self._clear_recent)
-
-    def _clear_recent(self) -> None:
-        self.settings.recent_files = []
-        self.options.persist()
-
-    def probe_cameras(self) -> None:
-        """Search for cameras off the GUI thread, listing the one in use (or being opened)
-        without opening it a second time."""
-        self._search_pending = False
-        spec = self._last_spec if self.worker is not None else None
-        in_use = spec if isinstance(spec, int) else None
-        self.threads.run(lambda: probe_cameras(in_use=in_use), self._cameras_found, None)
-
-    def _search_once_settled(self) -> None:
-        if self._search_pending:
-            self.probe_cameras()
-
-    def _cameras_found(self, cameras: list[CameraInfo]) -> None:
-        self.cameras = cameras
-        names = ", ".join(c.name for c in cameras) or "none"
-        self.statusBar().showMessage(f"Cameras found: {names}", 5000)
 
     # --- sources --------------------------------------------------------------------------
 
@@ -515,6 +474,16 @@ class MainWindow(QMainWindow):
         live = self.source_info is not None and self.source_info.is_live
         return self.worker if live else None
 
+    def _camera_in_use(self) -> int | None:
+        """The camera that plays or is being opened, for a search that leaves it alone."""
+        spec = self._last_spec if self.worker is not None else None
+        return spec if isinstance(spec, int) else None
+
+    @property
+    def cameras(self) -> list[CameraInfo] | None:
+        """The cameras the last search found (None: none yet), for Camera > Device."""
+        return self.camera_search.cameras
+
     def _on_input_note(self, text: str) -> None:
         spec = self._last_spec
         if spec is None or isinstance(spec, int) or not names(text, Path(spec)):
@@ -550,7 +519,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_span(clip_ms(info), photos=info.frame_count if folder else None)
         self.setWindowTitle(f"emocam - {info.name}")
         self._update_actions()
-        self._search_once_settled()
+        self.camera_search.once_settled()
 
     def _on_pipeline(self, info: dict[str, Any]) -> None:
         if not self._current():
@@ -635,7 +604,7 @@ class MainWindow(QMainWindow):
             return
         if error.kind == "source" and error.is_live:
             self._camera_failed(error.message)
-            self._search_once_settled()
+            self.camera_search.once_settled()
             return
         if error.kind == "model":
             actions = {"Choose Model...": self.models.choose_dialog}
@@ -649,7 +618,7 @@ class MainWindow(QMainWindow):
         if error.fatal and self.worker is not None:
             self._show_stopped("Not running")
             self.view.clear("Nothing to show.")
-        self._search_once_settled()
+        self.camera_search.once_settled()
 
     def _file_failed(self, spec: str | int | None, message: str) -> None:
         """A file that could not be opened: said, with a dialog for another of its kind, and
