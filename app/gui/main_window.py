@@ -15,13 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QRect, Qt, QTimer
+from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
-    QGuiApplication,
     QShortcut,
     QShowEvent,
 )
@@ -59,15 +58,15 @@ from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.playback import PlaybackBar
 from emocam.gui.recent_menu import RecentMenu
 from emocam.gui.recording import RecordingControl
-from emocam.gui.screen_fit import DEFAULT_SIZE, fit_geometry, fit_size
 from emocam.gui.settings import AppSettings, load_settings
-from emocam.gui.side_width import MIN_SIDE_WIDTH, SidePanelWidth
+from emocam.gui.side_width import MIN_SIDE_WIDTH
 from emocam.gui.snapshot import SnapshotControl
 from emocam.gui.status import StatusFields
 from emocam.gui.streaming import ResultsFeed
 from emocam.gui.threads import BackgroundThreads
 from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
+from emocam.gui.window_placement import WindowPlacement
 from emocam.gui.workers import Packet, SourceInfo, SourceWorker, WorkerError
 from emocam.input_kinds import IMAGE_EXTS, VIDEO_EXTS, input_kind
 from emocam.overlay import OverlayOptions
@@ -146,7 +145,6 @@ class MainWindow(QMainWindow):
         # Recent capture-to-screen times, for the benchmarks and the performance figures.
         self.latency_samples_ms: deque[float] = deque(maxlen=2000)
         self._fitted = False
-        self._was_maximized = False  # before full screen
         self._shown_size: tuple[int, int] | None = None  # the last frame's, for the status bar
         self._build_ui()
         # The window's other jobs, each given what it needs; none reads the window's state.
@@ -165,7 +163,8 @@ class MainWindow(QMainWindow):
                                  self.options.persist)
         self.recording = RecordingControl(self.settings, self.banner, self.status,
                                           self.qactions["camera.record"], self._camera)
-        self._restore_window()
+        self.placement = WindowPlacement(self, self.dock, self.settings)
+        self.placement.restore()
         self._update_actions()
 
     # --- layout ---------------------------------------------------------------------------
@@ -245,50 +244,13 @@ class MainWindow(QMainWindow):
         # Its own close button and a restored layout show or hide it too: the menu follows.
         self.perf_dock.visibilityChanged.connect(self._perf_visibility)
 
-    def _restore_window(self) -> None:
-        s = self.settings
-        if s.geometry is None or not self.restoreGeometry(s.geometry):
-            self.resize(fit_size(DEFAULT_SIZE, self._available()))
-        if s.window_state is None or not self.restoreState(s.window_state):
-            self.resizeDocks([self.dock], [s.side_panel_width], Qt.Orientation.Horizontal)
-        self.dock.setVisible(s.show_side_panel)
-        self.side_width = SidePanelWidth(self, self.dock, s.side_panel_width)
-
-    def _available(self) -> QRect:
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        return screen.availableGeometry() if screen is not None else QRect(0, 0, 1366, 768)
-
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._fitted:
             self._fitted = True
             # A restored layout may have shown the panel while the window was hidden.
             self.set_checked("view.perf_panel", not self.perf_dock.isHidden())
-            self.fit_to_screen()
-            # The window manager adds its frame (title bar, borders) some time after the
-            # window shows, around where the client area was put: a restored window at the
-            # top of the screen then had its title bar above it. Fit again once it is there.
-            self._frame_checks = 0
-            QTimer.singleShot(50, self._fit_once_framed)
-
-    def _fit_once_framed(self) -> None:
-        self._frame_checks += 1
-        if self.frameGeometry().height() > self.geometry().height():
-            self.fit_to_screen()
-        elif self._frame_checks < 40:  # 2 s: a window manager that draws no frame is left
-            QTimer.singleShot(50, self._fit_once_framed)
-
-    def fit_to_screen(self) -> None:
-        """Shrink and move the window so all of it, title bar included, is on the screen's
-        available area (a 1366x768 laptop, a saved geometry from a larger monitor)."""
-        if self.isFullScreen() or self.isMaximized():
-            return
-        size, corner = fit_geometry(self.frameGeometry(), self.geometry(), self._available(),
-                                    self.minimumSizeHint())
-        if size != self.size():
-            self.resize(size)
-        if corner != self.frameGeometry().topLeft():
-            self.move(corner)  # move() places the frame's corner
+            self.placement.first_shown()
 
     def _update_actions(self) -> None:
         live = bool(self.source_info and self.source_info.is_live)
@@ -700,24 +662,13 @@ class MainWindow(QMainWindow):
             self.set_checked("view.perf_panel", visible)
 
     def toggle_fullscreen(self) -> None:
-        if self.isFullScreen():
-            self._leave_fullscreen()
-        else:
-            self._was_maximized = self.isMaximized()
-            self.showFullScreen()
-
-    def _leave_fullscreen(self) -> None:
-        # Back to the window as it was: a maximised one came back at its normal size.
-        if self._was_maximized:
-            self.showMaximized()
-        else:
-            self.showNormal()
+        self.placement.toggle_fullscreen()
 
     def _escape(self) -> None:
         """Escape leaves full screen, else dismisses the banner (no keyboard reached its
         Dismiss button)."""
         if self.isFullScreen():
-            self._leave_fullscreen()
+            self.placement.leave_fullscreen()
         elif self.banner.isVisible():
             self.banner.hide()
 
@@ -760,9 +711,7 @@ class MainWindow(QMainWindow):
         if event.spontaneous() and not self.exports.may_quit():
             event.ignore()
             return
-        self.settings.side_panel_width = self.side_width.wanted
-        self.settings.geometry = self.saveGeometry()
-        self.settings.window_state = self.saveState()
+        self.placement.save()
         self.options.persist()
         self.shutdown()
         super().closeEvent(event)
