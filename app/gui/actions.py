@@ -76,10 +76,10 @@ def _back(jump: tuple[float, int]) -> tuple[float, int]:
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("file.open_video", "Open &Video...", "&File",
-               lambda w: w.open_video_dialog(), QKeySequence.StandardKey.Open),
+               lambda w: w.opener.video_dialog(), QKeySequence.StandardKey.Open),
     ActionSpec("file.open_image", "Open &Image...", "&File",
-               lambda w: w.open_image_dialog(), "Ctrl+I"),
-    ActionSpec("file.open_folder", "Open &Folder...", "&File", lambda w: w.open_folder_dialog(),
+               lambda w: w.opener.image_dialog(), "Ctrl+I"),
+    ActionSpec("file.open_folder", "Open &Folder...", "&File", lambda w: w.opener.folder_dialog(),
                "Ctrl+Shift+O"),
     ActionSpec("file.open_sample", "Open the &Sample Video", "&File",
                lambda w: w.open_sample()),
@@ -151,7 +151,7 @@ CHOICES: tuple[ChoiceSpec, ...] = (
     ChoiceSpec("camera.resolution", "R&esolution", "&Camera",
                lambda w: [("Camera default", "default"), ("640 x 480", "640x480"),
                           ("1280 x 720", "1280x720"), ("1920 x 1080", "1920x1080")],
-               "camera_resolution", lambda w, v: w.restart_camera()),
+               "camera_resolution", lambda w, v: w.opener.restart_camera()),
     ChoiceSpec("view.smoothing", "&Smoothing", "&View",
                lambda w: [("Off", 0.0), ("Light (0.1 s)", 0.1), ("Normal (0.2 s)", 0.2),
                           ("Strong (0.5 s)", 0.5), ("Very Strong (1 s)", 1.0)],

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
@@ -26,7 +26,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QFrame,
     QMainWindow,
     QMenu,
@@ -36,7 +35,6 @@ from PySide6.QtWidgets import (
 )
 
 from emocam.cameras import CameraInfo
-from emocam.errors import SourceError
 from emocam.export_job import ExportJob
 from emocam.gui import face_card_access
 from emocam.gui.actions import (
@@ -53,6 +51,7 @@ from emocam.gui.face_panel import FacePanel
 from emocam.gui.input_notes import InputNotes, names, shown
 from emocam.gui.model_choice import ModelChoice
 from emocam.gui.navigation import Navigation
+from emocam.gui.opening import SourceOpener, dropped_path, short_name
 from emocam.gui.options import Options
 from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.playback import PlaybackBar
@@ -68,15 +67,7 @@ from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
 from emocam.gui.window_placement import WindowPlacement
 from emocam.gui.workers import Packet, SourceInfo, SourceWorker, WorkerError
-from emocam.input_kinds import IMAGE_EXTS, VIDEO_EXTS, input_kind
 from emocam.overlay import OverlayOptions
-from emocam.resources import sample_video_path
-from emocam.sources import open_source
-
-# A GIF is listed with the videos too: most are animations (a still one opens as a photo).
-VIDEO_FILTER = ("Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS | {".gif"}))
-                + ");;All files (*)")
-IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTS)) + ");;All files (*)"
 
 
 def clip_ms(info: SourceInfo) -> float | None:
@@ -85,15 +76,6 @@ def clip_ms(info: SourceInfo) -> float | None:
     if info.is_live or not info.frame_count or info.frame_count < 2 or not info.fps:
         return None
     return 1000.0 * info.frame_count / info.fps
-
-
-def _is_sample(path: Path) -> bool:
-    sample = sample_video_path()
-    return sample.is_file() and path.is_file() and path.samefile(sample)
-
-
-def _short(spec: str | int) -> str:
-    return f"camera {spec}" if isinstance(spec, int) else Path(spec).name
 
 
 def _first_then(source: Any, open_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -106,38 +88,21 @@ def _first_then(source: Any, open_fn: Callable[[Any], Any]) -> Callable[[Any], A
     return open_
 
 
-def _close(source: Any) -> None:
-    close = getattr(source, "close", None)
-    if callable(close):
-        close()
-
-
-def dropped_path(mime: QMimeData) -> Path | None:
-    """The first local file or folder among dropped links; a web page's link is not one."""
-    for url in mime.urls():
-        if url.isLocalFile():
-            return Path(url.toLocalFile())
-    return None
-
-
 class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None,
                  open_fn: Callable[[Any], Any] | None = None) -> None:
         super().__init__()
         self.settings = settings or load_settings()
-        self.open_fn = open_fn or self._open_source
+        self.opener = SourceOpener(self)
+        self.open_fn = open_fn or self.opener.open_source
         self.worker: SourceWorker | None = None
         self.source_info: SourceInfo | None = None
         self.pipeline_info: dict[str, Any] = {}
         self.last_packet: Packet | None = None
         self.recent_menu: QMenu | None = None
         self.threads = BackgroundThreads(self)
-        self._fallback_to_sample = False
         self._last_spec: str | int | None = None  # reopened when a new model fixes a failure
         self._last_loop = False
-        # The source being tried before it replaces what plays: one token per try, so that a
-        # second try of the same source (Ctrl+K twice) is told from the first.
-        self._opening: object | None = None
         self.navigation = Navigation(self)
         self.options = Options(self)
         self._painted_after: float | None = None
@@ -176,7 +141,6 @@ class MainWindow(QMainWindow):
         self.input_notes = InputNotes(self)
         self.input_notes.noted.connect(self._on_input_note)
         self._notes_said: set[str] = set()
-        self._tried_since = 0.0  # when the file being tried began to open
         self.view = VideoView(self)
         self.view.painted.connect(self._on_painted)
         self.view.double_clicked.connect(self.toggle_fullscreen)
@@ -269,110 +233,24 @@ class MainWindow(QMainWindow):
 
     # --- sources --------------------------------------------------------------------------
 
-    def _open_source(self, spec: str | int) -> Any:
-        if isinstance(spec, int) and self.settings.camera_resolution != "default":
-            w, h = (int(v) for v in self.settings.camera_resolution.split("x"))
-            return open_source(spec, size=(w, h))
-        return open_source(spec)
-
-    def open_video_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open Video", self.settings.last_dir,
-                                              VIDEO_FILTER)
-        if path:
-            self.open_file(path)
-
-    def open_image_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open Image", self.settings.last_dir,
-                                              IMAGE_FILTER)
-        if path:
-            self.open_file(path)
-
-    def open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open Folder", self.settings.last_dir)
-        if folder:
-            self.open_file(folder)
-
     def open_file(self, path: str | Path) -> None:
-        # Absolute, so Open Recent finds the file from whatever folder emocam starts in.
-        path = Path(path).expanduser().absolute()
-        if path.exists():  # a name that is not there would greet every later start from Recent
-            self.settings.add_recent(str(path))
-        self.settings.last_dir = str(path.parent)
-        self.options.persist()
-        self._start_checked(str(path), loop=_is_sample(path))
-
-    def _start_checked(self, spec: str | int, loop: bool = False) -> None:
-        """Open a file or camera; while a file plays, the new source is opened off the GUI
-        thread first, and one that fails (a damaged photo, a recent file moved away, no
-        webcam) is said in the banner while what plays goes on (before, the video stopped
-        and its cards and timeline were emptied). The source opened is the one that plays:
-        a camera is not opened twice, which is slow on some systems."""
-        playing = self.source_info
-        if (self.worker is None or playing is None
-                or (playing.is_live and isinstance(spec, int))):
-            # A camera in use cannot be tried beside another (or itself: the device is busy).
-            self._start(spec, loop)
-            return
-        token = self._opening = object()
-        self._tried_since = time.monotonic()  # its warnings from here on are shown
-        self.statusBar().showMessage(f"Opening {_short(spec)}...")
-
-        def trial() -> Any:
-            return self.open_fn(spec)
-
-        def opened(source: Any) -> None:
-            if self._opening is not token:  # overtaken since, or the window closed
-                _close(source)
-                return
-            self._opening = None
-            self.statusBar().clearMessage()
-            self._start(spec, loop, opened=source)
-
-        def failed(error: Exception) -> None:
-            if self._opening is not token:
-                return
-            self._opening = None
-            self.statusBar().clearMessage()
-            if not isinstance(error, SourceError):
-                self._start(spec, loop)  # the worker says it as it always has
-            elif isinstance(spec, int):
-                self.banner.show_message(str(error), "error",
-                                         {"Retry": lambda: self.start_camera(spec)})
-            else:
-                self._file_failed(spec, str(error))
-
-        self.threads.run(trial, opened, failed)
+        self.opener.open_file(path)
 
     def open_sample(self) -> None:
-        path = sample_video_path()
-        if not path.is_file():
-            self.banner.show_message(
-                f"The sample video {path} is missing from this installation; open a video "
-                "with File > Open Video or reinstall emocam.", "error")
-            return
-        # Six seconds that stop on a frozen frame make a poor first impression: it loops.
-        self._start(str(path), loop=True)
+        self.opener.open_sample()
 
     def start_camera(self, index: int | None = None, fallback_to_sample: bool = False) -> None:
-        # Kept for the next start only once it opens (_on_opened): a camera that failed would
-        # greet every later start with its error.
-        self._fallback_to_sample = fallback_to_sample
-        self._start_checked(self.settings.camera_index if index is None else int(index))
+        self.opener.start_camera(index, fallback_to_sample)
 
-    def restart_camera(self) -> None:
-        self.options.persist()
-        if self.source_info is not None and self.source_info.is_live:
-            self.start_camera()
-
-    def _start(self, spec: str | int, loop: bool = False, opened: Any = None) -> None:
+    def start(self, spec: str | int, loop: bool = False, opened: Any = None) -> None:
         """Play ``spec`` (``opened``: its source, already open) in place of what plays."""
-        self._opening = None  # a file still being tried is overtaken by this source
+        self.opener.cancel_trial()  # a file still being tried is overtaken by this source
         self.stop_source()
         self._last_spec, self._last_loop = spec, loop
         self.banner.hide()
         self._notes_said = set()
         if opened is not None and not isinstance(spec, int):  # said while it was tried
-            for text in self.input_notes.of(Path(spec), self._tried_since):
+            for text in self.input_notes.of(Path(spec), self.opener.tried_since):
                 self._on_input_note(text)
         live = isinstance(spec, int)
         worker = SourceWorker(spec, self.options.pipeline_config(live),
@@ -391,11 +269,11 @@ class MainWindow(QMainWindow):
         self.playback.set_paused(False)
         self.set_checked("playback.pause", False)
         self.status.clear()
-        self.setWindowTitle(f"emocam - {_short(spec)}")
+        self.setWindowTitle(f"emocam - {short_name(spec)}")
         self.playback.reset()
         self.timeline.set_span(None)  # the last clip's "whole clip (4 s)" until this one opens
-        self.status.set("source", f"Opening {_short(spec)}...")
-        self.view.clear(f"Opening {_short(spec)}...")
+        self.status.set("source", f"Opening {short_name(spec)}...")
+        self.view.clear(f"Opening {short_name(spec)}...")
         worker.start()
         self._update_actions()
 
@@ -565,7 +443,7 @@ class MainWindow(QMainWindow):
         if not self._current():
             return
         if error.kind == "source" and error.is_live:
-            self._camera_failed(error.message)
+            self.opener.camera_failed(error.message)
             self.camera_search.once_settled()
             return
         if error.kind == "model":
@@ -574,44 +452,13 @@ class MainWindow(QMainWindow):
                 actions["Use the Built-in Model"] = lambda: self.models.set("")
             self.banner.show_message(error.message, "error", actions)
         elif error.kind == "source":
-            self._file_failed(self._last_spec, error.message)
+            self.opener.file_failed(self._last_spec, error.message)
         else:
             self.banner.show_message(error.message, "error")
         if error.fatal and self.worker is not None:
             self._show_stopped("Not running")
             self.view.clear("Nothing to show.")
         self.camera_search.once_settled()
-
-    def _file_failed(self, spec: str | int | None, message: str) -> None:
-        """A file that could not be opened: said, with a dialog for another of its kind, and
-        left out of Open Recent, which would offer it again, and fail again, at every start."""
-        if isinstance(spec, str) and spec in self.settings.recent_files:
-            self.settings.recent_files.remove(spec)
-            self.options.persist()
-        self.banner.show_message(message, "error", dict([self._open_another(spec)]))
-
-    def _open_another(self, spec: str | int | None) -> tuple[str, Callable[[], None]]:
-        """The banner's button after a file failed: a dialog for the same kind of input."""
-        kind = input_kind(Path(str(spec))) if spec is not None else "video"
-        if kind == "folder":
-            return "Open Another Folder...", self.open_folder_dialog
-        if kind == "image":
-            return "Open Another Image...", self.open_image_dialog
-        return "Open Another Video...", self.open_video_dialog
-
-    def _camera_failed(self, message: str) -> None:
-        retry = {"Retry": self.start_camera}
-        if self._fallback_to_sample and sample_video_path().is_file():
-            self._fallback_to_sample = False
-            self.open_sample()
-            self.banner.show_message(
-                f"{message} Playing the bundled sample video instead.", "warning",
-                {"Retry Camera": self.start_camera})
-            return
-        self.stop_source()
-        self.view.clear("No camera.")
-        self.banner.show_message(message, "error",
-                                 {**retry, "Open the Sample Video": self.open_sample})
 
     # --- playback (the Playback menu's and the bar's; tests call them too) -----------------
 
@@ -692,7 +539,7 @@ class MainWindow(QMainWindow):
     def _model_changed(self) -> None:
         if self.worker is None and self._last_spec is not None:
             # The source stopped because the model failed.
-            self._start(self._last_spec, self._last_loop)
+            self.start(self._last_spec, self._last_loop)
         else:
             self.options.apply_pipeline_config()
         self.options.persist()
@@ -718,7 +565,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop every thread and wait for it: nothing may outlive the window."""
-        self._opening = None  # a source still being tried is closed when its try ends
+        self.opener.cancel_trial()
         self.input_notes.close()  # first: no warning is forwarded to a window going away
         self.exports.cancel()
         self.stop_source()
