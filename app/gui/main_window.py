@@ -9,8 +9,6 @@ Record, Snapshot, the live feed and the model in force (``exports``, ``recording
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,6 +58,7 @@ from emocam.gui.recording import RecordingControl
 from emocam.gui.settings import AppSettings, load_settings
 from emocam.gui.side_width import MIN_SIDE_WIDTH
 from emocam.gui.snapshot import SnapshotControl
+from emocam.gui.source_display import SourceDisplay
 from emocam.gui.status import StatusFields
 from emocam.gui.streaming import ResultsFeed
 from emocam.gui.threads import BackgroundThreads
@@ -68,14 +67,6 @@ from emocam.gui.video_view import VideoView
 from emocam.gui.window_placement import WindowPlacement
 from emocam.gui.workers import Packet, SourceInfo, SourceWorker, WorkerError
 from emocam.overlay import OverlayOptions
-
-
-def clip_ms(info: SourceInfo) -> float | None:
-    """A video's length, for a timeline that spans the whole of a short clip (None: live,
-    a still or a length that is not known)."""
-    if info.is_live or not info.frame_count or info.frame_count < 2 or not info.fps:
-        return None
-    return 1000.0 * info.frame_count / info.fps
 
 
 def _first_then(source: Any, open_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -105,12 +96,9 @@ class MainWindow(QMainWindow):
         self._last_loop = False
         self.navigation = Navigation(self)
         self.options = Options(self)
-        self._painted_after: float | None = None
-        self._latency_ms = 0.0
-        # Recent capture-to-screen times, for the benchmarks and the performance figures.
-        self.latency_samples_ms: deque[float] = deque(maxlen=2000)
+        self.display = SourceDisplay(self)
+        self.latency_samples_ms = self.display.latency_samples_ms  # the benchmarks read them
         self._fitted = False
-        self._shown_size: tuple[int, int] | None = None  # the last frame's, for the status bar
         self._build_ui()
         # The window's other jobs, each given what it needs; none reads the window's state.
         # Before the menus: they list the models and call these parts.
@@ -142,7 +130,7 @@ class MainWindow(QMainWindow):
         self.input_notes.noted.connect(self._on_input_note)
         self._notes_said: set[str] = set()
         self.view = VideoView(self)
-        self.view.painted.connect(self._on_painted)
+        self.view.painted.connect(self.display.painted)
         self.view.double_clicked.connect(self.toggle_fullscreen)
         # A shortcut, not a key handler: the slider or a face card has the keyboard as often
         # as not, and took Escape before the window saw it.
@@ -347,42 +335,14 @@ class MainWindow(QMainWindow):
         if info.is_live and isinstance(info.spec, int) and info.spec != self.settings.camera_index:
             self.settings.camera_index = info.spec
             self.options.persist()
-        w, h = info.size
-        self.view.set_pixel_aspect(info.pixel_aspect)
-        self.status.set("source", info.name, str(info.spec))
-        self.status.set("resolution", f"{w}x{h}")
-        folder = not isinstance(info.spec, int) and Path(info.spec).is_dir()
-        self.playback.set_range(info.frame_count, info.fps, photos=folder)
-        self.faces.set_still(info.frame_count == 1)
-        # A photo has no time: its chart would be an empty "last 30 s", its cards get the room.
-        self.timeline.setVisible(info.frame_count != 1)
-        self.timeline.set_span(clip_ms(info), photos=info.frame_count if folder else None)
-        self.setWindowTitle(f"emocam - {info.name}")
+        self.display.opened(info)
         self._update_actions()
         self.camera_search.once_settled()
 
     def _on_pipeline(self, info: dict[str, Any]) -> None:
-        if not self._current():
-            return
-        self.pipeline_info = info
-        # A new pipeline numbers faces from 1 again (a changed detector, model, smoothing...):
-        # the face chosen before and its line in the timeline may be someone else's now.
-        self.faces.clear_selection()
-        self.timeline.clear()
-        self.models.info = info.get("model_info")
-        self.perf.set_info(info)
-        self.options.show_non_defaults()
-        self.status.set("detector", f"detector: {info.get('detector', '?')}")
-        # Haar finds boxes alone: Landmarks on showed nothing, and nothing said why.
-        landmarks = self.qactions["view.landmarks"]
-        has_points = info.get("detector") != "opencv"
-        landmarks.setEnabled(has_points)
-        landmarks.setText("&Landmarks" if has_points else "&Landmarks (MediaPipe detector only)")
-        provider = str(info.get("provider", "?")).removesuffix("ExecutionProvider")
-        self.status.set("provider", f"on {provider}", str(info.get("model_path", "")))
-        reason = info.get("provider_fallback_reason")
-        if reason:
-            self.banner.show_message(f"Note: {reason}.", "warning")
+        if self._current():
+            self.pipeline_info = info
+            self.display.pipeline(info)
 
     def _on_frame(self, packet: Packet) -> None:
         if not self._current():
@@ -390,54 +350,18 @@ class MainWindow(QMainWindow):
         assert self.worker is not None
         self.worker.frame_shown()
         self.last_packet = packet
-        result = packet.result
-        self.navigation.shown(result.frame.index)
-        self.view.set_frame(packet.image, result, packet.overlay)
-        self._painted_after = packet.captured_at
-        self.faces.update_result(result)
-        self.timeline.add(result)
-        self.feed.send(result)
-        self.playback.set_position(result.frame.index, result.frame.time_ms,
-                                   Path(result.frame.source).name)
-        # A still has no frame rate: "0.0 fps" read as a fault; nor has a paused video.
-        running = packet.processing_fps > 0 and not self.playback.button.isChecked()
-        self.status.set("fps", f"{packet.processing_fps:.1f} fps" if running else "")
-        size = (packet.image.shape[1], packet.image.shape[0])
-        if size != self._shown_size:  # each photo of a folder has its own
-            self._shown_size = size
-            self.status.set("resolution", f"{size[0]}x{size[1]}")
-        # The GUI thread's part: painting the last frame with its overlay at screen size.
-        timings = {**result.timings_ms, "paint": self.view.paint_ms}
-        self.perf.add_frame(timings, packet.processing_fps, result.schedule)
-        n = len(result.faces)
-        self.status.set("faces", f"{n} face{'s' if n != 1 else ''}")
+        self.navigation.shown(packet.result.frame.index)
+        self.display.frame(packet)
+        self.feed.send(packet.result)
         if not self.qactions["file.snapshot"].isEnabled():
             self._update_actions()
-
-    def _on_painted(self) -> None:
-        if self._painted_after is None:
-            return
-        ms = (time.perf_counter() - self._painted_after) * 1000.0
-        self._painted_after = None
-        self.latency_samples_ms.append(ms)
-        self._latency_ms = ms if not self._latency_ms else 0.8 * self._latency_ms + 0.2 * ms
-        self.status.set("latency", f"latency {self._latency_ms:.0f} ms",
-                        "From reading the frame to showing it on screen")
 
     def _on_ended(self, early: str) -> None:
         if not self._current():
             return
         if early:
             self.banner.show_message(early, "warning")
-        self.navigation.ended = True
-        self.playback.set_paused(True)
-        self.set_checked("playback.pause", True)
-        self.status.set("fps", "")
-        if self.last_packet is not None:
-            # A seek past a damaged end found nothing there: the bar goes back to the frame
-            # still shown (it stayed where it was dragged, the clock saying otherwise).
-            frame = self.last_packet.result.frame
-            self.playback.set_position(frame.index, frame.time_ms, Path(frame.source).name)
+        self.navigation.reached_end()
 
     def _on_failed(self, error: WorkerError) -> None:
         if not self._current():

@@ -8,6 +8,7 @@ which of a folder's photos have been shown (Left goes back to those).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -42,6 +43,19 @@ class Navigation:
         fps = self._window.playback.fps
         if target is not None and 0 <= index - target <= max(2, round(fps)):
             self._seek_target = None
+
+    def reached_end(self) -> None:
+        """The video (or folder) has ended: paused, on the frame shown."""
+        w = self._window
+        self.ended = True
+        w.playback.set_paused(True)
+        w.set_checked("playback.pause", True)
+        w.status.set("fps", "")
+        if w.last_packet is not None:
+            # A seek past a damaged end found nothing there: the bar goes back to the frame
+            # still shown (it stayed where it was dragged, the clock saying otherwise).
+            frame = w.last_packet.result.frame
+            w.playback.set_position(frame.index, frame.time_ms, Path(frame.source).name)
 
     def set_paused(self, paused: bool) -> None:
         w = self._window
