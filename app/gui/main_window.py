@@ -23,11 +23,8 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QDockWidget,
-    QFrame,
     QMainWindow,
     QMenu,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -44,6 +41,7 @@ from emocam.gui.actions import (
 )
 from emocam.gui.banner import MessageBanner
 from emocam.gui.camera_search import CameraSearch
+from emocam.gui.docks import faces_dock, perf_dock
 from emocam.gui.export_control import ExportControl
 from emocam.gui.face_panel import FacePanel
 from emocam.gui.input_notes import InputNotes, names, shown
@@ -56,7 +54,6 @@ from emocam.gui.playback import PlaybackBar
 from emocam.gui.recent_menu import RecentMenu
 from emocam.gui.recording import RecordingControl
 from emocam.gui.settings import AppSettings, load_settings
-from emocam.gui.side_width import MIN_SIDE_WIDTH
 from emocam.gui.snapshot import SnapshotControl
 from emocam.gui.source_display import SourceDisplay
 from emocam.gui.status import StatusFields
@@ -152,47 +149,11 @@ class MainWindow(QMainWindow):
         self.faces = FacePanel(self, tab_after=self.playback.slider)
         self.timeline = EmotionTimeline(self)
         self.faces.selection_changed.connect(self.timeline.set_face)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        # The cards fit the panel's width: a sideways scroll bar hid their percentages.
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(self.faces)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        # Tab goes to the cards themselves: the area around them was a stop nothing showed.
-        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        # A tooltip, not a line of text: the panel's height is for the cards.
-        scroll.setToolTip("Click a face card to follow that face in the timeline.")
-        side = QWidget(self)
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(4, 2, 4, 2)
-        # Cards first; the timeline gets what they leave, but never less than its minimum.
-        side_layout.addWidget(scroll, 3)
-        side_layout.addWidget(self.timeline, 2)
-        # Narrower, the cards' percentages went under a scroll bar and the legend was cut:
-        # a small window keeps the panel readable and gives up video (or hides it: P).
-        # (A card's header sets the width: measured in the window's font, which a desktop
-        # may make larger than Qt's default.)
-        header = self.fontMetrics().horizontalAdvance("Face 00   happiness  100%  >") + 60
-        side.setMinimumWidth(max(MIN_SIDE_WIDTH, header))
-        self.dock = QDockWidget("Faces", self)
-        self.dock.setObjectName("facesDock")
-        self.dock.setWidget(side)
-        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.dock = faces_dock(self, self.faces, self.timeline)
         self.dock.visibilityChanged.connect(self._dock_visibility)
         self.status = StatusFields(self.statusBar())
         self.perf = PerfPanel(self)
-        self.perf_dock = QDockWidget("Performance", self)
-        self.perf_dock.setObjectName("perfDock")
-        # Scrolls rather than squeezing wrapped rows into each other in a short dock.
-        scroll = QScrollArea(self.perf_dock)
-        scroll.setWidget(self.perf)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.perf_dock.setWidget(scroll)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.perf_dock)
-        self.perf_dock.hide()  # for the curious: View > Performance Panel
+        self.perf_dock = perf_dock(self, self.perf)
         # Its own close button and a restored layout show or hide it too: the menu follows.
         self.perf_dock.visibilityChanged.connect(self._perf_visibility)
 
