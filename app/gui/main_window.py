@@ -1,10 +1,18 @@
-"""The emocam main window: video view, face cards, timeline, menus and status bar.
+"""The emocam main window: the assembly of its parts.
 
 The window holds no pipeline logic: a :class:`SourceWorker` thread reads, analyses and
-annotates frames and sends them here as plain data; the window only shows them and passes
-the user's choices back. Its other jobs are parts it builds and the menus call: Export,
-Record, Snapshot, the live feed and the model in force (``exports``, ``recording``,
-``snapshots``, ``feed``, ``models``), each given only what it needs.
+annotates frames and sends them here as plain data; the window starts and stops it, hears
+only the worker in use, and hands what it says to the parts. Each job is a part of its own,
+which the menus (``gui.actions``) call:
+
+- ``opener`` (``gui.opening``): what to play, from a dialog, Open Recent, a drop or a camera;
+- ``display`` (``gui.source_display``): the source's frames and facts in the panels and bars;
+- ``navigation`` (``gui.navigation``): pause, seek, step a frame, jump, go to the end;
+- ``options`` (``gui.options``): the options in force, applied to the source and saved;
+- ``placement`` (``gui.window_placement``): the window's size and place, full screen;
+- ``recent``, ``camera_search``: the menus that list what is there now;
+- ``exports``, ``recording``, ``snapshots``, ``feed``, ``models``: Export, Record, Snapshot,
+  the live feed and the model in force, each given only what it needs.
 """
 
 from __future__ import annotations
@@ -32,13 +40,7 @@ from PySide6.QtWidgets import (
 from emocam.cameras import CameraInfo
 from emocam.export_job import ExportJob
 from emocam.gui import face_card_access
-from emocam.gui.actions import (
-    PHOTO_TITLES,
-    build_menus,
-    run_shortcut,
-    set_checked_quietly,
-    title_jumps,
-)
+from emocam.gui.actions import build_menus, run_shortcut, set_checked_quietly, update_enabled
 from emocam.gui.banner import MessageBanner
 from emocam.gui.camera_search import CameraSearch
 from emocam.gui.docks import faces_dock, perf_dock
@@ -166,21 +168,10 @@ class MainWindow(QMainWindow):
             self.placement.first_shown()
 
     def _update_actions(self) -> None:
-        live = bool(self.source_info and self.source_info.is_live)
-        is_file = bool(self.source_info and not self.source_info.is_live)
-        still = bool(self.source_info and self.source_info.frame_count == 1)
-        running = self.worker is not None and not still
-        self.qactions["camera.stop"].setEnabled(running)
-        self.qactions["camera.record"].setEnabled(live)
-        self.qactions["file.export"].setEnabled(is_file)
-        self.qactions["file.snapshot"].setEnabled(self.view.has_frame())
-        self.qactions["playback.pause"].setEnabled(running)
-        for name in ("playback.restart", "playback.next", "playback.previous",
-                     *PHOTO_TITLES):
-            self.qactions[name].setEnabled(is_file and not still)
-        title_jumps(self.qactions, self.playback.is_photos())
+        update_enabled(self.qactions, self.source_info, self.worker is not None,
+                       self.view.has_frame(), self.playback.is_photos())
 
-    # --- sources --------------------------------------------------------------------------
+    # --- what the playback bar, app.py, tests and scripts call; the parts do the work ------
 
     def open_file(self, path: str | Path) -> None:
         self.opener.open_file(path)
@@ -190,6 +181,32 @@ class MainWindow(QMainWindow):
 
     def start_camera(self, index: int | None = None, fallback_to_sample: bool = False) -> None:
         self.opener.start_camera(index, fallback_to_sample)
+
+    def set_paused(self, paused: bool) -> None:
+        self.navigation.set_paused(paused)
+
+    def seek(self, index: int) -> None:
+        self.navigation.seek(index)
+
+    def step(self, frames: int) -> None:
+        self.navigation.step(frames)
+
+    def go_to_end(self) -> None:
+        self.navigation.go_to_end()
+
+    def overlay_options(self) -> OverlayOptions:
+        return self.options.overlay_options()
+
+    def apply_pipeline_config(self) -> None:
+        self.options.apply_pipeline_config()
+
+    def apply_speed(self) -> None:
+        self.options.apply_speed()
+
+    def toggle_fullscreen(self) -> None:
+        self.placement.toggle_fullscreen()
+
+    # --- the source that plays --------------------------------------------------------------
 
     def start(self, spec: str | int, loop: bool = False, opened: Any = None) -> None:
         """Play ``spec`` (``opened``: its source, already open) in place of what plays."""
@@ -345,33 +362,8 @@ class MainWindow(QMainWindow):
             self.view.clear("Nothing to show.")
         self.camera_search.once_settled()
 
-    # --- playback (the Playback menu's and the bar's; tests call them too) -----------------
-
-    def set_paused(self, paused: bool) -> None:
-        self.navigation.set_paused(paused)
-
-    def seek(self, index: int) -> None:
-        self.navigation.seek(index)
-
-    def step(self, frames: int) -> None:
-        self.navigation.step(frames)
-
-    def overlay_options(self) -> OverlayOptions:
-        return self.options.overlay_options()
-
-    def apply_pipeline_config(self) -> None:
-        self.options.apply_pipeline_config()
-
-    def apply_speed(self) -> None:
-        self.options.apply_speed()
-
-    def go_to_end(self) -> None:
-        self.navigation.go_to_end()
-
-    def jump(self, seconds: float, photos: int) -> None:
-        self.navigation.jump(seconds, photos)
-
     def set_checked(self, action_id: str, checked: bool) -> None:
+        """A menu item's check mark put in step with a state changed elsewhere."""
         action = getattr(self, "qactions", {}).get(action_id)  # None while menus are built
         if action is not None:
             set_checked_quietly(action, checked)
@@ -392,9 +384,6 @@ class MainWindow(QMainWindow):
     def _perf_visibility(self, visible: bool) -> None:
         if self.isVisible() and not self.isMinimized():
             self.set_checked("view.perf_panel", visible)
-
-    def toggle_fullscreen(self) -> None:
-        self.placement.toggle_fullscreen()
 
     def _escape(self) -> None:
         """Escape leaves full screen, else dismisses the banner (no keyboard reached its
