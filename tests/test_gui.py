@@ -232,7 +232,7 @@ def test_video_plays_to_the_end_then_play_starts_again(qtbot, make_window, video
     window = make_window()
     window.settings.playback_speed = 4.0
     window.open_file(video_one_face.path)
-    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    qtbot.waitUntil(lambda: window.navigation.ended, timeout=30_000)
     assert window.last_packet.result.frame.index == video_one_face.frame_count - 1
     assert window.playback.button.isChecked()  # shows "paused" at the end
     assert window.status.text("fps") == ""
@@ -359,7 +359,7 @@ def test_exporting_a_folder_of_photos_writes_a_folder_of_annotated_photos(
     window.settings.playback_speed = 4.0
     window.open_file(photos)
     # Played to the end, the app says which photo it could not show, not only the log.
-    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    qtbot.waitUntil(lambda: window.navigation.ended, timeout=30_000)
     assert "c.jpg" in window.banner.text() and "skipped (1 of 3)" in window.banner.text()
     # The bar says which photo is shown (it said "0:01 / 0:03", and nothing named it).
     assert window.playback.position.text() == "photo 2 of 3: b.jpg"
@@ -1001,7 +1001,7 @@ def test_a_folder_sent_back_to_its_first_photo_shows_it_for_a_second(
     photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg", "c.jpg")
     window = make_window()
     window.open_file(photos)
-    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    qtbot.waitUntil(lambda: window.navigation.ended, timeout=30_000)
     shown: list[tuple[int, float]] = []
     window.worker.frame_ready.connect(
         lambda packet: shown.append((packet.result.frame.index, time.monotonic())))
@@ -1058,7 +1058,7 @@ def test_left_steps_back_past_a_photo_that_cannot_be_read(
     window = make_window()
     window.settings.playback_speed = 4.0
     window.open_file(photos)
-    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    qtbot.waitUntil(lambda: window.navigation.ended, timeout=30_000)
     assert window.last_packet.result.frame.index == 2  # c.jpg
     window.step(-1)
     # Before: Left sought b.jpg, which went on to c.jpg again: stuck.

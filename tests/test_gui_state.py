@@ -158,11 +158,11 @@ def test_restart_after_the_end_plays_and_the_button_and_menu_say_so(
     window = make_window()
     window.settings.playback_speed = 4.0
     window.open_file(video_one_face.path)
-    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    qtbot.waitUntil(lambda: window.navigation.ended, timeout=30_000)
     assert window.playback.button.isChecked()  # ended: shows "play"
     window.qactions["playback.restart"].trigger()
     qtbot.waitUntil(lambda: window.last_packet.result.frame.index > 5
-                    and not window._ended, timeout=10_000)
+                    and not window.navigation.ended, timeout=10_000)
     assert not window.playback.button.isChecked()  # shows "pause": it is playing
     assert not window.qactions["playback.pause"].isChecked()
     window.qactions["playback.pause"].trigger()  # the first Space pauses
@@ -260,7 +260,7 @@ def test_the_camera_search_waits_until_the_first_source_has_opened_or_failed(
 
     searches: list[int | None] = []
     real = cameras.probe_cameras
-    monkeypatch.setattr("emocam.gui.main_window.probe_cameras",
+    monkeypatch.setattr("emocam.gui.camera_search.probe_cameras",
                         lambda **kw: searches.append(kw.get("in_use")) or real(**kw))
     window = make_window()
     qtbot.wait(300)
@@ -326,7 +326,7 @@ def test_the_sample_video_loops_and_its_faces_keep_their_ids(qtbot, make_window)
     window.open_sample()
     window.worker.frame_ready.connect(seen)
     qtbot.waitUntil(lambda: len(ids) >= 3, timeout=120_000)
-    assert not window._ended
+    assert not window.navigation.ended
     first, second = ids[1], ids[2]  # whole passes (the first may have started late)
     assert first and first == second
 
@@ -445,7 +445,7 @@ def test_the_timeline_spans_a_short_clip_instead_of_30_seconds(qtbot, make_windo
     window = make_window()
     window.settings.playback_speed = 4.0
     window.open_file(video_one_face.path)
-    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    qtbot.waitUntil(lambda: window.navigation.ended, timeout=30_000)
     clip_ms = 1000 * video_one_face.frame_count / video_one_face.fps
     assert window.timeline.window_ms == pytest.approx(clip_ms, rel=0.05)
     times, _ = window.timeline.series()
@@ -545,7 +545,7 @@ def test_4x_plays_a_clip_in_well_under_half_its_length(qtbot, make_window, tmp_p
     window.open_file(clip.path)
     wait_frames(qtbot, window, 1)
     start = time.perf_counter()
-    qtbot.waitUntil(lambda: window._ended, timeout=30_000)
+    qtbot.waitUntil(lambda: window.navigation.ended, timeout=30_000)
     assert time.perf_counter() - start < 0.4 * 10.0  # at 4x: 2.5 s
 
 

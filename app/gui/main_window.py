@@ -1,103 +1,71 @@
-"""The emocam main window: video view, face cards, timeline, menus and status bar.
+"""The emocam main window: the assembly of its parts.
 
 The window holds no pipeline logic: a :class:`SourceWorker` thread reads, analyses and
-annotates frames and sends them here as plain data; the window only shows them and passes
-the user's choices back. Its other jobs are parts it builds and the menus call: Export,
-Record, Snapshot, the live feed and the model in force (``exports``, ``recording``,
-``snapshots``, ``feed``, ``models``), each given only what it needs.
+annotates frames and sends them here as plain data; the window starts and stops it, hears
+only the worker in use, and hands what it says to the parts. Each job is a part of its own,
+which the menus (``gui.actions``) call:
+
+- ``opener`` (``gui.opening``): what to play, from a dialog, Open Recent, a drop or a camera;
+- ``display`` (``gui.source_display``): the source's frames and facts in the panels and bars;
+- ``navigation`` (``gui.navigation``): pause, seek, step a frame, jump, go to the end;
+- ``options`` (``gui.options``): the options in force, applied to the source and saved;
+- ``placement`` (``gui.window_placement``): the window's size and place, full screen;
+- ``recent``, ``camera_search``: the menus that list what is there now;
+- ``exports``, ``recording``, ``snapshots``, ``feed``, ``models``: Export, Record, Snapshot,
+  the live feed and the model in force, each given only what it needs.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QRect, Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
-    QGuiApplication,
     QShortcut,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QFrame,
     QMainWindow,
     QMenu,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
-from emocam.cameras import CameraInfo, probe_cameras
-from emocam.errors import SourceError
+from emocam.cameras import CameraInfo
 from emocam.export_job import ExportJob
 from emocam.gui import face_card_access
-from emocam.gui.actions import (
-    PHOTO_TITLES,
-    build_menus,
-    run_shortcut,
-    set_checked_quietly,
-    title_jumps,
-)
+from emocam.gui.actions import build_menus, run_shortcut, set_checked_quietly, update_enabled
 from emocam.gui.banner import MessageBanner
+from emocam.gui.camera_search import CameraSearch
+from emocam.gui.docks import faces_dock, perf_dock
 from emocam.gui.export_control import ExportControl
 from emocam.gui.face_panel import FacePanel
 from emocam.gui.input_notes import InputNotes, names, shown
 from emocam.gui.model_choice import ModelChoice
+from emocam.gui.navigation import Navigation
+from emocam.gui.opening import SourceOpener, dropped_path, short_name
+from emocam.gui.options import Options
 from emocam.gui.perf_panel import PerfPanel
 from emocam.gui.playback import PlaybackBar
+from emocam.gui.recent_menu import RecentMenu
 from emocam.gui.recording import RecordingControl
-from emocam.gui.screen_fit import DEFAULT_SIZE, fit_geometry, fit_size
-from emocam.gui.settings import (
-    AppSettings,
-    load_settings,
-    non_defaults,
-    reset_keeping_history,
-    save_settings,
-)
-from emocam.gui.side_width import MIN_SIDE_WIDTH, SidePanelWidth
+from emocam.gui.settings import AppSettings, load_settings
 from emocam.gui.snapshot import SnapshotControl
+from emocam.gui.source_display import SourceDisplay
 from emocam.gui.status import StatusFields
 from emocam.gui.streaming import ResultsFeed
 from emocam.gui.threads import BackgroundThreads
 from emocam.gui.timeline import EmotionTimeline
 from emocam.gui.video_view import VideoView
+from emocam.gui.window_placement import WindowPlacement
 from emocam.gui.workers import Packet, SourceInfo, SourceWorker, WorkerError
-from emocam.input_kinds import IMAGE_EXTS, VIDEO_EXTS, input_kind
 from emocam.overlay import OverlayOptions
-from emocam.pipeline import PipelineConfig
-from emocam.resources import sample_video_path
-from emocam.sources import open_source
-
-# A GIF is listed with the videos too: most are animations (a still one opens as a photo).
-VIDEO_FILTER = ("Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS | {".gif"}))
-                + ");;All files (*)")
-IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTS)) + ");;All files (*)"
-
-
-def clip_ms(info: SourceInfo) -> float | None:
-    """A video's length, for a timeline that spans the whole of a short clip (None: live,
-    a still or a length that is not known)."""
-    if info.is_live or not info.frame_count or info.frame_count < 2 or not info.fps:
-        return None
-    return 1000.0 * info.frame_count / info.fps
-
-
-def _is_sample(path: Path) -> bool:
-    sample = sample_video_path()
-    return sample.is_file() and path.is_file() and path.samefile(sample)
-
-
-def _short(spec: str | int) -> str:
-    return f"camera {spec}" if isinstance(spec, int) else Path(spec).name
 
 
 def _first_then(source: Any, open_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -110,52 +78,26 @@ def _first_then(source: Any, open_fn: Callable[[Any], Any]) -> Callable[[Any], A
     return open_
 
 
-def _close(source: Any) -> None:
-    close = getattr(source, "close", None)
-    if callable(close):
-        close()
-
-
-def dropped_path(mime: QMimeData) -> Path | None:
-    """The first local file or folder among dropped links; a web page's link is not one."""
-    for url in mime.urls():
-        if url.isLocalFile():
-            return Path(url.toLocalFile())
-    return None
-
-
 class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None,
                  open_fn: Callable[[Any], Any] | None = None) -> None:
         super().__init__()
         self.settings = settings or load_settings()
-        self.open_fn = open_fn or self._open_source
+        self.opener = SourceOpener(self)
+        self.open_fn = open_fn or self.opener.open_source
         self.worker: SourceWorker | None = None
         self.source_info: SourceInfo | None = None
         self.pipeline_info: dict[str, Any] = {}
         self.last_packet: Packet | None = None
-        self.cameras: list[CameraInfo] | None = None
         self.recent_menu: QMenu | None = None
         self.threads = BackgroundThreads(self)
-        self._fallback_to_sample = False
         self._last_spec: str | int | None = None  # reopened when a new model fixes a failure
         self._last_loop = False
-        # The source being tried before it replaces what plays: one token per try, so that a
-        # second try of the same source (Ctrl+K twice) is told from the first.
-        self._opening: object | None = None
-        self._shown_frames: set[int] = set()  # a folder's photos shown: where Left goes back to
-        # Where the last seek goes until a frame from there is shown: a jump pressed again
-        # before then goes on from there (three quick Shift+Right were one jump of 5 s).
-        self._seek_target: int | None = None
-        self._sought_at = 0.0  # when the last seek was asked (time.monotonic)
-        self._ended = False
-        self._painted_after: float | None = None
-        self._latency_ms = 0.0
-        # Recent capture-to-screen times, for the benchmarks and the performance figures.
-        self.latency_samples_ms: deque[float] = deque(maxlen=2000)
+        self.navigation = Navigation(self)
+        self.options = Options(self)
+        self.display = SourceDisplay(self)
+        self.latency_samples_ms = self.display.latency_samples_ms  # the benchmarks read them
         self._fitted = False
-        self._was_maximized = False  # before full screen
-        self._shown_size: tuple[int, int] | None = None  # the last frame's, for the status bar
         self._build_ui()
         # The window's other jobs, each given what it needs; none reads the window's state.
         # Before the menus: they list the models and call these parts.
@@ -166,14 +108,16 @@ class MainWindow(QMainWindow):
         self.models = ModelChoice(self, self.settings, self.banner, self.threads,
                                   self._model_changed,
                                   lambda: str(self.pipeline_info.get("provider", "")))
+        self.camera_search = CameraSearch(self.threads, self.statusBar(), self._camera_in_use)
         self.qactions = build_menus(self, self.menuBar())
+        assert self.recent_menu is not None  # made by build_menus, in the File menu
+        self.recent = RecentMenu(self.recent_menu, self.settings, self.open_file,
+                                 self.options.persist)
         self.recording = RecordingControl(self.settings, self.banner, self.status,
                                           self.qactions["camera.record"], self._camera)
-        self._restore_window()
+        self.placement = WindowPlacement(self, self.dock, self.settings)
+        self.placement.restore()
         self._update_actions()
-        # The search for cameras waits for the first source to open or fail: at start the
-        # app opens camera 0 too, and on Windows and macOS only one of two opens gets it.
-        self._search_pending = True
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -184,9 +128,8 @@ class MainWindow(QMainWindow):
         self.input_notes = InputNotes(self)
         self.input_notes.noted.connect(self._on_input_note)
         self._notes_said: set[str] = set()
-        self._tried_since = 0.0  # when the file being tried began to open
         self.view = VideoView(self)
-        self.view.painted.connect(self._on_painted)
+        self.view.painted.connect(self.display.painted)
         self.view.double_clicked.connect(self.toggle_fullscreen)
         # A shortcut, not a key handler: the slider or a face card has the keyboard as often
         # as not, and took Escape before the window saw it.
@@ -208,338 +151,76 @@ class MainWindow(QMainWindow):
         self.faces = FacePanel(self, tab_after=self.playback.slider)
         self.timeline = EmotionTimeline(self)
         self.faces.selection_changed.connect(self.timeline.set_face)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        # The cards fit the panel's width: a sideways scroll bar hid their percentages.
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(self.faces)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        # Tab goes to the cards themselves: the area around them was a stop nothing showed.
-        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        # A tooltip, not a line of text: the panel's height is for the cards.
-        scroll.setToolTip("Click a face card to follow that face in the timeline.")
-        side = QWidget(self)
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(4, 2, 4, 2)
-        # Cards first; the timeline gets what they leave, but never less than its minimum.
-        side_layout.addWidget(scroll, 3)
-        side_layout.addWidget(self.timeline, 2)
-        # Narrower, the cards' percentages went under a scroll bar and the legend was cut:
-        # a small window keeps the panel readable and gives up video (or hides it: P).
-        # (A card's header sets the width: measured in the window's font, which a desktop
-        # may make larger than Qt's default.)
-        header = self.fontMetrics().horizontalAdvance("Face 00   happiness  100%  >") + 60
-        side.setMinimumWidth(max(MIN_SIDE_WIDTH, header))
-        self.dock = QDockWidget("Faces", self)
-        self.dock.setObjectName("facesDock")
-        self.dock.setWidget(side)
-        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.dock = faces_dock(self, self.faces, self.timeline)
         self.dock.visibilityChanged.connect(self._dock_visibility)
         self.status = StatusFields(self.statusBar())
         self.perf = PerfPanel(self)
-        self.perf_dock = QDockWidget("Performance", self)
-        self.perf_dock.setObjectName("perfDock")
-        # Scrolls rather than squeezing wrapped rows into each other in a short dock.
-        scroll = QScrollArea(self.perf_dock)
-        scroll.setWidget(self.perf)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.perf_dock.setWidget(scroll)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.perf_dock)
-        self.perf_dock.hide()  # for the curious: View > Performance Panel
+        self.perf_dock = perf_dock(self, self.perf)
         # Its own close button and a restored layout show or hide it too: the menu follows.
         self.perf_dock.visibilityChanged.connect(self._perf_visibility)
-
-    def _restore_window(self) -> None:
-        s = self.settings
-        if s.geometry is None or not self.restoreGeometry(s.geometry):
-            self.resize(fit_size(DEFAULT_SIZE, self._available()))
-        if s.window_state is None or not self.restoreState(s.window_state):
-            self.resizeDocks([self.dock], [s.side_panel_width], Qt.Orientation.Horizontal)
-        self.dock.setVisible(s.show_side_panel)
-        self.side_width = SidePanelWidth(self, self.dock, s.side_panel_width)
-
-    def _available(self) -> QRect:
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        return screen.availableGeometry() if screen is not None else QRect(0, 0, 1366, 768)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._fitted:
             self._fitted = True
             # A restored layout may have shown the panel while the window was hidden.
-            self._set_checked("view.perf_panel", not self.perf_dock.isHidden())
-            self.fit_to_screen()
-            # The window manager adds its frame (title bar, borders) some time after the
-            # window shows, around where the client area was put: a restored window at the
-            # top of the screen then had its title bar above it. Fit again once it is there.
-            self._frame_checks = 0
-            QTimer.singleShot(50, self._fit_once_framed)
-
-    def _fit_once_framed(self) -> None:
-        self._frame_checks += 1
-        if self.frameGeometry().height() > self.geometry().height():
-            self.fit_to_screen()
-        elif self._frame_checks < 40:  # 2 s: a window manager that draws no frame is left
-            QTimer.singleShot(50, self._fit_once_framed)
-
-    def fit_to_screen(self) -> None:
-        """Shrink and move the window so all of it, title bar included, is on the screen's
-        available area (a 1366x768 laptop, a saved geometry from a larger monitor)."""
-        if self.isFullScreen() or self.isMaximized():
-            return
-        size, corner = fit_geometry(self.frameGeometry(), self.geometry(), self._available(),
-                                    self.minimumSizeHint())
-        if size != self.size():
-            self.resize(size)
-        if corner != self.frameGeometry().topLeft():
-            self.move(corner)  # move() places the frame's corner
+            self.set_checked("view.perf_panel", not self.perf_dock.isHidden())
+            self.placement.first_shown()
 
     def _update_actions(self) -> None:
-        live = bool(self.source_info and self.source_info.is_live)
-        is_file = bool(self.source_info and not self.source_info.is_live)
-        still = bool(self.source_info and self.source_info.frame_count == 1)
-        running = self.worker is not None and not still
-        self.qactions["camera.stop"].setEnabled(running)
-        self.qactions["camera.record"].setEnabled(live)
-        self.qactions["file.export"].setEnabled(is_file)
-        self.qactions["file.snapshot"].setEnabled(self.view.has_frame())
-        self.qactions["playback.pause"].setEnabled(running)
-        for name in ("playback.restart", "playback.next", "playback.previous",
-                     *PHOTO_TITLES):
-            self.qactions[name].setEnabled(is_file and not still)
-        title_jumps(self.qactions, self.playback.is_photos())
+        update_enabled(self.qactions, self.source_info, self.worker is not None,
+                       self.view.has_frame(), self.playback.is_photos())
 
-    # --- options the worker needs ---------------------------------------------------------
-
-    def pipeline_config(self, live: bool) -> PipelineConfig:
-        s = self.settings
-        return PipelineConfig(
-            model_path=self.models.config_path(),
-            detector=s.detector,
-            provider=s.provider or None,
-            min_score=s.min_score,
-            smoothing_tau_s=s.smoothing_tau_s,
-            live=live,
-            target_fps=s.target_fps or None,
-        )
-
-    def overlay_options(self) -> OverlayOptions:
-        s = self.settings
-        # Face Boxes off keeps each face's label while its panel shows: without it the
-        # panels floated beside faces with nothing to say whose they were.
-        return OverlayOptions(show_boxes=s.show_boxes, show_labels=s.show_boxes or s.show_bars,
-                              show_bars=s.show_bars, show_landmarks=s.show_landmarks,
-                              show_uncertain=s.show_uncertain, blur_faces=s.blur_faces,
-                              boxes_only=s.boxes_only)
-
-    def set_privacy_view(self, name: str, on: bool) -> None:
-        """Blur Faces and Boxes Only: one at most, as on the command line (the second
-        would hide what the first shows)."""
-        other = {"blur_faces": "boxes_only", "boxes_only": "blur_faces"}[name]
-        setattr(self.settings, name, on)
-        if on and getattr(self.settings, other):
-            setattr(self.settings, other, False)
-            self._set_checked(f"view.{other}", False)
-        self.apply_overlay()
-
-    def apply_overlay(self) -> None:
-        if self.worker is not None:
-            self.worker.set_overlay(self.overlay_options())
-        self._persist()
-
-    def apply_pipeline_config(self) -> None:
-        if self.worker is not None and self.source_info is not None:
-            self.worker.set_config(self.pipeline_config(self.source_info.is_live))
-        self._persist()
-
-    def apply_speed(self) -> None:
-        if self.worker is not None:
-            self.worker.set_speed(self.settings.playback_speed)
-        self._persist()
-
-    def _persist(self) -> None:
-        save_settings(self.settings)
-        self.show_non_defaults()
-
-    def show_non_defaults(self) -> None:
-        """A chosen model, target rate or speed is remembered from one start to the next;
-        the status bar says so, as View > Reset to Defaults undoes it."""
-        text = non_defaults(self.settings, self.models.display_name())
-        tip = ("Chosen in the View menu and kept from one start to the next; "
-               "View > Reset to Defaults goes back to the defaults.") if text else ""
-        self.status.set("settings", text, tip)
-
-    def reset_to_defaults(self) -> None:
-        """Every option back to its default; the window's layout and the recent files stay."""
-        reset_keeping_history(self.settings)
-        fresh = self.settings
-        self.models.reset()
-        for action in self.qactions.values():
-            setting = action.property("setting")
-            if setting:
-                set_checked_quietly(action, bool(getattr(fresh, setting)))
-        self.dock.setVisible(fresh.show_side_panel)
-        if self.worker is not None:
-            self.worker.set_overlay(self.overlay_options())
-            self.worker.set_speed(fresh.playback_speed)
-        self.apply_pipeline_config()
-        self.statusBar().showMessage("Options reset to their defaults.", 5000)
-
-    # --- menus that list what is there now -------------------------------------------------
-
-    def fill_recent_menu(self) -> None:
-        assert self.recent_menu is not None
-        self.recent_menu.clear()
-        metrics = self.recent_menu.fontMetrics()
-        for path in self.settings.recent_files:
-            # At most 60 characters' width, its middle left out: a long path made the menu as
-            # wide as the screen, over the File menu itself. The whole path is its tip.
-            shown = metrics.elidedText(path, Qt.TextElideMode.ElideMiddle,
-                                       metrics.averageCharWidth() * 60)
-            # "&" would be taken as a keyboard accelerator: "Tom & Jerry" showed "Tom _Jerry".
-            action = self.recent_menu.addAction(shown.replace("&", "&&"))
-            action.setToolTip(path)
-            action.setStatusTip(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_file(p))
-        if not self.settings.recent_files:
-            self.recent_menu.addAction("No recent files").setEnabled(False)
-        else:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear List").triggered.connect(self._clear_recent)
-
-    def _clear_recent(self) -> None:
-        self.settings.recent_files = []
-        self._persist()
-
-    def probe_cameras(self) -> None:
-        """Search for cameras off the GUI thread, listing the one in use (or being opened)
-        without opening it a second time."""
-        self._search_pending = False
-        spec = self._last_spec if self.worker is not None else None
-        in_use = spec if isinstance(spec, int) else None
-        self.threads.run(lambda: probe_cameras(in_use=in_use), self._cameras_found, None)
-
-    def _search_once_settled(self) -> None:
-        if self._search_pending:
-            self.probe_cameras()
-
-    def _cameras_found(self, cameras: list[CameraInfo]) -> None:
-        self.cameras = cameras
-        names = ", ".join(c.name for c in cameras) or "none"
-        self.statusBar().showMessage(f"Cameras found: {names}", 5000)
-
-    # --- sources --------------------------------------------------------------------------
-
-    def _open_source(self, spec: str | int) -> Any:
-        if isinstance(spec, int) and self.settings.camera_resolution != "default":
-            w, h = (int(v) for v in self.settings.camera_resolution.split("x"))
-            return open_source(spec, size=(w, h))
-        return open_source(spec)
-
-    def open_video_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open Video", self.settings.last_dir,
-                                              VIDEO_FILTER)
-        if path:
-            self.open_file(path)
-
-    def open_image_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open Image", self.settings.last_dir,
-                                              IMAGE_FILTER)
-        if path:
-            self.open_file(path)
-
-    def open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open Folder", self.settings.last_dir)
-        if folder:
-            self.open_file(folder)
+    # --- what the playback bar, app.py, tests and scripts call; the parts do the work ------
 
     def open_file(self, path: str | Path) -> None:
-        # Absolute, so Open Recent finds the file from whatever folder emocam starts in.
-        path = Path(path).expanduser().absolute()
-        if path.exists():  # a name that is not there would greet every later start from Recent
-            self.settings.add_recent(str(path))
-        self.settings.last_dir = str(path.parent)
-        self._persist()
-        self._start_checked(str(path), loop=_is_sample(path))
-
-    def _start_checked(self, spec: str | int, loop: bool = False) -> None:
-        """Open a file or camera; while a file plays, the new source is opened off the GUI
-        thread first, and one that fails (a damaged photo, a recent file moved away, no
-        webcam) is said in the banner while what plays goes on (before, the video stopped
-        and its cards and timeline were emptied). The source opened is the one that plays:
-        a camera is not opened twice, which is slow on some systems."""
-        playing = self.source_info
-        if (self.worker is None or playing is None
-                or (playing.is_live and isinstance(spec, int))):
-            # A camera in use cannot be tried beside another (or itself: the device is busy).
-            self._start(spec, loop)
-            return
-        token = self._opening = object()
-        self._tried_since = time.monotonic()  # its warnings from here on are shown
-        self.statusBar().showMessage(f"Opening {_short(spec)}...")
-
-        def trial() -> Any:
-            return self.open_fn(spec)
-
-        def opened(source: Any) -> None:
-            if self._opening is not token:  # overtaken since, or the window closed
-                _close(source)
-                return
-            self._opening = None
-            self.statusBar().clearMessage()
-            self._start(spec, loop, opened=source)
-
-        def failed(error: Exception) -> None:
-            if self._opening is not token:
-                return
-            self._opening = None
-            self.statusBar().clearMessage()
-            if not isinstance(error, SourceError):
-                self._start(spec, loop)  # the worker says it as it always has
-            elif isinstance(spec, int):
-                self.banner.show_message(str(error), "error",
-                                         {"Retry": lambda: self.start_camera(spec)})
-            else:
-                self._file_failed(spec, str(error))
-
-        self.threads.run(trial, opened, failed)
+        self.opener.open_file(path)
 
     def open_sample(self) -> None:
-        path = sample_video_path()
-        if not path.is_file():
-            self.banner.show_message(
-                f"The sample video {path} is missing from this installation; open a video "
-                "with File > Open Video or reinstall emocam.", "error")
-            return
-        # Six seconds that stop on a frozen frame make a poor first impression: it loops.
-        self._start(str(path), loop=True)
+        self.opener.open_sample()
 
     def start_camera(self, index: int | None = None, fallback_to_sample: bool = False) -> None:
-        # Kept for the next start only once it opens (_on_opened): a camera that failed would
-        # greet every later start with its error.
-        self._fallback_to_sample = fallback_to_sample
-        self._start_checked(self.settings.camera_index if index is None else int(index))
+        self.opener.start_camera(index, fallback_to_sample)
 
-    def restart_camera(self) -> None:
-        self._persist()
-        if self.source_info is not None and self.source_info.is_live:
-            self.start_camera()
+    def set_paused(self, paused: bool) -> None:
+        self.navigation.set_paused(paused)
 
-    def _start(self, spec: str | int, loop: bool = False, opened: Any = None) -> None:
+    def seek(self, index: int) -> None:
+        self.navigation.seek(index)
+
+    def step(self, frames: int) -> None:
+        self.navigation.step(frames)
+
+    def go_to_end(self) -> None:
+        self.navigation.go_to_end()
+
+    def overlay_options(self) -> OverlayOptions:
+        return self.options.overlay_options()
+
+    def apply_pipeline_config(self) -> None:
+        self.options.apply_pipeline_config()
+
+    def apply_speed(self) -> None:
+        self.options.apply_speed()
+
+    def toggle_fullscreen(self) -> None:
+        self.placement.toggle_fullscreen()
+
+    # --- the source that plays --------------------------------------------------------------
+
+    def start(self, spec: str | int, loop: bool = False, opened: Any = None) -> None:
         """Play ``spec`` (``opened``: its source, already open) in place of what plays."""
-        self._opening = None  # a file still being tried is overtaken by this source
+        self.opener.cancel_trial()  # a file still being tried is overtaken by this source
         self.stop_source()
         self._last_spec, self._last_loop = spec, loop
         self.banner.hide()
         self._notes_said = set()
         if opened is not None and not isinstance(spec, int):  # said while it was tried
-            for text in self.input_notes.of(Path(spec), self._tried_since):
+            for text in self.input_notes.of(Path(spec), self.opener.tried_since):
                 self._on_input_note(text)
         live = isinstance(spec, int)
-        worker = SourceWorker(spec, self.pipeline_config(live), self.overlay_options(),
+        worker = SourceWorker(spec, self.options.pipeline_config(live),
+                              self.options.overlay_options(),
                               self.settings.playback_speed,
                               open_fn=_first_then(opened, self.open_fn), loop=loop)
         worker.opened.connect(self._on_opened)
@@ -550,17 +231,15 @@ class MainWindow(QMainWindow):
         worker.recording_stopped.connect(self.recording.stopped)
         self.worker = worker
         self.threads.track(worker)
-        self._ended = False
-        self._shown_frames = set()
-        self._seek_target = None
+        self.navigation.reset()
         self.playback.set_paused(False)
-        self._set_checked("playback.pause", False)
+        self.set_checked("playback.pause", False)
         self.status.clear()
-        self.setWindowTitle(f"emocam - {_short(spec)}")
+        self.setWindowTitle(f"emocam - {short_name(spec)}")
         self.playback.reset()
         self.timeline.set_span(None)  # the last clip's "whole clip (4 s)" until this one opens
-        self.status.set("source", f"Opening {_short(spec)}...")
-        self.view.clear(f"Opening {_short(spec)}...")
+        self.status.set("source", f"Opening {short_name(spec)}...")
+        self.view.clear(f"Opening {short_name(spec)}...")
         worker.start()
         self._update_actions()
 
@@ -593,13 +272,23 @@ class MainWindow(QMainWindow):
         info = self.source_info
         if info is None or info.is_live:
             return None
-        return ExportJob(Path(str(info.spec)), info.frame_count, self.pipeline_config(False),
-                         self.overlay_options())
+        return ExportJob(Path(str(info.spec)), info.frame_count,
+                         self.options.pipeline_config(False), self.options.overlay_options())
 
     def _camera(self) -> SourceWorker | None:
         """The running camera's worker, for Camera > Record; None when no camera runs."""
         live = self.source_info is not None and self.source_info.is_live
         return self.worker if live else None
+
+    def _camera_in_use(self) -> int | None:
+        """The camera that plays or is being opened, for a search that leaves it alone."""
+        spec = self._last_spec if self.worker is not None else None
+        return spec if isinstance(spec, int) else None
+
+    @property
+    def cameras(self) -> list[CameraInfo] | None:
+        """The cameras the last search found (None: none yet), for Camera > Device."""
+        return self.camera_search.cameras
 
     def _on_input_note(self, text: str) -> None:
         spec = self._last_spec
@@ -623,43 +312,15 @@ class MainWindow(QMainWindow):
         self.source_info = info
         if info.is_live and isinstance(info.spec, int) and info.spec != self.settings.camera_index:
             self.settings.camera_index = info.spec
-            self._persist()
-        w, h = info.size
-        self.view.set_pixel_aspect(info.pixel_aspect)
-        self.status.set("source", info.name, str(info.spec))
-        self.status.set("resolution", f"{w}x{h}")
-        folder = not isinstance(info.spec, int) and Path(info.spec).is_dir()
-        self.playback.set_range(info.frame_count, info.fps, photos=folder)
-        self.faces.set_still(info.frame_count == 1)
-        # A photo has no time: its chart would be an empty "last 30 s", its cards get the room.
-        self.timeline.setVisible(info.frame_count != 1)
-        self.timeline.set_span(clip_ms(info), photos=info.frame_count if folder else None)
-        self.setWindowTitle(f"emocam - {info.name}")
+            self.options.persist()
+        self.display.opened(info)
         self._update_actions()
-        self._search_once_settled()
+        self.camera_search.once_settled()
 
     def _on_pipeline(self, info: dict[str, Any]) -> None:
-        if not self._current():
-            return
-        self.pipeline_info = info
-        # A new pipeline numbers faces from 1 again (a changed detector, model, smoothing...):
-        # the face chosen before and its line in the timeline may be someone else's now.
-        self.faces.clear_selection()
-        self.timeline.clear()
-        self.models.info = info.get("model_info")
-        self.perf.set_info(info)
-        self.show_non_defaults()
-        self.status.set("detector", f"detector: {info.get('detector', '?')}")
-        # Haar finds boxes alone: Landmarks on showed nothing, and nothing said why.
-        landmarks = self.qactions["view.landmarks"]
-        has_points = info.get("detector") != "opencv"
-        landmarks.setEnabled(has_points)
-        landmarks.setText("&Landmarks" if has_points else "&Landmarks (MediaPipe detector only)")
-        provider = str(info.get("provider", "?")).removesuffix("ExecutionProvider")
-        self.status.set("provider", f"on {provider}", str(info.get("model_path", "")))
-        reason = info.get("provider_fallback_reason")
-        if reason:
-            self.banner.show_message(f"Note: {reason}.", "warning")
+        if self._current():
+            self.pipeline_info = info
+            self.display.pipeline(info)
 
     def _on_frame(self, packet: Packet) -> None:
         if not self._current():
@@ -667,62 +328,25 @@ class MainWindow(QMainWindow):
         assert self.worker is not None
         self.worker.frame_shown()
         self.last_packet = packet
-        result = packet.result
-        self._shown_frames.add(result.frame.index)
-        self._arrived(result.frame.index)
-        self.view.set_frame(packet.image, result, packet.overlay)
-        self._painted_after = packet.captured_at
-        self.faces.update_result(result)
-        self.timeline.add(result)
-        self.feed.send(result)
-        self.playback.set_position(result.frame.index, result.frame.time_ms,
-                                   Path(result.frame.source).name)
-        # A still has no frame rate: "0.0 fps" read as a fault; nor has a paused video.
-        running = packet.processing_fps > 0 and not self.playback.button.isChecked()
-        self.status.set("fps", f"{packet.processing_fps:.1f} fps" if running else "")
-        size = (packet.image.shape[1], packet.image.shape[0])
-        if size != self._shown_size:  # each photo of a folder has its own
-            self._shown_size = size
-            self.status.set("resolution", f"{size[0]}x{size[1]}")
-        # The GUI thread's part: painting the last frame with its overlay at screen size.
-        timings = {**result.timings_ms, "paint": self.view.paint_ms}
-        self.perf.add_frame(timings, packet.processing_fps, result.schedule)
-        n = len(result.faces)
-        self.status.set("faces", f"{n} face{'s' if n != 1 else ''}")
+        self.navigation.shown(packet.result.frame.index)
+        self.display.frame(packet)
+        self.feed.send(packet.result)
         if not self.qactions["file.snapshot"].isEnabled():
             self._update_actions()
-
-    def _on_painted(self) -> None:
-        if self._painted_after is None:
-            return
-        ms = (time.perf_counter() - self._painted_after) * 1000.0
-        self._painted_after = None
-        self.latency_samples_ms.append(ms)
-        self._latency_ms = ms if not self._latency_ms else 0.8 * self._latency_ms + 0.2 * ms
-        self.status.set("latency", f"latency {self._latency_ms:.0f} ms",
-                        "From reading the frame to showing it on screen")
 
     def _on_ended(self, early: str) -> None:
         if not self._current():
             return
         if early:
             self.banner.show_message(early, "warning")
-        self._ended = True
-        self.playback.set_paused(True)
-        self._set_checked("playback.pause", True)
-        self.status.set("fps", "")
-        if self.last_packet is not None:
-            # A seek past a damaged end found nothing there: the bar goes back to the frame
-            # still shown (it stayed where it was dragged, the clock saying otherwise).
-            frame = self.last_packet.result.frame
-            self.playback.set_position(frame.index, frame.time_ms, Path(frame.source).name)
+        self.navigation.reached_end()
 
     def _on_failed(self, error: WorkerError) -> None:
         if not self._current():
             return
         if error.kind == "source" and error.is_live:
-            self._camera_failed(error.message)
-            self._search_once_settled()
+            self.opener.camera_failed(error.message)
+            self.camera_search.once_settled()
             return
         if error.kind == "model":
             actions = {"Choose Model...": self.models.choose_dialog}
@@ -730,135 +354,16 @@ class MainWindow(QMainWindow):
                 actions["Use the Built-in Model"] = lambda: self.models.set("")
             self.banner.show_message(error.message, "error", actions)
         elif error.kind == "source":
-            self._file_failed(self._last_spec, error.message)
+            self.opener.file_failed(self._last_spec, error.message)
         else:
             self.banner.show_message(error.message, "error")
         if error.fatal and self.worker is not None:
             self._show_stopped("Not running")
             self.view.clear("Nothing to show.")
-        self._search_once_settled()
+        self.camera_search.once_settled()
 
-    def _file_failed(self, spec: str | int | None, message: str) -> None:
-        """A file that could not be opened: said, with a dialog for another of its kind, and
-        left out of Open Recent, which would offer it again, and fail again, at every start."""
-        if isinstance(spec, str) and spec in self.settings.recent_files:
-            self.settings.recent_files.remove(spec)
-            self._persist()
-        self.banner.show_message(message, "error", dict([self._open_another(spec)]))
-
-    def _open_another(self, spec: str | int | None) -> tuple[str, Callable[[], None]]:
-        """The banner's button after a file failed: a dialog for the same kind of input."""
-        kind = input_kind(Path(str(spec))) if spec is not None else "video"
-        if kind == "folder":
-            return "Open Another Folder...", self.open_folder_dialog
-        if kind == "image":
-            return "Open Another Image...", self.open_image_dialog
-        return "Open Another Video...", self.open_video_dialog
-
-    def _camera_failed(self, message: str) -> None:
-        retry = {"Retry": self.start_camera}
-        if self._fallback_to_sample and sample_video_path().is_file():
-            self._fallback_to_sample = False
-            self.open_sample()
-            self.banner.show_message(
-                f"{message} Playing the bundled sample video instead.", "warning",
-                {"Retry Camera": self.start_camera})
-            return
-        self.stop_source()
-        self.view.clear("No camera.")
-        self.banner.show_message(message, "error",
-                                 {**retry, "Open the Sample Video": self.open_sample})
-
-    # --- playback -------------------------------------------------------------------------
-
-    def set_paused(self, paused: bool) -> None:
-        self.playback.set_paused(paused)
-        self._set_checked("playback.pause", paused)
-        if paused:
-            self.status.set("fps", "")  # the last rate is not this paused video's
-        if self.worker is None:
-            return
-        if not paused and self._ended:
-            self.seek(0)  # play after the end starts again
-        self.worker.set_paused(paused)
-
-    def go_to_end(self) -> None:
-        """The last frame (a folder's last photo), paused: End, as in video players."""
-        info = self.source_info
-        if self.worker is None or info is None or info.is_live or not info.frame_count:
-            return
-        self.seek(info.frame_count - 1)
-        self.set_paused(True)  # a seek from the end plays on; End stays there
-
-    def seek(self, index: int) -> None:
-        if self.worker is not None and self.source_info and not self.source_info.is_live:
-            if self._ended:
-                # At the end the worker waits, showing "paused"; a seek (Home, the slider)
-                # plays on from the new place, and the button and menu must say so.
-                self.playback.set_paused(False)
-                self._set_checked("playback.pause", False)
-                self.worker.set_paused(False)
-            self._ended = False
-            # Ids count from 1 again after a seek (gui.workers): the face chosen before and
-            # its line in the timeline may be someone else's from here on.
-            self.faces.clear_selection()
-            self.timeline.forget_faces()
-            self._seek_target, self._sought_at = max(0, index), time.monotonic()
-            self.worker.seek(index)
-
-    def _arrived(self, index: int) -> None:
-        # The frame a seek went to, or one soon after it (a folder's unreadable photo is
-        # passed over; playing goes on). Frames from before the seek, still on their way,
-        # are elsewhere: more than a second before or after it.
-        target = self._seek_target
-        if target is not None and 0 <= index - target <= max(2, round(self.playback.fps)):
-            self._seek_target = None
-
-    def jump(self, seconds: float, photos: int) -> None:
-        """Seconds on (positive) or back in a video, or photos in a folder, from the frame
-        shown (or the one a seek is on its way to). Playing or paused stays as it was; past
-        the end is the last frame, as End."""
-        info = self.source_info
-        if self.worker is None or info is None or info.is_live or self.last_packet is None:
-            return
-        shown = self.last_packet.result.frame.index
-        # Quick presses add up from the place a seek is on its way to; one that never
-        # arrived (a run of unreadable photos passed over) is not counted from a second on.
-        on_its_way = (self._seek_target is not None
-                      and time.monotonic() - self._sought_at < 1.0)
-        here = self._seek_target if on_its_way and self._seek_target is not None else shown
-        count = info.frame_count or 0
-        offset = photos if self.playback.is_photos() else round(seconds * self.playback.fps)
-        target = max(0, here + offset)
-        if count and target >= count - 1:
-            if shown < count - 1:  # at the end already: nothing to seek (ids would restart)
-                self.go_to_end()
-        elif target != here:
-            self.seek(target)
-
-    def step(self, frames: int) -> None:
-        """One frame on (``frames`` 1) or back (-1), paused; a folder's next or previous
-        photo. On keeps a video's faces' ids (a photo's faces are new); back is a seek, where
-        ids start again."""
-        if self.worker is None or self.source_info is None or self.source_info.is_live:
-            return
-        if self.last_packet is None:
-            return
-        if not self.playback.button.isChecked():
-            self.set_paused(True)
-        index = self.last_packet.result.frame.index
-        if frames > 0 and not self._ended:
-            self.worker.step()
-        elif frames < 0 and index > 0:
-            # Back to the last frame shown before this one: a folder's unreadable photo is
-            # never shown, and a seek to it went on to the next readable one, the photo
-            # Left was pressed on (Left was stuck there).
-            photos = self.playback.is_photos()
-            before = [i for i in self._shown_frames if i < index] if photos else []
-            self.seek(max(before) if before else index - 1)
-            self.set_paused(True)  # a seek from the end plays on; a step does not
-
-    def _set_checked(self, action_id: str, checked: bool) -> None:
+    def set_checked(self, action_id: str, checked: bool) -> None:
+        """A menu item's check mark put in step with a state changed elsewhere."""
         action = getattr(self, "qactions", {}).get(action_id)  # None while menus are built
         if action is not None:
             set_checked_quietly(action, checked)
@@ -867,38 +372,24 @@ class MainWindow(QMainWindow):
 
     def show_side_panel(self, on: bool) -> None:
         self.dock.setVisible(on)
-        self._persist()
+        self.options.persist()
 
     def _dock_visibility(self, visible: bool) -> None:
         # The dock's own close button hides it too; keep the menu and setting in step.
         if not self.isVisible() or self.isMinimized():
             return
         self.settings.show_side_panel = visible
-        self._set_checked("view.side_panel", visible)
+        self.set_checked("view.side_panel", visible)
 
     def _perf_visibility(self, visible: bool) -> None:
         if self.isVisible() and not self.isMinimized():
-            self._set_checked("view.perf_panel", visible)
-
-    def toggle_fullscreen(self) -> None:
-        if self.isFullScreen():
-            self._leave_fullscreen()
-        else:
-            self._was_maximized = self.isMaximized()
-            self.showFullScreen()
-
-    def _leave_fullscreen(self) -> None:
-        # Back to the window as it was: a maximised one came back at its normal size.
-        if self._was_maximized:
-            self.showMaximized()
-        else:
-            self.showNormal()
+            self.set_checked("view.perf_panel", visible)
 
     def _escape(self) -> None:
         """Escape leaves full screen, else dismisses the banner (no keyboard reached its
         Dismiss button)."""
         if self.isFullScreen():
-            self._leave_fullscreen()
+            self.placement.leave_fullscreen()
         elif self.banner.isVisible():
             self.banner.hide()
 
@@ -922,10 +413,10 @@ class MainWindow(QMainWindow):
     def _model_changed(self) -> None:
         if self.worker is None and self._last_spec is not None:
             # The source stopped because the model failed.
-            self._start(self._last_spec, self._last_loop)
+            self.start(self._last_spec, self._last_loop)
         else:
-            self.apply_pipeline_config()
-        self._persist()
+            self.options.apply_pipeline_config()
+        self.options.persist()
 
     # --- closing --------------------------------------------------------------------------
 
@@ -941,16 +432,14 @@ class MainWindow(QMainWindow):
         if event.spontaneous() and not self.exports.may_quit():
             event.ignore()
             return
-        self.settings.side_panel_width = self.side_width.wanted
-        self.settings.geometry = self.saveGeometry()
-        self.settings.window_state = self.saveState()
-        self._persist()
+        self.placement.save()
+        self.options.persist()
         self.shutdown()
         super().closeEvent(event)
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop every thread and wait for it: nothing may outlive the window."""
-        self._opening = None  # a source still being tried is closed when its try ends
+        self.opener.cancel_trial()
         self.input_notes.close()  # first: no warning is forwarded to a window going away
         self.exports.cancel()
         self.stop_source()
