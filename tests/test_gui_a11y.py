@@ -129,6 +129,15 @@ def _palette(window_rgb: tuple[int, int, int], highlight_rgb: tuple[int, int, in
 THEMES = {"light": ((239, 239, 239), (48, 140, 198)), "dark": ((53, 53, 53), (42, 95, 140))}
 
 
+def _themed(make_window, theme: str, path):
+    """A window in ``theme``'s colours playing ``path``, and its window colour."""
+    window_rgb, highlight = THEMES[theme]
+    window = make_window()
+    window.setPalette(_palette(window_rgb, highlight))
+    window.open_file(path)
+    return window, window_rgb
+
+
 @pytest.mark.parametrize("theme", sorted(THEMES))
 def test_a_face_card_chosen_with_the_keyboard_shows_its_focus_and_its_choice(
         qtbot, make_window, video_four_faces, theme):
@@ -136,10 +145,7 @@ def test_a_face_card_chosen_with_the_keyboard_shows_its_focus_and_its_choice(
     # edge, and on a dark theme the edge stood 1.7:1 from the window and the focus not at all.
     from emocam.contrast import MIN_CONTRAST, contrast
 
-    window_rgb, highlight = THEMES[theme]
-    window = make_window()
-    window.setPalette(_palette(window_rgb, highlight))
-    window.open_file(video_four_faces.path)
+    window, window_rgb = _themed(make_window, theme, video_four_faces.path)
     qtbot.waitUntil(lambda: len(window.faces.cards) >= 2, timeout=20_000)
     _active(qtbot, window)
     window.set_paused(True)
@@ -356,13 +362,9 @@ def test_tab_reaches_the_play_button_and_the_seek_bar_before_the_cards_and_their
 @pytest.mark.parametrize("theme", sorted(THEMES))
 def test_the_play_button_seek_bar_and_cards_arrow_show_the_keyboards_focus_plainly(
         qtbot, make_window, video_one_face, theme):
-
     from emocam.contrast import MIN_CONTRAST, contrast
 
-    window_rgb, highlight = THEMES[theme]
-    window = make_window()
-    window.setPalette(_palette(window_rgb, highlight))
-    window.open_file(video_one_face.path)
+    window, _ = _themed(make_window, theme, video_one_face.path)
     wait_frames(qtbot, window, 2)
     window.set_paused(True)
     _active(qtbot, window)
