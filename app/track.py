@@ -209,7 +209,8 @@ class FaceTracker:
         return pairs
 
     def _rejoin(self, found: dict[int, _Track], boxes: np.ndarray,
-                looks: list[np.ndarray | None], matched: set[int], time_ms: float) -> set[int]:
+                looks: list[np.ndarray | None], raw_probs: np.ndarray, matched: set[int],
+                time_ms: float) -> set[int]:
         """Faces ``found`` by a detector this frame (detection index -> its track) that
         appeared since a missing face was last seen take its id where they look like it
         (``move_likeness``) and could have got there (``_reach``), most alike first; returns
@@ -235,6 +236,11 @@ class FaceTracker:
                 continue
             gone, track = self._tracks[i], found[d]
             track.face_id, track.look = gone.face_id, _remembered(gone.look, looks[d])
+            # Its emotions go on from the face's own, as they do for a face back where it
+            # was lost, and as a re-analysis smooths them, by id: the new track's few frames
+            # would otherwise make the run's numbers and the re-analysis's differ.
+            track.probs = smoothed(gone.probs, raw_probs[d],
+                                   (time_ms - gone.time_ms) / 1000.0, self.config.tau_s)
             track.best_score = max(track.best_score, gone.best_score)
             taken.add(i)
             joined.add(d)
@@ -289,7 +295,7 @@ class FaceTracker:
             tracks.append(track)
             if not (predicted is not None and predicted[d]):
                 found[d] = track
-        taken = self._rejoin(found, box_arr, looks, matched_tracks, time_ms)
+        taken = self._rejoin(found, box_arr, looks, raw_probs, matched_tracks, time_ms)
         self._age(matched_tracks, taken, time_ms)
         return [
             FaceResult(

@@ -84,6 +84,30 @@ def test_reanalysing_with_the_same_settings_matches_the_fresh_run(
     assert video_facts(tmp_path / "people.reanalysed.mp4")[3] == 24
 
 
+
+def test_a_face_that_took_its_id_back_elsewhere_reanalyses_to_the_same_numbers(
+    media_dir: Path, model_path: Path, tmp_path: Path
+) -> None:
+    # Out of sight for half a second, it comes back 200 px on and takes its id back. The run
+    # smoothed its emotions afresh there, the re-analysis on from the face's own, by id: the
+    # same settings gave other numbers.
+    from benchmarks.media import Placement
+
+    plan = [[Placement("hopper", cx=300 + 16 * i, cy=360, side=140)] for i in range(45)]
+    plan[12:25] = [[]] * 13
+    video = write_video(media_dir / "hidden.mp4", (1280, 720), plan, fps=25.0)
+    r = run_emocam("process", video, "-o", tmp_path, "--model", model_path, "-q",
+                   "--no-video", "--no-report", timeout=240)
+    assert r.returncode == 0, r.stderr
+    _, fresh = read_rows(tmp_path / "hidden.emocam.csv")
+    assert len({row["face_id"] for row in fresh}) == 1  # the id was taken back
+    r = run_emocam("process", "--reanalyse", tmp_path / "hidden.emocam.npz", "-o",
+                   tmp_path / "again", "-q", "--no-video", "--no-report")
+    assert r.returncode == 0, r.stderr
+    _, again = read_rows(tmp_path / "again" / "hidden.reanalysed.csv")
+    np.testing.assert_allclose(probs(again, NAMES), probs(fresh, NAMES), atol=1e-4)
+
+
 def test_a_sidecar_from_before_shots_were_recorded_still_reanalyses(
     fresh_run: Path, tmp_path: Path
 ) -> None:
