@@ -354,9 +354,16 @@ class LocalPool:
     def _dispatch(self, pending: deque[WorkItem]) -> None:
         for w in self._workers:
             if w.item is None and pending and not self.stopping:
-                w.item = pending.popleft()
-                w.conn.send(w.item)
-                self.bar.started(w.item)
+                item = pending.popleft()
+                try:
+                    w.conn.send(item)
+                except OSError:
+                    # Gone since it last spoke: its end is seen by _serve, which starts
+                    # another; the input waits for it.
+                    pending.appendleft(item)
+                    continue
+                w.item = item
+                self.bar.started(item)
 
     def _serve(self, pending: deque[WorkItem], outcomes: list[Outcome]) -> None:
         by_conn = {w.conn: w for w in self._workers}
@@ -370,11 +377,16 @@ class LocalPool:
 
     def _drain(self, w: _Worker, outcomes: list[Outcome]) -> bool:
         """Every message the worker sent; False when it is gone."""
-        try:
-            while w.conn.poll():
-                self._handle(w, w.conn.recv(), outcomes)
-        except (EOFError, OSError):
-            return False
+        while True:
+            try:
+                if not w.conn.poll():
+                    break
+                msg = w.conn.recv()
+            except (EOFError, OSError):
+                return False
+            # Outside the try: an error of ours in handling it (a line to a closed terminal)
+            # is no sign of the worker's death, and took a live worker for a dead one.
+            self._handle(w, msg, outcomes)
         return w.proc.is_alive()
 
     def _handle(self, w: _Worker, msg: tuple[Any, ...], outcomes: list[Outcome]) -> None:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from emocam.console import say
 from emocam.errors import (
     EXIT_INTERRUPTED,
     UserError,
@@ -126,15 +127,14 @@ class _Reporter:
 
         if o.skipped:
             if not self.quiet:
-                tqdm.write(f"{o.input}: done by an earlier run (its outputs are complete); "
-                           "skipped", file=sys.stdout)
+                say(f"{o.input}: done by an earlier run (its outputs are complete); skipped")
         elif o.status == DONE:
             if o.frames and not o.frames_with_faces and o.message:
                 tqdm.write(f"emocam: {o.message}", file=sys.stderr)  # no face in it
             if not self.quiet:
                 written = ", ".join(o.outputs.values())
-                tqdm.write(f"{o.input}: {frames_text(o.frames)} in {o.wall_s:.1f} s on {o.worker}; "
-                           f"wrote {written}", file=sys.stdout)
+                say(f"{o.input}: {frames_text(o.frames)} in {o.wall_s:.1f} s on {o.worker}; "
+                    f"wrote {written}")
                 if o.frames_with_faces and o.message:
                     # What of it could not be read (a folder's photos: "2 of 8", as the bar
                     # counted them), beside its line: its own warnings came mixed with the
@@ -174,5 +174,5 @@ class _Reporter:
             note = f" ({len(skipped)} already done, skipped)" if skipped else ""
             kept = (f" {where} also keeps the lines of {inputs_text(len(manifest.earlier))} "
                     "an earlier batch wrote into this folder." if manifest.earlier else "")
-            print(f"{inputs_text(len(done))} processed{note}.{kept}")
+            say(f"{inputs_text(len(done))} processed{note}.{kept}")
         return 0

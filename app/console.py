@@ -8,10 +8,9 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TextIO
 
-if TYPE_CHECKING:
-    pass
+from emocam.errors import quiet_closed_stdout
 
 log = logging.getLogger("emocam")
 
@@ -64,3 +63,18 @@ class AboveProgressBar(logging.StreamHandler):
             tqdm.write(self.format(record), file=self.stream)
         except Exception:
             self.handleError(record)
+
+
+def say(text: str, file: TextIO | None = None) -> None:
+    """A line of what a run did (``file``: standard output), above the progress bar. A
+    reader that stopped taking them (``emocam process a b c | head -1``) is let go and the
+    run goes on: the outputs are what matters, and the inputs after it were left undone."""
+    from tqdm import tqdm
+
+    out = file or sys.stdout
+    try:
+        tqdm.write(text, file=out)
+        out.flush()  # here, where it can be caught, not at some later write or at exit
+    except BrokenPipeError:
+        if out is sys.stdout:
+            quiet_closed_stdout()

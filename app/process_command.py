@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emocam import batch_cli
+from emocam.console import say
 from emocam.errors import (
     EXIT_INTERRUPTED,
     UserError,
@@ -214,15 +215,15 @@ def _report(result: ProcessResult, quiet: bool, name: str = "",
         prefix = f"{name}: " if name else ""
         # A rate means nothing for a single photo.
         rate = f" at {result.fps:.1f} fps" if result.frames > 1 else ""
-        print(f"{prefix}{frames_text(result.frames)}{rate}; wrote {written}", file=to)
+        say(f"{prefix}{frames_text(result.frames)}{rate}; wrote {written}", to)
         for feed in result.streams:
             unheard = feed.get("unheard")
             # Without it the counts did not add up to the frames of a late receiver's run.
             nobody = (f", {frames_text(unheard)} offered while no receiver was connected"
                       if unheard else "")
-            print(f"{prefix}live feed {feed['url']}: {feed['sent']} message(s) sent, "
-                  f"{frames_text(feed['dropped'])} dropped for receivers that were behind"
-                  f"{nobody}", file=to)
+            say(f"{prefix}live feed {feed['url']}: {feed['sent']} message(s) sent, "
+                f"{frames_text(feed['dropped'])} dropped for receivers that were behind"
+                f"{nobody}", to)
     if result.ended_early and result.photos_skipped > (1 if quiet else 0):
         # Each photo not read was a line as it came, among the progress; the end counts
         # them where they are seen, in the bar's count of the folder's photos ("1 of 8"
@@ -341,7 +342,7 @@ def _process_several(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     if not args.quiet:
-        print(f"{inputs_text(len(args.input))} processed.")
+        say(f"{inputs_text(len(args.input))} processed.")
     return 0
 
 

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import shutil
 import signal
 import subprocess
 import time
@@ -131,19 +132,24 @@ def test_a_csv_piped_to_a_reader_that_stops_early_is_not_called_a_disk_problem(
 
 
 
-def test_a_finished_run_whose_closing_lines_meet_a_stopped_reader_ends_quietly(
-    tmp_path: Path, image_one_face: Path, model_path: Path
+@pytest.mark.parametrize("jobs", [(), ("--jobs", "2")], ids=["in turn", "on 2 workers"])
+def test_runs_whose_lines_meet_a_stopped_reader_go_on_and_end_quietly(
+    tmp_path: Path, image_one_face: Path, model_path: Path, jobs: tuple[str, ...]
 ) -> None:
-    """emocam process photo.jpg | head -c 1: every output was written; only the lines after
-    them had no reader. It said "emocam: Broken pipe." with status 2, as if the run failed."""
-    proc = start_emocam("process", image_one_face, "-o", tmp_path, "--model", model_path)
+    """emocam process a.jpg b.jpg c.jpg | head -1: the reader stopped after a line, and the
+    lines said what had been written, not what to do. It said "emocam: Broken pipe." with
+    status 2, as if the run had failed; then, quiet, it left the later inputs undone."""
+    photos = [shutil.copy(image_one_face, tmp_path / f"p{i}.jpg") for i in range(3)]
+    proc = start_emocam("process", *photos, "-o", tmp_path / "out", "--model", model_path,
+                        *jobs)
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()
     err = proc.stderr.read()
-    assert proc.wait(timeout=60) == 141
-    assert "Broken pipe" not in err and "Traceback" not in err, err
-    summary = json.loads(next(tmp_path.glob("*.emocam.json")).read_text())
-    assert summary["completed"] is True and len(summary["faces"]) == 1
+    assert proc.wait(timeout=120) == 0, err
+    assert "Broken pipe" not in err and "Traceback" not in err and "exited" not in err, err
+    for i in range(3):
+        summary = json.loads((tmp_path / "out" / f"p{i}.emocam.json").read_text())
+        assert summary["completed"] is True and len(summary["faces"]) == 1
 
 
 def test_an_output_given_as_a_link_is_replaced_through_the_link(
