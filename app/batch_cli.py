@@ -135,10 +135,11 @@ class _Reporter:
                 written = ", ".join(o.outputs.values())
                 say(f"{o.input}: {frames_text(o.frames)} in {o.wall_s:.1f} s on {o.worker}; "
                     f"wrote {written}")
-                if o.frames_with_faces and o.message:
-                    # What of it could not be read (a folder's photos: "2 of 8", as the bar
-                    # counted them), beside its line: its own warnings came mixed with the
-                    # other inputs' as they ran.
+                if o.frames_with_faces and o.message and Path(o.input).is_dir():
+                    # What of a folder could not be read ("2 of 8", as the bar counted its
+                    # photos), beside its line: its photos' own warnings came mixed with the
+                    # other inputs' as they ran. (A video's early end was said as it came,
+                    # in its own words: said again here, it was said twice.)
                     tqdm.write(f"emocam: {o.message}", file=sys.stderr)
         elif o.status == PARTIAL and not o.outputs and o.message:
             # Stopped while closing its outputs (a third Ctrl-C): no whole file to name, and

@@ -566,3 +566,26 @@ def test_two_inputs_named_alike_but_for_case_into_one_folder_are_refused_where_c
         assert not (tmp_path / "out").exists()
     else:  # a disk that tells them apart keeps them apart
         assert run.code == 0, run.err
+
+
+def test_a_video_cut_short_among_several_inputs_is_said_once(
+    tmp_path: Path, image_one_face: Path, model_path: Path,
+    capfd: pytest.CaptureFixture[str]
+) -> None:
+    # On workers its sentence came as it was read, and again beside its result line.
+    import cv2
+
+    frame = cv2.imread(str(image_one_face))
+    whole = tmp_path / "whole.avi"
+    writer = cv2.VideoWriter(str(whole), cv2.VideoWriter.fourcc(*"MJPG"), 25.0,
+                             (frame.shape[1], frame.shape[0]))
+    for _ in range(20):
+        writer.write(frame)
+    writer.release()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    run = run_cli(capfd, "process", cut, image_one_face, "-o", tmp_path / "out", "--jobs",
+                  "2", "--model", model_path, "--no-video", "--no-report")
+    assert run.code == 0, run.err
+    said = [ln for ln in run.lines() if "of 20 frames" in ln]
+    assert len(said) == 1, run.err
