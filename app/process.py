@@ -178,6 +178,16 @@ def count_of(source: Source) -> Count:
     return Count(source.frame_count)
 
 
+def recorded_count(kind: str, files: list[str], notes: ReadNotes) -> Count:
+    """What the bar of a re-analysis counts, as ``count_of`` counted the run it replays: a
+    folder's photos, every photo of it as its summary counted them (those recorded and those
+    the run could not read, ``notes``; a photo left out for its name is counted at the end),
+    else the recorded frames (``files``: each frame's photo, "" for a video's)."""
+    if kind == "folder":
+        return Count(len(dict.fromkeys([*files, *notes.skipped])), "photo", by_place=True)
+    return Count(len(files))
+
+
 def share_of(src: Path) -> int:
     """What ``count_of`` would count of the input at ``src`` (0 when unknown), found without
     opening it as a run does: a batch's bar adds up its inputs' before any has started."""
