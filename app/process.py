@@ -91,7 +91,8 @@ class ProcessOptions:
     progress_text: str = ""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     overlay: OverlayOptions = field(default_factory=OverlayOptions)
-    # Called after each frame with (frames done, total or None); returning True stops the
+    # Called after each frame with the bar's count and its total (None: unknown), as
+    # ``count_of`` counts (a folder's photos, every one of them); returning True stops the
     # run after that frame, as Ctrl-C does (the GUI's Cancel button).
     on_frame: Callable[[int, int | None], bool] | None = None
     stream: tuple[StreamTarget, ...] = ()  # live feeds (--stream): OSC, WebSocket
