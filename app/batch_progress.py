@@ -4,9 +4,10 @@ are going now, before the bar; each input's outcome a line above it as it ends; 
 that failed named at the end (``emocam.batch_cli``, ``emocam.process_command``).
 
 One at a time, each input has a bar of its own frames. Side by side, one bar counts every
-input's frames: a folder's as its photos, every photo of it, as its summary counts them (a
-photo that cannot be read is counted once its folder is done); a video's as its container
-says, brought down to what was read once it is done (an estimate, as one input's bar does).
+input's frames as its own bar would (``emocam.process.share_of``, beside ``count_of``): a
+folder's as its photos, every photo of it, as its summary counts them; a video's as its
+container says (a Matroska recording's as its picture track's length), brought down to what
+was read once it is done (an estimate, as one input's bar does).
 """
 
 from __future__ import annotations
@@ -18,31 +19,12 @@ from types import TracebackType
 
 from emocam.batch_manifest import DONE, Outcome
 from emocam.batch_work import WorkItem
-from emocam.inputs import shown_name, utf8_named
+from emocam.inputs import shown_name
+from emocam.process import share_of
 from emocam.progress import progress_bar
 
 _NAMES_SHOWN = 2  # the inputs going named before the bar; the others counted
 _NAME_CHARS = 24  # a long name's start and end, so the bar keeps its line
-
-
-def frame_count(src: Path) -> int:
-    """The input's frames as its container says (0 when unknown), a folder's photos as its
-    summary counts them: its share of a batch's bar."""
-    if src.is_dir():
-        from emocam.photo_folder import photo_files
-
-        return len(photo_files(src))  # those left out for their names too
-    if not utf8_named(src):
-        return 0  # OpenCV ends the process on such a name; its run says why it is refused
-    import cv2
-
-    from emocam.video_source import counted_frames
-
-    cap = cv2.VideoCapture(str(src))
-    try:
-        return (counted_frames(src, cap) or 0) if cap.isOpened() else 0
-    finally:
-        cap.release()
 
 
 def _short(name: str) -> str:
@@ -71,7 +53,7 @@ class BatchBar:
     def __init__(self, items: list[WorkItem], enabled: bool) -> None:
         enabled = enabled and bool(items)  # every input settled already: no "0/0" bar
         self._n = len(items)
-        self._share = {i.index: frame_count(Path(i.options.input)) for i in items} \
+        self._share = {i.index: share_of(Path(i.options.input)) for i in items} \
             if enabled else {}
         self._folders = {i.index for i in items if Path(i.options.input).is_dir()}
         self._going: dict[int, str] = {}

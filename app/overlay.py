@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import cv2
@@ -326,3 +326,22 @@ def draw_annotations(image: np.ndarray, result: FrameResult, opts: OverlayOption
     # Boxes and labels last, so no panel ever hides who a face is.
     for face, mark in zip(result.faces, marks, strict=True):
         _draw_face(image, face, result.class_names, opts, st, mark)
+
+
+def widened(image: np.ndarray, result: FrameResult, aspect: float
+            ) -> tuple[np.ndarray, FrameResult]:
+    """``image``, an anamorphic video's stored pixels, ``aspect`` times as wide (as players
+    show it), and ``result`` with its boxes and keypoints moved onto it: an overlay drawn on
+    them after has letters as tall as on a square-pixel video (drawn before, and widened
+    with the picture, they were stretched 1.19 times a DVD's)."""
+    h, w = image.shape[:2]
+    wide = cv2.resize(image, (max(1, round(w * aspect)), h), interpolation=cv2.INTER_CUBIC)
+    sx = wide.shape[1] / max(1, w)
+
+    def box(b: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        return (b[0] * sx, b[1], b[2] * sx, b[3])
+
+    faces = [replace(f, box=box(f.box), keypoints=tuple((x * sx, y) for x, y in f.keypoints))
+             for f in result.faces]
+    return wide, replace(result, frame=replace(result.frame, image=wide), faces=faces,
+                         hidden=[box(b) for b in result.hidden])

@@ -24,6 +24,8 @@ from tqdm import tqdm
 from emocam.detect import MIN_FACE_PX, other_detector
 from emocam.encoders import DEFAULT_VIDEO_CODEC
 from emocam.errors import OutputError, SourceError, UserError, frames_text
+from emocam.input_kinds import input_kind
+from emocam.inputs import utf8_named
 from emocam.output_set import OutputSet
 from emocam.outputs import (
     OutputPlan,
@@ -47,7 +49,7 @@ from emocam.sources import open_source
 from emocam.stopping import HeldSignals, Stop, graceful_stop
 from emocam.stream import StreamTarget
 from emocam.types import Frame, FrameAnalyser
-from emocam.video_source import VideoSource
+from emocam.video_source import VideoSource, frames_expected_in
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,8 @@ class ProcessOptions:
     progress_text: str = ""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     overlay: OverlayOptions = field(default_factory=OverlayOptions)
-    # Called after each frame with (frames done, total or None); returning True stops the
+    # Called after each frame with the bar's count and its total (None: unknown), as
+    # ``count_of`` counts (a folder's photos, every one of them); returning True stops the
     # run after that frame, as Ctrl-C does (the GUI's Cancel button).
     on_frame: Callable[[int, int | None], bool] | None = None
     stream: tuple[StreamTarget, ...] = ()  # live feeds (--stream): OSC, WebSocket
@@ -176,9 +179,33 @@ def count_of(source: Source) -> Count:
     return Count(source.frame_count)
 
 
+def recorded_count(kind: str, files: list[str], notes: ReadNotes) -> Count:
+    """What the bar of a re-analysis counts, as ``count_of`` counted the run it replays: a
+    folder's photos, every photo of it as its summary counted them (those recorded and those
+    the run could not read, ``notes``; a photo left out for its name is counted at the end),
+    else the recorded frames (``files``: each frame's photo, "" for a video's)."""
+    if kind == "folder":
+        return Count(len(dict.fromkeys([*files, *notes.skipped])), "photo", by_place=True)
+    return Count(len(files))
+
+
+def share_of(src: Path) -> int:
+    """What ``count_of`` would count of the input at ``src`` (0 when unknown), found without
+    opening it as a run does: a batch's bar adds up its inputs' before any has started."""
+    if src.is_dir():
+        from emocam.photo_folder import photo_files
+
+        return len(photo_files(src))  # ImageFolderSource.photos: those left out for names too
+    if not utf8_named(src):
+        return 0  # OpenCV ends the process on such a name; its run says why it is refused
+    if input_kind(src) == "image":
+        return int(src.is_file())  # one photo; none of one that is not there (refused)
+    return frames_expected_in(src) or 0
+
+
 def _loop(
     frames: Iterator[Frame], pipeline: FrameAnalyser, sinks: RunSinks, opts: ProcessOptions,
-    total: int | None, bar: tqdm, stop: Stop, count: Count,
+    bar: tqdm, stop: Stop, count: Count,
 ) -> bool:
     """Process every frame; False when stopped early (signal, Cancel)."""
     with graceful_stop(stop) as stop:
@@ -187,8 +214,10 @@ def _loop(
             return False
         for frame in frames:
             sinks.write(frame, pipeline.process(frame))
-            bar.update(count.at(sinks.summary.frames, frame.index) - bar.n)
-            if opts.on_frame is not None and opts.on_frame(sinks.summary.frames, total):
+            shown = count.at(sinks.summary.frames, frame.index)
+            bar.update(shown - bar.n)
+            # The app's Export window and a batch's bar count as this bar does.
+            if opts.on_frame is not None and opts.on_frame(shown, count.total):
                 stop.requested = True
             if stop.requested:
                 if stop.signal_name:
@@ -275,7 +304,7 @@ def run_frames(
     failed = True  # until the loop ends or is stopped: an error is then on its way
     t0 = time.perf_counter()
     try:
-        completed = _loop(frames, pipeline, sinks, opts, facts.frame_count, bar, stop, count)
+        completed = _loop(frames, pipeline, sinks, opts, bar, stop, count)
         failed = False
     except KeyboardInterrupt:
         completed = failed = False

@@ -41,6 +41,7 @@ from emocam.process import (
     ProcessOptions,
     ProcessResult,
     check_result,
+    recorded_count,
     run_frames,
     sound_wanted,
 )
@@ -467,8 +468,11 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
         desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,
                               no_frames=opts.no_frames)
         # What the run could not read, as it recorded it: the numbers do not show it.
+        notes = ReadNotes.from_header(sidecar.header)
         result = run_frames(opts, outset, inp.frames, facts, replay, desc, stack, held=held,
-                            said_of_input=lambda: ReadNotes.from_header(sidecar.header))
+                            said_of_input=lambda: notes,
+                            count=recorded_count(inp.kind, sidecar["frame_file"].tolist(),
+                                                 notes))
     result.stopped_after = result.stopped_after or held.late
     return check_result(result, opts.input,
                         "the sidecar records none that passes the detection threshold; give "

@@ -46,8 +46,12 @@ def capture(path: Path) -> cv2.VideoCapture:
     return cap
 
 
+def _usable_fps(fps: float) -> bool:
+    return math.isfinite(fps) and 0 < fps <= 1000
+
+
 def sane_fps(fps: float, where: str) -> float:
-    if not math.isfinite(fps) or fps <= 0 or fps > 1000:
+    if not _usable_fps(fps):
         log.warning(
             "%s reports no usable frame rate (%r); assuming %g fps.", where, fps, DEFAULT_FPS
         )
@@ -189,6 +193,47 @@ def counted_frames(path: Path, cap: cv2.VideoCapture, pictures: int | None = Non
     return pictures if pictures >= 2 else None
 
 
+def expected_frames(frame_count: int | None, fps: float, picture_ms: float,
+                    estimated: bool) -> int | None:
+    """The frames a progress bar can count towards: the container's count, but not
+    Matroska's estimate (``estimated``) from its longest track, often the sound (a
+    recording's bar said 0/76 of its 30 frames): there the picture track's own length
+    where it says, else none (the bar shows the frames and the time so far)."""
+    if not estimated:
+        return frame_count
+    if picture_ms:
+        return max(1, round(picture_ms * fps / 1000.0))
+    return None
+
+
+def frames_expected_in(path: Path) -> int | None:
+    """``VideoSource.frames_expected`` of the video at ``path``, without decoding a frame or
+    reading its clock whole (a batch's bar asks it of each of its inputs before any runs)."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            return None
+        count, fps = counted_frames(path, cap), cap.get(cv2.CAP_PROP_FPS)
+    finally:
+        cap.release()
+    estimated = path.suffix.lower() in _ESTIMATED_COUNT_SUFFIXES
+    # Its run warns of an unusable rate: not said twice.
+    fps = fps if _usable_fps(fps) else DEFAULT_FPS
+    return expected_frames(count, fps, _picture_ms(path) if estimated else 0.0, estimated)
+
+
+def _picture_ms(path: Path) -> float:
+    """How long the picture track OpenCV reads says it is, in ms (0: unsaid or unreadable)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.best("video")
+            return _track_ms(stream) if stream is not None else 0.0
+    except (av.FFmpegError, OSError, ValueError):
+        return 0.0
+
+
 class VideoSource(Source):
     """A video file, every frame in order.
 
@@ -235,15 +280,9 @@ class VideoSource(Source):
 
     @property
     def frames_expected(self) -> int | None:
-        """The frames a progress bar can count towards: the container's count, but not
-        Matroska's estimate from its longest track, often the sound (a recording's bar said
-        0/76 of its 30 frames): there the picture track's own length where it says, else
-        none (the bar shows the frames and the time so far)."""
-        if not self._count_estimated:
-            return self.frame_count
-        if self._picture_ms:
-            return max(1, round(self._picture_ms * self.fps / 1000.0))
-        return None
+        """The frames a progress bar can count towards (``expected_frames``)."""
+        return expected_frames(self.frame_count, self.fps, self._picture_ms,
+                               self._count_estimated)
 
     @property
     def pixel_aspect(self) -> Fraction:

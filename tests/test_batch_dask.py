@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 from dataclasses import replace
@@ -172,13 +173,24 @@ def test_ctrl_c_in_the_terminal_stops_a_local_cluster_batch_with_its_inputs_part
 
 
 def test_a_dask_batch_shows_which_inputs_are_going_and_their_frames_as_they_run(
-    tmp_path: Path, clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, clips: list[Path], model_path: Path, capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Before: the bar said "0/2 inputs" and moved only as inputs ended, never naming them.
-    run = run_cli(capfd, "process", *clips, "-o", tmp_path, "--dask", "local", "--model",
-                  model_path, "--no-video", "--no-report")
+    # An input of a few seconds on one worker: its frames reach the bar once a second while
+    # it runs, and a bar line every 0.2 s (30 s in a log) shows them.
+    monkeypatch.setattr("emocam.progress.LINE_EVERY_S", 0.2)
+    n = 150  # some 3 s: two or three reports while it runs
+    first = write_video(tmp_path / "first.mp4", (640, 360), scaled(one_face_plan(n), 0.5)).path
+    run = run_cli(capfd, "process", first, clips[0], "-o", tmp_path / "out", "--dask", "local",
+                  "--jobs", "1", "--model", model_path, "--no-video", "--no-report")
     assert run.code == 0, run.err
     bar = [ln for ln in run.lines() if ln[:4] in ("0/2 ", "1/2 ", "2/2 ")]
     going = " ".join(ln.split(":")[1] for ln in bar if "; going: " in ln)
-    assert all(clip.name in going for clip in clips), bar
-    assert bar[-1].startswith("2/2 inputs finished:") and " 40/40 " in bar[-1], bar
+    assert all(name in going for name in (first.name, clips[0].name)), bar
+    # Mid-way through the first input (none finished yet), the bar had moved on.
+    mid = [int(m.group(1)) for ln in bar
+           if ln.startswith("0/2 inputs finished; going: first.mp4:")
+           and (m := re.search(r"\| (\d+)/\d+ \[", ln))]
+    assert any(0 < count < n for count in mid), bar
+    assert bar[-1].startswith("2/2 inputs finished:") and f" {n + 20}/{n + 20} " in bar[-1], bar

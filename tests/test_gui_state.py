@@ -861,3 +861,58 @@ def test_an_anamorphic_video_is_shown_as_wide_as_players_show_it_with_boxes_on_f
     assert window.snapshots.save(tmp_path / "snap.png")
     snap = cv2.imread(str(tmp_path / "snap.png"))
     assert snap.shape[:2] == (480, 853)
+
+
+def _video_of(picture: np.ndarray, path: Path, width: int, pixel_aspect) -> Path:
+    """``picture`` stored ``width`` pixels wide, its pixels ``pixel_aspect`` wide."""
+    import av
+
+    stored = cv2.resize(picture, (width, picture.shape[0]), interpolation=cv2.INTER_AREA)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, picture.shape[0], "yuv420p"
+        stream.codec_context.sample_aspect_ratio = pixel_aspect
+        for _ in range(20):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(stored, format="bgr24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def _label_chip_in_snapshot(qtbot, make_window, video: Path, snap: Path) -> tuple[int, int]:
+    """The width and height of the face's label chip in a snapshot of ``video``."""
+    from emocam.overlay import label_text
+
+    window = make_window()
+    window.qactions["view.bars"].setChecked(False)  # the chip alone in its colour
+    window.open_file(video)
+    wait_frames(qtbot, window, 3)
+    qtbot.waitUntil(lambda: window.view._result is not None
+                    and bool(window.view._result.faces), timeout=20_000)
+    window.set_paused(True)
+    result = window.view._result
+    assert window.snapshots.save(snap)
+    color = np.array(label_text(result.faces[0], result.class_names, window.view._options)[1])
+    chip = np.all(np.abs(cv2.imread(str(snap)).astype(int) - color) <= 12, axis=2)
+    chip = cv2.morphologyEx(chip.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(chip)
+    assert n > 1, "no label chip in the snapshot"
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return int(stats[biggest, cv2.CC_STAT_WIDTH]), int(stats[biggest, cv2.CC_STAT_HEIGHT])
+
+
+def test_a_snapshot_of_an_anamorphic_video_has_its_labels_letters_as_a_square_videos(
+        qtbot, make_window, tmp_path: Path):
+    # The labels were drawn on the stored 720x480 pixels, then widened with the picture: a
+    # DVD's snapshot had every letter 1.19 times as wide as the same picture's.
+    from fractions import Fraction
+
+    pytest.importorskip("av")
+    from benchmarks.media import Placement, render
+
+    shown = render((854, 480), [Placement("hopper", 600, 240, 170)], seed=2)
+    dv = _video_of(shown, tmp_path / "dv.mp4", 720, Fraction(32, 27))
+    square = _video_of(shown, tmp_path / "square.mp4", 854, Fraction(1))
+    w_dv, h_dv = _label_chip_in_snapshot(qtbot, make_window, dv, tmp_path / "dv.png")
+    w_sq, h_sq = _label_chip_in_snapshot(qtbot, make_window, square, tmp_path / "sq.png")
+    assert h_dv == pytest.approx(h_sq, abs=2)
+    assert w_dv / h_dv == pytest.approx(w_sq / h_sq, rel=0.06), ((w_dv, h_dv), (w_sq, h_sq))

@@ -402,3 +402,21 @@ def test_a_reanalysis_still_names_the_photos_and_video_the_run_could_not_read(
     summary = json.loads((tmp_path / "cut-again" / "cut.reanalysed.json").read_text())
     assert "cut.mkv ended at" in summary.get("input_warning", ""), summary
     assert "cut.mkv ended at" in (tmp_path / "cut-again" / "cut.reanalysed.html").read_text()
+
+
+def test_a_folders_reanalysis_counts_its_photos_as_the_run_did(
+    image_one_face: Path, model_path: Path, tmp_path: Path
+) -> None:
+    # The re-analysis counted the 2 photos read ("2/2 frame"), the run every photo, the
+    # broken one too (3/3 photo), as its summary does.
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "c.jpg")
+    (photos / "b.jpg").write_bytes(image_one_face.read_bytes()[:300])  # damaged
+    r = run_emocam("process", photos, "-o", tmp_path / "run", "--model", model_path,
+                   "--no-video", "--no-report")
+    assert r.returncode == 0, r.stderr
+    r = run_emocam("process", "--reanalyse", tmp_path / "run" / "photos.emocam.npz", "-o",
+                   tmp_path / "again", "--no-report")
+    assert r.returncode == 0, r.stderr
+    bar = [ln for ln in r.stderr.splitlines() if ln.startswith("photos:")]
+    assert bar and all("/3 " in ln and "photo/s" in ln for ln in bar), bar
+    assert " 3/3 " in bar[-1], bar

@@ -969,3 +969,49 @@ def test_a_seek_far_ahead_after_a_pause_finds_the_picture_size_known(tmp_path: P
     assert len(frames) >= 15  # (OpenCV seeks in an MPEG-TS to the keyframe before)
     # Each at its own shape: 320x120 inside 160x120, bars above and below.
     assert all((image.max(axis=(1, 2)) == 0).sum() >= 50 for image in frames)
+
+
+def _progress_of_export(qtbot, source: Path, out: Path, model_path: Path
+                        ) -> list[tuple[int, int]]:
+    """What the app's Export window was told, frame by frame, of an export of ``source``."""
+    from emocam.export_job import ExportJob
+    from emocam.gui.export import ExportWorker
+    from emocam.overlay import OverlayOptions
+    from emocam.pipeline import PipelineConfig
+
+    job = ExportJob(source, None, PipelineConfig(model_path=model_path), OverlayOptions())
+    worker = ExportWorker(job.options(out, "mp4v"))
+    told: list[tuple[int, int]] = []
+    worker.progress.connect(lambda done, total: told.append((done, total)))
+    worker.run()  # in this thread: each report is heard as it is made
+    return told
+
+
+def test_a_matroska_recording_counts_its_picture_in_a_batch_and_in_the_export_window(
+    tmp_path: Path, video_face_at_edge: SyntheticVideo, model_path: Path, capfd, qtbot
+) -> None:
+    # One rule for every count: a batch's bar said 0/106 of its 60 frames (the Matroska
+    # recording's 76 from its sound, not its 30 pictures), and the Export window 76.
+    n = video_face_at_edge.frame_count
+    mkv = with_sound(video_face_at_edge.path, tmp_path / "obs.mkv", "aac",
+                     seconds=2.5 * n / video_face_at_edge.fps)
+    run = run_cli(capfd, "process", mkv, video_face_at_edge.path, "-o", tmp_path / "out",
+                  "--jobs", "2", "--model", model_path, "--no-video", "--no-report")
+    assert run.code == 0, run.err
+    bar = [ln for ln in run.err.splitlines() if " inputs finished" in ln and "|" in ln]
+    assert bar and all(f"/{2 * n} " in ln for ln in bar), bar
+    told = _progress_of_export(qtbot, mkv, tmp_path / "export.mp4", model_path)
+    assert told[-1] == (n, n) and {total for _, total in told} == {n}, told
+
+
+def test_a_folder_export_counts_its_photos_as_its_summary_and_bar_do(
+    tmp_path: Path, image_one_face: Path, model_path: Path, qtbot
+) -> None:
+    # The Export window counted the photos read against every photo: it ended at 2 of 3.
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("1.jpg", "3.jpg"):
+        (photos / name).write_bytes(image_one_face.read_bytes())
+    (photos / "2.jpg").write_bytes(image_one_face.read_bytes()[:300])  # damaged
+    told = _progress_of_export(qtbot, photos, tmp_path / "export", model_path)
+    assert told == [(1, 3), (3, 3)], told

@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from emocam.gui.overlay_painter import OverlayPainter
-from emocam.overlay import OverlayOptions, draw_annotations
+from emocam.overlay import OverlayOptions, draw_annotations, widened
 from emocam.types import FrameResult
 
 
@@ -102,9 +102,12 @@ class VideoView(QWidget):
         export draws it), as wide as it is shown: what a snapshot saves."""
         image = self._image
         if self._frame is not None and self._result is not None:
-            annotated = self._frame.copy()
-            draw_annotations(annotated, self._result, self._options)
-            image = bgr_to_qimage(annotated)
+            # Widened first, the overlay then drawn on it: its letters are not stretched.
+            annotated, result = (widened(self._frame, self._result, self._pixel_aspect)
+                                 if self._pixel_aspect != 1.0
+                                 else (self._frame.copy(), self._result))
+            draw_annotations(annotated, result, self._options)
+            return bgr_to_qimage(annotated)
         if self._pixel_aspect != 1.0 and not image.isNull():  # a PNG's pixels are square
             image = image.scaled(round(image.width() * self._pixel_aspect), image.height(),
                                  Qt.AspectRatioMode.IgnoreAspectRatio,
