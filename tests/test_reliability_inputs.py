@@ -1015,3 +1015,20 @@ def test_a_folder_export_counts_its_photos_as_its_summary_and_bar_do(
     (photos / "2.jpg").write_bytes(image_one_face.read_bytes()[:300])  # damaged
     told = _progress_of_export(qtbot, photos, tmp_path / "export", model_path)
     assert told == [(1, 3), (3, 3)], told
+
+
+def test_the_export_window_opens_counting_what_its_run_counts(
+    tmp_path: Path, video_face_at_edge: SyntheticVideo, make_window, qtbot
+) -> None:
+    # It opened at the player's count, a Matroska recording's 76 from its sound for its 30
+    # pictures, and jumped to the run's at the run's first report.
+    n = video_face_at_edge.frame_count
+    mkv = with_sound(video_face_at_edge.path, tmp_path / "obs.mkv", "aac",
+                     seconds=2.5 * n / video_face_at_edge.fps)
+    window = make_window()
+    window.open_file(mkv)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    window.set_paused(True)
+    window.exports.start(tmp_path / "export.mp4")
+    assert window.exports._progress.maximum() == n  # before any report of the run's
+    qtbot.waitUntil(lambda: window.exports.worker is None, timeout=60_000)

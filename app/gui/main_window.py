@@ -66,6 +66,7 @@ from emocam.gui.video_view import VideoView
 from emocam.gui.window_placement import WindowPlacement
 from emocam.gui.workers import Packet, SourceInfo, SourceWorker, WorkerError
 from emocam.overlay import OverlayOptions
+from emocam.process import share_of
 
 
 def _first_then(source: Any, open_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -272,7 +273,10 @@ class MainWindow(QMainWindow):
         info = self.source_info
         if info is None or info.is_live:
             return None
-        return ExportJob(Path(str(info.spec)), info.frame_count,
+        path = Path(str(info.spec))
+        # Counted as the export's run counts it: the player's count opened the Export window
+        # at a Matroska recording's 76 (from its sound) for its 30 pictures.
+        return ExportJob(path, share_of(path) or info.frame_count,
                          self.options.pipeline_config(False), self.options.overlay_options())
 
     def _camera(self) -> SourceWorker | None:
