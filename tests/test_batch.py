@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli, start_emocam
+from cli_helpers import photo_folder, run_cli, start_emocam
 from reliability_helpers import assert_one_sentence, wait_for_rows
 
 from benchmarks.media import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
@@ -193,10 +193,7 @@ def test_several_inputs_show_which_is_going_and_end_where_their_summaries_do(
     # Before: one at a time, each bar named its input alone; on workers, the bar said
     # "0/2 inputs" and not which, and ended at 22/23 (a photo that could not be read was
     # never counted), with no "(1 of 3)" for the folder at the end.
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for name in ("1.jpg", "3.jpg"):
-        shutil.copyfile(image_one_face, photos / name)
+    photos = photo_folder(tmp_path / "photos", image_one_face, "1.jpg", "3.jpg")
     (photos / "2.jpg").write_bytes(image_one_face.read_bytes()[:300])  # damaged
     clip = short_clips[0]  # 20 frames
     jobs = ("--jobs", "2") if side_by_side else ()

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import run_cli, run_emocam
+from cli_helpers import photo_folder, run_cli, run_emocam
 from PIL import Image
 from reliability_helpers import assert_one_sentence
 from sound_helpers import with_sound
@@ -1008,10 +1008,7 @@ def test_a_folder_export_counts_its_photos_as_its_summary_and_bar_do(
     tmp_path: Path, image_one_face: Path, model_path: Path, qtbot
 ) -> None:
     # The Export window counted the photos read against every photo: it ended at 2 of 3.
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for name in ("1.jpg", "3.jpg"):
-        (photos / name).write_bytes(image_one_face.read_bytes())
+    photos = photo_folder(tmp_path / "photos", image_one_face, "1.jpg", "3.jpg")
     (photos / "2.jpg").write_bytes(image_one_face.read_bytes()[:300])  # damaged
     told = _progress_of_export(qtbot, photos, tmp_path / "export", model_path)
     assert told == [(1, 3), (3, 3)], told
