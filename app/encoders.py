@@ -58,6 +58,8 @@ _VIDEO_RANGE = 1  # AVCOL_RANGE_MPEG
 
 
 class Encoder(Protocol):
+    size: tuple[int, int]  # the width and height of the pictures in the file
+
     def write(self, image: np.ndarray) -> None: ...
 
     def release(self) -> None: ...
@@ -65,19 +67,17 @@ class Encoder(Protocol):
 
 def open_encoder(
     path: Path, codec: str, fps: float, size: tuple[int, int], shown: Path | None = None,
-    pixel_aspect: Fraction = Fraction(1),
 ) -> Encoder:
     """An encoder writing ``path``; ``OutputError`` naming ``shown`` (the file the user asked
-    for, when ``path`` is its temporary stand-in) when the file cannot be created.
-    ``pixel_aspect``: the pixels' shape the file declares (the source's, for anamorphic
-    video)."""
+    for, when ``path`` is its temporary stand-in) when the file cannot be created. Its
+    pixels are square (an anamorphic source's frames are widened before: video_writer)."""
     if codec not in VIDEO_CODECS:
         raise OutputError(
             f"Unknown video codec {codec!r}; choose one of {', '.join(VIDEO_CODECS)}."
         )
     check_video_name(shown or path)
     try:
-        return _PyAvEncoder(path, codec, fps, size, pixel_aspect)
+        return _PyAvEncoder(path, codec, fps, size)
     except (OSError, ValueError) as e:
         raise OutputError(_why_not_written(shown or path, path, e)) from e
 
@@ -123,8 +123,7 @@ class _PyAvEncoder:
     """An FFmpeg encoder through PyAV, 4:2:0: a frame of odd width or height gets one more
     column or row (a copy of its edge), since 4:2:0 needs even sizes."""
 
-    def __init__(self, path: Path, codec: str, fps: float, size: tuple[int, int],
-                 pixel_aspect: Fraction = Fraction(1)):
+    def __init__(self, path: Path, codec: str, fps: float, size: tuple[int, int]):
         import av
 
         w, h = size
@@ -138,12 +137,12 @@ class _PyAvEncoder:
             _ENCODERS[codec], rate=_rate(fps, codec),
             options=_X264_OPTIONS if codec == "h264" else {},
         )
-        stream.width, stream.height, stream.pix_fmt = w + self._pad[1], h + self._pad[0], "yuv420p"
+        self.size = (w + self._pad[1], h + self._pad[0])
+        stream.width, stream.height = self.size
+        stream.pix_fmt = "yuv420p"
         cc = stream.codec_context
         if codec == "mp4v":
             cc.qmin = cc.qmax = _MPEG4_QUANTISER
-        if pixel_aspect != 1:  # else a 16:9 DVD picture played squeezed to 3:2
-            cc.sample_aspect_ratio = pixel_aspect
         cc.color_primaries = cc.color_trc = cc.colorspace = _BT601
         cc.color_range = _VIDEO_RANGE
         # On two cores the other one is busy detecting: more encoder threads only add overhead.

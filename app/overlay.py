@@ -68,8 +68,9 @@ _PALETTE: tuple[Color, ...] = (
 )
 
 __all__ = ["COMPACT_ROWS", "DASHES", "NEUTRAL_GRAY", "UNCERTAIN_COLOR", "OverlayOptions",
-           "Placement", "PlacementMemory", "Rect", "class_color", "class_dash", "draw", "id_text",
-           "label_text", "panel_order", "plan_panels", "prepare_background"]
+           "Placement", "PlacementMemory", "Rect", "class_color", "class_dash", "draw",
+           "draw_as_shown", "id_text", "label_text", "panel_order", "plan_panels",
+           "prepare_background", "shown_size", "widened", "widened_picture"]
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,17 @@ def draw(
     return image
 
 
+def draw_as_shown(image: np.ndarray, result: FrameResult, options: OverlayOptions,
+                  memory: PlacementMemory | None = None, aspect: float = 1.0) -> np.ndarray:
+    """``draw`` on the picture as players show it: an anamorphic video's stored pixels
+    (``aspect`` not 1) are widened first, into a new array returned with the overlay on it,
+    so its letters and bars keep their shape (drawn on the stored pixels, a player stretched
+    them 1.19 times a DVD's); square pixels are drawn on in place."""
+    if aspect != 1:
+        image, result = widened(image, result, aspect)
+    return draw(image, result, options, memory)
+
+
 def draw_annotations(image: np.ndarray, result: FrameResult, opts: OverlayOptions,
                      memory: PlacementMemory | None = None) -> None:
     """Boxes, labels and panels only, on the picture as it is (in place)."""
@@ -328,14 +340,27 @@ def draw_annotations(image: np.ndarray, result: FrameResult, opts: OverlayOption
         _draw_face(image, face, result.class_names, opts, st, mark)
 
 
+def shown_size(size: tuple[int, int], aspect: float) -> tuple[int, int]:
+    """The width and height, in square pixels, of a picture of ``size`` stored pixels each
+    ``aspect`` times as wide as tall, as players show it (720x480 at 32/27: 853x480)."""
+    w, h = size
+    return max(1, round(w * float(aspect))), h
+
+
+def widened_picture(image: np.ndarray, aspect: float) -> np.ndarray:
+    """``image``, an anamorphic video's stored pixels, in square pixels as players show it."""
+    h, w = image.shape[:2]
+    return cv2.resize(image, shown_size((w, h), aspect), interpolation=cv2.INTER_CUBIC)
+
+
 def widened(image: np.ndarray, result: FrameResult, aspect: float
             ) -> tuple[np.ndarray, FrameResult]:
     """``image``, an anamorphic video's stored pixels, ``aspect`` times as wide (as players
     show it), and ``result`` with its boxes and keypoints moved onto it: an overlay drawn on
     them after has letters as tall as on a square-pixel video (drawn before, and widened
     with the picture, they were stretched 1.19 times a DVD's)."""
-    h, w = image.shape[:2]
-    wide = cv2.resize(image, (max(1, round(w * aspect)), h), interpolation=cv2.INTER_CUBIC)
+    w = image.shape[1]
+    wide = widened_picture(image, aspect)
     sx = wide.shape[1] / max(1, w)
 
     def box(b: tuple[float, float, float, float]) -> tuple[float, float, float, float]:

@@ -29,7 +29,7 @@ from emocam.encoders import DEFAULT_VIDEO_CODEC
 from emocam.errors import OutputError
 from emocam.fileprint import fingerprint, input_fingerprint
 from emocam.outputs import OutputPlan, RunFacts
-from emocam.overlay import OverlayOptions, PlacementMemory, draw
+from emocam.overlay import OverlayOptions, PlacementMemory, draw, draw_as_shown
 from emocam.pipeline import PipelineConfig
 from emocam.read_notes import ReadNotes
 from emocam.report import write_report
@@ -103,8 +103,10 @@ class RunSinks:
         if self.plan.annotated is None:
             return
         if self.video is not None:
-            # The writer paints and encodes on its own thread, off the caller's critical path.
-            paint = (partial(draw, result=result, options=self.overlay, memory=self.panels)
+            # The writer paints and encodes on its own thread, off the caller's critical path;
+            # an anamorphic picture is painted widened, as the file is written.
+            paint = (partial(draw_as_shown, result=result, options=self.overlay,
+                             memory=self.panels, aspect=self.video.pixel_aspect)
                      if self.overlay else None)
             self.video.write(frame.image, frame.time_ms, render=paint, owned=self.frames_owned)
             return
@@ -310,6 +312,11 @@ def open_sinks(
             sound_from=plan.sound,
             codec=desc.video_codec,
         ))
+        if sinks.video.written_size != tuple(facts.size):
+            # Widened to square pixels (anamorphic) or padded to even sizes: the boxes are in
+            # the source's pixels, not the annotated video's.
+            sinks.summary.run_info.update(frame_size=list(facts.size),
+                                          video_size=list(sinks.video.written_size))
     if plan.annotated is not None and plan.kind == "folder":
         plan.annotated.mkdir(parents=True, exist_ok=True)
     if plan.csv is not None:

@@ -22,13 +22,16 @@ from emocam.audio import add_audio
 from emocam.encoders import DEFAULT_VIDEO_CODEC, Encoder, open_encoder
 from emocam.errors import OutputError
 from emocam.frame_steps import FrameSteps
+from emocam.overlay import shown_size, widened_picture
 from emocam.staging import commit, failure_reason, write_target
 from emocam.types import DEFAULT_FPS
 
 log = logging.getLogger(__name__)
 
 
-Render = Callable[[np.ndarray], object]
+# Paints on a frame before it is encoded; returns the picture to encode (the frame itself,
+# or an anamorphic frame widened with its overlay: overlay.draw_as_shown).
+Render = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -59,6 +62,12 @@ class AnnotatedVideoWriter:
 
     With ``sound_from`` (the source video), the finished file gets the source's sound, cut
     where the video ends; a sound that cannot be copied leaves the silent video and a warning.
+
+    ``size`` is the frames' stored size; an anamorphic source's (``pixel_aspect`` not 1, a
+    16:9 DVD stored 720x480) is written in square pixels as players show it (``shown``,
+    853x480; 854 in the file, ``written_size``), its overlay drawn after the widening, as the
+    app's snapshot is: every player, and every script reading the file, sees its shape and
+    its letters and bars undistorted.
     """
 
     _QUEUE = 4
@@ -75,13 +84,16 @@ class AnnotatedVideoWriter:
         self.path = Path(path)
         self.sound_from = sound_from
         self.sound_added = False  # set on close: whether the file got the source's sound
-        self.size = size  # width, height
+        self.size = size  # width, height, of the frames given
+        self.pixel_aspect = float(pixel_aspect)  # of the frames given
+        self.shown = shown_size(size, self.pixel_aspect)  # of the pictures written
         self.fps = fps if fps and fps > 0 else DEFAULT_FPS
         self._staging = write_target(self.path)
         self._file = self._staging or self.path
         self._writer: Encoder | None = open_encoder(
-            self._file, codec, self.fps, size, shown=self.path, pixel_aspect=pixel_aspect
+            self._file, codec, self.fps, self.shown, shown=self.path
         )
+        self.written_size = self._writer.size  # the file's: ``shown``, made even for 4:2:0
         self.frames = 0  # frames in the file (repeats included)
         self._t0: float | None = None  # time of the first timed frame, ms
         self._held: _Pending | None = None  # the last timed frame, written once the next is due
@@ -116,14 +128,19 @@ class AnnotatedVideoWriter:
                 self._slots.release()
 
     def _encode(self, pending: _Pending, copies: int) -> None:
-        if copies > 0 and pending.render is not None:
+        if copies == 0:
+            return
+        image = pending.image
+        if pending.render is not None:
             try:
-                pending.render(pending.image)
+                image = pending.render(image)
             except Exception as e:
                 self._render_error = e
                 raise
+        if image.shape[1] != self.shown[0]:  # no overlay to widen it with (drawn already)
+            image = widened_picture(image, self.pixel_aspect)
         for _ in range(copies):
-            self._writer.write(pending.image)
+            self._writer.write(image)
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]

@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import run_cli, run_emocam
+from anamorphic_helpers import first_picture_as_shown, stored_video
+from cli_helpers import read_csv, run_cli, run_emocam
 from sound_helpers import BEEP_AT_S, RATE, onset_s, sound_of, with_sound
 
-from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
+from benchmarks.media import Placement, SyntheticVideo, four_faces_plan, render, scaled, write_video
 from emocam.encoders import open_encoder
 from emocam.process import ProcessOptions, run_process
 
@@ -224,35 +226,60 @@ def test_an_h264_video_is_smaller_and_keeps_every_frame_the_overlay_and_the_soun
     assert frames_in(mkv) == 60 and sound_of(mkv) is not None
 
 
-def test_an_anamorphic_video_keeps_the_shape_of_its_pixels(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str], picture: SyntheticVideo,
-    model_path: Path,
-) -> None:
-    # A 16:9 picture stored 720x480 (DVD, DV camcorders): before, the annotated copy said
-    # nothing of its pixels' shape and played squeezed to 3:2, people 16% too narrow.
-    from fractions import Fraction
+def _panel_size(picture: np.ndarray) -> tuple[int, int]:
+    """The width and height of the bar panel (the darkened box of the emotions' bars) on an
+    annotated picture drawn on the plain grey of --boxes-only."""
+    dark = np.all(picture < 35, axis=2).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(dark)
+    assert n > 1, "no bar panel in the picture"
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return int(stats[biggest, cv2.CC_STAT_WIDTH]), int(stats[biggest, cv2.CC_STAT_HEIGHT])
 
-    src = tmp_path / "dv.mp4"
-    cap = cv2.VideoCapture(str(picture.path))
-    with av.open(str(src), "w") as out:
-        stream = out.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 720, 480, "yuv420p"
-        stream.codec_context.sample_aspect_ratio = Fraction(32, 27)
-        for _ in range(10):
-            image = cv2.resize(cap.read()[1], (720, 480))
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
-        out.mux(stream.encode(None))
-    for codec in ("mp4v", "h264"):
-        run = run_cli(capfd, "process", src, "-o", tmp_path / codec, "--model", model_path,
-                      "-q", "--no-sidecar", "--no-report", "--video-codec", codec)
-        assert run.code in (0, 2), run.err  # 2: the faces may be too small to be found
-        with av.open(str(tmp_path / codec / "dv.emocam.mp4")) as c:
-            video = c.streams.video[0]
-            assert video.sample_aspect_ratio == Fraction(32, 27), codec
-            assert video.display_aspect_ratio == Fraction(16, 9), codec
-        # A script putting the CSV's boxes (stored pixels) on the picture as shown needs it.
-        summary = json.loads((tmp_path / codec / "dv.emocam.json").read_text())
-        assert Fraction(summary["pixel_aspect"]) == Fraction(32, 27)
+
+def test_an_anamorphic_videos_annotated_copy_plays_as_its_source_with_its_bars_undistorted(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], model_path: Path,
+) -> None:
+    # A 16:9 picture stored 720x480 (DVD, DV camcorders), Grace Hopper at 600 of 854 across.
+    # Before, the overlay was drawn on the stored pixels and the file declared them 32:27
+    # wide: a player widened the bars and the labels' letters with the picture, 1.19 times
+    # those of the same picture in square pixels.
+    shown = render((854, 480), [Placement("hopper", 600, 240, 170)], seed=2)
+    sources = {"dv": stored_video(shown, tmp_path / "dv.mp4", 720, Fraction(32, 27), 6),
+               "square": stored_video(shown, tmp_path / "square.mp4", 854, Fraction(1), 6)}
+    drawn: dict[str, np.ndarray] = {}
+    for name, src, codec in (("dv", "dv", "mp4v"), ("dv-h264", "dv", "h264"),
+                             ("square", "square", "mp4v")):
+        out = tmp_path / name
+        run = run_cli(capfd, "process", sources[src], "-o", out, "--model", model_path, "-q",
+                      "--no-report", "--boxes-only", "--video-codec", codec)
+        assert run.code == 0, run.err
+        drawn[name] = picture = first_picture_as_shown(out / f"{src}.emocam.mp4")
+        # It plays as its source is shown, in every codec: 16:9, not the stored 3:2.
+        assert picture.shape[1] / picture.shape[0] == pytest.approx(16 / 9, rel=0.005), name
+    # The bars as wide as the square video's, so their letters are too.
+    assert _panel_size(drawn["dv"]) == pytest.approx(_panel_size(drawn["square"]), abs=3)
+    assert _panel_size(drawn["dv-h264"]) == pytest.approx(_panel_size(drawn["square"]), abs=3)
+    # The CSV's boxes stay in the stored pixels, and the JSON says so and how to place them on
+    # the annotated video, which is in square pixels.
+    summary = json.loads((tmp_path / "dv" / "dv.emocam.json").read_text())
+    assert Fraction(summary["pixel_aspect"]) == Fraction(32, 27)
+    assert (summary["frame_size"], summary["video_size"]) == ([720, 480], [854, 480])
+    row = read_csv(tmp_path / "dv" / "dv.emocam.csv")[0]
+    x, y, w, h = (float(row[k]) for k in ("x", "y", "w", "h"))
+    aspect = float(Fraction(summary["pixel_aspect"]))
+    assert (x + w / 2) * aspect == pytest.approx(600, abs=0.03 * 854)  # on the face
+    # The box drawn where the CSV's box is shown: its right side, the overlay's rightmost
+    # bright pixels over the box's height (its chip and the bars are to its left).
+    band = drawn["dv"][round(y) + 5 : round(y + h) - 5]
+    bright = np.flatnonzero(np.any(band.max(axis=2) > 150, axis=0))
+    assert bright.max() == pytest.approx((x + w) * aspect, abs=3)
+    # A re-analysis writes its video the same way (one writer for every run).
+    run = run_cli(capfd, "process", "--reanalyse", tmp_path / "dv" / "dv.emocam.npz", "-o",
+                  tmp_path / "again", "-q", "--no-report")
+    assert run.code == 0, run.err
+    again = first_picture_as_shown(tmp_path / "again" / "dv.reanalysed.mp4")
+    assert again.shape[:2] == (480, 854)
+    assert _panel_size(again) == pytest.approx(_panel_size(drawn["square"]), abs=3)
 
 
 def test_an_odd_sized_video_is_written_in_h264_with_every_pixel(

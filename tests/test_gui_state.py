@@ -830,19 +830,13 @@ def test_an_anamorphic_video_is_shown_as_wide_as_players_show_it_with_boxes_on_f
     # A 16:9 picture stored 720x480 with pixels 32:27 wide (a DVD, a DV camcorder's film).
     from fractions import Fraction
 
-    av = pytest.importorskip("av")
+    pytest.importorskip("av")
+    from anamorphic_helpers import stored_video
+
     from benchmarks.media import Placement, render
 
     shown = render((854, 480), [Placement("hopper", 600, 240, 170)], seed=2)
-    stored = cv2.resize(shown, (720, 480), interpolation=cv2.INTER_AREA)
-    video = tmp_path / "dv.mp4"
-    with av.open(str(video), "w") as out:
-        stream = out.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 720, 480, "yuv420p"
-        stream.codec_context.sample_aspect_ratio = Fraction(32, 27)
-        for _ in range(20):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(stored, format="bgr24")))
-        out.mux(stream.encode(None))
+    video = stored_video(shown, tmp_path / "dv.mp4", 720, Fraction(32, 27))
     window = make_window()
     window.open_file(video)
     wait_frames(qtbot, window, 3)
@@ -861,21 +855,6 @@ def test_an_anamorphic_video_is_shown_as_wide_as_players_show_it_with_boxes_on_f
     assert window.snapshots.save(tmp_path / "snap.png")
     snap = cv2.imread(str(tmp_path / "snap.png"))
     assert snap.shape[:2] == (480, 853)
-
-
-def _video_of(picture: np.ndarray, path: Path, width: int, pixel_aspect) -> Path:
-    """``picture`` stored ``width`` pixels wide, its pixels ``pixel_aspect`` wide."""
-    import av
-
-    stored = cv2.resize(picture, (width, picture.shape[0]), interpolation=cv2.INTER_AREA)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = width, picture.shape[0], "yuv420p"
-        stream.codec_context.sample_aspect_ratio = pixel_aspect
-        for _ in range(20):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(stored, format="bgr24")))
-        out.mux(stream.encode(None))
-    return path
 
 
 def _label_chip_in_snapshot(qtbot, make_window, video: Path, snap: Path) -> tuple[int, int]:
@@ -907,11 +886,13 @@ def test_a_snapshot_of_an_anamorphic_video_has_its_labels_letters_as_a_square_vi
     from fractions import Fraction
 
     pytest.importorskip("av")
+    from anamorphic_helpers import stored_video
+
     from benchmarks.media import Placement, render
 
     shown = render((854, 480), [Placement("hopper", 600, 240, 170)], seed=2)
-    dv = _video_of(shown, tmp_path / "dv.mp4", 720, Fraction(32, 27))
-    square = _video_of(shown, tmp_path / "square.mp4", 854, Fraction(1))
+    dv = stored_video(shown, tmp_path / "dv.mp4", 720, Fraction(32, 27))
+    square = stored_video(shown, tmp_path / "square.mp4", 854, Fraction(1))
     w_dv, h_dv = _label_chip_in_snapshot(qtbot, make_window, dv, tmp_path / "dv.png")
     w_sq, h_sq = _label_chip_in_snapshot(qtbot, make_window, square, tmp_path / "sq.png")
     assert h_dv == pytest.approx(h_sq, abs=2)

@@ -494,10 +494,11 @@ def test_frames_given_to_the_writer_are_each_encoded_with_their_own_overlay(
     times = [0, 40, 80, 200, 210, 240]
     painted: list[int] = []
 
-    def overlay(i: int) -> Callable[[np.ndarray], None]:
-        def paint(image: np.ndarray) -> None:
+    def overlay(i: int) -> Callable[[np.ndarray], np.ndarray]:
+        def paint(image: np.ndarray) -> np.ndarray:
             painted.append(i)
             image[:, : 8 * (i + 1)] = 250  # a bar as long as the frame's number
+            return image
         return paint
 
     path = tmp_path / "drawn.mp4"
@@ -513,7 +514,7 @@ def test_frames_given_to_the_writer_are_each_encoded_with_their_own_overlay(
 def test_a_failing_overlay_reaches_the_caller_as_itself_not_as_a_full_disk(
     tmp_path: Path,
 ) -> None:
-    def broken(image: np.ndarray) -> None:
+    def broken(image: np.ndarray) -> np.ndarray:
         raise ValueError("cannot draw this face")
 
     path = tmp_path / "broken.mp4"
