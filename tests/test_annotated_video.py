@@ -303,6 +303,8 @@ def test_an_odd_sized_video_is_written_in_h264_with_every_pixel(
     ok, first = cap.read()
     # 4:2:0 needs even sizes: the last column and row are repeated, none is cut.
     assert ok and first.shape == (362, 642, 3)
+    summary = json.loads((tmp_path / "out" / "odd.emocam.json").read_text())
+    assert (summary["frame_size"], summary["video_size"]) == ([641, 361], [642, 362])
     assert frames_in(tmp_path / "out" / "odd.emocam.mp4") == 10
 
 
