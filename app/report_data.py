@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from emocam.overlay import anonymise_face
+from emocam.overlay import anonymise_face, widened_picture
 from emocam.types import Box, FrameResult
 
 THUMB_PX = 112  # a thumbnail's longer side
@@ -76,6 +76,7 @@ class ReportCollector:
     class_names: tuple[str, ...]
     thumbnails: bool  # the run keeps frames and shows camera pixels
     blur: bool = False  # --blur-faces: a thumbnail is smeared as the annotated output is
+    pixel_aspect: float = 1.0  # the frames' pixels' shape: thumbnails are widened as shown
     faces: dict[int, FaceSeries] = field(default_factory=dict)
     last_time_s: float = 0.0
 
@@ -91,21 +92,29 @@ class ReportCollector:
                 series.best_confidence = face.confidence
                 series.best_time_ms = t_ms
                 if self.thumbnails and image is not None and image.size:
-                    series.thumbnail = thumbnail(image, face.box, self.blur)
+                    series.thumbnail = thumbnail(image, face.box, self.blur,
+                                                  self.pixel_aspect)
 
 
-def thumbnail(image: np.ndarray, box: Box, blur: bool) -> Thumbnail | None:
-    """The face and a margin around it, cut out, shrunk and compressed (the frame goes on)."""
+def thumbnail(image: np.ndarray, box: Box, blur: bool, aspect: float = 1.0
+              ) -> Thumbnail | None:
+    """The face and a margin around it, cut out, shrunk and compressed (the frame goes on).
+    An anamorphic video's stored pixels (``aspect`` not 1: a 16:9 DVD's 720x480, 32:27) are
+    widened as players show them, and the margin is measured there: the face keeps the shape
+    it has in the app and the annotated video (cut from the stored pixels, it was 16% too
+    narrow)."""
     fh, fw = image.shape[:2]
     x, y, w, h = box
-    m = _MARGIN * max(w, h)
-    x0, y0 = max(0, int(x - m)), max(0, int(y - m))
-    x1, y1 = min(fw, int(x + w + m + 0.5)), min(fh, int(y + h + m + 0.5))
+    m = _MARGIN * max(w * aspect, h)  # in shown pixels; across, 1/aspect as many stored ones
+    x0, y0 = max(0, int(x - m / aspect)), max(0, int(y - m))
+    x1, y1 = min(fw, int(x + w + m / aspect + 0.5)), min(fh, int(y + h + m + 0.5))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
-    crop = image[y0:y1, x0:x1].copy()
-    if blur:
-        anonymise_face(crop, (x - x0, y - y0, w, h))
+    crop = image[y0:y1, x0:x1]
+    crop = widened_picture(crop, aspect) if aspect != 1 else crop.copy()
+    if blur:  # on the widened picture, as the annotated video blurs it (draw_as_shown)
+        sx = crop.shape[1] / (x1 - x0)
+        anonymise_face(crop, ((x - x0) * sx, y - y0, w * sx, h))
     scale = THUMB_PX / max(crop.shape[:2])
     if scale < 1:
         size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))

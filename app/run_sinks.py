@@ -297,9 +297,12 @@ def open_sinks(
     if writing is not final:
         sinks.summary.partial_outputs = _absolute_all(writing.outputs())
     if plan.report is not None:
-        # Thumbnails only where the run keeps camera pixels, blurred as its frames are.
+        # Thumbnails only where the run keeps camera pixels, blurred as its frames are and
+        # shaped as they are shown (an anamorphic video's widened, from the sidecar's
+        # pixel_aspect in a re-analysis).
         sinks.report = ReportCollector(names, thumbnails=plan.annotated is not None
-                                       and not boxes_only, blur=blur)
+                                       and not boxes_only, blur=blur,
+                                       pixel_aspect=float(facts.pixel_aspect))
     if plan.sidecar is not None:
         sinks.sidecar = SidecarWriter(plan.sidecar, sidecar_header(desc, run_info, facts),
                                       optional=desc.sidecar_optional)

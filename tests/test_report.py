@@ -6,13 +6,17 @@ from __future__ import annotations
 import base64
 import json
 import re
+from fractions import Fraction
 from html.parser import HTMLParser
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from anamorphic_helpers import stored_video
 from cli_helpers import run_cli
+
+from benchmarks.media import Placement, render
 
 
 class ReportNumbers(HTMLParser):
@@ -57,6 +61,19 @@ def thumbnail(src: str) -> np.ndarray:
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     assert image is not None
     return image
+
+
+def face_stretch(image: np.ndarray, reference: np.ndarray) -> float:
+    """How many times wider for its height the face in ``image`` is than in ``reference``
+    (two thumbnails of one face, framed and sized a little differently): the affine warp
+    that lays one on the other, its scale across over its scale down."""
+    grey = [cv2.cvtColor(i, cv2.COLOR_BGR2GRAY).astype(np.float32) for i in (reference, image)]
+    warp = np.array([[1, 0, (image.shape[1] - reference.shape[1]) / 2],
+                     [0, 1, (image.shape[0] - reference.shape[0]) / 2]], np.float32)
+    stop = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 200, 1e-6)
+    alike, warp = cv2.findTransformECC(*grey, warp, cv2.MOTION_AFFINE, stop, None, 5)
+    assert alike > 0.9, "not the same face"
+    return float(np.linalg.norm(warp[:, 0]) / np.linalg.norm(warp[:, 1]))
 
 
 def test_the_reports_numbers_are_the_json_summarys(plain_run: Path) -> None:
@@ -133,6 +150,35 @@ def test_blurred_faces_get_blurred_thumbnails(
             return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY),
                                        cv2.CV_64F).var())
         assert sharpness(thumbnail(src)) < 0.3 * sharpness(thumbnail(plain[fid])), fid
+
+
+def test_an_anamorphic_videos_thumbnail_shows_the_face_as_the_player_does(
+    capfd: pytest.CaptureFixture[str], model_path: Path, tmp_path: Path,
+) -> None:
+    # A 16:9 picture stored 720x480 (DVD, DV camcorders, pixels 32:27 wide) and the same
+    # picture in square pixels. Before, the thumbnail was cut from the stored pixels: Grace
+    # Hopper's face was 16% narrower than in the player, the app and the annotated video.
+    shown = render((854, 480), [Placement("hopper", 600, 240, 170)], seed=2)
+    sources = {"dv": stored_video(shown, tmp_path / "dv.mp4", 720, Fraction(32, 27), 4),
+               "square": stored_video(shown, tmp_path / "square.mp4", 854, Fraction(1), 4)}
+    thumbs: dict[str, np.ndarray] = {}
+    for name, src in sources.items():
+        run = run_cli(capfd, "process", src, "-o", tmp_path / name, "--model", model_path,
+                      "-q")
+        assert run.code == 0, run.err
+        [thumbs[name]] = [thumbnail(s) for s in
+                          read_report(tmp_path / name / f"{name}.emocam.html").images.values()]
+    # A re-analysis rebuilds the report from the sidecar, which knows the pixels' shape.
+    run = run_cli(capfd, "process", "--reanalyse", tmp_path / "dv" / "dv.emocam.npz", "-o",
+                  tmp_path / "again", "-q")
+    assert run.code == 0, run.err
+    [thumbs["again"]] = [thumbnail(s) for s in
+                         read_report(tmp_path / "again" / "dv.reanalysed.html").images.values()]
+
+    # The face as wide for its height as in the square video's thumbnail (the thumbnail
+    # itself is a little wider: the detector's box is square in the stored pixels).
+    for name in ("dv", "again"):
+        assert face_stretch(thumbs[name], thumbs["square"]) == pytest.approx(1, abs=0.03), name
 
 
 def test_no_report_writes_none_and_reanalyse_rewrites_it(
