@@ -1161,6 +1161,30 @@ def test_an_export_into_a_path_under_a_file_is_one_sentence(tmp_path, capsys):
     assert "\n" not in err and f"{tmp_path / 'notes'} is a file, not a folder" in err, err
 
 
+def test_a_refused_command_leaves_no_folder_it_made(tmp_path, capsys):
+    # --out into a missing folder makes it; a mistyped command then refused left it there,
+    # empty. Folders that were there before stay, as does anything in them.
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    (tmp_path / "notdata").mkdir()  # a folder of no dataset
+    missing = str(tmp_path / "nodata")
+    commands = [
+        ["quantize", "ferplus", "--data", missing, "--out", str(tmp_path / "q" / "r" / "m.onnx")],
+        ["adjust", "ferplus", "--data", missing, "--offset", "contempt=1", "--out",
+         str(tmp_path / "kept" / "new" / "a.onnx")],
+        ["calibrate", "ferplus", "--temperature", "-1", "--out",
+         str(tmp_path / "full" / "new" / "c.onnx")],
+        ["train", "--data", str(tmp_path / "notdata"), "--out", str(tmp_path / "runs" / "r1")],
+        ["train", "--data", missing, "--set", "nosuch=1", "--out", str(tmp_path / "s" / "r1")],
+    ]
+    for argv in commands:
+        assert main(["-q", *argv]) == 2, argv
+        assert "fer-train: " in capsys.readouterr().err
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    assert left == ["full", "full/notes.txt", "kept", "notdata"]
+
+
 @pytest.mark.train
 def test_an_export_into_a_missing_folder_makes_it(run, tmp_path, capsys):
     # It was refused: "the folder ... does not exist; create it first".
