@@ -1142,13 +1142,25 @@ def test_an_int8_or_adjusted_file_has_a_card_of_what_it_was_made_from(tmp_path, 
     assert carried.strip() == (tmp_path / "a.md").read_text().strip()
 
 
-def test_a_copy_of_a_shipped_int8_model_carries_its_float_models_card(tmp_path, capsys):
+def test_a_copy_of_a_shipped_int8_model_carries_its_card(tmp_path, capsys):
     out = tmp_path / "new" / "folder" / "mine.onnx"  # made, as other tools make theirs
     assert main(["-q", "calibrate", "ferplus-int8", "--temperature", "1.2", "--out",
                  str(out)]) == 0
     head, _, carried = out.with_suffix(".md").read_text().partition("\n---\n")
-    assert "`emocam-ferplus-int8.onnx` is the int8 variant of `emocam-ferplus.onnx`" in head
+    assert "made from `emocam-ferplus-int8.onnx` by `fer-train calibrate`" in head
     assert "86.32% (majority, 3137 test images of FER+)" in head
+    assert carried.strip() == model_file("emocam-ferplus-int8.md").read_text().strip()
+
+
+def test_an_int8_file_without_a_card_carries_its_float_models_card(tmp_path, capsys):
+    # An int8 file copied without its card, beside the float model's card.
+    shutil.copy(model_file("emocam-ferplus-int8.onnx"), tmp_path / "fast.onnx")
+    shutil.copy(model_file("emocam-ferplus.md"), tmp_path / "emocam-ferplus.md")
+    out = tmp_path / "mine.onnx"
+    assert main(["-q", "calibrate", str(tmp_path / "fast.onnx"), "--temperature", "1.2",
+                 "--out", str(out)]) == 0
+    head, _, carried = out.with_suffix(".md").read_text().partition("\n---\n")
+    assert "`fast.onnx` is the int8 variant of `emocam-ferplus.onnx`" in head
     assert carried.strip() == model_file("emocam-ferplus.md").read_text().strip()
 
 
