@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
@@ -67,16 +67,43 @@ class Count:
         return self.total if self.by_place and self.total is not None else done
 
 
+# The rate is always per second ("0.40 photos/s"): tqdm's seconds per unit, below one a
+# second, read "2.50s/ photos" with the unit in words.
+_KNOWN = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]"
+_UNKNOWN = "{counted} [{elapsed}, {rate_noinv_fmt}{postfix}]"
+
+
+class _Bar(tqdm):
+    """tqdm with its count in words where there is no total: "180 frames [00:02, 81.16
+    frames/s]" (tqdm's own read "180frame [00:02, 81.16frame/s]")."""
+
+    def __init__(self, *args: Any, noun: str, **kwargs: Any) -> None:
+        self._noun = noun
+        super().__init__(*args, unit=f" {noun}s", **kwargs)
+
+    @property
+    def format_dict(self) -> dict[str, Any]:  # tqdm's documented place for a custom format
+        d = super().format_dict
+        n, total = d["n"], d["total"]
+        if total and n < total + 0.5:  # tqdm's own test: a count past its total has none
+            d["bar_format"] = _KNOWN
+        else:
+            d["bar_format"] = ("{desc}: " if d["prefix"] else "") + _UNKNOWN
+            d["counted"] = f"{n:g} {self._noun}" + ("" if n == 1 else "s")
+        return d
+
+
 def progress_bar(total: int | None, desc: str, enabled: bool,
                  stream: TextIO | None = None, unit: str = "frame", initial: int = 0) -> tqdm:
-    """A bar counting frames (``total``: None where the count is unknown: tqdm then shows
-    the count and the time so far, no end); ``enabled`` False gives a bar that writes
-    nothing, so the loop that updates it stays the same."""
+    """A bar counting frames (``unit``: what one is, in words; ``total``: None where the
+    count is unknown: the bar then shows the count and the time so far, no end);
+    ``enabled`` False gives a bar that writes nothing, so the loop that updates it stays
+    the same."""
     stream = stream or sys.stderr
     if _is_terminal(stream) or not enabled:
-        return tqdm(total=total, unit=unit, file=stream, disable=not enabled, initial=initial,
+        return _Bar(total=total, noun=unit, file=stream, disable=not enabled, initial=initial,
                     dynamic_ncols=True, smoothing=0.1, desc=desc)
     # maxinterval too: tqdm's monitor thread redraws a bar every maxinterval (10 s) else.
-    return tqdm(total=total, unit=unit, file=_Lines(stream), mininterval=LINE_EVERY_S,
+    return _Bar(total=total, noun=unit, file=_Lines(stream), mininterval=LINE_EVERY_S,
                 maxinterval=LINE_EVERY_S, ncols=100, ascii=True, smoothing=0.1, desc=desc,
                 initial=initial)

@@ -210,7 +210,7 @@ def test_several_inputs_show_which_is_going_and_end_where_their_summaries_do(
         assert bar[-1].startswith("2/2 inputs finished:") and " 23/23 " in bar[-1], bar
     else:  # a bar each, of its own frames or photos
         assert " 20/20 " in [ln for ln in bar if clip.name in ln][-1], bar
-        assert " 3/3 " in bar[-1] and "photo/s" in bar[-1], bar
+        assert " 3/3 " in bar[-1] and "photos/s" in bar[-1], bar
     assert "emocam: In photos, 2.jpg could not be read as a photo and was skipped (1 of 3)." \
         in run.err, run.err
 

@@ -4,6 +4,7 @@ same face ids. Driven as a user would, with the real pipeline (offscreen)."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
+from cli_helpers import photo_folder
 from gui_helpers import wait_frames
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtTest import QTest
@@ -667,6 +669,27 @@ def test_a_folder_of_one_photo_and_videos_names_the_photo_and_the_videos_left_ou
                     timeout=20_000)
     qtbot.waitUntil(lambda: "talk.mp4 is not part of that" in window.banner.text(),
                     timeout=10_000)
+
+
+def test_a_folder_with_a_photo_left_out_counts_its_photos_as_its_summary_does(
+        qtbot, make_window, image_one_face, tmp_path):
+    # A name that is not UTF-8 is left out of the folder: the bar said "photo 3 of 3"
+    # beside the banner's "(2 of 4)", the summary's "photos": 4 and the process bar's 4/4.
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg")
+    (photos / "c.jpg").write_bytes(image_one_face.read_bytes()[:300])  # damaged: skipped
+    try:
+        (photos / os.fsdecode(b"d_caf\xe9.jpg")).write_bytes(image_one_face.read_bytes())
+    except (OSError, UnicodeError):
+        pytest.skip("this file system keeps names UTF-8")
+    window = make_window()
+    window.settings.playback_speed = 4.0
+    window.open_file(photos)
+    qtbot.waitUntil(lambda: window.navigation.ended, timeout=30_000)
+    assert "(2 of 4)" in window.banner.text(), window.banner.text()
+    assert window.playback.position.text() == "photo 3 of 4 (1 left out): b.jpg"
+    window.step(-1)
+    qtbot.waitUntil(lambda: window.playback.position.text()
+                    == "photo 2 of 4 (1 left out): a.jpg", timeout=10_000)
 
 
 def test_landmarks_are_greyed_and_say_why_under_the_detector_that_finds_none(

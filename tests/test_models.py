@@ -42,3 +42,29 @@ def test_the_int8_models_read_faces_alike_on_cpus_with_and_without_vnni(name: st
     # points worse on such a CPU. Weights within +-64 cannot saturate, so every CPU computes
     # the same integers.
     assert int8_weight_range(MODELS.joinpath(name).read_bytes()) <= 64
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_MODELS.values()))
+def test_every_shipped_emotion_model_has_its_card_beside_it(name: str) -> None:
+    card = MODELS.joinpath(name.removesuffix(".onnx") + ".md")
+    assert card.is_file(), f"{name} has no card"
+    assert card.read_text().startswith("# emocam ")
+
+
+@pytest.mark.parametrize(("name", "source", "figures"), [
+    ("emocam-ferplus-int8.onnx", "emocam-ferplus.onnx", "majority accuracy 86.45% -> 86.32%"),
+    ("emocam-ferplus-large-int8.onnx", "emocam-ferplus-large.onnx",
+     "majority accuracy 87.70% -> 87.57%"),
+    ("emocam-fer2013-int8.onnx", "emocam-fer2013.onnx", "privatetest accuracy 71.25% -> 71.13%"),
+])
+def test_a_shipped_int8_models_card_names_its_source_and_its_own_figures(
+        name: str, source: str, figures: str) -> None:
+    # The int8 files had no card: what they were, how they were made and what they score
+    # was in models/README.md alone.
+    head, _, carried = MODELS.joinpath(name.removesuffix(".onnx") + ".md").read_text() \
+        .partition("\n---\n")
+    assert f"`{name}` was made from `{source}` by `fer-train quantize`" in head
+    assert figures in head
+    assert "research use only" in head  # the FER2013 images' licence, which it keeps
+    assert carried.strip() == MODELS.joinpath(source.removesuffix(".onnx") + ".md") \
+        .read_text().strip()

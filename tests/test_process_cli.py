@@ -585,7 +585,7 @@ def test_a_folders_progress_counts_its_photos_as_its_summary_does(
     bar = _bar_lines(r.stderr, "photos")
     assert bar and all(f"/{total} " in ln for ln in bar), r.stderr
     assert f"{odd}/{total} " in bar[0] and f"{total}/{total} " in bar[-1], r.stderr
-    assert "photo/s" in bar[-1]
+    assert "photos/s" in bar[-1]
     assert r.stderr.rstrip().endswith(f"({2 + odd} of {total})."), r.stderr
     quiet = run_emocam("process", photos, "-o", tmp_path / "out", "--no-video", "--model",
                        model_path, "-q", "--overwrite")

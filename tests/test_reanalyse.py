@@ -418,5 +418,5 @@ def test_a_folders_reanalysis_counts_its_photos_as_the_run_did(
                    tmp_path / "again", "--no-report")
     assert r.returncode == 0, r.stderr
     bar = [ln for ln in r.stderr.splitlines() if ln.startswith("photos:")]
-    assert bar and all("/3 " in ln and "photo/s" in ln for ln in bar), bar
+    assert bar and all("/3 " in ln and "photos/s" in ln for ln in bar), bar
     assert " 3/3 " in bar[-1], bar

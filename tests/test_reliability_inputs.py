@@ -4,13 +4,16 @@ code 2, never a traceback or a hang. Images are real faces from benchmarks/media
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
 import re
 import time
 from pathlib import Path
+from typing import BinaryIO
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -161,6 +164,51 @@ def test_a_matroska_recordings_progress_counts_its_picture_not_its_longer_sound(
     bar = [ln for ln in run.lines() if ln.startswith("obs.mkv:")]
     assert bar and all(f"/{n} " in ln for ln in bar), bar
     assert f" {n}/{n} " in bar[-1], bar
+
+
+class _Pipe(io.RawIOBase):
+    """A stream that cannot seek back, as a pipe: a muxer can write no length into it."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[no-untyped-def, override]
+        return self._file.write(data)
+
+
+def _piped_matroska(picture: Path, out: Path) -> Path:
+    """``picture``'s frames (copied) in Matroska written through a pipe (``ffmpeg ... -f
+    matroska - > out.mkv``, a recorder's stream saved): no frame count, no length."""
+    with open(out, "wb") as f, av.open(str(picture)) as src, \
+            av.open(_Pipe(f), "w", format="matroska") as dst:
+        video_out = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = video_out
+                dst.mux(packet)
+    return out
+
+
+def test_a_video_of_unknown_length_counts_its_frames_in_words(
+    tmp_path: Path, video_face_at_edge: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    # With no total the bar read "30frame [00:01, 25.71frame/s]".
+    mkv = _piped_matroska(video_face_at_edge.path, tmp_path / "piped.mkv")
+    n = video_face_at_edge.frame_count
+    run = run_cli(capfd, "process", mkv, "-o", tmp_path / "out", "--model", model_path,
+                  "--no-video", "--no-report")
+    assert run.code == 0, run.err
+    bar = [ln for ln in run.lines() if ln.startswith("piped.mkv:")]
+    assert bar and all("/" not in ln.split("[")[0] for ln in bar), bar  # no total shown
+    assert re.fullmatch(rf"piped\.mkv: {n} frames \[00:\d\d, +[\d.]+ frames/s\]", bar[-1]), bar
+    # Where the total is known, the rate reads alike.
+    run = run_cli(capfd, "process", video_face_at_edge.path, "-o", tmp_path / "out2",
+                  "--model", model_path, "--no-video", "--no-report")
+    bar = [ln for ln in run.lines() if ln.startswith("edge.mp4:")]
+    assert re.search(rf" {n}/{n} \[00:\d\d<00:00, +[\d.]+ frames/s\]$", bar[-1]), bar
 
 
 def test_a_matroska_download_cut_short_says_where_it_ends(

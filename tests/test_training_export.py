@@ -1142,13 +1142,25 @@ def test_an_int8_or_adjusted_file_has_a_card_of_what_it_was_made_from(tmp_path, 
     assert carried.strip() == (tmp_path / "a.md").read_text().strip()
 
 
-def test_a_copy_of_a_shipped_int8_model_carries_its_float_models_card(tmp_path, capsys):
+def test_a_copy_of_a_shipped_int8_model_carries_its_card(tmp_path, capsys):
     out = tmp_path / "new" / "folder" / "mine.onnx"  # made, as other tools make theirs
     assert main(["-q", "calibrate", "ferplus-int8", "--temperature", "1.2", "--out",
                  str(out)]) == 0
     head, _, carried = out.with_suffix(".md").read_text().partition("\n---\n")
-    assert "`emocam-ferplus-int8.onnx` is the int8 variant of `emocam-ferplus.onnx`" in head
+    assert "made from `emocam-ferplus-int8.onnx` by `fer-train calibrate`" in head
     assert "86.32% (majority, 3137 test images of FER+)" in head
+    assert carried.strip() == model_file("emocam-ferplus-int8.md").read_text().strip()
+
+
+def test_an_int8_file_without_a_card_carries_its_float_models_card(tmp_path, capsys):
+    # An int8 file copied without its card, beside the float model's card.
+    shutil.copy(model_file("emocam-ferplus-int8.onnx"), tmp_path / "fast.onnx")
+    shutil.copy(model_file("emocam-ferplus.md"), tmp_path / "emocam-ferplus.md")
+    out = tmp_path / "mine.onnx"
+    assert main(["-q", "calibrate", str(tmp_path / "fast.onnx"), "--temperature", "1.2",
+                 "--out", str(out)]) == 0
+    head, _, carried = out.with_suffix(".md").read_text().partition("\n---\n")
+    assert "`fast.onnx` is the int8 variant of `emocam-ferplus.onnx`" in head
     assert carried.strip() == model_file("emocam-ferplus.md").read_text().strip()
 
 
@@ -1159,6 +1171,30 @@ def test_an_export_into_a_path_under_a_file_is_one_sentence(tmp_path, capsys):
                  str(tmp_path / "notes" / "m.onnx")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and f"{tmp_path / 'notes'} is a file, not a folder" in err, err
+
+
+def test_a_refused_command_leaves_no_folder_it_made(tmp_path, capsys):
+    # --out into a missing folder makes it; a mistyped command then refused left it there,
+    # empty. Folders that were there before stay, as does anything in them.
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    (tmp_path / "notdata").mkdir()  # a folder of no dataset
+    missing = str(tmp_path / "nodata")
+    commands = [
+        ["quantize", "ferplus", "--data", missing, "--out", str(tmp_path / "q" / "r" / "m.onnx")],
+        ["adjust", "ferplus", "--data", missing, "--offset", "contempt=1", "--out",
+         str(tmp_path / "kept" / "new" / "a.onnx")],
+        ["calibrate", "ferplus", "--temperature", "-1", "--out",
+         str(tmp_path / "full" / "new" / "c.onnx")],
+        ["train", "--data", str(tmp_path / "notdata"), "--out", str(tmp_path / "runs" / "r1")],
+        ["train", "--data", missing, "--set", "nosuch=1", "--out", str(tmp_path / "s" / "r1")],
+    ]
+    for argv in commands:
+        assert main(["-q", *argv]) == 2, argv
+        assert "fer-train: " in capsys.readouterr().err
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    assert left == ["full", "full/notes.txt", "kept", "notdata"]
 
 
 @pytest.mark.train

@@ -278,8 +278,8 @@ def headline(info: ModelInfo) -> str:
 
 
 def _source_card(source: Path) -> tuple[Path | None, str]:
-    """The card beside ``source``, or, for an int8 file without one (the shipped int8
-    models), the card of the float model it was quantized from, beside it."""
+    """The card beside ``source``, or, for an int8 file without one (copied without it),
+    the card of the float model it was quantized from, beside it."""
     card = source.with_suffix(".md")
     if card.is_file():
         return card, ""

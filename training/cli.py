@@ -27,6 +27,8 @@ from typing import Any
 from emocam.errors import EXIT_READER_GONE, ModelError, UserError, quiet_closed_stdout
 from emocam.resources import BUILTIN_MODELS, resolve_model
 from emocam.stopping import hear_ctrl_c_if_asked, ours
+from emocam.training import made_folders
+from emocam.training.made_folders import make_folder
 from emocam.training.run_config import (
     LABEL_MODES,
     refuse_new_settings,
@@ -110,7 +112,7 @@ def _train_in(run: Path, cfg: Any, args: argparse.Namespace, command: str, start
         refuse_other_classes(run, cfg, list(ds.class_names))
     if finished:
         refuse_new_settings(run, cfg)
-    run.mkdir(parents=True, exist_ok=True)
+    make_folder(run)
     if not finished:  # a finished run's settings are the ones it was trained with
         (run / "config.yaml").write_text(yaml.safe_dump(plain(cfg.to_dict()), sort_keys=False))
     if not args.resume or not (run / "run_info.json").is_file():
@@ -233,7 +235,7 @@ def _output_file(out: Path, suffix: str, flag: str = "--out") -> Path:
     if not there.is_dir():
         raise ConfigError(f"{flag} {out}: {there} is a file, not a folder; give a path "
                           "inside a folder.")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent)
     return out
 
 
@@ -790,6 +792,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fer-train: {args.command} needs {' and '.join(missing)}, of the training "
               'extras; install them with pip install "emocam[train]".', file=sys.stderr)
         return 2
+    made_folders.forget()
+    rc = 1
+    try:
+        rc = _run(args, argv)
+        return rc
+    finally:
+        if rc != 0:  # refused or failed: no empty folder of its own is left behind
+            made_folders.take_back()
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         # A child of the export's: a Ctrl-C held back while it started is raised here.
         hear_ctrl_c_if_asked()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from emocam import atomic
+from emocam.training.made_folders import make_folder
 from emocam.training.settings import ConfigError
 
 
@@ -51,7 +52,7 @@ def training_lock(run: Path) -> Iterator[None]:
     from emocam.locks import LockHeld, RecordNotWritten, lock_path, process_start, release, take
 
     lock = lock_path(run)
-    lock.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(lock.parent)
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
           "process_start": process_start(os.getpid())}
     try:

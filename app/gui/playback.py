@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from emocam.gui.keyboard_focus import RingedToolButton, click_on_enter, focus_ring_after_paint
+from emocam.progress import Count
 from emocam.types import DEFAULT_FPS
 
 _Key = Qt.Key
@@ -106,7 +107,7 @@ class PlaybackBar(QWidget):
         self._paused = False
         self.fps = DEFAULT_FPS
         self._still = False
-        self._photos = False
+        self._photos: Count | None = None  # a folder's: what its run counts
         self._total = 0
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
@@ -117,10 +118,11 @@ class PlaybackBar(QWidget):
         self.set_range(None, DEFAULT_FPS)
 
     def set_range(self, frame_count: int | None, fps: float, still: bool = False,
-                  photos: bool = False) -> None:
+                  photos: Count | None = None) -> None:
         """A file gets a slider; a live source does not; a still image (``still``, or a
-        source of one frame) has nothing to play, so no button either. A folder's
-        (``photos``) position is the photo's place and name, not a clock."""
+        source of one frame) has nothing to play, so no button either. A folder's position
+        is the photo's place and name, not a clock, counted as its run counts (``photos``:
+        ``process.count_of``), every photo of the folder those left out for names too."""
         self.fps = fps or DEFAULT_FPS
         self._photos = photos
         self._still = still or frame_count == 1
@@ -134,12 +136,12 @@ class PlaybackBar(QWidget):
         self.position.setMinimumWidth(0)  # the last source's widest text is not this one's
         self._shown = (0, 0.0, "")
         # A folder of one photo is still, but its photo is named as any folder's is.
-        self.position.setText("still image" if self._still and not photos
+        self.position.setText("still image" if self._still and photos is None
                               else self._place(0, 0.0))
 
     def is_photos(self) -> bool:
         """Whether the position is a folder's photo (not a video's frame)."""
-        return self._photos
+        return self._photos is not None
 
     def reset(self) -> None:
         """Nothing open yet: no position, no previous file's length, nothing to play."""
@@ -153,9 +155,14 @@ class PlaybackBar(QWidget):
         return _clock(1000 * self._total / self.fps) if self._total > 1 else "live"
 
     def _place(self, index: int, time_ms: float, name: str = "") -> str:
-        if self._photos:
+        if self._photos is not None:
             shown = name if len(name) <= 32 else f"{name[:14]}...{name[-15:]}"
-            return f"photo {index + 1} of {self._total}" + (f": {shown}" if shown else "")
+            # The summary's "(2 of 8)" and the bar's 8/8 count every photo of the folder,
+            # those left out for their names first: this said "photo 7 of 7" beside them.
+            count = self._photos
+            left = f" ({count.before} left out)" if count.before else ""
+            return (f"photo {count.at(index + 1, index)} of {count.total or self._total}{left}"
+                    + (f": {shown}" if shown else ""))
         # The last frame shows the whole length, as players do (it showed 0:05 / 0:06).
         at_end = self._total > 1 and index >= self._total - 1
         clock = f"{self._total_text() if at_end else _clock(time_ms)} / {self._total_text()}"
@@ -163,7 +170,7 @@ class PlaybackBar(QWidget):
         return f"{clock} · frame {index}" if self._paused and self._total > 1 else clock
 
     def _show_place(self) -> None:
-        if (self._still and not self._photos) or self._shown is None:
+        if (self._still and self._photos is None) or self._shown is None:
             return
         self.position.setText(self._place(*self._shown))
         # Never narrower within one source: the seek bar jumped with each photo's name.

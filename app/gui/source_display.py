@@ -41,7 +41,8 @@ class SourceDisplay:
         w.status.set("source", info.name, str(info.spec))
         w.status.set("resolution", f"{width}x{height}")
         folder = not isinstance(info.spec, int) and Path(info.spec).is_dir()
-        w.playback.set_range(info.frame_count, info.fps, photos=folder)
+        w.playback.set_range(info.frame_count, info.fps,
+                             photos=info.count if folder else None)
         w.faces.set_still(info.frame_count == 1)
         # A photo has no time: its chart would be an empty "last 30 s", its cards get the room.
         w.timeline.setVisible(info.frame_count != 1)

@@ -27,6 +27,8 @@ from emocam.newest import NewestFrame
 from emocam.overlay import OverlayOptions, PlacementMemory, draw_annotations, prepare_background
 from emocam.pipeline import Pipeline, PipelineConfig
 from emocam.player import Pacer, Seeker
+from emocam.process import count_of
+from emocam.progress import Count
 from emocam.recorder import Recorder
 from emocam.source_base import Source
 from emocam.sources import open_source
@@ -47,6 +49,8 @@ class SourceInfo:
     is_live: bool
     # Its pixels' width over height: 32/27 for a DVD's 16:9 picture stored 720x480.
     pixel_aspect: float = 1.0
+    # What a run of it counts (a folder: every photo, by its place among them).
+    count: Count = field(default_factory=lambda: Count(None))
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,8 @@ class SourceWorker(QThread):
             source = self._source = self._open(self.spec)
             self.opened.emit(SourceInfo(self.spec, source.name, tuple(source.size),
                                         float(source.fps or 0.0), source.frame_count,
-                                        source.is_live, float(source.pixel_aspect)))
+                                        source.is_live, float(source.pixel_aspect),
+                                        count_of(source)))
             self._pipeline = Pipeline(self._config)
             self.pipeline_ready.emit(self._info(self._pipeline))
             if source.is_live:
