@@ -473,3 +473,102 @@ def test_tab_goes_through_the_face_cards_by_number_whichever_came_first(
     order = [_tab(qtbot, side) for _ in range(6)]
     cards = panel.cards
     assert order == [cards[5], cards[5].more, cards[7], cards[7].more, cards[8], cards[8].more]
+
+
+COMING_AND_GOING = 8  # frames of each step of come_and_go
+
+
+@pytest.fixture(scope="module")
+def come_and_go(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three real faces coming one by one: the left one (numbered 1), the right one (2), one
+    between them (3); the left one leaves and comes back (numbered 1 again, as the tracker
+    gives a face lost for less than a second its number back); then the middle one leaves,
+    the right one, the left one. ``COMING_AND_GOING`` frames each, at 30 fps."""
+    path = tmp_path_factory.mktemp("come_and_go") / "come_and_go.mp4"
+    left, right = Placement("astronaut", 160, 180, 110), Placement("hopper", 800, 180, 110)
+    middle = Placement("astronaut", 480, 180, 110, mirror=True)
+    steps = ([left], [left, right], [left, right, middle], [right, middle],
+             [left, right, middle], [left, right], [left], [])
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30, (960, 360))
+    for faces in steps:
+        frame = render((960, 360), faces, seed=9)
+        for _ in range(COMING_AND_GOING):
+            writer.write(frame)
+    writer.release()
+    return path
+
+
+def _tab_from(qtbot, window, widget):
+    """Tab pressed on ``widget``: the window made active first (offscreen, it can lose the
+    activation, and a Tab in a window that is not active goes to its first control) and the
+    cards shown (a card made in the last frame is shown on the event loop's next turn, and
+    Tab passes over a hidden one)."""
+    qtbot.waitUntil(lambda: all(c.isVisible() for c in window.faces.cards.values()),
+                    timeout=5_000)
+    _active(qtbot, window)
+    widget.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is widget, timeout=5_000)
+    return _tab(qtbot, window)
+
+
+def _step_until(qtbot, window, done) -> None:
+    """Frame by frame on (paused) until ``done()``."""
+    for _ in range(8 * COMING_AND_GOING):
+        if done():
+            return
+        window.step(1)
+        wait_frames(qtbot, window, 1)  # shown on the event loop's turn, after this call
+    assert done()
+
+
+def test_the_keyboards_focus_stays_among_the_face_cards_as_faces_come_and_go(
+        qtbot, make_window, come_and_go):
+    # A card with the keyboard's focus went with its face, and the focus with it: to
+    # nothing, and the next Tab started again from the window's first control.
+    window = make_window()
+    window.open_file(come_and_go)
+    wait_frames(qtbot, window, 1)
+    window.set_paused(True)
+    window.seek(0)  # faces numbered from 1 again, from the first frame, paused there
+    _on_frame(qtbot, window, 0)
+    cards = window.faces.cards
+    first = cards[1]
+    assert _tab_from(qtbot, window, window.playback.slider) is first
+    # Faces that come do not take the focus from the card it is on.
+    _step_until(qtbot, window, lambda: len(cards) == 3)
+    assert sorted(cards) == [1, 2, 3] and window.focusWidget() is first
+    # The face in focus leaves: its next card by number takes the focus...
+    _step_until(qtbot, window, lambda: 1 not in cards)
+    qtbot.waitUntil(lambda: window.focusWidget() is cards[2], timeout=5_000)
+    # ... and keeps it when the face comes back, its card first again, as Tab goes.
+    _step_until(qtbot, window, lambda: 1 in cards)
+    assert sorted(cards) == [1, 2, 3] and window.focusWidget() is cards[2]
+    assert _tab_from(qtbot, window, cards[1].more) is cards[2]
+    assert _tab_from(qtbot, window, cards[2].more) is cards[3]
+    # The last by number leaves: the one before it takes the focus...
+    _step_until(qtbot, window, lambda: 3 not in cards)
+    qtbot.waitUntil(lambda: window.focusWidget() is cards[2], timeout=5_000)
+    _step_until(qtbot, window, lambda: 2 not in cards)
+    qtbot.waitUntil(lambda: window.focusWidget() is cards[1], timeout=5_000)
+    # ... and the last card gone, the control before the cards: the seek bar.
+    _step_until(qtbot, window, lambda: not cards)
+    qtbot.waitUntil(lambda: window.focusWidget() is window.playback.slider, timeout=5_000)
+    _active(qtbot, window)
+    assert QApplication.focusWidget() is window.playback.slider
+
+
+def test_at_a_hard_cut_the_focus_goes_from_the_face_gone_to_the_face_come(
+        qtbot, make_window, video_two_shots):
+    # The card made in the cut's frame was not shown yet when the focus was given to it, and
+    # Qt gave it to nothing.
+    window = make_window()
+    window.open_file(video_two_shots)
+    wait_frames(qtbot, window, 1)
+    window.set_paused(True)
+    window.seek(0)
+    _on_frame(qtbot, window, 0)
+    cards = window.faces.cards
+    assert _tab_from(qtbot, window, window.playback.slider) is cards[1]
+    _step_until(qtbot, window, lambda: 1 not in cards)
+    assert list(cards) == [2]
+    qtbot.waitUntil(lambda: window.focusWidget() is cards[2], timeout=5_000)

@@ -309,6 +309,7 @@ class FacePanel(QWidget):
 
     def update_result(self, result: FrameResult) -> None:
         seen = {f.face_id for f in result.faces}
+        focused = self._focused_card()
         for face_id in [i for i in self.cards if i not in seen]:
             self.cards.pop(face_id).deleteLater()
         added = False
@@ -323,6 +324,8 @@ class FacePanel(QWidget):
             card.update_face(face, result.class_names)
         if added:
             self._order_tabs()
+        if focused is not None and focused not in self.cards:
+            self._focus_after_leaving(focused)
         if self._still:
             self._empty.setText(NONE_IN_PHOTO)  # looked, and found none
         self._empty.setVisible(not self.cards)
@@ -338,11 +341,40 @@ class FacePanel(QWidget):
     def clear(self) -> None:
         """The source is gone: its faces, and the one chosen among them, whose id would name
         someone else in the next file."""
+        focused = self._focused_card()
         for card in self.cards.values():
             card.deleteLater()
         self.cards.clear()
+        if focused is not None:
+            self._focus_after_leaving(focused)
         self._empty.setVisible(True)
         self.clear_selection()
+
+    def _focused_card(self) -> int | None:
+        """The face whose card (or its arrow) has the keyboard's focus in this window, if
+        any (asked of the window: it keeps its focus while another application is used)."""
+        focus = self.window().focusWidget()
+        for face_id, card in self.cards.items():
+            if focus is card or card.isAncestorOf(focus):
+                return face_id
+        return None
+
+    def _focus_after_leaving(self, face_id: int) -> None:
+        """The card in focus went with its face: the focus goes to the next card by number,
+        else the one before it, else the control Tab reaches the cards from. Left to Qt, it
+        went nowhere when the card was deleted: a keyboard or screen-reader user lost their
+        place each time a face left."""
+        later = [i for i in self.cards if i > face_id]
+        earlier = [i for i in self.cards if i < face_id]
+        target: QWidget | None = (self.cards[min(later)] if later
+                                  else self.cards[max(earlier)] if earlier else self.tab_after)
+        if target is None:
+            return
+        if isinstance(target, FaceCard):
+            # A card made in this frame (a cut: one face gone, another come) is shown by the
+            # layout only on the event loop's next turn, and a hidden widget takes no focus.
+            target.show()
+        target.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _order_tabs(self) -> None:
         # Tab goes through the cards as they are shown, by face id: a card made later (a face
