@@ -101,8 +101,8 @@ def face_matrix(
     x, y, w, h = (float(v) for v in box)
     # The detector's box is square in the stored pixels it ran on, so pixel_aspect times as
     # wide as tall as shown: its side as shown is that of the square of the same area. On
-    # 1,463 mux-dev faces squeezed as a DVD stores them this crop changed the top label of
-    # 8.5% (the box's longer side as shown: 11.6%; no correction: 16.3%; docs/BENCHMARKS.md).
+    # 1,459 mux-dev faces squeezed as a DVD stores them this crop changed the top label of
+    # 8.3% (the box's longer side as shown: 11.6%; no correction: 16.3%; docs/BENCHMARKS.md).
     side = max(w, h) * math.sqrt(pixel_aspect)
     # Framed in shown pixels (x widened by the aspect), mapped back to stored ones at the end.
     x, w = x * pixel_aspect, w * pixel_aspect
