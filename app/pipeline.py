@@ -122,9 +122,8 @@ class Pipeline:
         t1 = time.perf_counter()
         boxes = [d.box for d in dets]
         if dets:
-            crops = crop_faces(
-                self._to_gray(frame.image), boxes, self.model_info.crop, [d.eyes for d in dets]
-            )
+            crops = crop_faces(self._to_gray(frame.image), boxes, self.model_info.crop,
+                               [d.eyes for d in dets], frame.pixel_aspect)
         else:
             crops = np.empty((0, self.model_info.input_size, self.model_info.input_size), np.uint8)
         t2 = time.perf_counter()

@@ -89,19 +89,33 @@ def face_matrix(
     box: Sequence[float],
     spec: CropSpec,
     eyes: tuple[tuple[float, float], tuple[float, float]] | None = None,
+    pixel_aspect: float = 1.0,
 ) -> np.ndarray:
     """The affine that takes a detector box ``(x, y, w, h)`` to the model's square crop.
 
-    With eye keypoints the crop is rotated so the eyes are level.
+    With eye keypoints the crop is rotated so the eyes are level. ``pixel_aspect``: the
+    width of the image's pixels over their height (an anamorphic video's, 32/27 for a 16:9
+    DVD stored 720x480); the crop is then square as the picture is shown, so the model sees
+    the face in its true shape, not 16% narrower. At 1 the matrix is exactly as without it.
     """
     x, y, w, h = (float(v) for v in box)
-    side = max(w, h)
+    # The detector's box is square in the stored pixels it ran on, so pixel_aspect times as
+    # wide as tall as shown: its side as shown is that of the square of the same area. On
+    # 1,459 mux-dev faces squeezed as a DVD stores them this crop changed the top label of
+    # 8.3% (the box's longer side as shown: 11.6%; no correction: 16.3%; docs/BENCHMARKS.md).
+    side = max(w, h) * math.sqrt(pixel_aspect)
+    # Framed in shown pixels (x widened by the aspect), mapped back to stored ones at the end.
+    x, w = x * pixel_aspect, w * pixel_aspect
+    if eyes is not None:
+        eyes = ((eyes[0][0] * pixel_aspect, eyes[0][1]), (eyes[1][0] * pixel_aspect, eyes[1][1]))
     angle = eye_angle(*eyes) if eyes is not None else 0.0
     # Shift along the face's own vertical axis, which is tilted when the head is.
     a = math.radians(angle)
     dy = spec.shift_y * side
     center = (x + w / 2.0 - math.sin(a) * dy, y + h / 2.0 + math.cos(a) * dy)
-    return similarity_matrix(center, side * spec.scale, angle, spec.size)
+    matrix = similarity_matrix(center, side * spec.scale, angle, spec.size)
+    matrix[:, 0] *= pixel_aspect  # a stored pixel's x is pixel_aspect times as far shown
+    return matrix
 
 
 # Up to 16x: a face's crop is then the same whether the camera gives it 140 or 840 px (at
@@ -137,10 +151,12 @@ def crop_faces(
     boxes: Sequence[Sequence[float]],
     spec: CropSpec,
     eyes: Sequence[tuple[tuple[float, float], tuple[float, float]] | None] | None = None,
+    pixel_aspect: float = 1.0,
 ) -> np.ndarray:
-    """All faces of one frame as an ``(N, size, size)`` uint8 batch, ready for ``normalize``."""
+    """All faces of one frame as an ``(N, size, size)`` uint8 batch, ready for ``normalize``;
+    ``pixel_aspect``: the frame's pixels' shape (see ``face_matrix``)."""
     out = np.empty((len(boxes), spec.size, spec.size), dtype=np.uint8)
     for i, box in enumerate(boxes):
-        m = face_matrix(box, spec, eyes[i] if eyes is not None else None)
+        m = face_matrix(box, spec, eyes[i] if eyes is not None else None, pixel_aspect)
         out[i] = warp_gray(gray, m, spec.size)
     return out

@@ -299,7 +299,7 @@ def _recorded_frames(source_frames: Iterator[Frame], replay: Replay) -> Iterator
         if f.index > last:
             return
         if f.index in times:
-            yield Frame(f.image, f.index, times[f.index], f.source)
+            yield replace(f, time_ms=times[f.index])
 
 
 def _recorded_photos(source_frames: Iterator[Frame], replay: Replay) -> Iterator[Frame]:
@@ -311,7 +311,7 @@ def _recorded_photos(source_frames: Iterator[Frame], replay: Replay) -> Iterator
     for f in source_frames:
         index_time = recorded.get(Path(f.source).name)
         if index_time is not None:
-            yield Frame(f.image, index_time[0], index_time[1], f.source)
+            yield replace(f, index=index_time[0], time_ms=index_time[1])
 
 
 @dataclass

@@ -20,6 +20,9 @@ class Frame:
     index: int
     time_ms: float
     source: str = ""
+    # Its pixels' width over their height: an anamorphic video's (32/27 for a 16:9 DVD
+    # stored 720x480). Faces are cropped square as shown, not as stored.
+    pixel_aspect: float = 1.0
 
 
 @dataclass(frozen=True)

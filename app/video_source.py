@@ -344,7 +344,8 @@ class VideoSource(Source):
             self._next += 1
             self._decoded = max(self._decoded, self._next)
             image = self._sizes.fit(image, index)
-            yield Frame(image, index, self._timestamp(index, pos_ms, vouched), str(self.path))
+            yield Frame(image, index, self._timestamp(index, pos_ms, vouched), str(self.path),
+                        float(self._pixel_aspect))
 
     def _read(self) -> tuple[np.ndarray | None, float]:
         """The next frame (None: it failed to decode) and its container time; locked."""
