@@ -184,9 +184,11 @@ class ImageFolderSource(Source):
     @property
     def ended_early(self) -> str:
         """The photos that could not be read so far, and those left out for their names, in
-        one sentence ("" if none could not be read): said at the end, as a video's early end
-        is, since each was only a log line."""
-        if not self._unreadable:
+        one sentence ("" if none was either): said at the end, as a video's early end is,
+        since each was only a log line. A folder with only a name left out gets it too: its
+        warning at the start was the app's message until the next one (the note of a video
+        beside the photos came at once), and its summary, report and export said nothing."""
+        if not self._unreadable and not self._left_out:
             return ""
         # A photo deleted or moved while the folder played is said as such: "could not be
         # read as a photo" sent the user looking for damage in a file that was gone.

@@ -435,6 +435,16 @@ def test_a_screen_reader_hears_a_face_card_as_a_toggle_button_told_of_real_chang
     reader.actionInterface().doAction(QAccessibleActionInterface.pressAction())
     assert window.faces.selected == card.face_id and reader.state().checked
     assert told[card.face_id][-1] == "StateChanged"
+    assert window.timeline.heading().startswith(f"Face {card.face_id} - ")
+    # Pressed again, as a toggle is (Enter on the chosen card, or a click on it): no face is
+    # chosen, and the timeline is back to all faces.
+    _focus_on(qtbot, window, card)
+    QTest.keyClick(card, Qt.Key.Key_Return)
+    assert window.faces.selected is None and not reader.state().checked
+    assert window.timeline.heading().startswith("All faces (mean) - ")
+    QTest.keyClick(card, Qt.Key.Key_Enter)
+    qtbot.mouseClick(card, Qt.MouseButton.LeftButton)
+    assert window.faces.selected is None and window.timeline.face_id is None
 
 
 def test_tab_goes_through_the_face_cards_by_number_whichever_came_first(
@@ -572,3 +582,56 @@ def test_at_a_hard_cut_the_focus_goes_from_the_face_gone_to_the_face_come(
     _step_until(qtbot, window, lambda: 1 not in cards)
     assert list(cards) == [2]
     qtbot.waitUntil(lambda: window.focusWidget() is cards[2], timeout=5_000)
+
+
+def _focus_on(qtbot, window, widget) -> None:
+    _active(qtbot, window)
+    widget.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is widget, timeout=5_000)
+
+
+def _opened_with_focus_on(qtbot, window, path: Path, widget) -> None:
+    """``path`` opened in place of what plays, its first frame shown, the focus on
+    ``widget``."""
+    window.open_file(path)
+    qtbot.waitUntil(lambda: window.last_packet is not None
+                    and Path(window.last_packet.result.frame.source).name == path.name,
+                    timeout=20_000)
+    qtbot.waitUntil(lambda: window.focusWidget() is widget(), timeout=5_000)
+    assert QApplication.focusWidget() is widget()
+
+
+def test_opening_another_file_gives_the_keyboards_focus_back_among_the_controls(
+        qtbot, make_window, video_one_face, long_clip, image_one_face):
+    # The play button and the seek bar are disabled while the new file opens, and Qt gave
+    # the focus to nothing: the keyboard's user had to Tab again from the window's start.
+    window = make_window()
+    play, bar = window.playback.button, window.playback.slider
+    window.open_file(video_one_face.path)
+    qtbot.waitUntil(lambda: bool(window.faces.cards), timeout=20_000)
+    # On a face card (gone with its file): the play button, the first control after it.
+    _focus_on(qtbot, window, next(iter(window.faces.cards.values())))
+    _opened_with_focus_on(qtbot, window, long_clip, lambda: play)
+    # On the seek bar: the seek bar, there again.
+    _focus_on(qtbot, window, bar)
+    _opened_with_focus_on(qtbot, window, video_one_face.path, lambda: bar)
+    # A photo has no play button nor seek bar: its first face card.
+    _opened_with_focus_on(qtbot, window, image_one_face,
+                          lambda: window.faces.cards.get(min(window.faces.cards, default=0)))
+    # Tab goes on from there, not from the window's first control.
+    assert _tab(qtbot, window) is window.faces.cards[min(window.faces.cards)].more
+
+
+def test_after_stop_the_next_source_gives_the_keyboards_focus_back_to_its_control(
+        qtbot, make_window, video_one_face):
+    window = make_window()
+    play = window.playback.button
+    window.open_file(video_one_face.path)
+    wait_frames(qtbot, window, 1)
+    _focus_on(qtbot, window, play)
+    window.stop()  # Camera > Stop: nothing in the window takes the keyboard while stopped
+    qtbot.waitUntil(lambda: window.focusWidget() is None, timeout=5_000)
+    assert not play.isEnabled()
+    _opened_with_focus_on(qtbot, window, video_one_face.path, lambda: play)
+    QTest.keyClick(play, Qt.Key.Key_Return)  # and it works there: Enter pauses
+    assert play.isChecked() and window.qactions["playback.pause"].isChecked()

@@ -692,6 +692,27 @@ def test_a_folder_with_a_photo_left_out_counts_its_photos_as_its_summary_does(
                     == "photo 2 of 4 (1 left out): a.jpg", timeout=10_000)
 
 
+def test_a_folder_with_a_photo_left_out_for_its_name_alone_says_so_at_its_end(
+        qtbot, make_window, image_one_face, video_one_face, tmp_path):
+    # None unreadable, so no word at the end, as there is of an unreadable photo: the start's
+    # warning was the message until the next one, here at once the note of the video beside
+    # the photos, and the name left out was never seen.
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg")
+    try:
+        (photos / os.fsdecode(b"d_caf\xe9.jpg")).write_bytes(image_one_face.read_bytes())
+    except (OSError, UnicodeError):
+        pytest.skip("this file system keeps names UTF-8")
+    (photos / "talk.mp4").write_bytes(video_one_face.path.read_bytes())
+    window = make_window()
+    window.settings.playback_speed = 4.0
+    window.open_file(photos)
+    qtbot.waitUntil(lambda: window.navigation.ended, timeout=30_000)
+    said = window.banner.text()
+    assert "d_caf\\xe9.jpg was left out for a name that is not UTF-8 text" in said, said
+    assert said.endswith("(1 of 3).") and window.banner.level == "warning", said
+    assert window.playback.position.text() == "photo 3 of 3 (1 left out): b.jpg"
+
+
 def test_landmarks_are_greyed_and_say_why_under_the_detector_that_finds_none(
         qtbot, make_window, video_one_face):
     window = make_window()

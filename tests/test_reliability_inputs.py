@@ -112,6 +112,11 @@ def test_a_name_that_is_not_utf8_is_one_sentence_and_the_other_inputs_go_on(
     run = run_emocam("process", photos, "-o", tmp_path / "p", "--model", model_path, "-q")
     assert run.returncode == 0, run.stderr
     assert "caf\\xe9.jpg is not UTF-8 text" in run.stderr and "left out" in run.stderr
+    # Said in the summary too (and so the report and the app's end), as an unreadable photo
+    # is: only a name left out, its summary had no input_warning.
+    summary = json.loads((tmp_path / "p" / "photos.emocam.json").read_text())
+    assert summary["input_warning"] == (
+        "In photos, caf\\xe9.jpg was left out for a name that is not UTF-8 text (1 of 2).")
     rows = list(csv.DictReader((tmp_path / "p" / "photos.emocam.csv").open()))
     assert {r["file"] for r in rows} == {"ok.jpg"}
 

@@ -368,13 +368,26 @@ class FacePanel(QWidget):
         earlier = [i for i in self.cards if i < face_id]
         target: QWidget | None = (self.cards[min(later)] if later
                                   else self.cards[max(earlier)] if earlier else self.tab_after)
-        if target is None:
-            return
         if isinstance(target, FaceCard):
-            # A card made in this frame (a cut: one face gone, another come) is shown by the
-            # layout only on the event loop's next turn, and a hidden widget takes no focus.
-            target.show()
-        target.setFocus(Qt.FocusReason.OtherFocusReason)
+            self._focus(target)
+        elif target is not None:
+            target.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def focus_first(self) -> bool:
+        """The keyboard's focus to the first card by number; False where no card is shown
+        (none, or the panel hidden)."""
+        if not self.cards or not self.isVisible():
+            return False
+        self._focus(self.cards[min(self.cards)])
+        return True
+
+    @staticmethod
+    def _focus(card: FaceCard) -> None:
+        # A card made in this frame (a cut: one face gone, another come; a new file's first
+        # face) is shown by the layout only on the event loop's next turn, and a hidden
+        # widget takes no focus.
+        card.show()
+        card.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _order_tabs(self) -> None:
         # Tab goes through the cards as they are shown, by face id: a card made later (a face

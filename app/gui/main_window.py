@@ -46,6 +46,7 @@ from emocam.gui.camera_search import CameraSearch
 from emocam.gui.docks import faces_dock, perf_dock
 from emocam.gui.export_control import ExportControl
 from emocam.gui.face_panel import FacePanel
+from emocam.gui.focus_return import FocusReturn
 from emocam.gui.input_notes import InputNotes, names, shown
 from emocam.gui.model_choice import ModelChoice
 from emocam.gui.navigation import Navigation
@@ -159,6 +160,8 @@ class MainWindow(QMainWindow):
         self.perf_dock = perf_dock(self, self.perf)
         # Its own close button and a restored layout show or hide it too: the menu follows.
         self.perf_dock.visibilityChanged.connect(self._perf_visibility)
+        self.focus_return = FocusReturn(
+            self, (self.playback.button, self.playback.slider), self.faces.focus_first)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -258,6 +261,7 @@ class MainWindow(QMainWindow):
 
     def stop_source(self) -> None:
         """Stop the running source without waiting for it (it finishes in the background)."""
+        self.focus_return.leaving()  # before its cards go and its controls are disabled
         worker, self.worker = self.worker, None
         if worker is not None:
             worker.stop()
@@ -318,6 +322,7 @@ class MainWindow(QMainWindow):
             self.settings.camera_index = info.spec
             self.options.persist()
         self.display.opened(info)
+        self.focus_return.back()  # its controls are enabled again
         self._update_actions()
         self.camera_search.once_settled()
 
@@ -334,6 +339,7 @@ class MainWindow(QMainWindow):
         self.last_packet = packet
         self.navigation.shown(packet.result.frame.index)
         self.display.frame(packet)
+        self.focus_return.back()  # a photo's first face card, where it has no controls
         self.feed.send(packet.result)
         if not self.qactions["file.snapshot"].isEnabled():
             self._update_actions()
