@@ -18,6 +18,7 @@ from emocam.errors import frames_text
 from emocam.input_kinds import IMAGE_EXTS, input_kind
 from emocam.outputnames import annotated_image_suffix
 from emocam.outputs import (
+    SUFFIX,
     default_output,
     export_names,
     output_base,
@@ -75,10 +76,23 @@ class ExportJob:
         else:
             ext = annotated_image_suffix(self.source).lstrip(".") if self.is_photo else "mp4"
             beside = default_output(self.source, None, ext)
-        if _may_write_beside(self.source):
-            return beside
-        usable = [d for d in elsewhere if _may_write_in(d) and d.resolve() != _package_folder()]
-        return usable[0] / beside.name if usable else beside
+        if not _may_write_beside(self.source):
+            usable = [d for d in elsewhere
+                      if _may_write_in(d) and d.resolve() != _package_folder()]
+            beside = usable[0] / beside.name if usable else beside
+        return self._unused_folder(beside) if self.is_folder else beside
+
+    def _unused_folder(self, folder: Path) -> Path:
+        """``photos.emocam`` or, once an export is there, ``photos-2.emocam`` (-3, ...): a
+        save dialog cannot pick a folder that exists (it opens it instead, with Save greyed
+        out), so suggesting the last export's folder left the user inside it, where the name
+        typed next made a set within that set."""
+        stem = folder.name.removesuffix(SUFFIX)
+        n, free = 1, folder
+        while free.exists() or self.replaced_by(free):
+            n += 1
+            free = folder.with_name(f"{stem}-{n}{SUFFIX}")
+        return free
 
     def options(self, output: Path, codec: str) -> ProcessOptions:
         """The run that writes ``output`` plus its .csv, .json, .npz and .html beside it; a
