@@ -22,11 +22,13 @@ from emocam.outputs import (
     default_output,
     export_names,
     output_base,
+    plan_for,
     removed_by,
     report_name,
     sidecar_beside,
 )
 from emocam.overlay import OverlayOptions
+from emocam.photo_folder import photos_in
 from emocam.pipeline import PipelineConfig
 from emocam.process import ProcessOptions, ProcessResult, sound_wanted
 from emocam.resources import sample_video_path
@@ -123,10 +125,23 @@ class ExportJob:
         replaced = [p for p in written if p is not None and p != output and p.exists()]
         # An export named as `emocam process` names its set replaces that set whole: its
         # files this export does not write again (an annotated copy of another type) go.
-        kind = "folder" if self.is_folder else "image" if self.is_photo else "video"
         base = output_base(self.source, None, is_folder=self.is_folder)
-        gone = removed_by(opts.request(), kind, base, self.source)
+        gone = removed_by(opts.request(), self.kind, base, self.source)
         return replaced + [p for p in gone if p not in replaced and p != output]
+
+    def check(self, output: Path) -> None:
+        """Raise the OutputError the run would raise for ``output`` before writing anything
+        (the source itself, a folder that is not there, a file another run is writing), so
+        that it is said before the user is asked whether to replace files: the app had asked
+        to replace the source video, and said only after a Yes that it would not."""
+        photos = photos_in(self.source) if self.is_folder else []
+        plan_for(self.options(output, "mp4v").request(), self.kind, photos,
+                 output_base(self.source, None, is_folder=self.is_folder), self.source)
+
+    @property
+    def kind(self) -> str:
+        """``emocam.outputs``' kind of input: "folder", "image" or "video"."""
+        return "folder" if self.is_folder else "image" if self.is_photo else "video"
 
 
 @dataclass(frozen=True)

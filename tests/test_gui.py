@@ -325,6 +325,28 @@ def test_exporting_over_an_earlier_export_asks_once_naming_every_file(
     assert window.exports.worker is None  # answered No: nothing was started
 
 
+def test_exporting_onto_the_source_is_refused_before_asking_to_replace_it(
+    qtbot, make_window, video_one_face, tmp_path, monkeypatch
+):
+    source = tmp_path / "talk.mp4"
+    shutil.copy(video_one_face.path, source)
+    before = source.read_bytes()
+    window = make_window()
+    window.open_file(source)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(source), ""))
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text, *rest: asked.append(text)
+                        or QMessageBox.StandardButton.Yes)
+    window.qactions["file.export"].trigger()
+    # Before: "Replace Files? ... talk.mp4 ... will be replaced. Go on?", and only after a
+    # Yes the run's refusal.
+    assert asked == []
+    assert "is the input file itself" in window.banner.text()
+    assert window.exports.worker is None and source.read_bytes() == before
+
+
 def test_export_keeps_the_sound_unless_a_privacy_view_is_on_and_says_so(
     qtbot, make_window, video_one_face, tmp_path
 ):
