@@ -18,14 +18,17 @@ from emocam.errors import frames_text
 from emocam.input_kinds import IMAGE_EXTS, input_kind
 from emocam.outputnames import annotated_image_suffix
 from emocam.outputs import (
+    SUFFIX,
     default_output,
     export_names,
     output_base,
+    plan_for,
     removed_by,
     report_name,
     sidecar_beside,
 )
 from emocam.overlay import OverlayOptions
+from emocam.photo_folder import photos_in
 from emocam.pipeline import PipelineConfig
 from emocam.process import ProcessOptions, ProcessResult, sound_wanted
 from emocam.resources import sample_video_path
@@ -75,10 +78,23 @@ class ExportJob:
         else:
             ext = annotated_image_suffix(self.source).lstrip(".") if self.is_photo else "mp4"
             beside = default_output(self.source, None, ext)
-        if _may_write_beside(self.source):
-            return beside
-        usable = [d for d in elsewhere if _may_write_in(d) and d.resolve() != _package_folder()]
-        return usable[0] / beside.name if usable else beside
+        if not _may_write_beside(self.source):
+            usable = [d for d in elsewhere
+                      if _may_write_in(d) and d.resolve() != _package_folder()]
+            beside = usable[0] / beside.name if usable else beside
+        return self._unused_folder(beside) if self.is_folder else beside
+
+    def _unused_folder(self, folder: Path) -> Path:
+        """``photos.emocam`` or, once an export is there, ``photos-2.emocam`` (-3, ...): a
+        save dialog cannot pick a folder that exists (it opens it instead, with Save greyed
+        out), so suggesting the last export's folder left the user inside it, where the name
+        typed next made a set within that set."""
+        stem = folder.name.removesuffix(SUFFIX)
+        n, free = 1, folder
+        while free.exists() or self.replaced_by(free):
+            n += 1
+            free = folder.with_name(f"{stem}-{n}{SUFFIX}")
+        return free
 
     def options(self, output: Path, codec: str) -> ProcessOptions:
         """The run that writes ``output`` plus its .csv, .json, .npz and .html beside it; a
@@ -109,10 +125,23 @@ class ExportJob:
         replaced = [p for p in written if p is not None and p != output and p.exists()]
         # An export named as `emocam process` names its set replaces that set whole: its
         # files this export does not write again (an annotated copy of another type) go.
-        kind = "folder" if self.is_folder else "image" if self.is_photo else "video"
         base = output_base(self.source, None, is_folder=self.is_folder)
-        gone = removed_by(opts.request(), kind, base, self.source)
+        gone = removed_by(opts.request(), self.kind, base, self.source)
         return replaced + [p for p in gone if p not in replaced and p != output]
+
+    def check(self, output: Path) -> None:
+        """Raise the OutputError the run would raise for ``output`` before writing anything
+        (the source itself, a folder that is not there, a file another run is writing), so
+        that it is said before the user is asked whether to replace files: the app had asked
+        to replace the source video, and said only after a Yes that it would not."""
+        photos = photos_in(self.source) if self.is_folder else []
+        plan_for(self.options(output, "mp4v").request(), self.kind, photos,
+                 output_base(self.source, None, is_folder=self.is_folder), self.source)
+
+    @property
+    def kind(self) -> str:
+        """``emocam.outputs``' kind of input: "folder", "image" or "video"."""
+        return "folder" if self.is_folder else "image" if self.is_photo else "video"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ pytest.importorskip("pytestqt")
 
 from cli_helpers import photo_folder
 from gui_helpers import export_under_way, wait_frames
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
@@ -325,6 +325,28 @@ def test_exporting_over_an_earlier_export_asks_once_naming_every_file(
     assert window.exports.worker is None  # answered No: nothing was started
 
 
+def test_exporting_onto_the_source_is_refused_before_asking_to_replace_it(
+    qtbot, make_window, video_one_face, tmp_path, monkeypatch
+):
+    source = tmp_path / "talk.mp4"
+    shutil.copy(video_one_face.path, source)
+    before = source.read_bytes()
+    window = make_window()
+    window.open_file(source)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(source), ""))
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text, *rest: asked.append(text)
+                        or QMessageBox.StandardButton.Yes)
+    window.qactions["file.export"].trigger()
+    # Before: "Replace Files? ... talk.mp4 ... will be replaced. Go on?", and only after a
+    # Yes the run's refusal.
+    assert asked == []
+    assert "is the input file itself" in window.banner.text()
+    assert window.exports.worker is None and source.read_bytes() == before
+
+
 def test_export_keeps_the_sound_unless_a_privacy_view_is_on_and_says_so(
     qtbot, make_window, video_one_face, tmp_path
 ):
@@ -373,6 +395,39 @@ def test_exporting_a_folder_of_photos_writes_a_folder_of_annotated_photos(
     assert (tmp_path / "annotated.csv").is_file() and (tmp_path / "annotated.json").is_file()
     # And so does the export's own message, beside what it wrote.
     assert "Exported 2 photos" in window.banner.text() and "c.jpg" in window.banner.text()
+
+
+def test_a_folder_exported_again_is_offered_a_new_folder_that_enter_in_the_save_dialog_takes(
+        qtbot, make_window, image_one_face, tmp_path):
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg")
+    window = make_window()
+    window.open_file(photos)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000):
+        window.exports.start(tmp_path / "photos.emocam")
+    first = {p: p.read_bytes() for p in tmp_path.glob("photos.emocam*") if p.is_file()}
+
+    def enter_in_the_save_dialog() -> None:
+        dialog = next(w for w in QApplication.topLevelWidgets()
+                      if isinstance(w, QFileDialog) and w.isVisible())
+        QTest.keyClick(dialog.focusWidget(), Qt.Key.Key_Return)
+        # Before: the dialog opened inside the last export's folder with an empty name and
+        # Save greyed out, so Enter did nothing: closed here, or the test would wait forever.
+        if dialog.isVisible():
+            dialog.reject()
+
+    # File > Export again, the real save dialog, Enter on what it suggests.
+    QTimer.singleShot(500, enter_in_the_save_dialog)
+    window.qactions["file.export"].trigger()
+    assert window.exports.worker is not None, "the save dialog took nothing"
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
+        pass
+    assert done.args[0].completed
+    assert [p.name for p in (tmp_path / "photos-2.emocam").iterdir()] == ["a.jpg"]
+    assert (tmp_path / "photos-2.emocam.csv").is_file()
+    # The first export is as it was, with nothing of the second inside it.
+    assert {p: p.read_bytes() for p in tmp_path.glob("photos.emocam*") if p.is_file()} == first
+    assert [p.name for p in (tmp_path / "photos.emocam").iterdir()] == ["a.jpg"]
 
 
 def test_export_writes_its_sidecar_beside_its_own_files_not_over_a_command_line_runs(

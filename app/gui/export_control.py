@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from emocam.encoders import known_codec
-from emocam.errors import SourceError
+from emocam.errors import OutputError, SourceError
 from emocam.export_job import ExportJob, ExportOutcome
 from emocam.gui.banner import MessageBanner
 from emocam.gui.dialogs import export_progress
@@ -81,14 +81,14 @@ class ExportControl(QObject):
                 self._parent, "Export Annotated Photos to a New Folder",
                 str(job.suggested_output(self._elsewhere())), "Folder of annotated photos (*)",
                 options=_ASK_ONCE)
-            if path and self._may_replace(job, Path(path)):
+            if path and self._may_write(job, Path(path)):
                 self.start(Path(path))
             return
         if job.is_photo:
             path, _ = QFileDialog.getSaveFileName(
                 self._parent, "Export Annotated Copy",
                 str(job.suggested_output(self._elsewhere())), options=_ASK_ONCE)
-            if path and self._may_replace(job, Path(path)):
+            if path and self._may_write(job, Path(path)):
                 self.start(Path(path))
             return
         # The file type chooses the codec; the choice is remembered for the next export.
@@ -97,7 +97,7 @@ class ExportControl(QObject):
             self._parent, "Export Annotated Copy", str(job.suggested_output(self._elsewhere())),
             ";;".join(VIDEO_FILTERS.values()), VIDEO_FILTERS.get(codec, ""), options=_ASK_ONCE,
         )
-        if path and self._may_replace(job, Path(path)):
+        if path and self._may_write(job, Path(path)):
             codec = next((c for c, f in VIDEO_FILTERS.items() if f == chosen), codec)
             self._settings.export_codec = codec
             self.start(Path(path), codec)
@@ -121,10 +121,16 @@ class ExportControl(QObject):
         videos = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
         return [Path(p) for p in (self._settings.last_dir, videos, str(Path.home())) if p]
 
-    def _may_replace(self, job: ExportJob, output: Path) -> bool:
-        """One question for every file the export would replace: the name typed and the
-        files written beside it (CSV, JSON, ...), which may be the user's own. (The save
-        dialog's own question, about the typed name alone, came first: two questions.)"""
+    def _may_write(self, job: ExportJob, output: Path) -> bool:
+        """What the run would refuse is said at once; else one question for every file the
+        export would replace: the name typed and the files written beside it (CSV, JSON,
+        ...), which may be the user's own. (The save dialog's own question, about the typed
+        name alone, came first: two questions.)"""
+        try:
+            job.check(output)
+        except OutputError as e:
+            self._banner.show_message(str(e), "error")
+            return False
         others = ([output] if output.exists() else []) + job.replaced_by(output)
         if not others:
             return True
