@@ -21,6 +21,7 @@ from emocam.outputs import (
     SUFFIX,
     default_output,
     export_names,
+    folder_for_plan,
     output_base,
     plan_for,
     removed_by,
@@ -41,6 +42,11 @@ def _package_folder() -> Path:
 
 def _may_write_in(folder: Path) -> bool:
     return folder.is_dir() and os.access(folder, os.W_OK)
+
+
+def _may_export_to(folder: Path) -> bool:
+    """A folder an export may be suggested in: there, writable, not inside the package."""
+    return _may_write_in(folder) and folder.resolve() != _package_folder()
 
 
 def _may_write_beside(source: Path) -> bool:
@@ -67,22 +73,33 @@ class ExportJob:
         """A folder of photos: its annotated copy is a folder of annotated photos."""
         return self.source.is_dir()
 
-    def suggested_output(self, elsewhere: Sequence[Path] = ()) -> Path:
-        """Where the save dialog starts: beside the source, named as ``emocam process``
-        would name its annotated copy; in the first of ``elsewhere`` (the last folder used,
-        the user's Videos folder, ...) that may be written to when the source is the bundled
-        sample, whose folder is inside the installed package, or its folder may not be
-        written to (a camera's card, a shared drive)."""
+    def suggested_output(self, elsewhere: Sequence[Path] = (),
+                         last_export: Path | None = None) -> Path:
+        """Where the save dialog starts, named as ``emocam process`` would name the
+        annotated copy: in ``last_export``, the folder the user exported to last (see
+        ``folder_to_remember``), while it is there to write in; else beside the source; in
+        the first of ``elsewhere`` (the last folder opened from, the user's Videos folder,
+        ...) that may be written to when the source is the bundled sample, whose folder is
+        inside the installed package, or its folder may not be written to (a camera's card,
+        a shared drive)."""
         if self.is_folder:
             beside = output_base(self.source, None, is_folder=True)  # photos.emocam/
         else:
             ext = annotated_image_suffix(self.source).lstrip(".") if self.is_photo else "mp4"
             beside = default_output(self.source, None, ext)
-        if not _may_write_beside(self.source):
-            usable = [d for d in elsewhere
-                      if _may_write_in(d) and d.resolve() != _package_folder()]
+        if last_export is not None and _may_export_to(last_export):
+            beside = last_export / beside.name
+        elif not _may_write_beside(self.source):
+            usable = [d for d in elsewhere if _may_export_to(d)]
             beside = usable[0] / beside.name if usable else beside
         return self._unused_folder(beside) if self.is_folder else beside
+
+    def folder_to_remember(self, output: Path) -> Path | None:
+        """The folder the next export starts in after one to ``output``: its folder, or None
+        when that is the source's own (the next export then starts beside its own source,
+        as this one did: exporting beside each video is a habit too)."""
+        folder = output.parent
+        return None if folder.resolve() == self.source.resolve().parent else folder
 
     def _unused_folder(self, folder: Path) -> Path:
         """``photos.emocam`` or, once an export is there, ``photos-2.emocam`` (-3, ...): a
@@ -131,12 +148,17 @@ class ExportJob:
 
     def check(self, output: Path) -> None:
         """Raise the OutputError the run would raise for ``output`` before writing anything
-        (the source itself, a folder that is not there, a file another run is writing), so
-        that it is said before the user is asked whether to replace files: the app had asked
-        to replace the source video, and said only after a Yes that it would not."""
+        (the source itself, a file another run is writing), so that it is said before the
+        user is asked whether to replace files: the app had asked to replace the source
+        video, and said only after a Yes that it would not.
+
+        A folder typed in the save dialog that is not there yet is made, as ``emocam process
+        -o`` makes its folder (and removed again when the export is refused); before, the
+        export was refused, telling the user to create it first and naming the CSV."""
         photos = photos_in(self.source) if self.is_folder else []
-        plan_for(self.options(output, "mp4v").request(), self.kind, photos,
-                 output_base(self.source, None, is_folder=self.is_folder), self.source)
+        with folder_for_plan(output.parent):
+            plan_for(self.options(output, "mp4v").request(), self.kind, photos,
+                     output_base(self.source, None, is_folder=self.is_folder), self.source)
 
     @property
     def kind(self) -> str:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit
+
 from emocam.gui.main_window import MainWindow
 
 
@@ -11,6 +15,36 @@ def wait_frames(qtbot, window: MainWindow, n: int = 3, timeout: int = 20_000) ->
     """Wait until the view has painted ``n`` more frames."""
     start = window.view.frames_shown
     qtbot.waitUntil(lambda: window.view.frames_shown >= start + n, timeout=timeout)
+
+
+def answer_the_file_dialog(typed: str | None = "", seen: list[Path] | None = None
+                           ) -> list[Path]:
+    """Answer the next real file dialog (File > Export's save dialog, an Open dialog) as a
+    user would, once it shows: what it offers (the folder and name it opened on) is added to
+    ``seen``, which is returned; then ``typed`` is typed in its name field (a name or a whole
+    path; "" takes what it offers) and Enter pressed, or with None it is closed. A dialog
+    still open after the Enter (it took nothing) is closed, or the test would wait forever."""
+    seen = [] if seen is None else seen
+
+    def answer() -> None:
+        dialog = next((w for w in QApplication.topLevelWidgets()
+                       if isinstance(w, QFileDialog) and w.isVisible()), None)
+        if dialog is None:
+            QTimer.singleShot(100, answer)
+            return
+        seen.append(Path(dialog.selectedFiles()[0]) if dialog.selectedFiles()
+                    else Path(dialog.directory().absolutePath()))
+        if typed is None:
+            dialog.reject()
+            return
+        if typed:
+            dialog.findChild(QLineEdit, "fileNameEdit").setText(typed)
+        QTest.keyClick(dialog.focusWidget(), Qt.Key.Key_Return)
+        if dialog.isVisible():
+            dialog.reject()
+
+    QTimer.singleShot(100, answer)
+    return seen
 
 
 def export_under_way(qtbot, window: MainWindow, video: Path, out: Path):

@@ -24,7 +24,7 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pytestqt")
 
 from cli_helpers import photo_folder
-from gui_helpers import export_under_way, wait_frames
+from gui_helpers import answer_the_file_dialog, export_under_way, wait_frames
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
@@ -406,18 +406,10 @@ def test_a_folder_exported_again_is_offered_a_new_folder_that_enter_in_the_save_
     with qtbot.waitSignal(window.exports.finished, timeout=60_000):
         window.exports.start(tmp_path / "photos.emocam")
     first = {p: p.read_bytes() for p in tmp_path.glob("photos.emocam*") if p.is_file()}
-
-    def enter_in_the_save_dialog() -> None:
-        dialog = next(w for w in QApplication.topLevelWidgets()
-                      if isinstance(w, QFileDialog) and w.isVisible())
-        QTest.keyClick(dialog.focusWidget(), Qt.Key.Key_Return)
-        # Before: the dialog opened inside the last export's folder with an empty name and
-        # Save greyed out, so Enter did nothing: closed here, or the test would wait forever.
-        if dialog.isVisible():
-            dialog.reject()
-
-    # File > Export again, the real save dialog, Enter on what it suggests.
-    QTimer.singleShot(500, enter_in_the_save_dialog)
+    # File > Export again, the real save dialog, Enter on what it suggests. Before: the
+    # dialog opened inside the last export's folder with an empty name and Save greyed out,
+    # so Enter did nothing.
+    answer_the_file_dialog()
     window.qactions["file.export"].trigger()
     assert window.exports.worker is not None, "the save dialog took nothing"
     with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
@@ -428,6 +420,82 @@ def test_a_folder_exported_again_is_offered_a_new_folder_that_enter_in_the_save_
     # The first export is as it was, with nothing of the second inside it.
     assert {p: p.read_bytes() for p in tmp_path.glob("photos.emocam*") if p.is_file()} == first
     assert [p.name for p in (tmp_path / "photos.emocam").iterdir()] == ["a.jpg"]
+
+
+def _export_in_the_save_dialog(qtbot, window: MainWindow, typed: str | None = "",
+                                ) -> Path:
+    """File > Export with the real save dialog, ``typed`` typed in it ("": Enter on what it
+    offers; None: closed), the export waited for; returns where the dialog opened."""
+    seen = answer_the_file_dialog(typed)
+    window.qactions["file.export"].trigger()
+    if window.exports.worker is not None:
+        with qtbot.waitSignal(window.exports.finished, timeout=60_000) as done:
+            pass
+        assert done.args[0].completed
+    (offered,) = seen
+    return offered
+
+
+def test_export_starts_in_the_folder_exported_to_last_even_after_a_restart(
+        qtbot, make_window, image_one_face, tmp_path):
+    videos, exports = tmp_path / "videos", tmp_path / "exports"
+    videos.mkdir(), exports.mkdir()
+    face = videos / "face.jpg"
+    shutil.copy(image_one_face, face)
+    window = make_window()
+    window.open_file(face)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    assert _export_in_the_save_dialog(qtbot, window, str(exports / "first.jpg")) == (
+        videos / "face.emocam.jpg")  # the first export is offered beside its source
+    assert (exports / "first.jpg").is_file()
+    # Before: the second opened beside the source again, not where the user had just gone.
+    assert _export_in_the_save_dialog(qtbot, window, None) == exports / "face.emocam.jpg"
+    # The Open dialogs keep their own folder: the user opens from videos, exports to exports.
+    seen = answer_the_file_dialog(None)
+    window.qactions["file.open_image"].trigger()
+    assert seen and seen[0] in (videos, face)
+    window.close()
+
+    # The next start of the app remembers it too.
+    window = make_window()
+    window.open_file(face)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    assert _export_in_the_save_dialog(qtbot, window, None) == exports / "face.emocam.jpg"
+    # A remembered folder since deleted: beside the source again, without a word.
+    shutil.rmtree(exports)
+    assert _export_in_the_save_dialog(qtbot, window, None) == videos / "face.emocam.jpg"
+    assert not window.banner.isVisible() or "error" not in window.banner.text().lower()
+    # An export beside its source is remembered as such: the next source's own folder.
+    assert _export_in_the_save_dialog(qtbot, window) == videos / "face.emocam.jpg"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(image_one_face, elsewhere / "other.jpg")
+    window.open_file(elsewhere / "other.jpg")
+    qtbot.waitUntil(lambda: window.source_info is not None
+                    and window.source_info.name == "other.jpg"
+                    and window.qactions["file.export"].isEnabled(), timeout=10_000)
+    assert _export_in_the_save_dialog(qtbot, window, None) == elsewhere / "other.emocam.jpg"
+
+
+def test_a_new_folder_typed_in_the_save_dialog_is_made_as_process_o_makes_its_folder(
+        qtbot, make_window, image_one_face, tmp_path):
+    face = tmp_path / "face.jpg"
+    shutil.copy(image_one_face, face)
+    window = make_window()
+    window.open_file(face)
+    qtbot.waitUntil(lambda: window.qactions["file.export"].isEnabled(), timeout=10_000)
+    # Before: refused, "The folder .../new/day for the output .../face.emocam.csv does not
+    # exist; create it first", naming a file the user never typed.
+    new = tmp_path / "new" / "day"
+    _export_in_the_save_dialog(qtbot, window, str(new / "copy.jpg"))
+    assert {"copy.jpg", "copy.csv", "copy.json"} <= {p.name for p in new.iterdir()}
+    assert "Exported the photo" in window.banner.text()
+    # A folder that cannot be made is named as typed, in one sentence, and nothing starts.
+    (tmp_path / "notes").write_text("a file, not a folder")
+    _export_in_the_save_dialog(qtbot, window, str(tmp_path / "notes" / "day" / "copy.jpg"))
+    assert window.exports.worker is None
+    text = window.banner.text()
+    assert f"{tmp_path / 'notes' / 'day'} cannot be created" in text and ".csv" not in text
 
 
 def test_export_writes_its_sidecar_beside_its_own_files_not_over_a_command_line_runs(
@@ -862,7 +930,6 @@ def test_ctrl_c_or_sigterm_while_recording_closes_the_app_and_keeps_the_recordin
 def test_the_app_started_on_a_video_exits_on_sigterm_with_its_settings_saved(
         qtbot, video_one_face, isolated_settings):
     """The same through ``emocam --video``'s own start-up, signal handling included."""
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     def before(_signum, _frame) -> None:  # were the app to leave SIGTERM here, it would hang

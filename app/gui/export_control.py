@@ -26,7 +26,7 @@ from emocam.export_job import ExportJob, ExportOutcome
 from emocam.gui.banner import MessageBanner
 from emocam.gui.dialogs import export_progress
 from emocam.gui.export import ExportWorker
-from emocam.gui.settings import AppSettings
+from emocam.gui.settings import AppSettings, save_settings
 from emocam.gui.threads import BackgroundThreads
 from emocam.inputs import check_input
 
@@ -79,27 +79,30 @@ class ExportControl(QObject):
         if job.is_folder:
             path, _ = QFileDialog.getSaveFileName(
                 self._parent, "Export Annotated Photos to a New Folder",
-                str(job.suggested_output(self._elsewhere())), "Folder of annotated photos (*)",
+                str(self._suggested(job)), "Folder of annotated photos (*)",
                 options=_ASK_ONCE)
             if path and self._may_write(job, Path(path)):
+                self._remember_folder(job, Path(path))
                 self.start(Path(path))
             return
         if job.is_photo:
             path, _ = QFileDialog.getSaveFileName(
                 self._parent, "Export Annotated Copy",
-                str(job.suggested_output(self._elsewhere())), options=_ASK_ONCE)
+                str(self._suggested(job)), options=_ASK_ONCE)
             if path and self._may_write(job, Path(path)):
+                self._remember_folder(job, Path(path))
                 self.start(Path(path))
             return
         # The file type chooses the codec; the choice is remembered for the next export.
         codec = known_codec(self._settings.export_codec)
         path, chosen = QFileDialog.getSaveFileName(
-            self._parent, "Export Annotated Copy", str(job.suggested_output(self._elsewhere())),
+            self._parent, "Export Annotated Copy", str(self._suggested(job)),
             ";;".join(VIDEO_FILTERS.values()), VIDEO_FILTERS.get(codec, ""), options=_ASK_ONCE,
         )
         if path and self._may_write(job, Path(path)):
             codec = next((c for c, f in VIDEO_FILTERS.items() if f == chosen), codec)
             self._settings.export_codec = codec
+            self._remember_folder(job, Path(path))
             self.start(Path(path), codec)
 
     def bring_forward(self) -> None:
@@ -115,11 +118,22 @@ class ExportControl(QObject):
             if button.isEnabled():
                 button.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
 
-    def _elsewhere(self) -> list[Path]:
-        """Where to save when not beside the source: the last folder used (often the
-        source's own, which may not be written to), the user's Videos folder, home."""
+    def _suggested(self, job: ExportJob) -> Path:
+        """Where the save dialog starts: in the folder exported to last, else beside the
+        source, else in the last folder opened from (often the source's own, which may not
+        be written to), the user's Videos folder or home."""
         videos = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
-        return [Path(p) for p in (self._settings.last_dir, videos, str(Path.home())) if p]
+        elsewhere = [Path(p) for p in (self._settings.last_dir, videos, str(Path.home())) if p]
+        last = self._settings.export_dir
+        return job.suggested_output(elsewhere, Path(last) if last else None)
+
+    def _remember_folder(self, job: ExportJob, output: Path) -> None:
+        """The next export starts where this one went, in this run of the app and the next
+        (the Open dialogs keep their own folder: exporting to ~/exports while opening from
+        ~/videos)."""
+        folder = job.folder_to_remember(output)
+        self._settings.export_dir = "" if folder is None else str(folder)
+        save_settings(self._settings)
 
     def _may_write(self, job: ExportJob, output: Path) -> bool:
         """What the run would refuse is said at once; else one question for every file the

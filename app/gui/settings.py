@@ -53,7 +53,8 @@ class AppSettings:
     model_path: str = ""  # "" = automatic: emocam.classify.default_model_for the provider
     playback_speed: float = 1.0
     recent_files: list[str] = field(default_factory=list)
-    last_dir: str = ""
+    last_dir: str = ""  # the folder of the file opened last: where the Open dialogs start
+    export_dir: str = ""  # File > Export: the folder exported to last; "" = beside the source
     record_dir: str = ""  # "" = the system's Videos folder
     export_codec: str = DEFAULT_VIDEO_CODEC  # one of emocam.encoders.VIDEO_CODECS
     stream_url: str = ""  # File > Stream Results: the last address (the feed starts off)
@@ -66,8 +67,8 @@ class AppSettings:
 
 
 # What View > Reset to Defaults keeps: history and layout, not options.
-_KEPT_ON_RESET = ("recent_files", "last_dir", "record_dir", "geometry", "window_state",
-                  "side_panel_width", "camera_index")
+_KEPT_ON_RESET = ("recent_files", "last_dir", "export_dir", "record_dir", "geometry",
+                  "window_state", "side_panel_width", "camera_index")
 
 
 def reset_keeping_history(settings: AppSettings) -> None:
