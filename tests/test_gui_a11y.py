@@ -442,7 +442,8 @@ def test_a_screen_reader_hears_a_face_card_as_a_toggle_button_told_of_real_chang
     QTest.keyClick(card, Qt.Key.Key_Return)
     assert window.faces.selected is None and not reader.state().checked
     assert window.timeline.heading().startswith("All faces (mean) - ")
-    QTest.keyClick(card, Qt.Key.Key_Enter)
+    QTest.keyClick(card, Qt.Key.Key_Enter)  # the keypad's Enter chooses it again
+    assert window.faces.selected == card.face_id and reader.state().checked
     qtbot.mouseClick(card, Qt.MouseButton.LeftButton)
     assert window.faces.selected is None and window.timeline.face_id is None
 
