@@ -380,7 +380,8 @@ class FacePanel(QWidget):
         focus to nothing), the nearest one before it that does (the camera's play button)."""
         widget, seen = self.tab_after, set()
         while widget is not None and widget not in seen:
-            if (widget.isVisible() and widget.isEnabled()
+            # Not a card: those of the faces gone are still there until deleted.
+            if (widget.isVisible() and widget.isEnabled() and not self.isAncestorOf(widget)
                     and widget.focusPolicy().value & Qt.FocusPolicy.TabFocus.value):
                 return widget
             seen.add(widget)
