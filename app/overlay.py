@@ -368,5 +368,6 @@ def widened(image: np.ndarray, result: FrameResult, aspect: float
 
     faces = [replace(f, box=box(f.box), keypoints=tuple((x * sx, y) for x, y in f.keypoints))
              for f in result.faces]
-    return wide, replace(result, frame=replace(result.frame, image=wide), faces=faces,
-                         hidden=[box(b) for b in result.hidden])
+    # Its pixels are square now: a crop from it must not widen it again.
+    frame = replace(result.frame, image=wide, pixel_aspect=1.0)
+    return wide, replace(result, frame=frame, faces=faces, hidden=[box(b) for b in result.hidden])

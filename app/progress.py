@@ -89,7 +89,8 @@ class _Bar(tqdm):
             d["bar_format"] = _KNOWN
         else:
             d["bar_format"] = ("{desc}: " if d["prefix"] else "") + _UNKNOWN
-            d["counted"] = f"{n:g} {self._noun}" + ("" if n == 1 else "s")
+            # Every digit, as tqdm's own count: ":g" read 1,234,567 frames "1.23457e+06".
+            d["counted"] = f"{int(n)} {self._noun}" + ("" if n == 1 else "s")
         return d
 
 

@@ -442,7 +442,8 @@ def test_a_screen_reader_hears_a_face_card_as_a_toggle_button_told_of_real_chang
     QTest.keyClick(card, Qt.Key.Key_Return)
     assert window.faces.selected is None and not reader.state().checked
     assert window.timeline.heading().startswith("All faces (mean) - ")
-    QTest.keyClick(card, Qt.Key.Key_Enter)
+    QTest.keyClick(card, Qt.Key.Key_Enter)  # the keypad's Enter chooses it again
+    assert window.faces.selected == card.face_id and reader.state().checked
     qtbot.mouseClick(card, Qt.MouseButton.LeftButton)
     assert window.faces.selected is None and window.timeline.face_id is None
 
@@ -635,3 +636,28 @@ def test_after_stop_the_next_source_gives_the_keyboards_focus_back_to_its_contro
     _opened_with_focus_on(qtbot, window, video_one_face.path, lambda: play)
     QTest.keyClick(play, Qt.Key.Key_Return)  # and it works there: Enter pauses
     assert play.isChecked() and window.qactions["playback.pause"].isChecked()
+
+
+def test_a_cameras_last_face_leaving_gives_the_keyboards_focus_to_the_play_button(
+        qtbot, make_window, tmp_path):
+    # A camera has no seek bar to go to (it is there, disabled): the focus went to nothing
+    # when the card it was on left with the last face, and Tab started again from the top.
+    from emocam.camera_source import CameraSource
+
+    clip = tmp_path / "leaves.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"mp4v"), 30, (480, 360))
+    for faces in ([Placement("astronaut", 240, 180, 140)], []):
+        frame = render((480, 360), faces, seed=9)
+        for _ in range(120):  # 4 s each
+            writer.write(frame)
+    writer.release()
+    window = make_window(lambda spec: CameraSource(cv2.VideoCapture(str(clip)), "Camera 0",
+                                                   pace_fps=30.0))
+    window.start_camera(0)
+    qtbot.waitUntil(lambda: bool(window.faces.cards), timeout=20_000)
+    assert window.source_info is not None and window.source_info.is_live
+    _focus_on(qtbot, window, next(iter(window.faces.cards.values())))
+    qtbot.waitUntil(lambda: not window.faces.cards, timeout=20_000)
+    play = window.playback.button
+    qtbot.waitUntil(lambda: window.focusWidget() is play, timeout=5_000)
+    assert play.isEnabled() and play.isVisible()

@@ -398,3 +398,19 @@ def test_in_a_crowd_a_label_with_no_room_keeps_the_faces_id_and_covers_no_other(
     assert any(m.short for m in marks) and not all(m.short for m in marks)
     draw(res.frame.image, res, OverlayOptions(show_bars=False))  # drawn without a fault
 
+
+
+def test_a_widened_anamorphic_frame_says_its_pixels_are_square(model_path):
+    # widened() gives the picture as shown (square pixels) with its faces moved onto it; its
+    # frame still said 32/27, so a face cropped from it again (as the pipeline crops) would
+    # be widened a second time.
+    from emocam.overlay import widened
+
+    shown = render((854, 480), [Placement("hopper", 600, 240, 170)], seed=2)
+    stored = cv2.resize(shown, (720, 480), interpolation=cv2.INTER_AREA)
+    with Pipeline(PipelineConfig(model_path=model_path)) as p:
+        result = p.process(Frame(stored, 0, 0.0, pixel_aspect=32 / 27))
+    assert result.faces
+    wide, moved = widened(stored, result, 32 / 27)
+    assert moved.frame.image is wide and wide.shape[:2] == (480, 853)
+    assert moved.frame.pixel_aspect == 1.0

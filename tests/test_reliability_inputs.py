@@ -216,6 +216,19 @@ def test_a_video_of_unknown_length_counts_its_frames_in_words(
     assert re.search(rf" {n}/{n} \[00:\d\d<00:00, +[\d.]+ frames/s\]$", bar[-1]), bar
 
 
+def test_a_stream_past_a_million_frames_counts_them_in_digits() -> None:
+    # Nine hours of a camera or a piped stream at 30 fps: the count of unknown length read
+    # "1.23457e+06 frames", its last digits rounded away.
+    from emocam.progress import progress_bar
+
+    out = io.StringIO()
+    bar = progress_bar(None, "cam", True, stream=out, initial=1_234_567)
+    bar.update(1)
+    bar.close()
+    last = out.getvalue().splitlines()[-1]
+    assert re.fullmatch(r"cam: 1234568 frames \[[\d:]+, [^\]]*\]", last), last
+
+
 def test_a_matroska_download_cut_short_says_where_it_ends(
     tmp_path: Path, video_face_at_edge: SyntheticVideo, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -367,11 +367,26 @@ class FacePanel(QWidget):
         later = [i for i in self.cards if i > face_id]
         earlier = [i for i in self.cards if i < face_id]
         target: QWidget | None = (self.cards[min(later)] if later
-                                  else self.cards[max(earlier)] if earlier else self.tab_after)
+                                  else self.cards[max(earlier)] if earlier
+                                  else self._before_cards())
         if isinstance(target, FaceCard):
             self._focus(target)
         elif target is not None:
             target.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _before_cards(self) -> QWidget | None:
+        """The control Shift+Tab reaches from the first card: ``tab_after``, or where it takes
+        no focus (a camera's seek bar is there but disabled; Qt gives a disabled widget's
+        focus to nothing), the nearest one before it that does (the camera's play button)."""
+        widget, seen = self.tab_after, set()
+        while widget is not None and widget not in seen:
+            # Not a card: those of the faces gone are still there until deleted.
+            if (widget.isVisible() and widget.isEnabled() and not self.isAncestorOf(widget)
+                    and widget.focusPolicy().value & Qt.FocusPolicy.TabFocus.value):
+                return widget
+            seen.add(widget)
+            widget = widget.previousInFocusChain()
+        return None
 
     def focus_first(self) -> bool:
         """The keyboard's focus to the first card by number; False where no card is shown
