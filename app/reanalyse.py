@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,7 @@ from emocam.quality import QualityConfig, judge, resolve_uncertain_below
 from emocam.read_notes import ReadNotes
 from emocam.run_sinks import RunDescription
 from emocam.sidecar import Sidecar, load_sidecar
+from emocam.source_base import plausible_pixel_aspect
 from emocam.sources import open_source
 from emocam.stopping import HeldSignals
 from emocam.track import TrackerConfig, smoothed
@@ -269,15 +269,6 @@ class Replay:
         self.close()
 
 
-def _pixel_aspect(recorded: Any) -> Fraction:
-    """The recorded pixel shape ("32/27"); square for a sidecar from before it was kept."""
-    try:
-        value = Fraction(str(recorded))
-    except (ValueError, ZeroDivisionError):
-        return Fraction(1)
-    return value if 0.25 <= value <= 4 else Fraction(1)
-
-
 def _box(row: np.ndarray) -> Box:
     x, y, w, h = (float(v) for v in row)
     return (x, y, w, h)
@@ -463,7 +454,7 @@ def run_reanalyse(sidecar_path: Path, opts: ProcessOptions,
         outset = stack.enter_context(OutputSet(plan, opts.overwrite))
         facts = RunFacts(sidecar.header.get("fps"), len(sidecar["frame_index"]), inp.size,
                          sidecar.header.get("video_fps"),
-                         _pixel_aspect(sidecar.header.get("pixel_aspect")),
+                         plausible_pixel_aspect(sidecar.header.get("pixel_aspect")),
                          sidecar.header.get("first_frame_ms"))
         desc = RunDescription(str(opts.input), opts.pipeline, opts.overlay, opts.video_codec,
                               no_frames=opts.no_frames)

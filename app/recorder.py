@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from emocam.output_set import OutputSet
 from emocam.outputs import OutputRequest, RunFacts, export_names, plan_for
 from emocam.pipeline import PipelineConfig
 from emocam.run_sinks import RunDescription, RunSinks, open_sinks
-from emocam.types import Frame, FrameAnalyser, FrameResult
+from emocam.types import FrameAnalyser, FrameResult
 
 
 class Recorder:
@@ -62,7 +63,7 @@ class Recorder:
         if self._sinks is None:
             self._sinks = self._open(image, analyser)
         fr = result.frame
-        self._sinks.write(Frame(image, fr.index, fr.time_ms, fr.source), result)
+        self._sinks.write(replace(fr, image=image), result)
         self.frames += 1
         if self._outset is not None:
             self._outset.frames = self.frames

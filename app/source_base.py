@@ -11,6 +11,21 @@ from emocam.errors import SourceError
 from emocam.read_notes import ReadNotes
 from emocam.types import DEFAULT_FPS, Frame
 
+# A file's pixel shape outside this is a broken header, not a picture anyone made (the widest
+# anamorphic formats are 2:1): such a file, and a value that is no number, is read square.
+_PLAUSIBLE_ASPECT = (Fraction(1, 4), Fraction(4))
+
+
+def plausible_pixel_aspect(value: object) -> Fraction:
+    """``value`` (a PyAV ratio, a recorded "32/27") as a pixel shape; 1 where unsaid or
+    implausible."""
+    try:
+        aspect = Fraction(str(value)) if value else Fraction(1)
+    except (ValueError, ZeroDivisionError):
+        return Fraction(1)
+    low, high = _PLAUSIBLE_ASPECT
+    return aspect if low <= aspect <= high else Fraction(1)
+
 
 class Source:
     """Frames from somewhere. Iterate for frames; ``close()`` (or ``with``) when done."""

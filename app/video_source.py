@@ -24,7 +24,7 @@ from emocam.imageheader import (
 )
 from emocam.input_kinds import VIDEO_EXTS
 from emocam.picture_sizes import PictureSizes
-from emocam.source_base import Source
+from emocam.source_base import Source, plausible_pixel_aspect
 from emocam.types import DEFAULT_FPS, Frame
 
 # Every source logs under one name: the app shows what reading its file warns of from it
@@ -122,7 +122,7 @@ def _clock_facts(path: Path, mean_fps: float) -> ClockFacts:
     except (av.FFmpegError, OSError, ValueError):
         return ClockFacts(steady_fps=mean_fps)
     steady = guessed if mean_fps * 1.05 < guessed <= _MAX_VIDEO_FPS else mean_fps
-    pixel = Fraction(sar) if sar and 0.25 <= sar <= 4 else Fraction(1)
+    pixel = plausible_pixel_aspect(sar)
     return ClockFacts(length_ms, steady, picture_ms, pixel,
                       None if first_ms is None else round(max(first_ms, 0.0), 1))
 
