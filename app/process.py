@@ -364,7 +364,8 @@ def stopped_sentence(error: OutputError, sinks: RunSinks) -> str:
     said = (f"{str(error).rstrip('.')}; the run stopped after "
             f"{frames_text(sinks.summary.frames)}, so its outputs are not complete")
     if sinks.summary_written:
-        return f"{said}."
+        short = ", and its summary was written without the faces' statistics, for want of room"
+        return f"{said}{short if sinks.summary.faces_left_out else ''}."
     left = [Path(p).name for kind, p in sinks.plan.outputs().items()
             if kind != "json" and os.path.exists(p)]
     cut = f": {' and '.join(left)} {'is' if len(left) == 1 else 'are'} cut short" if left else ""

@@ -119,6 +119,7 @@ class JsonSummary:
         self._shots: list[dict[str, Any]] = []
         self._schedules: dict[Any, int] = {}  # ScheduleConfig -> frames processed with it
         self.partial_outputs: dict[str, str] | None = None  # what an unfinished run names
+        self.faces_left_out = False  # set by write_stopped: the disk had room for no more
         # The latest frame's faces and labels wait for the next frame to say how long they
         # lasted (the last frame: as long as FrameSteps says).
         self._latest: list[tuple[_FaceStats, int]] = []
@@ -276,5 +277,6 @@ class JsonSummary:
             except OutputError as e:
                 log.info("%s", e)
             else:
+                self.faces_left_out = attempt is short
                 return True
         return False

@@ -326,6 +326,24 @@ def test_a_disk_that_fills_mid_run_leaves_a_summary_that_agrees_with_the_csv(
         assert _frames_in(Path(summary["outputs"]["video"])) >= summary["frames"]
 
 
+def test_a_disk_too_full_for_the_whole_summary_still_leaves_its_counts(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    # Files of 3 kB at most: the first frame's rows fit, its summary with four faces does
+    # not (before: no summary at all), without their statistics it does, and is said so.
+    proc = start_emocam("process", clip, "-o", tmp_path, "--no-sidecar", "--model",
+                        model_path, "-q", limit_bytes=3000)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "without the faces' statistics" in lines[0], err
+    summary = json.loads((tmp_path / "reliability_clip.emocam.json").read_text())
+    rows = _rows(tmp_path / "reliability_clip.emocam.csv")[1:]
+    assert summary["completed"] is False and summary["faces"] == {}
+    assert summary["faces_left_out"] == len({r[2] for r in rows}) > 0
+    assert summary["frames_with_faces"] == len({r[0] for r in rows})
+
+
 def test_a_disk_too_full_for_even_the_summary_says_which_files_are_cut_short(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:
