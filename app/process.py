@@ -12,6 +12,7 @@ output so the CSV is valid, the video plays and the summary says ``completed: fa
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -300,6 +301,7 @@ def run_frames(
                          opts.progress, unit=count.unit,
                          initial=count.before))
     summary = sinks.summary
+    stopped_by: OutputError | None = None
     completed = False
     failed = True  # until the loop ends or is stopped: an error is then on its way
     t0 = time.perf_counter()
@@ -311,9 +313,9 @@ def run_frames(
     except OutputError as e:
         if not summary.frames:
             raise
-        # An output refused mid-run (a full disk) ends it: the others are cut short too.
-        raise OutputError(f"{str(e).rstrip('.')}; the run stopped after "
-                          f"{frames_text(summary.frames)}, so its outputs are not complete.") from e
+        # An output refused mid-run (a full disk) ends it: the others are cut short too,
+        # which is said once they are closed and it is known whether the summary fit.
+        stopped_by = e
     except SourceError as e:
         failed = False  # the input broke, not the outputs: the report is still written
         if not summary.frames:
@@ -342,6 +344,8 @@ def run_frames(
         sinks.finish(completed, failed, said_of_input(), fps_achieved=round(fps, 2),
                      elapsed_s=round(elapsed, 3))
         outset.completed = completed
+    if stopped_by is not None:
+        raise OutputError(stopped_sentence(stopped_by, sinks)) from stopped_by
     # A stopped run that was to replace an old set: its results are under the partial names.
     where = outset.plan if completed else outset.writing
     result = ProcessResult(completed, summary.frames, summary.frames_with_faces, fps,
@@ -351,6 +355,21 @@ def run_frames(
         # holds from there): the run is complete, and nothing more is to start.
         result.stopped_after = stop.signal_name
     return result
+
+
+def stopped_sentence(error: OutputError, sinks: RunSinks) -> str:
+    """What a user is told of a run an output's error stopped mid-way (a full disk): that
+    error, the frames the outputs hold, and, when the disk had no room left even for the
+    summary, that none was written and which files are cut short."""
+    said = (f"{str(error).rstrip('.')}; the run stopped after "
+            f"{frames_text(sinks.summary.frames)}, so its outputs are not complete")
+    if sinks.summary_written:
+        short = ", and its summary was written without the faces' statistics, for want of room"
+        return f"{said}{short if sinks.summary.faces_left_out else ''}."
+    left = [Path(p).name for kind, p in sinks.plan.outputs().items()
+            if kind != "json" and os.path.exists(p)]
+    cut = f": {' and '.join(left)} {'is' if len(left) == 1 else 'are'} cut short" if left else ""
+    return f"{said}, and no summary could be written to the full disk{cut}."
 
 
 def _in_frames(n: int) -> str:

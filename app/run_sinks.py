@@ -85,6 +85,7 @@ class RunSinks:
     report: ReportCollector | None = None  # the HTML report's series and thumbnails
     streams: list[StreamSink] = field(default_factory=list)  # live feeds (--stream)
     stream_stats: list[dict[str, Any]] = field(default_factory=list)  # set by finish
+    summary_written: bool = True  # set by finish: False when a full disk left no summary
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         name = Path(frame.source).name
@@ -125,7 +126,8 @@ class RunSinks:
         to the user (a full disk); the report is then left out, as it would only fail after
         it. An output that cannot be finished is the error raised (the first, when the disk
         refuses several). The summary is written whatever happens before it, and names only
-        the files written whole; after an error it says the set is not complete. ``notes``:
+        the files written whole; after an error it says the set is not complete, and is cut
+        to what the disk has room for (``summary_written`` False: none was). ``notes``:
         what of the input could not be read, said by the summary and kept by the sidecar."""
         notes = notes or ReadNotes()
         self.summary.read_notes = notes
@@ -135,19 +137,25 @@ class RunSinks:
         error: OutputError | None = None
         interrupted = False
         lost: set[str] = set()
-        if self.video is not None and self.video.broken:
-            lost.add("video")  # its write failed mid-run: the error on its way says so
         try:
-            if self.video is not None and not failed:
+            if self.video is not None:
+                # Closed here even after a failure, so the summary knows whether the disk cut
+                # it short too (its frames are encoded behind the loop's): it was listed as
+                # whole with one frame stored of the twelve the CSV and summary held.
                 try:
-                    self.video.close()
+                    self.video.close(failed=failed)
                 except OutputError as e:
-                    error, failed = e, True
+                    if failed:
+                        log.info("%s", e)  # the error on its way says the set is not complete
+                    else:
+                        error, failed = e, True
                     lost.add("video")
                 else:
                     privacy = self.summary.run_info.get("privacy", {})
                     if privacy.get("source_sound_kept") and not self.video.sound_added:
                         privacy["source_sound_kept"] = False  # the sound could not be copied
+                if self.video.broken:
+                    lost.add("video")  # its write failed mid-run: the error on its way says so
             if self.sidecar is not None:
                 try:
                     self.sidecar.close(completed and error is None, notes.as_header())
@@ -174,23 +182,29 @@ class RunSinks:
         finally:
             if error is not None:
                 completed = False  # a --resume or a batch must do this input again
+            listed = (self.summary.partial_outputs
+                      if self.summary.partial_outputs is not None and not completed
+                      else self.summary.run_info.get("outputs", {}))
             if completed:
                 extra["output_bytes"] = output_sizes(self.plan)
+            else:
+                # A stopped run names only what it left: not a sidecar whose chunks a full
+                # disk could not join (that failure is only logged), nor the report left out.
+                lost |= {k for k, v in listed.items() if k != "json" and not os.path.exists(v)}
             if lost:
-                listed = (self.summary.partial_outputs
-                          if self.summary.partial_outputs is not None and not completed
-                          else self.summary.run_info.get("outputs", {}))
                 extra["outputs"] = {k: v for k, v in listed.items() if k not in lost}
-            try:
-                self.summary.write(completed, **extra)
-            except OutputError as e:
-                if not (failed or interrupted or error is not None):
-                    raise
-                # The error on its way stays the one said: a disk that refused an output
+            if failed or error is not None:
+                # The error on its way stays the one said (a disk that refused an output
                 # mid-run refuses the summary too, and saying only that hid what stopped the
-                # run. The summary left is the run's last checkpoint, which says the set is
-                # not complete (or none, before the first).
-                log.info("%s", e)
+                # run); the summary is written as the disk has room for, or said to be lost.
+                self.summary_written = self.summary.write_stopped(**extra)
+            else:
+                try:
+                    self.summary.write(completed, **extra)
+                except OutputError as e:
+                    if not interrupted:
+                        raise
+                    log.info("%s", e)  # the last checkpoint says the set is not complete
         if error is not None:
             raise error
 

@@ -7,6 +7,7 @@ leaves a readable summary.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -22,6 +23,8 @@ from emocam.jsonread import read_object
 from emocam.read_notes import ReadNotes
 from emocam.staging import no_space_hint, write_target, writes_in_place
 from emocam.types import FrameResult
+
+log = logging.getLogger(__name__)
 
 
 def _finite(data: Any) -> Any:
@@ -116,6 +119,7 @@ class JsonSummary:
         self._shots: list[dict[str, Any]] = []
         self._schedules: dict[Any, int] = {}  # ScheduleConfig -> frames processed with it
         self.partial_outputs: dict[str, str] | None = None  # what an unfinished run names
+        self.faces_left_out = False  # set by write_stopped: the disk had room for no more
         # The latest frame's faces and labels wait for the next frame to say how long they
         # lasted (the last frame: as long as FrameSteps says).
         self._latest: list[tuple[_FaceStats, int]] = []
@@ -255,3 +259,24 @@ class JsonSummary:
         write_json_atomic(self.path, self.as_dict(completed, **extra))
         if self._checkpoint_path not in (None, self.path):
             self._checkpoint_path.unlink(missing_ok=True)
+
+    def write_stopped(self, **extra: Any) -> bool:
+        """The final summary (``completed: false``) of a run an output's error stopped, as a
+        disk that filled has room for. The last checkpoint goes first: it counts the frames
+        of its time and names files never written, so left beside the outputs it contradicted
+        them, and its space may be all there is. If the whole summary does not fit, it is
+        written without the faces' statistics (``faces`` empty, ``faces_left_out`` their
+        number). False: not even that fit, and no summary is left."""
+        data = self.as_dict(False, **extra)
+        if self._checkpoint_path is not None:
+            self._checkpoint_path.unlink(missing_ok=True)
+        short = {**data, "faces": {}, "faces_left_out": len(data["faces"])}
+        for attempt in (data, short):
+            try:
+                write_json_atomic(self.path, attempt)
+            except OutputError as e:
+                log.info("%s", e)
+            else:
+                self.faces_left_out = attempt is short
+                return True
+        return False

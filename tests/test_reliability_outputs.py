@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import re
 import shutil
 import signal
 import subprocess
@@ -298,6 +299,66 @@ def test_a_disk_that_refuses_everything_mid_run_names_what_stopped_the_run(
     line, summary = _run_on_a_small_disk(tmp_path, clip, model_path, 5500)
     assert "stopped after" in line and "not complete" in line and "The summary" not in line
     assert summary["completed"] is False
+
+
+def test_a_disk_that_fills_mid_run_leaves_a_summary_that_agrees_with_the_csv(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    # As on a small disk the video fills: the final summary had no room beside the first
+    # frame's checkpoint, which was left saying `frames: 1` beside a CSV of many frames, and
+    # listing a sidecar and a report never written (a 1 MB tmpfs: 75 frames in the CSV).
+    line, summary = _run_on_a_small_disk(tmp_path, clip, model_path, 5500)
+    assert "disk space" in line
+    said = re.search(r"stopped after (\d+) frames?", line)
+    assert said, line
+    rows = _rows(tmp_path / "reliability_clip.emocam.csv")[1:]
+    assert len(rows) > 4
+    assert summary["completed"] is False
+    # The sentence, the summary and the CSV count the same frames.
+    assert summary["frames"] == int(said.group(1))
+    assert summary["frames_with_faces"] == len({r[0] for r in rows})
+    # It names only files there are: no sidecar whose chunks the disk could not join.
+    for path in summary["outputs"].values():
+        assert Path(path).is_file(), summary["outputs"]
+    assert "report" not in summary["outputs"] and "sidecar" not in summary["outputs"]
+    # A video it lists holds every frame it counts (one was listed with 1 of 12 stored).
+    if "video" in summary["outputs"]:
+        assert _frames_in(Path(summary["outputs"]["video"])) >= summary["frames"]
+
+
+def test_a_disk_too_full_for_the_whole_summary_still_leaves_its_counts(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    # Files of 3 kB at most: the first frame's rows fit, its summary with four faces does
+    # not (before: no summary at all), without their statistics it does, and is said so.
+    proc = start_emocam("process", clip, "-o", tmp_path, "--no-sidecar", "--model",
+                        model_path, "-q", limit_bytes=3000)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "without the faces' statistics" in lines[0], err
+    summary = json.loads((tmp_path / "reliability_clip.emocam.json").read_text())
+    rows = _rows(tmp_path / "reliability_clip.emocam.csv")[1:]
+    assert summary["completed"] is False and summary["faces"] == {}
+    assert summary["faces_left_out"] == len({r[2] for r in rows}) > 0
+    assert summary["frames_with_faces"] == len({r[0] for r in rows})
+
+
+def test_a_disk_too_full_for_even_the_summary_says_which_files_are_cut_short(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    # Files of 1 kB at most: the first frame's rows fit, no summary does (nor a sidecar's
+    # header, refused at the start). The sentence says so and names the files left cut
+    # short (before: only the summary's failure).
+    proc = start_emocam("process", clip, "-o", tmp_path, "--no-sidecar", "--model",
+                        model_path, "-q", limit_bytes=1000)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "no summary could be written to the full disk" in lines[0], lines[0]
+    assert "reliability_clip.emocam.csv" in lines[0].rpartition("disk")[2], lines[0]
+    assert not list(tmp_path.glob("*.json")) and not list(tmp_path.glob(".*.json*"))
 
 
 # --- dying mid-run ---------------------------------------------------------------------------
