@@ -245,7 +245,10 @@ def plan_for(
                       inputs=all_inputs, left_out=left_out, report=report_path)
     if kind == "video" and annotated is not None and sound:
         plan.sound = src
-    check_plan(plan, req.overwrite, resumable)
+    # --resume takes only the names a run gives its outputs (refused with --csv, --json or
+    # --output-video): a stopped set named by hand is redone with --overwrite.
+    named = any(p is not None for p in (req.output_video, req.csv, req.json))
+    check_plan(plan, req.overwrite, resumable, resume=not named)
     return plan
 
 
@@ -343,9 +346,11 @@ def _through_link(path: Path | None) -> Path | None:
     return path.resolve()
 
 
-def check_plan(plan: OutputPlan, overwrite: bool, resumable: bool = False) -> None:
+def check_plan(plan: OutputPlan, overwrite: bool, resumable: bool = False,
+               resume: bool = True) -> None:
     """Refuse an output that is an input, two outputs with one name, and an existing output
-    without ``overwrite`` (naming --resume for an unfinished set, where ``resumable``)."""
+    without ``overwrite`` (saying so of an unfinished set, where ``resumable``, and naming
+    --resume for it where ``resume`` takes its names)."""
     files = [p for p in (plan.csv, plan.json, plan.sidecar, plan.report) if p is not None]
     if plan.annotated is not None:
         if plan.kind == "folder":
@@ -374,7 +379,7 @@ def check_plan(plan: OutputPlan, overwrite: bool, resumable: bool = False) -> No
     for p in files:
         if plan.kind == "folder" and p.parent == plan.annotated and not p.parent.exists():
             continue  # the annotated-images folder is created when the run starts
-        check_output(p, plan.inputs, overwrite, unfinished)
+        check_output(p, plan.inputs, overwrite, unfinished, resume)
 
 
 def _check_images_folder(folder: Path, images: list[Path], outside: list[Path]) -> None:

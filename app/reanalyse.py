@@ -50,6 +50,7 @@ from emocam.run_sinks import RunDescription
 from emocam.sidecar import Sidecar, load_sidecar
 from emocam.source_base import plausible_pixel_aspect
 from emocam.sources import open_source
+from emocam.staging import writes_in_place
 from emocam.stopping import HeldSignals
 from emocam.track import TrackerConfig, smoothed
 from emocam.types import Box, FaceQuality, FaceResult, Frame, FrameResult
@@ -331,6 +332,8 @@ def _refuse_the_recorded_runs_files(outputs: Iterable[Path], recorded: Sidecar) 
     stem = sidecar_stem(sidecar)
     folder = sidecar.parent.resolve()
     for path in outputs:
+        if writes_in_place(path):
+            continue  # a pipe or terminal (--csv -): no file of the run is replaced there
         # NAME.emocam.* beside the sidecar are the run's by their names, summary or not.
         named = path.name.startswith(f"{stem}{SUFFIX}.") and path.parent.resolve() == folder
         if path.exists() and (named or os.path.realpath(path) in theirs):

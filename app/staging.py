@@ -30,9 +30,10 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = False,
-                 unfinished: bool = False) -> None:
+                 unfinished: bool = False, resume: bool = True) -> None:
     """Refuse to write onto an input, or onto an existing file unless ``overwrite``
-    (``unfinished``: the file is of a run that did not finish, which --resume redoes)."""
+    (``unfinished``: the file is of a run that did not finish, which --resume redoes where
+    ``resume``, else --overwrite)."""
     for src in inputs:
         if _same_file(path, src) or path.resolve() == src.resolve():
             raise OutputError(
@@ -51,10 +52,9 @@ def check_output(path: Path, inputs: Iterable[Path] = (), overwrite: bool = Fals
     if writes_in_place(path):
         return  # a pipe or terminal (/dev/stdout): nothing there is replaced
     if path.exists() and not overwrite and unfinished:
-        raise OutputError(
-            f"The output {path} is from a run that did not finish; pass --resume to redo "
-            "that run, or --overwrite to replace it."
-        )
+        redo = ("pass --resume to redo that run, or --overwrite to replace it" if resume
+                else "pass --overwrite to redo that run, or choose another name")
+        raise OutputError(f"The output {path} is from a run that did not finish; {redo}.")
     if path.exists() and not overwrite:
         raise OutputError(
             f"The output {path} already exists; pass --overwrite to replace it or choose "

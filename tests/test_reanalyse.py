@@ -198,6 +198,21 @@ def test_a_reanalysis_never_writes_over_the_files_of_a_run_whose_csv_was_named(
     assert r.returncode == 2 and "mix" in r.stderr, r.stderr
 
 
+def test_a_run_that_piped_its_csv_reanalyses_into_a_pipe_too(
+    tmp_path: Path, model_path: Path, video_two_shots: Path
+) -> None:
+    # `emocam process v.mp4 --csv - | ...` in a script, then `--reanalyse ... --csv - | ...`:
+    # the standard output is no file of the recorded run, yet it was refused ("The output
+    # /dev/stdout belongs to the run ... recorded").
+    first = run_emocam("process", video_two_shots, "-o", tmp_path, "--csv", "-", "--no-video",
+                       "--model", model_path, "-q")
+    assert first.returncode == 0, first.stderr
+    again = run_emocam("process", "--reanalyse", tmp_path / "interview.emocam.npz", "-o",
+                       tmp_path / "again", "--csv", "-", "-q")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout and first.stdout.count("\n") > 20  # the same settings
+
+
 def test_other_smoothing_changes_smoothed_probabilities_but_not_raw_ones(
     fresh_run: Path, tmp_path: Path
 ) -> None:

@@ -390,6 +390,29 @@ def test_a_killed_run_leaves_a_readable_csv_and_summary(
     assert json.loads((tmp_path / "reliability_clip.emocam.json").read_text())["completed"]
 
 
+def test_a_stopped_run_into_named_files_is_refused_with_a_flag_that_then_redoes_it(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path, capfd
+) -> None:
+    # A script's `emocam process clip.mp4 --csv rows.csv --json summary.json`, stopped with
+    # Ctrl-C, then run again. Its refusal named --resume, which then refused the named files
+    # ("for a batch (--jobs, --dask, --resume), give a folder with -o DIR"): no way on but
+    # to guess --overwrite.
+    named = ("--csv", tmp_path / "rows.csv", "--json", tmp_path / "summary.json")
+    args = ("process", clip, *named, "--no-video", "--model", model_path, "-q")
+    proc = start_emocam(*args)
+    wait_for_rows(proc, tmp_path / "rows.csv", 40)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    line = assert_one_sentence(run_cli(capfd, *args), "rows.csv", "did not finish")
+    flags = [word.rstrip(",.") for word in line.split() if word.startswith("--")]
+    assert flags and "--resume" not in flags, line
+    for flag in flags:  # each flag the sentence offers does what it says
+        redone = run_cli(capfd, *args, flag)
+        assert redone.code == 0, redone.err
+        assert json.loads((tmp_path / "summary.json").read_text())["completed"] is True
+
+
 def test_signals_a_run_was_started_to_ignore_stay_ignored_once_its_frames_begin(
     tmp_path: Path, clip: SyntheticVideo, model_path: Path
 ) -> None:
