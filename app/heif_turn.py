@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from emocam.isobmff import boxes
+
 
 @dataclass(frozen=True)
 class HeifView:
@@ -29,18 +31,10 @@ class HeifView:
 
 def _boxes(data: memoryview, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
     """The boxes between ``start`` and ``end``: (type, where its content starts, its end)."""
-    while start + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, start)
-        head = 8
-        if size == 1:  # a 64-bit size follows the type
-            (size,) = struct.unpack_from(">Q", data, start + 8)
-            head = 16
-        elif size == 0:  # to the end of its parent
-            size = end - start
-        if size < head or start + size > end:
+    for box in boxes(data, start, end):
+        if box.end > end:
             return  # a box cut short or damaged: the decoder says what is wrong
-        yield kind, start + head, start + size
-        start += size
+        yield box.kind, box.content, box.end
 
 
 def _child(data: memoryview, start: int, end: int, kind: bytes) -> tuple[int, int] | None:

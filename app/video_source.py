@@ -23,6 +23,7 @@ from emocam.imageheader import (
     pictures_in,
 )
 from emocam.input_kinds import VIDEO_EXTS
+from emocam.isobmff import never_finished
 from emocam.picture_sizes import PictureSizes
 from emocam.source_base import Source, plausible_pixel_aspect
 from emocam.types import DEFAULT_FPS, Frame
@@ -293,6 +294,12 @@ class VideoSource(Source):
         cap = capture(path)
         if not cap.isOpened():
             cap.release()
+            if never_finished(path):  # "convert it" to a file no tool can read helps no one
+                raise SourceError(
+                    f'{path} is a recording that was never finished: its index (the "moov" '
+                    "box, written when recording stops) is missing, so no player can read "
+                    "it; a recovery tool that rebuilds the index from a finished recording "
+                    "of the same camera (such as untrunc) may save it.")
             _refuse_without_pictures(path)
             if path.suffix.lower() in VIDEO_EXTS:  # "use a video" to a .mp4 helps no one
                 raise SourceError(

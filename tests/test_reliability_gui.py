@@ -34,13 +34,15 @@ def window(make_window):  # the desktop-app tests' window factory, by a shorter 
     return make_window
 
 
-@pytest.mark.parametrize("case", ["zero bytes.mp4", "text.mp4", "no images"])
+@pytest.mark.parametrize("case", ["zero bytes.mp4", "text.mp4", "no images", "stopped.mp4"])
 def test_a_bad_file_shows_an_error_banner_naming_it(qtbot, window, tmp_path, case) -> None:
     path = tmp_path / case
     if case == "zero bytes.mp4":
         path.write_bytes(b"")
     elif case == "text.mp4":
         path.write_text("not a video\n" * 50)
+    elif case == "stopped.mp4":  # a recording that stopped before its index was written
+        path.write_bytes(sample_video_path().read_bytes()[:200_000])
     else:
         path.mkdir()
         (path / "notes.txt").write_text("hello")
@@ -48,6 +50,8 @@ def test_a_bad_file_shows_an_error_banner_naming_it(qtbot, window, tmp_path, cas
     w.open_file(path)
     qtbot.waitUntil(lambda: case in w.banner.text(), timeout=10_000)
     assert w.banner.level == "error" and "Traceback" not in w.banner.text()
+    if case == "stopped.mp4":  # the sentence emocam process says
+        assert "is a recording that was never finished" in w.banner.text()
 
 
 class _Failing(CameraSource):

@@ -24,8 +24,10 @@ from sound_helpers import with_sound
 
 from benchmarks.media import Placement, SyntheticVideo, TruthFace, match_faces, render
 from emocam.errors import SourceError
+from emocam.isobmff import Box, boxes
 from emocam.photo_source import ImageSource
 from emocam.process import ProcessOptions, run_process
+from emocam.resources import sample_video_path
 from emocam.source_base import Source
 from emocam.sources import open_source
 
@@ -1125,3 +1127,81 @@ def test_the_export_window_opens_counting_what_its_run_counts(
     window.exports.start(tmp_path / "export.mp4")
     assert window.exports._progress.maximum() == n  # before any report of the run's
     qtbot.waitUntil(lambda: window.exports.worker is None, timeout=60_000)
+
+
+def _copy_pictures(src: Path, dst: Path, **options: str) -> Path:
+    """``src``'s picture track remuxed, as it is, into ``dst`` (its container by its name)."""
+    with av.open(str(src)) as i, av.open(str(dst), "w", options=options) as o:
+        stream = o.add_stream_from_template(i.streams.video[0])
+        for packet in i.demux(i.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                o.mux(packet)
+    return dst
+
+
+def _top_boxes(path: Path) -> list[Box]:
+    with path.open("rb") as fh:
+        return list(boxes(fh, 0, path.stat().st_size))
+
+
+def _unfinished_recordings(tmp: Path) -> list[Path]:
+    """Recordings that stopped before their index was written, as a crash, a flat battery, a
+    full disk or a card pulled leaves them: ftyp, then the pictures (mdat), then nothing."""
+    sample = sample_video_path()
+    kinds = [b.kind for b in _top_boxes(sample)]
+    assert kinds[-1] == b"moov" and b"mdat" in kinds  # its index last, as a recorder writes it
+    data = sample.read_bytes()
+    mdat = next(b for b in _top_boxes(sample) if b.kind == b"mdat")
+    (tmp / "t.mp4").write_bytes(data[:200_000])  # the mdat runs past the file's end
+    (tmp / "stopped.mp4").write_bytes(data[: mdat.end])  # every picture, no index
+    # FFmpeg (OBS) writes the mdat's size only when it stops: until then it says 0.
+    crashed = bytearray(data[:300_000])
+    crashed[mdat.content - 8 : mdat.content - 4] = bytes(4)
+    (tmp / "obs crash.mp4").write_bytes(crashed)
+    mov = _copy_pictures(sample, tmp / "whole.mov").read_bytes()
+    (tmp / "IMG_0001.MOV").write_bytes(mov[: len(mov) // 2])
+    return [tmp / "t.mp4", tmp / "stopped.mp4", tmp / "obs crash.mp4", tmp / "IMG_0001.MOV"]
+
+
+def test_a_recording_that_was_never_finished_is_named_as_such(
+    tmp_path: Path, model_path: Path, capfd
+) -> None:
+    # It was "cannot be opened as a video ... convert it to H.264 MP4", which no tool can.
+    for video in _unfinished_recordings(tmp_path):
+        run = run_cli(capfd, "process", video, "-o", tmp_path / "out", "--model", model_path,
+                      "-q")
+        assert_one_sentence(run, f"{video} is a recording that was never finished",
+                            '"moov" box', "untrunc")
+        assert "convert" not in run.err
+    # In a folder, it is that input's error, and the others are read.
+    folder = tmp_path / "card"
+    folder.mkdir()
+    (folder / "t.mp4").write_bytes((tmp_path / "t.mp4").read_bytes())
+    (folder / "whole.mp4").write_bytes(sample_video_path().read_bytes())
+    run = run_cli(capfd, "process", folder, "-o", tmp_path / "all", "--model", model_path,
+                  "-q")
+    assert run.code == 2 and "t.mp4 is a recording that was never finished" in run.err, run.err
+    assert (tmp_path / "all" / "whole.emocam.json").is_file()
+
+
+def test_a_cut_file_that_is_no_unfinished_recording_keeps_its_own_sentence(
+    tmp_path: Path, model_path: Path, capfd
+) -> None:
+    sample = sample_video_path()
+    # Its index first (faststart), or fragments that each index themselves (OBS's fragmented
+    # MP4): cut short, the frames before the cut are read and the end is called early.
+    fast = _copy_pictures(sample, tmp_path / "fast.mp4", movflags="faststart")
+    assert _top_boxes(fast)[1].kind == b"moov"
+    frag = _copy_pictures(sample, tmp_path / "frag.mp4", movflags="frag_keyframe+empty_moov")
+    for whole in (fast, frag):
+        cut = tmp_path / f"cut {whole.name}"
+        cut.write_bytes(whole.read_bytes()[:800_000])
+        run = run_cli(capfd, "process", cut, "-o", tmp_path / cut.stem, "--model",
+                      model_path, "-q")
+        assert run.code == 0 and "the file may be truncated" in run.err, run.err
+    # Not a recording at all: as before.
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is a text file, not a video\n" * 40)
+    run = run_cli(capfd, "process", text, "-o", tmp_path / "out", "--model", model_path, "-q")
+    assert_one_sentence(run, f"{text} cannot be opened as a video")
