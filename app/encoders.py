@@ -20,6 +20,7 @@ import numpy as np
 from emocam.cores import available as available_cores
 from emocam.errors import OutputError
 from emocam.outputnames import check_video_name
+from emocam.staging import no_room, no_space_hint
 
 VIDEO_CODECS = ("mp4v", "h264")
 DEFAULT_VIDEO_CODEC = "mp4v"
@@ -96,6 +97,11 @@ def _why_not_written(shown: Path, path: Path, e: Exception) -> str:
     if isinstance(e, PermissionError) or not os.access(folder, os.W_OK | os.X_OK):
         return (f"The video {shown} cannot be written: the folder {folder} does not let you "
                 "write in it; choose a folder you can write to.")
+    # FFmpeg's own error (kept as the cause) has the errno, when it says one: a header the
+    # disk had no room for fails as a refused encoder would, and is no matter of codec.
+    full = no_room(e.__cause__ if isinstance(e.__cause__, Exception) else e, folder)
+    if full is not None:
+        return f"The video {shown} cannot be written ({no_space_hint(full)})."
     why = f" ({e})" if str(e) else ""
     if isinstance(e, EncoderRefused):
         # The folder is not the matter (it was "check the folder is writable").

@@ -9,6 +9,7 @@ here, so each of them leaves the same complete set.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -35,7 +36,7 @@ from emocam.read_notes import ReadNotes
 from emocam.report import write_report
 from emocam.report_data import ReportCollector
 from emocam.sidecar import SidecarWriter
-from emocam.staging import writes_in_place
+from emocam.staging import no_room, no_space_hint, writes_in_place
 from emocam.stream import StreamSink, StreamTarget, open_streams
 from emocam.summary import JsonSummary
 from emocam.types import DEFAULT_FPS, Frame, FrameAnalyser, FrameResult
@@ -67,7 +68,16 @@ def write_image(path: Path, image: np.ndarray) -> None:
     ok, buf = cv2.imencode(suffix, image)
     if not ok:
         raise OutputError(f"The image {path} cannot be encoded; use a .jpg or .png name.")
-    buf.tofile(path)
+    try:
+        # Not buf.tofile: its short write names no errno ("117768 requested and 0 written").
+        with open(path, "wb") as f:
+            f.write(buf.data)
+    except OSError as e:
+        if not writes_in_place(path):  # a device or pipe is never removed
+            with contextlib.suppress(OSError):
+                path.unlink()  # a cut-off picture is no result to keep
+        why = no_space_hint(no_room(e, path.parent) or e)
+        raise OutputError(f"The image {path} could not be written ({why}).") from e
 
 
 @dataclass

@@ -29,7 +29,7 @@ from emocam.jsonread import read_object
 from emocam.locks import being_written_by
 from emocam.outputs import SIDECAR_SUFFIX, SUFFIX
 from emocam.sidecar_check import Bad, check_arrays, check_header
-from emocam.staging import parts_dir
+from emocam.staging import no_room, parts_dir
 from emocam.types import FaceQuality, FrameResult
 
 log = logging.getLogger(__name__)
@@ -92,19 +92,21 @@ class SidecarWriter:
             self.parts.mkdir()
             _write_json_atomic(self.parts / "header.json", dict(self.header, completed=False))
         except OSError as e:
-            raise OutputError(f"The sidecar {self.path} cannot be started ({e.strerror or e}); "
-                              f"choose a folder you can write to{self._or_leave_out()}.") from e
+            raise OutputError(f"The sidecar {self.path} cannot be started "
+                              f"({self._what_to_do(e, running=False)}).") from e
 
     def _or_leave_out(self) -> str:
         return ", or pass --no-sidecar" if self.optional else ""
 
-    def _what_to_do(self, e: OSError) -> str:
-        """Why the sidecar could not be written, and what to do, for its one sentence."""
-        if e.errno == errno.ENOENT:
+    def _what_to_do(self, e: OSError, running: bool = True) -> str:
+        """Why the sidecar could not be written, and what to do, for its one sentence;
+        ``running``: the run had started writing it (not: it could not be started)."""
+        if running and e.errno == errno.ENOENT:
             return (f"its working folder {self.parts} was removed while the run went on; run "
                     "again, and leave the folder alone")
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            return f"{e.strerror}; free some disk space{self._or_leave_out()}"
+        full = no_room(e, self.path.parent)
+        if full is not None:
+            return f"{full.strerror}; free some disk space{self._or_leave_out()}"
         return f"{e.strerror or e}; choose a folder you can write to{self._or_leave_out()}"
 
     def _reset(self) -> None:

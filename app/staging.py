@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -192,6 +193,32 @@ def no_space_hint(e: OSError) -> str:
     else:
         hint = "free some disk space or choose another folder"
     return f"{e.strerror or e}; {hint}"
+
+
+# The errors of a write the disk had no room for: a full disk, a quota, a file-size limit.
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+# Less free than this and a write refused with a library's generic error (FFmpeg's, whose
+# header write on a full disk may not say why) is the disk's: no output set fits in it (a
+# video's header alone takes a filesystem page or two), and a codec or size the encoder
+# refuses is refused whatever the space, which a disk with more free than this shows.
+NEARLY_FULL_BYTES = 64 * 1024
+
+
+def no_room(e: BaseException, folder: Path) -> OSError | None:
+    """``e`` as the disk that had no room for a write into ``folder``, or None when the disk is
+    not the cause: by its errno, or, when a library hid it, by the space left on the disk."""
+    code = getattr(e, "errno", None)
+    if code in _NO_ROOM:
+        return OSError(code, os.strerror(code))
+    if isinstance(e, PermissionError) or code == errno.EROFS:
+        return None
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    if free >= NEARLY_FULL_BYTES:
+        return None
+    return OSError(errno.ENOSPC, f"only {free // 1024} KiB left on its disk")
 
 
 def failure_reason(e: BaseException) -> str:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import os
 import re
 import shutil
 import signal
@@ -244,6 +245,63 @@ def test_a_report_the_disk_cannot_hold_still_leaves_the_final_summary(
     # set not complete, the report not listed.
     assert summary["frames"] == video_one_face.frame_count
     assert summary["completed"] is False and "report" not in summary["outputs"]
+
+
+def _one_line(proc: subprocess.Popen[str]) -> str:
+    """The one line of error of a run that failed (exit 2), without a traceback."""
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_a_sidecar_the_full_disk_cannot_start_says_to_free_space_not_to_change_folder_rights(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    # Its first file (the header) is larger than the lock records: it is the first refused.
+    line = _one_line(start_emocam("process", clip, "-o", tmp_path, "--no-video", "--model",
+                                  model_path, "-q", limit_bytes=400))
+    assert "reliability_clip.emocam.npz" in line and "cannot be started" in line, line
+    assert "free some disk space" in line and "--no-sidecar" in line, line
+    assert "write to" not in line, line  # the folder's rights are not the matter
+
+
+def test_a_photo_whose_annotated_copy_the_full_disk_refuses_names_it_and_the_disk(
+    tmp_path: Path, image_one_face: Path, model_path: Path
+) -> None:
+    # The JSON (2 kB) fits; the annotated copy (tens of kB) does not.
+    line = _one_line(start_emocam("process", image_one_face, "-o", tmp_path, "--no-sidecar",
+                                  "--no-report", "--model", model_path, "-q",
+                                  limit_bytes=8_000))
+    copy = tmp_path / "one_face.emocam.jpg"
+    assert str(copy) in line and "free some disk space" in line, line
+    assert not copy.exists()  # no cut-off picture passed off as a result
+
+
+def test_a_disk_full_before_the_video_opens_is_named_not_the_codec(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    """A file-size limit cannot show this: FFmpeg writes the video's header in one call, and a
+    short write is not reported until the next, so only a disk that is full refuses it."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs",
+                                            str(disk)], capture_output=True).returncode:
+        pytest.skip("needs root, to mount a small disk")
+    try:
+        # 16 kB left: the locks take a page each, then the video's header finds none.
+        (disk / "fill").write_bytes(bytes(48 * 1024))
+        for codec in ("mp4v", "h264"):
+            line = _one_line(start_emocam("process", clip, "-o", disk / codec, "--no-sidecar",
+                                          "--video-codec", codec, "--model", model_path,
+                                          "-q"))
+            assert str(disk / codec / "reliability_clip.emocam.mp4") in line, line
+            assert "No space left on device; free some disk space" in line, line
+            assert "codec" not in line, line
+            shutil.rmtree(disk / codec)
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
 
 
 @pytest.mark.parametrize("codec", ["mp4v", "h264"])
