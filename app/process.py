@@ -47,6 +47,7 @@ from emocam.readahead import read_ahead
 from emocam.run_sinks import RunDescription, RunSinks, open_sinks
 from emocam.source_base import Source
 from emocam.sources import open_source
+from emocam.staging import writes_in_place
 from emocam.stopping import HeldSignals, Stop, graceful_stop
 from emocam.stream import StreamTarget
 from emocam.types import Frame, FrameAnalyser
@@ -366,8 +367,9 @@ def stopped_sentence(error: OutputError, sinks: RunSinks) -> str:
     if sinks.summary_written:
         short = ", and its summary was written without the faces' statistics, for want of room"
         return f"{said}{short if sinks.summary.faces_left_out else ''}."
+    # A device or pipe given as an output (--csv /dev/null) holds nothing to be cut short.
     left = [Path(p).name for kind, p in sinks.plan.outputs().items()
-            if kind != "json" and os.path.exists(p)]
+            if kind != "json" and os.path.exists(p) and not writes_in_place(Path(p))]
     cut = f": {' and '.join(left)} {'is' if len(left) == 1 else 'are'} cut short" if left else ""
     return f"{said}, and no summary could be written to the full disk{cut}."
 

@@ -419,6 +419,19 @@ def test_a_disk_too_full_for_even_the_summary_says_which_files_are_cut_short(
     assert not list(tmp_path.glob("*.json")) and not list(tmp_path.glob(".*.json*"))
 
 
+def test_a_device_given_as_an_output_is_not_named_cut_short_by_a_full_disk(
+    tmp_path: Path, clip: SyntheticVideo, model_path: Path
+) -> None:
+    # The CSV thrown away into /dev/null: the disk that fills cuts the video short, and the
+    # sentence names that file, not the device (it said "null and ... are cut short").
+    proc = start_emocam("process", clip, "-o", tmp_path, "--no-sidecar", "--csv", "/dev/null",
+                        "--model", model_path, "-q", limit_bytes=1000)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2, err
+    named = err.rpartition("full disk")[2]
+    assert "null" not in named and "reliability_clip.emocam.mp4" in named, err
+
+
 # --- dying mid-run ---------------------------------------------------------------------------
 
 
