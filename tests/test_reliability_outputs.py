@@ -265,6 +265,7 @@ def test_a_sidecar_the_full_disk_cannot_start_says_to_free_space_not_to_change_f
     assert "reliability_clip.emocam.npz" in line and "cannot be started" in line, line
     assert "free some disk space" in line and "--no-sidecar" in line, line
     assert "write to" not in line, line  # the folder's rights are not the matter
+    assert not list(tmp_path.glob(".*.parts")), "an empty working folder was left behind"
 
 
 def test_a_photo_whose_annotated_copy_the_full_disk_refuses_names_it_and_the_disk(
