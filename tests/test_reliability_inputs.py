@@ -189,14 +189,19 @@ class _Pipe(io.RawIOBase):
 def _piped_matroska(picture: Path, out: Path) -> Path:
     """``picture``'s frames (copied) in Matroska written through a pipe (``ffmpeg ... -f
     matroska - > out.mkv``, a recorder's stream saved): no frame count, no length."""
-    with open(out, "wb") as f, av.open(str(picture)) as src, \
-            av.open(_Pipe(f), "w", format="matroska") as dst:
-        video_out = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = video_out
-                dst.mux(packet)
+    with open(out, "wb") as f, av.open(_Pipe(f), "w", format="matroska") as dst:
+        _remux_pictures(picture, dst)
     return out
+
+
+def _remux_pictures(src: Path, dst: av.container.OutputContainer) -> None:
+    """``src``'s picture track, as it is (no decoding), into the open container ``dst``."""
+    with av.open(str(src)) as i:
+        stream = dst.add_stream_from_template(i.streams.video[0])
+        for packet in i.demux(i.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
 
 
 def test_a_video_of_unknown_length_counts_its_frames_in_words(
@@ -1131,12 +1136,8 @@ def test_the_export_window_opens_counting_what_its_run_counts(
 
 def _copy_pictures(src: Path, dst: Path, **options: str) -> Path:
     """``src``'s picture track remuxed, as it is, into ``dst`` (its container by its name)."""
-    with av.open(str(src)) as i, av.open(str(dst), "w", options=options) as o:
-        stream = o.add_stream_from_template(i.streams.video[0])
-        for packet in i.demux(i.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                o.mux(packet)
+    with av.open(str(dst), "w", options=options) as o:
+        _remux_pictures(src, o)
     return dst
 
 
