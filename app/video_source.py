@@ -24,6 +24,7 @@ from emocam.imageheader import (
 )
 from emocam.input_kinds import VIDEO_EXTS
 from emocam.isobmff import never_finished
+from emocam.open_failure import no_pictures, probe, why_unopened
 from emocam.picture_sizes import PictureSizes
 from emocam.source_base import Source, plausible_pixel_aspect
 from emocam.types import DEFAULT_FPS, Frame
@@ -160,24 +161,11 @@ def _fast_parts_rate(container: Any, stream: Any) -> float | None:
 
 
 def _refuse_without_pictures(path: Path) -> None:
-    """Say so when a media file holds nothing to read, if that is why OpenCV read nothing:
-    sound alone (an .m4a renamed, a screen recorder's sound track), or a picture track
-    without a frame (a recording stopped at once). Those were called corrupt or of an
-    unknown codec."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                why = ("holds sound only, no pictures" if container.streams.audio
-                       else "holds no pictures")
-            elif any(p.size for p in container.demux(container.streams.video[0])):
-                return
-            else:
-                why = "holds no frames (its recording may have stopped before the first)"
-    except (av.FFmpegError, OSError, ValueError):
-        return
-    raise SourceError(f"The video {path} {why}; give a video with pictures.")
+    """Say so when a media file holds nothing to read, if that is why OpenCV read nothing
+    (those were called corrupt or of an unknown codec)."""
+    empty = no_pictures(path, probe(path))
+    if empty:
+        raise SourceError(empty)
 
 
 def counted_frames(path: Path, cap: cv2.VideoCapture, pictures: int | None = None
@@ -300,17 +288,9 @@ class VideoSource(Source):
                     "box, written when recording stops) is missing, so no player can read "
                     "it; a recovery tool that rebuilds the index from a finished recording "
                     "of the same camera (such as untrunc) may save it.")
-            _refuse_without_pictures(path)
-            if path.suffix.lower() in VIDEO_EXTS:  # "use a video" to a .mp4 helps no one
-                raise SourceError(
-                    f"{path} cannot be opened as a video: it may be damaged or not a video "
-                    "at all, or use a codec this build cannot decode; check that it plays in a "
-                    "video player, or convert it to H.264 MP4.")
-            raise SourceError(
-                f"{path} cannot be opened as a video; use a video (.mp4, .avi, .mov, .mkv) "
-                "or an image (.jpg, .png) file, check that it is not corrupt, or convert it "
-                "to H.264 MP4 if it uses a codec this build cannot decode."
-            )
+            # FFmpeg's cause (no video format, sound only, a codec without a decoder) in
+            # place of guessing at all of them ("use a video" to a .mp4 helps no one).
+            raise SourceError(why_unopened(path, path.suffix.lower() in VIDEO_EXTS))
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         if w * h > MAX_VIDEO_PIXELS:  # before a frame is decoded: it may not fit in memory
             cap.release()

@@ -52,6 +52,8 @@ def test_a_bad_file_shows_an_error_banner_naming_it(qtbot, window, tmp_path, cas
     assert w.banner.level == "error" and "Traceback" not in w.banner.text()
     if case == "stopped.mp4":  # the sentence emocam process says
         assert "is a recording that was never finished" in w.banner.text()
+    if case == "text.mp4":  # with its cause, as emocam process says it (was three guesses)
+        assert "cannot be opened as a video: it holds text, not a video" in w.banner.text()
 
 
 class _Failing(CameraSource):

@@ -25,6 +25,7 @@ from sound_helpers import with_sound
 from benchmarks.media import Placement, SyntheticVideo, TruthFace, match_faces, render
 from emocam.errors import SourceError
 from emocam.isobmff import Box, boxes
+from emocam.open_failure import probe, unopened_sentence
 from emocam.photo_source import ImageSource
 from emocam.process import ProcessOptions, run_process
 from emocam.resources import sample_video_path
@@ -1206,3 +1207,54 @@ def test_a_cut_file_that_is_no_unfinished_recording_keeps_its_own_sentence(
     text.write_text("this is a text file, not a video\n" * 40)
     run = run_cli(capfd, "process", text, "-o", tmp_path / "out", "--model", model_path, "-q")
     assert_one_sentence(run, f"{text} cannot be opened as a video")
+
+
+def _avi_tagged(tmp_path: Path, tag: bytes, name: str) -> Path:
+    """A real AVI of a face whose codec tag says ``tag``: a codec this build has no decoder
+    for, as a camera or an old editor leaves one."""
+    video = tmp_path / name
+    video.write_bytes(_avi(tmp_path / "made.avi", frames=3).read_bytes().replace(b"MJPG", tag))
+    return video
+
+
+@pytest.mark.parametrize("case", ["text", "random bytes", "AVS2", "unknown codec"])
+def test_a_video_that_cannot_be_opened_says_why(tmp_path: Path, model_path: Path, capfd,
+                                                case: str) -> None:
+    # Each was "cannot be opened as a video: it may be damaged or not a video at all, or use
+    # a codec this build cannot decode", whatever the cause, and -v said no more.
+    if case == "text":
+        video = tmp_path / "notes.mp4"
+        video.write_text("meeting notes\n" * 40)
+        said = "notes.mp4 cannot be opened as a video: it holds text, not a video; give the"
+    elif case == "random bytes":
+        video = tmp_path / "clip.mp4"
+        video.write_bytes(np.random.default_rng(0).bytes(4000))
+        said = "clip.mp4 cannot be opened as a video: FFmpeg reads no video format in it"
+    elif case == "AVS2":
+        video = _avi_tagged(tmp_path, b"AVS2", "broadcast.avi")
+        said = ("broadcast.avi holds AVS2 video, which this build cannot decode; convert it "
+                "to H.264 MP4")
+    else:
+        video = _avi_tagged(tmp_path, b"QQQQ", "odd.avi")
+        said = 'odd.avi holds video in a codec FFmpeg does not know (tagged "QQQQ")'
+    run = run_cli(capfd, "process", video, "-o", tmp_path / "out", "--model", model_path, "-q")
+    line = assert_one_sentence(run, said)
+    assert "may be damaged or not a video" not in line
+    # Under -v FFmpeg's own words go to stderr with the sentence; the CSV on stdout stays clean.
+    run = run_cli(capfd, "process", video, "--csv", "-", "--model", model_path, "-v")
+    assert run.code == 2 and run.out == ""
+    if case in ("text", "random bytes"):
+        assert "Invalid data found when processing input" in run.err
+
+
+def test_a_video_ffmpeg_decodes_that_opencv_cannot_open_is_said_so(
+        video_one_face) -> None:
+    # OpenCV brings an FFmpeg of its own: where PyAV's decodes a file OpenCV's could not open,
+    # the sentence says that, not that the file is damaged or of an unknown codec. (No such
+    # file can be made here, so the wording is checked on what FFmpeg finds in a good video.)
+    path = video_one_face.path
+    found = probe(path)
+    assert found.decoded
+    line = unopened_sentence(path, found, video_named=True)
+    assert line.startswith(f"{path} holds ") and "FFmpeg decodes but OpenCV cannot open" in line
+    assert "damaged" not in line
