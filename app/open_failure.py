@@ -186,8 +186,9 @@ def unopened_sentence(path: Path, found: Probe, video_named: bool) -> str:
                 "MP4 with the program that made it or with ffmpeg.")
     if not found.decoded:
         said = f' (FFmpeg: "{found.error}")' if found.error else ""
-        return (f"{path} holds {codec} whose first pictures cannot be decoded{said}: the file "
-                "is damaged; check that it plays in a video player, or copy or export it again.")
+        return (f"{path} holds {codec} whose first pictures cannot be decoded{said}, so it is "
+                "damaged or not what its codec tag says; check that it plays in a video "
+                "player, or copy or export it again.")
     # Decoded here, yet OpenCV (which brings an FFmpeg of its own) could not open it.
     return (f"{path} holds {codec} that FFmpeg decodes but OpenCV cannot open; convert it to "
             "H.264 MP4 (for example with ffmpeg) and process that.")

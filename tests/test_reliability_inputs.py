@@ -1217,7 +1217,8 @@ def _avi_tagged(tmp_path: Path, tag: bytes, name: str) -> Path:
     return video
 
 
-@pytest.mark.parametrize("case", ["text", "random bytes", "AVS2", "unknown codec"])
+@pytest.mark.parametrize("case", ["text", "random bytes", "AVS2", "unknown codec",
+                                  "undecodable pictures"])
 def test_a_video_that_cannot_be_opened_says_why(tmp_path: Path, model_path: Path, capfd,
                                                 case: str) -> None:
     # Each was "cannot be opened as a video: it may be damaged or not a video at all, or use
@@ -1234,6 +1235,10 @@ def test_a_video_that_cannot_be_opened_says_why(tmp_path: Path, model_path: Path
         video = _avi_tagged(tmp_path, b"AVS2", "broadcast.avi")
         said = ("broadcast.avi holds AVS2 video, which this build cannot decode; convert it "
                 "to H.264 MP4")
+    elif case == "undecodable pictures":  # pictures that are not what their codec says
+        video = _avi_tagged(tmp_path, b"MSS2", "screen.avi")
+        said = ('screen.avi holds MSS2 video whose first pictures cannot be decoded (FFmpeg: '
+                '"Invalid data found when processing input"), so it is damaged')
     else:
         video = _avi_tagged(tmp_path, b"QQQQ", "odd.avi")
         said = 'odd.avi holds video in a codec FFmpeg does not know (tagged "QQQQ")'
