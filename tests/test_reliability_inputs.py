@@ -1209,6 +1209,14 @@ def test_a_cut_file_that_is_no_unfinished_recording_keeps_its_own_sentence(
     assert_one_sentence(run, f"{text} cannot be opened as a video")
 
 
+def _decodes(codec: str) -> bool:
+    try:
+        av.codec.Codec(codec, "r")
+    except av.codec.codec.UnknownCodecError:
+        return False
+    return True
+
+
 def _avi_tagged(tmp_path: Path, tag: bytes, name: str) -> Path:
     """A real AVI of a face whose codec tag says ``tag``: a codec this build has no decoder
     for, as a camera or an old editor leaves one."""
@@ -1232,6 +1240,8 @@ def test_a_video_that_cannot_be_opened_says_why(tmp_path: Path, model_path: Path
         video.write_bytes(np.random.default_rng(0).bytes(4000))
         said = "clip.mp4 cannot be opened as a video: FFmpeg reads no video format in it"
     elif case == "AVS2":
+        if _decodes("avs2"):
+            pytest.skip("this build of FFmpeg decodes AVS2: no codec left to be missing")
         video = _avi_tagged(tmp_path, b"AVS2", "broadcast.avi")
         said = ("broadcast.avi holds AVS2 video, which this build cannot decode; convert it "
                 "to H.264 MP4")
