@@ -18,6 +18,7 @@ from emocam.console import say
 from emocam.errors import (
     EXIT_INTERRUPTED,
     UserError,
+    count_text,
     frames_text,
     inputs_text,
     not_all_processed,
@@ -199,12 +200,13 @@ def _report(result: ProcessResult, quiet: bool, name: str = "",
     came as it ended and ``more_to_come``)."""
     written = ", ".join(result.outputs.values())
     if not result.completed and result.frames == 0:
-        log.warning("stopped %sbefore the first frame; nothing was written (earlier outputs "
-                    "are as they were)", f"in {name} " if name else "")
+        log.warning("stopped %sbefore the first %s; nothing was written (earlier outputs "
+                    "are as they were)", f"in {name} " if name else "", result.unit)
         return EXIT_INTERRUPTED
     if not result.completed:
         log.warning("stopped %safter %s; the results so far were saved: %s",
-                    f"in {name} " if name else "", frames_text(result.frames), written)
+                    f"in {name} " if name else "", count_text(result.frames, result.unit),
+                    written)
         return EXIT_INTERRUPTED
     if not quiet:
         from emocam.staging import writes_in_place
