@@ -361,6 +361,27 @@ def test_ctrl_c_stops_the_batch_with_running_inputs_partial_and_the_manifest_say
     assert not any(n.endswith(".lock") for n in _leftovers(tmp_path))
 
 
+def test_a_folder_stopped_in_a_batch_counts_its_photos(
+    tmp_path: Path, image_one_face: Path, model_path: Path
+) -> None:
+    # Before: "stopped in photos after 12 frames", and the manifest "Stopped after 12
+    # frames", of a folder whose bar and summary count photos.
+    photos = photo_folder(tmp_path / "photos", image_one_face,
+                          *[f"{i:02d}.jpg" for i in range(80)])
+    out = tmp_path / "out"
+    proc = start_emocam("process", photos, "-o", out, "--jobs", "1", "--model", model_path,
+                        "--no-video", "--no-report", "-q")
+    wait_for_rows(proc, out / "photos.emocam.csv", 5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    entry = _manifest(out)["photos"]
+    n = entry["frames"]
+    assert entry["status"] == "partial" and 0 < n < 80, entry
+    assert entry["message"] == f"Stopped after {n} photos; the results so far were saved.", entry
+    assert f"photos after {n} photos; the results so far were saved" in err, err
+
+
 def test_a_second_ctrl_c_lets_the_running_inputs_close_their_outputs_whole(
     tmp_path: Path, twin_clips: list[Path], model_path: Path
 ) -> None:
