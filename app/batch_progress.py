@@ -57,7 +57,7 @@ class Tally:
             self.ended[status] = self.ended.get(status, 0) + 1
 
     def text(self) -> str:
-        """ "2/3 inputs done", "0/3 inputs done (1 refused, 1 stopped)"."""
+        """In words: "2/3 inputs done", "0/3 inputs done (1 refused, 1 stopped)"."""
         others = ", ".join(f"{self.ended[s]} {word}" for s, word in _NOT_DONE.items()
                            if self.ended.get(s))
         return f"{self.ended.get(DONE, 0)}/{self.n} inputs done" + \
