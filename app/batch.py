@@ -472,7 +472,7 @@ def run_batch(bopts: BatchOptions, on_outcome: OnOutcome) -> Manifest:
     manifest.write(prep.path)
     tell_skipped(manifest, on_outcome)
 
-    with BatchBar(prep.items, bopts.progress) as bar:
+    with BatchBar(prep.items, prep.manifest.outcomes, bopts.progress) as bar:
 
         def told(outcome: Outcome) -> None:
             on_outcome(outcome)

@@ -14,6 +14,7 @@ from emocam.console import say
 from emocam.errors import (
     EXIT_INTERRUPTED,
     UserError,
+    count_text,
     frames_text,
     inputs_text,
     not_all_processed,
@@ -146,7 +147,10 @@ class _Reporter:
             # its own sentence says what to do.
             tqdm.write(f"emocam: {o.message}", file=sys.stderr)
         elif o.status == PARTIAL:
-            tqdm.write(f"emocam: stopped in {o.input} after {frames_text(o.frames)}; the "
+            from emocam.process import unit_of
+
+            tqdm.write(f"emocam: stopped in {o.input} after "
+                       f"{count_text(o.frames, unit_of(Path(o.input)))}; the "
                        f"results so far were saved: {', '.join(o.outputs.values())}",
                        file=sys.stderr)
         else:

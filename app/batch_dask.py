@@ -193,7 +193,7 @@ def run_on_dask(bopts: BatchOptions, address: str, on_outcome: OnOutcome,
     prep = prepare(bopts, engine)
     manifest, outcomes = prep.manifest, prep.manifest.outcomes
     with connect(address, workers, bopts.retries, announce) as client, \
-            BatchBar(prep.items, bopts.progress) as bar:
+            BatchBar(prep.items, prep.manifest.outcomes, bopts.progress) as bar:
         prep.path.parent.mkdir(parents=True, exist_ok=True)
         manifest.write(prep.path)  # once the cluster answers: every input not started yet
         tell_skipped(manifest, on_outcome)

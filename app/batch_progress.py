@@ -1,7 +1,8 @@
 """What several inputs show while they run, in one story whether they run one at a time or
-side by side (``--jobs``, ``--dask``): how many inputs are settled of how many, and which
-are going now, before the bar; each input's outcome a line above it as it ends; the inputs
-that failed named at the end (``emocam.batch_cli``, ``emocam.process_command``).
+side by side (``--jobs``, ``--dask``): how many inputs are done of how many, and how the
+others that ended ended (``Tally``), and which are going now, before the bar; each input's
+outcome a line above it as it ends; the inputs that failed named at the end
+(``emocam.batch_cli``, ``emocam.process_command``).
 
 One at a time, each input has a bar of its own frames. Side by side, one bar counts every
 input's frames as its own bar would (``emocam.process.share_of``, beside ``count_of``): a
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from emocam.batch_manifest import DONE, Outcome
+from emocam.batch_manifest import DONE, FAILED, NOT_STARTED, PARTIAL, REFUSED, Outcome
 from emocam.batch_work import WorkItem
 from emocam.inputs import shown_name
 from emocam.process import share_of
@@ -34,10 +36,37 @@ def _short(name: str) -> str:
     return f"{name[:half]}...{name[-half:]}"
 
 
-def going_text(settled: int, n: int, going: Sequence[str]) -> str:
-    """The words before a bar of several inputs: "1/3 inputs finished; going: b.mp4"
-    (finished: done or failed, each said in a line as it ended)."""
-    text = f"{settled}/{n} inputs finished"
+# How an input that ended without being done is counted, in the manifest's words: each was
+# said in a line of its own as it ended. Counted "finished", a batch stopped by Ctrl-C read
+# "2/3 inputs finished" with none of them done.
+_NOT_DONE = {REFUSED: "refused", FAILED: "failed", PARTIAL: "stopped"}
+
+
+@dataclass
+class Tally:
+    """How the inputs of several ended so far, for the words before their bar: the one rule
+    of a batch on local workers, on Dask, and of inputs run one after another. The closing
+    line counts the same: "1 of 3 inputs processed without a problem" beside "1/3 inputs
+    done (2 refused)"."""
+
+    n: int  # every input given (those settled before any work too)
+    ended: dict[str, int] = field(default_factory=dict)  # by status
+
+    def add(self, status: str) -> None:
+        if status != NOT_STARTED:  # a stopped batch never began it: it did not end
+            self.ended[status] = self.ended.get(status, 0) + 1
+
+    def text(self) -> str:
+        """In words: "2/3 inputs done", "0/3 inputs done (1 refused, 1 stopped)"."""
+        others = ", ".join(f"{self.ended[s]} {word}" for s, word in _NOT_DONE.items()
+                           if self.ended.get(s))
+        return f"{self.ended.get(DONE, 0)}/{self.n} inputs done" + \
+            (f" ({others})" if others else "")
+
+
+def going_text(tally: Tally, going: Sequence[str]) -> str:
+    """The words before a bar of several inputs: "1/3 inputs done; going: b.mp4"."""
+    text = tally.text()
     if not going:
         return text
     names = ", ".join(_short(g) for g in going[:_NAMES_SHOWN])
@@ -50,18 +79,22 @@ class BatchBar:
     the frames each has done so far, how each ended. Thread-safe: a Dask client hears of
     the inputs going in a thread of its own."""
 
-    def __init__(self, items: list[WorkItem], enabled: bool) -> None:
+    def __init__(self, items: list[WorkItem], outcomes: list[Outcome], enabled: bool) -> None:
+        """``outcomes``: the manifest's, one an input, those settled before any work
+        (skipped by --resume, refused as done already) counted as the closing line counts
+        them."""
         enabled = enabled and bool(items)  # every input settled already: no "0/0" bar
-        self._n = len(items)
+        self._tally = Tally(len(outcomes))
+        for o in outcomes:
+            self._tally.add(o.status)
         self._share = {i.index: share_of(Path(i.options.input)) for i in items} \
             if enabled else {}
         self._folders = {i.index for i in items if Path(i.options.input).is_dir()}
         self._going: dict[int, str] = {}
         self._counted: dict[int, int] = {}  # frames on the bar of each input going
         self._ended: set[int] = set()
-        self._settled = 0
         self._lock = threading.Lock()
-        self.bar = progress_bar(sum(self._share.values()) or None, going_text(0, self._n, []),
+        self.bar = progress_bar(sum(self._share.values()) or None, going_text(self._tally, []),
                                 enabled)
 
     def __enter__(self) -> BatchBar:
@@ -73,7 +106,7 @@ class BatchBar:
 
     def _show(self) -> None:
         self.bar.set_description_str(
-            going_text(self._settled, self._n, list(self._going.values())))
+            going_text(self._tally, list(self._going.values())))
 
     def started(self, item: WorkItem) -> None:
         with self._lock:
@@ -115,5 +148,5 @@ class BatchBar:
             else:  # the container's count was an estimate: the share is what was read
                 self.bar.total += done - share
         self.bar.update(done - counted)
-        self._settled += 1
+        self._tally.add(outcome.status)
         self._show()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emocam.batch_manifest import DONE, FAILED, PARTIAL, REFUSED, Outcome, take_counts
-from emocam.errors import UserError, frames_text
+from emocam.errors import UserError, count_text
 from emocam.jsonread import read_object
 
 if TYPE_CHECKING:
@@ -111,11 +111,12 @@ def run_item(
             out.message = result.ended_early
         elif result.frames == 0:  # its files were removed: nothing to name
             out.status, out.outputs = PARTIAL, {}
-            out.message = f"{opts.input} was stopped before its first frame; nothing was written."
+            out.message = (f"{opts.input} was stopped before its first {result.unit}; nothing "
+                           "was written.")
         else:
             out.status = PARTIAL
-            out.message = (f"Stopped after {frames_text(result.frames)}; the results so far were "
-                           "saved.")
+            out.message = (f"Stopped after {count_text(result.frames, result.unit)}; the results "
+                           "so far were saved.")
     out.wall_s = round(time.monotonic() - t0, 3)
     _add_counts(out)
     return out

@@ -49,9 +49,15 @@ class OutputError(UserError):
     """An output cannot be written."""
 
 
+def count_text(n: int, unit: str = "frame") -> str:
+    """'1 frame', '2 frames', '3 photos': ``n`` of what a run counts (its ``Count.unit``).
+    A photo's run counted "1 frame" as it stopped."""
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
 def frames_text(n: int) -> str:
-    """'1 frame', '2 frames': a stopped run's message often counts one (a photo)."""
-    return f"{n} frame" if n == 1 else f"{n} frames"
+    """'1 frame', '2 frames'."""
+    return count_text(n)
 
 
 def inputs_text(n: int) -> str:

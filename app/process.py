@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from emocam.detect import MIN_FACE_PX, other_detector
 from emocam.encoders import DEFAULT_VIDEO_CODEC
-from emocam.errors import OutputError, SourceError, UserError, frames_text
+from emocam.errors import OutputError, SourceError, UserError, count_text
 from emocam.input_kinds import input_kind
 from emocam.inputs import utf8_named
 from emocam.output_set import OutputSet
@@ -125,6 +125,7 @@ class ProcessResult:
     # A stop signal that came while the outputs of a completed run were closed (its name):
     # the outputs are complete, and nothing more is to be started.
     stopped_after: str = ""
+    unit: str = "frame"  # what ``frames`` counts: "photo" of a photo or a folder (count_of)
 
 
 # --- inputs and outputs ----------------------------------------------------------------
@@ -178,6 +179,8 @@ def count_of(source: Source) -> Count:
         return Count(source.photos, "photo", before=source.left_out, by_place=True)
     if isinstance(source, VideoSource):
         return Count(source.frames_expected)
+    if isinstance(source, ImageSource):
+        return Count(source.frame_count, "photo")
     return Count(source.frame_count)
 
 
@@ -188,7 +191,7 @@ def recorded_count(kind: str, files: list[str], notes: ReadNotes) -> Count:
     else the recorded frames (``files``: each frame's photo, "" for a video's)."""
     if kind == "folder":
         return Count(len(dict.fromkeys([*files, *notes.skipped])), "photo", by_place=True)
-    return Count(len(files))
+    return Count(len(files), "photo" if kind == "image" else "frame")
 
 
 def share_of(src: Path) -> int:
@@ -203,6 +206,11 @@ def share_of(src: Path) -> int:
     if input_kind(src) == "image":
         return int(src.is_file())  # one photo; none of one that is not there (refused)
     return frames_expected_in(src) or 0
+
+
+def unit_of(src: Path) -> str:
+    """What ``count_of`` counts of the input at ``src``, in words: "photo" or "frame"."""
+    return "photo" if src.is_dir() or input_kind(src) == "image" else "frame"
 
 
 def _loop(
@@ -323,7 +331,7 @@ def run_frames(
             raise  # before any frame: no set is kept (OutputSet), so nothing to speak of
         # The input broke mid-way: say so, and that nothing processed was lost.
         raise SourceError(
-            f"{str(e).rstrip('.')} (the results of the {frames_text(summary.frames)} "
+            f"{str(e).rstrip('.')} (the results of the {count_text(summary.frames, count.unit)} "
             "before it were saved)."
         ) from e
     finally:
@@ -346,11 +354,11 @@ def run_frames(
                      elapsed_s=round(elapsed, 3))
         outset.completed = completed
     if stopped_by is not None:
-        raise OutputError(stopped_sentence(stopped_by, sinks)) from stopped_by
+        raise OutputError(stopped_sentence(stopped_by, sinks, count.unit)) from stopped_by
     # A stopped run that was to replace an old set: its results are under the partial names.
     where = outset.plan if completed else outset.writing
     result = ProcessResult(completed, summary.frames, summary.frames_with_faces, fps,
-                           where.outputs(), sinks.stream_stats)
+                           where.outputs(), sinks.stream_stats, unit=count.unit)
     if completed and stop.requested:
         # Asked for after the last frame was read, before the outputs closed (HeldSignals
         # holds from there): the run is complete, and nothing more is to start.
@@ -358,12 +366,13 @@ def run_frames(
     return result
 
 
-def stopped_sentence(error: OutputError, sinks: RunSinks) -> str:
+def stopped_sentence(error: OutputError, sinks: RunSinks, unit: str = "frame") -> str:
     """What a user is told of a run an output's error stopped mid-way (a full disk): that
-    error, the frames the outputs hold, and, when the disk had no room left even for the
-    summary, that none was written and which files are cut short."""
+    error, the frames (``unit``: photos of a photo run) the outputs hold, and, when the disk
+    had no room left even for the summary, that none was written and which files are cut
+    short."""
     said = (f"{str(error).rstrip('.')}; the run stopped after "
-            f"{frames_text(sinks.summary.frames)}, so its outputs are not complete")
+            f"{count_text(sinks.summary.frames, unit)}, so its outputs are not complete")
     if sinks.summary_written:
         short = ", and its summary was written without the faces' statistics, for want of room"
         return f"{said}{short if sinks.summary.faces_left_out else ''}."

@@ -18,6 +18,7 @@ from emocam.console import say
 from emocam.errors import (
     EXIT_INTERRUPTED,
     UserError,
+    count_text,
     frames_text,
     inputs_text,
     not_all_processed,
@@ -199,12 +200,13 @@ def _report(result: ProcessResult, quiet: bool, name: str = "",
     came as it ended and ``more_to_come``)."""
     written = ", ".join(result.outputs.values())
     if not result.completed and result.frames == 0:
-        log.warning("stopped %sbefore the first frame; nothing was written (earlier outputs "
-                    "are as they were)", f"in {name} " if name else "")
+        log.warning("stopped %sbefore the first %s; nothing was written (earlier outputs "
+                    "are as they were)", f"in {name} " if name else "", result.unit)
         return EXIT_INTERRUPTED
     if not result.completed:
         log.warning("stopped %safter %s; the results so far were saved: %s",
-                    f"in {name} " if name else "", frames_text(result.frames), written)
+                    f"in {name} " if name else "", count_text(result.frames, result.unit),
+                    written)
         return EXIT_INTERRUPTED
     if not quiet:
         from emocam.staging import writes_in_place
@@ -298,8 +300,8 @@ def _leave_out_earlier_outputs(inputs: list[Path]) -> list[Path]:
 
 def _process_several(args: argparse.Namespace) -> int:
     """Each input in turn; one that fails is reported in its sentence and the rest go on."""
-    from emocam.batch_manifest import complete_set, done_already
-    from emocam.batch_progress import going_text
+    from emocam.batch_manifest import DONE, PARTIAL, REFUSED, complete_set, done_already
+    from emocam.batch_progress import Tally, going_text
     from emocam.inputs import shown_name
     from emocam.process import NoFacesFound, run_process
 
@@ -311,20 +313,23 @@ def _process_several(args: argparse.Namespace) -> int:
     opts = _process_options(args)
     _load_ahead(opts, args.input)
     failed: list[Path] = []
-    for i, path in enumerate(args.input):
+    tally = Tally(len(args.input))  # as a batch's bar counts them: refused ones not done
+    for path in args.input:
         done = None if opts.overwrite else complete_set(path, replace(opts, input=path).request())
         if done is not None:
             # As a batch says it: the flag that skips it, not only --overwrite.
             print(f"emocam: {done_already(path, done)}", file=sys.stderr)
             failed.append(path)
+            tally.add(REFUSED)
             continue
         try:
-            # As a batch's bar says it: how many are finished, and which is going.
-            said = going_text(i, len(args.input), [shown_name(Path(path.name))])
+            # As a batch's bar says it: how many are done, and which is going.
+            said = going_text(tally, [shown_name(Path(path.name))])
             result = run_process(replace(opts, input=path, progress_text=said))
         except NoFacesFound as e:
             # Its outputs are complete: among several inputs it is done, and said (alone,
             # a run without a face still ends with status 2).
+            tally.add(DONE)
             print(f"emocam: {e}", file=sys.stderr)
             if e.stopped_after and path != args.input[-1]:
                 log.warning("%s came as its outputs were closed", _stop_name(e.stopped_after))
@@ -333,7 +338,9 @@ def _process_several(args: argparse.Namespace) -> int:
         except UserError as e:
             print(f"emocam: {e}", file=sys.stderr)
             failed.append(path)
+            tally.add(REFUSED)
             continue
+        tally.add(DONE if result.completed else PARTIAL)
         more = path != args.input[-1]
         if _report(result, args.quiet, str(path), more_to_come=more) == EXIT_INTERRUPTED:
             return _stopped_before(args.input, path)

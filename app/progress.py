@@ -14,6 +14,8 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from emocam.errors import count_text
+
 LINE_EVERY_S = 30.0
 
 
@@ -90,7 +92,7 @@ class _Bar(tqdm):
         else:
             d["bar_format"] = ("{desc}: " if d["prefix"] else "") + _UNKNOWN
             # Every digit, as tqdm's own count: ":g" read 1,234,567 frames "1.23457e+06".
-            d["counted"] = f"{int(n)} {self._noun}" + ("" if n == 1 else "s")
+            d["counted"] = count_text(int(n), self._noun)
         return d
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import photo_folder, run_cli, start_emocam
+from cli_helpers import photo_folder, run_cli, skip_unless_installed, start_emocam
 from reliability_helpers import assert_one_sentence, wait_for_rows
 
 from benchmarks.media import edge_plan, four_faces_plan, one_face_plan, scaled, write_video
@@ -204,15 +204,46 @@ def test_several_inputs_show_which_is_going_and_end_where_their_summaries_do(
     going = [ln.split(":")[1] for ln in bar if "; going: " in ln]
     assert any(clip.name in g for g in going) and any("photos" in g for g in going), bar
     if not side_by_side:
-        assert bar[0].startswith(f"0/2 inputs finished; going: {clip.name}:"), bar
-        assert any(ln.startswith("1/2 inputs finished; going: photos:") for ln in bar), bar
+        assert bar[0].startswith(f"0/2 inputs done; going: {clip.name}:"), bar
+        assert any(ln.startswith("1/2 inputs done; going: photos:") for ln in bar), bar
     if side_by_side:  # one bar over both: every frame and every photo, counted to the end
-        assert bar[-1].startswith("2/2 inputs finished:") and " 23/23 " in bar[-1], bar
+        assert bar[-1].startswith("2/2 inputs done:") and " 23/23 " in bar[-1], bar
     else:  # a bar each, of its own frames or photos
         assert " 20/20 " in [ln for ln in bar if clip.name in ln][-1], bar
         assert " 3/3 " in bar[-1] and "photos/s" in bar[-1], bar
     assert "emocam: In photos, 2.jpg could not be read as a photo and was skipped (1 of 3)." \
         in run.err, run.err
+
+
+@pytest.mark.parametrize("how", [(), ("--jobs", "2"), ("--dask", "local")],
+                         ids=["one at a time", "--jobs 2", "--dask local"])
+def test_inputs_refused_are_not_counted_done_by_the_bar_nor_the_closing_line(
+    tmp_path: Path, short_clips: list[Path], image_one_face: Path, model_path: Path,
+    capfd: pytest.CaptureFixture[str], how: tuple[str, ...]
+) -> None:
+    # One input done already (no --overwrite) and one damaged: before, the bar counted them
+    # "finished", going on to "2/3 inputs finished; going: close.mp4" (one at a time) or
+    # ending at "2/2 inputs finished" (side by side) beside "1 of 3 inputs processed
+    # without a problem".
+    if "--dask" in how:
+        skip_unless_installed("distributed")
+    out = tmp_path / "out"
+    common = ("-o", out, "--model", model_path, "--no-video", "--no-report")
+    assert run_cli(capfd, "process", image_one_face, *common, "-q").code == 0
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video" * 100)
+    clip = short_clips[0]
+    run = run_cli(capfd, "process", image_one_face, broken, clip, *common, *how)
+    assert run.code == 2, run.err
+    bar = [ln for ln in run.err.splitlines() if " inputs " in ln.split(":")[0]]
+    assert bar and not any("finished" in ln for ln in bar), bar
+    if not how:  # a bar of its own for the one input run, saying how the others ended
+        assert bar[-1].startswith(f"0/3 inputs done (2 refused); going: {clip.name}:"), bar
+    else:  # one bar, over the three to the end
+        assert bar[-1].startswith("1/3 inputs done (2 refused):"), bar
+    closing = run.err.rpartition("emocam: ")[2]
+    assert closing.startswith("1 of 3 inputs processed without a problem; see above for: "), \
+        run.err
 
 
 def test_two_batches_into_one_folder_at_once_both_stay_in_its_manifest(
@@ -307,12 +338,17 @@ def test_ctrl_c_stops_the_batch_with_running_inputs_partial_and_the_manifest_say
     tmp_path: Path, twin_clips: list[Path], short_clips: list[Path], model_path: Path
 ) -> None:
     proc = start_emocam("process", *twin_clips, short_clips[0], "-o", tmp_path, "--jobs", "2",
-                        "--model", model_path, "--no-video", "-q")
+                        "--model", model_path, "--no-video", "--no-report")
     wait_for_rows(proc, tmp_path / "first.emocam.csv", 30)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
+    # The bar's last words count what the closing line counts: none done, two stopped
+    # (before: "2/3 inputs finished", with none of them finished).
+    bar = [ln for ln in err.splitlines() if ln.startswith("0/3 inputs ")]
+    assert bar and bar[-1].startswith("0/3 inputs done (2 stopped):"), err
+    assert "the batch was stopped; 0 of 3 inputs are done" in err, err
     manifest = _manifest(tmp_path)
     assert manifest[""]["stopped"] is True and manifest[""]["completed"] is False
     assert manifest["first.mp4"]["status"] == "partial"
@@ -323,6 +359,27 @@ def test_ctrl_c_stops_the_batch_with_running_inputs_partial_and_the_manifest_say
     rows = _csv(tmp_path, twin_clips[0]).decode().splitlines()
     assert len(rows) > 30 and all(r.count(",") == rows[0].count(",") for r in rows)
     assert not any(n.endswith(".lock") for n in _leftovers(tmp_path))
+
+
+def test_a_folder_stopped_in_a_batch_counts_its_photos(
+    tmp_path: Path, image_one_face: Path, model_path: Path
+) -> None:
+    # Before: "stopped in photos after 12 frames", and the manifest "Stopped after 12
+    # frames", of a folder whose bar and summary count photos.
+    photos = photo_folder(tmp_path / "photos", image_one_face,
+                          *[f"{i:02d}.jpg" for i in range(80)])
+    out = tmp_path / "out"
+    proc = start_emocam("process", photos, "-o", out, "--jobs", "1", "--model", model_path,
+                        "--no-video", "--no-report", "-q")
+    wait_for_rows(proc, out / "photos.emocam.csv", 5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    entry = _manifest(out)["photos"]
+    n = entry["frames"]
+    assert entry["status"] == "partial" and 0 < n < 80, entry
+    assert entry["message"] == f"Stopped after {n} photos; the results so far were saved.", entry
+    assert f"photos after {n} photos; the results so far were saved" in err, err
 
 
 def test_a_second_ctrl_c_lets_the_running_inputs_close_their_outputs_whole(

@@ -190,7 +190,7 @@ def test_a_dask_batch_shows_which_inputs_are_going_and_their_frames_as_they_run(
     assert all(name in going for name in (first.name, clips[0].name)), bar
     # Mid-way through the first input (none finished yet), the bar had moved on.
     mid = [int(m.group(1)) for ln in bar
-           if ln.startswith("0/2 inputs finished; going: first.mp4:")
+           if ln.startswith("0/2 inputs done; going: first.mp4:")
            and (m := re.search(r"\| (\d+)/\d+ \[", ln))]
     assert any(0 < count < n for count in mid), bar
-    assert bar[-1].startswith("2/2 inputs finished:") and f" {n + 20}/{n + 20} " in bar[-1], bar
+    assert bar[-1].startswith("2/2 inputs done:") and f" {n + 20}/{n + 20} " in bar[-1], bar

@@ -1102,7 +1102,7 @@ def test_a_matroska_recording_counts_its_picture_in_a_batch_and_in_the_export_wi
     run = run_cli(capfd, "process", mkv, video_face_at_edge.path, "-o", tmp_path / "out",
                   "--jobs", "2", "--model", model_path, "--no-video", "--no-report")
     assert run.code == 0, run.err
-    bar = [ln for ln in run.err.splitlines() if " inputs finished" in ln and "|" in ln]
+    bar = [ln for ln in run.err.splitlines() if " inputs done" in ln and "|" in ln]
     assert bar and all(f"/{2 * n} " in ln for ln in bar), bar
     told = _progress_of_export(qtbot, mkv, tmp_path / "export.mp4", model_path)
     assert told[-1] == (n, n) and {total for _, total in told} == {n}, told

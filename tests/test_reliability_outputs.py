@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import emocam_command, run_cli, run_emocam, start_emocam
+from cli_helpers import emocam_command, photo_folder, run_cli, run_emocam, start_emocam
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import assert_one_sentence, wait_for_rows
@@ -278,6 +278,26 @@ def test_a_photo_whose_annotated_copy_the_full_disk_refuses_names_it_and_the_dis
     copy = tmp_path / "one_face.emocam.jpg"
     assert str(copy) in line and "free some disk space" in line, line
     assert not copy.exists()  # no cut-off picture passed off as a result
+    assert "the run stopped after 1 photo," in line, line  # it said "after 1 frame"
+
+
+def test_a_photo_folder_the_full_disk_stops_counts_its_photos_not_frames(
+    tmp_path: Path, image_one_face: Path, model_path: Path
+) -> None:
+    # Small photos, CSV rows of about 120 bytes: files of 2.6 kB at most fill the CSV after
+    # some 20 of 30 photos. The sentence said "the run stopped after 20 frames" of a folder
+    # whose bar and summary count photos.
+    small = tmp_path / "small.jpg"
+    cv2.imwrite(str(small), cv2.resize(cv2.imread(str(image_one_face)), (320, 240)))
+    photos = photo_folder(tmp_path / "photos", small, *[f"{i:02d}.jpg" for i in range(30)])
+    line = _one_line(start_emocam("process", photos, "-o", tmp_path / "out", "--no-sidecar",
+                                  "--no-report", "--no-video", "--model", model_path, "-q",
+                                  limit_bytes=2600))
+    said = re.search(r"the run stopped after (\d+) photos, so its outputs are not complete",
+                     line)
+    assert said and "frame" not in line, line
+    summary = json.loads((tmp_path / "out" / "photos.emocam.json").read_text())
+    assert summary["completed"] is False and summary["frames"] == int(said.group(1)) < 30
 
 
 def test_a_disk_full_before_the_video_opens_is_named_not_the_codec(
