@@ -215,9 +215,10 @@ def _report(result: ProcessResult, quiet: bool, name: str = "",
         to = sys.stderr if any(writes_in_place(Path(p)) for p in result.outputs.values()) \
             else sys.stdout
         prefix = f"{name}: " if name else ""
-        # A rate means nothing for a single photo.
-        rate = f" at {result.fps:.1f} fps" if result.frames > 1 else ""
-        say(f"{prefix}{frames_text(result.frames)}{rate}; wrote {written}", to)
+        # A rate means nothing for a single photo; a folder's is photos a second, as its bar's.
+        per_s = "fps" if result.unit == "frame" else f"{result.unit}s/s"
+        rate = f" at {result.fps:.1f} {per_s}" if result.frames > 1 else ""
+        say(f"{prefix}{count_text(result.frames, result.unit)}{rate}; wrote {written}", to)
         for feed in result.streams:
             unheard = feed.get("unheard")
             # Without it the counts did not add up to the frames of a late receiver's run.

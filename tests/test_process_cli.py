@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -215,6 +216,16 @@ def test_a_folder_of_images_gives_annotated_images_a_csv_and_a_summary(
     # "./" names the same file, and a spreadsheet reads the cell as text.
     assert [row["file"] for row in rows] == [f"./{formula}", "a.jpg", "b.jpg"]
     assert json.loads((out / "photos.emocam.json").read_text())["frames"] == 3
+
+
+def test_a_folders_closing_line_counts_photos(
+    image_one_face: Path, model_path: Path, tmp_path: Path
+) -> None:
+    # It said "2 frames at 3.1 fps" of two photos, beside a bar that counted photos.
+    photos = photo_folder(tmp_path / "photos", image_one_face, "a.jpg", "b.jpg")
+    r = run_emocam("process", photos, "-o", tmp_path / "out", "--model", model_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^2 photos at [0-9.]+ photos/s; wrote ", r.stdout, re.M), r.stdout
 
 
 def test_a_folder_of_phone_and_browser_photos_is_read_and_its_heic_photos_named(
