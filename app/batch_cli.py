@@ -15,7 +15,6 @@ from emocam.errors import (
     EXIT_INTERRUPTED,
     UserError,
     count_text,
-    frames_text,
     inputs_text,
     not_all_processed,
 )
@@ -133,9 +132,11 @@ class _Reporter:
             if o.frames and not o.frames_with_faces and o.message:
                 tqdm.write(f"emocam: {o.message}", file=sys.stderr)  # no face in it
             if not self.quiet:
+                from emocam.process import unit_of
+
                 written = ", ".join(o.outputs.values())
-                say(f"{o.input}: {frames_text(o.frames)} in {o.wall_s:.1f} s on {o.worker}; "
-                    f"wrote {written}")
+                say(f"{o.input}: {count_text(o.frames, unit_of(Path(o.input)))} in "
+                    f"{o.wall_s:.1f} s on {o.worker}; wrote {written}")
                 if o.frames_with_faces and o.message and Path(o.input).is_dir():
                     # What of a folder could not be read ("2 of 8", as the bar counted its
                     # photos), beside its line: its photos' own warnings came mixed with the
