@@ -197,6 +197,10 @@ def no_space_hint(e: OSError) -> str:
 
 # The errors of a write the disk had no room for: a full disk, a quota, a file-size limit.
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+# Errors that name a cause of their own, whatever the space left: a folder's rights, a folder
+# or a file in the way, a name too long, a reader gone (no_space_hint's sentences for them).
+_OTHER_CAUSE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR,
+                errno.ENAMETOOLONG, errno.EPIPE, errno.ENOENT, errno.EEXIST)
 # Less free than this and a write refused with a library's generic error (FFmpeg's, whose
 # header write on a full disk may not say why) is the disk's: no output set fits in it (a
 # video's header alone takes a filesystem page or two), and a codec or size the encoder
@@ -210,8 +214,8 @@ def no_room(e: BaseException, folder: Path) -> OSError | None:
     code = getattr(e, "errno", None)
     if code in _NO_ROOM:
         return OSError(code, os.strerror(code))
-    if isinstance(e, PermissionError) or code == errno.EROFS:
-        return None
+    if isinstance(e, PermissionError) or code in _OTHER_CAUSE:
+        return None  # a folder in the way on a nearly full disk was called the disk's fault
     try:
         free = shutil.disk_usage(folder).free
     except OSError:

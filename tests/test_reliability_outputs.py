@@ -26,6 +26,7 @@ from reliability_helpers import assert_one_sentence, wait_for_rows
 
 from benchmarks.media import SyntheticVideo, four_faces_plan, scaled, write_video
 from emocam.csv_sink import CsvSink
+from emocam.errors import OutputError
 from emocam.staging import staging_path
 from emocam.summary import JsonSummary
 from emocam.types import FaceResult, Frame, FrameResult
@@ -321,6 +322,29 @@ def test_a_disk_full_before_the_video_opens_is_named_not_the_codec(
             assert "No space left on device; free some disk space" in line, line
             assert "codec" not in line, line
             shutil.rmtree(disk / codec)
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_folder_in_the_way_on_a_nearly_full_disk_is_named_not_the_disk(
+    tmp_path: Path
+) -> None:
+    """Less than 64 kB free makes a write's unexplained failure the disk's; a failure that
+    names its own cause (a folder of the photo's name) is that cause, as on any other disk."""
+    from emocam.run_sinks import write_image
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs",
+                                            str(disk)], capture_output=True).returncode:
+        pytest.skip("needs root, to mount a small disk")
+    try:
+        (disk / "fill").write_bytes(bytes(60 * 1024))
+        (disk / "copy.jpg").mkdir()
+        with pytest.raises(OutputError) as said:
+            write_image(disk / "copy.jpg", np.zeros((32, 32, 3), np.uint8))
+        assert "a folder of that name is in the way" in str(said.value), said.value
+        assert "free some disk space" not in str(said.value), said.value
     finally:
         subprocess.run(["umount", str(disk)], check=True)
 
