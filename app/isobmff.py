@@ -64,14 +64,20 @@ def never_finished(path: Path) -> bool:
     """Whether ``path`` is an MP4 or MOV recording that stopped before it was finished: its
     pictures (``mdat``) but no index (``moov``), which a recorder writes when it stops, nor
     the fragments (``moof``) a fragmented recording indexes itself by as it goes."""
+    mdat = False
     try:
         with open(path, "rb") as fh:
             if still_format(fh.read(32)) is not None:  # a HEIF photo keeps no moov either
                 return False
             fh.seek(0, 2)
-            kinds = [box.kind for box in boxes(fh, 0, fh.tell())]
+            # Stopped at the first box that settles it: a fragmented recording of hours holds
+            # a moof and an mdat every second or two, each a read, which on a network share
+            # kept a file OpenCV could not open from its sentence for minutes.
+            for n, box in enumerate(boxes(fh, 0, fh.tell())):
+                if box.kind in (b"moov", b"moof") or (n == 0 and box.kind not in _LEAD
+                                                      and box.kind != b"mdat"):
+                    return False
+                mdat = mdat or box.kind == b"mdat"
     except OSError:
         return False
-    if not kinds or kinds[0] not in _LEAD | {b"mdat"}:
-        return False
-    return b"mdat" in kinds and not {b"moov", b"moof"} & set(kinds)
+    return mdat
