@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("emocam.sources")
+
+# FFmpeg's log level is the process's: two probes at once (the app opening a file while an
+# export opens another) each restored the level the other had raised, leaving FFmpeg's words
+# on for good in half of the tries.
+_LEVEL_LOCK = threading.Lock()
 
 # Packets of the picture track tried before its pictures are deemed undecodable: a stream
 # may start with pictures that refer to ones before the cut (an open GOP).
@@ -45,14 +51,16 @@ def probe(path: Path) -> Probe:
     import av
     import av.logging
 
-    before = av.logging.get_level()
-    # FFmpeg writes a file's summary (and its complaints) only at INFO; captured, not printed.
-    av.logging.set_level(av.logging.INFO)
-    try:
-        with av.logging.Capture() as said:
-            found = _probe(path)
-    finally:
-        av.logging.set_level(before)
+    with _LEVEL_LOCK:
+        before = av.logging.get_level()
+        # FFmpeg writes a file's summary (and its complaints) only at INFO; captured, not
+        # printed.
+        av.logging.set_level(av.logging.INFO)
+        try:
+            with av.logging.Capture() as said:
+                found = _probe(path)
+        finally:
+            av.logging.set_level(before)
     for _level, name, text in said:
         log.info("FFmpeg (%s) on %s: %s", name, path, text.strip())
     if found.error:

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from typing import BinaryIO
@@ -1260,6 +1261,23 @@ def test_a_video_that_cannot_be_opened_says_why(tmp_path: Path, model_path: Path
     assert run.code == 2 and run.out == ""
     if case in ("text", "random bytes"):
         assert "Invalid data found when processing input" in run.err
+
+
+def test_files_probed_at_once_leave_ffmpeg_as_quiet_as_it_was(tmp_path: Path) -> None:
+    # The app may open a file while an export opens another: each probe raised FFmpeg's log
+    # level and restored what it found, which could be the other's raised level, and FFmpeg's
+    # words then went on for every file after (in half of 20 tries).
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(0).bytes(20_000))
+    before = av.logging.get_level()
+    for _ in range(10):
+        threads = [threading.Thread(target=probe, args=(p,))
+                   for p in [junk, sample_video_path()] * 3]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert av.logging.get_level() == before
 
 
 def test_a_video_ffmpeg_decodes_that_opencv_cannot_open_is_said_so(
