@@ -25,6 +25,7 @@ from emocam.imageheader import (
 )
 from emocam.input_kinds import UNREADABLE_PHOTO_EXTS, input_kind
 from emocam.inputs import check_input
+from emocam.isobmff import never_finished
 from emocam.photo_folder import ImageFolderSource
 from emocam.photo_source import ImageSource
 from emocam.source_base import Source
@@ -79,6 +80,10 @@ def open_source(
     try:
         return VideoSource.open(path)
     except SourceError:
+        if never_finished(path):
+            # Its sentence stands: tried as an image, a camera's recording of gigabytes was
+            # read whole into memory first (2 GB: 6 s, and as much memory).
+            raise
         # Perhaps an image with an unusual name: take it if it decodes as one.
         try:
             image = ImageSource(path)

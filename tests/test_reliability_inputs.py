@@ -9,8 +9,10 @@ import json
 import logging
 import os
 import re
+import struct
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from typing import BinaryIO
 
@@ -1186,6 +1188,26 @@ def test_a_recording_that_was_never_finished_is_named_as_such(
                   "-q")
     assert run.code == 2 and "t.mp4 is a recording that was never finished" in run.err, run.err
     assert (tmp_path / "all" / "whole.emocam.json").is_file()
+
+
+def test_a_large_recording_never_finished_is_named_without_reading_it_into_memory(
+    tmp_path: Path
+) -> None:
+    # A camera's crash leaves gigabytes of pictures without their index; the sentence came
+    # only after the whole file was read into memory to try it as a photo (2 GB: 6 s).
+    video = tmp_path / "GX010042.MP4"
+    with open(video, "wb") as fh:
+        fh.write(struct.pack(">I4s4sI4s4s", 24, b"ftyp", b"isom", 512, b"isom", b"mp41"))
+        fh.write(struct.pack(">I4s", 0, b"mdat"))  # its size, written at the stop, never was
+    os.truncate(video, 600_000_000)  # sparse: no disk taken
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceError, match="is a recording that was never finished"):
+            open_source(video)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000, f"{peak / 1e6:.0f} MB held to say so"
 
 
 def test_a_cut_file_that_is_no_unfinished_recording_keeps_its_own_sentence(
